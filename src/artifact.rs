@@ -1,0 +1,289 @@
+//! Synthetic artifact content and download verification.
+//!
+//! A campaign's firmware is a deterministic byte stream derived from a
+//! [`ContentId`]: byte `i` is a pure function of `(id, i)`. Its hashes are
+//! computed once, when the content is registered in a [`Catalog`]. In virtual
+//! mode a download moves [`Body::Synthetic`] descriptors instead of bytes and the
+//! device's [`Verifier`] checks that what it received is exactly `[0, size)` of
+//! one content, then compares that content's real hashes with the advertised
+//! ones — the same verdict as hashing the bytes, at O(1) cost. Real bytes (the
+//! real driver, or small files) are hashed incrementally, across Range resumes.
+
+use std::collections::BTreeMap;
+
+use md5::Md5;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+use crate::message::{Body, ContentId};
+
+/// Hex digests of one artifact.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Hashes {
+    /// MD5, lower-case hex.
+    pub md5: String,
+    /// SHA-1, lower-case hex.
+    pub sha1: String,
+    /// SHA-256, lower-case hex.
+    pub sha256: String,
+}
+
+/// Size and hashes of a registered synthetic content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContentInfo {
+    /// Length in bytes.
+    pub size: u64,
+    /// Digests of the whole content.
+    pub hashes: Hashes,
+}
+
+/// Registry of synthetic contents known to a run.
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    contents: BTreeMap<ContentId, ContentInfo>,
+}
+
+impl Catalog {
+    /// An empty catalog.
+    pub fn new() -> Catalog {
+        Catalog::default()
+    }
+
+    /// Registers content `id` of `size` bytes, hashing it once. Idempotent.
+    pub fn register(&mut self, id: ContentId, size: u64) -> &ContentInfo {
+        self.contents.entry(id).or_insert_with(|| ContentInfo {
+            size,
+            hashes: hash_content(id, size),
+        })
+    }
+
+    /// Size and hashes of `id`, if registered.
+    pub fn get(&self, id: ContentId) -> Option<&ContentInfo> {
+        self.contents.get(&id)
+    }
+}
+
+/// Fills `buf` with the bytes of content `id` starting at `offset`.
+pub fn fill(id: ContentId, offset: u64, buf: &mut [u8]) {
+    let mut pos = offset;
+    let mut i = 0;
+    while i < buf.len() {
+        let block = pos / 8;
+        let word = xxhash_rust::xxh3::xxh3_64_with_seed(&block.to_le_bytes(), id.0).to_le_bytes();
+        let start = (pos % 8) as usize;
+        let n = (8 - start).min(buf.len() - i);
+        buf[i..i + n].copy_from_slice(&word[start..start + n]);
+        i += n;
+        pos += n as u64;
+    }
+}
+
+fn hash_content(id: ContentId, size: u64) -> Hashes {
+    let mut hasher = StreamHasher::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut offset = 0;
+    while offset < size {
+        let n = (size - offset).min(buf.len() as u64) as usize;
+        fill(id, offset, &mut buf[..n]);
+        hasher.update(&buf[..n]);
+        offset += n as u64;
+    }
+    hasher.finish()
+}
+
+/// MD5 + SHA-1 + SHA-256 computed together over a stream of bytes.
+#[derive(Clone)]
+struct StreamHasher {
+    md5: Md5,
+    sha1: Sha1,
+    sha256: Sha256,
+}
+
+impl StreamHasher {
+    fn new() -> StreamHasher {
+        StreamHasher {
+            md5: Md5::new(),
+            sha1: Sha1::new(),
+            sha256: Sha256::new(),
+        }
+    }
+    fn update(&mut self, bytes: &[u8]) {
+        self.md5.update(bytes);
+        self.sha1.update(bytes);
+        self.sha256.update(bytes);
+    }
+    fn finish(self) -> Hashes {
+        Hashes {
+            md5: hex::encode(self.md5.finalize()),
+            sha1: hex::encode(self.sha1.finalize()),
+            sha256: hex::encode(self.sha256.finalize()),
+        }
+    }
+}
+
+/// Hashes of `bytes`.
+pub fn hash_bytes(bytes: &[u8]) -> Hashes {
+    let mut h = StreamHasher::new();
+    h.update(bytes);
+    h.finish()
+}
+
+/// Why a received body could not be appended to a download.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendError {
+    /// The body starts somewhere other than where the download stands.
+    WrongOffset,
+    /// Synthetic and real bytes, or two different contents, were mixed.
+    MixedContent,
+}
+
+enum VerifierState {
+    Empty,
+    Synthetic(ContentId),
+    Real(Box<StreamHasher>),
+    /// Bytes were received that cannot belong to any single content.
+    Broken,
+}
+
+/// Checks a download received in one or more pieces (Range resumes).
+pub struct Verifier {
+    received: u64,
+    state: VerifierState,
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Verifier::new()
+    }
+}
+
+impl Verifier {
+    /// A verifier that has received nothing.
+    pub fn new() -> Verifier {
+        Verifier {
+            received: 0,
+            state: VerifierState::Empty,
+        }
+    }
+
+    /// Bytes received so far; the offset to resume from.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// Appends a body received for the byte range starting at `offset`.
+    pub fn append(&mut self, offset: u64, body: &Body) -> Result<(), AppendError> {
+        if offset != self.received {
+            return Err(AppendError::WrongOffset);
+        }
+        match body {
+            Body::Empty => return Ok(()),
+            Body::Bytes(bytes) => match &mut self.state {
+                VerifierState::Empty => {
+                    let mut h = Box::new(StreamHasher::new());
+                    h.update(bytes);
+                    self.state = VerifierState::Real(h);
+                }
+                VerifierState::Real(h) => h.update(bytes),
+                _ => {
+                    self.state = VerifierState::Broken;
+                    return Err(AppendError::MixedContent);
+                }
+            },
+            Body::Synthetic {
+                content,
+                offset: content_offset,
+                ..
+            } => {
+                let fits = *content_offset == self.received;
+                match self.state {
+                    VerifierState::Empty if fits => self.state = VerifierState::Synthetic(*content),
+                    VerifierState::Synthetic(c) if c == *content && fits => {}
+                    _ => {
+                        self.state = VerifierState::Broken;
+                        self.received += body.len();
+                        return Err(AppendError::MixedContent);
+                    }
+                }
+            }
+        }
+        self.received += body.len();
+        Ok(())
+    }
+
+    /// Hashes of everything received, or `None` when the bytes cannot be any
+    /// content's (mixed pieces, synthetic content not covered from its start to its end).
+    pub fn finish(self, catalog: &Catalog) -> Option<Hashes> {
+        match self.state {
+            VerifierState::Empty => Some(hash_bytes(&[])),
+            VerifierState::Real(h) => Some(h.finish()),
+            VerifierState::Synthetic(c) => {
+                let info = catalog.get(c)?;
+                (info.size == self.received).then(|| info.hashes.clone())
+            }
+            VerifierState::Broken => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_is_position_independent() {
+        let id = ContentId(7);
+        let mut whole = vec![0u8; 100];
+        fill(id, 0, &mut whole);
+        let mut part = vec![0u8; 33];
+        fill(id, 41, &mut part);
+        assert_eq!(&whole[41..74], &part[..]);
+    }
+
+    #[test]
+    fn synthetic_resume_verifies_like_real_bytes() {
+        let mut catalog = Catalog::new();
+        let id = ContentId(99);
+        let info = catalog.register(id, 1000).clone();
+        let mut bytes = vec![0u8; 1000];
+        fill(id, 0, &mut bytes);
+        assert_eq!(info.hashes, hash_bytes(&bytes));
+
+        let mut v = Verifier::new();
+        let piece = |offset, len| Body::Synthetic {
+            content: id,
+            offset,
+            len,
+        };
+        v.append(0, &piece(0, 400)).unwrap();
+        assert_eq!(v.append(500, &piece(500, 10)), Err(AppendError::WrongOffset));
+        v.append(400, &piece(400, 600)).unwrap();
+        assert_eq!(v.finish(&catalog), Some(info.hashes.clone()));
+
+        let mut real = Verifier::new();
+        real.append(0, &Body::Bytes(bytes[..300].to_vec())).unwrap();
+        real.append(300, &Body::Bytes(bytes[300..].to_vec())).unwrap();
+        assert_eq!(real.finish(&catalog), Some(info.hashes));
+    }
+
+    #[test]
+    fn short_or_foreign_content_does_not_verify() {
+        let mut catalog = Catalog::new();
+        catalog.register(ContentId(1), 100);
+        catalog.register(ContentId(2), 100);
+        let mut short = Verifier::new();
+        short
+            .append(0, &Body::Synthetic { content: ContentId(1), offset: 0, len: 60 })
+            .unwrap();
+        assert_eq!(short.finish(&catalog), None);
+
+        let mut mixed = Verifier::new();
+        mixed
+            .append(0, &Body::Synthetic { content: ContentId(1), offset: 0, len: 50 })
+            .unwrap();
+        assert!(mixed
+            .append(50, &Body::Synthetic { content: ContentId(2), offset: 50, len: 50 })
+            .is_err());
+        assert_eq!(mixed.finish(&catalog), None);
+    }
+}

@@ -1,0 +1,324 @@
+//! HTTP-shaped messages: what a device sends and what a server answers.
+//!
+//! Devices and the server core exchange these values in both drivers. The
+//! virtual driver hands them across in memory; the real driver turns them into
+//! hyper requests and back. Keeping the shape of HTTP (method, absolute URL,
+//! headers, status, body) means the same client code parses the same bytes in
+//! both modes — only artifact bodies are allowed to be [`Body::Synthetic`], so a
+//! 100 000-device fleet does not have to materialise gigabytes of firmware.
+
+use std::fmt;
+
+/// HTTP request method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `HEAD`
+    Head,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `DELETE`
+    Delete,
+    /// Any other method (answered 405 by the server core).
+    Other,
+}
+
+impl Method {
+    /// The method's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Other => "OTHER",
+        }
+    }
+
+    /// Parses a method name; unknown names map to [`Method::Other`].
+    pub fn parse(name: &str) -> Method {
+        match name {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            _ => Method::Other,
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Header list with lower-case names, in insertion order.
+///
+/// A `Vec` rather than a map: messages carry two to six headers, order is
+/// deterministic, and lookups over a handful of entries are cheaper than hashing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    /// An empty header list.
+    pub fn new() -> Headers {
+        Headers(Vec::new())
+    }
+
+    /// Adds a header; `name` is lower-cased.
+    pub fn insert(&mut self, name: &str, value: impl Into<String>) {
+        self.0.push((name.to_ascii_lowercase(), value.into()));
+    }
+
+    /// Builder form of [`Headers::insert`].
+    pub fn with(mut self, name: &str, value: impl Into<String>) -> Headers {
+        self.insert(name, value);
+        self
+    }
+
+    /// First value of header `name` (case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// All headers, in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+}
+
+/// Identifies the content of a synthetic artifact: bytes that exist only as a
+/// deterministic function of this id (see [`crate::artifact`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ContentId(pub u64);
+
+/// A message body.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Body {
+    /// No body.
+    #[default]
+    Empty,
+    /// Real bytes (JSON documents, small files).
+    Bytes(Vec<u8>),
+    /// `len` bytes of synthetic content `content`, starting at `offset`.
+    /// Stands for exactly those bytes; the real driver materialises them.
+    Synthetic {
+        /// Which content.
+        content: ContentId,
+        /// Offset of the first byte in the content.
+        offset: u64,
+        /// Number of bytes.
+        len: u64,
+    },
+}
+
+impl Body {
+    /// Length of the body in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Empty => 0,
+            Body::Bytes(b) => b.len() as u64,
+            Body::Synthetic { len, .. } => *len,
+        }
+    }
+
+    /// True when the body has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The body's bytes if it carries real bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Body::Bytes(b) => b,
+            _ => &[],
+        }
+    }
+
+    /// The first `n` bytes of this body (a body cut off in transit).
+    pub fn truncated(&self, n: u64) -> Body {
+        match self {
+            Body::Empty => Body::Empty,
+            Body::Bytes(b) => Body::Bytes(b[..(n as usize).min(b.len())].to_vec()),
+            Body::Synthetic {
+                content, offset, ..
+            } => Body::Synthetic {
+                content: *content,
+                offset: *offset,
+                len: n.min(self.len()),
+            },
+        }
+    }
+}
+
+/// A request from a device to a server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// Method.
+    pub method: Method,
+    /// Absolute URL, e.g. `http://host:8080/DEFAULT/controller/v1/dev-1`.
+    pub url: String,
+    /// Request headers.
+    pub headers: Headers,
+    /// Request body.
+    pub body: Body,
+}
+
+impl Request {
+    /// A request without headers or body.
+    pub fn new(method: Method, url: impl Into<String>) -> Request {
+        Request {
+            method,
+            url: url.into(),
+            headers: Headers::new(),
+            body: Body::Empty,
+        }
+    }
+
+    /// Path and query of the URL (`/a/b?c=d`), whatever the scheme and host.
+    pub fn path_and_query(&self) -> &str {
+        path_and_query(&self.url)
+    }
+
+    /// Path of the URL without the query.
+    pub fn path(&self) -> &str {
+        let pq = self.path_and_query();
+        pq.split_once('?').map_or(pq, |(p, _)| p)
+    }
+
+    /// Value of query parameter `name`, if present.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        let (_, query) = self.path_and_query().split_once('?')?;
+        query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == name).then_some(v)
+        })
+    }
+
+    /// Scheme and authority of the URL (`http://host:8080`), empty for origin-form URLs.
+    pub fn origin(&self) -> &str {
+        let pq = self.path_and_query();
+        &self.url[..self.url.len() - pq.len()]
+    }
+}
+
+/// Path and query part of an absolute or origin-form URL.
+pub fn path_and_query(url: &str) -> &str {
+    match url.find("://") {
+        Some(i) => {
+            let rest = &url[i + 3..];
+            match rest.find('/') {
+                Some(j) => &rest[j..],
+                None => "/",
+            }
+        }
+        None => url,
+    }
+}
+
+/// A server's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status code.
+    pub status: u16,
+    /// Response headers.
+    pub headers: Headers,
+    /// Response body.
+    pub body: Body,
+}
+
+impl Response {
+    /// A response with `status`, no headers and no body.
+    pub fn status(status: u16) -> Response {
+        Response {
+            status,
+            headers: Headers::new(),
+            body: Body::Empty,
+        }
+    }
+
+    /// A response with a JSON body.
+    pub fn json(status: u16, content_type: &str, body: Vec<u8>) -> Response {
+        Response {
+            status,
+            headers: Headers::new().with("content-type", content_type),
+            body: Body::Bytes(body),
+        }
+    }
+
+    /// True for 2xx statuses.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// Why a request got no response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NetError {
+    /// No response within the device's request timeout (request or answer lost).
+    Timeout,
+    /// The connection could not be opened (device offline, refused, DNS).
+    Unreachable,
+    /// The connection broke before the response was complete.
+    Reset,
+    /// The response could not be read as HTTP.
+    Malformed,
+}
+
+impl NetError {
+    /// Short stable name used in traces and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetError::Timeout => "timeout",
+            NetError::Unreachable => "unreachable",
+            NetError::Reset => "reset",
+            NetError::Malformed => "malformed",
+        }
+    }
+}
+
+impl fmt::Display for NetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_parts() {
+        let r = Request::new(
+            Method::Get,
+            "http://h:8080/DEFAULT/controller/v1/d1/deploymentBase/8?c=-21&actionHistory=2",
+        );
+        assert_eq!(r.origin(), "http://h:8080");
+        assert_eq!(r.path(), "/DEFAULT/controller/v1/d1/deploymentBase/8");
+        assert_eq!(r.query_param("c"), Some("-21"));
+        assert_eq!(r.query_param("actionHistory"), Some("2"));
+        assert_eq!(r.query_param("x"), None);
+        assert_eq!(path_and_query("http://h"), "/");
+        assert_eq!(path_and_query("/a?b"), "/a?b");
+    }
+
+    #[test]
+    fn truncation_keeps_prefix() {
+        let b = Body::Synthetic {
+            content: ContentId(1),
+            offset: 10,
+            len: 100,
+        };
+        assert_eq!(b.truncated(40).len(), 40);
+        assert_eq!(Body::Bytes(vec![1, 2, 3]).truncated(2), Body::Bytes(vec![1, 2]));
+    }
+}
