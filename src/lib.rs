@@ -22,6 +22,9 @@
 
 pub mod artifact;
 pub mod message;
+pub mod oracle;
 pub mod protocol;
+pub mod scenario;
+#[cfg(not(fleetsim_no_server))]
 pub mod server;
 pub mod time;

@@ -1,0 +1,281 @@
+//! Scenarios: the YAML files that say what fleet to run, against what, for how long.
+//!
+//! [`load`] reads and validates a file. Every problem is a [`ScenarioError`]
+//! that prints as `FILE:LINE:COL: what was expected`, whether serde_yaml found
+//! it while parsing (wrong type, unknown field, bad unit) or [`validate`] found
+//! it afterwards (a window longer than its period, a campaign after the end).
+//! Cross-field problems are located by walking the document again to the
+//! offending node (see [`locate`]), so they point at the right line too.
+//!
+//! ```
+//! let text = "name: demo\nduration: 1h\nfleet:\n  - { kind: always_on, count: 10 }\n";
+//! let scenario = fleetsim::scenario::load_str("demo.yaml", text).unwrap();
+//! assert_eq!(scenario.fleet[0].count, 10);
+//! assert!(fleetsim::scenario::load_str("x.yaml", "name: x\nduration: 30x\nfleet: []\n")
+//!     .unwrap_err()
+//!     .to_string()
+//!     .starts_with("x.yaml:2:11: "));
+//! ```
+
+mod locate;
+pub mod model;
+pub mod units;
+
+use std::fmt;
+use std::path::Path;
+
+pub use locate::{locate, PathSeg};
+pub use model::*;
+pub use units::{Duration, Fraction, Size};
+
+/// A problem with a scenario, at a position in its file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ScenarioError {
+    /// File name as given by the user.
+    pub file: String,
+    /// 1-based line, 0 when unknown (e.g. the file could not be read).
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What was expected.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+        }
+    }
+}
+
+/// Reads and validates the scenario at `path`.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: file.clone(),
+        line: 0,
+        column: 0,
+        message: format!("cannot read scenario file: {e}"),
+    })?;
+    load_str(&file, &text)
+}
+
+/// Parses and validates scenario `text`; `file` names it in errors.
+pub fn load_str(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let scenario: Scenario = serde_yaml::from_str(text).map_err(|e| {
+        let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+        ScenarioError {
+            file: file.to_string(),
+            line,
+            column,
+            message: clean_message(&e.to_string()),
+        }
+    })?;
+    validate(&scenario).map_err(|(path, message)| {
+        let (line, column) = locate(text, &path).unwrap_or((1, 1));
+        ScenarioError {
+            file: file.to_string(),
+            line,
+            column,
+            message,
+        }
+    })?;
+    Ok(scenario)
+}
+
+/// serde_yaml appends " at line L column C" to its messages; the position is
+/// already in front of ours, so drop it.
+fn clean_message(message: &str) -> String {
+    let m = match message.find(" at line ") {
+        Some(i) => &message[..i],
+        None => message,
+    };
+    m.to_string()
+}
+
+/// Checks what types cannot: relations between fields. Returns the path of
+/// the offending node and what was expected there.
+pub fn validate(s: &Scenario) -> Result<(), (Vec<PathSeg>, String)> {
+    use PathSeg::{Index, Key};
+    let key = |k: &str| Key(k.to_string());
+    if s.name.trim().is_empty()
+        || !s
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err((
+            vec![key("name")],
+            "expected a name of letters, digits, `-`, `_` or `.` (it names the report directory)"
+                .into(),
+        ));
+    }
+    if s.duration.0.as_millis() == 0 {
+        return Err((vec![key("duration")], "expected a duration longer than 0s".into()));
+    }
+    if s.fleet.is_empty() {
+        return Err((vec![key("fleet")], "expected at least one fleet group".into()));
+    }
+    if s.server.polling.0 < crate::time::Span::secs(1) {
+        return Err((
+            vec![key("server"), key("polling")],
+            "expected a polling interval of at least 1s".into(),
+        ));
+    }
+    for (i, g) in s.fleet.iter().enumerate() {
+        let at = |k: &str| vec![key("fleet"), Index(i), key(k)];
+        if g.count == 0 {
+            return Err((at("count"), "expected a device count of at least 1".into()));
+        }
+        let c = &g.connectivity;
+        let conn = |k: &str| vec![key("fleet"), Index(i), key("connectivity"), key(k)];
+        match (c.online_every, c.online_for) {
+            (Some(every), Some(window)) => {
+                if window.0.as_millis() == 0 || window > every {
+                    return Err((
+                        conn("online_for"),
+                        "expected an online window longer than 0s and no longer than `online_every`"
+                            .into(),
+                    ));
+                }
+            }
+            (Some(_), None) => {
+                return Err((conn("online_every"), "expected `online_for` beside `online_every`".into()))
+            }
+            (None, Some(_)) => {
+                return Err((conn("online_for"), "expected `online_every` beside `online_for`".into()))
+            }
+            (None, None) if g.kind == DeviceKind::Constrained => {
+                return Err((
+                    vec![key("fleet"), Index(i), key("kind")],
+                    "expected `connectivity: { online_every, online_for }` for a constrained device"
+                        .into(),
+                ))
+            }
+            (None, None) => {}
+        }
+        if c.latency.p99 < c.latency.p50 {
+            return Err((
+                vec![key("fleet"), Index(i), key("connectivity"), key("latency"), key("p99")],
+                "expected p99 latency at least as large as p50".into(),
+            ));
+        }
+        if c.bandwidth.0 == 0 {
+            return Err((conn("bandwidth"), "expected a bandwidth above 0 bytes per second".into()));
+        }
+        if let Some(m) = &g.misbehave {
+            if m.poll_every.0.as_millis() == 0 {
+                return Err((
+                    vec![key("fleet"), Index(i), key("misbehave"), key("poll_every")],
+                    "expected a poll interval longer than 0s".into(),
+                ));
+            }
+        }
+    }
+    for (i, c) in s.campaigns.iter().enumerate() {
+        let at = |k: &str| vec![key("campaigns"), Index(i), key(k)];
+        if c.at >= s.duration {
+            return Err((at("at"), format!("expected a campaign start before the end of the run ({})", units::format_duration(s.duration.0))));
+        }
+        if c.artifacts.is_empty() {
+            return Err((at("artifacts"), "expected at least one artifact".into()));
+        }
+        if c.weight.is_some_and(|w| w > 1000) {
+            return Err((at("weight"), "expected a weight between 0 and 1000".into()));
+        }
+        match (c.kind, c.force_after) {
+            (CampaignType::Timeforced, None) => {
+                return Err((at("type"), "expected `force_after` with `type: timeforced`".into()))
+            }
+            (CampaignType::Timeforced, Some(_)) | (_, None) => {}
+            (_, Some(_)) => {
+                return Err((at("force_after"), "expected `force_after` only with `type: timeforced`".into()))
+            }
+        }
+        for (j, a) in c.artifacts.iter().enumerate() {
+            if a.name.is_empty() || a.name.contains('/') || a.name.contains('?') {
+                return Err((
+                    vec![key("campaigns"), Index(i), key("artifacts"), Index(j), key("name")],
+                    "expected a file name without `/` or `?`".into(),
+                ));
+            }
+        }
+    }
+    for (i, f) in s.faults.server.iter().enumerate() {
+        if f.at >= s.duration {
+            return Err((
+                vec![key("faults"), key("server"), Index(i), key("at")],
+                "expected a fault start before the end of the run".into(),
+            ));
+        }
+    }
+    if let ExpectedViolations::Ids(ids) = &s.expect.violations {
+        for (i, id) in ids.iter().enumerate() {
+            if crate::oracle::InvariantId::parse(id).is_none() {
+                return Err((
+                    vec![key("expect"), key("violations"), Index(i)],
+                    format!(
+                        "expected an invariant ID ({}), found `{id}`",
+                        crate::oracle::InvariantId::ALL
+                            .iter()
+                            .map(|i| i.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Scenario {
+    /// Total number of devices.
+    pub fn device_count(&self) -> u64 {
+        self.fleet.iter().map(|g| u64::from(g.count)).sum()
+    }
+
+    /// Rescales the fleet to `total` devices, keeping the groups' proportions
+    /// (largest remainder; every group keeps at least one device).
+    pub fn scale_fleet(&mut self, total: u32) {
+        let current = self.device_count().max(1) as f64;
+        let groups = self.fleet.len() as u32;
+        let total = total.max(groups);
+        let exact: Vec<f64> = self
+            .fleet
+            .iter()
+            .map(|g| f64::from(g.count) * f64::from(total) / current)
+            .collect();
+        let mut counts: Vec<u32> = exact.iter().map(|e| (e.floor() as u32).max(1)).collect();
+        let mut order: Vec<usize> = (0..counts.len()).collect();
+        order.sort_by(|&a, &b| {
+            let ra = exact[a] - exact[a].floor();
+            let rb = exact[b] - exact[b].floor();
+            rb.total_cmp(&ra).then(a.cmp(&b))
+        });
+        let mut sum: u32 = counts.iter().sum();
+        let mut k = 0;
+        while sum < total {
+            counts[order[k % order.len()]] += 1;
+            sum += 1;
+            k += 1;
+        }
+        while sum > total {
+            if let Some(i) = (0..counts.len()).rev().find(|&i| counts[i] > 1) {
+                counts[i] -= 1;
+                sum -= 1;
+            } else {
+                break;
+            }
+        }
+        for (g, c) in self.fleet.iter_mut().zip(counts) {
+            g.count = c;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

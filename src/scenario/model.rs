@@ -1,0 +1,488 @@
+//! The scenario schema: what a scenario file may say, with defaults.
+//!
+//! Every struct denies unknown fields, so a typo is an error at its line and
+//! column rather than a silently ignored setting. Constraints that a type can
+//! carry (non-negative counts, fractions in `[0, 1]`, durations with units)
+//! are carried by the type so serde_yaml reports them with their position.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use super::units::{Duration, Fraction, Size};
+use crate::time::Span;
+
+/// A whole scenario file.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Name; also the report directory under `reports/`.
+    pub name: String,
+    /// Seed of every random stream in the run (`--seed` overrides it).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Virtual time the run covers.
+    pub duration: Duration,
+    /// The server the fleet talks to (`embedded`, or a map of settings).
+    #[serde(default, deserialize_with = "deserialize_server")]
+    pub server: ServerSpec,
+    /// Device groups.
+    pub fleet: Vec<FleetGroup>,
+    /// Update campaigns, in any order.
+    #[serde(default)]
+    pub campaigns: Vec<Campaign>,
+    /// Deliberate faults.
+    #[serde(default)]
+    pub faults: Faults,
+    /// What the run must show for the exit code to be 0.
+    #[serde(default)]
+    pub expect: Expect,
+    /// Report sampling interval of fleet state (default: duration / 200).
+    #[serde(default)]
+    pub sample_every: Option<Duration>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// Server settings. `server: embedded` is the same as the defaults.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSpec {
+    /// DDI tenant.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+    /// Polling interval the server tells devices (`config.polling.sleep`).
+    #[serde(default = "default_polling")]
+    pub polling: Duration,
+    /// Random jitter on the polling interval, ±fraction (hawkBit `~NN%`).
+    #[serde(default)]
+    pub polling_jitter: Fraction,
+    /// Devices authenticate with `GatewayToken <key>` when set.
+    #[serde(default)]
+    pub gateway_token: Option<String>,
+    /// Status entries allowed per action (hawkBit `maxStatusEntriesPerAction`).
+    #[serde(default = "default_max_status")]
+    pub max_status_entries_per_action: u32,
+}
+
+fn default_tenant() -> String {
+    "DEFAULT".to_string()
+}
+fn default_polling() -> Duration {
+    Duration(Span::minutes(5))
+}
+fn default_max_status() -> u32 {
+    1000
+}
+
+impl Default for ServerSpec {
+    fn default() -> Self {
+        ServerSpec {
+            tenant: default_tenant(),
+            polling: default_polling(),
+            polling_jitter: Fraction(0.0),
+            gateway_token: None,
+            max_status_entries_per_action: default_max_status(),
+        }
+    }
+}
+
+/// Kind of device in a fleet group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    /// Sleepy: online only in short windows, polls when it wakes.
+    Constrained,
+    /// Always connected, polls as the server says.
+    AlwaysOn,
+}
+
+impl DeviceKind {
+    /// Scenario spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceKind::Constrained => "constrained",
+            DeviceKind::AlwaysOn => "always_on",
+        }
+    }
+}
+
+/// Update protocol a device speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// hawkBit DDI v1.
+    #[default]
+    Ddi,
+}
+
+/// A group of identical devices.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetGroup {
+    /// Device kind.
+    pub kind: DeviceKind,
+    /// Number of devices.
+    pub count: u32,
+    /// Protocol.
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// Controller-id prefix; ids are `<prefix><n>` with n the device number (default: kind name + `-`).
+    #[serde(default)]
+    pub id_prefix: Option<String>,
+    /// Network link of each device.
+    #[serde(default)]
+    pub connectivity: Connectivity,
+    /// Time from download complete to install result.
+    #[serde(default = "default_install_time")]
+    pub install_time: Duration,
+    /// Fraction of installs that fail (device reports closed/failure).
+    #[serde(default)]
+    pub install_failure: Fraction,
+    /// Deliberate device misbehaviour, for testing the oracle itself.
+    #[serde(default)]
+    pub misbehave: Option<Misbehaviour>,
+}
+
+fn default_install_time() -> Duration {
+    Duration(Span::secs(30))
+}
+
+/// Device-side deviations from the protocol.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Misbehaviour {
+    /// Poll at this fixed interval, ignoring `sleep` (as hawkbit-device-simulator does).
+    pub poll_every: Duration,
+}
+
+/// A device's network link.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Connectivity {
+    /// Online windows start this often (with a random phase per device); absent = always online.
+    #[serde(default)]
+    pub online_every: Option<Duration>,
+    /// Length of each online window.
+    #[serde(default)]
+    pub online_for: Option<Duration>,
+    /// Probability that a message (request or response) is lost.
+    #[serde(default)]
+    pub loss: Fraction,
+    /// One-way latency distribution (log-normal through p50 and p99).
+    #[serde(default)]
+    pub latency: Latency,
+    /// Download bandwidth, bytes per second.
+    #[serde(default = "default_bandwidth")]
+    pub bandwidth: Size,
+}
+
+fn default_bandwidth() -> Size {
+    Size(1 << 20)
+}
+
+impl Default for Connectivity {
+    fn default() -> Self {
+        Connectivity {
+            online_every: None,
+            online_for: None,
+            loss: Fraction(0.0),
+            latency: Latency::default(),
+            bandwidth: default_bandwidth(),
+        }
+    }
+}
+
+/// Latency percentiles.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Latency {
+    /// Median one-way latency.
+    pub p50: Duration,
+    /// 99th percentile one-way latency.
+    pub p99: Duration,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency {
+            p50: Duration(Span::millis(50)),
+            p99: Duration(Span::millis(200)),
+        }
+    }
+}
+
+/// DDI action type of a campaign's assignments.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignType {
+    /// Device may decide.
+    Soft,
+    /// Install now.
+    #[default]
+    Forced,
+    /// Soft until `force_after`, then forced.
+    Timeforced,
+    /// Download only, no install.
+    Downloadonly,
+}
+
+/// An update campaign: a distribution assigned to a selection of devices.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Campaign {
+    /// Name (default: `campaign-<n>`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// When the assignment is made.
+    pub at: Duration,
+    /// Distribution version.
+    #[serde(default = "default_version")]
+    pub version: String,
+    /// Files, each its own software module chunk.
+    pub artifacts: Vec<ArtifactSpec>,
+    /// Which devices.
+    #[serde(default)]
+    pub targets: Selector,
+    /// Action type.
+    #[serde(default, rename = "type")]
+    pub kind: CampaignType,
+    /// For `timeforced`: time after `at` when it becomes forced.
+    #[serde(default)]
+    pub force_after: Option<Duration>,
+    /// Action weight (0..=1000).
+    #[serde(default)]
+    pub weight: Option<u32>,
+    /// Maintenance window, relative to `at`.
+    #[serde(default)]
+    pub maintenance_window: Option<WindowSpec>,
+    /// Cancel the campaign's still-open actions at this time after `at`.
+    #[serde(default)]
+    pub cancel_after: Option<Duration>,
+}
+
+fn default_version() -> String {
+    "2.0.0".to_string()
+}
+
+/// One artifact of a campaign.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArtifactSpec {
+    /// File name.
+    pub name: String,
+    /// Size.
+    pub size: Size,
+}
+
+/// Devices a campaign targets.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Selector {
+    /// Only devices of this kind (default: all kinds).
+    #[serde(default)]
+    pub kind: Option<DeviceKind>,
+    /// Only this fraction of the matching devices, chosen by device number.
+    #[serde(default)]
+    pub fraction: Option<Fraction>,
+}
+
+/// A maintenance window relative to the campaign start.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSpec {
+    /// Window opens this long after the campaign's `at`.
+    pub start_after: Duration,
+    /// Window length.
+    pub duration: Duration,
+}
+
+/// Deliberate faults.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Faults {
+    /// Faults of the embedded server.
+    #[serde(default)]
+    pub server: Vec<ServerFault>,
+}
+
+/// A server fault active during `[at, at + for)` (whole run when `for` is absent).
+#[derive(Clone, Debug, Serialize)]
+pub struct ServerFault {
+    /// Start.
+    pub at: Duration,
+    /// Length; `None` = until the end of the run.
+    pub for_: Option<Duration>,
+    /// What goes wrong.
+    pub what: FaultKind,
+}
+
+/// What a server fault does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum FaultKind {
+    /// Every DDI request is answered with this status.
+    Respond(u16),
+    /// The server resets connections instead of answering.
+    Reset,
+    /// A protocol bug of the server (see [`crate::server::Fault`]).
+    Mode(FaultMode),
+}
+
+/// Protocol bugs the embedded server can be told to have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultMode {
+    /// Feedback on a closed action answers 200, not 410.
+    AcceptFeedbackAfterClose,
+    /// Finished actions are offered again.
+    ReopenClosedActions,
+    /// closed+failure is stored as FINISHED.
+    WrongStatusMapping,
+    /// deploymentBase names an action that was never offered.
+    DeploymentIdMismatch,
+    /// Advertised hashes do not match the content.
+    WrongArtifactHash,
+    /// Range requests get the whole file.
+    IgnoreRange,
+    /// `sleep` below the 30 s minimum.
+    SleepBelowMinimum,
+}
+
+impl<'de> Deserialize<'de> for ServerFault {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            #[serde(default)]
+            at: Duration,
+            #[serde(default, rename = "for")]
+            for_: Option<Duration>,
+            #[serde(default)]
+            respond: Option<u16>,
+            #[serde(default)]
+            reset: Option<bool>,
+            #[serde(default)]
+            mode: Option<FaultMode>,
+        }
+        let raw = Raw::deserialize(d)?;
+        let what = match (raw.respond, raw.reset, raw.mode) {
+            (Some(status), None, None) if (100..=599).contains(&status) => {
+                FaultKind::Respond(status)
+            }
+            (Some(status), None, None) => {
+                return Err(de::Error::custom(format!(
+                    "expected an HTTP status between 100 and 599 in `respond`, found {status}"
+                )))
+            }
+            (None, Some(true), None) => FaultKind::Reset,
+            (None, None, Some(mode)) => FaultKind::Mode(mode),
+            _ => {
+                return Err(de::Error::custom(
+                    "expected exactly one of `respond: <status>`, `reset: true` or `mode: <fault mode>`",
+                ))
+            }
+        };
+        Ok(ServerFault {
+            at: raw.at,
+            for_: raw.for_,
+            what,
+        })
+    }
+}
+
+/// What a run must show.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// `none`, or the invariant IDs that must fire (and no others).
+    #[serde(default)]
+    pub violations: ExpectedViolations,
+    /// Fraction of targeted devices that must finish their update within a time.
+    #[serde(default)]
+    pub converged: Option<Convergence>,
+}
+
+/// Expected violations.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum ExpectedViolations {
+    /// No invariant may fire.
+    #[default]
+    None,
+    /// Exactly these invariant IDs must fire.
+    Ids(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for ExpectedViolations {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ExpectedViolations;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`none` or a list of invariant IDs such as [DDI-SM-410]")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                if v == "none" {
+                    Ok(ExpectedViolations::None)
+                } else {
+                    Err(E::custom(format!(
+                        "expected `none` or a list of invariant IDs such as [DDI-SM-410], found `{v}`"
+                    )))
+                }
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut ids = Vec::new();
+                while let Some(id) = seq.next_element::<String>()? {
+                    ids.push(id);
+                }
+                Ok(ExpectedViolations::Ids(ids))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A convergence expectation.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Convergence {
+    /// Fraction of targeted devices.
+    pub fraction: Fraction,
+    /// Within this time after the campaign starts.
+    pub within: Duration,
+}
+
+impl<'de> Deserialize<'de> for ServerSpecOrName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ServerSpecOrName;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`embedded` or a map of server settings")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                if v == "embedded" {
+                    Ok(ServerSpecOrName(ServerSpec::default()))
+                } else {
+                    Err(E::custom(format!(
+                        "expected `embedded` or a map of server settings, found `{v}`"
+                    )))
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                ServerSpec::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(ServerSpecOrName)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Accepts `server: embedded` as well as a settings map.
+struct ServerSpecOrName(ServerSpec);
+
+fn deserialize_server<'de, D: Deserializer<'de>>(d: D) -> Result<ServerSpec, D::Error> {
+    ServerSpecOrName::deserialize(d).map(|s| s.0)
+}
