@@ -256,13 +256,17 @@ mod tests {
             len,
         };
         v.append(0, &piece(0, 400)).unwrap();
-        assert_eq!(v.append(500, &piece(500, 10)), Err(AppendError::WrongOffset));
+        assert_eq!(
+            v.append(500, &piece(500, 10)),
+            Err(AppendError::WrongOffset)
+        );
         v.append(400, &piece(400, 600)).unwrap();
         assert_eq!(v.finish(&catalog), Some(info.hashes.clone()));
 
         let mut real = Verifier::new();
         real.append(0, &Body::Bytes(bytes[..300].to_vec())).unwrap();
-        real.append(300, &Body::Bytes(bytes[300..].to_vec())).unwrap();
+        real.append(300, &Body::Bytes(bytes[300..].to_vec()))
+            .unwrap();
         assert_eq!(real.finish(&catalog), Some(info.hashes));
     }
 
@@ -273,16 +277,37 @@ mod tests {
         catalog.register(ContentId(2), 100);
         let mut short = Verifier::new();
         short
-            .append(0, &Body::Synthetic { content: ContentId(1), offset: 0, len: 60 })
+            .append(
+                0,
+                &Body::Synthetic {
+                    content: ContentId(1),
+                    offset: 0,
+                    len: 60,
+                },
+            )
             .unwrap();
         assert_eq!(short.finish(&catalog), None);
 
         let mut mixed = Verifier::new();
         mixed
-            .append(0, &Body::Synthetic { content: ContentId(1), offset: 0, len: 50 })
+            .append(
+                0,
+                &Body::Synthetic {
+                    content: ContentId(1),
+                    offset: 0,
+                    len: 50,
+                },
+            )
             .unwrap();
         assert!(mixed
-            .append(50, &Body::Synthetic { content: ContentId(2), offset: 50, len: 50 })
+            .append(
+                50,
+                &Body::Synthetic {
+                    content: ContentId(2),
+                    offset: 50,
+                    len: 50
+                }
+            )
             .is_err());
         assert_eq!(mixed.finish(&catalog), None);
     }

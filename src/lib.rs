@@ -22,9 +22,11 @@
 
 pub mod artifact;
 pub mod message;
+pub mod net;
 pub mod oracle;
 pub mod protocol;
+pub mod report;
 pub mod scenario;
-#[cfg(not(fleetsim_no_server))]
 pub mod server;
+pub mod sim;
 pub mod time;

@@ -319,6 +319,9 @@ mod tests {
             len: 100,
         };
         assert_eq!(b.truncated(40).len(), 40);
-        assert_eq!(Body::Bytes(vec![1, 2, 3]).truncated(2), Body::Bytes(vec![1, 2]));
+        assert_eq!(
+            Body::Bytes(vec![1, 2, 3]).truncated(2),
+            Body::Bytes(vec![1, 2])
+        );
     }
 }

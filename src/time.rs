@@ -143,7 +143,10 @@ mod tests {
     fn display_is_compact_and_exact() {
         assert_eq!(Span::ZERO.to_string(), "0s");
         assert_eq!(Span::millis(250).to_string(), "250ms");
-        assert_eq!((Span::days(1) + Span::hours(2) + Span::secs(3)).to_string(), "1d2h3s");
+        assert_eq!(
+            (Span::days(1) + Span::hours(2) + Span::secs(3)).to_string(),
+            "1d2h3s"
+        );
         assert_eq!(Span::millis(1500).to_string(), "1.500s");
         assert_eq!(Time(Span::minutes(90).0).to_string(), "T+1h30m");
     }

@@ -1,5 +1,363 @@
 //! The oracle: checks invariants online, O(1) work per observation.
+//!
+//! It is fed what devices observed ([`DdiEvent`]s, parsed once by the
+//! clients) and, in virtual mode, what the embedded server did to its actions.
+//! It keeps a few words of state per device and records every violation with
+//! the invariant's ID, the device, the time and a message saying what was seen.
+//! See [`InvariantId`] for the catalogue and the clause behind each ID.
 
 mod invariant;
 
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
 pub use invariant::InvariantId;
+
+use crate::protocol::ddi::wire::{Execution, Finished, HandlingType};
+use crate::protocol::ddi::{DdiEvent, Offer, ReqKind};
+use crate::time::{Span, Time};
+
+/// hawkBit's `minPollingTime` (ddi.md §4).
+pub const MIN_POLLING: Span = Span::secs(30);
+/// Slack on poll timing for clock and scheduling granularity.
+const POLL_SLACK: Span = Span::secs(1);
+/// Violations kept in full; later ones are only counted.
+const MAX_RECORDED: usize = 200;
+
+/// One broken invariant.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Violation {
+    /// Which invariant.
+    pub id: &'static str,
+    /// Device number in the fleet.
+    pub device: u64,
+    /// Controller id of the device.
+    pub controller_id: String,
+    /// When (ms since the start of the run).
+    pub at_ms: u64,
+    /// What was seen.
+    pub message: String,
+    /// The device's trace up to the violation (filled in after the run).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub excerpt: Vec<String>,
+}
+
+/// What the next root answer must show after an accepted feedback (seed 001).
+#[derive(Clone, Copy, Debug)]
+enum Expectation {
+    /// closed+success/none ⇒ FINISHED: installedBase links the action.
+    Finished(u64),
+    /// closed+failure ⇒ ERROR: installedBase does not link the action.
+    Error(u64),
+    /// informational ⇒ still active: offered as deploymentBase (or cancelAction).
+    StillActive(u64),
+}
+
+/// Per-device oracle state: a few words.
+#[derive(Default, Debug)]
+struct DeviceState {
+    offered: Vec<u64>,
+    closed: Vec<u64>,
+    /// Closed by the server while handling the device's request in flight;
+    /// becomes `closed` once that request's outcome is known.
+    closing: Option<u64>,
+    download_only: Option<u64>,
+    last_scheduled_poll: Option<Time>,
+    sleep: Option<Span>,
+    excused: bool,
+    expect: Option<Expectation>,
+}
+
+/// Settings the checks need.
+#[derive(Clone, Debug)]
+pub struct OracleConfig {
+    /// Polling jitter the server may apply (±fraction).
+    pub polling_jitter: f64,
+}
+
+/// The online checker.
+pub struct Oracle {
+    config: OracleConfig,
+    devices: Vec<DeviceState>,
+    counts: BTreeMap<InvariantId, u64>,
+    recorded: Vec<Violation>,
+}
+
+impl Oracle {
+    /// An oracle for `devices` device slots.
+    pub fn new(config: OracleConfig, devices: usize) -> Oracle {
+        Oracle {
+            config,
+            devices: (0..devices).map(|_| DeviceState::default()).collect(),
+            counts: BTreeMap::new(),
+            recorded: Vec::new(),
+        }
+    }
+
+    /// Violation counts by invariant (only invariants that fired).
+    pub fn counts(&self) -> &BTreeMap<InvariantId, u64> {
+        &self.counts
+    }
+
+    /// Total violations.
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum()
+    }
+
+    /// Recorded violations (the first [`MAX_RECORDED`]).
+    pub fn violations(&self) -> &[Violation] {
+        &self.recorded
+    }
+
+    /// Mutable access, to attach trace excerpts after the run.
+    pub fn violations_mut(&mut self) -> &mut Vec<Violation> {
+        &mut self.recorded
+    }
+
+    fn fire(
+        &mut self,
+        id: InvariantId,
+        device: u64,
+        controller_id: &str,
+        at: Time,
+        message: String,
+    ) {
+        *self.counts.entry(id).or_insert(0) += 1;
+        if self.recorded.len() < MAX_RECORDED {
+            self.recorded.push(Violation {
+                id: id.as_str(),
+                device,
+                controller_id: controller_id.to_string(),
+                at_ms: at.as_millis(),
+                message,
+                excerpt: Vec::new(),
+            });
+        }
+    }
+
+    /// The server changed an action's status (embedded server, virtual mode).
+    #[allow(clippy::too_many_arguments)]
+    pub fn server_status_change(
+        &mut self,
+        slot: usize,
+        device: u64,
+        controller_id: &str,
+        at: Time,
+        action: u64,
+        from_final: bool,
+        to_final: bool,
+        to: &str,
+    ) {
+        if from_final {
+            self.fire(
+                InvariantId::DdiSmFinal,
+                device,
+                controller_id,
+                at,
+                format!("server moved action {action} out of a final state to {to}"),
+            );
+        }
+        if to_final {
+            let st = &mut self.devices[slot];
+            if let Some(prev) = st.closing.replace(action) {
+                mark_closed(st, prev);
+            }
+        }
+    }
+
+    /// A device observed `event` at `at`.
+    pub fn observe(
+        &mut self,
+        slot: usize,
+        device: u64,
+        controller_id: &str,
+        at: Time,
+        event: &DdiEvent,
+    ) {
+        let mut fired: Vec<(InvariantId, String)> = Vec::new();
+        let jitter = self.config.polling_jitter;
+        let st = &mut self.devices[slot];
+        // The request that closed an action has had its outcome once the device
+        // sends again or sees a failure; from then on the action counts as closed.
+        if matches!(event, DdiEvent::Sent { .. } | DdiEvent::NetFailed { .. }) {
+            if let Some(a) = st.closing.take() {
+                mark_closed(st, a);
+            }
+        }
+        match event {
+            DdiEvent::Sent {
+                kind: ReqKind::Root,
+                scheduled,
+            } => {
+                if *scheduled && !st.excused {
+                    if let (Some(last), Some(sleep)) = (st.last_scheduled_poll, st.sleep) {
+                        let min = sleep.mul_f64(1.0 - jitter);
+                        let gap = at.since(last);
+                        if gap + POLL_SLACK < min {
+                            fired.push((
+                                InvariantId::DdiPollRate,
+                                format!("polled {gap} after the previous poll; told to sleep {sleep} (jitter ±{:.0}%)", jitter * 100.0),
+                            ));
+                        }
+                    }
+                }
+                st.last_scheduled_poll = Some(at);
+                st.excused = false;
+            }
+            DdiEvent::Sent { .. } | DdiEvent::NetFailed { .. } => st.excused = true,
+            DdiEvent::Answered { status, .. } if !(200..300).contains(status) => st.excused = true,
+            DdiEvent::RootSeen {
+                sleep,
+                offer,
+                installed,
+                ..
+            } => {
+                match sleep {
+                    None => fired.push((
+                        InvariantId::DdiSleep,
+                        "sleep is neither HH:mm:ss nor ISO-8601".into(),
+                    )),
+                    Some(s) if *s < MIN_POLLING => fired.push((
+                        InvariantId::DdiSleep,
+                        format!("sleep {s} is below hawkBit's minPollingTime of 30s"),
+                    )),
+                    _ => {}
+                }
+                if sleep.is_some() {
+                    st.sleep = *sleep;
+                }
+                let offered = match offer {
+                    Offer::Deployment(a) | Offer::Cancel(a) | Offer::Confirmation(a) => Some(*a),
+                    Offer::Nothing => None,
+                };
+                if let Some(a) = offered {
+                    if st.closed.contains(&a) {
+                        fired.push((
+                            InvariantId::DdiSmFinal,
+                            format!("closed action {a} offered again ({offer:?})"),
+                        ));
+                    }
+                    if !st.offered.contains(&a) {
+                        push_bounded(&mut st.offered, a);
+                    }
+                }
+                if let Some(exp) = st.expect.take() {
+                    match exp {
+                        Expectation::Finished(a) if *installed != Some(a) => fired.push((
+                            InvariantId::DdiSmMapping,
+                            format!("action {a} was closed with success but installedBase links {installed:?}, not FINISHED"),
+                        )),
+                        Expectation::Error(a) if *installed == Some(a) => fired.push((
+                            InvariantId::DdiSmMapping,
+                            format!("action {a} was closed with failure but installedBase links it as FINISHED"),
+                        )),
+                        Expectation::StillActive(a) if offered != Some(a) => fired.push((
+                            InvariantId::DdiSmMapping,
+                            format!("action {a} got informational feedback but is no longer active (offer {offer:?})"),
+                        )),
+                        _ => {}
+                    }
+                }
+            }
+            DdiEvent::DeploymentSeen {
+                url_action,
+                update,
+                windowed,
+                ..
+            } => {
+                st.download_only =
+                    (*update == HandlingType::Skip && !*windowed).then_some(*url_action);
+            }
+            DdiEvent::FeedbackAnswered {
+                action,
+                cancel,
+                execution,
+                finished,
+                status,
+            } => {
+                if !st.offered.contains(action) {
+                    fired.push((
+                        InvariantId::DdiSmOffered,
+                        format!("feedback `{}` posted for action {action}, which the server never offered", execution.as_str()),
+                    ));
+                }
+                let was_closed = st.closed.contains(action);
+                if !*cancel && was_closed && *status != 410 {
+                    fired.push((
+                        InvariantId::DdiSm410,
+                        format!(
+                            "feedback `{}` on closed action {action} answered {status}, not 410",
+                            execution.as_str()
+                        ),
+                    ));
+                }
+                let accepted = (200..300).contains(status);
+                // A 410 on a retried `closed` means the first one arrived and its
+                // answer was lost: the mapping must hold for that first one.
+                let retried_close = *status == 410 && *execution == Execution::Closed;
+                if (accepted && !was_closed || retried_close) && !*cancel {
+                    let download_only = st.download_only == Some(*action);
+                    st.expect = match (execution, finished) {
+                        (Execution::Closed, Finished::Failure) => Some(Expectation::Error(*action)),
+                        (Execution::Closed, _) => Some(Expectation::Finished(*action)),
+                        (Execution::Downloaded, _) if download_only => None,
+                        _ => Some(Expectation::StillActive(*action)),
+                    };
+                }
+                let closes = (*execution == Execution::Closed && accepted && !*cancel)
+                    || (*execution == Execution::Downloaded
+                        && accepted
+                        && st.download_only == Some(*action))
+                    || (*execution == Execution::Closed
+                        && *cancel
+                        && accepted
+                        && *finished != Finished::Failure)
+                    || (*status == 410 && !*cancel);
+                if closes || st.closing == Some(*action) {
+                    st.closing = None;
+                    mark_closed(st, *action);
+                }
+            }
+            DdiEvent::RangeAnswered {
+                from,
+                status,
+                served_from,
+            } if *status == 200 || (*status == 206 && served_from.is_some_and(|s| s != *from)) => {
+                fired.push((
+                    InvariantId::DdiRange,
+                    format!(
+                        "Range from byte {from} answered {status} starting at {}",
+                        served_from.unwrap_or(0)
+                    ),
+                ));
+            }
+            DdiEvent::ArtifactChecked {
+                action,
+                matches: false,
+            } => fired.push((
+                InvariantId::DdiArtifactHash,
+                format!("artifact of action {action} does not match its advertised hashes"),
+            )),
+            _ => {}
+        }
+        for (id, message) in fired {
+            self.fire(id, device, controller_id, at, message);
+        }
+    }
+}
+
+fn mark_closed(st: &mut DeviceState, action: u64) {
+    if !st.closed.contains(&action) {
+        push_bounded(&mut st.closed, action);
+    }
+}
+
+/// Keeps the most recent few action ids; older ones cannot matter again.
+fn push_bounded(v: &mut Vec<u64>, id: u64) {
+    const KEEP: usize = 8;
+    if v.len() == KEEP {
+        v.remove(0);
+    }
+    v.push(id);
+}

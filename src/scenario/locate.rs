@@ -53,7 +53,9 @@ impl<'de> Visitor<'de> for Seek<'_> {
         while let Some(key) = map.next_key::<serde_yaml::Value>()? {
             let hit = matches!((&self.path[0], key.as_str()), (PathSeg::Key(k), Some(s)) if k == s);
             if hit {
-                map.next_value_seed(Seek { path: &self.path[1..] })?;
+                map.next_value_seed(Seek {
+                    path: &self.path[1..],
+                })?;
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -65,7 +67,9 @@ impl<'de> Visitor<'de> for Seek<'_> {
         loop {
             let hit = self.path[0] == PathSeg::Index(i);
             let more = if hit {
-                seq.next_element_seed(Seek { path: &self.path[1..] })?
+                seq.next_element_seed(Seek {
+                    path: &self.path[1..],
+                })?
             } else {
                 seq.next_element::<IgnoredAny>()?.map(|_| ())
             };

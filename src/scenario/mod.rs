@@ -46,7 +46,11 @@ impl fmt::Display for ScenarioError {
         if self.line == 0 {
             write!(f, "{}: {}", self.file, self.message)
         } else {
-            write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
         }
     }
 }
@@ -114,10 +118,16 @@ pub fn validate(s: &Scenario) -> Result<(), (Vec<PathSeg>, String)> {
         ));
     }
     if s.duration.0.as_millis() == 0 {
-        return Err((vec![key("duration")], "expected a duration longer than 0s".into()));
+        return Err((
+            vec![key("duration")],
+            "expected a duration longer than 0s".into(),
+        ));
     }
     if s.fleet.is_empty() {
-        return Err((vec![key("fleet")], "expected at least one fleet group".into()));
+        return Err((
+            vec![key("fleet")],
+            "expected at least one fleet group".into(),
+        ));
     }
     if s.server.polling.0 < crate::time::Span::secs(1) {
         return Err((
@@ -143,28 +153,41 @@ pub fn validate(s: &Scenario) -> Result<(), (Vec<PathSeg>, String)> {
                 }
             }
             (Some(_), None) => {
-                return Err((conn("online_every"), "expected `online_for` beside `online_every`".into()))
-            }
-            (None, Some(_)) => {
-                return Err((conn("online_for"), "expected `online_every` beside `online_for`".into()))
-            }
-            (None, None) if g.kind == DeviceKind::Constrained => {
                 return Err((
-                    vec![key("fleet"), Index(i), key("kind")],
-                    "expected `connectivity: { online_every, online_for }` for a constrained device"
-                        .into(),
+                    conn("online_every"),
+                    "expected `online_for` beside `online_every`".into(),
                 ))
             }
+            (None, Some(_)) => {
+                return Err((
+                    conn("online_for"),
+                    "expected `online_every` beside `online_for`".into(),
+                ))
+            }
+            (None, None) if g.kind == DeviceKind::Constrained => return Err((
+                vec![key("fleet"), Index(i), key("kind")],
+                "expected `connectivity: { online_every, online_for }` for a constrained device"
+                    .into(),
+            )),
             (None, None) => {}
         }
         if c.latency.p99 < c.latency.p50 {
             return Err((
-                vec![key("fleet"), Index(i), key("connectivity"), key("latency"), key("p99")],
+                vec![
+                    key("fleet"),
+                    Index(i),
+                    key("connectivity"),
+                    key("latency"),
+                    key("p99"),
+                ],
                 "expected p99 latency at least as large as p50".into(),
             ));
         }
         if c.bandwidth.0 == 0 {
-            return Err((conn("bandwidth"), "expected a bandwidth above 0 bytes per second".into()));
+            return Err((
+                conn("bandwidth"),
+                "expected a bandwidth above 0 bytes per second".into(),
+            ));
         }
         if let Some(m) = &g.misbehave {
             if m.poll_every.0.as_millis() == 0 {
@@ -178,7 +201,13 @@ pub fn validate(s: &Scenario) -> Result<(), (Vec<PathSeg>, String)> {
     for (i, c) in s.campaigns.iter().enumerate() {
         let at = |k: &str| vec![key("campaigns"), Index(i), key(k)];
         if c.at >= s.duration {
-            return Err((at("at"), format!("expected a campaign start before the end of the run ({})", units::format_duration(s.duration.0))));
+            return Err((
+                at("at"),
+                format!(
+                    "expected a campaign start before the end of the run ({})",
+                    units::format_duration(s.duration.0)
+                ),
+            ));
         }
         if c.artifacts.is_empty() {
             return Err((at("artifacts"), "expected at least one artifact".into()));
@@ -188,17 +217,29 @@ pub fn validate(s: &Scenario) -> Result<(), (Vec<PathSeg>, String)> {
         }
         match (c.kind, c.force_after) {
             (CampaignType::Timeforced, None) => {
-                return Err((at("type"), "expected `force_after` with `type: timeforced`".into()))
+                return Err((
+                    at("type"),
+                    "expected `force_after` with `type: timeforced`".into(),
+                ))
             }
             (CampaignType::Timeforced, Some(_)) | (_, None) => {}
             (_, Some(_)) => {
-                return Err((at("force_after"), "expected `force_after` only with `type: timeforced`".into()))
+                return Err((
+                    at("force_after"),
+                    "expected `force_after` only with `type: timeforced`".into(),
+                ))
             }
         }
         for (j, a) in c.artifacts.iter().enumerate() {
             if a.name.is_empty() || a.name.contains('/') || a.name.contains('?') {
                 return Err((
-                    vec![key("campaigns"), Index(i), key("artifacts"), Index(j), key("name")],
+                    vec![
+                        key("campaigns"),
+                        Index(i),
+                        key("artifacts"),
+                        Index(j),
+                        key("name"),
+                    ],
                     "expected a file name without `/` or `?`".into(),
                 ));
             }

@@ -32,11 +32,20 @@ fn good_scenario_loads() {
     let s = load_str("s.yaml", GOOD).unwrap();
     assert_eq!(s.seed, 7);
     assert_eq!(s.duration.0, crate::time::Span::days(2));
-    assert_eq!(s.fleet[0].connectivity.latency.p99.0, crate::time::Span::secs(4));
+    assert_eq!(
+        s.fleet[0].connectivity.latency.p99.0,
+        crate::time::Span::secs(4)
+    );
     assert_eq!(s.campaigns[0].artifacts[0].size.0, 8 << 20);
     assert_eq!(s.faults.server[0].what, FaultKind::Respond(503));
-    assert_eq!(s.faults.server[1].what, FaultKind::Mode(FaultMode::AcceptFeedbackAfterClose));
-    assert_eq!(s.expect.violations, ExpectedViolations::Ids(vec!["DDI-SM-410".into()]));
+    assert_eq!(
+        s.faults.server[1].what,
+        FaultKind::Mode(FaultMode::AcceptFeedbackAfterClose)
+    );
+    assert_eq!(
+        s.expect.violations,
+        ExpectedViolations::Ids(vec!["DDI-SM-410".into()])
+    );
     assert_eq!(s.server.tenant, "DEFAULT");
 }
 
@@ -59,7 +68,10 @@ fn negative_count_and_wrong_type() {
     let e = err(&GOOD.replace("count: 5", "count: -5"));
     assert!(e.starts_with("s.yaml:10:12: "), "{e}");
     let e = err(&GOOD.replace("count: 5", "count: many"));
-    assert!(e.starts_with("s.yaml:10:12: ") && e.contains("expected u32"), "{e}");
+    assert!(
+        e.starts_with("s.yaml:10:12: ") && e.contains("expected u32"),
+        "{e}"
+    );
     let e = err(&GOOD.replace("loss: 0.05", "loss: 1.5"));
     assert!(e.contains("expected a fraction between 0 and 1"), "{e}");
 }
@@ -79,7 +91,10 @@ fn cross_field_errors_are_located() {
     let e = err(&GOOD.replace("at: 1h", "at: 3d"));
     assert!(e.starts_with("s.yaml:12:9: "), "{e}");
     let e = err(&GOOD.replace("DDI-SM-410", "NOPE-1"));
-    assert!(e.starts_with("s.yaml:20:") && e.contains("expected an invariant ID"), "{e}");
+    assert!(
+        e.starts_with("s.yaml:20:") && e.contains("expected an invariant ID"),
+        "{e}"
+    );
     let e = err(&GOOD.replace("count: 10", "count: 0"));
     assert!(e.starts_with("s.yaml:7:12: "), "{e}");
     let e = err(&GOOD.replace("respond: 503", "respond: 503, reset: true"));

@@ -38,13 +38,17 @@ pub fn parse_duration(text: &str) -> Result<Span, String> {
     let mut total: u64 = 0;
     let mut rest = s;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(bad());
         }
         let value: u64 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit_ms = match &rest[..unit_len] {
             "ms" => 1,
             "s" => 1000,
@@ -69,7 +73,13 @@ pub fn format_duration(span: Span) -> String {
     }
     let mut rest = span.0;
     let mut out = String::new();
-    for (unit, ms) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)] {
+    for (unit, ms) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ] {
         if rest >= ms {
             out.push_str(&format!("{}{unit}", rest / ms));
             rest %= ms;
@@ -123,7 +133,9 @@ impl<'de> Deserialize<'de> for Duration {
                 }
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
-                Err(E::custom(format!("expected {DURATION_EXPECTED}, found {v}")))
+                Err(E::custom(format!(
+                    "expected {DURATION_EXPECTED}, found {v}"
+                )))
             }
         }
         d.deserialize_any(V)
@@ -193,7 +205,11 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Span::millis(250)));
         assert_eq!(parse_duration("1h30m"), Ok(Span::minutes(90)));
         assert_eq!(parse_duration("45d"), Ok(Span::days(45)));
-        for span in [Span::millis(1500), Span::days(3) + Span::secs(1), Span::ZERO] {
+        for span in [
+            Span::millis(1500),
+            Span::days(3) + Span::secs(1),
+            Span::ZERO,
+        ] {
             assert_eq!(parse_duration(&format_duration(span)), Ok(span));
         }
         for bad in ["30x", "", "h", "1.5h", "-3s", "10 s"] {

@@ -96,13 +96,28 @@ mod tests {
         assert_eq!(parse_sleep("00:05:00"), Some(Span::minutes(5)));
         assert_eq!(parse_sleep("23:59:59"), Some(Span::secs(86_399)));
         assert_eq!(parse_sleep("PT36H"), Some(Span::hours(36)));
-        assert_eq!(parse_sleep("P2DT1H30M"), Some(Span::days(2) + Span::minutes(90)));
+        assert_eq!(
+            parse_sleep("P2DT1H30M"),
+            Some(Span::days(2) + Span::minutes(90))
+        );
         assert_eq!(parse_sleep("PT0.5S"), Some(Span::millis(500)));
     }
 
     #[test]
     fn garbage_is_refused() {
-        for bad in ["", "5m", "00:60:00", "1:2", "1:2:3:4", "PT", "P", "PTXH", "PT1H1H", "PT1.5H", "-00:01:00"] {
+        for bad in [
+            "",
+            "5m",
+            "00:60:00",
+            "1:2",
+            "1:2:3:4",
+            "PT",
+            "P",
+            "PTXH",
+            "PT1H1H",
+            "PT1.5H",
+            "-00:01:00",
+        ] {
             assert_eq!(parse_sleep(bad), None, "{bad:?}");
         }
     }
@@ -112,7 +127,12 @@ mod tests {
         assert_eq!(format_sleep(Span::minutes(5)), "00:05:00");
         assert_eq!(format_sleep(Span::hours(36)), "PT36H");
         assert_eq!(format_sleep(Span::hours(24) + Span::secs(61)), "PT24H1M1S");
-        for s in [Span::secs(30), Span::hours(12), Span::days(45), Span::secs(90_061)] {
+        for s in [
+            Span::secs(30),
+            Span::hours(12),
+            Span::days(45),
+            Span::secs(90_061),
+        ] {
             assert_eq!(parse_sleep(&format_sleep(s)), Some(s));
         }
     }

@@ -396,10 +396,15 @@ mod tests {
      "metadata":[{"key":"aMetadataKey","value":"v"}]}]},
  "actionHistory":{"status":"RUNNING","messages":["Reboot","Download done","Started download"]}}"#,
         );
-        assert_eq!(d.deployment.maintenance_window, Some(MaintenanceWindow::Available));
+        assert_eq!(
+            d.deployment.maintenance_window,
+            Some(MaintenanceWindow::Available)
+        );
         assert_eq!(
             d.deployment.chunks[0].artifacts[0].download_href(),
-            Some("http://h:8080/DEFAULT/controller/v1/dev1/softwaremodules/24/artifacts/binary.tgz")
+            Some(
+                "http://h:8080/DEFAULT/controller/v1/dev1/softwaremodules/24/artifacts/binary.tgz"
+            )
         );
     }
 

@@ -1,0 +1,970 @@
+//! The device side of DDI v1 as a sans-IO state machine.
+//!
+//! A [`DdiClient`] never touches a socket or a clock. The driver asks it when
+//! it wants to act ([`DdiClient::poll_timeout`]), gives it the time and takes
+//! the request it wants to send ([`DdiClient::poll_transmit`]), and hands back
+//! what came of that request ([`DdiClient::handle_response`]). Facts the client
+//! learns are pushed as [`DdiEvent`]s. One request is in flight at a time, as on
+//! real single-threaded update agents (rauc-hawkbit-updater, SWUpdate).
+//!
+//! The flow follows ddi.md: poll root → `deploymentBase` → `proceeding` →
+//! download every artifact (Range resume, hash check) → `downloaded` →
+//! install → `closed` with `success`/`failure`; `cancelAction` is confirmed with
+//! `closed` (or `rejected` while installing, §1.6); `configData` is answered
+//! with `PUT configData`. Network errors, 5xx, 409 and 429 are retried with
+//! capped exponential backoff and jitter, honouring `Retry-After`.
+
+use rand::{Rng, RngCore};
+
+use crate::artifact::{Catalog, Verifier};
+use crate::message::{Body, Headers, Method, NetError, Request, Response};
+use crate::time::{Span, Time};
+
+use super::event::{DdiEvent, Offer, Outcome, Phase, ReqKind};
+use super::sleep::parse_sleep;
+use super::wire::{
+    ActionFeedback, CancelActionBase, ConfigData, ControllerBase, DeploymentBase, Execution,
+    FeedbackResult, FeedbackStatus, Finished, HandlingType, MaintenanceWindow,
+};
+
+/// Behaviour settings shared by a group of devices.
+#[derive(Clone, Debug)]
+pub struct ClientSettings {
+    /// Poll interval before the server has said one (and if its `sleep` is unreadable).
+    pub default_poll: Span,
+    /// Time from download complete to install result.
+    pub install_time: Span,
+    /// Probability that an install fails.
+    pub install_failure: f64,
+    /// First retry delay.
+    pub backoff_base: Span,
+    /// Longest retry delay.
+    pub backoff_cap: Span,
+    /// Consecutive failed download attempts before the action is reported failed.
+    pub max_download_failures: u32,
+    /// Misbehaviour: poll at this interval whatever `sleep` says.
+    pub poll_every: Option<Span>,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        ClientSettings {
+            default_poll: Span::minutes(5),
+            install_time: Span::secs(30),
+            install_failure: 0.0,
+            backoff_base: Span::secs(2),
+            backoff_cap: Span::minutes(10),
+            max_download_failures: 12,
+            poll_every: None,
+        }
+    }
+}
+
+/// Where and how a device reaches its server; borrowed on every call.
+pub struct ClientEnv<'a> {
+    /// `scheme://host[:port]` of the server.
+    pub base_url: &'a str,
+    /// DDI tenant.
+    pub tenant: &'a str,
+    /// Value of the `Authorization` header, if any.
+    pub authorization: Option<&'a str>,
+    /// Synthetic contents, to verify synthetic downloads.
+    pub catalog: &'a Catalog,
+    /// Behaviour.
+    pub settings: &'a ClientSettings,
+}
+
+/// What came of a request.
+pub enum Delivery {
+    /// A complete response.
+    Complete(Response),
+    /// No complete response; a download may have received a prefix of its body.
+    Broken(NetError, Option<Response>),
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    Poll { scheduled: bool },
+    ConfigData,
+    FetchDeployment,
+    Feedback(Execution, Finished, String),
+    Download,
+    Install,
+    FetchCancel(String),
+    CancelFeedback(u64, Execution),
+}
+
+impl Step {
+    fn kind(&self) -> ReqKind {
+        match self {
+            Step::Poll { .. } => ReqKind::Root,
+            Step::ConfigData => ReqKind::ConfigData,
+            Step::FetchDeployment => ReqKind::Deployment,
+            Step::Feedback(..) | Step::Install => ReqKind::Feedback,
+            Step::Download => ReqKind::Download,
+            Step::FetchCancel(_) => ReqKind::Cancel,
+            Step::CancelFeedback(..) => ReqKind::CancelFeedback,
+        }
+    }
+}
+
+struct Job {
+    url: String,
+    size: u64,
+    sha256: Option<String>,
+    sha1: Option<String>,
+    md5: Option<String>,
+}
+
+/// An action the device is working on. Boxed: idle devices pay one pointer.
+struct Work {
+    action: u64,
+    body_id: u64,
+    url: String,
+    update: HandlingType,
+    windowed: bool,
+    window_open: bool,
+    jobs: Vec<Job>,
+    next_job: usize,
+    verifier: Verifier,
+    hash_failures: u32,
+    download_failures: u32,
+    refused_downloads: u32,
+    started: bool,
+    downloaded: bool,
+    installing: bool,
+    will_fail: bool,
+    version: String,
+}
+
+/// A DDI v1 device client.
+pub struct DdiClient {
+    step: Step,
+    due: Time,
+    in_flight: bool,
+    sleep: Span,
+    failures: u32,
+    phase: Phase,
+    work: Option<Box<Work>>,
+}
+
+impl DdiClient {
+    /// A client whose first poll is due at `first_poll`.
+    pub fn new(first_poll: Time, settings: &ClientSettings) -> DdiClient {
+        DdiClient {
+            step: Step::Poll { scheduled: true },
+            due: first_poll,
+            in_flight: false,
+            sleep: settings.default_poll,
+            failures: 0,
+            phase: Phase::Idle,
+            work: None,
+        }
+    }
+
+    /// When the client next wants to send; [`Time::NEVER`] while a request is in flight.
+    pub fn poll_timeout(&self) -> Time {
+        if self.in_flight {
+            Time::NEVER
+        } else {
+            self.due
+        }
+    }
+
+    /// The device's coarse state.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The polling interval the server last told this device.
+    pub fn sleep(&self) -> Span {
+        self.sleep
+    }
+
+    /// The request to send now, if one is due.
+    pub fn poll_transmit(
+        &mut self,
+        now: Time,
+        controller_id: &str,
+        env: &ClientEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<DdiEvent>,
+    ) -> Option<Request> {
+        if self.in_flight || now < self.due {
+            return None;
+        }
+        if let Step::Install = self.step {
+            let failed = self.work.as_ref().is_some_and(|w| w.will_fail);
+            self.step = if failed {
+                Step::Feedback(
+                    Execution::Closed,
+                    Finished::Failure,
+                    "install failed: image rejected by bootloader".into(),
+                )
+            } else {
+                let version = self.work.as_ref().map_or("", |w| w.version.as_str());
+                Step::Feedback(
+                    Execution::Closed,
+                    Finished::Success,
+                    format!("installed version {version}"),
+                )
+            };
+        }
+        let root = format!(
+            "{}/{}/controller/v1/{}",
+            env.base_url, env.tenant, controller_id
+        );
+        let mut req = match &self.step {
+            Step::Poll { .. } => Request::new(Method::Get, root),
+            Step::ConfigData => json_request(
+                Method::Put,
+                format!("{root}/configData"),
+                &config_body(controller_id),
+            ),
+            Step::FetchDeployment => Request::new(Method::Get, self.work.as_ref()?.url.clone()),
+            Step::Feedback(execution, finished, details) => {
+                let w = self.work.as_ref()?;
+                let progress =
+                    (*execution == Execution::Proceeding).then_some((0, w.jobs.len() as u32));
+                let body = feedback(*execution, *finished, details, progress);
+                json_request(
+                    Method::Post,
+                    format!("{root}/deploymentBase/{}/feedback", w.body_id),
+                    &body,
+                )
+            }
+            Step::Download => {
+                let w = self.work.as_ref()?;
+                let job = w.jobs.get(w.next_job)?;
+                let mut req = Request::new(Method::Get, job.url.clone());
+                let from = w.verifier.received();
+                if from > 0 {
+                    req.headers.insert("range", format!("bytes={from}-"));
+                }
+                req
+            }
+            Step::FetchCancel(url) => Request::new(Method::Get, url.clone()),
+            Step::CancelFeedback(action, execution) => {
+                let (finished, details) = match execution {
+                    Execution::Rejected => (Finished::None, "cancel rejected: installing"),
+                    _ => (Finished::Success, "canceled on server request"),
+                };
+                let body = feedback(*execution, finished, details, None);
+                json_request(
+                    Method::Post,
+                    format!("{root}/cancelAction/{action}/feedback"),
+                    &body,
+                )
+            }
+            Step::Install => return None,
+        };
+        req.headers
+            .insert("accept", "application/hal+json, application/json");
+        if let Some(auth) = env.authorization {
+            req.headers.insert("authorization", auth);
+        }
+        let scheduled = matches!(self.step, Step::Poll { scheduled: true });
+        events.push(DdiEvent::Sent {
+            kind: self.step.kind(),
+            scheduled,
+        });
+        let _ = rng;
+        self.in_flight = true;
+        Some(req)
+    }
+
+    /// Feeds the outcome of the request sent last.
+    pub fn handle_response(
+        &mut self,
+        now: Time,
+        delivery: Delivery,
+        env: &ClientEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<DdiEvent>,
+    ) {
+        if !self.in_flight {
+            return;
+        }
+        self.in_flight = false;
+        let kind = self.step.kind();
+        let (response, error) = match delivery {
+            Delivery::Complete(r) => (Some(r), None),
+            Delivery::Broken(e, partial) => (partial, Some(e)),
+        };
+        if let Some(e) = error {
+            events.push(DdiEvent::NetFailed { kind, error: e });
+            if let (Step::Download, Some(partial)) = (&self.step, &response) {
+                self.take_download_piece(partial, events);
+            }
+            return self.retry(now, None, env, rng, events);
+        }
+        let Some(resp) = response else { return };
+        events.push(DdiEvent::Answered {
+            kind,
+            status: resp.status,
+        });
+        match self.step.clone() {
+            Step::Poll { .. } => self.on_root(now, &resp, env, rng, events),
+            Step::ConfigData => self.on_config(now, &resp, env, rng, events),
+            Step::FetchDeployment => self.on_deployment(now, &resp, env, rng, events),
+            Step::Feedback(execution, finished, _) => {
+                self.on_feedback(now, &resp, execution, finished, env, rng, events)
+            }
+            Step::Download => self.on_download(now, &resp, env, rng, events),
+            Step::FetchCancel(_) => self.on_cancel(now, &resp, env, rng, events),
+            Step::CancelFeedback(action, execution) => {
+                self.on_cancel_feedback(now, &resp, action, execution, env, rng, events)
+            }
+            Step::Install => {}
+        }
+    }
+
+    fn go(&mut self, step: Step, at: Time) {
+        self.step = step;
+        self.due = at;
+    }
+
+    fn set_phase(&mut self, phase: Phase, events: &mut Vec<DdiEvent>) {
+        if self.phase != phase {
+            self.phase = phase;
+            events.push(DdiEvent::PhaseChanged(phase));
+        }
+    }
+
+    /// Schedules the next regular poll.
+    fn sleep_until_next_poll(&mut self, now: Time, env: &ClientEnv<'_>) {
+        self.failures = 0;
+        let interval = env.settings.poll_every.unwrap_or(self.sleep);
+        self.go(Step::Poll { scheduled: true }, now + interval);
+    }
+
+    /// Retries the current step after a capped, jittered exponential backoff.
+    fn retry(
+        &mut self,
+        now: Time,
+        resp: Option<&Response>,
+        env: &ClientEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<DdiEvent>,
+    ) {
+        self.failures += 1;
+        if let Step::Download = self.step {
+            if let Some(w) = self.work.as_mut() {
+                w.download_failures += 1;
+                if w.download_failures >= env.settings.max_download_failures {
+                    let reason = format!("download failed {} times in a row", w.download_failures);
+                    return self.close_failed(now, reason, events);
+                }
+            }
+        }
+        let s = env.settings;
+        let exp = s
+            .backoff_base
+            .as_millis()
+            .saturating_mul(1 << self.failures.min(20));
+        let cap = match self.step {
+            Step::Poll { .. } => s.backoff_cap.min(self.sleep.max(s.backoff_base)),
+            _ => s.backoff_cap,
+        };
+        let ceiling = exp.min(cap.as_millis()).max(1);
+        let mut delay = rng.gen_range(ceiling / 2..=ceiling);
+        if let Some(after) = resp.and_then(retry_after) {
+            delay = delay.max(after.min(Span::hours(1)).as_millis());
+        }
+        if let Step::Poll { .. } = self.step {
+            self.step = Step::Poll { scheduled: false };
+        }
+        let _ = events;
+        self.due = now + Span(delay);
+    }
+
+    fn close_failed(&mut self, now: Time, reason: String, events: &mut Vec<DdiEvent>) {
+        self.set_phase(Phase::Downloading, events);
+        self.failures = 0;
+        self.go(
+            Step::Feedback(Execution::Closed, Finished::Failure, reason),
+            now,
+        );
+    }
+
+    fn end_work(&mut self, now: Time, outcome: Outcome, events: &mut Vec<DdiEvent>) {
+        if let Some(w) = self.work.take() {
+            let phase = match &outcome {
+                Outcome::Success => Phase::Updated,
+                Outcome::Failure(_) => Phase::Failed,
+                Outcome::Canceled => Phase::Canceled,
+                Outcome::Withdrawn => Phase::Idle,
+            };
+            events.push(DdiEvent::ActionEnded {
+                action: w.action,
+                outcome,
+            });
+            self.set_phase(phase, events);
+        }
+        self.failures = 0;
+        // Come back at once: the server may have the next thing (or configData) ready.
+        self.go(Step::Poll { scheduled: false }, now);
+    }
+
+    fn on_root(
+        &mut self,
+        now: Time,
+        resp: &Response,
+        env: &ClientEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<DdiEvent>,
+    ) {
+        if resp.status != 200 {
+            return self.retry(now, Some(resp), env, rng, events);
+        }
+        let Ok(base) = serde_json::from_slice::<ControllerBase>(resp.body.as_bytes()) else {
+            return self.retry(now, Some(resp), env, rng, events);
+        };
+        let sleep = parse_sleep(&base.config.polling.sleep);
+        // A careful device never polls more than once a second, whatever it is told.
+        self.sleep = sleep.map_or(env.settings.default_poll, |s| s.max(Span::secs(1)));
+        let links = &base.links;
+        let offer = if let Some(l) = &links.cancel_action {
+            Offer::Cancel(action_id_in(&l.href, "cancelAction").unwrap_or(0))
+        } else if let Some(l) = &links.deployment_base {
+            Offer::Deployment(action_id_in(&l.href, "deploymentBase").unwrap_or(0))
+        } else if let Some(l) = &links.confirmation_base {
+            Offer::Confirmation(action_id_in(&l.href, "confirmationBase").unwrap_or(0))
+        } else {
+            Offer::Nothing
+        };
+        events.push(DdiEvent::RootSeen {
+            sleep,
+            offer,
+            installed: links
+                .installed_base
+                .as_ref()
+                .and_then(|l| action_id_in(&l.href, "installedBase")),
+            config_data: links.config_data.is_some(),
+        });
+        self.failures = 0;
+        match offer {
+            Offer::Cancel(_) => {
+                let href = links
+                    .cancel_action
+                    .as_ref()
+                    .map(|l| l.href.clone())
+                    .unwrap_or_default();
+                self.go(Step::FetchCancel(href), now);
+            }
+            Offer::Deployment(id) => {
+                let href = links
+                    .deployment_base
+                    .as_ref()
+                    .map(|l| l.href.clone())
+                    .unwrap_or_default();
+                match self.work.as_mut() {
+                    Some(w) if w.action == id => {
+                        w.url = href;
+                        let next = if w.downloaded || !w.started {
+                            Step::FetchDeployment
+                        } else {
+                            Step::Download
+                        };
+                        self.go(next, now);
+                    }
+                    _ => {
+                        if self.work.is_some() {
+                            self.end_work(now, Outcome::Withdrawn, events);
+                        }
+                        self.work = Some(Box::new(new_work(id, href, env, rng)));
+                        self.go(Step::FetchDeployment, now);
+                    }
+                }
+            }
+            Offer::Nothing | Offer::Confirmation(_) => {
+                if self.work.is_some() {
+                    self.end_work(now, Outcome::Withdrawn, events);
+                }
+                if links.config_data.is_some() {
+                    self.go(Step::ConfigData, now);
+                } else {
+                    self.sleep_until_next_poll(now, env);
+                }
+            }
+        }
+    }
+
+    fn on_config(
+        &mut self,
+        now: Time,
+        resp: &Response,
+        env: &ClientEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<DdiEvent>,
+    ) {
+        if is_retriable(resp.status) {
+            return self.retry(now, Some(resp), env, rng, events);
+        }
+        // 200, or a refusal a retry would not change: either way, back to polling.
+        self.sleep_until_next_poll(now, env);
+    }
+
+    fn on_deployment(
+        &mut self,
+        now: Time,
+        resp: &Response,
+        env: &ClientEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<DdiEvent>,
+    ) {
+        if is_retriable(resp.status) {
+            return self.retry(now, Some(resp), env, rng, events);
+        }
+        let parsed = (resp.status == 200)
+            .then(|| serde_json::from_slice::<DeploymentBase>(resp.body.as_bytes()).ok())
+            .flatten();
+        let Some(d) = parsed else {
+            // 404: the action was withdrawn; garbage: nothing safe to act on.
+            if resp.status == 200 {
+                return self.retry(now, Some(resp), env, rng, events);
+            }
+            return self.end_work(now, Outcome::Withdrawn, events);
+        };
+        let Some(w) = self.work.as_mut() else { return };
+        let body_id = d.id.trim().parse::<u64>().unwrap_or(w.action);
+        events.push(DdiEvent::DeploymentSeen {
+            url_action: w.action,
+            body_action: body_id,
+            download: d.deployment.download,
+            update: d.deployment.update,
+            windowed: d.deployment.maintenance_window.is_some(),
+        });
+        w.body_id = body_id;
+        w.update = d.deployment.update;
+        w.windowed = d.deployment.maintenance_window.is_some();
+        w.window_open = d.deployment.maintenance_window != Some(MaintenanceWindow::Unavailable);
+        if let Some(c) = d.deployment.chunks.first() {
+            w.version = c.version.clone();
+        }
+        if !w.started {
+            w.jobs = d
+                .deployment
+                .chunks
+                .iter()
+                .flat_map(|c| c.artifacts.iter())
+                .map(|a| Job {
+                    url: a.download_href().unwrap_or_default().to_string(),
+                    size: a.size,
+                    sha256: a.hashes.sha256.clone(),
+                    sha1: a.hashes.sha1.clone(),
+                    md5: a.hashes.md5.clone(),
+                })
+                .collect();
+        } else {
+            // Fresh URLs (they may have expired); keep progress.
+            let fresh: Vec<String> = d
+                .deployment
+                .chunks
+                .iter()
+                .flat_map(|c| c.artifacts.iter())
+                .map(|a| a.download_href().unwrap_or_default().to_string())
+                .collect();
+            for (job, url) in w.jobs.iter_mut().zip(fresh) {
+                job.url = url;
+            }
+        }
+        if d.deployment.download == HandlingType::Skip {
+            return self.sleep_until_next_poll(now, env);
+        }
+        self.set_phase(Phase::Downloading, events);
+        let w = self
+            .work
+            .as_ref()
+            .map(|w| (w.started, w.downloaded, w.update));
+        match w {
+            Some((false, _, _)) => self.go(
+                Step::Feedback(
+                    Execution::Proceeding,
+                    Finished::None,
+                    "Started download".into(),
+                ),
+                now,
+            ),
+            Some((true, false, _)) => self.go(Step::Download, now),
+            Some((true, true, HandlingType::Skip)) => {
+                self.set_phase(Phase::Waiting, events);
+                self.sleep_until_next_poll(now, env)
+            }
+            Some((true, true, _)) => self.start_install(now, env, events),
+            None => {}
+        }
+    }
+
+    fn start_install(&mut self, now: Time, env: &ClientEnv<'_>, events: &mut Vec<DdiEvent>) {
+        if let Some(w) = self.work.as_mut() {
+            w.installing = true;
+        }
+        self.set_phase(Phase::Installing, events);
+        self.go(Step::Install, now + env.settings.install_time);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_feedback(
+        &mut self,
+        now: Time,
+        resp: &Response,
+        execution: Execution,
+        finished: Finished,
+        env: &ClientEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<DdiEvent>,
+    ) {
+        let action = self.work.as_ref().map_or(0, |w| w.body_id);
+        events.push(DdiEvent::FeedbackAnswered {
+            action,
+            cancel: false,
+            execution,
+            finished,
+            status: resp.status,
+        });
+        if is_retriable(resp.status) {
+            return self.retry(now, Some(resp), env, rng, events);
+        }
+        self.failures = 0;
+        let accepted = resp.is_success();
+        match execution {
+            Execution::Closed => {
+                // 410 means the server had already closed it: our report did arrive before.
+                let outcome = match finished {
+                    Finished::Failure => Outcome::Failure(self.failure_reason()),
+                    _ => Outcome::Success,
+                };
+                self.end_work(
+                    now,
+                    if accepted || resp.status == 410 {
+                        outcome
+                    } else {
+                        Outcome::Withdrawn
+                    },
+                    events,
+                )
+            }
+            _ if !accepted => self.end_work(now, Outcome::Withdrawn, events),
+            Execution::Proceeding => {
+                if let Some(w) = self.work.as_mut() {
+                    w.started = true;
+                }
+                self.next_download_or_done(now, env, events)
+            }
+            Execution::Downloaded => {
+                let Some(w) = self.work.as_ref() else { return };
+                match (w.update, w.windowed) {
+                    (HandlingType::Skip, false) => self.end_work(now, Outcome::Success, events),
+                    (HandlingType::Skip, true) => {
+                        self.set_phase(Phase::Waiting, events);
+                        self.sleep_until_next_poll(now, env)
+                    }
+                    _ => self.start_install(now, env, events),
+                }
+            }
+            _ => self.sleep_until_next_poll(now, env),
+        }
+    }
+
+    fn failure_reason(&self) -> String {
+        match &self.step {
+            Step::Feedback(_, _, details) => details.clone(),
+            _ => String::new(),
+        }
+    }
+
+    fn next_download_or_done(
+        &mut self,
+        now: Time,
+        env: &ClientEnv<'_>,
+        events: &mut Vec<DdiEvent>,
+    ) {
+        let Some(w) = self.work.as_mut() else { return };
+        if w.next_job < w.jobs.len() {
+            return self.go(Step::Download, now);
+        }
+        w.downloaded = true;
+        let n = w.jobs.len();
+        let _ = (env, events);
+        self.go(
+            Step::Feedback(
+                Execution::Downloaded,
+                Finished::None,
+                format!("downloaded {n} artifacts"),
+            ),
+            now,
+        );
+    }
+
+    /// Appends a (possibly partial) download body; restarts on a mismatch.
+    fn take_download_piece(&mut self, resp: &Response, events: &mut Vec<DdiEvent>) {
+        let Some(w) = self.work.as_mut() else { return };
+        let from = w.verifier.received();
+        let served_from = if resp.status == 206 {
+            resp.headers
+                .get("content-range")
+                .and_then(content_range_start)
+        } else {
+            None
+        };
+        if from > 0 {
+            events.push(DdiEvent::RangeAnswered {
+                from,
+                status: resp.status,
+                served_from,
+            });
+        }
+        let offset = match (resp.status, served_from) {
+            (206, Some(start)) => start,
+            (206, None) => from,
+            _ => {
+                // A full body: whatever we had is superseded.
+                w.verifier = Verifier::new();
+                0
+            }
+        };
+        if offset != w.verifier.received() || w.verifier.append(offset, &resp.body).is_err() {
+            w.verifier = Verifier::new();
+        }
+    }
+
+    fn on_download(
+        &mut self,
+        now: Time,
+        resp: &Response,
+        env: &ClientEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<DdiEvent>,
+    ) {
+        match resp.status {
+            200 | 206 => self.take_download_piece(resp, events),
+            416 => {
+                if let Some(w) = self.work.as_mut() {
+                    w.verifier = Verifier::new();
+                }
+                return self.retry(now, Some(resp), env, rng, events);
+            }
+            s if is_retriable(s) => return self.retry(now, Some(resp), env, rng, events),
+            s => {
+                // 403/404/410: the URL may have expired or the action was withdrawn;
+                // fetch the deployment again for fresh links, a few times at most.
+                let Some(w) = self.work.as_mut() else { return };
+                w.refused_downloads += 1;
+                if w.refused_downloads > 3 {
+                    return self.close_failed(
+                        now,
+                        format!("download refused with status {s}"),
+                        events,
+                    );
+                }
+                return self.go(Step::FetchDeployment, now);
+            }
+        }
+        let Some(w) = self.work.as_mut() else { return };
+        let Some(job) = w.jobs.get(w.next_job) else {
+            return;
+        };
+        let received = w.verifier.received();
+        if received < job.size {
+            // Short body without a transport error: resume where it stopped.
+            return self.retry(now, Some(resp), env, rng, events);
+        }
+        let verifier = std::mem::take(&mut w.verifier);
+        let matches = verifier.finish(env.catalog).is_some_and(|h| {
+            let want = [
+                (&job.sha256, &h.sha256),
+                (&job.sha1, &h.sha1),
+                (&job.md5, &h.md5),
+            ];
+            let mut checked = want.iter().filter(|(w, _)| w.is_some()).peekable();
+            checked.peek().is_some()
+                && checked.all(|(w, got)| w.as_deref().is_some_and(|w| w.eq_ignore_ascii_case(got)))
+        }) && received == job.size;
+        events.push(DdiEvent::ArtifactChecked {
+            action: w.action,
+            matches,
+        });
+        w.download_failures = 0;
+        if matches {
+            w.next_job += 1;
+            self.failures = 0;
+            return self.next_download_or_done(now, env, events);
+        }
+        w.hash_failures += 1;
+        if w.hash_failures >= 2 {
+            let name = job.url.rsplit('/').next().unwrap_or("artifact").to_string();
+            return self.close_failed(now, format!("hash mismatch for {name}"), events);
+        }
+        self.go(Step::Download, now);
+    }
+
+    fn on_cancel(
+        &mut self,
+        now: Time,
+        resp: &Response,
+        env: &ClientEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<DdiEvent>,
+    ) {
+        if is_retriable(resp.status) {
+            return self.retry(now, Some(resp), env, rng, events);
+        }
+        let parsed = (resp.status == 200)
+            .then(|| serde_json::from_slice::<CancelActionBase>(resp.body.as_bytes()).ok())
+            .flatten();
+        let Some(c) = parsed else {
+            return self.sleep_until_next_poll(now, env);
+        };
+        let stop = c.cancel_action.stop_id.trim().parse::<u64>().unwrap_or(0);
+        let installing = self
+            .work
+            .as_ref()
+            .is_some_and(|w| w.action == stop && w.installing);
+        let execution = if installing {
+            Execution::Rejected
+        } else {
+            Execution::Closed
+        };
+        self.go(Step::CancelFeedback(stop, execution), now);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_cancel_feedback(
+        &mut self,
+        now: Time,
+        resp: &Response,
+        action: u64,
+        execution: Execution,
+        env: &ClientEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<DdiEvent>,
+    ) {
+        let finished = if execution == Execution::Closed {
+            Finished::Success
+        } else {
+            Finished::None
+        };
+        events.push(DdiEvent::FeedbackAnswered {
+            action,
+            cancel: true,
+            execution,
+            finished,
+            status: resp.status,
+        });
+        if is_retriable(resp.status) {
+            return self.retry(now, Some(resp), env, rng, events);
+        }
+        self.failures = 0;
+        match execution {
+            Execution::Rejected if self.work.as_ref().is_some_and(|w| w.installing) => {
+                self.go(Step::Install, now + env.settings.install_time)
+            }
+            _ => {
+                if self.work.as_ref().is_some_and(|w| w.action == action) {
+                    self.end_work(now, Outcome::Canceled, events);
+                } else {
+                    events.push(DdiEvent::ActionEnded {
+                        action,
+                        outcome: Outcome::Canceled,
+                    });
+                    self.go(Step::Poll { scheduled: false }, now);
+                }
+            }
+        }
+    }
+}
+
+fn new_work(action: u64, url: String, env: &ClientEnv<'_>, rng: &mut dyn RngCore) -> Work {
+    Work {
+        action,
+        body_id: action,
+        url,
+        update: HandlingType::Attempt,
+        windowed: false,
+        window_open: true,
+        jobs: Vec::new(),
+        next_job: 0,
+        verifier: Verifier::new(),
+        hash_failures: 0,
+        download_failures: 0,
+        refused_downloads: 0,
+        started: false,
+        downloaded: false,
+        installing: false,
+        will_fail: rng.gen_bool(env.settings.install_failure.clamp(0.0, 1.0)),
+        version: String::new(),
+    }
+}
+
+/// Statuses a careful device retries: server trouble, quotas, conflicts.
+fn is_retriable(status: u16) -> bool {
+    status >= 500 || status == 429 || status == 409 || status == 408
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not used by DDI servers).
+fn retry_after(resp: &Response) -> Option<Span> {
+    let secs: u64 = resp.headers.get("retry-after")?.trim().parse().ok()?;
+    Some(Span::secs(secs))
+}
+
+/// First byte of a `Content-Range: bytes a-b/len` header.
+fn content_range_start(value: &str) -> Option<u64> {
+    value
+        .trim()
+        .strip_prefix("bytes ")?
+        .split('-')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The numeric path segment after `marker` in a link, e.g. `8` in `…/deploymentBase/8?c=1`.
+pub fn action_id_in(href: &str, marker: &str) -> Option<u64> {
+    let path = crate::message::path_and_query(href);
+    let path = path.split_once('?').map_or(path, |(p, _)| p);
+    let mut segs = path.split('/');
+    segs.by_ref().find(|s| *s == marker)?;
+    segs.next()?.parse().ok()
+}
+
+fn json_request(method: Method, url: String, body: &impl serde::Serialize) -> Request {
+    Request {
+        method,
+        url,
+        headers: Headers::new().with("content-type", "application/json"),
+        body: Body::Bytes(serde_json::to_vec(body).unwrap_or_default()),
+    }
+}
+
+fn feedback(
+    execution: Execution,
+    finished: Finished,
+    details: &str,
+    progress: Option<(u32, u32)>,
+) -> ActionFeedback {
+    ActionFeedback {
+        timestamp: None,
+        status: FeedbackStatus {
+            execution,
+            result: FeedbackResult {
+                finished,
+                progress: progress.map(|(cnt, of)| super::wire::Progress { cnt, of: Some(of) }),
+            },
+            code: None,
+            details: Some(vec![details.to_string()]),
+        },
+    }
+}
+
+fn config_body(controller_id: &str) -> ConfigData {
+    let mut data = std::collections::BTreeMap::new();
+    data.insert("hwRevision".to_string(), Some("2".to_string()));
+    data.insert("serial".to_string(), Some(controller_id.to_string()));
+    data.insert("agent".to_string(), Some("fleetsim".to_string()));
+    ConfigData {
+        mode: Some(super::wire::ConfigMode::Merge),
+        data,
+    }
+}

@@ -1,0 +1,291 @@
+//! The run report: `report.json`, the terminal summary and the verdict.
+//!
+//! The JSON report is deterministic for a given scenario and seed, except for
+//! its `wall_clock` section, which is the only place wall-clock figures go.
+
+mod summary;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use summary::print_summary;
+
+use crate::oracle::{InvariantId, Violation};
+use crate::protocol::ddi::{Phase, ReqKind};
+use crate::scenario::{ExpectedViolations, Scenario};
+use crate::sim::RunResult;
+
+/// Where a run's files go, and why writing them failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The report directory or file could not be written.
+    #[error("cannot write report {path}: {source}")]
+    Write {
+        /// File or directory.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+/// Latency figures of one request kind, in milliseconds.
+#[derive(Debug, Serialize)]
+pub struct LatencySummary {
+    /// Answers measured.
+    pub count: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Maximum.
+    pub max: u64,
+    /// The histogram, hdrhistogram V2 serialisation, base16.
+    pub histogram: String,
+}
+
+/// One sample of the fleet timeline.
+#[derive(Debug, Serialize)]
+pub struct TimelinePoint {
+    /// Time in ms.
+    pub at_ms: u64,
+    /// Devices per phase.
+    pub phases: BTreeMap<&'static str, u64>,
+}
+
+/// Verdict of an invariant.
+#[derive(Debug, Serialize)]
+pub struct InvariantVerdict {
+    /// Stable ID.
+    pub id: &'static str,
+    /// What it says.
+    pub summary: &'static str,
+    /// Where it comes from.
+    pub source: &'static str,
+    /// Violations found.
+    pub violations: u64,
+}
+
+/// Whether the run met its scenario's `expect:` block.
+#[derive(Debug, Serialize)]
+pub struct Verdict {
+    /// True when everything expected held.
+    pub passed: bool,
+    /// What did not hold, one line each.
+    pub problems: Vec<String>,
+    /// Fraction of targeted devices that converged in time, if asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub converged_fraction: Option<f64>,
+}
+
+/// Wall-clock figures: the only part of the report that differs between
+/// identical runs.
+#[derive(Debug, Serialize)]
+pub struct WallClock {
+    /// Wall time of the run in ms.
+    pub elapsed_ms: u64,
+    /// Engine events per wall second.
+    pub events_per_sec: f64,
+    /// Simulated requests per wall second.
+    pub requests_per_sec: f64,
+}
+
+/// The whole `report.json`.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// Tool and format version.
+    pub fleetsim: &'static str,
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario file.
+    pub scenario_file: String,
+    /// Seed used.
+    pub seed: u64,
+    /// Virtual duration in ms.
+    pub duration_ms: u64,
+    /// Devices simulated.
+    pub devices: u64,
+    /// Combined trace digest.
+    pub digest: String,
+    /// Final devices per phase.
+    pub final_phases: BTreeMap<&'static str, u64>,
+    /// Counters.
+    pub counters: BTreeMap<&'static str, u64>,
+    /// Requests by kind.
+    pub requests: BTreeMap<&'static str, u64>,
+    /// Responses by status.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Failed requests by cause.
+    pub net_errors: BTreeMap<&'static str, u64>,
+    /// Virtual-time latency per request kind.
+    pub latency_ms: BTreeMap<&'static str, LatencySummary>,
+    /// Fleet state over time.
+    pub timeline: Vec<TimelinePoint>,
+    /// Every invariant and its verdict.
+    pub invariants: Vec<InvariantVerdict>,
+    /// The first violations in full.
+    pub violations: Vec<Violation>,
+    /// The expectation verdict.
+    pub verdict: Verdict,
+    /// Wall-clock figures (not deterministic).
+    pub wall_clock: WallClock,
+}
+
+fn phase_map(counts: &[u64; 7]) -> BTreeMap<&'static str, u64> {
+    Phase::ALL
+        .iter()
+        .map(|p| (p.as_str(), counts[*p as usize]))
+        .collect()
+}
+
+/// Checks the run against the scenario's `expect:` block.
+pub fn verdict(s: &Scenario, r: &RunResult) -> Verdict {
+    let mut problems = Vec::new();
+    let fired: Vec<InvariantId> = r.oracle.counts().keys().copied().collect();
+    match &s.expect.violations {
+        ExpectedViolations::None => {
+            for id in &fired {
+                problems.push(format!(
+                    "{id} fired {} times; expected no violations",
+                    r.oracle.counts()[id]
+                ));
+            }
+        }
+        ExpectedViolations::Ids(ids) => {
+            for id in ids {
+                if !fired.iter().any(|f| f.as_str() == id) {
+                    problems.push(format!("{id} was expected to fire but did not"));
+                }
+            }
+            for id in &fired {
+                if !ids.iter().any(|e| e == id.as_str()) {
+                    problems.push(format!(
+                        "{id} fired {} times but was not expected",
+                        r.oracle.counts()[id]
+                    ));
+                }
+            }
+        }
+    }
+    let converged_fraction = s.expect.converged.as_ref().map(|c| {
+        let within = c.within.0;
+        let ok = r
+            .convergence
+            .iter()
+            .filter(|d| d.is_some_and(|t| t <= within))
+            .count();
+        let fraction = if r.targeted == 0 {
+            1.0
+        } else {
+            ok as f64 / r.targeted as f64
+        };
+        if fraction < c.fraction.0 {
+            problems.push(format!(
+                "{:.2}% of {} targeted devices updated within {}; expected at least {:.2}%",
+                fraction * 100.0,
+                r.targeted,
+                crate::scenario::units::format_duration(within),
+                c.fraction.0 * 100.0
+            ));
+        }
+        fraction
+    });
+    Verdict {
+        passed: problems.is_empty(),
+        problems,
+        converged_fraction,
+    }
+}
+
+/// Builds the report of a finished run.
+pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Duration) -> Report {
+    let stats = &r.stats;
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let mut counters = BTreeMap::new();
+    counters.insert("requests", stats.requests());
+    counters.insert("updates_succeeded", stats.updates_succeeded);
+    counters.insert("updates_failed", stats.updates_failed);
+    counters.insert("updates_canceled", stats.updates_canceled);
+    counters.insert("updates_withdrawn", stats.updates_withdrawn);
+    counters.insert("devices_targeted", r.targeted);
+    counters.insert("violations", r.oracle.total());
+    counters.insert("events", r.events);
+    let latency_ms = ReqKind::ALL
+        .iter()
+        .filter_map(|k| stats.latency.get(k).map(|h| (k.as_str(), summarize(h))))
+        .collect();
+    Report {
+        fleetsim: concat!("fleetsim ", env!("CARGO_PKG_VERSION")),
+        scenario: s.name.clone(),
+        scenario_file: file.to_string(),
+        seed: s.seed,
+        duration_ms: s.duration.0.as_millis(),
+        devices: r.digests.len() as u64,
+        digest: r.digest.clone(),
+        final_phases: phase_map(&r.phases),
+        counters,
+        requests: stats.sent.iter().map(|(k, v)| (k.as_str(), *v)).collect(),
+        statuses: stats.statuses.clone(),
+        net_errors: stats.errors.iter().map(|(k, v)| (k.as_str(), *v)).collect(),
+        latency_ms,
+        timeline: stats
+            .timeline
+            .iter()
+            .map(|p| TimelinePoint {
+                at_ms: p.at.as_millis(),
+                phases: phase_map(&p.phases),
+            })
+            .collect(),
+        invariants: InvariantId::ALL
+            .iter()
+            .map(|id| InvariantVerdict {
+                id: id.as_str(),
+                summary: id.summary(),
+                source: id.source(),
+                violations: r.oracle.counts().get(id).copied().unwrap_or(0),
+            })
+            .collect(),
+        violations: r.oracle.violations().to_vec(),
+        verdict: verdict(s, r),
+        wall_clock: WallClock {
+            elapsed_ms: elapsed.as_millis() as u64,
+            events_per_sec: r.events as f64 / secs,
+            requests_per_sec: stats.requests() as f64 / secs,
+        },
+    }
+}
+
+fn summarize(h: &hdrhistogram::Histogram<u64>) -> LatencySummary {
+    let mut buf = Vec::new();
+    use hdrhistogram::serialization::Serializer as _;
+    let _ = hdrhistogram::serialization::V2Serializer::new().serialize(h, &mut buf);
+    LatencySummary {
+        count: h.len(),
+        p50: h.value_at_quantile(0.50),
+        p90: h.value_at_quantile(0.90),
+        p99: h.value_at_quantile(0.99),
+        p999: h.value_at_quantile(0.999),
+        max: h.max(),
+        histogram: hex::encode(buf),
+    }
+}
+
+/// Writes `report.json` into `dir` (created if needed); returns the file path.
+pub fn write(report: &Report, dir: &Path) -> Result<PathBuf, ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let path = dir.join("report.json");
+    let json = serde_json::to_vec_pretty(report).unwrap_or_default();
+    std::fs::write(&path, json).map_err(|source| ReportError::Write {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(path)
+}

@@ -1,0 +1,407 @@
+//! DDI request routing, authentication and content negotiation, plus the
+//! root poll (ddi.md §1.1, §4) and `PUT configData` (§1.2).
+//!
+//! Checks run in the order a hawkBit deployment applies them: path shape
+//! (404) → tenant and credentials (401, empty body) → route (404) → method
+//! (405) → `Accept` (406) → body `Content-Type` (415) → controller id (400)
+//! → the handler. The handlers for actions and artifacts live in
+//! `deployment.rs` and `artifacts.rs`.
+
+use std::collections::BTreeMap;
+
+use crate::message::{Body, Method, Request, Response};
+use crate::protocol::ddi::sleep::format_sleep;
+use crate::protocol::ddi::wire::{
+    Config, ConfigData, ConfigMode, ControllerBase, Link, Polling, RootLinks,
+};
+use crate::time::{Span, Time};
+
+use super::fault::Active;
+use super::state::{Emitter, Target};
+use super::{artifacts, deployment, respond, ActionStatus, Server, ServerConfig};
+
+/// Longest controller id hawkBit accepts.
+const MAX_CONTROLLER_ID: usize = 256;
+/// Longest attribute key or value (JCM `updateControllerAttributes`).
+const MAX_ATTRIBUTE_LEN: usize = 128;
+/// hawkBit's `minPollingTime` / `maxPollingTime` (RD defaults).
+const MIN_POLL: Span = Span::secs(30);
+const MAX_POLL: Span = Span::secs(86_399);
+/// `maintenanceWindowPollCount`: polls spread over the time before a window.
+const WINDOW_POLL_COUNT: u64 = 3;
+
+/// One request being answered, with what every handler needs.
+pub(super) struct Call<'a> {
+    pub(super) now: Time,
+    pub(super) req: &'a Request,
+    /// Controller id, percent-decoded.
+    pub(super) cid: String,
+    /// `{origin}/{tenant}/controller/v1/{controllerId}`, for HAL links.
+    pub(super) base: String,
+    pub(super) faults: &'a Active,
+    /// Content type of JSON answers (from `Accept`).
+    pub(super) json_type: &'static str,
+}
+
+/// The DDI resources below `{base}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route<'a> {
+    Root,
+    ConfigData,
+    DeploymentBase(&'a str),
+    DeploymentFeedback(&'a str),
+    CancelAction(&'a str),
+    CancelFeedback(&'a str),
+    InstalledBase(&'a str),
+    ArtifactList(&'a str),
+    ArtifactFile(&'a str, &'a str),
+}
+
+impl<'a> Route<'a> {
+    fn parse(rest: &[&'a str]) -> Option<Route<'a>> {
+        Some(match rest {
+            [] => Route::Root,
+            ["configData"] => Route::ConfigData,
+            ["deploymentBase", id] => Route::DeploymentBase(id),
+            ["deploymentBase", id, "feedback"] => Route::DeploymentFeedback(id),
+            ["cancelAction", id] => Route::CancelAction(id),
+            ["cancelAction", id, "feedback"] => Route::CancelFeedback(id),
+            ["installedBase", id] => Route::InstalledBase(id),
+            ["softwaremodules", sm, "artifacts"] => Route::ArtifactList(sm),
+            ["softwaremodules", sm, "artifacts", file] => Route::ArtifactFile(sm, file),
+            _ => return None,
+        })
+    }
+
+    /// The one method the route takes (GET routes also answer HEAD).
+    fn method(self) -> Method {
+        match self {
+            Route::ConfigData => Method::Put,
+            Route::DeploymentFeedback(_) | Route::CancelFeedback(_) => Method::Post,
+            _ => Method::Get,
+        }
+    }
+}
+
+/// Answers a request that no active `Respond` fault has answered.
+pub(super) fn dispatch(server: &mut Server, now: Time, req: &Request, faults: &Active) -> Response {
+    let path = req.path();
+    let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
+    let (tenant, raw_cid, rest) = match segments.as_slice() {
+        [tenant, "controller", "v1", cid, rest @ ..] if !cid.is_empty() => (*tenant, *cid, rest),
+        _ => return Response::status(404),
+    };
+    if percent_decode(tenant).as_deref() != Some(server.config.tenant.as_str()) {
+        return Response::status(401);
+    }
+    let cid = percent_decode(raw_cid);
+    let target = cid.as_deref().and_then(|c| server.targets.get(c));
+    if !authenticated(&server.config, req, target) {
+        return Response::status(401);
+    }
+    let Some(route) = Route::parse(rest) else {
+        return Response::status(404);
+    };
+    let head = req.method == Method::Head && route.method() == Method::Get;
+    if req.method != route.method() && !head {
+        let mut r = Response::status(405);
+        r.headers.insert("allow", route.method().as_str());
+        return r;
+    }
+    // Only JSON documents are negotiated: file downloads are octet streams,
+    // and feedback / configData answer without a body.
+    let negotiated = route.method() == Method::Get && !matches!(route, Route::ArtifactFile(..));
+    let json_type = match negotiated {
+        false => respond::HAL_JSON,
+        true => match negotiate(req.headers.get("accept")) {
+            Some(t) => t,
+            None => return Response::status(406),
+        },
+    };
+    if route.method() != Method::Get && !is_json(req.headers.get("content-type")) {
+        return Response::status(415);
+    }
+    let Some(cid) = cid else {
+        return respond::bad_param("controllerId is not valid percent-encoded UTF-8");
+    };
+    if cid.chars().count() > MAX_CONTROLLER_ID {
+        return respond::bad_param(format!(
+            "controllerId longer than {MAX_CONTROLLER_ID} characters"
+        ));
+    }
+    let base = format!("{}/{}/controller/v1/{}", req.origin(), tenant, raw_cid);
+    let call = Call {
+        now,
+        req,
+        cid,
+        base,
+        faults,
+        json_type,
+    };
+    let mut resp = match route {
+        Route::Root => root(server, &call),
+        Route::ConfigData => config_data(server, &call),
+        Route::DeploymentBase(id) => deployment::deployment_base(server, &call, id),
+        Route::DeploymentFeedback(id) => deployment::deployment_feedback(server, &call, id),
+        Route::CancelAction(id) => deployment::cancel_action(server, &call, id),
+        Route::CancelFeedback(id) => deployment::cancel_feedback(server, &call, id),
+        Route::InstalledBase(id) => deployment::installed_base(server, &call, id),
+        Route::ArtifactList(sm) => artifacts::list(server, &call, sm),
+        Route::ArtifactFile(sm, file) => return artifacts::file(server, &call, sm, file, head),
+    };
+    if head {
+        resp.body = Body::Empty;
+    }
+    resp
+}
+
+/// ddi.md §2: GatewayToken / TargetToken; with neither configured, every
+/// request is accepted (the embedded default for device developers).
+fn authenticated(config: &ServerConfig, req: &Request, target: Option<&Target>) -> bool {
+    if config.gateway_token.is_none() && !config.target_token_auth {
+        return true;
+    }
+    let Some((scheme, credential)) = req
+        .headers
+        .get("authorization")
+        .and_then(|h| h.trim().split_once(' '))
+    else {
+        return false;
+    };
+    let credential = credential.trim();
+    if scheme.eq_ignore_ascii_case("GatewayToken") {
+        config.gateway_token.as_deref() == Some(credential)
+    } else if scheme.eq_ignore_ascii_case("TargetToken") {
+        config.target_token_auth && target.is_some_and(|t| t.token_matches(credential))
+    } else {
+        false
+    }
+}
+
+/// The JSON content type to answer with, or `None` (406) when `Accept`
+/// names nothing hawkBit produces. `application/cbor` is accepted but
+/// answered with JSON: this server does not encode CBOR.
+fn negotiate(accept: Option<&str>) -> Option<&'static str> {
+    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
+        return Some(respond::HAL_JSON);
+    };
+    accept.split(',').find_map(|range| {
+        let media = range
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match media.as_str() {
+            "application/json" => Some(respond::JSON),
+            "application/hal+json" | "application/cbor" | "application/*" | "*/*" => {
+                Some(respond::HAL_JSON)
+            }
+            _ => None,
+        }
+    })
+}
+
+/// True for a JSON request body type (`application/json`, `application/hal+json`).
+fn is_json(content_type: Option<&str>) -> bool {
+    let media = content_type
+        .and_then(|c| c.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    media == "application/json" || media == "application/hal+json"
+}
+
+/// Decodes `%XX` escapes; `None` for a bad escape or invalid UTF-8.
+pub(super) fn percent_decode(s: &str) -> Option<String> {
+    if !s.contains('%') {
+        return Some(s.to_string());
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// `GET {base}`: registers unknown controllers, cancels lapsed actions and
+/// answers the sleep and at most one action link (ddi.md §1.1).
+fn root(server: &mut Server, call: &Call<'_>) -> Response {
+    if server.targets.get(&call.cid).is_none() {
+        server.targets.auto_register(&call.cid);
+    }
+    let cap = server.config.max_status_entries_per_action;
+    let Some(target) = server.targets.get_mut(&call.cid) else {
+        return respond::not_found("target");
+    };
+    let mut ev = Emitter::new(&call.cid, call.now, &mut server.events);
+    target.cancel_lapsed(&mut ev, cap);
+    target.polls = target.polls.wrapping_add(1);
+    let sleep = sleep_value(&server.config, target, call);
+    let links = root_links(target, call);
+    let body = ControllerBase {
+        config: Config {
+            polling: Polling { sleep },
+        },
+        links,
+    };
+    respond::json_ok(call.req, call.json_type, &body)
+}
+
+fn root_links(target: &Target, call: &Call<'_>) -> RootLinks {
+    let mut links = RootLinks::default();
+    let now = call.now;
+    match target.active_action() {
+        Some(a) if a.status.is_cancel() => {
+            links.cancel_action = Some(Link::new(format!("{}/cancelAction/{}", call.base, a.id)));
+        }
+        Some(a) => {
+            let href = format!("{}/deploymentBase/{}?c={}", call.base, a.id, a.etag_c(now));
+            links.deployment_base = Some(Link::new(href));
+        }
+        None if call.faults.reopen_closed => {
+            let closed = target
+                .actions
+                .iter()
+                .filter(|a| matches!(a.status, ActionStatus::Finished | ActionStatus::Error))
+                .max_by_key(|a| a.id);
+            if let Some(a) = closed {
+                let href = format!("{}/deploymentBase/{}?c={}", call.base, a.id, a.etag_c(now));
+                links.deployment_base = Some(Link::new(href));
+            }
+        }
+        None => {}
+    }
+    let installed = target
+        .installed
+        .and_then(|id| target.action(id))
+        .filter(|a| !a.active && a.status == ActionStatus::Finished);
+    if let Some(a) = installed {
+        links.installed_base = Some(Link::new(format!("{}/installedBase/{}", call.base, a.id)));
+    }
+    if target.request_config {
+        links.config_data = Some(Link::new(format!("{}/configData", call.base)));
+    }
+    links
+}
+
+/// `config.polling.sleep` (ddi.md §4).
+fn sleep_value(config: &ServerConfig, target: &Target, call: &Call<'_>) -> String {
+    if call.faults.sleep_below_min {
+        return "00:00:01".to_string();
+    }
+    let now = call.now;
+    let window = target
+        .active_action()
+        .filter(|a| !a.status.is_cancel())
+        .and_then(|a| a.window)
+        .filter(|w| now < w.start);
+    if let Some(w) = window {
+        // JCM EventTimer: (windowStart - now) / pollCount within [min, pollingTime],
+        // always `%02d:%02d:%02d` (hours may exceed 23).
+        let span = Span(w.start.since(now).0 / WINDOW_POLL_COUNT);
+        let span = span.max(MIN_POLL).min(config.polling_sleep.max(MIN_POLL));
+        let s = span.0 / 1000;
+        return format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
+    }
+    let jitter = config.polling_jitter.clamp(0.0, 1.0);
+    if jitter > 0.0 {
+        let factor = 1.0 + jitter * (2.0 * unit_draw(target.index, target.polls) - 1.0);
+        let span = config
+            .polling_sleep
+            .mul_f64(factor)
+            .max(MIN_POLL)
+            .min(MAX_POLL);
+        format_sleep(span)
+    } else {
+        format_sleep(config.polling_sleep)
+    }
+}
+
+/// A uniform draw in `[0, 1)` from the per-target stream (index, poll count).
+fn unit_draw(index: u64, poll: u32) -> f64 {
+    let mut key = [0u8; 12];
+    key[..8].copy_from_slice(&index.to_le_bytes());
+    key[8..].copy_from_slice(&poll.to_le_bytes());
+    let h = xxhash_rust::xxh3::xxh3_64_with_seed(&key, 0x6a69_7474_6572);
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// `PUT {base}/configData` (ddi.md §1.2).
+fn config_data(server: &mut Server, call: &Call<'_>) -> Response {
+    let parsed: ConfigData = match serde_json::from_slice(call.req.body.as_bytes()) {
+        Ok(c) => c,
+        Err(e) => return respond::not_readable(format!("configData body: {e}")),
+    };
+    if parsed.data.is_empty() {
+        return respond::not_readable("configData: data must not be empty");
+    }
+    for (k, v) in &parsed.data {
+        if !valid_attribute(k, false) || v.as_deref().is_some_and(|v| !valid_attribute(v, true)) {
+            return respond::invalid_attributes(format!(
+                "attribute keys and values are at most {MAX_ATTRIBUTE_LEN} printable ASCII characters"
+            ));
+        }
+    }
+    let max = server.config.max_attributes as usize;
+    let Some(target) = server.targets.get_mut(&call.cid) else {
+        return respond::not_found(format!("Target with controllerId {} not found", call.cid));
+    };
+    let updated = merge_attributes(&target.attributes, parsed);
+    if updated.len() > max {
+        return respond::quota(format!("Target attributes: at most {max} allowed"));
+    }
+    target.attributes = updated;
+    target.request_config = false;
+    Response::status(200)
+}
+
+/// Attribute rule: ≤128 chars of printable ASCII; keys must not be empty.
+fn valid_attribute(s: &str, empty_ok: bool) -> bool {
+    (empty_ok || !s.is_empty())
+        && s.len() <= MAX_ATTRIBUTE_LEN
+        && s.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
+fn merge_attributes(
+    current: &BTreeMap<String, String>,
+    update: ConfigData,
+) -> BTreeMap<String, String> {
+    match update.mode.unwrap_or(ConfigMode::Merge) {
+        ConfigMode::Merge => {
+            let mut out = current.clone();
+            for (k, v) in update.data {
+                match v {
+                    Some(v) => out.insert(k, v),
+                    None => out.remove(&k),
+                };
+            }
+            out
+        }
+        ConfigMode::Replace => update
+            .data
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v?)))
+            .collect(),
+        ConfigMode::Remove => {
+            let mut out = current.clone();
+            for k in update.data.keys() {
+                out.remove(k);
+            }
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "ddi_tests.rs"]
+mod tests;

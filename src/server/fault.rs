@@ -1,0 +1,332 @@
+//! "Broken server" modes of the embedded server and the time windows they
+//! are active in.
+//!
+//! Every oracle invariant needs a test in which it fires; these modes are how
+//! a test (or a scenario's `faults.server` list) breaks the reference server
+//! in exactly one, named way. A window is active while `from <= now < until`;
+//! several windows may be active at once, and their faults combine.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+
+use crate::message::{Headers, Response};
+use crate::time::Time;
+
+use super::respond;
+
+/// One way to break the server.
+///
+/// Serialised as a bare snake_case name (`accept_feedback_after_close`), or
+/// for [`Fault::Respond`] as a one-key map: `{ respond: 503 }` (the long form
+/// `{ respond: { status: 503 } }` is accepted too). Deserialisation is
+/// hand-written so that the short YAML form works.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Fault {
+    /// Every DDI request is answered with `status`: 5xx with `Retry-After: 5`
+    /// and an empty body, 429 with hawkBit's quota JSON body, others empty.
+    Respond {
+        /// HTTP status, 100..=599.
+        status: u16,
+    },
+    /// Feedback on an inactive action answers 200 instead of 410 (and is stored).
+    AcceptFeedbackAfterClose,
+    /// The latest FINISHED/ERROR action is offered again as `deploymentBase`
+    /// by the root when no action is active.
+    ReopenClosedActions,
+    /// `closed` + `failure` is stored as FINISHED (so `installedBase` links it) —
+    /// breaks the seed-001 mapping.
+    WrongStatusMapping,
+    /// The `deploymentBase` body's `id` is the action id + 1 (never offered).
+    DeploymentIdMismatch,
+    /// Advertised sha1/md5/sha256 (and the `.MD5SUM` file) are not the content's hashes.
+    WrongArtifactHash,
+    /// Range requests get a full 200 body.
+    IgnoreRange,
+    /// The root answers `sleep: "00:00:01"`, below hawkBit's 30 s minimum.
+    SleepBelowMinimum,
+}
+
+/// Names of the unit faults, for parsing and error messages.
+const UNIT_FAULTS: [(&str, Fault); 7] = [
+    (
+        "accept_feedback_after_close",
+        Fault::AcceptFeedbackAfterClose,
+    ),
+    ("reopen_closed_actions", Fault::ReopenClosedActions),
+    ("wrong_status_mapping", Fault::WrongStatusMapping),
+    ("deployment_id_mismatch", Fault::DeploymentIdMismatch),
+    ("wrong_artifact_hash", Fault::WrongArtifactHash),
+    ("ignore_range", Fault::IgnoreRange),
+    ("sleep_below_minimum", Fault::SleepBelowMinimum),
+];
+
+const ALL_NAMES: [&str; 8] = [
+    "respond",
+    "accept_feedback_after_close",
+    "reopen_closed_actions",
+    "wrong_status_mapping",
+    "deployment_id_mismatch",
+    "wrong_artifact_hash",
+    "ignore_range",
+    "sleep_below_minimum",
+];
+
+impl Fault {
+    /// Stable snake_case name, as written in scenarios.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::Respond { .. } => "respond",
+            other => UNIT_FAULTS
+                .iter()
+                .find(|(_, f)| f == other)
+                .map_or("respond", |(n, _)| n),
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Respond { status } => write!(f, "respond: {status}"),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+impl Serialize for Fault {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Fault::Respond { status } => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("respond", status)?;
+                map.end()
+            }
+            other => s.serialize_str(other.name()),
+        }
+    }
+}
+
+/// The value of `respond:` — a bare status or `{ status: N }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StatusArg {
+    Bare(u16),
+    Long { status: u16 },
+}
+
+struct FaultVisitor;
+
+impl<'de> Visitor<'de> for FaultVisitor {
+    type Value = Fault;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a fault name such as `ignore_range`, or `{ respond: 503 }`")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Fault, E> {
+        if v == "respond" {
+            return Err(E::custom(
+                "fault `respond` needs a status, e.g. `{ respond: 503 }`",
+            ));
+        }
+        unit_fault(v).ok_or_else(|| E::unknown_variant(v, &ALL_NAMES))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fault, A::Error> {
+        let key: String = map.next_key()?.ok_or_else(|| {
+            de::Error::custom("empty fault map; expected e.g. `{ respond: 503 }`")
+        })?;
+        let fault = if key == "respond" {
+            let status = match map.next_value::<StatusArg>()? {
+                StatusArg::Bare(s) | StatusArg::Long { status: s } => s,
+            };
+            if !(100..=599).contains(&status) {
+                return Err(de::Error::invalid_value(
+                    de::Unexpected::Unsigned(status.into()),
+                    &"an HTTP status between 100 and 599",
+                ));
+            }
+            Fault::Respond { status }
+        } else {
+            let fault =
+                unit_fault(&key).ok_or_else(|| de::Error::unknown_variant(&key, &ALL_NAMES))?;
+            map.next_value::<()>()?;
+            fault
+        };
+        if map.next_key::<de::IgnoredAny>()?.is_some() {
+            return Err(de::Error::custom("a fault map has exactly one key"));
+        }
+        Ok(fault)
+    }
+}
+
+fn unit_fault(name: &str) -> Option<Fault> {
+    UNIT_FAULTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, f)| *f)
+}
+
+impl<'de> Deserialize<'de> for Fault {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Fault, D::Error> {
+        d.deserialize_any(FaultVisitor)
+    }
+}
+
+/// A fault and the time it is active: `from <= now < until`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultWindow {
+    /// First instant the fault is active.
+    pub from: Time,
+    /// First instant it is no longer active.
+    pub until: Time,
+    /// What breaks.
+    pub fault: Fault,
+}
+
+impl FaultWindow {
+    /// True while the window is open.
+    pub fn active_at(&self, now: Time) -> bool {
+        self.from <= now && now < self.until
+    }
+}
+
+/// The faults active at one instant, looked up once per request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Active {
+    /// The first active `Respond` window's status.
+    pub(super) respond: Option<u16>,
+    pub(super) accept_after_close: bool,
+    pub(super) reopen_closed: bool,
+    pub(super) wrong_mapping: bool,
+    pub(super) id_mismatch: bool,
+    pub(super) wrong_hash: bool,
+    pub(super) ignore_range: bool,
+    pub(super) sleep_below_min: bool,
+}
+
+impl Active {
+    pub(super) fn at(windows: &[FaultWindow], now: Time) -> Active {
+        let mut a = Active::default();
+        for w in windows.iter().filter(|w| w.active_at(now)) {
+            match w.fault {
+                Fault::Respond { status } => a.respond = a.respond.or(Some(status)),
+                Fault::AcceptFeedbackAfterClose => a.accept_after_close = true,
+                Fault::ReopenClosedActions => a.reopen_closed = true,
+                Fault::WrongStatusMapping => a.wrong_mapping = true,
+                Fault::DeploymentIdMismatch => a.id_mismatch = true,
+                Fault::WrongArtifactHash => a.wrong_hash = true,
+                Fault::IgnoreRange => a.ignore_range = true,
+                Fault::SleepBelowMinimum => a.sleep_below_min = true,
+            }
+        }
+        a
+    }
+}
+
+/// The answer of an active `Respond { status }` fault.
+pub(super) fn respond(status: u16) -> Response {
+    match status {
+        429 => respond::quota("Quota exceeded (injected fault)"),
+        500..=599 => Response {
+            status,
+            headers: Headers::new().with("retry-after", "5"),
+            body: Default::default(),
+        },
+        _ => Response::status(status),
+    }
+}
+
+/// A hex digest with its first digit changed: looks valid, is wrong.
+pub(super) fn corrupt_hex(hex: &str) -> String {
+    let mut out = String::with_capacity(hex.len());
+    let mut chars = hex.chars();
+    match chars.next() {
+        Some('0') => out.push('1'),
+        Some(_) => out.push('0'),
+        None => out.push('0'),
+    }
+    out.extend(chars);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_short_and_long_forms() {
+        let f: Fault = serde_yaml::from_str("{ respond: 503 }").expect("short");
+        assert_eq!(f, Fault::Respond { status: 503 });
+        let f: Fault = serde_yaml::from_str("respond: { status: 429 }").expect("long");
+        assert_eq!(f, Fault::Respond { status: 429 });
+        let f: Fault = serde_yaml::from_str("accept_feedback_after_close").expect("bare");
+        assert_eq!(f, Fault::AcceptFeedbackAfterClose);
+        let f: Fault = serde_json::from_str(r#"{"ignore_range":null}"#).expect("map unit");
+        assert_eq!(f, Fault::IgnoreRange);
+        for (name, fault) in UNIT_FAULTS {
+            assert_eq!(fault.name(), name);
+            let json = serde_json::to_string(&fault).expect("ser");
+            assert_eq!(
+                serde_json::from_str::<Fault>(&json).expect("round trip"),
+                fault
+            );
+        }
+        let json = serde_json::to_string(&Fault::Respond { status: 500 }).expect("ser");
+        assert_eq!(json, r#"{"respond":500}"#);
+        assert_eq!(Fault::Respond { status: 500 }.name(), "respond");
+    }
+
+    #[test]
+    fn refuses_bad_faults_with_useful_errors() {
+        let e = serde_yaml::from_str::<Fault>("ignore_ranges").expect_err("unknown");
+        assert!(e.to_string().contains("ignore_range"), "{e}");
+        assert!(serde_yaml::from_str::<Fault>("respond").is_err());
+        assert!(serde_yaml::from_str::<Fault>("{ respond: 99 }").is_err());
+        assert!(serde_yaml::from_str::<Fault>("{ respond: 503, ignore_range: null }").is_err());
+    }
+
+    #[test]
+    fn windows_are_half_open_and_combine() {
+        let w = |from, until, fault| FaultWindow {
+            from: Time(from),
+            until: Time(until),
+            fault,
+        };
+        let ws = [
+            w(10, 20, Fault::Respond { status: 503 }),
+            w(15, 30, Fault::IgnoreRange),
+            w(15, 30, Fault::Respond { status: 500 }),
+        ];
+        assert_eq!(Active::at(&ws, Time(9)), Active::default());
+        assert_eq!(Active::at(&ws, Time(10)).respond, Some(503));
+        let a = Active::at(&ws, Time(15));
+        assert!(a.ignore_range);
+        assert_eq!(a.respond, Some(503));
+        assert_eq!(Active::at(&ws, Time(20)).respond, Some(500));
+        assert_eq!(Active::at(&ws, Time(30)), Active::default());
+    }
+
+    #[test]
+    fn injected_responses() {
+        let r = respond(503);
+        assert_eq!(r.headers.get("retry-after"), Some("5"));
+        assert!(r.body.is_empty());
+        let r = respond(429);
+        let body: serde_json::Value = serde_json::from_slice(r.body.as_bytes()).expect("json");
+        assert_eq!(
+            body["errorCode"],
+            "hawkbit.server.error.quota.tooManyEntries"
+        );
+        assert_eq!(respond(404).status, 404);
+        assert_eq!(corrupt_hex("0abc"), "1abc");
+        assert_eq!(corrupt_hex("fabc"), "0abc");
+    }
+}
+
+#[cfg(test)]
+#[path = "fault_tests.rs"]
+mod behaviour_tests;

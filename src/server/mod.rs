@@ -1,0 +1,448 @@
+//! The embedded reference DDI server: a pure, sans-IO state machine.
+//!
+//! [`Server`] models the device-facing half of an Eclipse hawkBit server
+//! (DDI v1, `shared/reference/ddi.md`) faithfully enough to act as the
+//! reference a device fleet is tested against, and — through [`Fault`]
+//! windows — as a deliberately broken server that makes each oracle
+//! invariant fire. It owns no socket and no clock: every call takes `now`,
+//! requests come in as [`Request`] values and leave as [`Response`] values,
+//! and what happened to actions is reported as [`ServerEvent`]s in the order
+//! it happened. Nothing here iterates a hash map, so equal inputs give equal
+//! outputs, byte for byte.
+//!
+//! Layout:
+//! - `mod.rs` (this file): public API — configuration, specs, ids, statuses, events.
+//! - `state.rs`: targets, actions and their status history; the action state machine.
+//! - `ddi.rs`: routing, authentication, content negotiation; root poll and `configData`.
+//! - `deployment.rs`: `deploymentBase`, `installedBase`, `cancelAction` and both feedbacks.
+//! - `artifacts.rs`: artifact lists and downloads (Range, `If-Match`, `.MD5SUM`).
+//! - `respond.rs`: JSON bodies, ETags, hawkBit error bodies.
+//! - `fault.rs`: "broken server" modes and the time windows they are active in.
+//!
+//! Deliberate simplifications (all documented where they live): one
+//! maintenance window per action instead of a cron schedule; no confirmation
+//! flow (`confirmationBase`); answers are always JSON (a `application/cbor`
+//! Accept is accepted but answered with JSON); multi-range requests are
+//! answered with one coalesced range.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::artifact::Catalog;
+use crate::message::{ContentId, Request, Response};
+use crate::time::{Span, Time};
+
+mod artifacts;
+mod ddi;
+mod deployment;
+mod fault;
+mod respond;
+mod state;
+
+#[cfg(test)]
+mod test_support;
+
+pub use fault::{Fault, FaultWindow};
+
+use state::{Repo, Targets};
+
+/// Tenant-wide settings of the embedded server (hawkBit tenant configuration + quotas).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerConfig {
+    /// Tenant name in every DDI path (`/{tenant}/controller/v1/...`); others get 401.
+    pub tenant: String,
+    /// `Some(key)`: `Authorization: GatewayToken <key>` may act as any controller,
+    /// and an unknown controller polling the root is registered (plug and play).
+    pub gateway_token: Option<String>,
+    /// `Authorization: TargetToken <t>` is accepted when `t` equals the target's token.
+    pub target_token_auth: bool,
+    /// `config.polling.sleep` of the root resource (hawkBit `pollingTime`).
+    pub polling_sleep: Span,
+    /// Jitter `0.0..=1.0`, the `~NN%` of hawkBit's polling time: each answer's
+    /// sleep is scaled by a factor in `[1 - j, 1 + j]` drawn from a stream keyed
+    /// by (target index, poll count), then clamped to `[30 s, 23:59:59]`.
+    pub polling_jitter: f64,
+    /// Status entries per action, server-created ones included (hawkBit `Dos`).
+    pub max_status_entries_per_action: u32,
+    /// Messages per status entry (details split at 512 chars + the code message).
+    pub max_messages_per_status: u32,
+    /// Controller attributes per target (`configData`).
+    pub max_attributes: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            tenant: "DEFAULT".to_string(),
+            gateway_token: None,
+            target_token_auth: false,
+            polling_sleep: Span::minutes(5),
+            polling_jitter: 0.0,
+            max_status_entries_per_action: 1000,
+            max_messages_per_status: 50,
+            max_attributes: 100,
+        }
+    }
+}
+
+/// How an assignment is to be carried out (hawkBit `ActionType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActionType {
+    /// `download: attempt`, `update: attempt`.
+    Soft,
+    /// `download: forced`, `update: forced`.
+    Forced,
+    /// Soft until `force_at`, forced from then on (the root's `c` changes).
+    TimeForced {
+        /// When the action becomes forced.
+        force_at: Time,
+    },
+    /// `download: forced`, `update: skip`; closed by `downloaded` feedback.
+    DownloadOnly,
+}
+
+/// One maintenance window of an action; once it has passed the action is
+/// canceled on the next poll (ddi.md §4). Stands in for hawkBit's cron schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaintenanceSchedule {
+    /// Start of the window.
+    pub start: Time,
+    /// Length of the window.
+    pub duration: Span,
+}
+
+impl MaintenanceSchedule {
+    /// True while `start <= now < start + duration`.
+    pub fn contains(&self, now: Time) -> bool {
+        self.start <= now && now < self.start + self.duration
+    }
+
+    /// True once the window is over.
+    pub fn lapsed(&self, now: Time) -> bool {
+        now >= self.start + self.duration
+    }
+}
+
+/// One file of a software module; its bytes are synthetic content `content`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArtifactSpec {
+    /// File name, as advertised and as used in the download URL.
+    pub filename: String,
+    /// Which synthetic content the file holds.
+    pub content: ContentId,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// A software module (a DDI `chunk`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModuleSpec {
+    /// Software module type key (`os`, `application`, ...).
+    pub part: String,
+    /// Module name.
+    pub name: String,
+    /// Module version.
+    pub version: String,
+    /// Files of the module.
+    pub artifacts: Vec<ArtifactSpec>,
+}
+
+/// A distribution set: what an assignment installs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DistributionSpec {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Software modules, in order.
+    pub modules: Vec<ModuleSpec>,
+}
+
+/// Id of a distribution set, counted from 1 in the order they were added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DistributionId(pub u64);
+
+/// Id of an action, counted from 1 across all targets in assignment order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ActionId(pub u64);
+
+impl fmt::Display for DistributionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl fmt::Display for ActionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// hawkBit's `Action.Status`, used both for the action and for its history entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ActionStatus {
+    /// Closed successfully.
+    Finished,
+    /// Closed with failure.
+    Error,
+    /// History only: the device rejected something, or confirmed a cancel on the wrong resource.
+    Warning,
+    /// Assigned / in progress.
+    Running,
+    /// Cancel completed.
+    Canceled,
+    /// Cancel requested, waiting for the device.
+    Canceling,
+    /// The device fetched the action.
+    Retrieved,
+    /// History only: download started.
+    Download,
+    /// Waiting for a rollout group (not produced by this server).
+    Scheduled,
+    /// History only: the device rejected a cancel.
+    CancelRejected,
+    /// Download-only action completed.
+    Downloaded,
+    /// Waiting for the device's confirmation (not produced by this server).
+    WaitForConfirmation,
+}
+
+impl ActionStatus {
+    /// The Java enum name, e.g. `FINISHED`, as shown in `actionHistory.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionStatus::Finished => "FINISHED",
+            ActionStatus::Error => "ERROR",
+            ActionStatus::Warning => "WARNING",
+            ActionStatus::Running => "RUNNING",
+            ActionStatus::Canceled => "CANCELED",
+            ActionStatus::Canceling => "CANCELING",
+            ActionStatus::Retrieved => "RETRIEVED",
+            ActionStatus::Download => "DOWNLOAD",
+            ActionStatus::Scheduled => "SCHEDULED",
+            ActionStatus::CancelRejected => "CANCEL_REJECTED",
+            ActionStatus::Downloaded => "DOWNLOADED",
+            ActionStatus::WaitForConfirmation => "WAIT_FOR_CONFIRMATION",
+        }
+    }
+
+    /// True for the statuses that close an action: FINISHED, ERROR, CANCELED, DOWNLOADED.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            ActionStatus::Finished
+                | ActionStatus::Error
+                | ActionStatus::Canceled
+                | ActionStatus::Downloaded
+        )
+    }
+
+    /// True for CANCELING and CANCELED (the root then links `cancelAction`).
+    pub fn is_cancel(self) -> bool {
+        matches!(self, ActionStatus::Canceling | ActionStatus::Canceled)
+    }
+}
+
+impl fmt::Display for ActionStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An observation for the oracle, emitted by [`Server::handle`], [`Server::assign`]
+/// and [`Server::cancel`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerEvent {
+    /// `Action.status` changed (history-only entries such as WARNING do not
+    /// produce events). `from` is `None` when the action was created.
+    ActionStatusChanged {
+        /// Target of the action.
+        controller_id: String,
+        /// The action.
+        action: ActionId,
+        /// Status before, `None` for a new action.
+        from: Option<ActionStatus>,
+        /// Status after.
+        to: ActionStatus,
+        /// When.
+        at: Time,
+    },
+}
+
+/// One entry of an action's status history, as [`Server::action_history`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusRecord {
+    /// Status of the entry (history statuses such as WARNING included).
+    pub status: ActionStatus,
+    /// When the server stored it.
+    pub at: Time,
+    /// Its messages, server messages (`Update Server: ...`) included.
+    pub messages: Vec<String>,
+}
+
+/// Actions a target can have over a run; action ids are `index * this + n`.
+pub const ACTIONS_PER_TARGET: u64 = 1000;
+
+/// The embedded DDI server. See the module documentation.
+#[derive(Debug)]
+pub struct Server {
+    config: ServerConfig,
+    repo: Repo,
+    targets: Targets,
+    faults: Vec<FaultWindow>,
+    events: Vec<ServerEvent>,
+}
+
+impl Server {
+    /// A server with no targets, no distributions and no faults.
+    pub fn new(config: ServerConfig) -> Server {
+        Server {
+            config,
+            repo: Repo::default(),
+            targets: Targets::default(),
+            faults: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// The server's configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Contents registered by [`Server::add_distribution`], with their real hashes.
+    pub fn catalog(&self) -> &Catalog {
+        &self.repo.catalog
+    }
+
+    /// Adds a distribution set. Every artifact's content is registered in the
+    /// catalog (hashed once); software modules get ids from a global counter.
+    pub fn add_distribution(&mut self, spec: DistributionSpec) -> DistributionId {
+        self.repo.add_distribution(spec)
+    }
+
+    /// Creates (or updates the index and token of) a target. `index` is the
+    /// device's number in the fleet; it keys the target's jitter stream.
+    pub fn register_target(
+        &mut self,
+        controller_id: &str,
+        index: u64,
+        security_token: Option<String>,
+    ) {
+        self.targets.register(controller_id, index, security_token);
+    }
+
+    /// Assigns `dist` to a target; `None` if the target or the distribution is
+    /// unknown. Active actions that are not already being canceled turn
+    /// CANCELING (superseded, ddi.md §3). `weight` defaults to 1000.
+    pub fn assign(
+        &mut self,
+        now: Time,
+        dist: DistributionId,
+        controller_id: &str,
+        kind: ActionType,
+        weight: Option<u32>,
+        window: Option<MaintenanceSchedule>,
+    ) -> Option<ActionId> {
+        self.repo.distribution(dist)?;
+        let cap = self.config.max_status_entries_per_action;
+        let target = self.targets.get_mut(controller_id)?;
+        // Ids derive from the target's index, not a global counter, so a
+        // device's ids do not depend on which other devices exist: shards and
+        // single-device replays see the same ids as the whole run.
+        let seq = target.actions.len() as u64 + 1;
+        if seq >= ACTIONS_PER_TARGET {
+            return None;
+        }
+        let id = ActionId(
+            target
+                .index
+                .saturating_mul(ACTIONS_PER_TARGET)
+                .saturating_add(seq),
+        );
+        let mut ev = state::Emitter::new(controller_id, now, &mut self.events);
+        target.supersede(&mut ev, cap);
+        target.create_action(&mut ev, id, dist, kind, weight.unwrap_or(1000), window);
+        Some(id)
+    }
+
+    /// Management-side cancel of an active action: it turns CANCELING, or
+    /// with `force` CANCELED and inactive. False if the target or action is
+    /// unknown, the action is inactive, or (without `force`) already CANCELING.
+    pub fn cancel(
+        &mut self,
+        now: Time,
+        controller_id: &str,
+        action: ActionId,
+        force: bool,
+    ) -> bool {
+        let cap = self.config.max_status_entries_per_action;
+        let Some(target) = self.targets.get_mut(controller_id) else {
+            return false;
+        };
+        let mut ev = state::Emitter::new(controller_id, now, &mut self.events);
+        target.cancel(&mut ev, action, force, cap)
+    }
+
+    /// Replaces the fault windows.
+    pub fn set_faults(&mut self, faults: Vec<FaultWindow>) {
+        self.faults = faults;
+    }
+
+    /// Answers one DDI request (the whole device-facing HTTP surface).
+    pub fn handle(&mut self, now: Time, req: &Request) -> Response {
+        let faults = fault::Active::at(&self.faults, now);
+        if let Some(status) = faults.respond {
+            return fault::respond(status);
+        }
+        ddi::dispatch(self, now, req, &faults)
+    }
+
+    /// Moves the events produced so far into `out`, oldest first.
+    pub fn drain_events(&mut self, out: &mut Vec<ServerEvent>) {
+        out.append(&mut self.events);
+    }
+
+    /// Current `Action.status` of `action` on `controller_id`.
+    pub fn action_status(&self, controller_id: &str, action: ActionId) -> Option<ActionStatus> {
+        Some(self.targets.get(controller_id)?.action(action)?.status)
+    }
+
+    /// True while the action is active (not yet closed or canceled).
+    pub fn action_active(&self, controller_id: &str, action: ActionId) -> Option<bool> {
+        Some(self.targets.get(controller_id)?.action(action)?.active)
+    }
+
+    /// The status history of an action, oldest first.
+    pub fn action_history(
+        &self,
+        controller_id: &str,
+        action: ActionId,
+    ) -> Option<Vec<StatusRecord>> {
+        let a = self.targets.get(controller_id)?.action(action)?;
+        let records = a.history.iter().map(|e| StatusRecord {
+            status: e.status,
+            at: e.at,
+            messages: e.messages.iter().map(|m| m.to_string()).collect(),
+        });
+        Some(records.collect())
+    }
+
+    /// Controller attributes reported through `configData`, in key order.
+    pub fn attributes(&self, controller_id: &str) -> Option<Vec<(String, String)>> {
+        let t = self.targets.get(controller_id)?;
+        Some(
+            t.attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
+    }
+
+    /// Number of registered targets (including plug-and-play ones).
+    pub fn target_count(&self) -> usize {
+        self.targets.len()
+    }
+}

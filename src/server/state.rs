@@ -1,0 +1,562 @@
+//! Targets, actions and their status history: the server-side action state
+//! machine of ddi.md §3, plus the repository of distributions and modules.
+//!
+//! Memory matters here: fleets have 100 000+ targets, most of them idle. A
+//! target is a few machine words plus its actions in a `Vec`; the controller
+//! id lives only as the key of the id index; constant server messages are
+//! `&'static str`, not allocated per entry. History is bounded by the
+//! status-entry quota.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use crate::artifact::Catalog;
+use crate::protocol::ddi::wire::{ActionHistory, HandlingType, MaintenanceWindow};
+use crate::time::Time;
+
+use super::{
+    ActionId, ActionStatus, ActionType, ArtifactSpec, DistributionId, DistributionSpec,
+    MaintenanceSchedule, ServerEvent,
+};
+
+/// Prefix hawkBit puts on server-generated messages; `actionHistory` hides them.
+pub(super) const SERVER_PREFIX: &str = "Update Server: ";
+
+/// Most messages `actionHistory` returns (`MAX_ACTION_HISTORY_MSG_COUNT`).
+const MAX_HISTORY_MESSAGES: usize = 100;
+
+/// A software module as stored: ids are global, counted from 1.
+#[derive(Debug)]
+pub(super) struct Module {
+    pub(super) id: u64,
+    pub(super) part: String,
+    pub(super) name: String,
+    pub(super) version: String,
+    pub(super) artifacts: Vec<ArtifactSpec>,
+}
+
+/// A distribution set: the ids of its modules.
+#[derive(Debug)]
+pub(super) struct Distribution {
+    pub(super) modules: Vec<u64>,
+}
+
+/// Distributions, modules and the catalog of their contents.
+#[derive(Debug, Default)]
+pub(super) struct Repo {
+    pub(super) catalog: Catalog,
+    distributions: Vec<Distribution>,
+    modules: Vec<Module>,
+}
+
+impl Repo {
+    pub(super) fn add_distribution(&mut self, spec: DistributionSpec) -> DistributionId {
+        let mut ids = Vec::with_capacity(spec.modules.len());
+        for m in spec.modules {
+            for a in &m.artifacts {
+                self.catalog.register(a.content, a.size);
+            }
+            let id = self.modules.len() as u64 + 1;
+            self.modules.push(Module {
+                id,
+                part: m.part,
+                name: m.name,
+                version: m.version,
+                artifacts: m.artifacts,
+            });
+            ids.push(id);
+        }
+        self.distributions.push(Distribution { modules: ids });
+        DistributionId(self.distributions.len() as u64)
+    }
+
+    pub(super) fn distribution(&self, id: DistributionId) -> Option<&Distribution> {
+        let index = usize::try_from(id.0.checked_sub(1)?).ok()?;
+        self.distributions.get(index)
+    }
+
+    pub(super) fn module(&self, id: u64) -> Option<&Module> {
+        let index = usize::try_from(id.checked_sub(1)?).ok()?;
+        self.modules.get(index)
+    }
+
+    /// Modules of `dist`, in order; empty for an unknown distribution.
+    pub(super) fn modules_of(&self, dist: DistributionId) -> impl Iterator<Item = &Module> {
+        self.distribution(dist)
+            .map(|d| d.modules.as_slice())
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|id| self.module(*id))
+    }
+
+    pub(super) fn contains(&self, dist: DistributionId, module: u64) -> bool {
+        self.distribution(dist)
+            .is_some_and(|d| d.modules.contains(&module))
+    }
+}
+
+/// Collects [`ServerEvent`]s for one target at one instant.
+pub(super) struct Emitter<'a> {
+    cid: &'a str,
+    pub(super) now: Time,
+    out: &'a mut Vec<ServerEvent>,
+}
+
+impl<'a> Emitter<'a> {
+    pub(super) fn new(cid: &'a str, now: Time, out: &'a mut Vec<ServerEvent>) -> Emitter<'a> {
+        Emitter { cid, now, out }
+    }
+
+    fn changed(&mut self, action: ActionId, from: Option<ActionStatus>, to: ActionStatus) {
+        self.out.push(ServerEvent::ActionStatusChanged {
+            controller_id: self.cid.to_string(),
+            action,
+            from,
+            to,
+            at: self.now,
+        });
+    }
+}
+
+/// One entry of an action's status history.
+#[derive(Debug)]
+pub(super) struct StatusEntry {
+    pub(super) status: ActionStatus,
+    pub(super) at: Time,
+    pub(super) messages: Vec<Cow<'static, str>>,
+}
+
+/// An assignment of a distribution to a target.
+#[derive(Debug)]
+pub(super) struct Action {
+    pub(super) id: ActionId,
+    pub(super) dist: DistributionId,
+    pub(super) kind: ActionType,
+    pub(super) weight: u32,
+    pub(super) window: Option<MaintenanceSchedule>,
+    pub(super) status: ActionStatus,
+    pub(super) active: bool,
+    pub(super) history: Vec<StatusEntry>,
+}
+
+impl Action {
+    /// Sets `Action.status`, emitting an event when it changes.
+    pub(super) fn set_status(&mut self, ev: &mut Emitter<'_>, to: ActionStatus) {
+        if self.status != to {
+            let from = self.status;
+            self.status = to;
+            ev.changed(self.id, Some(from), to);
+        }
+    }
+
+    /// Closes the action with final status `to`.
+    pub(super) fn close(&mut self, ev: &mut Emitter<'_>, to: ActionStatus) {
+        self.active = false;
+        self.set_status(ev, to);
+    }
+
+    /// Appends a history entry (the caller has checked the quota).
+    pub(super) fn push(
+        &mut self,
+        status: ActionStatus,
+        at: Time,
+        messages: Vec<Cow<'static, str>>,
+    ) {
+        self.history.push(StatusEntry {
+            status,
+            at,
+            messages,
+        });
+    }
+
+    /// Appends a server-created entry unless the history is full (then it is
+    /// dropped: server bookkeeping never fails a request here).
+    pub(super) fn push_capped(
+        &mut self,
+        status: ActionStatus,
+        at: Time,
+        message: &'static str,
+        cap: u32,
+    ) {
+        if !self.history_full(cap) {
+            self.push(status, at, vec![Cow::Borrowed(message)]);
+        }
+    }
+
+    /// True when another quota-checked entry would exceed `cap`.
+    pub(super) fn history_full(&self, cap: u32) -> bool {
+        self.history.len() >= cap as usize
+    }
+
+    pub(super) fn last_entry(&self) -> Option<ActionStatus> {
+        self.history.last().map(|e| e.status)
+    }
+
+    fn force_time_hit(&self, now: Time) -> bool {
+        matches!(self.kind, ActionType::TimeForced { force_at } if now >= force_at)
+    }
+
+    /// `deployment.download` (RES `calculateDownloadType`): never `skip`.
+    pub(super) fn download_type(&self, now: Time) -> HandlingType {
+        match self.kind {
+            ActionType::Forced | ActionType::DownloadOnly => HandlingType::Forced,
+            ActionType::TimeForced { .. } if self.force_time_hit(now) => HandlingType::Forced,
+            _ => HandlingType::Attempt,
+        }
+    }
+
+    /// `deployment.update` (RES `calculateUpdateType`).
+    pub(super) fn update_type(&self, now: Time) -> HandlingType {
+        if self.kind == ActionType::DownloadOnly {
+            return HandlingType::Skip;
+        }
+        match self.window {
+            Some(w) if !w.contains(now) => HandlingType::Skip,
+            _ => self.download_type(now),
+        }
+    }
+
+    /// `deployment.maintenanceWindow`: only for actions with a schedule.
+    pub(super) fn window_state(&self, now: Time) -> Option<MaintenanceWindow> {
+        self.window.map(|w| {
+            if w.contains(now) {
+                MaintenanceWindow::Available
+            } else {
+                MaintenanceWindow::Unavailable
+            }
+        })
+    }
+
+    /// The root link's `c` parameter (DCH `calculateEtag`): changes when a
+    /// time-forced action turns forced or the maintenance window opens.
+    pub(super) fn etag_c(&self, now: Time) -> i32 {
+        let hash = self.id.0 as i32;
+        let extra = if self.force_time_hit(now) {
+            1231
+        } else if self.window.is_some_and(|w| w.contains(now)) {
+            1249
+        } else {
+            1237
+        };
+        hash.wrapping_mul(31).wrapping_add(extra)
+    }
+
+    /// `actionHistory` for query value `n` (ddi.md §1.3): `None` when `n == 0`
+    /// or there are no device messages.
+    pub(super) fn action_history(&self, n: i64) -> Option<ActionHistory> {
+        let limit = match n {
+            0 => return None,
+            n if n < 0 => MAX_HISTORY_MESSAGES,
+            n => usize::try_from(n)
+                .unwrap_or(MAX_HISTORY_MESSAGES)
+                .min(MAX_HISTORY_MESSAGES),
+        };
+        let messages: Vec<String> = self
+            .history
+            .iter()
+            .rev()
+            .flat_map(|e| e.messages.iter())
+            .filter(|m| !m.starts_with(SERVER_PREFIX))
+            .take(limit)
+            .map(|m| m.to_string())
+            .collect();
+        (!messages.is_empty()).then(|| ActionHistory {
+            status: self.status.as_str().to_string(),
+            messages,
+        })
+    }
+}
+
+/// A registered device.
+#[derive(Debug)]
+pub(super) struct Target {
+    pub(super) index: u64,
+    token: Option<Box<str>>,
+    pub(super) actions: Vec<Action>,
+    /// The action whose distribution is installed (latest FINISHED).
+    pub(super) installed: Option<ActionId>,
+    /// hawkBit `requestControllerAttributes`: the root links `configData`.
+    pub(super) request_config: bool,
+    /// Root polls answered so far; keys the jitter stream.
+    pub(super) polls: u32,
+    pub(super) attributes: BTreeMap<String, String>,
+}
+
+impl Target {
+    fn new(index: u64, token: Option<String>) -> Target {
+        Target {
+            index,
+            token: token.map(String::into_boxed_str),
+            actions: Vec::new(),
+            installed: None,
+            request_config: true,
+            polls: 0,
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    pub(super) fn token_matches(&self, token: &str) -> bool {
+        self.token.as_deref() == Some(token)
+    }
+
+    pub(super) fn action(&self, id: ActionId) -> Option<&Action> {
+        self.actions.iter().find(|a| a.id == id)
+    }
+
+    pub(super) fn action_mut(&mut self, id: ActionId) -> Option<&mut Action> {
+        self.actions.iter_mut().find(|a| a.id == id)
+    }
+
+    /// The action the root exposes: active, highest weight, then lowest id.
+    pub(super) fn active_action(&self) -> Option<&Action> {
+        self.actions
+            .iter()
+            .filter(|a| a.active)
+            .min_by_key(|a| (std::cmp::Reverse(a.weight), a.id))
+    }
+
+    /// Turns every active action not yet being canceled into CANCELING (a new
+    /// assignment supersedes it, AbstractDsAssignmentStrategy).
+    pub(super) fn supersede(&mut self, ev: &mut Emitter<'_>, cap: u32) {
+        for a in self
+            .actions
+            .iter_mut()
+            .filter(|a| a.active && !a.status.is_cancel())
+        {
+            a.push_capped(
+                ActionStatus::Canceling,
+                ev.now,
+                "Update Server: cancel obsolete action due to new update",
+                cap,
+            );
+            a.set_status(ev, ActionStatus::Canceling);
+        }
+    }
+
+    pub(super) fn create_action(
+        &mut self,
+        ev: &mut Emitter<'_>,
+        id: ActionId,
+        dist: DistributionId,
+        kind: ActionType,
+        weight: u32,
+        window: Option<MaintenanceSchedule>,
+    ) {
+        let mut action = Action {
+            id,
+            dist,
+            kind,
+            weight,
+            window,
+            status: ActionStatus::Running,
+            active: true,
+            history: Vec::new(),
+        };
+        action.push(
+            ActionStatus::Running,
+            ev.now,
+            vec![Cow::Borrowed("Update Server: Assignment initiated.")],
+        );
+        ev.changed(id, None, ActionStatus::Running);
+        self.actions.push(action);
+    }
+
+    /// Management-side cancel; see [`super::Server::cancel`].
+    pub(super) fn cancel(
+        &mut self,
+        ev: &mut Emitter<'_>,
+        id: ActionId,
+        force: bool,
+        cap: u32,
+    ) -> bool {
+        let Some(a) = self.action_mut(id).filter(|a| a.active) else {
+            return false;
+        };
+        if force {
+            a.push_capped(
+                ActionStatus::Canceled,
+                ev.now,
+                "Update Server: Action force-quit.",
+                cap,
+            );
+            a.close(ev, ActionStatus::Canceled);
+            true
+        } else if a.status == ActionStatus::Canceling {
+            false
+        } else {
+            a.push_capped(
+                ActionStatus::Canceling,
+                ev.now,
+                "Update Server: Action canceled.",
+                cap,
+            );
+            a.set_status(ev, ActionStatus::Canceling);
+            true
+        }
+    }
+
+    /// Cancels active actions whose maintenance window has passed (RES
+    /// `checkAndCancelExpiredAction`).
+    pub(super) fn cancel_lapsed(&mut self, ev: &mut Emitter<'_>, cap: u32) {
+        let now = ev.now;
+        for a in self.actions.iter_mut() {
+            let lapsed = a.window.is_some_and(|w| w.lapsed(now));
+            if a.active && lapsed && !a.status.is_cancel() {
+                a.push_capped(
+                    ActionStatus::Canceling,
+                    now,
+                    "Update Server: Maintenance window lapsed, action canceled.",
+                    cap,
+                );
+                a.set_status(ev, ActionStatus::Canceling);
+            }
+        }
+    }
+}
+
+/// All targets, by controller id.
+#[derive(Debug, Default)]
+pub(super) struct Targets {
+    list: Vec<Target>,
+    by_id: BTreeMap<Box<str>, usize>,
+    max_index: Option<u64>,
+}
+
+impl Targets {
+    pub(super) fn register(&mut self, cid: &str, index: u64, token: Option<String>) {
+        self.max_index = Some(self.max_index.map_or(index, |m| m.max(index)));
+        match self.by_id.get(cid) {
+            Some(&i) => {
+                self.list[i].index = index;
+                self.list[i].token = token.map(String::into_boxed_str);
+            }
+            None => {
+                self.by_id.insert(cid.into(), self.list.len());
+                self.list.push(Target::new(index, token));
+            }
+        }
+    }
+
+    /// Plug-and-play registration: index = highest index so far + 1.
+    pub(super) fn auto_register(&mut self, cid: &str) {
+        let index = self.max_index.map_or(0, |m| m.saturating_add(1));
+        self.register(cid, index, None);
+    }
+
+    pub(super) fn get(&self, cid: &str) -> Option<&Target> {
+        self.by_id.get(cid).map(|&i| &self.list[i])
+    }
+
+    pub(super) fn get_mut(&mut self, cid: &str) -> Option<&mut Target> {
+        self.by_id.get(cid).map(|&i| &mut self.list[i])
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.list.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(id: u64, weight: u32, active: bool) -> Action {
+        Action {
+            id: ActionId(id),
+            dist: DistributionId(1),
+            kind: ActionType::Soft,
+            weight,
+            window: None,
+            status: ActionStatus::Running,
+            active,
+            history: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn active_action_is_heaviest_then_oldest() {
+        let mut t = Target::new(0, None);
+        t.actions = vec![
+            action(1, 500, true),
+            action(2, 900, true),
+            action(3, 900, true),
+            action(4, 1000, false),
+        ];
+        assert_eq!(t.active_action().map(|a| a.id), Some(ActionId(2)));
+        t.actions[1].active = false;
+        assert_eq!(t.active_action().map(|a| a.id), Some(ActionId(3)));
+    }
+
+    #[test]
+    fn etag_c_tracks_force_time_and_window() {
+        let mut a = action(8, 1000, true);
+        a.kind = ActionType::TimeForced {
+            force_at: Time(100),
+        };
+        assert_eq!(a.etag_c(Time(0)), 8 * 31 + 1237);
+        assert_eq!(a.etag_c(Time(100)), 8 * 31 + 1231);
+        a.kind = ActionType::Soft;
+        a.window = Some(MaintenanceSchedule {
+            start: Time(50),
+            duration: crate::time::Span(10),
+        });
+        assert_eq!(a.etag_c(Time(55)), 8 * 31 + 1249);
+        assert_eq!(a.etag_c(Time(60)), 8 * 31 + 1237);
+        a.id = ActionId(u64::MAX);
+        let _ = a.etag_c(Time(0)); // wraps, never panics
+    }
+
+    #[test]
+    fn history_hides_server_messages_newest_first_and_caps() {
+        let mut a = action(1, 1000, true);
+        a.push(
+            ActionStatus::Running,
+            Time(0),
+            vec![Cow::Borrowed("Update Server: x")],
+        );
+        for i in 0..150 {
+            a.push(
+                ActionStatus::Running,
+                Time(i),
+                vec![Cow::Owned(format!("m{i}"))],
+            );
+        }
+        assert_eq!(a.action_history(0), None);
+        let h = a.action_history(2).expect("history");
+        assert_eq!(h.messages, vec!["m149", "m148"]);
+        assert_eq!(h.status, "RUNNING");
+        assert_eq!(a.action_history(-1).map(|h| h.messages.len()), Some(100));
+        assert_eq!(a.action_history(1000).map(|h| h.messages.len()), Some(100));
+        let only_server = {
+            let mut b = action(2, 1000, true);
+            b.push(
+                ActionStatus::Running,
+                Time(0),
+                vec![Cow::Borrowed("Update Server: y")],
+            );
+            b
+        };
+        assert_eq!(only_server.action_history(5), None);
+    }
+
+    #[test]
+    fn idle_targets_stay_small() {
+        // 100 000+ targets: keep the per-target record within two cache lines.
+        assert!(
+            std::mem::size_of::<Target>() <= 128,
+            "{}",
+            std::mem::size_of::<Target>()
+        );
+    }
+
+    #[test]
+    fn auto_register_takes_next_index() {
+        let mut t = Targets::default();
+        t.auto_register("a");
+        t.register("b", 41, None);
+        t.auto_register("c");
+        assert_eq!(t.get("a").map(|t| t.index), Some(0));
+        assert_eq!(t.get("c").map(|t| t.index), Some(42));
+        assert_eq!(t.len(), 3);
+    }
+}
