@@ -293,17 +293,24 @@ impl Oracle {
                     ));
                 }
                 let accepted = (200..300).contains(status);
-                // A 410 on a retried `closed` means the first one arrived and its
-                // answer was lost: the mapping must hold for that first one.
-                let retried_close = *status == 410 && *execution == Execution::Closed;
-                if (accepted && !was_closed || retried_close) && !*cancel {
+                // A 410 on a retried `closed` means an earlier one arrived and its
+                // answer was lost: the mapping must hold for that earlier one.
+                let reached = accepted || *status == 410;
+                if !*cancel {
                     let download_only = st.download_only == Some(*action);
-                    st.expect = match (execution, finished) {
-                        (Execution::Closed, Finished::Failure) => Some(Expectation::Error(*action)),
-                        (Execution::Closed, _) => Some(Expectation::Finished(*action)),
-                        (Execution::Downloaded, _) if download_only => None,
-                        _ => Some(Expectation::StillActive(*action)),
-                    };
+                    match (execution, finished) {
+                        (Execution::Closed, Finished::Failure) if reached => {
+                            st.expect = Some(Expectation::Error(*action))
+                        }
+                        (Execution::Closed, _) if reached => {
+                            st.expect = Some(Expectation::Finished(*action))
+                        }
+                        (Execution::Downloaded, _) if download_only => st.expect = None,
+                        _ if accepted && !was_closed => {
+                            st.expect = Some(Expectation::StillActive(*action))
+                        }
+                        _ => {}
+                    }
                 }
                 let closes = (*execution == Execution::Closed && accepted && !*cancel)
                     || (*execution == Execution::Downloaded

@@ -146,6 +146,9 @@ pub struct DdiClient {
     failures: u32,
     phase: Phase,
     work: Option<Box<Work>>,
+    /// The action this device last finished with; if a server offers it again
+    /// the device does not redo it (and so cannot be driven into a hot loop).
+    last_ended: Option<u64>,
 }
 
 impl DdiClient {
@@ -159,6 +162,7 @@ impl DdiClient {
             failures: 0,
             phase: Phase::Idle,
             work: None,
+            last_ended: None,
         }
     }
 
@@ -395,11 +399,18 @@ impl DdiClient {
                 Outcome::Canceled => Phase::Canceled,
                 Outcome::Withdrawn => Phase::Idle,
             };
+            let withdrawn = outcome == Outcome::Withdrawn;
             events.push(DdiEvent::ActionEnded {
                 action: w.action,
                 outcome,
             });
             self.set_phase(phase, events);
+            self.last_ended = Some(w.action);
+            if withdrawn {
+                // The server took it back: nothing new to expect before the next poll.
+                self.failures = 0;
+                return self.go(Step::Poll { scheduled: true }, now + self.sleep);
+            }
         }
         self.failures = 0;
         // Come back at once: the server may have the next thing (or configData) ready.
@@ -467,6 +478,11 @@ impl DdiClient {
                             Step::Download
                         };
                         self.go(next, now);
+                    }
+                    None if self.last_ended == Some(id) => {
+                        // Already done with it: a server re-offering a closed action
+                        // is the server's fault (DDI-SM-FINAL); do not redo it.
+                        self.sleep_until_next_poll(now, env);
                     }
                     _ => {
                         if self.work.is_some() {
