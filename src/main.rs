@@ -160,6 +160,9 @@ fn is_terminal() -> bool {
 fn run(s: &Scenario, file: &Path, selection: Selection, out: Option<PathBuf>, quiet: bool) -> Exit {
     let started = std::time::Instant::now();
     let engine = Engine::new(s, &selection);
+    if engine.device_count() == 0 {
+        return Exit::BadInput("the selection (--shard) contains no devices".into());
+    }
     let end = s.duration.0;
     let result = engine.run(|now| {
         if !quiet {
@@ -175,6 +178,8 @@ fn run(s: &Scenario, file: &Path, selection: Selection, out: Option<PathBuf>, qu
         eprint!("\r{:70}\r", "");
     }
     let elapsed = started.elapsed();
+    let mut result = result;
+    fleetsim::sim::attach_excerpts(s, &mut result);
     if !result.trace.is_empty() {
         for line in &result.trace {
             eprintln!("{line}");

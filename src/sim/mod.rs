@@ -8,5 +8,5 @@ pub mod rng;
 pub mod setup;
 pub mod stats;
 
-pub use engine::{Engine, RunResult, Selection, REQUEST_TIMEOUT};
+pub use engine::{attach_excerpts, replay_device, Engine, RunResult, Selection, REQUEST_TIMEOUT};
 pub use setup::Setup;

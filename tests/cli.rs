@@ -1,0 +1,135 @@
+//! The `fleetsim` binary: exit codes, error positions, summary and report.
+
+use std::process::Command;
+
+fn fleetsim(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .args(args)
+        .output()
+        .expect("binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("fleetsim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+#[test]
+fn check_accepts_the_shipped_scenarios() {
+    let (code, out, _) = fleetsim(&["check", "scenarios/quickstart.yaml"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("ok (2000 devices"), "{out}");
+}
+
+#[test]
+fn malformed_scenarios_exit_2_with_a_position() {
+    let cases = [
+        ("bad-yaml.yaml", "name: x\nfleet: [\n", ":3:1: "),
+        (
+            "unknown.yaml",
+            "name: x\nduration: 1d\nfleet: []\nflete: 1\n",
+            ":4:1: unknown field `flete`",
+        ),
+        (
+            "type.yaml",
+            "name: x\nduration: 1d\nfleet:\n  - { kind: always_on, count: lots }\n",
+            ":4:31: fleet[0].count: invalid type",
+        ),
+        (
+            "negative.yaml",
+            "name: x\nduration: 1d\nfleet:\n  - { kind: always_on, count: -3 }\n",
+            ":4:31: ",
+        ),
+        (
+            "unit.yaml",
+            "name: x\nduration: 30x\nfleet: []\n",
+            ":2:11: duration: expected a duration",
+        ),
+    ];
+    for (name, text, want) in cases {
+        let path = temp_file(name, text);
+        let (code, _, err) = fleetsim(&["check", path.to_str().expect("utf8")]);
+        assert_eq!(code, 2, "{name}: {err}");
+        let expected = format!("{}{want}", path.display());
+        assert!(
+            err.contains(&expected),
+            "{name}: wanted `{expected}` in `{err}`"
+        );
+    }
+    let (code, _, err) = fleetsim(&["check", "/nonexistent/x.yaml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read scenario file"), "{err}");
+    let (code, _, _) = fleetsim(&["run", "scenarios/quickstart.yaml", "--shard", "4/4"]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn a_broken_server_fails_the_run_with_the_violation_reported() {
+    let path = temp_file(
+        "broken.yaml",
+        "name: cli-broken\nduration: 3h\nserver: { polling: 1m }\nfleet:\n  - { kind: always_on, count: 20, install_failure: 0.5 }\n\
+         campaigns:\n  - { at: 10m, artifacts: [ { name: fw.bin, size: 64KiB } ] }\n\
+         faults:\n  server:\n    - { mode: wrong_status_mapping }\n",
+    );
+    let out_dir = path.with_file_name("report-broken");
+    let (code, out, err) = fleetsim(&[
+        "run",
+        path.to_str().expect("utf8"),
+        "--out",
+        out_dir.to_str().expect("utf8"),
+        "--quiet",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("DDI-SM-MAPPING"), "{out}");
+    assert!(out.contains("FAIL"), "{out}");
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out_dir.join("report.json")).expect("report written"),
+    )
+    .expect("json");
+    let v = &report["violations"][0];
+    assert_eq!(v["id"], "DDI-SM-MAPPING");
+    assert!(v["controller_id"]
+        .as_str()
+        .is_some_and(|c| c.starts_with("always-on-")));
+    assert!(v["at_ms"].as_u64().is_some_and(|t| t > 600_000));
+    assert!(
+        v["excerpt"].as_array().is_some_and(|e| !e.is_empty()),
+        "trace excerpt present"
+    );
+    assert!(report["latency_ms"]["root"]["p99"].as_u64().is_some());
+    assert!(report["timeline"].as_array().is_some_and(|t| t.len() > 10));
+}
+
+#[test]
+fn quickstart_passes_and_writes_its_report() {
+    let dir = std::env::temp_dir().join(format!("fleetsim-quick-{}", std::process::id()));
+    let (code, out, err) = fleetsim(&[
+        "run",
+        "scenarios/quickstart.yaml",
+        "--devices",
+        "200",
+        "--out",
+        dir.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    for needle in [
+        "devices by final state",
+        "updated",
+        "requests",
+        "violations   none",
+        "digest",
+        "wall time",
+        "PASS",
+    ] {
+        assert!(out.contains(needle), "summary lacks `{needle}`: {out}");
+    }
+    assert!(dir.join("report.json").exists());
+}
