@@ -261,13 +261,11 @@ impl Oracle {
                 }
             }
             DdiEvent::DeploymentSeen {
-                url_action,
-                update,
-                windowed,
-                ..
+                url_action, update, ..
             } => {
-                st.download_only =
-                    (*update == HandlingType::Skip && !*windowed).then_some(*url_action);
+                // `update: skip` is download-only, or a window not yet open (ddi.md §1.3):
+                // after `downloaded` such an action may close (DOWNLOADED) or stay active.
+                st.download_only = (*update == HandlingType::Skip).then_some(*url_action);
             }
             DdiEvent::FeedbackAnswered {
                 action,

@@ -494,8 +494,19 @@ impl DdiClient {
                 }
             }
             Offer::Nothing | Offer::Confirmation(_) => {
+                // Downloaded with `update: skip` and gone: it was download-only
+                // and the server closed it as DOWNLOADED (ddi.md §3).
+                let done = self
+                    .work
+                    .as_ref()
+                    .is_some_and(|w| w.downloaded && w.update == HandlingType::Skip);
                 if self.work.is_some() {
-                    self.end_work(now, Outcome::Withdrawn, events);
+                    let outcome = if done {
+                        Outcome::Success
+                    } else {
+                        Outcome::Withdrawn
+                    };
+                    self.end_work(now, outcome, events);
                 }
                 if links.config_data.is_some() {
                     self.go(Step::ConfigData, now);
