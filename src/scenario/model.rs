@@ -323,32 +323,12 @@ pub struct ServerFault {
 /// What a server fault does.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum FaultKind {
-    /// Every DDI request is answered with this status.
-    Respond(u16),
+    /// A fault of the embedded server core: a status for every request
+    /// (`respond: 503`) or a protocol bug (`mode: ignore_range`, see
+    /// [`crate::server::Fault`] for the list).
+    Server(crate::server::Fault),
     /// The server resets connections instead of answering.
     Reset,
-    /// A protocol bug of the server (see [`crate::server::Fault`]).
-    Mode(FaultMode),
-}
-
-/// Protocol bugs the embedded server can be told to have.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FaultMode {
-    /// Feedback on a closed action answers 200, not 410.
-    AcceptFeedbackAfterClose,
-    /// Finished actions are offered again.
-    ReopenClosedActions,
-    /// closed+failure is stored as FINISHED.
-    WrongStatusMapping,
-    /// deploymentBase names an action that was never offered.
-    DeploymentIdMismatch,
-    /// Advertised hashes do not match the content.
-    WrongArtifactHash,
-    /// Range requests get the whole file.
-    IgnoreRange,
-    /// `sleep` below the 30 s minimum.
-    SleepBelowMinimum,
 }
 
 impl<'de> Deserialize<'de> for ServerFault {
@@ -365,12 +345,12 @@ impl<'de> Deserialize<'de> for ServerFault {
             #[serde(default)]
             reset: Option<bool>,
             #[serde(default)]
-            mode: Option<FaultMode>,
+            mode: Option<crate::server::Fault>,
         }
         let raw = Raw::deserialize(d)?;
         let what = match (raw.respond, raw.reset, raw.mode) {
             (Some(status), None, None) if (100..=599).contains(&status) => {
-                FaultKind::Respond(status)
+                FaultKind::Server(crate::server::Fault::Respond { status })
             }
             (Some(status), None, None) => {
                 return Err(de::Error::custom(format!(
@@ -378,7 +358,7 @@ impl<'de> Deserialize<'de> for ServerFault {
                 )))
             }
             (None, Some(true), None) => FaultKind::Reset,
-            (None, None, Some(mode)) => FaultKind::Mode(mode),
+            (None, None, Some(mode)) => FaultKind::Server(mode),
             _ => {
                 return Err(de::Error::custom(
                     "expected exactly one of `respond: <status>`, `reset: true` or `mode: <fault mode>`",

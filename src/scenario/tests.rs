@@ -37,10 +37,14 @@ fn good_scenario_loads() {
         crate::time::Span::secs(4)
     );
     assert_eq!(s.campaigns[0].artifacts[0].size.0, 8 << 20);
-    assert_eq!(s.faults.server[0].what, FaultKind::Respond(503));
+    use crate::server::Fault;
+    assert_eq!(
+        s.faults.server[0].what,
+        FaultKind::Server(Fault::Respond { status: 503 })
+    );
     assert_eq!(
         s.faults.server[1].what,
-        FaultKind::Mode(FaultMode::AcceptFeedbackAfterClose)
+        FaultKind::Server(Fault::AcceptFeedbackAfterClose)
     );
     assert_eq!(
         s.expect.violations,

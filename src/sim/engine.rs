@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use super::digest::TraceHash;
 use super::queue::{Queue, What};
 use super::rng::{stream, Purpose};
-use super::setup::{selects, Setup, EMBEDDED_ORIGIN};
+use super::setup::{selects, Group, Setup, EMBEDDED_ORIGIN};
 use super::stats::Stats;
 use crate::message::{NetError, Request};
 use crate::oracle::{Oracle, OracleConfig};
@@ -276,13 +276,7 @@ impl Engine {
             self.queue.push(d.next_wake, slot as u32, What::Wake);
             return;
         };
-        let env = ClientEnv {
-            base_url: EMBEDDED_ORIGIN,
-            tenant: &self.setup.server.config().tenant,
-            authorization: self.setup.authorization.as_deref(),
-            catalog: self.setup.server.catalog(),
-            settings: &g.settings,
-        };
+        let env = client_env(&self.setup, g);
         self.events_buf.clear();
         let req = d.client.poll_transmit(
             now,
@@ -415,13 +409,7 @@ impl Engine {
             });
         }
         let g = &self.setup.groups[d.group as usize];
-        let env = ClientEnv {
-            base_url: EMBEDDED_ORIGIN,
-            tenant: &self.setup.server.config().tenant,
-            authorization: self.setup.authorization.as_deref(),
-            catalog: self.setup.server.catalog(),
-            settings: &g.settings,
-        };
+        let env = client_env(&self.setup, g);
         self.events_buf.clear();
         d.client
             .handle_response(now, delivery, &env, &mut d.rng, &mut self.events_buf);
@@ -531,65 +519,13 @@ impl Engine {
     }
 }
 
-/// Violations whose devices get a trace excerpt in the report.
-const EXCERPT_DEVICES: usize = 10;
-/// Lines of trace kept up to each violation.
-const EXCERPT_LINES: usize = 14;
-
-/// Replays device `number` of `scenario` alone and returns its readable trace.
-/// A device's history depends only on the seed, its own streams and the
-/// server's per-target state, so the replay is exact (same digest).
-pub fn replay_device(scenario: &Scenario, number: u64) -> (TraceHash, Vec<String>) {
-    let selection = Selection {
-        shard: None,
-        only: Some(number),
-        record: Some(number),
-    };
-    let result = Engine::new(scenario, &selection).run(|_| {});
-    let digest = result
-        .digests
-        .first()
-        .map_or(TraceHash::default(), |(_, h)| *h);
-    (digest, result.trace)
-}
-
-/// Attaches trace excerpts (the device's events up to the violation) to the
-/// first recorded violations, replaying each device alone.
-pub fn attach_excerpts(scenario: &Scenario, result: &mut RunResult) {
-    let mut devices: Vec<u64> = Vec::new();
-    for v in result.oracle.violations() {
-        if !devices.contains(&v.device) && devices.len() < EXCERPT_DEVICES {
-            devices.push(v.device);
-        }
+/// What a device's client needs to know about its server and group.
+fn client_env<'a>(setup: &'a Setup, group: &'a Group) -> ClientEnv<'a> {
+    ClientEnv {
+        base_url: EMBEDDED_ORIGIN,
+        tenant: &setup.server.config().tenant,
+        authorization: setup.authorization.as_deref(),
+        catalog: setup.server.catalog(),
+        settings: &group.settings,
     }
-    for number in devices {
-        let (_, trace) = replay_device(scenario, number);
-        for v in result
-            .oracle
-            .violations_mut()
-            .iter_mut()
-            .filter(|v| v.device == number)
-        {
-            let upto = trace.partition_point(|line| line_time(line).is_none_or(|t| t <= v.at_ms));
-            v.excerpt = trace[upto.saturating_sub(EXCERPT_LINES)..upto].to_vec();
-        }
-    }
-}
-
-/// Parses the `T+…` time at the start of a trace line.
-fn line_time(line: &str) -> Option<u64> {
-    let t = line.trim_start().strip_prefix("T+")?;
-    let end = t.find(' ').unwrap_or(t.len());
-    let text = &t[..end];
-    if text == "0s" {
-        return Some(0);
-    }
-    // Span's Display writes seconds as `1.500s`; the scenario parser wants `1s500ms`.
-    let normal = match text.split_once('.') {
-        Some((head, frac)) => format!("{head}s{}ms", frac.trim_end_matches('s')),
-        None => text.to_string(),
-    };
-    crate::scenario::units::parse_duration(&normal)
-        .ok()
-        .map(|s| s.as_millis())
 }

@@ -4,9 +4,11 @@
 pub mod digest;
 pub mod engine;
 pub mod queue;
+pub mod replay;
 pub mod rng;
 pub mod setup;
 pub mod stats;
 
-pub use engine::{attach_excerpts, replay_device, Engine, RunResult, Selection, REQUEST_TIMEOUT};
+pub use engine::{Engine, RunResult, Selection, REQUEST_TIMEOUT};
+pub use replay::{attach_excerpts, replay_device};
 pub use setup::Setup;

@@ -5,10 +5,10 @@
 use crate::message::ContentId;
 use crate::net::Link;
 use crate::protocol::ddi::ClientSettings;
-use crate::scenario::{CampaignType, DeviceKind, FaultKind, FaultMode, Scenario, Selector};
+use crate::scenario::{CampaignType, DeviceKind, FaultKind, Scenario, Selector};
 use crate::server::{
-    ActionType, ArtifactSpec, DistributionId, DistributionSpec, Fault, FaultWindow,
-    MaintenanceSchedule, ModuleSpec, Server, ServerConfig,
+    ActionType, ArtifactSpec, DistributionId, DistributionSpec, FaultWindow, MaintenanceSchedule,
+    ModuleSpec, Server, ServerConfig,
 };
 use crate::time::{Span, Time};
 
@@ -166,16 +166,7 @@ impl Setup {
                     resets.push((from, until));
                     continue;
                 }
-                FaultKind::Respond(status) => Fault::Respond { status },
-                FaultKind::Mode(m) => match m {
-                    FaultMode::AcceptFeedbackAfterClose => Fault::AcceptFeedbackAfterClose,
-                    FaultMode::ReopenClosedActions => Fault::ReopenClosedActions,
-                    FaultMode::WrongStatusMapping => Fault::WrongStatusMapping,
-                    FaultMode::DeploymentIdMismatch => Fault::DeploymentIdMismatch,
-                    FaultMode::WrongArtifactHash => Fault::WrongArtifactHash,
-                    FaultMode::IgnoreRange => Fault::IgnoreRange,
-                    FaultMode::SleepBelowMinimum => Fault::SleepBelowMinimum,
-                },
+                FaultKind::Server(fault) => fault,
             };
             windows.push(FaultWindow { from, until, fault });
         }

@@ -17,15 +17,23 @@
 use rand::{Rng, RngCore};
 
 use crate::artifact::{Catalog, Verifier};
-use crate::message::{Body, Headers, Method, NetError, Request, Response};
+use crate::message::{Method, NetError, Request, Response};
 use crate::time::{Span, Time};
 
-use super::event::{DdiEvent, Offer, Outcome, Phase, ReqKind};
-use super::sleep::parse_sleep;
-use super::wire::{
-    ActionFeedback, CancelActionBase, ConfigData, ControllerBase, DeploymentBase, Execution,
-    FeedbackResult, FeedbackStatus, Finished, HandlingType, MaintenanceWindow,
-};
+mod cancel;
+mod download;
+mod http;
+mod root;
+
+use download::Job;
+pub use http::action_id_in;
+use http::{config_body, feedback, is_retriable, json_request, retry_after};
+
+use super::event::{DdiEvent, Outcome, Phase, ReqKind};
+use super::wire::{DeploymentBase, Execution, Finished, HandlingType, MaintenanceWindow};
+
+/// Refusals (404/410/403) about one action before the device lets it go.
+const MAX_REFUSALS: u32 = 3;
 
 /// Behaviour settings shared by a group of devices.
 #[derive(Clone, Debug)]
@@ -108,14 +116,6 @@ impl Step {
     }
 }
 
-struct Job {
-    url: String,
-    size: u64,
-    sha256: Option<String>,
-    sha1: Option<String>,
-    md5: Option<String>,
-}
-
 /// An action the device is working on. Boxed: idle devices pay one pointer.
 struct Work {
     action: u64,
@@ -129,7 +129,7 @@ struct Work {
     verifier: Verifier,
     hash_failures: u32,
     download_failures: u32,
-    refused_downloads: u32,
+    refusals: u32,
     started: bool,
     downloaded: bool,
     installing: bool,
@@ -417,121 +417,6 @@ impl DdiClient {
         self.go(Step::Poll { scheduled: false }, now);
     }
 
-    fn on_root(
-        &mut self,
-        now: Time,
-        resp: &Response,
-        env: &ClientEnv<'_>,
-        rng: &mut dyn RngCore,
-        events: &mut Vec<DdiEvent>,
-    ) {
-        if resp.status != 200 {
-            return self.retry(now, Some(resp), env, rng, events);
-        }
-        let Ok(base) = serde_json::from_slice::<ControllerBase>(resp.body.as_bytes()) else {
-            return self.retry(now, Some(resp), env, rng, events);
-        };
-        let sleep = parse_sleep(&base.config.polling.sleep);
-        // A careful device never polls more than once a second, whatever it is told.
-        self.sleep = sleep.map_or(env.settings.default_poll, |s| s.max(Span::secs(1)));
-        let links = &base.links;
-        let offer = if let Some(l) = &links.cancel_action {
-            Offer::Cancel(action_id_in(&l.href, "cancelAction").unwrap_or(0))
-        } else if let Some(l) = &links.deployment_base {
-            Offer::Deployment(action_id_in(&l.href, "deploymentBase").unwrap_or(0))
-        } else if let Some(l) = &links.confirmation_base {
-            Offer::Confirmation(action_id_in(&l.href, "confirmationBase").unwrap_or(0))
-        } else {
-            Offer::Nothing
-        };
-        events.push(DdiEvent::RootSeen {
-            sleep,
-            offer,
-            installed: links
-                .installed_base
-                .as_ref()
-                .and_then(|l| action_id_in(&l.href, "installedBase")),
-            config_data: links.config_data.is_some(),
-        });
-        self.failures = 0;
-        match offer {
-            Offer::Cancel(_) => {
-                let href = links
-                    .cancel_action
-                    .as_ref()
-                    .map(|l| l.href.clone())
-                    .unwrap_or_default();
-                self.go(Step::FetchCancel(href), now);
-            }
-            Offer::Deployment(id) => {
-                let href = links
-                    .deployment_base
-                    .as_ref()
-                    .map(|l| l.href.clone())
-                    .unwrap_or_default();
-                match self.work.as_mut() {
-                    Some(w) if w.action == id => {
-                        w.url = href;
-                        let next = if w.downloaded || !w.started {
-                            Step::FetchDeployment
-                        } else {
-                            Step::Download
-                        };
-                        self.go(next, now);
-                    }
-                    None if self.last_ended == Some(id) => {
-                        // Already done with it: a server re-offering a closed action
-                        // is the server's fault (DDI-SM-FINAL); do not redo it.
-                        self.sleep_until_next_poll(now, env);
-                    }
-                    _ => {
-                        if self.work.is_some() {
-                            self.end_work(now, Outcome::Withdrawn, events);
-                        }
-                        self.work = Some(Box::new(new_work(id, href, env, rng)));
-                        self.go(Step::FetchDeployment, now);
-                    }
-                }
-            }
-            Offer::Nothing | Offer::Confirmation(_) => {
-                // Downloaded with `update: skip` and gone: it was download-only
-                // and the server closed it as DOWNLOADED (ddi.md §3).
-                let done = self
-                    .work
-                    .as_ref()
-                    .is_some_and(|w| w.downloaded && w.update == HandlingType::Skip);
-                if self.work.is_some() {
-                    let outcome = if done {
-                        Outcome::Success
-                    } else {
-                        Outcome::Withdrawn
-                    };
-                    self.end_work(now, outcome, events);
-                }
-                if links.config_data.is_some() {
-                    self.go(Step::ConfigData, now);
-                } else {
-                    self.sleep_until_next_poll(now, env);
-                }
-            }
-        }
-    }
-
-    fn on_config(
-        &mut self,
-        now: Time,
-        resp: &Response,
-        env: &ClientEnv<'_>,
-        rng: &mut dyn RngCore,
-        events: &mut Vec<DdiEvent>,
-    ) {
-        if is_retriable(resp.status) {
-            return self.retry(now, Some(resp), env, rng, events);
-        }
-        // 200, or a refusal a retry would not change: either way, back to polling.
-        self.sleep_until_next_poll(now, env);
-    }
-
     fn on_deployment(
         &mut self,
         now: Time,
@@ -547,11 +432,13 @@ impl DdiClient {
             .then(|| serde_json::from_slice::<DeploymentBase>(resp.body.as_bytes()).ok())
             .flatten();
         let Some(d) = parsed else {
-            // 404: the action was withdrawn; garbage: nothing safe to act on.
+            // Garbage: nothing safe to act on yet.
             if resp.status == 200 {
                 return self.retry(now, Some(resp), env, rng, events);
             }
-            return self.end_work(now, Outcome::Withdrawn, events);
+            // 404: canceled or withdrawn. Ask the root what happened (it shows a
+            // cancelAction if it was canceled); give up after a few refusals.
+            return self.refused(now, events);
         };
         let Some(w) = self.work.as_mut() else { return };
         let body_id = d.id.trim().parse::<u64>().unwrap_or(w.action);
@@ -569,31 +456,13 @@ impl DdiClient {
         if let Some(c) = d.deployment.chunks.first() {
             w.version = c.version.clone();
         }
+        let jobs = download::artifact_jobs(&d);
         if !w.started {
-            w.jobs = d
-                .deployment
-                .chunks
-                .iter()
-                .flat_map(|c| c.artifacts.iter())
-                .map(|a| Job {
-                    url: a.download_href().unwrap_or_default().to_string(),
-                    size: a.size,
-                    sha256: a.hashes.sha256.clone(),
-                    sha1: a.hashes.sha1.clone(),
-                    md5: a.hashes.md5.clone(),
-                })
-                .collect();
+            w.jobs = jobs;
         } else {
-            // Fresh URLs (they may have expired); keep progress.
-            let fresh: Vec<String> = d
-                .deployment
-                .chunks
-                .iter()
-                .flat_map(|c| c.artifacts.iter())
-                .map(|a| a.download_href().unwrap_or_default().to_string())
-                .collect();
-            for (job, url) in w.jobs.iter_mut().zip(fresh) {
-                job.url = url;
+            // Fresh URLs (the old ones may have expired); keep the progress.
+            for (job, fresh) in w.jobs.iter_mut().zip(jobs) {
+                job.url = fresh.url;
             }
         }
         if d.deployment.download == HandlingType::Skip {
@@ -694,210 +563,23 @@ impl DdiClient {
         }
     }
 
+    /// The server refused a request about the current action (404/410/403):
+    /// poll the root at once to learn why; after a few refusals, let the action go.
+    fn refused(&mut self, now: Time, events: &mut Vec<DdiEvent>) {
+        let Some(w) = self.work.as_mut() else {
+            return self.go(Step::Poll { scheduled: false }, now);
+        };
+        w.refusals += 1;
+        if w.refusals > MAX_REFUSALS {
+            return self.end_work(now, Outcome::Withdrawn, events);
+        }
+        self.go(Step::Poll { scheduled: false }, now);
+    }
+
     fn failure_reason(&self) -> String {
         match &self.step {
             Step::Feedback(_, _, details) => details.clone(),
             _ => String::new(),
-        }
-    }
-
-    fn next_download_or_done(
-        &mut self,
-        now: Time,
-        env: &ClientEnv<'_>,
-        events: &mut Vec<DdiEvent>,
-    ) {
-        let Some(w) = self.work.as_mut() else { return };
-        if w.next_job < w.jobs.len() {
-            return self.go(Step::Download, now);
-        }
-        w.downloaded = true;
-        let n = w.jobs.len();
-        let _ = (env, events);
-        self.go(
-            Step::Feedback(
-                Execution::Downloaded,
-                Finished::None,
-                format!("downloaded {n} artifacts"),
-            ),
-            now,
-        );
-    }
-
-    /// Appends a (possibly partial) download body; restarts on a mismatch.
-    fn take_download_piece(&mut self, resp: &Response, events: &mut Vec<DdiEvent>) {
-        let Some(w) = self.work.as_mut() else { return };
-        let from = w.verifier.received();
-        let served_from = if resp.status == 206 {
-            resp.headers
-                .get("content-range")
-                .and_then(content_range_start)
-        } else {
-            None
-        };
-        if from > 0 {
-            events.push(DdiEvent::RangeAnswered {
-                from,
-                status: resp.status,
-                served_from,
-            });
-        }
-        let offset = match (resp.status, served_from) {
-            (206, Some(start)) => start,
-            (206, None) => from,
-            _ => {
-                // A full body: whatever we had is superseded.
-                w.verifier = Verifier::new();
-                0
-            }
-        };
-        if offset != w.verifier.received() || w.verifier.append(offset, &resp.body).is_err() {
-            w.verifier = Verifier::new();
-        }
-    }
-
-    fn on_download(
-        &mut self,
-        now: Time,
-        resp: &Response,
-        env: &ClientEnv<'_>,
-        rng: &mut dyn RngCore,
-        events: &mut Vec<DdiEvent>,
-    ) {
-        match resp.status {
-            200 | 206 => self.take_download_piece(resp, events),
-            416 => {
-                if let Some(w) = self.work.as_mut() {
-                    w.verifier = Verifier::new();
-                }
-                return self.retry(now, Some(resp), env, rng, events);
-            }
-            s if is_retriable(s) => return self.retry(now, Some(resp), env, rng, events),
-            s => {
-                // 403/404/410: the URL may have expired or the action was withdrawn;
-                // fetch the deployment again for fresh links, a few times at most.
-                let Some(w) = self.work.as_mut() else { return };
-                w.refused_downloads += 1;
-                if w.refused_downloads > 3 {
-                    return self.close_failed(
-                        now,
-                        format!("download refused with status {s}"),
-                        events,
-                    );
-                }
-                return self.go(Step::FetchDeployment, now);
-            }
-        }
-        let Some(w) = self.work.as_mut() else { return };
-        let Some(job) = w.jobs.get(w.next_job) else {
-            return;
-        };
-        let received = w.verifier.received();
-        if received < job.size {
-            // Short body without a transport error: resume where it stopped.
-            return self.retry(now, Some(resp), env, rng, events);
-        }
-        let verifier = std::mem::take(&mut w.verifier);
-        let matches = verifier.finish(env.catalog).is_some_and(|h| {
-            let want = [
-                (&job.sha256, &h.sha256),
-                (&job.sha1, &h.sha1),
-                (&job.md5, &h.md5),
-            ];
-            let mut checked = want.iter().filter(|(w, _)| w.is_some()).peekable();
-            checked.peek().is_some()
-                && checked.all(|(w, got)| w.as_deref().is_some_and(|w| w.eq_ignore_ascii_case(got)))
-        }) && received == job.size;
-        events.push(DdiEvent::ArtifactChecked {
-            action: w.action,
-            matches,
-        });
-        w.download_failures = 0;
-        if matches {
-            w.next_job += 1;
-            self.failures = 0;
-            return self.next_download_or_done(now, env, events);
-        }
-        w.hash_failures += 1;
-        if w.hash_failures >= 2 {
-            let name = job.url.rsplit('/').next().unwrap_or("artifact").to_string();
-            return self.close_failed(now, format!("hash mismatch for {name}"), events);
-        }
-        self.go(Step::Download, now);
-    }
-
-    fn on_cancel(
-        &mut self,
-        now: Time,
-        resp: &Response,
-        env: &ClientEnv<'_>,
-        rng: &mut dyn RngCore,
-        events: &mut Vec<DdiEvent>,
-    ) {
-        if is_retriable(resp.status) {
-            return self.retry(now, Some(resp), env, rng, events);
-        }
-        let parsed = (resp.status == 200)
-            .then(|| serde_json::from_slice::<CancelActionBase>(resp.body.as_bytes()).ok())
-            .flatten();
-        let Some(c) = parsed else {
-            return self.sleep_until_next_poll(now, env);
-        };
-        let stop = c.cancel_action.stop_id.trim().parse::<u64>().unwrap_or(0);
-        let installing = self
-            .work
-            .as_ref()
-            .is_some_and(|w| w.action == stop && w.installing);
-        let execution = if installing {
-            Execution::Rejected
-        } else {
-            Execution::Closed
-        };
-        self.go(Step::CancelFeedback(stop, execution), now);
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn on_cancel_feedback(
-        &mut self,
-        now: Time,
-        resp: &Response,
-        action: u64,
-        execution: Execution,
-        env: &ClientEnv<'_>,
-        rng: &mut dyn RngCore,
-        events: &mut Vec<DdiEvent>,
-    ) {
-        let finished = if execution == Execution::Closed {
-            Finished::Success
-        } else {
-            Finished::None
-        };
-        events.push(DdiEvent::FeedbackAnswered {
-            action,
-            cancel: true,
-            execution,
-            finished,
-            status: resp.status,
-        });
-        if is_retriable(resp.status) {
-            return self.retry(now, Some(resp), env, rng, events);
-        }
-        self.failures = 0;
-        match execution {
-            Execution::Rejected if self.work.as_ref().is_some_and(|w| w.installing) => {
-                self.go(Step::Install, now + env.settings.install_time)
-            }
-            _ => {
-                if self.work.as_ref().is_some_and(|w| w.action == action) {
-                    self.end_work(now, Outcome::Canceled, events);
-                } else {
-                    events.push(DdiEvent::ActionEnded {
-                        action,
-                        outcome: Outcome::Canceled,
-                    });
-                    self.go(Step::Poll { scheduled: false }, now);
-                }
-            }
         }
     }
 }
@@ -915,7 +597,7 @@ fn new_work(action: u64, url: String, env: &ClientEnv<'_>, rng: &mut dyn RngCore
         verifier: Verifier::new(),
         hash_failures: 0,
         download_failures: 0,
-        refused_downloads: 0,
+        refusals: 0,
         started: false,
         downloaded: false,
         installing: false,
@@ -924,74 +606,5 @@ fn new_work(action: u64, url: String, env: &ClientEnv<'_>, rng: &mut dyn RngCore
     }
 }
 
-/// Statuses a careful device retries: server trouble, quotas, conflicts.
-fn is_retriable(status: u16) -> bool {
-    status >= 500 || status == 429 || status == 409 || status == 408
-}
-
-/// `Retry-After` in seconds (the HTTP-date form is not used by DDI servers).
-fn retry_after(resp: &Response) -> Option<Span> {
-    let secs: u64 = resp.headers.get("retry-after")?.trim().parse().ok()?;
-    Some(Span::secs(secs))
-}
-
-/// First byte of a `Content-Range: bytes a-b/len` header.
-fn content_range_start(value: &str) -> Option<u64> {
-    value
-        .trim()
-        .strip_prefix("bytes ")?
-        .split('-')
-        .next()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-/// The numeric path segment after `marker` in a link, e.g. `8` in `…/deploymentBase/8?c=1`.
-pub fn action_id_in(href: &str, marker: &str) -> Option<u64> {
-    let path = crate::message::path_and_query(href);
-    let path = path.split_once('?').map_or(path, |(p, _)| p);
-    let mut segs = path.split('/');
-    segs.by_ref().find(|s| *s == marker)?;
-    segs.next()?.parse().ok()
-}
-
-fn json_request(method: Method, url: String, body: &impl serde::Serialize) -> Request {
-    Request {
-        method,
-        url,
-        headers: Headers::new().with("content-type", "application/json"),
-        body: Body::Bytes(serde_json::to_vec(body).unwrap_or_default()),
-    }
-}
-
-fn feedback(
-    execution: Execution,
-    finished: Finished,
-    details: &str,
-    progress: Option<(u32, u32)>,
-) -> ActionFeedback {
-    ActionFeedback {
-        timestamp: None,
-        status: FeedbackStatus {
-            execution,
-            result: FeedbackResult {
-                finished,
-                progress: progress.map(|(cnt, of)| super::wire::Progress { cnt, of: Some(of) }),
-            },
-            code: None,
-            details: Some(vec![details.to_string()]),
-        },
-    }
-}
-
-fn config_body(controller_id: &str) -> ConfigData {
-    let mut data = std::collections::BTreeMap::new();
-    data.insert("hwRevision".to_string(), Some("2".to_string()));
-    data.insert("serial".to_string(), Some(controller_id.to_string()));
-    data.insert("agent".to_string(), Some("fleetsim".to_string()));
-    ConfigData {
-        mode: Some(super::wire::ConfigMode::Merge),
-        data,
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,395 @@
+//! Client tests in the quinn-proto style: the client and the real server core
+//! stepped against each other in virtual time, or the client fed hand-made
+//! answers, with no sockets and a bounded number of steps.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::*;
+use crate::message::{Body, ContentId, Headers};
+use crate::server::{
+    ActionId, ActionStatus, ActionType, ArtifactSpec, DistributionSpec, ModuleSpec, Server,
+    ServerConfig,
+};
+
+const ORIGIN: &str = "http://h";
+const ID: &str = "dev-1";
+/// No test needs more exchanges than this; a loop beyond it is a bug.
+const MAX_STEPS: usize = 200;
+
+struct Pair {
+    client: DdiClient,
+    server: Server,
+    settings: ClientSettings,
+    now: Time,
+    rng: ChaCha8Rng,
+    events: Vec<DdiEvent>,
+}
+
+impl Pair {
+    fn new() -> Pair {
+        let settings = ClientSettings {
+            install_time: Span::secs(10),
+            ..ClientSettings::default()
+        };
+        let mut server = Server::new(ServerConfig::default());
+        server.register_target(ID, 1, None);
+        Pair {
+            client: DdiClient::new(Time::ZERO, &settings),
+            server,
+            settings,
+            now: Time::ZERO,
+            rng: ChaCha8Rng::seed_from_u64(1),
+            events: Vec::new(),
+        }
+    }
+
+    fn assign(&mut self, size: u64, kind: ActionType) -> ActionId {
+        let dist = self.server.add_distribution(DistributionSpec {
+            name: "fw".into(),
+            version: "2.0.0".into(),
+            modules: vec![ModuleSpec {
+                part: "os".into(),
+                name: "fw".into(),
+                version: "2.0.0".into(),
+                artifacts: vec![ArtifactSpec {
+                    filename: "fw.bin".into(),
+                    content: ContentId(9),
+                    size,
+                }],
+            }],
+        });
+        self.server
+            .assign(self.now, dist, ID, kind, None, None)
+            .expect("target registered")
+    }
+
+    /// Advances to the client's next wake-up and takes its request.
+    fn next_request(&mut self) -> Request {
+        self.now = self.client.poll_timeout();
+        assert_ne!(self.now, Time::NEVER, "client idle forever");
+        let env = ClientEnv {
+            base_url: ORIGIN,
+            tenant: "DEFAULT",
+            authorization: None,
+            catalog: self.server.catalog(),
+            settings: &self.settings,
+        };
+        self.client
+            .poll_transmit(self.now, ID, &env, &mut self.rng, &mut self.events)
+            .expect("a request is due")
+    }
+
+    fn deliver(&mut self, delivery: Delivery) {
+        let env = ClientEnv {
+            base_url: ORIGIN,
+            tenant: "DEFAULT",
+            authorization: None,
+            catalog: self.server.catalog(),
+            settings: &self.settings,
+        };
+        self.client
+            .handle_response(self.now, delivery, &env, &mut self.rng, &mut self.events);
+    }
+
+    /// One request answered by the server core.
+    fn exchange(&mut self) -> (Request, Response) {
+        let req = self.next_request();
+        let resp = self.server.handle(self.now, &req);
+        self.deliver(Delivery::Complete(resp.clone()));
+        (req, resp)
+    }
+
+    /// Exchanges until `done` holds for an event; returns the requests made.
+    fn run_until(&mut self, done: impl Fn(&DdiEvent) -> bool) -> Vec<Request> {
+        let mut seen = Vec::new();
+        for _ in 0..MAX_STEPS {
+            let start = self.events.len();
+            seen.push(self.exchange().0);
+            if self.events[start..].iter().any(&done) {
+                return seen;
+            }
+        }
+        panic!("not done after {MAX_STEPS} exchanges: {:?}", self.events);
+    }
+}
+
+fn kinds(reqs: &[Request]) -> Vec<String> {
+    reqs.iter()
+        .map(|r| {
+            let path = r.path();
+            let tail = path.splitn(6, '/').nth(5).unwrap_or("");
+            let first = tail.split('/').next().filter(|t| !t.is_empty());
+            format!("{} {}", r.method, first.unwrap_or("root"))
+        })
+        .collect()
+}
+
+fn ended(e: &DdiEvent) -> bool {
+    matches!(e, DdiEvent::ActionEnded { .. })
+}
+
+#[test]
+fn full_update_flow_against_the_server_core() {
+    let mut p = Pair::new();
+    let action = p.assign(300_000, ActionType::Forced);
+    let reqs = p.run_until(ended);
+    let k = kinds(&reqs);
+    assert_eq!(k[0], "GET root", "{k:?}");
+    assert_eq!(k[1], "GET deploymentBase");
+    assert_eq!(k[2], "POST deploymentBase", "proceeding feedback");
+    assert_eq!(k[3], "GET softwaremodules", "download");
+    assert_eq!(k[4], "POST deploymentBase", "downloaded feedback");
+    assert_eq!(k[5], "POST deploymentBase", "closed feedback");
+    let bodies: Vec<String> = reqs
+        .iter()
+        .filter(|r| r.method == Method::Post)
+        .map(|r| String::from_utf8_lossy(r.body.as_bytes()).into_owned())
+        .collect();
+    assert!(bodies[0].contains(r#""execution":"proceeding""#));
+    assert!(bodies[1].contains(r#""execution":"downloaded""#));
+    assert!(bodies[2].contains(r#""execution":"closed""#) && bodies[2].contains("success"));
+    assert_eq!(
+        p.server.action_status(ID, action),
+        Some(ActionStatus::Finished)
+    );
+    assert!(p.events.contains(&DdiEvent::ArtifactChecked {
+        action: action.0,
+        matches: true
+    }));
+    assert_eq!(p.client.phase(), Phase::Updated);
+    // Right after closing it polls again, and answers the configData request.
+    let (req, _) = p.exchange();
+    assert_eq!(req.path(), "/DEFAULT/controller/v1/dev-1");
+    let (req, resp) = p.exchange();
+    assert_eq!((req.method, resp.status), (Method::Put, 200));
+    assert!(String::from_utf8_lossy(req.body.as_bytes()).contains(r#""mode":"merge""#));
+}
+
+fn root_answer(sleep: &str, extra: &str) -> Response {
+    let body = format!(
+        r#"{{"config":{{"polling":{{"sleep":"{sleep}","unknown":1}}}},"_links":{{}}{extra}}}"#
+    );
+    Response::json(200, "application/hal+json", body.into_bytes())
+}
+
+#[test]
+fn sleep_is_honoured_in_both_formats() {
+    let mut p = Pair::new();
+    for (sleep, span) in [("00:05:00", Span::minutes(5)), ("PT36H", Span::hours(36))] {
+        p.next_request();
+        p.deliver(Delivery::Complete(root_answer(
+            sleep,
+            r#","surprise":[1,2]"#,
+        )));
+        assert_eq!(p.client.poll_timeout(), p.now + span, "{sleep}");
+    }
+    // Garbage keeps the previous interval and is reported as unreadable.
+    p.next_request();
+    p.deliver(Delivery::Complete(root_answer("soon", "")));
+    assert!(p
+        .events
+        .iter()
+        .any(|e| matches!(e, DdiEvent::RootSeen { sleep: None, .. })));
+}
+
+#[test]
+fn server_errors_back_off_with_jitter_and_honour_retry_after() {
+    let mut p = Pair::new();
+    p.next_request();
+    let mut busy = Response::status(503);
+    busy.headers = Headers::new().with("retry-after", "120");
+    p.deliver(Delivery::Complete(busy));
+    let wait = p.client.poll_timeout().since(p.now);
+    assert!(wait >= Span::secs(120), "Retry-After honoured: {wait}");
+
+    let mut delays = Vec::new();
+    for _ in 0..8 {
+        p.next_request();
+        p.deliver(Delivery::Broken(NetError::Reset, None));
+        delays.push(p.client.poll_timeout().since(p.now));
+    }
+    assert!(delays[0] < delays[3], "grows: {delays:?}");
+    let cap = ClientSettings::default().default_poll;
+    assert!(
+        delays.iter().all(|d| *d <= cap),
+        "capped at the poll interval: {delays:?}"
+    );
+    let sent_scheduled = p
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                DdiEvent::Sent {
+                    scheduled: true,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(sent_scheduled, 1, "retries are not scheduled polls");
+    // 429 is retried too, not treated as an answer.
+    p.next_request();
+    p.deliver(Delivery::Complete(Response::status(429)));
+    assert!(p.client.poll_timeout() > p.now);
+}
+
+#[test]
+fn interrupted_download_resumes_with_range() {
+    let mut p = Pair::new();
+    let action = p.assign(100_000, ActionType::Forced);
+    p.run_until(|e| {
+        matches!(
+            e,
+            DdiEvent::FeedbackAnswered {
+                execution: Execution::Proceeding,
+                ..
+            }
+        )
+    });
+    let req = p.next_request();
+    assert_eq!(req.headers.get("range"), None);
+    let full = p.server.handle(p.now, &req);
+    let partial = Response {
+        body: full.body.truncated(40_000),
+        ..full
+    };
+    p.deliver(Delivery::Broken(NetError::Reset, Some(partial)));
+    let req = p.next_request();
+    assert_eq!(req.headers.get("range"), Some("bytes=40000-"));
+    let resp = p.server.handle(p.now, &req);
+    assert_eq!(resp.status, 206);
+    p.deliver(Delivery::Complete(resp));
+    p.run_until(ended);
+    assert!(p.events.contains(&DdiEvent::ArtifactChecked {
+        action: action.0,
+        matches: true
+    }));
+    assert_eq!(
+        p.server.action_status(ID, action),
+        Some(ActionStatus::Finished)
+    );
+}
+
+#[test]
+fn wrong_hash_is_retried_once_then_reported_as_failure() {
+    let mut p = Pair::new();
+    let action = p.assign(5_000, ActionType::Forced);
+    p.run_until(|e| {
+        matches!(
+            e,
+            DdiEvent::FeedbackAnswered {
+                execution: Execution::Proceeding,
+                ..
+            }
+        )
+    });
+    for _ in 0..2 {
+        let req = p.next_request();
+        let resp = p.server.handle(p.now, &req);
+        // Same length, other bytes: a CDN serving the wrong file.
+        let wrong = Response {
+            body: Body::Synthetic {
+                content: ContentId(12345),
+                offset: 0,
+                len: resp.body.len(),
+            },
+            ..resp
+        };
+        p.deliver(Delivery::Complete(wrong));
+    }
+    let req = p.next_request();
+    let body = String::from_utf8_lossy(req.body.as_bytes()).into_owned();
+    assert!(body.contains(r#""finished":"failure""#), "{body}");
+    assert!(body.contains("hash mismatch for fw.bin"), "{body}");
+    let resp = p.server.handle(p.now, &req);
+    p.deliver(Delivery::Complete(resp));
+    assert_eq!(
+        p.server.action_status(ID, action),
+        Some(ActionStatus::Error)
+    );
+    assert_eq!(p.client.phase(), Phase::Failed);
+}
+
+#[test]
+fn cancel_is_confirmed_with_closed_on_the_cancel_resource() {
+    let mut p = Pair::new();
+    let action = p.assign(1_000_000, ActionType::Soft);
+    p.run_until(|e| {
+        matches!(
+            e,
+            DdiEvent::FeedbackAnswered {
+                execution: Execution::Proceeding,
+                ..
+            }
+        )
+    });
+    // The download breaks; meanwhile the operator cancels the action.
+    p.next_request();
+    p.deliver(Delivery::Broken(NetError::Reset, None));
+    assert!(p.server.cancel(p.now, ID, action, false));
+    // The download retry now gets 404 (no access while CANCELING) → the client
+    // re-fetches the deployment (404) and goes back to polling, which shows cancelAction.
+    let reqs = p.run_until(ended);
+    assert!(p.events.contains(&DdiEvent::ActionEnded {
+        action: action.0,
+        outcome: Outcome::Canceled
+    }));
+    let k = kinds(&reqs);
+    assert!(k.contains(&"GET cancelAction".to_string()), "{k:?}");
+    let body = reqs
+        .iter()
+        .find(|r| r.method == Method::Post && r.path().contains("cancelAction"))
+        .map(|r| String::from_utf8_lossy(r.body.as_bytes()).into_owned())
+        .unwrap_or_default();
+    assert!(
+        body.contains(r#""execution":"closed""#),
+        "never `canceled` (ddi.md §1.6): {body}"
+    );
+    assert_eq!(
+        p.server.action_status(ID, action),
+        Some(ActionStatus::Canceled)
+    );
+}
+
+#[test]
+fn closed_feedback_answered_410_counts_as_delivered() {
+    let mut p = Pair::new();
+    let action = p.assign(1_000, ActionType::Forced);
+    p.run_until(|e| {
+        matches!(
+            e,
+            DdiEvent::FeedbackAnswered {
+                execution: Execution::Downloaded,
+                ..
+            }
+        )
+    });
+    // The closed feedback reaches the server but its answer is lost ...
+    let req = p.next_request();
+    assert_eq!(p.server.handle(p.now, &req).status, 200);
+    p.deliver(Delivery::Broken(NetError::Timeout, None));
+    // ... so the retry meets 410 Gone, which means the first one arrived.
+    let (req, resp) = p.exchange();
+    assert!(req.path().ends_with("/feedback"));
+    assert_eq!(resp.status, 410);
+    assert!(p.events.contains(&DdiEvent::ActionEnded {
+        action: action.0,
+        outcome: Outcome::Success
+    }));
+}
+
+#[test]
+fn unknown_link_targets_and_garbage_do_not_panic() {
+    let mut p = Pair::new();
+    for body in [
+        &b"not json"[..],
+        br#"{"config":{"polling":{"sleep":"00:01:00"}},"_links":{"deploymentBase":{"href":"http://h/x"}}}"#,
+        br#"{"id":"abc","deployment":{}}"#,
+    ] {
+        p.next_request();
+        p.deliver(Delivery::Complete(Response::json(200, "application/json", body.to_vec())));
+    }
+    assert!(p.client.poll_timeout() > p.now);
+}
