@@ -38,10 +38,10 @@ pub(super) fn artifact_json(
             h.to_string()
         }
     };
-    let href = format!(
-        "{}/softwaremodules/{}/artifacts/{}",
-        call.base, module, spec.filename
-    );
+    let href = call.link(format_args!(
+        "/softwaremodules/{}/artifacts/{}",
+        module, spec.filename
+    ));
     let mut links = BTreeMap::new();
     links.insert(
         "md5sum-http".to_string(),
@@ -199,7 +199,7 @@ fn serve(call: &Call<'_>, spec: &ArtifactSpec, etag: &str, head: bool) -> Respon
             "content-disposition",
             format!("attachment;filename={}", spec.filename),
         )
-        .with("etag", etag)
+        .with("etag", etag.to_string())
         .with("accept-ranges", "bytes")
         .with("x-content-type-options", "nosniff");
     if h.get("if-none-match")

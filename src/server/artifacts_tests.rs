@@ -167,7 +167,7 @@ fn range_requests() {
     );
     req.headers = Default::default();
     req.headers.insert("range", "bytes=0-9");
-    req.headers.insert("if-range", &etag);
+    req.headers.insert("if-range", etag.clone());
     assert_eq!(h.send(req).status, 206);
 }
 

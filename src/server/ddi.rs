@@ -36,11 +36,25 @@ pub(super) struct Call<'a> {
     pub(super) req: &'a Request,
     /// Controller id, percent-decoded.
     pub(super) cid: String,
-    /// `{origin}/{tenant}/controller/v1/{controllerId}`, for HAL links.
-    pub(super) base: String,
+    /// Tenant and controller id as they appear in the request path.
+    raw_tenant: &'a str,
+    raw_cid: &'a str,
     pub(super) faults: &'a Active,
     /// Content type of JSON answers (from `Accept`).
     pub(super) json_type: &'static str,
+}
+
+impl Call<'_> {
+    /// `{origin}/{tenant}/controller/v1/{controllerId}{tail}`: an absolute HAL
+    /// link built from the request, made only when an answer carries links.
+    pub(super) fn link(&self, tail: std::fmt::Arguments<'_>) -> String {
+        format!(
+            "{}/{}/controller/v1/{}{tail}",
+            self.req.origin(),
+            self.raw_tenant,
+            self.raw_cid
+        )
+    }
 }
 
 /// The DDI resources below `{base}`.
@@ -129,12 +143,12 @@ pub(super) fn dispatch(server: &mut Server, now: Time, req: &Request, faults: &A
             "controllerId longer than {MAX_CONTROLLER_ID} characters"
         ));
     }
-    let base = format!("{}/{}/controller/v1/{}", req.origin(), tenant, raw_cid);
     let call = Call {
         now,
         req,
         cid,
-        base,
+        raw_tenant: tenant,
+        raw_cid,
         faults,
         json_type,
     };
@@ -186,18 +200,18 @@ fn negotiate(accept: Option<&str>) -> Option<&'static str> {
         return Some(respond::HAL_JSON);
     };
     accept.split(',').find_map(|range| {
-        let media = range
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        match media.as_str() {
-            "application/json" => Some(respond::JSON),
-            "application/hal+json" | "application/cbor" | "application/*" | "*/*" => {
-                Some(respond::HAL_JSON)
-            }
-            _ => None,
+        let media = range.split(';').next().unwrap_or("").trim();
+        let is = |m: &str| media.eq_ignore_ascii_case(m);
+        if is("application/json") {
+            Some(respond::JSON)
+        } else if is("application/hal+json")
+            || is("application/cbor")
+            || is("application/*")
+            || is("*/*")
+        {
+            Some(respond::HAL_JSON)
+        } else {
+            None
         }
     })
 }
@@ -207,9 +221,9 @@ fn is_json(content_type: Option<&str>) -> bool {
     let media = content_type
         .and_then(|c| c.split(';').next())
         .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    media == "application/json" || media == "application/hal+json"
+        .trim();
+    media.eq_ignore_ascii_case("application/json")
+        || media.eq_ignore_ascii_case("application/hal+json")
 }
 
 /// Decodes `%XX` escapes; `None` for a bad escape or invalid UTF-8.
@@ -262,10 +276,11 @@ fn root_links(target: &Target, call: &Call<'_>) -> RootLinks {
     let now = call.now;
     match target.active_action() {
         Some(a) if a.status.is_cancel() => {
-            links.cancel_action = Some(Link::new(format!("{}/cancelAction/{}", call.base, a.id)));
+            links.cancel_action =
+                Some(Link::new(call.link(format_args!("/cancelAction/{}", a.id))));
         }
         Some(a) => {
-            let href = format!("{}/deploymentBase/{}?c={}", call.base, a.id, a.etag_c(now));
+            let href = call.link(format_args!("/deploymentBase/{}?c={}", a.id, a.etag_c(now)));
             links.deployment_base = Some(Link::new(href));
         }
         None if call.faults.reopen_closed => {
@@ -275,7 +290,7 @@ fn root_links(target: &Target, call: &Call<'_>) -> RootLinks {
                 .filter(|a| matches!(a.status, ActionStatus::Finished | ActionStatus::Error))
                 .max_by_key(|a| a.id);
             if let Some(a) = closed {
-                let href = format!("{}/deploymentBase/{}?c={}", call.base, a.id, a.etag_c(now));
+                let href = call.link(format_args!("/deploymentBase/{}?c={}", a.id, a.etag_c(now)));
                 links.deployment_base = Some(Link::new(href));
             }
         }
@@ -286,10 +301,12 @@ fn root_links(target: &Target, call: &Call<'_>) -> RootLinks {
         .and_then(|id| target.action(id))
         .filter(|a| !a.active && a.status == ActionStatus::Finished);
     if let Some(a) = installed {
-        links.installed_base = Some(Link::new(format!("{}/installedBase/{}", call.base, a.id)));
+        links.installed_base = Some(Link::new(
+            call.link(format_args!("/installedBase/{}", a.id)),
+        ));
     }
     if target.request_config {
-        links.config_data = Some(Link::new(format!("{}/configData", call.base)));
+        links.config_data = Some(Link::new(call.link(format_args!("/configData"))));
     }
     links
 }

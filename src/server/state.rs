@@ -8,7 +8,8 @@
 //! status-entry quota.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::artifact::Catalog;
 use crate::protocol::ddi::wire::{ActionHistory, HandlingType, MaintenanceWindow};
@@ -414,11 +415,35 @@ impl Target {
     }
 }
 
+/// FxHash-style hasher for controller ids: a fixed function (no random seed),
+/// a few instructions per 8 bytes. Controller-id lookup is on every request.
+#[derive(Default, Clone, Copy)]
+pub(super) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// All targets, by controller id.
 #[derive(Debug, Default)]
 pub(super) struct Targets {
     list: Vec<Target>,
-    by_id: BTreeMap<Box<str>, usize>,
+    /// Lookup only (never iterated), so a hash map cannot leak order into outputs.
+    by_id: HashMap<Box<str>, usize, BuildHasherDefault<IdHasher>>,
     max_index: Option<u64>,
 }
 

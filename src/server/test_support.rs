@@ -74,7 +74,7 @@ impl H {
 
     pub(super) fn get_with(&mut self, rest: &str, name: &str, value: &str) -> Response {
         let mut req = Request::new(Method::Get, H::url(rest));
-        req.headers.insert(name, value);
+        req.headers.insert_dynamic(name, value.to_string());
         self.send(req)
     }
 

@@ -265,7 +265,7 @@ impl DdiClient {
         req.headers
             .insert("accept", "application/hal+json, application/json");
         if let Some(auth) = env.authorization {
-            req.headers.insert("authorization", auth);
+            req.headers.insert("authorization", auth.to_string());
         }
         let scheduled = matches!(self.step, Step::Poll { scheduled: true });
         events.push(DdiEvent::Sent {
