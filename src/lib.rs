@@ -14,11 +14,13 @@
 //! - [`scenario`]: the YAML scenario model, units, validation with `file:line:col` errors.
 //! - [`protocol`]: sans-IO protocol clients (DDI v1) and their wire types.
 //! - [`server`]: the embedded reference server, a pure state machine.
+//! - [`serve`]: `fleetsim serve`, the embedded server over real HTTP(S) (hyper, rustls).
 //! - [`net`]: connectivity models (online windows, loss, latency, bandwidth).
 //! - [`device`]: device kinds composed from protocol clients and a link.
 //! - [`sim`]: the virtual-time engine, per-device RNG streams and trace digests.
 //! - [`oracle`]: invariants, each with a stable ID and the clause it enforces.
 //! - [`report`]: the run report (`report.json`) and the terminal summary.
+//! - [`runtime`]: the real-time driver: the same devices over real HTTP(S), on tokio.
 
 pub mod artifact;
 pub mod message;
@@ -26,7 +28,9 @@ pub mod net;
 pub mod oracle;
 pub mod protocol;
 pub mod report;
+pub mod runtime;
 pub mod scenario;
+pub mod serve;
 pub mod server;
 pub mod sim;
 pub mod time;

@@ -56,6 +56,8 @@ pub struct TimelinePoint {
     pub at_ms: u64,
     /// Devices per phase.
     pub phases: BTreeMap<&'static str, u64>,
+    /// Requests sent since the previous point (throughput over time).
+    pub requests: u64,
 }
 
 /// Verdict of an invariant.
@@ -215,6 +217,7 @@ pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Durati
     counters.insert("devices_targeted", r.targeted);
     counters.insert("violations", r.oracle.total());
     counters.insert("events", r.events);
+    counters.extend(r.extra_counters.iter().map(|(k, v)| (*k, *v)));
     let latency_ms = ReqKind::ALL
         .iter()
         .filter_map(|k| stats.latency.get(k).map(|h| (k.as_str(), summarize(h))))
@@ -239,6 +242,7 @@ pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Durati
             .map(|p| TimelinePoint {
                 at_ms: p.at.as_millis(),
                 phases: phase_map(&p.phases),
+                requests: p.requests,
             })
             .collect(),
         invariants: InvariantId::ALL

@@ -41,6 +41,58 @@ pub struct Scenario {
     /// Report sampling interval of fleet state (default: duration / 200).
     #[serde(default)]
     pub sample_every: Option<Duration>,
+    /// Settings that apply to real-time runs (`--target`).
+    #[serde(default)]
+    pub load: Load,
+}
+
+/// How a real-time run (`fleetsim run --target URL`) drives the fleet.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    /// Devices started per second (open-loop arrival); absent = each device
+    /// starts at a random point of its first poll interval.
+    #[serde(default)]
+    pub start_rate: Option<f64>,
+    /// `pool`: devices share keep-alive connections; `per_device`: each device
+    /// opens its own connection for each exchange, as a real device does.
+    #[serde(default)]
+    pub connections: ConnectionModel,
+    /// How long a device waits for an answer (real time).
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: Duration,
+    /// Scenario time runs this many times faster than real time (1 = real time).
+    #[serde(default = "default_time_scale")]
+    pub time_scale: f64,
+}
+
+fn default_request_timeout() -> Duration {
+    Duration(Span::secs(30))
+}
+fn default_time_scale() -> f64 {
+    1.0
+}
+
+impl Default for Load {
+    fn default() -> Self {
+        Load {
+            start_rate: None,
+            connections: ConnectionModel::default(),
+            request_timeout: default_request_timeout(),
+            time_scale: default_time_scale(),
+        }
+    }
+}
+
+/// Connection model of a real-time run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionModel {
+    /// Shared keep-alive pool.
+    #[default]
+    Pool,
+    /// A connection of its own per device exchange.
+    PerDevice,
 }
 
 fn default_seed() -> u64 {
@@ -307,6 +359,33 @@ pub struct Faults {
     /// Faults of the embedded server.
     #[serde(default)]
     pub server: Vec<ServerFault>,
+    /// Faults injected on the device side of real-time runs.
+    #[serde(default)]
+    pub client: Vec<ClientFault>,
+}
+
+/// A client-side fault during `[at, at + for)` (scenario time; whole run without `for`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientFault {
+    /// Start.
+    #[serde(default)]
+    pub at: Duration,
+    /// Length.
+    #[serde(default, rename = "for")]
+    pub for_: Option<Duration>,
+    /// Fraction of requests dropped before they are sent (the device times out).
+    #[serde(default)]
+    pub drop: Fraction,
+    /// Extra delay before each request is sent.
+    #[serde(default)]
+    pub delay: Option<Duration>,
+    /// Fraction of downloads whose connection is cut after half the body.
+    #[serde(default)]
+    pub disconnect_mid_download: Fraction,
+    /// Fraction of responses whose body is cut short (the connection then closes).
+    #[serde(default)]
+    pub truncate: Fraction,
 }
 
 /// A server fault active during `[at, at + for)` (whole run when `for` is absent).

@@ -226,6 +226,23 @@ fn is_json(content_type: Option<&str>) -> bool {
         || media.eq_ignore_ascii_case("application/hal+json")
 }
 
+/// The percent-decoded controller id of a DDI request path
+/// (`/{tenant}/controller/v1/{controllerId}/...`), read as [`dispatch`] reads it.
+pub(super) fn controller_id(req: &Request) -> Option<String> {
+    let path = req.path();
+    let mut segments = path.strip_prefix('/').unwrap_or(path).split('/');
+    let (_tenant, controller, v1, cid) = (
+        segments.next()?,
+        segments.next()?,
+        segments.next()?,
+        segments.next()?,
+    );
+    if controller != "controller" || v1 != "v1" || cid.is_empty() {
+        return None;
+    }
+    percent_decode(cid)
+}
+
 /// Decodes `%XX` escapes; `None` for a bad escape or invalid UTF-8.
 pub(super) fn percent_decode(s: &str) -> Option<String> {
     if !s.contains('%') {

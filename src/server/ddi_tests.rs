@@ -361,3 +361,18 @@ fn same_inputs_give_same_outputs() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn request_controller_id_reads_the_path_like_dispatch() {
+    use super::super::request_controller_id;
+    let id = |url: &str| request_controller_id(&Request::new(Method::Get, url));
+    assert_eq!(id(&H::url("")), Some(CID.to_string()));
+    assert_eq!(id(&H::url("/deploymentBase/3?c=1")), Some(CID.to_string()));
+    assert_eq!(
+        id("http://h/DEFAULT/controller/v1/dev%201"),
+        Some("dev 1".into())
+    );
+    assert_eq!(id("http://h/DEFAULT/controller/v1/"), None);
+    assert_eq!(id("http://h/DEFAULT/other/v1/dev"), None);
+    assert_eq!(id("http://h/DEFAULT/controller/v1/bad%zz"), None);
+}

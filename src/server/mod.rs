@@ -446,3 +446,11 @@ impl Server {
         self.targets.len()
     }
 }
+
+/// The controller id a DDI request addresses (`/{tenant}/controller/v1/{id}/...`,
+/// percent-decoded), or `None` for any other path. A root poll that raises
+/// [`Server::target_count`] has registered exactly this id (plug and play);
+/// `fleetsim serve` uses that to hand late-registering devices their campaigns.
+pub fn request_controller_id(req: &Request) -> Option<String> {
+    ddi::controller_id(req)
+}

@@ -85,8 +85,10 @@ pub struct RunResult {
     pub convergence: Vec<Option<Span>>,
     /// The recorded device's readable trace.
     pub trace: Vec<String>,
-    /// Events processed.
+    /// Events processed (virtual) or requests completed (real time).
     pub events: u64,
+    /// Driver-specific counters (real time: late sends, injected drops).
+    pub extra_counters: std::collections::BTreeMap<&'static str, u64>,
 }
 
 /// The engine.
@@ -251,6 +253,7 @@ impl Engine {
             phases: self.phases,
             trace: self.trace,
             events: self.processed,
+            extra_counters: Default::default(),
         }
     }
 

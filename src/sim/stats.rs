@@ -17,6 +17,8 @@ pub struct Sample {
     pub at: Time,
     /// Devices per phase, in [`crate::protocol::ddi::Phase::ALL`] order.
     pub phases: [u64; 7],
+    /// Requests sent since the previous sample.
+    pub requests: u64,
 }
 
 /// Counters and histograms of a run.
@@ -104,9 +106,11 @@ impl Stats {
         if self.timeline.last().is_some_and(|s| s.at == at) {
             self.timeline.pop();
         }
+        let before: u64 = self.timeline.iter().map(|s| s.requests).sum();
         self.timeline.push(Sample {
             at,
             phases: *phases,
+            requests: self.requests() - before,
         });
     }
 }

@@ -1,0 +1,569 @@
+//! The real-time driver: the same device state machines, against any DDI
+//! server over real HTTP(S), on tokio.
+//!
+//! One driver task owns every device (its [`DdiClient`], RNG streams and trace
+//! hash) and a heap of wake-up times, exactly like the virtual engine; only
+//! the requests leave it, each in a task of its own, and come back through a
+//! channel. So 100 000 sleepy devices cost 100 000 small structs and a heap
+//! entry each, not 100 000 tasks. Time given to the devices and the oracle is
+//! scenario time: real time since the start times `load.time_scale`, and a
+//! request goes out at the time it was *meant* to (its due time), which is
+//! also where its latency is measured from (no coordinated omission).
+
+mod http;
+mod progress;
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+pub use http::{Http, HttpSetupError, Injected};
+
+use crate::message::{Method, NetError, Request};
+use crate::oracle::{Oracle, OracleConfig};
+use crate::protocol::ddi::{ClientEnv, DdiClient, DdiEvent, Delivery, Outcome, Phase, ReqKind};
+use crate::scenario::{ClientFault, Scenario};
+use crate::sim::digest::{combine, TraceHash};
+use crate::sim::rng::{stream, Purpose};
+use crate::sim::setup::Setup;
+use crate::sim::stats::Stats;
+use crate::sim::RunResult;
+use crate::time::{Span, Time};
+
+/// Where and how to reach the server under test.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// `scheme://host[:port]` (a path prefix is kept).
+    pub base_url: String,
+    /// DDI tenant (default: the scenario's).
+    pub tenant: Option<String>,
+    /// Gateway token (default: the scenario's). Never printed.
+    pub gateway_token: Option<String>,
+    /// PEM file with extra trusted roots, and its contents.
+    pub ca_pem: Option<(String, Vec<u8>)>,
+}
+
+/// Settings of a real-time run.
+#[derive(Clone, Debug)]
+pub struct RealOptions {
+    /// The server.
+    pub target: Target,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// Why a real-time run could not be carried out (exit code 3).
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// `--target` is not a usable URL.
+    #[error("--target {0}: expected an http:// or https:// URL such as http://127.0.0.1:8080")]
+    BadTarget(String),
+    /// HTTP client setup failed.
+    #[error(transparent)]
+    Setup(#[from] HttpSetupError),
+    /// The target could not be reached.
+    #[error("target {url} is unreachable ({what}); is the server running and the address right?")]
+    Unreachable {
+        /// URL tried.
+        url: String,
+        /// What happened.
+        what: String,
+    },
+    /// The target answered, but not like a DDI server.
+    #[error("target {url} does not answer like a DDI server: {what}")]
+    NotDdi {
+        /// URL tried.
+        url: String,
+        /// What came back.
+        what: String,
+    },
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Completion of one request.
+struct Done {
+    slot: u32,
+    delivery: Delivery,
+}
+
+struct Device {
+    number: u64,
+    controller_id: String,
+    group: u16,
+    phase: Phase,
+    client: DdiClient,
+    rng: ChaCha8Rng,
+    link_rng: ChaCha8Rng,
+    window_phase: Span,
+    in_flight: Option<(ReqKind, Time, Instant)>,
+    trace: TraceHash,
+    offered_at: Option<Time>,
+    converged_at: Option<Time>,
+}
+
+/// Runs `scenario` against `opts.target` in real time. Blocks.
+pub fn run(scenario: &Scenario, opts: &RealOptions) -> Result<RunResult, RuntimeError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(RuntimeError::Runtime)?;
+    rt.block_on(run_async(scenario, opts))
+}
+
+fn base_url(target: &Target) -> Result<String, RuntimeError> {
+    let url = target.base_url.trim_end_matches('/').to_string();
+    let ok = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.split("://").nth(1).is_some_and(|rest| !rest.is_empty());
+    if ok {
+        Ok(url)
+    } else {
+        Err(RuntimeError::BadTarget(target.base_url.clone()))
+    }
+}
+
+fn is_loopback(url: &str) -> bool {
+    let host = url
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("");
+    host == "localhost" || host.starts_with("127.") || host == "[::1]"
+}
+
+/// Runs `scenario` against the target on the current tokio runtime.
+pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunResult, RuntimeError> {
+    let base = base_url(&opts.target)?;
+    let setup = Setup::new(scenario);
+    let tenant = opts
+        .target
+        .tenant
+        .clone()
+        .unwrap_or_else(|| scenario.server.tenant.clone());
+    let token = opts
+        .target
+        .gateway_token
+        .clone()
+        .or_else(|| scenario.server.gateway_token.clone());
+    let authorization = token.map(|t| format!("GatewayToken {t}"));
+    let load = &scenario.load;
+    let scale = load.time_scale.max(1e-6);
+    let timeout = Duration::from_millis(load.request_timeout.0.as_millis().max(1));
+    let ca = opts
+        .target
+        .ca_pem
+        .as_ref()
+        .map(|(p, b)| (p.as_str(), b.as_slice()));
+    let http = Arc::new(Http::new(
+        load.connections,
+        is_loopback(&base),
+        ca,
+        timeout,
+    )?);
+
+    preflight(&http, &base, &tenant, &setup, authorization.as_deref()).await?;
+
+    let seed = scenario.seed;
+    let mut devices = Vec::new();
+    for (gi, g) in setup.groups.iter().enumerate() {
+        for number in g.first..g.first + g.count {
+            let mut link_rng = stream(seed, number, Purpose::Link);
+            let window_phase = g.link.draw_phase(&mut link_rng);
+            let start = match load.start_rate {
+                Some(rate) if rate > 0.0 => Time((number as f64 / rate * 1000.0 * scale) as u64),
+                _ if g.link.online_until(Time::ZERO, Span::ZERO) == Some(Time::NEVER) => {
+                    Time(link_rng.gen_range(0..g.settings.default_poll.as_millis().max(1)))
+                }
+                _ => g.link.next_online(Time::ZERO, window_phase),
+            };
+            devices.push(Device {
+                number,
+                controller_id: setup.controller_id(number),
+                group: gi as u16,
+                phase: Phase::Idle,
+                client: DdiClient::new(start, &g.settings),
+                rng: stream(seed, number, Purpose::Device),
+                link_rng,
+                window_phase,
+                in_flight: None,
+                trace: TraceHash::default(),
+                offered_at: None,
+                converged_at: None,
+            });
+        }
+    }
+    let mut driver = Driver {
+        setup,
+        base,
+        tenant,
+        authorization,
+        faults: scenario.faults.client.clone(),
+        scale,
+        end: Time(scenario.duration.0.as_millis()),
+        started: Instant::now(),
+        http,
+        devices,
+        heap: BinaryHeap::new(),
+        seq: 0,
+        oracle: Oracle::new(
+            OracleConfig {
+                polling_jitter: scenario.server.polling_jitter.0,
+            },
+            0,
+        ),
+        stats: Stats::new(),
+        events: Vec::new(),
+        phases: [0; 7],
+        late_sends: 0,
+        dropped: 0,
+        in_flight: 0,
+        processed: 0,
+    };
+    driver.oracle = Oracle::new(
+        OracleConfig {
+            polling_jitter: scenario.server.polling_jitter.0,
+        },
+        driver.devices.len(),
+    );
+    driver.phases[Phase::Idle as usize] = driver.devices.len() as u64;
+    for slot in 0..driver.devices.len() {
+        let due = driver.devices[slot].client.poll_timeout();
+        driver.push(due, slot);
+    }
+    let sample_every = scenario
+        .sample_every
+        .map_or(Span((driver.end.as_millis() / 200).max(1000)), |d| {
+            d.0.max(Span::secs(1))
+        });
+    let bar = progress::Progress::new(opts.progress, driver.devices.len() as u64, driver.end);
+    let result = driver.run(sample_every, &bar).await;
+    bar.finish();
+    Ok(result)
+}
+
+/// One root poll before the fleet starts, so that a wrong address, TLS
+/// trouble, refused credentials or a non-DDI server are reported at once.
+async fn preflight(
+    http: &Http,
+    base: &str,
+    tenant: &str,
+    setup: &Setup,
+    authorization: Option<&str>,
+) -> Result<(), RuntimeError> {
+    let id = setup.controller_id(0);
+    let url = format!("{base}/{tenant}/controller/v1/{id}");
+    let mut req = Request::new(Method::Get, url.clone());
+    req.headers
+        .insert("accept", "application/hal+json, application/json");
+    if let Some(a) = authorization {
+        req.headers.insert("authorization", a.to_string());
+    }
+    let shown = format!("{base}/{tenant}/controller/v1/…");
+    match http.execute(0, req, Injected::default()).await {
+        Delivery::Broken(e, _) => Err(RuntimeError::Unreachable {
+            url: shown,
+            what: match e {
+                NetError::Unreachable => "connection refused or TLS handshake failed".into(),
+                NetError::Timeout => "no answer within the request timeout".into(),
+                other => other.to_string(),
+            },
+        }),
+        Delivery::Complete(r) if r.status == 401 || r.status == 403 => Err(RuntimeError::NotDdi {
+            url: shown,
+            what: format!("{} to a root poll: credentials refused (check --gateway-token or the scenario's server.gateway_token)", r.status),
+        }),
+        Delivery::Complete(r) if r.status == 200 => {
+            serde_json::from_slice::<crate::protocol::ddi::wire::ControllerBase>(r.body.as_bytes())
+                .map(|_| ())
+                .map_err(|e| RuntimeError::NotDdi { url: shown, what: format!("root answer is not a DDI document ({e})") })
+        }
+        // 5xx, 429 and the like are the run's business: the oracle and the
+        // devices' backoff deal with them.
+        Delivery::Complete(r) if r.status >= 429 => Ok(()),
+        Delivery::Complete(r) => Err(RuntimeError::NotDdi { url: shown, what: format!("root poll answered {}", r.status) }),
+    }
+}
+
+struct Driver {
+    setup: Setup,
+    base: String,
+    tenant: String,
+    authorization: Option<String>,
+    faults: Vec<ClientFault>,
+    scale: f64,
+    end: Time,
+    started: Instant,
+    http: Arc<Http>,
+    devices: Vec<Device>,
+    heap: BinaryHeap<Reverse<(Time, u64, u32)>>,
+    seq: u64,
+    oracle: Oracle,
+    stats: Stats,
+    events: Vec<DdiEvent>,
+    phases: [u64; 7],
+    late_sends: u64,
+    dropped: u64,
+    in_flight: u64,
+    processed: u64,
+}
+
+/// A send this much later than intended counts as late.
+const LATE: Duration = Duration::from_millis(100);
+
+impl Driver {
+    fn push(&mut self, due: Time, slot: usize) {
+        if due != Time::NEVER {
+            self.seq += 1;
+            self.heap.push(Reverse((due, self.seq, slot as u32)));
+        }
+    }
+
+    /// Scenario time now.
+    fn now(&self) -> Time {
+        Time((self.started.elapsed().as_secs_f64() * 1000.0 * self.scale) as u64)
+    }
+
+    /// The real instant at which scenario time `t` comes.
+    fn instant_of(&self, t: Time) -> Instant {
+        self.started + Duration::from_secs_f64(t.as_millis() as f64 / 1000.0 / self.scale)
+    }
+
+    async fn run(mut self, sample_every: Span, bar: &progress::Progress) -> RunResult {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
+        let mut next_sample = Time::ZERO;
+        loop {
+            let now = self.now();
+            if now >= next_sample {
+                self.stats.sample(next_sample.min(self.end), &self.phases);
+                bar.update(
+                    now,
+                    &self.phases,
+                    &self.stats,
+                    self.oracle.total(),
+                    self.in_flight,
+                );
+                next_sample += sample_every;
+            }
+            if now >= self.end {
+                break;
+            }
+            let next_due = self.heap.peek().map_or(self.end, |Reverse((t, _, _))| *t);
+            let wake_at = self.instant_of(next_due.min(self.end).min(next_sample));
+            tokio::select! {
+                done = rx.recv() => {
+                    if let Some(done) = done {
+                        self.complete(done);
+                    }
+                }
+                _ = tokio::time::sleep_until(wake_at) => {
+                    let now = self.now();
+                    while let Some(Reverse((due, _, slot))) = self.heap.peek().copied() {
+                        if due > now {
+                            break;
+                        }
+                        self.heap.pop();
+                        self.wake(slot as usize, due, &tx);
+                    }
+                }
+            }
+        }
+        // Let requests in flight finish (bounded by their own timeouts).
+        drop(tx);
+        while self.in_flight > 0 {
+            match tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
+                Ok(Some(done)) => self.complete(done),
+                _ => break,
+            }
+        }
+        self.stats.sample(self.end, &self.phases);
+        self.finish()
+    }
+
+    fn active_fault(&self, now: Time) -> Option<&ClientFault> {
+        // Few windows per scenario: a scan is cheaper than an index.
+        self.faults.iter().find(|f| {
+            let from = Time(f.at.0.as_millis());
+            let until = f.for_.map_or(Time::NEVER, |d| from + d.0);
+            from <= now && now < until
+        })
+    }
+
+    fn wake(&mut self, slot: usize, due: Time, tx: &mpsc::UnboundedSender<Done>) {
+        let real_lateness = self
+            .started
+            .elapsed()
+            .saturating_sub(self.instant_of(due) - self.started);
+        let d = &mut self.devices[slot];
+        if d.in_flight.is_some() || d.client.poll_timeout() != due {
+            return;
+        }
+        let g = &self.setup.groups[d.group as usize];
+        if g.link.online_until(due, d.window_phase).is_none() {
+            let next = g.link.next_online(due, d.window_phase);
+            self.push(next, slot);
+            return;
+        }
+        let env = ClientEnv {
+            base_url: &self.base,
+            tenant: &self.tenant,
+            authorization: self.authorization.as_deref(),
+            catalog: self.setup.server.catalog(),
+            settings: &g.settings,
+        };
+        self.events.clear();
+        let Some(req) =
+            d.client
+                .poll_transmit(due, &d.controller_id, &env, &mut d.rng, &mut self.events)
+        else {
+            let next = d.client.poll_timeout();
+            self.flush(slot, due);
+            self.push(next, slot);
+            return;
+        };
+        let kind = self
+            .events
+            .iter()
+            .find_map(|e| match e {
+                DdiEvent::Sent { kind, .. } => Some(*kind),
+                _ => None,
+            })
+            .unwrap_or(ReqKind::Root);
+        if real_lateness > LATE {
+            self.late_sends += 1;
+        }
+        let fault = match self.active_fault(due).cloned() {
+            Some(f) => {
+                let rng = &mut self.devices[slot].link_rng;
+                let drop = f.drop.0 > 0.0 && rng.gen_bool(f.drop.0);
+                let cut = if kind == ReqKind::Download {
+                    f.disconnect_mid_download.0 > 0.0 && rng.gen_bool(f.disconnect_mid_download.0)
+                } else {
+                    false
+                } || (f.truncate.0 > 0.0 && rng.gen_bool(f.truncate.0));
+                Injected {
+                    drop,
+                    delay: f.delay.map(|d| Duration::from_millis(d.0.as_millis())),
+                    cut_body: cut,
+                }
+            }
+            None => Injected::default(),
+        };
+        if fault.drop {
+            self.dropped += 1;
+        }
+        let intended = self.instant_of(due);
+        let d = &mut self.devices[slot];
+        d.in_flight = Some((kind, due, intended));
+        self.stats.sent(kind);
+        self.in_flight += 1;
+        self.flush(slot, due);
+        let (http, tx, number) = (self.http.clone(), tx.clone(), self.devices[slot].number);
+        tokio::spawn(async move {
+            let delivery = http.execute(number, req, fault).await;
+            let _ = tx.send(Done {
+                slot: slot as u32,
+                delivery,
+            });
+        });
+    }
+
+    fn complete(&mut self, done: Done) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.processed += 1;
+        let slot = done.slot as usize;
+        let now = self.now();
+        let d = &mut self.devices[slot];
+        let Some((kind, _, intended)) = d.in_flight.take() else {
+            return;
+        };
+        match &done.delivery {
+            Delivery::Complete(r) => {
+                // From the intended send time: a late driver shows up as latency.
+                let latency = Instant::now().saturating_duration_since(intended);
+                self.stats
+                    .answered(kind, r.status, Span(latency.as_millis() as u64));
+            }
+            Delivery::Broken(e, _) => self.stats.failed(kind, *e),
+        }
+        let g = &self.setup.groups[d.group as usize];
+        let env = ClientEnv {
+            base_url: &self.base,
+            tenant: &self.tenant,
+            authorization: self.authorization.as_deref(),
+            catalog: self.setup.server.catalog(),
+            settings: &g.settings,
+        };
+        self.events.clear();
+        d.client
+            .handle_response(now, done.delivery, &env, &mut d.rng, &mut self.events);
+        let next = d.client.poll_timeout();
+        self.flush(slot, now);
+        self.push(next.max(now), slot);
+    }
+
+    fn flush(&mut self, slot: usize, now: Time) {
+        let d = &mut self.devices[slot];
+        for ev in &self.events {
+            d.trace.event(now, ev);
+            self.oracle
+                .observe(slot, d.number, &d.controller_id, now, ev);
+            match ev {
+                DdiEvent::PhaseChanged(p) => {
+                    self.phases[d.phase as usize] -= 1;
+                    self.phases[*p as usize] += 1;
+                    d.phase = *p;
+                }
+                DdiEvent::DeploymentSeen { .. } => {
+                    d.offered_at.get_or_insert(now);
+                }
+                DdiEvent::ActionEnded { outcome, .. } => {
+                    self.stats.ended(outcome);
+                    if *outcome == Outcome::Success && d.converged_at.is_none() {
+                        d.converged_at = Some(now);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn finish(self) -> RunResult {
+        let digests: Vec<(u64, TraceHash)> =
+            self.devices.iter().map(|d| (d.number, d.trace)).collect();
+        let digest = combine(digests.iter().map(|(n, h)| (*n, h)));
+        let targeted: Vec<&Device> = self
+            .devices
+            .iter()
+            .filter(|d| d.offered_at.is_some())
+            .collect();
+        let convergence = targeted
+            .iter()
+            .map(|d| d.converged_at.zip(d.offered_at).map(|(c, a)| c.since(a)))
+            .collect();
+        let mut extra = std::collections::BTreeMap::new();
+        extra.insert("late_sends", self.late_sends);
+        extra.insert("dropped_by_fault", self.dropped);
+        RunResult {
+            targeted: targeted.len() as u64,
+            convergence,
+            stats: self.stats,
+            oracle: self.oracle,
+            digests,
+            digest,
+            phases: self.phases,
+            trace: Vec::new(),
+            events: self.processed,
+            extra_counters: extra,
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! `fleetsim serve`: the embedded reference server over real HTTP(S).
+//!
+//! The same sans-IO [`Server`](crate::server::Server) core the virtual
+//! driver calls in-process answers real requests here: a device developer
+//! points a device (or `fleetsim run --target`) at it and gets hawkBit DDI
+//! v1 behaviour — content negotiation, ETags, Range downloads, absolute HAL
+//! links built from the `Host` the client used — plus, from a scenario, its
+//! campaigns, artifacts and fault windows.
+//!
+//! - HTTP/1.1 with keep-alive over hyper, one task per connection; HTTPS via
+//!   rustls (ring) from PEM files.
+//! - Scenario time is real time since start × `time_scale`, so a campaign
+//!   `at: 1h` fires after 3.6 s with `time_scale: 1000`.
+//! - Devices register themselves (plug and play). A campaign is assigned,
+//!   at its time, to every registered target it selects; a target that
+//!   registers later gets every campaign already started (and not yet
+//!   canceled) on its first poll — unlike hawkBit, where an assignment is
+//!   one-shot, because a device pointed at `serve` late expects its update.
+//!   Device kinds come from the fleet groups' controller-id prefixes
+//!   (`<id_prefix><number>`); see `state.rs`.
+//! - Scenario `reset: true` fault windows close the connection without an answer.
+//! - Artifact bodies are generated in 64 KiB chunks while they are sent.
+//! - Shutdown stops accepting, lets in-flight requests finish and closes idle
+//!   keep-alive connections, waiting at most [`SHUTDOWN_GRACE`].
+//!
+//! Layout: `mod.rs` (this file: options, listener, connections, shutdown),
+//! `adapter.rs` (hyper ↔ [`Request`](crate::message::Request)/[`Response`](crate::message::Response)),
+//! `state.rs` (server core, clock, campaign schedule), `tls.rs` (rustls from PEM files).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
+
+use crate::scenario::Scenario;
+use crate::time::Time;
+
+mod adapter;
+mod state;
+mod tls;
+
+use adapter::{Endpoint, Shared};
+use state::{Clock, State};
+
+/// How long shutdown waits for in-flight requests before it drops them.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long a client may take to finish the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pause after a failed `accept` (e.g. out of file descriptors), so the loop does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// What `fleetsim serve` is asked to do.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// Address to listen on (`--listen`); port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Campaigns, artifacts, faults and server settings (`--scenario`);
+    /// `None` is an empty server with default settings and no authentication.
+    pub scenario: Option<Scenario>,
+    /// PEM certificate chain and key (`--tls-cert`, `--tls-key`): serve HTTPS.
+    pub tls: Option<TlsFiles>,
+    /// Scenario time runs this many times faster than real time (1.0 = real time).
+    pub time_scale: f64,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            scenario: None,
+            tls: None,
+            time_scale: 1.0,
+        }
+    }
+}
+
+/// PEM files for HTTPS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain (`--tls-cert`).
+    pub cert: PathBuf,
+    /// Private key: PKCS#8, PKCS#1 or SEC1 (`--tls-key`).
+    pub key: PathBuf,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The listen address could not be bound.
+    #[error("--listen {addr}: cannot listen on this address: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A TLS file is missing, unreadable or not what was expected.
+    #[error("{flag} {}: {message}", path.display())]
+    Tls {
+        /// The flag that named the file (`--tls-cert` or `--tls-key`).
+        flag: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+    /// The time scale is not a positive finite number.
+    #[error("--time-scale: expected a positive number such as 1 or 1000, found {0}")]
+    TimeScale(f64),
+    /// The Ctrl-C / SIGTERM handler could not be installed.
+    #[error("cannot listen for Ctrl-C/SIGTERM: {0}")]
+    Signal(std::io::Error),
+}
+
+/// A started server; dropping it stops the server like [`Running::shutdown`],
+/// without waiting.
+pub struct Running {
+    /// The address actually bound (the port is real when 0 was asked for).
+    pub local_addr: SocketAddr,
+    /// `http://addr` or `https://addr`.
+    pub base_url: String,
+    stop: watch::Sender<bool>,
+    accept: JoinHandle<()>,
+    timer: JoinHandle<()>,
+}
+
+impl Running {
+    /// Graceful shutdown: stop accepting, let in-flight requests finish
+    /// (at most [`SHUTDOWN_GRACE`], then drop them), close idle connections.
+    pub async fn shutdown(self) {
+        tracing::info!(addr = %self.local_addr, "shutting down");
+        self.stop.send_replace(true);
+        if let Err(e) = self.accept.await {
+            tracing::warn!("listener task ended abnormally: {e}");
+        }
+        if let Err(e) = self.timer.await {
+            tracing::warn!("campaign timer ended abnormally: {e}");
+        }
+        tracing::info!(addr = %self.local_addr, "stopped");
+    }
+}
+
+/// Binds, spawns the listener and the campaign timer on the current tokio
+/// runtime, and returns at once.
+pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
+    if !(opts.time_scale.is_finite() && opts.time_scale > 0.0) {
+        return Err(ServeError::TimeScale(opts.time_scale));
+    }
+    let tls = opts.tls.as_ref().map(tls::acceptor).transpose()?;
+    let state = State::new(opts.scenario.as_ref());
+    let bind_error = |source| ServeError::Bind {
+        addr: opts.listen,
+        source,
+    };
+    let listener = TcpListener::bind(opts.listen).await.map_err(bind_error)?;
+    let local_addr = listener.local_addr().map_err(bind_error)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let shared = Arc::new(Shared::new(state, Clock::new(opts.time_scale)));
+    let endpoint = Arc::new(Endpoint {
+        shared: shared.clone(),
+        scheme,
+        local_addr,
+    });
+    let (stop, stopped) = watch::channel(false);
+    let accept = tokio::spawn(accept_loop(listener, tls, endpoint, stopped.clone()));
+    let timer = tokio::spawn(campaign_timer(shared, stopped));
+    let base_url = format!("{scheme}://{local_addr}");
+    tracing::info!(%base_url, time_scale = opts.time_scale, "fleetsim serve listening");
+    Ok(Running {
+        local_addr,
+        base_url,
+        stop,
+        accept,
+        timer,
+    })
+}
+
+/// For the CLI: start, wait for Ctrl-C or SIGTERM, shut down gracefully.
+pub async fn serve_until_signal(opts: ServeOptions) -> Result<(), ServeError> {
+    let signal = shutdown_signal()?;
+    let running = start(opts).await?;
+    signal.await;
+    running.shutdown().await;
+    Ok(())
+}
+
+/// A future that completes on Ctrl-C or (Unix) SIGTERM; installed before it is awaited.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, ServeError> {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(ServeError::Signal)?;
+    Ok(async move {
+        #[cfg(unix)]
+        let term = term.recv();
+        #[cfg(not(unix))]
+        let term = std::future::pending::<Option<()>>();
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => match r {
+                Ok(()) => tracing::info!("Ctrl-C received"),
+                Err(e) => tracing::error!("cannot wait for Ctrl-C ({e}); shutting down"),
+            },
+            _ = term => tracing::info!("SIGTERM received"),
+        }
+    })
+}
+
+/// Resolves once a stop is asked for (or the [`Running`] handle is gone).
+async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+/// Accepts connections until stopped, then drains them within [`SHUTDOWN_GRACE`].
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    endpoint: Arc<Endpoint>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            () = stop_requested(&mut stopped) => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => {
+                    let (ep, tls, stop) = (endpoint.clone(), tls.clone(), stopped.clone());
+                    connections.spawn(connection(tcp, peer, tls, ep, stop));
+                }
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let open = connections.len();
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+        tracing::warn!(
+            open,
+            left = connections.len(),
+            "requests still in flight after {SHUTDOWN_GRACE:?}; dropping them"
+        );
+        connections.shutdown().await;
+    }
+}
+
+/// One connection: TLS handshake if configured, then HTTP/1.1 until the
+/// client closes it or shutdown closes it gracefully.
+async fn connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    endpoint: Arc<Endpoint>,
+    stopped: watch::Receiver<bool>,
+) {
+    // Small answers must not wait for Nagle's algorithm.
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(%peer, "cannot set TCP_NODELAY: {e}");
+    }
+    let Some(tls) = tls else {
+        return serve_http(TokioIo::new(tcp), peer, endpoint, stopped).await;
+    };
+    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(tcp)).await {
+        Ok(Ok(stream)) => serve_http(TokioIo::new(stream), peer, endpoint, stopped).await,
+        Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+    }
+}
+
+async fn serve_http<I>(
+    io: TokioIo<I>,
+    peer: SocketAddr,
+    endpoint: Arc<Endpoint>,
+    mut stopped: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| adapter::answer(endpoint.clone(), req));
+    let conn = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(io, service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        () = stop_requested(&mut stopped) => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, "connection ended: {e}");
+    }
+}
+
+/// Starts and cancels campaigns at their scenario times, whether or not
+/// requests arrive (requests also catch up on due steps before they are answered).
+async fn campaign_timer(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+    let mut woke_for = Time::ZERO;
+    loop {
+        let due = {
+            let mut state = shared.lock();
+            // Woken for `woke_for`: run it even if float rounding puts `now` a hair before.
+            state.advance(shared.clock().now().max(woke_for));
+            state.next_due()
+        };
+        let Some(at) = (due != Time::NEVER)
+            .then(|| shared.clock().instant_of(due))
+            .flatten()
+        else {
+            return stop_requested(&mut stopped).await;
+        };
+        tokio::select! {
+            () = tokio::time::sleep_until(at.into()) => woke_for = due,
+            () = stop_requested(&mut stopped) => return,
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! What the listener shares between connections: the embedded server core,
+//! the scenario clock, and the campaign schedule that turns a scenario's
+//! campaigns into assignments for the targets that registered themselves.
+//!
+//! All of it is sans-IO like the server core: every call takes `now` in
+//! scenario time; the caller (`mod.rs`) reads the clock and holds the lock.
+
+use std::time::{Duration, Instant};
+
+use crate::message::{Request, Response};
+use crate::scenario::{DeviceKind, Scenario};
+use crate::server::{self, ActionId, Server, ServerConfig, ServerEvent};
+use crate::sim::setup::{selects, CampaignPlan, Group, Setup};
+use crate::time::Time;
+
+/// Scenario time of a real-time server: real time since start × `scale`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Clock {
+    start: Instant,
+    scale: f64,
+}
+
+impl Clock {
+    /// A clock at scenario time zero now, running `scale` times faster than real time.
+    pub(super) fn new(scale: f64) -> Clock {
+        Clock {
+            start: Instant::now(),
+            scale,
+        }
+    }
+
+    /// Scenario time now (float-to-int casts saturate, so this cannot overflow).
+    pub(super) fn now(&self) -> Time {
+        let real_ms = self.start.elapsed().as_secs_f64() * 1000.0;
+        Time((real_ms * self.scale) as u64)
+    }
+
+    /// The real instant at which scenario time reaches `t`; `None` when that
+    /// is too far away to represent (the event never fires).
+    pub(super) fn instant_of(&self, t: Time) -> Option<Instant> {
+        let real = Duration::try_from_secs_f64(t.0 as f64 / 1000.0 / self.scale).ok()?;
+        self.start.checked_add(real)
+    }
+}
+
+/// The server core plus what the real-time server adds around it.
+pub(super) struct State {
+    server: Server,
+    schedule: Schedule,
+    /// Scenario windows `[from, until)` in which connections are dropped unanswered.
+    resets: Vec<(Time, Time)>,
+    /// Scratch buffer for [`Server::drain_events`].
+    events: Vec<ServerEvent>,
+}
+
+impl State {
+    /// The server a scenario describes, or an empty default server.
+    pub(super) fn new(scenario: Option<&Scenario>) -> State {
+        let Some(scenario) = scenario else {
+            return State {
+                server: Server::new(ServerConfig::default()),
+                schedule: Schedule::default(),
+                resets: Vec::new(),
+                events: Vec::new(),
+            };
+        };
+        let Setup {
+            groups,
+            campaigns,
+            server,
+            resets,
+            ..
+        } = Setup::new(scenario);
+        let mut schedule = Schedule {
+            groups,
+            campaigns: campaigns.into_iter().map(CampaignRun::new).collect(),
+            targets: Vec::new(),
+            next_due: Time::NEVER,
+        };
+        schedule.next_due = schedule.next_step().map_or(Time::NEVER, |s| s.at);
+        State {
+            server,
+            schedule,
+            resets,
+            events: Vec::new(),
+        }
+    }
+
+    /// Answers one request at scenario time `now`; `None` means "drop the
+    /// connection without an answer" (a scenario `reset` fault window).
+    pub(super) fn handle(&mut self, now: Time, req: &Request) -> Option<Response> {
+        if now >= self.schedule.next_due {
+            self.schedule.advance(&mut self.server, now);
+        }
+        if self.resets.iter().any(|&(from, until)| from <= now && now < until) {
+            return None;
+        }
+        let known = self.server.target_count();
+        let mut resp = self.server.handle(now, req);
+        if self.server.target_count() != known && self.schedule.tracks_targets() {
+            let assigned = server::request_controller_id(req)
+                .is_some_and(|cid| self.schedule.register(&mut self.server, cid, now));
+            if assigned {
+                // The registering poll was answered before its late
+                // assignments existed: answer it again, so the device sees
+                // its deployment on its very first poll.
+                resp = self.server.handle(now, req);
+            }
+        }
+        self.drain_events();
+        Some(resp)
+    }
+
+    /// Runs the campaign starts and cancels due by `now`.
+    pub(super) fn advance(&mut self, now: Time) {
+        self.schedule.advance(&mut self.server, now);
+        self.drain_events();
+    }
+
+    /// When the next campaign start or cancel is due (`Time::NEVER`: none).
+    pub(super) fn next_due(&self) -> Time {
+        self.schedule.next_due
+    }
+
+    /// Events are only observed here (trace log): nothing in `serve` checks
+    /// invariants, but they must not pile up over a long-running server.
+    fn drain_events(&mut self) {
+        self.server.drain_events(&mut self.events);
+        for event in self.events.drain(..) {
+            tracing::trace!(?event, "server event");
+        }
+    }
+}
+
+/// Where a campaign stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Its `at` has not come yet.
+    Pending,
+    /// Assigned to the registered targets it selects; late targets get it at registration.
+    Started,
+    /// Its `cancel_after` has passed; nobody gets it any more.
+    Canceled,
+}
+
+/// A campaign and the actions it created.
+struct CampaignRun {
+    plan: CampaignPlan,
+    phase: Phase,
+    /// `(controller id, action)` of every assignment, for the cancel.
+    actions: Vec<(String, ActionId)>,
+}
+
+impl CampaignRun {
+    fn new(plan: CampaignPlan) -> CampaignRun {
+        CampaignRun {
+            plan,
+            phase: Phase::Pending,
+            actions: Vec::new(),
+        }
+    }
+}
+
+/// A target that registered itself, with the fleet identity its id implies.
+struct Registered {
+    controller_id: String,
+    /// Kind and device number, when the id is `<group prefix><number>`.
+    device: Option<(DeviceKind, u64)>,
+}
+
+/// A campaign start or cancel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Step {
+    at: Time,
+    campaign: usize,
+    cancel: bool,
+}
+
+/// The scenario's campaigns played against self-registered targets.
+///
+/// A campaign is assigned, at its time, to every registered target it
+/// selects. hawkBit would stop there (an assignment is one-shot), but a
+/// device developer who points a device at `serve` after a campaign's time
+/// expects the update: so a target that registers later gets every campaign
+/// already started and not yet canceled, in start order, at registration.
+///
+/// The server does not know device kinds: a controller id `<prefix><digits>`
+/// takes the kind and number of the fleet group with that `id_prefix` (the
+/// group whose numbers contain it, if several share the prefix). Other ids
+/// are selected only by campaigns whose `targets` name neither kind nor fraction.
+#[derive(Default)]
+struct Schedule {
+    groups: Vec<Group>,
+    campaigns: Vec<CampaignRun>,
+    /// Registered targets, in registration order (kept only when there are campaigns).
+    targets: Vec<Registered>,
+    /// Time of [`Schedule::next_step`], cached for the per-request check.
+    next_due: Time,
+}
+
+impl Schedule {
+    /// True when registrations matter (the scenario has campaigns).
+    fn tracks_targets(&self) -> bool {
+        !self.campaigns.is_empty()
+    }
+
+    /// The earliest pending start or cancel; ties go to the lower campaign index.
+    fn next_step(&self) -> Option<Step> {
+        let steps = self.campaigns.iter().enumerate().filter_map(|(i, c)| {
+            let (at, cancel) = match c.phase {
+                Phase::Pending => (c.plan.at, false),
+                Phase::Started => (c.plan.cancel_at?, true),
+                Phase::Canceled => return None,
+            };
+            Some(Step {
+                at,
+                campaign: i,
+                cancel,
+            })
+        });
+        steps.min_by_key(|s| (s.at, s.campaign))
+    }
+
+    /// Runs every step due by `now`, in time order.
+    fn advance(&mut self, server: &mut Server, now: Time) {
+        while let Some(step) = self.next_step().filter(|s| s.at <= now) {
+            if step.cancel {
+                self.cancel(server, step.campaign, now);
+            } else {
+                self.start(server, step.campaign, now);
+            }
+        }
+        self.next_due = self.next_step().map_or(Time::NEVER, |s| s.at);
+    }
+
+    fn start(&mut self, server: &mut Server, i: usize, now: Time) {
+        tracing::info!(campaign = %self.campaigns[i].plan.name, targets = self.targets.len(), "campaign starts");
+        for t in 0..self.targets.len() {
+            self.assign(server, i, t, now);
+        }
+        self.campaigns[i].phase = Phase::Started;
+    }
+
+    fn cancel(&mut self, server: &mut Server, i: usize, now: Time) {
+        let run = &mut self.campaigns[i];
+        tracing::info!(campaign = %run.plan.name, actions = run.actions.len(), "campaign canceled");
+        for (cid, action) in std::mem::take(&mut run.actions) {
+            server.cancel(now, &cid, action, false);
+        }
+        run.phase = Phase::Canceled;
+    }
+
+    /// Assigns campaign `i` to target `t` if the campaign selects it.
+    fn assign(&mut self, server: &mut Server, i: usize, t: usize, now: Time) -> bool {
+        let (run, target) = (&mut self.campaigns[i], &self.targets[t]);
+        let selected = match target.device {
+            Some((kind, number)) => selects(&run.plan.selector, i, number, kind),
+            None => run.plan.selector.kind.is_none() && run.plan.selector.fraction.is_none(),
+        };
+        if !selected {
+            return false;
+        }
+        let p = &run.plan;
+        let cid = &target.controller_id;
+        let Some(action) = server.assign(now, p.dist, cid, p.kind, p.weight, p.window) else {
+            return false;
+        };
+        run.actions.push((cid.clone(), action));
+        true
+    }
+
+    /// Records a newly registered target and gives it the campaigns already
+    /// started; true if it got any.
+    fn register(&mut self, server: &mut Server, controller_id: String, now: Time) -> bool {
+        let device = identify(&self.groups, &controller_id);
+        tracing::debug!(%controller_id, ?device, "target registered");
+        self.targets.push(Registered {
+            controller_id,
+            device,
+        });
+        let t = self.targets.len() - 1;
+        let mut started: Vec<usize> = (0..self.campaigns.len())
+            .filter(|&i| self.campaigns[i].phase == Phase::Started)
+            .collect();
+        started.sort_by_key(|&i| (self.campaigns[i].plan.at, i));
+        let mut any = false;
+        for i in started {
+            any |= self.assign(server, i, t, now);
+        }
+        any
+    }
+}
+
+/// Kind and number of a controller id `<group prefix><digits>`: the group
+/// whose number range contains it, else the matching group with the longest prefix.
+fn identify(groups: &[Group], controller_id: &str) -> Option<(DeviceKind, u64)> {
+    let mut best: Option<(&Group, u64)> = None;
+    for g in groups {
+        let Some(digits) = controller_id.strip_prefix(g.prefix.as_str()) else {
+            continue;
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(number) = digits.parse::<u64>() else {
+            continue;
+        };
+        if number >= g.first && number - g.first < g.count {
+            return Some((g.kind, number));
+        }
+        if best.is_none_or(|(b, _)| g.prefix.len() > b.prefix.len()) {
+            best = Some((g, number));
+        }
+    }
+    best.map(|(g, number)| (g.kind, number))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Method;
+
+    const SCENARIO: &str = "
+name: t
+duration: 1d
+fleet:
+  - { kind: always_on, count: 2 }
+  - { kind: constrained, count: 2, id_prefix: c- }
+campaigns:
+  - { name: a, at: 1h, artifacts: [ { name: a.bin, size: 1KiB } ], targets: { kind: always_on }, cancel_after: 1h }
+  - { name: b, at: 3h, artifacts: [ { name: b.bin, size: 1KiB } ] }
+";
+
+    fn poll(state: &mut State, now: Time, cid: &str) -> String {
+        let url = format!("http://h/DEFAULT/controller/v1/{cid}");
+        let resp = state.handle(now, &Request::new(Method::Get, url));
+        let body = resp.map(|r| r.body.as_bytes().to_vec()).unwrap_or_default();
+        String::from_utf8(body).unwrap_or_default()
+    }
+
+    fn state() -> State {
+        let scenario = crate::scenario::load_str("t.yaml", SCENARIO).expect("scenario");
+        State::new(Some(&scenario))
+    }
+
+    #[test]
+    fn identities_come_from_group_prefixes() {
+        let s = state();
+        let g = &s.schedule.groups;
+        assert_eq!(
+            identify(g, "always-on-00001"),
+            Some((DeviceKind::AlwaysOn, 1))
+        );
+        assert_eq!(identify(g, "c-00003"), Some((DeviceKind::Constrained, 3)));
+        assert_eq!(identify(g, "c-123456"), Some((DeviceKind::Constrained, 123456)));
+        assert_eq!(identify(g, "c-"), None);
+        assert_eq!(identify(g, "c-12x"), None);
+        assert_eq!(identify(g, "dev-1"), None);
+    }
+
+    #[test]
+    fn campaigns_reach_registered_and_late_targets_then_cancel() {
+        let mut s = state();
+        let hour = 3_600_000;
+        assert_eq!(s.next_due(), Time(hour));
+        assert!(!poll(&mut s, Time(0), "always-on-00000").contains("deploymentBase"));
+        assert!(!poll(&mut s, Time(1), "c-00002").contains("deploymentBase"));
+        // Campaign a (always_on only) starts on the first request after 1h.
+        assert!(poll(&mut s, Time(hour), "always-on-00000").contains("deploymentBase"));
+        assert!(!poll(&mut s, Time(hour + 1), "c-00002").contains("deploymentBase"));
+        // A late always_on device gets it on its first poll.
+        assert!(poll(&mut s, Time(hour + 2), "always-on-00001").contains("deploymentBase"));
+        // Canceled at 2h: the root links cancelAction.
+        s.advance(Time(2 * hour));
+        assert!(poll(&mut s, Time(2 * hour), "always-on-00001").contains("cancelAction"));
+        assert_eq!(s.next_due(), Time(3 * hour));
+        // Campaign b selects everyone, unknown ids too; a canceled campaign is not handed out late.
+        s.advance(Time(3 * hour));
+        assert_eq!(s.next_due(), Time::NEVER);
+        assert!(poll(&mut s, Time(3 * hour), "c-00002").contains("deploymentBase"));
+        let late = poll(&mut s, Time(3 * hour), "someone");
+        assert!(late.contains("deploymentBase"), "{late}");
+        assert!(!late.contains("cancelAction"), "{late}");
+    }
+
+    #[test]
+    fn reset_windows_answer_nothing() {
+        let text = format!("{SCENARIO}faults:\n  server: [ {{ at: 1h, for: 1h, reset: true }} ]\n");
+        let scenario = crate::scenario::load_str("t.yaml", &text).expect("scenario");
+        let mut s = State::new(Some(&scenario));
+        let req = Request::new(Method::Get, "http://h/DEFAULT/controller/v1/x");
+        assert!(s.handle(Time(0), &req).is_some());
+        assert!(s.handle(Time(3_600_000), &req).is_none());
+        assert!(s.handle(Time(7_200_000), &req).is_some());
+    }
+
+    #[test]
+    fn clock_maps_scenario_time_to_instants() {
+        let c = Clock::new(1000.0);
+        let at = c.instant_of(Time(5_000)).expect("representable");
+        assert_eq!(at.duration_since(c.start), Duration::from_millis(5));
+    }
+}
