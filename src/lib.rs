@@ -16,13 +16,14 @@
 //! - [`server`]: the embedded reference server, a pure state machine.
 //! - [`serve`]: `fleetsim serve`, the embedded server over real HTTP(S) (hyper, rustls).
 //! - [`net`]: connectivity models (online windows, loss, latency, bandwidth).
-//! - [`device`]: device kinds composed from protocol clients and a link.
+//! - [`device`]: a simulated device (client, RNG streams, link phase, trace) and the books both drivers keep.
 //! - [`sim`]: the virtual-time engine, per-device RNG streams and trace digests.
 //! - [`oracle`]: invariants, each with a stable ID and the clause it enforces.
 //! - [`report`]: the run report (`report.json`) and the terminal summary.
 //! - [`runtime`]: the real-time driver: the same devices over real HTTP(S), on tokio.
 
 pub mod artifact;
+pub mod device;
 pub mod message;
 pub mod net;
 pub mod oracle;

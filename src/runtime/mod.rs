@@ -18,21 +18,18 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::device::{client_env, Books, Device};
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 pub use http::{Http, HttpSetupError, Injected};
 
 use crate::message::{Method, NetError, Request};
-use crate::oracle::{Oracle, OracleConfig};
-use crate::protocol::ddi::{ClientEnv, DdiClient, DdiEvent, Delivery, Outcome, Phase, ReqKind};
+use crate::oracle::OracleConfig;
+use crate::protocol::ddi::{DdiEvent, Delivery, ReqKind};
 use crate::scenario::{ClientFault, Scenario};
-use crate::sim::digest::{combine, TraceHash};
-use crate::sim::rng::{stream, Purpose};
 use crate::sim::setup::Setup;
-use crate::sim::stats::Stats;
 use crate::sim::RunResult;
 use crate::time::{Span, Time};
 
@@ -92,21 +89,6 @@ pub enum RuntimeError {
 struct Done {
     slot: u32,
     delivery: Delivery,
-}
-
-struct Device {
-    number: u64,
-    controller_id: String,
-    group: u16,
-    phase: Phase,
-    client: DdiClient,
-    rng: ChaCha8Rng,
-    link_rng: ChaCha8Rng,
-    window_phase: Span,
-    in_flight: Option<(ReqKind, Time, Instant)>,
-    trace: TraceHash,
-    offered_at: Option<Time>,
-    converged_at: Option<Time>,
 }
 
 /// Runs `scenario` against `opts.target` in real time. Blocks.
@@ -173,33 +155,15 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
 
     preflight(&http, &base, &tenant, &setup, authorization.as_deref()).await?;
 
-    let seed = scenario.seed;
     let mut devices = Vec::new();
     for (gi, g) in setup.groups.iter().enumerate() {
         for number in g.first..g.first + g.count {
-            let mut link_rng = stream(seed, number, Purpose::Link);
-            let window_phase = g.link.draw_phase(&mut link_rng);
-            let start = match load.start_rate {
-                Some(rate) if rate > 0.0 => Time((number as f64 / rate * 1000.0 * scale) as u64),
-                _ if g.link.online_until(Time::ZERO, Span::ZERO) == Some(Time::NEVER) => {
-                    Time(link_rng.gen_range(0..g.settings.default_poll.as_millis().max(1)))
-                }
-                _ => g.link.next_online(Time::ZERO, window_phase),
-            };
-            devices.push(Device {
-                number,
-                controller_id: setup.controller_id(number),
-                group: gi as u16,
-                phase: Phase::Idle,
-                client: DdiClient::new(start, &g.settings),
-                rng: stream(seed, number, Purpose::Device),
-                link_rng,
-                window_phase,
-                in_flight: None,
-                trace: TraceHash::default(),
-                offered_at: None,
-                converged_at: None,
-            });
+            // Open-loop arrival: device n starts at n / rate seconds.
+            let first = load
+                .start_rate
+                .filter(|r| *r > 0.0)
+                .map(|rate| Time((number as f64 / rate * 1000.0 * scale) as u64));
+            devices.push(Device::new(&setup, gi, number, scenario.seed, first));
         }
     }
     let mut driver = Driver {
@@ -212,30 +176,22 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
         end: Time(scenario.duration.0.as_millis()),
         started: Instant::now(),
         http,
-        devices,
-        heap: BinaryHeap::new(),
-        seq: 0,
-        oracle: Oracle::new(
+        in_flight_of: devices.iter().map(|_| None).collect(),
+        books: Books::new(
             OracleConfig {
                 polling_jitter: scenario.server.polling_jitter.0,
             },
-            0,
+            devices.len(),
         ),
-        stats: Stats::new(),
+        devices,
+        heap: BinaryHeap::new(),
+        seq: 0,
         events: Vec::new(),
-        phases: [0; 7],
         late_sends: 0,
         dropped: 0,
         in_flight: 0,
         processed: 0,
     };
-    driver.oracle = Oracle::new(
-        OracleConfig {
-            polling_jitter: scenario.server.polling_jitter.0,
-        },
-        driver.devices.len(),
-    );
-    driver.phases[Phase::Idle as usize] = driver.devices.len() as u64;
     for slot in 0..driver.devices.len() {
         let due = driver.devices[slot].client.poll_timeout();
         driver.push(due, slot);
@@ -305,12 +261,12 @@ struct Driver {
     started: Instant,
     http: Arc<Http>,
     devices: Vec<Device>,
+    /// Per slot: kind, scenario time and real instant a request was meant to go out.
+    in_flight_of: Vec<Option<(ReqKind, Time, Instant)>>,
+    books: Books,
     heap: BinaryHeap<Reverse<(Time, u64, u32)>>,
     seq: u64,
-    oracle: Oracle,
-    stats: Stats,
     events: Vec<DdiEvent>,
-    phases: [u64; 7],
     late_sends: u64,
     dropped: u64,
     in_flight: u64,
@@ -344,12 +300,14 @@ impl Driver {
         loop {
             let now = self.now();
             if now >= next_sample {
-                self.stats.sample(next_sample.min(self.end), &self.phases);
+                self.books
+                    .stats
+                    .sample(next_sample.min(self.end), &self.books.phases);
                 bar.update(
                     now,
-                    &self.phases,
-                    &self.stats,
-                    self.oracle.total(),
+                    &self.books.phases,
+                    &self.books.stats,
+                    self.books.oracle.total(),
                     self.in_flight,
                 );
                 next_sample += sample_every;
@@ -385,7 +343,7 @@ impl Driver {
                 _ => break,
             }
         }
-        self.stats.sample(self.end, &self.phases);
+        self.books.stats.sample(self.end, &self.books.phases);
         self.finish()
     }
 
@@ -403,23 +361,23 @@ impl Driver {
             .started
             .elapsed()
             .saturating_sub(self.instant_of(due) - self.started);
-        let d = &mut self.devices[slot];
-        if d.in_flight.is_some() || d.client.poll_timeout() != due {
+        if self.in_flight_of[slot].is_some() || self.devices[slot].client.poll_timeout() != due {
             return;
         }
+        let d = &mut self.devices[slot];
         let g = &self.setup.groups[d.group as usize];
         if g.link.online_until(due, d.window_phase).is_none() {
             let next = g.link.next_online(due, d.window_phase);
             self.push(next, slot);
             return;
         }
-        let env = ClientEnv {
-            base_url: &self.base,
-            tenant: &self.tenant,
-            authorization: self.authorization.as_deref(),
-            catalog: self.setup.server.catalog(),
-            settings: &g.settings,
-        };
+        let env = client_env(
+            &self.setup,
+            g,
+            &self.base,
+            &self.tenant,
+            self.authorization.as_deref(),
+        );
         self.events.clear();
         let Some(req) =
             d.client
@@ -462,9 +420,8 @@ impl Driver {
             self.dropped += 1;
         }
         let intended = self.instant_of(due);
-        let d = &mut self.devices[slot];
-        d.in_flight = Some((kind, due, intended));
-        self.stats.sent(kind);
+        self.in_flight_of[slot] = Some((kind, due, intended));
+        self.books.stats.sent(kind);
         self.in_flight += 1;
         self.flush(slot, due);
         let (http, tx, number) = (self.http.clone(), tx.clone(), self.devices[slot].number);
@@ -482,27 +439,28 @@ impl Driver {
         self.processed += 1;
         let slot = done.slot as usize;
         let now = self.now();
-        let d = &mut self.devices[slot];
-        let Some((kind, _, intended)) = d.in_flight.take() else {
+        let Some((kind, _, intended)) = self.in_flight_of[slot].take() else {
             return;
         };
         match &done.delivery {
             Delivery::Complete(r) => {
                 // From the intended send time: a late driver shows up as latency.
                 let latency = Instant::now().saturating_duration_since(intended);
-                self.stats
+                self.books
+                    .stats
                     .answered(kind, r.status, Span(latency.as_millis() as u64));
             }
-            Delivery::Broken(e, _) => self.stats.failed(kind, *e),
+            Delivery::Broken(e, _) => self.books.stats.failed(kind, *e),
         }
+        let d = &mut self.devices[slot];
         let g = &self.setup.groups[d.group as usize];
-        let env = ClientEnv {
-            base_url: &self.base,
-            tenant: &self.tenant,
-            authorization: self.authorization.as_deref(),
-            catalog: self.setup.server.catalog(),
-            settings: &g.settings,
-        };
+        let env = client_env(
+            &self.setup,
+            g,
+            &self.base,
+            &self.tenant,
+            self.authorization.as_deref(),
+        );
         self.events.clear();
         d.client
             .handle_response(now, done.delivery, &env, &mut d.rng, &mut self.events);
@@ -513,57 +471,14 @@ impl Driver {
 
     fn flush(&mut self, slot: usize, now: Time) {
         let d = &mut self.devices[slot];
-        for ev in &self.events {
-            d.trace.event(now, ev);
-            self.oracle
-                .observe(slot, d.number, &d.controller_id, now, ev);
-            match ev {
-                DdiEvent::PhaseChanged(p) => {
-                    self.phases[d.phase as usize] -= 1;
-                    self.phases[*p as usize] += 1;
-                    d.phase = *p;
-                }
-                DdiEvent::DeploymentSeen { .. } => {
-                    d.offered_at.get_or_insert(now);
-                }
-                DdiEvent::ActionEnded { outcome, .. } => {
-                    self.stats.ended(outcome);
-                    if *outcome == Outcome::Success && d.converged_at.is_none() {
-                        d.converged_at = Some(now);
-                    }
-                }
-                _ => {}
-            }
-        }
+        self.books.record(slot, d, now, &self.events, None);
     }
 
     fn finish(self) -> RunResult {
-        let digests: Vec<(u64, TraceHash)> =
-            self.devices.iter().map(|d| (d.number, d.trace)).collect();
-        let digest = combine(digests.iter().map(|(n, h)| (*n, h)));
-        let targeted: Vec<&Device> = self
-            .devices
-            .iter()
-            .filter(|d| d.offered_at.is_some())
-            .collect();
-        let convergence = targeted
-            .iter()
-            .map(|d| d.converged_at.zip(d.offered_at).map(|(c, a)| c.since(a)))
-            .collect();
         let mut extra = std::collections::BTreeMap::new();
         extra.insert("late_sends", self.late_sends);
         extra.insert("dropped_by_fault", self.dropped);
-        RunResult {
-            targeted: targeted.len() as u64,
-            convergence,
-            stats: self.stats,
-            oracle: self.oracle,
-            digests,
-            digest,
-            phases: self.phases,
-            trace: Vec::new(),
-            events: self.processed,
-            extra_counters: extra,
-        }
+        self.books
+            .into_result(self.devices.iter(), self.processed, Vec::new(), extra)
     }
 }

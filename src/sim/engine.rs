@@ -8,16 +8,14 @@
 //! called in-process at arrival; the answer (or its loss, or a cut-off body
 //! when the window closes mid-download) is scheduled as a `Deliver`.
 
-use rand_chacha::ChaCha8Rng;
-
 use super::digest::TraceHash;
 use super::queue::{Queue, What};
-use super::rng::{stream, Purpose};
-use super::setup::{selects, Group, Setup, EMBEDDED_ORIGIN};
+use super::setup::{selects, Setup, EMBEDDED_ORIGIN};
 use super::stats::Stats;
+use crate::device::{client_env, Books, Device};
 use crate::message::{NetError, Request};
 use crate::oracle::{Oracle, OracleConfig};
-use crate::protocol::ddi::{ClientEnv, DdiClient, DdiEvent, Delivery, Outcome, Phase, ReqKind};
+use crate::protocol::ddi::{DdiEvent, Delivery, ReqKind};
 use crate::scenario::Scenario;
 use crate::server::{ActionId, ServerEvent};
 use crate::time::{Span, Time};
@@ -51,22 +49,6 @@ struct Flight {
     delivery: Option<Delivery>,
 }
 
-struct Device {
-    number: u64,
-    controller_id: String,
-    group: u16,
-    phase: Phase,
-    client: DdiClient,
-    rng: ChaCha8Rng,
-    link_rng: ChaCha8Rng,
-    window_phase: Span,
-    next_wake: Time,
-    flight: Option<Box<Flight>>,
-    trace: TraceHash,
-    assigned_at: Option<Time>,
-    converged_at: Option<Time>,
-}
-
 /// Results of a run, for the report.
 pub struct RunResult {
     /// Counters, histograms, timeline.
@@ -97,15 +79,17 @@ pub struct Engine {
     end: Time,
     queue: Queue,
     devices: Vec<Device>,
-    oracle: Oracle,
-    stats: Stats,
+    /// Per slot: the wake-up the queue holds for the device (older ones are stale).
+    next_wake: Vec<Time>,
+    /// Per slot: the request the device has in flight.
+    flights: Vec<Option<Box<Flight>>>,
+    books: Books,
     sample_every: Span,
     record: Option<u64>,
     trace: Vec<String>,
     events_buf: Vec<DdiEvent>,
     server_events: Vec<ServerEvent>,
     campaign_actions: Vec<Vec<(u32, ActionId)>>,
-    phases: [u64; 7],
     processed: u64,
 }
 
@@ -116,40 +100,11 @@ impl Engine {
         let seed = scenario.seed;
         let mut devices = Vec::new();
         for (gi, g) in setup.groups.iter().enumerate() {
-            for number in g.first..g.first + g.count {
-                if !selection.includes(number) {
-                    continue;
-                }
-                let mut link_rng = stream(seed, number, Purpose::Link);
-                let window_phase = g.link.draw_phase(&mut link_rng);
-                // Always-on devices start within their first poll interval, not all at once.
-                let start = if g.link.online_until(Time::ZERO, Span::ZERO) == Some(Time::NEVER) {
-                    Time(rand::Rng::gen_range(
-                        &mut link_rng,
-                        0..g.settings.default_poll.as_millis().max(1),
-                    ))
-                } else {
-                    g.link.next_online(Time::ZERO, window_phase)
-                };
-                devices.push(Device {
-                    number,
-                    controller_id: String::new(),
-                    group: gi as u16,
-                    phase: Phase::Idle,
-                    client: DdiClient::new(start, &g.settings),
-                    rng: stream(seed, number, Purpose::Device),
-                    link_rng,
-                    window_phase,
-                    next_wake: Time::NEVER,
-                    flight: None,
-                    trace: TraceHash::default(),
-                    assigned_at: None,
-                    converged_at: None,
-                });
+            for number in (g.first..g.first + g.count).filter(|n| selection.includes(*n)) {
+                devices.push(Device::new(&setup, gi, number, seed, None));
             }
         }
-        for d in devices.iter_mut() {
-            d.controller_id = setup.controller_id(d.number);
+        for d in &devices {
             setup
                 .server
                 .register_target(&d.controller_id, d.number, None);
@@ -161,9 +116,9 @@ impl Engine {
                 d.0.max(Span::secs(1))
             });
         let mut queue = Queue::default();
-        for (slot, d) in devices.iter_mut().enumerate() {
-            d.next_wake = d.client.poll_timeout();
-            queue.push(d.next_wake, slot as u32, What::Wake);
+        let next_wake: Vec<Time> = devices.iter().map(|d| d.client.poll_timeout()).collect();
+        for (slot, due) in next_wake.iter().enumerate() {
+            queue.push(*due, slot as u32, What::Wake);
         }
         for (i, c) in setup.campaigns.iter().enumerate() {
             queue.push(c.at, 0, What::Campaign(i as u16));
@@ -172,29 +127,27 @@ impl Engine {
             }
         }
         queue.push(Time::ZERO, 0, What::Sample);
-        let oracle = Oracle::new(
+        let books = Books::new(
             OracleConfig {
                 polling_jitter: scenario.server.polling_jitter.0,
             },
             devices.len(),
         );
-        let mut phases = [0u64; 7];
-        phases[Phase::Idle as usize] = devices.len() as u64;
         let campaign_actions = vec![Vec::new(); setup.campaigns.len()];
         Engine {
             setup,
             end,
             queue,
+            flights: devices.iter().map(|_| None).collect(),
             devices,
-            oracle,
-            stats: Stats::new(),
+            next_wake,
+            books,
             sample_every,
             record: selection.record,
             trace: Vec::new(),
             events_buf: Vec::new(),
             server_events: Vec::new(),
             campaign_actions,
-            phases,
             processed: 0,
         }
     }
@@ -221,65 +174,54 @@ impl Engine {
                 What::Campaign(i) => self.start_campaign(i as usize, ev.at),
                 What::CancelCampaign(i) => self.cancel_campaign(i as usize, ev.at),
                 What::Sample => {
-                    self.stats.sample(ev.at, &self.phases);
+                    self.books.stats.sample(ev.at, &self.books.phases);
                     self.queue.push(ev.at + self.sample_every, 0, What::Sample);
                 }
             }
         }
-        self.stats.sample(self.end, &self.phases);
+        self.books.stats.sample(self.end, &self.books.phases);
         self.finish()
     }
 
     fn finish(self) -> RunResult {
-        let digests: Vec<(u64, TraceHash)> =
-            self.devices.iter().map(|d| (d.number, d.trace)).collect();
-        let digest = super::digest::combine(digests.iter().map(|(n, h)| (*n, h)));
-        let targeted: Vec<&Device> = self
-            .devices
-            .iter()
-            .filter(|d| d.assigned_at.is_some())
-            .collect();
-        let convergence = targeted
-            .iter()
-            .map(|d| d.converged_at.zip(d.assigned_at).map(|(c, a)| c.since(a)))
-            .collect();
-        RunResult {
-            targeted: targeted.len() as u64,
-            convergence,
-            stats: self.stats,
-            oracle: self.oracle,
-            digests,
-            digest,
-            phases: self.phases,
-            trace: self.trace,
-            events: self.processed,
-            extra_counters: Default::default(),
-        }
+        self.books.into_result(
+            self.devices.iter(),
+            self.processed,
+            self.trace,
+            Default::default(),
+        )
     }
 
     fn schedule_wake(&mut self, slot: usize) {
-        let d = &mut self.devices[slot];
-        let due = d.client.poll_timeout();
-        if due != Time::NEVER && due != d.next_wake {
-            d.next_wake = due;
+        let due = self.devices[slot].client.poll_timeout();
+        if due != Time::NEVER && due != self.next_wake[slot] {
+            self.next_wake[slot] = due;
             self.queue.push(due, slot as u32, What::Wake);
         }
     }
 
     fn wake(&mut self, slot: usize, now: Time) {
-        let d = &mut self.devices[slot];
-        if d.next_wake != now || d.flight.is_some() {
+        if self.next_wake[slot] != now || self.flights[slot].is_some() {
             return; // superseded timer
         }
-        d.next_wake = Time::NEVER;
+        self.next_wake[slot] = Time::NEVER;
+        let d = &mut self.devices[slot];
         let g = &self.setup.groups[d.group as usize];
         let Some(window_end) = g.link.online_until(now, d.window_phase) else {
             // Asleep: act when the radio is next on.
-            d.next_wake = g.link.next_online(now, d.window_phase);
-            self.queue.push(d.next_wake, slot as u32, What::Wake);
+            self.next_wake[slot] = g.link.next_online(now, d.window_phase);
+            self.queue
+                .push(self.next_wake[slot], slot as u32, What::Wake);
             return;
         };
-        let env = client_env(&self.setup, g);
+        let tenant = &self.setup.server.config().tenant;
+        let env = client_env(
+            &self.setup,
+            g,
+            EMBEDDED_ORIGIN,
+            tenant,
+            self.setup.authorization.as_deref(),
+        );
         self.events_buf.clear();
         let req = d.client.poll_transmit(
             now,
@@ -304,7 +246,7 @@ impl Engine {
             self.trace
                 .push(format!("{now:>14}  → {} {}", req.method, req.url));
         }
-        self.stats.sent(kind);
+        self.books.stats.sent(kind);
         let lost = g.link.lost(&mut d.link_rng);
         let up = g.link.latency(&mut d.link_rng);
         let mut flight = Box::new(Flight {
@@ -327,13 +269,13 @@ impl Engine {
             flight.request = Some(req);
             self.queue.push(now + up, slot as u32, What::Arrive);
         }
-        d.flight = Some(flight);
+        self.flights[slot] = Some(flight);
         self.flush_events(slot, now);
     }
 
     fn arrive(&mut self, slot: usize, now: Time) {
         let d = &mut self.devices[slot];
-        let Some(flight) = d.flight.as_mut() else {
+        let Some(flight) = self.flights[slot].as_mut() else {
             return;
         };
         let Some(req) = flight.request.take() else {
@@ -384,7 +326,7 @@ impl Engine {
 
     fn deliver(&mut self, slot: usize, now: Time) {
         let d = &mut self.devices[slot];
-        let Some(flight) = d.flight.take() else {
+        let Some(flight) = self.flights[slot].take() else {
             return;
         };
         let Some(delivery) = flight.delivery else {
@@ -392,10 +334,11 @@ impl Engine {
         };
         match &delivery {
             Delivery::Complete(r) => {
-                self.stats
+                self.books
+                    .stats
                     .answered(flight.kind, r.status, now.since(flight.sent_at))
             }
-            Delivery::Broken(e, _) => self.stats.failed(flight.kind, *e),
+            Delivery::Broken(e, _) => self.books.stats.failed(flight.kind, *e),
         }
         if self.record == Some(d.number) {
             self.trace.push(match &delivery {
@@ -412,7 +355,14 @@ impl Engine {
             });
         }
         let g = &self.setup.groups[d.group as usize];
-        let env = client_env(&self.setup, g);
+        let tenant = &self.setup.server.config().tenant;
+        let env = client_env(
+            &self.setup,
+            g,
+            EMBEDDED_ORIGIN,
+            tenant,
+            self.setup.authorization.as_deref(),
+        );
         self.events_buf.clear();
         d.client
             .handle_response(now, delivery, &env, &mut d.rng, &mut self.events_buf);
@@ -423,31 +373,8 @@ impl Engine {
     /// Hands the device's new events to the trace, the oracle and the counters.
     fn flush_events(&mut self, slot: usize, now: Time) {
         let d = &mut self.devices[slot];
-        for ev in &self.events_buf {
-            d.trace.event(now, ev);
-            self.oracle
-                .observe(slot, d.number, &d.controller_id, now, ev);
-            match ev {
-                DdiEvent::PhaseChanged(p) => {
-                    self.phases[d.phase as usize] -= 1;
-                    self.phases[*p as usize] += 1;
-                    d.phase = *p;
-                }
-                DdiEvent::ActionEnded { outcome, .. } => {
-                    self.stats.ended(outcome);
-                    if *outcome == Outcome::Success
-                        && d.converged_at.is_none()
-                        && d.assigned_at.is_some()
-                    {
-                        d.converged_at = Some(now);
-                    }
-                }
-                _ => {}
-            }
-            if self.record == Some(d.number) {
-                self.trace.push(format!("{now:>14}    {ev:?}"));
-            }
-        }
+        let trace = (self.record == Some(d.number)).then_some(&mut self.trace);
+        self.books.record(slot, d, now, &self.events_buf, trace);
     }
 
     fn drain_server_events(&mut self, slot: usize) {
@@ -464,7 +391,7 @@ impl Engine {
             } = ev;
             d.trace.word(at.as_millis());
             d.trace.word(action.0 << 8 | *to as u64);
-            self.oracle.server_status_change(
+            self.books.oracle.server_status_change(
                 slot,
                 d.number,
                 &d.controller_id,
@@ -519,16 +446,5 @@ impl Engine {
             self.setup.server.cancel(now, &id, action, false);
             self.drain_server_events(slot as usize);
         }
-    }
-}
-
-/// What a device's client needs to know about its server and group.
-fn client_env<'a>(setup: &'a Setup, group: &'a Group) -> ClientEnv<'a> {
-    ClientEnv {
-        base_url: EMBEDDED_ORIGIN,
-        tenant: &setup.server.config().tenant,
-        authorization: setup.authorization.as_deref(),
-        catalog: setup.server.catalog(),
-        settings: &group.settings,
     }
 }
