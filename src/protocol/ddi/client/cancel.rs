@@ -10,7 +10,7 @@ use crate::protocol::ddi::event::{DdiEvent, Outcome};
 use crate::protocol::ddi::wire::{CancelActionBase, Execution, Finished};
 use crate::time::Time;
 
-use super::http::is_retriable;
+use super::http::{is_retriable, json_200};
 
 impl DdiClient {
     pub(super) fn on_cancel(
@@ -24,9 +24,7 @@ impl DdiClient {
         if is_retriable(resp.status) {
             return self.retry(now, Some(resp), env, rng, events);
         }
-        let parsed = (resp.status == 200)
-            .then(|| serde_json::from_slice::<CancelActionBase>(resp.body.as_bytes()).ok())
-            .flatten();
+        let parsed: Option<CancelActionBase> = json_200(resp);
         let Some(c) = parsed else {
             return self.sleep_until_next_poll(now, env);
         };

@@ -78,3 +78,10 @@ pub(super) fn config_body(controller_id: &str) -> ConfigData {
         data,
     }
 }
+
+/// The body of a 200 answer as `T`; `None` for other statuses or unreadable JSON.
+pub(super) fn json_200<T: serde::de::DeserializeOwned>(resp: &Response) -> Option<T> {
+    (resp.status == 200)
+        .then(|| serde_json::from_slice::<T>(resp.body.as_bytes()).ok())
+        .flatten()
+}

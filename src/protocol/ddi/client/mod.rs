@@ -27,7 +27,7 @@ mod root;
 
 use download::Job;
 pub use http::action_id_in;
-use http::{config_body, feedback, is_retriable, json_request, retry_after};
+use http::{config_body, feedback, is_retriable, json_200, json_request, retry_after};
 
 use super::event::{DdiEvent, Outcome, Phase, ReqKind};
 use super::wire::{DeploymentBase, Execution, Finished, HandlingType, MaintenanceWindow};
@@ -428,9 +428,7 @@ impl DdiClient {
         if is_retriable(resp.status) {
             return self.retry(now, Some(resp), env, rng, events);
         }
-        let parsed = (resp.status == 200)
-            .then(|| serde_json::from_slice::<DeploymentBase>(resp.body.as_bytes()).ok())
-            .flatten();
+        let parsed: Option<DeploymentBase> = json_200(resp);
         let Some(d) = parsed else {
             // Garbage: nothing safe to act on yet.
             if resp.status == 200 {
