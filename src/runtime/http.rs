@@ -140,14 +140,20 @@ impl Http {
             tokio::time::sleep(d).await;
         }
         let client = &self.clients[(device % self.clients.len() as u64) as usize];
-        match tokio::time::timeout(self.timeout, send(client, req, fault.cut_body)).await {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        match tokio::time::timeout_at(deadline, send(client, req, fault.cut_body, deadline)).await {
             Ok(delivery) => delivery,
             Err(_) => Delivery::Broken(NetError::Timeout, None),
         }
     }
 }
 
-async fn send(client: &HyperClient, mut req: Request, cut_body: bool) -> Delivery {
+async fn send(
+    client: &HyperClient,
+    mut req: Request,
+    cut_body: bool,
+    deadline: tokio::time::Instant,
+) -> Delivery {
     for _ in 0..=MAX_REDIRECTS {
         let hreq = match to_hyper(&req) {
             Ok(r) => r,
@@ -175,7 +181,7 @@ async fn send(client: &HyperClient, mut req: Request, cut_body: bool) -> Deliver
                 continue;
             }
         }
-        return read_body(resp, cut_body).await;
+        return read_body(resp, cut_body, deadline).await;
     }
     Delivery::Broken(NetError::Malformed, None)
 }
@@ -202,7 +208,11 @@ fn to_hyper(req: &Request) -> Result<hyper::Request<Full<Bytes>>, hyper::http::E
     b.body(Full::new(body))
 }
 
-async fn read_body(resp: hyper::Response<hyper::body::Incoming>, cut_body: bool) -> Delivery {
+async fn read_body(
+    resp: hyper::Response<hyper::body::Incoming>,
+    cut_body: bool,
+    deadline: tokio::time::Instant,
+) -> Delivery {
     let (parts, mut body) = resp.into_parts();
     let mut out = Response::status(parts.status.as_u16());
     for (name, value) in parts.headers.iter() {
@@ -219,7 +229,12 @@ async fn read_body(resp: hyper::Response<hyper::body::Incoming>, cut_body: bool)
         .filter(|n| *n > 0);
     let mut bytes = Vec::with_capacity(expected.unwrap_or(0).min(1 << 20));
     loop {
-        match body.frame().await {
+        // Out of time mid-body: hand back what arrived so a download can resume.
+        let Ok(next) = tokio::time::timeout_at(deadline, body.frame()).await else {
+            out.body = Body::Bytes(bytes);
+            return Delivery::Broken(NetError::Timeout, Some(out));
+        };
+        match next {
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
                     bytes.extend_from_slice(&data);

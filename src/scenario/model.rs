@@ -377,7 +377,7 @@ pub struct ClientFault {
     /// Fraction of requests dropped before they are sent (the device times out).
     #[serde(default)]
     pub drop: Fraction,
-    /// Extra delay before each request is sent.
+    /// Extra delay (real time, not scaled) before each request is sent.
     #[serde(default)]
     pub delay: Option<Duration>,
     /// Fraction of downloads whose connection is cut after half the body.

@@ -15,6 +15,7 @@ use crate::time::Time;
 /// One file to download.
 pub(super) struct Job {
     pub(super) url: String,
+    filename: String,
     size: u64,
     sha256: Option<String>,
     sha1: Option<String>,
@@ -29,6 +30,7 @@ pub(super) fn artifact_jobs(d: &DeploymentBase) -> Vec<Job> {
         .flat_map(|c| c.artifacts.iter())
         .map(|a| Job {
             url: a.download_href().unwrap_or_default().to_string(),
+            filename: a.filename.clone(),
             size: a.size,
             sha256: a.hashes.sha256.clone(),
             sha1: a.hashes.sha1.clone(),
@@ -115,7 +117,7 @@ impl DdiClient {
                 // fetch the deployment again for fresh links, a few times at most.
                 let Some(w) = self.work.as_mut() else { return };
                 w.refusals += 1;
-                if w.refusals > super::MAX_REFUSALS {
+                if w.refusals >= super::MAX_REFUSALS {
                     return self.close_failed(
                         now,
                         format!("download refused with status {s}"),
@@ -157,7 +159,7 @@ impl DdiClient {
         }
         w.hash_failures += 1;
         if w.hash_failures >= 2 {
-            let name = job.url.rsplit('/').next().unwrap_or("artifact").to_string();
+            let name = job.filename.clone();
             return self.close_failed(now, format!("hash mismatch for {name}"), events);
         }
         self.go(Step::Download, now);

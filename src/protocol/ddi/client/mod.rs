@@ -298,7 +298,10 @@ impl DdiClient {
         if let Some(e) = error {
             events.push(DdiEvent::NetFailed { kind, error: e });
             if let (Step::Download, Some(partial)) = (&self.step, &response) {
-                self.take_download_piece(partial, events);
+                // Only a 200/206 body is artifact data; a cut error page is not.
+                if matches!(partial.status, 200 | 206) {
+                    self.take_download_piece(partial, events);
+                }
             }
             return self.retry(now, None, env, rng, events);
         }
@@ -568,7 +571,7 @@ impl DdiClient {
             return self.go(Step::Poll { scheduled: false }, now);
         };
         w.refusals += 1;
-        if w.refusals > MAX_REFUSALS {
+        if w.refusals >= MAX_REFUSALS {
             return self.end_work(now, Outcome::Withdrawn, events);
         }
         self.go(Step::Poll { scheduled: false }, now);
