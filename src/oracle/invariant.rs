@@ -39,11 +39,15 @@ pub enum InvariantId {
     /// `DDI-RANGE` — a satisfiable `Range` request to an artifact is answered
     /// `206` with the requested start (ddi.md §1.9; RFC 7233 §4.1).
     DdiRange,
+    /// `DDI-JSON` — a 200 answer of the root, a deploymentBase or a
+    /// cancelAction resource is the JSON document ddi.md §1.1, §1.3 and §1.5
+    /// describe (unknown fields allowed, required ones present).
+    DdiJson,
 }
 
 impl InvariantId {
     /// Every invariant, in catalogue order.
-    pub const ALL: [InvariantId; 8] = [
+    pub const ALL: [InvariantId; 9] = [
         InvariantId::DdiSmOffered,
         InvariantId::DdiSmFinal,
         InvariantId::DdiSm410,
@@ -52,6 +56,7 @@ impl InvariantId {
         InvariantId::DdiSleep,
         InvariantId::DdiArtifactHash,
         InvariantId::DdiRange,
+        InvariantId::DdiJson,
     ];
 
     /// The stable ID.
@@ -65,6 +70,7 @@ impl InvariantId {
             InvariantId::DdiSleep => "DDI-SLEEP",
             InvariantId::DdiArtifactHash => "DDI-ARTIFACT-HASH",
             InvariantId::DdiRange => "DDI-RANGE",
+            InvariantId::DdiJson => "DDI-JSON",
         }
     }
 
@@ -84,6 +90,7 @@ impl InvariantId {
             InvariantId::DdiSleep => "sleep is HH:mm:ss or ISO-8601 and at least 30s",
             InvariantId::DdiArtifactHash => "served bytes match the advertised hashes",
             InvariantId::DdiRange => "a satisfiable Range request is answered 206",
+            InvariantId::DdiJson => "200 answers are well-formed DDI JSON documents",
         }
     }
 
@@ -98,6 +105,7 @@ impl InvariantId {
             InvariantId::DdiSleep => "ddi.md §4",
             InvariantId::DdiArtifactHash => "ddi.md §1.3, §1.9",
             InvariantId::DdiRange => "ddi.md §1.9, RFC 7233 §4.1",
+            InvariantId::DdiJson => "ddi.md §0, §1.1, §1.3, §1.5",
         }
     }
 }

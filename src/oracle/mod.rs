@@ -337,6 +337,13 @@ impl Oracle {
                     ),
                 ));
             }
+            DdiEvent::Unreadable { kind } => fired.push((
+                InvariantId::DdiJson,
+                format!(
+                    "200 answer to {} is not a readable DDI document",
+                    kind.as_str()
+                ),
+            )),
             DdiEvent::ArtifactChecked {
                 action,
                 matches: false,

@@ -47,10 +47,12 @@ pub enum Fault {
     IgnoreRange,
     /// The root answers `sleep: "00:00:01"`, below hawkBit's 30 s minimum.
     SleepBelowMinimum,
+    /// 200 JSON answers are cut off halfway: not a JSON document any more.
+    GarbageJson,
 }
 
 /// Names of the unit faults, for parsing and error messages.
-const UNIT_FAULTS: [(&str, Fault); 7] = [
+const UNIT_FAULTS: [(&str, Fault); 8] = [
     (
         "accept_feedback_after_close",
         Fault::AcceptFeedbackAfterClose,
@@ -61,9 +63,10 @@ const UNIT_FAULTS: [(&str, Fault); 7] = [
     ("wrong_artifact_hash", Fault::WrongArtifactHash),
     ("ignore_range", Fault::IgnoreRange),
     ("sleep_below_minimum", Fault::SleepBelowMinimum),
+    ("garbage_json", Fault::GarbageJson),
 ];
 
-const ALL_NAMES: [&str; 8] = [
+const ALL_NAMES: [&str; 9] = [
     "respond",
     "accept_feedback_after_close",
     "reopen_closed_actions",
@@ -72,6 +75,7 @@ const ALL_NAMES: [&str; 8] = [
     "wrong_artifact_hash",
     "ignore_range",
     "sleep_below_minimum",
+    "garbage_json",
 ];
 
 impl Fault {
@@ -206,6 +210,7 @@ pub(super) struct Active {
     pub(super) wrong_hash: bool,
     pub(super) ignore_range: bool,
     pub(super) sleep_below_min: bool,
+    pub(super) garbage_json: bool,
 }
 
 impl Active {
@@ -221,6 +226,7 @@ impl Active {
                 Fault::WrongArtifactHash => a.wrong_hash = true,
                 Fault::IgnoreRange => a.ignore_range = true,
                 Fault::SleepBelowMinimum => a.sleep_below_min = true,
+                Fault::GarbageJson => a.garbage_json = true,
             }
         }
         a

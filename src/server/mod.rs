@@ -397,7 +397,18 @@ impl Server {
         if let Some(status) = faults.respond {
             return fault::respond(status);
         }
-        ddi::dispatch(self, now, req, &faults)
+        let mut resp = ddi::dispatch(self, now, req, &faults);
+        if faults.garbage_json
+            && resp.status == 200
+            && resp
+                .headers
+                .get("content-type")
+                .is_some_and(|t| t.contains("json"))
+        {
+            let half = resp.body.len() / 2;
+            resp.body = resp.body.truncated(half);
+        }
+        resp
     }
 
     /// Moves the events produced so far into `out`, oldest first.

@@ -110,6 +110,10 @@ impl TraceHash {
                 self.word(8);
                 self.word(*action * 2 + *matches as u64);
             }
+            DdiEvent::Unreadable { kind } => {
+                self.word(11);
+                self.word(*kind as u64);
+            }
             DdiEvent::PhaseChanged(p) => {
                 self.word(9);
                 self.word(*p as u64);

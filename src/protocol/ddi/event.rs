@@ -148,6 +148,11 @@ pub enum DdiEvent {
         /// HTTP status.
         status: u16,
     },
+    /// A 200 answer that should be a DDI JSON document and is not.
+    Unreadable {
+        /// Request kind.
+        kind: ReqKind,
+    },
     /// A 200 root answer, parsed.
     RootSeen {
         /// `sleep`, `None` if it could not be parsed.

@@ -6,7 +6,7 @@ use rand::RngCore;
 
 use super::{ClientEnv, DdiClient, Step};
 use crate::message::Response;
-use crate::protocol::ddi::event::{DdiEvent, Outcome};
+use crate::protocol::ddi::event::{DdiEvent, Outcome, ReqKind};
 use crate::protocol::ddi::wire::{CancelActionBase, Execution, Finished};
 use crate::time::Time;
 
@@ -26,6 +26,11 @@ impl DdiClient {
         }
         let parsed: Option<CancelActionBase> = json_200(resp);
         let Some(c) = parsed else {
+            if resp.status == 200 {
+                events.push(DdiEvent::Unreadable {
+                    kind: ReqKind::Cancel,
+                });
+            }
             return self.sleep_until_next_poll(now, env);
         };
         let stop = c.cancel_action.stop_id.trim().parse::<u64>().unwrap_or(0);

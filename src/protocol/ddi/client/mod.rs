@@ -435,6 +435,9 @@ impl DdiClient {
         let Some(d) = parsed else {
             // Garbage: nothing safe to act on yet.
             if resp.status == 200 {
+                events.push(DdiEvent::Unreadable {
+                    kind: ReqKind::Deployment,
+                });
                 return self.retry(now, Some(resp), env, rng, events);
             }
             // 404: canceled or withdrawn. Ask the root what happened (it shows a

@@ -5,7 +5,7 @@ use rand::RngCore;
 
 use super::{ClientEnv, DdiClient, Step};
 use crate::message::Response;
-use crate::protocol::ddi::event::{DdiEvent, Offer, Outcome};
+use crate::protocol::ddi::event::{DdiEvent, Offer, Outcome, ReqKind};
 use crate::protocol::ddi::sleep::parse_sleep;
 use crate::protocol::ddi::wire::{ControllerBase, HandlingType};
 use crate::time::{Span, Time};
@@ -26,6 +26,9 @@ impl DdiClient {
             return self.retry(now, Some(resp), env, rng, events);
         }
         let Ok(base) = serde_json::from_slice::<ControllerBase>(resp.body.as_bytes()) else {
+            events.push(DdiEvent::Unreadable {
+                kind: ReqKind::Root,
+            });
             return self.retry(now, Some(resp), env, rng, events);
         };
         let sleep = parse_sleep(&base.config.polling.sleep);
