@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use fleetsim::scenario::{self, Scenario};
+use fleetsim::serve::ServeError;
 use fleetsim::sim::{Engine, RunResult, Selection};
 use fleetsim::time::Span;
 
@@ -318,15 +319,38 @@ fn serve_command(a: ServeArgs) -> Exit {
             a.time_scale
         ));
     }
-    let _ = (a.listen, a.tls_cert, a.tls_key, scenario);
+    let tls = a
+        .tls_cert
+        .zip(a.tls_key)
+        .map(|(cert, key)| fleetsim::serve::TlsFiles { cert, key });
+    let opts = fleetsim::serve::ServeOptions {
+        listen: a.listen,
+        scenario,
+        tls,
+        time_scale: a.time_scale,
+    };
     init_logging();
-    Exit::BadInput("serve: being wired".into())
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return Exit::Infrastructure(e.into()),
+    };
+    match rt.block_on(fleetsim::serve::serve_until_signal(opts)) {
+        Ok(()) => Exit::Pass,
+        Err(e @ (ServeError::Tls { .. } | ServeError::TimeScale(_))) => {
+            Exit::BadInput(e.to_string())
+        }
+        Err(e) => Exit::Infrastructure(e.into()),
+    }
 }
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
+        .with_ansi(is_terminal())
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();

@@ -785,7 +785,14 @@ async fn unreadable_root_is_retried_with_backoff(template: ResponseTemplate) {
     );
     assert_eq!(ddi.deployment_fetches().await, 0);
     assert_eq!(sent(&r, ReqKind::Root), polls.len() as u64);
-    assert_no_violations(&r);
+    // The server broke the protocol (ddi.md §1.1): the oracle says so, and nothing else.
+    assert!(fired(&r, InvariantId::DdiJson) >= 1, "{}", violations(&r));
+    assert_eq!(
+        r.oracle.total(),
+        fired(&r, InvariantId::DdiJson),
+        "{}",
+        violations(&r)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,7 +29,7 @@ use crate::message::{Method, NetError, Request};
 use crate::oracle::OracleConfig;
 use crate::protocol::ddi::{DdiEvent, Delivery, ReqKind};
 use crate::scenario::{ClientFault, Scenario};
-use crate::sim::setup::Setup;
+use crate::sim::setup::{selects, Setup};
 use crate::sim::RunResult;
 use crate::time::{Span, Time};
 
@@ -163,7 +163,17 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
                 .start_rate
                 .filter(|r| *r > 0.0)
                 .map(|rate| Time((number as f64 / rate * 1000.0 * scale) as u64));
-            devices.push(Device::new(&setup, gi, number, scenario.seed, first));
+            let mut d = Device::new(&setup, gi, number, scenario.seed, first);
+            // Convergence is measured from the scenario's campaigns, which the
+            // target carries out (`fleetsim serve`) or the operator mirrors.
+            d.assigned_at = setup
+                .campaigns
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| selects(&c.selector, *i, number, g.kind))
+                .map(|(_, c)| c.at)
+                .min();
+            devices.push(d);
         }
     }
     let mut driver = Driver {
@@ -177,6 +187,7 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
         started: Instant::now(),
         http,
         in_flight_of: devices.iter().map(|_| None).collect(),
+        next_wake: devices.iter().map(|_| Time::NEVER).collect(),
         books: Books::new(
             OracleConfig {
                 polling_jitter: scenario.server.polling_jitter.0,
@@ -263,6 +274,8 @@ struct Driver {
     devices: Vec<Device>,
     /// Per slot: kind, scenario time and real instant a request was meant to go out.
     in_flight_of: Vec<Option<(ReqKind, Time, Instant)>>,
+    /// Per slot: the wake-up the heap holds for the device.
+    next_wake: Vec<Time>,
     books: Books,
     heap: BinaryHeap<Reverse<(Time, u64, u32)>>,
     seq: u64,
@@ -277,7 +290,10 @@ struct Driver {
 const LATE: Duration = Duration::from_millis(100);
 
 impl Driver {
+    /// Schedules device `slot`'s next wake-up; an earlier one still in the
+    /// heap becomes stale (it no longer matches `next_wake`).
     fn push(&mut self, due: Time, slot: usize) {
+        self.next_wake[slot] = due;
         if due != Time::NEVER {
             self.seq += 1;
             self.heap.push(Reverse((due, self.seq, slot as u32)));
@@ -361,8 +377,8 @@ impl Driver {
             .started
             .elapsed()
             .saturating_sub(self.instant_of(due) - self.started);
-        if self.in_flight_of[slot].is_some() || self.devices[slot].client.poll_timeout() != due {
-            return;
+        if self.in_flight_of[slot].is_some() || self.next_wake[slot] != due {
+            return; // stale wake-up
         }
         let d = &mut self.devices[slot];
         let g = &self.setup.groups[d.group as usize];
@@ -420,6 +436,7 @@ impl Driver {
             self.dropped += 1;
         }
         let intended = self.instant_of(due);
+        self.next_wake[slot] = Time::NEVER;
         self.in_flight_of[slot] = Some((kind, due, intended));
         self.books.stats.sent(kind);
         self.in_flight += 1;

@@ -92,7 +92,11 @@ impl State {
         if now >= self.schedule.next_due {
             self.schedule.advance(&mut self.server, now);
         }
-        if self.resets.iter().any(|&(from, until)| from <= now && now < until) {
+        if self
+            .resets
+            .iter()
+            .any(|&(from, until)| from <= now && now < until)
+        {
             return None;
         }
         let known = self.server.target_count();
@@ -325,7 +329,7 @@ name: t
 duration: 1d
 fleet:
   - { kind: always_on, count: 2 }
-  - { kind: constrained, count: 2, id_prefix: c- }
+  - { kind: constrained, count: 2, id_prefix: c-, connectivity: { online_every: 1h, online_for: 1m } }
 campaigns:
   - { name: a, at: 1h, artifacts: [ { name: a.bin, size: 1KiB } ], targets: { kind: always_on }, cancel_after: 1h }
   - { name: b, at: 3h, artifacts: [ { name: b.bin, size: 1KiB } ] }
@@ -352,7 +356,10 @@ campaigns:
             Some((DeviceKind::AlwaysOn, 1))
         );
         assert_eq!(identify(g, "c-00003"), Some((DeviceKind::Constrained, 3)));
-        assert_eq!(identify(g, "c-123456"), Some((DeviceKind::Constrained, 123456)));
+        assert_eq!(
+            identify(g, "c-123456"),
+            Some((DeviceKind::Constrained, 123456))
+        );
         assert_eq!(identify(g, "c-"), None);
         assert_eq!(identify(g, "c-12x"), None);
         assert_eq!(identify(g, "dev-1"), None);

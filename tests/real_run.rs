@@ -1,0 +1,78 @@
+//! The real-time driver against `fleetsim serve` over real HTTP on loopback:
+//! the quickstart scenario, time-compressed, passes with no violations — the
+//! same devices, server core and oracle as the virtual run, now over sockets.
+//! Server and fleet run on runtimes of their own, as two processes would.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use fleetsim::runtime::{run, RealOptions, Target};
+use fleetsim::scenario::load;
+use fleetsim::serve::{start, ServeOptions};
+
+/// Scenario time runs this much faster than real time: 3 days in ~26 s.
+const TIME_SCALE: f64 = 10_000.0;
+
+#[test]
+fn quickstart_against_serve_passes_without_violations() {
+    let mut s = load(std::path::Path::new("scenarios/quickstart.yaml")).expect("quickstart loads");
+    s.scale_fleet(100);
+    s.load.time_scale = TIME_SCALE;
+
+    let (addr_tx, addr_rx) = mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server_scenario = s.clone();
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("server runtime");
+        rt.block_on(async move {
+            let running = start(ServeOptions {
+                listen: "127.0.0.1:0".parse().expect("addr"),
+                scenario: Some(server_scenario),
+                tls: None,
+                time_scale: TIME_SCALE,
+            })
+            .await
+            .expect("serve starts on an ephemeral port");
+            addr_tx.send(running.base_url.clone()).expect("test waits");
+            let _ = tokio::time::timeout(Duration::from_secs(180), stop_rx).await;
+            running.shutdown().await;
+        });
+    });
+    let base_url = addr_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("serve reports its address");
+    let opts = RealOptions {
+        target: Target {
+            base_url,
+            tenant: None,
+            gateway_token: None,
+            ca_pem: None,
+        },
+        progress: false,
+    };
+    let result = run(&s, &opts);
+    let _ = stop_tx.send(());
+    server.join().expect("server thread ends");
+    let run = result.expect("the target is reachable and speaks DDI");
+
+    assert_eq!(
+        run.oracle.total(),
+        0,
+        "violations: {:?}",
+        run.oracle.violations().first()
+    );
+    let verdict = fleetsim::report::verdict(&s, &run);
+    assert!(verdict.passed, "{:?}", verdict.problems);
+    assert_eq!(run.digests.len(), 100);
+    assert!(
+        run.stats.updates_succeeded >= 95,
+        "{} of 100 devices updated",
+        run.stats.updates_succeeded
+    );
+    let root = &run.stats.latency[&fleetsim::protocol::ddi::ReqKind::Root];
+    assert!(root.len() > 500, "{} root polls answered", root.len());
+}
