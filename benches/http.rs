@@ -45,13 +45,13 @@ fn sleepy_scenario(devices: u64, secs: u64, rate: u64) -> String {
 }
 
 fn load_scenario(devices: u64, secs: u64) -> String {
-    // `serve`'s default 5-minute sleep compressed 100 000x: a poll every 3 ms of real time per device,
+    // `serve`'s default 5-minute sleep compressed 1 000 000x: a poll every 0.3 ms of real time per device,
     // more than the server can answer, so the run measures its ceiling.
     format!(
         "name: bench-load\nduration: {}s\nserver: {{ polling: 30s }}\n\
-         load: {{ time_scale: 100000, connections: pool, request_timeout: 10s }}\n\
+         load: {{ time_scale: 1000000, connections: pool, request_timeout: 10s }}\n\
          fleet:\n  - {{ kind: always_on, count: {devices}, connectivity: {{ loss: 0 }} }}\n",
-        secs * 100_000
+        secs * 1_000_000
     )
 }
 
@@ -63,7 +63,8 @@ fn oha(url: &str, secs: u64) -> Option<(f64, String)> {
             &format!("{secs}s"),
             "-c",
             "64",
-            "--json",
+            "--output-format",
+            "json",
             url,
         ])
         .output()
@@ -144,7 +145,7 @@ fn main() {
         );
 
         // Phase 2: load ratio against oha.
-        let (devices, secs) = if full { (256, 10) } else { (8, 1) };
+        let (devices, secs) = if full { (64, 10) } else { (8, 1) };
         let s = load_str("bench.yaml", &load_scenario(devices, secs)).expect("scenario");
         let started = Instant::now();
         let r = run_async(&s, &opts).await.expect("load run");

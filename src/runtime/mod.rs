@@ -91,6 +91,32 @@ struct Done {
     delivery: Delivery,
 }
 
+/// Raises this process's open-file limit to its hard limit: a fleet with a
+/// connection per device needs one descriptor per device in flight. Returns
+/// the soft limit now in force.
+pub fn raise_open_file_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return raised.rlim_cur as u64;
+            }
+        }
+    }
+    lim.rlim_cur as u64
+}
+
 /// Runs `scenario` against `opts.target` in real time. Blocks.
 pub fn run(scenario: &Scenario, opts: &RealOptions) -> Result<RunResult, RuntimeError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -125,6 +151,7 @@ fn is_loopback(url: &str) -> bool {
 
 /// Runs `scenario` against the target on the current tokio runtime.
 pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunResult, RuntimeError> {
+    raise_open_file_limit();
     let base = base_url(&opts.target)?;
     let setup = Setup::new(scenario);
     let tenant = opts
@@ -313,6 +340,9 @@ impl Driver {
     async fn run(mut self, sample_every: Span, bar: &progress::Progress) -> RunResult {
         let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
         let mut next_sample = Time::ZERO;
+        // One timer, moved as the next wake-up changes, not one per iteration.
+        let timer = tokio::time::sleep_until(Instant::now());
+        tokio::pin!(timer);
         loop {
             let now = self.now();
             if now >= next_sample {
@@ -331,24 +361,30 @@ impl Driver {
             if now >= self.end {
                 break;
             }
+            // Everything due now, then everything that has come back.
+            while let Some(Reverse((due, _, slot))) = self.heap.peek().copied() {
+                if due > now {
+                    break;
+                }
+                self.heap.pop();
+                self.wake(slot as usize, due, &tx);
+            }
+            while let Ok(done) = rx.try_recv() {
+                self.complete(done);
+            }
             let next_due = self.heap.peek().map_or(self.end, |Reverse((t, _, _))| *t);
             let wake_at = self.instant_of(next_due.min(self.end).min(next_sample));
+            if wake_at <= Instant::now() {
+                continue;
+            }
+            timer.as_mut().reset(wake_at);
             tokio::select! {
                 done = rx.recv() => {
                     if let Some(done) = done {
                         self.complete(done);
                     }
                 }
-                _ = tokio::time::sleep_until(wake_at) => {
-                    let now = self.now();
-                    while let Some(Reverse((due, _, slot))) = self.heap.peek().copied() {
-                        if due > now {
-                            break;
-                        }
-                        self.heap.pop();
-                        self.wake(slot as usize, due, &tx);
-                    }
-                }
+                _ = timer.as_mut() => {}
             }
         }
         // Let requests in flight finish (bounded by their own timeouts).
