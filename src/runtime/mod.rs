@@ -94,6 +94,8 @@ struct Done {
 /// Raises this process's open-file limit to its hard limit: a fleet with a
 /// connection per device needs one descriptor per device in flight. Returns
 /// the soft limit now in force.
+// `rlim_t` is u64 on Linux x86_64 but not on every platform.
+#[allow(clippy::unnecessary_cast)]
 pub fn raise_open_file_limit() -> u64 {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
