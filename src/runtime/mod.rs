@@ -187,11 +187,10 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
     let mut devices = Vec::new();
     for (gi, g) in setup.groups.iter().enumerate() {
         for number in g.first..g.first + g.count {
-            // Open-loop arrival: device n starts at n / rate seconds.
+            // Open-loop arrival (with an optional linear ramp of the rate).
             let first = load
-                .start_rate
-                .filter(|r| *r > 0.0)
-                .map(|rate| Time((number as f64 / rate * 1000.0 * scale) as u64));
+                .start_offset_secs(number)
+                .map(|secs| Time((secs * 1000.0 * scale) as u64));
             let mut d = Device::new(&setup, gi, number, scenario.seed, first);
             // Convergence is measured from the scenario's campaigns, which the
             // target carries out (`fleetsim serve`) or the operator mirrors.

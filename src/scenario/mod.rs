@@ -253,6 +253,47 @@ pub fn validate(s: &Scenario) -> Result<(), (Vec<PathSeg>, String)> {
             ));
         }
     }
+    let load = &s.load;
+    let at_load = |k: &str| vec![key("load"), key(k)];
+    if !(load.time_scale.is_finite() && load.time_scale > 0.0) {
+        return Err((
+            at_load("time_scale"),
+            "expected a time scale above 0 (1 = real time)".into(),
+        ));
+    }
+    if load.start_rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+        return Err((
+            at_load("start_rate"),
+            "expected devices per second above 0".into(),
+        ));
+    }
+    if load.ramp_to.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+        return Err((
+            at_load("ramp_to"),
+            "expected devices per second above 0".into(),
+        ));
+    }
+    match (load.start_rate, load.ramp_to, load.ramp_over) {
+        (None, Some(_), _) => {
+            return Err((
+                at_load("ramp_to"),
+                "expected `start_rate` beside `ramp_to`".into(),
+            ))
+        }
+        (_, Some(_), None) => {
+            return Err((
+                at_load("ramp_to"),
+                "expected `ramp_over` beside `ramp_to`".into(),
+            ))
+        }
+        (_, None, Some(_)) => {
+            return Err((
+                at_load("ramp_over"),
+                "expected `ramp_to` beside `ramp_over`".into(),
+            ))
+        }
+        _ => {}
+    }
     if let ExpectedViolations::Ids(ids) = &s.expect.violations {
         for (i, id) in ids.iter().enumerate() {
             if crate::oracle::InvariantId::parse(id).is_none() {

@@ -54,6 +54,13 @@ pub struct Load {
     /// starts at a random point of its first poll interval.
     #[serde(default)]
     pub start_rate: Option<f64>,
+    /// Ramp: the start rate grows linearly from `start_rate` to this rate
+    /// over `ramp_over`, then stays there.
+    #[serde(default)]
+    pub ramp_to: Option<f64>,
+    /// Length of the ramp (real time).
+    #[serde(default)]
+    pub ramp_over: Option<Duration>,
     /// `pool`: devices share keep-alive connections; `per_device`: each device
     /// opens its own connection for each exchange, as a real device does.
     #[serde(default)]
@@ -77,10 +84,35 @@ impl Default for Load {
     fn default() -> Self {
         Load {
             start_rate: None,
+            ramp_to: None,
+            ramp_over: None,
             connections: ConnectionModel::default(),
             request_timeout: default_request_timeout(),
             time_scale: default_time_scale(),
         }
+    }
+}
+
+impl Load {
+    /// Real-time offset at which device `n` (0-based) starts under open-loop
+    /// arrival, or `None` without a `start_rate`. Rate `r0` ramps linearly to
+    /// `r1` over `T` seconds: n(t) = r0·t + (r1 − r0)·t²/(2T), solved for t.
+    pub fn start_offset_secs(&self, n: u64) -> Option<f64> {
+        let r0 = self.start_rate.filter(|r| *r > 0.0)?;
+        let n = n as f64;
+        let (Some(r1), Some(over)) = (self.ramp_to.filter(|r| *r > 0.0), self.ramp_over) else {
+            return Some(n / r0);
+        };
+        let t_ramp = over.0.as_secs_f64();
+        let ramped = (r0 + r1) / 2.0 * t_ramp;
+        if t_ramp <= 0.0 || n >= ramped {
+            return Some(t_ramp.max(0.0) + (n - ramped.max(0.0)) / r1);
+        }
+        let a = (r1 - r0) / (2.0 * t_ramp);
+        if a.abs() < 1e-12 {
+            return Some(n / r0);
+        }
+        Some((-r0 + (r0 * r0 + 4.0 * a * n).sqrt()) / (2.0 * a))
     }
 }
 

@@ -101,6 +101,13 @@ fn cross_field_errors_are_located() {
     );
     let e = err(&GOOD.replace("count: 10", "count: 0"));
     assert!(e.starts_with("s.yaml:7:12: "), "{e}");
+    let e = err(&format!("{GOOD}load: {{ ramp_to: 100 }}\n"));
+    assert!(
+        e.starts_with("s.yaml:21:") && e.contains("`start_rate` beside"),
+        "{e}"
+    );
+    let e = err(&format!("{GOOD}load: {{ time_scale: 0 }}\n"));
+    assert!(e.contains("time scale above 0"), "{e}");
     let e = err(&GOOD.replace("respond: 503", "respond: 503, reset: true"));
     assert!(e.contains("exactly one of"), "{e}");
 }
@@ -113,4 +120,24 @@ fn scaling_keeps_proportions() {
     assert_eq!(s.fleet[0].count, 2000);
     s.scale_fleet(1);
     assert_eq!(s.device_count(), 2, "each group keeps one device");
+}
+
+#[test]
+fn open_loop_arrival_ramps_linearly() {
+    let mut load = Load::default();
+    assert_eq!(load.start_offset_secs(10), None);
+    load.start_rate = Some(10.0);
+    assert_eq!(load.start_offset_secs(25), Some(2.5));
+    load.ramp_to = Some(30.0);
+    load.ramp_over = Some(Duration(crate::time::Span::secs(10)));
+    // 200 devices start during the ramp ((10 + 30) / 2 * 10 s), then 30/s.
+    let at = |n| load.start_offset_secs(n).unwrap();
+    assert!((at(200) - 10.0).abs() < 1e-9);
+    assert!((at(260) - 12.0).abs() < 1e-9);
+    assert!(at(10) < 1.0 && at(10) > 0.9, "{}", at(10));
+    let mut last = 0.0;
+    for n in 0..300 {
+        assert!(at(n) >= last, "monotonic at {n}");
+        last = at(n);
+    }
 }
