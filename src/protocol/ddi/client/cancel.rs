@@ -37,7 +37,7 @@ impl DdiClient {
         let installing = self
             .work
             .as_ref()
-            .is_some_and(|w| w.action == stop && w.installing);
+            .is_some_and(|w| w.action == stop && w.install_until.is_some());
         let execution = if installing {
             Execution::Rejected
         } else {
@@ -74,9 +74,7 @@ impl DdiClient {
         }
         self.failures = 0;
         match execution {
-            Execution::Rejected if self.work.as_ref().is_some_and(|w| w.installing) => {
-                self.go(Step::Install, now + env.settings.install_time)
-            }
+            Execution::Rejected if self.installing() => self.resume_install(now, env),
             _ => {
                 if self.work.as_ref().is_some_and(|w| w.action == action) {
                     self.end_work(now, Outcome::Canceled, events);

@@ -132,7 +132,8 @@ struct Work {
     refusals: u32,
     started: bool,
     downloaded: bool,
-    installing: bool,
+    /// Set while installing: when the install ends.
+    install_until: Option<Time>,
     will_fail: bool,
     version: String,
 }
@@ -341,6 +342,9 @@ impl DdiClient {
     /// Schedules the next regular poll.
     fn sleep_until_next_poll(&mut self, now: Time, env: &ClientEnv<'_>) {
         self.failures = 0;
+        if self.installing() {
+            return self.resume_install(now, env);
+        }
         let interval = env.settings.poll_every.unwrap_or(self.sleep);
         self.go(Step::Poll { scheduled: true }, now + interval);
     }
@@ -354,6 +358,10 @@ impl DdiClient {
         rng: &mut dyn RngCore,
         events: &mut Vec<DdiEvent>,
     ) {
+        if matches!(self.step, Step::Poll { .. }) && self.installing() {
+            // A poll during an install is a courtesy; the install goes on.
+            return self.resume_install(now, env);
+        }
         self.failures += 1;
         if let Step::Download = self.step {
             if let Some(w) = self.work.as_mut() {
@@ -498,10 +506,31 @@ impl DdiClient {
 
     fn start_install(&mut self, now: Time, env: &ClientEnv<'_>, events: &mut Vec<DdiEvent>) {
         if let Some(w) = self.work.as_mut() {
-            w.installing = true;
+            w.install_until = Some(now + env.settings.install_time);
         }
         self.set_phase(Phase::Installing, events);
-        self.go(Step::Install, now + env.settings.install_time);
+        self.resume_install(now, env);
+    }
+
+    pub(super) fn installing(&self) -> bool {
+        self.work
+            .as_ref()
+            .is_some_and(|w| w.install_until.is_some())
+    }
+
+    /// While an install runs the device keeps polling at its interval — so it
+    /// sees a cancel, which it then rejects (ddi.md §1.6) — and reports the
+    /// result when the install ends.
+    pub(super) fn resume_install(&mut self, now: Time, env: &ClientEnv<'_>) {
+        let Some(until) = self.work.as_ref().and_then(|w| w.install_until) else {
+            return;
+        };
+        let poll_at = now + env.settings.poll_every.unwrap_or(self.sleep);
+        if poll_at < until {
+            self.go(Step::Poll { scheduled: true }, poll_at);
+        } else {
+            self.go(Step::Install, until);
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -604,7 +633,7 @@ fn new_work(action: u64, url: String, env: &ClientEnv<'_>, rng: &mut dyn RngCore
         refusals: 0,
         started: false,
         downloaded: false,
-        installing: false,
+        install_until: None,
         will_fail: rng.gen_bool(env.settings.install_failure.clamp(0.0, 1.0)),
         version: String::new(),
     }

@@ -54,6 +54,16 @@ impl DdiClient {
             config_data: links.config_data.is_some(),
         });
         self.failures = 0;
+        if self.installing() {
+            // Mid-install only a cancel of this very action matters (it is rejected).
+            let this = self.work.as_ref().map(|w| w.action);
+            if let (Offer::Cancel(a), Some(href)) = (offer, links.cancel_action.as_ref()) {
+                if Some(a) == this {
+                    return self.go(Step::FetchCancel(href.href.clone()), now);
+                }
+            }
+            return self.resume_install(now, env);
+        }
         match offer {
             Offer::Cancel(_) => {
                 let href = links

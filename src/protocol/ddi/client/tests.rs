@@ -393,3 +393,31 @@ fn unknown_link_targets_and_garbage_do_not_panic() {
     }
     assert!(p.client.poll_timeout() > p.now);
 }
+
+#[test]
+fn cancel_during_a_long_install_is_rejected_and_the_install_finishes() {
+    let mut p = Pair::new();
+    // The install outlasts the 5-minute sleep, so the device polls while installing.
+    p.settings.install_time = Span::minutes(20);
+    let action = p.assign(2_000, ActionType::Forced);
+    p.run_until(|e| matches!(e, DdiEvent::PhaseChanged(Phase::Installing)));
+    assert!(p.server.cancel(p.now, ID, action, false));
+    let reqs = p.run_until(ended);
+    let k = kinds(&reqs);
+    assert_eq!(k[0], "GET root", "polls while installing: {k:?}");
+    assert!(k.contains(&"GET cancelAction".to_string()), "{k:?}");
+    let cancel_body = reqs
+        .iter()
+        .find(|r| r.method == Method::Post && r.path().contains("cancelAction"))
+        .map(|r| String::from_utf8_lossy(r.body.as_bytes()).into_owned())
+        .unwrap_or_default();
+    assert!(cancel_body.contains(r#""execution":"rejected""#), "{cancel_body}");
+    // Rejected: the action is active again, and the finished install closes it.
+    assert!(p.events.contains(&DdiEvent::ActionEnded {
+        action: action.0,
+        outcome: Outcome::Success
+    }));
+    assert_eq!(p.server.action_status(ID, action), Some(ActionStatus::Finished));
+    let polls = k.iter().filter(|x| *x == "GET root").count();
+    assert!((2..=5).contains(&polls), "about one poll per sleep while installing: {k:?}");
+}
