@@ -98,14 +98,8 @@ fn deployment_doc(repo: &Repo, call: &Call<'_>, action: &Action, history: i64) -
 
 /// `GET {base}/deploymentBase/{id}`.
 pub(super) fn deployment_base(server: &mut Server, call: &Call<'_>, id: &str) -> Response {
-    let id = match parse_id(id) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    let history = match history_param(call) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
+    let id = or_answer!(parse_id(id));
+    let history = or_answer!(history_param(call));
     let cap = server.config.max_status_entries_per_action;
     let Some(target) = server.targets.get_mut(&call.cid) else {
         return unknown_target(call);
@@ -133,14 +127,8 @@ pub(super) fn deployment_base(server: &mut Server, call: &Call<'_>, id: &str) ->
 
 /// `GET {base}/installedBase/{id}`: only inactive, non-canceled actions.
 pub(super) fn installed_base(server: &mut Server, call: &Call<'_>, id: &str) -> Response {
-    let id = match parse_id(id) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    let history = match history_param(call) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
+    let id = or_answer!(parse_id(id));
+    let history = or_answer!(history_param(call));
     let Some(target) = server.targets.get(&call.cid) else {
         return unknown_target(call);
     };
@@ -356,14 +344,8 @@ fn store_late(
 
 /// `POST {base}/deploymentBase/{id}/feedback`.
 pub(super) fn deployment_feedback(server: &mut Server, call: &Call<'_>, id: &str) -> Response {
-    let id = match parse_id(id) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    let feedback = match parse_feedback(call) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+    let id = or_answer!(parse_id(id));
+    let feedback = or_answer!(parse_feedback(call));
     let Some(target) = server.targets.get(&call.cid) else {
         return unknown_target(call);
     };
@@ -386,10 +368,7 @@ pub(super) fn deployment_feedback(server: &mut Server, call: &Call<'_>, id: &str
 
 /// `GET {base}/cancelAction/{id}`: 200 only while CANCELING/CANCELED.
 pub(super) fn cancel_action(server: &mut Server, call: &Call<'_>, id: &str) -> Response {
-    let id = match parse_id(id) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
+    let id = or_answer!(parse_id(id));
     let cap = server.config.max_status_entries_per_action;
     let Some(target) = server.targets.get_mut(&call.cid) else {
         return unknown_target(call);
@@ -413,14 +392,8 @@ pub(super) fn cancel_action(server: &mut Server, call: &Call<'_>, id: &str) -> R
 /// On an already CANCELED (inactive) action the entry is stored but the
 /// action does not change.
 pub(super) fn cancel_feedback(server: &mut Server, call: &Call<'_>, id: &str) -> Response {
-    let id = match parse_id(id) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    let feedback = match parse_feedback(call) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+    let id = or_answer!(parse_id(id));
+    let feedback = or_answer!(parse_feedback(call));
     let Some(target) = server.targets.get(&call.cid) else {
         return unknown_target(call);
     };

@@ -33,6 +33,17 @@ use crate::artifact::Catalog;
 use crate::message::{ContentId, Request, Response};
 use crate::time::{Span, Time};
 
+/// Unwraps a `Result<T, Response>`: the value, or the error answer returned
+/// from the handler at once (the request-parsing prologue of every handler).
+macro_rules! or_answer {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(answer) => return answer,
+        }
+    };
+}
+
 mod artifacts;
 mod ddi;
 mod deployment;

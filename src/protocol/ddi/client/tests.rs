@@ -411,13 +411,22 @@ fn cancel_during_a_long_install_is_rejected_and_the_install_finishes() {
         .find(|r| r.method == Method::Post && r.path().contains("cancelAction"))
         .map(|r| String::from_utf8_lossy(r.body.as_bytes()).into_owned())
         .unwrap_or_default();
-    assert!(cancel_body.contains(r#""execution":"rejected""#), "{cancel_body}");
+    assert!(
+        cancel_body.contains(r#""execution":"rejected""#),
+        "{cancel_body}"
+    );
     // Rejected: the action is active again, and the finished install closes it.
     assert!(p.events.contains(&DdiEvent::ActionEnded {
         action: action.0,
         outcome: Outcome::Success
     }));
-    assert_eq!(p.server.action_status(ID, action), Some(ActionStatus::Finished));
+    assert_eq!(
+        p.server.action_status(ID, action),
+        Some(ActionStatus::Finished)
+    );
     let polls = k.iter().filter(|x| *x == "GET root").count();
-    assert!((2..=5).contains(&polls), "about one poll per sleep while installing: {k:?}");
+    assert!(
+        (2..=5).contains(&polls),
+        "about one poll per sleep while installing: {k:?}"
+    );
 }
