@@ -57,8 +57,8 @@ enum Expectation {
 /// Per-device oracle state: a few words.
 #[derive(Default, Debug)]
 struct DeviceState {
-    offered: Vec<u64>,
-    closed: Vec<u64>,
+    offered: Recent,
+    closed: Recent,
     /// Closed by the server while handling the device's request in flight;
     /// becomes `closed` once that request's outcome is known.
     closing: Option<u64>,
@@ -232,15 +232,13 @@ impl Oracle {
                     Offer::Nothing => None,
                 };
                 if let Some(a) = offered {
-                    if st.closed.contains(&a) {
+                    if st.closed.contains(a) {
                         fired.push((
                             InvariantId::DdiSmFinal,
                             format!("closed action {a} offered again ({offer:?})"),
                         ));
                     }
-                    if !st.offered.contains(&a) {
-                        push_bounded(&mut st.offered, a);
-                    }
+                    st.offered.insert(a);
                 }
                 if let Some(exp) = st.expect.take() {
                     match exp {
@@ -274,13 +272,13 @@ impl Oracle {
                 finished,
                 status,
             } => {
-                if !st.offered.contains(action) {
+                if !st.offered.contains(*action) {
                     fired.push((
                         InvariantId::DdiSmOffered,
                         format!("feedback `{}` posted for action {action}, which the server never offered", execution.as_str()),
                     ));
                 }
-                let was_closed = st.closed.contains(action);
+                let was_closed = st.closed.contains(*action);
                 if !*cancel && was_closed && *status != 410 {
                     fired.push((
                         InvariantId::DdiSm410,
@@ -360,16 +358,45 @@ impl Oracle {
 }
 
 fn mark_closed(st: &mut DeviceState, action: u64) {
-    if !st.closed.contains(&action) {
-        push_bounded(&mut st.closed, action);
+    st.closed.insert(action);
+}
+
+/// The most recent few action ids of a device, inline (no allocation per
+/// device); an action older than the last eight cannot matter again.
+#[derive(Default, Debug)]
+struct Recent {
+    ids: [u64; 8],
+    len: u8,
+    next: u8,
+}
+
+impl Recent {
+    fn contains(&self, id: u64) -> bool {
+        self.ids[..self.len as usize].contains(&id)
+    }
+
+    fn insert(&mut self, id: u64) {
+        if self.contains(id) {
+            return;
+        }
+        self.ids[self.next as usize] = id;
+        self.next = (self.next + 1) % self.ids.len() as u8;
+        self.len = (self.len + 1).min(self.ids.len() as u8);
     }
 }
 
-/// Keeps the most recent few action ids; older ones cannot matter again.
-fn push_bounded(v: &mut Vec<u64>, id: u64) {
-    const KEEP: usize = 8;
-    if v.len() == KEEP {
-        v.remove(0);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_ids_keep_the_last_eight() {
+        let mut r = Recent::default();
+        for id in 1..=10 {
+            r.insert(id);
+            r.insert(id);
+        }
+        assert!(!r.contains(1) && !r.contains(2));
+        assert!((3..=10).all(|id| r.contains(id)));
     }
-    v.push(id);
 }

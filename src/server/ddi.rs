@@ -394,7 +394,10 @@ fn config_data(server: &mut Server, call: &Call<'_>) -> Response {
     if updated.len() > max {
         return respond::quota(format!("Target attributes: at most {max} allowed"));
     }
-    target.attributes = updated;
+    target.attributes = updated
+        .into_iter()
+        .map(|(k, v)| (k.into_boxed_str(), v.into_boxed_str()))
+        .collect();
     target.request_config = false;
     Response::status(200)
 }
@@ -407,12 +410,18 @@ fn valid_attribute(s: &str, empty_ok: bool) -> bool {
 }
 
 fn merge_attributes(
-    current: &BTreeMap<String, String>,
+    current: &[(Box<str>, Box<str>)],
     update: ConfigData,
 ) -> BTreeMap<String, String> {
+    let current = || -> BTreeMap<String, String> {
+        current
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
     match update.mode.unwrap_or(ConfigMode::Merge) {
         ConfigMode::Merge => {
-            let mut out = current.clone();
+            let mut out = current();
             for (k, v) in update.data {
                 match v {
                     Some(v) => out.insert(k, v),
@@ -427,7 +436,7 @@ fn merge_attributes(
             .filter_map(|(k, v)| Some((k, v?)))
             .collect(),
         ConfigMode::Remove => {
-            let mut out = current.clone();
+            let mut out = current();
             for k in update.data.keys() {
                 out.remove(k);
             }

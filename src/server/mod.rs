@@ -458,7 +458,7 @@ impl Server {
         Some(
             t.attributes
                 .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         )
     }
