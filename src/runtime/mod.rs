@@ -34,7 +34,7 @@ use crate::sim::RunResult;
 use crate::time::{Span, Time};
 
 /// Where and how to reach the server under test.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Target {
     /// `scheme://host[:port]` (a path prefix is kept).
     pub base_url: String,
@@ -44,6 +44,21 @@ pub struct Target {
     pub gateway_token: Option<String>,
     /// PEM file with extra trusted roots, and its contents.
     pub ca_pem: Option<(String, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for Target {
+    /// Never shows the token: reports and logs may print a target.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("base_url", &self.base_url)
+            .field("tenant", &self.tenant)
+            .field(
+                "gateway_token",
+                &self.gateway_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("ca_pem", &self.ca_pem.as_ref().map(|(path, _)| path))
+            .finish()
+    }
 }
 
 /// Settings of a real-time run.
