@@ -191,21 +191,9 @@ fn map_deployment(
             "Target confirmed cancellation.",
             Effect::None,
         ),
-        (Execution::Proceeding, _) => (
-            ActionStatus::Running,
-            "Target reported PROCEEDING",
-            Effect::None,
-        ),
-        (Execution::Scheduled, _) => (
-            ActionStatus::Running,
-            "Target reported SCHEDULED",
-            Effect::None,
-        ),
-        (Execution::Resumed, _) => (
-            ActionStatus::Running,
-            "Target reported RESUMED",
-            Effect::None,
-        ),
+        (exec @ (Execution::Proceeding | Execution::Scheduled | Execution::Resumed), _) => {
+            (ActionStatus::Running, running_message(exec), Effect::None)
+        }
     }
 }
 
