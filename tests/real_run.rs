@@ -76,3 +76,81 @@ fn quickstart_against_serve_passes_without_violations() {
     let root = &run.stats.latency[&fleetsim::protocol::ddi::ReqKind::Root];
     assert!(root.len() > 500, "{} root polls answered", root.len());
 }
+
+/// A small always-on fleet for the TLS checks: a minute of scenario time.
+fn tls_scenario() -> fleetsim::scenario::Scenario {
+    fleetsim::scenario::load_str(
+        "tls.yaml",
+        "name: tls\nduration: 2m\nserver: { polling: 1m }\nload: { time_scale: 60, request_timeout: 5s }\n\
+         fleet:\n  - { kind: always_on, count: 3 }\n",
+    )
+    .expect("scenario")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_target_with_a_trusted_ca_and_tls_failures_are_reported() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
+    let dir = std::env::temp_dir().join(format!("fleetsim-real-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let files = fleetsim::serve::TlsFiles {
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+    };
+    std::fs::write(&files.cert, cert.cert.pem()).expect("write cert");
+    std::fs::write(&files.key, cert.key_pair.serialize_pem()).expect("write key");
+    let https = start(ServeOptions {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        tls: Some(files),
+        ..ServeOptions::default()
+    })
+    .await
+    .expect("HTTPS serve starts");
+    let plain = start(ServeOptions {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..ServeOptions::default()
+    })
+    .await
+    .expect("HTTP serve starts");
+    let port = https.local_addr.port();
+    let target = |base_url: String, ca: bool| RealOptions {
+        target: Target {
+            base_url,
+            tenant: None,
+            gateway_token: None,
+            ca_pem: ca.then(|| ("cert.pem".to_string(), cert.cert.pem().into_bytes())),
+        },
+        progress: false,
+    };
+    let s = tls_scenario();
+    let limit = Duration::from_secs(60);
+
+    // Trusted CA: the fleet runs over HTTPS with no violations.
+    let trusted = target(format!("https://localhost:{port}"), true);
+    let ok = tokio::time::timeout(limit, fleetsim::runtime::run_async(&s, &trusted))
+        .await
+        .expect("bounded")
+        .expect("HTTPS run");
+    assert_eq!(ok.oracle.total(), 0);
+    assert!(ok.stats.statuses.get(&200).is_some_and(|n| *n >= 3));
+
+    // Untrusted certificate, and TLS spoken to a plain-HTTP port: both are
+    // infrastructure failures reported before the fleet starts.
+    for url in [
+        format!("https://localhost:{port}"),
+        plain.base_url.replace("http://", "https://"),
+    ] {
+        let untrusted = target(url.clone(), false);
+        let outcome = tokio::time::timeout(limit, fleetsim::runtime::run_async(&s, &untrusted))
+            .await
+            .expect("bounded");
+        let Err(err) = outcome else {
+            panic!("{url}: TLS must fail");
+        };
+        assert!(
+            matches!(err, fleetsim::runtime::RuntimeError::Unreachable { .. }),
+            "{url}: {err}"
+        );
+    }
+    https.shutdown().await;
+    plain.shutdown().await;
+}
