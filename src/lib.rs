@@ -34,4 +34,5 @@ pub mod scenario;
 pub mod serve;
 pub mod server;
 pub mod sim;
+pub mod target;
 pub mod time;

@@ -17,6 +17,7 @@
 //!     .starts_with("x.yaml:2:11: "));
 //! ```
 
+mod forms;
 mod locate;
 pub mod model;
 pub mod units;

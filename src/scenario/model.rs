@@ -7,9 +7,11 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
+use super::forms::deserialize_server;
+pub use super::forms::Campaigns;
 use super::units::{Duration, Fraction, Size};
 use crate::time::Span;
 
@@ -30,8 +32,9 @@ pub struct Scenario {
     /// Device groups.
     pub fleet: Vec<FleetGroup>,
     /// Update campaigns, in any order.
+    /// `external`: the operator runs the rollouts, fleetsim only plays devices.
     #[serde(default)]
-    pub campaigns: Vec<Campaign>,
+    pub campaigns: Campaigns,
     /// Deliberate faults.
     #[serde(default)]
     pub faults: Faults,
@@ -543,37 +546,4 @@ pub struct Convergence {
     pub fraction: Fraction,
     /// Within this time after the campaign starts.
     pub within: Duration,
-}
-
-impl<'de> Deserialize<'de> for ServerSpecOrName {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = ServerSpecOrName;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("`embedded` or a map of server settings")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                if v == "embedded" {
-                    Ok(ServerSpecOrName(ServerSpec::default()))
-                } else {
-                    Err(E::custom(format!(
-                        "expected `embedded` or a map of server settings, found `{v}`"
-                    )))
-                }
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                ServerSpec::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(ServerSpecOrName)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// Accepts `server: embedded` as well as a settings map.
-struct ServerSpecOrName(ServerSpec);
-
-fn deserialize_server<'de, D: Deserializer<'de>>(d: D) -> Result<ServerSpec, D::Error> {
-    ServerSpecOrName::deserialize(d).map(|s| s.0)
 }
