@@ -23,6 +23,7 @@
 pub mod client;
 pub mod goosebit;
 pub mod hawkbit;
+mod log;
 
 use std::fmt;
 
@@ -31,6 +32,7 @@ use bytes::Bytes;
 use crate::time::Span;
 
 pub use client::MgmtClient;
+pub use log::{CampaignLog, ManagementLog};
 
 /// A password or token. Printing it prints `<redacted>`.
 #[derive(Clone, PartialEq, Eq)]
