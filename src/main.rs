@@ -144,6 +144,16 @@ struct ServeArgs {
     /// Scenario time runs this many times faster than real time.
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
+    /// User of the hawkBit Management API (`/rest/v1`, Basic auth).
+    #[arg(long, env = "FLEETSIM_MGMT_USER", default_value = "admin")]
+    mgmt_user: String,
+    /// Its password (default `admin`); prefer FLEETSIM_MGMT_PASSWORD or
+    /// --mgmt-password-file. Never printed.
+    #[arg(long, env = "FLEETSIM_MGMT_PASSWORD", hide_env_values = true)]
+    mgmt_password: Option<String>,
+    /// File whose first line is the Management API password.
+    #[arg(long, conflicts_with = "mgmt_password")]
+    mgmt_password_file: Option<PathBuf>,
 }
 
 fn parse_duration_flag(s: &str) -> Result<Span, String> {
@@ -403,6 +413,17 @@ fn serve_command(a: ServeArgs) -> Exit {
         .tls_cert
         .zip(a.tls_key)
         .map(|(cert, key)| fleetsim::serve::TlsFiles { cert, key });
+    let password = match &a.mgmt_password_file {
+        Some(p) => match read_secret_file("--mgmt-password-file", p) {
+            Ok(t) => t,
+            Err(e) => return e,
+        },
+        None => a.mgmt_password.unwrap_or_else(|| "admin".into()),
+    };
+    let mgmt = fleetsim::serve::MgmtCredentials {
+        user: a.mgmt_user,
+        password,
+    };
     let opts = fleetsim::serve::ServeOptions {
         listen: a.listen,
         scenario,
@@ -417,7 +438,9 @@ fn serve_command(a: ServeArgs) -> Exit {
         Ok(rt) => rt,
         Err(e) => return Exit::Infrastructure(e.into()),
     };
-    match rt.block_on(fleetsim::serve::serve_until_signal(opts)) {
+    match rt.block_on(fleetsim::serve::serve_until_signal_with_credentials(
+        opts, mgmt,
+    )) {
         Ok(()) => Exit::Pass,
         Err(e @ (ServeError::Tls { .. } | ServeError::TimeScale(_))) => {
             Exit::BadInput(e.to_string())

@@ -83,7 +83,12 @@ fn run_with_manage_hawkbit_creates_the_campaign_on_serve_and_keeps_secrets() {
         .expect("serve reports its address");
 
     let out = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
-        .args(["run", scenario.to_str().expect("utf8"), "--target", &base_url])
+        .args([
+            "run",
+            scenario.to_str().expect("utf8"),
+            "--target",
+            &base_url,
+        ])
         .args(["--manage", "hawkbit", "--mgmt-user", "ops", "--quiet"])
         .args(["--gateway-token-file", token_file.to_str().expect("utf8")])
         .args(["--out", out_dir.to_str().expect("utf8")])
@@ -98,7 +103,11 @@ fn run_with_manage_hawkbit_creates_the_campaign_on_serve_and_keeps_secrets() {
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
 
     let report_text = std::fs::read_to_string(out_dir.join("report.json")).expect("report");
-    for (what, text) in [("stdout", &*stdout), ("stderr", &*stderr), ("report.json", &*report_text)] {
+    for (what, text) in [
+        ("stdout", &*stdout),
+        ("stderr", &*stderr),
+        ("report.json", &*report_text),
+    ] {
         for secret in [PASSWORD, GATEWAY_TOKEN] {
             assert!(!text.contains(secret), "{what} shows a secret");
         }
