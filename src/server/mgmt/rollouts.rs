@@ -4,9 +4,8 @@
 //!
 //! Driven by `now` only. A rollout's targets are fixed at creation (a static
 //! rollout) and split into groups in (index, controller id) order. Starting
-//! it starts the first group; [`advance`] — run before every request, at most
-//! once per scenario second for DDI requests and on every Management request
-//! — starts the next group once the running group's finished share reaches
+//! it starts the first group; [`advance`] — run before every Management
+//! request, and after DDI requests at most once per scenario second — starts the next group once the running group's finished share reaches
 //! its success threshold (`THRESHOLD`, default 100 %), and pauses the rollout
 //! when a group's error share exceeds its error threshold.
 //!
