@@ -141,10 +141,12 @@ impl Call<'_> {
                 .parse::<usize>()
                 .map_err(|_| wire::bad_param(format!("{name} must be a non-negative number"))),
         };
-        Ok((
-            number("offset", 0)?,
-            number("limit", DEFAULT_LIMIT)?.min(MAX_LIMIT),
-        ))
+        // As `PagingUtility`: a limit below 1 means the default, above the maximum the maximum.
+        let limit = match number("limit", DEFAULT_LIMIT)? {
+            0 => DEFAULT_LIMIT,
+            n => n.min(MAX_LIMIT),
+        };
+        Ok((number("offset", 0)?, limit))
     }
 
     /// True when `sort` asks for descending ids (`id:DESC`); `default` otherwise.

@@ -288,7 +288,7 @@ pub(super) fn upload(server: &mut Server, call: &Call<'_>, raw: &str) -> Respons
         ));
     }
     if module.artifacts.len() >= MAX_ARTIFACTS_PER_MODULE {
-        return crate::server::respond::quota(format!(
+        return wire::quota(format!(
             "At most {MAX_ARTIFACTS_PER_MODULE} artifacts per software module"
         ));
     }
@@ -461,7 +461,7 @@ pub(super) fn execute(
         }
         let schedule = p.window.as_ref().map(|(_, s)| *s);
         let Some(id) = server.assign(now, dist, &p.cid, p.kind, p.weight, schedule) else {
-            return Err(crate::server::respond::quota(format!(
+            return Err(wire::quota(format!(
                 "Target {}: at most {} actions",
                 p.cid,
                 crate::server::ACTIONS_PER_TARGET - 1
@@ -502,9 +502,7 @@ pub(super) fn assign_targets(server: &mut Server, call: &Call<'_>, raw: &str) ->
     let body: wire::OneOrMany<wire::Assignment<String>> = or_answer!(call.body());
     let body = body.into_vec();
     if body.len() > MAX_ASSIGNMENTS {
-        return crate::server::respond::quota(format!(
-            "At most {MAX_ASSIGNMENTS} assignments per request"
-        ));
+        return wire::quota(format!("At most {MAX_ASSIGNMENTS} assignments per request"));
     }
     if server.repo.distribution(DistributionId(id)).is_none() {
         return wire::no_entity("DistributionSet", id);
