@@ -304,6 +304,18 @@ fn targets_crud_paging_and_errors() {
     assert_eq!(h.call(Method::Get, "/targets/edge-1", None).0, 404);
     assert_eq!(h.call(Method::Get, "/targets", None).1["total"], 2);
     assert_eq!(h.call(Method::Get, "/nothing", None).0, 404);
+    // With target-token auth on, the token the API generated admits the device.
+    let body = json!({ "authentication.targettoken.enabled": true });
+    assert_eq!(h.call(Method::Put, "/system/configs", Some(body)).0, 200);
+    let token = created[0]["securityToken"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let mut req = Request::new(Method::Get, format!("{ORIGIN}/DEFAULT/controller/v1/dev-1"));
+    assert_eq!(h.s.handle(h.now, &req).status, 401);
+    req.headers
+        .insert("authorization", format!("TargetToken {token}"));
+    assert_eq!(h.s.handle(h.now, &req).status, 200);
 }
 
 #[test]
