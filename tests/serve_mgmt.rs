@@ -327,6 +327,10 @@ async fn management_api_drives_a_device_update_end_to_end() {
     );
     let (_, target) = c.mgmt(Method::GET, "/targets/dev-1", None).await;
     assert_eq!(target["updateStatus"], "in_sync");
+    let (st, installed) = c
+        .mgmt(Method::GET, "/targets/dev-1/installedDS", None)
+        .await;
+    assert_eq!((st, installed["id"].clone()), (StatusCode::OK, json!(ds)));
 
     // Cancel through the Management API; the device sees cancelAction.
     let (_, actions) = c.mgmt(Method::GET, "/targets/dev-2/actions", None).await;

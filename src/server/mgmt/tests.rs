@@ -371,6 +371,32 @@ fn uploads_are_served_to_devices_with_real_hashes_and_ranges() {
     assert_eq!(part.body, Body::Bytes(data[1000..].to_vec()));
     req.headers = Default::default();
     assert_eq!(h.s.handle(h.now, &req).body, Body::Bytes(data.clone()));
+    // The Management side: artifact JSON, download, assigned and installed set.
+    let (st, art) = h.call(Method::Get, "/softwaremodules/1/artifacts/1", None);
+    assert_eq!(
+        (st, art["providedFilename"].clone()),
+        (200, json!("fw.bin"))
+    );
+    let dl = h.raw(
+        Method::Get,
+        "/rest/v1/softwaremodules/1/artifacts/1/download",
+        None,
+        Vec::new(),
+    );
+    assert_eq!(
+        (dl.status, dl.body.clone()),
+        (200, Body::Bytes(data.clone()))
+    );
+    assert_eq!(
+        h.call(Method::Get, "/softwaremodules/1/artifacts/9", None)
+            .0,
+        404
+    );
+    assert_eq!(
+        h.call(Method::Get, "/targets/d1/assignedDS", None).1["id"],
+        ds
+    );
+    assert_eq!(h.call(Method::Get, "/targets/d1/installedDS", None).0, 204);
     // Assigning again: already assigned.
     let (_, again) = h.call(
         Method::Post,
