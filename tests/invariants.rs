@@ -68,3 +68,30 @@ fn healthy_scenarios_hold_every_invariant() {
         );
     }
 }
+
+/// The `resend_final_feedback` probe makes DDI-SM-410 observable on any
+/// server: a healthy one answers the repeated `closed` with 410 (no
+/// violation), one that accepts feedback after close is caught on every device.
+#[test]
+fn resending_the_final_feedback_probes_for_410() {
+    let text = |fault: &str| {
+        format!(
+            "name: probe\nseed: 3\nduration: 6h\nserver: {{ polling: 1m }}\n\
+             fleet:\n  - {{ kind: always_on, count: 40, resend_final_feedback: true, install_failure: 0.2 }}\n\
+             campaigns:\n  - {{ at: 10m, artifacts: [ {{ name: fw.bin, size: 64KiB }} ] }}\n{fault}"
+        )
+    };
+    let healthy = fleetsim::scenario::load_str("probe.yaml", &text("")).expect("loads");
+    let r = Engine::new(&healthy, &Selection::default()).run(|_| {});
+    assert_eq!(r.oracle.total(), 0, "{:?}", r.oracle.counts());
+    assert_eq!(r.stats.statuses.get(&410).copied(), Some(40));
+    let broken = fleetsim::scenario::load_str(
+        "probe.yaml",
+        &text("faults:\n  server:\n    - { mode: accept_feedback_after_close }\n"),
+    )
+    .expect("loads");
+    let r = Engine::new(&broken, &Selection::default()).run(|_| {});
+    let fired: Vec<&str> = r.oracle.counts().keys().map(|id| id.as_str()).collect();
+    assert_eq!(fired, ["DDI-SM-410"]);
+    assert_eq!(r.oracle.counts().values().sum::<u64>(), 40);
+}

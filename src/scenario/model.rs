@@ -232,6 +232,11 @@ pub struct FleetGroup {
     /// Deliberate device misbehaviour, for testing the oracle itself.
     #[serde(default)]
     pub misbehave: Option<Misbehaviour>,
+    /// Probe: after its final `closed` feedback was accepted, send it once
+    /// more, as a device whose answer got lost does; the server must answer
+    /// `410 Gone` (DDI-SM-410).
+    #[serde(default)]
+    pub resend_final_feedback: bool,
 }
 
 fn default_install_time() -> Duration {

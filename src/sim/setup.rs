@@ -95,6 +95,7 @@ impl Setup {
                         install_time: g.install_time.0,
                         install_failure: g.install_failure.0,
                         poll_every: g.misbehave.as_ref().map(|m| m.poll_every.0),
+                        resend_final_feedback: g.resend_final_feedback,
                         default_poll: s.server.polling.0,
                         ..ClientSettings::default()
                     },

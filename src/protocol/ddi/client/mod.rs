@@ -52,6 +52,9 @@ pub struct ClientSettings {
     pub max_download_failures: u32,
     /// Misbehaviour: poll at this interval whatever `sleep` says.
     pub poll_every: Option<Span>,
+    /// Probe: send an accepted final `closed` feedback once more (a lost
+    /// answer's retry); the server must answer 410.
+    pub resend_final_feedback: bool,
 }
 
 impl Default for ClientSettings {
@@ -64,6 +67,7 @@ impl Default for ClientSettings {
             backoff_cap: Span::minutes(10),
             max_download_failures: 12,
             poll_every: None,
+            resend_final_feedback: false,
         }
     }
 }
@@ -135,6 +139,8 @@ struct Work {
     /// Set while installing: when the install ends.
     install_until: Option<Time>,
     will_fail: bool,
+    /// The final feedback has been sent again once (`resend_final_feedback`).
+    resent_final: bool,
     version: String,
 }
 
@@ -559,6 +565,17 @@ impl DdiClient {
         self.failures = 0;
         let accepted = resp.is_success();
         match execution {
+            Execution::Closed
+                if accepted
+                    && env.settings.resend_final_feedback
+                    && self.work.as_ref().is_some_and(|w| !w.resent_final) =>
+            {
+                if let Some(w) = self.work.as_mut() {
+                    w.resent_final = true;
+                }
+                let details = self.failure_reason();
+                self.go(Step::Feedback(execution, finished, details), now)
+            }
             Execution::Closed => {
                 // 410 means the server had already closed it: our report did arrive before.
                 let outcome = match finished {
@@ -636,6 +653,7 @@ fn new_work(action: u64, url: String, env: &ClientEnv<'_>, rng: &mut dyn RngCore
         downloaded: false,
         install_until: None,
         will_fail: rng.gen_bool(env.settings.install_failure.clamp(0.0, 1.0)),
+        resent_final: false,
         version: String::new(),
     }
 }
