@@ -23,6 +23,7 @@
 pub mod client;
 pub mod goosebit;
 pub mod hawkbit;
+pub mod swu;
 
 use std::fmt;
 
