@@ -67,6 +67,8 @@ pub enum InstanceError {
     Step {
         /// Which step.
         step: &'static str,
+        /// The server process exited before it served (worth a retry on another port).
+        early: bool,
         /// What happened.
         why: String,
         /// Tail of the output.
@@ -238,11 +240,14 @@ impl Instance {
                     inst.setup()?;
                     return Ok(inst);
                 }
-                Err(e) => last = Some(e),
+                // Only an early exit (e.g. the port was taken) is worth another try.
+                Err(e @ InstanceError::Step { early: true, .. }) => last = Some(e),
+                Err(e) => return Err(e),
             }
         }
         Err(last.unwrap_or_else(|| InstanceError::Step {
             step: "start",
+            early: false,
             why: "no attempt made".into(),
             log: String::new(),
         }))
@@ -312,6 +317,7 @@ impl Instance {
             Some(0) => Ok(()),
             other => Err(InstanceError::Step {
                 step: "migration (aerich upgrade)",
+                early: false,
                 why: match other {
                     None => format!("not done within {} s", MIGRATE_WITHIN.as_secs()),
                     Some(code) => format!("exit code {code}"),
@@ -357,18 +363,24 @@ impl Instance {
                     self.child = None;
                     return Err(InstanceError::Step {
                         step: "start (uvicorn)",
+                        early: true,
                         why: format!("server exited early ({status})"),
                         log: tail(&log_path, 20),
                     });
                 }
             }
-            if let Ok((200, _)) = http(self.addr, "GET", "/login", None, Duration::from_secs(5)) {
+            // A fresh instance redirects `/login` to `/setup` (302) until
+            // the first user exists; either answer means it is serving.
+            if let Ok((200 | 302 | 307, _)) =
+                http(self.addr, "GET", "/login", None, Duration::from_secs(5))
+            {
                 return Ok(());
             }
             if WallClock::now() >= deadline {
                 self.kill();
                 return Err(InstanceError::Step {
                     step: "start (uvicorn)",
+                    early: false,
                     why: format!("GET /login not 200 within {} s", READY_WITHIN.as_secs()),
                     log: tail(&log_path, 20),
                 });
@@ -396,11 +408,13 @@ impl Instance {
             Ok((200, _)) => Ok(()),
             Ok((status, _)) => Err(InstanceError::Step {
                 step: "admin setup (POST /setup)",
+                early: false,
                 why: format!("answered {status}"),
                 log: self.log_tail(20),
             }),
             Err(e) => Err(InstanceError::Step {
                 step: "admin setup (POST /setup)",
+                early: false,
                 why: e.to_string(),
                 log: self.log_tail(20),
             }),
