@@ -98,7 +98,11 @@ fn main() {
         .expect("serve starts");
         let base = format!("http://{}", server.local_addr);
         let target = Target { base_url: base.clone(), tenant: None, gateway_token: None, ca_pem: None };
-        let opts = RealOptions { target, progress: false };
+        let opts = RealOptions {
+            target,
+            progress: false,
+            manager: None,
+        };
 
         let (devices, secs, rate) = if full {
             (env_u64("FLEETSIM_BENCH_SLEEPY", 100_000), env_u64("FLEETSIM_BENCH_SECS", 40), 5_000)

@@ -8,8 +8,16 @@
 //! one content, then compares that content's real hashes with the advertised
 //! ones — the same verdict as hashing the bytes, at O(1) cost. Real bytes (the
 //! real driver, or small files) are hashed incrementally, across Range resumes.
+//!
+//! A catalog also holds *uploaded* contents: real bytes given to the
+//! Management API (`POST /rest/v1/softwaremodules/{id}/artifacts`). They get
+//! a [`ContentId`] from a reserved range ([`UPLOADED_CONTENT_BASE`] and up),
+//! are hashed once at upload, and are served as [`Body::Bytes`] — so the rest
+//! of the server keeps naming every file's content by one id.
 
 use std::collections::BTreeMap;
+
+use bytes::Bytes;
 
 use md5::Md5;
 use sha1::Sha1;
@@ -37,10 +45,16 @@ pub struct ContentInfo {
     pub hashes: Hashes,
 }
 
-/// Registry of synthetic contents known to a run.
+/// First [`ContentId`] of uploaded contents. Synthetic ids come from
+/// scenario campaigns (small counters), so the top bit keeps the ranges apart.
+pub const UPLOADED_CONTENT_BASE: u64 = 1 << 63;
+
+/// Registry of synthetic and uploaded contents known to a run.
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
     contents: BTreeMap<ContentId, ContentInfo>,
+    /// Bytes of uploaded contents (ids from [`UPLOADED_CONTENT_BASE`]).
+    uploads: BTreeMap<ContentId, Bytes>,
 }
 
 impl Catalog {
@@ -60,6 +74,23 @@ impl Catalog {
     /// Size and hashes of `id`, if registered.
     pub fn get(&self, id: ContentId) -> Option<&ContentInfo> {
         self.contents.get(&id)
+    }
+
+    /// Registers uploaded bytes under a fresh id, hashing them once.
+    pub fn register_bytes(&mut self, bytes: Bytes) -> ContentId {
+        let id = ContentId(UPLOADED_CONTENT_BASE + self.uploads.len() as u64);
+        let info = ContentInfo {
+            size: bytes.len() as u64,
+            hashes: hash_bytes(&bytes),
+        };
+        self.contents.insert(id, info);
+        self.uploads.insert(id, bytes);
+        id
+    }
+
+    /// The bytes of an uploaded content; `None` for synthetic or unknown ids.
+    pub fn bytes(&self, id: ContentId) -> Option<&Bytes> {
+        self.uploads.get(&id)
     }
 }
 
@@ -268,6 +299,23 @@ mod tests {
         real.append(300, &Body::Bytes(bytes[300..].to_vec()))
             .unwrap();
         assert_eq!(real.finish(&catalog), Some(info.hashes));
+    }
+
+    #[test]
+    fn uploaded_bytes_are_hashed_once_and_kept() {
+        let mut catalog = Catalog::new();
+        let synthetic = ContentId(3);
+        catalog.register(synthetic, 10);
+        let data = Bytes::from_static(b"hello uploaded world");
+        let id = catalog.register_bytes(data.clone());
+        assert!(id.0 >= UPLOADED_CONTENT_BASE);
+        assert_eq!(catalog.bytes(id), Some(&data));
+        assert_eq!(catalog.bytes(synthetic), None);
+        let info = catalog.get(id).expect("registered");
+        assert_eq!(info.size, data.len() as u64);
+        assert_eq!(info.hashes, hash_bytes(&data));
+        let second = catalog.register_bytes(Bytes::from_static(b"x"));
+        assert_ne!(second, id);
     }
 
     #[test]

@@ -29,7 +29,7 @@ struct Cli {
 enum Command {
     /// Run a scenario: in virtual time against the embedded server, or in
     /// real time against a DDI server with --target.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Validate a scenario without running it.
     Check {
         /// Scenario file (YAML).
@@ -72,15 +72,59 @@ struct RunArgs {
     /// environment variable, which keeps it out of process listings. Never printed.
     #[arg(long, env = "FLEETSIM_GATEWAY_TOKEN", hide_env_values = true)]
     gateway_token: Option<String>,
+    /// File whose first line is the gateway token (instead of --gateway-token).
+    #[arg(long, conflicts_with = "gateway_token")]
+    gateway_token_file: Option<PathBuf>,
     /// PEM file of extra trusted CA certificates for an HTTPS target.
     #[arg(long)]
     ca_cert: Option<PathBuf>,
+    /// Create the scenario's campaigns on the target through its management
+    /// API. Without it, the target is expected to run them itself (as
+    /// `fleetsim serve SCENARIO` does) or the scenario says `campaigns: external`.
+    #[arg(long, value_enum, requires = "target")]
+    manage: Option<ManageApi>,
+    /// Base URL of the management API (default: --target).
+    #[arg(long, requires = "manage")]
+    mgmt_url: Option<String>,
+    /// Management API user.
+    #[arg(long, env = "FLEETSIM_MGMT_USER", default_value = "admin")]
+    mgmt_user: String,
+    /// Management API password; prefer FLEETSIM_MGMT_PASSWORD or
+    /// --mgmt-password-file. Never printed. Default: `admin`.
+    #[arg(long, env = "FLEETSIM_MGMT_PASSWORD", hide_env_values = true)]
+    mgmt_password: Option<String>,
+    /// File whose first line is the management API password.
+    #[arg(long, conflicts_with = "mgmt_password")]
+    mgmt_password_file: Option<PathBuf>,
     /// Scenario time runs this many times faster than real time (real-time runs).
     #[arg(long)]
     time_scale: Option<f64>,
     /// No progress output (also when stderr is not a terminal).
     #[arg(long, short)]
     quiet: bool,
+}
+
+/// Management APIs `--manage` can drive.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ManageApi {
+    /// hawkBit Management API v1 (`/rest/v1`), also spoken by `fleetsim serve`.
+    Hawkbit,
+    /// goosebit's REST API (`/api/v1`).
+    Goosebit,
+}
+
+/// The first line of a secret file, trimmed.
+fn read_secret_file(flag: &str, path: &Path) -> Result<String, Exit> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Exit::BadInput(format!("{flag} {}: {e}", path.display())))?;
+    let line = text.lines().next().unwrap_or("").trim().to_string();
+    if line.is_empty() {
+        return Err(Exit::BadInput(format!(
+            "{flag} {}: expected the secret on the first line, found an empty line",
+            path.display()
+        )));
+    }
+    Ok(line)
 }
 
 #[derive(clap::Args)]
@@ -100,6 +144,16 @@ struct ServeArgs {
     /// Scenario time runs this many times faster than real time.
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
+    /// User of the hawkBit Management API (`/rest/v1`, Basic auth).
+    #[arg(long, env = "FLEETSIM_MGMT_USER", default_value = "admin")]
+    mgmt_user: String,
+    /// Its password (default `admin`); prefer FLEETSIM_MGMT_PASSWORD or
+    /// --mgmt-password-file. Never printed.
+    #[arg(long, env = "FLEETSIM_MGMT_PASSWORD", hide_env_values = true)]
+    mgmt_password: Option<String>,
+    /// File whose first line is the Management API password.
+    #[arg(long, conflicts_with = "mgmt_password")]
+    mgmt_password_file: Option<PathBuf>,
 }
 
 fn parse_duration_flag(s: &str) -> Result<Span, String> {
@@ -169,7 +223,7 @@ fn dispatch(cli: Cli) -> Exit {
             }
             Err(e) => e,
         },
-        Command::Run(args) => run_command(args),
+        Command::Run(args) => run_command(*args),
         Command::Serve(args) => serve_command(args),
     }
 }
@@ -223,16 +277,52 @@ fn run_command(a: RunArgs) -> Exit {
         },
         None => None,
     };
+    let gateway_token = match &a.gateway_token_file {
+        Some(p) => match read_secret_file("--gateway-token-file", p) {
+            Ok(t) => Some(t),
+            Err(e) => return e,
+        },
+        None => a.gateway_token,
+    };
+    let manager = match a.manage {
+        Some(api) => {
+            let password = match &a.mgmt_password_file {
+                Some(p) => match read_secret_file("--mgmt-password-file", p) {
+                    Ok(t) => t,
+                    Err(e) => return e,
+                },
+                None => a.mgmt_password.unwrap_or_else(|| "admin".into()),
+            };
+            if s.campaigns.external {
+                return Exit::BadInput(format!(
+                    "--manage: {} says `campaigns: external`, so there are no campaigns to create; drop --manage or list the campaigns",
+                    a.scenario.display()
+                ));
+            }
+            Some(fleetsim::target::ManagerConfig {
+                api: match api {
+                    ManageApi::Hawkbit => fleetsim::target::ServerApi::Hawkbit,
+                    ManageApi::Goosebit => fleetsim::target::ServerApi::Goosebit,
+                },
+                url: a.mgmt_url.unwrap_or_else(|| url.clone()),
+                user: a.mgmt_user,
+                password: fleetsim::target::Secret::new(password),
+                ca_pem: ca_pem.clone(),
+            })
+        }
+        None => None,
+    };
     let target = fleetsim::runtime::Target {
         base_url: url,
         tenant: a.tenant,
-        gateway_token: a.gateway_token,
+        gateway_token,
         ca_pem,
     };
     let started = std::time::Instant::now();
     let opts = fleetsim::runtime::RealOptions {
         target,
         progress: !quiet,
+        manager,
     };
     match fleetsim::runtime::run(&s, &opts) {
         Ok(result) => finish(&s, &a.scenario, result, started.elapsed(), a.out),
@@ -323,6 +413,17 @@ fn serve_command(a: ServeArgs) -> Exit {
         .tls_cert
         .zip(a.tls_key)
         .map(|(cert, key)| fleetsim::serve::TlsFiles { cert, key });
+    let password = match &a.mgmt_password_file {
+        Some(p) => match read_secret_file("--mgmt-password-file", p) {
+            Ok(t) => t,
+            Err(e) => return e,
+        },
+        None => a.mgmt_password.unwrap_or_else(|| "admin".into()),
+    };
+    let mgmt = fleetsim::serve::MgmtCredentials {
+        user: a.mgmt_user,
+        password,
+    };
     let opts = fleetsim::serve::ServeOptions {
         listen: a.listen,
         scenario,
@@ -337,7 +438,9 @@ fn serve_command(a: ServeArgs) -> Exit {
         Ok(rt) => rt,
         Err(e) => return Exit::Infrastructure(e.into()),
     };
-    match rt.block_on(fleetsim::serve::serve_until_signal(opts)) {
+    match rt.block_on(fleetsim::serve::serve_until_signal_with_credentials(
+        opts, mgmt,
+    )) {
         Ok(()) => Exit::Pass,
         Err(e @ (ServeError::Tls { .. } | ServeError::TimeScale(_))) => {
             Exit::BadInput(e.to_string())

@@ -133,3 +133,38 @@ fn quickstart_passes_and_writes_its_report() {
     }
     assert!(dir.join("report.json").exists());
 }
+
+#[test]
+fn manage_needs_campaigns_to_create() {
+    let path = temp_file(
+        "external.yaml",
+        "name: ext\nduration: 1m\nfleet:\n  - { kind: always_on, count: 2 }\ncampaigns: external\n",
+    );
+    let p = path.to_str().expect("utf8");
+    let (code, out, _) = fleetsim(&["check", p]);
+    assert_eq!(code, 0, "{out}");
+    let (code, _, err) = fleetsim(&[
+        "run",
+        p,
+        "--target",
+        "http://127.0.0.1:9",
+        "--manage",
+        "hawkbit",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("campaigns: external"), "{err}");
+    // A password file that is empty is refused before anything is sent.
+    let empty = temp_file("empty-pw", "\n");
+    let (code, _, err) = fleetsim(&[
+        "run",
+        "scenarios/quickstart.yaml",
+        "--target",
+        "http://127.0.0.1:9",
+        "--manage",
+        "hawkbit",
+        "--mgmt-password-file",
+        empty.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--mgmt-password-file"), "{err}");
+}

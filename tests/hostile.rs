@@ -119,6 +119,7 @@ fn options(base_url: &str) -> RealOptions {
             ca_pem: None,
         },
         progress: false,
+        manager: None,
     }
 }
 

@@ -53,6 +53,7 @@ fn quickstart_against_serve_passes_without_violations() {
             ca_pem: None,
         },
         progress: false,
+        manager: None,
     };
     let result = run(&s, &opts);
     let _ = stop_tx.send(());
@@ -120,6 +121,7 @@ async fn https_target_with_a_trusted_ca_and_tls_failures_are_reported() {
             ca_pem: ca.then(|| ("cert.pem".to_string(), cert.cert.pem().into_bytes())),
         },
         progress: false,
+        manager: None,
     };
     let s = tls_scenario();
     let limit = Duration::from_secs(60);

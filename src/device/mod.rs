@@ -186,6 +186,7 @@ impl Books {
             trace,
             events,
             extra_counters,
+            management: None,
         }
     }
 }

@@ -132,6 +132,10 @@ pub struct Report {
     pub invariants: Vec<InvariantVerdict>,
     /// The first violations in full.
     pub violations: Vec<Violation>,
+    /// Real-time runs with `--manage`: campaigns created on the server,
+    /// failed management operations, and what the server recorded per device.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub management: Option<crate::target::ManagementLog>,
     /// The expectation verdict.
     pub verdict: Verdict,
     /// Wall-clock figures (not deterministic).
@@ -173,6 +177,9 @@ pub fn verdict(s: &Scenario, r: &RunResult) -> Verdict {
                 }
             }
         }
+    }
+    if let Some(m) = &r.management {
+        problems.extend(m.errors.iter().map(|e| format!("management: {e}")));
     }
     let converged_fraction = s.expect.converged.as_ref().map(|c| {
         let within = c.within.0;
@@ -255,6 +262,7 @@ pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Durati
             })
             .collect(),
         violations: r.oracle.violations().to_vec(),
+        management: r.management.clone(),
         verdict: verdict(s, r),
         wall_clock: WallClock {
             elapsed_ms: elapsed.as_millis() as u64,

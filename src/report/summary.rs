@@ -56,6 +56,30 @@ pub fn print_summary(report: &Report, report_path: &str) -> String {
         .map(|(s, n)| format!("{s}×{n}"))
         .collect();
     let _ = writeln!(o, "  statuses     {}", statuses.join("  "));
+    if let Some(m) = &report.management {
+        let _ = writeln!(o);
+        let _ = writeln!(o, "  server ({}) recorded", m.api);
+        for c in &m.campaigns {
+            let counts: Vec<String> = c.recorded.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            let started = c.started_at_ms.map_or("not started".to_string(), |t| {
+                format!("created at {}", format_duration(Span(t)))
+            });
+            let _ = writeln!(
+                o,
+                "    {:<16} {} targets, {started}: {}",
+                c.name,
+                c.targets,
+                if counts.is_empty() {
+                    "-".to_string()
+                } else {
+                    counts.join(", ")
+                }
+            );
+        }
+        for e in &m.errors {
+            let _ = writeln!(o, "    error: {e}");
+        }
+    }
     let _ = writeln!(o);
     let total = c("violations");
     if total == 0 {

@@ -10,6 +10,7 @@
 //! request goes out at the time it was *meant* to (its due time), which is
 //! also where its latency is measured from (no coordinated omission).
 
+mod conductor;
 mod http;
 mod progress;
 
@@ -68,6 +69,9 @@ pub struct RealOptions {
     pub target: Target,
     /// Show a progress bar.
     pub progress: bool,
+    /// Create the scenario's campaigns through this management API
+    /// (`None`: the target runs them itself, as `fleetsim serve SCENARIO` does).
+    pub manager: Option<crate::target::ManagerConfig>,
 }
 
 /// Why a real-time run could not be carried out (exit code 3).
@@ -95,6 +99,9 @@ pub enum RuntimeError {
         /// What came back.
         what: String,
     },
+    /// The management API could not be used to prepare the run.
+    #[error("preparing the server: {0}")]
+    Management(#[from] crate::target::AdapterError),
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -181,7 +188,7 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
         .gateway_token
         .clone()
         .or_else(|| scenario.server.gateway_token.clone());
-    let authorization = token.map(|t| format!("GatewayToken {t}"));
+    let authorization = token.as_ref().map(|t| format!("GatewayToken {t}"));
     let load = &scenario.load;
     let scale = load.time_scale.max(1e-6);
     let timeout = Duration::from_millis(load.request_timeout.0.as_millis().max(1));
@@ -197,6 +204,22 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
         timeout,
     )?);
 
+    let manager = match &opts.manager {
+        Some(cfg) if !scenario.campaigns.external => {
+            let mut m = crate::target::Manager::connect(cfg).await?;
+            m.prepare(&crate::target::FleetInfo {
+                tenant: tenant.clone(),
+                controller_ids: (0..setup.device_count())
+                    .map(|n| setup.controller_id(n))
+                    .collect(),
+                polling: scenario.server.polling.0,
+                gateway_token: token.clone().map(crate::target::Secret::new),
+            })
+            .await?;
+            Some((m, cfg.api))
+        }
+        _ => None,
+    };
     preflight(&http, &base, &tenant, &setup, authorization.as_deref()).await?;
 
     let mut devices = Vec::new();
@@ -256,8 +279,35 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
             d.0.max(Span::secs(1))
         });
     let bar = progress::Progress::new(opts.progress, driver.devices.len() as u64, driver.end);
-    let result = driver.run(sample_every, &bar).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    driver.started = Instant::now();
+    let conductor = manager.map(|(m, api)| {
+        let orders = conductor::orders(scenario, &driver.setup, scale);
+        let times = driver
+            .setup
+            .campaigns
+            .iter()
+            .map(|c| (c.at, c.cancel_at))
+            .collect();
+        let api = match api {
+            crate::target::ServerApi::Hawkbit => "hawkbit",
+            crate::target::ServerApi::Goosebit => "goosebit",
+        };
+        tokio::spawn(conductor::conduct(
+            m,
+            api,
+            orders,
+            times,
+            (driver.started, scale),
+            stopped,
+        ))
+    });
+    let mut result = driver.run(sample_every, &bar).await;
     bar.finish();
+    let _ = stop.send(true);
+    if let Some(task) = conductor {
+        result.management = task.await.ok();
+    }
     Ok(result)
 }
 

@@ -141,3 +141,25 @@ fn open_loop_arrival_ramps_linearly() {
         last = at(n);
     }
 }
+
+#[test]
+fn campaigns_may_be_external_and_a_wrong_word_is_located() {
+    let base = "name: t\nduration: 1d\nfleet:\n  - { kind: always_on, count: 2 }\n";
+    let s = load_str("s.yaml", &format!("{base}campaigns: external\n")).unwrap();
+    assert!(s.campaigns.external);
+    assert!(s.campaigns.is_empty());
+    let s = load_str("s.yaml", GOOD).unwrap();
+    assert!(!s.campaigns.external);
+    let e = err(&format!("{base}campaigns: externel\n"));
+    assert!(
+        e.starts_with("s.yaml:5:12: ")
+            && e.contains("expected a list of campaigns or `external`, found `externel`"),
+        "{e}"
+    );
+    // Errors inside a listed campaign keep their own position.
+    let e = err(&format!(
+        "{base}campaigns:\n  - {{ at: 1h, artifacts: [], colour: red }}\n"
+    ));
+    assert!(e.starts_with("s.yaml:6:"), "{e}");
+    assert!(e.contains("unknown field `colour`"), "{e}");
+}

@@ -20,6 +20,8 @@ use crate::message::{Body, ContentId, Headers, Method, Request, Response};
 
 /// Largest request body read (feedback and configData are a few KiB); larger → 413.
 pub(super) const MAX_BODY_BYTES: usize = 1 << 20;
+/// Largest Management API body (artifact uploads are held in memory whole).
+pub(super) const MAX_UPLOAD_BYTES: usize = 64 << 20;
 /// Largest piece of a synthetic artifact generated at once, so a 1 GiB
 /// download never holds more than this in memory per connection.
 const CHUNK_BYTES: u64 = 64 * 1024;
@@ -78,7 +80,11 @@ pub(super) async fn answer(
     let Some(url) = absolute_url(&parts, ep.scheme, ep.local_addr) else {
         return Ok(status_only(StatusCode::BAD_REQUEST));
     };
-    let Some(body) = read_body(&parts.headers, body).await? else {
+    let limit = match parts.uri.path().starts_with("/rest/v1/") {
+        true => MAX_UPLOAD_BYTES,
+        false => MAX_BODY_BYTES,
+    };
+    let Some(body) = read_body(&parts.headers, body, limit).await? else {
         return Ok(status_only(StatusCode::PAYLOAD_TOO_LARGE));
     };
     let mut headers = Headers::new();
@@ -129,8 +135,12 @@ fn absolute_url(parts: &http::request::Parts, scheme: &str, local: SocketAddr) -
     Some(format!("{scheme}://{host}{path}"))
 }
 
-/// The request body, `None` when it is larger than [`MAX_BODY_BYTES`].
-async fn read_body(headers: &http::HeaderMap, body: Incoming) -> Result<Option<Body>, Abort> {
+/// The request body, `None` when it is larger than `limit`.
+async fn read_body(
+    headers: &http::HeaderMap,
+    body: Incoming,
+    limit: usize,
+) -> Result<Option<Body>, Abort> {
     if body.is_end_stream() {
         return Ok(Some(Body::Empty));
     }
@@ -138,10 +148,10 @@ async fn read_body(headers: &http::HeaderMap, body: Incoming) -> Result<Option<B
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+    if declared.is_some_and(|n| n > limit as u64) {
         return Ok(None);
     }
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+    match Limited::new(body, limit).collect().await {
         Ok(collected) => {
             let bytes = collected.to_bytes();
             Ok(Some(match bytes.is_empty() {

@@ -18,6 +18,11 @@
 //!   one-shot, because a device pointed at `serve` late expects its update.
 //!   Device kinds come from the fleet groups' controller-id prefixes
 //!   (`<id_prefix><number>`); see `state.rs`.
+//! - The hawkBit Management API v1 subset answers under `/rest/v1/` (HTTP
+//!   Basic auth, default `admin`/`admin`; see [`start_with_credentials`]).
+//!   Without a scenario the server starts empty and is driven by it alone;
+//!   with one, the scenario's campaigns still run, and targets created
+//!   through it get the campaigns already started, like self-registered ones.
 //! - Scenario `reset: true` fault windows close the connection without an answer.
 //! - Artifact bodies are generated in 64 KiB chunks while they are sent.
 //! - Shutdown stops accepting, lets in-flight requests finish and closes idle
@@ -42,6 +47,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 
 use crate::scenario::Scenario;
+pub use crate::server::MgmtCredentials;
 use crate::time::Time;
 
 mod adapter;
@@ -150,13 +156,21 @@ impl Running {
 }
 
 /// Binds, spawns the listener and the campaign timer on the current tokio
-/// runtime, and returns at once.
+/// runtime, and returns at once. The Management API takes `admin`/`admin`.
 pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
+    start_with_credentials(opts, MgmtCredentials::default()).await
+}
+
+/// [`start`] with the Management API's Basic-auth credentials.
+pub async fn start_with_credentials(
+    opts: ServeOptions,
+    mgmt: MgmtCredentials,
+) -> Result<Running, ServeError> {
     if !(opts.time_scale.is_finite() && opts.time_scale > 0.0) {
         return Err(ServeError::TimeScale(opts.time_scale));
     }
     let tls = opts.tls.as_ref().map(tls::acceptor).transpose()?;
-    let state = State::new(opts.scenario.as_ref());
+    let state = State::new(opts.scenario.as_ref(), mgmt);
     let bind_error = |source| ServeError::Bind {
         addr: opts.listen,
         source,
@@ -186,8 +200,16 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
 
 /// For the CLI: start, wait for Ctrl-C or SIGTERM, shut down gracefully.
 pub async fn serve_until_signal(opts: ServeOptions) -> Result<(), ServeError> {
+    serve_until_signal_with_credentials(opts, MgmtCredentials::default()).await
+}
+
+/// [`serve_until_signal`] with the Management API's Basic-auth credentials.
+pub async fn serve_until_signal_with_credentials(
+    opts: ServeOptions,
+    mgmt: MgmtCredentials,
+) -> Result<(), ServeError> {
     let signal = shutdown_signal()?;
-    let running = start(opts).await?;
+    let running = start_with_credentials(opts, mgmt).await?;
     signal.await;
     running.shutdown().await;
     Ok(())

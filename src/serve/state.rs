@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use crate::message::{Request, Response};
 use crate::scenario::{DeviceKind, Scenario};
-use crate::server::{self, ActionId, Server, ServerConfig, ServerEvent};
+use crate::server::{
+    self, ActionId, IndexGroup, MgmtCredentials, Server, ServerConfig, ServerEvent,
+};
 use crate::sim::setup::{selects, CampaignPlan, Group, Setup};
 use crate::time::Time;
 
@@ -54,11 +56,14 @@ pub(super) struct State {
 }
 
 impl State {
-    /// The server a scenario describes, or an empty default server.
-    pub(super) fn new(scenario: Option<&Scenario>) -> State {
+    /// The server a scenario describes, or an empty default server; its
+    /// Management API (`/rest/v1/...`) takes `credentials`.
+    pub(super) fn new(scenario: Option<&Scenario>, credentials: MgmtCredentials) -> State {
         let Some(scenario) = scenario else {
+            let mut server = Server::new(ServerConfig::default());
+            server.set_mgmt_credentials(credentials);
             return State {
-                server: Server::new(ServerConfig::default()),
+                server,
                 schedule: Schedule::default(),
                 resets: Vec::new(),
                 events: Vec::new(),
@@ -67,10 +72,19 @@ impl State {
         let Setup {
             groups,
             campaigns,
-            server,
+            mut server,
             resets,
             ..
         } = Setup::new(scenario);
+        server.set_mgmt_credentials(credentials);
+        // Targets registering by id (plug and play, Management API) take the
+        // scenario's device numbers, as the virtual driver's devices do.
+        let plan = groups.iter().map(|g| IndexGroup {
+            prefix: g.prefix.clone(),
+            first: g.first,
+            count: g.count,
+        });
+        server.set_index_plan(plan.collect());
         let mut schedule = Schedule {
             groups,
             campaigns: campaigns.into_iter().map(CampaignRun::new).collect(),
@@ -101,7 +115,16 @@ impl State {
         }
         let known = self.server.target_count();
         let mut resp = self.server.handle(now, req);
-        if self.server.target_count() != known && self.schedule.tracks_targets() {
+        // Targets created through the Management API get the campaigns already started.
+        for cid in self.server.take_mgmt_created() {
+            if self.schedule.tracks_targets() {
+                self.schedule.register(&mut self.server, cid, now);
+            }
+        }
+        if self.server.target_count() > known
+            && self.schedule.tracks_targets()
+            && !server::is_mgmt_request(req)
+        {
             let assigned = server::request_controller_id(req)
                 .is_some_and(|cid| self.schedule.register(&mut self.server, cid, now));
             if assigned {
@@ -344,7 +367,7 @@ campaigns:
 
     fn state() -> State {
         let scenario = crate::scenario::load_str("t.yaml", SCENARIO).expect("scenario");
-        State::new(Some(&scenario))
+        State::new(Some(&scenario), MgmtCredentials::default())
     }
 
     #[test]
@@ -394,7 +417,7 @@ campaigns:
     fn reset_windows_answer_nothing() {
         let text = format!("{SCENARIO}faults:\n  server: [ {{ at: 1h, for: 1h, reset: true }} ]\n");
         let scenario = crate::scenario::load_str("t.yaml", &text).expect("scenario");
-        let mut s = State::new(Some(&scenario));
+        let mut s = State::new(Some(&scenario), MgmtCredentials::default());
         let req = Request::new(Method::Get, "http://h/DEFAULT/controller/v1/x");
         assert!(s.handle(Time(0), &req).is_some());
         assert!(s.handle(Time(3_600_000), &req).is_none());

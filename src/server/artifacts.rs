@@ -1,9 +1,11 @@
 //! Artifact resources (ddi.md §1.9): the per-module artifact list, file
 //! downloads with `Range` / `If-Match` / `If-Range`, and `.MD5SUM` files.
 //!
-//! Bodies are never materialised: a download answers
+//! Synthetic bodies are never materialised: a download answers
 //! [`Body::Synthetic`] naming the content, offset and length, and the real
-//! driver produces the bytes. A request for several ranges is answered with
+//! driver produces the bytes. Contents uploaded through the Management API
+//! hold real bytes and are answered as [`Body::Bytes`] (the requested range
+//! only), with the same ETag / Range / `If-Match` rules. A request for several ranges is answered with
 //! ONE `206` part covering them all (from the lowest start to the highest
 //! end) — RFC 7233 §4.1 lets a server coalesce ranges, and a single
 //! synthetic body cannot hold a multipart document.
@@ -181,11 +183,18 @@ pub(super) fn file(
         };
     }
     let etag = format!("\"{}\"", info.hashes.sha1);
-    serve(call, spec, &etag, head)
+    serve(call, spec, repo.catalog.bytes(spec.content), &etag, head)
 }
 
-/// Conditional and Range handling of one file download.
-fn serve(call: &Call<'_>, spec: &ArtifactSpec, etag: &str, head: bool) -> Response {
+/// Conditional and Range handling of one file download; `uploaded` holds
+/// the file's bytes when it was uploaded (else its content is synthetic).
+fn serve(
+    call: &Call<'_>,
+    spec: &ArtifactSpec,
+    uploaded: Option<&bytes::Bytes>,
+    etag: &str,
+    head: bool,
+) -> Response {
     let h = &call.req.headers;
     let len = spec.size;
     if h.get("if-match")
@@ -232,14 +241,23 @@ fn serve(call: &Call<'_>, spec: &ArtifactSpec, etag: &str, head: bool) -> Respon
         }
     };
     headers.insert("content-length", n.to_string());
-    let body = if head {
-        Body::Empty
-    } else {
-        Body::Synthetic {
+    let body = match uploaded {
+        _ if head => Body::Empty,
+        Some(bytes) => {
+            let piece = usize::try_from(offset)
+                .ok()
+                .zip(usize::try_from(offset + n).ok())
+                .and_then(|(a, b)| bytes.get(a..b));
+            match piece {
+                Some(piece) => Body::Bytes(piece.to_vec()),
+                None => return Response::status(500),
+            }
+        }
+        None => Body::Synthetic {
             content: spec.content,
             offset,
             len: n,
-        }
+        },
     };
     Response {
         status,

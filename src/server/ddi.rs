@@ -267,13 +267,18 @@ pub(super) fn percent_decode(s: &str) -> Option<String> {
 /// `GET {base}`: registers unknown controllers, cancels lapsed actions and
 /// answers the sleep and at most one action link (ddi.md §1.1).
 fn root(server: &mut Server, call: &Call<'_>) -> Response {
-    if server.targets.get(&call.cid).is_none() {
+    let fresh = server.targets.get(&call.cid).is_none();
+    if fresh {
         server.targets.auto_register(&call.cid);
     }
     let cap = server.config.max_status_entries_per_action;
     let Some(target) = server.targets.get_mut(&call.cid) else {
         return respond::not_found("target");
     };
+    if fresh {
+        target.created_at = call.now;
+    }
+    target.last_request = call.now;
     let mut ev = Emitter::new(&call.cid, call.now, &mut server.events);
     target.cancel_lapsed(&mut ev, cap);
     target.polls = target.polls.wrapping_add(1);

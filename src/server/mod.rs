@@ -18,6 +18,9 @@
 //! - `artifacts.rs`: artifact lists and downloads (Range, `If-Match`, `.MD5SUM`).
 //! - `respond.rs`: JSON bodies, ETags, hawkBit error bodies.
 //! - `fault.rs`: "broken server" modes and the time windows they are active in.
+//! - `mgmt/`: the hawkBit Management API v1 subset (`/rest/v1/...`): tenant
+//!   configuration, targets, software modules with uploaded artifacts,
+//!   distribution sets, assignments, actions and rollouts.
 //!
 //! Deliberate simplifications (all documented where they live): one
 //! maintenance window per action instead of a cron schedule; no confirmation
@@ -48,6 +51,7 @@ mod artifacts;
 mod ddi;
 mod deployment;
 mod fault;
+mod mgmt;
 mod respond;
 mod state;
 
@@ -55,6 +59,8 @@ mod state;
 mod test_support;
 
 pub use fault::{Fault, FaultWindow};
+pub use mgmt::MgmtCredentials;
+pub use state::IndexGroup;
 
 use state::{Repo, Targets};
 
@@ -304,6 +310,7 @@ pub struct Server {
     targets: Targets,
     faults: Vec<FaultWindow>,
     events: Vec<ServerEvent>,
+    mgmt: mgmt::Mgmt,
 }
 
 impl Server {
@@ -315,7 +322,26 @@ impl Server {
             targets: Targets::default(),
             faults: Vec::new(),
             events: Vec::new(),
+            mgmt: mgmt::Mgmt::default(),
         }
+    }
+
+    /// Replaces the Management API's Basic-auth credentials (default `admin`/`admin`).
+    pub fn set_mgmt_credentials(&mut self, credentials: MgmtCredentials) {
+        self.mgmt.credentials = credentials;
+    }
+
+    /// Scenario numbering for targets registered by controller id (plug and
+    /// play, Management API): `<prefix><number:05>` gets index `number`,
+    /// other ids fresh indices above every group's numbers.
+    pub fn set_index_plan(&mut self, plan: Vec<IndexGroup>) {
+        self.targets.set_plan(plan);
+    }
+
+    /// Controller ids created through the Management API since the last call,
+    /// in creation order (`fleetsim serve` hands them the scenario's campaigns).
+    pub fn take_mgmt_created(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.mgmt.created)
     }
 
     /// The server's configuration.
@@ -402,8 +428,15 @@ impl Server {
         self.faults = faults;
     }
 
-    /// Answers one DDI request (the whole device-facing HTTP surface).
+    /// Answers one request: DDI (the whole device-facing HTTP surface), or
+    /// the Management API for paths under `/rest/v1/`. Fault windows apply to
+    /// DDI only. Running rollouts are evaluated first (see `mgmt/rollouts.rs`).
     pub fn handle(&mut self, now: Time, req: &Request) -> Response {
+        let is_mgmt = mgmt::is_mgmt_path(req.path());
+        mgmt::advance(self, now, is_mgmt);
+        if is_mgmt {
+            return mgmt::handle(self, now, req);
+        }
         let faults = fault::Active::at(&self.faults, now);
         if let Some(status) = faults.respond {
             return fault::respond(status);
@@ -467,6 +500,11 @@ impl Server {
     pub fn target_count(&self) -> usize {
         self.targets.len()
     }
+}
+
+/// True for a Management API request (path under `/rest/v1/`).
+pub fn is_mgmt_request(req: &Request) -> bool {
+    mgmt::is_mgmt_path(req.path())
 }
 
 /// The controller id a DDI request addresses (`/{tenant}/controller/v1/{id}/...`,

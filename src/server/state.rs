@@ -34,20 +34,31 @@ pub(super) struct Module {
     pub(super) name: String,
     pub(super) version: String,
     pub(super) artifacts: Vec<ArtifactSpec>,
+    /// Management API view: artifact ids (parallel to `artifacts`), vendor, creation.
+    pub(super) artifact_ids: Vec<u64>,
+    pub(super) vendor: Option<String>,
+    pub(super) created_at: Time,
 }
 
-/// A distribution set: the ids of its modules.
+/// A distribution set: the ids of its modules, and its name for the Management API.
 #[derive(Debug)]
 pub(super) struct Distribution {
     pub(super) modules: Vec<u64>,
+    pub(super) name: String,
+    pub(super) version: String,
+    /// Distribution set type key (`os`, `os_app`, `app`).
+    pub(super) kind: String,
+    pub(super) created_at: Time,
 }
 
 /// Distributions, modules and the catalog of their contents.
 #[derive(Debug, Default)]
 pub(super) struct Repo {
     pub(super) catalog: Catalog,
-    distributions: Vec<Distribution>,
-    modules: Vec<Module>,
+    pub(super) distributions: Vec<Distribution>,
+    pub(super) modules: Vec<Module>,
+    /// Artifacts ever added (their ids count from 1).
+    pub(super) artifacts_added: u64,
 }
 
 impl Repo {
@@ -58,16 +69,27 @@ impl Repo {
                 self.catalog.register(a.content, a.size);
             }
             let id = self.modules.len() as u64 + 1;
+            let first = self.artifacts_added + 1;
+            self.artifacts_added += m.artifacts.len() as u64;
             self.modules.push(Module {
                 id,
                 part: m.part,
                 name: m.name,
                 version: m.version,
+                artifact_ids: (first..=self.artifacts_added).collect(),
                 artifacts: m.artifacts,
+                vendor: None,
+                created_at: Time::ZERO,
             });
             ids.push(id);
         }
-        self.distributions.push(Distribution { modules: ids });
+        self.distributions.push(Distribution {
+            modules: ids,
+            name: spec.name,
+            version: spec.version,
+            kind: "os_app".to_string(),
+            created_at: Time::ZERO,
+        });
         DistributionId(self.distributions.len() as u64)
     }
 
@@ -283,6 +305,10 @@ pub(super) struct Target {
     /// `configData` attributes, sorted by key. A boxed slice, not a map: three
     /// attributes in a `BTreeMap` cost a whole 11-slot node per target.
     pub(super) attributes: Box<[(Box<str>, Box<str>)]>,
+    /// Last root poll (`Time::NEVER`: never polled); Management API `pollStatus`.
+    pub(super) last_request: Time,
+    /// When the target was registered (Management API `createdAt`).
+    pub(super) created_at: Time,
 }
 
 impl Target {
@@ -295,11 +321,18 @@ impl Target {
             request_config: true,
             polls: 0,
             attributes: Box::default(),
+            last_request: Time::NEVER,
+            created_at: Time::ZERO,
         }
     }
 
     pub(super) fn token_matches(&self, token: &str) -> bool {
         self.token.as_deref() == Some(token)
+    }
+
+    /// The target's security token (Management API only).
+    pub(super) fn token(&self) -> Option<&str> {
+        self.token.as_deref()
     }
 
     pub(super) fn action(&self, id: ActionId) -> Option<&Action> {
@@ -440,13 +473,27 @@ impl Hasher for IdHasher {
     }
 }
 
+/// A fleet group's controller ids, `<prefix><number:05>` for numbers
+/// `first..first + count`: such an id registers with index = its number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexGroup {
+    /// Controller-id prefix.
+    pub prefix: String,
+    /// First device number of the group.
+    pub first: u64,
+    /// Devices in the group.
+    pub count: u64,
+}
+
 /// All targets, by controller id.
 #[derive(Debug, Default)]
 pub(super) struct Targets {
     list: Vec<Target>,
-    /// Lookup only (never iterated), so a hash map cannot leak order into outputs.
+    /// Lookup only (iterated only to be sorted), so a hash map cannot leak order into outputs.
     by_id: HashMap<Box<str>, usize, BuildHasherDefault<IdHasher>>,
     max_index: Option<u64>,
+    /// Scenario numbering for registrations by id (`fleetsim serve`); empty otherwise.
+    plan: Vec<IndexGroup>,
 }
 
 impl Targets {
@@ -464,10 +511,65 @@ impl Targets {
         }
     }
 
-    /// Plug-and-play registration: index = highest index so far + 1.
+    /// Plug-and-play registration: the scenario's number for a scenario
+    /// device id, else a fresh index (see [`Targets::index_for`]).
     pub(super) fn auto_register(&mut self, cid: &str) {
-        let index = self.max_index.map_or(0, |m| m.saturating_add(1));
+        let index = self.index_for(cid);
         self.register(cid, index, None);
+    }
+
+    /// The index a new target `cid` gets: the device number when `cid` is
+    /// exactly the id a scenario device would use (`<prefix><number:05>`
+    /// inside its group); otherwise the highest index so far + 1, and never
+    /// below the scenario's device count, so the two never collide.
+    pub(super) fn index_for(&self, cid: &str) -> u64 {
+        for g in &self.plan {
+            let Some(digits) = cid.strip_prefix(g.prefix.as_str()) else {
+                continue;
+            };
+            let Ok(number) = digits.parse::<u64>() else {
+                continue;
+            };
+            let canonical = format!("{number:05}") == digits;
+            if canonical && number >= g.first && number - g.first < g.count {
+                return number;
+            }
+        }
+        let floor = self.plan.iter().map(|g| g.first + g.count).max();
+        let next = self.max_index.map_or(0, |m| m.saturating_add(1));
+        next.max(floor.unwrap_or(0))
+    }
+
+    /// Sets the scenario numbering used by [`Targets::index_for`].
+    pub(super) fn set_plan(&mut self, plan: Vec<IndexGroup>) {
+        self.plan = plan;
+    }
+
+    /// Removes a target; false if unknown. Its index is not reused.
+    pub(super) fn remove(&mut self, cid: &str) -> bool {
+        let Some(i) = self.by_id.remove(cid) else {
+            return false;
+        };
+        let last = self.list.len() - 1;
+        self.list.swap_remove(i);
+        if i != last {
+            // The former last target now lives at `i`.
+            if let Some(slot) = self.by_id.values_mut().find(|v| **v == last) {
+                *slot = i;
+            }
+        }
+        true
+    }
+
+    /// Every target with its controller id, sorted by (index, controller id).
+    pub(super) fn sorted(&self) -> Vec<(&str, &Target)> {
+        let mut all: Vec<(&str, &Target)> = self
+            .by_id
+            .iter()
+            .map(|(cid, &i)| (cid.as_ref(), &self.list[i]))
+            .collect();
+        all.sort_unstable_by(|a, b| (a.1.index, a.0).cmp(&(b.1.index, b.0)));
+        all
     }
 
     pub(super) fn get(&self, cid: &str) -> Option<&Target> {

@@ -71,6 +71,8 @@ pub struct RunResult {
     pub events: u64,
     /// Driver-specific counters (real time: late sends, injected drops).
     pub extra_counters: std::collections::BTreeMap<&'static str, u64>,
+    /// Real-time runs against a managed server: what the management side did.
+    pub management: Option<crate::target::ManagementLog>,
 }
 
 /// The engine.

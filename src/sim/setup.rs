@@ -115,7 +115,7 @@ impl Setup {
                     .enumerate()
                     .map(|(j, a)| ArtifactSpec {
                         filename: a.name.clone(),
-                        content: ContentId((i as u64 + 1) << 16 | j as u64),
+                        content: artifact_content(i, j),
                         size: a.size.0,
                     })
                     .collect();
@@ -203,6 +203,11 @@ impl Setup {
     pub fn device_count(&self) -> u64 {
         self.groups.iter().map(|g| g.count).sum()
     }
+}
+
+/// The synthetic content of artifact `artifact` of campaign `campaign`.
+pub fn artifact_content(campaign: usize, artifact: usize) -> ContentId {
+    ContentId((campaign as u64 + 1) << 16 | artifact as u64)
 }
 
 /// Whether campaign `campaign` selects device `number` of kind `kind`. The

@@ -29,6 +29,8 @@ pub struct MgmtClient {
     user: String,
     password: Secret,
     bearer: Option<Secret>,
+    /// Other secrets the server might echo back (e.g. a gateway token sent in a config).
+    secrets: Vec<Secret>,
 }
 
 impl MgmtClient {
@@ -42,6 +44,7 @@ impl MgmtClient {
             user: cfg.user.clone(),
             password: cfg.password.clone(),
             bearer: None,
+            secrets: Vec::new(),
         })
     }
 
@@ -63,6 +66,14 @@ impl MgmtClient {
     /// From now on, authorize with `Bearer <token>` instead of Basic.
     pub fn set_bearer(&mut self, token: Secret) {
         self.bearer = Some(token);
+    }
+
+    /// Also cut `secret` out of every error text from now on (for secrets
+    /// sent in a body, which a server might echo).
+    pub fn add_secret(&mut self, secret: &Secret) {
+        if !self.secrets.contains(secret) {
+            self.secrets.push(secret.clone());
+        }
     }
 
     fn authorization(&self) -> String {
@@ -186,10 +197,8 @@ impl MgmtClient {
     pub fn excerpt(&self, body: &[u8]) -> String {
         let text = String::from_utf8_lossy(body);
         let mut text: String = text.chars().take(EXCERPT).collect();
-        for s in [Some(&self.password), self.bearer.as_ref()]
-            .into_iter()
-            .flatten()
-        {
+        let known = [Some(&self.password), self.bearer.as_ref()];
+        for s in known.into_iter().flatten().chain(&self.secrets) {
             if !s.expose().is_empty() {
                 text = text.replace(s.expose(), "<redacted>");
             }

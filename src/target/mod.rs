@@ -23,6 +23,7 @@
 pub mod client;
 pub mod goosebit;
 pub mod hawkbit;
+mod log;
 pub mod swu;
 
 use std::fmt;
@@ -32,6 +33,7 @@ use bytes::Bytes;
 use crate::time::Span;
 
 pub use client::MgmtClient;
+pub use log::{CampaignLog, ManagementLog};
 
 /// A password or token. Printing it prints `<redacted>`.
 #[derive(Clone, PartialEq, Eq)]

@@ -1,0 +1,125 @@
+//! A managed real-time run end to end: `fleetsim serve` starts empty, and
+//! `fleetsim run --manage hawkbit` creates the scenario's campaign through the
+//! hawkBit Management API v1 that `serve` speaks — tenant config (polling,
+//! gateway token), targets, software module with a multipart artifact upload,
+//! distribution set, assignment — then plays the devices over DDI and reads
+//! back what the server recorded. Secrets come from a file and the
+//! environment and must appear in no output: stdout, stderr, report.json.
+
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use fleetsim::serve::{start_with_credentials, MgmtCredentials, ServeOptions};
+
+/// One scenario minute per real second, on both sides.
+const TIME_SCALE: f64 = 60.0;
+const PASSWORD: &str = "pw-7d1c-never-shown";
+const GATEWAY_TOKEN: &str = "gw-93ab-never-shown";
+const DEVICES: u64 = 40;
+
+const SCENARIO: &str = "\
+name: managed
+seed: 5
+duration: 12m
+server:
+  polling: 1m
+fleet:
+  - kind: always_on
+    count: 40
+campaigns:
+  - name: fw-3.1
+    at: 2m
+    version: 3.1.0
+    artifacts: [ { name: fw-3.1.bin, size: 200KiB } ]
+    type: forced
+load:
+  time_scale: 60
+expect:
+  violations: none
+  converged: { fraction: 1.0, within: 8m }
+";
+
+#[test]
+fn run_with_manage_hawkbit_creates_the_campaign_on_serve_and_keeps_secrets() {
+    let dir = std::env::temp_dir().join(format!("fleetsim-managed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let scenario = dir.join("managed.yaml");
+    std::fs::write(&scenario, SCENARIO).expect("scenario");
+    let token_file = dir.join("gateway-token");
+    std::fs::write(&token_file, format!("{GATEWAY_TOKEN}\n")).expect("token file");
+    let out_dir = dir.join("report");
+
+    let (addr_tx, addr_rx) = mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("server runtime");
+        rt.block_on(async move {
+            let running = start_with_credentials(
+                ServeOptions {
+                    listen: "127.0.0.1:0".parse().expect("addr"),
+                    scenario: None,
+                    tls: None,
+                    time_scale: TIME_SCALE,
+                },
+                MgmtCredentials {
+                    user: "ops".into(),
+                    password: PASSWORD.into(),
+                },
+            )
+            .await
+            .expect("serve starts on an ephemeral port");
+            addr_tx.send(running.base_url.clone()).expect("test waits");
+            let _ = tokio::time::timeout(Duration::from_secs(120), stop_rx).await;
+            running.shutdown().await;
+        });
+    });
+    let base_url = addr_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("serve reports its address");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .args([
+            "run",
+            scenario.to_str().expect("utf8"),
+            "--target",
+            &base_url,
+        ])
+        .args(["--manage", "hawkbit", "--mgmt-user", "ops", "--quiet"])
+        .args(["--gateway-token-file", token_file.to_str().expect("utf8")])
+        .args(["--out", out_dir.to_str().expect("utf8")])
+        .env("FLEETSIM_MGMT_PASSWORD", PASSWORD)
+        .env("RUST_LOG", "debug")
+        .output()
+        .expect("binary runs");
+    let _ = stop_tx.send(());
+    server.join().expect("server thread ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+
+    let report_text = std::fs::read_to_string(out_dir.join("report.json")).expect("report");
+    for (what, text) in [
+        ("stdout", &*stdout),
+        ("stderr", &*stderr),
+        ("report.json", &*report_text),
+    ] {
+        for secret in [PASSWORD, GATEWAY_TOKEN] {
+            assert!(!text.contains(secret), "{what} shows a secret");
+        }
+    }
+    let report: serde_json::Value = serde_json::from_str(&report_text).expect("json");
+    let m = &report["management"];
+    assert_eq!(m["api"], "hawkbit");
+    assert_eq!(m["errors"], serde_json::json!([]));
+    let c = &m["campaigns"][0];
+    assert_eq!(c["name"], "fw-3.1");
+    assert_eq!(c["targets"], DEVICES);
+    assert_eq!(c["recorded"]["updated"], DEVICES, "{c}");
+    assert_eq!(report["counters"]["updates_succeeded"], DEVICES);
+    assert!(stdout.contains("server (hawkbit) recorded"), "{stdout}");
+}
