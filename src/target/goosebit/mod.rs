@@ -142,17 +142,14 @@ impl Goosebit {
                 form.into_bytes(),
             )
             .await?;
-        // goosebit answers a wrong password with 401; refuse anything not 200.
-        if resp.status != 200 {
-            if matches!(resp.status, 400 | 401 | 403 | 422) {
-                return Err(AdapterError::Refused {
-                    user: client.user().to_string(),
-                    status: resp.status,
-                });
-            }
-            client.check(Method::Post, "/login", resp, &[200])?;
-            unreachable!("check refuses statuses other than 200");
+        // goosebit answers a wrong password with 401 (a malformed form with 422).
+        if matches!(resp.status, 400 | 401 | 403 | 422) {
+            return Err(AdapterError::Refused {
+                user: client.user().to_string(),
+                status: resp.status,
+            });
         }
+        let resp = client.check(Method::Post, "/login", resp, &[200])?;
         let login: Login = parse(Method::Post, "/login", &resp)?;
         client.set_bearer(Secret::new(login.access_token));
         Ok(Goosebit {
