@@ -43,11 +43,17 @@ pub enum InvariantId {
     /// cancelAction resource is the JSON document ddi.md §1.1, §1.3 and §1.5
     /// describe (unknown fields allowed, required ones present).
     DdiJson,
+    /// `DDI-HASHES` — every artifact of a deployment advertises its `sha1`
+    /// and `md5` as hex digests of the right length, and `sha256` (which old
+    /// servers omit) well-formed if present (ddi.md §1.3: hawkBit's
+    /// `DdiArtifactHash` omits only `sha256` when null). A device that checks
+    /// the hash it trusts most cannot, when the server leaves it out.
+    DdiHashes,
 }
 
 impl InvariantId {
     /// Every invariant, in catalogue order.
-    pub const ALL: [InvariantId; 9] = [
+    pub const ALL: [InvariantId; 10] = [
         InvariantId::DdiSmOffered,
         InvariantId::DdiSmFinal,
         InvariantId::DdiSm410,
@@ -57,6 +63,7 @@ impl InvariantId {
         InvariantId::DdiArtifactHash,
         InvariantId::DdiRange,
         InvariantId::DdiJson,
+        InvariantId::DdiHashes,
     ];
 
     /// The stable ID.
@@ -71,6 +78,7 @@ impl InvariantId {
             InvariantId::DdiArtifactHash => "DDI-ARTIFACT-HASH",
             InvariantId::DdiRange => "DDI-RANGE",
             InvariantId::DdiJson => "DDI-JSON",
+            InvariantId::DdiHashes => "DDI-HASHES",
         }
     }
 
@@ -91,6 +99,9 @@ impl InvariantId {
             InvariantId::DdiArtifactHash => "served bytes match the advertised hashes",
             InvariantId::DdiRange => "a satisfiable Range request is answered 206",
             InvariantId::DdiJson => "200 answers are well-formed DDI JSON documents",
+            InvariantId::DdiHashes => {
+                "artifacts advertise sha1 and md5 (sha256 if any) hex digests"
+            }
         }
     }
 
@@ -106,6 +117,7 @@ impl InvariantId {
             InvariantId::DdiArtifactHash => "ddi.md §1.3, §1.9",
             InvariantId::DdiRange => "ddi.md §1.9, RFC 7233 §4.1",
             InvariantId::DdiJson => "ddi.md §0, §1.1, §1.3, §1.5",
+            InvariantId::DdiHashes => "ddi.md §1.3 (DdiArtifactHash)",
         }
     }
 }

@@ -259,11 +259,21 @@ impl Oracle {
                 }
             }
             DdiEvent::DeploymentSeen {
-                url_action, update, ..
+                url_action,
+                update,
+                bad_hashes,
+                ..
             } => {
                 // `update: skip` is download-only, or a window not yet open (ddi.md §1.3):
                 // after `downloaded` such an action may close (DOWNLOADED) or stay active.
                 st.download_only = (*update == HandlingType::Skip).then_some(*url_action);
+                if let Some(bad) = bad_hashes {
+                    let (file, what) = &**bad;
+                    fired.push((
+                        InvariantId::DdiHashes,
+                        format!("deployment of action {url_action}: artifact `{file}` advertises {what}"),
+                    ));
+                }
             }
             DdiEvent::FeedbackAnswered {
                 action,

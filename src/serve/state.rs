@@ -414,6 +414,26 @@ campaigns:
     }
 
     #[test]
+    fn management_created_targets_take_scenario_numbers_and_started_campaigns() {
+        let mut s = state();
+        let hour = 3_600_000;
+        s.advance(Time(hour)); // campaign a (always_on) has started
+        let mut req = Request::new(Method::Post, "http://h/rest/v1/targets");
+        req.headers
+            .insert("authorization", "Basic YWRtaW46YWRtaW4=");
+        req.headers.insert("content-type", "application/json");
+        let body = r#"[{"controllerId":"always-on-00001"},{"controllerId":"stranger"}]"#;
+        req.body = crate::message::Body::Bytes(body.as_bytes().to_vec());
+        let created = s.handle(Time(hour + 1), &req).map(|r| r.status);
+        assert_eq!(created, Some(201));
+        // A scenario id takes its device number as index: action id 1 * 1000 + 1.
+        let root = poll(&mut s, Time(hour + 2), "always-on-00001");
+        assert!(root.contains("/deploymentBase/1001?"), "{root}");
+        // Another id is not an always_on device: campaign a does not select it.
+        assert!(!poll(&mut s, Time(hour + 2), "stranger").contains("deploymentBase"));
+    }
+
+    #[test]
     fn reset_windows_answer_nothing() {
         let text = format!("{SCENARIO}faults:\n  server: [ {{ at: 1h, for: 1h, reset: true }} ]\n");
         let scenario = crate::scenario::load_str("t.yaml", &text).expect("scenario");

@@ -45,17 +45,20 @@ pub(super) fn artifact_json(
         module, spec.filename
     ));
     let mut links = BTreeMap::new();
-    links.insert(
-        "md5sum-http".to_string(),
-        Link::new(format!("{href}{MD5SUM_SUFFIX}")),
-    );
+    if !call.faults.sha1_only {
+        links.insert(
+            "md5sum-http".to_string(),
+            Link::new(format!("{href}{MD5SUM_SUFFIX}")),
+        );
+    }
+    let full = !call.faults.sha1_only;
     links.insert("download-http".to_string(), Link::new(href));
     Artifact {
         filename: spec.filename.clone(),
         hashes: ArtifactHashes {
             sha1: hashes.map(|h| fix(&h.sha1)),
-            md5: hashes.map(|h| fix(&h.md5)),
-            sha256: hashes.map(|h| fix(&h.sha256)),
+            md5: hashes.filter(|_| full).map(|h| fix(&h.md5)),
+            sha256: hashes.filter(|_| full).map(|h| fix(&h.sha256)),
         },
         size: spec.size,
         links,

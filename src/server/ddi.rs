@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+pub(super) use crate::message::percent_decode;
 use crate::message::{Body, Method, Request, Response};
 use crate::protocol::ddi::sleep::format_sleep;
 use crate::protocol::ddi::wire::{
@@ -241,27 +242,6 @@ pub(super) fn controller_id(req: &Request) -> Option<String> {
         return None;
     }
     percent_decode(cid)
-}
-
-/// Decodes `%XX` escapes; `None` for a bad escape or invalid UTF-8.
-pub(super) fn percent_decode(s: &str) -> Option<String> {
-    if !s.contains('%') {
-        return Some(s.to_string());
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// `GET {base}`: registers unknown controllers, cancels lapsed actions and

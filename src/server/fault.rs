@@ -49,10 +49,13 @@ pub enum Fault {
     SleepBelowMinimum,
     /// 200 JSON answers are cut off halfway: not a JSON document any more.
     GarbageJson,
+    /// Artifacts advertise only `sha1` (no `md5`, no `sha256`, no
+    /// `md5sum-http` link), as goosebit 0.2.12 does.
+    Sha1OnlyHashes,
 }
 
 /// Names of the unit faults, for parsing and error messages.
-const UNIT_FAULTS: [(&str, Fault); 8] = [
+const UNIT_FAULTS: [(&str, Fault); 9] = [
     (
         "accept_feedback_after_close",
         Fault::AcceptFeedbackAfterClose,
@@ -64,9 +67,10 @@ const UNIT_FAULTS: [(&str, Fault); 8] = [
     ("ignore_range", Fault::IgnoreRange),
     ("sleep_below_minimum", Fault::SleepBelowMinimum),
     ("garbage_json", Fault::GarbageJson),
+    ("sha1_only_hashes", Fault::Sha1OnlyHashes),
 ];
 
-const ALL_NAMES: [&str; 9] = [
+const ALL_NAMES: [&str; 10] = [
     "respond",
     "accept_feedback_after_close",
     "reopen_closed_actions",
@@ -76,6 +80,7 @@ const ALL_NAMES: [&str; 9] = [
     "ignore_range",
     "sleep_below_minimum",
     "garbage_json",
+    "sha1_only_hashes",
 ];
 
 impl Fault {
@@ -211,6 +216,7 @@ pub(super) struct Active {
     pub(super) ignore_range: bool,
     pub(super) sleep_below_min: bool,
     pub(super) garbage_json: bool,
+    pub(super) sha1_only: bool,
 }
 
 impl Active {
@@ -227,6 +233,7 @@ impl Active {
                 Fault::IgnoreRange => a.ignore_range = true,
                 Fault::SleepBelowMinimum => a.sleep_below_min = true,
                 Fault::GarbageJson => a.garbage_json = true,
+                Fault::Sha1OnlyHashes => a.sha1_only = true,
             }
         }
         a

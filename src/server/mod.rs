@@ -430,13 +430,20 @@ impl Server {
 
     /// Answers one request: DDI (the whole device-facing HTTP surface), or
     /// the Management API for paths under `/rest/v1/`. Fault windows apply to
-    /// DDI only. Running rollouts are evaluated first (see `mgmt/rollouts.rs`).
+    /// DDI only. Running rollouts are evaluated before a Management request and
+    /// after a DDI one (throttled; see `mgmt/rollouts.rs`).
     pub fn handle(&mut self, now: Time, req: &Request) -> Response {
-        let is_mgmt = mgmt::is_mgmt_path(req.path());
-        mgmt::advance(self, now, is_mgmt);
-        if is_mgmt {
+        if mgmt::is_mgmt_path(req.path()) {
+            mgmt::advance(self, now, true);
             return mgmt::handle(self, now, req);
         }
+        let resp = self.handle_ddi(now, req);
+        // After the request, so a feedback that completes a group is seen at once.
+        mgmt::advance(self, now, false);
+        resp
+    }
+
+    fn handle_ddi(&mut self, now: Time, req: &Request) -> Response {
         let faults = fault::Active::at(&self.faults, now);
         if let Some(status) = faults.respond {
             return fault::respond(status);

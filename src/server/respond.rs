@@ -103,7 +103,7 @@ pub(super) fn not_found(message: impl Into<String>) -> Response {
     error(
         404,
         "org.eclipse.hawkbit.repository.exception.EntityNotFoundException",
-        "hawkbit.server.error.repo.entityNotFound",
+        "hawkbit.server.error.repo.entitiyNotFound",
         message,
     )
 }

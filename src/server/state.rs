@@ -679,6 +679,31 @@ mod tests {
     }
 
     #[test]
+    fn removal_keeps_other_targets_reachable_and_plans_number_ids() {
+        let mut t = Targets::default();
+        for (i, cid) in ["a", "b", "c"].iter().enumerate() {
+            t.register(cid, i as u64, None);
+        }
+        assert!(t.remove("a"));
+        assert!(!t.remove("a"));
+        assert_eq!(t.get("c").map(|t| t.index), Some(2));
+        assert_eq!(t.get("b").map(|t| t.index), Some(1));
+        let order: Vec<&str> = t.sorted().into_iter().map(|(cid, _)| cid).collect();
+        assert_eq!(order, vec!["b", "c"]);
+        t.set_plan(vec![IndexGroup {
+            prefix: "dev-".into(),
+            first: 10,
+            count: 5,
+        }]);
+        assert_eq!(t.index_for("dev-00012"), 12);
+        assert_eq!(t.index_for("dev-12"), 15); // not the scenario's spelling
+        assert_eq!(t.index_for("dev-00015"), 15); // outside the group
+        t.auto_register("x");
+        assert_eq!(t.get("x").map(|t| t.index), Some(15));
+        assert_eq!(t.index_for("y"), 16);
+    }
+
+    #[test]
     fn auto_register_takes_next_index() {
         let mut t = Targets::default();
         t.auto_register("a");

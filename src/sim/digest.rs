@@ -74,6 +74,7 @@ impl TraceHash {
                 download,
                 update,
                 windowed,
+                bad_hashes: _,
             } => {
                 self.word(5);
                 self.word(*url_action);

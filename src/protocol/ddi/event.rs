@@ -176,6 +176,9 @@ pub enum DdiEvent {
         update: HandlingType,
         /// Whether the deployment carried a maintenance window.
         windowed: bool,
+        /// The first artifact whose `hashes` lack `sha1` or `md5` or carry a
+        /// malformed digest: its file name and what is wrong.
+        bad_hashes: Option<Box<(String, &'static str)>>,
     },
     /// A feedback got an answer.
     FeedbackAnswered {

@@ -141,10 +141,12 @@ impl Call<'_> {
                 .parse::<usize>()
                 .map_err(|_| wire::bad_param(format!("{name} must be a non-negative number"))),
         };
-        Ok((
-            number("offset", 0)?,
-            number("limit", DEFAULT_LIMIT)?.min(MAX_LIMIT),
-        ))
+        // As `PagingUtility`: a limit below 1 means the default, above the maximum the maximum.
+        let limit = match number("limit", DEFAULT_LIMIT)? {
+            0 => DEFAULT_LIMIT,
+            n => n.min(MAX_LIMIT),
+        };
+        Ok((number("offset", 0)?, limit))
     }
 
     /// True when `sort` asks for descending ids (`id:DESC`); `default` otherwise.
@@ -197,9 +199,12 @@ enum Route<'a> {
     Action(&'a str, &'a str),
     ActionStatus(&'a str, &'a str),
     AssignedDs(&'a str),
+    InstalledDs(&'a str),
     Modules,
     Module(&'a str),
     Artifacts(&'a str),
+    Artifact(&'a str, &'a str),
+    ArtifactDownload(&'a str, &'a str),
     Sets,
     Set(&'a str),
     AssignedTargets(&'a str),
@@ -221,9 +226,12 @@ impl<'a> Route<'a> {
             ["targets", t, "actions", a] => Route::Action(t, a),
             ["targets", t, "actions", a, "status"] => Route::ActionStatus(t, a),
             ["targets", t, "assignedDS"] => Route::AssignedDs(t),
+            ["targets", t, "installedDS"] => Route::InstalledDs(t),
             ["softwaremodules"] => Route::Modules,
             ["softwaremodules", m] => Route::Module(m),
             ["softwaremodules", m, "artifacts"] => Route::Artifacts(m),
+            ["softwaremodules", m, "artifacts", a] => Route::Artifact(m, a),
+            ["softwaremodules", m, "artifacts", a, "download"] => Route::ArtifactDownload(m, a),
             ["distributionsets"] => Route::Sets,
             ["distributionsets", d] => Route::Set(d),
             ["distributionsets", d, "assignedTargets"] => Route::AssignedTargets(d),
@@ -243,8 +251,8 @@ impl<'a> Route<'a> {
             Route::Config(_) => &[Get, Put, Delete],
             Route::Targets | Route::Modules | Route::Sets | Route::Rollouts => &[Get, Post],
             Route::Target(_) | Route::Action(..) => &[Get, Delete],
-            Route::Artifacts(_) => &[Get, Post],
-            Route::AssignedDs(_) | Route::AssignedTargets(_) | Route::RolloutVerb(..) => &[Post],
+            Route::Artifacts(_) | Route::AssignedDs(_) => &[Get, Post],
+            Route::AssignedTargets(_) | Route::RolloutVerb(..) => &[Post],
             _ => &[Get],
         }
     }
@@ -302,7 +310,11 @@ fn dispatch(server: &mut Server, call: &Call<'_>, route: Route<'_>, method: Meth
         (Route::Action(t, a), Method::Get) => targets::action(server, call, &decode(t), a),
         (Route::Action(t, a), _) => targets::cancel(server, call, &decode(t), a),
         (Route::ActionStatus(t, a), _) => targets::action_status(server, call, &decode(t), a),
+        (Route::AssignedDs(t), Method::Get) => repo::target_set(server, call, &decode(t), false),
         (Route::AssignedDs(t), _) => repo::assign_to_target(server, call, &decode(t)),
+        (Route::InstalledDs(t), _) => repo::target_set(server, call, &decode(t), true),
+        (Route::Artifact(m, a), _) => repo::get_artifact(server, call, m, a, false),
+        (Route::ArtifactDownload(m, a), _) => repo::get_artifact(server, call, m, a, true),
         (Route::Modules, Method::Get) => repo::list_modules(server, call),
         (Route::Modules, _) => repo::create_modules(server, call),
         (Route::Module(m), _) => repo::get_module(server, call, m),

@@ -60,7 +60,6 @@ fn module_json(server: &Server, call: &Call<'_>, m: &Module) -> Value {
         "_links": {
             "self": call.link(format_args!("/softwaremodules/{}", m.id)),
             "artifacts": call.link(format_args!("/softwaremodules/{}/artifacts", m.id)),
-            "metadata": call.link(format_args!("/softwaremodules/{}/metadata?offset=0&limit=50", m.id)),
         },
     });
     if let Some(vendor) = &m.vendor {
@@ -119,7 +118,6 @@ fn set_json(server: &Server, call: &Call<'_>, id: u64, d: &Distribution) -> Valu
         "lastModifiedBy": user,
         "_links": {
             "self": call.link(format_args!("/distributionsets/{id}")),
-            "modules": call.link(format_args!("/distributionsets/{id}/assignedSM?offset=0&limit=50")),
         },
     })
 }
@@ -288,7 +286,7 @@ pub(super) fn upload(server: &mut Server, call: &Call<'_>, raw: &str) -> Respons
         ));
     }
     if module.artifacts.len() >= MAX_ARTIFACTS_PER_MODULE {
-        return crate::server::respond::quota(format!(
+        return wire::quota(format!(
             "At most {MAX_ARTIFACTS_PER_MODULE} artifacts per software module"
         ));
     }
@@ -392,6 +390,71 @@ pub(super) fn get_set(server: &mut Server, call: &Call<'_>, raw: &str) -> Respon
     }
 }
 
+/// `GET /softwaremodules/{id}/artifacts/{artifactId}[/download]`: the
+/// artifact's JSON, or its bytes (uploaded or synthetic) as an attachment.
+pub(super) fn get_artifact(
+    server: &mut Server,
+    call: &Call<'_>,
+    raw_sm: &str,
+    raw_id: &str,
+    download: bool,
+) -> Response {
+    let m = or_answer!(find_module(server, raw_sm));
+    let id = or_answer!(parse_id(raw_id, "artifactId"));
+    let Some(i) = m.artifact_ids.iter().position(|a| *a == id) else {
+        return wire::no_entity("Artifact", id);
+    };
+    if !download {
+        return super::json(200, &artifact_json(server, call, m, i));
+    }
+    let spec = &m.artifacts[i];
+    let body = match server.repo.catalog.bytes(spec.content) {
+        Some(bytes) => crate::message::Body::Bytes(bytes.to_vec()),
+        None => crate::message::Body::Synthetic {
+            content: spec.content,
+            offset: 0,
+            len: spec.size,
+        },
+    };
+    let headers = crate::message::Headers::new()
+        .with("content-type", "application/octet-stream")
+        .with(
+            "content-disposition",
+            format!("attachment;filename={}", spec.filename),
+        )
+        .with("content-length", spec.size.to_string());
+    Response {
+        status: 200,
+        headers,
+        body,
+    }
+}
+
+/// `GET /targets/{id}/assignedDS` (the set of the latest assignment not
+/// canceled) or `/installedDS` (the set of the installed action); 204 when none.
+pub(super) fn target_set(
+    server: &mut Server,
+    call: &Call<'_>,
+    cid: &str,
+    installed: bool,
+) -> Response {
+    let Some(t) = server.targets.get(cid) else {
+        return wire::no_entity("Target", cid);
+    };
+    let action = if installed {
+        t.installed.and_then(|id| t.action(id))
+    } else {
+        t.actions.iter().rev().find(|a| !a.status.is_cancel())
+    };
+    let Some(dist) = action.map(|a| a.dist) else {
+        return Response::status(204);
+    };
+    match server.repo.distribution(dist) {
+        Some(d) => super::json(200, &set_json(server, call, dist.0, d)),
+        None => Response::status(204),
+    }
+}
+
 /// An assignment ready for [`Server::assign`].
 pub(super) struct Plan {
     pub(super) cid: String,
@@ -461,7 +524,7 @@ pub(super) fn execute(
         }
         let schedule = p.window.as_ref().map(|(_, s)| *s);
         let Some(id) = server.assign(now, dist, &p.cid, p.kind, p.weight, schedule) else {
-            return Err(crate::server::respond::quota(format!(
+            return Err(wire::quota(format!(
                 "Target {}: at most {} actions",
                 p.cid,
                 crate::server::ACTIONS_PER_TARGET - 1
@@ -502,9 +565,7 @@ pub(super) fn assign_targets(server: &mut Server, call: &Call<'_>, raw: &str) ->
     let body: wire::OneOrMany<wire::Assignment<String>> = or_answer!(call.body());
     let body = body.into_vec();
     if body.len() > MAX_ASSIGNMENTS {
-        return crate::server::respond::quota(format!(
-            "At most {MAX_ASSIGNMENTS} assignments per request"
-        ));
+        return wire::quota(format!("At most {MAX_ASSIGNMENTS} assignments per request"));
     }
     if server.repo.distribution(DistributionId(id)).is_none() {
         return wire::no_entity("DistributionSet", id);

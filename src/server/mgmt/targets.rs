@@ -122,14 +122,19 @@ pub(super) fn encode(cid: &str) -> String {
     out
 }
 
-/// `GET /targets?q=&offset=&limit=`: sorted by (index, controller id).
+/// `GET /targets?q=&offset=&limit=`: sorted by controller id (hawkBit's
+/// default sort; `sort=controllerId:DESC` reverses it, other sorts are ignored).
 pub(super) fn list(server: &mut Server, call: &Call<'_>) -> Response {
     let (offset, limit) = or_answer!(call.page());
     let filter = match call.query("q") {
         Some(q) => Some(or_answer!(fiql::parse(&q, FIELDS))),
         None => None,
     };
-    let all = server.targets.sorted();
+    let mut all = server.targets.sorted();
+    all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    if call.descending(false) {
+        all.reverse();
+    }
     let hits: Vec<&(&str, &Target)> = all
         .iter()
         .filter(|(cid, t)| {
@@ -323,7 +328,8 @@ fn find_action<'t>(target: &'t Target, raw: &str) -> Result<&'t Action, Response
         .ok_or_else(|| wire::no_entity("Action", id))
 }
 
-/// `GET /targets/{id}/actions`: paged, id ascending unless `sort=id:DESC`.
+/// `GET /targets/{id}/actions`: paged, newest first unless `sort=id:ASC`
+/// (hawkBit's default sort is `id:DESC`).
 pub(super) fn actions(server: &mut Server, call: &Call<'_>, cid: &str) -> Response {
     let (offset, limit) = or_answer!(call.page());
     let Some(t) = server.targets.get(cid) else {
@@ -334,7 +340,7 @@ pub(super) fn actions(server: &mut Server, call: &Call<'_>, cid: &str) -> Respon
         .iter()
         .map(|a| action_json(server, call, cid, a))
         .collect();
-    if call.descending(false) {
+    if call.descending(true) {
         items.reverse();
     }
     super::paged(items, offset, limit)

@@ -304,6 +304,18 @@ fn targets_crud_paging_and_errors() {
     assert_eq!(h.call(Method::Get, "/targets/edge-1", None).0, 404);
     assert_eq!(h.call(Method::Get, "/targets", None).1["total"], 2);
     assert_eq!(h.call(Method::Get, "/nothing", None).0, 404);
+    // With target-token auth on, the token the API generated admits the device.
+    let body = json!({ "authentication.targettoken.enabled": true });
+    assert_eq!(h.call(Method::Put, "/system/configs", Some(body)).0, 200);
+    let token = created[0]["securityToken"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let mut req = Request::new(Method::Get, format!("{ORIGIN}/DEFAULT/controller/v1/dev-1"));
+    assert_eq!(h.s.handle(h.now, &req).status, 401);
+    req.headers
+        .insert("authorization", format!("TargetToken {token}"));
+    assert_eq!(h.s.handle(h.now, &req).status, 200);
 }
 
 #[test]
@@ -359,6 +371,32 @@ fn uploads_are_served_to_devices_with_real_hashes_and_ranges() {
     assert_eq!(part.body, Body::Bytes(data[1000..].to_vec()));
     req.headers = Default::default();
     assert_eq!(h.s.handle(h.now, &req).body, Body::Bytes(data.clone()));
+    // The Management side: artifact JSON, download, assigned and installed set.
+    let (st, art) = h.call(Method::Get, "/softwaremodules/1/artifacts/1", None);
+    assert_eq!(
+        (st, art["providedFilename"].clone()),
+        (200, json!("fw.bin"))
+    );
+    let dl = h.raw(
+        Method::Get,
+        "/rest/v1/softwaremodules/1/artifacts/1/download",
+        None,
+        Vec::new(),
+    );
+    assert_eq!(
+        (dl.status, dl.body.clone()),
+        (200, Body::Bytes(data.clone()))
+    );
+    assert_eq!(
+        h.call(Method::Get, "/softwaremodules/1/artifacts/9", None)
+            .0,
+        404
+    );
+    assert_eq!(
+        h.call(Method::Get, "/targets/d1/assignedDS", None).1["id"],
+        ds
+    );
+    assert_eq!(h.call(Method::Get, "/targets/d1/installedDS", None).0, 204);
     // Assigning again: already assigned.
     let (_, again) = h.call(
         Method::Post,
@@ -550,128 +588,5 @@ fn actions_history_and_cancel_rules() {
     assert_eq!(a["maintenanceWindow"]["nextStartAt"], 3_600_000);
 }
 
-fn finish(h: &mut H, cid: &str) {
-    let root: Value =
-        serde_json::from_slice(h.ddi(Method::Get, &format!("/{cid}"), None).body.as_bytes())
-            .expect("root");
-    let href = root["_links"]["deploymentBase"]["href"]
-        .as_str()
-        .expect("deployment")
-        .to_string();
-    let id = href
-        .rsplit('/')
-        .next()
-        .and_then(|s| s.split('?').next())
-        .expect("id")
-        .to_string();
-    let fb = json!({ "status": { "execution": "closed", "result": { "finished": "success" } } });
-    assert_eq!(
-        h.ddi(
-            Method::Post,
-            &format!("/{cid}/deploymentBase/{id}/feedback"),
-            Some(fb)
-        )
-        .status,
-        200
-    );
-}
-
-#[test]
-fn rollout_groups_start_at_the_success_threshold() {
-    let mut h = H::new();
-    let ds = h.setup(&["r-1", "r-2", "r-3", "r-4", "x-1"], b"fw");
-    let body = json!({ "name": "r", "distributionSetId": ds, "targetFilterQuery": "controllerId==r-*",
-        "amountGroups": 2, "type": "forced",
-        "successCondition": { "condition": "THRESHOLD", "expression": "50" },
-        "errorCondition": { "condition": "THRESHOLD", "expression": "50" } });
-    let (st, r) = h.call(Method::Post, "/rollouts", Some(body.clone()));
-    assert_eq!(st, 201, "{r}");
-    assert_eq!(
-        (r["status"].clone(), r["totalTargets"].clone()),
-        (json!("ready"), json!(4))
-    );
-    assert_eq!(r["totalTargetsPerStatus"]["notstarted"], 4);
-    assert_eq!(h.call(Method::Post, "/rollouts", Some(body)).0, 409);
-    assert_eq!(h.call(Method::Post, "/rollouts/1/pause", None).0, 400);
-    assert_eq!(h.call(Method::Post, "/rollouts/1/start", None).0, 200);
-    assert_eq!(h.call(Method::Post, "/rollouts/1/start", None).0, 400);
-    let (_, groups) = h.call(Method::Get, "/rollouts/1/deploygroups", None);
-    assert_eq!(groups["content"][0]["status"], "running");
-    assert_eq!(groups["content"][1]["status"], "scheduled");
-    assert_eq!(groups["content"][1]["totalTargets"], 2);
-    // r-3 (group 2) has nothing yet; r-1 finishing reaches 50 % of group 1.
-    assert!(
-        !String::from_utf8_lossy(h.ddi(Method::Get, "/r-3", None).body.as_bytes())
-            .contains("deploymentBase")
-    );
-    finish(&mut h, "r-1");
-    let (_, groups) = h.call(Method::Get, "/rollouts/1/deploygroups", None);
-    assert_eq!(groups["content"][1]["status"], "running");
-    finish(&mut h, "r-3");
-    let (_, actions) = h.call(Method::Get, "/targets/r-3/actions", None);
-    assert_eq!(actions["content"][0]["rollout"], 1);
-    assert_eq!(h.call(Method::Post, "/rollouts/1/pause", None).0, 200);
-    assert_eq!(
-        h.call(Method::Get, "/rollouts/1", None).1["status"],
-        "paused"
-    );
-    assert_eq!(h.call(Method::Post, "/rollouts/1/resume", None).0, 200);
-    finish(&mut h, "r-2");
-    finish(&mut h, "r-4");
-    let (_, r) = h.call(Method::Get, "/rollouts/1", None);
-    assert_eq!(
-        (
-            r["status"].clone(),
-            r["totalTargetsPerStatus"]["finished"].clone()
-        ),
-        (json!("finished"), json!(4))
-    );
-    assert_eq!(h.call(Method::Get, "/rollouts", None).1["total"], 1);
-    assert_eq!(h.call(Method::Get, "/rollouts/7", None).0, 404);
-    let none =
-        json!({ "name": "n", "distributionSetId": ds, "targetFilterQuery": "controllerId==zzz" });
-    assert_eq!(h.call(Method::Post, "/rollouts", Some(none)).0, 400);
-}
-
-#[test]
-fn rollout_error_threshold_pauses() {
-    let mut h = H::new();
-    let ds = h.setup(&["e-1", "e-2"], b"fw");
-    let body = json!({ "name": "r", "distributionSetId": ds, "targetFilterQuery": "id==e-*",
-        "groups": [ { "name": "a", "targetPercentage": 50 }, { "name": "b" } ],
-        "errorCondition": { "condition": "THRESHOLD", "expression": "0" } });
-    assert_eq!(h.call(Method::Post, "/rollouts", Some(body)).0, 201);
-    assert_eq!(h.call(Method::Post, "/rollouts/1/start", None).0, 200);
-    let root: Value =
-        serde_json::from_slice(h.ddi(Method::Get, "/e-1", None).body.as_bytes()).expect("root");
-    let href = root["_links"]["deploymentBase"]["href"]
-        .as_str()
-        .expect("deployment")
-        .to_string();
-    let id = href
-        .rsplit('/')
-        .next()
-        .and_then(|s| s.split('?').next())
-        .expect("id")
-        .to_string();
-    let fb = json!({ "status": { "execution": "closed", "result": { "finished": "failure" } } });
-    assert_eq!(
-        h.ddi(
-            Method::Post,
-            &format!("/e-1/deploymentBase/{id}/feedback"),
-            Some(fb)
-        )
-        .status,
-        200
-    );
-    let (_, r) = h.call(Method::Get, "/rollouts/1", None);
-    assert_eq!(r["status"], "paused");
-    let (_, g) = h.call(Method::Get, "/rollouts/1/deploygroups", None);
-    assert_eq!(
-        (
-            g["content"][0]["status"].clone(),
-            g["content"][1]["status"].clone()
-        ),
-        (json!("error"), json!("scheduled"))
-    );
-}
+#[path = "rollout_tests.rs"]
+mod rollout_tests;

@@ -69,6 +69,17 @@ pub(super) fn invalid(message: impl Into<String>) -> Response {
     )
 }
 
+/// 403 for an exceeded quota (hawkBit maps `QUOTA_EXCEEDED` to FORBIDDEN on
+/// the Management API; the DDI side answers 429).
+pub(super) fn quota(message: impl Into<String>) -> Response {
+    error(
+        403,
+        "org.eclipse.hawkbit.repository.exception.AssignmentQuotaExceededException",
+        "hawkbit.server.error.quota.tooManyEntries",
+        message,
+    )
+}
+
 /// 400 for a malformed path or query parameter.
 pub(super) fn bad_param(message: impl Into<String>) -> Response {
     error(

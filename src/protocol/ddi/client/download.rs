@@ -39,6 +39,32 @@ pub(super) fn artifact_jobs(d: &DeploymentBase) -> Vec<Job> {
         .collect()
 }
 
+/// The first artifact whose advertised hashes are incomplete or malformed
+/// (`sha1` and `md5` required, `sha256` optional; lower- or upper-case hex of
+/// 40, 32 and 64 digits), with what is wrong — for DDI-HASHES.
+pub(super) fn bad_hashes(d: &DeploymentBase) -> Option<Box<(String, &'static str)>> {
+    let hex = |h: &str, len: usize| h.len() == len && h.bytes().all(|b| b.is_ascii_hexdigit());
+    d.deployment
+        .chunks
+        .iter()
+        .flat_map(|c| c.artifacts.iter())
+        .find_map(|a| {
+            let h = &a.hashes;
+            let what = match (&h.sha1, &h.md5) {
+                (None, None) => "no sha1 and no md5",
+                (None, _) => "no sha1",
+                (_, None) => "no md5",
+                (Some(s), _) if !hex(s, 40) => "sha1 is not 40 hex digits",
+                (_, Some(m)) if !hex(m, 32) => "md5 is not 32 hex digits",
+                _ if h.sha256.as_deref().is_some_and(|s| !hex(s, 64)) => {
+                    "sha256 is not 64 hex digits"
+                }
+                _ => return None,
+            };
+            Some(Box::new((a.filename.clone(), what)))
+        })
+}
+
 impl DdiClient {
     pub(super) fn next_download_or_done(
         &mut self,
@@ -163,5 +189,47 @@ impl DdiClient {
             return self.close_failed(now, format!("hash mismatch for {name}"), events);
         }
         self.go(Step::Download, now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment(hashes: &str) -> DeploymentBase {
+        let text = format!(
+            r#"{{"id":"1","deployment":{{"download":"forced","update":"forced","chunks":[{{"part":"os","version":"1","name":"fw",
+               "artifacts":[{{"filename":"fw.bin","hashes":{hashes},"size":3,"_links":{{}}}}]}}]}}}}"#
+        );
+        serde_json::from_str(&text).expect("deployment parses")
+    }
+
+    #[test]
+    fn hashes_need_sha1_and_md5_of_the_right_length() {
+        let sha1 = "a".repeat(40);
+        let md5 = "b".repeat(32);
+        let ok = deployment(&format!(r#"{{"sha1":"{sha1}","md5":"{md5}"}}"#));
+        assert!(bad_hashes(&ok).is_none());
+        let cases = [
+            (format!(r#"{{"sha1":"{sha1}"}}"#), "no md5"),
+            (format!(r#"{{"md5":"{md5}"}}"#), "no sha1"),
+            (r#"{}"#.to_string(), "no sha1 and no md5"),
+            (
+                format!(r#"{{"sha1":"{sha1}x","md5":"{md5}"}}"#),
+                "sha1 is not 40 hex digits",
+            ),
+            (
+                format!(r#"{{"sha1":"{sha1}","md5":"{}"}}"#, "z".repeat(32)),
+                "md5 is not 32 hex digits",
+            ),
+            (
+                format!(r#"{{"sha1":"{sha1}","md5":"{md5}","sha256":"00"}}"#),
+                "sha256 is not 64 hex digits",
+            ),
+        ];
+        for (hashes, want) in cases {
+            let bad = bad_hashes(&deployment(&hashes)).expect(want);
+            assert_eq!(*bad, ("fw.bin".to_string(), want));
+        }
     }
 }

@@ -460,6 +460,7 @@ impl DdiClient {
             download: d.deployment.download,
             update: d.deployment.update,
             windowed: d.deployment.maintenance_window.is_some(),
+            bad_hashes: download::bad_hashes(&d),
         });
         w.body_id = body_id;
         w.update = d.deployment.update;
