@@ -24,6 +24,7 @@ pub mod client;
 pub mod goosebit;
 pub mod hawkbit;
 mod log;
+pub mod swu;
 
 use std::fmt;
 

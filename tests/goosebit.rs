@@ -1,0 +1,132 @@
+//! fleetsim against a real goosebit 0.2.12: a fresh instance is started
+//! (`fleetsim::target::goosebit::Instance`), and
+//! `fleetsim run scenarios/targets/goosebit.yaml --target URL --manage goosebit`
+//! creates the campaign through goosebit's REST API (the adapter wraps the
+//! file into a `.swu`) while 240 real-time devices register, send
+//! configData, fetch the deployment, download the `.swu` with its hash
+//! checked and report success. goosebit's REST API must then show every
+//! device updated (the report's `management` section), the oracle must fire
+//! exactly the invariants the scenario's `expect:` lists (goosebit's
+//! deviations, so the run exits 0), and neither the password nor any bearer
+//! token may appear in stdout, stderr (at debug log level), the report or
+//! the summary.
+//!
+//! Ignored by default: it needs goosebit. `scripts/test` installs it
+//! (`scripts/goosebit-venv`), exports `FLEETSIM_GOOSEBIT_VENV` and runs
+//! `cargo test --test goosebit -- --ignored`.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use fleetsim::scenario::ExpectedViolations;
+use fleetsim::target::goosebit::{Instance, InstanceOptions};
+use serde_json::Value;
+
+const SCENARIO: &str = "scenarios/targets/goosebit.yaml";
+
+fn start_goosebit() -> Instance {
+    let opts = InstanceOptions::from_env("00:00:05")
+        .expect("FLEETSIM_GOOSEBIT_VENV must name the goosebit virtualenv (run scripts/test)");
+    Instance::start(&opts).unwrap_or_else(|e| panic!("goosebit starts: {e}"))
+}
+
+#[test]
+#[ignore = "needs goosebit: run scripts/test"]
+fn fleet_updates_through_goosebit_and_only_the_expected_invariants_fire() {
+    let goosebit = start_goosebit();
+    let s = fleetsim::scenario::load(Path::new(SCENARIO)).expect("scenario loads");
+    let devices = s.device_count();
+    assert!(devices >= 200);
+    let out_dir = goosebit.dir().join("report");
+
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .args(["run", SCENARIO, "--target", &goosebit.base_url])
+        .args(["--manage", "goosebit", "--mgmt-user", &goosebit.user])
+        .args(["--out", out_dir.to_str().expect("utf8")])
+        .env("FLEETSIM_MGMT_PASSWORD", goosebit.password.expose())
+        .env("RUST_LOG", "debug")
+        .output()
+        .expect("fleetsim runs");
+    let secs = started.elapsed().as_secs_f64();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report_text = std::fs::read_to_string(out_dir.join("report.json"))
+        .unwrap_or_else(|e| panic!("report.json: {e}\n{stdout}\n{stderr}"));
+    let report: Value = serde_json::from_str(&report_text).expect("report is JSON");
+
+    // Secrets: nowhere in the run's output or files. goosebit's bearer
+    // tokens are JWTs, whose base64url text starts `eyJ` (`{"`).
+    let mut texts = vec![
+        ("stdout".to_string(), stdout.to_string()),
+        ("stderr".to_string(), stderr.to_string()),
+    ];
+    for entry in std::fs::read_dir(&out_dir).expect("report dir").flatten() {
+        if let Ok(text) = std::fs::read_to_string(entry.path()) {
+            texts.push((entry.path().display().to_string(), text));
+        }
+    }
+    let password = goosebit.password.expose();
+    for (name, text) in &texts {
+        assert!(!text.contains(password), "{name} shows the password");
+        assert!(!text.contains("eyJ"), "{name} shows a bearer token");
+    }
+
+    // One example of each invariant that fired, for the conformance notes.
+    let mut fired: Vec<String> = Vec::new();
+    for inv in report["invariants"].as_array().expect("invariants") {
+        if inv["violations"].as_u64().unwrap_or(0) > 0 {
+            let id = inv["id"].as_str().unwrap_or("?").to_string();
+            let example = report["violations"]
+                .as_array()
+                .and_then(|v| v.iter().find(|v| v["id"] == id.as_str()))
+                .map_or(String::new(), |v| {
+                    format!(
+                        "{} at {} ms: {}",
+                        v["controller_id"], v["at_ms"], v["message"]
+                    )
+                });
+            eprintln!("{id}: {} e.g. {example}", inv["violations"]);
+            fired.push(id);
+        }
+    }
+    let c = &report["management"]["campaigns"][0];
+    eprintln!(
+        "goosebit: {devices} devices, recorded {}, {} updates succeeded, {secs:.0} s, statuses {}",
+        c["recorded"], report["counters"]["updates_succeeded"], report["statuses"]
+    );
+
+    let mut expected: Vec<String> = match &s.expect.violations {
+        ExpectedViolations::Ids(ids) => ids.clone(),
+        ExpectedViolations::None => Vec::new(),
+    };
+    fired.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(fired, expected, "fired vs the scenario's expect list");
+    assert_eq!(
+        report["management"]["errors"],
+        serde_json::json!([]),
+        "{stdout}"
+    );
+    assert_eq!(report["management"]["api"], "goosebit");
+    assert_eq!(c["targets"], devices);
+    let updated = c["recorded"]["updated"].as_u64().unwrap_or(0);
+    assert!(
+        updated >= 200,
+        "goosebit recorded {updated} of {devices} updated: {c}\nlog:\n{}",
+        goosebit.log_tail(30)
+    );
+    assert!(
+        report["counters"]["updates_succeeded"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 200
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "verdict {}\n{stdout}\n{stderr}",
+        report["verdict"]
+    );
+}
