@@ -86,22 +86,41 @@ struct RunArgs {
     /// Base URL of the management API (default: --target).
     #[arg(long, requires = "manage")]
     mgmt_url: Option<String>,
-    /// Management API user.
-    #[arg(long, env = "FLEETSIM_MGMT_USER", default_value = "admin")]
-    mgmt_user: String,
-    /// Management API password; prefer FLEETSIM_MGMT_PASSWORD or
-    /// --mgmt-password-file. Never printed. Default: `admin`.
-    #[arg(long, env = "FLEETSIM_MGMT_PASSWORD", hide_env_values = true)]
-    mgmt_password: Option<String>,
-    /// File whose first line is the management API password.
-    #[arg(long, conflicts_with = "mgmt_password")]
-    mgmt_password_file: Option<PathBuf>,
+    #[command(flatten)]
+    mgmt: MgmtLogin,
     /// Scenario time runs this many times faster than real time (real-time runs).
     #[arg(long)]
     time_scale: Option<f64>,
     /// No progress output (also when stderr is not a terminal).
     #[arg(long, short)]
     quiet: bool,
+}
+
+/// User and password of a management API (the one `--manage` drives, or
+/// the one `serve` offers). Default `admin`/`admin`, like hawkBit's monolith.
+#[derive(clap::Args)]
+struct MgmtLogin {
+    /// Management API user.
+    #[arg(long, env = "FLEETSIM_MGMT_USER", default_value = "admin")]
+    mgmt_user: String,
+    /// Management API password (default `admin`); prefer
+    /// FLEETSIM_MGMT_PASSWORD or --mgmt-password-file. Never printed.
+    #[arg(long, env = "FLEETSIM_MGMT_PASSWORD", hide_env_values = true)]
+    mgmt_password: Option<String>,
+    /// File whose first line is the management API password.
+    #[arg(long, conflicts_with = "mgmt_password")]
+    mgmt_password_file: Option<PathBuf>,
+}
+
+impl MgmtLogin {
+    /// `(user, password)`, the password from the file if one was named.
+    fn resolve(self) -> Result<(String, String), Exit> {
+        let password = match &self.mgmt_password_file {
+            Some(p) => read_secret_file("--mgmt-password-file", p)?,
+            None => self.mgmt_password.unwrap_or_else(|| "admin".into()),
+        };
+        Ok((self.mgmt_user, password))
+    }
 }
 
 /// Management APIs `--manage` can drive.
@@ -144,16 +163,9 @@ struct ServeArgs {
     /// Scenario time runs this many times faster than real time.
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
-    /// User of the hawkBit Management API (`/rest/v1`, Basic auth).
-    #[arg(long, env = "FLEETSIM_MGMT_USER", default_value = "admin")]
-    mgmt_user: String,
-    /// Its password (default `admin`); prefer FLEETSIM_MGMT_PASSWORD or
-    /// --mgmt-password-file. Never printed.
-    #[arg(long, env = "FLEETSIM_MGMT_PASSWORD", hide_env_values = true)]
-    mgmt_password: Option<String>,
-    /// File whose first line is the Management API password.
-    #[arg(long, conflicts_with = "mgmt_password")]
-    mgmt_password_file: Option<PathBuf>,
+    /// Credentials of the hawkBit Management API under `/rest/v1` (Basic auth).
+    #[command(flatten)]
+    mgmt: MgmtLogin,
 }
 
 fn parse_duration_flag(s: &str) -> Result<Span, String> {
@@ -286,12 +298,9 @@ fn run_command(a: RunArgs) -> Exit {
     };
     let manager = match a.manage {
         Some(api) => {
-            let password = match &a.mgmt_password_file {
-                Some(p) => match read_secret_file("--mgmt-password-file", p) {
-                    Ok(t) => t,
-                    Err(e) => return e,
-                },
-                None => a.mgmt_password.unwrap_or_else(|| "admin".into()),
+            let (user, password) = match a.mgmt.resolve() {
+                Ok(login) => login,
+                Err(e) => return e,
             };
             if s.campaigns.external {
                 return Exit::BadInput(format!(
@@ -305,7 +314,7 @@ fn run_command(a: RunArgs) -> Exit {
                     ManageApi::Goosebit => fleetsim::target::ServerApi::Goosebit,
                 },
                 url: a.mgmt_url.unwrap_or_else(|| url.clone()),
-                user: a.mgmt_user,
+                user,
                 password: fleetsim::target::Secret::new(password),
                 ca_pem: ca_pem.clone(),
             })
@@ -413,16 +422,9 @@ fn serve_command(a: ServeArgs) -> Exit {
         .tls_cert
         .zip(a.tls_key)
         .map(|(cert, key)| fleetsim::serve::TlsFiles { cert, key });
-    let password = match &a.mgmt_password_file {
-        Some(p) => match read_secret_file("--mgmt-password-file", p) {
-            Ok(t) => t,
-            Err(e) => return e,
-        },
-        None => a.mgmt_password.unwrap_or_else(|| "admin".into()),
-    };
-    let mgmt = fleetsim::serve::MgmtCredentials {
-        user: a.mgmt_user,
-        password,
+    let mgmt = match a.mgmt.resolve() {
+        Ok((user, password)) => fleetsim::serve::MgmtCredentials { user, password },
+        Err(e) => return e,
     };
     let opts = fleetsim::serve::ServeOptions {
         listen: a.listen,

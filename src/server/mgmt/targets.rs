@@ -11,6 +11,7 @@
 
 use serde_json::{json, Value};
 
+pub(super) use crate::message::percent_encode as encode;
 use crate::message::Response;
 use crate::server::state::{Action, Target};
 use crate::server::{ActionId, ActionStatus, ActionType, Server};
@@ -107,19 +108,6 @@ pub(super) fn target_json(server: &Server, call: &Call<'_>, cid: &str, t: &Targe
         v["installedAt"] = json!(at.as_millis());
     }
     v
-}
-
-/// Percent-encodes a controller id for a link path.
-pub(super) fn encode(cid: &str) -> String {
-    let mut out = String::with_capacity(cid.len());
-    for b in cid.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// `GET /targets?q=&offset=&limit=`: sorted by controller id (hawkBit's
