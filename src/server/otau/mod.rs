@@ -37,8 +37,8 @@ const MAX_STATUSES: usize = 256;
 /// Deliberate protocol violations of the server, one per OTAU invariant.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OtauFaults {
-    /// Answer a long poll 304 although an unacknowledged newer value is
-    /// pending (fires OTAU-304).
+    /// Answer the first long poll after a change 304 although an
+    /// unacknowledged newer value is pending (fires OTAU-304).
     pub not_modified_after_change: bool,
     /// Answer a status write mid-update with 200 `config_otau=<newer value>`,
     /// handing out a new manifest before the running one ended (OTAU-OVERLAP).
@@ -79,6 +79,8 @@ struct Slot {
     set_at: Time,
     acked_at: Option<Time>,
     redelivered: bool,
+    /// The `not_modified_after_change` fault has hidden this value once.
+    hidden: bool,
     overwrites: u32,
     statuses: Vec<StatusRecord>,
     dropped_statuses: u64,
@@ -142,6 +144,7 @@ impl OtauServer {
         slot.set_at = now;
         slot.acked_at = None;
         slot.redelivered = false;
+        slot.hidden = false;
         true
     }
 
@@ -238,7 +241,9 @@ impl OtauServer {
         };
         let until = until.unwrap_or(now + Span::millis(timeout_ms));
         if *alias == "config_otau" && self.deliverable(device, ims) {
-            if self.faults.not_modified_after_change {
+            let slot = &mut self.slots[device as usize];
+            if self.faults.not_modified_after_change && !slot.hidden {
+                slot.hidden = true;
                 return OtauAnswer::Ready(Response::status(304));
             }
             return OtauAnswer::Ready(self.deliver(device));

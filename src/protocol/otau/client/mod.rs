@@ -205,12 +205,7 @@ impl OtauClient {
             }
             Step::Report(status) => {
                 let w = self.work.as_ref()?;
-                let version =
-                    if status == Status::InstalledVersion && env.settings.wrong_installed_version {
-                        format!("{}-wrong", w.version)
-                    } else {
-                        w.version.clone()
-                    };
+                let version = report_version(&w.version, status, env.settings);
                 let report = StatusReport {
                     version,
                     status,
@@ -280,7 +275,7 @@ impl OtauClient {
                     let version = self
                         .work
                         .as_ref()
-                        .map(|w| w.version.clone())
+                        .map(|w| report_version(&w.version, status, env.settings))
                         .unwrap_or_default();
                     events.push(OtauEvent::StatusAccepted { version, status });
                     if let Some(value) = config_value(&resp) {
@@ -463,6 +458,16 @@ impl OtauClient {
     fn go(&mut self, step: Step, at: Time) {
         self.step = step;
         self.due = at;
+    }
+}
+
+/// The `version` a status report carries: the manifest's, unless the
+/// `wrong_installed_version` misbehaviour is on.
+fn report_version(version: &str, status: Status, settings: &OtauSettings) -> String {
+    if status == Status::InstalledVersion && settings.wrong_installed_version {
+        format!("{version}-wrong")
+    } else {
+        version.to_string()
     }
 }
 

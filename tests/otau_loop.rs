@@ -1,0 +1,331 @@
+//! OTAU end to end, sans-IO: N [`OtauClient`]s against one [`OtauServer`] in
+//! a deterministic in-memory loop (a binary heap of wake-ups in virtual time,
+//! no sockets, zero latency), with the [`OtauOracle`] watching.
+//!
+//! Checks the seed's full status sequence for a 2-file URL_LIST campaign,
+//! Range resume after interrupted downloads, install failures, and that each
+//! server fault mode / client misbehaviour fires its invariant and only it.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
+
+use fleetsim::artifact::Catalog;
+use fleetsim::message::{ContentId, NetError, Request};
+use fleetsim::oracle::otau::OtauOracle;
+use fleetsim::protocol::ddi::Delivery;
+use fleetsim::protocol::otau::wire::{Manifest, Status, StatusReport};
+use fleetsim::protocol::otau::{OtauClient, OtauEnv, OtauSettings};
+use fleetsim::server::otau::{cik_for, OtauAnswer, OtauFaults, OtauServer};
+use fleetsim::time::{Span, Time};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+struct Dev {
+    client: OtauClient,
+    rng: ChaCha8Rng,
+    cik: String,
+    parked: Option<(Request, Time)>,
+    interrupt_next: bool,
+}
+
+struct Run {
+    server: OtauServer,
+    oracle: OtauOracle,
+    devs: Vec<Dev>,
+    heap: BinaryHeap<Reverse<(Time, u64, usize)>>,
+    seq: u64,
+    ranges: u64,
+    settings: OtauSettings,
+    catalog: Catalog,
+}
+
+const FILES: [&str; 2] = ["firmware_v2.bin", "instructions.txt"];
+
+impl Run {
+    fn new(n: usize, settings: OtauSettings, faults: OtauFaults, interrupt: bool) -> Run {
+        let mut server = OtauServer::new(n as u64);
+        server.faults = faults;
+        server.add_content(FILES[0], ContentId(1), 200_000, Time::ZERO);
+        server.add_content(FILES[1], ContentId(2), 1_000, Time::ZERO);
+        let devs = (0..n)
+            .map(|i| Dev {
+                client: OtauClient::new(Time(i as u64 * 10)),
+                rng: ChaCha8Rng::seed_from_u64(i as u64),
+                cik: cik_for(i as u64),
+                parked: None,
+                interrupt_next: interrupt && i % 2 == 0,
+            })
+            .collect();
+        let catalog = server.catalog().clone();
+        let mut run = Run {
+            catalog,
+            server,
+            oracle: OtauOracle::new(),
+            devs,
+            heap: BinaryHeap::new(),
+            seq: 0,
+            ranges: 0,
+            settings,
+        };
+        for i in 0..n {
+            let t = run.devs[i].client.poll_timeout();
+            run.wake(t, i);
+        }
+        run
+    }
+
+    fn wake(&mut self, t: Time, i: usize) {
+        self.seq += 1;
+        self.heap.push(Reverse((t, self.seq, i)));
+    }
+
+    fn campaign(&mut self, version: &str, now: Time) {
+        self.server
+            .set_manifest_all(&Manifest::url_list_json(version, "fw", &FILES), now);
+        for i in 0..self.devs.len() {
+            self.oracle.observe_manifest_set(i as u64, now);
+            self.wake(now, i);
+        }
+    }
+
+    /// Runs until `end` (bounded number of steps).
+    fn run_until(&mut self, end: Time) {
+        let mut steps = 0;
+        while let Some(Reverse((t, _, i))) = self.heap.peek().copied() {
+            if t > end {
+                break;
+            }
+            self.heap.pop();
+            steps += 1;
+            assert!(steps < 2_000_000, "loop did not settle");
+            self.step(t, i);
+        }
+    }
+
+    fn step(&mut self, now: Time, i: usize) {
+        let cik = self.devs[i].cik.clone();
+        let env = OtauEnv {
+            base_url: "http://otau.test",
+            cik: &cik,
+            catalog: &self.catalog,
+            settings: &self.settings,
+        };
+        let dev = &mut self.devs[i];
+        let delivery = if let Some((req, until)) = &dev.parked {
+            match self.server.poll_pending(now, req, *until) {
+                Some(resp) => {
+                    dev.parked = None;
+                    Delivery::Complete(resp)
+                }
+                None => return,
+            }
+        } else {
+            let Some(req) = dev.client.poll_transmit(now, &env) else {
+                return;
+            };
+            if req.headers.get("range").is_some() {
+                self.ranges += 1;
+            }
+            match self.server.handle(now, &req) {
+                OtauAnswer::Pending { until } => {
+                    dev.parked = Some((req, until));
+                    self.seq += 1;
+                    self.heap.push(Reverse((until, self.seq, i)));
+                    return;
+                }
+                OtauAnswer::Ready(resp) if dev.interrupt_next && resp.body.len() > 10_000 => {
+                    dev.interrupt_next = false;
+                    let cut = resp.body.len() / 3;
+                    let partial = fleetsim::message::Response {
+                        body: resp.body.truncated(cut),
+                        ..resp
+                    };
+                    Delivery::Broken(NetError::Reset, Some(partial))
+                }
+                OtauAnswer::Ready(resp) => Delivery::Complete(resp),
+            }
+        };
+        let mut events = Vec::new();
+        dev.client
+            .handle_response(now, delivery, &env, &mut dev.rng, &mut events);
+        for e in &events {
+            self.oracle.observe(i as u64, now, e);
+        }
+        let next = self.devs[i].client.poll_timeout();
+        if next != Time::NEVER {
+            self.wake(next, i);
+        }
+    }
+
+    fn statuses(&self, i: usize) -> Vec<StatusReport> {
+        self.server
+            .statuses(i as u64)
+            .iter()
+            .filter_map(|r| StatusReport::parse(&r.value).ok())
+            .collect()
+    }
+
+    fn violation_ids(&self) -> BTreeSet<&'static str> {
+        self.oracle.violations().iter().map(|v| v.id).collect()
+    }
+}
+
+fn settings() -> OtauSettings {
+    OtauSettings {
+        install_time: Span::secs(30),
+        ..OtauSettings::default()
+    }
+}
+
+const SEED_ORDER: [Status; 9] = [
+    Status::Init,
+    Status::Download,
+    Status::DownloadStep,
+    Status::DownloadStep,
+    Status::DownloadSuccess,
+    Status::Install,
+    Status::InstallStep,
+    Status::InstallSuccess,
+    Status::InstalledVersion,
+];
+
+#[test]
+fn campaign_runs_every_device_through_the_seed_sequence_with_range_resume() {
+    let mut run = Run::new(40, settings(), OtauFaults::default(), true);
+    run.run_until(Time(5_000));
+    run.campaign("2.0.1", Time(5_000));
+    run.run_until(Time(3_600_000));
+    for i in 0..40 {
+        let got: Vec<Status> = run.statuses(i).iter().map(|r| r.status).collect();
+        assert_eq!(got, SEED_ORDER, "device {i}");
+        assert!(run.statuses(i).iter().all(|r| r.version == "2.0.1"));
+        assert!(run.server.acked_at(i as u64).is_some());
+        assert_eq!(run.devs[i].client.installed(), Some("2.0.1"));
+    }
+    assert_eq!(
+        run.ranges, 20,
+        "every interrupted device resumed with Range"
+    );
+    assert!(
+        run.oracle.violations().is_empty(),
+        "{:?}",
+        run.oracle.violations()
+    );
+}
+
+#[test]
+fn install_failure_setting_yields_install_error() {
+    let s = OtauSettings {
+        install_failure: 0.02,
+        ..settings()
+    };
+    let mut run = Run::new(1000, s, OtauFaults::default(), false);
+    run.campaign("3", Time(1_000));
+    run.run_until(Time(3_600_000));
+    let failed = (0..1000)
+        .filter(|&i| run.statuses(i).last().map(|r| r.status) == Some(Status::InstallError))
+        .count();
+    let ok = (0..1000)
+        .filter(|&i| run.statuses(i).last().map(|r| r.status) == Some(Status::InstalledVersion))
+        .count();
+    assert_eq!(failed + ok, 1000);
+    assert!(
+        (5..=40).contains(&failed),
+        "{failed} failures of 1000 at 2 %"
+    );
+    assert!(
+        run.oracle.violations().is_empty(),
+        "{:?}",
+        run.oracle.violations()
+    );
+}
+
+/// Runs a two-manifest campaign (the second set mid-update) and returns the invariants that fired.
+fn fired(settings: OtauSettings, faults: OtauFaults) -> BTreeSet<&'static str> {
+    let mut run = Run::new(6, settings, faults, false);
+    run.campaign("1", Time(1_000));
+    run.run_until(Time(10_000));
+    run.campaign("2", Time(10_000));
+    run.run_until(Time(3_600_000));
+    for i in 0..6 {
+        assert!(!run.devs[i].client.busy(), "device {i} ended its work");
+    }
+    run.violation_ids()
+}
+
+#[test]
+fn each_fault_fires_its_invariant_and_only_it() {
+    let none = OtauFaults::default();
+    assert_eq!(fired(settings(), none), BTreeSet::new(), "control run");
+    let cases: [(OtauFaults, &str); 4] = [
+        (
+            OtauFaults {
+                not_modified_after_change: true,
+                ..none
+            },
+            "OTAU-304",
+        ),
+        (
+            OtauFaults {
+                overlap_manifest: true,
+                ..none
+            },
+            "OTAU-OVERLAP",
+        ),
+        (
+            OtauFaults {
+                redeliver_acked: true,
+                ..none
+            },
+            "OTAU-REDELIVER",
+        ),
+        (
+            OtauFaults {
+                wrong_content: true,
+                ..none
+            },
+            "OTAU-CONTENT",
+        ),
+    ];
+    for (faults, id) in cases {
+        assert_eq!(
+            fired(settings(), faults),
+            BTreeSet::from([id]),
+            "{faults:?}"
+        );
+    }
+    let skip = OtauSettings {
+        skip_status: Some(Status::DownloadSuccess),
+        ..settings()
+    };
+    assert_eq!(fired(skip, none), BTreeSet::from(["OTAU-SEQ"]));
+    let wrong = OtauSettings {
+        wrong_installed_version: true,
+        ..settings()
+    };
+    assert_eq!(fired(wrong, none), BTreeSet::from(["OTAU-VERSION"]));
+}
+
+#[test]
+fn refused_manifest_is_reported_and_acknowledged() {
+    let mut run = Run::new(2, settings(), OtauFaults::default(), false);
+    run.server.set_manifest_all(
+        r#"{"version":"7","name":"n","type":"TARBALL","payload":[]}"#,
+        Time(100),
+    );
+    run.oracle.observe_manifest_set(0, Time(100));
+    run.oracle.observe_manifest_set(1, Time(100));
+    run.wake(Time(100), 0);
+    run.wake(Time(100), 1);
+    run.run_until(Time(1_000_000));
+    for i in 0..2 {
+        let got: Vec<Status> = run.statuses(i).iter().map(|r| r.status).collect();
+        assert_eq!(got, [Status::TestError]);
+        assert!(run.server.acked_at(i as u64).is_some());
+    }
+    assert!(
+        run.oracle.violations().is_empty(),
+        "{:?}",
+        run.oracle.violations()
+    );
+}
