@@ -14,7 +14,7 @@ use fleetsim::message::{ContentId, NetError, Request};
 use fleetsim::oracle::otau::OtauOracle;
 use fleetsim::protocol::ddi::Delivery;
 use fleetsim::protocol::otau::wire::{Manifest, Status, StatusReport};
-use fleetsim::protocol::otau::{OtauClient, OtauEnv, OtauSettings};
+use fleetsim::protocol::otau::{AckMode, OtauClient, OtauEnv, OtauSettings};
 use fleetsim::server::otau::{cik_for, OtauAnswer, OtauFaults, OtauServer};
 use fleetsim::time::{Span, Time};
 use rand::SeedableRng;
@@ -299,6 +299,20 @@ fn each_fault_fires_its_invariant_and_only_it() {
         ..settings()
     };
     assert_eq!(fired(skip, none), BTreeSet::from(["OTAU-SEQ"]));
+    let late = OtauSettings {
+        ack: AckMode::AfterInstall,
+        ..settings()
+    };
+    assert_eq!(
+        fired(late, none),
+        BTreeSet::new(),
+        "ACK after the install is allowed"
+    );
+    let never = OtauSettings {
+        ack: AckMode::Never,
+        ..settings()
+    };
+    assert_eq!(fired(never, none), BTreeSet::from(["OTAU-ACK"]));
     let wrong = OtauSettings {
         wrong_installed_version: true,
         ..settings()
@@ -328,4 +342,104 @@ fn refused_manifest_is_reported_and_acknowledged() {
         "{:?}",
         run.oracle.violations()
     );
+}
+
+/// Arbitrary requests never panic the server; arbitrary answers never panic a client.
+#[test]
+fn hostile_inputs_never_panic() {
+    use fleetsim::message::{Body, Headers, Method, Response};
+    use rand::Rng;
+    let mut rng = ChaCha8Rng::seed_from_u64(99);
+    let mut server = OtauServer::new(4);
+    server.add_content("f", ContentId(5), 100, Time::ZERO);
+    let pieces = [
+        "/onep:v1/stack/alias?config_otau",
+        "/onep:v1/stack/alias?",
+        "/onep:v1/stack/alias?a&b",
+        "/provision/download?id=f&info=true",
+        "/provision/download?id=%",
+        "/provision/download?id=f",
+        "/provision/download",
+        "/timestamp",
+        "/",
+        "",
+    ];
+    let values = [
+        "0",
+        "-1",
+        "300000",
+        "99999999999999999999",
+        "bytes=5-1",
+        "bytes=-0",
+        "bytes=",
+        "%",
+        "",
+        "Fri, 99 Foo 2018 99:99:99 GMT",
+    ];
+    for n in 0..5_000u64 {
+        let method = [Method::Get, Method::Post, Method::Put, Method::Other][rng.gen_range(0..4)];
+        let mut req = Request::new(
+            method,
+            format!("http://h{}", pieces[rng.gen_range(0..pieces.len())]),
+        );
+        if rng.gen_bool(0.8) {
+            req.headers
+                .insert("x-exosite-cik", cik_for(rng.gen_range(0..6)));
+        }
+        for h in ["request-timeout", "if-modified-since", "range"] {
+            if rng.gen_bool(0.5) {
+                req.headers
+                    .insert(h, values[rng.gen_range(0..values.len())].to_string());
+            }
+        }
+        let body: Vec<u8> = (0..rng.gen_range(0..20)).map(|_| rng.gen()).collect();
+        req.body = Body::Bytes(body);
+        if let OtauAnswer::Pending { until } = server.handle(Time(n), &req) {
+            let _ = server.poll_pending(until, &req, until);
+        }
+    }
+    let s = settings();
+    let catalog = server.catalog().clone();
+    let env = OtauEnv {
+        base_url: "http://h",
+        cik: "c",
+        catalog: &catalog,
+        settings: &s,
+    };
+    let valid = fleetsim::protocol::otau::wire::form_encode(&[(
+        "config_otau",
+        &Manifest::url_list_json("9", "n", &["f", "http://x/g"]),
+    )]);
+    let bodies = [
+        valid.as_str(),
+        valid.as_str(),
+        "config_otau=%7B",
+        "config_otau=",
+        "config_otau=%7B%22version%22%3A1%7D",
+        "x=y",
+        "",
+        "a,b,c,d",
+        "text,5,1,sha256=zz",
+    ];
+    let mut client = OtauClient::new(Time::ZERO);
+    let mut events = Vec::new();
+    for n in 0..5_000u64 {
+        let now = client.poll_timeout().max(Time(n));
+        if now == Time::NEVER || client.poll_transmit(now, &env).is_none() {
+            continue;
+        }
+        let mut resp =
+            Response::status([200, 204, 206, 304, 400, 401, 404, 416, 500][rng.gen_range(0..9)]);
+        resp.body = Body::Bytes(bodies[rng.gen_range(0..bodies.len())].as_bytes().to_vec());
+        if rng.gen_bool(0.3) {
+            resp.headers =
+                Headers::new().with("content-range", values[rng.gen_range(0..values.len())]);
+        }
+        let delivery = if rng.gen_bool(0.2) {
+            Delivery::Broken(NetError::Reset, Some(resp))
+        } else {
+            Delivery::Complete(resp)
+        };
+        client.handle_response(now, delivery, &env, &mut rng, &mut events);
+    }
 }

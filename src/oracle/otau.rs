@@ -49,17 +49,23 @@ pub enum OtauInvariant {
     /// and sha256 of its `info=true` line (otau.md §4.4, §10.7 "size in info
     /// must equal the blob length"; the sha256 in meta is this mock's [INF]).
     Content,
+    /// `OTAU-ACK` — a device that processed a manifest (reported statuses
+    /// for it) also wrote the same `config_otau` value back, at the latest
+    /// before the next manifest reaches it (otau.md §3.3.8, §5; the seed ACKs
+    /// before `INIT` and allows doing it after the update).
+    Ack,
 }
 
 impl OtauInvariant {
     /// Every invariant, in catalogue order.
-    pub const ALL: [OtauInvariant; 6] = [
+    pub const ALL: [OtauInvariant; 7] = [
         OtauInvariant::Seq,
         OtauInvariant::Version,
         OtauInvariant::Overlap,
         OtauInvariant::NotModified,
         OtauInvariant::Redeliver,
         OtauInvariant::Content,
+        OtauInvariant::Ack,
     ];
 
     /// The stable ID.
@@ -71,6 +77,7 @@ impl OtauInvariant {
             OtauInvariant::NotModified => "OTAU-304",
             OtauInvariant::Redeliver => "OTAU-REDELIVER",
             OtauInvariant::Content => "OTAU-CONTENT",
+            OtauInvariant::Ack => "OTAU-ACK",
         }
     }
 }
@@ -96,6 +103,7 @@ struct Cycle {
     last: Option<Status>,
     max_rank: u8,
     ended: bool,
+    acked: bool,
 }
 
 impl Cycle {
@@ -168,7 +176,17 @@ impl OtauOracle {
             }
             OtauEvent::Offered { version, busy } => {
                 let running = d.cycle.as_ref().filter(|c| c.open());
-                if let Some(c) = running {
+                let unacked = d.cycle.as_ref().filter(|c| c.seen != 0 && !c.acked);
+                if let (None, Some(c), false) = (running, unacked, busy) {
+                    found = Some((
+                        OtauInvariant::Ack,
+                        format!("manifest {:?} was processed but never written back (next offer {version:?})", c.version),
+                    ));
+                    d.cycle = Some(Box::new(Cycle {
+                        version: version.clone(),
+                        ..Cycle::default()
+                    }));
+                } else if let Some(c) = running {
                     found = Some((
                         OtauInvariant::Overlap,
                         format!("manifest {version:?} delivered while {:?} is running (last status {:?})", c.version, c.last.map(Status::as_str)),
@@ -190,6 +208,9 @@ impl OtauOracle {
             OtauEvent::Acked { version } => {
                 d.pending_since = None;
                 d.set_since_ack = false;
+                if let Some(c) = d.cycle.as_mut().filter(|c| c.version == *version) {
+                    c.acked = true;
+                }
                 d.acked = Some(version.clone());
             }
             OtauEvent::StatusAccepted { version, status } => {

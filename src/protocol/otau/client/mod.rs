@@ -29,6 +29,18 @@ use super::wire::{form_decode, form_encode, Manifest, Status, StatusReport};
 
 mod download;
 
+/// When the device writes `config_otau` back (otau.md §5, §11).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AckMode {
+    /// Right after receiving it, before `INIT` (the seed).
+    #[default]
+    BeforeInit,
+    /// After the final status ("in case of power / update process failures", the seed's comment).
+    AfterInstall,
+    /// Never (misbehaviour: tests a server's re-delivery and OTAU-ACK).
+    Never,
+}
+
 /// Behaviour settings shared by a group of devices.
 #[derive(Clone, Debug)]
 pub struct OtauSettings {
@@ -47,6 +59,12 @@ pub struct OtauSettings {
     pub backoff_cap: Span,
     /// Failed attempts on one file before `DOWNLOAD_ERROR`.
     pub max_download_failures: u32,
+    /// A long poll is not repeated sooner than this after the previous one
+    /// was sent (the seed re-polls at once; this keeps a server that answers
+    /// 304 immediately from spinning a fleet in a hot loop).
+    pub min_poll_interval: Span,
+    /// When the manifest is acknowledged.
+    pub ack: AckMode,
     /// Misbehaviour (to test the oracle): never send this status.
     pub skip_status: Option<Status>,
     /// Misbehaviour: report `INSTALLED_VERSION` with a version that is not the manifest's.
@@ -63,6 +81,8 @@ impl Default for OtauSettings {
             backoff_base: Span::secs(2),
             backoff_cap: Span::minutes(10),
             max_download_failures: 12,
+            min_poll_interval: Span::secs(1),
+            ack: AckMode::BeforeInit,
             skip_status: None,
             wrong_installed_version: false,
         }
@@ -125,6 +145,10 @@ struct Work {
     expected: Option<(u64, Option<String>)>,
     verifier: Verifier,
     download_failures: u32,
+    /// The server accepted the write-back.
+    acked: bool,
+    /// The final status has been written; only the ACK (AfterInstall) is left.
+    finished: bool,
     /// Message of the next status (error reasons).
     message: String,
     will_fail: bool,
@@ -257,18 +281,7 @@ impl OtauClient {
                         status: resp.status,
                     });
                 }
-                match w.plan.clone() {
-                    Plan::Update => self.report(Status::Init, now, Span::ZERO, env),
-                    Plan::Refuse(reason) => {
-                        self.set_message(reason);
-                        self.report(Status::TestError, now, Span::ZERO, env)
-                    }
-                    Plan::AckOnly => {
-                        self.work = None;
-                        let wait = backoff(env.settings, 1, rng);
-                        self.go(Step::Poll, now + wait)
-                    }
-                }
+                self.after_ack(now, env, rng)
             }
             Step::Report(status) => {
                 if resp.is_success() {
@@ -307,7 +320,8 @@ impl OtauClient {
                     sent: self.sent_at,
                     ims: 0,
                 });
-                self.go(Step::Poll, now)
+                let earliest = self.sent_at + env.settings.min_poll_interval;
+                self.go(Step::Poll, now.max(earliest))
             }
             200 => match config_value(resp) {
                 Some(value) => self.on_offer(now, value, env, rng, events),
@@ -377,10 +391,60 @@ impl OtauClient {
             expected: None,
             verifier: Verifier::new(),
             download_failures: 0,
+            acked: false,
+            finished: false,
             message: String::new(),
             will_fail,
         }));
-        self.go(Step::Ack, now)
+        if env.settings.ack == AckMode::BeforeInit {
+            self.go(Step::Ack, now)
+        } else {
+            self.start_plan(now, env, rng)
+        }
+    }
+
+    fn after_ack(&mut self, now: Time, env: &OtauEnv<'_>, rng: &mut dyn RngCore) {
+        let Some(w) = self.work.as_mut() else {
+            return self.go(Step::Poll, now);
+        };
+        w.acked = true;
+        if w.plan == Plan::AckOnly {
+            self.work = None;
+            let wait = backoff(env.settings, 1, rng);
+            return self.go(Step::Poll, now + wait);
+        }
+        if w.finished {
+            return self.end_cycle(now);
+        }
+        self.start_plan(now, env, rng)
+    }
+
+    /// What follows the ACK (or the offer, when the ACK comes later or never).
+    fn start_plan(&mut self, now: Time, env: &OtauEnv<'_>, rng: &mut dyn RngCore) {
+        let Some(w) = self.work.as_mut() else {
+            return self.go(Step::Poll, now);
+        };
+        match w.plan.clone() {
+            Plan::Update => self.report(Status::Init, now, Span::ZERO, env),
+            Plan::Refuse(reason) => {
+                self.set_message(reason);
+                self.report(Status::TestError, now, Span::ZERO, env)
+            }
+            Plan::AckOnly if env.settings.ack == AckMode::Never || w.acked => {
+                self.work = None;
+                let wait = backoff(env.settings, 1, rng);
+                self.go(Step::Poll, now + wait)
+            }
+            Plan::AckOnly => self.go(Step::Ack, now),
+        }
+    }
+
+    /// The cycle is over: poll for the next manifest.
+    fn end_cycle(&mut self, now: Time) {
+        if let Some(w) = self.work.take() {
+            self.last_done = Some(w.version);
+        }
+        self.go(Step::Poll, now)
     }
 
     /// The next status after `status` was written (accepted or not).
@@ -415,9 +479,11 @@ impl OtauClient {
                 self.report(Status::InstalledVersion, now, gap, env)
             }
             _ => {
-                self.last_done = Some(w.version.clone());
-                self.work = None;
-                self.go(Step::Poll, now)
+                if env.settings.ack == AckMode::AfterInstall && !w.acked {
+                    w.finished = true;
+                    return self.go(Step::Ack, now);
+                }
+                self.end_cycle(now)
             }
         }
     }
