@@ -313,6 +313,11 @@ fn each_fault_fires_its_invariant_and_only_it() {
         ..settings()
     };
     assert_eq!(fired(never, none), BTreeSet::from(["OTAU-ACK"]));
+    let hasty = OtauSettings {
+        status_gap: Span::ZERO,
+        ..settings()
+    };
+    assert_eq!(fired(hasty, none), BTreeSet::from(["OTAU-WRITE-RATE"]));
     let wrong = OtauSettings {
         wrong_installed_version: true,
         ..settings()

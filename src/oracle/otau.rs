@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::protocol::otau::wire::Status;
 use crate::protocol::otau::OtauEvent;
-use crate::time::Time;
+use crate::time::{Span, Time};
 
 /// Violations kept in full; later ones are only counted.
 const MAX_RECORDED: usize = 200;
@@ -54,11 +54,15 @@ pub enum OtauInvariant {
     /// before the next manifest reaches it (otau.md §3.3.8, §5; the seed ACKs
     /// before `INIT` and allows doing it after the update).
     Ack,
+    /// `OTAU-WRITE-RATE` (warning) — at least 1 s between two `otau_in`
+    /// writes of a device (otau.md §3.3.9, §4: "Data cannot be written faster
+    /// than a rate of once per second; doing so results in undefined behavior").
+    WriteRate,
 }
 
 impl OtauInvariant {
     /// Every invariant, in catalogue order.
-    pub const ALL: [OtauInvariant; 7] = [
+    pub const ALL: [OtauInvariant; 8] = [
         OtauInvariant::Seq,
         OtauInvariant::Version,
         OtauInvariant::Overlap,
@@ -66,6 +70,7 @@ impl OtauInvariant {
         OtauInvariant::Redeliver,
         OtauInvariant::Content,
         OtauInvariant::Ack,
+        OtauInvariant::WriteRate,
     ];
 
     /// The stable ID.
@@ -78,6 +83,7 @@ impl OtauInvariant {
             OtauInvariant::Redeliver => "OTAU-REDELIVER",
             OtauInvariant::Content => "OTAU-CONTENT",
             OtauInvariant::Ack => "OTAU-ACK",
+            OtauInvariant::WriteRate => "OTAU-WRITE-RATE",
         }
     }
 }
@@ -104,6 +110,9 @@ struct Cycle {
     max_rank: u8,
     ended: bool,
     acked: bool,
+    /// Payload files announced by the client, and `DOWNLOAD_STEP`s seen.
+    files: Option<u32>,
+    steps: u32,
 }
 
 impl Cycle {
@@ -128,6 +137,7 @@ struct DeviceState {
     /// A cloud write happened after that acknowledgement.
     set_since_ack: bool,
     cycle: Option<Box<Cycle>>,
+    last_status_at: Option<Time>,
 }
 
 /// Checks OTAU invariants online.
@@ -213,8 +223,24 @@ impl OtauOracle {
                 }
                 d.acked = Some(version.clone());
             }
+            OtauEvent::Started { version, files } => {
+                if let Some(c) = d.cycle.as_mut().filter(|c| c.version == *version) {
+                    c.files = Some(*files);
+                }
+            }
             OtauEvent::StatusAccepted { version, status } => {
+                let last = d.last_status_at.replace(now);
                 found = check_status(d, version, *status);
+                if let Some(last) = last.filter(|t| now.since(*t) < Span::secs(1)) {
+                    found = found.or(Some((
+                        OtauInvariant::WriteRate,
+                        format!(
+                            "{} written {} ms after the previous otau_in write",
+                            status.as_str(),
+                            now.since(last).as_millis()
+                        ),
+                    )));
+                }
             }
             OtauEvent::ContentMismatch { file } => {
                 found = Some((
@@ -266,6 +292,9 @@ fn check_status(
         version == c.version
     };
     let seq = seq_error(c, status);
+    if status == Status::DownloadStep {
+        c.steps += 1;
+    }
     c.seen |= bit(status);
     c.last = Some(status);
     if let Some(r) = status.rank() {
@@ -313,7 +342,7 @@ fn seq_error(c: &Cycle, status: Status) -> Option<&'static str> {
         TestStep => phase_open(Test, TestStep) || c.last == Some(Init),
         DownloadStep => phase_open(Download, DownloadStep),
         InstallStep => phase_open(Install, InstallStep),
-        DownloadSuccess => c.saw(Download),
+        DownloadSuccess => c.saw(Download) && c.files.is_none_or(|n| n == c.steps),
         Install => !c.saw(Download) || c.saw(DownloadSuccess),
         InstalledVersion => !c.saw(Install) || c.saw(InstallSuccess),
         InstallSuccess => c.saw(Install),
@@ -352,7 +381,7 @@ mod tests {
                 version: v.to_string(),
                 status: *s,
             };
-            o.observe(1, Time(3 + i as u64), &ev);
+            o.observe(1, Time((3 + i as u64) * 1000), &ev);
         }
         o.violations().iter().map(|v| v.id).collect()
     }
@@ -445,7 +474,7 @@ mod tests {
         );
         o.observe(
             1,
-            Time(7),
+            Time(7_000),
             &OtauEvent::StatusAccepted {
                 version: "2".into(),
                 status: TestError,
@@ -484,5 +513,57 @@ mod tests {
             ids,
             ["OTAU-304", "OTAU-OVERLAP", "OTAU-REDELIVER", "OTAU-CONTENT"]
         );
+    }
+}
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+    use Status::*;
+
+    #[test]
+    fn download_steps_must_match_files_and_writes_are_rate_limited() {
+        let mut o = OtauOracle::new();
+        let v = || "5".to_string();
+        o.observe(
+            2,
+            Time(0),
+            &OtauEvent::Offered {
+                version: v(),
+                busy: false,
+            },
+        );
+        o.observe(2, Time(0), &OtauEvent::Acked { version: v() });
+        o.observe(
+            2,
+            Time(0),
+            &OtauEvent::Started {
+                version: v(),
+                files: 3,
+            },
+        );
+        for (i, s) in [Init, Download, DownloadStep, DownloadStep, DownloadSuccess]
+            .into_iter()
+            .enumerate()
+        {
+            o.observe(
+                2,
+                Time(i as u64 * 2000),
+                &OtauEvent::StatusAccepted {
+                    version: v(),
+                    status: s,
+                },
+            );
+        }
+        o.observe(
+            2,
+            Time(8_500),
+            &OtauEvent::StatusAccepted {
+                version: v(),
+                status: Install,
+            },
+        );
+        let ids: Vec<_> = o.violations().iter().map(|x| x.id).collect();
+        assert_eq!(ids, ["OTAU-SEQ", "OTAU-WRITE-RATE"]);
     }
 }

@@ -55,6 +55,13 @@ pub enum OtauEvent {
         /// The device was working on another manifest.
         busy: bool,
     },
+    /// The device starts processing a manifest with `files` payload files.
+    Started {
+        /// The manifest's version.
+        version: String,
+        /// Number of payload files to download.
+        files: u32,
+    },
     /// A manifest was refused (unknown `type`, malformed payload, not JSON).
     Refused {
         /// Its `version`, if readable.

@@ -160,6 +160,8 @@ pub struct OtauClient {
     due: Time,
     in_flight: bool,
     sent_at: Time,
+    /// When the last `otau_in` write was sent (the 1 write/s rule spans cycles).
+    last_write: Time,
     failures: u32,
     work: Option<Box<Work>>,
     /// Version running on the device.
@@ -176,6 +178,7 @@ impl OtauClient {
             due: first_poll,
             in_flight: false,
             sent_at: Time::ZERO,
+            last_write: Time::ZERO,
             failures: 0,
             work: None,
             installed: None,
@@ -242,6 +245,9 @@ impl OtauClient {
         req.headers.insert("x-exosite-cik", env.cik.to_string());
         self.in_flight = true;
         self.sent_at = now;
+        if matches!(self.step, Step::Report(_)) {
+            self.last_write = now;
+        }
         Some(req)
     }
 
@@ -372,7 +378,13 @@ impl OtauClient {
             _ if self.last_done.as_deref() == Some(version.as_str()) && !version.is_empty() => {
                 (Plan::AckOnly, Vec::new())
             }
-            Ok(m) => (Plan::Update, m.files),
+            Ok(m) => {
+                events.push(OtauEvent::Started {
+                    version: version.clone(),
+                    files: m.files.len() as u32,
+                });
+                (Plan::Update, m.files)
+            }
             Err(e) => {
                 events.push(OtauEvent::Refused {
                     version: version.clone(),
@@ -494,7 +506,8 @@ impl OtauClient {
         if env.settings.skip_status == Some(status) {
             return self.after_status(status, now + delay, env);
         }
-        self.go(Step::Report(status), now + delay)
+        let at = (now + delay).max(self.last_write + env.settings.status_gap);
+        self.go(Step::Report(status), at)
     }
 
     fn set_message(&mut self, message: String) {

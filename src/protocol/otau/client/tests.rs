@@ -59,7 +59,7 @@ fn long_poll_carries_seed_headers_and_refuses_unknown_type() {
         &mut rng,
         &mut ev,
     );
-    let report = c.poll_transmit(Time(6), &env).unwrap();
+    let report = c.poll_transmit(c.poll_timeout(), &env).unwrap();
     let body = String::from_utf8(report.body.as_bytes().to_vec()).unwrap();
     let pairs = form_decode(&body).unwrap();
     let r = StatusReport::parse(&pairs[0].1).unwrap();
