@@ -214,6 +214,26 @@ fn campaign_runs_every_device_through_the_seed_sequence_with_range_resume() {
 }
 
 #[test]
+fn same_seed_same_trace() {
+    let trace = || {
+        let s = OtauSettings {
+            install_failure: 0.2,
+            ..settings()
+        };
+        let mut run = Run::new(30, s, OtauFaults::default(), true);
+        run.campaign("6", Time(1_000));
+        run.run_until(Time(3_600_000));
+        (0..30u64)
+            .flat_map(|i| run.server.statuses(i).to_vec())
+            .map(|r| (r.at, r.value))
+            .collect::<Vec<_>>()
+    };
+    let a = trace();
+    assert!(a.len() > 200);
+    assert_eq!(a, trace());
+}
+
+#[test]
 fn install_failure_setting_yields_install_error() {
     let s = OtauSettings {
         install_failure: 0.02,

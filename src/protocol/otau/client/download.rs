@@ -5,7 +5,8 @@
 
 use rand::RngCore;
 
-use super::{backoff, content_url, is_retriable, OtauClient, OtauEnv, Step};
+use super::http::{backoff, content_url, is_retriable};
+use super::{OtauClient, OtauEnv, Step};
 use crate::artifact::Verifier;
 use crate::message::{Request, Response};
 use crate::protocol::ddi::Delivery;

@@ -5,6 +5,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::*;
 use crate::message::{Body, ContentId, Headers};
+use crate::protocol::otau::wire::form_decode;
 
 fn settings() -> OtauSettings {
     OtauSettings {
@@ -155,4 +156,57 @@ fn range_resume_after_broken_download() {
     now = c.poll_timeout();
     let step = c.poll_transmit(now, &env).unwrap();
     assert!(String::from_utf8_lossy(step.body.as_bytes()).contains("DOWNLOAD_STEP"));
+}
+
+#[test]
+fn absolute_payload_url_is_fetched_directly_and_failures_report_download_error() {
+    let s = OtauSettings {
+        max_download_failures: 1,
+        ..settings()
+    };
+    let catalog = Catalog::new();
+    let env = OtauEnv {
+        base_url: "http://h",
+        cik: "c1",
+        catalog: &catalog,
+        settings: &s,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let mut c = OtauClient::new(Time::ZERO);
+    let mut ev = Vec::new();
+    c.poll_transmit(Time::ZERO, &env).unwrap();
+    let m = Manifest::url_list_json("4", "n", &["https://cdn.example/fw.bin"]);
+    c.handle_response(Time::ZERO, form_200(&m), &env, &mut rng, &mut ev);
+    let mut urls = Vec::new();
+    let mut reports = Vec::new();
+    for _ in 0..10 {
+        let now = c.poll_timeout();
+        let Some(req) = c.poll_transmit(now, &env) else {
+            break;
+        };
+        urls.push(req.url.clone());
+        let answer = if req.method == Method::Get {
+            Response::status(500)
+        } else {
+            if let Ok(pairs) = form_decode(std::str::from_utf8(req.body.as_bytes()).unwrap()) {
+                if let Ok(r) = StatusReport::parse(&pairs[0].1) {
+                    reports.push(r.status);
+                }
+            }
+            Response::status(204)
+        };
+        c.handle_response(now, Delivery::Complete(answer), &env, &mut rng, &mut ev);
+        if reports.last() == Some(&Status::DownloadError) {
+            break;
+        }
+    }
+    assert!(urls.iter().any(|u| u == "https://cdn.example/fw.bin"));
+    assert!(
+        !urls.iter().any(|u| u.contains("info=true")),
+        "no info for absolute URLs"
+    );
+    assert_eq!(
+        reports,
+        [Status::Init, Status::Download, Status::DownloadError]
+    );
 }
