@@ -15,7 +15,10 @@
 //! ([`cik_for`]), so no lookup table is needed. Delivery rule (otau.md §4.2):
 //! a long poll returns 200 at once iff `config_otau` holds a cloud-written
 //! value newer than `If-Modified-Since` and not yet acknowledged by a device
-//! write of the same value. [`OtauFaults`] break these rules on purpose so the
+//! write of the same value. Writes are accepted whatever their
+//! `Content-Type` (otau.md §4.3 allows 415 but the seed always sends it);
+//! statuses are stored unvalidated and judged by the oracle, not with 4xx
+//! (otau.md §10.9). [`OtauFaults`] break these rules on purpose so the
 //! oracle's OTAU invariants can be seen to fire.
 
 use std::sync::Arc;
@@ -31,8 +34,10 @@ mod content;
 
 pub use content::ContentEntry;
 
-/// Status reports kept per device; later ones are only counted.
-const MAX_STATUSES: usize = 256;
+/// Status reports kept per device; later ones are only counted. A seed
+/// cycle writes 9, so this holds several campaigns while bounding memory
+/// at 100 000 devices.
+const MAX_STATUSES: usize = 64;
 
 /// Deliberate protocol violations of the server, one per OTAU invariant.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -68,7 +73,7 @@ pub struct StatusRecord {
     /// When it was received.
     pub at: Time,
     /// The form-decoded value (a status report JSON string, unvalidated).
-    pub value: String,
+    pub value: Box<str>,
 }
 
 /// Per-device state: a few words plus the status history.
@@ -156,9 +161,16 @@ impl OtauServer {
         }
     }
 
-    /// The `otau_in` values `device` wrote, oldest first (at most 256).
+    /// The `otau_in` values `device` wrote, oldest first (at most 64).
     pub fn statuses(&self, device: u64) -> &[StatusRecord] {
         self.slots.get(device as usize).map_or(&[], |s| &s.statuses)
+    }
+
+    /// `otau_in` writes of `device` beyond the 64 kept.
+    pub fn dropped_statuses(&self, device: u64) -> u64 {
+        self.slots
+            .get(device as usize)
+            .map_or(0, |s| s.dropped_statuses)
     }
 
     /// When `device` acknowledged its current manifest.
@@ -322,7 +334,10 @@ impl OtauServer {
                 "otau_in" => {
                     wrote_status = true;
                     if slot.statuses.len() < MAX_STATUSES {
-                        slot.statuses.push(StatusRecord { at: now, value });
+                        slot.statuses.push(StatusRecord {
+                            at: now,
+                            value: value.into_boxed_str(),
+                        });
                     } else {
                         slot.dropped_statuses += 1;
                     }
