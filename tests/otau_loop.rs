@@ -333,6 +333,20 @@ fn each_fault_fires_its_invariant_and_only_it() {
         ..settings()
     };
     assert_eq!(fired(never, none), BTreeSet::from(["OTAU-ACK"]));
+    let lm = OtauSettings {
+        ims_from_last_modified: true,
+        ..settings()
+    };
+    assert_eq!(
+        fired(lm.clone(), none),
+        BTreeSet::new(),
+        "IMS = Last-Modified"
+    );
+    let hide = OtauFaults {
+        not_modified_after_change: true,
+        ..none
+    };
+    assert_eq!(fired(lm, hide), BTreeSet::from(["OTAU-304"]));
     let hasty = OtauSettings {
         status_gap: Span::ZERO,
         ..settings()

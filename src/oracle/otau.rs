@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::protocol::otau::wire::Status;
 use crate::protocol::otau::OtauEvent;
+use crate::server::otau::unix_secs;
 use crate::time::{Span, Time};
 
 /// Violations kept in full; later ones are only counted.
@@ -176,8 +177,9 @@ impl OtauOracle {
         let d = self.devices.entry(device).or_default();
         let mut found: Option<(OtauInvariant, String)> = None;
         match event {
-            OtauEvent::NotModified { sent, .. } => {
-                if let Some(set) = d.pending_since.filter(|t| t <= sent) {
+            OtauEvent::NotModified { sent, ims } => {
+                let changed = |t: &Time| t <= sent && unix_secs(*t) > *ims;
+                if let Some(set) = d.pending_since.filter(changed) {
                     found = Some((
                         OtauInvariant::NotModified,
                         format!("304 to a long poll sent at {} ms although config_otau was written at {} ms and not acknowledged", sent.0, set.0),

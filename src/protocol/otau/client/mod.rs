@@ -25,7 +25,7 @@ use crate::protocol::ddi::Delivery;
 use crate::time::{Span, Time};
 
 use super::event::{OtauEvent, OtauReq};
-use super::wire::{form_encode, Manifest, Status, StatusReport};
+use super::wire::{form_encode, parse_ims, Manifest, Status, StatusReport};
 
 mod download;
 mod http;
@@ -68,6 +68,9 @@ pub struct OtauSettings {
     pub min_poll_interval: Span,
     /// When the manifest is acknowledged.
     pub ack: AckMode,
+    /// Send the previous delivery's `Last-Modified` as `If-Modified-Since`
+    /// (murano-client 18.8.17) instead of the seed's constant `0`.
+    pub ims_from_last_modified: bool,
     /// Misbehaviour (to test the oracle): never send this status.
     pub skip_status: Option<Status>,
     /// Misbehaviour: report `INSTALLED_VERSION` with a version that is not the manifest's.
@@ -86,6 +89,7 @@ impl Default for OtauSettings {
             max_download_failures: 12,
             min_poll_interval: Span::secs(1),
             ack: AckMode::BeforeInit,
+            ims_from_last_modified: false,
             skip_status: None,
             wrong_installed_version: false,
         }
@@ -163,6 +167,8 @@ pub struct OtauClient {
     due: Time,
     in_flight: bool,
     sent_at: Time,
+    /// `If-Modified-Since` to send (unix seconds; 0 = since 1970, the seed).
+    ims: u64,
     /// When the last `otau_in` write was sent (the 1 write/s rule spans cycles).
     last_write: Time,
     failures: u32,
@@ -181,6 +187,7 @@ impl OtauClient {
             due: first_poll,
             in_flight: false,
             sent_at: Time::ZERO,
+            ims: 0,
             last_write: Time::ZERO,
             failures: 0,
             work: None,
@@ -226,7 +233,7 @@ impl OtauClient {
                     "request-timeout",
                     env.settings.request_timeout_ms.to_string(),
                 );
-                r.headers.insert("if-modified-since", "0");
+                r.headers.insert("if-modified-since", self.ims.to_string());
                 r
             }
             Step::Ack => {
@@ -327,13 +334,19 @@ impl OtauClient {
             304 => {
                 events.push(OtauEvent::NotModified {
                     sent: self.sent_at,
-                    ims: 0,
+                    ims: self.ims,
                 });
                 let earliest = self.sent_at + env.settings.min_poll_interval;
                 self.go(Step::Poll, now.max(earliest))
             }
             200 => match config_value(resp) {
-                Some(value) => self.on_offer(now, value, env, rng, events),
+                Some(value) => {
+                    let last_modified = resp.headers.get("last-modified").and_then(parse_ims);
+                    if let (true, Some(t)) = (env.settings.ims_from_last_modified, last_modified) {
+                        self.ims = t;
+                    }
+                    self.on_offer(now, value, env, rng, events)
+                }
                 None => self.refused_poll(now, 200, env, rng, events),
             },
             status => self.refused_poll(now, status, env, rng, events),
