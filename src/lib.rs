@@ -12,13 +12,13 @@
 //! - [`message`]: HTTP-shaped requests and responses exchanged by devices and servers.
 //! - [`artifact`]: synthetic firmware content and download verification.
 //! - [`scenario`]: the YAML scenario model, units, validation with `file:line:col` errors.
-//! - [`protocol`]: sans-IO protocol clients (DDI v1) and their wire types.
-//! - [`server`]: the embedded reference server, a pure state machine.
+//! - [`protocol`]: sans-IO protocol clients (DDI v1, Exosite OTAU over HTTP) and their wire types.
+//! - [`server`]: the embedded reference server, a pure state machine (DDI; OTAU in [`server::otau`]).
 //! - [`serve`]: `fleetsim serve`, the embedded server over real HTTP(S) (hyper, rustls).
 //! - [`net`]: connectivity models (online windows, loss, latency, bandwidth).
 //! - [`device`]: a simulated device (client, RNG streams, link phase, trace) and the books both drivers keep.
 //! - [`sim`]: the virtual-time engine, per-device RNG streams and trace digests.
-//! - [`oracle`]: invariants, each with a stable ID and the clause it enforces.
+//! - [`oracle`]: invariants, each with a stable ID and the clause it enforces (OTAU ones in [`oracle::otau`], not yet wired into runs).
 //! - [`report`]: the run report (`report.json`) and the terminal summary.
 //! - [`runtime`]: the real-time driver: the same devices over real HTTP(S), on tokio.
 

@@ -7,6 +7,7 @@
 //! See [`InvariantId`] for the catalogue and the clause behind each ID.
 
 mod invariant;
+pub mod otau;
 
 use std::collections::BTreeMap;
 

@@ -2,3 +2,4 @@
 //! timers and observations; neither owns a socket nor reads a clock.
 
 pub mod ddi;
+pub mod otau;

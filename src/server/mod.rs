@@ -52,6 +52,7 @@ mod ddi;
 mod deployment;
 mod fault;
 mod mgmt;
+pub mod otau;
 mod respond;
 mod state;
 

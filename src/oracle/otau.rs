@@ -1,0 +1,571 @@
+//! OTAU invariants (otau.md §3.3, §4.2, §5) and a small oracle that checks
+//! them online from [`OtauEvent`]s plus the campaign's manifest writes.
+//!
+//! Kept apart from the DDI [`super::Oracle`] for now; IDs and messages follow
+//! the same style so they can join [`super::InvariantId`] later. State per
+//! device is a few words plus the current cycle's version string.
+//! A *cycle* is what follows a delivered `config_otau` value until the device
+//! reports a terminal status (otau.md §3.3 "Per cycle").
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::protocol::otau::wire::Status;
+use crate::protocol::otau::OtauEvent;
+use crate::server::otau::unix_secs;
+use crate::time::{Span, Time};
+
+/// Violations kept in full; later ones are only counted.
+const MAX_RECORDED: usize = 200;
+
+/// An OTAU invariant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OtauInvariant {
+    /// `OTAU-SEQ` — a cycle's `otau_in` statuses follow the status diagram
+    /// (otau.md §3.3 rules 3–6, [SCH] diagram; the seed's order §3.2): `INIT`
+    /// first, phase ranks never decrease, a non-`_STEP` status never repeats,
+    /// `_STEP`s only inside their phase, `DOWNLOAD_SUCCESS` after `DOWNLOAD`,
+    /// `INSTALL` after `DOWNLOAD_SUCCESS`, `INSTALLED_VERSION` after
+    /// `INSTALL_SUCCESS`, each error only in its phase, and nothing after a
+    /// terminal status (except `INSTALLED_VERSION` after an error).
+    Seq,
+    /// `OTAU-VERSION` — every status carries the delivered manifest's
+    /// `version`, and `INSTALLED_VERSION` after `INSTALL_SUCCESS` equals it
+    /// (otau.md §3 "should match the version field in config_otau", §3.3.2).
+    Version,
+    /// `OTAU-OVERLAP` — no new manifest is handed to a device while its
+    /// current cycle is running (otau.md §10.9: a device processes one OTAU
+    /// at a time; the seed client only polls between cycles, §9).
+    Overlap,
+    /// `OTAU-304` — a long poll is answered 304 only if nothing was written
+    /// to `config_otau` after `If-Modified-Since` and left unacknowledged
+    /// when the poll was sent (otau.md §4.1 "will then immediately return the
+    /// value", §4.2 delivery rule, §7).
+    NotModified,
+    /// `OTAU-REDELIVER` — an acknowledged value is not delivered again
+    /// (otau.md §4.2: "a device write (ACK) clears pending"; §10.2).
+    Redeliver,
+    /// `OTAU-CONTENT` — the bytes served for a payload file match the size
+    /// and sha256 of its `info=true` line (otau.md §4.4, §10.7 "size in info
+    /// must equal the blob length"; the sha256 in meta is this mock's [INF]).
+    Content,
+    /// `OTAU-ACK` — a device that processed a manifest (reported statuses
+    /// for it) also wrote the same `config_otau` value back, at the latest
+    /// before the next manifest reaches it (otau.md §3.3.8, §5; the seed ACKs
+    /// before `INIT` and allows doing it after the update).
+    Ack,
+    /// `OTAU-WRITE-RATE` (warning) — at least 1 s between two `otau_in`
+    /// writes of a device (otau.md §3.3.9, §4: "Data cannot be written faster
+    /// than a rate of once per second; doing so results in undefined behavior").
+    WriteRate,
+}
+
+impl OtauInvariant {
+    /// Every invariant, in catalogue order.
+    pub const ALL: [OtauInvariant; 8] = [
+        OtauInvariant::Seq,
+        OtauInvariant::Version,
+        OtauInvariant::Overlap,
+        OtauInvariant::NotModified,
+        OtauInvariant::Redeliver,
+        OtauInvariant::Content,
+        OtauInvariant::Ack,
+        OtauInvariant::WriteRate,
+    ];
+
+    /// The stable ID.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OtauInvariant::Seq => "OTAU-SEQ",
+            OtauInvariant::Version => "OTAU-VERSION",
+            OtauInvariant::Overlap => "OTAU-OVERLAP",
+            OtauInvariant::NotModified => "OTAU-304",
+            OtauInvariant::Redeliver => "OTAU-REDELIVER",
+            OtauInvariant::Content => "OTAU-CONTENT",
+            OtauInvariant::Ack => "OTAU-ACK",
+            OtauInvariant::WriteRate => "OTAU-WRITE-RATE",
+        }
+    }
+}
+
+/// One broken OTAU invariant.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct OtauViolation {
+    /// Which invariant (`OTAU-…`).
+    pub id: &'static str,
+    /// Device number.
+    pub device: u64,
+    /// When (ms since the start of the run).
+    pub at_ms: u64,
+    /// What was seen.
+    pub message: String,
+}
+
+#[derive(Debug, Default)]
+struct Cycle {
+    version: String,
+    /// Statuses seen, one bit per [`Status`] (index in `Status::ALL`).
+    seen: u16,
+    last: Option<Status>,
+    max_rank: u8,
+    ended: bool,
+    acked: bool,
+    /// Payload files announced by the client, and `DOWNLOAD_STEP`s seen.
+    files: Option<u32>,
+    steps: u32,
+}
+
+impl Cycle {
+    fn saw(&self, s: Status) -> bool {
+        self.seen & bit(s) != 0
+    }
+    fn open(&self) -> bool {
+        self.seen != 0 && !self.ended
+    }
+}
+
+fn bit(s: Status) -> u16 {
+    1 << Status::ALL.iter().position(|x| *x == s).unwrap_or(0)
+}
+
+#[derive(Debug, Default)]
+struct DeviceState {
+    /// A cloud write not yet acknowledged: when it was set.
+    pending_since: Option<Time>,
+    /// The version the device acknowledged last.
+    acked: Option<String>,
+    /// A cloud write happened after that acknowledgement.
+    set_since_ack: bool,
+    cycle: Option<Box<Cycle>>,
+    last_status_at: Option<Time>,
+}
+
+/// Checks OTAU invariants online.
+#[derive(Debug, Default)]
+pub struct OtauOracle {
+    devices: BTreeMap<u64, DeviceState>,
+    violations: Vec<OtauViolation>,
+    unrecorded: u64,
+}
+
+impl OtauOracle {
+    /// An oracle that has seen nothing.
+    pub fn new() -> OtauOracle {
+        OtauOracle::default()
+    }
+
+    /// Violations recorded so far.
+    pub fn violations(&self) -> &[OtauViolation] {
+        &self.violations
+    }
+
+    /// Violations beyond the recorded ones.
+    pub fn unrecorded(&self) -> u64 {
+        self.unrecorded
+    }
+
+    /// The campaign wrote `config_otau` of `device` at `now` (server side).
+    pub fn observe_manifest_set(&mut self, device: u64, now: Time) {
+        let d = self.devices.entry(device).or_default();
+        d.pending_since = Some(now);
+        d.set_since_ack = true;
+    }
+
+    /// An event of device `device` at `now`.
+    pub fn observe(&mut self, device: u64, now: Time, event: &OtauEvent) {
+        let d = self.devices.entry(device).or_default();
+        let mut found: Option<(OtauInvariant, String)> = None;
+        match event {
+            OtauEvent::NotModified { sent, ims } => {
+                let changed = |t: &Time| t <= sent && unix_secs(*t) > *ims;
+                if let Some(set) = d.pending_since.filter(changed) {
+                    found = Some((
+                        OtauInvariant::NotModified,
+                        format!("304 to a long poll sent at {} ms although config_otau was written at {} ms and not acknowledged", sent.0, set.0),
+                    ));
+                }
+            }
+            OtauEvent::Offered { version, busy } => {
+                let running = d.cycle.as_ref().filter(|c| c.open());
+                let unacked = d.cycle.as_ref().filter(|c| c.seen != 0 && !c.acked);
+                if let (None, Some(c), false) = (running, unacked, busy) {
+                    found = Some((
+                        OtauInvariant::Ack,
+                        format!("manifest {:?} was processed but never written back (next offer {version:?})", c.version),
+                    ));
+                    d.cycle = Some(Box::new(Cycle {
+                        version: version.clone(),
+                        ..Cycle::default()
+                    }));
+                } else if let Some(c) = running {
+                    found = Some((
+                        OtauInvariant::Overlap,
+                        format!("manifest {version:?} delivered while {:?} is running (last status {:?})", c.version, c.last.map(Status::as_str)),
+                    ));
+                } else if !d.set_since_ack && d.acked.as_deref() == Some(version.as_str()) {
+                    found = Some((
+                        OtauInvariant::Redeliver,
+                        format!(
+                            "manifest {version:?} delivered again after the device acknowledged it"
+                        ),
+                    ));
+                } else if !busy {
+                    d.cycle = Some(Box::new(Cycle {
+                        version: version.clone(),
+                        ..Cycle::default()
+                    }));
+                }
+            }
+            OtauEvent::Acked { version } => {
+                d.pending_since = None;
+                d.set_since_ack = false;
+                if let Some(c) = d.cycle.as_mut().filter(|c| c.version == *version) {
+                    c.acked = true;
+                }
+                d.acked = Some(version.clone());
+            }
+            OtauEvent::Started { version, files } => {
+                if let Some(c) = d.cycle.as_mut().filter(|c| c.version == *version) {
+                    c.files = Some(*files);
+                }
+            }
+            OtauEvent::StatusAccepted { version, status } => {
+                let last = d.last_status_at.replace(now);
+                found = check_status(d, version, *status);
+                if let Some(last) = last.filter(|t| now.since(*t) < Span::secs(1)) {
+                    found = found.or(Some((
+                        OtauInvariant::WriteRate,
+                        format!(
+                            "{} written {} ms after the previous otau_in write",
+                            status.as_str(),
+                            now.since(last).as_millis()
+                        ),
+                    )));
+                }
+            }
+            OtauEvent::ContentMismatch { file } => {
+                found = Some((
+                    OtauInvariant::Content,
+                    format!(
+                        "{file}: the bytes served do not have the size/sha256 of its info line"
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if let Some((id, message)) = found {
+            self.record(id, device, now, message);
+        }
+    }
+
+    fn record(&mut self, id: OtauInvariant, device: u64, now: Time, message: String) {
+        if self.violations.len() >= MAX_RECORDED {
+            self.unrecorded += 1;
+            return;
+        }
+        self.violations.push(OtauViolation {
+            id: id.as_str(),
+            device,
+            at_ms: now.0,
+            message,
+        });
+    }
+}
+
+/// OTAU-VERSION and OTAU-SEQ for one accepted status.
+fn check_status(
+    d: &mut DeviceState,
+    version: &str,
+    status: Status,
+) -> Option<(OtauInvariant, String)> {
+    let Some(c) = d.cycle.as_mut() else {
+        // A boot report needs no manifest (otau.md §3.3.10).
+        return (status != Status::InstalledVersion).then(|| {
+            (
+                OtauInvariant::Seq,
+                format!("{} without a delivered manifest", status.as_str()),
+            )
+        });
+    };
+    let version_ok = if status == Status::InstalledVersion {
+        !c.saw(Status::InstallSuccess) || version == c.version
+    } else {
+        version == c.version
+    };
+    let seq = seq_error(c, status);
+    if status == Status::DownloadStep {
+        c.steps += 1;
+    }
+    c.seen |= bit(status);
+    c.last = Some(status);
+    if let Some(r) = status.rank() {
+        c.max_rank = c.max_rank.max(r);
+    }
+    if status.is_error() || status == Status::InstalledVersion {
+        c.ended = true;
+    }
+    if !version_ok {
+        return Some((
+            OtauInvariant::Version,
+            format!(
+                "{} reports version {version:?}, the manifest is {:?}",
+                status.as_str(),
+                c.version
+            ),
+        ));
+    }
+    seq.map(|why| {
+        (
+            OtauInvariant::Seq,
+            format!("{} {why} (cycle {:?})", status.as_str(), c.version),
+        )
+    })
+}
+
+/// Why `status` may not follow what `c` has seen, if it may not.
+fn seq_error(c: &Cycle, status: Status) -> Option<&'static str> {
+    use Status::*;
+    if c.ended {
+        let after_error = c.last.is_some_and(Status::is_error);
+        return (!(after_error && status == InstalledVersion)).then_some("after the cycle ended");
+    }
+    if status == Init && c.seen != 0 {
+        return Some("is not the first status");
+    }
+    if c.last == Some(status) && !status.is_step() {
+        return Some("repeats");
+    }
+    if status.rank().is_some_and(|r| r < c.max_rank) {
+        return Some("goes back to an earlier phase");
+    }
+    let phase_open = |start: Status, step: Status| c.last == Some(start) || c.last == Some(step);
+    let ok = match status {
+        TestStep => phase_open(Test, TestStep) || c.last == Some(Init),
+        DownloadStep => phase_open(Download, DownloadStep),
+        InstallStep => phase_open(Install, InstallStep),
+        DownloadSuccess => c.saw(Download) && c.files.is_none_or(|n| n == c.steps),
+        Install => !c.saw(Download) || c.saw(DownloadSuccess),
+        InstalledVersion => !c.saw(Install) || c.saw(InstallSuccess),
+        InstallSuccess => c.saw(Install),
+        TestError => !c.saw(Download),
+        DownloadError => c.saw(Download) && !c.saw(DownloadSuccess),
+        InstallError => c.saw(Install) && !c.saw(InstallSuccess),
+        _ => true,
+    };
+    (!ok).then_some("skips a step")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(statuses: &[(&str, Status)]) -> Vec<&'static str> {
+        let mut o = OtauOracle::new();
+        o.observe_manifest_set(1, Time(0));
+        o.observe(
+            1,
+            Time(1),
+            &OtauEvent::Offered {
+                version: "2".into(),
+                busy: false,
+            },
+        );
+        o.observe(
+            1,
+            Time(2),
+            &OtauEvent::Acked {
+                version: "2".into(),
+            },
+        );
+        for (i, (v, s)) in statuses.iter().enumerate() {
+            let ev = OtauEvent::StatusAccepted {
+                version: v.to_string(),
+                status: *s,
+            };
+            o.observe(1, Time((3 + i as u64) * 1000), &ev);
+        }
+        o.violations().iter().map(|v| v.id).collect()
+    }
+
+    use Status::*;
+    const HAPPY: [Status; 9] = [
+        Init,
+        Download,
+        DownloadStep,
+        DownloadStep,
+        DownloadSuccess,
+        Install,
+        InstallStep,
+        InstallSuccess,
+        InstalledVersion,
+    ];
+
+    #[test]
+    fn seed_sequence_is_clean_and_deviations_fire() {
+        assert!(run(&HAPPY.map(|s| ("2", s))).is_empty());
+        let skipped: Vec<_> = HAPPY
+            .iter()
+            .filter(|s| **s != DownloadSuccess)
+            .map(|s| ("2", *s))
+            .collect();
+        assert_eq!(run(&skipped), ["OTAU-SEQ"]);
+        let mut wrong = HAPPY.map(|s| ("2", s));
+        wrong[8].0 = "3";
+        assert_eq!(run(&wrong), ["OTAU-VERSION"]);
+        let mut again = HAPPY.map(|s| ("2", s)).to_vec();
+        again.push(("2", Init));
+        assert_eq!(run(&again), ["OTAU-SEQ"]);
+        assert!(run(&[("2", Init), ("2", Download), ("2", DownloadError)]).is_empty());
+        assert!(run(&[
+            ("2", Init),
+            ("2", Download),
+            ("2", DownloadStep),
+            ("2", DownloadSuccess),
+            ("2", Install),
+            ("2", InstallStep),
+            ("2", InstallError)
+        ])
+        .is_empty());
+        assert!(run(&[("2", Init), ("2", TestError)]).is_empty());
+    }
+
+    #[test]
+    fn overlap_redeliver_304_content() {
+        let mut o = OtauOracle::new();
+        o.observe_manifest_set(1, Time(0));
+        o.observe(
+            1,
+            Time(1),
+            &OtauEvent::NotModified {
+                sent: Time(1),
+                ims: 0,
+            },
+        );
+        o.observe(
+            1,
+            Time(2),
+            &OtauEvent::Offered {
+                version: "2".into(),
+                busy: false,
+            },
+        );
+        o.observe(
+            1,
+            Time(3),
+            &OtauEvent::Acked {
+                version: "2".into(),
+            },
+        );
+        o.observe(
+            1,
+            Time(4),
+            &OtauEvent::StatusAccepted {
+                version: "2".into(),
+                status: Init,
+            },
+        );
+        o.observe_manifest_set(1, Time(5));
+        o.observe(
+            1,
+            Time(6),
+            &OtauEvent::Offered {
+                version: "3".into(),
+                busy: true,
+            },
+        );
+        o.observe(
+            1,
+            Time(7_000),
+            &OtauEvent::StatusAccepted {
+                version: "2".into(),
+                status: TestError,
+            },
+        );
+        o.observe(
+            1,
+            Time(8),
+            &OtauEvent::Offered {
+                version: "3".into(),
+                busy: false,
+            },
+        );
+        o.observe(
+            1,
+            Time(9),
+            &OtauEvent::Acked {
+                version: "3".into(),
+            },
+        );
+        o.observe(
+            1,
+            Time(10),
+            &OtauEvent::Offered {
+                version: "3".into(),
+                busy: false,
+            },
+        );
+        o.observe(
+            1,
+            Time(11),
+            &OtauEvent::ContentMismatch { file: "f".into() },
+        );
+        let ids: Vec<_> = o.violations().iter().map(|v| v.id).collect();
+        assert_eq!(
+            ids,
+            ["OTAU-304", "OTAU-OVERLAP", "OTAU-REDELIVER", "OTAU-CONTENT"]
+        );
+    }
+}
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+    use Status::*;
+
+    #[test]
+    fn download_steps_must_match_files_and_writes_are_rate_limited() {
+        let mut o = OtauOracle::new();
+        let v = || "5".to_string();
+        o.observe(
+            2,
+            Time(0),
+            &OtauEvent::Offered {
+                version: v(),
+                busy: false,
+            },
+        );
+        o.observe(2, Time(0), &OtauEvent::Acked { version: v() });
+        o.observe(
+            2,
+            Time(0),
+            &OtauEvent::Started {
+                version: v(),
+                files: 3,
+            },
+        );
+        for (i, s) in [Init, Download, DownloadStep, DownloadStep, DownloadSuccess]
+            .into_iter()
+            .enumerate()
+        {
+            o.observe(
+                2,
+                Time(i as u64 * 2000),
+                &OtauEvent::StatusAccepted {
+                    version: v(),
+                    status: s,
+                },
+            );
+        }
+        o.observe(
+            2,
+            Time(8_500),
+            &OtauEvent::StatusAccepted {
+                version: v(),
+                status: Install,
+            },
+        );
+        let ids: Vec<_> = o.violations().iter().map(|x| x.id).collect();
+        assert_eq!(ids, ["OTAU-SEQ", "OTAU-WRITE-RATE"]);
+    }
+}

@@ -1,0 +1,560 @@
+//! The device side of OTAU over HTTP as a sans-IO state machine.
+//!
+//! Same contract as the DDI client ([`crate::protocol::ddi::DdiClient`]): the
+//! driver asks [`OtauClient::poll_timeout`] when the client wants to act,
+//! takes the request from [`OtauClient::poll_transmit`] and hands back what
+//! came of it with [`OtauClient::handle_response`]; observations are pushed as
+//! [`OtauEvent`]s. One request is in flight at a time, as in the seed client.
+//!
+//! Flow (otau.md §9, the seed's order): long-poll `config_otau`
+//! (`Request-Timeout`, `If-Modified-Since: 0`) → write the value back (ACK,
+//! §5) → `INIT` → `DOWNLOAD` → per payload file: `info=true`, the content
+//! (Range resume after an interruption, size + sha256 check when the info line
+//! carries one) and `DOWNLOAD_STEP` → `DOWNLOAD_SUCCESS` → `INSTALL` →
+//! `INSTALL_STEP` → `INSTALL_SUCCESS` → `INSTALLED_VERSION`. Failures end the
+//! cycle with `TEST_ERROR` (manifest refused), `DOWNLOAD_ERROR` or
+//! `INSTALL_ERROR`. Network errors, 5xx and 429 are retried with capped
+//! exponential backoff; any other status on a write is logged and the flow
+//! goes on, as in the seed (which ignores write answers).
+
+use rand::{Rng, RngCore};
+
+use crate::artifact::{Catalog, Verifier};
+use crate::message::{Method, Request, Response};
+use crate::protocol::ddi::Delivery;
+use crate::time::{Span, Time};
+
+use super::event::{OtauEvent, OtauReq};
+use super::wire::{form_encode, parse_ims, Manifest, Status, StatusReport};
+
+mod download;
+mod http;
+
+use http::{backoff, config_value, is_retriable, report_version, write_request};
+
+/// When the device writes `config_otau` back (otau.md §5, §11).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AckMode {
+    /// Right after receiving it, before `INIT` (the seed).
+    #[default]
+    BeforeInit,
+    /// After the final status ("in case of power / update process failures", the seed's comment).
+    AfterInstall,
+    /// Never (misbehaviour: tests a server's re-delivery and OTAU-ACK).
+    Never,
+}
+
+/// Behaviour settings shared by a group of devices.
+#[derive(Clone, Debug)]
+pub struct OtauSettings {
+    /// `Request-Timeout` of the long poll in ms (the seed: the maximum, 300 000).
+    pub request_timeout_ms: u64,
+    /// Pause before each status write (the seed sleeps 3 s; ≥ 1 s keeps the
+    /// "one write per second" rule of otau.md §4).
+    pub status_gap: Span,
+    /// Time from `INSTALL_STEP` to the install result.
+    pub install_time: Span,
+    /// Probability that an install fails (`INSTALL_ERROR`).
+    pub install_failure: f64,
+    /// First retry delay.
+    pub backoff_base: Span,
+    /// Longest retry delay.
+    pub backoff_cap: Span,
+    /// Failed attempts on one file before `DOWNLOAD_ERROR`.
+    pub max_download_failures: u32,
+    /// A long poll is not repeated sooner than this after the previous one
+    /// was sent (the seed re-polls at once; this keeps a server that answers
+    /// 304 immediately from spinning a fleet in a hot loop).
+    pub min_poll_interval: Span,
+    /// When the manifest is acknowledged.
+    pub ack: AckMode,
+    /// Send the previous delivery's `Last-Modified` as `If-Modified-Since`
+    /// (murano-client 18.8.17) instead of the seed's constant `0`.
+    pub ims_from_last_modified: bool,
+    /// Misbehaviour (to test the oracle): never send this status.
+    pub skip_status: Option<Status>,
+    /// Misbehaviour: report `INSTALLED_VERSION` with a version that is not the manifest's.
+    pub wrong_installed_version: bool,
+}
+
+impl Default for OtauSettings {
+    fn default() -> Self {
+        OtauSettings {
+            request_timeout_ms: super::wire::MAX_REQUEST_TIMEOUT_MS,
+            status_gap: Span::secs(3),
+            install_time: Span::secs(30),
+            install_failure: 0.0,
+            backoff_base: Span::secs(2),
+            backoff_cap: Span::minutes(10),
+            max_download_failures: 12,
+            min_poll_interval: Span::secs(1),
+            ack: AckMode::BeforeInit,
+            ims_from_last_modified: false,
+            skip_status: None,
+            wrong_installed_version: false,
+        }
+    }
+}
+
+/// Where and how a device reaches its server; borrowed on every call.
+pub struct OtauEnv<'a> {
+    /// `scheme://host[:port]` of the server.
+    pub base_url: &'a str,
+    /// The device's CIK (token), sent as `X-Exosite-CIK`.
+    pub cik: &'a str,
+    /// Synthetic contents, to verify synthetic downloads.
+    pub catalog: &'a Catalog,
+    /// Behaviour.
+    pub settings: &'a OtauSettings,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    Poll,
+    Ack,
+    Report(Status),
+    Info,
+    Fetch,
+}
+
+impl Step {
+    fn kind(self) -> OtauReq {
+        match self {
+            Step::Poll => OtauReq::LongPoll,
+            Step::Ack => OtauReq::Ack,
+            Step::Report(_) => OtauReq::Status,
+            Step::Info => OtauReq::Info,
+            Step::Fetch => OtauReq::Download,
+        }
+    }
+}
+
+/// What the device does after the ACK.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Plan {
+    /// Run the update.
+    Update,
+    /// Report `TEST_ERROR` with this reason.
+    Refuse(String),
+    /// Already done (a re-delivery): ACK again and go back to polling.
+    AckOnly,
+}
+
+/// The manifest the device is working on. Boxed: idle devices pay one pointer.
+struct Work {
+    version: String,
+    /// The decoded `config_otau` value, written back as the ACK.
+    raw: String,
+    plan: Plan,
+    files: Vec<String>,
+    next_file: usize,
+    /// Size and sha256 from the current file's info line.
+    expected: Option<(u64, Option<String>)>,
+    verifier: Verifier,
+    download_failures: u32,
+    /// The server accepted the write-back.
+    acked: bool,
+    /// The final status has been written; only the ACK (AfterInstall) is left.
+    finished: bool,
+    /// Message of the next status (error reasons).
+    message: String,
+    will_fail: bool,
+}
+
+/// An OTAU HTTP device client.
+pub struct OtauClient {
+    step: Step,
+    due: Time,
+    in_flight: bool,
+    sent_at: Time,
+    /// `If-Modified-Since` to send (unix seconds; 0 = since 1970, the seed).
+    ims: u64,
+    /// When the last `otau_in` write was sent (the 1 write/s rule spans cycles).
+    last_write: Time,
+    failures: u32,
+    work: Option<Box<Work>>,
+    /// Version running on the device.
+    installed: Option<String>,
+    /// Version of the last manifest this device finished (any outcome).
+    last_done: Option<String>,
+}
+
+impl OtauClient {
+    /// A client whose first long poll is due at `first_poll`.
+    pub fn new(first_poll: Time) -> OtauClient {
+        OtauClient {
+            step: Step::Poll,
+            due: first_poll,
+            in_flight: false,
+            sent_at: Time::ZERO,
+            ims: 0,
+            last_write: Time::ZERO,
+            failures: 0,
+            work: None,
+            installed: None,
+            last_done: None,
+        }
+    }
+
+    /// When the client next wants to send; [`Time::NEVER`] while a request is in flight.
+    pub fn poll_timeout(&self) -> Time {
+        if self.in_flight {
+            Time::NEVER
+        } else {
+            self.due
+        }
+    }
+
+    /// The version running on the device, if any update succeeded.
+    pub fn installed(&self) -> Option<&str> {
+        self.installed.as_deref()
+    }
+
+    /// True while the device works on a manifest.
+    pub fn busy(&self) -> bool {
+        self.work.is_some()
+    }
+
+    /// The request to send now, if one is due.
+    pub fn poll_transmit(&mut self, now: Time, env: &OtauEnv<'_>) -> Option<Request> {
+        if self.in_flight || now < self.due {
+            return None;
+        }
+        let base = env.base_url;
+        let mut req = match self.step {
+            Step::Poll => {
+                let mut r = Request::new(
+                    Method::Get,
+                    format!("{base}/onep:v1/stack/alias?config_otau"),
+                );
+                r.headers
+                    .insert("accept", "application/x-www-form-urlencoded; charset=utf-8");
+                r.headers.insert(
+                    "request-timeout",
+                    env.settings.request_timeout_ms.to_string(),
+                );
+                r.headers.insert("if-modified-since", self.ims.to_string());
+                r
+            }
+            Step::Ack => {
+                let w = self.work.as_ref()?;
+                write_request(base, &form_encode(&[("config_otau", &w.raw)]))
+            }
+            Step::Report(status) => {
+                let w = self.work.as_ref()?;
+                let version = report_version(&w.version, status, env.settings);
+                let report = StatusReport {
+                    version,
+                    status,
+                    message: w.message.clone(),
+                };
+                write_request(base, &form_encode(&[("otau_in", &report.to_json())]))
+            }
+            Step::Info | Step::Fetch => self.download_request(base)?,
+        };
+        req.headers.insert("x-exosite-cik", env.cik.to_string());
+        self.in_flight = true;
+        self.sent_at = now;
+        if matches!(self.step, Step::Report(_)) {
+            self.last_write = now;
+        }
+        Some(req)
+    }
+
+    /// What came of the request sent last.
+    pub fn handle_response(
+        &mut self,
+        now: Time,
+        delivery: Delivery,
+        env: &OtauEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<OtauEvent>,
+    ) {
+        self.in_flight = false;
+        let step = self.step;
+        if matches!(step, Step::Info | Step::Fetch) {
+            return self.handle_download(now, delivery, env, rng, events);
+        }
+        let resp = match delivery {
+            Delivery::Complete(resp) if !is_retriable(resp.status) => resp,
+            Delivery::Complete(_) => return self.retry(now, step, None, env, rng, events),
+            Delivery::Broken(e, _) => return self.retry(now, step, Some(e), env, rng, events),
+        };
+        self.failures = 0;
+        match step {
+            Step::Poll => self.on_poll_answer(now, &resp, env, rng, events),
+            Step::Ack => {
+                let Some(w) = self.work.as_ref() else {
+                    return self.go(Step::Poll, now);
+                };
+                if resp.is_success() {
+                    events.push(OtauEvent::Acked {
+                        version: w.version.clone(),
+                    });
+                } else {
+                    events.push(OtauEvent::Rejected {
+                        kind: OtauReq::Ack,
+                        status: resp.status,
+                    });
+                }
+                self.after_ack(now, env, rng)
+            }
+            Step::Report(status) => {
+                if resp.is_success() {
+                    let version = self
+                        .work
+                        .as_ref()
+                        .map(|w| report_version(&w.version, status, env.settings))
+                        .unwrap_or_default();
+                    events.push(OtauEvent::StatusAccepted { version, status });
+                    if let Some(value) = config_value(&resp) {
+                        self.on_offer(now, value, env, rng, events);
+                    }
+                } else {
+                    events.push(OtauEvent::Rejected {
+                        kind: OtauReq::Status,
+                        status: resp.status,
+                    });
+                }
+                self.after_status(status, now, env);
+            }
+            Step::Info | Step::Fetch => {}
+        }
+    }
+
+    fn on_poll_answer(
+        &mut self,
+        now: Time,
+        resp: &Response,
+        env: &OtauEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<OtauEvent>,
+    ) {
+        match resp.status {
+            304 => {
+                events.push(OtauEvent::NotModified {
+                    sent: self.sent_at,
+                    ims: self.ims,
+                });
+                let earliest = self.sent_at + env.settings.min_poll_interval;
+                self.go(Step::Poll, now.max(earliest))
+            }
+            200 => match config_value(resp) {
+                Some(value) => {
+                    let last_modified = resp.headers.get("last-modified").and_then(parse_ims);
+                    if let (true, Some(t)) = (env.settings.ims_from_last_modified, last_modified) {
+                        self.ims = t;
+                    }
+                    self.on_offer(now, value, env, rng, events)
+                }
+                None => self.refused_poll(now, 200, env, rng, events),
+            },
+            status => self.refused_poll(now, status, env, rng, events),
+        }
+    }
+
+    /// A 400/401/403/404/204 (or a 200 without `config_otau`) on the long
+    /// poll: the seed would spin or exit; this client backs off and polls again.
+    fn refused_poll(
+        &mut self,
+        now: Time,
+        status: u16,
+        env: &OtauEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<OtauEvent>,
+    ) {
+        events.push(OtauEvent::Rejected {
+            kind: OtauReq::LongPoll,
+            status,
+        });
+        self.failures += 1;
+        let wait = backoff(env.settings, self.failures, rng);
+        self.go(Step::Poll, now + wait)
+    }
+
+    /// A `config_otau` value arrived. Idle: start on it. Busy (a write's
+    /// read-back): note it and carry on; it is still pending on the server.
+    fn on_offer(
+        &mut self,
+        now: Time,
+        value: String,
+        env: &OtauEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<OtauEvent>,
+    ) {
+        let version = Manifest::version_of(&value).unwrap_or_default();
+        events.push(OtauEvent::Offered {
+            version: version.clone(),
+            busy: self.work.is_some(),
+        });
+        if self.work.is_some() {
+            return;
+        }
+        let (plan, files) = match Manifest::parse(&value) {
+            _ if self.last_done.as_deref() == Some(version.as_str()) && !version.is_empty() => {
+                (Plan::AckOnly, Vec::new())
+            }
+            Ok(m) => {
+                events.push(OtauEvent::Started {
+                    version: version.clone(),
+                    files: m.files.len() as u32,
+                });
+                (Plan::Update, m.files)
+            }
+            Err(e) => {
+                events.push(OtauEvent::Refused {
+                    version: version.clone(),
+                    reason: e.to_string(),
+                });
+                (Plan::Refuse(e.to_string()), Vec::new())
+            }
+        };
+        let will_fail = rng.gen_bool(env.settings.install_failure.clamp(0.0, 1.0));
+        self.work = Some(Box::new(Work {
+            version,
+            raw: value,
+            plan,
+            files,
+            next_file: 0,
+            expected: None,
+            verifier: Verifier::new(),
+            download_failures: 0,
+            acked: false,
+            finished: false,
+            message: String::new(),
+            will_fail,
+        }));
+        if env.settings.ack == AckMode::BeforeInit {
+            self.go(Step::Ack, now)
+        } else {
+            self.start_plan(now, env, rng)
+        }
+    }
+
+    fn after_ack(&mut self, now: Time, env: &OtauEnv<'_>, rng: &mut dyn RngCore) {
+        let Some(w) = self.work.as_mut() else {
+            return self.go(Step::Poll, now);
+        };
+        w.acked = true;
+        if w.plan == Plan::AckOnly {
+            self.work = None;
+            let wait = backoff(env.settings, 1, rng);
+            return self.go(Step::Poll, now + wait);
+        }
+        if w.finished {
+            return self.end_cycle(now);
+        }
+        self.start_plan(now, env, rng)
+    }
+
+    /// What follows the ACK (or the offer, when the ACK comes later or never).
+    fn start_plan(&mut self, now: Time, env: &OtauEnv<'_>, rng: &mut dyn RngCore) {
+        let Some(w) = self.work.as_mut() else {
+            return self.go(Step::Poll, now);
+        };
+        match w.plan.clone() {
+            Plan::Update => self.report(Status::Init, now, Span::ZERO, env),
+            Plan::Refuse(reason) => {
+                self.set_message(reason);
+                self.report(Status::TestError, now, Span::ZERO, env)
+            }
+            Plan::AckOnly if env.settings.ack == AckMode::Never || w.acked => {
+                self.work = None;
+                let wait = backoff(env.settings, 1, rng);
+                self.go(Step::Poll, now + wait)
+            }
+            Plan::AckOnly => self.go(Step::Ack, now),
+        }
+    }
+
+    /// The cycle is over: poll for the next manifest.
+    fn end_cycle(&mut self, now: Time) {
+        if let Some(w) = self.work.take() {
+            self.last_done = Some(w.version);
+        }
+        self.go(Step::Poll, now)
+    }
+
+    /// The next status after `status` was written (accepted or not).
+    fn after_status(&mut self, status: Status, now: Time, env: &OtauEnv<'_>) {
+        let gap = env.settings.status_gap;
+        self.set_message(String::new());
+        let Some(w) = self.work.as_mut() else {
+            return self.go(Step::Poll, now);
+        };
+        match status {
+            Status::Init => self.report(Status::Download, now, gap, env),
+            Status::Download => self.start_file(now, env),
+            Status::DownloadStep => {
+                w.next_file += 1;
+                self.start_file(now, env)
+            }
+            Status::DownloadSuccess => self.report(Status::Install, now, gap, env),
+            Status::Install => self.report(Status::InstallStep, now, gap, env),
+            Status::InstallStep => {
+                let result = if w.will_fail {
+                    Status::InstallError
+                } else {
+                    Status::InstallSuccess
+                };
+                if w.will_fail {
+                    w.message = "install exited with an unexpected code".into();
+                }
+                self.report(result, now, env.settings.install_time, env)
+            }
+            Status::InstallSuccess => {
+                self.installed = Some(w.version.clone());
+                self.report(Status::InstalledVersion, now, gap, env)
+            }
+            _ => {
+                if env.settings.ack == AckMode::AfterInstall && !w.acked {
+                    w.finished = true;
+                    return self.go(Step::Ack, now);
+                }
+                self.end_cycle(now)
+            }
+        }
+    }
+
+    /// Schedules status `status` after `delay`, unless the `skip_status`
+    /// misbehaviour drops it (then the flow goes on as if it was written).
+    fn report(&mut self, status: Status, now: Time, delay: Span, env: &OtauEnv<'_>) {
+        if env.settings.skip_status == Some(status) {
+            return self.after_status(status, now + delay, env);
+        }
+        let at = (now + delay).max(self.last_write + env.settings.status_gap);
+        self.go(Step::Report(status), at)
+    }
+
+    fn set_message(&mut self, message: String) {
+        if let Some(w) = self.work.as_mut() {
+            w.message = message;
+        }
+    }
+
+    fn retry(
+        &mut self,
+        now: Time,
+        step: Step,
+        error: Option<crate::message::NetError>,
+        env: &OtauEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<OtauEvent>,
+    ) {
+        events.push(OtauEvent::Retry {
+            kind: step.kind(),
+            error,
+        });
+        self.failures += 1;
+        let wait = backoff(env.settings, self.failures, rng);
+        self.go(step, now + wait)
+    }
+
+    fn go(&mut self, step: Step, at: Time) {
+        self.step = step;
+        self.due = at;
+    }
+}
+
+#[cfg(test)]
+mod tests;

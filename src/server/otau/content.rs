@@ -1,0 +1,189 @@
+//! Murano content for OTAU payloads: `GET /provision/download` (otau.md §4.4)
+//! — the id list, the `info=true` CSV line and the content itself with
+//! `Range` (206, or 416 with `Content-Range: bytes */<len>`, RFC 7233; a
+//! multi-range request gets the whole content, otau.md §10.8).
+//!
+//! Contents are synthetic ([`Body::Synthetic`]): a [`ContentId`] registered in
+//! the server's catalog, hashed once. The info line's meta carries
+//! `sha256=<hex>` so devices can check what they received [INF].
+
+use crate::message::{Body, ContentId, Headers, Request, Response};
+use crate::protocol::otau::wire::{decode_component, ContentInfoLine};
+use crate::time::Time;
+
+use super::{text, unix_secs, OtauServer};
+
+/// One content item of the connector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContentEntry {
+    /// Which synthetic bytes.
+    pub content: ContentId,
+    /// Length in bytes.
+    pub size: u64,
+    /// MIME type given at upload.
+    pub content_type: String,
+    /// Upload time.
+    pub updated: Time,
+}
+
+/// Content id of the bytes served under the `wrong_content` fault: never registered.
+fn wrong(content: ContentId) -> ContentId {
+    ContentId(content.0 ^ 0x5a5a_0000_0000_0000)
+}
+
+impl OtauServer {
+    /// Uploads content `id` (a payload entry) as `size` bytes of synthetic `content`.
+    pub fn add_content(&mut self, id: &str, content: ContentId, size: u64, now: Time) {
+        self.catalog.register(content, size);
+        self.contents.insert(
+            id.to_string(),
+            ContentEntry {
+                content,
+                size,
+                content_type: "application/octet-stream".to_string(),
+                updated: now,
+            },
+        );
+    }
+
+    /// `GET /provision/download[?id=<id>[&info=true]]`.
+    pub(super) fn download(&mut self, _now: Time, req: &Request) -> Response {
+        let Some(raw) = req.query_param("id") else {
+            let list: String = self.contents.keys().map(|k| format!("{k}\n")).collect();
+            return csv(list);
+        };
+        let Some(entry) = decode_component(raw)
+            .ok()
+            .and_then(|id| self.contents.get(&id))
+        else {
+            return text(404, "content not found");
+        };
+        if req.query_param("info") == Some("true") {
+            let sha = self
+                .catalog
+                .get(entry.content)
+                .map_or(String::new(), |i| i.hashes.sha256.clone());
+            let line = ContentInfoLine {
+                content_type: entry.content_type.clone(),
+                size: entry.size,
+                updated: unix_secs(entry.updated),
+                meta: format!("sha256={sha}"),
+            };
+            return csv(line.to_line());
+        }
+        let content = if self.faults.wrong_content {
+            wrong(entry.content)
+        } else {
+            entry.content
+        };
+        let size = entry.size;
+        let ctype = entry.content_type.clone();
+        match req.headers.get("range").map(|r| parse_range(r, size)) {
+            None | Some(RangeAsk::Whole) => {
+                let mut r = synthetic(200, content, 0, size, ctype);
+                r.headers.insert("accept-ranges", "bytes");
+                r
+            }
+            Some(RangeAsk::Part(first, last)) => {
+                let mut r = synthetic(206, content, first, last + 1 - first, ctype);
+                r.headers
+                    .insert("content-range", format!("bytes {first}-{last}/{size}"));
+                r
+            }
+            Some(RangeAsk::Unsatisfiable) => Response {
+                status: 416,
+                headers: Headers::new().with("content-range", format!("bytes */{size}")),
+                body: Body::Empty,
+            },
+        }
+    }
+}
+
+fn csv(body: String) -> Response {
+    Response {
+        status: 200,
+        headers: Headers::new().with("content-type", "text/csv; charset=utf-8"),
+        body: Body::Bytes(body.into_bytes()),
+    }
+}
+
+fn synthetic(status: u16, content: ContentId, offset: u64, len: u64, ctype: String) -> Response {
+    Response {
+        status,
+        headers: Headers::new().with("content-type", ctype),
+        body: Body::Synthetic {
+            content,
+            offset,
+            len,
+        },
+    }
+}
+
+/// What a `Range` header asks of a `size`-byte content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RangeAsk {
+    /// No usable single range (malformed, or several): the whole content.
+    Whole,
+    /// Bytes `first..=last`.
+    Part(u64, u64),
+    /// 416.
+    Unsatisfiable,
+}
+
+/// `bytes=X-Y`, `bytes=X-`, `bytes=-Y` (otau.md §4.4).
+fn parse_range(value: &str, size: u64) -> RangeAsk {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return RangeAsk::Whole;
+    };
+    if spec.contains(',') {
+        return RangeAsk::Whole;
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return RangeAsk::Whole;
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let num = |s: &str| s.parse::<u64>().ok();
+    let (first, last) = match (a.is_empty(), b.is_empty()) {
+        (true, true) => return RangeAsk::Whole,
+        (true, false) => match num(b) {
+            Some(0) => return RangeAsk::Unsatisfiable,
+            Some(n) => (size.saturating_sub(n), size.saturating_sub(1)),
+            None => return RangeAsk::Whole,
+        },
+        (false, _) => {
+            let Some(first) = num(a) else {
+                return RangeAsk::Whole;
+            };
+            let last = if b.is_empty() { Some(u64::MAX) } else { num(b) };
+            let Some(last) = last else {
+                return RangeAsk::Whole;
+            };
+            if last < first {
+                return RangeAsk::Whole;
+            }
+            (first, last.min(size.saturating_sub(1)))
+        }
+    };
+    if size == 0 || first >= size {
+        RangeAsk::Unsatisfiable
+    } else {
+        RangeAsk::Part(first, last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9", 100), RangeAsk::Part(0, 9));
+        assert_eq!(parse_range("bytes=90-", 100), RangeAsk::Part(90, 99));
+        assert_eq!(parse_range("bytes=-10", 100), RangeAsk::Part(90, 99));
+        assert_eq!(parse_range("bytes=50-500", 100), RangeAsk::Part(50, 99));
+        assert_eq!(parse_range("bytes=100-", 100), RangeAsk::Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), RangeAsk::Whole);
+        assert_eq!(parse_range("items=0-1", 100), RangeAsk::Whole);
+        assert_eq!(parse_range("bytes=x-", 100), RangeAsk::Whole);
+    }
+}

@@ -1,0 +1,376 @@
+//! The embedded OTAU server core (otau.md §4, §10): the Murano HTTP device
+//! API as far as OTAU uses it, sans-IO.
+//!
+//! Contract: [`OtauServer::handle`]`(now, &request)` answers at once
+//! ([`OtauAnswer::Ready`]) or, for a long poll that must wait,
+//! [`OtauAnswer::Pending`]`{ until }`. The caller keeps the request and
+//! re-asks with [`OtauServer::poll_pending`]`(now, &request, until)` at
+//! `until` and after every [`OtauServer::set_manifest`] for that device
+//! (whose return value says which device to wake); `poll_pending` gives
+//! `Some(response)` once the poll is answered (200 with the new value, or 304
+//! at `until`) and `None` while it must keep waiting. The server keeps no
+//! per-request state, so a dropped poll costs nothing.
+//!
+//! Devices are numbered `0..n` and identified by a CIK derived from the number
+//! ([`cik_for`]), so no lookup table is needed. Delivery rule (otau.md §4.2):
+//! a long poll returns 200 at once iff `config_otau` holds a cloud-written
+//! value newer than `If-Modified-Since` and not yet acknowledged by a device
+//! write of the same value. Writes are accepted whatever their
+//! `Content-Type` (otau.md §4.3 allows 415 but the seed always sends it);
+//! statuses are stored unvalidated and judged by the oracle, not with 4xx
+//! (otau.md §10.9). [`OtauFaults`] break these rules on purpose so the
+//! oracle's OTAU invariants can be seen to fire.
+
+use std::sync::Arc;
+
+use crate::artifact::Catalog;
+use crate::message::{Body, Headers, Method, Request, Response};
+use crate::protocol::otau::wire::{
+    form_decode, form_encode, http_date, parse_ims, EPOCH_BASE_SECS, MAX_REQUEST_TIMEOUT_MS,
+};
+use crate::time::{Span, Time};
+
+mod content;
+
+pub use content::ContentEntry;
+
+/// Status reports kept per device; later ones are only counted. A seed
+/// cycle writes 9, so this holds several campaigns while bounding memory
+/// at 100 000 devices.
+const MAX_STATUSES: usize = 64;
+
+/// Deliberate protocol violations of the server, one per OTAU invariant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OtauFaults {
+    /// Answer the first long poll after a change 304 although an
+    /// unacknowledged newer value is pending (fires OTAU-304).
+    pub not_modified_after_change: bool,
+    /// Answer a status write mid-update with 200 `config_otau=<newer value>`,
+    /// handing out a new manifest before the running one ended (OTAU-OVERLAP).
+    pub overlap_manifest: bool,
+    /// Deliver an acknowledged value once more (OTAU-REDELIVER).
+    pub redeliver_acked: bool,
+    /// Serve other bytes than the info line describes (OTAU-CONTENT).
+    pub wrong_content: bool,
+}
+
+/// The answer to a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OtauAnswer {
+    /// Send this now.
+    Ready(Response),
+    /// A long poll that waits: re-ask with [`OtauServer::poll_pending`] at
+    /// `until` or when the device's manifest changes.
+    Pending {
+        /// When the poll times out (answered 304).
+        until: Time,
+    },
+}
+
+/// One `otau_in` write as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusRecord {
+    /// When it was received.
+    pub at: Time,
+    /// The form-decoded value (a status report JSON string, unvalidated).
+    pub value: Box<str>,
+}
+
+/// Per-device state: a few words plus the status history.
+#[derive(Clone, Debug, Default)]
+struct Slot {
+    /// Cloud-written `config_otau` value (shared between devices of a campaign).
+    manifest: Option<Arc<str>>,
+    set_at: Time,
+    acked_at: Option<Time>,
+    redelivered: bool,
+    /// The `not_modified_after_change` fault has hidden this value once.
+    hidden: bool,
+    overwrites: u32,
+    statuses: Vec<StatusRecord>,
+    dropped_statuses: u64,
+}
+
+/// The OTAU server core.
+#[derive(Debug, Default)]
+pub struct OtauServer {
+    slots: Vec<Slot>,
+    contents: std::collections::BTreeMap<String, ContentEntry>,
+    catalog: Catalog,
+    /// Deliberate violations.
+    pub faults: OtauFaults,
+}
+
+/// The CIK of device `n`: 16 hex digits of `n` then 24 of a keyed hash —
+/// 40 characters like a Murano token, deterministic, cheap to check.
+pub fn cik_for(device: u64) -> String {
+    let a = xxhash_rust::xxh3::xxh3_64_with_seed(&device.to_le_bytes(), 0x07a0);
+    let b = xxhash_rust::xxh3::xxh3_64_with_seed(&device.to_le_bytes(), 0x07a1) as u32;
+    format!("{device:016x}{a:016x}{b:08x}")
+}
+
+/// Unix seconds of run time `t` (see [`EPOCH_BASE_SECS`]).
+pub fn unix_secs(t: Time) -> u64 {
+    EPOCH_BASE_SECS + t.as_millis() / 1000
+}
+
+const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
+
+fn text(status: u16, body: &str) -> Response {
+    Response {
+        status,
+        headers: Headers::new().with("content-type", "text/plain; charset=utf-8"),
+        body: Body::Bytes(body.as_bytes().to_vec()),
+    }
+}
+
+impl OtauServer {
+    /// A server for devices `0..devices`.
+    pub fn new(devices: u64) -> OtauServer {
+        OtauServer {
+            slots: vec![Slot::default(); devices as usize],
+            ..OtauServer::default()
+        }
+    }
+
+    /// Contents, for clients verifying synthetic downloads.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Writes `config_otau` of `device` as the application would (a new
+    /// campaign); an earlier unacknowledged value is replaced. Returns whether
+    /// the device exists; its waiting long polls must be re-asked.
+    pub fn set_manifest(&mut self, device: u64, manifest: Arc<str>, now: Time) -> bool {
+        let Some(slot) = self.slots.get_mut(device as usize) else {
+            return false;
+        };
+        slot.manifest = Some(manifest);
+        slot.set_at = now;
+        slot.acked_at = None;
+        slot.redelivered = false;
+        slot.hidden = false;
+        true
+    }
+
+    /// [`OtauServer::set_manifest`] for every device.
+    pub fn set_manifest_all(&mut self, manifest: &str, now: Time) {
+        let shared: Arc<str> = Arc::from(manifest);
+        for d in 0..self.slots.len() as u64 {
+            self.set_manifest(d, shared.clone(), now);
+        }
+    }
+
+    /// The `otau_in` values `device` wrote, oldest first (at most 64).
+    pub fn statuses(&self, device: u64) -> &[StatusRecord] {
+        self.slots.get(device as usize).map_or(&[], |s| &s.statuses)
+    }
+
+    /// `otau_in` writes of `device` beyond the 64 kept.
+    pub fn dropped_statuses(&self, device: u64) -> u64 {
+        self.slots
+            .get(device as usize)
+            .map_or(0, |s| s.dropped_statuses)
+    }
+
+    /// When `device` acknowledged its current manifest.
+    pub fn acked_at(&self, device: u64) -> Option<Time> {
+        self.slots.get(device as usize)?.acked_at
+    }
+
+    /// Device writes of `config_otau` that differed from the cloud value.
+    pub fn overwrites(&self, device: u64) -> u32 {
+        self.slots.get(device as usize).map_or(0, |s| s.overwrites)
+    }
+
+    /// Handles one device request.
+    pub fn handle(&mut self, now: Time, req: &Request) -> OtauAnswer {
+        let Some(device) = self.authenticate(req) else {
+            return OtauAnswer::Ready(text(401, "No or invalid CIK"));
+        };
+        let ready = OtauAnswer::Ready;
+        match (req.path(), req.method) {
+            ("/onep:v1/stack/alias", Method::Get) => self.read(now, req, device, None),
+            ("/onep:v1/stack/alias", Method::Post) => ready(self.write(now, req, device)),
+            ("/provision/download", Method::Get) => ready(self.download(now, req)),
+            ("/timestamp", Method::Get) => ready(text(200, &unix_secs(now).to_string())),
+            ("/onep:v1/stack/alias" | "/provision/download" | "/timestamp", _) => {
+                ready(Response::status(405))
+            }
+            _ => ready(text(404, "not found")),
+        }
+    }
+
+    /// Re-asks a long poll that was answered [`OtauAnswer::Pending`] with
+    /// `until`: `Some` when it is answered now, `None` while it waits.
+    pub fn poll_pending(&mut self, now: Time, req: &Request, until: Time) -> Option<Response> {
+        let device = self.authenticate(req)?;
+        match self.read(now, req, device, Some(until)) {
+            OtauAnswer::Ready(r) => Some(r),
+            OtauAnswer::Pending { .. } => None,
+        }
+    }
+
+    /// `X-Exosite-CIK: <cik>` or `Authorization: token <cik>` (otau.md §4).
+    fn authenticate(&self, req: &Request) -> Option<u64> {
+        let cik = match req.headers.get("x-exosite-cik") {
+            Some(c) => c,
+            None => req.headers.get("authorization")?.strip_prefix("token ")?,
+        };
+        let device = u64::from_str_radix(cik.get(..16)?, 16).ok()?;
+        ((device as usize) < self.slots.len() && cik == cik_for(device)).then_some(device)
+    }
+
+    /// `GET /onep:v1/stack/alias?<aliases>` (otau.md §4.1, §7).
+    fn read(&mut self, now: Time, req: &Request, device: u64, until: Option<Time>) -> OtauAnswer {
+        let query = req.path_and_query().split_once('?').map_or("", |(_, q)| q);
+        let aliases: Vec<&str> = query
+            .split('&')
+            .filter(|a| !a.is_empty())
+            .map(|a| a.split_once('=').map_or(a, |(k, _)| k))
+            .collect();
+        let bad = |msg: &str| OtauAnswer::Ready(text(400, msg));
+        let Some(timeout) = req.headers.get("request-timeout") else {
+            return OtauAnswer::Ready(self.plain_read(device, &aliases));
+        };
+        let Some(timeout_ms) = timeout
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|t| *t <= MAX_REQUEST_TIMEOUT_MS)
+        else {
+            return bad("Request-Timeout must be an integer of at most 300000");
+        };
+        let [alias] = aliases.as_slice() else {
+            return bad("only one resource may be read when long polling");
+        };
+        let ims = match req.headers.get("if-modified-since") {
+            None => unix_secs(now),
+            Some(v) => match parse_ims(v) {
+                Some(ims) => ims,
+                None => return bad("If-Modified-Since is not a timestamp or HTTP-date"),
+            },
+        };
+        let until = until.unwrap_or(now + Span::millis(timeout_ms));
+        if *alias == "config_otau" && self.deliverable(device, ims) {
+            let slot = &mut self.slots[device as usize];
+            if self.faults.not_modified_after_change && !slot.hidden {
+                slot.hidden = true;
+                return OtauAnswer::Ready(Response::status(304));
+            }
+            return OtauAnswer::Ready(self.deliver(device));
+        }
+        if now >= until {
+            OtauAnswer::Ready(Response::status(304))
+        } else {
+            OtauAnswer::Pending { until }
+        }
+    }
+
+    /// A read without `Request-Timeout`: 200 with the values, 204 when none
+    /// of the aliases has a value ("not found is not an error", otau.md §4).
+    fn plain_read(&self, device: u64, aliases: &[&str]) -> Response {
+        let slot = &self.slots[device as usize];
+        let mut pairs: Vec<(&str, &str)> = Vec::new();
+        for alias in aliases {
+            match *alias {
+                "config_otau" => {
+                    if let Some(m) = &slot.manifest {
+                        pairs.push(("config_otau", m));
+                    }
+                }
+                "otau_in" => {
+                    if let Some(s) = slot.statuses.last() {
+                        pairs.push(("otau_in", &s.value));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if pairs.is_empty() {
+            return Response::status(204);
+        }
+        form_response(&form_encode(&pairs), None)
+    }
+
+    fn deliverable(&self, device: u64, ims: u64) -> bool {
+        let slot = &self.slots[device as usize];
+        let newer = slot.manifest.is_some() && unix_secs(slot.set_at) > ims;
+        let redeliver = self.faults.redeliver_acked && !slot.redelivered;
+        newer && (slot.acked_at.is_none() || redeliver)
+    }
+
+    /// 200 `config_otau=<value>` with `Last-Modified`.
+    fn deliver(&mut self, device: u64) -> Response {
+        let slot = &mut self.slots[device as usize];
+        if slot.acked_at.is_some() {
+            slot.redelivered = true;
+        }
+        let value = slot.manifest.clone().unwrap_or_else(|| Arc::from(""));
+        form_response(
+            &form_encode(&[("config_otau", &value)]),
+            Some(unix_secs(slot.set_at)),
+        )
+    }
+
+    /// `POST /onep:v1/stack/alias` (otau.md §4.3, §5): a form body of
+    /// `alias=value` pairs. ACK = `config_otau` equal to the cloud value.
+    fn write(&mut self, now: Time, req: &Request, device: u64) -> Response {
+        let Some(pairs) = std::str::from_utf8(req.body.as_bytes())
+            .ok()
+            .and_then(|b| form_decode(b).ok())
+            .filter(|p| !p.is_empty())
+        else {
+            return text(400, "body is not a form of alias=value pairs");
+        };
+        let slot = &mut self.slots[device as usize];
+        let mut wrote_status = false;
+        for (alias, value) in pairs {
+            match alias.as_str() {
+                "config_otau" => match &slot.manifest {
+                    Some(m) if **m == *value => slot.acked_at = Some(now),
+                    _ => slot.overwrites += 1,
+                },
+                "otau_in" => {
+                    wrote_status = true;
+                    if slot.statuses.len() < MAX_STATUSES {
+                        slot.statuses.push(StatusRecord {
+                            at: now,
+                            value: value.into_boxed_str(),
+                        });
+                    } else {
+                        slot.dropped_statuses += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if self.faults.overlap_manifest && wrote_status {
+            let slot = &self.slots[device as usize];
+            if slot.manifest.is_some() && slot.acked_at.is_none() {
+                return self.deliver(device);
+            }
+        }
+        let query = req.path_and_query().split_once('?').map_or("", |(_, q)| q);
+        if !query.is_empty() {
+            let aliases: Vec<&str> = query.split('&').filter(|a| !a.is_empty()).collect();
+            return self.plain_read(device, &aliases);
+        }
+        Response::status(204)
+    }
+}
+
+fn form_response(body: &str, last_modified: Option<u64>) -> Response {
+    let mut headers = Headers::new().with("content-type", FORM);
+    if let Some(t) = last_modified {
+        headers.insert("last-modified", http_date(t));
+    }
+    Response {
+        status: 200,
+        headers,
+        body: Body::Bytes(body.as_bytes().to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,171 @@
+//! Unit tests of the OTAU server core: auth, long-poll rule, write-back, content.
+
+use super::*;
+use crate::message::ContentId;
+use crate::protocol::otau::wire::Manifest;
+
+fn get(url: &str, cik: &str) -> Request {
+    let mut r = Request::new(Method::Get, format!("http://h{url}"));
+    r.headers.insert("x-exosite-cik", cik.to_string());
+    r
+}
+
+fn long_poll(cik: &str, timeout: &str, ims: &str) -> Request {
+    let mut r = get("/onep:v1/stack/alias?config_otau", cik);
+    r.headers.insert("request-timeout", timeout.to_string());
+    r.headers.insert("if-modified-since", ims.to_string());
+    r
+}
+
+fn post(cik: &str, body: &str) -> Request {
+    let mut r = Request::new(Method::Post, "http://h/onep:v1/stack/alias");
+    r.headers.insert("x-exosite-cik", cik.to_string());
+    r.body = Body::Bytes(body.as_bytes().to_vec());
+    r
+}
+
+fn ready(a: OtauAnswer) -> Response {
+    match a {
+        OtauAnswer::Ready(r) => r,
+        OtauAnswer::Pending { until } => panic!("pending until {until:?}"),
+    }
+}
+
+#[test]
+fn auth_and_malformed_input() {
+    let mut s = OtauServer::new(3);
+    let c = cik_for(1);
+    assert_eq!(c.len(), 40);
+    assert_eq!(
+        ready(s.handle(Time(0), &get("/onep:v1/stack/alias?config_otau", ""))).status,
+        401
+    );
+    assert_eq!(
+        ready(s.handle(Time(0), &get("/provision/download", &cik_for(3)))).status,
+        401
+    );
+    let mut tampered = c.clone();
+    tampered.replace_range(39.., "x");
+    assert_eq!(
+        ready(s.handle(Time(0), &get("/timestamp", &tampered))).status,
+        401
+    );
+    let mut token = Request::new(Method::Get, "http://h/timestamp");
+    token.headers.insert("authorization", format!("token {c}"));
+    assert_eq!(ready(s.handle(Time(0), &token)).status, 200);
+    assert_eq!(
+        ready(s.handle(Time(0), &post(&c, "otau_in=%zz"))).status,
+        400
+    );
+    assert_eq!(ready(s.handle(Time(0), &post(&c, ""))).status, 400);
+    assert_eq!(
+        ready(s.handle(Time(0), &long_poll(&c, "300001", "0"))).status,
+        400
+    );
+    assert_eq!(
+        ready(s.handle(Time(0), &long_poll(&c, "1", "soon"))).status,
+        400
+    );
+    let mut two = long_poll(&c, "1000", "0");
+    two.url = "http://h/onep:v1/stack/alias?config_otau&otau_in".into();
+    assert_eq!(ready(s.handle(Time(0), &two)).status, 400);
+    assert_eq!(
+        ready(s.handle(Time(0), &get("/onep:v1/stack/alias?nope", &c))).status,
+        204
+    );
+    assert_eq!(ready(s.handle(Time(0), &get("/other", &c))).status, 404);
+}
+
+#[test]
+fn long_poll_waits_delivers_and_ack_clears() {
+    let mut s = OtauServer::new(2);
+    let c = cik_for(0);
+    let poll = long_poll(&c, "300000", "0");
+    let OtauAnswer::Pending { until } = s.handle(Time(0), &poll) else {
+        panic!("must wait")
+    };
+    assert_eq!(until, Time(300_000));
+    assert_eq!(s.poll_pending(Time(1000), &poll, until), None);
+    let m = Manifest::url_list_json("2", "n", &["a"]);
+    s.set_manifest_all(&m, Time(2000));
+    let r = s
+        .poll_pending(Time(2000), &poll, until)
+        .expect("delivered on change");
+    assert_eq!(r.status, 200);
+    assert!(r
+        .headers
+        .get("last-modified")
+        .is_some_and(|d| d.ends_with("GMT")));
+    let body = String::from_utf8(r.body.as_bytes().to_vec()).unwrap();
+    let pairs = form_decode(&body).unwrap();
+    assert_eq!(pairs[0], ("config_otau".to_string(), m.clone()));
+    // IMS after the write: wait; IMS before: deliver.
+    let late = long_poll(&c, "0", &(unix_secs(Time(2000)) + 1).to_string());
+    assert_eq!(ready(s.handle(Time(3000), &late)).status, 304);
+    // ACK with the seed's raw body; then nothing is pending.
+    assert_eq!(ready(s.handle(Time(3000), &post(&c, &body))).status, 204);
+    assert_eq!(s.acked_at(0), Some(Time(3000)));
+    assert_eq!(
+        ready(s.handle(Time(4000), &long_poll(&c, "0", "0"))).status,
+        304
+    );
+    let OtauAnswer::Pending { until } = s.handle(Time(4000), &poll) else {
+        panic!("must wait")
+    };
+    assert_eq!(
+        s.poll_pending(until, &poll, until).map(|r| r.status),
+        Some(304)
+    );
+    // Status write stored per device; plain read returns the last one.
+    let status = form_encode(&[(
+        "otau_in",
+        r#"{"version": "2", "status": "INIT", "message": ""}"#,
+    )]);
+    assert_eq!(ready(s.handle(Time(5000), &post(&c, &status))).status, 204);
+    assert_eq!(s.statuses(0).len(), 1);
+    assert_eq!(s.statuses(1).len(), 0);
+    assert_eq!(
+        ready(s.handle(Time(5000), &get("/onep:v1/stack/alias?otau_in", &c))).status,
+        200
+    );
+    assert_eq!(
+        ready(s.handle(Time(5000), &post(&c, "config_otau=other"))).status,
+        204
+    );
+    assert_eq!(s.overwrites(0), 1);
+}
+
+#[test]
+fn content_info_and_ranges() {
+    let mut s = OtauServer::new(1);
+    let c = cik_for(0);
+    s.add_content("fw.bin", ContentId(9), 100, Time(0));
+    let info = ready(s.handle(Time(0), &get("/provision/download?id=fw.bin&info=true", &c)));
+    let line = String::from_utf8(info.body.as_bytes().to_vec()).unwrap();
+    let parsed = crate::protocol::otau::wire::ContentInfoLine::parse(&line).unwrap();
+    assert_eq!(parsed.size, 100);
+    assert_eq!(parsed.sha256().map(str::len), Some(64));
+    let whole = ready(s.handle(Time(0), &get("/provision/download?id=fw.bin", &c)));
+    assert_eq!((whole.status, whole.body.len()), (200, 100));
+    let mut part = get("/provision/download?id=fw.bin", &c);
+    part.headers.insert("range", "bytes=40-");
+    let r = ready(s.handle(Time(0), &part));
+    assert_eq!(
+        (r.status, r.headers.get("content-range")),
+        (206, Some("bytes 40-99/100"))
+    );
+    part.headers = Headers::new()
+        .with("x-exosite-cik", c.clone())
+        .with("range", "bytes=100-");
+    let r = ready(s.handle(Time(0), &part));
+    assert_eq!(
+        (r.status, r.headers.get("content-range")),
+        (416, Some("bytes */100"))
+    );
+    assert_eq!(
+        ready(s.handle(Time(0), &get("/provision/download?id=https://x/y", &c))).status,
+        404
+    );
+    let list = ready(s.handle(Time(0), &get("/provision/download", &c)));
+    assert_eq!(list.body.as_bytes(), b"fw.bin\n");
+}
