@@ -6,6 +6,8 @@
 //! operation failed and what the server answered — with every secret it
 //! knows cut out of that answer.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -21,10 +23,13 @@ use crate::scenario::ConnectionModel;
 const MGMT_TIMEOUT: Duration = Duration::from_secs(120);
 /// How much of an unexpected answer an error shows.
 const EXCERPT: usize = 300;
+/// Requests in flight at once for per-target reads and writes.
+pub const PARALLEL: usize = 16;
 
-/// A management API session.
+/// A management API session. Clones share the connection pool.
+#[derive(Clone)]
 pub struct MgmtClient {
-    http: Http,
+    http: Arc<Http>,
     base: String,
     user: String,
     password: Secret,
@@ -37,7 +42,7 @@ impl MgmtClient {
     /// A client for `cfg` (no request is made yet).
     pub fn new(cfg: &ManagerConfig) -> Result<MgmtClient, AdapterError> {
         let ca = cfg.ca_pem.as_ref().map(|(p, b)| (p.as_str(), b.as_slice()));
-        let http = Http::new(ConnectionModel::Pool, false, ca, MGMT_TIMEOUT)?;
+        let http = Arc::new(Http::new(ConnectionModel::Pool, false, ca, MGMT_TIMEOUT)?);
         Ok(MgmtClient {
             http,
             base: cfg.url.trim_end_matches('/').to_string(),
@@ -167,6 +172,36 @@ impl MgmtClient {
         let (ct, body) = multipart(field, filename, bytes, fields);
         let resp = self.send(Method::Post, path, Some(ct), body).await?;
         self.check(Method::Post, path, resp, ok)
+    }
+
+    /// Runs `f` on every item, [`PARALLEL`] at a time, each with a clone of
+    /// this client; results in item order. The first error stops the rest.
+    pub async fn each<I, T, F, Fut>(&self, items: Vec<I>, f: F) -> Result<Vec<T>, AdapterError>
+    where
+        I: Send + 'static,
+        T: Send + 'static,
+        F: Fn(MgmtClient, I) -> Fut,
+        Fut: Future<Output = Result<T, AdapterError>> + Send + 'static,
+    {
+        let mut out: Vec<Option<T>> = items.iter().map(|_| None).collect();
+        let mut set = tokio::task::JoinSet::new();
+        let mut items = items.into_iter().enumerate();
+        loop {
+            while set.len() < PARALLEL {
+                let Some((i, item)) = items.next() else { break };
+                let fut = f(self.clone(), item);
+                set.spawn(async move { (i, fut.await) });
+            }
+            let Some(joined) = set.join_next().await else {
+                break;
+            };
+            let (i, result) = joined.map_err(|e| AdapterError::BadAnswer {
+                op: "management request task".into(),
+                what: e.to_string(),
+            })?;
+            out[i] = Some(result?);
+        }
+        Ok(out.into_iter().flatten().collect())
     }
 
     /// `Ok(resp)` if its status is in `ok`; otherwise the matching error.

@@ -229,21 +229,20 @@ impl Hawkbit {
         let Some(Some(c)) = self.created.get(index) else {
             return Ok(());
         };
-        for (target, action) in &c.actions {
-            let path = format!(
-                "/rest/v1/targets/{}/actions/{action}",
-                percent_encode(target)
-            );
-            // 4xx: the action is closed already (the device was faster).
-            let resp = self
-                .client
-                .send(Method::Delete, &path, None, Vec::new())
-                .await?;
-            if resp.status == 401 || resp.status == 403 || resp.status >= 500 {
-                self.client
-                    .check(Method::Delete, &path, resp, &[200, 204])?;
-            }
-        }
+        self.client
+            .each(c.actions.clone(), |client, (target, action)| async move {
+                let path = format!(
+                    "/rest/v1/targets/{}/actions/{action}",
+                    percent_encode(&target)
+                );
+                // 4xx: the action is closed already (the device was faster).
+                let resp = client.send(Method::Delete, &path, None, Vec::new()).await?;
+                if resp.status == 401 || resp.status == 403 || resp.status >= 500 {
+                    client.check(Method::Delete, &path, resp, &[200, 204])?;
+                }
+                Ok(())
+            })
+            .await?;
         Ok(())
     }
 
@@ -256,27 +255,36 @@ impl Hawkbit {
         let Some(Some(c)) = self.created.get(index) else {
             return Ok(vec![Recorded::NotAssigned; controller_ids.len()]);
         };
-        let ds_suffix = format!("/distributionsets/{}", c.distribution);
-        let mut out = Vec::with_capacity(controller_ids.len());
-        for id in controller_ids {
-            let path = format!(
-                "/rest/v1/targets/{}/actions?limit=50&sort=id:DESC",
-                percent_encode(id)
-            );
-            let page: Page<Action> = self
-                .client
-                .call_json(Method::Get, &path, None::<&Value>, &[200])
-                .await?;
-            let action = page.content.iter().find(|a| {
-                a.links
-                    .as_ref()
-                    .and_then(|l| l.get("distributionset"))
-                    .is_some_and(|l| l.href.ends_with(&ds_suffix))
-                    || c.actions.iter().any(|(t, aid)| t == id && *aid == a.id)
-            });
-            out.push(action.map_or(Recorded::NotAssigned, recorded_of));
-        }
-        Ok(out)
+        let ds_suffix = std::sync::Arc::new(format!("/distributionsets/{}", c.distribution));
+        let items: Vec<(String, Vec<u64>)> = controller_ids
+            .iter()
+            .map(|id| {
+                let ours = c.actions.iter().filter(|(t, _)| t == id).map(|(_, a)| *a);
+                (id.clone(), ours.collect())
+            })
+            .collect();
+        self.client
+            .each(items, |client, (id, ours)| {
+                let ds_suffix = ds_suffix.clone();
+                async move {
+                    let path = format!(
+                        "/rest/v1/targets/{}/actions?limit=50&sort=id:DESC",
+                        percent_encode(&id)
+                    );
+                    let page: Page<Action> = client
+                        .call_json(Method::Get, &path, None::<&Value>, &[200])
+                        .await?;
+                    let action = page.content.iter().find(|a| {
+                        a.links
+                            .as_ref()
+                            .and_then(|l| l.get("distributionset"))
+                            .is_some_and(|l| l.href.ends_with(ds_suffix.as_str()))
+                            || ours.contains(&a.id)
+                    });
+                    Ok(action.map_or(Recorded::NotAssigned, recorded_of))
+                }
+            })
+            .await
     }
 }
 
