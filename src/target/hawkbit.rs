@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use super::{AdapterError, FleetInfo, MgmtClient, Order, OrderKind, Recorded};
 use crate::message::{percent_decode, percent_encode, Method};
-use crate::time::Span;
+use crate::time::{civil_from_days, Span};
 
 /// Targets per `POST /rest/v1/targets`.
 const TARGET_BATCH: usize = 1000;
@@ -360,20 +360,6 @@ fn cron_at(t: u64) -> String {
     )
 }
 
-/// Days since 1970-01-01 to (year, month, day) — Howard Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 fn wall_clock_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -396,8 +382,6 @@ mod tests {
         assert_eq!(cron_at(0), "0 0 0 1 1 ? 1970");
         // 2026-11-23T18:30:05Z
         assert_eq!(cron_at(1_795_458_605_000), "5 30 18 23 11 ? 2026");
-        assert_eq!(civil_from_days(59), (1970, 3, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     }
 
     #[test]

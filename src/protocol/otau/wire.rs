@@ -9,6 +9,8 @@
 use serde_json::Value;
 use thiserror::Error;
 
+use crate::time::{civil_from_days, days_from_civil};
+
 /// Seconds between the Unix epoch and [`crate::time::Time::ZERO`]: run time
 /// is mapped onto a realistic wall date so `Last-Modified` / `If-Modified-Since`
 /// (unix seconds, otau.md §6) compare as on a real server.
@@ -465,29 +467,6 @@ pub fn parse_ims(text: &str) -> Option<u64> {
     let days = days_from_civil(y, m, d);
     (days >= 0 && h < 24 && mi < 60 && s < 61)
         .then(|| days as u64 * 86_400 + h * 3600 + mi * 60 + s)
-}
-
-// Howard Hinnant's civil-date algorithms.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 
 use crate::message::Response;
 use crate::server::MaintenanceSchedule;
-use crate::time::{Span, Time};
+use crate::time::{civil_from_days, Span, Time};
 
 use super::wire::{self, MaintenanceWindow};
 
@@ -76,20 +76,6 @@ fn field(
     }
 }
 
-/// (year, month 1-12, day 1-31) of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 /// The window hawkBit would pick for `w` at `now`, or hawkBit's 400.
 pub(super) fn window(w: &MaintenanceWindow, now: Time) -> Result<MaintenanceSchedule, Response> {
     let duration = parse_hms(&w.duration)
@@ -134,7 +120,8 @@ pub(super) fn window(w: &MaintenanceWindow, now: Time) -> Result<MaintenanceSche
     let time_of_day = ((hour * 60 + min) * 60 + sec) * 1000;
     let first_day = (now_ms + offset - dur_ms).div_euclid(DAY_MS) - 1;
     for day in first_day..first_day + MAX_SEARCH_DAYS {
-        let (y, m, d) = civil(day);
+        let (y, m, d) = civil_from_days(day);
+        let (m, d) = (i64::from(m), i64::from(d));
         if year.is_some_and(|want| y > want) {
             break;
         }
@@ -194,9 +181,9 @@ mod tests {
             s.start,
             Time(72 * DAY_MS as u64 + (12 * 3600 + 10 * 60 + 10) * 1000)
         );
-        assert_eq!(civil(0), (1970, 1, 1));
-        assert_eq!(civil(19_723), (2024, 1, 1));
-        assert_eq!(civil(19_782), (2024, 2, 29));
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
         // Past its only year: no window.
         assert_eq!(
             window(&w, Time(400 * DAY_MS as u64))
