@@ -273,6 +273,18 @@ pub fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// First byte of a `Content-Range: bytes a-b/len` header value.
+pub fn content_range_start(value: &str) -> Option<u64> {
+    value
+        .trim()
+        .strip_prefix("bytes ")?
+        .split('-')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// A server's answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {

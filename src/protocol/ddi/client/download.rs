@@ -4,9 +4,10 @@
 
 use rand::RngCore;
 
-use super::http::{content_range_start, is_retriable};
+use super::http::is_retriable;
 use super::{ClientEnv, DdiClient, Step};
 use crate::artifact::Verifier;
+use crate::message::content_range_start;
 use crate::message::Response;
 use crate::protocol::ddi::event::DdiEvent;
 use crate::protocol::ddi::wire::{DeploymentBase, Execution, Finished};

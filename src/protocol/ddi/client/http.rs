@@ -17,18 +17,6 @@ pub(super) fn retry_after(resp: &Response) -> Option<Span> {
     Some(Span::secs(secs))
 }
 
-/// First byte of a `Content-Range: bytes a-b/len` header.
-pub(super) fn content_range_start(value: &str) -> Option<u64> {
-    value
-        .trim()
-        .strip_prefix("bytes ")?
-        .split('-')
-        .next()?
-        .trim()
-        .parse()
-        .ok()
-}
-
 /// The numeric path segment after `marker` in a link, e.g. `8` in `…/deploymentBase/8?c=1`.
 pub fn action_id_in(href: &str, marker: &str) -> Option<u64> {
     let path = crate::message::path_and_query(href);

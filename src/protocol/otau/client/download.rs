@@ -111,7 +111,7 @@ impl OtauClient {
             206 => resp
                 .headers
                 .get("content-range")
-                .and_then(range_start)
+                .and_then(crate::message::content_range_start)
                 .unwrap_or_default(),
             416 if complete => {
                 w.verifier = Verifier::new();
@@ -203,15 +203,4 @@ impl OtauClient {
             env,
         )
     }
-}
-
-/// First byte of a `Content-Range: bytes <first>-<last>/<total>` value.
-fn range_start(value: &str) -> Option<u64> {
-    value
-        .strip_prefix("bytes ")?
-        .split('-')
-        .next()?
-        .trim()
-        .parse()
-        .ok()
 }
