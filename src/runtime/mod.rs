@@ -289,13 +289,9 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
             .iter()
             .map(|c| (c.at, c.cancel_at))
             .collect();
-        let api = match api {
-            crate::target::ServerApi::Hawkbit => "hawkbit",
-            crate::target::ServerApi::Goosebit => "goosebit",
-        };
         tokio::spawn(conductor::conduct(
             m,
-            api,
+            api.as_str(),
             orders,
             times,
             (driver.started, scale),

@@ -63,11 +63,6 @@ impl MgmtClient {
         &self.password
     }
 
-    /// The base URL.
-    pub fn base(&self) -> &str {
-        &self.base
-    }
-
     /// From now on, authorize with `Bearer <token>` instead of Basic.
     pub fn set_bearer(&mut self, token: Secret) {
         self.bearer = Some(token);

@@ -31,14 +31,3 @@ pub struct CampaignLog {
     /// After the run: devices per state the server recorded.
     pub recorded: BTreeMap<&'static str, u64>,
 }
-
-impl ManagementLog {
-    /// How many devices the server recorded as `state` for campaign `i`.
-    pub fn recorded(&self, i: usize, state: super::Recorded) -> u64 {
-        self.campaigns
-            .get(i)
-            .and_then(|c| c.recorded.get(state.as_str()))
-            .copied()
-            .unwrap_or(0)
-    }
-}

@@ -72,6 +72,16 @@ pub enum ServerApi {
     Goosebit,
 }
 
+impl ServerApi {
+    /// Lower-case name, as reports show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerApi::Hawkbit => "hawkbit",
+            ServerApi::Goosebit => "goosebit",
+        }
+    }
+}
+
 /// How to reach and log in to a management API.
 #[derive(Clone, Debug)]
 pub struct ManagerConfig {
