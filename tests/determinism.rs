@@ -110,3 +110,49 @@ fn shards_and_replay_match_the_whole_run() {
         );
     }
 }
+
+#[test]
+fn otau_fleet_is_deterministic_and_replays_per_device() {
+    let mut s = load(std::path::Path::new("scenarios/otau-http.yaml")).expect("otau-http loads");
+    s.scale_fleet(150);
+    let a = run(&s, Selection::default());
+    let b = run(&s, Selection::default());
+    assert_eq!(a.digest, b.digest);
+    assert!(
+        a.stats.updates_succeeded > 100,
+        "OTAU devices update: {}",
+        a.stats.updates_succeeded
+    );
+    let mut other = s.clone();
+    other.seed += 1;
+    assert_ne!(a.digest, run(&other, Selection::default()).digest);
+
+    let mut merged: Vec<_> = (0..2)
+        .flat_map(|i| {
+            run(
+                &s,
+                Selection {
+                    shard: Some((i, 2)),
+                    ..Selection::default()
+                },
+            )
+            .digests
+        })
+        .collect();
+    merged.sort_by_key(|(n, _)| *n);
+    assert_eq!(
+        merged, a.digests,
+        "shards of an OTAU fleet match the whole run"
+    );
+    for device in [0, 100] {
+        let (digest, trace) = replay_device(&s, device);
+        assert_eq!(
+            digest, a.digests[device as usize].1,
+            "replay of device {device}"
+        );
+        assert!(
+            trace.iter().any(|l| l.contains("stack/alias?config_otau")),
+            "the replay shows the long polls"
+        );
+    }
+}

@@ -1,38 +1,59 @@
 //! A simulated device and the bookkeeping around it, shared by both drivers.
 //!
-//! A [`Device`] is a DDI client plus what makes it one particular device: its
-//! number and controller id, its two random streams (decisions, link), the
-//! phase of its online windows and its running trace hash. [`Books`] is what
-//! a driver does with the facts a device observed: hash them into the trace,
-//! hand them to the oracle, count phases and outcomes. The virtual engine and
-//! the real-time driver differ only in how requests travel.
+//! A [`Device`] is a protocol client (DDI or OTAU, see [`Client`]) plus what
+//! makes it one particular device: its number and identity, its two random
+//! streams (decisions, link), the phase of its online windows and its running
+//! trace hash. Drivers talk to devices only through [`Device::poll_transmit`]
+//! and [`Device::handle_response`], which hand what the client observed to
+//! the [`Books`] (trace hash, oracle, counters). The virtual engine and the
+//! real-time driver differ only in how requests travel.
 
-use std::collections::BTreeMap;
+mod books;
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::oracle::{Oracle, OracleConfig};
-use crate::protocol::ddi::{ClientEnv, DdiClient, DdiEvent, Outcome, Phase};
-use crate::sim::digest::{combine, TraceHash};
+pub use books::Books;
+
+use crate::message::Request;
+use crate::protocol::ddi::{ClientEnv, DdiClient, Delivery, Phase, ReqKind};
+use crate::protocol::otau::{OtauClient, OtauEnv};
+use crate::server::otau::cik_for;
+use crate::sim::digest::TraceHash;
 use crate::sim::rng::{stream, Purpose};
 use crate::sim::setup::{Group, Setup};
-use crate::sim::stats::Stats;
-use crate::sim::RunResult;
 use crate::time::{Span, Time};
+
+/// The protocol client of a device.
+pub enum Client {
+    /// hawkBit DDI.
+    Ddi(DdiClient),
+    /// Exosite OTAU (boxed: OTAU fleets are the smaller ones).
+    Otau(Box<OtauClient>),
+}
+
+impl Client {
+    /// When the client next wants to act.
+    pub fn poll_timeout(&self) -> Time {
+        match self {
+            Client::Ddi(c) => c.poll_timeout(),
+            Client::Otau(c) => c.poll_timeout(),
+        }
+    }
+}
 
 /// One simulated device.
 pub struct Device {
     /// Number in the fleet.
     pub number: u64,
-    /// Controller id.
+    /// Controller id (DDI) or CIK (OTAU).
     pub controller_id: String,
     /// Fleet group index.
     pub group: u16,
     /// Coarse state, as last reported by the client.
     pub phase: Phase,
-    /// The DDI client state machine.
-    pub client: DdiClient,
+    /// The protocol client state machine.
+    pub client: Client,
     /// Stream for the device's own decisions.
     pub rng: ChaCha8Rng,
     /// Stream for its link (loss, latency, faults).
@@ -45,6 +66,18 @@ pub struct Device {
     pub assigned_at: Option<Time>,
     /// When it first finished an update after that.
     pub converged_at: Option<Time>,
+}
+
+/// Where the devices' server is, as the driver sees it.
+pub struct Env<'a> {
+    /// The run setup (groups, embedded server catalogs).
+    pub setup: &'a Setup,
+    /// `scheme://host[:port]` of the server.
+    pub base_url: &'a str,
+    /// DDI tenant.
+    pub tenant: &'a str,
+    /// DDI `Authorization` header value.
+    pub authorization: Option<&'a str>,
 }
 
 impl Device {
@@ -63,12 +96,23 @@ impl Device {
             }
             None => g.link.next_online(Time::ZERO, window_phase),
         };
+        let (client, controller_id) = if g.protocol.is_otau() {
+            (
+                Client::Otau(Box::new(OtauClient::new(start))),
+                cik_for(number),
+            )
+        } else {
+            (
+                Client::Ddi(DdiClient::new(start, &g.settings)),
+                setup.controller_id(number),
+            )
+        };
         Device {
             number,
-            controller_id: setup.controller_id(number),
+            controller_id,
             group: group as u16,
             phase: Phase::Idle,
-            client: DdiClient::new(start, &g.settings),
+            client,
             rng: stream(seed, number, Purpose::Device),
             link_rng,
             window_phase,
@@ -77,116 +121,117 @@ impl Device {
             converged_at: None,
         }
     }
+
+    /// True for OTAU devices.
+    pub fn is_otau(&self) -> bool {
+        matches!(self.client, Client::Otau(_))
+    }
+
+    /// The request to send at `now`, if one is due, with its kind; what the
+    /// client observed goes to `books` (and to `trace` when given).
+    pub fn poll_transmit(
+        &mut self,
+        slot: usize,
+        now: Time,
+        env: &Env<'_>,
+        books: &mut Books,
+        trace: Option<&mut Vec<String>>,
+    ) -> Option<(ReqKind, Request)> {
+        let group = &env.setup.groups[self.group as usize];
+        match &mut self.client {
+            Client::Ddi(c) => {
+                let mut events = std::mem::take(&mut books.ddi_events);
+                events.clear();
+                let req = c.poll_transmit(
+                    now,
+                    &self.controller_id,
+                    &ddi_env(env, group),
+                    &mut self.rng,
+                    &mut events,
+                );
+                let kind = events
+                    .iter()
+                    .find_map(|e| match e {
+                        crate::protocol::ddi::DdiEvent::Sent { kind, .. } => Some(*kind),
+                        _ => None,
+                    })
+                    .unwrap_or(ReqKind::Root);
+                books.record(slot, self, now, &events, trace);
+                books.ddi_events = events;
+                Some((kind, req?))
+            }
+            Client::Otau(c) => {
+                let req = c.poll_transmit(now, &otau_env(env, group, &self.controller_id))?;
+                let kind = ReqKind::from(c.request_kind());
+                self.trace.word(now.as_millis());
+                self.trace.word(200 + kind as u64);
+                Some((kind, req))
+            }
+        }
+    }
+
+    /// What came of the request sent last.
+    pub fn handle_response(
+        &mut self,
+        slot: usize,
+        now: Time,
+        delivery: Delivery,
+        env: &Env<'_>,
+        books: &mut Books,
+        trace: Option<&mut Vec<String>>,
+    ) {
+        let group = &env.setup.groups[self.group as usize];
+        match &mut self.client {
+            Client::Ddi(c) => {
+                let mut events = std::mem::take(&mut books.ddi_events);
+                events.clear();
+                c.handle_response(
+                    now,
+                    delivery,
+                    &ddi_env(env, group),
+                    &mut self.rng,
+                    &mut events,
+                );
+                books.record(slot, self, now, &events, trace);
+                books.ddi_events = events;
+            }
+            Client::Otau(c) => {
+                self.trace.word(now.as_millis());
+                self.trace.word(match &delivery {
+                    Delivery::Complete(r) => 300 + u64::from(r.status),
+                    Delivery::Broken(e, _) => 1000 + *e as u64,
+                });
+                let mut events = std::mem::take(&mut books.otau_events);
+                events.clear();
+                c.handle_response(
+                    now,
+                    delivery,
+                    &otau_env(env, group, &self.controller_id),
+                    &mut self.rng,
+                    &mut events,
+                );
+                books.record_otau(self, now, &events, trace);
+                books.otau_events = events;
+            }
+        }
+    }
 }
 
-/// What a device's client needs to know about its server and group.
-pub fn client_env<'a>(
-    setup: &'a Setup,
-    group: &'a Group,
-    base_url: &'a str,
-    tenant: &'a str,
-    authorization: Option<&'a str>,
-) -> ClientEnv<'a> {
+fn ddi_env<'a>(env: &'a Env<'a>, group: &'a Group) -> ClientEnv<'a> {
     ClientEnv {
-        base_url,
-        tenant,
-        authorization,
-        catalog: setup.server.catalog(),
+        base_url: env.base_url,
+        tenant: env.tenant,
+        authorization: env.authorization,
+        catalog: env.setup.server.catalog(),
         settings: &group.settings,
     }
 }
 
-/// The oracle, the statistics and the phase counts of a run.
-pub struct Books {
-    /// Invariant checks.
-    pub oracle: Oracle,
-    /// Counters and histograms.
-    pub stats: Stats,
-    /// Devices per phase.
-    pub phases: [u64; 7],
-}
-
-impl Books {
-    /// Books for `devices` devices, all idle.
-    pub fn new(config: OracleConfig, devices: usize) -> Books {
-        let mut phases = [0; 7];
-        phases[Phase::Idle as usize] = devices as u64;
-        Books {
-            oracle: Oracle::new(config, devices),
-            stats: Stats::new(),
-            phases,
-        }
-    }
-
-    /// Records what device `d` (in slot `slot`) observed at `now`; appends a
-    /// readable line per event to `trace` when given.
-    pub fn record(
-        &mut self,
-        slot: usize,
-        d: &mut Device,
-        now: Time,
-        events: &[DdiEvent],
-        mut trace: Option<&mut Vec<String>>,
-    ) {
-        for ev in events {
-            d.trace.event(now, ev);
-            self.oracle
-                .observe(slot, d.number, &d.controller_id, now, ev);
-            match ev {
-                DdiEvent::PhaseChanged(p) => {
-                    self.phases[d.phase as usize] -= 1;
-                    self.phases[*p as usize] += 1;
-                    d.phase = *p;
-                }
-                DdiEvent::DeploymentSeen { .. } => {
-                    d.assigned_at.get_or_insert(now);
-                }
-                DdiEvent::ActionEnded { outcome, .. } => {
-                    self.stats.ended(outcome);
-                    if *outcome == Outcome::Success
-                        && d.converged_at.is_none()
-                        && d.assigned_at.is_some()
-                    {
-                        d.converged_at = Some(now);
-                    }
-                }
-                _ => {}
-            }
-            if let Some(t) = trace.as_deref_mut() {
-                t.push(format!("{now:>14}    {ev:?}"));
-            }
-        }
-    }
-
-    /// The run's result over `devices` (in device-number order).
-    pub fn into_result<'a>(
-        self,
-        devices: impl Iterator<Item = &'a Device>,
-        events: u64,
-        trace: Vec<String>,
-        extra_counters: BTreeMap<&'static str, u64>,
-    ) -> RunResult {
-        let mut digests = Vec::new();
-        let mut convergence = Vec::new();
-        for d in devices {
-            digests.push((d.number, d.trace));
-            if let Some(a) = d.assigned_at {
-                convergence.push(d.converged_at.map(|c| c.since(a)));
-            }
-        }
-        let digest = combine(digests.iter().map(|(n, h)| (*n, h)));
-        RunResult {
-            targeted: convergence.len() as u64,
-            convergence,
-            stats: self.stats,
-            oracle: self.oracle,
-            digests,
-            digest,
-            phases: self.phases,
-            trace,
-            events,
-            extra_counters,
-            management: None,
-        }
+fn otau_env<'a>(env: &'a Env<'a>, group: &'a Group, cik: &'a str) -> OtauEnv<'a> {
+    OtauEnv {
+        base_url: env.base_url,
+        cik,
+        catalog: env.setup.otau.catalog(),
+        settings: &group.otau,
     }
 }

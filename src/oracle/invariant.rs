@@ -49,11 +49,48 @@ pub enum InvariantId {
     /// `DdiArtifactHash` omits only `sha256` when null). A device that checks
     /// the hash it trusts most cannot, when the server leaves it out.
     DdiHashes,
+    /// `OTAU-SEQ` — a cycle's `otau_in` statuses follow the status diagram
+    /// (otau.md §3.3 rules 3–6, [SCH] diagram; the seed's order §3.2): `INIT`
+    /// first, phase ranks never decrease, a non-`_STEP` status never repeats,
+    /// `_STEP`s only inside their phase, `DOWNLOAD_SUCCESS` after `DOWNLOAD`,
+    /// `INSTALL` after `DOWNLOAD_SUCCESS`, `INSTALLED_VERSION` after
+    /// `INSTALL_SUCCESS`, each error only in its phase, and nothing after a
+    /// terminal status (except `INSTALLED_VERSION` after an error).
+    OtauSeq,
+    /// `OTAU-VERSION` — every status carries the delivered manifest's
+    /// `version`, and `INSTALLED_VERSION` after `INSTALL_SUCCESS` equals it
+    /// (otau.md §3 "should match the version field in config_otau", §3.3.2).
+    OtauVersion,
+    /// `OTAU-OVERLAP` — no new manifest is handed to a device while its
+    /// current cycle is running (otau.md §10.9: a device processes one OTAU
+    /// at a time; the seed client only polls between cycles, §9).
+    OtauOverlap,
+    /// `OTAU-304` — a long poll is answered 304 only if nothing was written
+    /// to `config_otau` after `If-Modified-Since` and left unacknowledged
+    /// when the poll was sent (otau.md §4.1 "will then immediately return the
+    /// value", §4.2 delivery rule, §7).
+    Otau304,
+    /// `OTAU-REDELIVER` — an acknowledged value is not delivered again
+    /// (otau.md §4.2: "a device write (ACK) clears pending"; §10.2).
+    OtauRedeliver,
+    /// `OTAU-CONTENT` — the bytes served for a payload file match the size
+    /// and sha256 of its `info=true` line (otau.md §4.4, §10.7 "size in info
+    /// must equal the blob length"; the sha256 in meta is this mock's [INF]).
+    OtauContent,
+    /// `OTAU-ACK` — a device that processed a manifest (reported statuses
+    /// for it) also wrote the same `config_otau` value back, at the latest
+    /// before the next manifest reaches it (otau.md §3.3.8, §5; the seed ACKs
+    /// before `INIT` and allows doing it after the update).
+    OtauAck,
+    /// `OTAU-WRITE-RATE` (warning) — at least 1 s between two `otau_in`
+    /// writes of a device (otau.md §3.3.9, §4: "Data cannot be written faster
+    /// than a rate of once per second; doing so results in undefined behavior").
+    OtauWriteRate,
 }
 
 impl InvariantId {
     /// Every invariant, in catalogue order.
-    pub const ALL: [InvariantId; 10] = [
+    pub const ALL: [InvariantId; 18] = [
         InvariantId::DdiSmOffered,
         InvariantId::DdiSmFinal,
         InvariantId::DdiSm410,
@@ -64,6 +101,14 @@ impl InvariantId {
         InvariantId::DdiRange,
         InvariantId::DdiJson,
         InvariantId::DdiHashes,
+        InvariantId::OtauSeq,
+        InvariantId::OtauVersion,
+        InvariantId::OtauOverlap,
+        InvariantId::Otau304,
+        InvariantId::OtauRedeliver,
+        InvariantId::OtauContent,
+        InvariantId::OtauAck,
+        InvariantId::OtauWriteRate,
     ];
 
     /// The stable ID.
@@ -79,7 +124,20 @@ impl InvariantId {
             InvariantId::DdiRange => "DDI-RANGE",
             InvariantId::DdiJson => "DDI-JSON",
             InvariantId::DdiHashes => "DDI-HASHES",
+            InvariantId::OtauSeq => "OTAU-SEQ",
+            InvariantId::OtauVersion => "OTAU-VERSION",
+            InvariantId::OtauOverlap => "OTAU-OVERLAP",
+            InvariantId::Otau304 => "OTAU-304",
+            InvariantId::OtauRedeliver => "OTAU-REDELIVER",
+            InvariantId::OtauContent => "OTAU-CONTENT",
+            InvariantId::OtauAck => "OTAU-ACK",
+            InvariantId::OtauWriteRate => "OTAU-WRITE-RATE",
         }
+    }
+
+    /// True for the OTAU family (checked only when the fleet has OTAU devices).
+    pub fn is_otau(self) -> bool {
+        self.as_str().starts_with("OTAU-")
     }
 
     /// Looks an ID up by its stable name.
@@ -102,6 +160,14 @@ impl InvariantId {
             InvariantId::DdiHashes => {
                 "artifacts advertise sha1 and md5 (sha256 if any) hex digests"
             }
+            InvariantId::OtauSeq => "otau_in statuses follow the OTAU status diagram",
+            InvariantId::OtauVersion => "statuses carry the delivered manifest's version",
+            InvariantId::OtauOverlap => "no new manifest while a device's update runs",
+            InvariantId::Otau304 => "304 only when nothing new is pending since If-Modified-Since",
+            InvariantId::OtauRedeliver => "an acknowledged manifest is not delivered again",
+            InvariantId::OtauContent => "served content matches its info line (size, sha256)",
+            InvariantId::OtauAck => "a processed manifest is written back (acknowledged)",
+            InvariantId::OtauWriteRate => "at most one otau_in write per second",
         }
     }
 
@@ -118,6 +184,14 @@ impl InvariantId {
             InvariantId::DdiRange => "ddi.md §1.9, RFC 7233 §4.1",
             InvariantId::DdiJson => "ddi.md §0, §1.1, §1.3, §1.5",
             InvariantId::DdiHashes => "ddi.md §1.3 (DdiArtifactHash)",
+            InvariantId::OtauSeq => "otau.md §3.1, §3.3 rules 3–6",
+            InvariantId::OtauVersion => "otau.md §3, §3.3 rule 2",
+            InvariantId::OtauOverlap => "otau.md §9, §10.9",
+            InvariantId::Otau304 => "otau.md §4.1, §4.2, §7",
+            InvariantId::OtauRedeliver => "otau.md §4.2, §10.2",
+            InvariantId::OtauContent => "otau.md §4.4, §10.7",
+            InvariantId::OtauAck => "otau.md §3.3 rule 8, §5",
+            InvariantId::OtauWriteRate => "otau.md §3.3 rule 9, §4",
         }
     }
 }

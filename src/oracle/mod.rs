@@ -80,6 +80,7 @@ pub struct OracleConfig {
 /// The online checker.
 pub struct Oracle {
     config: OracleConfig,
+    otau: otau::OtauOracle,
     devices: Vec<DeviceState>,
     counts: BTreeMap<InvariantId, u64>,
     recorded: Vec<Violation>,
@@ -90,6 +91,7 @@ impl Oracle {
     pub fn new(config: OracleConfig, devices: usize) -> Oracle {
         Oracle {
             config,
+            otau: otau::OtauOracle::new(),
             devices: (0..devices).map(|_| DeviceState::default()).collect(),
             counts: BTreeMap::new(),
             recorded: Vec::new(),
@@ -135,6 +137,24 @@ impl Oracle {
                 excerpt: Vec::new(),
             });
         }
+    }
+
+    /// What OTAU device `device` observed at `now` (see [`otau`]).
+    pub fn observe_otau(
+        &mut self,
+        device: u64,
+        controller_id: &str,
+        now: Time,
+        event: &crate::protocol::otau::OtauEvent,
+    ) {
+        if let Some((id, message)) = self.otau.check(device, now, event) {
+            self.fire(id, device, controller_id, now, message);
+        }
+    }
+
+    /// The campaign wrote `config_otau` of OTAU device `device` at `now`.
+    pub fn otau_manifest_set(&mut self, device: u64, now: Time) {
+        self.otau.observe_manifest_set(device, now);
     }
 
     /// The server changed an action's status (embedded server, virtual mode).

@@ -1,9 +1,11 @@
-//! OTAU invariants (otau.md §3.3, §4.2, §5) and a small oracle that checks
-//! them online from [`OtauEvent`]s plus the campaign's manifest writes.
+//! The OTAU checks (otau.md §3.3, §4.2, §5): the `OTAU-*` entries of
+//! [`InvariantId`], checked online from [`OtauEvent`]s plus the campaign's
+//! manifest writes.
 //!
-//! Kept apart from the DDI [`super::Oracle`] for now; IDs and messages follow
-//! the same style so they can join [`super::InvariantId`] later. State per
-//! device is a few words plus the current cycle's version string.
+//! [`super::Oracle`] owns one and records what [`OtauOracle::check`] finds
+//! beside the DDI violations; [`OtauOracle::observe`] records on its own, for
+//! tests of the OTAU flow alone. State per device is a few words plus the
+//! current cycle's version string.
 //! A *cycle* is what follows a delivered `config_otau` value until the device
 //! reports a terminal status (otau.md §3.3 "Per cycle").
 
@@ -11,6 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::InvariantId;
 use crate::protocol::otau::wire::Status;
 use crate::protocol::otau::OtauEvent;
 use crate::server::otau::unix_secs;
@@ -18,76 +21,6 @@ use crate::time::{Span, Time};
 
 /// Violations kept in full; later ones are only counted.
 const MAX_RECORDED: usize = 200;
-
-/// An OTAU invariant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum OtauInvariant {
-    /// `OTAU-SEQ` — a cycle's `otau_in` statuses follow the status diagram
-    /// (otau.md §3.3 rules 3–6, [SCH] diagram; the seed's order §3.2): `INIT`
-    /// first, phase ranks never decrease, a non-`_STEP` status never repeats,
-    /// `_STEP`s only inside their phase, `DOWNLOAD_SUCCESS` after `DOWNLOAD`,
-    /// `INSTALL` after `DOWNLOAD_SUCCESS`, `INSTALLED_VERSION` after
-    /// `INSTALL_SUCCESS`, each error only in its phase, and nothing after a
-    /// terminal status (except `INSTALLED_VERSION` after an error).
-    Seq,
-    /// `OTAU-VERSION` — every status carries the delivered manifest's
-    /// `version`, and `INSTALLED_VERSION` after `INSTALL_SUCCESS` equals it
-    /// (otau.md §3 "should match the version field in config_otau", §3.3.2).
-    Version,
-    /// `OTAU-OVERLAP` — no new manifest is handed to a device while its
-    /// current cycle is running (otau.md §10.9: a device processes one OTAU
-    /// at a time; the seed client only polls between cycles, §9).
-    Overlap,
-    /// `OTAU-304` — a long poll is answered 304 only if nothing was written
-    /// to `config_otau` after `If-Modified-Since` and left unacknowledged
-    /// when the poll was sent (otau.md §4.1 "will then immediately return the
-    /// value", §4.2 delivery rule, §7).
-    NotModified,
-    /// `OTAU-REDELIVER` — an acknowledged value is not delivered again
-    /// (otau.md §4.2: "a device write (ACK) clears pending"; §10.2).
-    Redeliver,
-    /// `OTAU-CONTENT` — the bytes served for a payload file match the size
-    /// and sha256 of its `info=true` line (otau.md §4.4, §10.7 "size in info
-    /// must equal the blob length"; the sha256 in meta is this mock's [INF]).
-    Content,
-    /// `OTAU-ACK` — a device that processed a manifest (reported statuses
-    /// for it) also wrote the same `config_otau` value back, at the latest
-    /// before the next manifest reaches it (otau.md §3.3.8, §5; the seed ACKs
-    /// before `INIT` and allows doing it after the update).
-    Ack,
-    /// `OTAU-WRITE-RATE` (warning) — at least 1 s between two `otau_in`
-    /// writes of a device (otau.md §3.3.9, §4: "Data cannot be written faster
-    /// than a rate of once per second; doing so results in undefined behavior").
-    WriteRate,
-}
-
-impl OtauInvariant {
-    /// Every invariant, in catalogue order.
-    pub const ALL: [OtauInvariant; 8] = [
-        OtauInvariant::Seq,
-        OtauInvariant::Version,
-        OtauInvariant::Overlap,
-        OtauInvariant::NotModified,
-        OtauInvariant::Redeliver,
-        OtauInvariant::Content,
-        OtauInvariant::Ack,
-        OtauInvariant::WriteRate,
-    ];
-
-    /// The stable ID.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OtauInvariant::Seq => "OTAU-SEQ",
-            OtauInvariant::Version => "OTAU-VERSION",
-            OtauInvariant::Overlap => "OTAU-OVERLAP",
-            OtauInvariant::NotModified => "OTAU-304",
-            OtauInvariant::Redeliver => "OTAU-REDELIVER",
-            OtauInvariant::Content => "OTAU-CONTENT",
-            OtauInvariant::Ack => "OTAU-ACK",
-            OtauInvariant::WriteRate => "OTAU-WRITE-RATE",
-        }
-    }
-}
 
 /// One broken OTAU invariant.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -172,17 +105,44 @@ impl OtauOracle {
         d.set_since_ack = true;
     }
 
-    /// An event of device `device` at `now`.
+    /// An event of device `device` at `now`; records what it breaks.
     pub fn observe(&mut self, device: u64, now: Time, event: &OtauEvent) {
+        if let Some((id, message)) = self.check(device, now, event) {
+            self.record(id, device, now, message);
+        }
+    }
+
+    /// An event of device `device` at `now`: the invariant it breaks, if any,
+    /// with what was seen. [`super::Oracle`] records it with the DDI ones.
+    pub fn check(
+        &mut self,
+        device: u64,
+        now: Time,
+        event: &OtauEvent,
+    ) -> Option<(InvariantId, String)> {
         let d = self.devices.entry(device).or_default();
-        let mut found: Option<(OtauInvariant, String)> = None;
+        let mut found: Option<(InvariantId, String)> = None;
         match event {
-            OtauEvent::NotModified { sent, ims } => {
+            OtauEvent::NotModified {
+                sent,
+                ims,
+                timeout_ms,
+            } => {
+                // Pending when the poll was sent: it had to be answered at once.
                 let changed = |t: &Time| t <= sent && unix_secs(*t) > *ims;
+                // Written while the poll waited, and the 304 came long before
+                // the poll's timeout: the write should have released it with 200.
+                let early = now + Span::secs(1) < *sent + Span(*timeout_ms);
+                let written_while_held = |t: &Time| early && t <= &now && unix_secs(*t) > *ims;
                 if let Some(set) = d.pending_since.filter(changed) {
                     found = Some((
-                        OtauInvariant::NotModified,
+                        InvariantId::Otau304,
                         format!("304 to a long poll sent at {} ms although config_otau was written at {} ms and not acknowledged", sent.0, set.0),
+                    ));
+                } else if let Some(set) = d.pending_since.filter(written_while_held) {
+                    found = Some((
+                        InvariantId::Otau304,
+                        format!("304 after {} ms to a long poll with Request-Timeout {timeout_ms} ms although config_otau was written at {} ms while it waited", now.since(*sent).as_millis(), set.0),
                     ));
                 }
             }
@@ -191,7 +151,7 @@ impl OtauOracle {
                 let unacked = d.cycle.as_ref().filter(|c| c.seen != 0 && !c.acked);
                 if let (None, Some(c), false) = (running, unacked, busy) {
                     found = Some((
-                        OtauInvariant::Ack,
+                        InvariantId::OtauAck,
                         format!("manifest {:?} was processed but never written back (next offer {version:?})", c.version),
                     ));
                     d.cycle = Some(Box::new(Cycle {
@@ -200,12 +160,12 @@ impl OtauOracle {
                     }));
                 } else if let Some(c) = running {
                     found = Some((
-                        OtauInvariant::Overlap,
+                        InvariantId::OtauOverlap,
                         format!("manifest {version:?} delivered while {:?} is running (last status {:?})", c.version, c.last.map(Status::as_str)),
                     ));
                 } else if !d.set_since_ack && d.acked.as_deref() == Some(version.as_str()) {
                     found = Some((
-                        OtauInvariant::Redeliver,
+                        InvariantId::OtauRedeliver,
                         format!(
                             "manifest {version:?} delivered again after the device acknowledged it"
                         ),
@@ -235,7 +195,7 @@ impl OtauOracle {
                 found = check_status(d, version, *status);
                 if let Some(last) = last.filter(|t| now.since(*t) < Span::secs(1)) {
                     found = found.or(Some((
-                        OtauInvariant::WriteRate,
+                        InvariantId::OtauWriteRate,
                         format!(
                             "{} written {} ms after the previous otau_in write",
                             status.as_str(),
@@ -246,7 +206,7 @@ impl OtauOracle {
             }
             OtauEvent::ContentMismatch { file } => {
                 found = Some((
-                    OtauInvariant::Content,
+                    InvariantId::OtauContent,
                     format!(
                         "{file}: the bytes served do not have the size/sha256 of its info line"
                     ),
@@ -254,12 +214,10 @@ impl OtauOracle {
             }
             _ => {}
         }
-        if let Some((id, message)) = found {
-            self.record(id, device, now, message);
-        }
+        found
     }
 
-    fn record(&mut self, id: OtauInvariant, device: u64, now: Time, message: String) {
+    fn record(&mut self, id: InvariantId, device: u64, now: Time, message: String) {
         if self.violations.len() >= MAX_RECORDED {
             self.unrecorded += 1;
             return;
@@ -278,12 +236,12 @@ fn check_status(
     d: &mut DeviceState,
     version: &str,
     status: Status,
-) -> Option<(OtauInvariant, String)> {
+) -> Option<(InvariantId, String)> {
     let Some(c) = d.cycle.as_mut() else {
         // A boot report needs no manifest (otau.md §3.3.10).
         return (status != Status::InstalledVersion).then(|| {
             (
-                OtauInvariant::Seq,
+                InvariantId::OtauSeq,
                 format!("{} without a delivered manifest", status.as_str()),
             )
         });
@@ -307,7 +265,7 @@ fn check_status(
     }
     if !version_ok {
         return Some((
-            OtauInvariant::Version,
+            InvariantId::OtauVersion,
             format!(
                 "{} reports version {version:?}, the manifest is {:?}",
                 status.as_str(),
@@ -317,7 +275,7 @@ fn check_status(
     }
     seq.map(|why| {
         (
-            OtauInvariant::Seq,
+            InvariantId::OtauSeq,
             format!("{} {why} (cycle {:?})", status.as_str(), c.version),
         )
     })
@@ -440,6 +398,7 @@ mod tests {
             &OtauEvent::NotModified {
                 sent: Time(1),
                 ims: 0,
+                timeout_ms: 300_000,
             },
         );
         o.observe(

@@ -254,6 +254,12 @@ pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Durati
             .collect(),
         invariants: InvariantId::ALL
             .iter()
+            .filter(|id| {
+                // Only the families the fleet's protocols can exercise.
+                s.fleet
+                    .iter()
+                    .any(|g| g.protocol.is_otau() == id.is_otau())
+            })
             .map(|id| InvariantVerdict {
                 id: id.as_str(),
                 summary: id.summary(),

@@ -42,7 +42,10 @@ pub fn orders(scenario: &Scenario, setup: &Setup, scale: f64) -> Vec<Order> {
                 .groups
                 .iter()
                 .flat_map(|g| (g.first..g.first + g.count).map(move |n| (g, n)))
-                .filter(|(g, n)| selects(&plan.selector, i, *n, g.kind))
+                .filter(|(g, n)| {
+                    // OTAU devices get their manifest from the OTAU side, not from a rollout.
+                    !g.protocol.is_otau() && selects(&plan.selector, i, *n, g.kind, g.protocol)
+                })
                 .map(|(_, n)| setup.controller_id(n))
                 .collect();
             let artifacts = c

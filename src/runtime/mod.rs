@@ -19,7 +19,7 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::device::{client_env, Books, Device};
+use crate::device::{Books, Device, Env};
 use rand::Rng;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -28,7 +28,7 @@ pub use http::{Http, HttpSetupError, Injected};
 
 use crate::message::{Method, NetError, Request};
 use crate::oracle::OracleConfig;
-use crate::protocol::ddi::{DdiEvent, Delivery, ReqKind};
+use crate::protocol::ddi::{Delivery, ReqKind};
 use crate::scenario::{ClientFault, Scenario};
 use crate::sim::setup::{selects, Setup};
 use crate::sim::RunResult;
@@ -236,7 +236,7 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
                 .campaigns
                 .iter()
                 .enumerate()
-                .filter(|(i, c)| selects(&c.selector, *i, number, g.kind))
+                .filter(|(i, c)| selects(&c.selector, *i, number, g.kind, g.protocol))
                 .map(|(_, c)| c.at)
                 .min();
             devices.push(d);
@@ -263,7 +263,6 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
         devices,
         heap: BinaryHeap::new(),
         seq: 0,
-        events: Vec::new(),
         late_sends: 0,
         dropped: 0,
         in_flight: 0,
@@ -368,7 +367,6 @@ struct Driver {
     books: Books,
     heap: BinaryHeap<Reverse<(Time, u64, u32)>>,
     seq: u64,
-    events: Vec<DdiEvent>,
     late_sends: u64,
     dropped: u64,
     in_flight: u64,
@@ -485,31 +483,17 @@ impl Driver {
             self.push(next, slot);
             return;
         }
-        let env = client_env(
-            &self.setup,
-            g,
-            &self.base,
-            &self.tenant,
-            self.authorization.as_deref(),
-        );
-        self.events.clear();
-        let Some(req) =
-            d.client
-                .poll_transmit(due, &d.controller_id, &env, &mut d.rng, &mut self.events)
-        else {
+        let env = Env {
+            setup: &self.setup,
+            base_url: &self.base,
+            tenant: &self.tenant,
+            authorization: self.authorization.as_deref(),
+        };
+        let Some((kind, req)) = d.poll_transmit(slot, due, &env, &mut self.books, None) else {
             let next = d.client.poll_timeout();
-            self.flush(slot, due);
             self.push(next, slot);
             return;
         };
-        let kind = self
-            .events
-            .iter()
-            .find_map(|e| match e {
-                DdiEvent::Sent { kind, .. } => Some(*kind),
-                _ => None,
-            })
-            .unwrap_or(ReqKind::Root);
         if real_lateness > LATE {
             self.late_sends += 1;
         }
@@ -538,7 +522,6 @@ impl Driver {
         self.in_flight_of[slot] = Some((kind, due, intended));
         self.books.stats.sent(kind);
         self.in_flight += 1;
-        self.flush(slot, due);
         let (http, tx, number) = (self.http.clone(), tx.clone(), self.devices[slot].number);
         tokio::spawn(async move {
             let delivery = http.execute(number, req, fault).await;
@@ -568,25 +551,15 @@ impl Driver {
             Delivery::Broken(e, _) => self.books.stats.failed(kind, *e),
         }
         let d = &mut self.devices[slot];
-        let g = &self.setup.groups[d.group as usize];
-        let env = client_env(
-            &self.setup,
-            g,
-            &self.base,
-            &self.tenant,
-            self.authorization.as_deref(),
-        );
-        self.events.clear();
-        d.client
-            .handle_response(now, done.delivery, &env, &mut d.rng, &mut self.events);
+        let env = Env {
+            setup: &self.setup,
+            base_url: &self.base,
+            tenant: &self.tenant,
+            authorization: self.authorization.as_deref(),
+        };
+        d.handle_response(slot, now, done.delivery, &env, &mut self.books, None);
         let next = d.client.poll_timeout();
-        self.flush(slot, now);
         self.push(next.max(now), slot);
-    }
-
-    fn flush(&mut self, slot: usize, now: Time) {
-        let d = &mut self.devices[slot];
-        self.books.record(slot, d, now, &self.events, None);
     }
 
     fn finish(self) -> RunResult {

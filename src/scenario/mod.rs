@@ -190,6 +190,29 @@ pub fn validate(s: &Scenario) -> Result<(), (Vec<PathSeg>, String)> {
                 "expected a bandwidth above 0 bytes per second".into(),
             ));
         }
+        let otau = |k: &str| vec![key("fleet"), Index(i), key("otau"), key(k)];
+        let long_poll = g.otau.long_poll.0.as_millis();
+        if long_poll == 0 || long_poll > crate::protocol::otau::wire::MAX_REQUEST_TIMEOUT_MS {
+            return Err((
+                otau("long_poll"),
+                "expected a long-poll timeout above 0s and at most 300s (otau.md §4.1)".into(),
+            ));
+        }
+        if let Some(name) = &g.otau.skip_status {
+            if crate::protocol::otau::wire::Status::parse(name).is_none() {
+                return Err((
+                    otau("skip_status"),
+                    format!(
+                        "expected an otau_in status ({}), found `{name}`",
+                        crate::protocol::otau::wire::Status::ALL
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
         if let Some(m) = &g.misbehave {
             if m.poll_every.0.as_millis() == 0 {
                 return Err((

@@ -204,6 +204,26 @@ pub enum Protocol {
     /// hawkBit DDI v1.
     #[default]
     Ddi,
+    /// Exosite OTAU over the HTTP device API (long poll of `config_otau`).
+    Otau,
+    /// Exosite OTAU over MQTT (`config_otau` pushed; content still over HTTP).
+    OtauMqtt,
+}
+
+impl Protocol {
+    /// Scenario spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Ddi => "ddi",
+            Protocol::Otau => "otau",
+            Protocol::OtauMqtt => "otau_mqtt",
+        }
+    }
+
+    /// True for both OTAU transports.
+    pub fn is_otau(self) -> bool {
+        matches!(self, Protocol::Otau | Protocol::OtauMqtt)
+    }
 }
 
 /// A group of identical devices.
@@ -237,6 +257,66 @@ pub struct FleetGroup {
     /// `410 Gone` (DDI-SM-410).
     #[serde(default)]
     pub resend_final_feedback: bool,
+    /// OTAU device behaviour (`protocol: otau` / `otau_mqtt` only).
+    #[serde(default)]
+    pub otau: OtauDevice,
+}
+
+/// How an OTAU device behaves (otau.md §9, §11); the defaults are the seed client's.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtauDevice {
+    /// `Request-Timeout` of the long poll (at most 300 s, otau.md §4.1).
+    #[serde(default = "default_long_poll")]
+    pub long_poll: Duration,
+    /// Pause before each status write (the seed sleeps 3 s; ≥ 1 s keeps the write-rate rule).
+    #[serde(default = "default_status_gap")]
+    pub status_gap: Duration,
+    /// When the manifest is written back: `before_init` (the seed), `after_install`, `never`.
+    #[serde(default)]
+    pub ack: OtauAck,
+    /// Send the last `Last-Modified` as `If-Modified-Since` (murano-client) instead of `0` (the seed).
+    #[serde(default)]
+    pub ims_from_last_modified: bool,
+    /// Misbehaviour, to test the oracle: never send this status (e.g. `DOWNLOAD_SUCCESS`).
+    #[serde(default)]
+    pub skip_status: Option<String>,
+    /// Misbehaviour: report `INSTALLED_VERSION` with a version that is not the manifest's.
+    #[serde(default)]
+    pub wrong_installed_version: bool,
+}
+
+fn default_long_poll() -> Duration {
+    Duration(Span::minutes(5))
+}
+fn default_status_gap() -> Duration {
+    Duration(Span::secs(3))
+}
+
+impl Default for OtauDevice {
+    fn default() -> Self {
+        OtauDevice {
+            long_poll: default_long_poll(),
+            status_gap: default_status_gap(),
+            ack: OtauAck::default(),
+            ims_from_last_modified: false,
+            skip_status: None,
+            wrong_installed_version: false,
+        }
+    }
+}
+
+/// When an OTAU device acknowledges a manifest (otau.md §5).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OtauAck {
+    /// Right after receiving it (the seed).
+    #[default]
+    BeforeInit,
+    /// After the final status.
+    AfterInstall,
+    /// Never (misbehaviour).
+    Never,
 }
 
 fn default_install_time() -> Duration {
@@ -351,9 +431,15 @@ pub struct Campaign {
     /// Maintenance window, relative to `at`.
     #[serde(default)]
     pub maintenance_window: Option<WindowSpec>,
-    /// Cancel the campaign's still-open actions at this time after `at`.
+    /// Cancel the campaign's still-open actions at this time after `at`
+    /// (DDI only: OTAU has no cancel).
     #[serde(default)]
     pub cancel_after: Option<Duration>,
+    /// OTAU devices: the `config_otau` value written, verbatim, instead of the
+    /// manifest built from `version`, `name` and `artifacts` (e.g. to check
+    /// that devices refuse an unknown `type`).
+    #[serde(default)]
+    pub manifest: Option<String>,
 }
 
 fn default_version() -> String {
@@ -380,6 +466,9 @@ pub struct Selector {
     /// Only this fraction of the matching devices, chosen by device number.
     #[serde(default)]
     pub fraction: Option<Fraction>,
+    /// Only devices speaking this protocol (default: all).
+    #[serde(default)]
+    pub protocol: Option<Protocol>,
 }
 
 /// A maintenance window relative to the campaign start.

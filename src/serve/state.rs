@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use crate::message::{Request, Response};
-use crate::scenario::{DeviceKind, Scenario};
+use crate::scenario::{DeviceKind, Protocol, Scenario};
 use crate::server::{
     self, ActionId, IndexGroup, MgmtCredentials, Server, ServerConfig, ServerEvent,
 };
@@ -281,8 +281,13 @@ impl Schedule {
     fn assign(&mut self, server: &mut Server, i: usize, t: usize, now: Time) -> bool {
         let (run, target) = (&mut self.campaigns[i], &self.targets[t]);
         let selected = match target.device {
-            Some((kind, number)) => selects(&run.plan.selector, i, number, kind),
-            None => run.plan.selector.kind.is_none() && run.plan.selector.fraction.is_none(),
+            Some((kind, number)) => selects(&run.plan.selector, i, number, kind, Protocol::Ddi),
+            None => {
+                let s = &run.plan.selector;
+                s.kind.is_none()
+                    && s.fraction.is_none()
+                    && s.protocol.is_none_or(|p| p == Protocol::Ddi)
+            }
         };
         if !selected {
             return false;

@@ -52,10 +52,32 @@ pub enum Fault {
     /// Artifacts advertise only `sha1` (no `md5`, no `sha256`, no
     /// `md5sum-http` link), as goosebit 0.2.12 does.
     Sha1OnlyHashes,
+    /// OTAU: the first long poll after a manifest change is answered 304
+    /// although the new value is pending (see [`crate::server::otau::OtauFaults`]).
+    OtauNotModifiedAfterChange,
+    /// OTAU: a status write mid-update is answered with a newer manifest.
+    OtauOverlapManifest,
+    /// OTAU: an acknowledged manifest is delivered once more.
+    OtauRedeliverAcked,
+    /// OTAU: `/provision/download` serves other bytes than its info line describes.
+    OtauWrongContent,
+}
+
+impl Fault {
+    /// True for the faults of the OTAU server core (the DDI core ignores them).
+    pub fn is_otau(self) -> bool {
+        matches!(
+            self,
+            Fault::OtauNotModifiedAfterChange
+                | Fault::OtauOverlapManifest
+                | Fault::OtauRedeliverAcked
+                | Fault::OtauWrongContent
+        )
+    }
 }
 
 /// Names of the unit faults, for parsing and error messages.
-const UNIT_FAULTS: [(&str, Fault); 9] = [
+const UNIT_FAULTS: [(&str, Fault); 13] = [
     (
         "accept_feedback_after_close",
         Fault::AcceptFeedbackAfterClose,
@@ -68,9 +90,16 @@ const UNIT_FAULTS: [(&str, Fault); 9] = [
     ("sleep_below_minimum", Fault::SleepBelowMinimum),
     ("garbage_json", Fault::GarbageJson),
     ("sha1_only_hashes", Fault::Sha1OnlyHashes),
+    (
+        "otau_not_modified_after_change",
+        Fault::OtauNotModifiedAfterChange,
+    ),
+    ("otau_overlap_manifest", Fault::OtauOverlapManifest),
+    ("otau_redeliver_acked", Fault::OtauRedeliverAcked),
+    ("otau_wrong_content", Fault::OtauWrongContent),
 ];
 
-const ALL_NAMES: [&str; 10] = [
+const ALL_NAMES: [&str; 14] = [
     "respond",
     "accept_feedback_after_close",
     "reopen_closed_actions",
@@ -81,6 +110,10 @@ const ALL_NAMES: [&str; 10] = [
     "sleep_below_minimum",
     "garbage_json",
     "sha1_only_hashes",
+    "otau_not_modified_after_change",
+    "otau_overlap_manifest",
+    "otau_redeliver_acked",
+    "otau_wrong_content",
 ];
 
 impl Fault {
@@ -217,6 +250,8 @@ pub(super) struct Active {
     pub(super) sleep_below_min: bool,
     pub(super) garbage_json: bool,
     pub(super) sha1_only: bool,
+    /// Faults of the OTAU core.
+    pub(super) otau: super::otau::OtauFaults,
 }
 
 impl Active {
@@ -234,6 +269,10 @@ impl Active {
                 Fault::SleepBelowMinimum => a.sleep_below_min = true,
                 Fault::GarbageJson => a.garbage_json = true,
                 Fault::Sha1OnlyHashes => a.sha1_only = true,
+                Fault::OtauNotModifiedAfterChange => a.otau.not_modified_after_change = true,
+                Fault::OtauOverlapManifest => a.otau.overlap_manifest = true,
+                Fault::OtauRedeliverAcked => a.otau.redeliver_acked = true,
+                Fault::OtauWrongContent => a.otau.wrong_content = true,
             }
         }
         a

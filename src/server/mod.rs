@@ -424,6 +424,13 @@ impl Server {
         target.cancel(&mut ev, action, force, cap)
     }
 
+    /// The faults active at `now` that apply to the OTAU core: the status
+    /// every request is answered with, if any, and the protocol bugs.
+    pub fn otau_faults_at(&self, now: Time) -> (Option<u16>, otau::OtauFaults) {
+        let active = fault::Active::at(&self.faults, now);
+        (active.respond, active.otau)
+    }
+
     /// Replaces the fault windows.
     pub fn set_faults(&mut self, faults: Vec<FaultWindow>) {
         self.faults = faults;

@@ -9,6 +9,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::protocol::ddi::{DdiEvent, Offer, Outcome};
+use crate::protocol::otau::OtauEvent;
 use crate::time::Time;
 
 /// A running per-device trace hash.
@@ -31,6 +32,53 @@ impl TraceHash {
     /// Mixes a string in.
     pub fn text(&mut self, s: &str) {
         self.word(xxhash_rust::xxh3::xxh3_64(s.as_bytes()));
+    }
+
+    /// Mixes an OTAU device event in.
+    pub fn otau_event(&mut self, at: Time, ev: &OtauEvent) {
+        self.word(at.as_millis());
+        match ev {
+            OtauEvent::NotModified { sent, ims, .. } => {
+                self.word(101);
+                self.word(sent.as_millis());
+                self.word(*ims);
+            }
+            OtauEvent::Offered { version, busy } => {
+                self.word(102 + u64::from(*busy));
+                self.text(version);
+            }
+            OtauEvent::Started { version, files } => {
+                self.word(104);
+                self.text(version);
+                self.word(u64::from(*files));
+            }
+            OtauEvent::Refused { version, reason } => {
+                self.word(105);
+                self.text(version);
+                self.text(reason);
+            }
+            OtauEvent::Acked { version } => {
+                self.word(106);
+                self.text(version);
+            }
+            OtauEvent::StatusAccepted { version, status } => {
+                self.word(107);
+                self.text(version);
+                self.text(status.as_str());
+            }
+            OtauEvent::ContentMismatch { file } => {
+                self.word(108);
+                self.text(file);
+            }
+            OtauEvent::Rejected { kind, status } => {
+                self.word(109);
+                self.word(*kind as u64 * 1000 + u64::from(*status));
+            }
+            OtauEvent::Retry { kind, error } => {
+                self.word(110);
+                self.word(*kind as u64 * 16 + error.map_or(15, |e| e as u64));
+            }
+        }
     }
 
     /// Mixes a device event in.

@@ -12,11 +12,12 @@ use super::digest::TraceHash;
 use super::queue::{Queue, What};
 use super::setup::{selects, Setup, EMBEDDED_ORIGIN};
 use super::stats::Stats;
-use crate::device::{client_env, Books, Device};
-use crate::message::{NetError, Request};
+use crate::device::{Books, Device, Env};
+use crate::message::{NetError, Request, Response};
 use crate::oracle::{Oracle, OracleConfig};
-use crate::protocol::ddi::{DdiEvent, Delivery, ReqKind};
+use crate::protocol::ddi::{Delivery, ReqKind};
 use crate::scenario::Scenario;
+use crate::server::otau::OtauAnswer;
 use crate::server::{ActionId, ServerEvent};
 use crate::time::{Span, Time};
 
@@ -45,6 +46,10 @@ struct Flight {
     kind: ReqKind,
     sent_at: Time,
     window_end: Time,
+    /// How long the device waits for the answer.
+    timeout: Span,
+    /// A held OTAU long poll: when it times out on the server.
+    held_until: Option<Time>,
     request: Option<Request>,
     delivery: Option<Delivery>,
 }
@@ -89,7 +94,6 @@ pub struct Engine {
     sample_every: Span,
     record: Option<u64>,
     trace: Vec<String>,
-    events_buf: Vec<DdiEvent>,
     server_events: Vec<ServerEvent>,
     campaign_actions: Vec<Vec<(u32, ActionId)>>,
     processed: u64,
@@ -106,7 +110,7 @@ impl Engine {
                 devices.push(Device::new(&setup, gi, number, seed, None));
             }
         }
-        for d in &devices {
+        for d in devices.iter().filter(|d| !d.is_otau()) {
             setup
                 .server
                 .register_target(&d.controller_id, d.number, None);
@@ -147,7 +151,6 @@ impl Engine {
             sample_every,
             record: selection.record,
             trace: Vec::new(),
-            events_buf: Vec::new(),
             server_events: Vec::new(),
             campaign_actions,
             processed: 0,
@@ -173,6 +176,7 @@ impl Engine {
                 What::Wake => self.wake(ev.slot as usize, ev.at),
                 What::Arrive => self.arrive(ev.slot as usize, ev.at),
                 What::Deliver => self.deliver(ev.slot as usize, ev.at),
+                What::Release => self.release(ev.slot as usize, ev.at),
                 What::Campaign(i) => self.start_campaign(i as usize, ev.at),
                 What::CancelCampaign(i) => self.cancel_campaign(i as usize, ev.at),
                 What::Sample => {
@@ -216,50 +220,39 @@ impl Engine {
                 .push(self.next_wake[slot], slot as u32, What::Wake);
             return;
         };
-        let tenant = &self.setup.server.config().tenant;
-        let env = client_env(
-            &self.setup,
-            g,
-            EMBEDDED_ORIGIN,
-            tenant,
-            self.setup.authorization.as_deref(),
-        );
-        self.events_buf.clear();
-        let req = d.client.poll_transmit(
-            now,
-            &d.controller_id,
-            &env,
-            &mut d.rng,
-            &mut self.events_buf,
-        );
-        let Some(req) = req else {
-            self.flush_events(slot, now);
+        let env = Env {
+            setup: &self.setup,
+            base_url: EMBEDDED_ORIGIN,
+            tenant: &self.setup.server.config().tenant,
+            authorization: self.setup.authorization.as_deref(),
+        };
+        let trace = (self.record == Some(d.number)).then_some(&mut self.trace);
+        let Some((kind, req)) = d.poll_transmit(slot, now, &env, &mut self.books, trace) else {
             return self.schedule_wake(slot);
         };
-        let kind = self
-            .events_buf
-            .iter()
-            .find_map(|e| match e {
-                DdiEvent::Sent { kind, .. } => Some(*kind),
-                _ => None,
-            })
-            .unwrap_or(ReqKind::Root);
         if self.record == Some(d.number) {
             self.trace
                 .push(format!("{now:>14}  → {} {}", req.method, req.url));
         }
         self.books.stats.sent(kind);
+        // A long poll is answered within its Request-Timeout; the device waits that much longer.
+        let timeout = match kind {
+            ReqKind::OtauLongPoll => REQUEST_TIMEOUT + Span(g.otau.request_timeout_ms),
+            _ => REQUEST_TIMEOUT,
+        };
         let lost = g.link.lost(&mut d.link_rng);
         let up = g.link.latency(&mut d.link_rng);
         let mut flight = Box::new(Flight {
             kind,
             sent_at: now,
             window_end,
+            timeout,
+            held_until: None,
             request: None,
             delivery: None,
         });
         if lost || now + up >= window_end {
-            let at = (now + REQUEST_TIMEOUT).min(window_end);
+            let at = (now + timeout).min(window_end);
             let err = if at == window_end {
                 NetError::Reset
             } else {
@@ -272,7 +265,6 @@ impl Engine {
             self.queue.push(now + up, slot as u32, What::Arrive);
         }
         self.flights[slot] = Some(flight);
-        self.flush_events(slot, now);
     }
 
     fn arrive(&mut self, slot: usize, now: Time) {
@@ -295,11 +287,62 @@ impl Engine {
             self.queue.push(now + down, slot as u32, What::Deliver);
             return;
         }
-        let resp = self.setup.server.handle(now, &req);
+        if !d.is_otau() {
+            let resp = self.setup.server.handle(now, &req);
+            self.respond(slot, now, down, resp);
+            return self.drain_server_events(slot);
+        }
+        match self.setup.otau_answer(now, &req) {
+            OtauAnswer::Ready(resp) => self.respond(slot, now, down, resp),
+            OtauAnswer::Pending { until } if until < flight.window_end => {
+                // Held open until the manifest changes or `until` (see `release`).
+                flight.request = Some(req);
+                flight.held_until = Some(until);
+                self.queue.push(until, slot as u32, What::Release);
+            }
+            OtauAnswer::Pending { .. } => {
+                // The radio goes off first: the connection breaks then.
+                flight.delivery = Some(Delivery::Broken(NetError::Reset, None));
+                self.queue
+                    .push(flight.window_end, slot as u32, What::Deliver);
+            }
+        }
+    }
+
+    /// A held OTAU long poll is re-asked: its time is up or the device's
+    /// manifest changed. Stale releases find nothing to answer.
+    fn release(&mut self, slot: usize, now: Time) {
+        let Some(flight) = self.flights[slot].as_mut() else {
+            return;
+        };
+        let (Some(req), Some(until)) = (flight.request.as_ref(), flight.held_until) else {
+            return;
+        };
+        let Some(resp) = self.setup.otau.poll_pending(now, req, until) else {
+            return;
+        };
+        flight.request = None;
+        flight.held_until = None;
+        let d = &mut self.devices[slot];
+        let down = self.setup.groups[d.group as usize]
+            .link
+            .latency(&mut d.link_rng);
+        self.respond(slot, now, down, resp);
+    }
+
+    /// The server answered the flight of `slot` at `now` with `resp`; it
+    /// reaches the device `down` later, unless the link loses it or the
+    /// online window closes while the body is on its way.
+    fn respond(&mut self, slot: usize, now: Time, down: Span, resp: Response) {
+        let d = &mut self.devices[slot];
+        let Some(flight) = self.flights[slot].as_mut() else {
+            return;
+        };
+        let g = &self.setup.groups[d.group as usize];
         let lost = g.link.lost(&mut d.link_rng);
         let start = now + down;
         let (at, delivery) = if lost {
-            let at = (flight.sent_at + REQUEST_TIMEOUT)
+            let at = (flight.sent_at + flight.timeout)
                 .max(now)
                 .min(flight.window_end);
             (at, Delivery::Broken(NetError::Timeout, None))
@@ -309,7 +352,7 @@ impl Engine {
                 (done, Delivery::Complete(resp))
             } else if start < flight.window_end {
                 let got = g.link.bytes_in(flight.window_end.since(start));
-                let partial = crate::message::Response {
+                let partial = Response {
                     body: resp.body.truncated(got),
                     ..resp
                 };
@@ -323,7 +366,6 @@ impl Engine {
         };
         flight.delivery = Some(delivery);
         self.queue.push(at, slot as u32, What::Deliver);
-        self.drain_server_events(slot);
     }
 
     fn deliver(&mut self, slot: usize, now: Time) {
@@ -342,7 +384,8 @@ impl Engine {
             }
             Delivery::Broken(e, _) => self.books.stats.failed(flight.kind, *e),
         }
-        if self.record == Some(d.number) {
+        let recording = self.record == Some(d.number);
+        if recording {
             self.trace.push(match &delivery {
                 Delivery::Complete(r) => {
                     format!("{now:>14}  ← {} ({} bytes)", r.status, r.body.len())
@@ -356,27 +399,15 @@ impl Engine {
                 ),
             });
         }
-        let g = &self.setup.groups[d.group as usize];
-        let tenant = &self.setup.server.config().tenant;
-        let env = client_env(
-            &self.setup,
-            g,
-            EMBEDDED_ORIGIN,
-            tenant,
-            self.setup.authorization.as_deref(),
-        );
-        self.events_buf.clear();
-        d.client
-            .handle_response(now, delivery, &env, &mut d.rng, &mut self.events_buf);
-        self.flush_events(slot, now);
+        let env = Env {
+            setup: &self.setup,
+            base_url: EMBEDDED_ORIGIN,
+            tenant: &self.setup.server.config().tenant,
+            authorization: self.setup.authorization.as_deref(),
+        };
+        let trace = recording.then_some(&mut self.trace);
+        d.handle_response(slot, now, delivery, &env, &mut self.books, trace);
         self.schedule_wake(slot);
-    }
-
-    /// Hands the device's new events to the trace, the oracle and the counters.
-    fn flush_events(&mut self, slot: usize, now: Time) {
-        let d = &mut self.devices[slot];
-        let trace = (self.record == Some(d.number)).then_some(&mut self.trace);
-        self.books.record(slot, d, now, &self.events_buf, trace);
     }
 
     fn drain_server_events(&mut self, slot: usize) {
@@ -414,15 +445,18 @@ impl Engine {
     }
 
     fn start_campaign(&mut self, i: usize, now: Time) {
+        for (id, content, size) in &self.setup.campaigns[i].contents {
+            self.setup.otau.add_content(id, *content, *size, now);
+        }
         for slot in 0..self.devices.len() {
             let (number, group) = (self.devices[slot].number, self.devices[slot].group);
             let plan = &self.setup.campaigns[i];
-            if !selects(
-                &plan.selector,
-                i,
-                number,
-                self.setup.groups[group as usize].kind,
-            ) {
+            let g = &self.setup.groups[group as usize];
+            if !selects(&plan.selector, i, number, g.kind, g.protocol) {
+                continue;
+            }
+            if g.protocol.is_otau() {
+                self.write_manifest(i, slot, now);
                 continue;
             }
             let (dist, kind, weight, window) = (plan.dist, plan.kind, plan.weight, plan.window);
@@ -438,6 +472,33 @@ impl Engine {
                 d.converged_at = None;
             }
             self.drain_server_events(slot);
+        }
+    }
+
+    /// Campaign `i` writes `config_otau` of the OTAU device in `slot`, as an
+    /// ExoSense user applying a package does; a held long poll is re-asked.
+    fn write_manifest(&mut self, i: usize, slot: usize, now: Time) {
+        let d = &mut self.devices[slot];
+        let manifest = self.setup.campaigns[i].manifest.clone();
+        if !self.setup.otau.set_manifest(d.number, manifest, now) {
+            return;
+        }
+        self.books.oracle.otau_manifest_set(d.number, now);
+        d.trace.word(now.as_millis());
+        d.trace.word(0x07a0_0000 | i as u64);
+        d.assigned_at.get_or_insert(now);
+        d.converged_at = None;
+        if self.record == Some(d.number) {
+            self.trace.push(format!(
+                "{now:>14}  ⚙ server: config_otau written (campaign {})",
+                i + 1
+            ));
+        }
+        if self.flights[slot]
+            .as_ref()
+            .is_some_and(|f| f.held_until.is_some())
+        {
+            self.queue.push(now, slot as u32, What::Release);
         }
     }
 

@@ -17,6 +17,8 @@ pub enum What {
     Arrive,
     /// The outcome of a device's request reaches the device.
     Deliver,
+    /// A held long poll is re-asked (its timeout, or its manifest changed).
+    Release,
     /// Campaign `n` starts.
     Campaign(u16),
     /// Campaign `n` is canceled.

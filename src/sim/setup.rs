@@ -2,10 +2,18 @@
 //! models and client settings, the embedded server with its distributions and
 //! faults, and the campaign plan.
 
-use crate::message::ContentId;
+use std::sync::Arc;
+
+use crate::message::{ContentId, Request, Response};
 use crate::net::Link;
 use crate::protocol::ddi::ClientSettings;
-use crate::scenario::{CampaignType, DeviceKind, FaultKind, Scenario, Selector};
+use crate::protocol::otau::wire::Status;
+use crate::protocol::otau::{AckMode, OtauSettings};
+use crate::scenario::{
+    Campaign, CampaignType, DeviceKind, FaultKind, FleetGroup, OtauAck, Protocol, Scenario,
+    Selector,
+};
+use crate::server::otau::{OtauAnswer, OtauServer};
 use crate::server::{
     ActionType, ArtifactSpec, DistributionId, DistributionSpec, FaultWindow, MaintenanceSchedule,
     ModuleSpec, Server, ServerConfig,
@@ -27,8 +35,12 @@ pub struct Group {
     pub count: u64,
     /// Link model.
     pub link: Link,
-    /// Client behaviour.
+    /// Update protocol.
+    pub protocol: Protocol,
+    /// DDI client behaviour.
     pub settings: ClientSettings,
+    /// OTAU client behaviour.
+    pub otau: OtauSettings,
 }
 
 /// A campaign ready to run.
@@ -49,6 +61,10 @@ pub struct CampaignPlan {
     pub cancel_at: Option<Time>,
     /// Device selection.
     pub selector: Selector,
+    /// The `config_otau` value OTAU devices get.
+    pub manifest: Arc<str>,
+    /// OTAU content the campaign uploads: `(id, content, size)`.
+    pub contents: Vec<(String, ContentId, u64)>,
 }
 
 /// Everything derived from a scenario.
@@ -59,6 +75,8 @@ pub struct Setup {
     pub campaigns: Vec<CampaignPlan>,
     /// The embedded server, with distributions and faults loaded.
     pub server: Server,
+    /// Its OTAU side (devices `0..n`, only as many as the fleet's OTAU devices need).
+    pub otau: OtauServer,
     /// Time windows in which the server resets connections instead of answering.
     pub resets: Vec<(Time, Time)>,
     /// `Authorization` header devices send.
@@ -78,7 +96,7 @@ impl Setup {
             ..ServerConfig::default()
         });
         let mut first = 0;
-        let groups = s
+        let groups: Vec<Group> = s
             .fleet
             .iter()
             .map(|g| {
@@ -91,6 +109,8 @@ impl Setup {
                     first,
                     count: u64::from(g.count),
                     link: Link::new(&g.connectivity),
+                    protocol: g.protocol,
+                    otau: otau_settings(g),
                     settings: ClientSettings {
                         install_time: g.install_time.0,
                         install_failure: g.install_failure.0,
@@ -142,6 +162,7 @@ impl Setup {
                     },
                     CampaignType::Downloadonly => ActionType::DownloadOnly,
                 };
+                let manifest = manifest_of(c, &name);
                 CampaignPlan {
                     name,
                     at,
@@ -154,6 +175,13 @@ impl Setup {
                     }),
                     cancel_at: c.cancel_after.map(|d| at + d.0),
                     selector: c.targets.clone(),
+                    manifest,
+                    contents: c
+                        .artifacts
+                        .iter()
+                        .enumerate()
+                        .map(|(j, a)| (a.name.clone(), artifact_content(i, j), a.size.0))
+                        .collect(),
                 }
             })
             .collect();
@@ -172,10 +200,17 @@ impl Setup {
             windows.push(FaultWindow { from, until, fault });
         }
         server.set_faults(windows);
+        let otau_devices = groups
+            .iter()
+            .filter(|g| g.protocol.is_otau())
+            .map(|g| g.first + g.count)
+            .max()
+            .unwrap_or(0);
         Setup {
             groups,
             campaigns,
             server,
+            otau: OtauServer::new(otau_devices),
             resets,
             authorization: s
                 .server
@@ -183,6 +218,17 @@ impl Setup {
                 .as_ref()
                 .map(|k| format!("GatewayToken {k}")),
         }
+    }
+
+    /// The OTAU core's answer to `req` at `now`, under the scenario's server
+    /// faults (a `respond` fault answers every request with its status).
+    pub fn otau_answer(&mut self, now: Time, req: &Request) -> OtauAnswer {
+        let (respond, faults) = self.server.otau_faults_at(now);
+        if let Some(status) = respond {
+            return OtauAnswer::Ready(Response::status(status));
+        }
+        self.otau.faults = faults;
+        self.otau.handle(now, req)
     }
 
     /// The group of device `number`.
@@ -206,15 +252,61 @@ impl Setup {
     }
 }
 
+/// OTAU client settings of fleet group `g`.
+fn otau_settings(g: &FleetGroup) -> OtauSettings {
+    let o = &g.otau;
+    OtauSettings {
+        request_timeout_ms: o.long_poll.0.as_millis(),
+        status_gap: o.status_gap.0,
+        install_time: g.install_time.0,
+        install_failure: g.install_failure.0,
+        ack: match o.ack {
+            OtauAck::BeforeInit => AckMode::BeforeInit,
+            OtauAck::AfterInstall => AckMode::AfterInstall,
+            OtauAck::Never => AckMode::Never,
+        },
+        ims_from_last_modified: o.ims_from_last_modified,
+        skip_status: o.skip_status.as_deref().and_then(Status::parse),
+        wrong_installed_version: o.wrong_installed_version,
+        ..OtauSettings::default()
+    }
+}
+
+/// The `config_otau` value of campaign `c` (named `name`): its `manifest`
+/// verbatim, or a `URL_LIST` manifest of its artifacts as ExoSense writes it
+/// (otau.md §2), each file a content id of the embedded connector.
+fn manifest_of(c: &Campaign, name: &str) -> Arc<str> {
+    if let Some(raw) = &c.manifest {
+        return Arc::from(raw.as_str());
+    }
+    let payload: Vec<&str> = c.artifacts.iter().map(|a| a.name.as_str()).collect();
+    let manifest = serde_json::json!({
+        "version": c.version,
+        "name": name,
+        "description": "",
+        "type": "URL_LIST",
+        "payload": payload,
+    });
+    Arc::from(manifest.to_string().as_str())
+}
+
 /// The synthetic content of artifact `artifact` of campaign `campaign`.
 pub fn artifact_content(campaign: usize, artifact: usize) -> ContentId {
     ContentId((campaign as u64 + 1) << 16 | artifact as u64)
 }
 
-/// Whether campaign `campaign` selects device `number` of kind `kind`. The
-/// fraction test hashes (campaign, device), so it does not depend on fleet size.
-pub fn selects(selector: &Selector, campaign: usize, number: u64, kind: DeviceKind) -> bool {
-    if selector.kind.is_some_and(|k| k != kind) {
+/// Whether campaign `campaign` selects device `number` of kind `kind` speaking
+/// `protocol`. The fraction test hashes (campaign, device), so it does not
+/// depend on fleet size.
+pub fn selects(
+    selector: &Selector,
+    campaign: usize,
+    number: u64,
+    kind: DeviceKind,
+    protocol: Protocol,
+) -> bool {
+    if selector.kind.is_some_and(|k| k != kind) || selector.protocol.is_some_and(|p| p != protocol)
+    {
         return false;
     }
     match selector.fraction {

@@ -25,11 +25,21 @@ pub enum ReqKind {
     CancelFeedback,
     /// `GET …/artifacts/{file}`.
     Download,
+    /// OTAU: `GET /onep:v1/stack/alias?config_otau` (long poll).
+    OtauLongPoll,
+    /// OTAU: `config_otau` written back (ACK), over HTTP or MQTT.
+    OtauAck,
+    /// OTAU: an `otau_in` status write, over HTTP or MQTT.
+    OtauStatus,
+    /// OTAU: `GET /provision/download?…&info=true`.
+    OtauInfo,
+    /// OTAU: a payload file's content.
+    OtauDownload,
 }
 
 impl ReqKind {
     /// Every kind, in report order.
-    pub const ALL: [ReqKind; 7] = [
+    pub const ALL: [ReqKind; 12] = [
         ReqKind::Root,
         ReqKind::ConfigData,
         ReqKind::Deployment,
@@ -37,6 +47,11 @@ impl ReqKind {
         ReqKind::Cancel,
         ReqKind::CancelFeedback,
         ReqKind::Download,
+        ReqKind::OtauLongPoll,
+        ReqKind::OtauAck,
+        ReqKind::OtauStatus,
+        ReqKind::OtauInfo,
+        ReqKind::OtauDownload,
     ];
 
     /// Stable name.
@@ -49,6 +64,11 @@ impl ReqKind {
             ReqKind::Cancel => "cancel_action",
             ReqKind::CancelFeedback => "cancel_feedback",
             ReqKind::Download => "download",
+            ReqKind::OtauLongPoll => "otau_long_poll",
+            ReqKind::OtauAck => "otau_ack",
+            ReqKind::OtauStatus => "otau_status",
+            ReqKind::OtauInfo => "otau_info",
+            ReqKind::OtauDownload => "otau_download",
         }
     }
 }

@@ -24,6 +24,19 @@ pub enum OtauReq {
     Download,
 }
 
+impl From<OtauReq> for crate::protocol::ddi::ReqKind {
+    fn from(r: OtauReq) -> Self {
+        use crate::protocol::ddi::ReqKind;
+        match r {
+            OtauReq::LongPoll => ReqKind::OtauLongPoll,
+            OtauReq::Ack => ReqKind::OtauAck,
+            OtauReq::Status => ReqKind::OtauStatus,
+            OtauReq::Info => ReqKind::OtauInfo,
+            OtauReq::Download => ReqKind::OtauDownload,
+        }
+    }
+}
+
 impl OtauReq {
     /// Stable name.
     pub fn as_str(self) -> &'static str {
@@ -46,6 +59,8 @@ pub enum OtauEvent {
         sent: Time,
         /// The `If-Modified-Since` it carried (unix seconds).
         ims: u64,
+        /// Its `Request-Timeout` (ms): a 304 well before it ends is an early answer.
+        timeout_ms: u64,
     },
     /// A 200 answer carried a `config_otau` value (long poll, or a write's
     /// hybrid read-back). `busy`: the device was inside a cycle.

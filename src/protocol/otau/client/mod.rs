@@ -205,6 +205,11 @@ impl OtauClient {
         }
     }
 
+    /// Kind of the request in flight (or of the next one).
+    pub fn request_kind(&self) -> OtauReq {
+        self.step.kind()
+    }
+
     /// The version running on the device, if any update succeeded.
     pub fn installed(&self) -> Option<&str> {
         self.installed.as_deref()
@@ -335,6 +340,7 @@ impl OtauClient {
                 events.push(OtauEvent::NotModified {
                     sent: self.sent_at,
                     ims: self.ims,
+                    timeout_ms: env.settings.request_timeout_ms,
                 });
                 let earliest = self.sent_at + env.settings.min_poll_interval;
                 self.go(Step::Poll, now.max(earliest))
