@@ -51,6 +51,7 @@ pub use crate::server::MgmtCredentials;
 use crate::time::Time;
 
 mod adapter;
+mod otau;
 mod state;
 mod tls;
 
@@ -179,12 +180,13 @@ pub async fn start_with_credentials(
     let local_addr = listener.local_addr().map_err(bind_error)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let shared = Arc::new(Shared::new(state, Clock::new(opts.time_scale)));
+    let (stop, stopped) = watch::channel(false);
     let endpoint = Arc::new(Endpoint {
         shared: shared.clone(),
         scheme,
         local_addr,
+        stopped: stopped.clone(),
     });
-    let (stop, stopped) = watch::channel(false);
     let accept = tokio::spawn(accept_loop(listener, tls, endpoint, stopped.clone()));
     let timer = tokio::spawn(campaign_timer(shared, stopped));
     let base_url = format!("{scheme}://{local_addr}");
@@ -236,7 +238,7 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, ServeError
 }
 
 /// Resolves once a stop is asked for (or the [`Running`] handle is gone).
-async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
+pub(super) async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stop| *stop).await;
 }
 

@@ -7,8 +7,10 @@
 
 use std::time::{Duration, Instant};
 
+use super::otau::{self, Routed};
 use crate::message::{Request, Response};
 use crate::scenario::{DeviceKind, Scenario};
+use crate::server::otau::OtauServer;
 use crate::server::{
     self, ActionId, IndexGroup, MgmtCredentials, Server, ServerConfig, ServerEvent,
 };
@@ -45,9 +47,16 @@ impl Clock {
     }
 }
 
+/// Devices of the OTAU server when `serve` starts without a scenario.
+pub(super) const DEFAULT_OTAU_DEVICES: u64 = 10_000;
+
 /// The server core plus what the real-time server adds around it.
 pub(super) struct State {
     server: Server,
+    /// The OTAU core: devices `0..n` of the scenario (n = its device count).
+    otau: OtauServer,
+    /// Basic credentials of the Management API, also guarding `/fleetsim/otau/`.
+    credentials: MgmtCredentials,
     schedule: Schedule,
     /// Scenario windows `[from, until)` in which connections are dropped unanswered.
     resets: Vec<(Time, Time)>,
@@ -59,11 +68,15 @@ impl State {
     /// The server a scenario describes, or an empty default server; its
     /// Management API (`/rest/v1/...`) takes `credentials`.
     pub(super) fn new(scenario: Option<&Scenario>, credentials: MgmtCredentials) -> State {
+        let devices = scenario.map_or(DEFAULT_OTAU_DEVICES, Scenario::device_count);
+        let otau = OtauServer::new(devices);
         let Some(scenario) = scenario else {
             let mut server = Server::new(ServerConfig::default());
-            server.set_mgmt_credentials(credentials);
+            server.set_mgmt_credentials(credentials.clone());
             return State {
                 server,
+                otau,
+                credentials,
                 schedule: Schedule::default(),
                 resets: Vec::new(),
                 events: Vec::new(),
@@ -76,7 +89,7 @@ impl State {
             resets,
             ..
         } = Setup::new(scenario);
-        server.set_mgmt_credentials(credentials);
+        server.set_mgmt_credentials(credentials.clone());
         // Targets registering by id (plug and play, Management API) take the
         // scenario's device numbers, as the virtual driver's devices do.
         let plan = groups.iter().map(|g| IndexGroup {
@@ -94,6 +107,8 @@ impl State {
         schedule.next_due = schedule.next_step().map_or(Time::NEVER, |s| s.at);
         State {
             server,
+            otau,
+            credentials,
             schedule,
             resets,
             events: Vec::new(),
@@ -106,11 +121,7 @@ impl State {
         if now >= self.schedule.next_due {
             self.schedule.advance(&mut self.server, now);
         }
-        if self
-            .resets
-            .iter()
-            .any(|&(from, until)| from <= now && now < until)
-        {
+        if self.in_reset(now) {
             return None;
         }
         let known = self.server.target_count();
@@ -136,6 +147,35 @@ impl State {
         }
         self.drain_events();
         Some(resp)
+    }
+
+    /// Answers an OTAU device or admin request (see `otau.rs`); `None` in a
+    /// scenario `reset` fault window. `held`: long polls held now.
+    pub(super) fn handle_otau(&mut self, now: Time, req: &Request, held: usize) -> Option<Routed> {
+        if now >= self.schedule.next_due {
+            self.advance(now);
+        }
+        if self.in_reset(now) {
+            return None;
+        }
+        Some(otau::route(
+            &mut self.otau,
+            &self.credentials,
+            now,
+            req,
+            held,
+        ))
+    }
+
+    /// Re-asks a held OTAU long poll ([`OtauServer::poll_pending`]).
+    pub(super) fn otau_poll(&mut self, now: Time, req: &Request, until: Time) -> Option<Response> {
+        self.otau.poll_pending(now, req, until)
+    }
+
+    fn in_reset(&self, now: Time) -> bool {
+        self.resets
+            .iter()
+            .any(|&(from, until)| from <= now && now < until)
     }
 
     /// Runs the campaign starts and cancels due by `now`.
