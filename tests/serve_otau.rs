@@ -197,6 +197,8 @@ async fn held_poll_is_woken_by_a_publish_then_acked_and_not_redelivered() {
     let wrote = dev.send(Method::POST, ALIAS, &device, form).await;
     assert_eq!(wrote.status, StatusCode::NO_CONTENT);
 
+    let cik_route = admin.get("/fleetsim/otau/devices/7/cik", &[ADMIN]).await;
+    assert_eq!(cik_route.text(), cik);
     let recorded = admin
         .get("/fleetsim/otau/devices/7/otau_in", &[ADMIN])
         .await;

@@ -23,6 +23,22 @@
 //!   Without a scenario the server starts empty and is driven by it alone;
 //!   with one, the scenario's campaigns still run, and targets created
 //!   through it get the campaigns already started, like self-registered ones.
+//! - The Exosite OTAU device API (otau.md §4) of the embedded
+//!   [`OtauServer`](crate::server::otau::OtauServer), devices `0..n` (n = the
+//!   scenario's device count, 10 000 without one) with CIK
+//!   [`cik_for`](crate::server::otau::cik_for)`(i)`: `GET|POST
+//!   /onep:v1/stack/alias`, `GET /provision/download`, `GET /timestamp`.
+//!   A long poll (`Request-Timeout`) is held by its connection task, not a
+//!   thread or the lock, until the device's manifest changes or the timeout
+//!   (scenario time) passes; shutdown answers held polls 304. Admin routes,
+//!   with the Management API's Basic credentials, play the application:
+//!   `PUT /fleetsim/otau/devices/{n}/config_otau` and
+//!   `PUT /fleetsim/otau/config_otau` (all devices) publish a manifest (body
+//!   = manifest JSON, UTF-8, ≤ 64 KiB; 204, 400, 404 for an unknown device)
+//!   and wake the affected polls; `GET /fleetsim/otau/devices/{n}/otau_in`
+//!   (recorded statuses as JSON), `GET /fleetsim/otau/devices/{n}/cik`,
+//!   `PUT /fleetsim/otau/content/{id}` (body = the content's bytes, served
+//!   with `info=true` and `Range`), `GET /fleetsim/otau/stats` (held polls).
 //! - Scenario `reset: true` fault windows close the connection without an answer.
 //! - Artifact bodies are generated in 64 KiB chunks while they are sent.
 //! - Shutdown stops accepting, lets in-flight requests finish and closes idle
@@ -30,7 +46,8 @@
 //!
 //! Layout: `mod.rs` (this file: options, listener, connections, shutdown),
 //! `adapter.rs` (hyper ↔ [`Request`](crate::message::Request)/[`Response`](crate::message::Response)),
-//! `state.rs` (server core, clock, campaign schedule), `tls.rs` (rustls from PEM files).
+//! `state.rs` (server core, clock, campaign schedule), `otau.rs` (OTAU
+//! routes and held long polls), `tls.rs` (rustls from PEM files).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

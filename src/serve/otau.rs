@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 
 use super::adapter::Endpoint;
 use crate::message::{percent_decode, Body, Headers, Method, Request, Response};
-use crate::server::otau::{OtauAnswer, OtauServer};
+use crate::server::otau::{cik_for, OtauAnswer, OtauServer};
 use crate::server::MgmtCredentials;
 use crate::time::Time;
 
@@ -119,6 +119,11 @@ pub(super) fn route(
                 Err(r) => reply(r),
             },
             _ => reply(not_allowed("PUT")),
+        },
+        ["devices", n, "cik"] => match (device(n), m) {
+            (None, _) => reply(text(404, "no such device")),
+            (Some(d), Method::Get | Method::Head) => reply(text(200, &cik_for(d))),
+            _ => reply(not_allowed("GET")),
         },
         ["devices", n, "otau_in"] => match (device(n), m) {
             (None, _) => reply(text(404, "no such device")),
