@@ -109,6 +109,8 @@ pub(super) async fn answer(
         headers,
         body,
     };
+    // Not kept across a held long poll: the request has what is needed.
+    drop(parts);
     let answered = if otau::is_otau_path(request.path()) {
         otau::answer(&ep, &request).await
     } else {
