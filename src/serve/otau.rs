@@ -10,6 +10,10 @@
 //! or on shutdown (answered 304 so the device re-polls elsewhere), then
 //! re-asks [`OtauServer::poll_pending`]. A client that disconnects drops the
 //! task's future and with it its [`Waiting`] guard: nothing stays behind.
+//!
+//! Memory: about 15.5 KiB of server RSS per held poll (10 000 held, measured
+//! with `scripts/otau-held-poll-rss`), of which about 14.9 KiB is what hyper
+//! and tokio spend on any open keep-alive connection; the hold adds ~0.6 KiB.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
