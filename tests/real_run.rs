@@ -156,3 +156,83 @@ async fn https_target_with_a_trusted_ca_and_tls_failures_are_reported() {
     https.shutdown().await;
     plain.shutdown().await;
 }
+
+/// OTAU over real HTTP: `serve` holds the long polls, writes the scenario's
+/// manifest at the campaign's time and releases them; the devices download
+/// the content (`info=true`, then the bytes) and report every status.
+#[test]
+fn otau_fleet_against_serve_updates_over_long_polls() {
+    let s = fleetsim::scenario::load_str(
+        "otau-real.yaml",
+        "name: otau-real\nseed: 5\nduration: 20m\nserver: { polling: 1m }\n\
+         load: { time_scale: 100, request_timeout: 5s }\n\
+         fleet:\n\
+         \x20 - { kind: always_on, protocol: otau, count: 40, otau: { long_poll: 60s } }\n\
+         \x20 - { kind: always_on, count: 10 }\n\
+         campaigns:\n\
+         \x20 - { at: 2m, version: 3.1.0, artifacts: [ { name: fw-3.1.bin, size: 96KiB }, { name: notes.txt, size: 300B } ] }\n",
+    )
+    .expect("scenario");
+    let (addr_tx, addr_rx) = mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server_scenario = s.clone();
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("server runtime");
+        rt.block_on(async move {
+            let running = start(ServeOptions {
+                listen: "127.0.0.1:0".parse().expect("addr"),
+                scenario: Some(server_scenario),
+                tls: None,
+                time_scale: 100.0,
+            })
+            .await
+            .expect("serve starts on an ephemeral port");
+            addr_tx.send(running.base_url.clone()).expect("test waits");
+            let _ = tokio::time::timeout(Duration::from_secs(120), stop_rx).await;
+            running.shutdown().await;
+        });
+    });
+    let base_url = addr_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("serve reports its address");
+    let opts = RealOptions {
+        target: Target {
+            base_url,
+            tenant: None,
+            gateway_token: None,
+            ca_pem: None,
+        },
+        progress: false,
+        manager: None,
+    };
+    let result = run(&s, &opts);
+    let _ = stop_tx.send(());
+    server.join().expect("server thread ends");
+    let run = result.expect("the target is reachable");
+    assert_eq!(
+        run.oracle.total(),
+        0,
+        "violations: {:?}",
+        run.oracle.violations().first()
+    );
+    use fleetsim::protocol::ddi::ReqKind;
+    assert_eq!(
+        run.stats.updates_succeeded, 50,
+        "40 OTAU and 10 DDI devices updated; statuses {:?}",
+        run.stats.statuses
+    );
+    assert!(run.stats.sent[&ReqKind::OtauLongPoll] >= 40);
+    assert_eq!(
+        run.stats.sent[&ReqKind::OtauInfo],
+        80,
+        "one info per file and device"
+    );
+    assert!(
+        run.stats.sent[&ReqKind::OtauStatus] >= 40 * 9,
+        "the seed's 9 statuses each"
+    );
+}

@@ -256,9 +256,7 @@ pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Durati
             .iter()
             .filter(|id| {
                 // Only the families the fleet's protocols can exercise.
-                s.fleet
-                    .iter()
-                    .any(|g| g.protocol.is_otau() == id.is_otau())
+                s.fleet.iter().any(|g| g.protocol.is_otau() == id.is_otau())
             })
             .map(|id| InvariantVerdict {
                 id: id.as_str(),

@@ -14,6 +14,7 @@ use http::StatusCode;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 
+use super::otau::{self, Waiters};
 use super::state::{Clock, State};
 use crate::artifact::fill;
 use crate::message::{Body, ContentId, Headers, Method, Request, Response};
@@ -26,10 +27,12 @@ pub(super) const MAX_UPLOAD_BYTES: usize = 64 << 20;
 /// download never holds more than this in memory per connection.
 const CHUNK_BYTES: u64 = 64 * 1024;
 
-/// What every connection shares: the state behind one lock, and the clock.
+/// What every connection shares: the state behind one lock, the clock, and
+/// the held OTAU long polls (behind their own lock).
 pub(super) struct Shared {
     state: Mutex<State>,
     clock: Clock,
+    waiters: Waiters,
 }
 
 impl Shared {
@@ -37,6 +40,7 @@ impl Shared {
         Shared {
             state: Mutex::new(state),
             clock,
+            waiters: Waiters::default(),
         }
     }
 
@@ -49,6 +53,10 @@ impl Shared {
     pub(super) fn clock(&self) -> &Clock {
         &self.clock
     }
+
+    pub(super) fn waiters(&self) -> &Waiters {
+        &self.waiters
+    }
 }
 
 /// One listener as its connections see it.
@@ -58,6 +66,8 @@ pub(super) struct Endpoint {
     pub(super) scheme: &'static str,
     /// Stands in for a missing `Host` header (HTTP/1.0 clients).
     pub(super) local_addr: SocketAddr,
+    /// Turns `true` at shutdown (held long polls are answered then).
+    pub(super) stopped: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Why a connection is closed without an answer (hyper drops it on a service error).
@@ -80,7 +90,8 @@ pub(super) async fn answer(
     let Some(url) = absolute_url(&parts, ep.scheme, ep.local_addr) else {
         return Ok(status_only(StatusCode::BAD_REQUEST));
     };
-    let limit = match parts.uri.path().starts_with("/rest/v1/") {
+    let path = parts.uri.path();
+    let limit = match path.starts_with("/rest/v1/") || path.starts_with(otau::CONTENT_PREFIX) {
         true => MAX_UPLOAD_BYTES,
         false => MAX_BODY_BYTES,
     };
@@ -98,7 +109,11 @@ pub(super) async fn answer(
         headers,
         body,
     };
-    let answered = {
+    // Not kept across a held long poll: the request has what is needed.
+    drop(parts);
+    let answered = if otau::is_otau_path(request.path()) {
+        otau::answer(&ep, &request).await
+    } else {
         let mut state = ep.shared.lock();
         // Read under the lock, so the core sees time in the order it is called.
         let now = ep.shared.clock().now();

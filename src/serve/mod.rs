@@ -23,6 +23,22 @@
 //!   Without a scenario the server starts empty and is driven by it alone;
 //!   with one, the scenario's campaigns still run, and targets created
 //!   through it get the campaigns already started, like self-registered ones.
+//! - The Exosite OTAU device API (otau.md §4) of the embedded
+//!   [`OtauServer`](crate::server::otau::OtauServer), devices `0..n` (n = the
+//!   scenario's device count, 10 000 without one) with CIK
+//!   [`cik_for`](crate::server::otau::cik_for)`(i)`: `GET|POST
+//!   /onep:v1/stack/alias`, `GET /provision/download`, `GET /timestamp`.
+//!   A long poll (`Request-Timeout`) is held by its connection task, not a
+//!   thread or the lock, until the device's manifest changes or the timeout
+//!   (scenario time) passes; shutdown answers held polls 304. Admin routes,
+//!   with the Management API's Basic credentials, play the application:
+//!   `PUT /fleetsim/otau/devices/{n}/config_otau` and
+//!   `PUT /fleetsim/otau/config_otau` (all devices) publish a manifest (body
+//!   = manifest JSON, UTF-8, ≤ 64 KiB; 204, 400, 404 for an unknown device)
+//!   and wake the affected polls; `GET /fleetsim/otau/devices/{n}/otau_in`
+//!   (recorded statuses as JSON), `GET /fleetsim/otau/devices/{n}/cik`,
+//!   `PUT /fleetsim/otau/content/{id}` (body = the content's bytes, served
+//!   with `info=true` and `Range`), `GET /fleetsim/otau/stats` (held polls).
 //! - Scenario `reset: true` fault windows close the connection without an answer.
 //! - Artifact bodies are generated in 64 KiB chunks while they are sent.
 //! - Shutdown stops accepting, lets in-flight requests finish and closes idle
@@ -30,7 +46,8 @@
 //!
 //! Layout: `mod.rs` (this file: options, listener, connections, shutdown),
 //! `adapter.rs` (hyper ↔ [`Request`](crate::message::Request)/[`Response`](crate::message::Response)),
-//! `state.rs` (server core, clock, campaign schedule), `tls.rs` (rustls from PEM files).
+//! `state.rs` (server core, clock, campaign schedule), `otau.rs` (OTAU
+//! routes and held long polls), `tls.rs` (rustls from PEM files).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -51,6 +68,7 @@ pub use crate::server::MgmtCredentials;
 use crate::time::Time;
 
 mod adapter;
+mod otau;
 mod state;
 mod tls;
 
@@ -179,12 +197,13 @@ pub async fn start_with_credentials(
     let local_addr = listener.local_addr().map_err(bind_error)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let shared = Arc::new(Shared::new(state, Clock::new(opts.time_scale)));
+    let (stop, stopped) = watch::channel(false);
     let endpoint = Arc::new(Endpoint {
         shared: shared.clone(),
         scheme,
         local_addr,
+        stopped: stopped.clone(),
     });
-    let (stop, stopped) = watch::channel(false);
     let accept = tokio::spawn(accept_loop(listener, tls, endpoint, stopped.clone()));
     let timer = tokio::spawn(campaign_timer(shared, stopped));
     let base_url = format!("{scheme}://{local_addr}");
@@ -236,7 +255,7 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, ServeError
 }
 
 /// Resolves once a stop is asked for (or the [`Running`] handle is gone).
-async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
+pub(super) async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stop| *stop).await;
 }
 
@@ -334,6 +353,9 @@ async fn campaign_timer(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>)
             let mut state = shared.lock();
             // Woken for `woke_for`: run it even if float rounding puts `now` a hair before.
             state.advance(shared.clock().now().max(woke_for));
+            if state.take_otau_written() {
+                shared.waiters().wake(otau::Wake::All);
+            }
             state.next_due()
         };
         let Some(at) = (due != Time::NEVER)

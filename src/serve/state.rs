@@ -7,8 +7,10 @@
 
 use std::time::{Duration, Instant};
 
+use super::otau::{self, Routed};
 use crate::message::{Request, Response};
 use crate::scenario::{DeviceKind, Protocol, Scenario};
+use crate::server::otau::OtauServer;
 use crate::server::{
     self, ActionId, IndexGroup, MgmtCredentials, Server, ServerConfig, ServerEvent,
 };
@@ -45,28 +47,42 @@ impl Clock {
     }
 }
 
+/// Devices of the OTAU server when `serve` starts without a scenario.
+pub(super) const DEFAULT_OTAU_DEVICES: u64 = 10_000;
+
 /// The server core plus what the real-time server adds around it.
 pub(super) struct State {
     server: Server,
+    /// The OTAU core: devices `0..n` of the scenario (n = its device count).
+    otau: OtauServer,
+    /// Basic credentials of the Management API, also guarding `/fleetsim/otau/`.
+    credentials: MgmtCredentials,
     schedule: Schedule,
     /// Scenario windows `[from, until)` in which connections are dropped unanswered.
     resets: Vec<(Time, Time)>,
     /// Scratch buffer for [`Server::drain_events`].
     events: Vec<ServerEvent>,
+    /// Campaigns wrote OTAU manifests that held polls have not seen yet.
+    otau_written: bool,
 }
 
 impl State {
     /// The server a scenario describes, or an empty default server; its
     /// Management API (`/rest/v1/...`) takes `credentials`.
     pub(super) fn new(scenario: Option<&Scenario>, credentials: MgmtCredentials) -> State {
+        let devices = scenario.map_or(DEFAULT_OTAU_DEVICES, Scenario::device_count);
+        let otau = OtauServer::new(devices);
         let Some(scenario) = scenario else {
             let mut server = Server::new(ServerConfig::default());
-            server.set_mgmt_credentials(credentials);
+            server.set_mgmt_credentials(credentials.clone());
             return State {
                 server,
+                otau,
+                credentials,
                 schedule: Schedule::default(),
                 resets: Vec::new(),
                 events: Vec::new(),
+                otau_written: false,
             };
         };
         let Setup {
@@ -76,7 +92,7 @@ impl State {
             resets,
             ..
         } = Setup::new(scenario);
-        server.set_mgmt_credentials(credentials);
+        server.set_mgmt_credentials(credentials.clone());
         // Targets registering by id (plug and play, Management API) take the
         // scenario's device numbers, as the virtual driver's devices do.
         let plan = groups.iter().map(|g| IndexGroup {
@@ -94,9 +110,12 @@ impl State {
         schedule.next_due = schedule.next_step().map_or(Time::NEVER, |s| s.at);
         State {
             server,
+            otau,
+            credentials,
             schedule,
             resets,
             events: Vec::new(),
+            otau_written: false,
         }
     }
 
@@ -104,13 +123,9 @@ impl State {
     /// connection without an answer" (a scenario `reset` fault window).
     pub(super) fn handle(&mut self, now: Time, req: &Request) -> Option<Response> {
         if now >= self.schedule.next_due {
-            self.schedule.advance(&mut self.server, now);
+            self.advance(now);
         }
-        if self
-            .resets
-            .iter()
-            .any(|&(from, until)| from <= now && now < until)
-        {
+        if self.in_reset(now) {
             return None;
         }
         let known = self.server.target_count();
@@ -138,10 +153,47 @@ impl State {
         Some(resp)
     }
 
+    /// Answers an OTAU device or admin request (see `otau.rs`); `None` in a
+    /// scenario `reset` fault window. `held`: long polls held now.
+    pub(super) fn handle_otau(&mut self, now: Time, req: &Request, held: usize) -> Option<Routed> {
+        if now >= self.schedule.next_due {
+            self.advance(now);
+        }
+        if self.in_reset(now) {
+            return None;
+        }
+        // The scenario's OTAU fault modes break the core on purpose, as in virtual runs.
+        self.otau.faults = self.server.otau_faults_at(now).1;
+        Some(otau::route(
+            &mut self.otau,
+            &self.credentials,
+            now,
+            req,
+            held,
+        ))
+    }
+
+    /// Re-asks a held OTAU long poll ([`OtauServer::poll_pending`]).
+    pub(super) fn otau_poll(&mut self, now: Time, req: &Request, until: Time) -> Option<Response> {
+        self.otau.poll_pending(now, req, until)
+    }
+
+    fn in_reset(&self, now: Time) -> bool {
+        self.resets
+            .iter()
+            .any(|&(from, until)| from <= now && now < until)
+    }
+
     /// Runs the campaign starts and cancels due by `now`.
     pub(super) fn advance(&mut self, now: Time) {
-        self.schedule.advance(&mut self.server, now);
+        self.otau_written |= self.schedule.advance(&mut self.server, &mut self.otau, now);
         self.drain_events();
+    }
+
+    /// Whether campaigns wrote OTAU manifests since the last call: held long
+    /// polls must then be re-asked.
+    pub(super) fn take_otau_written(&mut self) -> bool {
+        std::mem::take(&mut self.otau_written)
     }
 
     /// When the next campaign start or cancel is due (`Time::NEVER`: none).
@@ -248,24 +300,48 @@ impl Schedule {
         steps.min_by_key(|s| (s.at, s.campaign))
     }
 
-    /// Runs every step due by `now`, in time order.
-    fn advance(&mut self, server: &mut Server, now: Time) {
+    /// Runs every step due by `now`, in time order; true when a campaign
+    /// wrote OTAU manifests.
+    fn advance(&mut self, server: &mut Server, otau: &mut OtauServer, now: Time) -> bool {
+        let mut wrote = false;
         while let Some(step) = self.next_step().filter(|s| s.at <= now) {
             if step.cancel {
                 self.cancel(server, step.campaign, now);
             } else {
-                self.start(server, step.campaign, now);
+                wrote |= self.start(server, otau, step.campaign, now);
             }
         }
         self.next_due = self.next_step().map_or(Time::NEVER, |s| s.at);
+        wrote
     }
 
-    fn start(&mut self, server: &mut Server, i: usize, now: Time) {
+    /// Starts campaign `i`: assigns it to the registered DDI targets it
+    /// selects and writes its manifest to the OTAU devices it selects (whose
+    /// numbers and CIKs the scenario fixes, so they need no registration).
+    fn start(&mut self, server: &mut Server, otau: &mut OtauServer, i: usize, now: Time) -> bool {
         tracing::info!(campaign = %self.campaigns[i].plan.name, targets = self.targets.len(), "campaign starts");
         for t in 0..self.targets.len() {
             self.assign(server, i, t, now);
         }
         self.campaigns[i].phase = Phase::Started;
+        let plan = &self.campaigns[i].plan;
+        let mut wrote = false;
+        for g in self.groups.iter().filter(|g| g.protocol.is_otau()) {
+            if !wrote {
+                for (id, content, size) in &plan.contents {
+                    otau.add_content(id, *content, *size, now);
+                }
+            }
+            for n in (g.first..g.first + g.count)
+                .filter(|n| selects(&plan.selector, i, *n, g.kind, g.protocol))
+            {
+                wrote |= otau.set_manifest(n, plan.manifest.clone(), now);
+            }
+        }
+        if wrote {
+            tracing::info!(campaign = %plan.name, "config_otau written");
+        }
+        wrote
     }
 
     fn cancel(&mut self, server: &mut Server, i: usize, now: Time) {

@@ -73,6 +73,14 @@ impl Default for MgmtCredentials {
     }
 }
 
+impl MgmtCredentials {
+    /// Whether `req` carries `Authorization: Basic` with these credentials
+    /// (for other admin routes protected like the Management API).
+    pub fn accept(&self, req: &Request) -> bool {
+        authorized(self, req)
+    }
+}
+
 impl fmt::Debug for MgmtCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MgmtCredentials")

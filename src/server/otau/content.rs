@@ -7,6 +7,8 @@
 //! the server's catalog, hashed once. The info line's meta carries
 //! `sha256=<hex>` so devices can check what they received [INF].
 
+use bytes::Bytes;
+
 use crate::message::{Body, ContentId, Headers, Request, Response};
 use crate::protocol::otau::wire::{decode_component, ContentInfoLine};
 use crate::time::Time;
@@ -46,6 +48,22 @@ impl OtauServer {
         );
     }
 
+    /// Uploads content `id` as real `bytes` of MIME type `content_type`
+    /// (e.g. through `fleetsim serve`); replaces an earlier content of that id.
+    pub fn add_content_bytes(&mut self, id: &str, bytes: Bytes, content_type: &str, now: Time) {
+        let size = bytes.len() as u64;
+        let content = self.catalog.register_bytes(bytes);
+        self.contents.insert(
+            id.to_string(),
+            ContentEntry {
+                content,
+                size,
+                content_type: content_type.to_string(),
+                updated: now,
+            },
+        );
+    }
+
     /// `GET /provision/download[?id=<id>[&info=true]]`.
     pub(super) fn download(&mut self, _now: Time, req: &Request) -> Response {
         let Some(raw) = req.query_param("id") else {
@@ -78,14 +96,15 @@ impl OtauServer {
         };
         let size = entry.size;
         let ctype = entry.content_type.clone();
+        let uploaded = self.catalog.bytes(content);
         match req.headers.get("range").map(|r| parse_range(r, size)) {
             None | Some(RangeAsk::Whole) => {
-                let mut r = synthetic(200, content, 0, size, ctype);
+                let mut r = part(uploaded, content, (200, 0, size), ctype);
                 r.headers.insert("accept-ranges", "bytes");
                 r
             }
             Some(RangeAsk::Part(first, last)) => {
-                let mut r = synthetic(206, content, first, last + 1 - first, ctype);
+                let mut r = part(uploaded, content, (206, first, last + 1 - first), ctype);
                 r.headers
                     .insert("content-range", format!("bytes {first}-{last}/{size}"));
                 r
@@ -107,15 +126,30 @@ fn csv(body: String) -> Response {
     }
 }
 
-fn synthetic(status: u16, content: ContentId, offset: u64, len: u64, ctype: String) -> Response {
-    Response {
-        status,
-        headers: Headers::new().with("content-type", ctype),
-        body: Body::Synthetic {
+/// `len` bytes of `content` from `offset` with `status`: a copy of the
+/// uploaded bytes when there are some, else a synthetic body.
+fn part(
+    uploaded: Option<&Bytes>,
+    content: ContentId,
+    (status, offset, len): (u16, u64, u64),
+    ctype: String,
+) -> Response {
+    let body = match uploaded {
+        Some(bytes) => {
+            let from = (offset as usize).min(bytes.len());
+            let to = (offset.saturating_add(len) as usize).min(bytes.len());
+            Body::Bytes(bytes[from..to].to_vec())
+        }
+        None => Body::Synthetic {
             content,
             offset,
             len,
         },
+    };
+    Response {
+        status,
+        headers: Headers::new().with("content-type", ctype),
+        body,
     }
 }
 

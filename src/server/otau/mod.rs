@@ -133,6 +133,11 @@ impl OtauServer {
         }
     }
 
+    /// Number of devices (`0..n`).
+    pub fn devices(&self) -> u64 {
+        self.slots.len() as u64
+    }
+
     /// Contents, for clients verifying synthetic downloads.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
@@ -185,7 +190,7 @@ impl OtauServer {
 
     /// Handles one device request.
     pub fn handle(&mut self, now: Time, req: &Request) -> OtauAnswer {
-        let Some(device) = self.authenticate(req) else {
+        let Some(device) = self.device_of(req) else {
             return OtauAnswer::Ready(text(401, "No or invalid CIK"));
         };
         let ready = OtauAnswer::Ready;
@@ -204,15 +209,16 @@ impl OtauServer {
     /// Re-asks a long poll that was answered [`OtauAnswer::Pending`] with
     /// `until`: `Some` when it is answered now, `None` while it waits.
     pub fn poll_pending(&mut self, now: Time, req: &Request, until: Time) -> Option<Response> {
-        let device = self.authenticate(req)?;
+        let device = self.device_of(req)?;
         match self.read(now, req, device, Some(until)) {
             OtauAnswer::Ready(r) => Some(r),
             OtauAnswer::Pending { .. } => None,
         }
     }
 
-    /// `X-Exosite-CIK: <cik>` or `Authorization: token <cik>` (otau.md §4).
-    fn authenticate(&self, req: &Request) -> Option<u64> {
+    /// The device a request authenticates as: `X-Exosite-CIK: <cik>` or
+    /// `Authorization: token <cik>` (otau.md §4); `None` without a valid CIK.
+    pub fn device_of(&self, req: &Request) -> Option<u64> {
         let cik = match req.headers.get("x-exosite-cik") {
             Some(c) => c,
             None => req.headers.get("authorization")?.strip_prefix("token ")?,

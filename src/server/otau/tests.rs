@@ -169,3 +169,26 @@ fn content_info_and_ranges() {
     let list = ready(s.handle(Time(0), &get("/provision/download", &c)));
     assert_eq!(list.body.as_bytes(), b"fw.bin\n");
 }
+
+#[test]
+fn uploaded_bytes_are_served_whole_and_in_ranges() {
+    let mut s = OtauServer::new(1);
+    let c = cik_for(0);
+    let data: Vec<u8> = (0..=255u8).collect();
+    s.add_content_bytes("b", bytes::Bytes::from(data.clone()), "x/y", Time(1000));
+    let info = ready(s.handle(Time(0), &get("/provision/download?id=b&info=true", &c)));
+    let sha = crate::artifact::hash_bytes(&data).sha256;
+    let line = String::from_utf8(info.body.as_bytes().to_vec()).unwrap_or_default();
+    assert!(line.starts_with("x/y,256,"), "{line}");
+    assert!(
+        line.trim_end().ends_with(&format!("sha256={sha}")),
+        "{line}"
+    );
+    let whole = ready(s.handle(Time(0), &get("/provision/download?id=b", &c)));
+    assert_eq!(whole.body, Body::Bytes(data.clone()));
+    let mut part = get("/provision/download?id=b", &c);
+    part.headers.insert("range", "bytes=250-".to_string());
+    let part = ready(s.handle(Time(0), &part));
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, Body::Bytes(data[250..].to_vec()));
+}
