@@ -3,7 +3,9 @@
 //! Runs a poll-and-update fleet (70 % constrained devices online 2 min every
 //! hour, 30 % always-on; server polling 5 min; one forced 1 MiB campaign at
 //! 1 h; 1 % loss) for one virtual day, once at 100 000 devices and once at
-//! 10 000 to show scaling, and prints a table plus one JSON line.
+//! 10 000 to show scaling, then the same two fleets as OTAU devices (Exosite
+//! HTTP long polls of 5 min instead of DDI polls; the campaign writes a
+//! `URL_LIST` manifest), and prints a table plus one JSON line.
 //!
 //! Each size runs in its own child process (this binary, re-executed), so that
 //! its resident-memory figures (`VmRSS`, `VmHWM` from `/proc/self/status`) are
@@ -14,6 +16,7 @@
 //! - `FLEETSIM_BENCH_DAYS`: virtual duration in days, fractions allowed (default 1).
 //! - `FLEETSIM_BENCH_LOSS`: per-message loss probability (default 0.01).
 //! - `FLEETSIM_BENCH_CAMPAIGNS`: `0` to run without the campaign (default 1).
+//! - `FLEETSIM_BENCH_PROTOCOLS`: protocols to run, comma-separated (default `ddi,otau`).
 //!
 //! The engine is single-threaded, so every figure is for one core.
 //!
@@ -39,12 +42,14 @@ server:
 fleet:
   - kind: constrained
     count: {constrained}
+    protocol: {protocol}
     connectivity:
       online_every: 1h
       online_for: 2m
       loss: {loss}
   - kind: always_on
     count: {always_on}
+    protocol: {protocol}
     connectivity:
       loss: {loss}
 {campaigns}";
@@ -60,6 +65,8 @@ campaigns:
 
 /// Child processes get their fleet size through this variable.
 const CHILD_VAR: &str = "FLEETSIM_BENCH_CHILD_DEVICES";
+/// … and their protocol through this one.
+const CHILD_PROTOCOL_VAR: &str = "FLEETSIM_BENCH_CHILD_PROTOCOL";
 /// Child processes print their result on a line starting with this.
 const RESULT_TAG: &str = "@@fleetsim-bench ";
 const DEFAULT_DEVICES: u64 = 100_000;
@@ -95,7 +102,7 @@ fn params() -> Params {
     }
 }
 
-fn scenario_text(devices: u64, p: &Params) -> String {
+fn scenario_text(devices: u64, protocol: &str, p: &Params) -> String {
     assert!(devices >= 2, "need at least 2 devices (one per group)");
     let constrained = ((devices as f64 * 0.7).round() as u64).clamp(1, devices - 1);
     SCENARIO
@@ -103,6 +110,7 @@ fn scenario_text(devices: u64, p: &Params) -> String {
         .replace("{constrained}", &constrained.to_string())
         .replace("{always_on}", &(devices - constrained).to_string())
         .replace("{loss}", &p.loss.to_string())
+        .replace("{protocol}", protocol)
         .replace("{campaigns}", if p.campaign { CAMPAIGN } else { "" })
 }
 
@@ -136,8 +144,8 @@ fn loadavg() -> f64 {
 }
 
 /// One measured run, in this process.
-fn run_one(devices: u64, p: &Params) -> Value {
-    let text = scenario_text(devices, p);
+fn run_one(devices: u64, protocol: &str, p: &Params) -> Value {
+    let text = scenario_text(devices, protocol, p);
     let scenario = load_str("bench.yaml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
 
     let rss_before = proc_status_bytes("VmRSS");
@@ -166,6 +174,7 @@ fn run_one(devices: u64, p: &Params) -> Value {
         .collect();
     let per_dev = |b: u64| b.saturating_sub(rss_before) as f64 / n.max(1) as f64;
     json!({
+        "protocol": protocol,
         "devices": n,
         "virtual_duration": p.duration.to_string(),
         "virtual_secs": p.duration.as_secs_f64(),
@@ -198,10 +207,11 @@ fn run_one(devices: u64, p: &Params) -> Value {
 }
 
 /// Runs `devices` in a fresh child process and returns its result.
-fn run_child(devices: u64) -> Value {
+fn run_child(devices: u64, protocol: &str) -> Value {
     let exe = std::env::current_exe().expect("current_exe");
     let out = Command::new(exe)
         .env(CHILD_VAR, devices.to_string())
+        .env(CHILD_PROTOCOL_VAR, protocol)
         .stderr(std::process::Stdio::inherit())
         .output()
         .expect("cannot re-run the bench binary");
@@ -230,6 +240,10 @@ type Cell = Box<dyn Fn(&Value) -> String>;
 fn print_table(runs: &[Value]) {
     let f = |r: &Value, k: &str| r[k].as_f64().unwrap_or(0.0);
     let rows: Vec<(&str, Cell)> = vec![
+        (
+            "protocol",
+            Box::new(|r| r["protocol"].as_str().unwrap_or("").to_string()),
+        ),
         ("devices", Box::new(|r| r["devices"].to_string())),
         (
             "virtual duration",
@@ -241,8 +255,12 @@ fn print_table(runs: &[Value]) {
             Box::new(|r| r["requests"].to_string()),
         ),
         (
-            "  of which Download",
-            Box::new(|r| r["requests_by_kind"]["Download"].to_string()),
+            "  of which downloads",
+            Box::new(|r| {
+                let k = &r["requests_by_kind"];
+                (k["Download"].as_u64().unwrap_or(0) + k["OtauDownload"].as_u64().unwrap_or(0))
+                    .to_string()
+            }),
         ),
         (
             "updates ok / targeted",
@@ -357,16 +375,19 @@ fn smoke_test() {
         loss: 0.01,
         campaign: true,
     };
-    let r = run_one(100, &p);
-    assert_eq!(r["devices"], 100);
-    assert_eq!(r["violations"], 0, "{r}");
-    assert!(r["requests"].as_u64().unwrap_or(0) > 0, "{r}");
+    for protocol in ["ddi", "otau"] {
+        let r = run_one(100, protocol, &p);
+        assert_eq!(r["devices"], 100);
+        assert_eq!(r["violations"], 0, "{r}");
+        assert!(r["requests"].as_u64().unwrap_or(0) > 0, "{r}");
+    }
     println!("fleetsim bench smoke test ok (run `cargo bench --bench sim` to measure)");
 }
 
 fn main() {
     if let Some(devices) = env_parse::<u64>(CHILD_VAR) {
-        println!("{RESULT_TAG}{}", run_one(devices, &params()));
+        let protocol = std::env::var(CHILD_PROTOCOL_VAR).unwrap_or_else(|_| "ddi".into());
+        println!("{RESULT_TAG}{}", run_one(devices, &protocol, &params()));
         return;
     }
     if !std::env::args().any(|a| a == "--bench") {
@@ -397,10 +418,17 @@ fn main() {
     println!(
         "one request = device send + embedded-server handling + response delivery (or its loss)"
     );
+    let protocols = std::env::var("FLEETSIM_BENCH_PROTOCOLS").unwrap_or_else(|_| "ddi,otau".into());
     let mut runs = Vec::new();
-    for &n in &sizes {
-        eprintln!("running {n} devices …");
-        runs.push(run_child(n));
+    for protocol in protocols
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        for &n in &sizes {
+            eprintln!("running {n} {protocol} devices …");
+            runs.push(run_child(n, protocol));
+        }
     }
     println!();
     print_table(&runs);
