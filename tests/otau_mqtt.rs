@@ -199,6 +199,50 @@ async fn devices_update_over_the_embedded_broker() {
     drop(broker);
 }
 
+/// The `redeliver_acked` fault over MQTT: after the ACK the bridge publishes
+/// the acknowledged value again (retained), so a reconnecting device gets it
+/// — what OTAU-REDELIVER catches on the HTTP path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redeliver_fault_republishes_the_acknowledged_value() {
+    let broker = EmbeddedBroker::start(16).expect("embedded broker starts");
+    let addr = broker.addr();
+    let mut core = OtauServer::new(2);
+    core.faults.redeliver_acked = true;
+    let server = Arc::new(Mutex::new(core));
+    let epoch = Instant::now();
+    let bridge = ServerBridge::start(addr, server.clone(), epoch, BOUND)
+        .await
+        .expect("bridge connects");
+    let link = DeviceLink::connect(addr, &cik_for(1), BOUND)
+        .await
+        .expect("device connects");
+    let manifest = Manifest::url_list_json(VERSION, "fault", &[]);
+    assert!(!bridge
+        .set_manifest(2, &manifest)
+        .await
+        .expect("no device 2"));
+    assert!(bridge.set_manifest(1, &manifest).await.expect("published"));
+    let events = timeout(Duration::from_secs(30), drive(link, 1, epoch))
+        .await
+        .expect("device finishes");
+    assert!(events.iter().any(|e| matches!(e, OtauEvent::Acked { .. })));
+    let mut again = DeviceLink::connect(addr, &cik_for(1), BOUND)
+        .await
+        .expect("reconnects");
+    let got = timeout(BOUND, async {
+        loop {
+            match again.recv().await {
+                Some((_, v)) if v.is_empty() => continue,
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("the acknowledged value is re-sent");
+    assert_eq!(got, Some(("config_otau".to_string(), manifest)));
+    again.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs mosquitto (Debian package): run scripts/test"]
 async fn devices_update_over_mosquitto() {

@@ -4,7 +4,8 @@
 //! [`OtauServer::mqtt_publish`] (the device is the CIK in the topic), and
 //! keeps each device's retained `config_otau/set` message equal to
 //! [`OtauServer::mqtt_pending`]: published when the application writes a
-//! manifest ([`ServerBridge::set_manifest_all`]), cleared once the device
+//! manifest ([`ServerBridge::set_manifest`], [`ServerBridge::set_manifest_all`]),
+//! cleared once the device
 //! acknowledges it. Run time is milliseconds since the bridge's `epoch`.
 
 use std::net::SocketAddr;
@@ -127,6 +128,21 @@ impl ServerBridge {
     /// The shared server core.
     pub fn server(&self) -> &Arc<Mutex<OtauServer>> {
         &self.server
+    }
+
+    /// Writes `manifest` to `device`'s `config_otau` and publishes it
+    /// retained; `false` when there is no such device.
+    pub async fn set_manifest(&self, device: u64, manifest: &str) -> Result<bool, MqttError> {
+        let now = self.now();
+        if !lock(&self.server).set_manifest(device, Arc::from(manifest), now) {
+            return Ok(false);
+        }
+        let payload = manifest.as_bytes().to_vec();
+        let topic = config_topic(&cik_for(device));
+        self.client
+            .publish(topic, QoS::AtLeastOnce, true, payload)
+            .await?;
+        Ok(true)
     }
 
     /// Writes `manifest` to every device's `config_otau` (a campaign) and
