@@ -12,9 +12,10 @@
 //! - [`message`]: HTTP-shaped requests and responses exchanged by devices and servers.
 //! - [`artifact`]: synthetic firmware content and download verification.
 //! - [`scenario`]: the YAML scenario model, units, validation with `file:line:col` errors.
-//! - [`protocol`]: sans-IO protocol clients (DDI v1, Exosite OTAU over HTTP) and their wire types.
+//! - [`protocol`]: sans-IO protocol clients (DDI v1, Exosite OTAU over HTTP or MQTT) and their wire types.
 //! - [`server`]: the embedded reference server, a pure state machine (DDI; OTAU in [`server::otau`]).
 //! - [`serve`]: `fleetsim serve`, the embedded server over real HTTP(S) (hyper, rustls).
+//! - [`mqtt`]: OTAU over MQTT with real IO: the embedded broker (rumqttd), the server bridge, device links, Mosquitto for tests.
 //! - [`net`]: connectivity models (online windows, loss, latency, bandwidth).
 //! - [`device`]: a simulated device (client, RNG streams, link phase, trace) and the books both drivers keep.
 //! - [`sim`]: the virtual-time engine, per-device RNG streams and trace digests.
@@ -25,6 +26,7 @@
 pub mod artifact;
 pub mod device;
 pub mod message;
+pub mod mqtt;
 pub mod net;
 pub mod oracle;
 pub mod protocol;

@@ -337,6 +337,7 @@ fn run_command(a: RunArgs) -> Exit {
         Ok(result) => finish(&s, &a.scenario, result, started.elapsed(), a.out),
         Err(e @ fleetsim::runtime::RuntimeError::BadTarget(_)) => Exit::BadInput(e.to_string()),
         Err(e @ fleetsim::runtime::RuntimeError::Setup(_)) => Exit::BadInput(e.to_string()),
+        Err(e @ fleetsim::runtime::RuntimeError::Unsupported(_)) => Exit::BadInput(e.to_string()),
         Err(e) => Exit::Infrastructure(e.into()),
     }
 }

@@ -14,7 +14,7 @@ use fleetsim::message::{ContentId, NetError, Request};
 use fleetsim::oracle::otau::OtauOracle;
 use fleetsim::protocol::ddi::Delivery;
 use fleetsim::protocol::otau::wire::{Manifest, Status, StatusReport};
-use fleetsim::protocol::otau::{AckMode, OtauClient, OtauEnv, OtauSettings};
+use fleetsim::protocol::otau::{AckMode, OtauClient, OtauEnv, OtauSettings, Transmit};
 use fleetsim::server::otau::{cik_for, OtauAnswer, OtauFaults, OtauServer};
 use fleetsim::time::{Span, Time};
 use rand::SeedableRng;
@@ -120,7 +120,11 @@ impl Run {
                 None => return,
             }
         } else {
-            let Some(req) = dev.client.poll_transmit(now, &env) else {
+            let Some(req) = dev
+                .client
+                .poll_transmit(now, &env)
+                .and_then(Transmit::into_http)
+            else {
                 return;
             };
             if req.headers.get("range").is_some() {
@@ -464,7 +468,12 @@ fn hostile_inputs_never_panic() {
     let mut events = Vec::new();
     for n in 0..5_000u64 {
         let now = client.poll_timeout().max(Time(n));
-        if now == Time::NEVER || client.poll_transmit(now, &env).is_none() {
+        if now == Time::NEVER
+            || client
+                .poll_transmit(now, &env)
+                .and_then(Transmit::into_http)
+                .is_none()
+        {
             continue;
         }
         let mut resp =

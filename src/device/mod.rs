@@ -15,9 +15,9 @@ use rand_chacha::ChaCha8Rng;
 
 pub use books::Books;
 
-use crate::message::Request;
+use crate::message::NetError;
 use crate::protocol::ddi::{ClientEnv, DdiClient, Delivery, Phase, ReqKind};
-use crate::protocol::otau::{OtauClient, OtauEnv};
+use crate::protocol::otau::{OtauClient, OtauEnv, OtauEvent, Transmit, Transport};
 use crate::server::otau::cik_for;
 use crate::sim::digest::TraceHash;
 use crate::sim::rng::{stream, Purpose};
@@ -97,10 +97,8 @@ impl Device {
             None => g.link.next_online(Time::ZERO, window_phase),
         };
         let (client, controller_id) = if g.protocol.is_otau() {
-            (
-                Client::Otau(Box::new(OtauClient::new(start))),
-                cik_for(number),
-            )
+            let client = OtauClient::with_transport(start, g.otau.transport);
+            (Client::Otau(Box::new(client)), cik_for(number))
         } else {
             (
                 Client::Ddi(DdiClient::new(start, &g.settings)),
@@ -127,6 +125,11 @@ impl Device {
         matches!(self.client, Client::Otau(_))
     }
 
+    /// True for OTAU devices that reach their resources over MQTT.
+    pub fn is_mqtt(&self, setup: &Setup) -> bool {
+        self.is_otau() && setup.groups[self.group as usize].otau.transport == Transport::Mqtt
+    }
+
     /// The request to send at `now`, if one is due, with its kind; what the
     /// client observed goes to `books` (and to `trace` when given).
     pub fn poll_transmit(
@@ -136,7 +139,7 @@ impl Device {
         env: &Env<'_>,
         books: &mut Books,
         trace: Option<&mut Vec<String>>,
-    ) -> Option<(ReqKind, Request)> {
+    ) -> Option<(ReqKind, Transmit)> {
         let group = &env.setup.groups[self.group as usize];
         match &mut self.client {
             Client::Ddi(c) => {
@@ -158,7 +161,7 @@ impl Device {
                     .unwrap_or(ReqKind::Root);
                 books.record(slot, self, now, &events, trace);
                 books.ddi_events = events;
-                Some((kind, req?))
+                Some((kind, Transmit::Http(req?)))
             }
             Client::Otau(c) => {
                 let req = c.poll_transmit(now, &otau_env(env, group, &self.controller_id))?;
@@ -214,6 +217,70 @@ impl Device {
                 books.otau_events = events;
             }
         }
+    }
+}
+
+impl Device {
+    /// What came of the publish sent last (MQTT): its PUBACK, or why none came.
+    pub fn handle_published(
+        &mut self,
+        now: Time,
+        result: Result<(), NetError>,
+        env: &Env<'_>,
+        books: &mut Books,
+        trace: Option<&mut Vec<String>>,
+    ) {
+        self.trace.word(now.as_millis());
+        self.trace.word(match result {
+            Ok(()) => 2000,
+            Err(e) => 2001 + e as u64,
+        });
+        self.otau_step(now, env, books, trace, |c, env, rng, events| {
+            c.handle_published(now, result, env, rng, events)
+        });
+    }
+
+    /// A resource value pushed to the device (MQTT `config_otau`).
+    pub fn handle_message(
+        &mut self,
+        now: Time,
+        alias: &str,
+        value: &str,
+        env: &Env<'_>,
+        books: &mut Books,
+        trace: Option<&mut Vec<String>>,
+    ) {
+        self.trace.word(now.as_millis());
+        self.trace.word(3000);
+        self.trace.text(value);
+        self.otau_step(now, env, books, trace, |c, env, rng, events| {
+            c.handle_message(now, alias, value, env, rng, events)
+        });
+    }
+
+    /// Runs `step` on the OTAU client and books what it observed.
+    fn otau_step(
+        &mut self,
+        now: Time,
+        env: &Env<'_>,
+        books: &mut Books,
+        trace: Option<&mut Vec<String>>,
+        step: impl FnOnce(&mut OtauClient, &OtauEnv<'_>, &mut ChaCha8Rng, &mut Vec<OtauEvent>),
+    ) {
+        let Client::Otau(c) = &mut self.client else {
+            return;
+        };
+        let group = &env.setup.groups[self.group as usize];
+        let mut events = std::mem::take(&mut books.otau_events);
+        events.clear();
+        step(
+            c,
+            &otau_env(env, group, &self.controller_id),
+            &mut self.rng,
+            &mut events,
+        );
+        books.record_otau(self, now, &events, trace);
+        books.otau_events = events;
     }
 }
 

@@ -29,6 +29,7 @@ pub use http::{Http, HttpSetupError, Injected};
 use crate::message::{Method, NetError, Request};
 use crate::oracle::OracleConfig;
 use crate::protocol::ddi::{Delivery, ReqKind};
+use crate::protocol::otau::Transmit;
 use crate::scenario::{ClientFault, Scenario};
 use crate::sim::setup::{selects, Setup};
 use crate::sim::RunResult;
@@ -103,6 +104,8 @@ pub enum RuntimeError {
     #[error("preparing the server: {0}")]
     Management(#[from] crate::target::AdapterError),
     /// The async runtime could not start.
+    #[error("{0}")]
+    Unsupported(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -177,6 +180,16 @@ fn is_loopback(url: &str) -> bool {
 pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunResult, RuntimeError> {
     raise_open_file_limit();
     let base = base_url(&opts.target)?;
+    if let Some(g) = scenario
+        .fleet
+        .iter()
+        .find(|g| g.protocol == crate::scenario::Protocol::OtauMqtt)
+    {
+        return Err(RuntimeError::Unsupported(format!(
+            "fleet group `{}` speaks otau_mqtt: real-time runs support ddi and otau (HTTP) devices so far",
+            g.kind.as_str()
+        )));
+    }
     let setup = Setup::new(scenario);
     let tenant = opts
         .target
@@ -489,9 +502,13 @@ impl Driver {
             tenant: &self.tenant,
             authorization: self.authorization.as_deref(),
         };
-        let Some((kind, req)) = d.poll_transmit(slot, due, &env, &mut self.books, None) else {
+        let Some((kind, transmit)) = d.poll_transmit(slot, due, &env, &mut self.books, None) else {
             let next = d.client.poll_timeout();
             self.push(next, slot);
+            return;
+        };
+        let Transmit::Http(req) = transmit else {
+            // `run_async` refuses fleets with MQTT devices before it starts.
             return;
         };
         if real_lateness > LATE {

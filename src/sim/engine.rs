@@ -16,6 +16,7 @@ use crate::device::{Books, Device, Env};
 use crate::message::{NetError, Request, Response};
 use crate::oracle::{Oracle, OracleConfig};
 use crate::protocol::ddi::{Delivery, ReqKind};
+use crate::protocol::otau::Transmit;
 use crate::scenario::Scenario;
 use crate::server::otau::OtauAnswer;
 use crate::server::{ActionId, ServerEvent};
@@ -50,6 +51,10 @@ struct Flight {
     timeout: Span,
     /// A held OTAU long poll: when it times out on the server.
     held_until: Option<Time>,
+    /// An MQTT publish (answered by a PUBACK) rather than an HTTP request.
+    is_publish: bool,
+    /// The publish on its way to the broker.
+    publish: Option<(&'static str, String)>,
     request: Option<Request>,
     delivery: Option<Delivery>,
 }
@@ -177,6 +182,7 @@ impl Engine {
                 What::Arrive => self.arrive(ev.slot as usize, ev.at),
                 What::Deliver => self.deliver(ev.slot as usize, ev.at),
                 What::Release => self.release(ev.slot as usize, ev.at),
+                What::Push => self.push(ev.slot as usize, ev.at),
                 What::Campaign(i) => self.start_campaign(i as usize, ev.at),
                 What::CancelCampaign(i) => self.cancel_campaign(i as usize, ev.at),
                 What::Sample => {
@@ -227,12 +233,20 @@ impl Engine {
             authorization: self.setup.authorization.as_deref(),
         };
         let trace = (self.record == Some(d.number)).then_some(&mut self.trace);
-        let Some((kind, req)) = d.poll_transmit(slot, now, &env, &mut self.books, trace) else {
+        let Some((kind, transmit)) = d.poll_transmit(slot, now, &env, &mut self.books, trace)
+        else {
             return self.schedule_wake(slot);
         };
+        let (request, publish) = match transmit {
+            Transmit::Http(r) => (Some(r), None),
+            Transmit::Publish { alias, value } => (None, Some((alias, value))),
+        };
         if self.record == Some(d.number) {
-            self.trace
-                .push(format!("{now:>14}  → {} {}", req.method, req.url));
+            self.trace.push(match (&request, &publish) {
+                (Some(r), _) => format!("{now:>14}  → {} {}", r.method, r.url),
+                (_, Some((alias, value))) => format!("{now:>14}  → PUBLISH {alias} {value}"),
+                _ => String::new(),
+            });
         }
         self.books.stats.sent(kind);
         // A long poll is answered within its Request-Timeout; the device waits that much longer.
@@ -248,7 +262,9 @@ impl Engine {
             window_end,
             timeout,
             held_until: None,
+            is_publish: publish.is_some(),
             request: None,
+            publish: None,
             delivery: None,
         });
         if lost || now + up >= window_end {
@@ -261,7 +277,8 @@ impl Engine {
             flight.delivery = Some(Delivery::Broken(err, None));
             self.queue.push(at, slot as u32, What::Deliver);
         } else {
-            flight.request = Some(req);
+            flight.request = request;
+            flight.publish = publish;
             self.queue.push(now + up, slot as u32, What::Arrive);
         }
         self.flights[slot] = Some(flight);
@@ -272,9 +289,10 @@ impl Engine {
         let Some(flight) = self.flights[slot].as_mut() else {
             return;
         };
-        let Some(req) = flight.request.take() else {
+        let (request, publish) = (flight.request.take(), flight.publish.take());
+        if request.is_none() && publish.is_none() {
             return;
-        };
+        }
         let g = &self.setup.groups[d.group as usize];
         let reset = self
             .setup
@@ -287,6 +305,20 @@ impl Engine {
             self.queue.push(now + down, slot as u32, What::Deliver);
             return;
         }
+        if let Some((alias, value)) = publish {
+            // The in-process broker hands the publish to the server core; the
+            // PUBACK travels back like an answer.
+            let accepted = self
+                .setup
+                .otau
+                .mqtt_publish(now, d.number, alias, &value)
+                .is_ok();
+            let puback = Response::status(if accepted { 200 } else { 403 });
+            return self.respond(slot, now, down, puback);
+        }
+        let Some(req) = request else {
+            return;
+        };
         if !d.is_otau() {
             let resp = self.setup.server.handle(now, &req);
             self.respond(slot, now, down, resp);
@@ -406,7 +438,16 @@ impl Engine {
             authorization: self.setup.authorization.as_deref(),
         };
         let trace = recording.then_some(&mut self.trace);
-        d.handle_response(slot, now, delivery, &env, &mut self.books, trace);
+        if flight.is_publish {
+            let result = match delivery {
+                Delivery::Complete(r) if r.is_success() => Ok(()),
+                Delivery::Complete(_) => Err(NetError::Unreachable),
+                Delivery::Broken(e, _) => Err(e),
+            };
+            d.handle_published(now, result, &env, &mut self.books, trace);
+        } else {
+            d.handle_response(slot, now, delivery, &env, &mut self.books, trace);
+        }
         self.schedule_wake(slot);
     }
 
@@ -494,12 +535,46 @@ impl Engine {
                 i + 1
             ));
         }
-        if self.flights[slot]
+        if d.is_mqtt(&self.setup) {
+            // The broker pushes the retained value when the device is connected.
+            let g = &self.setup.groups[d.group as usize];
+            let online = g.link.next_online(now, d.window_phase).max(now);
+            let at = online + g.link.latency(&mut d.link_rng);
+            self.queue.push(at, slot as u32, What::Push);
+        } else if self.flights[slot]
             .as_ref()
             .is_some_and(|f| f.held_until.is_some())
         {
             self.queue.push(now, slot as u32, What::Release);
         }
+    }
+
+    /// The broker delivers the device's pending `config_otau` value (MQTT),
+    /// if the device is connected; otherwise when it next connects.
+    fn push(&mut self, slot: usize, now: Time) {
+        let d = &mut self.devices[slot];
+        let g = &self.setup.groups[d.group as usize];
+        if g.link.online_until(now, d.window_phase).is_none() {
+            let at = g.link.next_online(now, d.window_phase) + g.link.latency(&mut d.link_rng);
+            return self.queue.push(at, slot as u32, What::Push);
+        }
+        let Some((value, _)) = self.setup.otau.mqtt_pending(d.number) else {
+            return; // acknowledged meanwhile, or replaced and pushed again
+        };
+        let recording = self.record == Some(d.number);
+        if recording {
+            self.trace
+                .push(format!("{now:>14}  ← MESSAGE config_otau {value}"));
+        }
+        let env = Env {
+            setup: &self.setup,
+            base_url: EMBEDDED_ORIGIN,
+            tenant: &self.setup.server.config().tenant,
+            authorization: self.setup.authorization.as_deref(),
+        };
+        let trace = recording.then_some(&mut self.trace);
+        d.handle_message(now, "config_otau", &value, &env, &mut self.books, trace);
+        self.schedule_wake(slot);
     }
 
     fn cancel_campaign(&mut self, i: usize, now: Time) {

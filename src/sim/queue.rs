@@ -19,6 +19,8 @@ pub enum What {
     Deliver,
     /// A held long poll is re-asked (its timeout, or its manifest changed).
     Release,
+    /// The MQTT broker pushes a device's pending `config_otau` value.
+    Push,
     /// Campaign `n` starts.
     Campaign(u16),
     /// Campaign `n` is canceled.

@@ -8,7 +8,7 @@ use crate::message::{ContentId, Request, Response};
 use crate::net::Link;
 use crate::protocol::ddi::ClientSettings;
 use crate::protocol::otau::wire::Status;
-use crate::protocol::otau::{AckMode, OtauSettings};
+use crate::protocol::otau::{AckMode, OtauSettings, Transport};
 use crate::scenario::{
     Campaign, CampaignType, DeviceKind, FaultKind, FleetGroup, OtauAck, Protocol, Scenario,
     Selector,
@@ -268,6 +268,11 @@ fn otau_settings(g: &FleetGroup) -> OtauSettings {
         ims_from_last_modified: o.ims_from_last_modified,
         skip_status: o.skip_status.as_deref().and_then(Status::parse),
         wrong_installed_version: o.wrong_installed_version,
+        transport: if g.protocol == Protocol::OtauMqtt {
+            Transport::Mqtt
+        } else {
+            Transport::Http
+        },
         ..OtauSettings::default()
     }
 }

@@ -10,5 +10,5 @@ pub mod client;
 pub mod event;
 pub mod wire;
 
-pub use client::{AckMode, OtauClient, OtauEnv, OtauSettings};
+pub use client::{AckMode, OtauClient, OtauEnv, OtauSettings, Transmit, Transport};
 pub use event::{OtauEvent, OtauReq};

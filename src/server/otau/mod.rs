@@ -20,6 +20,10 @@
 //! statuses are stored unvalidated and judged by the oracle, not with 4xx
 //! (otau.md §10.9). [`OtauFaults`] break these rules on purpose so the
 //! oracle's OTAU invariants can be seen to fire.
+//!
+//! The MQTT variant (otau.md §8) shares the same state: device publishes go
+//! through [`OtauServer::mqtt_publish`], and [`OtauServer::mqtt_pending`]
+//! tells what a (re)connecting device must be sent (see `mqtt.rs`).
 
 use std::sync::Arc;
 
@@ -31,8 +35,10 @@ use crate::protocol::otau::wire::{
 use crate::time::{Span, Time};
 
 mod content;
+mod mqtt;
 
 pub use content::ContentEntry;
+pub use mqtt::{device_for_cik, MqttRefusal};
 
 /// Status reports kept per device; later ones are only counted. A seed
 /// cycle writes 9, so this holds several campaigns while bounding memory
@@ -223,8 +229,7 @@ impl OtauServer {
             Some(c) => c,
             None => req.headers.get("authorization")?.strip_prefix("token ")?,
         };
-        let device = u64::from_str_radix(cik.get(..16)?, 16).ok()?;
-        ((device as usize) < self.slots.len() && cik == cik_for(device)).then_some(device)
+        device_for_cik(cik).filter(|d| (*d as usize) < self.slots.len())
     }
 
     /// `GET /onep:v1/stack/alias?<aliases>` (otau.md §4.1, §7).
@@ -329,27 +334,9 @@ impl OtauServer {
         else {
             return text(400, "body is not a form of alias=value pairs");
         };
-        let slot = &mut self.slots[device as usize];
         let mut wrote_status = false;
         for (alias, value) in pairs {
-            match alias.as_str() {
-                "config_otau" => match &slot.manifest {
-                    Some(m) if **m == *value => slot.acked_at = Some(now),
-                    _ => slot.overwrites += 1,
-                },
-                "otau_in" => {
-                    wrote_status = true;
-                    if slot.statuses.len() < MAX_STATUSES {
-                        slot.statuses.push(StatusRecord {
-                            at: now,
-                            value: value.into_boxed_str(),
-                        });
-                    } else {
-                        slot.dropped_statuses += 1;
-                    }
-                }
-                _ => {}
-            }
+            wrote_status |= self.record(now, device, &alias, value);
         }
         if self.faults.overlap_manifest && wrote_status {
             let slot = &self.slots[device as usize];
@@ -363,6 +350,39 @@ impl OtauServer {
             return self.plain_read(device, &aliases);
         }
         Response::status(204)
+    }
+}
+
+impl OtauServer {
+    /// Stores one device write of `alias` (HTTP form pair or MQTT publish):
+    /// `config_otau` equal to the cloud value is the ACK (otau.md §5), a
+    /// different one an overwrite; `otau_in` is a status; other aliases are
+    /// ignored ("not found is not an error"). Returns whether it was a status.
+    fn record(&mut self, now: Time, device: u64, alias: &str, value: String) -> bool {
+        let Some(slot) = self.slots.get_mut(device as usize) else {
+            return false;
+        };
+        match alias {
+            "config_otau" => {
+                match &slot.manifest {
+                    Some(m) if **m == *value => slot.acked_at = Some(now),
+                    _ => slot.overwrites += 1,
+                }
+                false
+            }
+            "otau_in" => {
+                if slot.statuses.len() < MAX_STATUSES {
+                    slot.statuses.push(StatusRecord {
+                        at: now,
+                        value: value.into_boxed_str(),
+                    });
+                } else {
+                    slot.dropped_statuses += 1;
+                }
+                true
+            }
+            _ => false,
+        }
     }
 }
 

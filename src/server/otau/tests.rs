@@ -192,3 +192,61 @@ fn uploaded_bytes_are_served_whole_and_in_ranges() {
     assert_eq!(part.status, 206);
     assert_eq!(part.body, Body::Bytes(data[250..].to_vec()));
 }
+
+#[test]
+fn mqtt_publishes_share_the_http_write_rules() {
+    let mut s = OtauServer::new(2);
+    assert_eq!(device_for_cik(&cik_for(1)), Some(1));
+    assert_eq!(device_for_cik("zz"), None);
+    let mut tampered = cik_for(1);
+    tampered.replace_range(39.., "x");
+    assert_eq!(device_for_cik(&tampered), None);
+    assert_eq!(
+        s.mqtt_publish(Time(0), 2, "otau_in", "x"),
+        Err(MqttRefusal::UnknownDevice(2))
+    );
+    assert_eq!(s.mqtt_pending(0), None);
+    assert_eq!(s.mqtt_pending(9), None);
+
+    let m = Manifest::url_list_json("3", "n", &[]);
+    assert!(s.set_manifest(1, Arc::from(m.as_str()), Time(5_000)));
+    let (value, at) = s.mqtt_pending(1).expect("pending after the cloud write");
+    assert_eq!((&*value, at), (m.as_str(), Time(5_000)));
+    assert_eq!(s.mqtt_pending(1).map(|p| p.1), Some(Time(5_000)), "stays");
+    assert_eq!(s.mqtt_pending(0), None, "other device untouched");
+
+    // A different value is an overwrite, not an ACK.
+    s.mqtt_publish(Time(6_000), 1, "config_otau", "other")
+        .unwrap();
+    assert_eq!((s.overwrites(1), s.acked_at(1)), (1, None));
+    s.mqtt_publish(Time(7_000), 1, "otau_in", "{\"status\": \"INIT\"}")
+        .unwrap();
+    s.mqtt_publish(Time(7_500), 1, "unknown", "ignored")
+        .unwrap();
+    s.mqtt_publish(Time(8_000), 1, "config_otau", &m).unwrap();
+    assert_eq!(s.acked_at(1), Some(Time(8_000)));
+    assert_eq!(s.mqtt_pending(1), None, "acknowledged: nothing to re-send");
+    assert_eq!(s.statuses(1).len(), 1);
+    assert_eq!(s.statuses(1)[0].at, Time(7_000));
+
+    // The HTTP path sees the same state: the long poll waits (no 200).
+    let poll = long_poll(&cik_for(1), "1000", "0");
+    assert!(matches!(
+        s.handle(Time(9_000), &poll),
+        OtauAnswer::Pending { .. }
+    ));
+}
+
+#[test]
+fn mqtt_pending_honours_the_redeliver_fault_once() {
+    let mut s = OtauServer::new(1);
+    s.faults.redeliver_acked = true;
+    let m = Manifest::url_list_json("4", "n", &[]);
+    s.set_manifest(0, Arc::from(m.as_str()), Time(1_000));
+    s.mqtt_publish(Time(2_000), 0, "config_otau", &m).unwrap();
+    assert!(s.mqtt_pending(0).is_some(), "the fault re-sends it once");
+    assert_eq!(s.mqtt_pending(0), None);
+    // A new campaign resets it.
+    s.set_manifest(0, Arc::from(m.as_str()), Time(3_000));
+    assert!(s.mqtt_pending(0).is_some());
+}

@@ -16,6 +16,13 @@
 //! `INSTALL_ERROR`. Network errors, 5xx and 429 are retried with capped
 //! exponential backoff; any other status on a write is logged and the flow
 //! goes on, as in the seed (which ignores write answers).
+//!
+//! With [`Transport::Mqtt`] (otau.md §8) the same flow runs without long
+//! polls: the driver hands incoming `config_otau` values to
+//! [`OtauClient::handle_message`], the ACK and the statuses come out of
+//! [`OtauClient::poll_transmit`] as [`Transmit::Publish`] and their PUBACKs
+//! (or failures) go back through [`OtauClient::handle_published`]; content
+//! downloads stay HTTP ([`Transmit::Http`]); see `mqtt.rs`.
 
 use rand::{Rng, RngCore};
 
@@ -29,6 +36,9 @@ use super::wire::{form_encode, parse_ims, Manifest, Status, StatusReport};
 
 mod download;
 mod http;
+mod mqtt;
+
+pub use mqtt::{Transmit, Transport};
 
 use http::{backoff, config_value, is_retriable, report_version, write_request};
 
@@ -75,6 +85,8 @@ pub struct OtauSettings {
     pub skip_status: Option<Status>,
     /// Misbehaviour: report `INSTALLED_VERSION` with a version that is not the manifest's.
     pub wrong_installed_version: bool,
+    /// HTTP long poll (the seed) or MQTT.
+    pub transport: Transport,
 }
 
 impl Default for OtauSettings {
@@ -92,6 +104,7 @@ impl Default for OtauSettings {
             ims_from_last_modified: false,
             skip_status: None,
             wrong_installed_version: false,
+            transport: Transport::Http,
         }
     }
 }
@@ -177,6 +190,9 @@ pub struct OtauClient {
     installed: Option<String>,
     /// Version of the last manifest this device finished (any outcome).
     last_done: Option<String>,
+    /// Learnt from the settings on every call that has them: in MQTT mode the
+    /// idle (Poll) step sends nothing and waits for a message.
+    transport: Transport,
 }
 
 impl OtauClient {
@@ -193,12 +209,23 @@ impl OtauClient {
             work: None,
             installed: None,
             last_done: None,
+            transport: Transport::Http,
+        }
+    }
+
+    /// A client for `transport`; with [`Transport::Mqtt`] it waits for a
+    /// `config_otau` message from the start ([`OtauClient::poll_timeout`] is
+    /// [`Time::NEVER`] while idle).
+    pub fn with_transport(first_poll: Time, transport: Transport) -> OtauClient {
+        OtauClient {
+            transport,
+            ..OtauClient::new(first_poll)
         }
     }
 
     /// When the client next wants to send; [`Time::NEVER`] while a request is in flight.
     pub fn poll_timeout(&self) -> Time {
-        if self.in_flight {
+        if self.in_flight || self.mqtt_idle() {
             Time::NEVER
         } else {
             self.due
@@ -220,10 +247,16 @@ impl OtauClient {
         self.work.is_some()
     }
 
-    /// The request to send now, if one is due.
-    pub fn poll_transmit(&mut self, now: Time, env: &OtauEnv<'_>) -> Option<Request> {
-        if self.in_flight || now < self.due {
+    /// What to send now, if anything is due.
+    pub fn poll_transmit(&mut self, now: Time, env: &OtauEnv<'_>) -> Option<Transmit> {
+        self.transport = env.settings.transport;
+        if self.in_flight || now < self.due || self.mqtt_idle() {
             return None;
+        }
+        if self.transport == Transport::Mqtt {
+            if let Some(publish) = self.publish_now(now, env) {
+                return Some(publish);
+            }
         }
         let base = env.base_url;
         let mut req = match self.step {
@@ -263,7 +296,7 @@ impl OtauClient {
         if matches!(self.step, Step::Report(_)) {
             self.last_write = now;
         }
-        Some(req)
+        Some(Transmit::Http(req))
     }
 
     /// What came of the request sent last.
@@ -275,6 +308,7 @@ impl OtauClient {
         rng: &mut dyn RngCore,
         events: &mut Vec<OtauEvent>,
     ) {
+        self.transport = env.settings.transport;
         self.in_flight = false;
         let step = self.step;
         if matches!(step, Step::Info | Step::Fetch) {

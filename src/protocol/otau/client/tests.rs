@@ -4,7 +4,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
-use crate::message::{Body, ContentId, Headers};
+use crate::message::{Body, ContentId, Headers, NetError};
+use crate::protocol::otau::event::OtauReq;
 use crate::protocol::otau::wire::form_decode;
 
 fn settings() -> OtauSettings {
@@ -35,20 +36,28 @@ fn long_poll_carries_seed_headers_and_refuses_unknown_type() {
     };
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let mut c = OtauClient::new(Time::ZERO);
-    let req = c.poll_transmit(Time::ZERO, &env).unwrap();
+    let req = c
+        .poll_transmit(Time::ZERO, &env)
+        .and_then(Transmit::into_http)
+        .unwrap();
     assert_eq!(req.url, "http://h/onep:v1/stack/alias?config_otau");
     assert_eq!(req.headers.get("x-exosite-cik"), Some("c1"));
     assert_eq!(req.headers.get("request-timeout"), Some("300000"));
     assert_eq!(req.headers.get("if-modified-since"), Some("0"));
     assert!(
-        c.poll_transmit(Time::ZERO, &env).is_none(),
+        c.poll_transmit(Time::ZERO, &env)
+            .and_then(Transmit::into_http)
+            .is_none(),
         "one request in flight"
     );
     let mut ev = Vec::new();
     let bad = r#"{"version":"9","name":"n","type":"ZIP","payload":[]}"#;
     c.handle_response(Time(5), form_200(bad), &env, &mut rng, &mut ev);
     assert!(matches!(&ev[1], OtauEvent::Refused { version, .. } if version == "9"));
-    let ack = c.poll_transmit(Time(5), &env).unwrap();
+    let ack = c
+        .poll_transmit(Time(5), &env)
+        .and_then(Transmit::into_http)
+        .unwrap();
     assert_eq!(
         ack.body.as_bytes(),
         form_encode(&[("config_otau", bad)]).as_bytes()
@@ -60,7 +69,10 @@ fn long_poll_carries_seed_headers_and_refuses_unknown_type() {
         &mut rng,
         &mut ev,
     );
-    let report = c.poll_transmit(c.poll_timeout(), &env).unwrap();
+    let report = c
+        .poll_transmit(c.poll_timeout(), &env)
+        .and_then(Transmit::into_http)
+        .unwrap();
     let body = String::from_utf8(report.body.as_bytes().to_vec()).unwrap();
     let pairs = form_decode(&body).unwrap();
     let r = StatusReport::parse(&pairs[0].1).unwrap();
@@ -82,7 +94,9 @@ fn range_resume_after_broken_download() {
     let mut c = OtauClient::new(Time::ZERO);
     let mut ev = Vec::new();
     let mut now = Time::ZERO;
-    c.poll_transmit(now, &env).unwrap();
+    c.poll_transmit(now, &env)
+        .and_then(Transmit::into_http)
+        .unwrap();
     c.handle_response(
         now,
         form_200(&Manifest::url_list_json("2", "n", &["f1"])),
@@ -93,7 +107,9 @@ fn range_resume_after_broken_download() {
     // ACK, INIT, DOWNLOAD
     for _ in 0..3 {
         now = c.poll_timeout();
-        c.poll_transmit(now, &env).unwrap();
+        c.poll_transmit(now, &env)
+            .and_then(Transmit::into_http)
+            .unwrap();
         c.handle_response(
             now,
             Delivery::Complete(Response::status(204)),
@@ -103,7 +119,10 @@ fn range_resume_after_broken_download() {
         );
     }
     now = c.poll_timeout();
-    let info = c.poll_transmit(now, &env).unwrap();
+    let info = c
+        .poll_transmit(now, &env)
+        .and_then(Transmit::into_http)
+        .unwrap();
     assert_eq!(info.url, "http://h/provision/download?id=f1&info=true");
     let line = format!("application/octet-stream,1000,1,sha256={sha}");
     c.handle_response(
@@ -118,7 +137,10 @@ fn range_resume_after_broken_download() {
         &mut ev,
     );
     now = c.poll_timeout();
-    let get = c.poll_transmit(now, &env).unwrap();
+    let get = c
+        .poll_transmit(now, &env)
+        .and_then(Transmit::into_http)
+        .unwrap();
     assert_eq!(get.headers.get("range"), None);
     let whole = Body::Synthetic {
         content: ContentId(3),
@@ -138,7 +160,10 @@ fn range_resume_after_broken_download() {
         &mut ev,
     );
     now = c.poll_timeout();
-    let resume = c.poll_transmit(now, &env).unwrap();
+    let resume = c
+        .poll_transmit(now, &env)
+        .and_then(Transmit::into_http)
+        .unwrap();
     assert_eq!(resume.headers.get("range"), Some("bytes=400-"));
     let rest = Response {
         status: 206,
@@ -154,7 +179,10 @@ fn range_resume_after_broken_download() {
         .iter()
         .any(|e| matches!(e, OtauEvent::ContentMismatch { .. })));
     now = c.poll_timeout();
-    let step = c.poll_transmit(now, &env).unwrap();
+    let step = c
+        .poll_transmit(now, &env)
+        .and_then(Transmit::into_http)
+        .unwrap();
     assert!(String::from_utf8_lossy(step.body.as_bytes()).contains("DOWNLOAD_STEP"));
 }
 
@@ -174,14 +202,16 @@ fn absolute_payload_url_is_fetched_directly_and_failures_report_download_error()
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     let mut c = OtauClient::new(Time::ZERO);
     let mut ev = Vec::new();
-    c.poll_transmit(Time::ZERO, &env).unwrap();
+    c.poll_transmit(Time::ZERO, &env)
+        .and_then(Transmit::into_http)
+        .unwrap();
     let m = Manifest::url_list_json("4", "n", &["https://cdn.example/fw.bin"]);
     c.handle_response(Time::ZERO, form_200(&m), &env, &mut rng, &mut ev);
     let mut urls = Vec::new();
     let mut reports = Vec::new();
     for _ in 0..10 {
         let now = c.poll_timeout();
-        let Some(req) = c.poll_transmit(now, &env) else {
+        let Some(req) = c.poll_transmit(now, &env).and_then(Transmit::into_http) else {
             break;
         };
         urls.push(req.url.clone());
@@ -209,4 +239,146 @@ fn absolute_payload_url_is_fetched_directly_and_failures_report_download_error()
         reports,
         [Status::Init, Status::Download, Status::DownloadError]
     );
+}
+
+fn mqtt_settings() -> OtauSettings {
+    OtauSettings {
+        transport: Transport::Mqtt,
+        ..settings()
+    }
+}
+
+/// Answers every publish with a PUBACK until the client goes idle; returns
+/// the published `(alias, status or value)` pairs.
+fn run_publishes(
+    c: &mut OtauClient,
+    env: &OtauEnv<'_>,
+    rng: &mut ChaCha8Rng,
+    ev: &mut Vec<OtauEvent>,
+) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    for _ in 0..50 {
+        let now = c.poll_timeout();
+        if now == Time::NEVER {
+            break;
+        }
+        match c.poll_transmit(now, env) {
+            Some(Transmit::Publish { alias, value }) => {
+                let shown = match StatusReport::parse(&value) {
+                    Ok(r) if alias == "otau_in" => r.status.as_str().to_string(),
+                    _ => value,
+                };
+                out.push((alias, shown));
+                c.handle_published(now, Ok(()), env, rng, ev);
+            }
+            other => panic!("unexpected transmit {other:?}"),
+        }
+    }
+    out
+}
+
+#[test]
+fn mqtt_mode_waits_for_messages_and_publishes_ack_and_statuses() {
+    let s = mqtt_settings();
+    let catalog = Catalog::new();
+    let env = OtauEnv {
+        base_url: "http://h",
+        cik: "c1",
+        catalog: &catalog,
+        settings: &s,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut c = OtauClient::with_transport(Time::ZERO, Transport::Mqtt);
+    let mut ev = Vec::new();
+    assert_eq!(c.poll_timeout(), Time::NEVER, "no long polls over MQTT");
+    assert!(c.poll_transmit(Time(1000), &env).is_none());
+    c.handle_message(Time(1), "otau_in", "x", &env, &mut rng, &mut ev);
+    c.handle_message(Time(1), "config_otau", "", &env, &mut rng, &mut ev);
+    assert!(ev.is_empty() && c.poll_timeout() == Time::NEVER);
+
+    let m = Manifest::url_list_json("7", "n", &[]);
+    c.handle_message(Time(10), "config_otau", &m, &env, &mut rng, &mut ev);
+    assert!(matches!(&ev[1], OtauEvent::Started { files: 0, .. }));
+    let ack = c.poll_transmit(Time(10), &env);
+    assert_eq!(
+        ack,
+        Some(Transmit::Publish {
+            alias: "config_otau",
+            value: m.clone()
+        })
+    );
+    assert!(c.poll_transmit(Time(10), &env).is_none(), "one in flight");
+    // A lost PUBACK: retried with backoff, as an HTTP write would be.
+    c.handle_published(Time(20), Err(NetError::Timeout), &env, &mut rng, &mut ev);
+    assert!(matches!(
+        ev.last(),
+        Some(OtauEvent::Retry {
+            kind: OtauReq::Ack,
+            error: Some(NetError::Timeout)
+        })
+    ));
+    assert!(c.poll_timeout() > Time(20) && c.poll_timeout() != Time::NEVER);
+    let published = run_publishes(&mut c, &env, &mut rng, &mut ev);
+    let statuses: Vec<&str> = published
+        .iter()
+        .filter(|(a, _)| *a == "otau_in")
+        .map(|(_, s)| s.as_str())
+        .collect();
+    assert_eq!(published[0], ("config_otau", m.clone()));
+    assert_eq!(
+        statuses,
+        [
+            "INIT",
+            "DOWNLOAD",
+            "DOWNLOAD_SUCCESS",
+            "INSTALL",
+            "INSTALL_STEP",
+            "INSTALL_SUCCESS",
+            "INSTALLED_VERSION"
+        ]
+    );
+    assert!(ev.iter().any(|e| matches!(e, OtauEvent::Acked { .. })));
+    assert_eq!(c.installed(), Some("7"));
+    assert!(!c.busy() && c.poll_timeout() == Time::NEVER);
+
+    // The same value again (a retained message on reconnect): ACK only.
+    c.handle_message(Time(90_000), "config_otau", &m, &env, &mut rng, &mut ev);
+    let again = run_publishes(&mut c, &env, &mut rng, &mut ev);
+    assert_eq!(again, [("config_otau", m)]);
+    assert_eq!(c.poll_timeout(), Time::NEVER);
+}
+
+#[test]
+fn mqtt_mode_downloads_over_http() {
+    let s = mqtt_settings();
+    let catalog = Catalog::new();
+    let env = OtauEnv {
+        base_url: "http://h",
+        cik: "c1",
+        catalog: &catalog,
+        settings: &s,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let mut c = OtauClient::with_transport(Time::ZERO, Transport::Mqtt);
+    let mut ev = Vec::new();
+    let m = Manifest::url_list_json("8", "n", &["f1"]);
+    c.handle_message(Time(0), "config_otau", &m, &env, &mut rng, &mut ev);
+    for _ in 0..3 {
+        // ACK, INIT, DOWNLOAD
+        let now = c.poll_timeout();
+        assert!(matches!(
+            c.poll_transmit(now, &env),
+            Some(Transmit::Publish { .. })
+        ));
+        c.handle_published(now, Ok(()), &env, &mut rng, &mut ev);
+    }
+    let now = c.poll_timeout();
+    let Some(Transmit::Http(info)) = c.poll_transmit(now, &env) else {
+        panic!("the info request goes over HTTP");
+    };
+    assert_eq!(info.url, "http://h/provision/download?id=f1&info=true");
+    assert_eq!(info.headers.get("x-exosite-cik"), Some("c1"));
+    // A stray PUBACK while a download is in flight changes nothing.
+    c.handle_published(now, Ok(()), &env, &mut rng, &mut ev);
+    assert_eq!(c.poll_timeout(), Time::NEVER);
 }

@@ -1,0 +1,254 @@
+//! OTAU over MQTT with real IO (otau.md §8): the embedded broker (rumqttd,
+//! started inside fleetsim), the server bridge over an `OtauServer`, and
+//! devices driven by `OtauClient` in `Transport::Mqtt` mode in real time,
+//! each on its own `DeviceLink`. One device connects only after the
+//! manifest was written and must get it as the retained message (pending
+//! values are re-sent on connect). Every device must acknowledge and report
+//! `INSTALLED_VERSION`; afterwards a reconnecting device receives nothing
+//! (the bridge cleared the retained value on the ACK).
+//!
+//! The same flow against a real Mosquitto broker is `#[ignore]`d: it needs
+//! the Debian package `mosquitto`. `scripts/test` runs it with `--ignored`
+//! when `mosquitto` is installed and prints `mosquitto test: SKIPPED` when
+//! it is not.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fleetsim::artifact::Catalog;
+use fleetsim::mqtt::{DeviceLink, EmbeddedBroker, Mosquitto, ServerBridge};
+use fleetsim::protocol::otau::wire::{Manifest, Status, StatusReport};
+use fleetsim::protocol::otau::{OtauClient, OtauEnv, OtauEvent, OtauSettings, Transmit, Transport};
+use fleetsim::server::otau::{cik_for, OtauServer};
+use fleetsim::time::{Span, Time};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tokio::time::timeout;
+
+const DEVICES: u64 = 5;
+const VERSION: &str = "2.0.0";
+const BOUND: Duration = Duration::from_secs(5);
+
+fn settings() -> OtauSettings {
+    OtauSettings {
+        transport: Transport::Mqtt,
+        status_gap: Span::millis(30),
+        install_time: Span::millis(60),
+        backoff_base: Span::millis(100),
+        backoff_cap: Span::secs(1),
+        ..OtauSettings::default()
+    }
+}
+
+/// Drives one device until it has installed `VERSION`; returns its events.
+async fn drive(mut link: DeviceLink, device: u64, epoch: Instant) -> Vec<OtauEvent> {
+    let s = settings();
+    let catalog = Catalog::new();
+    let cik = cik_for(device);
+    let env = OtauEnv {
+        base_url: "http://unused.invalid",
+        cik: &cik,
+        catalog: &catalog,
+        settings: &s,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(device);
+    let mut client = OtauClient::with_transport(Time::ZERO, Transport::Mqtt);
+    let mut events = Vec::new();
+    let now = || Time(epoch.elapsed().as_millis() as u64);
+    while client.installed() != Some(VERSION) || client.busy() {
+        let due = client.poll_timeout();
+        let wait = if due == Time::NEVER {
+            Duration::from_secs(3600)
+        } else {
+            Duration::from_millis(due.as_millis().saturating_sub(now().as_millis()))
+        };
+        tokio::select! {
+            msg = link.recv() => {
+                let (alias, value) = msg.expect("link open");
+                client.handle_message(now(), &alias, &value, &env, &mut rng, &mut events);
+            }
+            _ = tokio::time::sleep(wait) => {
+                let t = now().max(due);
+                match client.poll_transmit(t, &env) {
+                    Some(Transmit::Publish { alias, value }) => {
+                        let result = link.publish(alias, &value, BOUND).await;
+                        client.handle_published(now(), result, &env, &mut rng, &mut events);
+                    }
+                    Some(Transmit::Http(req)) => panic!("no HTTP expected: {}", req.url),
+                    None => {}
+                }
+            }
+        }
+    }
+    link.close().await;
+    events
+}
+
+async fn run_flow(addr: SocketAddr) {
+    let server = Arc::new(Mutex::new(OtauServer::new(DEVICES)));
+    let epoch = Instant::now();
+    let bridge = ServerBridge::start(addr, server.clone(), epoch, BOUND)
+        .await
+        .expect("bridge connects");
+    let late = DEVICES - 1;
+    let mut tasks = Vec::new();
+    for d in 0..late {
+        let link = DeviceLink::connect(addr, &cik_for(d), BOUND)
+            .await
+            .expect("device connects");
+        tasks.push(tokio::spawn(drive(link, d, epoch)));
+    }
+    let manifest = Manifest::url_list_json(VERSION, "mqtt update", &[]);
+    assert_eq!(
+        bridge.set_manifest_all(&manifest).await.expect("published"),
+        DEVICES
+    );
+    // Connects after the write: gets the retained (pending) value.
+    let link = DeviceLink::connect(addr, &cik_for(late), BOUND)
+        .await
+        .expect("late device connects");
+    tasks.push(tokio::spawn(drive(link, late, epoch)));
+
+    for (d, task) in tasks.into_iter().enumerate() {
+        let events = timeout(Duration::from_secs(30), task)
+            .await
+            .unwrap_or_else(|_| panic!("device {d} did not finish within 30 s"))
+            .expect("device task");
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, OtauEvent::Acked { version } if version == VERSION)),
+            "device {d} acked: {events:?}"
+        );
+    }
+    // The bridge records the last publishes after their PUBACKs: bounded wait.
+    let settled = timeout(BOUND, async {
+        loop {
+            let done = {
+                let s = server.lock().expect("lock");
+                (0..DEVICES).all(|d| {
+                    s.acked_at(d).is_some()
+                        && s.statuses(d)
+                            .last()
+                            .and_then(|r| StatusReport::parse(&r.value).ok())
+                            .is_some_and(|r| {
+                                r.status == Status::InstalledVersion && r.version == VERSION
+                            })
+                })
+            };
+            if done {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    {
+        let s = server.lock().expect("lock");
+        for d in 0..DEVICES {
+            let statuses: Vec<String> = s
+                .statuses(d)
+                .iter()
+                .filter_map(|r| StatusReport::parse(&r.value).ok())
+                .map(|r| r.status.as_str().to_string())
+                .collect();
+            assert!(
+                settled.is_ok(),
+                "device {d}: statuses {statuses:?}, acked {:?}",
+                s.acked_at(d)
+            );
+            assert_eq!(
+                statuses,
+                [
+                    "INIT",
+                    "DOWNLOAD",
+                    "DOWNLOAD_SUCCESS",
+                    "INSTALL",
+                    "INSTALL_STEP",
+                    "INSTALL_SUCCESS",
+                    "INSTALLED_VERSION"
+                ],
+                "device {d}"
+            );
+            assert_eq!(s.overwrites(d), 0, "device {d}");
+        }
+    }
+
+    // Acknowledged: a reconnecting device gets no (non-empty) manifest.
+    let mut again = DeviceLink::connect(addr, &cik_for(0), BOUND)
+        .await
+        .expect("reconnects");
+    let got = timeout(Duration::from_millis(500), async {
+        loop {
+            match again.recv().await {
+                Some((_, v)) if v.is_empty() => continue,
+                other => return other,
+            }
+        }
+    })
+    .await;
+    assert!(got.is_err(), "no pending value after the ACK, got {got:?}");
+    again.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_update_over_the_embedded_broker() {
+    let broker = EmbeddedBroker::start(64).expect("embedded broker starts");
+    run_flow(broker.addr()).await;
+    drop(broker);
+}
+
+/// The `redeliver_acked` fault over MQTT: after the ACK the bridge publishes
+/// the acknowledged value again (retained), so a reconnecting device gets it
+/// — what OTAU-REDELIVER catches on the HTTP path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redeliver_fault_republishes_the_acknowledged_value() {
+    let broker = EmbeddedBroker::start(16).expect("embedded broker starts");
+    let addr = broker.addr();
+    let mut core = OtauServer::new(2);
+    core.faults.redeliver_acked = true;
+    let server = Arc::new(Mutex::new(core));
+    let epoch = Instant::now();
+    let bridge = ServerBridge::start(addr, server.clone(), epoch, BOUND)
+        .await
+        .expect("bridge connects");
+    let link = DeviceLink::connect(addr, &cik_for(1), BOUND)
+        .await
+        .expect("device connects");
+    let manifest = Manifest::url_list_json(VERSION, "fault", &[]);
+    assert!(!bridge
+        .set_manifest(2, &manifest)
+        .await
+        .expect("no device 2"));
+    assert!(bridge.set_manifest(1, &manifest).await.expect("published"));
+    let events = timeout(Duration::from_secs(30), drive(link, 1, epoch))
+        .await
+        .expect("device finishes");
+    assert!(events.iter().any(|e| matches!(e, OtauEvent::Acked { .. })));
+    let mut again = DeviceLink::connect(addr, &cik_for(1), BOUND)
+        .await
+        .expect("reconnects");
+    let got = timeout(BOUND, async {
+        loop {
+            match again.recv().await {
+                Some((_, v)) if v.is_empty() => continue,
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("the acknowledged value is re-sent");
+    assert_eq!(got, Some(("config_otau".to_string(), manifest)));
+    again.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs mosquitto (Debian package): run scripts/test"]
+async fn devices_update_over_mosquitto() {
+    let Some(binary) = Mosquitto::find() else {
+        panic!("mosquitto test: not installed (apt-get install mosquitto)");
+    };
+    let broker = Mosquitto::start(&binary).expect("mosquitto starts");
+    run_flow(broker.addr()).await;
+}
