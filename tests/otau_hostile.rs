@@ -94,10 +94,6 @@ async fn run_ok(devices: u32, base_url: &str) -> RunResult {
     r
 }
 
-fn fired(r: &RunResult, id: InvariantId) -> u64 {
-    r.oracle.counts().get(&id).copied().unwrap_or(0)
-}
-
 fn assert_no_violations(r: &RunResult) {
     let v: Vec<String> = r
         .oracle
@@ -305,14 +301,6 @@ impl Otau {
         st.reports.values().flatten().cloned().collect()
     }
 
-    fn acks(&self) -> BTreeMap<String, Vec<String>> {
-        self.state.lock().unwrap().acks.clone()
-    }
-
-    fn polls(&self) -> Vec<Instant> {
-        self.state.lock().unwrap().polls.clone()
-    }
-
     /// Content requests received (not `info=true`).
     async fn content_requests(&self) -> Vec<Request> {
         let all = self.server.received_requests().await.expect("recording on");
@@ -331,10 +319,6 @@ fn sequence(answers: Vec<ResponseTemplate>) -> impl Fn(&Request) -> ResponseTemp
     }
 }
 
-fn assert_seed_sequence(got: &[String]) {
-    assert_eq!(got, SEED, "otau_in statuses");
-}
-
 // ---------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------
@@ -351,10 +335,10 @@ async fn healthy_mock_flow_reaches_installed_version() {
     let ciks: Vec<String> = statuses.keys().cloned().collect();
     for cik in &ciks {
         assert!((0..4).any(|n| cik_for(n) == *cik), "unknown CIK {cik}");
-        assert_seed_sequence(&statuses[cik]);
+        assert_eq!(statuses[cik], SEED);
     }
     assert!(otau.reports().iter().all(|r| r["version"] == VERSION));
-    let acks = otau.acks();
+    let acks = otau.state.lock().unwrap().acks.clone();
     assert_eq!(acks.len(), 2);
     assert!(
         acks.values().all(|a| a.len() == 1),
@@ -395,14 +379,14 @@ async fn broken_long_poll_answers_are_retried_with_backoff() {
     .await;
     let r = run_ok(1, &otau.uri()).await;
 
-    assert_seed_sequence(&otau.single());
+    assert_eq!(otau.single(), SEED);
     assert_eq!(r.stats.updates_succeeded, 1);
     assert!(
         status_count(&r, 500) >= 1 && status_count(&r, 429) >= 1,
         "{:?}",
         r.stats.statuses
     );
-    let polls = otau.polls();
+    let polls = otau.state.lock().unwrap().polls.clone();
     assert!(polls.len() > n, "{} polls", polls.len());
     let gaps: Vec<Duration> = polls[..=n].windows(2).map(|w| w[1] - w[0]).collect();
     // Base 2 s scenario = 33 ms real, doubled each time, ±25 % jitter.
@@ -425,7 +409,7 @@ async fn refused_manifest(config_otau: &str, reason: &str) {
     let report = &otau.reports()[0];
     let message = report["message"].as_str().unwrap_or("");
     assert!(message.contains(reason), "{report}");
-    let acks = otau.acks();
+    let acks = otau.state.lock().unwrap().acks.clone();
     assert_eq!(
         acks.values().flatten().collect::<Vec<_>>(),
         [config_otau],
@@ -476,8 +460,8 @@ async fn wrong_content_hash_fires_otau_content_and_download_error() {
         "{report}"
     );
     assert_eq!(
-        fired(&r, InvariantId::OtauContent),
-        1,
+        r.oracle.counts().get(&InvariantId::OtauContent).copied(),
+        Some(1),
         "{:?}",
         r.oracle.counts()
     );
@@ -500,7 +484,7 @@ async fn content_503_is_retried_until_served() {
     .await;
     let r = run_ok(1, &otau.uri()).await;
 
-    assert_seed_sequence(&otau.single());
+    assert_eq!(otau.single(), SEED);
     assert_eq!(otau.content_requests().await.len(), 4);
     assert_eq!(
         sent(&r, ReqKind::OtauInfo),
@@ -525,7 +509,7 @@ async fn download_cut_mid_body_is_resumed_with_range() {
 
     let ranges = ranges.lock().unwrap().clone();
     assert_eq!(ranges, [None, Some(format!("bytes={}-", size / 2))]);
-    assert_seed_sequence(&otau.single());
+    assert_eq!(otau.single(), SEED);
     assert_eq!(r.stats.updates_succeeded, 1);
     assert_no_violations(&r);
 }
@@ -563,20 +547,20 @@ async fn raw_content_server(bytes: Arc<Vec<u8>>) -> (SocketAddr, Arc<Mutex<Vec<O
                     s.len() == 1
                 };
                 let n = bytes.len();
-                let (head, body) = match range_from(range.as_deref()) {
-                    _ if first => (format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n"), &bytes[..n / 2]),
-                    Some(f) if f < n => (
+                let f = range_from(range.as_deref()).unwrap_or(0).min(n - 1);
+                let (status, len, body) = match first {
+                    true => ("200 OK".to_string(), n, &bytes[..n / 2]),
+                    false => (
                         format!(
-                            "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {f}-{}/{n}\r\n",
-                            n - f,
+                            "206 Partial Content\r\nContent-Range: bytes {f}-{}/{n}",
                             n - 1
                         ),
+                        n - f,
                         &bytes[f..],
                     ),
-                    _ => (format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n"), &bytes[..]),
                 };
                 let head = format!(
-                    "{head}Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
+                    "HTTP/1.1 {status}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
                 );
                 let _ = sock.write_all(head.as_bytes()).await;
                 let _ = sock.write_all(body).await;
