@@ -320,7 +320,8 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
 }
 
 /// One root poll before the fleet starts, so that a wrong address, TLS
-/// trouble, refused credentials or a non-DDI server are reported at once.
+/// trouble, refused credentials or a non-DDI server are reported at once
+/// (for a fleet without DDI devices: only that the target answers).
 async fn preflight(
     http: &Http,
     base: &str,
@@ -337,7 +338,14 @@ async fn preflight(
         req.headers.insert("authorization", a.to_string());
     }
     let shown = format!("{base}/{tenant}/controller/v1/…");
+    // A fleet of OTAU devices only talks to an OTAU server, which need not
+    // know DDI: any HTTP answer shows the target is there.
+    let ddi = setup
+        .groups
+        .iter()
+        .any(|g| g.count > 0 && !g.protocol.is_otau());
     match http.execute(0, req, Injected::default()).await {
+        Delivery::Complete(_) if !ddi => Ok(()),
         Delivery::Broken(e, _) => Err(RuntimeError::Unreachable {
             url: shown,
             what: match e {

@@ -319,7 +319,11 @@ impl OtauClient {
             Delivery::Complete(_) => return self.retry(now, step, None, env, rng, events),
             Delivery::Broken(e, _) => return self.retry(now, step, Some(e), env, rng, events),
         };
-        self.failures = 0;
+        if step != Step::Poll {
+            // A long poll's answer may still be unusable (refused_poll): the
+            // backoff keeps growing until one is usable.
+            self.failures = 0;
+        }
         match step {
             Step::Poll => self.on_poll_answer(now, &resp, env, rng, events),
             Step::Ack => {
@@ -371,6 +375,7 @@ impl OtauClient {
     ) {
         match resp.status {
             304 => {
+                self.failures = 0;
                 events.push(OtauEvent::NotModified {
                     sent: self.sent_at,
                     ims: self.ims,
@@ -381,6 +386,7 @@ impl OtauClient {
             }
             200 => match config_value(resp) {
                 Some(value) => {
+                    self.failures = 0;
                     let last_modified = resp.headers.get("last-modified").and_then(parse_ims);
                     if let (true, Some(t)) = (env.settings.ims_from_last_modified, last_modified) {
                         self.ims = t;

@@ -382,3 +382,39 @@ fn mqtt_mode_downloads_over_http() {
     c.handle_published(now, Ok(()), &env, &mut rng, &mut ev);
     assert_eq!(c.poll_timeout(), Time::NEVER);
 }
+
+/// A long poll answered 200 without `config_otau` (or 404) again and again
+/// backs off further each time, like 5xx, instead of starting over.
+#[test]
+fn unusable_long_poll_answers_back_off_increasingly() {
+    let s = settings();
+    let catalog = Catalog::new();
+    let env = OtauEnv {
+        base_url: "http://h",
+        cik: "c1",
+        catalog: &catalog,
+        settings: &s,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut c = OtauClient::new(Time::ZERO);
+    let mut ev = Vec::new();
+    let mut now = Time::ZERO;
+    let mut waits = Vec::new();
+    for i in 0..5 {
+        c.poll_transmit(now, &env).unwrap();
+        let answer = match i % 3 {
+            0 => Response::status(404),
+            1 => Response::status(500),
+            _ => Response {
+                status: 200,
+                headers: Headers::new(),
+                body: Body::Bytes(b"{\"garbage\":".to_vec()),
+            },
+        };
+        c.handle_response(now, Delivery::Complete(answer), &env, &mut rng, &mut ev);
+        let due = c.poll_timeout();
+        waits.push(due.since(now));
+        now = due;
+    }
+    assert!(waits.windows(2).all(|w| w[1] > w[0]), "{waits:?}");
+}
