@@ -18,11 +18,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::*;
 use fleetsim::artifact::{hash_bytes, Hashes};
 use fleetsim::message::NetError;
 use fleetsim::oracle::InvariantId;
 use fleetsim::protocol::ddi::ReqKind;
-use fleetsim::runtime::{run_async, RealOptions, RuntimeError, Target};
+use fleetsim::runtime::{run_async, RuntimeError};
 use fleetsim::scenario::Scenario;
 use fleetsim::sim::RunResult;
 use serde_json::{json, Value};
@@ -110,19 +113,6 @@ impl Spec {
     }
 }
 
-fn options(base_url: &str) -> RealOptions {
-    RealOptions {
-        target: Target {
-            base_url: base_url.to_string(),
-            tenant: None,
-            gateway_token: None,
-            ca_pem: None,
-        },
-        progress: false,
-        manager: None,
-    }
-}
-
 /// Runs `spec` against `base_url`; returns the result and the real time taken.
 async fn run(spec: &Spec, base_url: &str) -> (Result<RunResult, RuntimeError>, Duration) {
     let scenario = spec.build();
@@ -147,62 +137,9 @@ async fn run_ok(spec: &Spec, base_url: &str) -> RunResult {
     r
 }
 
-fn fired(r: &RunResult, id: InvariantId) -> u64 {
-    r.oracle.counts().get(&id).copied().unwrap_or(0)
-}
-
-fn violations(r: &RunResult) -> String {
-    r.oracle
-        .violations()
-        .iter()
-        .map(|v| format!("{} {}: {}", v.id, v.controller_id, v.message))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn assert_no_violations(r: &RunResult) {
-    assert_eq!(
-        r.oracle.total(),
-        0,
-        "unexpected violations:\n{}",
-        violations(r)
-    );
-}
-
-fn status_count(r: &RunResult, status: u16) -> u64 {
-    r.stats.statuses.get(&status).copied().unwrap_or(0)
-}
-
-fn error_count(r: &RunResult, e: NetError) -> u64 {
-    r.stats.errors.get(&e).copied().unwrap_or(0)
-}
-
-fn sent(r: &RunResult, kind: ReqKind) -> u64 {
-    r.stats.sent.get(&kind).copied().unwrap_or(0)
-}
-
 // ---------------------------------------------------------------------------
 // The healthy DDI flow on wiremock
 // ---------------------------------------------------------------------------
-
-/// Deterministic, non-periodic artifact bytes.
-fn artifact_bytes(n: usize) -> Vec<u8> {
-    (0..n)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 ^ (i as u8))
-        .collect()
-}
-
-/// First byte of a `Range: bytes=N-` header.
-fn range_from(value: Option<&str>) -> Option<usize> {
-    value?
-        .trim()
-        .strip_prefix("bytes=")?
-        .split('-')
-        .next()?
-        .trim()
-        .parse()
-        .ok()
-}
 
 /// A correct artifact answer: 200, or 206 from the requested byte, or 416.
 fn serve_artifact(bytes: &[u8], req: &Request) -> ResponseTemplate {
@@ -295,7 +232,7 @@ impl Ddi {
     async fn start_with(flow: Flow) -> Ddi {
         let server = MockServer::start().await;
         let uri = server.uri();
-        let artifact = Arc::new(artifact_bytes(flow.size));
+        let artifact = Arc::new(test_bytes(flow.size));
         let state = Arc::new(Mutex::new(FlowState::default()));
         let hashes = flow.advertised.unwrap_or_else(|| hash_bytes(&artifact));
         let href = flow.artifact_href.unwrap_or_else(|| {
@@ -479,13 +416,6 @@ fn classify(p: &str) -> Option<Res> {
         ["softwaremodules", "1", "artifacts", FILE] => Some(Res::Artifact),
         _ => None,
     }
-}
-
-fn header(r: &Request, name: &str) -> Option<String> {
-    r.headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
 }
 
 fn execution(f: &Value) -> &str {
@@ -952,7 +882,7 @@ async fn dos_429_with_empty_body_on_root_is_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_reset_mid_body_resumes_with_range() {
     let size = 64 * 1024;
-    let bytes = Arc::new(artifact_bytes(size));
+    let bytes = Arc::new(test_bytes(size));
     let b = bytes.clone();
     let raw = RawServer::start(move |i, req| match i {
         0 => Reply::new(
@@ -997,9 +927,9 @@ async fn connection_reset_mid_body_resumes_with_range() {
 /// the device must not keep its bytes and must not resume from them with a
 /// Range (which would then fail the hash check and blame the server).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn error_page_cut_mid_body_is_not_taken_as_artifact_bytes() {
+async fn error_page_cut_mid_body_is_not_taken_as_test_bytes() {
     let size = 64 * 1024;
-    let bytes = Arc::new(artifact_bytes(size));
+    let bytes = Arc::new(test_bytes(size));
     let b = bytes.clone();
     let page = b"<html><body><h1>503 Service Unavailable</h1>upstream busy</body></html>".repeat(4);
     let raw = RawServer::start(move |i, req| match i {
@@ -1076,7 +1006,7 @@ async fn slow_artifact_answer_times_out_and_is_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn body_slower_than_the_timeout_is_resumed_and_completes() {
     let size = 64 * 1024;
-    let bytes = Arc::new(artifact_bytes(size));
+    let bytes = Arc::new(test_bytes(size));
     let b = bytes.clone();
     let raw = RawServer::start(move |_, req| {
         Reply::artifact(&b, req.range_from()).paced(8 * 1024, Duration::from_millis(400))
@@ -1145,7 +1075,7 @@ async fn root_that_never_answers_in_time_does_not_hang_the_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_artifact_hash_is_reported_as_failure_and_flagged() {
     let size = 64 * 1024;
-    let other: Vec<u8> = artifact_bytes(size).into_iter().rev().collect();
+    let other: Vec<u8> = test_bytes(size).into_iter().rev().collect();
     let ddi = Ddi::start_with(Flow {
         size,
         advertised: Some(hash_bytes(&other)),
@@ -1188,7 +1118,7 @@ async fn wrong_artifact_hash_is_reported_as_failure_and_flagged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hash_mismatch_reason_names_the_file_not_the_signed_url() {
     let size = 4 * 1024;
-    let other: Vec<u8> = artifact_bytes(size).into_iter().rev().collect();
+    let other: Vec<u8> = test_bytes(size).into_iter().rev().collect();
     let ddi = Ddi::start_with(Flow {
         size,
         advertised: Some(hash_bytes(&other)),
@@ -1231,7 +1161,7 @@ async fn hash_mismatch_reason_names_the_file_not_the_signed_url() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn range_ignored_restarts_from_zero_and_is_flagged() {
     let size = 64 * 1024;
-    let bytes = Arc::new(artifact_bytes(size));
+    let bytes = Arc::new(test_bytes(size));
     let b = bytes.clone();
     let raw = RawServer::start(move |i, _req| {
         let octets = ("Content-Type", "application/octet-stream".to_string());

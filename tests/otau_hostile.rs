@@ -16,11 +16,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::*;
 use fleetsim::artifact::hash_bytes;
 use fleetsim::oracle::InvariantId;
 use fleetsim::protocol::ddi::ReqKind;
 use fleetsim::protocol::otau::wire::{form_decode, form_encode};
-use fleetsim::runtime::{run_async, RealOptions, Target};
+use fleetsim::runtime::run_async;
 use fleetsim::server::otau::cik_for;
 use fleetsim::sim::RunResult;
 use serde_json::Value;
@@ -69,16 +72,7 @@ async fn run_ok(devices: u32, base_url: &str) -> RunResult {
          load: {{ time_scale: 60, request_timeout: 2s, start_rate: 100 }}\n"
     );
     let scenario = fleetsim::scenario::load_str("t.yaml", &yaml).expect("test scenario is valid");
-    let opts = RealOptions {
-        target: Target {
-            base_url: base_url.to_string(),
-            tenant: None,
-            gateway_token: None,
-            ca_pem: None,
-        },
-        progress: false,
-        manager: None,
-    };
+    let opts = options(base_url);
     let started = Instant::now();
     // Generous outer bound: the run must end by itself (duration + grace).
     let limit = REAL_DURATION + Duration::from_secs(10);
@@ -94,58 +88,9 @@ async fn run_ok(devices: u32, base_url: &str) -> RunResult {
     r
 }
 
-fn assert_no_violations(r: &RunResult) {
-    let v: Vec<String> = r
-        .oracle
-        .violations()
-        .iter()
-        .map(|v| format!("{} {}: {}", v.id, v.controller_id, v.message))
-        .collect();
-    assert_eq!(
-        r.oracle.total(),
-        0,
-        "unexpected violations:\n{}",
-        v.join("\n")
-    );
-}
-
-fn sent(r: &RunResult, kind: ReqKind) -> u64 {
-    r.stats.sent.get(&kind).copied().unwrap_or(0)
-}
-
-fn status_count(r: &RunResult, status: u16) -> u64 {
-    r.stats.statuses.get(&status).copied().unwrap_or(0)
-}
-
 // ---------------------------------------------------------------------------
 // The healthy OTAU flow on wiremock
 // ---------------------------------------------------------------------------
-
-/// Deterministic, non-periodic content bytes.
-fn content_bytes(n: usize) -> Vec<u8> {
-    (0..n)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 ^ (i as u8))
-        .collect()
-}
-
-/// First byte of a `Range: bytes=N-` header.
-fn range_from(value: Option<&str>) -> Option<usize> {
-    value?
-        .trim()
-        .strip_prefix("bytes=")?
-        .split('-')
-        .next()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-fn header(r: &Request, name: &str) -> Option<String> {
-    r.headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
 
 /// What the healthy flow saw, per CIK.
 #[derive(Default)]
@@ -258,7 +203,7 @@ impl Otau {
 
     /// The healthy one-file update of 32 KiB.
     async fn healthy() -> Otau {
-        let bytes = content_bytes(32 * 1024);
+        let bytes = test_bytes(32 * 1024);
         Otau::start(
             &manifest("URL_LIST", serde_json::json!([FILE])),
             bytes.clone(),
@@ -401,7 +346,7 @@ async fn broken_long_poll_answers_are_retried_with_backoff() {
 /// A manifest the device cannot handle: `TEST_ERROR` with the reason,
 /// written back (ACK), no download.
 async fn refused_manifest(config_otau: &str, reason: &str) {
-    let bytes = content_bytes(1024);
+    let bytes = test_bytes(1024);
     let otau = Otau::start(config_otau, bytes.clone(), &bytes).await;
     let r = run_ok(1, &otau.uri()).await;
 
@@ -442,7 +387,7 @@ async fn malformed_payload_is_refused_with_test_error() {
 /// reports `DOWNLOAD_ERROR` and OTAU-CONTENT records the server's fault.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_content_hash_fires_otau_content_and_download_error() {
-    let good = content_bytes(16 * 1024);
+    let good = test_bytes(16 * 1024);
     let mut served = good.clone();
     served[100] ^= 0x55;
     let otau = Otau::start(
@@ -501,7 +446,7 @@ async fn content_503_is_retried_until_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn download_cut_mid_body_is_resumed_with_range() {
     let size = 32 * 1024;
-    let bytes = Arc::new(content_bytes(size));
+    let bytes = Arc::new(test_bytes(size));
     let (addr, ranges) = raw_content_server(bytes.clone()).await;
     let url = format!("http://{addr}/fw.bin");
     let otau = Otau::start(&manifest("FILE", Value::String(url)), Vec::new(), &[]).await;

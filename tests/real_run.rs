@@ -13,12 +13,12 @@ use fleetsim::serve::{start, ServeOptions};
 /// Scenario time runs this much faster than real time: 3 days in ~26 s.
 const TIME_SCALE: f64 = 10_000.0;
 
-#[test]
-fn quickstart_against_serve_passes_without_violations() {
-    let mut s = load(std::path::Path::new("scenarios/quickstart.yaml")).expect("quickstart loads");
-    s.scale_fleet(100);
-    s.load.time_scale = TIME_SCALE;
-
+/// Runs `s` against a `fleetsim serve` of the same scenario at `time_scale`.
+/// Server and fleet run on runtimes of their own, as two processes would.
+fn run_against_serve(
+    s: &fleetsim::scenario::Scenario,
+    time_scale: f64,
+) -> Result<fleetsim::sim::RunResult, fleetsim::runtime::RuntimeError> {
     let (addr_tx, addr_rx) = mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server_scenario = s.clone();
@@ -33,7 +33,7 @@ fn quickstart_against_serve_passes_without_violations() {
                 listen: "127.0.0.1:0".parse().expect("addr"),
                 scenario: Some(server_scenario),
                 tls: None,
-                time_scale: TIME_SCALE,
+                time_scale,
             })
             .await
             .expect("serve starts on an ephemeral port");
@@ -55,9 +55,19 @@ fn quickstart_against_serve_passes_without_violations() {
         progress: false,
         manager: None,
     };
-    let result = run(&s, &opts);
+    let result = run(s, &opts);
     let _ = stop_tx.send(());
     server.join().expect("server thread ends");
+    result
+}
+
+#[test]
+fn quickstart_against_serve_passes_without_violations() {
+    let mut s = load(std::path::Path::new("scenarios/quickstart.yaml")).expect("quickstart loads");
+    s.scale_fleet(100);
+    s.load.time_scale = TIME_SCALE;
+
+    let result = run_against_serve(&s, TIME_SCALE);
     let run = result.expect("the target is reachable and speaks DDI");
 
     assert_eq!(
@@ -173,45 +183,7 @@ fn otau_fleet_against_serve_updates_over_long_polls() {
          \x20 - { at: 2m, version: 3.1.0, artifacts: [ { name: fw-3.1.bin, size: 96KiB }, { name: notes.txt, size: 300B } ] }\n",
     )
     .expect("scenario");
-    let (addr_tx, addr_rx) = mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server_scenario = s.clone();
-    let server = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        rt.block_on(async move {
-            let running = start(ServeOptions {
-                listen: "127.0.0.1:0".parse().expect("addr"),
-                scenario: Some(server_scenario),
-                tls: None,
-                time_scale: 100.0,
-            })
-            .await
-            .expect("serve starts on an ephemeral port");
-            addr_tx.send(running.base_url.clone()).expect("test waits");
-            let _ = tokio::time::timeout(Duration::from_secs(120), stop_rx).await;
-            running.shutdown().await;
-        });
-    });
-    let base_url = addr_rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("serve reports its address");
-    let opts = RealOptions {
-        target: Target {
-            base_url,
-            tenant: None,
-            gateway_token: None,
-            ca_pem: None,
-        },
-        progress: false,
-        manager: None,
-    };
-    let result = run(&s, &opts);
-    let _ = stop_tx.send(());
-    server.join().expect("server thread ends");
+    let result = run_against_serve(&s, 100.0);
     let run = result.expect("the target is reachable");
     assert_eq!(
         run.oracle.total(),

@@ -1,0 +1,93 @@
+//! Helpers shared by the integration tests that run the real-time driver
+//! against misbehaving servers (`hostile.rs`, `otau_hostile.rs`): run
+//! options, what a run recorded, and request details a mock looks at.
+//! Each test crate uses a part of it.
+#![allow(dead_code)]
+
+use fleetsim::message::NetError;
+use fleetsim::oracle::InvariantId;
+use fleetsim::protocol::ddi::ReqKind;
+use fleetsim::runtime::{RealOptions, Target};
+use fleetsim::sim::RunResult;
+use wiremock::Request;
+
+/// Options of a real-time run against `base_url`, without progress output.
+pub fn options(base_url: &str) -> RealOptions {
+    RealOptions {
+        target: Target {
+            base_url: base_url.to_string(),
+            tenant: None,
+            gateway_token: None,
+            ca_pem: None,
+        },
+        progress: false,
+        manager: None,
+    }
+}
+
+/// How often invariant `id` fired.
+pub fn fired(r: &RunResult, id: InvariantId) -> u64 {
+    r.oracle.counts().get(&id).copied().unwrap_or(0)
+}
+
+/// The recorded violations, one per line.
+pub fn violations(r: &RunResult) -> String {
+    r.oracle
+        .violations()
+        .iter()
+        .map(|v| format!("{} {}: {}", v.id, v.controller_id, v.message))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Fails the test, listing them, if any invariant fired.
+pub fn assert_no_violations(r: &RunResult) {
+    assert_eq!(
+        r.oracle.total(),
+        0,
+        "unexpected violations:\n{}",
+        violations(r)
+    );
+}
+
+/// Answers with HTTP status `status`.
+pub fn status_count(r: &RunResult, status: u16) -> u64 {
+    r.stats.statuses.get(&status).copied().unwrap_or(0)
+}
+
+/// Requests that failed with `e`.
+pub fn error_count(r: &RunResult, e: NetError) -> u64 {
+    r.stats.errors.get(&e).copied().unwrap_or(0)
+}
+
+/// Requests of `kind` sent.
+pub fn sent(r: &RunResult, kind: ReqKind) -> u64 {
+    r.stats.sent.get(&kind).copied().unwrap_or(0)
+}
+
+/// Deterministic, non-periodic bytes (artifact or content of `n` bytes).
+pub fn test_bytes(n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 ^ (i as u8))
+        .collect()
+}
+
+/// First byte of a `Range: bytes=N-` header.
+pub fn range_from(value: Option<&str>) -> Option<usize> {
+    value?
+        .trim()
+        .strip_prefix("bytes=")?
+        .split('-')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// A request header as text.
+pub fn header(r: &Request, name: &str) -> Option<String> {
+    r.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
