@@ -59,6 +59,16 @@ struct Flight {
     delivery: Option<Delivery>,
 }
 
+/// How the devices reach the embedded server.
+fn embedded_env(setup: &Setup) -> Env<'_> {
+    Env {
+        setup,
+        base_url: EMBEDDED_ORIGIN,
+        tenant: &setup.server.config().tenant,
+        authorization: setup.authorization.as_deref(),
+    }
+}
+
 /// Results of a run, for the report.
 pub struct RunResult {
     /// Counters, histograms, timeline.
@@ -226,12 +236,7 @@ impl Engine {
                 .push(self.next_wake[slot], slot as u32, What::Wake);
             return;
         };
-        let env = Env {
-            setup: &self.setup,
-            base_url: EMBEDDED_ORIGIN,
-            tenant: &self.setup.server.config().tenant,
-            authorization: self.setup.authorization.as_deref(),
-        };
+        let env = embedded_env(&self.setup);
         let trace = (self.record == Some(d.number)).then_some(&mut self.trace);
         let Some((kind, transmit)) = d.poll_transmit(slot, now, &env, &mut self.books, trace)
         else {
@@ -431,12 +436,7 @@ impl Engine {
                 ),
             });
         }
-        let env = Env {
-            setup: &self.setup,
-            base_url: EMBEDDED_ORIGIN,
-            tenant: &self.setup.server.config().tenant,
-            authorization: self.setup.authorization.as_deref(),
-        };
+        let env = embedded_env(&self.setup);
         let trace = recording.then_some(&mut self.trace);
         if flight.is_publish {
             let result = match delivery {
@@ -566,12 +566,7 @@ impl Engine {
             self.trace
                 .push(format!("{now:>14}  ← MESSAGE config_otau {value}"));
         }
-        let env = Env {
-            setup: &self.setup,
-            base_url: EMBEDDED_ORIGIN,
-            tenant: &self.setup.server.config().tenant,
-            authorization: self.setup.authorization.as_deref(),
-        };
+        let env = embedded_env(&self.setup);
         let trace = recording.then_some(&mut self.trace);
         d.handle_message(now, "config_otau", &value, &env, &mut self.books, trace);
         self.schedule_wake(slot);
