@@ -120,6 +120,7 @@ fn options(base_url: &str) -> RealOptions {
         },
         progress: false,
         manager: None,
+        mqtt: None,
     }
 }
 

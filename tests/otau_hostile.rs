@@ -78,6 +78,7 @@ async fn run_ok(devices: u32, base_url: &str) -> RunResult {
         },
         progress: false,
         manager: None,
+        mqtt: None,
     };
     let started = Instant::now();
     // Generous outer bound: the run must end by itself (duration + grace).

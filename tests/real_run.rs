@@ -34,6 +34,7 @@ fn quickstart_against_serve_passes_without_violations() {
                 scenario: Some(server_scenario),
                 tls: None,
                 time_scale: TIME_SCALE,
+                mqtt: Default::default(),
             })
             .await
             .expect("serve starts on an ephemeral port");
@@ -54,6 +55,7 @@ fn quickstart_against_serve_passes_without_violations() {
         },
         progress: false,
         manager: None,
+        mqtt: None,
     };
     let result = run(&s, &opts);
     let _ = stop_tx.send(());
@@ -122,6 +124,7 @@ async fn https_target_with_a_trusted_ca_and_tls_failures_are_reported() {
         },
         progress: false,
         manager: None,
+        mqtt: None,
     };
     let s = tls_scenario();
     let limit = Duration::from_secs(60);
@@ -188,6 +191,7 @@ fn otau_fleet_against_serve_updates_over_long_polls() {
                 scenario: Some(server_scenario),
                 tls: None,
                 time_scale: 100.0,
+                mqtt: Default::default(),
             })
             .await
             .expect("serve starts on an ephemeral port");
@@ -208,6 +212,7 @@ fn otau_fleet_against_serve_updates_over_long_polls() {
         },
         progress: false,
         manager: None,
+        mqtt: None,
     };
     let result = run(&s, &opts);
     let _ = stop_tx.send(());
