@@ -486,9 +486,13 @@ fn resolve_addr(s: &str) -> Result<std::net::SocketAddr, String> {
     }
 }
 
+/// Log filter without `RUST_LOG`: the embedded broker (rumqttd) logs every
+/// connection at info and a closed probe connection as an error.
+const DEFAULT_LOG: &str = "info,rumqttd=warn,rumqttd::server::broker=off";
+
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG));
     let _ = tracing_subscriber::fmt()
         .with_ansi(is_terminal())
         .with_env_filter(filter)

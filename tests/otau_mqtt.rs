@@ -347,6 +347,50 @@ async fn run_without_a_broker_for_mqtt_devices_is_refused() {
     assert!(err.to_string().contains("--mqtt"), "{err}");
 }
 
+/// A broker nobody listens on: the devices' bounded connect retries end in
+/// `RuntimeError::Mqtt` (exit 3) naming the broker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_broker_is_an_infrastructure_error() {
+    let scenario = fleetsim::scenario::load_str("mqtt-real.yaml", MIXED).expect("scenario");
+    // An HTTP target without MQTT, and a port that was free a moment ago.
+    let running = fleetsim::serve::start(fleetsim::serve::ServeOptions {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..fleetsim::serve::ServeOptions::default()
+    })
+    .await
+    .expect("serve starts");
+    assert_eq!(running.mqtt_addr, None);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port");
+    let opts = fleetsim::runtime::RealOptions {
+        target: fleetsim::runtime::Target {
+            base_url: running.base_url.clone(),
+            tenant: None,
+            gateway_token: None,
+            ca_pem: None,
+        },
+        progress: false,
+        manager: None,
+        mqtt: Some(closed.to_string()),
+    };
+    let result = timeout(
+        Duration::from_secs(60),
+        fleetsim::runtime::run_async(&scenario, &opts),
+    )
+    .await
+    .expect("gives up within 60 s");
+    running.shutdown().await;
+    let Err(err) = result else {
+        panic!("no broker: the run must fail");
+    };
+    assert!(
+        matches!(err, fleetsim::runtime::RuntimeError::Mqtt { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&closed.to_string()), "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs mosquitto (Debian package): run scripts/test"]
 async fn serve_and_run_over_mosquitto() {
