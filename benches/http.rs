@@ -93,6 +93,7 @@ fn main() {
             scenario: None,
             tls: None,
             time_scale: 1.0,
+            mqtt: Default::default(),
         })
         .await
         .expect("serve starts");
@@ -102,6 +103,7 @@ fn main() {
             target,
             progress: false,
             manager: None,
+            mqtt: None,
         };
 
         let (devices, secs, rate) = if full {

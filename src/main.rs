@@ -36,7 +36,7 @@ enum Command {
         scenario: PathBuf,
     },
     /// Serve the embedded DDI server over HTTP(S).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
 }
 
 #[derive(clap::Args)]
@@ -65,6 +65,10 @@ struct RunArgs {
     /// instead of the embedded server in virtual time.
     #[arg(long)]
     target: Option<String>,
+    /// MQTT broker (HOST:PORT) for the fleet's otau_mqtt devices in a run
+    /// with --target, e.g. the one `fleetsim serve` prints.
+    #[arg(long, requires = "target")]
+    mqtt: Option<String>,
     /// DDI tenant of the target (default: the scenario's).
     #[arg(long)]
     tenant: Option<String>,
@@ -163,6 +167,14 @@ struct ServeArgs {
     /// Scenario time runs this many times faster than real time.
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
+    /// Start the embedded MQTT broker (OTAU over MQTT) on this address
+    /// (default: on a free loopback port when the scenario has otau_mqtt groups).
+    #[arg(long, conflicts_with = "mqtt_broker")]
+    mqtt_listen: Option<std::net::SocketAddr>,
+    /// Connect the OTAU MQTT bridge to this broker (e.g. Mosquitto) instead
+    /// of starting the embedded one: HOST:PORT.
+    #[arg(long)]
+    mqtt_broker: Option<String>,
     /// Credentials of the hawkBit Management API under `/rest/v1` (Basic auth).
     #[command(flatten)]
     mgmt: MgmtLogin,
@@ -236,7 +248,7 @@ fn dispatch(cli: Cli) -> Exit {
             Err(e) => e,
         },
         Command::Run(args) => run_command(*args),
-        Command::Serve(args) => serve_command(args),
+        Command::Serve(args) => serve_command(*args),
     }
 }
 
@@ -332,12 +344,14 @@ fn run_command(a: RunArgs) -> Exit {
         target,
         progress: !quiet,
         manager,
+        mqtt: a.mqtt,
     };
     match fleetsim::runtime::run(&s, &opts) {
         Ok(result) => finish(&s, &a.scenario, result, started.elapsed(), a.out),
         Err(e @ fleetsim::runtime::RuntimeError::BadTarget(_)) => Exit::BadInput(e.to_string()),
         Err(e @ fleetsim::runtime::RuntimeError::Setup(_)) => Exit::BadInput(e.to_string()),
         Err(e @ fleetsim::runtime::RuntimeError::Unsupported(_)) => Exit::BadInput(e.to_string()),
+        Err(e @ fleetsim::runtime::RuntimeError::MqttMissing(_)) => Exit::BadInput(e.to_string()),
         Err(e) => Exit::Infrastructure(e.into()),
     }
 }
@@ -427,11 +441,20 @@ fn serve_command(a: ServeArgs) -> Exit {
         Ok((user, password)) => fleetsim::serve::MgmtCredentials { user, password },
         Err(e) => return e,
     };
+    let mqtt = match (a.mqtt_listen, &a.mqtt_broker) {
+        (_, Some(broker)) => match resolve_addr(broker) {
+            Ok(addr) => fleetsim::serve::ServeMqtt::External(addr),
+            Err(e) => return Exit::BadInput(format!("--mqtt-broker {broker}: {e}")),
+        },
+        (Some(listen), None) => fleetsim::serve::ServeMqtt::Embedded(listen),
+        (None, None) => fleetsim::serve::ServeMqtt::Auto,
+    };
     let opts = fleetsim::serve::ServeOptions {
         listen: a.listen,
         scenario,
         tls,
         time_scale: a.time_scale,
+        mqtt,
     };
     init_logging();
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -452,9 +475,24 @@ fn serve_command(a: ServeArgs) -> Exit {
     }
 }
 
+/// `HOST:PORT` to the first address it resolves to.
+fn resolve_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    match s.to_socket_addrs() {
+        Ok(mut addrs) => addrs
+            .next()
+            .ok_or_else(|| "resolves to no address".to_string()),
+        Err(e) => Err(format!("expected HOST:PORT such as 127.0.0.1:1883 ({e})")),
+    }
+}
+
+/// Log filter without `RUST_LOG`: the embedded broker (rumqttd) logs every
+/// connection at info and a closed probe connection as an error.
+const DEFAULT_LOG: &str = "info,rumqttd=warn,rumqttd::server::broker=off";
+
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG));
     let _ = tracing_subscriber::fmt()
         .with_ansi(is_terminal())
         .with_env_filter(filter)

@@ -168,3 +168,16 @@ fn manage_needs_campaigns_to_create() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--mgmt-password-file"), "{err}");
 }
+
+#[test]
+fn otau_mqtt_fleets_need_a_broker_in_real_time() {
+    let (code, _, err) = fleetsim(&[
+        "run",
+        "scenarios/otau-mqtt.yaml",
+        "--target",
+        "http://127.0.0.1:9",
+        "--quiet",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--mqtt HOST:PORT"), "{err}");
+}

@@ -65,6 +65,7 @@ fn run_with_manage_hawkbit_creates_the_campaign_on_serve_and_keeps_secrets() {
                     scenario: None,
                     tls: None,
                     time_scale: TIME_SCALE,
+                    mqtt: Default::default(),
                 },
                 MgmtCredentials {
                     user: "ops".into(),

@@ -7,7 +7,12 @@
 //! `INSTALLED_VERSION`; afterwards a reconnecting device receives nothing
 //! (the bridge cleared the retained value on the ACK).
 //!
-//! The same flow against a real Mosquitto broker is `#[ignore]`d: it needs
+//! `fleetsim serve` with its broker (embedded, or Mosquitto through
+//! `--mqtt-broker`) and the real-time driver `fleetsim::runtime::run_async`
+//! with `--mqtt`: a mixed fleet of otau_mqtt and otau (HTTP) devices all
+//! update from one scenario campaign, with no oracle violations.
+//!
+//! The flows against a real Mosquitto broker are `#[ignore]`d: they need
 //! the Debian package `mosquitto`. `scripts/test` runs it with `--ignored`
 //! when `mosquitto` is installed and prints `mosquitto test: SKIPPED` when
 //! it is not.
@@ -251,4 +256,147 @@ async fn devices_update_over_mosquitto() {
     };
     let broker = Mosquitto::start(&binary).expect("mosquitto starts");
     run_flow(broker.addr()).await;
+}
+
+/// 20 otau_mqtt + 5 otau (HTTP) always-on devices; a campaign at 1 min.
+const MIXED: &str = "
+name: mqtt-real
+seed: 5
+duration: 15m
+load: { time_scale: 100, request_timeout: 5s }
+fleet:
+  - { kind: always_on, protocol: otau_mqtt, count: 20 }
+  - { kind: always_on, protocol: otau, count: 5 }
+campaigns:
+  - name: edge-2.0
+    at: 1m
+    version: 2.0.0
+    artifacts: [ { name: edge-2.0.0.img, size: 8KiB } ]
+";
+
+/// `serve` (its MQTT side as `mqtt`) and a real-time run against it.
+async fn serve_and_run(mqtt: fleetsim::serve::ServeMqtt) {
+    let scenario = fleetsim::scenario::load_str("mqtt-real.yaml", MIXED).expect("scenario");
+    let running = fleetsim::serve::start(fleetsim::serve::ServeOptions {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        scenario: Some(scenario.clone()),
+        tls: None,
+        time_scale: scenario.load.time_scale,
+        mqtt,
+    })
+    .await
+    .expect("serve starts with its MQTT side");
+    let broker = running.mqtt_addr.expect("serve reports its broker");
+    if let fleetsim::serve::ServeMqtt::External(addr) = mqtt {
+        assert_eq!(broker, addr);
+    }
+    let opts = fleetsim::runtime::RealOptions {
+        target: fleetsim::runtime::Target {
+            base_url: running.base_url.clone(),
+            tenant: None,
+            gateway_token: None,
+            ca_pem: None,
+        },
+        progress: false,
+        manager: None,
+        mqtt: Some(broker.to_string()),
+    };
+    let run = timeout(
+        Duration::from_secs(60),
+        fleetsim::runtime::run_async(&scenario, &opts),
+    )
+    .await
+    .expect("the run ends within 60 s")
+    .expect("target and broker reachable");
+    running.shutdown().await;
+    assert_eq!(
+        run.oracle.total(),
+        0,
+        "violations: {:?}",
+        run.oracle.violations().first()
+    );
+    assert_eq!(run.stats.updates_succeeded, 25, "devices updated");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_and_run_over_the_embedded_broker() {
+    serve_and_run(fleetsim::serve::ServeMqtt::Auto).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_without_a_broker_for_mqtt_devices_is_refused() {
+    let scenario = fleetsim::scenario::load_str("mqtt-real.yaml", MIXED).expect("scenario");
+    let opts = fleetsim::runtime::RealOptions {
+        target: fleetsim::runtime::Target {
+            base_url: "http://127.0.0.1:9".into(),
+            tenant: None,
+            gateway_token: None,
+            ca_pem: None,
+        },
+        progress: false,
+        manager: None,
+        mqtt: None,
+    };
+    let Err(err) = fleetsim::runtime::run_async(&scenario, &opts).await else {
+        panic!("a fleet with otau_mqtt devices and no --mqtt must be refused");
+    };
+    assert!(
+        matches!(err, fleetsim::runtime::RuntimeError::MqttMissing(_)),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--mqtt"), "{err}");
+}
+
+/// A broker nobody listens on: the devices' bounded connect retries end in
+/// `RuntimeError::Mqtt` (exit 3) naming the broker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_broker_is_an_infrastructure_error() {
+    let scenario = fleetsim::scenario::load_str("mqtt-real.yaml", MIXED).expect("scenario");
+    // An HTTP target without MQTT, and a port that was free a moment ago.
+    let running = fleetsim::serve::start(fleetsim::serve::ServeOptions {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..fleetsim::serve::ServeOptions::default()
+    })
+    .await
+    .expect("serve starts");
+    assert_eq!(running.mqtt_addr, None);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port");
+    let opts = fleetsim::runtime::RealOptions {
+        target: fleetsim::runtime::Target {
+            base_url: running.base_url.clone(),
+            tenant: None,
+            gateway_token: None,
+            ca_pem: None,
+        },
+        progress: false,
+        manager: None,
+        mqtt: Some(closed.to_string()),
+    };
+    let result = timeout(
+        Duration::from_secs(60),
+        fleetsim::runtime::run_async(&scenario, &opts),
+    )
+    .await
+    .expect("gives up within 60 s");
+    running.shutdown().await;
+    let Err(err) = result else {
+        panic!("no broker: the run must fail");
+    };
+    assert!(
+        matches!(err, fleetsim::runtime::RuntimeError::Mqtt { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&closed.to_string()), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs mosquitto (Debian package): run scripts/test"]
+async fn serve_and_run_over_mosquitto() {
+    let Some(binary) = Mosquitto::find() else {
+        panic!("mosquitto test: not installed (apt-get install mosquitto)");
+    };
+    let broker = Mosquitto::start(&binary).expect("mosquitto starts");
+    serve_and_run(fleetsim::serve::ServeMqtt::External(broker.addr())).await;
 }

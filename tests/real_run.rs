@@ -34,6 +34,7 @@ fn run_against_serve(
                 scenario: Some(server_scenario),
                 tls: None,
                 time_scale,
+                mqtt: Default::default(),
             })
             .await
             .expect("serve starts on an ephemeral port");
@@ -54,6 +55,7 @@ fn run_against_serve(
         },
         progress: false,
         manager: None,
+        mqtt: None,
     };
     let result = run(s, &opts);
     let _ = stop_tx.send(());
@@ -132,6 +134,7 @@ async fn https_target_with_a_trusted_ca_and_tls_failures_are_reported() {
         },
         progress: false,
         manager: None,
+        mqtt: None,
     };
     let s = tls_scenario();
     let limit = Duration::from_secs(60);

@@ -40,6 +40,7 @@ async fn serve(scenario: Option<fleetsim::scenario::Scenario>, time_scale: f64) 
         scenario,
         tls: None,
         time_scale,
+        mqtt: Default::default(),
     };
     bounded("start", start(opts)).await.expect("server starts")
 }

@@ -40,6 +40,7 @@ async fn serve() -> Running {
         scenario: None,
         tls: None,
         time_scale: 1.0,
+        mqtt: Default::default(),
     };
     bounded("start", start(opts)).await.expect("server starts")
 }

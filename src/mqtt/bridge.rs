@@ -6,10 +6,16 @@
 //! [`OtauServer::mqtt_pending`]: published when the application writes a
 //! manifest ([`ServerBridge::set_manifest`], [`ServerBridge::set_manifest_all`]),
 //! cleared once the device
-//! acknowledges it. Run time is milliseconds since the bridge's `epoch`.
+//! acknowledges it.
+//!
+//! The bridge reaches the core through an [`OtauHost`]: a standalone
+//! `Arc<Mutex<OtauServer>>` with run time = milliseconds since an `epoch`
+//! ([`ServerBridge::start`]), or `fleetsim serve`'s state, whose OTAU core
+//! the HTTP routes share and whose clock is scenario time
+//! ([`ServerBridge::start_with`]).
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
@@ -20,16 +26,47 @@ use super::{config_topic, parse_publish_topic, MqttError, BRIDGE_FILTER, MAX_PAY
 use crate::server::otau::{cik_for, device_for_cik, OtauServer};
 use crate::time::Time;
 
+/// Where the bridge finds its [`OtauServer`] and the time.
+pub trait OtauHost: Send + Sync + 'static {
+    /// Calls `f` once with the locked server core and the run time now.
+    fn with_otau(&self, f: &mut dyn FnMut(&mut OtauServer, Time));
+}
+
+/// A server core of its own: run time is milliseconds since `epoch`.
+struct Standalone {
+    server: Arc<Mutex<OtauServer>>,
+    epoch: Instant,
+}
+
+impl OtauHost for Standalone {
+    fn with_otau(&self, f: &mut dyn FnMut(&mut OtauServer, Time)) {
+        let now = Time(self.epoch.elapsed().as_millis() as u64);
+        let mut s = self.server.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut s, now);
+    }
+}
+
+/// Runs `f` on the host's core and returns its result.
+fn with<R>(host: &dyn OtauHost, f: impl FnOnce(&mut OtauServer, Time) -> R) -> R {
+    let mut f = Some(f);
+    let mut out = None;
+    host.with_otau(&mut |s, now| {
+        if let Some(f) = f.take() {
+            out = Some(f(s, now));
+        }
+    });
+    match out {
+        Some(r) => r,
+        // An `OtauHost` must call `f`; one that does not is a bug in fleetsim.
+        None => unreachable!("OtauHost::with_otau did not call its closure"),
+    }
+}
+
 /// The bridge between a broker and an [`OtauServer`]; dropping it ends it.
 pub struct ServerBridge {
     client: AsyncClient,
-    server: Arc<Mutex<OtauServer>>,
-    epoch: Instant,
+    host: Arc<dyn OtauHost>,
     tasks: Vec<JoinHandle<()>>,
-}
-
-fn lock(server: &Mutex<OtauServer>) -> MutexGuard<'_, OtauServer> {
-    server.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl ServerBridge {
@@ -40,6 +77,15 @@ impl ServerBridge {
         addr: SocketAddr,
         server: Arc<Mutex<OtauServer>>,
         epoch: Instant,
+        bound: Duration,
+    ) -> Result<ServerBridge, MqttError> {
+        ServerBridge::start_with(addr, Arc::new(Standalone { server, epoch }), bound).await
+    }
+
+    /// [`ServerBridge::start`] on a core that `host` owns (and others share).
+    pub async fn start_with(
+        addr: SocketAddr,
+        host: Arc<dyn OtauHost>,
         bound: Duration,
     ) -> Result<ServerBridge, MqttError> {
         let mut opts = MqttOptions::new("fleetsim-bridge", addr.ip().to_string(), addr.port());
@@ -83,11 +129,11 @@ impl ServerBridge {
         // bridge's own publishes can never block the loop that sends them.
         let handler = {
             let client = client.clone();
-            let server = server.clone();
+            let host = host.clone();
             tokio::spawn(async move {
                 while let Some((topic, payload)) = in_rx.recv().await {
-                    let now = Time(epoch.elapsed().as_millis() as u64);
-                    if let Some(update) = record(&server, now, &topic, &payload) {
+                    let update = with(&*host, |s, now| record(s, now, &topic, &payload));
+                    if let Some(update) = update {
                         publish_retained(&client, update).await;
                     }
                 }
@@ -95,8 +141,7 @@ impl ServerBridge {
         };
         let bridge = ServerBridge {
             client,
-            server,
-            epoch,
+            host,
             tasks: vec![poller, handler],
         };
         match tokio::time::timeout(bound, ready_rx).await {
@@ -105,36 +150,36 @@ impl ServerBridge {
             Ok(Err(_)) => return Err(MqttError::Connect("event loop ended".into())),
             Err(_) => return Err(MqttError::Timeout("bridge connect and subscribe")),
         }
-        let pending: Vec<(String, Arc<str>)> = {
-            let mut s = lock(&bridge.server);
-            (0..s.devices())
-                .filter_map(|d| {
+        let devices = with(&*bridge.host, |s, _| s.devices());
+        bridge.publish_pending(0..devices).await;
+        Ok(bridge)
+    }
+
+    /// Publishes, retained, the pending manifest of each of `devices` (the
+    /// application wrote them in the core itself, e.g. `serve`'s campaigns).
+    /// Devices without one are left alone; failures are logged.
+    pub async fn publish_pending(&self, devices: impl IntoIterator<Item = u64>) {
+        let devices: Vec<u64> = devices.into_iter().collect();
+        let pending: Vec<(String, Arc<str>)> = with(&*self.host, |s, _| {
+            devices
+                .iter()
+                .filter_map(|&d| {
                     s.mqtt_pending(d)
                         .map(|(v, _)| (config_topic(&cik_for(d)), v))
                 })
                 .collect()
-        };
+        });
         for update in pending {
-            publish_retained(&bridge.client, update).await;
+            publish_retained(&self.client, update).await;
         }
-        Ok(bridge)
-    }
-
-    /// The run time now (milliseconds since `epoch`).
-    pub fn now(&self) -> Time {
-        Time(self.epoch.elapsed().as_millis() as u64)
-    }
-
-    /// The shared server core.
-    pub fn server(&self) -> &Arc<Mutex<OtauServer>> {
-        &self.server
     }
 
     /// Writes `manifest` to `device`'s `config_otau` and publishes it
     /// retained; `false` when there is no such device.
     pub async fn set_manifest(&self, device: u64, manifest: &str) -> Result<bool, MqttError> {
-        let now = self.now();
-        if !lock(&self.server).set_manifest(device, Arc::from(manifest), now) {
+        if !with(&*self.host, |s, now| {
+            s.set_manifest(device, Arc::from(manifest), now)
+        }) {
             return Ok(false);
         }
         let payload = manifest.as_bytes().to_vec();
@@ -148,14 +193,12 @@ impl ServerBridge {
     /// Writes `manifest` to every device's `config_otau` (a campaign) and
     /// publishes it retained to each; returns how many devices it reached.
     pub async fn set_manifest_all(&self, manifest: &str) -> Result<u64, MqttError> {
-        let now = self.now();
         let shared: Arc<str> = Arc::from(manifest);
-        let devices: Vec<u64> = {
-            let mut s = lock(&self.server);
+        let devices: Vec<u64> = with(&*self.host, |s, now| {
             (0..s.devices())
                 .filter(|d| s.set_manifest(*d, shared.clone(), now))
                 .collect()
-        };
+        });
         for d in &devices {
             self.client
                 .publish(
@@ -181,7 +224,7 @@ impl Drop for ServerBridge {
 /// Records one device publish; returns the retained update the device's
 /// `config_otau/set` topic needs after an ACK (the pending value, or empty).
 fn record(
-    server: &Mutex<OtauServer>,
+    s: &mut OtauServer,
     now: Time,
     topic: &str,
     payload: &[u8],
@@ -198,7 +241,6 @@ fn record(
         tracing::warn!(topic, "mqtt bridge: non-UTF-8 value ignored");
         return None;
     };
-    let mut s = lock(server);
     if let Err(e) = s.mqtt_publish(now, device, alias, value) {
         tracing::warn!(topic, error = %e, "mqtt bridge: publish refused");
         return None;

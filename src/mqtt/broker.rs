@@ -34,10 +34,25 @@ impl EmbeddedBroker {
     /// Starts a broker on a free loopback port for up to `max_connections`
     /// clients and waits (at most 5 s) until it accepts connections.
     pub fn start(max_connections: usize) -> Result<EmbeddedBroker, MqttError> {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-            .local_addr()?
-            .port();
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        EmbeddedBroker::start_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), max_connections)
+    }
+
+    /// [`EmbeddedBroker::start`] listening on `listen`; port 0 picks a free port.
+    pub fn start_on(
+        listen: SocketAddr,
+        max_connections: usize,
+    ) -> Result<EmbeddedBroker, MqttError> {
+        let addr = if listen.port() == 0 {
+            TcpListener::bind(listen)?.local_addr()?
+        } else {
+            listen
+        };
+        // Where this process checks that the listener is up.
+        let probe = if addr.ip().is_unspecified() {
+            SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port()))
+        } else {
+            addr
+        };
         let router_config = RouterConfig {
             max_connections: max_connections.max(16),
             max_outgoing_packet_count: 200,
@@ -100,7 +115,7 @@ impl EmbeddedBroker {
                 broker.stop();
                 return Err(MqttError::Broker(why));
             }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            if TcpStream::connect_timeout(&probe, Duration::from_millis(200)).is_ok() {
                 return Ok(broker);
             }
             if Instant::now() > deadline {

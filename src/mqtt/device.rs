@@ -135,6 +135,14 @@ impl DeviceLink {
         }
     }
 
+    /// Takes the stream of incoming `(alias, value)` messages, e.g. to
+    /// forward it into a driver's channel; [`DeviceLink::recv`] then returns
+    /// `None`.
+    pub fn take_messages(&mut self) -> mpsc::UnboundedReceiver<(String, String)> {
+        let (_, closed) = mpsc::unbounded_channel();
+        std::mem::replace(&mut self.messages, closed)
+    }
+
     /// The next incoming `(alias, value)`; `None` once the link has ended.
     /// Cancel-safe (use it in `select!` / under a timeout).
     pub async fn recv(&mut self) -> Option<(String, String)> {

@@ -38,7 +38,7 @@ mod broker;
 mod device;
 mod mosquitto;
 
-pub use bridge::ServerBridge;
+pub use bridge::{OtauHost, ServerBridge};
 pub use broker::{EmbeddedBroker, MAX_PAYLOAD};
 pub use device::DeviceLink;
 pub use mosquitto::Mosquitto;

@@ -9,6 +9,15 @@
 //! scenario time: real time since the start times `load.time_scale`, and a
 //! request goes out at the time it was *meant* to (its due time), which is
 //! also where its latency is measured from (no coordinated omission).
+//!
+//! OTAU devices of `otau_mqtt` groups (otau.md §8) each hold a
+//! [`DeviceLink`](crate::mqtt::DeviceLink) to the broker given as
+//! [`RealOptions::mqtt`], connected before the fleet starts. A publish (ACK,
+//! status) runs in a task of its own like an HTTP exchange and comes back
+//! through the same channel; `config_otau` messages the server pushes come
+//! through it too (a device outside its connectivity window gets them when
+//! its window opens). Content downloads stay HTTP. Client fault windows
+//! apply to HTTP exchanges only.
 
 mod conductor;
 mod http;
@@ -73,6 +82,9 @@ pub struct RealOptions {
     /// Create the scenario's campaigns through this management API
     /// (`None`: the target runs them itself, as `fleetsim serve SCENARIO` does).
     pub manager: Option<crate::target::ManagerConfig>,
+    /// `HOST:PORT` of the MQTT broker the `otau_mqtt` devices connect to
+    /// (`--mqtt`); required when the fleet has such devices.
+    pub mqtt: Option<String>,
 }
 
 /// Why a real-time run could not be carried out (exit code 3).
@@ -103,17 +115,115 @@ pub enum RuntimeError {
     /// The management API could not be used to prepare the run.
     #[error("preparing the server: {0}")]
     Management(#[from] crate::target::AdapterError),
-    /// The async runtime could not start.
+    /// The run cannot be carried out as asked (bad input, exit code 2).
     #[error("{0}")]
     Unsupported(String),
+    /// The fleet has `otau_mqtt` devices but no broker was given (bad input).
+    #[error("fleet group `{0}` speaks otau_mqtt: give the MQTT broker with --mqtt HOST:PORT (`fleetsim serve` prints its broker's address)")]
+    MqttMissing(String),
+    /// The MQTT broker could not be reached.
+    #[error("MQTT broker {addr}: {what}; is the broker running and the address right?")]
+    Mqtt {
+        /// The broker as given.
+        addr: String,
+        /// What happened.
+        what: String,
+    },
+    /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }
 
-/// Completion of one request.
+/// What came back for a device.
+enum Outcome {
+    /// An HTTP exchange ended.
+    Http(Delivery),
+    /// An MQTT publish was acknowledged (or not).
+    Published(Result<(), NetError>),
+    /// The server pushed a resource value `(alias, value)`.
+    Message(String, String),
+}
+
+/// Completion of one request, or a message for a device.
 struct Done {
     slot: u32,
-    delivery: Delivery,
+    outcome: Outcome,
+}
+
+/// Attempts to connect one device's MQTT link before giving up.
+const MQTT_CONNECT_ATTEMPTS: u32 = 3;
+/// Pause between connect attempts.
+const MQTT_RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// Devices connecting to the broker at once.
+const MQTT_CONNECT_PARALLEL: usize = 32;
+
+/// Connects `ciks[i]` for each `(slot, cik)` with bounded retries; the links by slot.
+async fn connect_links(
+    shown: &str,
+    addr: std::net::SocketAddr,
+    devices: Vec<(usize, String)>,
+    bound: Duration,
+) -> Result<Vec<(usize, crate::mqtt::DeviceLink)>, RuntimeError> {
+    let gate = Arc::new(tokio::sync::Semaphore::new(MQTT_CONNECT_PARALLEL));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (slot, cik) in devices {
+        let gate = gate.clone();
+        tasks.spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            let mut last = String::new();
+            for attempt in 0..MQTT_CONNECT_ATTEMPTS {
+                if attempt > 0 {
+                    tokio::time::sleep(MQTT_RETRY_PAUSE).await;
+                }
+                match crate::mqtt::DeviceLink::connect(addr, &cik, bound).await {
+                    Ok(link) => return Ok((slot, link)),
+                    Err(e) => last = e.to_string(),
+                }
+            }
+            Err(format!(
+                "device {cik} could not connect in {MQTT_CONNECT_ATTEMPTS} attempts ({last})"
+            ))
+        });
+    }
+    let mut links = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(link)) => links.push(link),
+            Ok(Err(what)) => {
+                return Err(RuntimeError::Mqtt {
+                    addr: shown.to_string(),
+                    what,
+                })
+            }
+            Err(e) => {
+                return Err(RuntimeError::Mqtt {
+                    addr: shown.to_string(),
+                    what: format!("connect task failed: {e}"),
+                })
+            }
+        }
+    }
+    Ok(links)
+}
+
+/// `HOST:PORT` to an address, bounded.
+async fn resolve_broker(
+    given: &str,
+    bound: Duration,
+) -> Result<std::net::SocketAddr, RuntimeError> {
+    let err = |what: String| RuntimeError::Mqtt {
+        addr: given.to_string(),
+        what,
+    };
+    match tokio::time::timeout(bound, tokio::net::lookup_host(given)).await {
+        Ok(Ok(mut addrs)) => addrs
+            .next()
+            .ok_or_else(|| err("resolves to no address".into())),
+        Ok(Err(e)) => Err(err(format!(
+            "expected HOST:PORT such as 127.0.0.1:1883 ({e})"
+        ))),
+        Err(_) => Err(err("name lookup timed out".into())),
+    }
 }
 
 /// Raises this process's open-file limit to its hard limit: a fleet with a
@@ -180,15 +290,12 @@ fn is_loopback(url: &str) -> bool {
 pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunResult, RuntimeError> {
     raise_open_file_limit();
     let base = base_url(&opts.target)?;
-    if let Some(g) = scenario
+    let mqtt_group = scenario
         .fleet
         .iter()
-        .find(|g| g.protocol == crate::scenario::Protocol::OtauMqtt)
-    {
-        return Err(RuntimeError::Unsupported(format!(
-            "fleet group `{}` speaks otau_mqtt: real-time runs support ddi and otau (HTTP) devices so far",
-            g.kind.as_str()
-        )));
+        .find(|g| g.protocol == crate::scenario::Protocol::OtauMqtt && g.count > 0);
+    if let (Some(g), None) = (mqtt_group, &opts.mqtt) {
+        return Err(RuntimeError::MqttMissing(g.kind.as_str().to_string()));
     }
     let setup = Setup::new(scenario);
     let tenant = opts
@@ -255,7 +362,43 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
             devices.push(d);
         }
     }
+    // Every otau_mqtt device connects before the fleet starts.
+    let (tx, rx) = mpsc::unbounded_channel::<Done>();
+    let mut links: Vec<Option<Arc<crate::mqtt::DeviceLink>>> =
+        devices.iter().map(|_| None).collect();
+    let mut forwarders = Vec::new();
+    if let (Some(given), true) = (&opts.mqtt, mqtt_group.is_some()) {
+        let bound = timeout.clamp(Duration::from_secs(1), Duration::from_secs(10));
+        let addr = resolve_broker(given, bound).await?;
+        let wanted = devices
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.is_mqtt(&setup))
+            .map(|(slot, d)| (slot, crate::server::otau::cik_for(d.number)))
+            .collect();
+        for (slot, mut link) in connect_links(given, addr, wanted, bound).await? {
+            let mut messages = link.take_messages();
+            let tx = tx.clone();
+            forwarders.push(tokio::spawn(async move {
+                while let Some((alias, value)) = messages.recv().await {
+                    let outcome = Outcome::Message(alias, value);
+                    let done = Done {
+                        slot: slot as u32,
+                        outcome,
+                    };
+                    if tx.send(done).is_err() {
+                        break;
+                    }
+                }
+            }));
+            links[slot] = Some(Arc::new(link));
+        }
+        tracing::info!(devices = forwarders.len(), broker = %addr, "MQTT devices connected");
+    }
     let mut driver = Driver {
+        links,
+        held: devices.iter().map(|_| Vec::new()).collect(),
+        publish_bound: timeout,
         setup,
         base,
         tenant,
@@ -310,7 +453,10 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
             stopped,
         ))
     });
-    let mut result = driver.run(sample_every, &bar).await;
+    let mut result = driver.run(sample_every, &bar, tx, rx).await;
+    for f in forwarders {
+        f.abort();
+    }
     bar.finish();
     let _ = stop.send(true);
     if let Some(task) = conductor {
@@ -380,6 +526,12 @@ struct Driver {
     end: Time,
     started: Instant,
     http: Arc<Http>,
+    /// Per slot: the MQTT link of an otau_mqtt device.
+    links: Vec<Option<Arc<crate::mqtt::DeviceLink>>>,
+    /// Per slot: messages that came while the device was outside its window.
+    held: Vec<Vec<(String, String)>>,
+    /// How long a publish may wait for its PUBACK.
+    publish_bound: Duration,
     devices: Vec<Device>,
     /// Per slot: kind, scenario time and real instant a request was meant to go out.
     in_flight_of: Vec<Option<(ReqKind, Time, Instant)>>,
@@ -418,8 +570,13 @@ impl Driver {
         self.started + Duration::from_secs_f64(t.as_millis() as f64 / 1000.0 / self.scale)
     }
 
-    async fn run(mut self, sample_every: Span, bar: &progress::Progress) -> RunResult {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
+    async fn run(
+        mut self,
+        sample_every: Span,
+        bar: &progress::Progress,
+        tx: mpsc::UnboundedSender<Done>,
+        mut rx: mpsc::UnboundedReceiver<Done>,
+    ) -> RunResult {
         let mut next_sample = Time::ZERO;
         // One timer, moved as the next wake-up changes, not one per iteration.
         let timer = tokio::time::sleep_until(Instant::now());
@@ -510,18 +667,24 @@ impl Driver {
             tenant: &self.tenant,
             authorization: self.authorization.as_deref(),
         };
+        // Messages pushed while the device was outside its window arrive now.
+        for (alias, value) in std::mem::take(&mut self.held[slot]) {
+            d.handle_message(due, &alias, &value, &env, &mut self.books, None);
+        }
         let Some((kind, transmit)) = d.poll_transmit(slot, due, &env, &mut self.books, None) else {
             let next = d.client.poll_timeout();
             self.push(next, slot);
             return;
         };
-        let Transmit::Http(req) = transmit else {
-            // `run_async` refuses fleets with MQTT devices before it starts.
-            return;
-        };
         if real_lateness > LATE {
             self.late_sends += 1;
         }
+        let req = match transmit {
+            Transmit::Http(req) => req,
+            Transmit::Publish { alias, value } => {
+                return self.publish(slot, kind, due, alias, value, tx)
+            }
+        };
         let fault = match self.active_fault(due).cloned() {
             Some(f) => {
                 let rng = &mut self.devices[slot].link_rng;
@@ -552,37 +715,111 @@ impl Driver {
             let delivery = http.execute(number, req, fault).await;
             let _ = tx.send(Done {
                 slot: slot as u32,
-                delivery,
+                outcome: Outcome::Http(delivery),
             });
         });
     }
 
-    fn complete(&mut self, done: Done) {
-        self.in_flight = self.in_flight.saturating_sub(1);
-        self.processed += 1;
-        let slot = done.slot as usize;
+    /// Sends an MQTT publish of device `slot` in a task of its own.
+    fn publish(
+        &mut self,
+        slot: usize,
+        kind: ReqKind,
+        due: Time,
+        alias: &str,
+        value: String,
+        tx: &mpsc::UnboundedSender<Done>,
+    ) {
+        let intended = self.instant_of(due);
+        self.next_wake[slot] = Time::NEVER;
+        self.in_flight_of[slot] = Some((kind, due, intended));
+        self.books.stats.sent(kind);
+        self.in_flight += 1;
+        let (link, tx, bound) = (self.links[slot].clone(), tx.clone(), self.publish_bound);
+        let alias = alias.to_string();
+        tokio::spawn(async move {
+            let result = match link {
+                Some(link) => link.publish(&alias, &value, bound).await,
+                // Every otau_mqtt device got a link before the start.
+                None => Err(NetError::Unreachable),
+            };
+            let _ = tx.send(Done {
+                slot: slot as u32,
+                outcome: Outcome::Published(result),
+            });
+        });
+    }
+
+    /// A resource value the server pushed to device `slot`.
+    fn message(&mut self, slot: usize, alias: String, value: String) {
         let now = self.now();
-        let Some((kind, _, intended)) = self.in_flight_of[slot].take() else {
-            return;
-        };
-        match &done.delivery {
-            Delivery::Complete(r) => {
-                // From the intended send time: a late driver shows up as latency.
-                let latency = Instant::now().saturating_duration_since(intended);
-                self.books
-                    .stats
-                    .answered(kind, r.status, Span(latency.as_millis() as u64));
-            }
-            Delivery::Broken(e, _) => self.books.stats.failed(kind, *e),
-        }
         let d = &mut self.devices[slot];
+        let g = &self.setup.groups[d.group as usize];
+        if g.link.online_until(now, d.window_phase).is_none() {
+            let next = g.link.next_online(now, d.window_phase);
+            self.held[slot].push((alias, value));
+            if self.in_flight_of[slot].is_none() && next < self.next_wake[slot] {
+                self.push(next, slot);
+            }
+            return;
+        }
         let env = Env {
             setup: &self.setup,
             base_url: &self.base,
             tenant: &self.tenant,
             authorization: self.authorization.as_deref(),
         };
-        d.handle_response(slot, now, done.delivery, &env, &mut self.books, None);
+        d.handle_message(now, &alias, &value, &env, &mut self.books, None);
+        if self.in_flight_of[slot].is_none() {
+            let next = self.devices[slot].client.poll_timeout();
+            self.push(next.max(now), slot);
+        }
+    }
+
+    fn complete(&mut self, done: Done) {
+        let slot = done.slot as usize;
+        let delivery = match done.outcome {
+            Outcome::Message(alias, value) => return self.message(slot, alias, value),
+            Outcome::Http(delivery) => Ok(delivery),
+            Outcome::Published(result) => Err(result),
+        };
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.processed += 1;
+        let now = self.now();
+        let Some((kind, _, intended)) = self.in_flight_of[slot].take() else {
+            return;
+        };
+        // From the intended send time: a late driver shows up as latency.
+        let latency = Span(
+            Instant::now()
+                .saturating_duration_since(intended)
+                .as_millis() as u64,
+        );
+        let env = Env {
+            setup: &self.setup,
+            base_url: &self.base,
+            tenant: &self.tenant,
+            authorization: self.authorization.as_deref(),
+        };
+        let d = &mut self.devices[slot];
+        let delivery = match delivery {
+            Ok(delivery) => delivery,
+            Err(result) => {
+                match result {
+                    Ok(()) => self.books.stats.answered(kind, 200, latency),
+                    Err(e) => self.books.stats.failed(kind, e),
+                }
+                d.handle_published(now, result, &env, &mut self.books, None);
+                let next = d.client.poll_timeout();
+                self.push(next.max(now), slot);
+                return;
+            }
+        };
+        match &delivery {
+            Delivery::Complete(r) => self.books.stats.answered(kind, r.status, latency),
+            Delivery::Broken(e, _) => self.books.stats.failed(kind, *e),
+        }
+        d.handle_response(slot, now, delivery, &env, &mut self.books, None);
         let next = d.client.poll_timeout();
         self.push(next.max(now), slot);
     }

@@ -39,6 +39,15 @@
 //!   (recorded statuses as JSON), `GET /fleetsim/otau/devices/{n}/cik`,
 //!   `PUT /fleetsim/otau/content/{id}` (body = the content's bytes, served
 //!   with `info=true` and `Range`), `GET /fleetsim/otau/stats` (held polls).
+//! - OTAU over MQTT (otau.md §8, topics in [`crate::mqtt`]): with a
+//!   scenario that has `otau_mqtt` groups, or with [`ServeMqtt::Embedded`]
+//!   (`--mqtt-listen`), `serve` starts the embedded broker (rumqttd) and
+//!   connects a [`ServerBridge`](crate::mqtt::ServerBridge) to it; with
+//!   [`ServeMqtt::External`] (`--mqtt-broker`) the bridge connects to that
+//!   broker (e.g. Mosquitto) instead. The bridge works on the same OTAU core
+//!   as the HTTP routes (a device may download over HTTP and publish its
+//!   statuses over MQTT) and publishes, retained, every manifest a campaign
+//!   or an admin route writes to an MQTT device ([`Running::mqtt_addr`]).
 //! - Scenario `reset: true` fault windows close the connection without an answer.
 //! - Artifact bodies are generated in 64 KiB chunks while they are sent.
 //! - Shutdown stops accepting, lets in-flight requests finish and closes idle
@@ -94,6 +103,8 @@ pub struct ServeOptions {
     pub tls: Option<TlsFiles>,
     /// Scenario time runs this many times faster than real time (1.0 = real time).
     pub time_scale: f64,
+    /// OTAU over MQTT: which broker the bridge uses.
+    pub mqtt: ServeMqtt,
 }
 
 impl Default for ServeOptions {
@@ -103,9 +114,26 @@ impl Default for ServeOptions {
             scenario: None,
             tls: None,
             time_scale: 1.0,
+            mqtt: ServeMqtt::Auto,
         }
     }
 }
+
+/// The MQTT side of `serve` (OTAU over MQTT).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ServeMqtt {
+    /// The embedded broker on a free loopback port when the scenario has
+    /// `otau_mqtt` groups; no MQTT otherwise.
+    #[default]
+    Auto,
+    /// The embedded broker on this address (`--mqtt-listen`; port 0 picks one).
+    Embedded(SocketAddr),
+    /// No broker of its own: the bridge connects to this one (`--mqtt-broker`).
+    External(SocketAddr),
+}
+
+/// How long the bridge may take to connect and subscribe.
+const MQTT_CONNECT_BOUND: Duration = Duration::from_secs(10);
 
 /// PEM files for HTTPS.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,6 +168,14 @@ pub enum ServeError {
     /// The time scale is not a positive finite number.
     #[error("--time-scale: expected a positive number such as 1 or 1000, found {0}")]
     TimeScale(f64),
+    /// The embedded broker did not start or the bridge could not connect.
+    #[error("mqtt {addr}: {source}")]
+    Mqtt {
+        /// The broker's address (asked for, for the embedded one).
+        addr: String,
+        /// What went wrong.
+        source: crate::mqtt::MqttError,
+    },
     /// The Ctrl-C / SIGTERM handler could not be installed.
     #[error("cannot listen for Ctrl-C/SIGTERM: {0}")]
     Signal(std::io::Error),
@@ -152,9 +188,107 @@ pub struct Running {
     pub local_addr: SocketAddr,
     /// `http://addr` or `https://addr`.
     pub base_url: String,
+    /// The MQTT broker devices connect to (embedded or external), if any.
+    pub mqtt_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     accept: JoinHandle<()>,
     timer: JoinHandle<()>,
+    mqtt: Option<MqttSide>,
+}
+
+/// The broker (when embedded), the bridge and the task that publishes what
+/// campaigns and admin routes write; dropping it ends them.
+struct MqttSide {
+    _broker: Option<crate::mqtt::EmbeddedBroker>,
+    _bridge: Arc<crate::mqtt::ServerBridge>,
+    publisher: JoinHandle<()>,
+}
+
+impl Drop for MqttSide {
+    fn drop(&mut self) {
+        self.publisher.abort();
+    }
+}
+
+/// `serve`'s state as the MQTT bridge sees it: scenario time, one OTAU core.
+struct Host(Arc<Shared>);
+
+impl crate::mqtt::OtauHost for Host {
+    fn with_otau(&self, f: &mut dyn FnMut(&mut crate::server::otau::OtauServer, Time)) {
+        let now = self.0.clock().now();
+        self.0.lock().with_otau(now, f);
+    }
+}
+
+/// Starts the broker (if embedded) and the bridge on `shared`'s OTAU core.
+async fn start_mqtt(
+    mode: ServeMqtt,
+    scenario: Option<&Scenario>,
+    shared: &Arc<Shared>,
+) -> Result<Option<(SocketAddr, MqttSide)>, ServeError> {
+    let scenario_mqtt = scenario.is_some_and(|s| {
+        s.fleet
+            .iter()
+            .any(|g| g.protocol == crate::scenario::Protocol::OtauMqtt && g.count > 0)
+    });
+    let (devices, kick) = {
+        let state = shared.lock();
+        (state.mqtt_device_count(), state.mqtt_kick())
+    };
+    let (broker, addr) = match mode {
+        ServeMqtt::Auto if !scenario_mqtt => return Ok(None),
+        ServeMqtt::Auto | ServeMqtt::Embedded(_) => {
+            let listen = match mode {
+                ServeMqtt::Embedded(a) => a,
+                _ => SocketAddr::from(([127, 0, 0, 1], 0)),
+            };
+            let max = usize::try_from(devices)
+                .unwrap_or(usize::MAX)
+                .saturating_add(16);
+            let broker = crate::mqtt::EmbeddedBroker::start_on(listen, max).map_err(|source| {
+                ServeError::Mqtt {
+                    addr: listen.to_string(),
+                    source,
+                }
+            })?;
+            let addr = broker.addr();
+            (Some(broker), addr)
+        }
+        ServeMqtt::External(addr) => (None, addr),
+    };
+    // The bridge connects to loopback when the broker listens on every interface.
+    let connect = if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    };
+    let host = Arc::new(Host(shared.clone()));
+    let bridge = crate::mqtt::ServerBridge::start_with(connect, host, MQTT_CONNECT_BOUND)
+        .await
+        .map_err(|source| ServeError::Mqtt {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let bridge = Arc::new(bridge);
+    let publisher = {
+        let (bridge, shared) = (bridge.clone(), shared.clone());
+        tokio::spawn(async move {
+            loop {
+                kick.notified().await;
+                let written = shared.lock().take_mqtt_written();
+                if !written.is_empty() {
+                    tracing::debug!(devices = written.len(), "mqtt: publishing manifests");
+                    bridge.publish_pending(written).await;
+                }
+            }
+        })
+    };
+    let side = MqttSide {
+        _broker: broker,
+        _bridge: bridge,
+        publisher,
+    };
+    Ok(Some((addr, side)))
 }
 
 impl Running {
@@ -169,6 +303,7 @@ impl Running {
         if let Err(e) = self.timer.await {
             tracing::warn!("campaign timer ended abnormally: {e}");
         }
+        drop(self.mqtt);
         tracing::info!(addr = %self.local_addr, "stopped");
     }
 }
@@ -197,6 +332,9 @@ pub async fn start_with_credentials(
     let local_addr = listener.local_addr().map_err(bind_error)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let shared = Arc::new(Shared::new(state, Clock::new(opts.time_scale)));
+    let (mqtt_addr, mqtt) = start_mqtt(opts.mqtt, opts.scenario.as_ref(), &shared)
+        .await?
+        .unzip();
     let (stop, stopped) = watch::channel(false);
     let endpoint = Arc::new(Endpoint {
         shared: shared.clone(),
@@ -207,13 +345,20 @@ pub async fn start_with_credentials(
     let accept = tokio::spawn(accept_loop(listener, tls, endpoint, stopped.clone()));
     let timer = tokio::spawn(campaign_timer(shared, stopped));
     let base_url = format!("{scheme}://{local_addr}");
-    tracing::info!(%base_url, time_scale = opts.time_scale, "fleetsim serve listening");
+    match mqtt_addr {
+        Some(mqtt) => {
+            tracing::info!(%base_url, %mqtt, time_scale = opts.time_scale, "fleetsim serve listening (HTTP and MQTT broker)")
+        }
+        None => tracing::info!(%base_url, time_scale = opts.time_scale, "fleetsim serve listening"),
+    }
     Ok(Running {
         local_addr,
         base_url,
+        mqtt_addr,
         stop,
         accept,
         timer,
+        mqtt,
     })
 }
 

@@ -64,6 +64,14 @@ pub(super) struct State {
     events: Vec<ServerEvent>,
     /// Campaigns wrote OTAU manifests that held polls have not seen yet.
     otau_written: bool,
+    /// Device numbers of the OTAU devices that talk MQTT (the scenario's
+    /// `otau_mqtt` groups; every device without a scenario), as ranges.
+    mqtt_devices: Vec<std::ops::Range<u64>>,
+    /// MQTT devices whose manifest was written since the MQTT bridge last
+    /// published (it takes them with [`State::take_mqtt_written`]).
+    mqtt_written: Vec<u64>,
+    /// Told when `mqtt_written` gains devices (the bridge's publisher waits on it).
+    mqtt_kick: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl State {
@@ -83,6 +91,9 @@ impl State {
                 resets: Vec::new(),
                 events: Vec::new(),
                 otau_written: false,
+                mqtt_devices: std::iter::once(0..devices).collect(),
+                mqtt_written: Vec::new(),
+                mqtt_kick: Default::default(),
             };
         };
         let Setup {
@@ -108,6 +119,12 @@ impl State {
             next_due: Time::NEVER,
         };
         schedule.next_due = schedule.next_step().map_or(Time::NEVER, |s| s.at);
+        let mqtt_devices = schedule
+            .groups
+            .iter()
+            .filter(|g| g.protocol == Protocol::OtauMqtt && g.count > 0)
+            .map(|g| g.first..g.first + g.count)
+            .collect();
         State {
             server,
             otau,
@@ -116,6 +133,9 @@ impl State {
             resets,
             events: Vec::new(),
             otau_written: false,
+            mqtt_devices,
+            mqtt_written: Vec::new(),
+            mqtt_kick: Default::default(),
         }
     }
 
@@ -164,13 +184,51 @@ impl State {
         }
         // The scenario's OTAU fault modes break the core on purpose, as in virtual runs.
         self.otau.faults = self.server.otau_faults_at(now).1;
-        Some(otau::route(
-            &mut self.otau,
-            &self.credentials,
-            now,
-            req,
-            held,
-        ))
+        let routed = otau::route(&mut self.otau, &self.credentials, now, req, held);
+        // Manifests written through the admin routes go out over MQTT too.
+        match &routed {
+            Routed::Reply(_, otau::Wake::Device(d)) if self.is_mqtt(*d) => {
+                self.mqtt_written.push(*d);
+                self.mqtt_kick.notify_one();
+            }
+            Routed::Reply(_, otau::Wake::All) => {
+                let all = self.mqtt_devices.iter().flat_map(Clone::clone);
+                self.mqtt_written.extend(all);
+                self.mqtt_kick.notify_one();
+            }
+            _ => {}
+        }
+        Some(routed)
+    }
+
+    /// Runs `f` on the OTAU core at scenario time `now` (the MQTT bridge's
+    /// access), after the campaign steps due by then.
+    pub(super) fn with_otau(&mut self, now: Time, f: &mut dyn FnMut(&mut OtauServer, Time)) {
+        if now >= self.schedule.next_due {
+            self.advance(now);
+        }
+        self.otau.faults = self.server.otau_faults_at(now).1;
+        f(&mut self.otau, now);
+    }
+
+    /// Whether OTAU device `n` talks MQTT.
+    pub(super) fn is_mqtt(&self, n: u64) -> bool {
+        self.mqtt_devices.iter().any(|r| r.contains(&n))
+    }
+
+    /// How many devices talk MQTT (0 when the scenario has no `otau_mqtt` group).
+    pub(super) fn mqtt_device_count(&self) -> u64 {
+        self.mqtt_devices.iter().map(|r| r.end - r.start).sum()
+    }
+
+    /// MQTT devices whose manifest was written since the last call.
+    pub(super) fn take_mqtt_written(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.mqtt_written)
+    }
+
+    /// Notified whenever [`State::take_mqtt_written`] has something.
+    pub(super) fn mqtt_kick(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.mqtt_kick.clone()
     }
 
     /// Re-asks a held OTAU long poll ([`OtauServer::poll_pending`]).
@@ -186,7 +244,16 @@ impl State {
 
     /// Runs the campaign starts and cancels due by `now`.
     pub(super) fn advance(&mut self, now: Time) {
-        self.otau_written |= self.schedule.advance(&mut self.server, &mut self.otau, now);
+        let before = self.mqtt_written.len();
+        self.otau_written |= self.schedule.advance(
+            &mut self.server,
+            &mut self.otau,
+            now,
+            &mut self.mqtt_written,
+        );
+        if self.mqtt_written.len() > before {
+            self.mqtt_kick.notify_one();
+        }
         self.drain_events();
     }
 
@@ -302,13 +369,20 @@ impl Schedule {
 
     /// Runs every step due by `now`, in time order; true when a campaign
     /// wrote OTAU manifests.
-    fn advance(&mut self, server: &mut Server, otau: &mut OtauServer, now: Time) -> bool {
+    /// The `otau_mqtt` devices written to are added to `mqtt`.
+    fn advance(
+        &mut self,
+        server: &mut Server,
+        otau: &mut OtauServer,
+        now: Time,
+        mqtt: &mut Vec<u64>,
+    ) -> bool {
         let mut wrote = false;
         while let Some(step) = self.next_step().filter(|s| s.at <= now) {
             if step.cancel {
                 self.cancel(server, step.campaign, now);
             } else {
-                wrote |= self.start(server, otau, step.campaign, now);
+                wrote |= self.start(server, otau, step.campaign, now, mqtt);
             }
         }
         self.next_due = self.next_step().map_or(Time::NEVER, |s| s.at);
@@ -318,7 +392,14 @@ impl Schedule {
     /// Starts campaign `i`: assigns it to the registered DDI targets it
     /// selects and writes its manifest to the OTAU devices it selects (whose
     /// numbers and CIKs the scenario fixes, so they need no registration).
-    fn start(&mut self, server: &mut Server, otau: &mut OtauServer, i: usize, now: Time) -> bool {
+    fn start(
+        &mut self,
+        server: &mut Server,
+        otau: &mut OtauServer,
+        i: usize,
+        now: Time,
+        mqtt: &mut Vec<u64>,
+    ) -> bool {
         tracing::info!(campaign = %self.campaigns[i].plan.name, targets = self.targets.len(), "campaign starts");
         for t in 0..self.targets.len() {
             self.assign(server, i, t, now);
@@ -335,7 +416,12 @@ impl Schedule {
             for n in (g.first..g.first + g.count)
                 .filter(|n| selects(&plan.selector, i, *n, g.kind, g.protocol))
             {
-                wrote |= otau.set_manifest(n, plan.manifest.clone(), now);
+                if otau.set_manifest(n, plan.manifest.clone(), now) {
+                    wrote = true;
+                    if g.protocol == Protocol::OtauMqtt {
+                        mqtt.push(n);
+                    }
+                }
             }
         }
         if wrote {

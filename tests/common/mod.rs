@@ -22,6 +22,7 @@ pub fn options(base_url: &str) -> RealOptions {
         },
         progress: false,
         manager: None,
+        mqtt: None,
     }
 }
 
