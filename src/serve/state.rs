@@ -407,12 +407,10 @@ impl Schedule {
         self.campaigns[i].phase = Phase::Started;
         let plan = &self.campaigns[i].plan;
         let mut wrote = false;
+        if self.groups.iter().any(|g| g.protocol.is_otau()) {
+            plan.upload_contents(otau, now);
+        }
         for g in self.groups.iter().filter(|g| g.protocol.is_otau()) {
-            if !wrote {
-                for (id, content, size) in &plan.contents {
-                    otau.add_content(id, *content, *size, now);
-                }
-            }
             for n in (g.first..g.first + g.count)
                 .filter(|n| selects(&plan.selector, i, *n, g.kind, g.protocol))
             {

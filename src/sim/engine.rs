@@ -486,9 +486,7 @@ impl Engine {
     }
 
     fn start_campaign(&mut self, i: usize, now: Time) {
-        for (id, content, size) in &self.setup.campaigns[i].contents {
-            self.setup.otau.add_content(id, *content, *size, now);
-        }
+        self.setup.campaigns[i].upload_contents(&mut self.setup.otau, now);
         for slot in 0..self.devices.len() {
             let (number, group) = (self.devices[slot].number, self.devices[slot].group);
             let plan = &self.setup.campaigns[i];

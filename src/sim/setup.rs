@@ -67,6 +67,16 @@ pub struct CampaignPlan {
     pub contents: Vec<(String, ContentId, u64)>,
 }
 
+impl CampaignPlan {
+    /// Uploads the campaign's files as OTAU connector content at `now`
+    /// (a later campaign's file of the same name replaces it, as an upload would).
+    pub fn upload_contents(&self, otau: &mut OtauServer, now: Time) {
+        for (id, content, size) in &self.contents {
+            otau.add_content(id, *content, *size, now);
+        }
+    }
+}
+
 /// Everything derived from a scenario.
 pub struct Setup {
     /// Groups in fleet order; device numbers run on across groups.
