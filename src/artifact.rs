@@ -88,6 +88,14 @@ impl Catalog {
         id
     }
 
+    /// The content whose SHA-256 is `sha256` (hex, any case).
+    pub fn by_sha256(&self, sha256: &str) -> Option<(ContentId, &ContentInfo)> {
+        self.contents
+            .iter()
+            .find(|(_, info)| info.hashes.sha256.eq_ignore_ascii_case(sha256))
+            .map(|(id, info)| (*id, info))
+    }
+
     /// The bytes of an uploaded content; `None` for synthetic or unknown ids.
     pub fn bytes(&self, id: ContentId) -> Option<&Bytes> {
         self.uploads.get(&id)

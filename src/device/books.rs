@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::Device;
 use crate::oracle::{Oracle, OracleConfig};
+use crate::protocol::cpg::{CpgEvent, CpgReq};
 use crate::protocol::ddi::{DdiEvent, Outcome, Phase};
 use crate::protocol::otau::wire::Status;
 use crate::protocol::otau::OtauEvent;
@@ -19,6 +20,8 @@ pub struct Books {
     pub(super) ddi_events: Vec<DdiEvent>,
     /// Scratch buffer for OTAU client events.
     pub(super) otau_events: Vec<OtauEvent>,
+    /// Scratch buffer for CPG client events.
+    pub(super) cpg_events: Vec<CpgEvent>,
     /// Invariant checks.
     pub oracle: Oracle,
     /// Counters and histograms.
@@ -35,6 +38,7 @@ impl Books {
         Books {
             ddi_events: Vec::new(),
             otau_events: Vec::new(),
+            cpg_events: Vec::new(),
             oracle: Oracle::new(config, devices),
             stats: Stats::new(),
             phases,
@@ -129,6 +133,55 @@ impl Books {
         }
     }
 
+    /// Records what constrained device `d` observed at `now`: a download
+    /// is its "downloading" phase, a verified file "installing", and the
+    /// result the gateway accepted ends the update.
+    pub fn record_cpg(
+        &mut self,
+        d: &mut Device,
+        now: Time,
+        events: &[CpgEvent],
+        mut trace: Option<&mut Vec<String>>,
+    ) {
+        for ev in events {
+            d.trace.text(&format!("{ev:?}"));
+            self.oracle.observe_cpg(d.number, &d.controller_id, now, ev);
+            let phase = match ev {
+                CpgEvent::Offered { .. } => {
+                    d.assigned_at.get_or_insert(now);
+                    None
+                }
+                CpgEvent::Sent {
+                    kind: CpgReq::Download,
+                } if d.phase != Phase::Downloading => Some(Phase::Downloading),
+                CpgEvent::Downloaded { .. } => Some(Phase::Installing),
+                CpgEvent::Reported { ok: true, .. } => {
+                    self.stats.ended(&Outcome::Success);
+                    if d.converged_at.is_none() && d.assigned_at.is_some() {
+                        d.converged_at = Some(now);
+                    }
+                    Some(Phase::Updated)
+                }
+                CpgEvent::Reported {
+                    ok: false, detail, ..
+                } => {
+                    let why = detail.clone().unwrap_or_else(|| "failed".to_string());
+                    self.stats.ended(&Outcome::Failure(why));
+                    Some(Phase::Failed)
+                }
+                _ => None,
+            };
+            if let Some(p) = phase.filter(|p| *p != d.phase) {
+                self.phases[d.phase as usize] -= 1;
+                self.phases[p as usize] += 1;
+                d.phase = p;
+            }
+            if let Some(t) = trace.as_deref_mut() {
+                t.push(format!("{now:>14}    {ev:?}"));
+            }
+        }
+    }
+
     /// The run's result over `devices` (in device-number order).
     pub fn into_result<'a>(
         self,
@@ -158,6 +211,7 @@ impl Books {
             events,
             extra_counters,
             management: None,
+            gateway: None,
         }
     }
 }

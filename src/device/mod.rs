@@ -16,8 +16,10 @@ use rand_chacha::ChaCha8Rng;
 pub use books::Books;
 
 use crate::message::NetError;
+use crate::protocol::cpg::{CpgClient, CpgEnv, CpgEvent, CpgReq};
 use crate::protocol::ddi::{ClientEnv, DdiClient, Delivery, Phase, ReqKind};
 use crate::protocol::otau::{OtauClient, OtauEnv, OtauEvent, Transmit, Transport};
+use crate::scenario::Protocol;
 use crate::server::otau::cik_for;
 use crate::sim::digest::TraceHash;
 use crate::sim::rng::{stream, Purpose};
@@ -30,6 +32,17 @@ pub enum Client {
     Ddi(DdiClient),
     /// Exosite OTAU (boxed: OTAU fleets are the smaller ones).
     Otau(Box<OtauClient>),
+    /// A constrained device of the custom protocol gateway (seed 000).
+    Cpg(Box<CpgDevice>),
+}
+
+/// A `cpg` client and the URL of its request in flight (the oracle judges
+/// download answers by their URL).
+pub struct CpgDevice {
+    /// The client state machine.
+    pub client: CpgClient,
+    /// URL of the request in flight.
+    pub url: String,
 }
 
 impl Client {
@@ -38,6 +51,7 @@ impl Client {
         match self {
             Client::Ddi(c) => c.poll_timeout(),
             Client::Otau(c) => c.poll_timeout(),
+            Client::Cpg(c) => c.client.poll_timeout(),
         }
     }
 }
@@ -99,6 +113,13 @@ impl Device {
         let (client, controller_id) = if g.protocol.is_otau() {
             let client = OtauClient::with_transport(start, g.otau.transport);
             (Client::Otau(Box::new(client)), cik_for(number))
+        } else if g.protocol == Protocol::Cpg {
+            let client = CpgClient::new(start);
+            let url = String::new();
+            (
+                Client::Cpg(Box::new(CpgDevice { client, url })),
+                setup.controller_id(number),
+            )
         } else {
             (
                 Client::Ddi(DdiClient::new(start, &g.settings)),
@@ -123,6 +144,11 @@ impl Device {
     /// True for OTAU devices.
     pub fn is_otau(&self) -> bool {
         matches!(self.client, Client::Otau(_))
+    }
+
+    /// True for DDI devices (the targets of the embedded hawkBit core).
+    pub fn is_ddi(&self) -> bool {
+        matches!(self.client, Client::Ddi(_))
     }
 
     /// True for OTAU devices that reach their resources over MQTT.
@@ -170,6 +196,18 @@ impl Device {
                 self.trace.word(200 + kind as u64);
                 Some((kind, req))
             }
+            Client::Cpg(c) => {
+                let req = c
+                    .client
+                    .poll_transmit(now, &cpg_env(env, group, &self.controller_id))?;
+                let cpg_kind = c.client.request_kind();
+                c.url.clone_from(&req.url);
+                let kind = ReqKind::from(cpg_kind);
+                self.trace.word(now.as_millis());
+                self.trace.word(400 + kind as u64);
+                books.record_cpg(self, now, &[CpgEvent::Sent { kind: cpg_kind }], trace);
+                Some((kind, Transmit::Http(req)))
+            }
         }
     }
 
@@ -215,6 +253,32 @@ impl Device {
                 );
                 books.record_otau(self, now, &events, trace);
                 books.otau_events = events;
+            }
+            Client::Cpg(c) => {
+                self.trace.word(now.as_millis());
+                self.trace.word(match &delivery {
+                    Delivery::Complete(r) => 500 + u64::from(r.status),
+                    Delivery::Broken(e, _) => 1100 + *e as u64,
+                });
+                if let (CpgReq::Download, Delivery::Complete(r)) =
+                    (c.client.request_kind(), &delivery)
+                {
+                    let (number, cid) = (self.number, &self.controller_id);
+                    books
+                        .oracle
+                        .url_download(number, cid, now, &c.url, r.status, false);
+                }
+                let mut events = std::mem::take(&mut books.cpg_events);
+                events.clear();
+                c.client.handle_response(
+                    now,
+                    delivery,
+                    &cpg_env(env, group, &self.controller_id),
+                    &mut self.rng,
+                    &mut events,
+                );
+                books.record_cpg(self, now, &events, trace);
+                books.cpg_events = events;
             }
         }
     }
@@ -291,6 +355,15 @@ fn ddi_env<'a>(env: &'a Env<'a>, group: &'a Group) -> ClientEnv<'a> {
         authorization: env.authorization,
         catalog: env.setup.server.catalog(),
         settings: &group.settings,
+    }
+}
+
+fn cpg_env<'a>(env: &'a Env<'a>, group: &'a Group, device: &'a str) -> CpgEnv<'a> {
+    CpgEnv {
+        base_url: env.base_url,
+        device,
+        catalog: env.setup.sidekick.catalog(),
+        settings: &group.cpg,
     }
 }
 

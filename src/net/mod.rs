@@ -38,6 +38,11 @@ impl Link {
         }
     }
 
+    /// `(every, for)` of the online windows; `None` when always online.
+    pub fn window(&self) -> Option<(Span, Span)> {
+        self.window
+    }
+
     /// A random phase for a device's online windows (windows start at `phase + k*every`).
     pub fn draw_phase(&self, rng: &mut dyn RngCore) -> Span {
         match self.window {

@@ -86,11 +86,34 @@ pub enum InvariantId {
     /// writes of a device (otau.md §3.3.9, §4: "Data cannot be written faster
     /// than a rate of once per second; doing so results in undefined behavior").
     OtauWriteRate,
+    /// `URL-HANDOUT` — a download URL handed to a device has not expired and
+    /// does not expire before the device can plausibly use it: the windows
+    /// its download needs at its link's bandwidth (seed 000: "if the device
+    /// needs more than 30 days the assignment will fail"; docs/cpg.md).
+    UrlHandout,
+    /// `URL-REFUSE` — the CDN refuses an expired URL (410) and one whose
+    /// signature does not match, e.g. with `expires` pushed forward (403)
+    /// (seed 000 option 3: "make sure that a spoofed URL cannot be misused").
+    UrlRefuse,
+    /// `URL-ONCE` — under `refresh_on_online` the install command fires again
+    /// at most once per device (seed 000 option 2: "configured as
+    /// once-per-device, meaning that a second deviceOnline event will not
+    /// re-trigger the install command again").
+    UrlOnce,
+    /// `URL-EVICT` — the artifact cache does not evict an artifact a pending
+    /// install still needs: a cache URL handed out for a pending install is
+    /// never answered 404 (seed 000 option 1: "must track if there are any
+    /// active install commands pending until it can remove an artifact").
+    UrlEvict,
+    /// `URL-LIVE` — with a strategy on, every device that polls within the
+    /// run's bound finishes its update, and none fails for a refused URL
+    /// (seed 000: the options exist to "bypass" the 30-day failure).
+    UrlLive,
 }
 
 impl InvariantId {
     /// Every invariant, in catalogue order.
-    pub const ALL: [InvariantId; 18] = [
+    pub const ALL: [InvariantId; 23] = [
         InvariantId::DdiSmOffered,
         InvariantId::DdiSmFinal,
         InvariantId::DdiSm410,
@@ -109,6 +132,11 @@ impl InvariantId {
         InvariantId::OtauContent,
         InvariantId::OtauAck,
         InvariantId::OtauWriteRate,
+        InvariantId::UrlHandout,
+        InvariantId::UrlRefuse,
+        InvariantId::UrlOnce,
+        InvariantId::UrlEvict,
+        InvariantId::UrlLive,
     ];
 
     /// The stable ID.
@@ -132,12 +160,27 @@ impl InvariantId {
             InvariantId::OtauContent => "OTAU-CONTENT",
             InvariantId::OtauAck => "OTAU-ACK",
             InvariantId::OtauWriteRate => "OTAU-WRITE-RATE",
+            InvariantId::UrlHandout => "URL-HANDOUT",
+            InvariantId::UrlRefuse => "URL-REFUSE",
+            InvariantId::UrlOnce => "URL-ONCE",
+            InvariantId::UrlEvict => "URL-EVICT",
+            InvariantId::UrlLive => "URL-LIVE",
         }
     }
 
     /// True for the OTAU family (checked only when the fleet has OTAU devices).
     pub fn is_otau(self) -> bool {
         self.as_str().starts_with("OTAU-")
+    }
+
+    /// The family: the ID's prefix (`DDI`, `OTAU`, `URL`).
+    pub fn family(self) -> &'static str {
+        self.as_str().split('-').next().unwrap_or("")
+    }
+
+    /// True for the URL family (checked only when the fleet has `cpg` devices).
+    pub fn is_url(self) -> bool {
+        self.as_str().starts_with("URL-")
     }
 
     /// Looks an ID up by its stable name.
@@ -168,6 +211,17 @@ impl InvariantId {
             InvariantId::OtauContent => "served content matches its info line (size, sha256)",
             InvariantId::OtauAck => "a processed manifest is written back (acknowledged)",
             InvariantId::OtauWriteRate => "at most one otau_in write per second",
+            InvariantId::UrlHandout => {
+                "no URL handed out expired or expiring before the device can use it"
+            }
+            InvariantId::UrlRefuse => "expired (410) and tampered (403) URLs are refused",
+            InvariantId::UrlOnce => {
+                "refresh_on_online re-fires the install command once per device"
+            }
+            InvariantId::UrlEvict => {
+                "no cached artifact is evicted while a pending install needs it"
+            }
+            InvariantId::UrlLive => "with a strategy on, every device that polls in time finishes",
         }
     }
 
@@ -192,6 +246,11 @@ impl InvariantId {
             InvariantId::OtauContent => "otau.md §4.4, §10.7",
             InvariantId::OtauAck => "otau.md §3.3 rule 8, §5",
             InvariantId::OtauWriteRate => "otau.md §3.3 rule 9, §4",
+            InvariantId::UrlHandout => "seed 000 (30-day URL validity), docs/cpg.md",
+            InvariantId::UrlRefuse => "seed 000 option 3, docs/cpg.md (Download URLs)",
+            InvariantId::UrlOnce => "seed 000 option 2 (once-per-device)",
+            InvariantId::UrlEvict => "seed 000 option 1",
+            InvariantId::UrlLive => "seed 000 options 1–3",
         }
     }
 }

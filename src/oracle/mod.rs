@@ -8,6 +8,7 @@
 
 mod invariant;
 pub mod otau;
+pub mod url;
 
 use std::collections::BTreeMap;
 
@@ -75,12 +76,16 @@ struct DeviceState {
 pub struct OracleConfig {
     /// Polling jitter the server may apply (±fraction).
     pub polling_jitter: f64,
+    /// `expires` of a download URL made at the run's time zero, in seconds
+    /// (0 in virtual runs; the Unix time of the start in real-time runs).
+    pub url_epoch_s: u64,
 }
 
 /// The online checker.
 pub struct Oracle {
     config: OracleConfig,
     otau: otau::OtauOracle,
+    url: url::UrlOracle,
     devices: Vec<DeviceState>,
     counts: BTreeMap<InvariantId, u64>,
     recorded: Vec<Violation>,
@@ -90,6 +95,7 @@ impl Oracle {
     /// An oracle for `devices` device slots.
     pub fn new(config: OracleConfig, devices: usize) -> Oracle {
         Oracle {
+            url: url::UrlOracle::new(config.url_epoch_s),
             config,
             otau: otau::OtauOracle::new(),
             devices: (0..devices).map(|_| DeviceState::default()).collect(),
@@ -149,6 +155,78 @@ impl Oracle {
     ) {
         if let Some((id, message)) = self.otau.check(device, now, event) {
             self.fire(id, device, controller_id, now, message);
+        }
+    }
+
+    /// Records a URL-* finding of device `device` at `now`.
+    fn fire_url(&mut self, device: u64, controller_id: &str, now: Time, f: Option<url::Finding>) {
+        if let Some((id, message)) = f {
+            self.fire(id, device, controller_id, now, message);
+        }
+    }
+
+    /// An install command reached the twin of `cpg` device `device`.
+    pub fn url_command(&mut self, device: u64, plan: url::UrlPlan) {
+        self.url.command(device, plan);
+    }
+
+    /// What `cpg` device `device` observed at `now`; `url` is the URL of the
+    /// request the event answers (downloads).
+    pub fn observe_cpg(
+        &mut self,
+        device: u64,
+        controller_id: &str,
+        now: Time,
+        event: &crate::protocol::cpg::CpgEvent,
+    ) {
+        use crate::protocol::cpg::{CpgEvent, CpgReq};
+        let finding = match event {
+            CpgEvent::Sent {
+                kind: CpgReq::Poll, ..
+            } => {
+                self.url.polled(device, now);
+                None
+            }
+            CpgEvent::Offered { url: Some(url), .. } => self.url.handed_out(device, now, url),
+            CpgEvent::Reported { ok, detail, .. } => {
+                self.url.finished(device, *ok, detail.as_deref())
+            }
+            _ => None,
+        };
+        self.fire_url(device, controller_id, now, finding);
+    }
+
+    /// A download of `url` for device `device` (or by someone holding its
+    /// leaked URL, `tampered` if they altered it) was answered `status`.
+    pub fn url_download(
+        &mut self,
+        device: u64,
+        controller_id: &str,
+        now: Time,
+        url: &str,
+        status: u16,
+        tampered: bool,
+    ) {
+        let f = self.url.downloaded(device, now, url, status, tampered);
+        self.fire_url(device, controller_id, now, f);
+    }
+
+    /// The sidekick fired device `device`'s install command (`reissue`: again).
+    pub fn url_fired(&mut self, device: u64, controller_id: &str, now: Time, reissue: bool) {
+        let f = self.url.fired(device, reissue);
+        self.fire_url(device, controller_id, now, f);
+    }
+
+    /// End-of-run URL-LIVE check; `controller_id` names device numbers.
+    pub fn url_at_end(&mut self, end: Time, controller_id: impl Fn(u64) -> String) {
+        for (device, at, message) in self.url.at_end(end) {
+            self.fire(
+                InvariantId::UrlLive,
+                device,
+                &controller_id(device),
+                at,
+                message,
+            );
         }
     }
 

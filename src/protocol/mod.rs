@@ -1,5 +1,19 @@
 //! Sans-IO protocol clients. Each takes `now` and inputs and returns requests,
 //! timers and observations; neither owns a socket nor reads a clock.
 
+pub mod cpg;
 pub mod ddi;
 pub mod otau;
+
+use rand::{Rng, RngCore};
+
+use crate::time::Span;
+
+/// Capped exponential backoff with ±25 % jitter for the `failures`-th
+/// consecutive failure (1 → about `base`).
+pub fn backoff(base: Span, cap: Span, failures: u32, rng: &mut dyn RngCore) -> Span {
+    let exp = failures.saturating_sub(1).min(20);
+    let grown = base.as_millis().saturating_mul(1 << exp);
+    let capped = Span(grown.min(cap.as_millis()));
+    capped.mul_f64(rng.gen_range(0.75..1.25))
+}

@@ -136,6 +136,10 @@ pub struct Report {
     /// failed management operations, and what the server recorded per device.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub management: Option<crate::target::ManagementLog>,
+    /// Fleets with `cpg` devices: each campaign's strategy, completion
+    /// curve, re-fires and leaked-URL downloads; the artifact cache's size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<crate::sim::gateway::GatewayReport>,
     /// The expectation verdict.
     pub verdict: Verdict,
     /// Wall-clock figures (not deterministic).
@@ -256,7 +260,7 @@ pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Durati
             .iter()
             .filter(|id| {
                 // Only the families the fleet's protocols can exercise.
-                s.fleet.iter().any(|g| g.protocol.is_otau() == id.is_otau())
+                s.fleet.iter().any(|g| g.protocol.family() == id.family())
             })
             .map(|id| InvariantVerdict {
                 id: id.as_str(),
@@ -267,6 +271,7 @@ pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Durati
             .collect(),
         violations: r.oracle.violations().to_vec(),
         management: r.management.clone(),
+        gateway: r.gateway.clone(),
         verdict: verdict(s, r),
         wall_clock: WallClock {
             elapsed_ms: elapsed.as_millis() as u64,

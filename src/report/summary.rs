@@ -80,6 +80,9 @@ pub fn print_summary(report: &Report, report_path: &str) -> String {
             let _ = writeln!(o, "    error: {e}");
         }
     }
+    if let Some(g) = &report.gateway {
+        gateway_table(&mut o, g);
+    }
     let _ = writeln!(o);
     let total = c("violations");
     if total == 0 {
@@ -135,4 +138,65 @@ pub fn print_summary(report: &Report, report_path: &str) -> String {
         }
     }
     o
+}
+
+/// The seed-000 strategies side by side: completion at a few points in
+/// time, failures, re-fires, leaked-URL downloads; then the cache.
+fn gateway_table(o: &mut String, g: &crate::sim::gateway::GatewayReport) {
+    let _ = writeln!(o);
+    let _ = writeln!(o, "  strategies (custom protocol gateway, seed 000)");
+    let Some(days) = g.strategies.iter().map(|s| s.completion.len()).max() else {
+        return;
+    };
+    // Up to six columns, evenly over the run.
+    let picks: Vec<usize> = (1..=6)
+        .map(|k| (k * (days - 1)).div_ceil(6))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut head = format!("    {:<18} {:>8}", "strategy", "devices");
+    if let Some(first) = g.strategies.first() {
+        for &p in &picks {
+            if let Some((at, _)) = first.completion.get(p) {
+                let _ = write!(
+                    head,
+                    " {:>7}",
+                    format_duration(Span(at - first.completion[0].0))
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        o,
+        "{head}  failed  re-fired  leaked URL downloads served/tried"
+    );
+    for s in &g.strategies {
+        let mut row = format!("    {:<18} {:>8}", s.strategy, s.targeted);
+        for &p in &picks {
+            if let Some((_, f)) = s.completion.get(p) {
+                let _ = write!(row, " {:>6.1}%", f * 100.0);
+            }
+        }
+        let leaks = &s.leaks;
+        let _ = writeln!(
+            o,
+            "{row}  {:>6}  {:>8}  {}/{}",
+            s.failed,
+            s.refired,
+            leaks.served + leaks.tampered_served,
+            leaks.attempts
+        );
+    }
+    if g.cache_fetches > 0 {
+        let mb = |b: u64| b as f64 / (1 << 20) as f64;
+        let now = g.cache_bytes.last().map_or(0, |p| p.1);
+        let _ = writeln!(
+            o,
+            "    artifact cache     peak {:.2} MiB, at the end {:.2} MiB; {} fetched, {} evicted",
+            mb(g.cache_peak_bytes),
+            mb(now),
+            g.cache_fetches,
+            g.cache_evictions
+        );
+    }
 }

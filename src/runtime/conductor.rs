@@ -13,7 +13,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::scenario::Scenario;
+use crate::scenario::{Protocol, Scenario};
 use crate::server::ActionType;
 use crate::sim::setup::{artifact_content, selects, Setup};
 use crate::target::{CampaignLog, ManagementLog, Manager, Order, OrderKind, Upload};
@@ -43,8 +43,9 @@ pub fn orders(scenario: &Scenario, setup: &Setup, scale: f64) -> Vec<Order> {
                 .iter()
                 .flat_map(|g| (g.first..g.first + g.count).map(move |n| (g, n)))
                 .filter(|(g, n)| {
-                    // OTAU devices get their manifest from the OTAU side, not from a rollout.
-                    !g.protocol.is_otau() && selects(&plan.selector, i, *n, g.kind, g.protocol)
+                    // OTAU and CPG devices get their updates from their own
+                    // servers, not from a rollout.
+                    g.protocol == Protocol::Ddi && selects(&plan.selector, i, *n, g)
                 })
                 .map(|(_, n)| setup.controller_id(n))
                 .collect();

@@ -39,7 +39,7 @@ use crate::message::{Method, NetError, Request};
 use crate::oracle::OracleConfig;
 use crate::protocol::ddi::{Delivery, ReqKind};
 use crate::protocol::otau::Transmit;
-use crate::scenario::{ClientFault, Scenario};
+use crate::scenario::{ClientFault, Protocol, Scenario};
 use crate::sim::setup::{selects, Setup};
 use crate::sim::RunResult;
 use crate::time::{Span, Time};
@@ -356,7 +356,7 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
                 .campaigns
                 .iter()
                 .enumerate()
-                .filter(|(i, c)| selects(&c.selector, *i, number, g.kind, g.protocol))
+                .filter(|(i, c)| selects(&c.selector, *i, number, g))
                 .map(|(_, c)| c.at)
                 .min();
             devices.push(d);
@@ -413,6 +413,10 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
         books: Books::new(
             OracleConfig {
                 polling_jitter: scenario.server.polling_jitter.0,
+                // `serve` signs URLs in Unix seconds.
+                url_epoch_s: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
             },
             devices.len(),
         ),
@@ -484,12 +488,12 @@ async fn preflight(
         req.headers.insert("authorization", a.to_string());
     }
     let shown = format!("{base}/{tenant}/controller/v1/…");
-    // A fleet of OTAU devices only talks to an OTAU server, which need not
-    // know DDI: any HTTP answer shows the target is there.
+    // A fleet of OTAU or CPG devices only talks to its own kind of server,
+    // which need not know DDI: any HTTP answer shows the target is there.
     let ddi = setup
         .groups
         .iter()
-        .any(|g| g.count > 0 && !g.protocol.is_otau());
+        .any(|g| g.count > 0 && g.protocol == Protocol::Ddi);
     match http.execute(0, req, Injected::default()).await {
         Delivery::Complete(_) if !ddi => Ok(()),
         Delivery::Broken(e, _) => Err(RuntimeError::Unreachable {

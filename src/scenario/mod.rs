@@ -239,6 +239,36 @@ pub fn validate(s: &Scenario) -> Result<(), (Vec<PathSeg>, String)> {
         if c.weight.is_some_and(|w| w > 1000) {
             return Err((at("weight"), "expected a weight between 0 and 1000".into()));
         }
+        if c.url_validity.is_some_and(|v| v.0.as_millis() < 1000) {
+            return Err((
+                at("url_validity"),
+                "expected a URL validity of at least 1s".into(),
+            ));
+        }
+        if c.leaked_downloads_per_day
+            .is_some_and(|r| !(r.is_finite() && r >= 0.0))
+        {
+            return Err((
+                at("leaked_downloads_per_day"),
+                "expected downloads per day of 0 or more".into(),
+            ));
+        }
+        if let Some(every) = c.targets.every {
+            if every == 0 || c.targets.offset >= every {
+                return Err((
+                    vec![key("campaigns"), Index(i), key("targets"), key("offset")],
+                    format!("expected `every` above 0 and `offset` below it, found every {every}, offset {}", c.targets.offset),
+                ));
+            }
+        }
+        if let Some(name) = &c.targets.group {
+            if !s.fleet.iter().any(|g| g.name.as_ref() == Some(name)) {
+                return Err((
+                    vec![key("campaigns"), Index(i), key("targets"), key("group")],
+                    format!("expected the `name` of a fleet group, found `{name}`"),
+                ));
+            }
+        }
         match (c.kind, c.force_after) {
             (CampaignType::Timeforced, None) => {
                 return Err((

@@ -208,6 +208,9 @@ pub enum Protocol {
     Otau,
     /// Exosite OTAU over MQTT (`config_otau` pushed; content still over HTTP).
     OtauMqtt,
+    /// One GET to the custom protocol gateway of seed 000 (`docs/cpg.md`),
+    /// downloads from the URL it hands out.
+    Cpg,
 }
 
 impl Protocol {
@@ -217,6 +220,16 @@ impl Protocol {
             Protocol::Ddi => "ddi",
             Protocol::Otau => "otau",
             Protocol::OtauMqtt => "otau_mqtt",
+            Protocol::Cpg => "cpg",
+        }
+    }
+
+    /// The invariant family its devices exercise (`DDI`, `OTAU`, `URL`).
+    pub fn family(self) -> &'static str {
+        match self {
+            Protocol::Ddi => "DDI",
+            Protocol::Otau | Protocol::OtauMqtt => "OTAU",
+            Protocol::Cpg => "URL",
         }
     }
 
@@ -230,6 +243,9 @@ impl Protocol {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FleetGroup {
+    /// Name, for campaigns to target (`targets: { group: NAME }`) and reports.
+    #[serde(default)]
+    pub name: Option<String>,
     /// Device kind.
     pub kind: DeviceKind,
     /// Number of devices.
@@ -440,6 +456,19 @@ pub struct Campaign {
     /// that devices refuse an unknown `type`).
     #[serde(default)]
     pub manifest: Option<String>,
+    /// `cpg` devices: how the sidekick deals with URL expiry (seed 000):
+    /// `none`, `long_lived_cache`, `refresh_on_online`, `long_validity`.
+    #[serde(default)]
+    pub strategy: crate::server::sidekick::Strategy,
+    /// `cpg` devices: validity of the CDN URLs the install command carries
+    /// (default 30d; 365d under `long_validity`).
+    #[serde(default)]
+    pub url_validity: Option<Duration>,
+    /// `cpg` devices: downloads per day by someone who is not a device, with
+    /// URLs leaked from devices (expired ones with `expires` pushed forward) —
+    /// makes the misuse risk of long validity visible.
+    #[serde(default)]
+    pub leaked_downloads_per_day: Option<f64>,
 }
 
 fn default_version() -> String {
@@ -469,6 +498,16 @@ pub struct Selector {
     /// Only devices speaking this protocol (default: all).
     #[serde(default)]
     pub protocol: Option<Protocol>,
+    /// Only the fleet group of this `name`.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Only every `every`-th device by number (with `offset`): splits a
+    /// fleet into equal, interleaved parts, e.g. one per strategy.
+    #[serde(default)]
+    pub every: Option<u32>,
+    /// Which of the `every` parts (`0..every`).
+    #[serde(default)]
+    pub offset: u32,
 }
 
 /// A maintenance window relative to the campaign start.

@@ -323,7 +323,7 @@ pub async fn start_with_credentials(
         return Err(ServeError::TimeScale(opts.time_scale));
     }
     let tls = opts.tls.as_ref().map(tls::acceptor).transpose()?;
-    let state = State::new(opts.scenario.as_ref(), mgmt);
+    let mut state = State::new(opts.scenario.as_ref(), mgmt);
     let bind_error = |source| ServeError::Bind {
         addr: opts.listen,
         source,
@@ -331,6 +331,12 @@ pub async fn start_with_credentials(
     let listener = TcpListener::bind(opts.listen).await.map_err(bind_error)?;
     let local_addr = listener.local_addr().map_err(bind_error)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let base_url = format!("{scheme}://{local_addr}");
+    // Scenario time zero is now; the CDN's `expires` are Unix seconds.
+    let unix_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    state.rebase_gateway(&base_url, unix_now);
     let shared = Arc::new(Shared::new(state, Clock::new(opts.time_scale)));
     let (mqtt_addr, mqtt) = start_mqtt(opts.mqtt, opts.scenario.as_ref(), &shared)
         .await?
@@ -344,7 +350,6 @@ pub async fn start_with_credentials(
     });
     let accept = tokio::spawn(accept_loop(listener, tls, endpoint, stopped.clone()));
     let timer = tokio::spawn(campaign_timer(shared, stopped));
-    let base_url = format!("{scheme}://{local_addr}");
     match mqtt_addr {
         Some(mqtt) => {
             tracing::info!(%base_url, %mqtt, time_scale = opts.time_scale, "fleetsim serve listening (HTTP and MQTT broker)")

@@ -11,10 +11,14 @@ use super::otau::{self, Routed};
 use crate::message::{Request, Response};
 use crate::scenario::{DeviceKind, Protocol, Scenario};
 use crate::server::otau::OtauServer;
+use crate::server::sidekick::{self, Sidekick, SidekickConfig, SidekickEvent};
 use crate::server::{
     self, ActionId, IndexGroup, MgmtCredentials, Server, ServerConfig, ServerEvent,
 };
-use crate::sim::setup::{selects, CampaignPlan, Group, Setup};
+use crate::sim::setup::{
+    answer_sidekick, install_on_group, selects, selects_kind, CampaignPlan, Group, Setup,
+    EMBEDDED_ORIGIN,
+};
 use crate::time::Time;
 
 /// Scenario time of a real-time server: real time since start × `scale`.
@@ -55,6 +59,10 @@ pub(super) struct State {
     server: Server,
     /// The OTAU core: devices `0..n` of the scenario (n = its device count).
     otau: OtauServer,
+    /// The sidekick, gateway and CDN of constrained devices (`/cpg/`, `/cdn/`, `/cache/`).
+    sidekick: Sidekick,
+    /// Scratch buffer for [`Sidekick::drain_events`].
+    sidekick_events: Vec<SidekickEvent>,
     /// Basic credentials of the Management API, also guarding `/fleetsim/otau/`.
     credentials: MgmtCredentials,
     schedule: Schedule,
@@ -81,11 +89,20 @@ impl State {
         let devices = scenario.map_or(DEFAULT_OTAU_DEVICES, Scenario::device_count);
         let otau = OtauServer::new(devices);
         let Some(scenario) = scenario else {
-            let mut server = Server::new(ServerConfig::default());
+            let config = ServerConfig::default();
+            let sidekick = Sidekick::new(SidekickConfig {
+                origin: EMBEDDED_ORIGIN.to_string(),
+                epoch_s: 0,
+                poll_interval: config.polling_sleep,
+                key_seed: 0,
+            });
+            let mut server = Server::new(config);
             server.set_mgmt_credentials(credentials.clone());
             return State {
                 server,
                 otau,
+                sidekick,
+                sidekick_events: Vec::new(),
                 credentials,
                 schedule: Schedule::default(),
                 resets: Vec::new(),
@@ -101,6 +118,7 @@ impl State {
             campaigns,
             mut server,
             resets,
+            sidekick,
             ..
         } = Setup::new(scenario);
         server.set_mgmt_credentials(credentials.clone());
@@ -128,6 +146,8 @@ impl State {
         State {
             server,
             otau,
+            sidekick,
+            sidekick_events: Vec::new(),
             credentials,
             schedule,
             resets,
@@ -147,6 +167,11 @@ impl State {
         }
         if self.in_reset(now) {
             return None;
+        }
+        if sidekick::is_gateway_path(req.path()) {
+            let resp = answer_sidekick(&self.server, &mut self.sidekick, now, req);
+            self.drain_events();
+            return Some(resp);
         }
         let known = self.server.target_count();
         let mut resp = self.server.handle(now, req);
@@ -171,6 +196,13 @@ impl State {
         }
         self.drain_events();
         Some(resp)
+    }
+
+    /// Signs the gateway's URLs for `origin` (the bound address), in Unix
+    /// seconds from `epoch_s` (scenario time zero), with a fresh random key.
+    pub(super) fn rebase_gateway(&mut self, origin: &str, epoch_s: u64) {
+        self.sidekick
+            .rebase(origin.to_string(), epoch_s, rand::random());
     }
 
     /// Answers an OTAU device or admin request (see `otau.rs`); `None` in a
@@ -248,6 +280,7 @@ impl State {
         self.otau_written |= self.schedule.advance(
             &mut self.server,
             &mut self.otau,
+            &mut self.sidekick,
             now,
             &mut self.mqtt_written,
         );
@@ -274,6 +307,10 @@ impl State {
         self.server.drain_events(&mut self.events);
         for event in self.events.drain(..) {
             tracing::trace!(?event, "server event");
+        }
+        self.sidekick.drain_events(&mut self.sidekick_events);
+        for event in self.sidekick_events.drain(..) {
+            tracing::debug!(?event, "sidekick event");
         }
     }
 }
@@ -374,6 +411,7 @@ impl Schedule {
         &mut self,
         server: &mut Server,
         otau: &mut OtauServer,
+        sidekick: &mut Sidekick,
         now: Time,
         mqtt: &mut Vec<u64>,
     ) -> bool {
@@ -383,6 +421,10 @@ impl Schedule {
                 self.cancel(server, step.campaign, now);
             } else {
                 wrote |= self.start(server, otau, step.campaign, now, mqtt);
+                let plan = &self.campaigns[step.campaign].plan;
+                for g in &self.groups {
+                    install_on_group(server, sidekick, plan, step.campaign, g, now, |_| {});
+                }
             }
         }
         self.next_due = self.next_step().map_or(Time::NEVER, |s| s.at);
@@ -411,9 +453,7 @@ impl Schedule {
             plan.upload_contents(otau, now);
         }
         for g in self.groups.iter().filter(|g| g.protocol.is_otau()) {
-            for n in (g.first..g.first + g.count)
-                .filter(|n| selects(&plan.selector, i, *n, g.kind, g.protocol))
-            {
+            for n in (g.first..g.first + g.count).filter(|n| selects(&plan.selector, i, *n, g)) {
                 if otau.set_manifest(n, plan.manifest.clone(), now) {
                     wrote = true;
                     if g.protocol == Protocol::OtauMqtt {
@@ -441,7 +481,14 @@ impl Schedule {
     fn assign(&mut self, server: &mut Server, i: usize, t: usize, now: Time) -> bool {
         let (run, target) = (&mut self.campaigns[i], &self.targets[t]);
         let selected = match target.device {
-            Some((kind, number)) => selects(&run.plan.selector, i, number, kind, Protocol::Ddi),
+            Some((kind, number)) => match self
+                .groups
+                .iter()
+                .find(|g| g.first <= number && number < g.first + g.count)
+            {
+                Some(g) => selects(&run.plan.selector, i, number, g),
+                None => selects_kind(&run.plan.selector, i, number, kind, Protocol::Ddi),
+            },
             None => {
                 let s = &run.plan.selector;
                 s.kind.is_none()
@@ -508,111 +555,5 @@ fn identify(groups: &[Group], controller_id: &str) -> Option<(DeviceKind, u64)> 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::message::Method;
-
-    const SCENARIO: &str = "
-name: t
-duration: 1d
-fleet:
-  - { kind: always_on, count: 2 }
-  - { kind: constrained, count: 2, id_prefix: c-, connectivity: { online_every: 1h, online_for: 1m } }
-campaigns:
-  - { name: a, at: 1h, artifacts: [ { name: a.bin, size: 1KiB } ], targets: { kind: always_on }, cancel_after: 1h }
-  - { name: b, at: 3h, artifacts: [ { name: b.bin, size: 1KiB } ] }
-";
-
-    fn poll(state: &mut State, now: Time, cid: &str) -> String {
-        let url = format!("http://h/DEFAULT/controller/v1/{cid}");
-        let resp = state.handle(now, &Request::new(Method::Get, url));
-        let body = resp.map(|r| r.body.as_bytes().to_vec()).unwrap_or_default();
-        String::from_utf8(body).unwrap_or_default()
-    }
-
-    fn state() -> State {
-        let scenario = crate::scenario::load_str("t.yaml", SCENARIO).expect("scenario");
-        State::new(Some(&scenario), MgmtCredentials::default())
-    }
-
-    #[test]
-    fn identities_come_from_group_prefixes() {
-        let s = state();
-        let g = &s.schedule.groups;
-        assert_eq!(
-            identify(g, "always-on-00001"),
-            Some((DeviceKind::AlwaysOn, 1))
-        );
-        assert_eq!(identify(g, "c-00003"), Some((DeviceKind::Constrained, 3)));
-        assert_eq!(
-            identify(g, "c-123456"),
-            Some((DeviceKind::Constrained, 123456))
-        );
-        assert_eq!(identify(g, "c-"), None);
-        assert_eq!(identify(g, "c-12x"), None);
-        assert_eq!(identify(g, "dev-1"), None);
-    }
-
-    #[test]
-    fn campaigns_reach_registered_and_late_targets_then_cancel() {
-        let mut s = state();
-        let hour = 3_600_000;
-        assert_eq!(s.next_due(), Time(hour));
-        assert!(!poll(&mut s, Time(0), "always-on-00000").contains("deploymentBase"));
-        assert!(!poll(&mut s, Time(1), "c-00002").contains("deploymentBase"));
-        // Campaign a (always_on only) starts on the first request after 1h.
-        assert!(poll(&mut s, Time(hour), "always-on-00000").contains("deploymentBase"));
-        assert!(!poll(&mut s, Time(hour + 1), "c-00002").contains("deploymentBase"));
-        // A late always_on device gets it on its first poll.
-        assert!(poll(&mut s, Time(hour + 2), "always-on-00001").contains("deploymentBase"));
-        // Canceled at 2h: the root links cancelAction.
-        s.advance(Time(2 * hour));
-        assert!(poll(&mut s, Time(2 * hour), "always-on-00001").contains("cancelAction"));
-        assert_eq!(s.next_due(), Time(3 * hour));
-        // Campaign b selects everyone, unknown ids too; a canceled campaign is not handed out late.
-        s.advance(Time(3 * hour));
-        assert_eq!(s.next_due(), Time::NEVER);
-        assert!(poll(&mut s, Time(3 * hour), "c-00002").contains("deploymentBase"));
-        let late = poll(&mut s, Time(3 * hour), "someone");
-        assert!(late.contains("deploymentBase"), "{late}");
-        assert!(!late.contains("cancelAction"), "{late}");
-    }
-
-    #[test]
-    fn management_created_targets_take_scenario_numbers_and_started_campaigns() {
-        let mut s = state();
-        let hour = 3_600_000;
-        s.advance(Time(hour)); // campaign a (always_on) has started
-        let mut req = Request::new(Method::Post, "http://h/rest/v1/targets");
-        req.headers
-            .insert("authorization", "Basic YWRtaW46YWRtaW4=");
-        req.headers.insert("content-type", "application/json");
-        let body = r#"[{"controllerId":"always-on-00001"},{"controllerId":"stranger"}]"#;
-        req.body = crate::message::Body::Bytes(body.as_bytes().to_vec());
-        let created = s.handle(Time(hour + 1), &req).map(|r| r.status);
-        assert_eq!(created, Some(201));
-        // A scenario id takes its device number as index: action id 1 * 1000 + 1.
-        let root = poll(&mut s, Time(hour + 2), "always-on-00001");
-        assert!(root.contains("/deploymentBase/1001?"), "{root}");
-        // Another id is not an always_on device: campaign a does not select it.
-        assert!(!poll(&mut s, Time(hour + 2), "stranger").contains("deploymentBase"));
-    }
-
-    #[test]
-    fn reset_windows_answer_nothing() {
-        let text = format!("{SCENARIO}faults:\n  server: [ {{ at: 1h, for: 1h, reset: true }} ]\n");
-        let scenario = crate::scenario::load_str("t.yaml", &text).expect("scenario");
-        let mut s = State::new(Some(&scenario), MgmtCredentials::default());
-        let req = Request::new(Method::Get, "http://h/DEFAULT/controller/v1/x");
-        assert!(s.handle(Time(0), &req).is_some());
-        assert!(s.handle(Time(3_600_000), &req).is_none());
-        assert!(s.handle(Time(7_200_000), &req).is_some());
-    }
-
-    #[test]
-    fn clock_maps_scenario_time_to_instants() {
-        let c = Clock::new(1000.0);
-        let at = c.instant_of(Time(5_000)).expect("representable");
-        assert_eq!(at.duration_since(c.start), Duration::from_millis(5));
-    }
-}
+#[path = "state_tests.rs"]
+mod tests;

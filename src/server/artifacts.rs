@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use crate::message::{Body, Headers, Response};
+use crate::message::{Body, ContentId, Headers, Response};
 use crate::protocol::ddi::wire::{Artifact, ArtifactHashes, Link};
 
 use super::ddi::{percent_decode, Call};
@@ -186,20 +186,44 @@ pub(super) fn file(
         };
     }
     let etag = format!("\"{}\"", info.hashes.sha1);
-    serve(call, spec, repo.catalog.bytes(spec.content), &etag, head)
+    let file = FileRef {
+        filename: &spec.filename,
+        content: spec.content,
+        size: spec.size,
+        uploaded: repo.catalog.bytes(spec.content),
+    };
+    serve_file(
+        &call.req.headers,
+        call.faults.ignore_range,
+        file,
+        &etag,
+        head,
+    )
 }
 
-/// Conditional and Range handling of one file download; `uploaded` holds
-/// the file's bytes when it was uploaded (else its content is synthetic).
-fn serve(
-    call: &Call<'_>,
-    spec: &ArtifactSpec,
-    uploaded: Option<&bytes::Bytes>,
+/// A file to serve: synthetic content, or the bytes of an uploaded one.
+pub(super) struct FileRef<'a> {
+    /// Name for `Content-Disposition`.
+    pub filename: &'a str,
+    /// Its content (answered as [`Body::Synthetic`] unless `uploaded`).
+    pub content: ContentId,
+    /// Length in bytes.
+    pub size: u64,
+    /// The bytes, when the content was uploaded.
+    pub uploaded: Option<&'a bytes::Bytes>,
+}
+
+/// Conditional (`If-Match`, `If-None-Match`, `If-Range`) and Range handling
+/// of one file download with request headers `h`; `ignore_range` is the
+/// fault mode that answers every Range request with the whole file.
+pub(super) fn serve_file(
+    h: &Headers,
+    ignore_range: bool,
+    file: FileRef<'_>,
     etag: &str,
     head: bool,
 ) -> Response {
-    let h = &call.req.headers;
-    let len = spec.size;
+    let len = file.size;
     if h.get("if-match")
         .is_some_and(|m| !respond::etag_listed(m, etag))
     {
@@ -209,7 +233,7 @@ fn serve(
         .with("content-type", "application/octet-stream")
         .with(
             "content-disposition",
-            format!("attachment;filename={}", spec.filename),
+            format!("attachment;filename={}", file.filename),
         )
         .with("etag", etag.to_string())
         .with("accept-ranges", "bytes")
@@ -226,7 +250,7 @@ fn serve(
     let if_range_ok = h.get("if-range").is_none_or(|r| r.trim() == etag);
     let range = h
         .get("range")
-        .filter(|_| if_range_ok && !call.faults.ignore_range)
+        .filter(|_| if_range_ok && !ignore_range)
         .map(|r| parse_range(r, len));
     let (status, offset, n) = match range {
         None => (200, 0, len),
@@ -244,7 +268,7 @@ fn serve(
         }
     };
     headers.insert("content-length", n.to_string());
-    let body = match uploaded {
+    let body = match file.uploaded {
         _ if head => Body::Empty,
         Some(bytes) => {
             let piece = usize::try_from(offset)
@@ -257,7 +281,7 @@ fn serve(
             }
         }
         None => Body::Synthetic {
-            content: spec.content,
+            content: file.content,
             offset,
             len: n,
         },

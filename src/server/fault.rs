@@ -61,6 +61,21 @@ pub enum Fault {
     OtauRedeliverAcked,
     /// OTAU: `/provision/download` serves other bytes than its info line describes.
     OtauWrongContent,
+    /// Sidekick: install commands carry CDN URLs valid for one minute only.
+    UrlShortValidity,
+    /// CDN: an expired URL is served instead of refused with 410.
+    CdnIgnoreExpiry,
+    /// CDN: a URL with a wrong signature (e.g. an extended `expires`) is served instead of refused with 403.
+    CdnIgnoreSignature,
+    /// Sidekick (`refresh_on_online`): every online event re-fires the install
+    /// command, breaking "once-per-device".
+    RetriggerEveryOnline,
+    /// Sidekick (`long_lived_cache`): an artifact is evicted as soon as one
+    /// device reports its install, although others still need it.
+    CacheEvictEarly,
+    /// Sidekick: install commands for devices that are offline are dropped —
+    /// the "only forward when online" design seed 000 warns against.
+    DropCommandsWhileOffline,
 }
 
 impl Fault {
@@ -74,10 +89,23 @@ impl Fault {
                 | Fault::OtauWrongContent
         )
     }
+
+    /// True for the faults of the sidekick, gateway and CDN (seed 000).
+    pub fn is_sidekick(self) -> bool {
+        matches!(
+            self,
+            Fault::UrlShortValidity
+                | Fault::CdnIgnoreExpiry
+                | Fault::CdnIgnoreSignature
+                | Fault::RetriggerEveryOnline
+                | Fault::CacheEvictEarly
+                | Fault::DropCommandsWhileOffline
+        )
+    }
 }
 
 /// Names of the unit faults, for parsing and error messages.
-const UNIT_FAULTS: [(&str, Fault); 13] = [
+const UNIT_FAULTS: [(&str, Fault); 19] = [
     (
         "accept_feedback_after_close",
         Fault::AcceptFeedbackAfterClose,
@@ -97,9 +125,18 @@ const UNIT_FAULTS: [(&str, Fault); 13] = [
     ("otau_overlap_manifest", Fault::OtauOverlapManifest),
     ("otau_redeliver_acked", Fault::OtauRedeliverAcked),
     ("otau_wrong_content", Fault::OtauWrongContent),
+    ("url_short_validity", Fault::UrlShortValidity),
+    ("cdn_ignore_expiry", Fault::CdnIgnoreExpiry),
+    ("cdn_ignore_signature", Fault::CdnIgnoreSignature),
+    ("retrigger_every_online", Fault::RetriggerEveryOnline),
+    ("cache_evict_early", Fault::CacheEvictEarly),
+    (
+        "drop_commands_while_offline",
+        Fault::DropCommandsWhileOffline,
+    ),
 ];
 
-const ALL_NAMES: [&str; 14] = [
+const ALL_NAMES: [&str; 20] = [
     "respond",
     "accept_feedback_after_close",
     "reopen_closed_actions",
@@ -114,6 +151,12 @@ const ALL_NAMES: [&str; 14] = [
     "otau_overlap_manifest",
     "otau_redeliver_acked",
     "otau_wrong_content",
+    "url_short_validity",
+    "cdn_ignore_expiry",
+    "cdn_ignore_signature",
+    "retrigger_every_online",
+    "cache_evict_early",
+    "drop_commands_while_offline",
 ];
 
 impl Fault {
@@ -252,6 +295,8 @@ pub(super) struct Active {
     pub(super) sha1_only: bool,
     /// Faults of the OTAU core.
     pub(super) otau: super::otau::OtauFaults,
+    /// Faults of the sidekick, gateway and CDN.
+    pub(super) sidekick: super::sidekick::SidekickFaults,
 }
 
 impl Active {
@@ -273,6 +318,12 @@ impl Active {
                 Fault::OtauOverlapManifest => a.otau.overlap_manifest = true,
                 Fault::OtauRedeliverAcked => a.otau.redeliver_acked = true,
                 Fault::OtauWrongContent => a.otau.wrong_content = true,
+                Fault::UrlShortValidity => a.sidekick.short_validity = true,
+                Fault::CdnIgnoreExpiry => a.sidekick.ignore_expiry = true,
+                Fault::CdnIgnoreSignature => a.sidekick.ignore_signature = true,
+                Fault::RetriggerEveryOnline => a.sidekick.retrigger_every_online = true,
+                Fault::CacheEvictEarly => a.sidekick.cache_evict_early = true,
+                Fault::DropCommandsWhileOffline => a.sidekick.drop_while_offline = true,
             }
         }
         a

@@ -48,12 +48,14 @@ macro_rules! or_answer {
 }
 
 mod artifacts;
+pub mod cdn;
 mod ddi;
 mod deployment;
 mod fault;
 mod mgmt;
 pub mod otau;
 mod respond;
+pub mod sidekick;
 mod state;
 
 #[cfg(test)]
@@ -429,6 +431,12 @@ impl Server {
     pub fn otau_faults_at(&self, now: Time) -> (Option<u16>, otau::OtauFaults) {
         let active = fault::Active::at(&self.faults, now);
         (active.respond, active.otau)
+    }
+
+    /// The `respond` status and sidekick/CDN faults active at `now`.
+    pub fn sidekick_faults_at(&self, now: Time) -> (Option<u16>, sidekick::SidekickFaults) {
+        let active = fault::Active::at(&self.faults, now);
+        (active.respond, active.sidekick)
     }
 
     /// Replaces the fault windows.

@@ -22,6 +22,9 @@ use crate::server::otau::OtauAnswer;
 use crate::server::{ActionId, ServerEvent};
 use crate::time::{Span, Time};
 
+#[path = "engine_cpg.rs"]
+mod cpg;
+
 /// How long a device waits for an answer before giving up on a request.
 pub const REQUEST_TIMEOUT: Span = Span::secs(30);
 
@@ -93,6 +96,8 @@ pub struct RunResult {
     pub extra_counters: std::collections::BTreeMap<&'static str, u64>,
     /// Real-time runs against a managed server: what the management side did.
     pub management: Option<crate::target::ManagementLog>,
+    /// Fleets with `cpg` devices: the strategies' results (virtual runs).
+    pub gateway: Option<super::gateway::GatewayReport>,
 }
 
 /// The engine.
@@ -112,6 +117,7 @@ pub struct Engine {
     server_events: Vec<ServerEvent>,
     campaign_actions: Vec<Vec<(u32, ActionId)>>,
     processed: u64,
+    cpg: cpg::CpgState,
 }
 
 impl Engine {
@@ -125,7 +131,7 @@ impl Engine {
                 devices.push(Device::new(&setup, gi, number, seed, None));
             }
         }
-        for d in devices.iter().filter(|d| !d.is_otau()) {
+        for d in devices.iter().filter(|d| d.is_ddi()) {
             setup
                 .server
                 .register_target(&d.controller_id, d.number, None);
@@ -151,10 +157,16 @@ impl Engine {
         let books = Books::new(
             OracleConfig {
                 polling_jitter: scenario.server.polling_jitter.0,
+                url_epoch_s: 0,
             },
             devices.len(),
         );
         let campaign_actions = vec![Vec::new(); setup.campaigns.len()];
+        let has_cpg = setup
+            .groups
+            .iter()
+            .any(|g| g.protocol == crate::scenario::Protocol::Cpg && g.count > 0);
+        let cpg = cpg::CpgState::new(devices.len(), setup.campaigns.len(), seed, has_cpg);
         Engine {
             setup,
             end,
@@ -169,6 +181,7 @@ impl Engine {
             server_events: Vec::new(),
             campaign_actions,
             processed: 0,
+            cpg,
         }
     }
 
@@ -195,8 +208,10 @@ impl Engine {
                 What::Push => self.push(ev.slot as usize, ev.at),
                 What::Campaign(i) => self.start_campaign(i as usize, ev.at),
                 What::CancelCampaign(i) => self.cancel_campaign(i as usize, ev.at),
+                What::Leak(i) => self.leak(i as usize, ev.at),
                 What::Sample => {
                     self.books.stats.sample(ev.at, &self.books.phases);
+                    self.cpg_sample(ev.at);
                     self.queue.push(ev.at + self.sample_every, 0, What::Sample);
                 }
             }
@@ -205,13 +220,16 @@ impl Engine {
         self.finish()
     }
 
-    fn finish(self) -> RunResult {
-        self.books.into_result(
+    fn finish(mut self) -> RunResult {
+        let gateway = self.gateway_report();
+        let mut result = self.books.into_result(
             self.devices.iter(),
             self.processed,
             self.trace,
             Default::default(),
-        )
+        );
+        result.gateway = gateway;
+        result
     }
 
     fn schedule_wake(&mut self, slot: usize) {
@@ -324,6 +342,9 @@ impl Engine {
         let Some(req) = request else {
             return;
         };
+        if matches!(d.client, crate::device::Client::Cpg(_)) {
+            return self.cpg_arrive(slot, now, down, req);
+        }
         if !d.is_otau() {
             let resp = self.setup.server.handle(now, &req);
             self.respond(slot, now, down, resp);
@@ -487,15 +508,20 @@ impl Engine {
 
     fn start_campaign(&mut self, i: usize, now: Time) {
         self.setup.campaigns[i].upload_contents(&mut self.setup.otau, now);
+        self.schedule_leak(i, now);
         for slot in 0..self.devices.len() {
             let (number, group) = (self.devices[slot].number, self.devices[slot].group);
             let plan = &self.setup.campaigns[i];
             let g = &self.setup.groups[group as usize];
-            if !selects(&plan.selector, i, number, g.kind, g.protocol) {
+            if !selects(&plan.selector, i, number, g) {
                 continue;
             }
             if g.protocol.is_otau() {
                 self.write_manifest(i, slot, now);
+                continue;
+            }
+            if g.protocol == crate::scenario::Protocol::Cpg {
+                self.cpg_install(i, slot, now);
                 continue;
             }
             let (dist, kind, weight, window) = (plan.dist, plan.kind, plan.weight, plan.window);

@@ -3,6 +3,7 @@
 
 pub mod digest;
 pub mod engine;
+pub mod gateway;
 pub mod queue;
 pub mod replay;
 pub mod rng;

@@ -27,6 +27,8 @@ pub enum What {
     CancelCampaign(u16),
     /// Take a sample of fleet state.
     Sample,
+    /// Someone downloads with a URL leaked from campaign `n`'s devices.
+    Leak(u16),
 }
 
 /// A scheduled event.

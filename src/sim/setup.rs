@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::message::{ContentId, Request, Response};
 use crate::net::Link;
+use crate::protocol::cpg::CpgSettings;
 use crate::protocol::ddi::ClientSettings;
 use crate::protocol::otau::wire::Status;
 use crate::protocol::otau::{AckMode, OtauSettings, Transport};
@@ -14,6 +15,7 @@ use crate::scenario::{
     Selector,
 };
 use crate::server::otau::{OtauAnswer, OtauServer};
+use crate::server::sidekick::{InstallCommand, Sidekick, SidekickConfig, Strategy};
 use crate::server::{
     ActionType, ArtifactSpec, DistributionId, DistributionSpec, FaultWindow, MaintenanceSchedule,
     ModuleSpec, Server, ServerConfig,
@@ -25,6 +27,8 @@ pub const EMBEDDED_ORIGIN: &str = "http://embedded.fleetsim";
 
 /// A fleet group ready to run.
 pub struct Group {
+    /// Name (`targets: { group: NAME }`).
+    pub name: Option<String>,
     /// Device kind.
     pub kind: DeviceKind,
     /// Controller-id prefix.
@@ -41,6 +45,37 @@ pub struct Group {
     pub settings: ClientSettings,
     /// OTAU client behaviour.
     pub otau: OtauSettings,
+    /// Constrained (`cpg`) client behaviour.
+    pub cpg: CpgSettings,
+    /// Sidekick twin index of the group's first device (`cpg` groups).
+    pub twin_base: usize,
+}
+
+impl Group {
+    /// How long a device of this group needs from getting a URL for `size`
+    /// bytes to having downloaded them: half of each online window is
+    /// counted as usable (the poll, latencies, a window opening mid-way).
+    pub fn download_need(&self, size: u64) -> Span {
+        match self.link.window() {
+            Some((every, len)) => {
+                let per_window = self.link.bytes_in(Span(len.as_millis() / 2)).max(1);
+                let windows = size.div_ceil(per_window).max(1);
+                Span(every.as_millis() * (windows - 1) + len.as_millis())
+            }
+            None => self.link.transfer(size) + Span::hours(1),
+        }
+    }
+
+    /// Time from a device's first poll after an install command by which it
+    /// must have finished when a strategy keeps its URLs usable: the
+    /// download, one wake-up to report and one spare (lost messages).
+    pub fn finish_bound(&self, size: u64) -> Span {
+        let every = self
+            .link
+            .window()
+            .map_or(Span::hours(8), |(every, _)| every);
+        self.download_need(size) + Span(every.as_millis() * 2)
+    }
 }
 
 /// A campaign ready to run.
@@ -65,6 +100,16 @@ pub struct CampaignPlan {
     pub manifest: Arc<str>,
     /// OTAU content the campaign uploads: `(id, content, size)`.
     pub contents: Vec<(String, ContentId, u64)>,
+    /// Its install command on the sidekick (`cpg` devices; first artifact).
+    pub command: Option<usize>,
+    /// Size of that artifact.
+    pub command_size: u64,
+    /// The sidekick strategy.
+    pub strategy: Strategy,
+    /// Downloads per day with URLs leaked from its devices.
+    pub leaks_per_day: f64,
+    /// Validity of its CDN URLs.
+    pub url_validity: Span,
 }
 
 impl CampaignPlan {
@@ -87,6 +132,8 @@ pub struct Setup {
     pub server: Server,
     /// Its OTAU side (devices `0..n`, only as many as the fleet's OTAU devices need).
     pub otau: OtauServer,
+    /// The sidekick, gateway and CDN of `cpg` devices (seed 000).
+    pub sidekick: Sidekick,
     /// Time windows in which the server resets connections instead of answering.
     pub resets: Vec<(Time, Time)>,
     /// `Authorization` header devices send.
@@ -111,6 +158,7 @@ impl Setup {
             .iter()
             .map(|g| {
                 let group = Group {
+                    name: g.name.clone(),
                     kind: g.kind,
                     prefix: g
                         .id_prefix
@@ -121,6 +169,13 @@ impl Setup {
                     link: Link::new(&g.connectivity),
                     protocol: g.protocol,
                     otau: otau_settings(g),
+                    cpg: CpgSettings {
+                        default_poll: s.server.polling.0,
+                        install_time: g.install_time.0,
+                        install_failure: g.install_failure.0,
+                        ..CpgSettings::default()
+                    },
+                    twin_base: 0,
                     settings: ClientSettings {
                         install_time: g.install_time.0,
                         install_failure: g.install_failure.0,
@@ -134,6 +189,19 @@ impl Setup {
                 group
             })
             .collect();
+        let mut sidekick = Sidekick::new(SidekickConfig {
+            origin: EMBEDDED_ORIGIN.to_string(),
+            epoch_s: 0,
+            poll_interval: s.server.polling.0,
+            key_seed: s.seed,
+        });
+        let mut groups = groups;
+        for g in groups.iter_mut().filter(|g| g.protocol == Protocol::Cpg) {
+            g.twin_base = sidekick.twin_count();
+            for n in g.first..g.first + g.count {
+                sidekick.register(&format!("{}{:05}", g.prefix, n));
+            }
+        }
         let campaigns = s
             .campaigns
             .iter()
@@ -173,6 +241,17 @@ impl Setup {
                     CampaignType::Downloadonly => ActionType::DownloadOnly,
                 };
                 let manifest = manifest_of(c, &name);
+                let command = c.artifacts.first().map(|a| {
+                    sidekick.add_command(InstallCommand {
+                        version: c.version.clone(),
+                        name: a.name.clone(),
+                        size: a.size.0,
+                        content: artifact_content(i, 0),
+                        sha256: String::new(),
+                        strategy: c.strategy,
+                        validity: url_validity(c),
+                    })
+                });
                 CampaignPlan {
                     name,
                     at,
@@ -192,6 +271,11 @@ impl Setup {
                         .enumerate()
                         .map(|(j, a)| (a.name.clone(), artifact_content(i, j), a.size.0))
                         .collect(),
+                    command,
+                    command_size: c.artifacts.first().map_or(0, |a| a.size.0),
+                    strategy: c.strategy,
+                    leaks_per_day: c.leaked_downloads_per_day.unwrap_or(0.0),
+                    url_validity: url_validity(c),
                 }
             })
             .collect();
@@ -221,6 +305,7 @@ impl Setup {
             campaigns,
             server,
             otau: OtauServer::new(otau_devices),
+            sidekick,
             resets,
             authorization: s
                 .server
@@ -239,6 +324,11 @@ impl Setup {
         }
         self.otau.faults = faults;
         self.otau.handle(now, req)
+    }
+
+    /// The sidekick's answer to `req` at `now`, under the scenario's server faults.
+    pub fn sidekick_answer(&mut self, now: Time, req: &Request) -> Response {
+        answer_sidekick(&self.server, &mut self.sidekick, now, req)
     }
 
     /// The group of device `number`.
@@ -260,6 +350,57 @@ impl Setup {
     pub fn device_count(&self) -> u64 {
         self.groups.iter().map(|g| g.count).sum()
     }
+}
+
+/// `sidekick`'s answer to `req` at `now`, under `server`'s scenario faults
+/// (a `respond` fault answers for it; the URL-* modes break it).
+pub fn answer_sidekick(
+    server: &Server,
+    sidekick: &mut Sidekick,
+    now: Time,
+    req: &Request,
+) -> Response {
+    let (respond, faults) = server.sidekick_faults_at(now);
+    if let Some(status) = respond {
+        return Response::status(status);
+    }
+    sidekick.faults = faults;
+    sidekick.handle(now, req)
+}
+
+/// Gives campaign `plan`'s install command to the twins of the devices of
+/// `cpg` group `g` it selects (campaign number `i`), at `now`; calls
+/// `given(device number)` for each.
+pub fn install_on_group(
+    server: &Server,
+    sidekick: &mut Sidekick,
+    plan: &CampaignPlan,
+    i: usize,
+    g: &Group,
+    now: Time,
+    mut given: impl FnMut(u64),
+) {
+    let Some(command) = plan.command.filter(|_| g.protocol == Protocol::Cpg) else {
+        return;
+    };
+    sidekick.faults = server.sidekick_faults_at(now).1;
+    for n in (g.first..g.first + g.count).filter(|n| selects(&plan.selector, i, *n, g)) {
+        sidekick.install(now, g.twin_base + (n - g.first) as usize, command);
+        given(n);
+    }
+}
+
+/// Validity of the CDN URLs of campaign `c`: its `url_validity`, else 30
+/// days (365 under `long_validity`, seed 000 option 3's "e.g. to one year").
+pub fn url_validity(c: &Campaign) -> Span {
+    c.url_validity.map_or(
+        if c.strategy == Strategy::LongValidity {
+            Span::days(365)
+        } else {
+            Span::days(30)
+        },
+        |d| d.0,
+    )
 }
 
 /// OTAU client settings of fleet group `g`.
@@ -310,17 +451,41 @@ pub fn artifact_content(campaign: usize, artifact: usize) -> ContentId {
     ContentId((campaign as u64 + 1) << 16 | artifact as u64)
 }
 
-/// Whether campaign `campaign` selects device `number` of kind `kind` speaking
-/// `protocol`. The fraction test hashes (campaign, device), so it does not
-/// depend on fleet size.
-pub fn selects(
+/// Whether campaign `campaign` selects device `number` of group `group`.
+/// The fraction test hashes (campaign, device), so it does not depend on
+/// fleet size.
+pub fn selects(selector: &Selector, campaign: usize, number: u64, group: &Group) -> bool {
+    if selector.group.is_some() && selector.group != group.name {
+        return false;
+    }
+    selects_parts(selector, campaign, number, group.kind, group.protocol)
+}
+
+/// [`selects`] for a device known only by kind and protocol (a group
+/// selector never matches it).
+pub fn selects_kind(
     selector: &Selector,
     campaign: usize,
     number: u64,
     kind: DeviceKind,
     protocol: Protocol,
 ) -> bool {
-    if selector.kind.is_some_and(|k| k != kind) || selector.protocol.is_some_and(|p| p != protocol)
+    selector.group.is_none() && selects_parts(selector, campaign, number, kind, protocol)
+}
+
+/// The selector's tests other than `group`.
+fn selects_parts(
+    selector: &Selector,
+    campaign: usize,
+    number: u64,
+    kind: DeviceKind,
+    protocol: Protocol,
+) -> bool {
+    if selector.kind.is_some_and(|k| k != kind)
+        || selector.protocol.is_some_and(|p| p != protocol)
+        || selector
+            .every
+            .is_some_and(|n| n > 0 && number % u64::from(n) != u64::from(selector.offset))
     {
         return false;
     }

@@ -35,11 +35,17 @@ pub enum ReqKind {
     OtauInfo,
     /// OTAU: a payload file's content.
     OtauDownload,
+    /// CPG: the constrained device's one poll of the gateway.
+    CpgPoll,
+    /// CPG: the online event (`refresh_on_online`).
+    CpgOnline,
+    /// CPG: an artifact download from the CDN or the cache.
+    CpgDownload,
 }
 
 impl ReqKind {
     /// Every kind, in report order.
-    pub const ALL: [ReqKind; 12] = [
+    pub const ALL: [ReqKind; 15] = [
         ReqKind::Root,
         ReqKind::ConfigData,
         ReqKind::Deployment,
@@ -52,6 +58,9 @@ impl ReqKind {
         ReqKind::OtauStatus,
         ReqKind::OtauInfo,
         ReqKind::OtauDownload,
+        ReqKind::CpgPoll,
+        ReqKind::CpgOnline,
+        ReqKind::CpgDownload,
     ];
 
     /// Stable name.
@@ -69,6 +78,9 @@ impl ReqKind {
             ReqKind::OtauStatus => "otau_status",
             ReqKind::OtauInfo => "otau_info",
             ReqKind::OtauDownload => "otau_download",
+            ReqKind::CpgPoll => "cpg_poll",
+            ReqKind::CpgOnline => "cpg_online",
+            ReqKind::CpgDownload => "cpg_download",
         }
     }
 }

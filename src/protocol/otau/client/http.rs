@@ -2,7 +2,7 @@
 //! the write-back form request, the `config_otau` value of a 200, retry
 //! classification and backoff, payload URLs.
 
-use rand::{Rng, RngCore};
+use rand::RngCore;
 
 use super::OtauSettings;
 use crate::message::{percent_encode, Method, Request, Response};
@@ -49,10 +49,7 @@ pub(super) fn is_retriable(status: u16) -> bool {
 
 /// Capped exponential backoff with ±25 % jitter for the `failures`-th failure.
 pub(super) fn backoff(settings: &OtauSettings, failures: u32, rng: &mut dyn RngCore) -> Span {
-    let exp = failures.saturating_sub(1).min(20);
-    let base = settings.backoff_base.as_millis().saturating_mul(1 << exp);
-    let capped = Span(base.min(settings.backoff_cap.as_millis()));
-    capped.mul_f64(rng.gen_range(0.75..1.25))
+    crate::protocol::backoff(settings.backoff_base, settings.backoff_cap, failures, rng)
 }
 
 /// The content URL of payload entry `file` (otau.md §2): an entry with a

@@ -1,0 +1,21 @@
+//! The custom protocol gateway (CPG) of seed 000: the constrained device's
+//! side, sans-IO, and the wire documents both sides share.
+//!
+//! A constrained device wakes rarely and sends one GET; the answer carries
+//! everything it needs (poll interval, and the pending install: artifact name,
+//! size, sha256 and a download URL, or a `connect` signal). `docs/cpg.md` is
+//! the wire contract; [`crate::server::sidekick`] is the embedded gateway.
+//!
+//! Same driving contract as the other clients: [`CpgClient::poll_timeout`],
+//! [`CpgClient::poll_transmit`], [`CpgClient::handle_response`], with
+//! observations pushed as [`CpgEvent`]s.
+
+mod client;
+mod event;
+pub mod wire;
+
+#[cfg(test)]
+mod tests;
+
+pub use client::{CpgClient, CpgEnv, CpgSettings};
+pub use event::{CpgEvent, CpgReq};
