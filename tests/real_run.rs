@@ -211,3 +211,44 @@ fn otau_fleet_against_serve_updates_over_long_polls() {
         "the seed's 9 statuses each"
     );
 }
+
+/// Constrained devices over real HTTP: `serve`'s gateway answers the one
+/// poll, its CDN signs URLs in Unix seconds for its bound address, its cache
+/// serves `long_lived_cache` and the online event re-fires
+/// `refresh_on_online` commands; the devices download over short windows and
+/// report on their next poll.
+#[test]
+fn constrained_fleet_against_serve_updates_through_the_gateway() {
+    let s = fleetsim::scenario::load_str(
+        "cpg-real.yaml",
+        "name: cpg-real\nseed: 9\nduration: 4h\nserver: { polling: 20m }\n\
+         load: { time_scale: 720, request_timeout: 20s }\n\
+         fleet:\n\
+         \x20 - { name: sleepy, kind: constrained, protocol: cpg, count: 30,\n\
+         \x20     connectivity: { online_every: 1h, online_for: 6m, bandwidth: 16KiB } }\n\
+         campaigns:\n\
+         \x20 - { name: cache, at: 20m, strategy: long_lived_cache, targets: { group: sleepy, every: 2, offset: 0 },\n\
+         \x20     artifacts: [ { name: fw.bin, size: 48KiB } ] }\n\
+         \x20 - { name: refresh, at: 20m, strategy: refresh_on_online, targets: { group: sleepy, every: 2, offset: 1 },\n\
+         \x20     artifacts: [ { name: fw.bin, size: 48KiB } ] }\n",
+    )
+    .expect("scenario");
+    let run = run_against_serve(&s, 720.0).expect("the target is reachable");
+    assert_eq!(
+        run.oracle.total(),
+        0,
+        "violations: {:?}",
+        run.oracle.violations().first()
+    );
+    use fleetsim::protocol::ddi::ReqKind;
+    assert_eq!(
+        run.stats.updates_succeeded, 30,
+        "every device updated; statuses {:?}, sent {:?}",
+        run.stats.statuses, run.stats.sent
+    );
+    assert_eq!(
+        run.stats.sent.get(&ReqKind::CpgOnline).copied(),
+        Some(15),
+        "one online event per refresh_on_online device"
+    );
+}

@@ -545,3 +545,63 @@ async fn shutdown_is_bounded_when_a_request_stalls() {
     // Bounded by SHUTDOWN_GRACE (5 s); BOUND leaves room for a slow machine.
     bounded("shutdown with a stalled request", server.shutdown()).await;
 }
+
+/// The custom protocol gateway over HTTP: a device's one poll gets the
+/// pending install with a URL signed for the bound address that expires in
+/// Unix seconds; the CDN serves it (Range, ETag) and refuses it tampered.
+#[tokio::test]
+async fn gateway_hands_out_signed_urls_the_cdn_checks() {
+    const GATEWAY: &str = "name: g\nduration: 1d\nserver: { polling: 1h }\n\
+        fleet:\n  - { kind: always_on, protocol: cpg, count: 2, id_prefix: cpg- }\n\
+        campaigns:\n  - { at: 0s, url_validity: 2d, artifacts: [ { name: fw.bin, size: 20KiB } ] }\n";
+    let server = serve(Some(scenario(GATEWAY)), 1.0).await;
+    let origin = format!("http://{}", server.local_addr);
+    let mut c = Client::connect(server.local_addr, &server.local_addr.to_string()).await;
+    let poll = c.get("/cpg/v1/devices/cpg-00001/poll?fw=1.0.0", &[]).await;
+    assert_eq!(poll.status, StatusCode::OK);
+    let doc = poll.json();
+    assert_eq!(doc["poll_interval"], 3600);
+    let update = &doc["update"];
+    assert_eq!(update["size"], 20 * 1024);
+    assert_eq!(update["connect"], false);
+    let url = update["url"].as_str().expect("a download URL");
+    let path = path_of(url, &origin).to_string();
+    let expires = fleetsim::protocol::cpg::wire::url_expires(url).expect("expires");
+    let unix_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let left = expires.saturating_sub(unix_now);
+    assert!(
+        (2 * 86_400 - 60..=2 * 86_400).contains(&left),
+        "{left} s left"
+    );
+
+    let whole = c.get(&path, &[]).await;
+    assert_eq!(whole.status, StatusCode::OK);
+    assert_eq!(whole.body.len(), 20 * 1024);
+    let sha256 = update["sha256"].as_str().unwrap_or_default();
+    assert_eq!(hash_bytes(&whole.body).sha256, sha256);
+    assert_eq!(whole.header("etag"), format!("\"{sha256}\""));
+    let part = c.get(&path, &[("range", "bytes=10000-")]).await;
+    assert_eq!(part.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(&part.body[..], &whole.body[10_000..]);
+
+    let forged = path.replace(
+        &format!("expires={expires}"),
+        &format!("expires={}", expires + 1),
+    );
+    let refused = c.get(&forged, &[]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.json()["error"], "bad_signature");
+    let unknown = c
+        .get("/cpg/v1/devices/cpg-00001/poll?fw=1.0.0&have=x", &[])
+        .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+
+    // Reporting the result ends the pending install.
+    let report = "/cpg/v1/devices/cpg-00001/poll?fw=2.0.0&cmd=c1&result=ok";
+    let after = c.get(report, &[]).await.json();
+    assert!(after.get("update").is_none(), "{after}");
+    bounded("shutdown", server.shutdown()).await;
+}
