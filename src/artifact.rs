@@ -250,6 +250,24 @@ impl Verifier {
         Ok(())
     }
 
+    /// Takes a download answer whose body starts at byte `start`: a body
+    /// from byte 0 after bytes were received (a server that ignored Range)
+    /// starts the file over; one from another offset, or mixed content,
+    /// empties the verifier. True when the body was taken.
+    pub fn take_answer(&mut self, start: u64, body: &Body) -> bool {
+        if start != self.received {
+            *self = Verifier::new();
+            if start != 0 {
+                return false;
+            }
+        }
+        if self.append(start, body).is_err() {
+            *self = Verifier::new();
+            return false;
+        }
+        true
+    }
+
     /// Hashes of everything received, or `None` when the bytes cannot be any
     /// content's (mixed pieces, synthetic content not covered from its start to its end).
     pub fn finish(self, catalog: &Catalog) -> Option<Hashes> {

@@ -111,50 +111,52 @@ fn shards_and_replay_match_the_whole_run() {
     }
 }
 
-#[test]
-fn otau_fleet_is_deterministic_and_replays_per_device() {
-    let mut s = load(std::path::Path::new("scenarios/otau-http.yaml")).expect("otau-http loads");
-    s.scale_fleet(150);
-    let a = run(&s, Selection::default());
-    let b = run(&s, Selection::default());
+/// `s` runs to the same digest twice and to another with another seed;
+/// `shards` shards reproduce its per-device digests, and each of `replayed`
+/// replays alone to its digest with a trace showing `marker`.
+fn assert_deterministic(s: &Scenario, shards: u64, replayed: &[u64], marker: &str) -> RunResult {
+    let a = run(s, Selection::default());
+    let b = run(s, Selection::default());
     assert_eq!(a.digest, b.digest);
-    assert!(
-        a.stats.updates_succeeded > 100,
-        "OTAU devices update: {}",
-        a.stats.updates_succeeded
-    );
     let mut other = s.clone();
     other.seed += 1;
     assert_ne!(a.digest, run(&other, Selection::default()).digest);
 
-    let mut merged: Vec<_> = (0..2)
+    let mut merged: Vec<_> = (0..shards)
         .flat_map(|i| {
-            run(
-                &s,
-                Selection {
-                    shard: Some((i, 2)),
-                    ..Selection::default()
-                },
-            )
-            .digests
+            let selection = Selection {
+                shard: Some((i, shards)),
+                ..Selection::default()
+            };
+            run(s, selection).digests
         })
         .collect();
     merged.sort_by_key(|(n, _)| *n);
-    assert_eq!(
-        merged, a.digests,
-        "shards of an OTAU fleet match the whole run"
-    );
-    for device in [0, 100] {
-        let (digest, trace) = replay_device(&s, device);
+    assert_eq!(merged, a.digests, "shards match the whole run");
+    for &device in replayed {
+        let (digest, trace) = replay_device(s, device);
         assert_eq!(
             digest, a.digests[device as usize].1,
             "replay of device {device}"
         );
         assert!(
-            trace.iter().any(|l| l.contains("stack/alias?config_otau")),
-            "the replay shows the long polls"
+            trace.iter().any(|l| l.contains(marker)),
+            "the replay of device {device} shows {marker}"
         );
     }
+    a
+}
+
+#[test]
+fn otau_fleet_is_deterministic_and_replays_per_device() {
+    let mut s = load(std::path::Path::new("scenarios/otau-http.yaml")).expect("otau-http loads");
+    s.scale_fleet(150);
+    let a = assert_deterministic(&s, 2, &[0, 100], "stack/alias?config_otau");
+    assert!(
+        a.stats.updates_succeeded > 100,
+        "OTAU devices update: {}",
+        a.stats.updates_succeeded
+    );
 }
 
 #[test]
@@ -162,9 +164,7 @@ fn constrained_fleet_is_deterministic_and_replays_per_device() {
     let path = std::path::Path::new("scenarios/constrained-30d.yaml");
     let mut s = load(path).expect("constrained-30d loads");
     s.scale_fleet(400);
-    let a = run(&s, Selection::default());
-    let b = run(&s, Selection::default());
-    assert_eq!(a.digest, b.digest);
+    let a = assert_deterministic(&s, 3, &[0, 201, 399], "/cpg/v1/devices/");
     let gateway = a
         .gateway
         .as_ref()
@@ -175,36 +175,4 @@ fn constrained_fleet_is_deterministic_and_replays_per_device() {
         "{}",
         a.stats.updates_succeeded
     );
-    let mut other = s.clone();
-    other.seed += 1;
-    assert_ne!(a.digest, run(&other, Selection::default()).digest);
-
-    let mut merged: Vec<_> = (0..3)
-        .flat_map(|i| {
-            run(
-                &s,
-                Selection {
-                    shard: Some((i, 3)),
-                    ..Selection::default()
-                },
-            )
-            .digests
-        })
-        .collect();
-    merged.sort_by_key(|(n, _)| *n);
-    assert_eq!(
-        merged, a.digests,
-        "shards of a cpg fleet match the whole run"
-    );
-    for device in [0, 201, 399] {
-        let (digest, trace) = replay_device(&s, device);
-        assert_eq!(
-            digest, a.digests[device as usize].1,
-            "replay of device {device}"
-        );
-        assert!(
-            trace.iter().any(|l| l.contains("/cpg/v1/devices/")),
-            "the replay shows the gateway polls"
-        );
-    }
 }

@@ -60,11 +60,7 @@ impl Books {
             self.oracle
                 .observe(slot, d.number, &d.controller_id, now, ev);
             match ev {
-                DdiEvent::PhaseChanged(p) => {
-                    self.phases[d.phase as usize] -= 1;
-                    self.phases[*p as usize] += 1;
-                    d.phase = *p;
-                }
+                DdiEvent::PhaseChanged(p) => self.enter_phase(d, Some(*p)),
                 DdiEvent::DeploymentSeen { .. } => {
                     d.assigned_at.get_or_insert(now);
                 }
@@ -122,14 +118,19 @@ impl Books {
                 },
                 _ => None,
             };
-            if let Some(p) = phase.filter(|p| *p != d.phase) {
-                self.phases[d.phase as usize] -= 1;
-                self.phases[p as usize] += 1;
-                d.phase = p;
-            }
+            self.enter_phase(d, phase);
             if let Some(t) = trace.as_deref_mut() {
                 t.push(format!("{now:>14}    {ev:?}"));
             }
+        }
+    }
+
+    /// Moves device `d` to `phase` (if any), keeping the phase counts.
+    fn enter_phase(&mut self, d: &mut Device, phase: Option<Phase>) {
+        if let Some(p) = phase.filter(|p| *p != d.phase) {
+            self.phases[d.phase as usize] -= 1;
+            self.phases[p as usize] += 1;
+            d.phase = p;
         }
     }
 
@@ -171,11 +172,7 @@ impl Books {
                 }
                 _ => None,
             };
-            if let Some(p) = phase.filter(|p| *p != d.phase) {
-                self.phases[d.phase as usize] -= 1;
-                self.phases[p as usize] += 1;
-                d.phase = p;
-            }
+            self.enter_phase(d, phase);
             if let Some(t) = trace.as_deref_mut() {
                 t.push(format!("{now:>14}    {ev:?}"));
             }

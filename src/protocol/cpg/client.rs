@@ -321,16 +321,7 @@ impl CpgClient {
             },
             _ => return,
         };
-        if start != w.verifier.received() {
-            // The server ignored the Range (200) or answered another one.
-            w.verifier = Verifier::new();
-            if start != 0 {
-                return;
-            }
-        }
-        if w.verifier.append(start, &resp.body).is_err() {
-            w.verifier = Verifier::new();
-        }
+        w.verifier.take_answer(start, &resp.body);
     }
 
     fn finish_download(

@@ -128,15 +128,7 @@ impl OtauClient {
                 return;
             }
         };
-        if start != w.verifier.received() {
-            // The server ignored our Range (200) or answered another one: start over.
-            w.verifier = Verifier::new();
-            if start != 0 {
-                return;
-            }
-        }
-        if w.verifier.append(start, &resp.body).is_err() {
-            w.verifier = Verifier::new();
+        if !w.verifier.take_answer(start, &resp.body) {
             return;
         }
         if !complete {
