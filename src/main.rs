@@ -14,6 +14,8 @@ use fleetsim::serve::ServeError;
 use fleetsim::sim::{Engine, RunResult, Selection};
 use fleetsim::time::Span;
 
+mod report_commands;
+
 #[derive(Parser)]
 #[command(
     name = "fleetsim",
@@ -37,6 +39,31 @@ enum Command {
     },
     /// Serve the embedded DDI server over HTTP(S).
     Serve(Box<ServeArgs>),
+    /// Re-run one device of a virtual run from its report and print its
+    /// trace; the digest must equal the recorded one.
+    Replay {
+        /// Report directory (or its report.json).
+        report: PathBuf,
+        /// Device number or controller id.
+        #[arg(long)]
+        device: String,
+    },
+    /// Work with reports.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Merge the reports of the shards of one run (`run --shard i/n`).
+    Merge {
+        /// Shard report directories (or their report.json).
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Directory of the merged report.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -249,6 +276,10 @@ fn dispatch(cli: Cli) -> Exit {
         },
         Command::Run(args) => run_command(*args),
         Command::Serve(args) => serve_command(*args),
+        Command::Replay { report, device } => report_commands::replay_command(&report, &device),
+        Command::Report(ReportCommand::Merge { inputs, out }) => {
+            report_commands::merge_command(&inputs, &out)
+        }
     }
 }
 

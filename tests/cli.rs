@@ -181,3 +181,69 @@ fn otau_mqtt_fleets_need_a_broker_in_real_time() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--mqtt HOST:PORT"), "{err}");
 }
+
+/// A broken-server run ends its summary with the report files and the
+/// command that replays the first violation; that command works, and shard
+/// runs merge back into the whole run's digest.
+#[test]
+fn summary_points_to_reports_and_replay_and_shards_merge() {
+    let dir = std::env::temp_dir().join(format!("fleetsim-cli-replay-{}", std::process::id()));
+    let out_dir = dir.join("run");
+    let out = out_dir.to_string_lossy().into_owned();
+    let scenario = "scenarios/broken/feedback-after-close.yaml";
+    let (code, summary, _) = fleetsim(&["run", scenario, "--devices", "30", "--out", &out]);
+    assert_eq!(code, 0, "the violation is expected: {summary}");
+    let tail: Vec<&str> = summary.lines().rev().take(2).collect();
+    assert!(
+        tail[1].contains("reports") && tail[1].contains("junit.xml"),
+        "{summary}"
+    );
+    let replay = tail[0]
+        .trim_start()
+        .strip_prefix("replay")
+        .expect("replay line")
+        .trim();
+    let command = replay.split("   (").next().unwrap_or_default();
+    let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+    let (code, trace, err) = fleetsim(&args);
+    assert_eq!(code, 0, "{command}: {err}");
+    assert!(trace.contains("the replay is exact"), "{trace}");
+    assert!(trace.contains("violation DDI-"), "{trace}");
+
+    let mut shards = Vec::new();
+    for i in 0..2 {
+        let shard_dir = dir
+            .join(format!("shard-{i}"))
+            .to_string_lossy()
+            .into_owned();
+        let shard = format!("{i}/2");
+        let args = [
+            "run",
+            scenario,
+            "--devices",
+            "30",
+            "--shard",
+            &shard,
+            "--out",
+            &shard_dir,
+        ];
+        assert_eq!(fleetsim(&args).0, 0);
+        shards.push(shard_dir);
+    }
+    let merged = dir.join("merged").to_string_lossy().into_owned();
+    let (code, said, err) =
+        fleetsim(&["report", "merge", &shards[0], &shards[1], "--out", &merged]);
+    assert_eq!(code, 0, "{err}");
+    let digest = summary
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("digest"))
+        .map(str::trim)
+        .expect("digest line");
+    assert!(said.contains(digest), "{said} vs {digest}");
+    let (code, _, err) = fleetsim(&["report", "merge", &shards[0], "--out", &merged]);
+    assert_eq!(code, 2, "one shard of two is not a run: {err}");
+    let (code, _, err) = fleetsim(&["replay", &shards[0], "--device", "nobody"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no device nobody"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -209,6 +209,8 @@ impl Books {
             extra_counters,
             management: None,
             gateway: None,
+            shard: None,
+            real_time: false,
         }
     }
 }

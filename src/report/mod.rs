@@ -3,6 +3,9 @@
 //! The JSON report is deterministic for a given scenario and seed, except for
 //! its `wall_clock` section, which is the only place wall-clock figures go.
 
+mod junit;
+pub mod merge;
+pub mod replay;
 mod summary;
 
 use std::collections::BTreeMap;
@@ -65,6 +68,10 @@ pub struct TimelinePoint {
 pub struct InvariantVerdict {
     /// Stable ID.
     pub id: &'static str,
+    /// Its family (`DDI`, `OTAU`, `URL`).
+    pub family: &'static str,
+    /// The scenario expects it to fire (`expect.violations` lists it).
+    pub expected: bool,
     /// What it says.
     pub summary: &'static str,
     /// Where it comes from.
@@ -97,23 +104,39 @@ pub struct WallClock {
     pub requests_per_sec: f64,
 }
 
+/// Version of the `report.json` format; bumped on any incompatible change
+/// (README, "Report files").
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// The whole `report.json`.
 #[derive(Debug, Serialize)]
 pub struct Report {
-    /// Tool and format version.
+    /// Format version ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// Tool version.
     pub fleetsim: &'static str,
+    /// `virtual` (embedded server, virtual time) or `real` (`--target`).
+    pub mode: &'static str,
+    /// `[i, n]` of a `--shard i/n` run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<[u64; 2]>,
     /// Scenario name.
     pub scenario: String,
     /// Scenario file.
     pub scenario_file: String,
     /// Seed used.
     pub seed: u64,
+    /// The scenario as run (after `--seed`, `--devices`, `--duration`), as
+    /// YAML: what `fleetsim replay` re-runs.
+    pub scenario_yaml: String,
     /// Virtual duration in ms.
     pub duration_ms: u64,
     /// Devices simulated.
     pub devices: u64,
     /// Combined trace digest.
     pub digest: String,
+    /// Per device `[number, digest]` (16 hex digits), in device order.
+    pub device_digests: Vec<(u64, String)>,
     /// Final devices per phase.
     pub final_phases: BTreeMap<&'static str, u64>,
     /// Counters.
@@ -234,13 +257,22 @@ pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Durati
         .filter_map(|k| stats.latency.get(k).map(|h| (k.as_str(), summarize(h))))
         .collect();
     Report {
+        schema_version: SCHEMA_VERSION,
         fleetsim: concat!("fleetsim ", env!("CARGO_PKG_VERSION")),
+        mode: if r.real_time { "real" } else { "virtual" },
+        shard: r.shard.map(|(i, n)| [i, n]),
         scenario: s.name.clone(),
         scenario_file: file.to_string(),
         seed: s.seed,
+        scenario_yaml: serde_yaml::to_string(s).unwrap_or_default(),
         duration_ms: s.duration.0.as_millis(),
         devices: r.digests.len() as u64,
         digest: r.digest.clone(),
+        device_digests: r
+            .digests
+            .iter()
+            .map(|(n, h)| (*n, format!("{:016x}", h.0)))
+            .collect(),
         final_phases: phase_map(&r.phases),
         counters,
         requests: stats.sent.iter().map(|(k, v)| (k.as_str(), *v)).collect(),
@@ -264,6 +296,9 @@ pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Durati
             })
             .map(|id| InvariantVerdict {
                 id: id.as_str(),
+                family: id.family(),
+                expected: matches!(&s.expect.violations,
+                    ExpectedViolations::Ids(ids) if ids.iter().any(|e| e == id.as_str())),
                 summary: id.summary(),
                 source: id.source(),
                 violations: r.oracle.counts().get(id).copied().unwrap_or(0),
@@ -281,7 +316,7 @@ pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Durati
     }
 }
 
-fn summarize(h: &hdrhistogram::Histogram<u64>) -> LatencySummary {
+pub(crate) fn summarize(h: &hdrhistogram::Histogram<u64>) -> LatencySummary {
     let mut buf = Vec::new();
     use hdrhistogram::serialization::Serializer as _;
     let _ = hdrhistogram::serialization::V2Serializer::new().serialize(h, &mut buf);
@@ -296,17 +331,25 @@ fn summarize(h: &hdrhistogram::Histogram<u64>) -> LatencySummary {
     }
 }
 
-/// Writes `report.json` into `dir` (created if needed); returns the file path.
+/// The files [`write`] puts in a report directory.
+pub const REPORT_FILES: &[&str] = &["report.json", "junit.xml"];
+
+/// Writes the report files ([`REPORT_FILES`]) into `dir` (created if
+/// needed); returns the path of `report.json`.
 pub fn write(report: &Report, dir: &Path) -> Result<PathBuf, ReportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    let fail = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ReportError::Write { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(fail(dir))?;
     let path = dir.join("report.json");
     let json = serde_json::to_vec_pretty(report).unwrap_or_default();
-    std::fs::write(&path, json).map_err(|source| ReportError::Write {
-        path: path.clone(),
-        source,
-    })?;
+    std::fs::write(&path, json).map_err(fail(&path))?;
+    let junit_path = dir.join("junit.xml");
+    let xml = junit::render(report, dir).map_err(|e| std::io::Error::other(e.to_string()));
+    xml.and_then(|xml| std::fs::write(&junit_path, xml))
+        .map_err(fail(&junit_path))?;
     Ok(path)
 }
+
+pub use junit::replay_command;

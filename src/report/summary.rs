@@ -1,6 +1,7 @@
 //! The human summary printed at the end of a run.
 
 use std::fmt::Write;
+use std::path::Path;
 
 use super::Report;
 use crate::scenario::units::format_duration;
@@ -127,7 +128,6 @@ pub fn print_summary(report: &Report, report_path: &str) -> String {
         report.wall_clock.requests_per_sec
     );
     let _ = writeln!(o, "  digest       {}", report.digest);
-    let _ = writeln!(o, "  report       {report_path}");
     let _ = writeln!(o);
     if report.verdict.passed {
         let _ = writeln!(o, "PASS: the run met the scenario's expectations");
@@ -136,6 +136,17 @@ pub fn print_summary(report: &Report, report_path: &str) -> String {
         for p in &report.verdict.problems {
             let _ = writeln!(o, "  - {p}");
         }
+    }
+    let dir = Path::new(report_path).parent().unwrap_or(Path::new("."));
+    let _ = writeln!(
+        o,
+        "  reports      {}/  ({})",
+        dir.display(),
+        super::REPORT_FILES.join(", ")
+    );
+    if let Some(v) = report.violations.first() {
+        let command = super::replay_command(dir, &v.controller_id);
+        let _ = writeln!(o, "  replay       {command}   (the first violation)");
     }
     o
 }

@@ -557,7 +557,7 @@ pub struct ClientFault {
 }
 
 /// A server fault active during `[at, at + for)` (whole run when `for` is absent).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct ServerFault {
     /// Start.
     pub at: Duration,
@@ -568,7 +568,7 @@ pub struct ServerFault {
 }
 
 /// What a server fault does.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FaultKind {
     /// A fault of the embedded server core: a status for every request
     /// (`respond: 503`) or a protocol bug (`mode: ignore_range`, see
@@ -576,6 +576,26 @@ pub enum FaultKind {
     Server(crate::server::Fault),
     /// The server resets connections instead of answering.
     Reset,
+}
+
+/// The scenario form: `{ at, for, respond: N | reset: true | mode: NAME }`.
+impl Serialize for ServerFault {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("at", &self.at)?;
+        if let Some(length) = &self.for_ {
+            map.serialize_entry("for", length)?;
+        }
+        match &self.what {
+            FaultKind::Server(crate::server::Fault::Respond { status }) => {
+                map.serialize_entry("respond", status)?
+            }
+            FaultKind::Server(mode) => map.serialize_entry("mode", mode)?,
+            FaultKind::Reset => map.serialize_entry("reset", &true)?,
+        }
+        map.end()
+    }
 }
 
 impl<'de> Deserialize<'de> for ServerFault {
@@ -633,13 +653,23 @@ pub struct Expect {
 }
 
 /// Expected violations.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum ExpectedViolations {
     /// No invariant may fire.
     #[default]
     None,
     /// Exactly these invariant IDs must fire.
     Ids(Vec<String>),
+}
+
+/// The scenario form: `none`, or a list of IDs.
+impl Serialize for ExpectedViolations {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ExpectedViolations::None => s.serialize_str("none"),
+            ExpectedViolations::Ids(ids) => ids.serialize(s),
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for ExpectedViolations {

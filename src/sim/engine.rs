@@ -98,6 +98,10 @@ pub struct RunResult {
     pub management: Option<crate::target::ManagementLog>,
     /// Fleets with `cpg` devices: the strategies' results (virtual runs).
     pub gateway: Option<super::gateway::GatewayReport>,
+    /// `--shard i/n` of a virtual run.
+    pub shard: Option<(u64, u64)>,
+    /// True for real-time runs (`--target`).
+    pub real_time: bool,
 }
 
 /// The engine.
@@ -113,6 +117,8 @@ pub struct Engine {
     books: Books,
     sample_every: Span,
     record: Option<u64>,
+    /// `--shard`, reported.
+    shard: Option<(u64, u64)>,
     trace: Vec<String>,
     server_events: Vec<ServerEvent>,
     campaign_actions: Vec<Vec<(u32, ActionId)>>,
@@ -177,6 +183,7 @@ impl Engine {
             books,
             sample_every,
             record: selection.record,
+            shard: selection.shard,
             trace: Vec::new(),
             server_events: Vec::new(),
             campaign_actions,
@@ -229,6 +236,7 @@ impl Engine {
             Default::default(),
         );
         result.gateway = gateway;
+        result.shard = self.shard;
         result
     }
 
