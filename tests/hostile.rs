@@ -718,6 +718,12 @@ async fn unreadable_root_is_retried_with_backoff(template: ResponseTemplate) {
     assert_eq!(sent(&r, ReqKind::Root), polls.len() as u64);
     // The server broke the protocol (ddi.md §1.1): the oracle says so, and nothing else.
     assert!(fired(&r, InvariantId::DdiJson) >= 1, "{}", violations(&r));
+    // A real-time run keeps what the device and the server said before it.
+    let excerpt = &r.oracle.violations()[0].excerpt;
+    assert!(
+        excerpt.iter().any(|l| l.contains("→ GET")) && excerpt.iter().any(|l| l.contains("← 200")),
+        "the violation carries the recorded exchange: {excerpt:?}"
+    );
     assert_eq!(
         r.oracle.total(),
         fired(&r, InvariantId::DdiJson),

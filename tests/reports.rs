@@ -142,6 +142,7 @@ fn replay_reproduces_a_device_from_its_report_and_refuses_what_it_cannot() {
         .to_string();
     let cid = cid.as_str();
     let device = v["device"].as_u64();
+    let v_excerpt = v["excerpt"].clone();
     let replayed = replay(&dir, cid).expect("replays");
     assert!(
         replayed.matches(),
@@ -169,12 +170,27 @@ fn replay_reproduces_a_device_from_its_report_and_refuses_what_it_cannot() {
         replay(&dir, "no-such-device"),
         Err(ReplayError::UnknownDevice { .. })
     ));
+    // A real-time report shows the recorded exchange of a violating device,
+    // and cannot help for a device without one.
     let mut real = report.clone();
     real["mode"] = "real".into();
     let real_path = dir.join("real.json");
     std::fs::write(&real_path, serde_json::to_vec(&real).expect("JSON")).expect("write");
+    let recorded = replay(&real_path, cid).expect("the recorded exchange");
+    assert!(!recorded.rerun && recorded.matches());
+    let lines: Vec<String> = serde_json::from_value(v_excerpt).expect("excerpt lines");
+    assert_eq!(recorded.trace, lines);
+    let violating: Vec<u64> = report["violations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["device"].as_u64())
+        .collect();
+    let quiet = (0..40u64)
+        .find(|n| !violating.contains(n))
+        .expect("a quiet device");
     assert!(matches!(
-        replay(&real_path, cid),
+        replay(&real_path, &quiet.to_string()),
         Err(ReplayError::RealTime { .. })
     ));
     let mut future = report;

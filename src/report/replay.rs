@@ -6,6 +6,10 @@
 //! (DESIGN.md, determinism contract). So one device can be simulated alone,
 //! with its readable trace recorded, and its digest must equal the one in the
 //! report; a difference means the tool or the scenario semantics changed.
+//!
+//! A real-time run cannot be re-run (the server answered), so for its
+//! devices with violations the report's recorded exchange is shown instead
+//! (`src/runtime/recorder.rs` keeps each device's last exchanges).
 
 use std::path::{Path, PathBuf};
 
@@ -41,11 +45,13 @@ pub enum ReplayError {
         /// Its version.
         found: u64,
     },
-    /// A real-time run: its exchanges depend on the server and are not recorded.
-    #[error("{path} is a real-time run (--target): its exchanges depend on the server and are not recorded; replay works on virtual runs")]
+    /// A device of a real-time run without a recorded exchange.
+    #[error("{path} is a real-time run (--target): a real server's answers cannot be re-run, and device {device} has no recorded exchange (they are kept for devices with violations)")]
     RealTime {
         /// The report file.
         path: PathBuf,
+        /// The device asked for.
+        device: String,
     },
     /// The recorded scenario does not load any more.
     #[error("{path}: the recorded scenario does not load: {why}")]
@@ -86,12 +92,16 @@ pub struct Replayed {
     pub recorded: String,
     /// The report's violations on this device: `(id, at_ms, message)`.
     pub violations: Vec<(String, u64, String)>,
+    /// False for a real-time run: `trace` is the exchange recorded before
+    /// the device's first violation, not a re-run.
+    pub rerun: bool,
 }
 
 impl Replayed {
-    /// True when the replay reproduced the recorded digest.
+    /// True when the replay reproduced the recorded digest (a recorded
+    /// real-time exchange has nothing to compare).
     pub fn matches(&self) -> bool {
-        self.digest == self.recorded
+        !self.rerun || self.digest == self.recorded
     }
 }
 
@@ -109,9 +119,6 @@ pub fn report_file(path: &Path) -> PathBuf {
 pub fn replay(path: &Path, device: &str) -> Result<Replayed, ReplayError> {
     let path = report_file(path);
     let report = read_report(&path)?;
-    if report["mode"].as_str() == Some("real") {
-        return Err(ReplayError::RealTime { path });
-    }
     let yaml = report["scenario_yaml"].as_str().unwrap_or_default();
     let scenario = crate::scenario::load_str(&path.display().to_string(), yaml).map_err(|e| {
         ReplayError::Scenario {
@@ -151,6 +158,36 @@ pub fn replay(path: &Path, device: &str) -> Result<Replayed, ReplayError> {
             )
         })
         .collect();
+    if report["mode"].as_str() == Some("real") {
+        // A real server's answers cannot be re-run: show what was recorded.
+        let first = report["violations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|v| v["device"].as_u64() == Some(number));
+        let trace: Vec<String> = first
+            .and_then(|v| v["excerpt"].as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l.as_str().map(str::to_string))
+            .collect();
+        if trace.is_empty() {
+            return Err(ReplayError::RealTime {
+                path,
+                device: device.to_string(),
+            });
+        }
+        return Ok(Replayed {
+            scenario,
+            number,
+            controller_id,
+            trace,
+            digest: recorded.clone(),
+            recorded,
+            violations,
+            rerun: false,
+        });
+    }
     let (hash, trace) = replay_device(&scenario, number);
     Ok(Replayed {
         scenario,
@@ -160,6 +197,7 @@ pub fn replay(path: &Path, device: &str) -> Result<Replayed, ReplayError> {
         digest: format!("{:016x}", hash.0),
         recorded,
         violations,
+        rerun: true,
     })
 }
 

@@ -22,6 +22,7 @@
 mod conductor;
 mod http;
 mod progress;
+mod recorder;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -398,6 +399,7 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
     let mut driver = Driver {
         links,
         held: devices.iter().map(|_| Vec::new()).collect(),
+        recorder: recorder::Recorder::new(devices.len()),
         publish_bound: timeout,
         setup,
         base,
@@ -534,6 +536,8 @@ struct Driver {
     links: Vec<Option<Arc<crate::mqtt::DeviceLink>>>,
     /// Per slot: messages that came while the device was outside its window.
     held: Vec<Vec<(String, String)>>,
+    /// Per slot: the last exchanges, for violation excerpts.
+    recorder: recorder::Recorder,
     /// How long a publish may wait for its PUBACK.
     publish_bound: Duration,
     devices: Vec<Device>,
@@ -675,7 +679,13 @@ impl Driver {
         for (alias, value) in std::mem::take(&mut self.held[slot]) {
             d.handle_message(due, &alias, &value, &env, &mut self.books, None);
         }
-        let Some((kind, transmit)) = d.poll_transmit(slot, due, &env, &mut self.books, None) else {
+        let before = self.books.oracle.violations().len();
+        let scratch = Some(&mut self.recorder.scratch);
+        let sent = d.poll_transmit(slot, due, &env, &mut self.books, scratch);
+        self.recorder.take_scratch(slot);
+        let new = &mut self.books.oracle.violations_mut()[before..];
+        self.recorder.capture(slot, d.number, new);
+        let Some((kind, transmit)) = sent else {
             let next = d.client.poll_timeout();
             self.push(next, slot);
             return;
@@ -684,7 +694,10 @@ impl Driver {
             self.late_sends += 1;
         }
         let req = match transmit {
-            Transmit::Http(req) => req,
+            Transmit::Http(req) => {
+                self.recorder.request(slot, due, &req);
+                req
+            }
             Transmit::Publish { alias, value } => {
                 return self.publish(slot, kind, due, alias, value, tx)
             }
@@ -823,7 +836,13 @@ impl Driver {
             Delivery::Complete(r) => self.books.stats.answered(kind, r.status, latency),
             Delivery::Broken(e, _) => self.books.stats.failed(kind, *e),
         }
-        d.handle_response(slot, now, delivery, &env, &mut self.books, None);
+        self.recorder.answer(slot, now, &delivery);
+        let before = self.books.oracle.violations().len();
+        let scratch = Some(&mut self.recorder.scratch);
+        d.handle_response(slot, now, delivery, &env, &mut self.books, scratch);
+        self.recorder.take_scratch(slot);
+        let new = &mut self.books.oracle.violations_mut()[before..];
+        self.recorder.capture(slot, d.number, new);
         let next = d.client.poll_timeout();
         self.push(next.max(now), slot);
     }
