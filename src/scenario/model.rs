@@ -557,7 +557,9 @@ pub struct ClientFault {
 }
 
 /// A server fault active during `[at, at + for)` (whole run when `for` is absent).
-#[derive(Clone, Debug, Serialize)]
+///
+/// Serialised in the form it is written: `{ at, for, mode | respond | reset }`.
+#[derive(Clone, Debug)]
 pub struct ServerFault {
     /// Start.
     pub at: Duration,
@@ -567,8 +569,27 @@ pub struct ServerFault {
     pub what: FaultKind,
 }
 
+impl Serialize for ServerFault {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("at", &self.at)?;
+        if let Some(len) = &self.for_ {
+            map.serialize_entry("for", len)?;
+        }
+        match &self.what {
+            FaultKind::Server(crate::server::Fault::Respond { status }) => {
+                map.serialize_entry("respond", status)?
+            }
+            FaultKind::Server(mode) => map.serialize_entry("mode", mode)?,
+            FaultKind::Reset => map.serialize_entry("reset", &true)?,
+        }
+        map.end()
+    }
+}
+
 /// What a server fault does.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FaultKind {
     /// A fault of the embedded server core: a status for every request
     /// (`respond: 503`) or a protocol bug (`mode: ignore_range`, see
@@ -633,13 +654,24 @@ pub struct Expect {
 }
 
 /// Expected violations.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+///
+/// Serialised as it is written: `none` or a list of IDs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum ExpectedViolations {
     /// No invariant may fire.
     #[default]
     None,
     /// Exactly these invariant IDs must fire.
     Ids(Vec<String>),
+}
+
+impl Serialize for ExpectedViolations {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ExpectedViolations::None => s.serialize_str("none"),
+            ExpectedViolations::Ids(ids) => ids.serialize(s),
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for ExpectedViolations {
