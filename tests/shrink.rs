@@ -181,3 +181,29 @@ fn cli_exit_codes_and_output() {
     let (code, _, err) = fleetsim(&["shrink", BROKEN, "--invariant", "NOPE"]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn every_shipped_scenario_round_trips_through_yaml() {
+    let mut files = Vec::new();
+    for dir in ["scenarios", "scenarios/broken"] {
+        for entry in std::fs::read_dir(dir).expect("scenario dir") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 20, "{files:?}");
+    for path in files {
+        let s = scenario::load(&path).expect("shipped scenario loads");
+        let yaml = to_yaml(&s).expect("yaml");
+        let back = scenario::load_str("back.yaml", &yaml)
+            .unwrap_or_else(|e| panic!("{}: {e}\n{yaml}", path.display()));
+        assert_eq!(
+            serde_json::to_string(&s).ok(),
+            serde_json::to_string(&back).ok(),
+            "{}",
+            path.display()
+        );
+    }
+}
