@@ -587,6 +587,16 @@ impl<F: FnMut(&Step)> Search<F> {
                 if keep > 1 && u64::from(keep) < total {
                     out.push(devices(&only_group(s, gi, keep)));
                 }
+                if gi > 0 {
+                    // The groups before it too: every device keeps its number.
+                    let mut c = s.clone();
+                    c.fleet.truncate(gi + 1);
+                    c.fleet[gi].count = keep;
+                    keep_named_targets(&mut c);
+                    if c.device_count() < total {
+                        out.push(devices(&c));
+                    }
+                }
             }
         }
         if s.fleet.len() > 1 {
@@ -781,18 +791,16 @@ impl<F: FnMut(&Step)> Search<F> {
                 }
             }
             let g = &self.current.fleet[i];
-            let mut cands = Vec::new();
-            let mut with = |f: &dyn Fn(&mut crate::scenario::FleetGroup),
-                            what: String,
-                            from: String,
-                            to: &str| {
-                let mut c = self.current.clone();
-                f(&mut c.fleet[i]);
-                cands.push(Candidate::new(c, what, from, to));
+            // Built up front, applied to the scenario current at each attempt
+            // (an accepted change must not be undone by the next candidate).
+            type Change = fn(&mut crate::scenario::FleetGroup);
+            let mut cands: Vec<(Change, String, String, &str)> = Vec::new();
+            let mut with = |f: Change, what: String, from: String, to: &'static str| {
+                cands.push((f, what, from, to));
             };
             if g.connectivity.loss.0 > 0.0 {
                 with(
-                    &|g| g.connectivity.loss = Fraction(0.0),
+                    |g| g.connectivity.loss = Fraction(0.0),
                     at("connectivity.loss"),
                     g.connectivity.loss.0.to_string(),
                     "0",
@@ -800,7 +808,7 @@ impl<F: FnMut(&Step)> Search<F> {
             }
             if !same(&g.connectivity.latency, &Latency::default()) {
                 with(
-                    &|g| g.connectivity.latency = Latency::default(),
+                    |g| g.connectivity.latency = Latency::default(),
                     at("connectivity.latency"),
                     format!(
                         "p50 {} p99 {}",
@@ -811,7 +819,7 @@ impl<F: FnMut(&Step)> Search<F> {
             }
             if always_on && g.connectivity.online_every.is_some() {
                 with(
-                    &|g| {
+                    |g| {
                         g.connectivity.online_every = None;
                         g.connectivity.online_for = None;
                     },
@@ -822,7 +830,7 @@ impl<F: FnMut(&Step)> Search<F> {
             }
             if g.connectivity.bandwidth != Size(1 << 20) {
                 with(
-                    &|g| g.connectivity.bandwidth = Connectivity::default().bandwidth,
+                    |g| g.connectivity.bandwidth = Connectivity::default().bandwidth,
                     at("connectivity.bandwidth"),
                     g.connectivity.bandwidth.0.to_string(),
                     "default",
@@ -830,7 +838,7 @@ impl<F: FnMut(&Step)> Search<F> {
             }
             if g.misbehave.is_some() {
                 with(
-                    &|g| g.misbehave = None,
+                    |g| g.misbehave = None,
                     at("misbehave"),
                     "set".into(),
                     "none",
@@ -838,7 +846,7 @@ impl<F: FnMut(&Step)> Search<F> {
             }
             if g.resend_final_feedback {
                 with(
-                    &|g| g.resend_final_feedback = false,
+                    |g| g.resend_final_feedback = false,
                     at("resend_final_feedback"),
                     "true".into(),
                     "false",
@@ -846,7 +854,7 @@ impl<F: FnMut(&Step)> Search<F> {
             }
             if g.install_failure.0 > 0.0 {
                 with(
-                    &|g| g.install_failure = Fraction(0.0),
+                    |g| g.install_failure = Fraction(0.0),
                     at("install_failure"),
                     g.install_failure.0.to_string(),
                     "0",
@@ -854,17 +862,19 @@ impl<F: FnMut(&Step)> Search<F> {
             }
             if !same(&g.otau, &OtauDevice::default()) {
                 with(
-                    &|g| g.otau = OtauDevice::default(),
+                    |g| g.otau = OtauDevice::default(),
                     at("otau"),
                     "as written".into(),
                     "defaults",
                 );
             }
-            for c in cands {
+            for (f, what, from, to) in cands {
                 if self.spent() {
                     break;
                 }
-                changed |= self.attempt(c);
+                let mut c = self.current.clone();
+                f(&mut c.fleet[i]);
+                changed |= self.attempt(Candidate::new(c, what, from, to));
             }
         }
         changed
