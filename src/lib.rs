@@ -22,6 +22,7 @@
 //! - [`oracle`]: invariants, each with a stable ID and the clause it enforces (OTAU ones in [`oracle::otau`], not yet wired into runs).
 //! - [`report`]: the run report (`report.json`) and the terminal summary.
 //! - [`runtime`]: the real-time driver: the same devices over real HTTP(S), on tokio.
+//! - [`shrink`]: `fleetsim shrink`, minimising a scenario that makes an invariant fire.
 
 pub mod artifact;
 pub mod device;
@@ -35,6 +36,7 @@ pub mod runtime;
 pub mod scenario;
 pub mod serve;
 pub mod server;
+pub mod shrink;
 pub mod sim;
 pub mod target;
 pub mod time;

@@ -51,6 +51,9 @@ enum Command {
     /// Work with reports.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Minimise a scenario that makes an invariant fire (virtual runs
+    /// against the embedded server); writes <stem>.shrunk.yaml beside it.
+    Shrink(ShrinkArgs),
 }
 
 #[derive(Subcommand)]
@@ -64,6 +67,34 @@ enum ReportCommand {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+#[derive(clap::Args)]
+struct ShrinkArgs {
+    /// Scenario file (YAML) whose run fires an invariant.
+    scenario: PathBuf,
+    /// Invariant to keep firing (default: the first that fires), e.g. DDI-SM-410.
+    #[arg(long, value_parser = parse_invariant)]
+    invariant: Option<fleetsim::oracle::InvariantId>,
+    /// Most simulation runs to spend, the original one included.
+    #[arg(long, default_value_t = fleetsim::shrink::Budget::default().max_runs)]
+    max_runs: u32,
+    /// Where to write the shrunk scenario (default: <dir>/<stem>.shrunk.yaml).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn parse_invariant(s: &str) -> Result<fleetsim::oracle::InvariantId, String> {
+    fleetsim::oracle::InvariantId::parse(s).ok_or_else(|| {
+        format!(
+            "expected an invariant ID ({}), found `{s}`",
+            fleetsim::oracle::InvariantId::ALL
+                .iter()
+                .map(|i| i.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
 }
 
 #[derive(clap::Args)]
@@ -228,6 +259,8 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
 enum Exit {
     Pass,
     Violations,
+    /// Exit 1 with a message (e.g. nothing to shrink).
+    Failed(String),
     BadInput(String),
     Infrastructure(anyhow::Error),
 }
@@ -243,6 +276,10 @@ fn main() -> ExitCode {
     match dispatch(cli) {
         Exit::Pass => ExitCode::SUCCESS,
         Exit::Violations => ExitCode::from(1),
+        Exit::Failed(msg) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(1)
+        }
         Exit::BadInput(msg) => {
             eprintln!("error: {msg}");
             ExitCode::from(2)
@@ -280,7 +317,78 @@ fn dispatch(cli: Cli) -> Exit {
         Command::Report(ReportCommand::Merge { inputs, out }) => {
             report_commands::merge_command(&inputs, &out)
         }
+        Command::Shrink(args) => shrink_command(args),
     }
+}
+
+fn shrink_command(a: ShrinkArgs) -> Exit {
+    use fleetsim::shrink::{shrink, Budget, ShrinkError};
+    let s = match load(&a.scenario) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let started = std::time::Instant::now();
+    let budget = Budget {
+        max_runs: a.max_runs,
+    };
+    let shrunk = match shrink(&s, a.invariant, budget, |step| {
+        println!("  {step}");
+        let _ = std::io::stdout().flush();
+    }) {
+        Ok(shrunk) => shrunk,
+        Err(e @ (ShrinkError::NothingFired { .. } | ShrinkError::TargetNotFired { .. })) => {
+            return Exit::Failed(format!("{}: {e}", a.scenario.display()))
+        }
+        Err(e @ (ShrinkError::Invalid { .. } | ShrinkError::NoBudget(_))) => {
+            return Exit::BadInput(format!("{}: {e}", a.scenario.display()))
+        }
+        Err(e) => return Exit::Infrastructure(e.into()),
+    };
+    let out = a.out.unwrap_or_else(|| {
+        let stem = a
+            .scenario
+            .file_stem()
+            .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
+        a.scenario.with_file_name(format!("{stem}.shrunk.yaml"))
+    });
+    let yaml = match fleetsim::shrink::to_yaml(&shrunk.scenario) {
+        Ok(y) => y,
+        Err(e) => return Exit::Infrastructure(e.into()),
+    };
+    let text = format!(
+        "# Shrunk by `fleetsim shrink` from {} ({} runs): fires {}.\n# Before: {}.\n# After:  {}.\n{yaml}",
+        a.scenario.display(),
+        shrunk.runs,
+        shrunk.target,
+        shrunk.before,
+        shrunk.after
+    );
+    if let Err(e) = std::fs::write(&out, text).with_context(|| format!("writing {}", out.display()))
+    {
+        return Exit::Infrastructure(e);
+    }
+    println!(
+        "shrunk in {} runs ({:.1}s){}: {} → {}",
+        shrunk.runs,
+        started.elapsed().as_secs_f64(),
+        if shrunk.budget_spent {
+            ", budget spent"
+        } else {
+            ""
+        },
+        shrunk.before,
+        shrunk.after
+    );
+    if !shrunk.also_fired.is_empty() {
+        let also: Vec<&str> = shrunk.also_fired.iter().map(|i| i.as_str()).collect();
+        println!(
+            "  also fires {} (listed in expect.violations)",
+            also.join(", ")
+        );
+    }
+    println!("wrote {}", out.display());
+    println!("  fleetsim run {}", out.display());
+    Exit::Pass
 }
 
 fn run_command(a: RunArgs) -> Exit {

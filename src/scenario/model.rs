@@ -557,6 +557,8 @@ pub struct ClientFault {
 }
 
 /// A server fault active during `[at, at + for)` (whole run when `for` is absent).
+///
+/// Serialised in the form it is written: `{ at, for, mode | respond | reset }`.
 #[derive(Clone, Debug)]
 pub struct ServerFault {
     /// Start.
@@ -565,6 +567,25 @@ pub struct ServerFault {
     pub for_: Option<Duration>,
     /// What goes wrong.
     pub what: FaultKind,
+}
+
+impl Serialize for ServerFault {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("at", &self.at)?;
+        if let Some(len) = &self.for_ {
+            map.serialize_entry("for", len)?;
+        }
+        match &self.what {
+            FaultKind::Server(crate::server::Fault::Respond { status }) => {
+                map.serialize_entry("respond", status)?
+            }
+            FaultKind::Server(mode) => map.serialize_entry("mode", mode)?,
+            FaultKind::Reset => map.serialize_entry("reset", &true)?,
+        }
+        map.end()
+    }
 }
 
 /// What a server fault does.
@@ -576,26 +597,6 @@ pub enum FaultKind {
     Server(crate::server::Fault),
     /// The server resets connections instead of answering.
     Reset,
-}
-
-/// The scenario form: `{ at, for, respond: N | reset: true | mode: NAME }`.
-impl Serialize for ServerFault {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(None)?;
-        map.serialize_entry("at", &self.at)?;
-        if let Some(length) = &self.for_ {
-            map.serialize_entry("for", length)?;
-        }
-        match &self.what {
-            FaultKind::Server(crate::server::Fault::Respond { status }) => {
-                map.serialize_entry("respond", status)?
-            }
-            FaultKind::Server(mode) => map.serialize_entry("mode", mode)?,
-            FaultKind::Reset => map.serialize_entry("reset", &true)?,
-        }
-        map.end()
-    }
 }
 
 impl<'de> Deserialize<'de> for ServerFault {
@@ -653,6 +654,8 @@ pub struct Expect {
 }
 
 /// Expected violations.
+///
+/// Serialised as it is written: `none` or a list of IDs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum ExpectedViolations {
     /// No invariant may fire.
@@ -662,7 +665,6 @@ pub enum ExpectedViolations {
     Ids(Vec<String>),
 }
 
-/// The scenario form: `none`, or a list of IDs.
 impl Serialize for ExpectedViolations {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
