@@ -4,6 +4,7 @@
 //! `chromium` or `chromium-browser` on PATH; without it the test is skipped,
 //! loudly (CI installs Debian's `chromium`).
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -109,9 +110,13 @@ fn index_html_renders_offline_in_chromium() {
     assert_eq!(html.matches("<svg").count(), 5);
 
     let Some(chromium) = chromium() else {
-        eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-        eprintln!("SKIPPED: chromium not found (set FLEETSIM_CHROMIUM or install chromium)");
-        eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+        // Straight to stderr: the test harness captures eprintln! of passing tests.
+        let banner = "!".repeat(72);
+        let _ = writeln!(
+            std::io::stderr(),
+            "{banner}\nhtml_report: SKIPPED: chromium not found (install Debian's \
+             `chromium` or set FLEETSIM_CHROMIUM)\n{banner}"
+        );
         return;
     };
     let shot = dir.join("shot.png");

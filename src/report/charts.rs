@@ -272,7 +272,17 @@ pub fn request_rate(report: &Report) -> Result<String, ChartError> {
             reason: "fewer than two timeline samples",
         });
     }
-    let y_max = points.iter().map(|p| p.1).fold(0.0, f64::max).max(1.0) * 1.05;
+    // Sparse fleets (sleepy devices over months) read better per hour.
+    let peak = points.iter().map(|p| p.1).fold(0.0, f64::max);
+    let (scale, per) = if peak < 0.1 {
+        (3600.0, "h")
+    } else {
+        (1.0, "s")
+    };
+    for p in &mut points {
+        p.1 *= scale;
+    }
+    let y_max = if peak > 0.0 { peak * scale * 1.05 } else { 1.0 };
     svg(NAME, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption("Request rate", (FONT, 18))
@@ -283,7 +293,7 @@ pub fn request_rate(report: &Report) -> Result<String, ChartError> {
         chart
             .configure_mesh()
             .x_desc(format!("time ({unit})"))
-            .y_desc("requests / s (virtual time)")
+            .y_desc(format!("requests / {per} (virtual time)"))
             .draw()?;
         chart.draw_series(
             AreaSeries::new(points, 0.0, RATE_COLOR.mix(0.25).filled())
