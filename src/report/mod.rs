@@ -1,4 +1,5 @@
-//! The run report: `report.json`, the terminal summary and the verdict.
+//! The run report: `report.json`, its HTML view `index.html`, the terminal
+//! summary and the verdict.
 //!
 //! The JSON report is deterministic for a given scenario and seed, except for
 //! its `wall_clock` section, which is the only place wall-clock figures go.
