@@ -132,6 +132,8 @@ fn quickstart_passes_and_writes_its_report() {
         assert!(out.contains(needle), "summary lacks `{needle}`: {out}");
     }
     assert!(dir.join("report.json").exists());
+    let html = std::fs::read_to_string(dir.join("index.html")).expect("index.html next to it");
+    assert!(html.contains("<h1>quickstart<span class=\"verdict pass\">PASS</span></h1>"));
 }
 
 #[test]

@@ -192,7 +192,7 @@ impl Books {
         for d in devices {
             digests.push((d.number, d.trace));
             if let Some(a) = d.assigned_at {
-                convergence.push(d.converged_at.map(|c| c.since(a)));
+                convergence.push((d.number, d.converged_at.map(|c| c.since(a))));
             }
         }
         let digest = combine(digests.iter().map(|(n, h)| (*n, h)));

@@ -1,8 +1,11 @@
-//! The run report: `report.json`, the terminal summary and the verdict.
+//! The run report: `report.json`, its HTML view `index.html`, the terminal
+//! summary and the verdict.
 //!
 //! The JSON report is deterministic for a given scenario and seed, except for
 //! its `wall_clock` section, which is the only place wall-clock figures go.
 
+mod charts;
+mod html;
 mod junit;
 pub mod merge;
 pub mod replay;
@@ -13,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use html::{escape, render as render_html};
 pub use summary::print_summary;
 
 use crate::oracle::{InvariantId, Violation};
@@ -78,6 +82,66 @@ pub struct InvariantVerdict {
     pub source: &'static str,
     /// Violations found.
     pub violations: u64,
+}
+
+/// How long one targeted device took from assignment to success.
+#[derive(Debug, Serialize)]
+pub struct DeviceConvergence {
+    /// Device number in the fleet.
+    pub device: u64,
+    /// Time from the assignment to the reported success, in ms.
+    pub converged_after_ms: u64,
+}
+
+/// Per-device convergence of the targeted devices: counts, the slowest ones
+/// and the first that never converged. Sorted deterministically.
+#[derive(Debug, Default, Serialize)]
+pub struct Convergence {
+    /// Devices a campaign targeted.
+    pub targeted: u64,
+    /// Targeted devices that reported success.
+    pub converged: u64,
+    /// The slowest converged devices, slowest first (ties: lower number first).
+    pub slowest: Vec<DeviceConvergence>,
+    /// The first targeted devices (by number) that never converged.
+    pub not_converged: Vec<u64>,
+}
+
+/// Devices listed in [`Convergence::slowest`] and [`Convergence::not_converged`].
+pub const SLOWEST_DEVICES: usize = 10;
+
+fn convergence(r: &RunResult) -> Convergence {
+    let mut done: Vec<DeviceConvergence> = r
+        .convergence
+        .iter()
+        .filter_map(|(device, t)| {
+            t.map(|t| DeviceConvergence {
+                device: *device,
+                converged_after_ms: t.as_millis(),
+            })
+        })
+        .collect();
+    let converged = done.len() as u64;
+    done.sort_by(|a, b| {
+        b.converged_after_ms
+            .cmp(&a.converged_after_ms)
+            .then(a.device.cmp(&b.device))
+    });
+    done.truncate(SLOWEST_DEVICES);
+    let mut not_converged: Vec<u64> = r
+        .convergence
+        .iter()
+        .filter(|(_, t)| t.is_none())
+        .map(|(d, _)| *d)
+        .collect();
+    not_converged.sort_unstable();
+    not_converged.truncate(SLOWEST_DEVICES);
+    Convergence {
+        targeted: r.convergence.len() as u64,
+        converged,
+        slowest: done,
+        not_converged,
+    }
 }
 
 /// Whether the run met its scenario's `expect:` block.
@@ -155,6 +219,8 @@ pub struct Report {
     pub invariants: Vec<InvariantVerdict>,
     /// The first violations in full.
     pub violations: Vec<Violation>,
+    /// Per-device convergence of the targeted devices.
+    pub convergence: Convergence,
     /// Real-time runs with `--manage`: campaigns created on the server,
     /// failed management operations, and what the server recorded per device.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -213,7 +279,7 @@ pub fn verdict(s: &Scenario, r: &RunResult) -> Verdict {
         let ok = r
             .convergence
             .iter()
-            .filter(|d| d.is_some_and(|t| t <= within))
+            .filter(|(_, d)| d.is_some_and(|t| t <= within))
             .count();
         let fraction = if r.targeted == 0 {
             1.0
@@ -305,6 +371,7 @@ pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Durati
             })
             .collect(),
         violations: r.oracle.violations().to_vec(),
+        convergence: convergence(r),
         management: r.management.clone(),
         gateway: r.gateway.clone(),
         verdict: verdict(s, r),
@@ -332,7 +399,7 @@ pub(crate) fn summarize(h: &hdrhistogram::Histogram<u64>) -> LatencySummary {
 }
 
 /// The files [`write`] puts in a report directory.
-pub const REPORT_FILES: &[&str] = &["report.json", "junit.xml"];
+pub const REPORT_FILES: &[&str] = &["report.json", "junit.xml", "index.html"];
 
 /// Writes the report files ([`REPORT_FILES`]) into `dir` (created if
 /// needed); returns the path of `report.json`.
@@ -349,6 +416,8 @@ pub fn write(report: &Report, dir: &Path) -> Result<PathBuf, ReportError> {
     let xml = junit::render(report, dir).map_err(|e| std::io::Error::other(e.to_string()));
     xml.and_then(|xml| std::fs::write(&junit_path, xml))
         .map_err(fail(&junit_path))?;
+    let html_path = dir.join("index.html");
+    std::fs::write(&html_path, html::render(report)).map_err(fail(&html_path))?;
     Ok(path)
 }
 

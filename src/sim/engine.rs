@@ -86,8 +86,9 @@ pub struct RunResult {
     pub phases: [u64; 7],
     /// Devices targeted by a campaign.
     pub targeted: u64,
-    /// Per targeted device: time from assignment to success, if it succeeded.
-    pub convergence: Vec<Option<Span>>,
+    /// Per targeted device, in device order: its number and the time from
+    /// assignment to success, if it succeeded.
+    pub convergence: Vec<(u64, Option<Span>)>,
     /// The recorded device's readable trace.
     pub trace: Vec<String>,
     /// Events processed (virtual) or requests completed (real time).
