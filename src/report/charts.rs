@@ -35,6 +35,26 @@ pub enum ChartError {
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
+/// The series legend, in the same style on every chart.
+fn draw_legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> DrawResult
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT, 13))
+        .draw()?;
+    Ok(())
+}
+
 const WIDTH: u32 = 960;
 const HEIGHT: u32 = 380;
 const FONT: &str = "sans-serif";
@@ -179,13 +199,7 @@ pub fn fleet_state(report: &Report) -> Result<String, ChartError> {
                 .label(names[i])
                 .legend(legend_box(color));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 13))
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })
 }
@@ -242,13 +256,7 @@ pub fn completion(report: &Report) -> Result<String, ChartError> {
                     .legend(legend_box(color));
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 13))
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         Ok(())
     })
 }
@@ -358,13 +366,7 @@ pub fn latency(report: &Report) -> Result<String, ChartError> {
             )
         });
         chart.draw_series(names)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 13))
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })
 }
