@@ -2,9 +2,12 @@
 //! devices that still fire the same invariant, and the written YAML loads
 //! back and fires it too.
 
+mod common;
+
+use common::fleetsim;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
 use fleetsim::oracle::InvariantId;
@@ -119,18 +122,6 @@ fn a_healthy_scenario_has_nothing_to_shrink() {
     )
     .expect_err("URL-LIVE does not fire");
     assert!(err.to_string().contains("URL-LIVE did not fire"), "{err}");
-}
-
-fn fleetsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
-        .args(args)
-        .output()
-        .expect("binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -9,6 +9,12 @@ use rand::{Rng, RngCore};
 
 use crate::time::Span;
 
+/// Statuses a careful OTAU or CPG device retries unchanged: 5xx, 429, 408
+/// (DDI adds 409, see its client).
+pub fn is_retriable(status: u16) -> bool {
+    status >= 500 || status == 429 || status == 408
+}
+
 /// Capped exponential backoff with ±25 % jitter for the `failures`-th
 /// consecutive failure (1 → about `base`).
 pub fn backoff(base: Span, cap: Span, failures: u32, rng: &mut dyn RngCore) -> Span {

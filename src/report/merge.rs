@@ -238,10 +238,14 @@ fn whole_digest(out: &mut Value, path: &Path) -> Result<String, MergeError> {
             why: format!("device_digests: {e}"),
         })?;
     digests.sort();
-    let hashes: Vec<(u64, TraceHash)> = digests
+    let hashes = digests
         .iter()
-        .map(|(n, h)| (*n, TraceHash(u64::from_str_radix(h, 16).unwrap_or(0))))
-        .collect();
+        .map(|(n, h)| Some((*n, TraceHash::from_hex(h)?)))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| MergeError::Mismatch {
+            path: path.to_path_buf(),
+            why: "device_digests: a digest is not 16 hex digits".into(),
+        })?;
     let digest = combine(hashes.iter().map(|(n, h)| (*n, h)));
     out["digest"] = json!(digest);
     out["device_digests"] = json!(digests);

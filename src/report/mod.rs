@@ -334,11 +334,7 @@ pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Durati
         duration_ms: s.duration.0.as_millis(),
         devices: r.digests.len() as u64,
         digest: r.digest.clone(),
-        device_digests: r
-            .digests
-            .iter()
-            .map(|(n, h)| (*n, format!("{:016x}", h.0)))
-            .collect(),
+        device_digests: r.digests.iter().map(|(n, h)| (*n, h.to_hex())).collect(),
         final_phases: phase_map(&r.phases),
         counters,
         requests: stats.sent.iter().map(|(k, v)| (k.as_str(), *v)).collect(),

@@ -194,7 +194,7 @@ pub fn replay(path: &Path, device: &str) -> Result<Replayed, ReplayError> {
         number,
         controller_id,
         trace,
-        digest: format!("{:016x}", hash.0),
+        digest: hash.to_hex(),
         recorded,
         violations,
         rerun: true,

@@ -423,7 +423,7 @@ impl Schedule {
                 wrote |= self.start(server, otau, step.campaign, now, mqtt);
                 let plan = &self.campaigns[step.campaign].plan;
                 for g in &self.groups {
-                    install_on_group(server, sidekick, plan, step.campaign, g, now, |_| {});
+                    install_on_group(server, sidekick, plan, step.campaign, g, now);
                 }
             }
         }

@@ -23,6 +23,16 @@ impl Default for TraceHash {
 }
 
 impl TraceHash {
+    /// The 16-hex-digit form reports store (`device_digests`).
+    pub fn to_hex(self) -> String {
+        format!("{:016x}", self.0)
+    }
+
+    /// Reads [`TraceHash::to_hex`]'s form back.
+    pub fn from_hex(text: &str) -> Option<TraceHash> {
+        u64::from_str_radix(text, 16).ok().map(TraceHash)
+    }
+
     /// Mixes one word in.
     pub fn word(&mut self, w: u64) {
         let x = (self.0 ^ w).wrapping_mul(0xBF58_476D_1CE4_E5B9);

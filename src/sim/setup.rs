@@ -369,8 +369,7 @@ pub fn answer_sidekick(
 }
 
 /// Gives campaign `plan`'s install command to the twins of the devices of
-/// `cpg` group `g` it selects (campaign number `i`), at `now`; calls
-/// `given(device number)` for each.
+/// `cpg` group `g` it selects (campaign number `i`), at `now`.
 pub fn install_on_group(
     server: &Server,
     sidekick: &mut Sidekick,
@@ -378,7 +377,6 @@ pub fn install_on_group(
     i: usize,
     g: &Group,
     now: Time,
-    mut given: impl FnMut(u64),
 ) {
     let Some(command) = plan.command.filter(|_| g.protocol == Protocol::Cpg) else {
         return;
@@ -386,7 +384,6 @@ pub fn install_on_group(
     sidekick.faults = server.sidekick_faults_at(now).1;
     for n in (g.first..g.first + g.count).filter(|n| selects(&plan.selector, i, *n, g)) {
         sidekick.install(now, g.twin_base + (n - g.first) as usize, command);
-        given(n);
     }
 }
 

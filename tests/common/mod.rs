@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests that run the real-time driver
+//! Helpers shared by the integration tests: the `fleetsim` binary, and for
+//! the tests that run the real-time driver
 //! against misbehaving servers (`hostile.rs`, `otau_hostile.rs`): run
 //! options, what a run recorded, and request details a mock looks at.
 //! Each test crate uses a part of it.
@@ -91,4 +92,17 @@ pub fn header(r: &Request, name: &str) -> Option<String> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
+}
+
+/// Runs the `fleetsim` binary: `(exit code, stdout, stderr)`.
+pub fn fleetsim(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .args(args)
+        .output()
+        .expect("binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -18,8 +18,8 @@ use super::event::{CpgEvent, CpgReq};
 use super::wire::{online_url, poll_url, PollAnswer, Report, UpdateOffer};
 use crate::artifact::{Catalog, Verifier};
 use crate::message::{content_range_start, Method, Request, Response};
-use crate::protocol::backoff;
 use crate::protocol::ddi::Delivery;
+use crate::protocol::{backoff, is_retriable};
 use crate::time::{Span, Time};
 
 /// Behaviour settings shared by a group of constrained devices.
@@ -448,9 +448,4 @@ impl CpgClient {
         self.step = step;
         self.due = at;
     }
-}
-
-/// Statuses a careful device retries unchanged: 5xx, 429, 408.
-fn is_retriable(status: u16) -> bool {
-    status >= 500 || status == 429 || status == 408
 }

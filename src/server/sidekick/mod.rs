@@ -290,8 +290,9 @@ impl Sidekick {
                 self.cache
                     .acquire(&cmd.sha256, &cmd.name, cmd.content, cmd.size);
                 format!(
-                    "{}/cache/v1/{}/{}",
-                    self.config.origin, cmd.sha256, cmd.name
+                    "{}{}",
+                    self.config.origin,
+                    cdn::cache_path(&cmd.sha256, &cmd.name)
                 )
             }
             _ => self.cdn_url(now, command),

@@ -42,11 +42,6 @@ pub(super) fn config_value(resp: &Response) -> Option<String> {
         .map(|(_, v)| v)
 }
 
-/// Statuses worth retrying unchanged: 5xx, 429, 408.
-pub(super) fn is_retriable(status: u16) -> bool {
-    status >= 500 || status == 429 || status == 408
-}
-
 /// Capped exponential backoff with ±25 % jitter for the `failures`-th failure.
 pub(super) fn backoff(settings: &OtauSettings, failures: u32, rng: &mut dyn RngCore) -> Span {
     crate::protocol::backoff(settings.backoff_base, settings.backoff_cap, failures, rng)

@@ -40,7 +40,8 @@ mod mqtt;
 
 pub use mqtt::{Transmit, Transport};
 
-use http::{backoff, config_value, is_retriable, report_version, write_request};
+use crate::protocol::is_retriable;
+use http::{backoff, config_value, report_version, write_request};
 
 /// When the device writes `config_otau` back (otau.md §5, §11).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
