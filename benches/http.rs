@@ -104,6 +104,7 @@ fn main() {
             progress: false,
             manager: None,
             mqtt: None,
+            live: None,
         };
 
         let (devices, secs, rate) = if full {

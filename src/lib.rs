@@ -40,3 +40,4 @@ pub mod shrink;
 pub mod sim;
 pub mod target;
 pub mod time;
+pub mod tui;

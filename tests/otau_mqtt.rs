@@ -300,6 +300,7 @@ async fn serve_and_run(mqtt: fleetsim::serve::ServeMqtt) {
         progress: false,
         manager: None,
         mqtt: Some(broker.to_string()),
+        live: None,
     };
     let run = timeout(
         Duration::from_secs(60),
@@ -336,6 +337,7 @@ async fn run_without_a_broker_for_mqtt_devices_is_refused() {
         progress: false,
         manager: None,
         mqtt: None,
+        live: None,
     };
     let Err(err) = fleetsim::runtime::run_async(&scenario, &opts).await else {
         panic!("a fleet with otau_mqtt devices and no --mqtt must be refused");
@@ -373,6 +375,7 @@ async fn an_unreachable_broker_is_an_infrastructure_error() {
         progress: false,
         manager: None,
         mqtt: Some(closed.to_string()),
+        live: None,
     };
     let result = timeout(
         Duration::from_secs(60),

@@ -56,6 +56,7 @@ fn run_against_serve(
         progress: false,
         manager: None,
         mqtt: None,
+        live: None,
     };
     let result = run(s, &opts);
     let _ = stop_tx.send(());
@@ -135,6 +136,7 @@ async fn https_target_with_a_trusted_ca_and_tls_failures_are_reported() {
         progress: false,
         manager: None,
         mqtt: None,
+        live: None,
     };
     let s = tls_scenario();
     let limit = Duration::from_secs(60);

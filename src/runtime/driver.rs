@@ -35,6 +35,8 @@ pub(super) struct Driver {
     pub(super) dropped: u64,
     pub(super) in_flight: u64,
     pub(super) processed: u64,
+    /// `fleetsim tui --target`: where snapshots go.
+    pub(super) live: Option<live::LiveFeed>,
 }
 
 /// A send this much later than intended counts as late.
@@ -87,7 +89,7 @@ impl Driver {
                 );
                 next_sample += sample_every;
             }
-            if now >= self.end {
+            if now >= self.end || self.publish_live(now, false) {
                 break;
             }
             // Everything due now, then everything that has come back.
@@ -102,7 +104,10 @@ impl Driver {
                 self.complete(done);
             }
             let next_due = self.heap.peek().map_or(self.end, |Reverse((t, _, _))| *t);
-            let wake_at = self.instant_of(next_due.min(self.end).min(next_sample));
+            let mut wake_at = self.instant_of(next_due.min(self.end).min(next_sample));
+            if self.live.is_some() {
+                wake_at = wake_at.min(Instant::now() + live::EVERY);
+            }
             if wake_at <= Instant::now() {
                 continue;
             }
@@ -125,6 +130,7 @@ impl Driver {
             }
         }
         self.books.stats.sample(self.end, &self.books.phases);
+        self.publish_live(self.now().min(self.end), true);
         self.finish()
     }
 
@@ -328,6 +334,26 @@ impl Driver {
         self.recorder.capture(slot, d.number, new);
         let next = d.client.poll_timeout();
         self.push(next.max(now), slot);
+    }
+
+    /// Hands the UI a snapshot when one is due (or `last`); true when the UI
+    /// asked the run to stop.
+    fn publish_live(&mut self, now: Time, last: bool) -> bool {
+        let Some(feed) = &mut self.live else {
+            return false;
+        };
+        feed.publish(
+            live::Run {
+                now: now.min(self.end),
+                end: self.end,
+                events: self.processed,
+                books: &self.books,
+                devices: &self.devices,
+                setup: &self.setup,
+                recorder: &self.recorder,
+            },
+            last,
+        )
     }
 
     fn finish(self) -> RunResult {

@@ -22,6 +22,7 @@
 mod conductor;
 mod driver;
 mod http;
+mod live;
 mod progress;
 mod recorder;
 
@@ -88,6 +89,8 @@ pub struct RealOptions {
     /// `HOST:PORT` of the MQTT broker the `otau_mqtt` devices connect to
     /// (`--mqtt`); required when the fleet has such devices.
     pub mqtt: Option<String>,
+    /// Snapshots for `fleetsim tui --target`, and its request to stop early.
+    pub live: Option<std::sync::Arc<crate::tui::source::Live>>,
 }
 
 /// Why a real-time run could not be carried out (exit code 3).
@@ -431,7 +434,15 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
         dropped: 0,
         in_flight: 0,
         processed: 0,
+        live: None,
     };
+    if let Some(live) = &opts.live {
+        driver.live = Some(live::LiveFeed::new(
+            live.clone(),
+            &driver.setup,
+            &driver.devices,
+        ));
+    }
     for slot in 0..driver.devices.len() {
         let due = driver.devices[slot].client.poll_timeout();
         driver.push(due, slot);

@@ -64,6 +64,13 @@ impl Recorder {
         self.push(slot, line);
     }
 
+    /// The lines kept for `slot`, oldest first.
+    pub fn lines(&self, slot: usize) -> Vec<String> {
+        self.rings
+            .get(slot)
+            .map_or_else(Vec::new, |r| r.iter().cloned().collect())
+    }
+
     /// Gives the violations in `new` (recorded since the last device call)
     /// that are about device `number` its recorded lines as their excerpt.
     pub fn capture(&self, slot: usize, number: u64, new: &mut [Violation]) {

@@ -124,6 +124,8 @@ pub struct Engine {
     server_events: Vec<ServerEvent>,
     campaign_actions: Vec<Vec<(u32, ActionId)>>,
     processed: u64,
+    /// Time of the last event processed.
+    clock: Time,
     cpg: cpg::CpgState,
 }
 
@@ -189,6 +191,7 @@ impl Engine {
             server_events: Vec::new(),
             campaign_actions,
             processed: 0,
+            clock: Time::ZERO,
             cpg,
         }
     }
@@ -203,29 +206,111 @@ impl Engine {
     pub fn run(mut self, mut progress: impl FnMut(Time)) -> RunResult {
         let mut next_report = Time::ZERO;
         while let Some(ev) = self.queue.pop_until(self.end) {
-            self.processed += 1;
             if ev.at >= next_report {
                 progress(ev.at);
                 next_report = ev.at + Span::hours(1);
             }
-            match ev.what {
-                What::Wake => self.wake(ev.slot as usize, ev.at),
-                What::Arrive => self.arrive(ev.slot as usize, ev.at),
-                What::Deliver => self.deliver(ev.slot as usize, ev.at),
-                What::Release => self.release(ev.slot as usize, ev.at),
-                What::Push => self.push(ev.slot as usize, ev.at),
-                What::Campaign(i) => self.start_campaign(i as usize, ev.at),
-                What::CancelCampaign(i) => self.cancel_campaign(i as usize, ev.at),
-                What::Leak(i) => self.leak(i as usize, ev.at),
-                What::Sample => {
-                    self.books.stats.sample(ev.at, &self.books.phases);
-                    self.cpg_sample(ev.at);
-                    self.queue.push(ev.at + self.sample_every, 0, What::Sample);
-                }
-            }
+            self.process(ev);
         }
         self.books.stats.sample(self.end, &self.books.phases);
         self.finish()
+    }
+
+    /// Processes at most `max_events` of the events due at or before `until`
+    /// (and the scenario's end); returns how many it processed. Lets an
+    /// interactive driver run the simulation in slices: the outcome does not
+    /// depend on how the run is sliced.
+    pub fn advance(&mut self, until: Time, max_events: u64) -> u64 {
+        let limit = until.min(self.end);
+        let mut done = 0;
+        while done < max_events {
+            let Some(ev) = self.queue.pop_until(limit) else {
+                break;
+            };
+            self.process(ev);
+            done += 1;
+        }
+        done
+    }
+
+    /// Processes events up to and including the next one that concerns a
+    /// device or a campaign (periodic samples are not worth a step); returns
+    /// false when the run has nothing left.
+    pub fn step_event(&mut self) -> bool {
+        while let Some(ev) = self.queue.pop_until(self.end) {
+            let housekeeping = matches!(ev.what, What::Sample);
+            self.process(ev);
+            if !housekeeping {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Time of the last event processed.
+    pub fn now(&self) -> Time {
+        self.clock
+    }
+
+    /// The scenario's end.
+    pub fn end(&self) -> Time {
+        self.end
+    }
+
+    /// Time of the next event within the run, if any.
+    pub fn next_event_at(&self) -> Option<Time> {
+        self.queue.peek_at().filter(|t| *t <= self.end)
+    }
+
+    /// Events processed so far.
+    pub fn processed(&self) -> u64 {
+        self.processed
+    }
+
+    /// The oracle, statistics and phase counts so far.
+    pub fn books(&self) -> &Books {
+        &self.books
+    }
+
+    /// The simulated devices, in device-number order.
+    pub fn devices(&self) -> &[Device] {
+        &self.devices
+    }
+
+    /// The run setup (groups, links, campaigns).
+    pub fn setup(&self) -> &Setup {
+        &self.setup
+    }
+
+    /// The readable trace of the recorded device so far.
+    pub fn trace(&self) -> &[String] {
+        &self.trace
+    }
+
+    /// The combined digest of the devices' traces so far: at the end of the
+    /// run it equals the report's digest.
+    pub fn digest_so_far(&self) -> String {
+        super::digest::combine(self.devices.iter().map(|d| (d.number, &d.trace)))
+    }
+
+    fn process(&mut self, ev: super::queue::Event) {
+        self.processed += 1;
+        self.clock = ev.at;
+        match ev.what {
+            What::Wake => self.wake(ev.slot as usize, ev.at),
+            What::Arrive => self.arrive(ev.slot as usize, ev.at),
+            What::Deliver => self.deliver(ev.slot as usize, ev.at),
+            What::Release => self.release(ev.slot as usize, ev.at),
+            What::Push => self.push(ev.slot as usize, ev.at),
+            What::Campaign(i) => self.start_campaign(i as usize, ev.at),
+            What::CancelCampaign(i) => self.cancel_campaign(i as usize, ev.at),
+            What::Leak(i) => self.leak(i as usize, ev.at),
+            What::Sample => {
+                self.books.stats.sample(ev.at, &self.books.phases);
+                self.cpg_sample(ev.at);
+                self.queue.push(ev.at + self.sample_every, 0, What::Sample);
+            }
+        }
     }
 
     fn finish(mut self) -> RunResult {

@@ -87,6 +87,11 @@ impl Queue {
         }
     }
 
+    /// When the earliest pending event is due.
+    pub fn peek_at(&self) -> Option<Time> {
+        self.heap.peek().map(|Reverse(e)| e.at)
+    }
+
     /// Pending events.
     pub fn len(&self) -> usize {
         self.heap.len()

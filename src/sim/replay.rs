@@ -54,7 +54,7 @@ pub fn attach_excerpts(scenario: &Scenario, result: &mut RunResult) {
 }
 
 /// Parses the `T+…` time at the start of a trace line.
-fn line_time(line: &str) -> Option<u64> {
+pub fn line_time(line: &str) -> Option<u64> {
     let t = line.trim_start().strip_prefix("T+")?;
     let end = t.find(' ').unwrap_or(t.len());
     let text = &t[..end];

@@ -24,6 +24,7 @@ pub fn options(base_url: &str) -> RealOptions {
         progress: false,
         manager: None,
         mqtt: None,
+        live: None,
     }
 }
 

@@ -1,0 +1,367 @@
+//! Where the TUI's snapshots come from: a virtual-time [`Engine`] the UI runs
+//! in slices (with a second, one-device engine replaying the focused device so
+//! its whole trace is at hand), or a real-time run on its own thread that
+//! publishes snapshots the UI picks up.
+//!
+//! Slicing does not change the outcome: an engine run to its end in slices has
+//! the same digest as one run in one go (tested), so what a user explores in
+//! the TUI is what `fleetsim run` reports for the same seed.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use super::snapshot::{campaign_members, Parts, Snapshot};
+use crate::runtime::{RealOptions, RuntimeError};
+use crate::scenario::Scenario;
+use crate::sim::{Engine, RunResult, Selection};
+use crate::time::Time;
+
+/// Events processed between looks at the wall clock.
+const CHUNK: u64 = 2048;
+
+/// A virtual-time run driven by the UI.
+pub struct VirtualRun {
+    scenario: Scenario,
+    engine: Engine,
+    members: Vec<Vec<u32>>,
+    focus: Option<Focus>,
+}
+
+/// The focused device and its replay.
+struct Focus {
+    slot: usize,
+    shadow: Engine,
+}
+
+/// What a search for the next violation came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seek {
+    /// A new violation was found; the run stopped right after it.
+    Found,
+    /// The time budget ran out first.
+    NotYet,
+    /// The run ended without one.
+    End,
+}
+
+impl VirtualRun {
+    /// Prepares `scenario` (at its own seed).
+    pub fn new(scenario: Scenario) -> VirtualRun {
+        let engine = Engine::new(&scenario, &Selection::default());
+        let members = campaign_members(engine.setup(), engine.devices());
+        VirtualRun {
+            scenario,
+            engine,
+            members,
+            focus: None,
+        }
+    }
+
+    /// The scenario as loaded, with the current seed.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// Starts over with `seed`, keeping the focused device.
+    pub fn restart(&mut self, seed: u64) {
+        let focus = self.focused();
+        self.scenario.seed = seed;
+        *self = VirtualRun::new(self.scenario.clone());
+        self.set_focus(focus);
+    }
+
+    /// Scenario time of the last event processed.
+    pub fn now(&self) -> Time {
+        self.engine.now()
+    }
+
+    /// The scenario's end.
+    pub fn end(&self) -> Time {
+        self.engine.end()
+    }
+
+    /// True when nothing is left to simulate.
+    pub fn finished(&self) -> bool {
+        self.engine.next_event_at().is_none()
+    }
+
+    /// Violations found so far.
+    pub fn violations(&self) -> u64 {
+        self.engine.books().oracle.total()
+    }
+
+    /// Runs the events due up to `until`, stopping at `deadline`; returns
+    /// true when it got there.
+    pub fn run_until(&mut self, until: Time, deadline: Instant) -> bool {
+        loop {
+            let done = self.engine.advance(until, CHUNK);
+            if done < CHUNK {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+        }
+    }
+
+    /// Processes the next device or campaign event.
+    pub fn step_event(&mut self) -> bool {
+        self.engine.step_event()
+    }
+
+    /// Runs until the oracle records a violation beyond the current count.
+    pub fn seek_violation(&mut self, deadline: Instant) -> Seek {
+        let before = self.violations();
+        let mut n = 0u64;
+        loop {
+            if !self.engine.step_event() {
+                return Seek::End;
+            }
+            if self.violations() > before {
+                return Seek::Found;
+            }
+            n += 1;
+            if n.is_multiple_of(CHUNK) && Instant::now() >= deadline {
+                return Seek::NotYet;
+            }
+        }
+    }
+
+    /// The device whose trace is followed.
+    pub fn focused(&self) -> Option<u64> {
+        self.focus
+            .as_ref()
+            .map(|f| self.engine.devices()[f.slot].number)
+    }
+
+    /// Follows device `number` (its trace is replayed from the start).
+    pub fn set_focus(&mut self, number: Option<u64>) {
+        self.focus = number.and_then(|n| {
+            let slot = self
+                .engine
+                .devices()
+                .binary_search_by_key(&n, |d| d.number)
+                .ok()?;
+            let selection = Selection {
+                shard: None,
+                only: Some(n),
+                record: Some(n),
+            };
+            Some(Focus {
+                slot,
+                shadow: Engine::new(&self.scenario, &selection),
+            })
+        });
+    }
+
+    /// A snapshot of the run now.
+    pub fn snapshot(&mut self) -> Snapshot {
+        let now = self.engine.now();
+        let focus = self.focus.as_mut().map(|f| {
+            // A device's history depends only on its own streams: the shadow
+            // run of it alone follows the main run exactly.
+            f.shadow.advance(now, u64::MAX);
+            (f.slot, f.shadow.trace().to_vec())
+        });
+        Snapshot::capture(Parts {
+            now,
+            end: self.engine.end(),
+            events: self.engine.processed(),
+            books: self.engine.books(),
+            devices: self.engine.devices(),
+            setup: self.engine.setup(),
+            members: &self.members,
+            focus,
+            finished: self.finished(),
+        })
+    }
+}
+
+/// What a real-time run shares with the UI thread.
+#[derive(Debug, Default)]
+pub struct Live {
+    /// The latest snapshot the run published.
+    pub snapshot: Mutex<Option<Snapshot>>,
+    /// The device the UI looks at (`u64::MAX`: none).
+    pub focus: AtomicU64,
+    /// Set by the UI to end the run early.
+    pub stop: AtomicBool,
+}
+
+impl Live {
+    /// A fresh exchange with no focused device.
+    pub fn new() -> Live {
+        Live {
+            focus: AtomicU64::new(u64::MAX),
+            ..Live::default()
+        }
+    }
+
+    /// The focused device, if any.
+    pub fn focused(&self) -> Option<u64> {
+        Some(self.focus.load(Ordering::Relaxed)).filter(|n| *n != u64::MAX)
+    }
+
+    /// Publishes a snapshot.
+    pub fn publish(&self, snapshot: Snapshot) {
+        if let Ok(mut slot) = self.snapshot.lock() {
+            *slot = Some(snapshot);
+        }
+    }
+
+    /// True once the UI asked the run to stop.
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// A real-time run against a server, on its own thread.
+pub struct RealRun {
+    /// The server's base URL.
+    pub target: String,
+    live: Arc<Live>,
+    thread: Option<JoinHandle<Result<RunResult, RuntimeError>>>,
+    outcome: Option<Result<RunResult, RuntimeError>>,
+    last: Snapshot,
+}
+
+impl RealRun {
+    /// Starts `scenario` against `opts.target` (progress output off: the UI shows it).
+    pub fn start(scenario: Scenario, mut opts: RealOptions) -> RealRun {
+        let live = Arc::new(Live::new());
+        opts.progress = false;
+        opts.live = Some(live.clone());
+        let target = opts.target.base_url.clone();
+        let last = Snapshot {
+            end: Time(scenario.duration.0.as_millis()),
+            ..Snapshot::default()
+        };
+        let thread = std::thread::Builder::new()
+            .name("fleetsim-real".into())
+            .spawn(move || crate::runtime::run(&scenario, &opts));
+        let (thread, outcome) = match thread {
+            Ok(t) => (Some(t), None),
+            Err(e) => (None, Some(Err(RuntimeError::Runtime(e)))),
+        };
+        RealRun {
+            target,
+            live,
+            thread,
+            outcome,
+            last,
+        }
+    }
+
+    /// A run that has already ended with `snapshot` (for tests of the screens).
+    #[cfg(test)]
+    pub fn finished(target: String, mut snapshot: Snapshot) -> RealRun {
+        snapshot.finished = true;
+        RealRun {
+            target,
+            live: Arc::new(Live::new()),
+            thread: None,
+            outcome: None,
+            last: snapshot,
+        }
+    }
+
+    /// Follows device `number`.
+    pub fn set_focus(&mut self, number: Option<u64>) {
+        self.live
+            .focus
+            .store(number.unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// The device whose trace is followed.
+    pub fn focused(&self) -> Option<u64> {
+        self.live.focused()
+    }
+
+    /// The latest published snapshot (the previous one if nothing new came).
+    pub fn snapshot(&mut self) -> Snapshot {
+        if let Some(s) = self.live.snapshot.lock().ok().and_then(|mut s| s.take()) {
+            self.last = s;
+        }
+        if self.thread.as_ref().is_some_and(|t| t.is_finished()) {
+            self.outcome = self.thread.take().and_then(|t| t.join().ok());
+        }
+        if self.outcome.is_some() || self.thread.is_none() {
+            self.last.finished = true;
+        }
+        self.last.clone()
+    }
+
+    /// Why the run could not be carried out, if it could not.
+    pub fn error(&self) -> Option<String> {
+        match &self.outcome {
+            Some(Err(e)) => Some(e.to_string()),
+            _ => None,
+        }
+    }
+
+    /// Asks the run to stop and waits for it (its requests in flight end
+    /// within their own timeouts); returns its result.
+    pub fn stop(mut self) -> Option<Result<RunResult, RuntimeError>> {
+        self.live.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            self.outcome = t.join().ok();
+        }
+        self.outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::tui::tests::small;
+
+    #[test]
+    fn slices_end_in_the_same_digest_as_one_run() {
+        let whole = Engine::new(&small(), &Selection::default()).run(|_| {});
+        let mut run = VirtualRun::new(small());
+        let far = Instant::now() + std::time::Duration::from_secs(60);
+        let mut t = Time::ZERO;
+        while !run.finished() {
+            t += crate::time::Span::secs(37);
+            run.run_until(t, far);
+            let _ = run.step_event();
+        }
+        assert_eq!(run.snapshot().digest, whole.digest);
+    }
+
+    #[test]
+    fn the_focused_device_trace_follows_the_run() {
+        let mut run = VirtualRun::new(small());
+        let far = Instant::now() + std::time::Duration::from_secs(60);
+        run.set_focus(Some(3));
+        run.run_until(Time(2 * 3_600_000), far);
+        let snap = run.snapshot();
+        let device = snap.device.expect("focused device");
+        assert_eq!(device.number, 3);
+        assert!(!device.trace.is_empty());
+        let last = device.trace.last().map(String::as_str).unwrap_or("");
+        let at = crate::sim::replay::line_time(last).unwrap_or(u64::MAX);
+        assert!(at <= 2 * 3_600_000, "{last}");
+        // The rest of the trace comes as the run goes on.
+        run.run_until(Time(4 * 3_600_000), far);
+        assert!(run.snapshot().device.map_or(0, |d| d.trace.len()) > device.trace.len());
+    }
+
+    #[test]
+    fn restart_with_another_seed_changes_the_run_and_keeps_the_focus() {
+        let mut run = VirtualRun::new(small());
+        run.set_focus(Some(5));
+        let far = Instant::now() + std::time::Duration::from_secs(60);
+        run.run_until(run.end(), far);
+        let first = run.snapshot().digest;
+        run.restart(8);
+        assert_eq!(run.now(), Time::ZERO);
+        assert_eq!(run.focused(), Some(5));
+        run.run_until(run.end(), far);
+        assert_ne!(run.snapshot().digest, first);
+        assert_eq!(run.scenario().seed, 8);
+    }
+}
