@@ -107,3 +107,50 @@ pub fn fleetsim(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A `fleetsim serve` process on an ephemeral loopback port, killed on drop.
+pub struct ServeProcess {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+}
+
+impl ServeProcess {
+    /// Starts `fleetsim serve --scenario SCENARIO --time-scale K` and waits
+    /// (at most 30 s) for the address it logs.
+    pub fn start(scenario: &str, time_scale: f64) -> ServeProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--scenario", scenario])
+            .args(["--time-scale", &time_scale.to_string()])
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("fleetsim serve starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(rest) = line.split("base_url=").nth(1) {
+                    let url = rest.split_whitespace().next().unwrap_or("").to_string();
+                    let _ = tx.send(url);
+                }
+            }
+        });
+        let base_url = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("serve logs its address within 30 s");
+        ServeProcess { child, base_url }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

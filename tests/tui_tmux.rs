@@ -1,0 +1,184 @@
+//! Smoke test of `fleetsim tui` in a real terminal: the binary runs under
+//! tmux, keys are sent to it, and the pane is captured and read. Also checks
+//! that the terminal is back in cooked mode after `q` and after Ctrl-C.
+//! Skipped (loudly) where tmux is not installed; `.ci/run` installs it.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A tmux server of its own (`-L`), so tests never touch a user's sessions.
+struct Pane {
+    socket: String,
+}
+
+impl Pane {
+    /// Runs `command` (a shell line) in a fresh 120×32 pane; the shell then
+    /// prints the exit code and the terminal mode, and waits.
+    fn start(name: &str, command: &str) -> Pane {
+        let socket = format!("fleetsim-test-{}-{name}", std::process::id());
+        let line =
+            format!("{command}; echo EXIT=$?; echo STTY $(stty -a | tr '\\n' ' '); sleep 120");
+        let status = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "120",
+                "-y",
+                "32",
+            ])
+            .arg(&line)
+            .env("NO_COLOR", "1")
+            .status()
+            .expect("tmux runs");
+        assert!(status.success(), "tmux new-session");
+        Pane { socket }
+    }
+
+    fn send(&self, keys: &[&str]) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys"])
+            .args(keys)
+            .status()
+            .expect("tmux send-keys");
+        assert!(status.success());
+    }
+
+    fn capture(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p"])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits (at most `secs`) until the pane shows every one of `texts`.
+    fn wait_for(&self, texts: &[&str], secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let screen = self.capture();
+            if texts.iter().all(|t| screen.contains(t)) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited {secs} s for {texts:?}; the pane shows:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// After the TUI exits: its exit code, and that the terminal is cooked again.
+    fn exit_code(&self) -> i32 {
+        let screen = self.wait_for(&["EXIT=", "STTY"], 60);
+        let stty = screen
+            .lines()
+            .skip_while(|l| !l.starts_with("STTY"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            stty.contains(" icanon") && stty.contains(" echo ") && !stty.contains("-icanon"),
+            "the terminal is left in raw mode: {stty}"
+        );
+        let code = screen
+            .lines()
+            .find_map(|l| l.strip_prefix("EXIT="))
+            .and_then(|c| c.trim().parse().ok())
+            .unwrap_or(-1);
+        code
+    }
+}
+
+impl Drop for Pane {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+fn tmux_available() -> bool {
+    let ok = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("tui tmux smoke test: SKIPPED — tmux is not installed (apt-get install tmux)");
+    }
+    ok
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_fleetsim")
+}
+
+#[test]
+fn explore_a_broken_scenario_with_keys() {
+    if !tmux_available() {
+        return;
+    }
+    let pane = Pane::start(
+        "explore",
+        &format!("{} tui scenarios/broken/wrong-artifact-hash.yaml", bin()),
+    );
+    pane.wait_for(&["fleetsim", "1 Fleet", "Fleet state", "Campaigns"], 30);
+    pane.send(&["Space"]);
+    pane.wait_for(&["paused"], 10);
+    pane.send(&["v"]);
+    let screen = pane.wait_for(&["stopped at a violation", "DDI-ARTIFACT-HASH"], 30);
+    assert!(screen.contains("1 violations"), "{screen}");
+    pane.send(&["Enter"]);
+    pane.wait_for(&["Device ", "Trace", "following", "phase"], 10);
+    pane.send(&["?"]);
+    pane.wait_for(&["Keys", "pause / resume", "run to the next violation"], 10);
+    pane.send(&["Escape"]);
+    pane.send(&["4"]);
+    pane.wait_for(&["digest", "seed      7"], 10);
+    pane.send(&["q"]);
+    assert_eq!(pane.exit_code(), 1, "violations were found: exit 1");
+    let screen = pane.capture();
+    assert!(screen.contains("fleetsim tui: stopped at"), "{screen}");
+    assert!(screen.contains("--seed 7"), "{screen}");
+}
+
+#[test]
+fn ctrl_c_restores_the_terminal() {
+    if !tmux_available() {
+        return;
+    }
+    let pane = Pane::start("ctrlc", &format!("{} tui scenarios/quickstart.yaml", bin()));
+    pane.wait_for(&["Fleet state"], 30);
+    pane.send(&["C-c"]);
+    assert_eq!(pane.exit_code(), 0);
+}
+
+#[test]
+fn real_time_against_serve_hides_virtual_controls() {
+    if !tmux_available() {
+        return;
+    }
+    let serve = common::ServeProcess::start("scenarios/quickstart.yaml", 20_000.0);
+    let pane = Pane::start(
+        "real",
+        &format!(
+            "{} tui scenarios/quickstart.yaml --devices 30 --time-scale 20000 --target {}",
+            bin(),
+            serve.base_url
+        ),
+    );
+    let screen = pane.wait_for(&["real time", "Fleet state"], 30);
+    assert!(!screen.contains("space pause"), "{screen}");
+    pane.send(&["?"]);
+    let help = pane.wait_for(&["Keys", "virtual-only"], 10);
+    assert!(!help.contains("pause / resume"), "{help}");
+    pane.send(&["Escape"]);
+    pane.wait_for(&["finished", "/30 updated"], 60);
+    pane.send(&["q"]);
+    assert_eq!(pane.exit_code(), 0);
+}
