@@ -167,25 +167,51 @@ fn fleet_chart(f: &mut Frame, s: &Snapshot, area: Rect) {
                 .collect()
         })
         .collect();
-    let datasets: Vec<Dataset> = Phase::ALL
+    let shown = |i: usize| s.timeline.iter().any(|x| x.phases[i] > 0) || s.phases[i] > 0;
+    let datasets: Vec<Dataset> = series
         .iter()
-        .zip(&series)
         .enumerate()
-        .filter(|(i, _)| s.timeline.iter().any(|x| x.phases[*i] > 0))
-        .map(|(i, (phase, data))| {
+        .filter(|(i, _)| shown(*i))
+        .map(|(i, data)| {
             Dataset::default()
-                .name(format!("{} {}", phase.as_str(), s.phases[i]))
                 .marker(Marker::Braille)
                 .graph_type(GraphType::Line)
                 .style(Style::new().fg(PHASE_COLOURS[i]))
                 .data(data)
         })
         .collect();
+    // The legend is a line above the chart, so it never hides a curve.
+    let legend: Vec<TextSpan> = Phase::ALL
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| shown(*i))
+        .flat_map(|(i, phase)| {
+            [
+                // Non-breaking spaces keep each entry on one line.
+                TextSpan::styled("■\u{a0}", Style::new().fg(PHASE_COLOURS[i])),
+                TextSpan::raw(format!("{}\u{a0}{}  ", phase.as_str(), s.phases[i])),
+            ]
+        })
+        .collect();
+    let block = Block::bordered().title(format!(" Fleet state · {} devices ", s.devices));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let legend = Line::from(legend);
+    let rows = if legend.width() > inner.width as usize {
+        2
+    } else {
+        1
+    };
+    let [legend_area, chart_area] =
+        Layout::vertical([Constraint::Length(rows), Constraint::Min(3)]).areas(inner);
+    f.render_widget(
+        Paragraph::new(legend).wrap(Wrap { trim: true }),
+        legend_area,
+    );
     // The chart spans the run so far: it widens as time goes on.
     let hours = (s.now.as_millis() as f64 / 3_600_000.0).max(1.0 / 60.0);
     let top = (s.devices as f64).max(1.0);
     let chart = Chart::new(datasets)
-        .block(Block::bordered().title(format!(" Fleet state · {} devices ", s.devices)))
         .x_axis(Axis::default().bounds([0.0, hours]).labels([
             "0".to_string(),
             format_duration(Span((hours * 1_800_000.0) as u64 / 1000 * 1000)),
@@ -195,10 +221,8 @@ fn fleet_chart(f: &mut Frame, s: &Snapshot, area: Rect) {
             Axis::default()
                 .bounds([0.0, top])
                 .labels(["0".to_string(), format!("{}", s.devices)]),
-        )
-        .legend_position(Some(ratatui::widgets::LegendPosition::TopLeft))
-        .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(60)));
-    f.render_widget(chart, area);
+        );
+    f.render_widget(chart, chart_area);
 }
 
 fn campaign_gauges(f: &mut Frame, s: &Snapshot, area: Rect) {

@@ -87,7 +87,7 @@ pub struct DeviceView {
     pub number: u64,
     /// Controller id or CIK.
     pub controller_id: String,
-    /// Group name (or `#index`), kind and protocol.
+    /// Group name (or `group N`), kind and protocol.
     pub group: String,
     /// Phase.
     pub phase: Option<Phase>,
@@ -253,7 +253,10 @@ fn device_view(
     violations: &[crate::oracle::Violation],
 ) -> DeviceView {
     let g = &setup.groups[d.group as usize];
-    let name = g.name.clone().unwrap_or_else(|| format!("#{}", d.group));
+    let name = g
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("group {}", d.group + 1));
     let windows = g.link.window().map(|(every, _)| {
         // From the window before now, the next few.
         let from = Time(now.as_millis().saturating_sub(every.as_millis()));

@@ -242,7 +242,8 @@ fn real_time_hides_the_virtual_controls() {
 #[test]
 fn screen_overview() {
     let mut a = app(small());
-    tick(&mut a, Duration::from_secs(24));
+    // 60× for 150 s: T+2h30m, the campaign at 1 h under way.
+    tick(&mut a, Duration::from_secs(150));
     insta::assert_snapshot!(render(&a, 110, 30));
 }
 
