@@ -239,3 +239,17 @@ fn summary_points_to_reports_and_replay_and_shards_merge() {
     assert!(err.contains("no device nobody"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn tui_needs_a_terminal_and_a_valid_scenario() {
+    // The test's stdout is a pipe, not a terminal.
+    let (code, _, err) = fleetsim(&["tui", "scenarios/quickstart.yaml"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("needs a terminal"), "{err}");
+    let bad = temp_file("tui-bad.yaml", "name: x\nduration: 1q\nfleet: []\n");
+    let (code, _, err) = fleetsim(&["tui", bad.to_str().unwrap_or_default()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("tui-bad.yaml:2:"), "{err}");
+    let (code, _, err) = fleetsim(&["tui", "scenarios/quickstart.yaml", "--shard", "0/2"]);
+    assert_eq!(code, 2, "{err}");
+}

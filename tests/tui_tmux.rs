@@ -159,6 +159,33 @@ fn ctrl_c_restores_the_terminal() {
 }
 
 #[test]
+fn sigterm_restores_the_terminal() {
+    if !tmux_available() {
+        return;
+    }
+    // A seed no other test uses and an anchored pattern (not the shell
+    // around it), so pkill finds this process only.
+    let seed = 900_000 + std::process::id() % 99_999;
+    let pane = Pane::start(
+        "sigterm",
+        &format!("{} tui scenarios/quickstart.yaml --seed {seed}", bin()),
+    );
+    pane.wait_for(&["Fleet state"], 30);
+    let status = Command::new("pkill")
+        .args(["-TERM", "-f"])
+        .arg(format!(
+            "^{} tui scenarios/quickstart.yaml --seed {seed}$",
+            bin()
+        ))
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        eprintln!("sigterm test: SKIPPED — pkill is not available or found nothing");
+        return;
+    }
+    assert_eq!(pane.exit_code(), 0);
+}
+
+#[test]
 fn real_time_against_serve_hides_virtual_controls() {
     if !tmux_available() {
         return;

@@ -79,9 +79,8 @@ pub fn run(
     };
     let mut app = App::new(source, scenario, file);
     install_signal_handlers();
-    let mut terminal = ratatui::try_init()?;
-    // Restores the terminal on the way out, `?` included; ratatui's panic
-    // hook restores it on a panic.
+    // Restores the terminal on the way out, `?` included (also when setting
+    // it up fails half-way); ratatui's panic hook restores it on a panic.
     struct Restore;
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -89,6 +88,7 @@ pub fn run(
         }
     }
     let restore = Restore;
+    let mut terminal = ratatui::try_init()?;
     let mut last = Instant::now();
     while !app.quit && !SIGNALLED.load(Ordering::Relaxed) {
         terminal.draw(|f| draw::draw(f, &app))?;
