@@ -15,7 +15,11 @@ use fleetsim::sim::{Engine, RunResult, Selection};
 use fleetsim::time::Span;
 
 mod report_commands;
+mod run_options;
 mod shrink_command;
+mod tui_command;
+
+use run_options::{prepare, runtime_exit};
 
 #[derive(Parser)]
 #[command(
@@ -323,7 +327,7 @@ fn dispatch(cli: Cli) -> Exit {
             report_commands::merge_command(&inputs, &out)
         }
         Command::Shrink(args) => shrink_command::run(args),
-        Command::Tui(args) => tui_command(*args),
+        Command::Tui(args) => tui_command::run(*args),
     }
 }
 
@@ -346,157 +350,6 @@ fn run_command(mut a: RunArgs) -> Exit {
     match fleetsim::runtime::run(&s, &opts) {
         Ok(result) => finish(&s, &a.scenario, result, started.elapsed(), a.out),
         Err(e) => runtime_exit(e),
-    }
-}
-
-/// The exit for a real-time run that could not be carried out: the user's
-/// input (2) or the infrastructure (3).
-fn runtime_exit(e: fleetsim::runtime::RuntimeError) -> Exit {
-    use fleetsim::runtime::RuntimeError as E;
-    match e {
-        E::BadTarget(_) | E::Setup(_) | E::Unsupported(_) | E::MqttMissing(_) => {
-            Exit::BadInput(e.to_string())
-        }
-        e => Exit::Infrastructure(e.into()),
-    }
-}
-
-/// The scenario with `--seed/--devices/--duration/--time-scale` applied,
-/// and the options of a real-time run when `--target` is given (progress
-/// output off; the caller decides).
-fn prepare(a: &mut RunArgs) -> Result<(Scenario, Option<fleetsim::runtime::RealOptions>), Exit> {
-    let mut s = load(&a.scenario)?;
-    if let Some(seed) = a.seed {
-        s.seed = seed;
-    }
-    if let Some(n) = a.devices {
-        if n == 0 {
-            return Err(Exit::BadInput(
-                "--devices: expected a device count of at least 1".into(),
-            ));
-        }
-        s.scale_fleet(n);
-    }
-    if let Some(d) = a.duration {
-        if d.as_millis() == 0 {
-            return Err(Exit::BadInput(
-                "--duration: expected a duration longer than 0s".into(),
-            ));
-        }
-        s.duration = scenario::Duration(d);
-    }
-    if let Some(k) = a.time_scale {
-        if !(k.is_finite() && k > 0.0) {
-            return Err(Exit::BadInput(format!(
-                "--time-scale: expected a number above 0, found {k}"
-            )));
-        }
-        s.load.time_scale = k;
-    }
-    let Some(url) = a.target.take() else {
-        return Ok((s, None));
-    };
-    if a.shard.is_some() || a.trace_device.is_some() {
-        return Err(Exit::BadInput(
-            "--shard and --trace-device apply to virtual runs, not to --target".into(),
-        ));
-    }
-    let ca_pem = match &a.ca_cert {
-        Some(path) => match std::fs::read(path) {
-            Ok(bytes) => Some((path.display().to_string(), bytes)),
-            Err(e) => return Err(Exit::BadInput(format!("--ca-cert {}: {e}", path.display()))),
-        },
-        None => None,
-    };
-    let gateway_token = match &a.gateway_token_file {
-        Some(p) => Some(read_secret_file("--gateway-token-file", p)?),
-        None => a.gateway_token.take(),
-    };
-    let manager = match a.manage {
-        Some(api) => {
-            let (user, password) = a.mgmt.resolve()?;
-            if s.campaigns.external {
-                return Err(Exit::BadInput(format!(
-                    "--manage: {} says `campaigns: external`, so there are no campaigns to create; drop --manage or list the campaigns",
-                    a.scenario.display()
-                )));
-            }
-            Some(fleetsim::target::ManagerConfig {
-                api: match api {
-                    ManageApi::Hawkbit => fleetsim::target::ServerApi::Hawkbit,
-                    ManageApi::Goosebit => fleetsim::target::ServerApi::Goosebit,
-                },
-                url: a.mgmt_url.take().unwrap_or_else(|| url.clone()),
-                user,
-                password: fleetsim::target::Secret::new(password),
-                ca_pem: ca_pem.clone(),
-            })
-        }
-        None => None,
-    };
-    let target = fleetsim::runtime::Target {
-        base_url: url,
-        tenant: a.tenant.take(),
-        gateway_token,
-        ca_pem,
-    };
-    let opts = fleetsim::runtime::RealOptions {
-        target,
-        progress: false,
-        manager,
-        mqtt: a.mqtt.take(),
-        live: None,
-    };
-    Ok((s, Some(opts)))
-}
-
-fn tui_command(mut a: RunArgs) -> Exit {
-    let (s, real) = match prepare(&mut a) {
-        Ok(prepared) => prepared,
-        Err(e) => return e,
-    };
-    if a.shard.is_some() || a.trace_device.is_some() || a.out.is_some() {
-        return Exit::BadInput(
-            "--shard, --trace-device and --out apply to `fleetsim run`, not to the TUI".into(),
-        );
-    }
-    {
-        use std::io::IsTerminal;
-        if !std::io::stdout().is_terminal() {
-            return Exit::BadInput(
-                "fleetsim tui needs a terminal; use `fleetsim run` in scripts and CI".into(),
-            );
-        }
-    }
-    let file = a.scenario.file_name().map_or_else(
-        || a.scenario.display().to_string(),
-        |f| f.to_string_lossy().into_owned(),
-    );
-    let ending = match fleetsim::tui::run(s, file, real) {
-        Ok(ending) => ending,
-        Err(e) => return Exit::Infrastructure(e.into()),
-    };
-    let at = if ending.finished {
-        "the end".to_string()
-    } else {
-        ending.now.to_string()
-    };
-    match ending.seed {
-        Some(seed) => println!(
-            "fleetsim tui: stopped at {at}, seed {seed}, {} violations, digest {}\n  the same run: fleetsim run {} --seed {seed}",
-            ending.violations,
-            ending.digest,
-            a.scenario.display()
-        ),
-        None => println!(
-            "fleetsim tui: stopped at {at}, {} violations",
-            ending.violations
-        ),
-    }
-    match ending.real {
-        Some(Err(e)) => runtime_exit(e),
-        _ if ending.violations > 0 => Exit::Violations,
-        _ => Exit::Pass,
     }
 }
 

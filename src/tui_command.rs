@@ -1,0 +1,55 @@
+//! The CLI side of `fleetsim tui`: checks that there is a terminal, runs
+//! [`fleetsim::tui::run`] and, once the terminal is back, prints where the
+//! session stopped and how to repeat the run.
+
+use super::*;
+
+pub fn run(mut a: RunArgs) -> Exit {
+    let (s, real) = match prepare(&mut a) {
+        Ok(prepared) => prepared,
+        Err(e) => return e,
+    };
+    if a.shard.is_some() || a.trace_device.is_some() || a.out.is_some() {
+        return Exit::BadInput(
+            "--shard, --trace-device and --out apply to `fleetsim run`, not to the TUI".into(),
+        );
+    }
+    {
+        use std::io::IsTerminal;
+        if !std::io::stdout().is_terminal() {
+            return Exit::BadInput(
+                "fleetsim tui needs a terminal; use `fleetsim run` in scripts and CI".into(),
+            );
+        }
+    }
+    let file = a.scenario.file_name().map_or_else(
+        || a.scenario.display().to_string(),
+        |f| f.to_string_lossy().into_owned(),
+    );
+    let ending = match fleetsim::tui::run(s, file, real) {
+        Ok(ending) => ending,
+        Err(e) => return Exit::Infrastructure(e.into()),
+    };
+    let at = if ending.finished {
+        "the end".to_string()
+    } else {
+        ending.now.to_string()
+    };
+    match ending.seed {
+        Some(seed) => println!(
+            "fleetsim tui: stopped at {at}, seed {seed}, {} violations, digest {}\n  the same run: fleetsim run {} --seed {seed}",
+            ending.violations,
+            ending.digest,
+            a.scenario.display()
+        ),
+        None => println!(
+            "fleetsim tui: stopped at {at}, {} violations",
+            ending.violations
+        ),
+    }
+    match ending.real {
+        Some(Err(e)) => runtime_exit(e),
+        _ if ending.violations > 0 => Exit::Violations,
+        _ => Exit::Pass,
+    }
+}
