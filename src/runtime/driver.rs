@@ -342,18 +342,18 @@ impl Driver {
         let Some(feed) = &mut self.live else {
             return false;
         };
-        feed.publish(
-            live::Run {
-                now: now.min(self.end),
-                end: self.end,
-                events: self.processed,
-                books: &self.books,
-                devices: &self.devices,
-                setup: &self.setup,
-                recorder: &self.recorder,
-            },
-            last,
-        )
+        let run = crate::tui::snapshot::Parts {
+            now: now.min(self.end),
+            end: self.end,
+            events: self.processed,
+            books: &self.books,
+            devices: &self.devices,
+            setup: &self.setup,
+            members: &[],
+            focus: None,
+            finished: last,
+        };
+        feed.publish(run, &self.recorder)
     }
 
     fn finish(self) -> RunResult {

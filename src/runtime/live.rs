@@ -7,9 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::recorder::Recorder;
-use crate::device::{Books, Device};
+use crate::device::Device;
 use crate::sim::Setup;
-use crate::time::Time;
 use crate::tui::snapshot::{campaign_members, Parts, Snapshot};
 use crate::tui::source::Live;
 
@@ -23,17 +22,6 @@ pub struct LiveFeed {
     last: Option<Instant>,
 }
 
-/// What a snapshot is taken from.
-pub struct Run<'a> {
-    pub now: Time,
-    pub end: Time,
-    pub events: u64,
-    pub books: &'a Books,
-    pub devices: &'a [Device],
-    pub setup: &'a Setup,
-    pub recorder: &'a Recorder,
-}
-
 impl LiveFeed {
     /// A feed into `live` for this fleet.
     pub fn new(live: Arc<Live>, setup: &Setup, devices: &[Device]) -> LiveFeed {
@@ -44,25 +32,20 @@ impl LiveFeed {
         }
     }
 
-    /// Publishes a snapshot when one is due (always when `last`); returns
-    /// true when the UI asked the run to stop.
-    pub fn publish(&mut self, run: Run<'_>, last: bool) -> bool {
+    /// Publishes a snapshot of `run` when one is due (always at the end of
+    /// the run); the campaign members and the focused device's recorded
+    /// lines are filled in here. Returns true when the UI asked the run to stop.
+    pub fn publish(&mut self, run: Parts<'_>, recorder: &Recorder) -> bool {
         let due = self.last.is_none_or(|t| t.elapsed() >= EVERY);
-        if due || last {
+        if due || run.finished {
             let focus = self.live.focused().and_then(|n| {
                 let slot = run.devices.binary_search_by_key(&n, |d| d.number).ok()?;
-                Some((slot, run.recorder.lines(slot)))
+                Some((slot, recorder.lines(slot)))
             });
             self.live.publish(Snapshot::capture(Parts {
-                now: run.now,
-                end: run.end,
-                events: run.events,
-                books: run.books,
-                devices: run.devices,
-                setup: run.setup,
                 members: &self.members,
                 focus,
-                finished: last,
+                ..run
             }));
             self.last = Some(Instant::now());
         }
