@@ -42,11 +42,16 @@ impl LiveFeed {
                 let slot = run.devices.binary_search_by_key(&n, |d| d.number).ok()?;
                 Some((slot, recorder.lines(slot)))
             });
-            self.live.publish(Snapshot::capture(Parts {
+            let mut snapshot = Snapshot::capture(Parts {
                 members: &self.members,
                 focus,
                 ..run
-            }));
+            });
+            // `serve` signs URLs in Unix seconds.
+            snapshot.url_clock_s = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            self.live.publish(snapshot);
             self.last = Some(Instant::now());
         }
         self.live.stopping()

@@ -104,7 +104,11 @@ pub const KEYS: &[KeyHelp] = &[
     key("g", "go to a device by number (type it, enter)", false),
     key("f end", "follow the trace's newest lines", false),
     key("?", "this help", false),
-    key("esc", "close help or input", false),
+    key(
+        "esc",
+        "close help or input; back to the fleet screen",
+        false,
+    ),
     key("q ctrl-c", "quit", false),
 ];
 

@@ -405,21 +405,22 @@ fn device(f: &mut Frame, app: &App, area: Rect) {
         }),
     ];
     for u in d.urls.iter().rev().take(4).rev() {
-        let now_s = now.as_millis() / 1000;
-        let state = if app.is_virtual() {
-            if u.expires_s <= now_s {
-                format!(
-                    "expired {} ago",
-                    format_duration(Span::secs(now_s - u.expires_s))
-                )
-            } else {
-                format!(
-                    "valid {} more",
-                    format_duration(Span::secs(u.expires_s - now_s))
-                )
-            }
+        // Virtual time stands at the cursor, which may be past the last event.
+        let now_s = if app.is_virtual() {
+            now.as_millis() / 1000
         } else {
-            format!("expires {} (unix s)", u.expires_s)
+            app.snapshot.url_clock_s
+        };
+        let state = if u.expires_s <= now_s {
+            format!(
+                "expired {} ago",
+                format_duration(Span::secs(now_s - u.expires_s))
+            )
+        } else {
+            format!(
+                "valid {} more",
+                format_duration(Span::secs(u.expires_s - now_s))
+            )
         };
         lines.push(Line::from(format!(
             "  {} used {} · {state}",

@@ -46,6 +46,9 @@ pub struct Snapshot {
     pub digest: String,
     /// The device the user is looking at.
     pub device: Option<DeviceView>,
+    /// Now on the clock of signed URLs' `expires`, in seconds: scenario
+    /// seconds in virtual time, Unix seconds against a real server.
+    pub url_clock_s: u64,
     /// True when the run has reached its end.
     pub finished: bool,
 }
@@ -224,6 +227,7 @@ impl Snapshot {
             campaigns,
             digest: crate::sim::digest::combine(p.devices.iter().map(|d| (d.number, &d.trace))),
             device,
+            url_clock_s: p.now.as_millis() / 1000,
             finished: p.finished,
         }
     }
