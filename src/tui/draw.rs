@@ -440,9 +440,14 @@ fn device(f: &mut Frame, app: &App, area: Rect) {
         .iter()
         .map(|l| Line::from(trace_line(l)))
         .collect();
+    let lines = if d.trace_total > d.trace.len() as u64 {
+        format!("last {} of {} lines", d.trace.len(), d.trace_total)
+    } else {
+        format!("{} lines", d.trace_total)
+    };
     let title = match app.scroll {
-        None => format!(" Trace · {} lines · following ", d.trace.len()),
-        Some(n) => format!(" Trace · {} lines · {n} back (f follows) ", d.trace.len()),
+        None => format!(" Trace · {lines} · following "),
+        Some(n) => format!(" Trace · {lines} · {n} back (f follows) "),
     };
     f.render_widget(
         Paragraph::new(shown).block(Block::bordered().title(title)),

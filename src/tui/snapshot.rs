@@ -100,8 +100,11 @@ pub struct DeviceView {
     pub converged_at: Option<Time>,
     /// `None` when always online; else the online windows around now.
     pub windows: Option<Vec<(Time, Time)>>,
-    /// Its trace so far (virtual: the whole trace; real time: the last lines).
+    /// The newest lines of its trace (virtual: up to
+    /// [`TRACE_SHOWN`](super::source::TRACE_SHOWN); real time: the recorded ones).
     pub trace: Vec<String>,
+    /// Lines its trace has in all.
+    pub trace_total: u64,
     /// Signed URLs the device was handed: (line time, expires in seconds).
     pub urls: Vec<UrlSeen>,
     /// Violations about it.
@@ -288,6 +291,7 @@ fn device_view(
         converged_at: d.converged_at,
         windows,
         urls: urls_in(&trace),
+        trace_total: trace.len() as u64,
         trace,
         violations: violations.iter().filter(|v| v.device == d.number).count() as u64,
     }

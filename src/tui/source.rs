@@ -20,6 +20,9 @@ use crate::time::Time;
 
 /// Events processed between looks at the wall clock.
 const CHUNK: u64 = 2048;
+/// Newest trace lines of the focused device a snapshot carries: a month of
+/// a chatty device is tens of thousands of lines, too many to copy per frame.
+pub const TRACE_SHOWN: usize = 5_000;
 
 /// A virtual-time run driven by the UI.
 pub struct VirtualRun {
@@ -163,9 +166,14 @@ impl VirtualRun {
             // A device's history depends only on its own streams: the shadow
             // run of it alone follows the main run exactly.
             f.shadow.advance(now, u64::MAX);
-            (f.slot, f.shadow.trace().to_vec())
+            let trace = f.shadow.trace();
+            (
+                f.slot,
+                trace[trace.len().saturating_sub(TRACE_SHOWN)..].to_vec(),
+            )
         });
-        Snapshot::capture(Parts {
+        let total = self.focus.as_ref().map_or(0, |f| f.shadow.trace().len());
+        let mut snapshot = Snapshot::capture(Parts {
             now,
             end: self.engine.end(),
             events: self.engine.processed(),
@@ -175,7 +183,11 @@ impl VirtualRun {
             members: &self.members,
             focus,
             finished: self.finished(),
-        })
+        });
+        if let Some(d) = &mut snapshot.device {
+            d.trace_total = total as u64;
+        }
+        snapshot
     }
 }
 
