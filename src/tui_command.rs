@@ -22,11 +22,19 @@ pub fn run(mut a: RunArgs) -> Exit {
             );
         }
     }
-    let file = a.scenario.file_name().map_or_else(
-        || a.scenario.display().to_string(),
-        |f| f.to_string_lossy().into_owned(),
-    );
-    let ending = match fleetsim::tui::run(s, file, real) {
+    let file = a.scenario.display().to_string();
+    // What repeats the session's run, `--seed` aside.
+    let mut command = format!("fleetsim run {file}");
+    if let Some(n) = a.devices {
+        command.push_str(&format!(" --devices {n}"));
+    }
+    if let Some(d) = a.duration {
+        command.push_str(&format!(
+            " --duration {}",
+            scenario::units::format_duration(d)
+        ));
+    }
+    let ending = match fleetsim::tui::run(s, file, command.clone(), real) {
         Ok(ending) => ending,
         Err(e) => return Exit::Infrastructure(e.into()),
     };
@@ -37,10 +45,9 @@ pub fn run(mut a: RunArgs) -> Exit {
     };
     match ending.seed {
         Some(seed) => println!(
-            "fleetsim tui: stopped at {at}, seed {seed}, {} violations, digest {}\n  the same run: fleetsim run {} --seed {seed}",
+            "fleetsim tui: stopped at {at}, seed {seed}, {} violations, digest {}\n  the same run: {command} --seed {seed}",
             ending.violations,
             ending.digest,
-            a.scenario.display()
         ),
         None => println!(
             "fleetsim tui: stopped at {at}, {} violations",

@@ -126,8 +126,11 @@ pub struct App {
     pub source: Source,
     /// The scenario as loaded.
     pub scenario: Scenario,
-    /// Scenario file name, for the header.
+    /// Scenario file, for the header.
     pub file: String,
+    /// The `fleetsim run …` command (without `--seed`) that repeats the
+    /// session's run: the scenario and the flags given.
+    pub command: String,
     /// The screen shown.
     pub screen: Screen,
     /// True while virtual time stands still.
@@ -168,6 +171,7 @@ impl App {
         let mut app = App {
             source,
             scenario,
+            command: format!("fleetsim run {file}"),
             file,
             screen: Screen::Overview,
             paused: false,

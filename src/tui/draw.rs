@@ -519,8 +519,8 @@ fn scenario(f: &mut Frame, app: &App, area: Rect) {
         lines.push(Line::from(format!(
             "  {:>6} × {} {} ({}) · {link}",
             g.count,
-            format!("{:?}", g.kind).to_lowercase(),
-            format!("{:?}", g.protocol).to_lowercase(),
+            g.kind.as_str(),
+            g.protocol.as_str(),
             g.name.as_deref().unwrap_or("unnamed"),
         )));
     }

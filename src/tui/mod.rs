@@ -66,11 +66,13 @@ pub struct Ending {
     pub real: Option<Result<RunResult, RuntimeError>>,
 }
 
-/// Runs the TUI over `scenario` (file name `file` for the header): in
-/// virtual time, or in real time when `real` is given. Blocks until quit.
+/// Runs the TUI over `scenario` (loaded from `file`; `command` is the
+/// `fleetsim run …` that repeats it, without `--seed`): in virtual time, or
+/// in real time when `real` is given. Blocks until quit.
 pub fn run(
     scenario: Scenario,
     file: String,
+    command: String,
     real: Option<RealOptions>,
 ) -> Result<Ending, TuiError> {
     let source = match real {
@@ -78,6 +80,7 @@ pub fn run(
         None => Source::Virtual(Box::new(VirtualRun::new(scenario.clone()))),
     };
     let mut app = App::new(source, scenario, file);
+    app.command = command;
     install_signal_handlers();
     // Restores the terminal on the way out, `?` included (also when setting
     // it up fails half-way); ratatui's panic hook restores it on a panic.

@@ -285,7 +285,7 @@ fn device_view(
     DeviceView {
         number: d.number,
         controller_id: d.controller_id.clone(),
-        group: format!("{name} ({:?}, {:?})", g.kind, g.protocol).to_lowercase(),
+        group: format!("{name} ({}, {})", g.kind.as_str(), g.protocol.as_str()),
         phase: Some(d.phase),
         assigned_at: d.assigned_at,
         converged_at: d.converged_at,
