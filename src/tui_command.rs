@@ -54,6 +54,11 @@ pub fn run(mut a: RunArgs) -> Exit {
             ending.violations
         ),
     }
+    if ending.stop_timed_out {
+        return Exit::Infrastructure(anyhow::anyhow!(
+            "the real-time run did not stop within 45 s of quitting; left behind"
+        ));
+    }
     match ending.real {
         Some(Err(e)) => runtime_exit(e),
         _ if ending.violations > 0 => Exit::Violations,

@@ -64,7 +64,9 @@ fn real_time_snapshots_follow_the_run_to_its_end() {
         "{:?}",
         device.trace
     );
-    let outcome = run.stop().expect("the run's outcome");
+    let outcome = run
+        .stop(Duration::from_secs(60))
+        .expect("the run's outcome");
     assert!(outcome.is_ok());
 }
 
@@ -79,7 +81,9 @@ fn quitting_stops_a_real_time_run_early() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let stopping = Instant::now();
-    let outcome = run.stop().expect("the run's outcome");
+    let outcome = run
+        .stop(Duration::from_secs(60))
+        .expect("the run's outcome");
     assert!(outcome.is_ok());
     // Requests in flight end within their own timeouts (30 s at most).
     assert!(stopping.elapsed() < Duration::from_secs(40));

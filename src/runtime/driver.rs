@@ -129,8 +129,10 @@ impl Driver {
                 _ => break,
             }
         }
-        self.books.stats.sample(self.end, &self.books.phases);
-        self.publish_live(self.now().min(self.end), true);
+        // A run stopped early (from the TUI) ends its timeline where it stopped.
+        let at = self.now().min(self.end);
+        self.books.stats.sample(at, &self.books.phases);
+        self.publish_live(at, true);
         self.finish()
     }
 

@@ -126,6 +126,8 @@ pub struct Engine {
     processed: u64,
     /// Time of the last event processed.
     clock: Time,
+    /// True once the end-of-run checks have run.
+    closed: bool,
     cpg: cpg::CpgState,
 }
 
@@ -192,6 +194,7 @@ impl Engine {
             campaign_actions,
             processed: 0,
             clock: Time::ZERO,
+            closed: false,
             cpg,
         }
     }
@@ -212,8 +215,26 @@ impl Engine {
             }
             self.process(ev);
         }
-        self.books.stats.sample(self.end, &self.books.phases);
+        self.close();
         self.finish()
+    }
+
+    /// The end of the run: the last sample and the checks that look at the
+    /// state at the end (URL liveness). Runs once, whether the run went in
+    /// one go or in slices.
+    fn close(&mut self) {
+        if std::mem::replace(&mut self.closed, true) {
+            return;
+        }
+        self.books.stats.sample(self.end, &self.books.phases);
+        self.cpg_close();
+    }
+
+    /// Closes the run when nothing is left before its end.
+    fn close_if_done(&mut self) {
+        if self.next_event_at().is_none() {
+            self.close();
+        }
     }
 
     /// Processes at most `max_events` of the events due at or before `until`
@@ -230,6 +251,7 @@ impl Engine {
             self.process(ev);
             done += 1;
         }
+        self.close_if_done();
         done
     }
 
@@ -241,9 +263,11 @@ impl Engine {
             let housekeeping = matches!(ev.what, What::Sample);
             self.process(ev);
             if !housekeeping {
+                self.close_if_done();
                 return true;
             }
         }
+        self.close();
         false
     }
 

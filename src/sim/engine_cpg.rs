@@ -204,15 +204,21 @@ impl Engine {
         }
     }
 
+    /// The end-of-run URL checks (URL-LIVE).
+    pub(super) fn cpg_close(&mut self) {
+        if self.cpg.active {
+            self.books
+                .oracle
+                .url_at_end(self.end, |n| self.setup.controller_id(n));
+        }
+    }
+
     /// The gateway section of the result (`None` without `cpg` devices).
     pub(super) fn gateway_report(&mut self) -> Option<GatewayReport> {
         if !self.cpg.active {
             return None;
         }
         let end = self.end;
-        self.books
-            .oracle
-            .url_at_end(end, |n| self.setup.controller_id(n));
         let mut strategies = Vec::new();
         for (i, plan) in self.setup.campaigns.iter().enumerate() {
             let slots = &self.cpg.targets[i];

@@ -98,7 +98,7 @@ pub const KEYS: &[KeyHelp] = &[
         false,
     ),
     key("↑ ↓ j k", "move in a list, scroll the trace", false),
-    key("pgup pgdn", "scroll the trace by a page", false),
+    key("pgup pgdn", "move or scroll by 20 lines", false),
     key("enter", "open the selected violation's device", false),
     key("[ ]", "previous / next device", false),
     key("g", "go to a device by number (type it, enter)", false),
@@ -141,8 +141,10 @@ pub struct App {
     pub help: bool,
     /// Selected row of the violations list.
     pub selected: usize,
-    /// Lines scrolled back from the trace's end (`None`: follow it).
-    pub scroll: Option<usize>,
+    /// Scrolled back: the trace line (counted over the whole trace) just
+    /// after the last one shown, so the view stays put as lines come in.
+    /// `None`: follow the newest lines.
+    pub scroll: Option<u64>,
     /// Digits typed after `g`.
     pub input: Option<String>,
     /// Searching for the next violation.
@@ -162,7 +164,8 @@ pub struct App {
 }
 
 impl App {
-    /// A paused app over `source`.
+    /// An app over `source`, running at the speed that plays the scenario
+    /// in about a minute.
     pub fn new(source: Source, scenario: Scenario, file: String) -> App {
         let speed = match &source {
             Source::Virtual(v) => default_speed(v.end()),
@@ -250,6 +253,7 @@ impl App {
         let deadline = Instant::now() + budget;
         let speed = self.speed();
         let before = self.snapshot.events;
+        let mut found = None;
         if let Source::Virtual(v) = &mut self.source {
             if self.seeking {
                 match v.seek_violation(deadline) {
@@ -257,9 +261,8 @@ impl App {
                         self.seeking = false;
                         self.paused = true;
                         self.cursor = v.now();
-                        self.selected = (v.violations() as usize).saturating_sub(1);
                         self.screen = Screen::Violations;
-                        self.message = Some(format!("stopped at a violation, {}", v.now()));
+                        found = Some((v.violations(), v.now()));
                     }
                     Seek::NotYet => self.cursor = v.now(),
                     Seek::End => {
@@ -283,6 +286,19 @@ impl App {
             }
         }
         self.refresh();
+        if let Some((number, at)) = found {
+            // The oracle keeps the first violations only.
+            let row = (number as usize).saturating_sub(1);
+            if row < self.snapshot.violations.len() {
+                self.selected = row;
+                self.message = Some(format!("stopped at a violation, {at}"));
+            } else {
+                self.message = Some(format!(
+                    "stopped at violation #{number}, {at} (only the first {} are listed)",
+                    self.snapshot.violations.len()
+                ));
+            }
+        }
         let secs = elapsed.as_secs_f64();
         if secs > 0.0 {
             self.events_per_sec = self.snapshot.events.saturating_sub(before) as f64 / secs;
@@ -346,8 +362,8 @@ impl App {
             KeyCode::Char(']') => self.next_device(true),
             KeyCode::Up | KeyCode::Char('k') => self.move_up(1),
             KeyCode::Down | KeyCode::Char('j') => self.move_down(1),
-            KeyCode::PageUp => self.move_up(10),
-            KeyCode::PageDown => self.move_down(10),
+            KeyCode::PageUp => self.move_up(20),
+            KeyCode::PageDown => self.move_down(20),
             KeyCode::End | KeyCode::Char('f') => self.scroll = None,
             KeyCode::Enter if self.screen == Screen::Violations => {
                 if let Some(v) = self.snapshot.violations.get(self.selected) {
@@ -372,6 +388,7 @@ impl App {
             }
             KeyCode::Char('.') => {
                 self.paused = true;
+                self.seeking = false;
                 if v.step_event() {
                     self.cursor = v.now();
                 } else {
@@ -380,6 +397,7 @@ impl App {
             }
             KeyCode::Char(c @ ('s' | 'm')) => {
                 self.paused = true;
+                self.seeking = false;
                 let by = if c == 's' {
                     Span::secs(1)
                 } else {
@@ -403,6 +421,7 @@ impl App {
                 self.cursor = Time::ZERO;
                 self.seeking = false;
                 self.selected = 0;
+                self.scroll = None;
                 self.message = Some(format!("restarted with seed {seed}"));
             }
             _ => return false,
@@ -451,8 +470,12 @@ impl App {
         match self.screen {
             Screen::Violations => self.selected = self.selected.saturating_sub(by),
             Screen::Device => {
-                let len = self.snapshot.device.as_ref().map_or(0, |d| d.trace.len());
-                self.scroll = Some((self.scroll.unwrap_or(0) + by).min(len.saturating_sub(1)));
+                let Some(d) = &self.snapshot.device else {
+                    return;
+                };
+                let first_kept = d.trace_total - d.trace.len() as u64;
+                let end = self.scroll.unwrap_or(d.trace_total);
+                self.scroll = Some(end.saturating_sub(by as u64).max(first_kept + 1));
             }
             _ => {}
         }
@@ -465,10 +488,11 @@ impl App {
                 self.selected = (self.selected + by).min(last);
             }
             Screen::Device => {
+                let total = self.snapshot.device.as_ref().map_or(0, |d| d.trace_total);
                 self.scroll = self
                     .scroll
-                    .and_then(|s| s.checked_sub(by))
-                    .filter(|s| *s > 0);
+                    .map(|end| end + by as u64)
+                    .filter(|end| *end < total);
             }
             _ => {}
         }

@@ -238,8 +238,13 @@ fn campaign_gauges(f: &mut Frame, s: &Snapshot, area: Rect) {
         let [label, bar] =
             Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(*row);
         let text = if c.started {
+            let moved = if c.moved_on > 0 {
+                format!(" · {} to a later campaign", c.moved_on)
+            } else {
+                String::new()
+            };
             format!(
-                "{} · {}/{} updated · {} failed",
+                "{} · {}/{} updated · {} failed{moved}",
                 c.name, c.updated, c.targeted, c.failed
             )
         } else {
@@ -433,8 +438,13 @@ fn device(f: &mut Frame, app: &App, area: Rect) {
         info,
     );
     let height = trace.height.saturating_sub(2) as usize;
-    let back = app.scroll.unwrap_or(0).min(d.trace.len());
-    let end = d.trace.len() - back;
+    // The kept lines are the newest; the anchor counts over the whole trace.
+    let first_kept = d.trace_total - d.trace.len() as u64;
+    let end = match app.scroll {
+        None => d.trace.len(),
+        Some(anchor) => (anchor.saturating_sub(first_kept) as usize)
+            .clamp(height.min(d.trace.len()), d.trace.len()),
+    };
     let start = end.saturating_sub(height);
     let shown: Vec<Line> = d.trace[start..end]
         .iter()
@@ -447,7 +457,10 @@ fn device(f: &mut Frame, app: &App, area: Rect) {
     };
     let title = match app.scroll {
         None => format!(" Trace · {lines} · following "),
-        Some(n) => format!(" Trace · {lines} · {n} back (f follows) "),
+        Some(_) => format!(
+            " Trace · {lines} · {} back (f follows) ",
+            d.trace.len() - end
+        ),
     };
     f.render_widget(
         Paragraph::new(shown).block(Block::bordered().title(title)),

@@ -9,7 +9,8 @@
 //! - [`draw`] renders an [`App`](app::App) with ratatui, snapshot-tested on
 //!   its `TestBackend`;
 //! - this module owns the terminal: raw mode and the alternate screen are
-//!   restored on every way out (quit, error, panic, Ctrl-C, SIGTERM/SIGHUP).
+//!   restored on every way out (quit, error, a panic on the UI thread,
+//!   Ctrl-C, SIGTERM/SIGHUP).
 //!
 //! The UI samples the simulation once per frame (20 per second); between
 //! frames the engine runs its events without drawing, so 100 000 devices
@@ -41,6 +42,10 @@ const BUDGET: Duration = Duration::from_millis(40);
 
 /// Set by SIGTERM, SIGHUP or SIGINT: leave the loop, restore the terminal.
 static SIGNALLED: AtomicBool = AtomicBool::new(false);
+/// Set when another thread's panic message was printed over the UI.
+static REPAINT: AtomicBool = AtomicBool::new(false);
+/// How long quitting waits for a real-time run to stop.
+const STOP_BOUND: Duration = Duration::from_secs(45);
 
 /// Terminal trouble (exit code 3).
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +69,8 @@ pub struct Ending {
     pub violations: u64,
     /// The real-time run's own outcome (when it ran against `--target`).
     pub real: Option<Result<RunResult, RuntimeError>>,
+    /// A real-time run did not stop within the bound.
+    pub stop_timed_out: bool,
 }
 
 /// Runs the TUI over `scenario` (loaded from `file`; `command` is the
@@ -81,19 +88,42 @@ pub fn run(
     };
     let mut app = App::new(source, scenario, file);
     app.command = command;
-    install_signal_handlers();
+    set_signal_handlers(true);
     // Restores the terminal on the way out, `?` included (also when setting
-    // it up fails half-way); ratatui's panic hook restores it on a panic.
+    // it up fails half-way).
     struct Restore;
     impl Drop for Restore {
         fn drop(&mut self) {
             ratatui::restore();
+            set_signal_handlers(false);
         }
     }
     let restore = Restore;
-    let mut terminal = ratatui::try_init()?;
+    let ui_thread = std::thread::current().id();
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        // A panic on the UI thread ends the session: the terminal comes
+        // back before the message is printed. One on another thread (a
+        // real-time run's) leaves the UI up; its message is painted over.
+        if std::thread::current().id() == ui_thread {
+            ratatui::restore();
+        } else {
+            REPAINT.store(true, Ordering::Relaxed);
+        }
+        default_hook(info);
+    }));
+    ratatui::crossterm::terminal::enable_raw_mode()?;
+    ratatui::crossterm::execute!(
+        std::io::stdout(),
+        ratatui::crossterm::terminal::EnterAlternateScreen
+    )?;
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
     let mut last = Instant::now();
     while !app.quit && !SIGNALLED.load(Ordering::Relaxed) {
+        if REPAINT.swap(false, Ordering::Relaxed) {
+            terminal.clear()?;
+        }
         terminal.draw(|f| draw::draw(f, &app))?;
         let busy = app.is_busy();
         let frame_end = Instant::now() + if busy { Duration::ZERO } else { FRAME };
@@ -116,6 +146,7 @@ pub fn run(
         last = now;
     }
     drop(restore);
+    let _ = std::panic::take_hook();
     let s = &app.snapshot;
     let mut ending = Ending {
         seed: app.seed(),
@@ -124,9 +155,16 @@ pub fn run(
         digest: s.digest.clone(),
         violations: s.violations_total,
         real: None,
+        stop_timed_out: false,
     };
     if let Source::Real(r) = app.source {
-        ending.real = r.stop();
+        if !s.finished {
+            eprintln!(
+                "fleetsim tui: stopping the run (requests in flight end within their timeouts)…"
+            );
+        }
+        ending.real = r.stop(STOP_BOUND);
+        ending.stop_timed_out = ending.real.is_none();
     }
     Ok(ending)
 }
@@ -135,8 +173,15 @@ extern "C" fn on_signal(_: libc::c_int) {
     SIGNALLED.store(true, Ordering::Relaxed);
 }
 
-fn install_signal_handlers() {
-    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+/// Catches SIGTERM, SIGHUP and SIGINT while the terminal is ours (`on`),
+/// and gives them back their default action afterwards, so that a Ctrl-C
+/// while a real-time run winds down still ends the process.
+fn set_signal_handlers(on: bool) {
+    let handler = if on {
+        on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t
+    } else {
+        libc::SIG_DFL
+    };
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {
         libc::signal(libc::SIGTERM, handler);

@@ -79,6 +79,8 @@ pub struct CampaignGauge {
     pub updated: u64,
     /// Of those, failed or canceled.
     pub failed: u64,
+    /// Of those, taken over by a later campaign.
+    pub moved_on: u64,
     /// True once it has started.
     pub started: bool,
 }
@@ -166,30 +168,43 @@ impl Snapshot {
     pub fn capture(p: Parts<'_>) -> Snapshot {
         let stats = &p.books.stats;
         let oracle = &p.books.oracle;
+        // A device counts for the latest started campaign that selects it:
+        // a later campaign takes over the devices of an earlier one.
+        let mut order: Vec<usize> = (0..p.setup.campaigns.len()).collect();
+        order.sort_by_key(|i| (p.setup.campaigns[*i].at, *i));
+        let mut latest: Vec<u32> = vec![u32::MAX; p.devices.len()];
+        for &i in order.iter().filter(|i| p.now >= p.setup.campaigns[**i].at) {
+            for &slot in &p.members[i] {
+                latest[slot as usize] = i as u32;
+            }
+        }
         let campaigns = p
             .setup
             .campaigns
             .iter()
             .zip(p.members)
-            .map(|(c, slots)| {
-                let started = p.now >= c.at;
-                let count = |wanted: &[Phase]| {
-                    if !started {
-                        return 0;
+            .enumerate()
+            .map(|(i, (c, slots))| {
+                let (mut updated, mut failed, mut moved_on) = (0, 0, 0);
+                for &slot in slots.iter().filter(|_| p.now >= c.at) {
+                    if latest[slot as usize] != i as u32 {
+                        moved_on += 1;
+                        continue;
                     }
-                    let n = slots
-                        .iter()
-                        .filter(|s| wanted.contains(&p.devices[**s as usize].phase))
-                        .count();
-                    n as u64
-                };
+                    match p.devices[slot as usize].phase {
+                        Phase::Updated => updated += 1,
+                        Phase::Failed | Phase::Canceled => failed += 1,
+                        _ => {}
+                    }
+                }
                 CampaignGauge {
                     name: c.name.clone(),
                     at: c.at,
                     targeted: slots.len() as u64,
-                    updated: count(&[Phase::Updated]),
-                    failed: count(&[Phase::Failed, Phase::Canceled]),
-                    started,
+                    updated,
+                    failed,
+                    moved_on,
+                    started: p.now >= c.at,
                 }
             })
             .collect();

@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::snapshot::{campaign_members, Parts, Snapshot};
 use crate::runtime::{RealOptions, RuntimeError};
@@ -119,11 +119,13 @@ impl VirtualRun {
         let before = self.violations();
         let mut n = 0u64;
         loop {
-            if !self.engine.step_event() {
-                return Seek::End;
-            }
+            let more = self.engine.step_event();
+            // The end-of-run checks may be what fires.
             if self.violations() > before {
                 return Seek::Found;
+            }
+            if !more {
+                return Seek::End;
             }
             n += 1;
             if n.is_multiple_of(CHUNK) && Instant::now() >= deadline {
@@ -162,10 +164,17 @@ impl VirtualRun {
     /// A snapshot of the run now.
     pub fn snapshot(&mut self) -> Snapshot {
         let now = self.engine.now();
+        // Events at `now` may be left in the main run (a step, or a slice
+        // cut by the budget): the replay stops short of them.
+        let replay_to = if self.engine.next_event_at() == Some(now) {
+            Time(now.as_millis().saturating_sub(1))
+        } else {
+            now
+        };
         let focus = self.focus.as_mut().map(|f| {
             // A device's history depends only on its own streams: the shadow
             // run of it alone follows the main run exactly.
-            f.shadow.advance(now, u64::MAX);
+            f.shadow.advance(replay_to, u64::MAX);
             let trace = f.shadow.trace();
             (
                 f.slot,
@@ -297,7 +306,7 @@ impl RealRun {
             self.last = s;
         }
         if self.thread.as_ref().is_some_and(|t| t.is_finished()) {
-            self.outcome = self.thread.take().and_then(|t| t.join().ok());
+            self.outcome = self.thread.take().map(joined);
         }
         if self.outcome.is_some() || self.thread.is_none() {
             self.last.finished = true;
@@ -313,15 +322,38 @@ impl RealRun {
         }
     }
 
-    /// Asks the run to stop and waits for it (its requests in flight end
-    /// within their own timeouts); returns its result.
-    pub fn stop(mut self) -> Option<Result<RunResult, RuntimeError>> {
+    /// Asks the run to stop and waits for it, at most `bound` (requests in
+    /// flight end within their own timeouts, but a run still registering
+    /// devices or connecting to a broker may take longer); returns its result,
+    /// or `None` when it did not stop in time.
+    pub fn stop(mut self, bound: Duration) -> Option<Result<RunResult, RuntimeError>> {
         self.live.stop.store(true, Ordering::Relaxed);
+        let deadline = Instant::now() + bound;
+        while self.thread.as_ref().is_some_and(|t| !t.is_finished()) {
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         if let Some(t) = self.thread.take() {
-            self.outcome = t.join().ok();
+            self.outcome = Some(joined(t));
         }
         self.outcome
     }
+}
+
+/// The run thread's result; a panic in it becomes an error, not silence.
+fn joined(t: JoinHandle<Result<RunResult, RuntimeError>>) -> Result<RunResult, RuntimeError> {
+    t.join().unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(RuntimeError::Runtime(std::io::Error::other(format!(
+            "the real-time run panicked: {what}"
+        ))))
+    })
 }
 
 #[cfg(test)]

@@ -167,18 +167,52 @@ fn devices_open_by_number_and_step_through_the_fleet() {
 }
 
 #[test]
-fn the_trace_scrolls_back_and_follows_again() {
+fn the_trace_scrolls_back_stays_put_and_follows_again() {
     let mut a = app(small());
     keys(&mut a, "g3");
     press(&mut a, KeyCode::Enter);
     tick(&mut a, Duration::from_secs(30));
+    let total = a.snapshot.device.as_ref().map_or(0, |d| d.trace_total);
+    assert!(total > 30, "{total}");
     press(&mut a, KeyCode::Up);
     press(&mut a, KeyCode::PageUp);
-    assert_eq!(a.scroll, Some(11));
+    assert_eq!(a.scroll, Some(total - 21));
     press(&mut a, KeyCode::Down);
-    assert_eq!(a.scroll, Some(10));
+    assert_eq!(a.scroll, Some(total - 20));
+    // New lines come in; the view stays on the same lines.
+    tick(&mut a, Duration::from_secs(30));
+    assert_eq!(a.scroll, Some(total - 20));
+    for _ in 0..100 {
+        press(&mut a, KeyCode::PageUp);
+    }
+    assert_eq!(a.scroll, Some(1), "no further back than the first line");
     keys(&mut a, "f");
     assert_eq!(a.scroll, None);
+}
+
+#[test]
+fn a_step_ends_a_seek() {
+    let mut a = app(shipped("scenarios/broken/wrong-artifact-hash.yaml"));
+    keys(&mut a, "v");
+    assert!(a.seeking);
+    keys(&mut a, ".");
+    assert!(!a.seeking && a.paused);
+}
+
+#[test]
+fn the_tui_finds_what_fleetsim_run_finds() {
+    // URL-LIVE fires at the end of the run, from the state at the end.
+    let s = shipped("scenarios/broken/url-live.yaml");
+    let run = crate::sim::Engine::new(&s, &crate::sim::Selection::default()).run(|_| {});
+    assert!(run.oracle.total() > 0);
+    let mut a = app(s);
+    seek_violation(&mut a);
+    while !a.snapshot.finished {
+        keys(&mut a, "v");
+        tick(&mut a, Duration::from_millis(50));
+    }
+    assert_eq!(a.snapshot.violations_total, run.oracle.total());
+    assert_eq!(a.snapshot.digest, run.digest);
 }
 
 #[test]
