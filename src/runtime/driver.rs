@@ -354,6 +354,7 @@ impl Driver {
             members: &[],
             focus: None,
             finished: last,
+            with_digest: true,
         };
         feed.publish(run, &self.recorder)
     }

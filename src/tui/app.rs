@@ -233,7 +233,11 @@ impl App {
     /// Takes a new snapshot.
     pub fn refresh(&mut self) {
         self.snapshot = match &mut self.source {
-            Source::Virtual(v) => v.snapshot(),
+            Source::Virtual(v) => {
+                // The digest reads every device: only when it is shown.
+                let with_digest = self.screen == Screen::Scenario || v.finished();
+                v.snapshot(with_digest)
+            }
             Source::Real(r) => r.snapshot(),
         };
         if let Source::Real(r) = &self.source {
@@ -371,8 +375,9 @@ impl App {
                     self.open_device(device);
                 }
             }
-            _ => {}
+            _ => return,
         }
+        self.refresh();
     }
 
     /// The keys that move virtual time; true when `code` was one.

@@ -152,7 +152,10 @@ pub fn run(
         seed: app.seed(),
         now: app.now(),
         finished: s.finished,
-        digest: s.digest.clone(),
+        digest: match &app.source {
+            Source::Virtual(v) => v.digest(),
+            Source::Real(_) => s.digest.clone(),
+        },
         violations: s.violations_total,
         real: None,
         stop_timed_out: false,

@@ -161,8 +161,13 @@ impl VirtualRun {
         });
     }
 
-    /// A snapshot of the run now.
-    pub fn snapshot(&mut self) -> Snapshot {
+    /// The combined digest of the device traces so far.
+    pub fn digest(&self) -> String {
+        self.engine.digest_so_far()
+    }
+
+    /// A snapshot of the run now; with the digest so far when `with_digest`.
+    pub fn snapshot(&mut self, with_digest: bool) -> Snapshot {
         let now = self.engine.now();
         // Events at `now` may be left in the main run (a step, or a slice
         // cut by the budget): the replay stops short of them.
@@ -192,6 +197,7 @@ impl VirtualRun {
             members: &self.members,
             focus,
             finished: self.finished(),
+            with_digest,
         });
         if let Some(d) = &mut snapshot.device {
             d.trace_total = total as u64;
@@ -373,7 +379,7 @@ mod tests {
             run.run_until(t, far);
             let _ = run.step_event();
         }
-        assert_eq!(run.snapshot().digest, whole.digest);
+        assert_eq!(run.snapshot(true).digest, whole.digest);
     }
 
     #[test]
@@ -382,7 +388,7 @@ mod tests {
         let far = Instant::now() + std::time::Duration::from_secs(60);
         run.set_focus(Some(3));
         run.run_until(Time(2 * 3_600_000), far);
-        let snap = run.snapshot();
+        let snap = run.snapshot(false);
         let device = snap.device.expect("focused device");
         assert_eq!(device.number, 3);
         assert!(!device.trace.is_empty());
@@ -391,7 +397,7 @@ mod tests {
         assert!(at <= 2 * 3_600_000, "{last}");
         // The rest of the trace comes as the run goes on.
         run.run_until(Time(4 * 3_600_000), far);
-        assert!(run.snapshot().device.map_or(0, |d| d.trace.len()) > device.trace.len());
+        assert!(run.snapshot(false).device.map_or(0, |d| d.trace.len()) > device.trace.len());
     }
 
     #[test]
@@ -400,12 +406,12 @@ mod tests {
         run.set_focus(Some(5));
         let far = Instant::now() + std::time::Duration::from_secs(60);
         run.run_until(run.end(), far);
-        let first = run.snapshot().digest;
+        let first = run.snapshot(true).digest;
         run.restart(8);
         assert_eq!(run.now(), Time::ZERO);
         assert_eq!(run.focused(), Some(5));
         run.run_until(run.end(), far);
-        assert_ne!(run.snapshot().digest, first);
+        assert_ne!(run.snapshot(true).digest, first);
         assert_eq!(run.scenario().seed, 8);
     }
 }
