@@ -385,15 +385,28 @@ fn device(f: &mut Frame, app: &App, area: Rect) {
     let now = app.now();
     let url_rows = d.urls.len().min(4) as u16;
     let [info, trace] =
-        Layout::vertical([Constraint::Length(6 + url_rows), Constraint::Min(3)]).areas(area);
+        Layout::vertical([Constraint::Length(7 + url_rows), Constraint::Min(3)]).areas(area);
+    let found = d
+        .first_violations
+        .iter()
+        .map(|(id, at)| format!("{id} at {}", short_time(*at)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let violations = match d.violations {
+        0 => TextSpan::styled("no violations", Style::new().fg(Color::Green)),
+        n => TextSpan::styled(
+            format!("{n} violations: {found}{}", if n > 3 { ", …" } else { "" }),
+            Style::new().fg(Color::Red),
+        ),
+    };
     let mut lines = vec![
         Line::from(format!(
-            "{} · {} · phase {} · violations {}",
+            "{} · {} · phase {}",
             d.controller_id,
             d.group,
             d.phase.map_or("?", |p| p.as_str()),
-            d.violations
         )),
+        Line::from(violations),
         Line::from(format!(
             "assigned {} · converged {}",
             d.assigned_at.map_or("-".into(), |t| t.to_string()),

@@ -110,8 +110,10 @@ pub struct DeviceView {
     pub trace_total: u64,
     /// Signed URLs the device was handed: (line time, expires in seconds).
     pub urls: Vec<UrlSeen>,
-    /// Violations about it.
+    /// Violations about it (among those the oracle kept).
     pub violations: u64,
+    /// The first few of them: invariant ID and time.
+    pub first_violations: Vec<(&'static str, Time)>,
 }
 
 /// A URL with an `expires` parameter that shows in a device's trace.
@@ -316,6 +318,12 @@ fn device_view(
         trace_total: trace.len() as u64,
         trace,
         violations: violations.iter().filter(|v| v.device == d.number).count() as u64,
+        first_violations: violations
+            .iter()
+            .filter(|v| v.device == d.number)
+            .take(3)
+            .map(|v| (v.id, Time(v.at_ms)))
+            .collect(),
     }
 }
 
