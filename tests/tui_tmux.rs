@@ -74,6 +74,22 @@ impl Pane {
         }
     }
 
+    /// Waits (at most `secs`) until the pane no longer shows `text`.
+    fn wait_gone(&self, text: &str, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let screen = self.capture();
+            if !screen.contains(text) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited {secs} s for {text:?} to go; the pane shows:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// After the TUI exits: its exit code, and that the terminal is cooked again.
     fn exit_code(&self) -> i32 {
         let screen = self.wait_for(&["EXIT=", "STTY"], 60);
@@ -138,6 +154,7 @@ fn explore_a_broken_scenario_with_keys() {
     pane.send(&["?"]);
     pane.wait_for(&["Keys", "pause / resume", "run to the next violation"], 10);
     pane.send(&["Escape"]);
+    pane.wait_gone("Keys ·", 10);
     pane.send(&["4"]);
     pane.wait_for(&["digest", "seed      7"], 10);
     pane.send(&["q"]);
@@ -205,6 +222,7 @@ fn real_time_against_serve_hides_virtual_controls() {
     let help = pane.wait_for(&["Keys", "virtual-only"], 10);
     assert!(!help.contains("pause / resume"), "{help}");
     pane.send(&["Escape"]);
+    pane.wait_gone("Keys ·", 10);
     pane.wait_for(&["finished", "/30 updated"], 60);
     pane.send(&["q"]);
     assert_eq!(pane.exit_code(), 0);

@@ -324,6 +324,14 @@ impl App {
             self.quit = true;
             return;
         }
+        // Esc and a key typed right after it reach us as one Alt-key: the
+        // terminal cannot tell them apart. Nothing here uses Alt, so take it
+        // as the two keys.
+        if key.modifiers.contains(KeyModifiers::ALT) {
+            self.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+            self.on_key(KeyEvent::new(key.code, key.modifiers - KeyModifiers::ALT));
+            return;
+        }
         if let Some(input) = &mut self.input {
             match key.code {
                 KeyCode::Char(c) if c.is_ascii_digit() && input.len() < 12 => input.push(c),

@@ -234,6 +234,11 @@ fn screens_help_and_quit() {
     );
     press(&mut a, KeyCode::Esc);
     assert!(!a.help);
+    // Esc then 2 typed quickly arrive as Alt-2.
+    keys(&mut a, "?");
+    a.on_key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::ALT));
+    assert!(!a.help);
+    assert_eq!(a.screen, Screen::Violations);
     a.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
     assert!(a.quit);
 }
