@@ -203,6 +203,39 @@ fn sigterm_restores_the_terminal() {
 }
 
 #[test]
+fn closing_the_terminal_ends_the_tui() {
+    if !tmux_available() {
+        return;
+    }
+    let seed = 800_000 + std::process::id() % 99_999;
+    let pattern = format!("^{} tui scenarios/quickstart.yaml --seed {seed}$", bin());
+    let pane = Pane::start(
+        "hangup",
+        &format!("{} tui scenarios/quickstart.yaml --seed {seed}", bin()),
+    );
+    pane.wait_for(&["Fleet state"], 30);
+    // The window goes away: SIGHUP, and a terminal that reads end-of-file.
+    drop(pane);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let running = Command::new("pgrep")
+            .args(["-f", &pattern])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !running {
+            return;
+        }
+        if Instant::now() >= deadline {
+            let _ = Command::new("pkill")
+                .args(["-KILL", "-f", &pattern])
+                .status();
+            panic!("fleetsim tui still runs 20 s after its terminal closed");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
 fn real_time_against_serve_hides_virtual_controls() {
     if !tmux_available() {
         return;

@@ -42,6 +42,11 @@ const BUDGET: Duration = Duration::from_millis(40);
 
 /// Set by SIGTERM, SIGHUP or SIGINT: leave the loop, restore the terminal.
 static SIGNALLED: AtomicBool = AtomicBool::new(false);
+/// Set once the frame loop has ended.
+static LOOP_DONE: AtomicBool = AtomicBool::new(false);
+/// How long a signalled UI may take to leave its loop before the watchdog
+/// ends the process.
+const SIGNAL_GRACE: Duration = Duration::from_secs(2);
 /// Set when another thread's panic message was printed over the UI.
 static REPAINT: AtomicBool = AtomicBool::new(false);
 /// How long quitting waits for a real-time run to stop.
@@ -94,7 +99,7 @@ pub fn run(
     struct Restore;
     impl Drop for Restore {
         fn drop(&mut self) {
-            ratatui::restore();
+            restore_terminal();
             set_signal_handlers(false);
         }
     }
@@ -106,7 +111,7 @@ pub fn run(
         // back before the message is printed. One on another thread (a
         // real-time run's) leaves the UI up; its message is painted over.
         if std::thread::current().id() == ui_thread {
-            ratatui::restore();
+            restore_terminal();
         } else {
             REPAINT.store(true, Ordering::Relaxed);
         }
@@ -119,6 +124,7 @@ pub fn run(
     )?;
     let mut terminal =
         ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
+    spawn_watchdog();
     let mut last = Instant::now();
     while !app.quit && !SIGNALLED.load(Ordering::Relaxed) {
         if REPAINT.swap(false, Ordering::Relaxed) {
@@ -145,6 +151,7 @@ pub fn run(
         app.tick(now - last, BUDGET);
         last = now;
     }
+    LOOP_DONE.store(true, Ordering::Relaxed);
     drop(restore);
     let _ = std::panic::take_hook();
     let s = &app.snapshot;
@@ -174,6 +181,33 @@ pub fn run(
 
 extern "C" fn on_signal(_: libc::c_int) {
     SIGNALLED.store(true, Ordering::Relaxed);
+}
+
+/// Leaves raw mode and the alternate screen. Errors are ignored: when the
+/// terminal is gone there is nothing to restore, and printing about it
+/// would panic (stderr is that terminal).
+fn restore_terminal() {
+    let _ = ratatui::try_restore();
+}
+
+/// Ends the process when a signal came and the frame loop did not leave
+/// within [`SIGNAL_GRACE`]: when its terminal is gone (SIGHUP from a closed
+/// window), crossterm's event poll spins on end-of-file and never returns.
+fn spawn_watchdog() {
+    let _ = std::thread::Builder::new()
+        .name("fleetsim-tui-watchdog".into())
+        .spawn(|| {
+            while !LOOP_DONE.load(Ordering::Relaxed) {
+                if SIGNALLED.load(Ordering::Relaxed) {
+                    std::thread::sleep(SIGNAL_GRACE);
+                    if !LOOP_DONE.load(Ordering::Relaxed) {
+                        restore_terminal();
+                        std::process::exit(143);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
 }
 
 /// Catches SIGTERM, SIGHUP and SIGINT while the terminal is ours (`on`),
