@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::recorder::Recorder;
 use crate::device::Device;
 use crate::sim::Setup;
-use crate::tui::snapshot::{campaign_members, Parts, Snapshot};
+use crate::tui::snapshot::{campaign_members, FocusedTrace, Parts, Snapshot};
 use crate::tui::source::Live;
 
 /// How often the UI gets a snapshot.
@@ -40,7 +40,12 @@ impl LiveFeed {
         if due || run.finished {
             let focus = self.live.focused().and_then(|n| {
                 let slot = run.devices.binary_search_by_key(&n, |d| d.number).ok()?;
-                Some((slot, recorder.lines(slot)))
+                let lines = recorder.lines(slot);
+                Some(FocusedTrace {
+                    slot,
+                    total: lines.len() as u64,
+                    lines,
+                })
             });
             let mut snapshot = Snapshot::capture(Parts {
                 members: &self.members,

@@ -143,12 +143,22 @@ pub struct Parts<'a> {
     pub setup: &'a Setup,
     /// Per campaign, the slots of the devices it selects ([`campaign_members`]).
     pub members: &'a [Vec<u32>],
-    /// The focused device's slot and trace lines.
-    pub focus: Option<(usize, Vec<String>)>,
+    /// The focused device and its trace.
+    pub focus: Option<FocusedTrace>,
     /// True at the end of the run.
     pub finished: bool,
     /// Compute the digest so far.
     pub with_digest: bool,
+}
+
+/// The focused device's slot and the newest lines of its trace.
+pub struct FocusedTrace {
+    /// Its slot in the run's devices.
+    pub slot: usize,
+    /// The newest lines of its trace.
+    pub lines: Vec<String>,
+    /// Lines its trace has in all.
+    pub total: u64,
 }
 
 /// Per campaign, the slots of the devices it selects.
@@ -213,10 +223,9 @@ impl Snapshot {
                 }
             })
             .collect();
-        let device = p.focus.map(|(slot, trace)| {
-            let d = &p.devices[slot];
-            device_view(d, p.setup, p.now, trace, oracle.violations())
-        });
+        let device = p
+            .focus
+            .map(|f| device_view(&p.devices[f.slot], p.setup, p.now, f, oracle.violations()));
         Snapshot {
             now: p.now,
             end: p.end,
@@ -280,9 +289,10 @@ fn device_view(
     d: &Device,
     setup: &Setup,
     now: Time,
-    trace: Vec<String>,
+    focus: FocusedTrace,
     violations: &[crate::oracle::Violation],
 ) -> DeviceView {
+    let trace = focus.lines;
     let g = &setup.groups[d.group as usize];
     let name = g
         .name
@@ -315,7 +325,7 @@ fn device_view(
         converged_at: d.converged_at,
         windows,
         urls: urls_in(&trace),
-        trace_total: trace.len() as u64,
+        trace_total: focus.total,
         trace,
         violations: violations.iter().filter(|v| v.device == d.number).count() as u64,
         first_violations: violations

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::snapshot::{campaign_members, Parts, Snapshot};
+use super::snapshot::{campaign_members, FocusedTrace, Parts, Snapshot};
 use crate::runtime::{RealOptions, RuntimeError};
 use crate::scenario::Scenario;
 use crate::sim::{Engine, RunResult, Selection};
@@ -181,13 +181,13 @@ impl VirtualRun {
             // run of it alone follows the main run exactly.
             f.shadow.advance(replay_to, u64::MAX);
             let trace = f.shadow.trace();
-            (
-                f.slot,
-                trace[trace.len().saturating_sub(TRACE_SHOWN)..].to_vec(),
-            )
+            FocusedTrace {
+                slot: f.slot,
+                lines: trace[trace.len().saturating_sub(TRACE_SHOWN)..].to_vec(),
+                total: trace.len() as u64,
+            }
         });
-        let total = self.focus.as_ref().map_or(0, |f| f.shadow.trace().len());
-        let mut snapshot = Snapshot::capture(Parts {
+        Snapshot::capture(Parts {
             now,
             end: self.engine.end(),
             events: self.engine.processed(),
@@ -198,16 +198,12 @@ impl VirtualRun {
             focus,
             finished: self.finished(),
             with_digest,
-        });
-        if let Some(d) = &mut snapshot.device {
-            d.trace_total = total as u64;
-        }
-        snapshot
+        })
     }
 }
 
 /// What a real-time run shares with the UI thread.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Live {
     /// The latest snapshot the run published.
     pub snapshot: Mutex<Option<Snapshot>>,
@@ -217,12 +213,20 @@ pub struct Live {
     pub stop: AtomicBool,
 }
 
+impl Default for Live {
+    /// No device focused (a derived default would focus device 0).
+    fn default() -> Live {
+        Live::new()
+    }
+}
+
 impl Live {
     /// A fresh exchange with no focused device.
     pub fn new() -> Live {
         Live {
+            snapshot: Mutex::new(None),
             focus: AtomicU64::new(u64::MAX),
-            ..Live::default()
+            stop: AtomicBool::new(false),
         }
     }
 
