@@ -254,3 +254,151 @@ fn constrained_fleet_against_serve_updates_through_the_gateway() {
         "one online event per refresh_on_online device"
     );
 }
+
+/// A TCP proxy in front of `upstream` that forwards until `freeze` turns
+/// true, then holds every connection open and silent: a frozen server (as
+/// after `SIGSTOP`), from the client's side. With `kill` instead, it closes
+/// every connection and refuses new ones: a dead server.
+async fn flaky_proxy(
+    upstream: std::net::SocketAddr,
+    state: tokio::sync::watch::Receiver<ProxyState>,
+) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    async fn pipe(
+        mut from: tokio::net::tcp::OwnedReadHalf,
+        mut to: tokio::net::tcp::OwnedWriteHalf,
+        mut state: tokio::sync::watch::Receiver<ProxyState>,
+    ) {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = tokio::select! {
+                r = from.read(&mut buf) => match r { Ok(0) | Err(_) => return, Ok(n) => n },
+                _ = state.wait_for(|s| *s != ProxyState::Forward) => 0,
+            };
+            match *state.borrow() {
+                ProxyState::Forward => {}
+                // Frozen: keep both sockets open and say nothing more.
+                ProxyState::Freeze => return std::mem::forget((from, to)),
+                ProxyState::Kill => return,
+            }
+            if to.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    }
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let st = *state.borrow();
+            match st {
+                ProxyState::Kill => continue, // accepted and dropped: refused
+                ProxyState::Freeze => {
+                    std::mem::forget(client);
+                    continue;
+                }
+                ProxyState::Forward => {}
+            }
+            let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                continue;
+            };
+            let (cr, cw) = client.into_split();
+            let (sr, sw) = server.into_split();
+            tokio::spawn(pipe(cr, sw, state.clone()));
+            tokio::spawn(pipe(sr, cw, state.clone()));
+        }
+    });
+    addr
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProxyState {
+    Forward,
+    Freeze,
+    Kill,
+}
+
+/// A server that dies or freezes mid-run fails the run (issue 17, item 13):
+/// refusals, resets, timeouts and requests unanswered at the end count as
+/// lost, and more than `expect.lost_requests` (default 1 %) of them fail the
+/// verdict. The same fleet through a healthy proxy passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_dies_or_freezes_mid_run_fails_the_verdict() {
+    let s = fleetsim::scenario::load_str(
+        "dies.yaml",
+        "name: dies\nseed: 3\nduration: 8m\nserver: { polling: 30s }\n\
+         load: { time_scale: 60, request_timeout: 2s }\n\
+         fleet:\n  - { kind: always_on, count: 20 }\n",
+    )
+    .expect("scenario");
+    let server = start(ServeOptions {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        scenario: Some(s.clone()),
+        time_scale: 60.0,
+        ..ServeOptions::default()
+    })
+    .await
+    .expect("serve starts");
+    let limit = Duration::from_secs(90);
+    for (end, after) in [
+        (ProxyState::Forward, None),
+        (ProxyState::Kill, Some(Duration::from_secs(3))),
+        (ProxyState::Freeze, Some(Duration::from_secs(3))),
+    ] {
+        let (tx, rx) = tokio::sync::watch::channel(ProxyState::Forward);
+        let proxy = flaky_proxy(server.local_addr, rx).await;
+        if let Some(after) = after {
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                let _ = tx.send(end);
+            });
+        }
+        let opts = RealOptions {
+            target: Target {
+                base_url: format!("http://{proxy}"),
+                tenant: None,
+                gateway_token: None,
+                ca_pem: None,
+            },
+            progress: false,
+            manager: None,
+            mqtt: None,
+            live: None,
+        };
+        let run = tokio::time::timeout(limit, fleetsim::runtime::run_async(&s, &opts))
+            .await
+            .expect("the run ends on its own")
+            .expect("the target was reachable at the start");
+        let verdict = fleetsim::report::verdict(&s, &run);
+        let lost = run.stats.failed_not_injected;
+        if end == ProxyState::Forward {
+            assert!(verdict.passed, "{:?}", verdict.problems);
+            assert_eq!(lost, 0, "errors {:?}", run.stats.errors);
+            continue;
+        }
+        assert!(!verdict.passed, "{end:?}: the run must fail");
+        assert!(
+            verdict
+                .problems
+                .iter()
+                .any(|p| p.starts_with("lost requests:")),
+            "{end:?}: {:?}",
+            verdict.problems
+        );
+        assert!(
+            lost * 10 >= run.stats.requests(),
+            "{end:?}: {lost} of {} lost, errors {:?}",
+            run.stats.requests(),
+            run.stats.errors
+        );
+        let report = fleetsim::report::build(&s, "dies.yaml", &run, Duration::ZERO);
+        assert_eq!(report.counters["requests_lost_not_injected"], lost);
+        // A bound the scenario raises makes the same loss acceptable.
+        let mut lenient = s.clone();
+        lenient.expect.lost_requests = Some(fleetsim::scenario::Fraction(1.0));
+        assert!(fleetsim::report::verdict(&lenient, &run).passed);
+    }
+    server.shutdown().await;
+}

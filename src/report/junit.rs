@@ -113,26 +113,28 @@ pub fn replay_command(dir: &Path, controller_id: &str) -> String {
     format!("fleetsim replay {} --device {controller_id}", dir.display())
 }
 
+/// A case that fails with `problem` when there is one.
+fn expectation_case(name: String, kind: &str, problem: Option<&String>) -> TestCase {
+    let status = match problem {
+        Some(p) => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_type(kind).set_message(p.clone());
+            s
+        }
+        None => TestCaseStatus::success(),
+    };
+    TestCase::new(name, status)
+}
+
 /// The verdict problems that are not about one invariant (convergence,
 /// management errors), as cases of their own.
 fn expectations(report: &Report) -> TestSuite {
     let mut suite = TestSuite::new("expectations");
+    let problem = |is: &dyn Fn(&str) -> bool| report.verdict.problems.iter().find(|p| is(p));
     let converged = report.verdict.converged_fraction.map(|f| {
-        let problem = report
-            .verdict
-            .problems
-            .iter()
-            .find(|p| p.contains("targeted devices updated within"));
-        let status = match problem {
-            Some(p) => {
-                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                s.set_type("converged").set_message(p.clone());
-                s
-            }
-            None => TestCaseStatus::success(),
-        };
         let name = format!("converged: {:.2}% of targeted devices in time", f * 100.0);
-        TestCase::new(name, status)
+        let found = problem(&|p| p.contains("targeted devices updated within"));
+        expectation_case(name, "converged", found)
     });
     let others = report
         .verdict
@@ -144,7 +146,15 @@ fn expectations(report: &Report) -> TestSuite {
             s.set_type("management").set_message(p.clone());
             TestCase::new("management operations succeed", s)
         });
-    for mut case in converged.into_iter().chain(others) {
+    // Real-time runs: did the server keep answering?
+    let lost = report
+        .counters
+        .contains_key("requests_lost_not_injected")
+        .then(|| {
+            let found = problem(&|p| p.starts_with(super::LOST_REQUESTS_PROBLEM));
+            expectation_case("lost requests within bounds".into(), "lost_requests", found)
+        });
+    for mut case in converged.into_iter().chain(lost).chain(others) {
         case.set_classname(format!("fleetsim.{}.expectations", report.scenario));
         suite.add_test_case(case);
     }

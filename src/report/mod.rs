@@ -21,7 +21,7 @@ pub use summary::print_summary;
 
 use crate::oracle::{InvariantId, Violation};
 use crate::protocol::ddi::{Phase, ReqKind};
-use crate::scenario::{ExpectedViolations, Scenario};
+use crate::scenario::{ExpectedViolations, Fraction, Scenario, DEFAULT_LOST_REQUESTS};
 use crate::sim::RunResult;
 
 /// Where a run's files go, and why writing them failed.
@@ -274,6 +274,13 @@ pub fn verdict(s: &Scenario, r: &RunResult) -> Verdict {
     if let Some(m) = &r.management {
         problems.extend(m.errors.iter().map(|e| format!("management: {e}")));
     }
+    let bound = s.expect.lost_requests.unwrap_or(DEFAULT_LOST_REQUESTS);
+    problems.extend(lost_requests_problem(
+        r.stats.failed_not_injected,
+        r.stats.requests(),
+        r.stats.unanswered,
+        bound,
+    ));
     let converged_fraction = s.expect.converged.as_ref().map(|c| {
         let within = c.within.0;
         let ok = r
@@ -304,6 +311,35 @@ pub fn verdict(s: &Scenario, r: &RunResult) -> Verdict {
     }
 }
 
+/// What a verdict says when more requests were lost (for reasons the run
+/// did not inject) than `bound` allows; the wording is what JUnit and
+/// `report merge` look for.
+pub fn lost_requests_problem(
+    lost: u64,
+    sent: u64,
+    unanswered: u64,
+    bound: Fraction,
+) -> Option<String> {
+    let fraction = lost as f64 / sent.max(1) as f64;
+    if lost == 0 || fraction <= bound.0 {
+        return None;
+    }
+    let unanswered = match unanswered {
+        0 => String::new(),
+        n => format!(", {n} of them unanswered when the run ended"),
+    };
+    Some(format!(
+        "{LOST_REQUESTS_PROBLEM} {lost} of {sent} requests ({:.2}%) were refused, reset, \
+         timed out or malformed without a fault of the scenario's{unanswered}; expected at \
+         most {:.2}% (`expect: {{ lost_requests: … }}`): did the server stop answering?",
+        fraction * 100.0,
+        bound.0 * 100.0
+    ))
+}
+
+/// How a lost-requests problem starts.
+pub const LOST_REQUESTS_PROBLEM: &str = "lost requests:";
+
 /// Builds the report of a finished run.
 pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Duration) -> Report {
     let stats = &r.stats;
@@ -318,6 +354,15 @@ pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Durati
     counters.insert("violations", r.oracle.total());
     counters.insert("events", r.events);
     counters.extend(r.extra_counters.iter().map(|(k, v)| (*k, *v)));
+    if r.real_time {
+        counters.insert("requests_lost_not_injected", stats.failed_not_injected);
+        counters.insert("requests_unanswered", stats.unanswered);
+    }
+    let mut net_errors: BTreeMap<&'static str, u64> =
+        stats.errors.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    if stats.unanswered > 0 {
+        net_errors.insert("unanswered", stats.unanswered);
+    }
     let latency_ms = ReqKind::ALL
         .iter()
         .filter_map(|k| stats.latency.get(k).map(|h| (k.as_str(), summarize(h))))
@@ -339,7 +384,7 @@ pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Durati
         counters,
         requests: stats.sent.iter().map(|(k, v)| (k.as_str(), *v)).collect(),
         statuses: stats.statuses.clone(),
-        net_errors: stats.errors.iter().map(|(k, v)| (k.as_str(), *v)).collect(),
+        net_errors,
         latency_ms,
         timeline: stats
             .timeline

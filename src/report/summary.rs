@@ -38,11 +38,23 @@ pub fn print_summary(report: &Report, report_path: &str) -> String {
         c("devices_targeted")
     );
     let errors: u64 = report.net_errors.values().sum();
+    let by_server = match report.counters.get("requests_lost_not_injected") {
+        Some(&n) if n > 0 => format!(" ({n} not injected by the scenario)"),
+        _ => String::new(),
+    };
+    let causes: Vec<String> = report
+        .net_errors
+        .iter()
+        .map(|(cause, n)| format!("{cause} {n}"))
+        .collect();
+    let causes = match causes.is_empty() {
+        true => String::new(),
+        false => format!(": {}", causes.join(", ")),
+    };
     let _ = writeln!(
         o,
-        "  requests     {} sent, {} lost or broken",
+        "  requests     {} sent, {errors} lost or broken{by_server}{causes}",
         c("requests"),
-        errors
     );
     for (kind, l) in &report.latency_ms {
         let _ = writeln!(

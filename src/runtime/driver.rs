@@ -24,8 +24,8 @@ pub(super) struct Driver {
     /// How long a publish may wait for its PUBACK.
     pub(super) publish_bound: Duration,
     pub(super) devices: Vec<Device>,
-    /// Per slot: kind, scenario time and real instant a request was meant to go out.
-    pub(super) in_flight_of: Vec<Option<(ReqKind, Time, Instant)>>,
+    /// Per slot: the request the device has in flight.
+    pub(super) in_flight_of: Vec<Option<InFlight>>,
     /// Per slot: the wake-up the heap holds for the device.
     pub(super) next_wake: Vec<Time>,
     pub(super) books: Books,
@@ -41,6 +41,24 @@ pub(super) struct Driver {
 
 /// A send this much later than intended counts as late.
 const LATE: Duration = Duration::from_millis(100);
+
+/// How long the end of a run waits for a straggling answer before it counts
+/// the requests still in flight as unanswered.
+const DRAIN_QUIET: Duration = Duration::from_secs(1);
+
+/// A request on its way: what it is, when it was meant to go out, and
+/// whether a failure would be one the run injected.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct InFlight {
+    kind: ReqKind,
+    /// The real instant the request was meant to go out.
+    intended: Instant,
+    /// A scenario fault (drop, cut body) was applied: its failure is expected.
+    injected: bool,
+    /// Until then the server may hold the request (an OTAU long poll's
+    /// `Request-Timeout`): no answer by the run's end is not a loss before it.
+    held_until: Instant,
+}
 
 impl Driver {
     /// Schedules device `slot`'s next wake-up; an earlier one still in the
@@ -121,14 +139,15 @@ impl Driver {
                 _ = timer.as_mut() => {}
             }
         }
-        // Let requests in flight finish (bounded by their own timeouts).
+        // Let requests in flight finish while answers keep coming.
         drop(tx);
         while self.in_flight > 0 {
-            match tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
+            match tokio::time::timeout(DRAIN_QUIET, rx.recv()).await {
                 Ok(Some(done)) => self.complete(done),
                 _ => break,
             }
         }
+        self.count_unanswered(Instant::now());
         // A run stopped early (from the TUI) ends its timeline where it stopped.
         let at = self.now().min(self.end);
         self.books.stats.sample(at, &self.books.phases);
@@ -214,8 +233,14 @@ impl Driver {
             self.dropped += 1;
         }
         let intended = self.instant_of(due);
+        let hold = http::long_poll_hold(&req);
         self.next_wake[slot] = Time::NEVER;
-        self.in_flight_of[slot] = Some((kind, due, intended));
+        self.in_flight_of[slot] = Some(InFlight {
+            kind,
+            intended,
+            injected: fault.drop || fault.cut_body,
+            held_until: intended + hold,
+        });
         self.books.stats.sent(kind);
         self.in_flight += 1;
         let (http, tx, number) = (self.http.clone(), tx.clone(), self.devices[slot].number);
@@ -240,7 +265,12 @@ impl Driver {
     ) {
         let intended = self.instant_of(due);
         self.next_wake[slot] = Time::NEVER;
-        self.in_flight_of[slot] = Some((kind, due, intended));
+        self.in_flight_of[slot] = Some(InFlight {
+            kind,
+            intended,
+            injected: false,
+            held_until: intended,
+        });
         self.books.stats.sent(kind);
         self.in_flight += 1;
         let (link, tx, bound) = (self.links[slot].clone(), tx.clone(), self.publish_bound);
@@ -294,7 +324,13 @@ impl Driver {
         self.in_flight = self.in_flight.saturating_sub(1);
         self.processed += 1;
         let now = self.now();
-        let Some((kind, _, intended)) = self.in_flight_of[slot].take() else {
+        let Some(InFlight {
+            kind,
+            intended,
+            injected,
+            ..
+        }) = self.in_flight_of[slot].take()
+        else {
             return;
         };
         // From the intended send time: a late driver shows up as latency.
@@ -315,7 +351,10 @@ impl Driver {
             Err(result) => {
                 match result {
                     Ok(()) => self.books.stats.answered(kind, 200, latency),
-                    Err(e) => self.books.stats.failed(kind, e),
+                    Err(e) => {
+                        self.books.stats.failed(kind, e);
+                        self.books.stats.failed_not_injected += 1;
+                    }
                 }
                 d.handle_published(now, result, &env, &mut self.books, None);
                 let next = d.client.poll_timeout();
@@ -325,7 +364,10 @@ impl Driver {
         };
         match &delivery {
             Delivery::Complete(r) => self.books.stats.answered(kind, r.status, latency),
-            Delivery::Broken(e, _) => self.books.stats.failed(kind, *e),
+            Delivery::Broken(e, _) => {
+                self.books.stats.failed(kind, *e);
+                self.books.stats.failed_not_injected += u64::from(!injected);
+            }
         }
         self.recorder.answer(slot, now, &delivery);
         let before = self.books.oracle.violations().len();
@@ -357,6 +399,17 @@ impl Driver {
             with_digest: true,
         };
         feed.publish(run, &self.recorder)
+    }
+
+    /// Requests still in flight at the end of the run got no answer from
+    /// the server: lost, unless a long poll the server may still hold.
+    fn count_unanswered(&mut self, now: Instant) {
+        for f in self.in_flight_of.iter().flatten() {
+            if f.held_until <= now && !f.injected {
+                self.books.stats.unanswered += 1;
+                self.books.stats.failed_not_injected += 1;
+            }
+        }
     }
 
     fn finish(self) -> RunResult {

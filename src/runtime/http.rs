@@ -140,19 +140,23 @@ impl Http {
             tokio::time::sleep(d).await;
         }
         let client = &self.clients[(device % self.clients.len() as u64) as usize];
-        // A long poll (OTAU `Request-Timeout`, otau.md §4.1) asks the server
-        // to hold it that long; the device waits that much longer.
-        let hold = req
-            .headers
-            .get("request-timeout")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map_or(Duration::ZERO, Duration::from_millis);
+        // The device waits for a long poll that much longer.
+        let hold = long_poll_hold(&req);
         let deadline = tokio::time::Instant::now() + self.timeout + hold;
         match tokio::time::timeout_at(deadline, send(client, req, fault.cut_body, deadline)).await {
             Ok(delivery) => delivery,
             Err(_) => Delivery::Broken(NetError::Timeout, None),
         }
     }
+}
+
+/// How long the server may hold `req` before answering: a long poll (OTAU
+/// `Request-Timeout`, otau.md §4.1) asks for that; other requests, none.
+pub fn long_poll_hold(req: &Request) -> Duration {
+    req.headers
+        .get("request-timeout")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(Duration::ZERO, Duration::from_millis)
 }
 
 async fn send(

@@ -651,7 +651,20 @@ pub struct Expect {
     /// Fraction of targeted devices that must finish their update within a time.
     #[serde(default)]
     pub converged: Option<Convergence>,
+    /// The largest fraction of the requests sent that may be lost or broken
+    /// for a reason the run did not inject: refused, reset, timed out,
+    /// malformed, or still unanswered when the run ended. `None` means
+    /// [`DEFAULT_LOST_REQUESTS`], so a run whose server stopped answering
+    /// fails. Only real-time runs lose requests this way: the virtual engine
+    /// injects every failure itself (its connectivity model and server faults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_requests: Option<Fraction>,
 }
+
+/// The bound on requests lost for reasons the run did not inject, unless a
+/// scenario says `expect: { lost_requests: … }`: a healthy server on a
+/// healthy network loses none, and one that died or froze mid-run loses far more.
+pub const DEFAULT_LOST_REQUESTS: Fraction = Fraction(0.01);
 
 /// Expected violations.
 ///

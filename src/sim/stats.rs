@@ -41,6 +41,15 @@ pub struct Stats {
     pub updates_withdrawn: u64,
     /// Fleet timeline.
     pub timeline: Vec<Sample>,
+    /// Failed requests whose failure the run did not inject: connection
+    /// refused, reset, timed out or malformed for no fault of the scenario's,
+    /// or still unanswered when the run ended. Real-time runs only: the
+    /// virtual engine models every failure, so it stays 0 there.
+    pub failed_not_injected: u64,
+    /// Requests still without an answer when the run ended (real time; also
+    /// counted in `failed_not_injected`). A held long poll whose hold had not
+    /// run out is not among them.
+    pub unanswered: u64,
 }
 
 impl Default for Stats {
@@ -62,6 +71,8 @@ impl Stats {
             updates_canceled: 0,
             updates_withdrawn: 0,
             timeline: Vec::new(),
+            failed_not_injected: 0,
+            unanswered: 0,
         }
     }
 
