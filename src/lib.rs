@@ -41,3 +41,6 @@ pub mod sim;
 pub mod target;
 pub mod time;
 pub mod tui;
+
+#[cfg(test)]
+mod fuzz;

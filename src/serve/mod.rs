@@ -77,6 +77,8 @@ pub use crate::server::MgmtCredentials;
 use crate::time::Time;
 
 mod adapter;
+#[cfg(test)]
+mod fuzz_tests;
 mod otau;
 mod state;
 mod tls;

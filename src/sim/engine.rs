@@ -105,6 +105,10 @@ pub struct RunResult {
     pub real_time: bool,
 }
 
+/// Test builds: rewrites an answer of the embedded server at a time.
+#[cfg(test)]
+pub(crate) type Tamper = Box<dyn FnMut(Time, &mut Response)>;
+
 /// The engine.
 pub struct Engine {
     setup: Setup,
@@ -129,9 +133,19 @@ pub struct Engine {
     /// True once the end-of-run checks have run.
     closed: bool,
     cpg: cpg::CpgState,
+    /// Test builds: rewrites every answer before it travels — the hostile
+    /// server of the fuzz harness (`crate::fuzz`).
+    #[cfg(test)]
+    tamper: Option<Tamper>,
 }
 
 impl Engine {
+    /// Test builds: every answer of the server passes through `tamper` first.
+    #[cfg(test)]
+    pub(crate) fn set_tamper(&mut self, tamper: Tamper) {
+        self.tamper = Some(tamper);
+    }
+
     /// Prepares a run of `scenario` (its seed and fleet as given) for the selected devices.
     pub fn new(scenario: &Scenario, selection: &Selection) -> Engine {
         let mut setup = Setup::new(scenario);
@@ -196,6 +210,8 @@ impl Engine {
             clock: Time::ZERO,
             closed: false,
             cpg,
+            #[cfg(test)]
+            tamper: None,
         }
     }
 
@@ -510,6 +526,15 @@ impl Engine {
     /// reaches the device `down` later, unless the link loses it or the
     /// online window closes while the body is on its way.
     fn respond(&mut self, slot: usize, now: Time, down: Span, resp: Response) {
+        #[cfg(test)]
+        let resp = match &mut self.tamper {
+            Some(tamper) => {
+                let mut resp = resp;
+                tamper(now, &mut resp);
+                resp
+            }
+            None => resp,
+        };
         let d = &mut self.devices[slot];
         let Some(flight) = self.flights[slot].as_mut() else {
             return;
