@@ -346,6 +346,11 @@ impl Sidekick {
         let path = req.path();
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match (req.method, segments.as_slice()) {
+            (Method::Get | Method::Post, ["cpg", "v1", "devices", id, "poll" | "online"])
+                if super::ids::check_id(id).is_err() =>
+            {
+                bad_device_id(id)
+            }
             (Method::Get, ["cpg", "v1", "devices", id, "poll"]) => self.poll(now, id, req),
             (Method::Post, ["cpg", "v1", "devices", id, "online"]) => self.online(now, id),
             (Method::Get | Method::Head, ["cdn", "v1", "a", ..]) => {
@@ -362,8 +367,9 @@ impl Sidekick {
                 }
                 resp
             }
-            (Method::Get | Method::Head, ["cache", "v1", sha, _name]) => {
-                let present = self.cache.get(sha).is_some();
+            (Method::Get | Method::Head, ["cache", "v1", sha, name]) => {
+                // Only under the name it was cached as: no `..`, no aliases.
+                let present = self.cache.get(sha).is_some_and(|e| e.name == *name);
                 let resp = cdn::cache_handle(req, &self.catalog, |_| present);
                 if resp.is_success() {
                     self.counters.cache_served += 1;
@@ -522,6 +528,15 @@ impl Sidekick {
     pub fn signer(&self) -> &UrlSigner {
         &self.signer
     }
+}
+
+/// 400 for a device id that breaks the id rule (`ids.rs`): a syntax error
+/// of the request, answered before the twin is looked up or created.
+fn bad_device_id(id: &str) -> Response {
+    let why = super::ids::check_id(id)
+        .err()
+        .map_or(String::new(), |e| e.to_string());
+    json_error(400, "bad_device_id", &format!("device id {why}"))
 }
 
 /// The wire id of command index `i`.
