@@ -41,6 +41,7 @@ async fn serve(scenario: Option<fleetsim::scenario::Scenario>, time_scale: f64) 
         tls: None,
         time_scale,
         mqtt: Default::default(),
+        ..Default::default()
     };
     bounded("start", start(opts)).await.expect("server starts")
 }

@@ -184,12 +184,12 @@ fn manifest(req: &Request) -> Result<String, Response> {
 }
 
 /// A content id of the admin route, percent-decoded; 400 when it is not
-/// one (the id rule of `server/ids.rs`: nothing like `..` or `a/b` is stored).
+/// one (the name rule of `server/ids.rs`: nothing like `..` or `a/b` is stored).
 fn content_id(raw: &str) -> Result<String, Response> {
     let Some(id) = percent_decode(raw) else {
         return Err(text(400, "content id is not percent-encoded UTF-8"));
     };
-    match crate::server::ids::check_id(&id) {
+    match crate::server::ids::check_name(&id) {
         Ok(()) => Ok(id),
         Err(why) => Err(text(400, &format!("content id {why}"))),
     }
@@ -450,9 +450,9 @@ mod tests {
         req.url = format!("http://h/fleetsim/otau/content/{}", "x".repeat(257));
         assert_eq!(reply(route(&mut otau, &creds, Time(1), &req, 0)).0, 400);
         assert_eq!(otau.catalog().uploads_held(), (0, 0));
-        req.url = "http://h/fleetsim/otau/content/fw%20v2".into();
+        req.url = "http://h/fleetsim/otau/content/fw%09v2".into();
         assert_eq!(reply(route(&mut otau, &creds, Time(1), &req, 0)).0, 400);
-        req.url = "http://h/fleetsim/otau/content/fw-v2.bin".into();
+        req.url = "http://h/fleetsim/otau/content/fw%20v2.bin".into();
         assert_eq!(reply(route(&mut otau, &creds, Time(1), &req, 0)).0, 204);
         assert_eq!(otau.catalog().uploads_held(), (1, 3));
     }

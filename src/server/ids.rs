@@ -24,7 +24,7 @@ pub enum BadId {
     #[error("must be at most {MAX_ID_CHARS} characters")]
     TooLong,
     /// Whitespace or a control character.
-    #[error("must not contain whitespace or control characters")]
+    #[error("must not contain whitespace (names: but a space) or control characters")]
     Whitespace,
     /// `/` or `\`.
     #[error("must not contain '/' or '\\'")]
@@ -36,6 +36,15 @@ pub enum BadId {
 
 /// Checks `id` against the rule above (O(length), at most 1 KiB looked at).
 pub fn check_id(id: &str) -> Result<(), BadId> {
+    check(id, false)
+}
+
+/// [`check_id`] for names of files (OTAU content ids): spaces allowed.
+pub fn check_name(name: &str) -> Result<(), BadId> {
+    check(name, true)
+}
+
+fn check(id: &str, spaces: bool) -> Result<(), BadId> {
     if id.is_empty() {
         return Err(BadId::Empty);
     }
@@ -43,7 +52,8 @@ pub fn check_id(id: &str) -> Result<(), BadId> {
     if id.len() > 4 * MAX_ID_CHARS || id.chars().count() > MAX_ID_CHARS {
         return Err(BadId::TooLong);
     }
-    if id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    let blank = |c: char| c.is_control() || (c.is_whitespace() && !(spaces && c == ' '));
+    if id.chars().any(blank) {
         return Err(BadId::Whitespace);
     }
     if id.contains(['/', '\\']) {
@@ -87,6 +97,10 @@ mod tests {
         ];
         for (id, why) in bad {
             assert_eq!(check_id(id), Err(why), "{id:?}");
+            if id != "a b" {
+                assert_eq!(check_name(id), Err(why), "{id:?}");
+            }
         }
+        assert_eq!(check_name("fw 1.bin"), Ok(()));
     }
 }
