@@ -140,21 +140,40 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Tracked<I> {
     }
 }
 
-/// Accepts connections until stopped, at most `slots`' permits open at
-/// once (back-pressure: no `accept` while all are taken), then drains them
-/// within [`SHUTDOWN_GRACE`].
+/// The connection limit: a slot is taken before `accept` and given back
+/// when the connection ends; `open` counts connections accepted.
+pub(super) struct Slots {
+    pub(super) free: Arc<Semaphore>,
+    pub(super) open: Arc<AtomicUsize>,
+}
+
+/// An accepted connection's slot; dropping it gives the slot back.
+struct Taken {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    open: Arc<AtomicUsize>,
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Accepts connections until stopped, at most as many open at once as
+/// `slots` has (back-pressure: no `accept` while all are taken), then
+/// drains them within [`SHUTDOWN_GRACE`].
 pub(super) async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     endpoint: Arc<Endpoint>,
-    slots: Arc<Semaphore>,
+    slots: Slots,
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
     loop {
         let permit = tokio::select! {
             () = stop_requested(&mut stopped) => break,
-            permit = slots.clone().acquire_owned() => match permit {
+            permit = slots.free.clone().acquire_owned() => match permit {
                 Ok(p) => p,
                 Err(_) => break,
             },
@@ -164,10 +183,12 @@ pub(super) async fn accept_loop(
             () = stop_requested(&mut stopped) => break,
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
+                    slots.open.fetch_add(1, Ordering::Relaxed);
+                    let taken = Taken { _permit: permit, open: slots.open.clone() };
                     let (ep, tls, stop) = (endpoint.clone(), tls.clone(), stopped.clone());
                     connections.spawn(async move {
                         connection(tcp, peer, tls, ep, stop).await;
-                        drop(permit);
+                        drop(taken);
                     });
                 }
                 Err(e) => {

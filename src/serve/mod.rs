@@ -205,8 +205,8 @@ pub struct Running {
     accept: JoinHandle<()>,
     timer: JoinHandle<()>,
     mqtt: Option<MqttSide>,
-    /// Free connection slots, of `max_connections`.
-    slots: Arc<Semaphore>,
+    /// Connections open now.
+    open: Arc<std::sync::atomic::AtomicUsize>,
     max_connections: usize,
     /// Free bytes of the body memory, of `max_body_memory`.
     body_budget: Arc<Semaphore>,
@@ -309,9 +309,9 @@ async fn start_mqtt(
 }
 
 impl Running {
-    /// Connections open now (each holds one of `max_connections` slots).
+    /// Connections open now (at most `max_connections`).
     pub fn open_connections(&self) -> usize {
-        self.max_connections - self.slots.available_permits()
+        self.open.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The connection limit in force (`max_connections`, lowered to what
@@ -381,7 +381,11 @@ pub async fn start_with_credentials(
         .connections_allowed()
         .min(Semaphore::MAX_PERMITS);
     let max_body_memory = opts.limits.max_body_memory.min(Semaphore::MAX_PERMITS);
-    let slots = Arc::new(Semaphore::new(max_connections));
+    let slots = conn::Slots {
+        free: Arc::new(Semaphore::new(max_connections)),
+        open: Default::default(),
+    };
+    let open = slots.open.clone();
     let body_budget = Arc::new(Semaphore::new(max_body_memory));
     let endpoint = Arc::new(Endpoint {
         shared: shared.clone(),
@@ -396,7 +400,7 @@ pub async fn start_with_credentials(
         listener,
         tls,
         endpoint,
-        slots.clone(),
+        slots,
         stopped.clone(),
     ));
     let timer = tokio::spawn(campaign_timer(shared, stopped));
@@ -414,7 +418,7 @@ pub async fn start_with_credentials(
         accept,
         timer,
         mqtt,
-        slots,
+        open,
         max_connections,
         body_budget,
         max_body_memory,

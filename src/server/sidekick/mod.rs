@@ -346,13 +346,14 @@ impl Sidekick {
         let path = req.path();
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match (req.method, segments.as_slice()) {
-            (Method::Get | Method::Post, ["cpg", "v1", "devices", id, "poll" | "online"])
-                if super::ids::check_id(id).is_err() =>
-            {
-                bad_device_id(id)
-            }
-            (Method::Get, ["cpg", "v1", "devices", id, "poll"]) => self.poll(now, id, req),
-            (Method::Post, ["cpg", "v1", "devices", id, "online"]) => self.online(now, id),
+            (Method::Get, ["cpg", "v1", "devices", id, "poll"]) => match device_id(id) {
+                Ok(id) => self.poll(now, &id, req),
+                Err(refused) => refused,
+            },
+            (Method::Post, ["cpg", "v1", "devices", id, "online"]) => match device_id(id) {
+                Ok(id) => self.online(now, &id),
+                Err(refused) => refused,
+            },
             (Method::Get | Method::Head, ["cdn", "v1", "a", ..]) => {
                 let faults = CdnFaults {
                     ignore_expiry: self.faults.ignore_expiry,
@@ -530,13 +531,22 @@ impl Sidekick {
     }
 }
 
-/// 400 for a device id that breaks the id rule (`ids.rs`): a syntax error
-/// of the request, answered before the twin is looked up or created.
-fn bad_device_id(id: &str) -> Response {
-    let why = super::ids::check_id(id)
-        .err()
-        .map_or(String::new(), |e| e.to_string());
-    json_error(400, "bad_device_id", &format!("device id {why}"))
+/// The percent-decoded device id of a gateway path, or 400 when it breaks
+/// the id rule (`ids.rs`): a syntax error of the request, answered before
+/// the twin is looked up or created.
+fn device_id(raw: &str) -> Result<String, Response> {
+    let Some(id) = crate::message::percent_decode(raw) else {
+        let why = "device id is not percent-encoded UTF-8";
+        return Err(json_error(400, "bad_device_id", why));
+    };
+    match super::ids::check_id(&id) {
+        Ok(()) => Ok(id),
+        Err(why) => Err(json_error(
+            400,
+            "bad_device_id",
+            &format!("device id {why}"),
+        )),
+    }
 }
 
 /// The wire id of command index `i`.

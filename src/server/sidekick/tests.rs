@@ -237,7 +237,15 @@ fn bad_requests_get_clear_answers() {
 fn device_ids_are_capped_and_checked_before_a_twin_is_made() {
     let (mut s, _) = sidekick(Strategy::None, 1);
     let long = "d".repeat(60_000);
-    for id in ["..", ".", long.as_str(), "a\u{1}b"] {
+    for id in [
+        "..",
+        ".",
+        long.as_str(),
+        "a%01b",
+        "%2E%2E",
+        "..%2F..%2Fetc%2Fpasswd",
+        "%ff",
+    ] {
         for (method, verb) in [(Method::Get, "poll?fw=1"), (Method::Post, "online")] {
             let url = format!("{ORIGIN}/cpg/v1/devices/{id}/{verb}");
             let resp = s.handle(at(1), &Request::new(method, url));
