@@ -1,13 +1,17 @@
 //! Connections: the accept loop with its connection limit, the TLS
 //! handshake, HTTP/1.1 with hyper's header timeout, and the idle watchdog.
 //!
-//! Idle is tracked per connection by [`Activity`]: the I/O wrapper
-//! [`Tracked`] stamps every read or write that moved bytes, and the service
-//! marks the connection busy while it answers a request (reading its body,
-//! holding an OTAU long poll). A connection not busy that moved no byte for
-//! [`ServeLimits::idle_timeout`] is dropped — an idle keep-alive connection
-//! or a client that stopped reading its answer; dropping the hyper
-//! connection closes the socket.
+//! Each connection has an [`Activity`]: the I/O wrapper [`Tracked`] stamps
+//! every read or write that moved bytes, and the service marks the
+//! connection busy while it answers a request (reading its body, holding an
+//! OTAU long poll). A watchdog drops a connection that is not busy and
+//! either moved no byte for [`ServeLimits::idle_timeout`] (an idle
+//! keep-alive connection, a client that stopped reading its answer) or has
+//! been receiving a request head for [`ServeLimits::header_timeout`]
+//! (slowloris); dropping the hyper connection closes the socket.
+//!
+//! [`ServeLimits::idle_timeout`]: super::ServeLimits::idle_timeout
+//! [`ServeLimits::header_timeout`]: super::ServeLimits::header_timeout
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -28,14 +32,30 @@ use tokio_rustls::TlsAcceptor;
 use super::adapter::{self, Endpoint};
 use super::{stop_requested, ACCEPT_BACKOFF, SHUTDOWN_GRACE, TLS_HANDSHAKE_TIMEOUT};
 
-/// When a connection last moved bytes, and whether a request is being answered.
+/// `Activity::head_ms` while no request head is arriving.
+const NO_HEAD: u64 = u64::MAX;
+
+/// When a connection last moved bytes, whether a request is being answered,
+/// and since when a request head has been arriving.
 #[derive(Debug)]
 pub(super) struct Activity {
     start: Instant,
     /// Milliseconds since `start` of the last read or write that moved bytes.
     last_ms: AtomicU64,
+    /// Milliseconds since `start` of the first byte read while no request
+    /// was being answered (a head arriving); [`NO_HEAD`] when none is.
+    head_ms: AtomicU64,
     /// Requests being answered now.
     busy: AtomicUsize,
+}
+
+/// What the watchdog should do with a connection.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    /// Look again after this long.
+    Fine(Duration),
+    /// Close it, for this reason.
+    Close(&'static str),
 }
 
 impl Activity {
@@ -43,28 +63,55 @@ impl Activity {
         Activity {
             start: Instant::now(),
             last_ms: AtomicU64::new(0),
+            head_ms: AtomicU64::new(NO_HEAD),
             busy: AtomicUsize::new(0),
         }
     }
 
-    fn touch(&self) {
+    fn touch(&self) -> u64 {
         let ms = self.start.elapsed().as_millis() as u64;
         self.last_ms.fetch_max(ms, Ordering::Relaxed);
+        ms
     }
 
-    /// Marks a request being answered until the guard is dropped.
+    fn touch_read(&self) {
+        let ms = self.touch();
+        if self.busy.load(Ordering::Relaxed) == 0 {
+            let _ =
+                (self.head_ms).compare_exchange(NO_HEAD, ms, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+
+    /// Marks a request being answered (its head has arrived) until the
+    /// guard is dropped.
     pub(super) fn busy(self: &Arc<Self>) -> Busy {
+        self.head_ms.store(NO_HEAD, Ordering::Relaxed);
         self.busy.fetch_add(1, Ordering::Relaxed);
         Busy(self.clone())
     }
 
-    /// How long the connection has been idle; `None` while busy.
-    fn idle_for(&self) -> Option<Duration> {
+    /// Close when no request is being answered and either a head has been
+    /// arriving for `header` or nothing moved for `idle`.
+    fn verdict(&self, idle: Duration, header: Duration) -> Verdict {
         if self.busy.load(Ordering::Relaxed) > 0 {
-            return None;
+            return Verdict::Fine(idle.min(header));
+        }
+        let now = self.start.elapsed();
+        let mut next = idle;
+        let head = self.head_ms.load(Ordering::Relaxed);
+        if head != NO_HEAD {
+            let arriving = now.saturating_sub(Duration::from_millis(head));
+            match header.checked_sub(arriving).filter(|left| !left.is_zero()) {
+                Some(left) => next = next.min(left),
+                None => return Verdict::Close("request head not complete in time"),
+            }
         }
         let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
-        Some(self.start.elapsed().saturating_sub(last))
+        let quiet = now.saturating_sub(last);
+        match idle.checked_sub(quiet).filter(|left| !left.is_zero()) {
+            Some(left) => Verdict::Fine(next.min(left)),
+            None => Verdict::Close("idle"),
+        }
     }
 }
 
@@ -73,7 +120,7 @@ pub(super) struct Busy(Arc<Activity>);
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        self.0.touch();
+        let _ = self.0.touch();
         self.0.busy.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -94,7 +141,7 @@ impl<I: AsyncRead + Unpin> AsyncRead for Tracked<I> {
         let before = buf.filled().len();
         let out = Pin::new(&mut this.io).poll_read(cx, buf);
         if buf.filled().len() > before {
-            this.activity.touch();
+            this.activity.touch_read();
         }
         out
     }
@@ -109,7 +156,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Tracked<I> {
         let this = self.get_mut();
         let out = Pin::new(&mut this.io).poll_write(cx, buf);
         if matches!(out, Poll::Ready(Ok(n)) if n > 0) {
-            this.activity.touch();
+            let _ = this.activity.touch();
         }
         out
     }
@@ -122,7 +169,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Tracked<I> {
         let this = self.get_mut();
         let out = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
         if matches!(out, Poll::Ready(Ok(n)) if n > 0) {
-            this.activity.touch();
+            let _ = this.activity.touch();
         }
         out
     }
@@ -250,17 +297,22 @@ async fn serve_http<I>(
 {
     let idle_timeout = endpoint.limits.idle_timeout;
     let header_timeout = endpoint.limits.header_timeout;
+    // hyper starts its header timer when it waits for a head, idle
+    // keep-alive gap included: as a backstop only, no shorter than the
+    // idle timeout, which the watchdog below applies (with the header
+    // timeout from a head's first byte).
+    let hyper_header_timeout = header_timeout.max(idle_timeout);
     let service = {
         let activity = activity.clone();
         service_fn(move |req| adapter::answer(endpoint.clone(), activity.busy(), req))
     };
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout)
+        .header_read_timeout(hyper_header_timeout)
         .keep_alive(true)
         .serve_connection(io, service);
     tokio::pin!(conn);
-    let mut check_in = idle_timeout;
+    let mut check_in = idle_timeout.min(header_timeout);
     let result = loop {
         tokio::select! {
             r = conn.as_mut() => break r,
@@ -268,17 +320,55 @@ async fn serve_http<I>(
                 conn.as_mut().graceful_shutdown();
                 break conn.await;
             }
-            () = tokio::time::sleep(check_in) => match activity.idle_for() {
-                Some(idle) if idle >= idle_timeout => {
-                    tracing::debug!(%peer, ?idle, "closing an idle connection");
-                    return;
+            () = tokio::time::sleep(check_in) => {
+                match activity.verdict(idle_timeout, header_timeout) {
+                    Verdict::Fine(again) => check_in = again,
+                    Verdict::Close(why) => {
+                        tracing::debug!(%peer, "closing the connection: {why}");
+                        return;
+                    }
                 }
-                Some(idle) => check_in = idle_timeout - idle,
-                None => check_in = idle_timeout,
-            },
+            }
         }
     };
     if let Err(e) = result {
         tracing::debug!(%peer, "connection ended: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An activity that started 10 s ago, last moved bytes at 9 s.
+    fn ten_seconds_old() -> Arc<Activity> {
+        let mut a = Activity::new();
+        a.start = Instant::now()
+            .checked_sub(Duration::from_secs(10))
+            .unwrap_or_else(Instant::now);
+        a.last_ms.store(9_000, Ordering::Relaxed);
+        Arc::new(a)
+    }
+
+    #[test]
+    fn the_watchdog_closes_slow_heads_and_idle_connections_only() {
+        let (minute, five) = (Duration::from_secs(60), Duration::from_secs(5));
+        let a = ten_seconds_old();
+        let fine = |v: Verdict| matches!(v, Verdict::Fine(d) if d > Duration::from_secs(4));
+        assert!(fine(a.verdict(minute, five)), "quiet for 1 s only");
+        assert_eq!(
+            a.verdict(Duration::from_millis(500), five),
+            Verdict::Close("idle")
+        );
+        // A head arriving since 2 s: 8 s is too long, though bytes keep coming.
+        a.head_ms.store(2_000, Ordering::Relaxed);
+        let slow = a.verdict(minute, five);
+        assert_eq!(slow, Verdict::Close("request head not complete in time"));
+        // Busy (the head arrived; a body is read or a long poll held): never closed.
+        let busy = a.busy();
+        let verdict = a.verdict(Duration::from_millis(1), Duration::from_millis(1));
+        assert!(matches!(verdict, Verdict::Fine(_)), "{verdict:?}");
+        drop(busy);
+        assert!(fine(a.verdict(minute, five)), "the answer just moved");
     }
 }

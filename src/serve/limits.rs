@@ -56,10 +56,11 @@ pub struct ServeLimits {
     /// connection, or a client that stopped reading its answer. A held OTAU
     /// long poll is a request being answered, so it is never idle.
     pub idle_timeout: Duration,
-    /// Time from the moment the server waits for a request head (connection
-    /// open, or the previous answer sent) until the whole head has arrived;
-    /// then the connection is closed. hyper's `header_read_timeout`, so it
-    /// also bounds an idle keep-alive gap.
+    /// Time from the first byte of a request head until the whole head has
+    /// arrived; then the connection is closed (slowloris). hyper's
+    /// `header_read_timeout`, which counts from the moment hyper waits for a
+    /// head and so includes the keep-alive gap, is set to the larger of this
+    /// and `idle_timeout` as a backstop.
     pub header_timeout: Duration,
     /// Base time for reading a request body (plus its size at
     /// [`MIN_BODY_RATE`]); a body still incomplete then is answered 408 and

@@ -53,10 +53,30 @@
 //! - Shutdown stops accepting, lets in-flight requests finish and closes idle
 //!   keep-alive connections, waiting at most [`SHUTDOWN_GRACE`].
 //!
-//! Layout: `mod.rs` (this file: options, listener, connections, shutdown),
-//! `adapter.rs` (hyper ↔ [`Request`](crate::message::Request)/[`Response`](crate::message::Response)),
-//! `state.rs` (server core, clock, campaign schedule), `otau.rs` (OTAU
-//! routes and held long polls), `tls.rs` (rustls from PEM files).
+//! Limits against hostile or broken clients ([`ServeLimits`], `limits.rs`;
+//! flags where a deployment at scale may need another value):
+//!
+//! | limit | default | outcome |
+//! |---|---|---|
+//! | credentials of `/rest/v1/` and `/fleetsim/otau/` | from the headers, before the body | 401; a body over 64 KiB is left unread and the connection closed |
+//! | body size per route ([`limits::MAX_BODY_BYTES`], [`limits::MAX_UPLOAD_BYTES`]) | 1 MiB; 64 MiB for `POST /rest/v1/softwaremodules/{id}/artifacts` and `PUT /fleetsim/otau/content/{id}` | 413 from `Content-Length` before reading, or once a chunked body passes it |
+//! | request bodies in memory, all connections (`--max-body-memory`) | 256 MiB | a body reserves its length first; 503 + `Retry-After: 5` when it does not fit |
+//! | body time ([`ServeLimits::body_timeout`]) | 30 s + length at 64 KiB/s | 408, connection closed |
+//! | request head time ([`ServeLimits::header_timeout`]) | 30 s from its first byte | connection closed |
+//! | idle (`--idle-timeout`) | 60 s without a byte while no request is answered (a held OTAU long poll is being answered) | connection closed; also ends clients that stop reading |
+//! | open connections (`--max-connections`) | 10 000, lowered to the open-file limit (soft raised to hard) − 256 | no `accept` while full: new connections wait in the listen backlog |
+//! | ids from the network (`server/ids.rs`) | hawkBit's controller-id rule: 1–256 chars, no whitespace, control chars, `/`, `\`, not `.`/`..` | 400 before anything is stored |
+//!
+//! When the connection limit is reached the server stops accepting rather
+//! than closing the oldest idle connection: simpler, and the idle timeout
+//! frees slots held by idle clients; a device then waits at most that long.
+//!
+//! Layout: `mod.rs` (this file: options, start, shutdown), `conn.rs`
+//! (listener, connection limit, idle watchdog), `adapter.rs` (hyper ↔
+//! [`Request`](crate::message::Request)/[`Response`](crate::message::Response)),
+//! `body.rs` (request bodies within their limits), `limits.rs`, `state.rs`
+//! (server core, clock, campaign schedule), `otau.rs` (OTAU routes and held
+//! long polls), `tls.rs` (rustls from PEM files).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
