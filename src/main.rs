@@ -245,7 +245,8 @@ struct ServeArgs {
     /// Credentials of the hawkBit Management API under `/rest/v1` (Basic auth).
     #[command(flatten)]
     mgmt: MgmtLogin,
-    /// Connections open at once; further ones wait in the listen backlog.
+    /// Connections open at once; when all are taken, new ones wait in the
+    /// listen backlog while the quietest open one (idle ≥ 1 s) is closed.
     /// Lowered to the open-file limit (raised to its hard limit) minus 256.
     #[arg(long, default_value_t = fleetsim::serve::limits::MAX_CONNECTIONS)]
     max_connections: usize,

@@ -13,10 +13,11 @@
 //! [`ServeLimits::idle_timeout`]: super::ServeLimits::idle_timeout
 //! [`ServeLimits::header_timeout`]: super::ServeLimits::header_timeout
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -25,7 +26,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
@@ -47,6 +48,8 @@ pub(super) struct Activity {
     head_ms: AtomicU64,
     /// Requests being answered now.
     busy: AtomicUsize,
+    /// Told when the connection is closed to make room for a new one.
+    evict: Notify,
 }
 
 /// What the watchdog should do with a connection.
@@ -65,7 +68,17 @@ impl Activity {
             last_ms: AtomicU64::new(0),
             head_ms: AtomicU64::new(NO_HEAD),
             busy: AtomicUsize::new(0),
+            evict: Notify::new(),
         }
+    }
+
+    /// How long no byte moved, `None` while a request is being answered.
+    fn quiet_for(&self) -> Option<Duration> {
+        if self.busy.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        Some(self.start.elapsed().saturating_sub(last))
     }
 
     fn touch(&self) -> u64 {
@@ -187,28 +200,81 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Tracked<I> {
     }
 }
 
+/// A connection quiet this long may be closed to make room for a new one
+/// when every slot is taken; a device's next request on a kept-alive
+/// connection (feedback right after its poll) comes sooner.
+const MIN_QUIET_TO_EVICT: Duration = Duration::from_secs(1);
+/// While every slot is taken and nobody was quiet long enough, look again after this.
+const EVICT_RETRY: Duration = Duration::from_millis(250);
+
 /// The connection limit: a slot is taken before `accept` and given back
-/// when the connection ends; `open` counts connections accepted.
+/// when the connection ends; `open` counts connections accepted, `live`
+/// holds their activities (to find one to evict).
 pub(super) struct Slots {
     pub(super) free: Arc<Semaphore>,
     pub(super) open: Arc<AtomicUsize>,
+    pub(super) live: Arc<Mutex<BTreeMap<u64, Arc<Activity>>>>,
+}
+
+impl Slots {
+    fn live(&self) -> MutexGuard<'_, BTreeMap<u64, Arc<Activity>>> {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A free slot, waiting for one while all are taken; meanwhile the
+    /// connection that has been quiet longest (at least
+    /// [`MIN_QUIET_TO_EVICT`], no request being answered) is closed to make
+    /// room. `None` once the semaphore is closed.
+    async fn take(&self) -> Option<OwnedSemaphorePermit> {
+        loop {
+            if let Ok(permit) = self.free.clone().try_acquire_owned() {
+                return Some(permit);
+            }
+            self.evict_quietest();
+            tokio::select! {
+                permit = self.free.clone().acquire_owned() => return permit.ok(),
+                () = tokio::time::sleep(EVICT_RETRY) => {}
+            }
+        }
+    }
+
+    fn evict_quietest(&self) {
+        let live = self.live();
+        let quietest = live
+            .values()
+            .filter_map(|a| Some((a.quiet_for()?, a)))
+            .filter(|(quiet, _)| *quiet >= MIN_QUIET_TO_EVICT)
+            .max_by_key(|(quiet, _)| *quiet);
+        if let Some((quiet, a)) = quietest {
+            tracing::debug!(
+                ?quiet,
+                "all connection slots taken: closing the quietest connection"
+            );
+            a.evict.notify_one();
+        }
+    }
 }
 
 /// An accepted connection's slot; dropping it gives the slot back.
 struct Taken {
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    _permit: OwnedSemaphorePermit,
+    id: u64,
     open: Arc<AtomicUsize>,
+    live: Arc<Mutex<BTreeMap<u64, Arc<Activity>>>>,
 }
 
 impl Drop for Taken {
     fn drop(&mut self) {
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        live.remove(&self.id);
         self.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 /// Accepts connections until stopped, at most as many open at once as
-/// `slots` has (back-pressure: no `accept` while all are taken), then
-/// drains them within [`SHUTDOWN_GRACE`].
+/// `slots` has (when all are taken, the connection just accepted waits for
+/// one, no other is accepted, and the quietest open connection is closed to
+/// free one), then drains them within [`SHUTDOWN_GRACE`].
 pub(super) async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
@@ -217,33 +283,44 @@ pub(super) async fn accept_loop(
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
-    loop {
-        let permit = tokio::select! {
-            () = stop_requested(&mut stopped) => break,
-            permit = slots.free.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-        };
-        tokio::select! {
+    for id in 0u64.. {
+        // Reap finished tasks (their results are nothing) so the set stays small.
+        while connections.try_join_next().is_some() {}
+        let (tcp, peer) = tokio::select! {
             () = stop_requested(&mut stopped) => break,
             accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => {
-                    slots.open.fetch_add(1, Ordering::Relaxed);
-                    let taken = Taken { _permit: permit, open: slots.open.clone() };
-                    let (ep, tls, stop) = (endpoint.clone(), tls.clone(), stopped.clone());
-                    connections.spawn(async move {
-                        connection(tcp, peer, tls, ep, stop).await;
-                        drop(taken);
-                    });
-                }
+                Ok(accepted) => accepted,
                 Err(e) => {
                     tracing::warn!("accept failed: {e}");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
                 }
             },
-        }
+        };
+        // One accepted connection at most waits here for a slot; no
+        // other is accepted meanwhile.
+        let permit = tokio::select! {
+            () = stop_requested(&mut stopped) => break,
+            permit = slots.take() => match permit {
+                Some(p) => p,
+                None => break,
+            },
+        };
+        let activity = Arc::new(Activity::new());
+        slots.live().insert(id, activity.clone());
+        slots.open.fetch_add(1, Ordering::Relaxed);
+        let (open, live) = (slots.open.clone(), slots.live.clone());
+        let taken = Taken {
+            _permit: permit,
+            id,
+            open,
+            live,
+        };
+        let (ep, tls, stop) = (endpoint.clone(), tls.clone(), stopped.clone());
+        connections.spawn(async move {
+            connection(tcp, peer, tls, ep, activity, stop).await;
+            drop(taken);
+        });
     }
     drop(listener);
     let open = connections.len();
@@ -265,13 +342,13 @@ async fn connection(
     peer: SocketAddr,
     tls: Option<TlsAcceptor>,
     endpoint: Arc<Endpoint>,
+    activity: Arc<Activity>,
     stopped: watch::Receiver<bool>,
 ) {
     // Small answers must not wait for Nagle's algorithm.
     if let Err(e) = tcp.set_nodelay(true) {
         tracing::debug!(%peer, "cannot set TCP_NODELAY: {e}");
     }
-    let activity = Arc::new(Activity::new());
     let tcp = Tracked {
         io: tcp,
         activity: activity.clone(),
@@ -319,6 +396,10 @@ async fn serve_http<I>(
             () = stop_requested(&mut stopped) => {
                 conn.as_mut().graceful_shutdown();
                 break conn.await;
+            }
+            () = activity.evict.notified() => {
+                tracing::debug!(%peer, "closing the connection to make room for a new one");
+                return;
             }
             () = tokio::time::sleep(check_in) => {
                 match activity.verdict(idle_timeout, header_timeout) {

@@ -45,9 +45,9 @@ pub const MIN_BODY_RATE: u64 = 64 * 1024;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServeLimits {
     /// Connections open at once (`--max-connections`); when all are taken
-    /// the server stops accepting and new connections wait in the kernel's
-    /// listen backlog until one closes (idle ones close after
-    /// `idle_timeout`). Lowered at start to the open-file limit (raised to
+    /// the server stops accepting (new connections wait in the kernel's
+    /// listen backlog) and closes the connection quiet longest (≥ 1 s, no
+    /// request being answered) to make room. Lowered at start to the open-file limit (raised to
     /// its hard limit first) minus [`FD_HEADROOM`], so the server never
     /// fails `accept` for lack of descriptors.
     pub max_connections: usize,

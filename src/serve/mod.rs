@@ -64,12 +64,15 @@
 //! | body time ([`ServeLimits::body_timeout`]) | 30 s + length at 64 KiB/s | 408, connection closed |
 //! | request head time ([`ServeLimits::header_timeout`]) | 30 s from its first byte | connection closed |
 //! | idle (`--idle-timeout`) | 60 s without a byte while no request is answered (a held OTAU long poll is being answered) | connection closed; also ends clients that stop reading |
-//! | open connections (`--max-connections`) | 10 000, lowered to the open-file limit (soft raised to hard) − 256 | no `accept` while full: new connections wait in the listen backlog |
+//! | open connections (`--max-connections`) | 10 000, lowered to the open-file limit (soft raised to hard) − 256 | while full: no `accept`, the quietest connection is closed (below) |
 //! | ids from the network (`server/ids.rs`) | hawkBit's controller-id rule: 1–256 chars, no whitespace, control chars, `/`, `\`, not `.`/`..` | 400 before anything is stored |
 //!
-//! When the connection limit is reached the server stops accepting rather
-//! than closing the oldest idle connection: simpler, and the idle timeout
-//! frees slots held by idle clients; a device then waits at most that long.
+//! When every connection slot is taken the server stops accepting (new
+//! connections wait in the kernel's listen backlog) and closes the
+//! connection that has been quiet longest (at least 1 s, no request being
+//! answered) to make room; with none quiet enough it looks again every
+//! 250 ms. So a flood of idle connections cannot lock devices out for the
+//! idle timeout, and a server full of busy connections applies back-pressure.
 //!
 //! Layout: `mod.rs` (this file: options, start, shutdown), `conn.rs`
 //! (listener, connection limit, idle watchdog), `adapter.rs` (hyper ↔
@@ -404,6 +407,7 @@ pub async fn start_with_credentials(
     let slots = conn::Slots {
         free: Arc::new(Semaphore::new(max_connections)),
         open: Default::default(),
+        live: Default::default(),
     };
     let open = slots.open.clone();
     let body_budget = Arc::new(Semaphore::new(max_body_memory));

@@ -296,32 +296,57 @@ async fn a_client_that_stops_reading_is_closed() {
     bounded("shutdown", server.shutdown()).await;
 }
 
-/// Item 2: past `max_connections` the server stops accepting; a waiting
-/// connection is served as soon as another closes.
+/// A long poll held for 300 s (scenario time at scale 1): a busy connection.
+async fn held_poll(addr: SocketAddr, device: u64) -> TcpStream {
+    let cik = cik_for(device);
+    let head = format!(
+        "GET /onep:v1/stack/alias?config_otau HTTP/1.1\r\nhost: h\r\nx-exosite-cik: {cik}\r\nrequest-timeout: 300000\r\n\r\n"
+    );
+    raw(addr, &head, b"").await
+}
+
+/// Item 2: past `max_connections` the server stops accepting; with every
+/// connection busy a new one waits until one closes.
 #[tokio::test]
-async fn connections_beyond_the_limit_wait_for_a_free_slot() {
+async fn connections_beyond_the_limit_wait_while_all_are_busy() {
     let limits = ServeLimits {
         max_connections: 2,
         ..patient()
     };
     let server = serve_limited(limits, 1.0).await;
     let addr = server.local_addr;
-    let mut a = Client::connect(addr, "h").await;
-    let mut b = Client::connect(addr, "h").await;
-    assert_eq!(a.get(ROOT, &[]).await.status, StatusCode::OK);
-    assert_eq!(b.get(ROOT, &[]).await.status, StatusCode::OK);
-    assert_eq!(server.open_connections(), 2);
-    let mut waiting = raw(
-        addr,
-        &format!("GET {ROOT} HTTP/1.1\r\nhost: h\r\n\r\n"),
-        b"",
-    )
-    .await;
+    let a = held_poll(addr, 1).await;
+    let _b = held_poll(addr, 2).await;
+    wait_until("two polls held", || server.open_connections() == 2).await;
+    let get = format!("GET {ROOT} HTTP/1.1\r\nhost: h\r\n\r\n");
+    let mut waiting = raw(addr, &get, b"").await;
     let mut byte = [0u8; 1];
     let early = tokio::time::timeout(Duration::from_millis(300), waiting.read(&mut byte)).await;
     assert!(early.is_err(), "answered past the limit");
+    assert_eq!(server.open_connections(), 2);
     drop(a);
     assert!(read_head(&mut waiting).await.starts_with("http/1.1 200"));
+    bounded("shutdown", server.shutdown()).await;
+}
+
+/// Item 2: with every slot taken by idle connections, the quietest one is
+/// closed to let a new connection in (an idle flood cannot lock devices out).
+#[tokio::test]
+async fn a_full_server_closes_its_quietest_connection_for_a_new_one() {
+    let limits = ServeLimits {
+        max_connections: 2,
+        ..patient()
+    };
+    let server = serve_limited(limits, 1.0).await;
+    let addr = server.local_addr;
+    let mut idle = [raw(addr, "", b"").await, raw(addr, "", b"").await];
+    wait_until("two idle connections", || server.open_connections() == 2).await;
+    let get = format!("GET {ROOT} HTTP/1.1\r\nhost: h\r\n\r\n");
+    let mut device = raw(addr, &get, b"").await;
+    assert!(read_head(&mut device).await.starts_with("http/1.1 200"));
+    // The first idle connection was the quietest: it was closed.
+    assert!(until_closed(&mut idle[0]).await.is_empty());
+    assert_eq!(server.open_connections(), 2);
     bounded("shutdown", server.shutdown()).await;
 }
 
