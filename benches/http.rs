@@ -94,6 +94,7 @@ fn main() {
             tls: None,
             time_scale: 1.0,
             mqtt: Default::default(),
+            ..Default::default()
         })
         .await
         .expect("serve starts");

@@ -55,6 +55,9 @@ pub struct Catalog {
     contents: BTreeMap<ContentId, ContentInfo>,
     /// Bytes of uploaded contents (ids from [`UPLOADED_CONTENT_BASE`]).
     uploads: BTreeMap<ContentId, Bytes>,
+    /// Uploads ever registered: the next upload's id (ids are never reused,
+    /// even after [`Catalog::remove_upload`]).
+    uploads_made: u64,
 }
 
 impl Catalog {
@@ -78,7 +81,8 @@ impl Catalog {
 
     /// Registers uploaded bytes under a fresh id, hashing them once.
     pub fn register_bytes(&mut self, bytes: Bytes) -> ContentId {
-        let id = ContentId(UPLOADED_CONTENT_BASE + self.uploads.len() as u64);
+        let id = ContentId(UPLOADED_CONTENT_BASE + self.uploads_made);
+        self.uploads_made += 1;
         let info = ContentInfo {
             size: bytes.len() as u64,
             hashes: hash_bytes(&bytes),
@@ -99,6 +103,22 @@ impl Catalog {
     /// The bytes of an uploaded content; `None` for synthetic or unknown ids.
     pub fn bytes(&self, id: ContentId) -> Option<&Bytes> {
         self.uploads.get(&id)
+    }
+
+    /// Forgets the uploaded content `id` (its bytes are freed once no
+    /// response still shares them); false for synthetic or unknown ids.
+    pub fn remove_upload(&mut self, id: ContentId) -> bool {
+        if self.uploads.remove(&id).is_none() {
+            return false;
+        }
+        self.contents.remove(&id);
+        true
+    }
+
+    /// Uploaded contents held, and their bytes in total.
+    pub fn uploads_held(&self) -> (usize, u64) {
+        let bytes = self.uploads.values().map(|b| b.len() as u64).sum();
+        (self.uploads.len(), bytes)
     }
 }
 

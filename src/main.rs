@@ -245,6 +245,23 @@ struct ServeArgs {
     /// Credentials of the hawkBit Management API under `/rest/v1` (Basic auth).
     #[command(flatten)]
     mgmt: MgmtLogin,
+    /// Connections open at once; when all are taken, new ones wait in the
+    /// listen backlog while the quietest open one (idle ≥ 1 s) is closed.
+    /// Lowered to the open-file limit (raised to its hard limit) minus 256.
+    #[arg(long, default_value_t = fleetsim::serve::limits::MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Close a connection that moved no byte for this long while no request
+    /// was being answered (held OTAU long polls are being answered), e.g. 60s.
+    #[arg(long, default_value = "60s", value_parser = parse_duration_flag)]
+    idle_timeout: Span,
+    /// Bytes of request bodies held in memory at once, over all connections
+    /// (e.g. 256MiB); a body that does not fit gets 503 with Retry-After.
+    #[arg(long, default_value = "256MiB", value_parser = parse_size_flag)]
+    max_body_memory: u64,
+}
+
+fn parse_size_flag(s: &str) -> Result<u64, String> {
+    fleetsim::scenario::units::parse_size(s)
 }
 
 fn parse_duration_flag(s: &str) -> Result<Span, String> {
@@ -452,6 +469,12 @@ fn serve_command(a: ServeArgs) -> Exit {
         tls,
         time_scale: a.time_scale,
         mqtt,
+        limits: fleetsim::serve::ServeLimits {
+            max_connections: a.max_connections,
+            idle_timeout: std::time::Duration::from_millis(a.idle_timeout.as_millis()),
+            max_body_memory: usize::try_from(a.max_body_memory).unwrap_or(usize::MAX),
+            ..Default::default()
+        },
     };
     init_logging();
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -465,7 +488,7 @@ fn serve_command(a: ServeArgs) -> Exit {
         opts, mgmt,
     )) {
         Ok(()) => Exit::Pass,
-        Err(e @ (ServeError::Tls { .. } | ServeError::TimeScale(_))) => {
+        Err(e @ (ServeError::Tls { .. } | ServeError::TimeScale(_) | ServeError::Limit { .. })) => {
             Exit::BadInput(e.to_string())
         }
         Err(e) => Exit::Infrastructure(e.into()),

@@ -66,6 +66,7 @@ fn run_with_manage_hawkbit_creates_the_campaign_on_serve_and_keeps_secrets() {
                     tls: None,
                     time_scale: TIME_SCALE,
                     mqtt: Default::default(),
+                    ..Default::default()
                 },
                 MgmtCredentials {
                     user: "ops".into(),

@@ -283,6 +283,7 @@ async fn serve_and_run(mqtt: fleetsim::serve::ServeMqtt) {
         tls: None,
         time_scale: scenario.load.time_scale,
         mqtt,
+        ..Default::default()
     })
     .await
     .expect("serve starts with its MQTT side");

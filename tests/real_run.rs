@@ -35,6 +35,7 @@ fn run_against_serve(
                 tls: None,
                 time_scale,
                 mqtt: Default::default(),
+                ..Default::default()
             })
             .await
             .expect("serve starts on an ephemeral port");

@@ -1,7 +1,8 @@
 //! `fleetsim serve` over real sockets: HTTP behaviour of the embedded server
 //! (ddi.md §0), campaigns from a scenario, downloads with Range, HTTPS with a
-//! self-signed certificate, reset faults and graceful shutdown. Every server
-//! binds port 0; every wait is bounded.
+//! self-signed certificate, reset faults and graceful shutdown; in
+//! `serve/hardening.rs`, hostile clients. Every server binds port 0; every
+//! wait is bounded.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,6 +20,10 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// Hostile clients: limits, timeouts, ids (issue 17).
+#[path = "serve/hardening.rs"]
+mod hardening;
 
 /// Upper bound of every wait in these tests.
 const BOUND: Duration = Duration::from_secs(30);
@@ -41,6 +46,7 @@ async fn serve(scenario: Option<fleetsim::scenario::Scenario>, time_scale: f64) 
         tls: None,
         time_scale,
         mqtt: Default::default(),
+        ..Default::default()
     };
     bounded("start", start(opts)).await.expect("server starts")
 }

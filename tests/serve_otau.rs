@@ -41,6 +41,7 @@ async fn serve() -> Running {
         tls: None,
         time_scale: 1.0,
         mqtt: Default::default(),
+        ..Default::default()
     };
     bounded("start", start(opts)).await.expect("server starts")
 }

@@ -136,6 +136,18 @@ pub fn validate(s: &Scenario) -> Result<(), (Vec<PathSeg>, String)> {
             "expected a polling interval of at least 1s".into(),
         ));
     }
+    if s.server
+        .gateway_token
+        .as_ref()
+        .is_some_and(|k| k.trim().is_empty())
+    {
+        // An empty key would lock every device out (no token matches it).
+        return Err((
+            vec![key("server"), key("gateway_token")],
+            "expected a non-empty key (leave gateway_token out to turn GatewayToken auth off)"
+                .into(),
+        ));
+    }
     for (i, g) in s.fleet.iter().enumerate() {
         let at = |k: &str| vec![key("fleet"), Index(i), key(k)];
         if g.count == 0 {

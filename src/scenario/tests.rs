@@ -110,6 +110,11 @@ fn cross_field_errors_are_located() {
     assert!(e.contains("time scale above 0"), "{e}");
     let e = err(&GOOD.replace("respond: 503", "respond: 503, reset: true"));
     assert!(e.contains("exactly one of"), "{e}");
+    let e = err(&GOOD.replace("server: embedded", "server: { gateway_token: \"\" }"));
+    assert!(
+        e.starts_with("s.yaml:4:") && e.contains("non-empty key"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -9,20 +9,20 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST};
+use http::header::{HeaderName, HeaderValue, CONNECTION, HOST};
 use http::StatusCode;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
+use tokio::sync::Semaphore;
 
+use super::body::{self, Read};
+use super::conn::Busy;
+use super::limits::{body_limit, ServeLimits};
 use super::otau::{self, Waiters};
 use super::state::{Clock, State};
 use crate::artifact::fill;
 use crate::message::{Body, ContentId, Headers, Method, Request, Response};
+use crate::server::MgmtCredentials;
 
-/// Largest request body read (feedback and configData are a few KiB); larger → 413.
-pub(super) const MAX_BODY_BYTES: usize = 1 << 20;
-/// Largest Management API body (artifact uploads are held in memory whole).
-pub(super) const MAX_UPLOAD_BYTES: usize = 64 << 20;
 /// Largest piece of a synthetic artifact generated at once, so a 1 GiB
 /// download never holds more than this in memory per connection.
 const CHUNK_BYTES: u64 = 64 * 1024;
@@ -68,6 +68,12 @@ pub(super) struct Endpoint {
     pub(super) local_addr: SocketAddr,
     /// Turns `true` at shutdown (held long polls are answered then).
     pub(super) stopped: tokio::sync::watch::Receiver<bool>,
+    /// Basic credentials of the Management API and the OTAU admin routes,
+    /// checked from the headers before a body is read.
+    pub(super) credentials: MgmtCredentials,
+    pub(super) limits: ServeLimits,
+    /// Bytes of request bodies that may be held at once (`limits.max_body_memory`).
+    pub(super) body_budget: Arc<Semaphore>,
 }
 
 /// Why a connection is closed without an answer (hyper drops it on a service error).
@@ -81,34 +87,49 @@ pub(super) enum Abort {
     Body(Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// The service: answers one hyper request through the server core.
+/// True for the routes behind the Management API's Basic credentials.
+fn is_admin(req: &Request) -> bool {
+    crate::server::is_mgmt_request(req) || req.path().starts_with(otau::ADMIN_PREFIX)
+}
+
+/// The service: answers one hyper request through the server core. `_busy`
+/// marks the connection busy (not idle) until the answer is made.
 pub(super) async fn answer(
     ep: Arc<Endpoint>,
+    _busy: Busy,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<ServeBody>, Abort> {
     let (parts, body) = req.into_parts();
     let Some(url) = absolute_url(&parts, ep.scheme, ep.local_addr) else {
         return Ok(status_only(StatusCode::BAD_REQUEST));
     };
-    let path = parts.uri.path();
-    let limit = match path.starts_with("/rest/v1/") || path.starts_with(otau::CONTENT_PREFIX) {
-        true => MAX_UPLOAD_BYTES,
-        false => MAX_BODY_BYTES,
-    };
-    let Some(body) = read_body(&parts.headers, body, limit).await? else {
-        return Ok(status_only(StatusCode::PAYLOAD_TOO_LARGE));
-    };
     let mut headers = Headers::new();
     for (name, value) in &parts.headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
         headers.insert_dynamic(name.as_str(), value);
     }
-    let request = Request {
+    let mut request = Request {
         method: Method::parse(parts.method.as_str()),
         url,
         headers,
-        body,
+        body: Body::Empty,
     };
+    // Credentials come from the headers: a request without them is
+    // answered (401, by the core) without its body, which is skipped when
+    // small and left unread (the connection closed) otherwise.
+    let unread = is_admin(&request) && !ep.credentials.accept(&request) && !body.is_end_stream();
+    // Held until the request is answered: the body's share of the budget.
+    let mut _permit = None;
+    let mut close = false;
+    if unread {
+        close = !body::skip(&parts.headers, body, &ep.limits).await;
+    } else {
+        let limit = body_limit(request.method, request.path());
+        match body::read(&parts.headers, body, limit, &ep.limits, &ep.body_budget).await? {
+            Read::Done(b, permit) => (request.body, _permit) = (b, permit),
+            Read::Refused(resp) => return Ok(resp),
+        }
+    }
     // Not kept across a held long poll: the request has what is needed.
     drop(parts);
     let answered = if otau::is_otau_path(request.path()) {
@@ -130,7 +151,12 @@ pub(super) async fn answer(
         bytes = resp.body.len(),
         "request"
     );
-    Ok(to_hyper(resp, request.method == Method::Head))
+    let mut out = to_hyper(resp, request.method == Method::Head);
+    if close {
+        out.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    Ok(out)
 }
 
 /// `scheme://host/path?query` from the request target and `Host` (an
@@ -148,35 +174,6 @@ fn absolute_url(parts: &http::request::Parts, scheme: &str, local: SocketAddr) -
         return None;
     }
     Some(format!("{scheme}://{host}{path}"))
-}
-
-/// The request body, `None` when it is larger than `limit`.
-async fn read_body(
-    headers: &http::HeaderMap,
-    body: Incoming,
-    limit: usize,
-) -> Result<Option<Body>, Abort> {
-    if body.is_end_stream() {
-        return Ok(Some(Body::Empty));
-    }
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Ok(None);
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => {
-            let bytes = collected.to_bytes();
-            Ok(Some(match bytes.is_empty() {
-                true => Body::Empty,
-                false => Body::Bytes(bytes.into()),
-            }))
-        }
-        Err(e) if e.is::<LengthLimitError>() => Ok(None),
-        Err(e) => Err(Abort::Body(e)),
-    }
 }
 
 fn status_only(status: StatusCode) -> hyper::Response<ServeBody> {

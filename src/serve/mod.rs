@@ -53,35 +53,58 @@
 //! - Shutdown stops accepting, lets in-flight requests finish and closes idle
 //!   keep-alive connections, waiting at most [`SHUTDOWN_GRACE`].
 //!
-//! Layout: `mod.rs` (this file: options, listener, connections, shutdown),
-//! `adapter.rs` (hyper ↔ [`Request`](crate::message::Request)/[`Response`](crate::message::Response)),
-//! `state.rs` (server core, clock, campaign schedule), `otau.rs` (OTAU
-//! routes and held long polls), `tls.rs` (rustls from PEM files).
+//! Limits against hostile or broken clients ([`ServeLimits`], `limits.rs`;
+//! flags where a deployment at scale may need another value):
+//!
+//! | limit | default | outcome |
+//! |---|---|---|
+//! | credentials of `/rest/v1/` and `/fleetsim/otau/` | from the headers, before the body | 401; a body over 64 KiB is left unread and the connection closed |
+//! | body size per route ([`limits::MAX_BODY_BYTES`], [`limits::MAX_UPLOAD_BYTES`]) | 1 MiB; 64 MiB for `POST /rest/v1/softwaremodules/{id}/artifacts` and `PUT /fleetsim/otau/content/{id}` | 413 from `Content-Length` before reading, or once a chunked body passes it |
+//! | request bodies in memory, all connections (`--max-body-memory`) | 256 MiB | a body reserves its length first; 503 + `Retry-After: 5` when it does not fit |
+//! | body time ([`ServeLimits::body_timeout`]) | 30 s + length at 64 KiB/s | 408, connection closed |
+//! | request head time ([`ServeLimits::header_timeout`]) | 30 s from its first byte | connection closed |
+//! | idle (`--idle-timeout`) | 60 s without a byte while no request is answered (a held OTAU long poll is being answered) | connection closed; also ends clients that stop reading |
+//! | open connections (`--max-connections`) | 10 000, lowered to the open-file limit (soft raised to hard) − 256 | while full: no `accept`, the quietest connection is closed (below) |
+//! | ids from the network (`server/ids.rs`) | hawkBit's controller-id rule: 1–256 chars, no whitespace, control chars, `/`, `\`, not `.`/`..` | 400 before anything is stored |
+//!
+//! When every connection slot is taken the server stops accepting (new
+//! connections wait in the kernel's listen backlog) and closes the
+//! connection that has been quiet longest (at least 1 s, no request being
+//! answered) to make room; with none quiet enough it looks again every
+//! 250 ms. So a flood of idle connections cannot lock devices out for the
+//! idle timeout, and a server full of busy connections applies back-pressure.
+//!
+//! Layout: `mod.rs` (this file: options, start, shutdown), `conn.rs`
+//! (listener, connection limit, idle watchdog), `adapter.rs` (hyper ↔
+//! [`Request`](crate::message::Request)/[`Response`](crate::message::Response)),
+//! `body.rs` (request bodies within their limits), `limits.rs`, `state.rs`
+//! (server core, clock, campaign schedule), `otau.rs` (OTAU routes and held
+//! long polls), `tls.rs` (rustls from PEM files).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use tokio::task::{JoinHandle, JoinSet};
-use tokio_rustls::TlsAcceptor;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
 
 use crate::scenario::Scenario;
 pub use crate::server::MgmtCredentials;
 use crate::time::Time;
 
 mod adapter;
+mod body;
+mod conn;
 #[cfg(test)]
 mod fuzz_tests;
+pub mod limits;
 mod otau;
 mod state;
 mod tls;
+
+pub use limits::ServeLimits;
 
 use adapter::{Endpoint, Shared};
 use state::{Clock, State};
@@ -107,6 +130,8 @@ pub struct ServeOptions {
     pub time_scale: f64,
     /// OTAU over MQTT: which broker the bridge uses.
     pub mqtt: ServeMqtt,
+    /// Connection, timeout and body limits (`--max-connections`, ...).
+    pub limits: ServeLimits,
 }
 
 impl Default for ServeOptions {
@@ -117,6 +142,7 @@ impl Default for ServeOptions {
             tls: None,
             time_scale: 1.0,
             mqtt: ServeMqtt::Auto,
+            limits: ServeLimits::default(),
         }
     }
 }
@@ -167,6 +193,14 @@ pub enum ServeError {
         /// What is wrong and what was expected.
         message: String,
     },
+    /// A limit is out of range (see [`ServeLimits`]).
+    #[error("{flag}: {message}")]
+    Limit {
+        /// The flag (or field) of the limit.
+        flag: &'static str,
+        /// What was expected.
+        message: &'static str,
+    },
     /// The time scale is not a positive finite number.
     #[error("--time-scale: expected a positive number such as 1 or 1000, found {0}")]
     TimeScale(f64),
@@ -196,6 +230,12 @@ pub struct Running {
     accept: JoinHandle<()>,
     timer: JoinHandle<()>,
     mqtt: Option<MqttSide>,
+    /// Connections open now.
+    open: Arc<std::sync::atomic::AtomicUsize>,
+    max_connections: usize,
+    /// Free bytes of the body memory, of `max_body_memory`.
+    body_budget: Arc<Semaphore>,
+    max_body_memory: usize,
 }
 
 /// The broker (when embedded), the bridge and the task that publishes what
@@ -294,6 +334,22 @@ async fn start_mqtt(
 }
 
 impl Running {
+    /// Connections open now (at most `max_connections`).
+    pub fn open_connections(&self) -> usize {
+        self.open.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The connection limit in force (`max_connections`, lowered to what
+    /// the open-file limit leaves).
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
+    }
+
+    /// Bytes of request bodies reserved now (being read or answered).
+    pub fn body_bytes_held(&self) -> usize {
+        self.max_body_memory - self.body_budget.available_permits()
+    }
+
     /// Graceful shutdown: stop accepting, let in-flight requests finish
     /// (at most [`SHUTDOWN_GRACE`], then drop them), close idle connections.
     pub async fn shutdown(self) {
@@ -324,8 +380,9 @@ pub async fn start_with_credentials(
     if !(opts.time_scale.is_finite() && opts.time_scale > 0.0) {
         return Err(ServeError::TimeScale(opts.time_scale));
     }
+    opts.limits.check()?;
     let tls = opts.tls.as_ref().map(tls::acceptor).transpose()?;
-    let mut state = State::new(opts.scenario.as_ref(), mgmt);
+    let mut state = State::new(opts.scenario.as_ref(), mgmt.clone());
     let bind_error = |source| ServeError::Bind {
         addr: opts.listen,
         source,
@@ -344,13 +401,34 @@ pub async fn start_with_credentials(
         .await?
         .unzip();
     let (stop, stopped) = watch::channel(false);
+    let max_connections = opts
+        .limits
+        .connections_allowed()
+        .min(Semaphore::MAX_PERMITS);
+    let max_body_memory = opts.limits.max_body_memory.min(Semaphore::MAX_PERMITS);
+    let slots = conn::Slots {
+        free: Arc::new(Semaphore::new(max_connections)),
+        open: Default::default(),
+        live: Default::default(),
+    };
+    let open = slots.open.clone();
+    let body_budget = Arc::new(Semaphore::new(max_body_memory));
     let endpoint = Arc::new(Endpoint {
         shared: shared.clone(),
         scheme,
         local_addr,
         stopped: stopped.clone(),
+        credentials: mgmt,
+        limits: opts.limits.clone(),
+        body_budget: body_budget.clone(),
     });
-    let accept = tokio::spawn(accept_loop(listener, tls, endpoint, stopped.clone()));
+    let accept = tokio::spawn(conn::accept_loop(
+        listener,
+        tls,
+        endpoint,
+        slots,
+        stopped.clone(),
+    ));
     let timer = tokio::spawn(campaign_timer(shared, stopped));
     match mqtt_addr {
         Some(mqtt) => {
@@ -366,6 +444,10 @@ pub async fn start_with_credentials(
         accept,
         timer,
         mqtt,
+        open,
+        max_connections,
+        body_budget,
+        max_body_memory,
     })
 }
 
@@ -409,91 +491,6 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, ServeError
 /// Resolves once a stop is asked for (or the [`Running`] handle is gone).
 pub(super) async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stop| *stop).await;
-}
-
-/// Accepts connections until stopped, then drains them within [`SHUTDOWN_GRACE`].
-async fn accept_loop(
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
-    endpoint: Arc<Endpoint>,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            () = stop_requested(&mut stopped) => break,
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => {
-                    let (ep, tls, stop) = (endpoint.clone(), tls.clone(), stopped.clone());
-                    connections.spawn(connection(tcp, peer, tls, ep, stop));
-                }
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-    drop(listener);
-    let open = connections.len();
-    let drain = async { while connections.join_next().await.is_some() {} };
-    if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
-        tracing::warn!(
-            open,
-            left = connections.len(),
-            "requests still in flight after {SHUTDOWN_GRACE:?}; dropping them"
-        );
-        connections.shutdown().await;
-    }
-}
-
-/// One connection: TLS handshake if configured, then HTTP/1.1 until the
-/// client closes it or shutdown closes it gracefully.
-async fn connection(
-    tcp: TcpStream,
-    peer: SocketAddr,
-    tls: Option<TlsAcceptor>,
-    endpoint: Arc<Endpoint>,
-    stopped: watch::Receiver<bool>,
-) {
-    // Small answers must not wait for Nagle's algorithm.
-    if let Err(e) = tcp.set_nodelay(true) {
-        tracing::debug!(%peer, "cannot set TCP_NODELAY: {e}");
-    }
-    let Some(tls) = tls else {
-        return serve_http(TokioIo::new(tcp), peer, endpoint, stopped).await;
-    };
-    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(tcp)).await {
-        Ok(Ok(stream)) => serve_http(TokioIo::new(stream), peer, endpoint, stopped).await,
-        Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
-        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-    }
-}
-
-async fn serve_http<I>(
-    io: TokioIo<I>,
-    peer: SocketAddr,
-    endpoint: Arc<Endpoint>,
-    mut stopped: watch::Receiver<bool>,
-) where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let service = service_fn(move |req| adapter::answer(endpoint.clone(), req));
-    let conn = http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(io, service);
-    tokio::pin!(conn);
-    let result = tokio::select! {
-        r = conn.as_mut() => r,
-        () = stop_requested(&mut stopped) => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
-        }
-    };
-    if let Err(e) = result {
-        tracing::debug!(%peer, "connection ended: {e}");
-    }
 }
 
 /// Starts and cancels campaigns at their scenario times, whether or not

@@ -134,9 +134,9 @@ pub(super) fn route(
             (Some(d), Method::Get | Method::Head) => reply(statuses(otau, d)),
             _ => reply(not_allowed("GET")),
         },
-        ["content", id] => match (percent_decode(id).filter(|id| !id.is_empty()), m) {
-            (None, _) => reply(text(404, "no such content id")),
-            (Some(id), Method::Put) => {
+        ["content", id] => match (content_id(id), m) {
+            (Err(r), _) => reply(r),
+            (Ok(id), Method::Put) => {
                 let ctype = req
                     .headers
                     .get("content-type")
@@ -149,7 +149,13 @@ pub(super) fn route(
         },
         ["stats"] => match m {
             Method::Get | Method::Head => {
-                let doc = serde_json::json!({ "devices": otau.devices(), "held_polls": held });
+                let (contents, content_bytes) = otau.catalog().uploads_held();
+                let doc = serde_json::json!({
+                    "devices": otau.devices(),
+                    "held_polls": held,
+                    "uploaded_contents": contents,
+                    "uploaded_bytes": content_bytes,
+                });
                 reply(json(&doc))
             }
             _ => reply(not_allowed("GET")),
@@ -158,16 +164,34 @@ pub(super) fn route(
     }
 }
 
-/// The manifest of a publish: the body as UTF-8, at most 64 KiB; else 400.
+/// The manifest of a publish: a JSON object (otau.md §2) in UTF-8, at most
+/// 64 KiB; else 400 saying what is wrong.
 fn manifest(req: &Request) -> Result<String, Response> {
     let body = req.body.as_bytes();
     if body.len() > MAX_MANIFEST_BYTES {
         return Err(text(400, "manifest larger than 64 KiB"));
     }
-    match std::str::from_utf8(body) {
-        Ok(s) if !s.is_empty() => Ok(s.to_string()),
-        Ok(_) => Err(text(400, "empty manifest")),
-        Err(_) => Err(text(400, "manifest is not UTF-8")),
+    let s = match std::str::from_utf8(body) {
+        Ok(s) if !s.trim().is_empty() => s,
+        Ok(_) => return Err(text(400, "empty manifest")),
+        Err(_) => return Err(text(400, "manifest is not UTF-8")),
+    };
+    match serde_json::from_str::<serde_json::Value>(s) {
+        Ok(v) if v.is_object() => Ok(s.to_string()),
+        Ok(_) => Err(text(400, "manifest is not a JSON object")),
+        Err(e) => Err(text(400, &format!("manifest is not JSON: {e}"))),
+    }
+}
+
+/// A content id of the admin route, percent-decoded; 400 when it is not
+/// one (the name rule of `server/ids.rs`: nothing like `..` or `a/b` is stored).
+fn content_id(raw: &str) -> Result<String, Response> {
+    let Some(id) = percent_decode(raw) else {
+        return Err(text(400, "content id is not percent-encoded UTF-8"));
+    };
+    match crate::server::ids::check_name(&id) {
+        Ok(()) => Ok(id),
+        Err(why) => Err(text(400, &format!("content id {why}"))),
     }
 }
 
@@ -376,8 +400,60 @@ mod tests {
         assert_eq!(status(route(&mut otau, &creds, now, &req, 0)).0, 400);
         req.body = Body::Bytes(vec![b'x'; MAX_MANIFEST_BYTES + 1]);
         assert_eq!(status(route(&mut otau, &creds, now, &req, 0)).0, 400);
-        req.body = Body::Bytes(b"m".to_vec());
+        req.body = Body::Bytes(b"{\"version\":\"2\"}".to_vec());
         let got = status(route(&mut otau, &creds, now, &req, 0));
         assert_eq!(got, (204, Wake::All));
+    }
+
+    fn reply(r: Routed) -> (u16, String) {
+        match r {
+            Routed::Reply(resp, _) => {
+                let body = String::from_utf8_lossy(resp.body.as_bytes()).into_owned();
+                (resp.status, body)
+            }
+            Routed::Hold { .. } => (0, String::new()),
+        }
+    }
+
+    #[test]
+    fn manifests_must_be_json_objects_and_content_ids_ids() {
+        let mut otau = OtauServer::new(2);
+        let creds = MgmtCredentials::default();
+        let mut req = Request::new(Method::Put, "http://h/fleetsim/otau/devices/1/config_otau");
+        req.headers
+            .insert("authorization", "Basic YWRtaW46YWRtaW4=");
+        for (body, says) in [
+            ("{", "manifest is not JSON"),
+            ("[1]", "not a JSON object"),
+            (" ", "empty manifest"),
+        ] {
+            req.body = Body::Bytes(body.as_bytes().to_vec());
+            let (status, text) = reply(route(&mut otau, &creds, Time(1), &req, 0));
+            assert_eq!(status, 400, "{body:?}");
+            assert!(text.contains(says), "{body:?}: {text}");
+        }
+        assert_eq!(otau.acked_at(1), None);
+        req.body = Body::Bytes(b"abc".to_vec());
+        for id in [
+            "..",
+            "%2E%2E",
+            "a%2Fb",
+            "..%2F..%2Fetc%2Fpasswd",
+            "a%00b",
+            "%ff",
+        ] {
+            req.url = format!("http://h/fleetsim/otau/content/{id}");
+            let (status, text) = reply(route(&mut otau, &creds, Time(1), &req, 0));
+            assert_eq!(status, 400, "{id}: {text}");
+            assert!(text.starts_with("content id"), "{id}: {text}");
+        }
+        req.url = format!("http://h/fleetsim/otau/content/{}", "x".repeat(257));
+        assert_eq!(reply(route(&mut otau, &creds, Time(1), &req, 0)).0, 400);
+        assert_eq!(otau.catalog().uploads_held(), (0, 0));
+        req.url = "http://h/fleetsim/otau/content/fw%09v2".into();
+        assert_eq!(reply(route(&mut otau, &creds, Time(1), &req, 0)).0, 400);
+        req.url = "http://h/fleetsim/otau/content/fw%20v2.bin".into();
+        assert_eq!(reply(route(&mut otau, &creds, Time(1), &req, 0)).0, 204);
+        assert_eq!(otau.catalog().uploads_held(), (1, 3));
     }
 }

@@ -5,13 +5,16 @@
 //! A CDN URL is `{origin}/cdn/v1/a/{sha256}/{name}?expires={t}&sig={hex}`,
 //! `sig` the HMAC-SHA256 of `"{path}\n{expires}"`. The signature is checked
 //! before the expiry, so a URL whose `expires` was pushed forward is refused
-//! as tampered (`403`), one that ran out as expired (`410`). Valid URLs are
+//! as tampered (`403`), one that ran out as expired (`410`). Only the exact
+//! form signed is accepted: `sig` in lower-case hex, one `expires` and one
+//! `sig` (see [`UrlSigner::check`]). Valid URLs are
 //! served like artifact downloads: Range (RFC 7233), ETag `"<sha256>"`,
 //! `If-None-Match`, `If-Range`. [`CdnFaults`] switch the two checks off on
 //! purpose (URL-REFUSE).
 //!
 //! The cache (`/cache/v1/{sha256}/{name}`, strategy `long_lived_cache`)
-//! serves the same way without a signature, and `404` once evicted.
+//! serves the same way without a signature, only under the name the
+//! artifact was cached as, and `404` once evicted.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -112,15 +115,29 @@ impl UrlSigner {
     }
 
     /// Checks the signature of `path` + `query`, then its expiry at `now_s`.
+    ///
+    /// Only a URL in the exact form [`UrlSigner::sign`] made is valid: one
+    /// `expires` and one `sig` (a second one of either is refused, not
+    /// ignored, so no proxy or cache can read another value than the one
+    /// checked here), `sig` as 64 lower-case hex digits. The MAC is then
+    /// compared in constant time ([`Mac::verify_slice`]). Other parameters
+    /// are ignored.
     pub fn check(&self, path: &str, query: &str, now_s: u64) -> Result<(), Refusal> {
-        let param = |name: &str| {
-            query
+        let param = |name: &str| -> Result<&str, Refusal> {
+            let mut values = query
                 .split('&')
-                .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+                .filter_map(|p| p.strip_prefix(name)?.strip_prefix('='));
+            match (values.next(), values.next()) {
+                (Some(v), None) => Ok(v),
+                _ => Err(Refusal::BadSignature),
+            }
         };
-        let (Some(expires), Some(sig)) = (param("expires"), param("sig")) else {
+        let (expires, sig) = (param("expires")?, param("sig")?);
+        let canonical =
+            sig.len() == 64 && sig.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !canonical {
             return Err(Refusal::BadSignature);
-        };
+        }
         let sig = hex::decode(sig).map_err(|_| Refusal::BadSignature)?;
         self.mac(path, expires)
             .verify_slice(&sig)

@@ -103,17 +103,33 @@ fn tampered_or_unsigned_urls_are_forbidden() {
     let forged_sig = format!("{head}sig={flipped}{}", &sig[1..]);
     let unsigned = head.trim_end_matches('&').to_string();
     let renamed = url.replace("/fw.bin?", "/other.bin?");
+    // Only the exact form signed: lower-case hex, one `expires`, one `sig`.
+    let upper = format!("{head}sig={}", sig.to_ascii_uppercase());
+    let later = format!("{url}&expires=999999");
+    let earlier = url.replace("?expires=", "?expires=999999&expires=");
+    let second_sig = format!("{url}&sig={sig}");
+    let padded = format!("{url}00");
     for bad in [
         forged_expiry,
         forged_sig,
         unsigned,
         renamed,
         format!("{head}sig=zz"),
+        upper,
+        later,
+        earlier,
+        second_sig,
+        padded,
     ] {
         let resp = answer(&get(&bad), 1, CdnFaults::default());
         assert_eq!(resp.status, 403, "{bad}");
         assert_eq!(error_code(&resp), "bad_signature");
     }
+    let other_param = format!("{url}&x=1");
+    assert_eq!(
+        answer(&get(&other_param), 1, CdnFaults::default()).status,
+        200
+    );
 }
 
 #[test]

@@ -21,8 +21,6 @@ use super::fault::Active;
 use super::state::{Emitter, Target};
 use super::{artifacts, deployment, respond, ActionStatus, Server, ServerConfig};
 
-/// Longest controller id hawkBit accepts.
-const MAX_CONTROLLER_ID: usize = 256;
 /// Longest attribute key or value (JCM `updateControllerAttributes`).
 const MAX_ATTRIBUTE_LEN: usize = 128;
 /// hawkBit's `minPollingTime` / `maxPollingTime` (RD defaults).
@@ -139,10 +137,9 @@ pub(super) fn dispatch(server: &mut Server, now: Time, req: &Request, faults: &A
     let Some(cid) = cid else {
         return respond::bad_param("controllerId is not valid percent-encoded UTF-8");
     };
-    if cid.chars().count() > MAX_CONTROLLER_ID {
-        return respond::bad_param(format!(
-            "controllerId longer than {MAX_CONTROLLER_ID} characters"
-        ));
+    // Before any handler: a root poll registers the id (plug and play).
+    if let Err(why) = super::ids::check_id(&cid) {
+        return respond::bad_param(format!("controllerId {why}"));
     }
     let call = Call {
         now,
@@ -171,7 +168,9 @@ pub(super) fn dispatch(server: &mut Server, now: Time, req: &Request, faults: &A
 }
 
 /// ddi.md §2: GatewayToken / TargetToken; with neither configured, every
-/// request is accepted (the embedded default for device developers).
+/// request is accepted (the embedded default for device developers). An
+/// empty gateway key is no key: it matches no credential, `GatewayToken `
+/// with nothing after it included.
 fn authenticated(config: &ServerConfig, req: &Request, target: Option<&Target>) -> bool {
     if config.gateway_token.is_none() && !config.target_token_auth {
         return true;
@@ -185,7 +184,8 @@ fn authenticated(config: &ServerConfig, req: &Request, target: Option<&Target>) 
     };
     let credential = credential.trim();
     if scheme.eq_ignore_ascii_case("GatewayToken") {
-        config.gateway_token.as_deref() == Some(credential)
+        let key = config.gateway_token.as_deref().filter(|k| !k.is_empty());
+        !credential.is_empty() && key == Some(credential)
     } else if scheme.eq_ignore_ascii_case("TargetToken") {
         config.target_token_auth && target.is_some_and(|t| t.token_matches(credential))
     } else {

@@ -122,6 +122,53 @@ fn auth_failures_are_401_with_empty_body() {
 }
 
 #[test]
+fn an_empty_gateway_key_lets_nobody_in() {
+    let config = ServerConfig {
+        gateway_token: Some(String::new()),
+        ..ServerConfig::default()
+    };
+    let mut h = H::with_config(config);
+    for auth in [
+        None,
+        Some("GatewayToken "),
+        Some("GatewayToken"),
+        Some("GatewayToken \"\""),
+    ] {
+        let mut req = Request::new(Method::Get, format!("{ORIGIN}/DEFAULT/controller/v1/d9"));
+        if let Some(a) = auth {
+            req.headers.insert("authorization", a);
+        }
+        let r = h.send(req);
+        assert_eq!((r.status, r.body.is_empty()), (401, true), "{auth:?}");
+    }
+    assert_eq!(h.s.target_count(), 1, "nobody registered");
+}
+
+#[test]
+fn controller_ids_that_break_hawkbits_rule_are_400_and_not_stored() {
+    let mut h = H::new();
+    for raw in [
+        "..",
+        ".",
+        "%2E%2E",
+        "..%2F..%2Fetc%2Fpasswd",
+        "a%2Fb",
+        "a%5Cb",
+        "a%00b",
+        "a%20b",
+        "a%0Ab",
+    ] {
+        let r = h.send(Request::new(
+            Method::Get,
+            format!("{ORIGIN}/DEFAULT/controller/v1/{raw}"),
+        ));
+        assert_eq!(r.status, 400, "{raw}");
+        assert!(String::from_utf8_lossy(r.body.as_bytes()).contains("controllerId must"));
+    }
+    assert_eq!(h.s.target_count(), 1);
+}
+
+#[test]
 fn unknown_controller_registers_only_on_root() {
     let mut h = H::new();
     let r = h.send(Request::new(

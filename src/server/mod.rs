@@ -18,6 +18,7 @@
 //! - `artifacts.rs`: artifact lists and downloads (Range, `If-Match`, `.MD5SUM`).
 //! - `respond.rs`: JSON bodies, ETags, hawkBit error bodies.
 //! - `fault.rs`: "broken server" modes and the time windows they are active in.
+//! - `ids.rs`: the rule every id from the network obeys before it is stored.
 //! - `mgmt/`: the hawkBit Management API v1 subset (`/rest/v1/...`): tenant
 //!   configuration, targets, software modules with uploaded artifacts,
 //!   distribution sets, assignments, actions and rollouts.
@@ -52,6 +53,7 @@ pub mod cdn;
 mod ddi;
 mod deployment;
 mod fault;
+pub mod ids;
 mod mgmt;
 pub mod otau;
 mod respond;
@@ -72,8 +74,10 @@ use state::{Repo, Targets};
 pub struct ServerConfig {
     /// Tenant name in every DDI path (`/{tenant}/controller/v1/...`); others get 401.
     pub tenant: String,
-    /// `Some(key)`: `Authorization: GatewayToken <key>` may act as any controller,
-    /// and an unknown controller polling the root is registered (plug and play).
+    /// `Some(key)`: gateway-token auth is on; `Authorization: GatewayToken <key>`
+    /// may act as any controller, and an unknown controller polling the root
+    /// is registered (plug and play). `Some("")` is on without a valid key:
+    /// no gateway token is accepted (as hawkBit with an empty key).
     pub gateway_token: Option<String>,
     /// `Authorization: TargetToken <t>` is accepted when `t` equals the target's token.
     pub target_token_auth: bool,

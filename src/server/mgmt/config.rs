@@ -162,7 +162,9 @@ impl Tenant {
             Setting::TargetToken(b) => config.target_token_auth = b,
         }
         self.gateway_enabled = Some(enabled);
-        config.gateway_token = (enabled && !key.is_empty()).then(|| key.clone());
+        // Enabled with an empty key stays enabled: hawkBit then has no valid
+        // key, so nobody gets in with a gateway token (401), not everybody.
+        config.gateway_token = enabled.then(|| key.clone());
         self.gateway_key = Some(key);
     }
 

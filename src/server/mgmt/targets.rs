@@ -19,8 +19,6 @@ use crate::time::{Span, Time};
 
 use super::{fiql, parse_id, wire, Call};
 
-/// Longest controller id (hawkBit `Target.CONTROLLER_ID_MAX_SIZE`).
-const MAX_CONTROLLER_ID: usize = 256;
 /// hawkBit's default `pollingOverdueTime`.
 const OVERDUE: Span = Span::minutes(5);
 /// Fields a target `q=` filter may name.
@@ -170,13 +168,8 @@ pub(super) fn create(server: &mut Server, call: &Call<'_>) -> Response {
         let Some(cid) = t.controller_id.as_deref() else {
             return wire::invalid("controllerId must not be null");
         };
-        let bad_char = cid
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '/');
-        if cid.is_empty() || cid.chars().count() > MAX_CONTROLLER_ID || bad_char {
-            return wire::invalid(format!(
-                "controllerId must be 1 to {MAX_CONTROLLER_ID} characters without whitespace or '/'"
-            ));
+        if let Err(why) = crate::server::ids::check_id(cid) {
+            return wire::invalid(format!("controllerId {why}"));
         }
         if t.security_token
             .as_ref()

@@ -174,6 +174,26 @@ fn system_configs_drive_the_ddi_side() {
         .1["value"],
         "k1"
     );
+    // Enabled with an empty key: no gateway token is valid (hawkBit), not "auth off".
+    let (st, _) = h.call(
+        Method::Put,
+        "/system/configs",
+        Some(json!({ "authentication.gatewaytoken.key": "",
+                     "authentication.gatewaytoken.enabled": true })),
+    );
+    assert_eq!(st, 200);
+    let mut anon = Request::new(Method::Get, format!("{ORIGIN}/DEFAULT/controller/v1/d2"));
+    let r = h.s.handle(h.now, &anon);
+    assert_eq!((r.status, r.body.is_empty()), (401, true));
+    anon.headers.insert("authorization", "GatewayToken ");
+    assert_eq!(h.s.handle(h.now, &anon).status, 401);
+    let (st, _) = h.call(
+        Method::Put,
+        "/system/configs",
+        Some(json!({ "authentication.gatewaytoken.key": "k1",
+                     "authentication.gatewaytoken.enabled": false })),
+    );
+    assert_eq!(st, 200);
     let (st, _) = h.call(
         Method::Put,
         "/system/configs/authentication.targettoken.enabled",

@@ -37,31 +37,40 @@ impl OtauServer {
     /// Uploads content `id` (a payload entry) as `size` bytes of synthetic `content`.
     pub fn add_content(&mut self, id: &str, content: ContentId, size: u64, now: Time) {
         self.catalog.register(content, size);
-        self.contents.insert(
-            id.to_string(),
-            ContentEntry {
-                content,
-                size,
-                content_type: "application/octet-stream".to_string(),
-                updated: now,
-            },
-        );
+        let entry = ContentEntry {
+            content,
+            size,
+            content_type: "application/octet-stream".to_string(),
+            updated: now,
+        };
+        self.replace_content(id, entry);
     }
 
     /// Uploads content `id` as real `bytes` of MIME type `content_type`
-    /// (e.g. through `fleetsim serve`); replaces an earlier content of that id.
+    /// (e.g. through `fleetsim serve`); replaces an earlier content of that
+    /// id, whose bytes leave the catalog unless another id still names them.
     pub fn add_content_bytes(&mut self, id: &str, bytes: Bytes, content_type: &str, now: Time) {
         let size = bytes.len() as u64;
         let content = self.catalog.register_bytes(bytes);
-        self.contents.insert(
-            id.to_string(),
-            ContentEntry {
-                content,
-                size,
-                content_type: content_type.to_string(),
-                updated: now,
-            },
-        );
+        let entry = ContentEntry {
+            content,
+            size,
+            content_type: content_type.to_string(),
+            updated: now,
+        };
+        self.replace_content(id, entry);
+    }
+
+    /// Sets content `id`; uploaded bytes it named before are dropped from
+    /// the catalog when no other id names them (re-uploads replace, they do
+    /// not pile up).
+    fn replace_content(&mut self, id: &str, entry: ContentEntry) {
+        let Some(old) = self.contents.insert(id.to_string(), entry) else {
+            return;
+        };
+        if !self.contents.values().any(|e| e.content == old.content) {
+            self.catalog.remove_upload(old.content);
+        }
     }
 
     /// `GET /provision/download[?id=<id>[&info=true]]`.
@@ -208,6 +217,26 @@ fn parse_range(value: &str, size: u64) -> RangeAsk {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn re_uploading_an_id_replaces_its_bytes() {
+        let mut otau = OtauServer::new(1);
+        for n in 0..10u8 {
+            let bytes = Bytes::from(vec![n; 1000 + usize::from(n)]);
+            otau.add_content_bytes("fw", bytes, "application/octet-stream", Time(u64::from(n)));
+        }
+        assert_eq!(otau.catalog().uploads_held(), (1, 1009));
+        let fw = otau.contents["fw"].content;
+        assert_eq!(otau.catalog().bytes(fw).map(|b| b[0]), Some(9));
+        // Another id's upload stays; a synthetic content replaces an upload too.
+        otau.add_content_bytes("other", Bytes::from_static(b"abc"), "x", Time(20));
+        otau.add_content("fw", ContentId(7), 10, Time(21));
+        assert_eq!(otau.catalog().uploads_held(), (1, 3));
+        assert!(
+            otau.catalog().get(fw).is_none(),
+            "the old upload's hashes go too"
+        );
+    }
 
     #[test]
     fn ranges() {

@@ -44,6 +44,11 @@ pub use mqtt::{device_for_cik, MqttRefusal};
 /// cycle writes 9, so this holds several campaigns while bounding memory
 /// at 100 000 devices.
 const MAX_STATUSES: usize = 64;
+/// Bytes of status text kept per device (a seed status is ~150 bytes, so
+/// [`MAX_STATUSES`] of them fit many times over); later ones are only
+/// counted. Without it a device writing 1 MiB values (the body and MQTT
+/// payload limit) would make the server keep 64 MiB.
+const MAX_STATUS_BYTES: usize = 64 * 1024;
 
 /// Deliberate protocol violations of the server, one per OTAU invariant.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -94,6 +99,8 @@ struct Slot {
     hidden: bool,
     overwrites: u32,
     statuses: Vec<StatusRecord>,
+    /// Bytes of the values in `statuses`.
+    status_bytes: usize,
     dropped_statuses: u64,
 }
 
@@ -177,7 +184,7 @@ impl OtauServer {
         self.slots.get(device as usize).map_or(&[], |s| &s.statuses)
     }
 
-    /// `otau_in` writes of `device` beyond the 64 kept.
+    /// `otau_in` writes of `device` beyond the 64 (or 64 KiB) kept.
     pub fn dropped_statuses(&self, device: u64) -> u64 {
         self.slots
             .get(device as usize)
@@ -371,7 +378,9 @@ impl OtauServer {
                 false
             }
             "otau_in" => {
-                if slot.statuses.len() < MAX_STATUSES {
+                let fits = slot.status_bytes + value.len() <= MAX_STATUS_BYTES;
+                if slot.statuses.len() < MAX_STATUSES && fits {
+                    slot.status_bytes += value.len();
                     slot.statuses.push(StatusRecord {
                         at: now,
                         value: value.into_boxed_str(),

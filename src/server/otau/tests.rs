@@ -250,3 +250,23 @@ fn mqtt_pending_honours_the_redeliver_fault_once() {
     s.set_manifest(0, Arc::from(m.as_str()), Time(3_000));
     assert!(s.mqtt_pending(0).is_some());
 }
+
+#[test]
+fn stored_status_text_is_bounded_per_device() {
+    let mut s = OtauServer::new(2);
+    let big = "s".repeat(20_000);
+    for _ in 0..10 {
+        assert_eq!(s.mqtt_publish(Time(1), 1, "otau_in", &big), Ok(()));
+    }
+    assert_eq!(s.statuses(1).len(), 3, "3 × 20 000 bytes fit in 64 KiB");
+    assert_eq!(s.dropped_statuses(1), 7);
+    assert_eq!(
+        s.mqtt_publish(Time(2), 0, "otau_in", "{\"status\":\"INIT\"}"),
+        Ok(())
+    );
+    assert_eq!(
+        s.statuses(0).len(),
+        1,
+        "other devices have their own budget"
+    );
+}

@@ -346,8 +346,14 @@ impl Sidekick {
         let path = req.path();
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match (req.method, segments.as_slice()) {
-            (Method::Get, ["cpg", "v1", "devices", id, "poll"]) => self.poll(now, id, req),
-            (Method::Post, ["cpg", "v1", "devices", id, "online"]) => self.online(now, id),
+            (Method::Get, ["cpg", "v1", "devices", id, "poll"]) => match device_id(id) {
+                Ok(id) => self.poll(now, &id, req),
+                Err(refused) => refused,
+            },
+            (Method::Post, ["cpg", "v1", "devices", id, "online"]) => match device_id(id) {
+                Ok(id) => self.online(now, &id),
+                Err(refused) => refused,
+            },
             (Method::Get | Method::Head, ["cdn", "v1", "a", ..]) => {
                 let faults = CdnFaults {
                     ignore_expiry: self.faults.ignore_expiry,
@@ -362,8 +368,9 @@ impl Sidekick {
                 }
                 resp
             }
-            (Method::Get | Method::Head, ["cache", "v1", sha, _name]) => {
-                let present = self.cache.get(sha).is_some();
+            (Method::Get | Method::Head, ["cache", "v1", sha, name]) => {
+                // Only under the name it was cached as: no `..`, no aliases.
+                let present = self.cache.get(sha).is_some_and(|e| e.name == *name);
                 let resp = cdn::cache_handle(req, &self.catalog, |_| present);
                 if resp.is_success() {
                     self.counters.cache_served += 1;
@@ -521,6 +528,24 @@ impl Sidekick {
     /// The signer (tests forge URLs with it).
     pub fn signer(&self) -> &UrlSigner {
         &self.signer
+    }
+}
+
+/// The percent-decoded device id of a gateway path, or 400 when it breaks
+/// the id rule (`ids.rs`): a syntax error of the request, answered before
+/// the twin is looked up or created.
+fn device_id(raw: &str) -> Result<String, Response> {
+    let Some(id) = crate::message::percent_decode(raw) else {
+        let why = "device id is not percent-encoded UTF-8";
+        return Err(json_error(400, "bad_device_id", why));
+    };
+    match super::ids::check_id(&id) {
+        Ok(()) => Ok(id),
+        Err(why) => Err(json_error(
+            400,
+            "bad_device_id",
+            &format!("device id {why}"),
+        )),
     }
 }
 

@@ -113,6 +113,12 @@ fn the_cache_keeps_an_artifact_while_an_install_needs_it() {
         200,
         "no expiry in the cache"
     );
+    // Served under its own name only.
+    let (dir, _) = url.rsplit_once('/').unwrap_or_default();
+    for name in ["..", "other.bin", "fw.bin.bak", "%2E%2E"] {
+        let alias = format!("{dir}/{name}");
+        assert_eq!(get(&mut s, at(60), &alias).status, 404, "{alias}");
+    }
     poll(&mut s, at(61), 0, "&cmd=c1&result=ok");
     assert_eq!(
         get(&mut s, at(61), &url).status,
@@ -225,4 +231,33 @@ fn bad_requests_get_clear_answers() {
         get(&mut s, at(1), &format!("{ORIGIN}/elsewhere")).status,
         404
     );
+}
+
+#[test]
+fn device_ids_are_capped_and_checked_before_a_twin_is_made() {
+    let (mut s, _) = sidekick(Strategy::None, 1);
+    let long = "d".repeat(60_000);
+    for id in [
+        "..",
+        ".",
+        long.as_str(),
+        "a%01b",
+        "%2E%2E",
+        "..%2F..%2Fetc%2Fpasswd",
+        "%ff",
+    ] {
+        for (method, verb) in [(Method::Get, "poll?fw=1"), (Method::Post, "online")] {
+            let url = format!("{ORIGIN}/cpg/v1/devices/{id}/{verb}");
+            let resp = s.handle(at(1), &Request::new(method, url));
+            assert_eq!(resp.status, 400, "{verb}");
+            let v: serde_json::Value =
+                serde_json::from_slice(resp.body.as_bytes()).unwrap_or_default();
+            assert_eq!(v["error"], "bad_device_id");
+        }
+    }
+    assert_eq!(s.twin_count(), 1, "no twin for a refused id");
+    let ok = "d".repeat(256);
+    let url = format!("{ORIGIN}/cpg/v1/devices/{ok}/poll?fw=1");
+    assert_eq!(get(&mut s, at(1), &url).status, 200);
+    assert_eq!(s.twin_count(), 2);
 }
