@@ -22,7 +22,7 @@ pub fn runtime_exit(e: fleetsim::runtime::RuntimeError) -> Exit {
 pub fn prepare(
     a: &mut RunArgs,
 ) -> Result<(Scenario, Option<fleetsim::runtime::RealOptions>), Exit> {
-    let mut s = load(&a.scenario)?;
+    let mut s = load_within(&a.scenario, &a.limits)?;
     if let Some(seed) = a.seed {
         s.seed = seed;
     }
@@ -31,6 +31,9 @@ pub fn prepare(
             return Err(Exit::BadInput(
                 "--devices: expected a device count of at least 1".into(),
             ));
+        }
+        if let Err(e) = a.limits.capacity().check_devices(u64::from(n)) {
+            return Err(Exit::BadInput(format!("--devices {n}: {e}")));
         }
         s.scale_fleet(n);
     }
@@ -41,6 +44,14 @@ pub fn prepare(
             ));
         }
         s.duration = scenario::Duration(d);
+        // The scenario as run must be one `load` accepts: `replay` reads it back.
+        if let Err((path, e)) = scenario::validate(&s) {
+            return Err(Exit::BadInput(format!(
+                "--duration {}: {}: {e}",
+                scenario::units::format_duration(d),
+                scenario::format_path(&path)
+            )));
+        }
     }
     if let Some(k) = a.time_scale {
         if !(k.is_finite() && k > 0.0) {
@@ -53,6 +64,13 @@ pub fn prepare(
     let Some(url) = a.target.take() else {
         return Ok((s, None));
     };
+    flag_checks::check_url("--target", &url)?;
+    if let Some(mgmt_url) = &a.mgmt_url {
+        flag_checks::check_url("--mgmt-url", mgmt_url)?;
+    }
+    if let Some(broker) = &a.mqtt {
+        flag_checks::check_host_port("--mqtt", broker)?;
+    }
     if a.shard.is_some() || a.trace_device.is_some() {
         return Err(Exit::BadInput(
             "--shard and --trace-device apply to virtual runs, not to --target".into(),
