@@ -28,6 +28,7 @@ pub mod expansion;
 mod forms;
 mod locate;
 pub mod model;
+pub mod secrets;
 pub mod text;
 pub mod units;
 
