@@ -137,6 +137,11 @@ fn clean_message(message: &str) -> String {
     m.to_string()
 }
 
+/// Most fleet-state samples a run takes (`sample_every`; by default 200):
+/// each is a timeline point in memory and in the report, and a sample
+/// every millisecond of a 30-day run was billions of them.
+pub const MAX_SAMPLES: u64 = 100_000;
+
 /// Longest scenario name: it names the report directory (`reports/<name>`),
 /// and file systems refuse names over 255 bytes; 100 also keeps the
 /// directory listings and report titles readable.
@@ -170,6 +175,15 @@ pub fn validate(s: &Scenario) -> Result<(), (Vec<PathSeg>, String)> {
             vec![key("duration")],
             "expected a duration longer than 0s".into(),
         ));
+    }
+    if let Some(every) = s.sample_every {
+        let samples = s.duration.0.as_millis() / every.0.as_millis().max(1);
+        if every.0.as_millis() == 0 || samples > MAX_SAMPLES {
+            return Err((
+                vec![key("sample_every")],
+                format!("expected a sampling interval longer than 0s and at least 1/{MAX_SAMPLES} of the duration"),
+            ));
+        }
     }
     if s.fleet.is_empty() {
         return Err((

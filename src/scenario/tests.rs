@@ -108,6 +108,13 @@ fn cross_field_errors_are_located() {
     );
     let e = err(&format!("{GOOD}load: {{ time_scale: 0 }}\n"));
     assert!(e.contains("time scale above 0"), "{e}");
+    let e = err(&format!("{GOOD}sample_every: 1ms\n"));
+    assert!(
+        e.starts_with("s.yaml:21:15: ") && e.contains("at least 1/100000 of the duration"),
+        "{e}"
+    );
+    let e = err(&format!("{GOOD}sample_every: 0s\n"));
+    assert!(e.starts_with("s.yaml:21:15: "), "{e}");
     let e = err(&GOOD.replace("respond: 503", "respond: 503, reset: true"));
     assert!(e.contains("exactly one of"), "{e}");
 }
