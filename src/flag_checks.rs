@@ -68,6 +68,21 @@ pub fn check_host_port(flag: &str, value: &str) -> Result<(), Exit> {
     )))
 }
 
+/// `tenant` (named `what` in the message) when it can stand in a URL path
+/// as it is: DDI URLs are `{target}/{tenant}/controller/v1/…`.
+pub fn check_tenant(what: &str, tenant: &str) -> Result<(), Exit> {
+    let ok = !tenant.is_empty()
+        && tenant
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.~".contains(c));
+    if ok {
+        return Ok(());
+    }
+    Err(Exit::BadInput(format!(
+        "{what} `{tenant}`: expected a tenant of letters, digits, `-`, `_`, `.` or `~` (it is part of every DDI URL)"
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +108,10 @@ mod tests {
         }
         for good in ["127.0.0.1:1883", "broker:1883", "[::1]:1883"] {
             assert!(check_host_port("--mqtt", good).is_ok(), "{good}");
+        }
+        assert!(check_tenant("--tenant", "DEFAULT").is_ok());
+        for bad in ["", "a b", "a/b", "t?x"] {
+            assert!(check_tenant("--tenant", bad).is_err(), "{bad}");
         }
         for bad in [
             "foo",

@@ -361,7 +361,7 @@ fn hostile_scenarios_exit_2_with_a_position() {
 fn malformed_or_oversized_flags_exit_2_naming_the_flag() {
     let q = "scenarios/quickstart.yaml";
     let t = "http://127.0.0.1:9";
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 8] = [
         (
             &["run", q, "--devices", "4294967295"],
             "--devices 4294967295: expected at most ",
@@ -405,6 +405,10 @@ fn malformed_or_oversized_flags_exit_2_naming_the_flag() {
                 "broker",
             ],
             "--mqtt broker: expected HOST:PORT",
+        ),
+        (
+            &["run", q, "--target", t, "--tenant", "a b"],
+            "--tenant `a b`: expected a tenant of letters",
         ),
     ];
     for (args, want) in cases {
