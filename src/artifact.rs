@@ -2,7 +2,8 @@
 //!
 //! A campaign's firmware is a deterministic byte stream derived from a
 //! [`ContentId`]: byte `i` is a pure function of `(id, i)`. Its hashes are
-//! computed once, when the content is registered in a [`Catalog`]. In virtual
+//! computed once, the first time they are read ([`LazyHashes`]), so a large
+//! declared size costs nothing until a device is offered it. In virtual
 //! mode a download moves [`Body::Synthetic`] descriptors instead of bytes and the
 //! device's [`Verifier`] checks that what it received is exactly `[0, size)` of
 //! one content, then compares that content's real hashes with the advertised
@@ -16,6 +17,8 @@
 //! of the server keeps naming every file's content by one id.
 
 use std::collections::BTreeMap;
+use std::ops::Deref;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 
@@ -41,9 +44,60 @@ pub struct Hashes {
 pub struct ContentInfo {
     /// Length in bytes.
     pub size: u64,
-    /// Digests of the whole content.
-    pub hashes: Hashes,
+    /// Digests of the whole content, computed when first read.
+    pub hashes: LazyHashes,
 }
+
+/// The [`Hashes`] of a content, computed the first time they are read
+/// (through `Deref`) and kept: hashing a synthetic content is a pass over
+/// all its bytes, which a run that never offers the content never pays.
+/// The values are those of the bytes, whenever they are computed.
+#[derive(Clone, Debug)]
+pub struct LazyHashes {
+    id: ContentId,
+    size: u64,
+    cell: OnceLock<Hashes>,
+}
+
+impl LazyHashes {
+    /// The hashes of synthetic content `id` of `size` bytes, not yet computed.
+    fn synthetic(id: ContentId, size: u64) -> LazyHashes {
+        LazyHashes {
+            id,
+            size,
+            cell: OnceLock::new(),
+        }
+    }
+
+    /// Hashes already known (of uploaded bytes).
+    fn known(hashes: Hashes) -> LazyHashes {
+        LazyHashes {
+            id: ContentId(0),
+            size: 0,
+            cell: OnceLock::from(hashes),
+        }
+    }
+
+    /// True once the hashes have been computed.
+    pub fn is_computed(&self) -> bool {
+        self.cell.get().is_some()
+    }
+}
+
+impl Deref for LazyHashes {
+    type Target = Hashes;
+    fn deref(&self) -> &Hashes {
+        self.cell.get_or_init(|| hash_content(self.id, self.size))
+    }
+}
+
+impl PartialEq for LazyHashes {
+    fn eq(&self, other: &LazyHashes) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for LazyHashes {}
 
 /// First [`ContentId`] of uploaded contents. Synthetic ids come from
 /// scenario campaigns (small counters), so the top bit keeps the ranges apart.
@@ -66,11 +120,12 @@ impl Catalog {
         Catalog::default()
     }
 
-    /// Registers content `id` of `size` bytes, hashing it once. Idempotent.
+    /// Registers content `id` of `size` bytes; its hashes are computed
+    /// when first read. Idempotent.
     pub fn register(&mut self, id: ContentId, size: u64) -> &ContentInfo {
         self.contents.entry(id).or_insert_with(|| ContentInfo {
             size,
-            hashes: hash_content(id, size),
+            hashes: LazyHashes::synthetic(id, size),
         })
     }
 
@@ -85,7 +140,7 @@ impl Catalog {
         self.uploads_made += 1;
         let info = ContentInfo {
             size: bytes.len() as u64,
-            hashes: hash_bytes(&bytes),
+            hashes: LazyHashes::known(hash_bytes(&bytes)),
         };
         self.contents.insert(id, info);
         self.uploads.insert(id, bytes);
@@ -296,7 +351,7 @@ impl Verifier {
             VerifierState::Real(h) => Some(h.finish()),
             VerifierState::Synthetic(c) => {
                 let info = catalog.get(c)?;
-                (info.size == self.received).then(|| info.hashes.clone())
+                (info.size == self.received).then(|| Hashes::clone(&info.hashes))
             }
             VerifierState::Broken => None,
         }
@@ -324,7 +379,7 @@ mod tests {
         let info = catalog.register(id, 1000).clone();
         let mut bytes = vec![0u8; 1000];
         fill(id, 0, &mut bytes);
-        assert_eq!(info.hashes, hash_bytes(&bytes));
+        assert_eq!(*info.hashes, hash_bytes(&bytes));
 
         let mut v = Verifier::new();
         let piece = |offset, len| Body::Synthetic {
@@ -338,13 +393,28 @@ mod tests {
             Err(AppendError::WrongOffset)
         );
         v.append(400, &piece(400, 600)).unwrap();
-        assert_eq!(v.finish(&catalog), Some(info.hashes.clone()));
+        assert_eq!(v.finish(&catalog), Some(Hashes::clone(&info.hashes)));
 
         let mut real = Verifier::new();
         real.append(0, &Body::Bytes(bytes[..300].to_vec())).unwrap();
         real.append(300, &Body::Bytes(bytes[300..].to_vec()))
             .unwrap();
-        assert_eq!(real.finish(&catalog), Some(info.hashes));
+        assert_eq!(real.finish(&catalog), Some(Hashes::clone(&info.hashes)));
+    }
+
+    #[test]
+    fn hashes_are_computed_when_first_read() {
+        let mut catalog = Catalog::new();
+        // 1000 GiB would take minutes to hash: registering it costs nothing.
+        let huge = catalog.register(ContentId(8), 1000 << 30);
+        assert_eq!(huge.size, 1000 << 30);
+        assert!(!huge.hashes.is_computed());
+        let info = catalog.register(ContentId(9), 100).clone();
+        assert!(!info.hashes.is_computed());
+        let mut bytes = vec![0u8; 100];
+        fill(ContentId(9), 0, &mut bytes);
+        assert_eq!(info.hashes.sha256, hash_bytes(&bytes).sha256);
+        assert!(info.hashes.is_computed());
     }
 
     #[test]
@@ -359,7 +429,7 @@ mod tests {
         assert_eq!(catalog.bytes(synthetic), None);
         let info = catalog.get(id).expect("registered");
         assert_eq!(info.size, data.len() as u64);
-        assert_eq!(info.hashes, hash_bytes(&data));
+        assert_eq!(*info.hashes, hash_bytes(&data));
         let second = catalog.register_bytes(Bytes::from_static(b"x"));
         assert_ne!(second, id);
     }

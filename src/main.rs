@@ -14,11 +14,13 @@ use fleetsim::serve::ServeError;
 use fleetsim::sim::{Engine, RunResult, Selection};
 use fleetsim::time::Span;
 
+mod flag_checks;
 mod report_commands;
 mod run_options;
 mod shrink_command;
 mod tui_command;
 
+use flag_checks::{load_within, LimitArgs};
 use run_options::{prepare, runtime_exit};
 
 #[derive(Parser)]
@@ -41,6 +43,8 @@ enum Command {
     Check {
         /// Scenario file (YAML).
         scenario: PathBuf,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Serve the embedded DDI server over HTTP(S).
     Serve(Box<ServeArgs>),
@@ -91,6 +95,8 @@ struct ShrinkArgs {
     /// Where to write the shrunk scenario (default: <dir>/<stem>.shrunk.yaml).
     #[arg(long)]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 fn parse_invariant(s: &str) -> Result<fleetsim::oracle::InvariantId, String> {
@@ -165,6 +171,8 @@ struct RunArgs {
     /// No progress output (also when stderr is not a terminal).
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 /// User and password of a management API (the one `--manage` drives, or
@@ -258,6 +266,8 @@ struct ServeArgs {
     /// (e.g. 256MiB); a body that does not fit gets 503 with Retry-After.
     #[arg(long, default_value = "256MiB", value_parser = parse_size_flag)]
     max_body_memory: u64,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 fn parse_size_flag(s: &str) -> Result<u64, String> {
@@ -317,13 +327,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn load(path: &Path) -> Result<Scenario, Exit> {
-    scenario::load(path).map_err(|e| Exit::BadInput(e.to_string()))
-}
-
 fn dispatch(cli: Cli) -> Exit {
     match cli.command {
-        Command::Check { scenario } => match load(&scenario) {
+        Command::Check { scenario, limits } => match load_within(&scenario, &limits) {
             Ok(s) => {
                 println!(
                     "{}: ok ({} devices in {} groups, {} campaigns, {} server faults)",
@@ -435,7 +441,7 @@ fn finish(
 
 fn serve_command(a: ServeArgs) -> Exit {
     let scenario = match &a.scenario {
-        Some(path) => match load(path) {
+        Some(path) => match load_within(path, &a.limits) {
             Ok(s) => Some(s),
             Err(e) => return e,
         },

@@ -22,37 +22,25 @@ pub fn runtime_exit(e: fleetsim::runtime::RuntimeError) -> Exit {
 pub fn prepare(
     a: &mut RunArgs,
 ) -> Result<(Scenario, Option<fleetsim::runtime::RealOptions>), Exit> {
-    let mut s = load(&a.scenario)?;
-    if let Some(seed) = a.seed {
-        s.seed = seed;
-    }
-    if let Some(n) = a.devices {
-        if n == 0 {
-            return Err(Exit::BadInput(
-                "--devices: expected a device count of at least 1".into(),
-            ));
-        }
-        s.scale_fleet(n);
-    }
-    if let Some(d) = a.duration {
-        if d.as_millis() == 0 {
-            return Err(Exit::BadInput(
-                "--duration: expected a duration longer than 0s".into(),
-            ));
-        }
-        s.duration = scenario::Duration(d);
-    }
-    if let Some(k) = a.time_scale {
-        if !(k.is_finite() && k > 0.0) {
-            return Err(Exit::BadInput(format!(
-                "--time-scale: expected a number above 0, found {k}"
-            )));
-        }
-        s.load.time_scale = k;
-    }
+    let mut s = load_within(&a.scenario, &a.limits)?;
+    apply_overrides(&mut s, a)?;
     let Some(url) = a.target.take() else {
         return Ok((s, None));
     };
+    flag_checks::check_url("--target", &url)?;
+    if let Some(mgmt_url) = &a.mgmt_url {
+        flag_checks::check_url("--mgmt-url", mgmt_url)?;
+    }
+    if let Some(broker) = &a.mqtt {
+        flag_checks::check_host_port("--mqtt", broker)?;
+    }
+    match &a.tenant {
+        Some(tenant) => flag_checks::check_tenant("--tenant", tenant)?,
+        None => flag_checks::check_tenant(
+            &format!("{}: server.tenant", a.scenario.display()),
+            &s.server.tenant,
+        )?,
+    }
     if a.shard.is_some() || a.trace_device.is_some() {
         return Err(Exit::BadInput(
             "--shard and --trace-device apply to virtual runs, not to --target".into(),
@@ -105,4 +93,49 @@ pub fn prepare(
         live: None,
     };
     Ok((s, Some(opts)))
+}
+
+/// Applies `--seed`, `--devices`, `--duration` and `--time-scale` to `s`;
+/// the result is checked as the scenario file was (the device bound, and
+/// `validate`, since `replay` reads the scenario as run back).
+fn apply_overrides(s: &mut Scenario, a: &RunArgs) -> Result<(), Exit> {
+    if let Some(seed) = a.seed {
+        s.seed = seed;
+    }
+    if let Some(n) = a.devices {
+        if n == 0 {
+            return Err(Exit::BadInput(
+                "--devices: expected a device count of at least 1".into(),
+            ));
+        }
+        if let Err(e) = a.limits.capacity().check_devices(u64::from(n)) {
+            return Err(Exit::BadInput(format!("--devices {n}: {e}")));
+        }
+        s.scale_fleet(n);
+    }
+    if let Some(d) = a.duration {
+        if d.as_millis() == 0 {
+            return Err(Exit::BadInput(
+                "--duration: expected a duration longer than 0s".into(),
+            ));
+        }
+        s.duration = scenario::Duration(d);
+        // The scenario as run must be one `load` accepts: `replay` reads it back.
+        if let Err((path, e)) = scenario::validate(s) {
+            return Err(Exit::BadInput(format!(
+                "--duration {}: {}: {e}",
+                scenario::units::format_duration(d),
+                scenario::format_path(&path)
+            )));
+        }
+    }
+    if let Some(k) = a.time_scale {
+        if !(k.is_finite() && k > 0.0) {
+            return Err(Exit::BadInput(format!(
+                "--time-scale: expected a number above 0, found {k}"
+            )));
+        }
+        s.load.time_scale = k;
+    }
+    Ok(())
 }

@@ -5,7 +5,7 @@ use super::*;
 
 pub fn run(a: ShrinkArgs) -> Exit {
     use fleetsim::shrink::{shrink, Budget, ShrinkError};
-    let s = match load(&a.scenario) {
+    let s = match load_within(&a.scenario, &a.limits) {
         Ok(s) => s,
         Err(e) => return e,
     };

@@ -5,10 +5,14 @@ mod common;
 use common::fleetsim;
 
 fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    temp_file_bytes(name, text.as_bytes())
+}
+
+fn temp_file_bytes(name: &str, bytes: &[u8]) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("fleetsim-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join(name);
-    std::fs::write(&path, text).expect("write");
+    std::fs::write(&path, bytes).expect("write");
     path
 }
 
@@ -252,4 +256,204 @@ fn tui_needs_a_terminal_and_a_valid_scenario() {
     assert!(err.contains("tui-bad.yaml:2:"), "{err}");
     let (code, _, err) = fleetsim(&["tui", "scenarios/quickstart.yaml", "--shard", "0/2"]);
     assert_eq!(code, 2, "{err}");
+}
+
+/// Hostile scenario files are refused quickly with exit 2 and a position;
+/// bounds that depend on the machine name the flag that raises them.
+#[test]
+fn hostile_scenarios_exit_2_with_a_position() {
+    let base = "name: h\nduration: 1h\nfleet:\n";
+    let anchor = "x".repeat(1 << 20);
+    let aliases: String = (0..5000)
+        .map(|_| "  - { at: 1m, artifacts: [ { name: a, size: 1 } ], targets: { group: *g } }\n")
+        .collect();
+    let deep = 150_000;
+    let cases: Vec<(&str, Vec<u8>, String)> = vec![
+        (
+            "alias-bomb.yaml",
+            format!("{base}  - {{ kind: always_on, count: 1, name: &g \"{anchor}\" }}\ncampaigns:\n{aliases}").into_bytes(),
+            ":4:40: campaigns[".into(),
+        ),
+        (
+            "deep.yaml",
+            format!("name: h\nduration: 1h\nfleet: {}{}\n", "[".repeat(deep), "]".repeat(deep)).into_bytes(),
+            ":3:71: expected lists and maps nested at most 64 levels deep".into(),
+        ),
+        (
+            "latin1.yaml",
+            [
+                format!("{base}  - {{ kind: always_on, count: 1 }}\n").as_bytes(),
+                b"# gr\xfcn (Latin-1)\n",
+            ]
+            .concat(),
+            ":5:5: expected UTF-8 text, found the byte 0xfc".into(),
+        ),
+        (
+            "dotdot.yaml",
+            b"name: ..\nduration: 1h\nfleet:\n  - { kind: always_on, count: 1 }\n".to_vec(),
+            ":1:7: expected a name of at most 100 letters".into(),
+        ),
+        (
+            "many.yaml",
+            format!("{base}  - {{ kind: always_on, count: 4294967295 }}\n").into_bytes(),
+            ":4:31: expected at most ".into(),
+        ),
+        (
+            "huge-artifact.yaml",
+            format!("{base}  - {{ kind: always_on, count: 1 }}\ncampaigns:\n  - {{ at: 1m, artifacts: [ {{ name: a, size: 1000GiB }} ] }}\n").into_bytes(),
+            ":6:45: expected an artifact of at most 4 GiB, found 1000 GiB".into(),
+        ),
+    ];
+    for (name, bytes, want) in cases {
+        let path = temp_file_bytes(name, &bytes);
+        let p = path.to_str().expect("utf8");
+        for args in [vec!["check", p], vec!["run", p, "--quiet"]] {
+            let command = args[0];
+            let (code, out, err) = fleetsim(&args);
+            assert_eq!(code, 2, "{command} {name}: {out}{err}");
+            let expected = format!("{p}{want}");
+            assert!(
+                err.contains(&expected),
+                "{command} {name}: wanted `{expected}` in `{}`",
+                &err[..err.len().min(300)]
+            );
+        }
+    }
+    // The `..` run wrote nothing beside the working directory.
+    assert!(!std::path::Path::new("report.json").exists());
+    // The bounds that depend on the machine say how to raise them, and do.
+    let many = temp_file(
+        "many2.yaml",
+        &format!("{base}  - {{ kind: always_on, count: 4294967295 }}\n"),
+    );
+    let (_, _, err) = fleetsim(&["check", many.to_str().expect("utf8")]);
+    assert!(err.contains("--max-devices N"), "{err}");
+    let (code, out, err) = fleetsim(&[
+        "check",
+        many.to_str().expect("utf8"),
+        "--max-devices",
+        "5000000000",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let large = temp_file("large.yaml", &format!("{base}  - {{ kind: always_on, count: 1 }}\ncampaigns:\n  - {{ at: 1m, artifacts: [ {{ name: a, size: 1000GiB }} ] }}\n"));
+    let (_, _, err) = fleetsim(&["check", large.to_str().expect("utf8")]);
+    assert!(err.contains("--max-artifact-size SIZE"), "{err}");
+    let (code, out, err) = fleetsim(&[
+        "check",
+        large.to_str().expect("utf8"),
+        "--max-artifact-size",
+        "1000GiB",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    // A byte-order mark is skipped.
+    let bom = temp_file(
+        "bom.yaml",
+        &format!("\u{feff}{base}  - {{ kind: always_on, count: 3 }}\n"),
+    );
+    let (code, out, err) = fleetsim(&["check", bom.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("ok (3 devices"), "{out}");
+}
+
+/// Flags with values that cannot work are bad input naming the flag, not
+/// an unreachable server or an abort.
+#[test]
+fn malformed_or_oversized_flags_exit_2_naming_the_flag() {
+    let q = "scenarios/quickstart.yaml";
+    let t = "http://127.0.0.1:9";
+    let cases: [(&[&str], &str); 8] = [
+        (
+            &["run", q, "--devices", "4294967295"],
+            "--devices 4294967295: expected at most ",
+        ),
+        (
+            &["tui", q, "--devices", "4294967295"],
+            "--devices 4294967295: expected at most ",
+        ),
+        (
+            &["run", q, "--devices", "3000", "--max-devices", "2000"],
+            "(the limit --max-devices sets)",
+        ),
+        (
+            &["run", q, "--duration", "30m"],
+            "--duration 30m: campaigns[0].at: expected a campaign start before the end",
+        ),
+        (
+            &["run", q, "--target", "http://[::1"],
+            "--target http://[::1: expected an http:// or https:// URL",
+        ),
+        (
+            &[
+                "run",
+                q,
+                "--target",
+                t,
+                "--manage",
+                "hawkbit",
+                "--mgmt-url",
+                "http://[::1",
+            ],
+            "--mgmt-url http://[::1: expected an http",
+        ),
+        (
+            &[
+                "run",
+                "scenarios/otau-mqtt.yaml",
+                "--target",
+                t,
+                "--mqtt",
+                "broker",
+            ],
+            "--mqtt broker: expected HOST:PORT",
+        ),
+        (
+            &["run", q, "--target", t, "--tenant", "a b"],
+            "--tenant `a b`: expected a tenant of letters",
+        ),
+    ];
+    for (args, want) in cases {
+        let (code, out, err) = fleetsim(args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(err.contains(want), "{args:?}: wanted `{want}` in `{err}`");
+    }
+}
+
+/// A gateway token written in the scenario reaches no output: not the
+/// report (its `scenario_yaml` is redacted), the JUnit or HTML files, nor
+/// stdout or stderr; the report still replays exactly.
+#[test]
+fn a_gateway_token_in_the_scenario_reaches_no_output() {
+    const TOKEN: &str = "gw-s3cr3t-in-the-scenario";
+    let path = temp_file(
+        "secret.yaml",
+        &format!("name: cli-secret\nduration: 3h\nserver: {{ polling: 1m, gateway_token: {TOKEN} }}\nfleet:\n  - {{ kind: always_on, count: 20, install_failure: 0.5 }}\n\
+         campaigns:\n  - {{ at: 10m, artifacts: [ {{ name: fw.bin, size: 64KiB }} ] }}\n\
+         faults:\n  server:\n    - {{ mode: wrong_status_mapping }}\n"),
+    );
+    let out_dir = path.with_file_name("report-secret");
+    let out = out_dir.to_str().expect("utf8");
+    let (code, stdout, stderr) = fleetsim(&[
+        "run",
+        path.to_str().expect("utf8"),
+        "--out",
+        out,
+        "--trace-device",
+        "1",
+    ]);
+    assert_eq!(code, 1, "the violation fires: {stdout}{stderr}");
+    assert!(
+        !stdout.contains(TOKEN) && !stderr.contains(TOKEN),
+        "{stdout}{stderr}"
+    );
+    for file in fleetsim::report::REPORT_FILES {
+        let text = std::fs::read_to_string(out_dir.join(file)).expect("report file");
+        assert!(!text.contains(TOKEN), "{file} shows the token");
+    }
+    let report = std::fs::read_to_string(out_dir.join("report.json")).expect("report");
+    assert!(report.contains("gateway_token: <redacted>"), "{report}");
+    let (code, trace, err) = fleetsim(&["replay", out, "--device", "1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(trace.contains("the replay is exact"), "{trace}");
+    assert!(!trace.contains(TOKEN) && !err.contains(TOKEN));
+    let _ = std::fs::remove_dir_all(&out_dir);
 }

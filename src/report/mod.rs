@@ -191,7 +191,7 @@ pub struct Report {
     /// Seed used.
     pub seed: u64,
     /// The scenario as run (after `--seed`, `--devices`, `--duration`), as
-    /// YAML: what `fleetsim replay` re-runs.
+    /// YAML, secrets replaced by `<redacted>`: what `fleetsim replay` re-runs.
     pub scenario_yaml: String,
     /// Virtual duration in ms.
     pub duration_ms: u64,
@@ -375,7 +375,7 @@ pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Durati
         scenario: s.name.clone(),
         scenario_file: file.to_string(),
         seed: s.seed,
-        scenario_yaml: serde_yaml::to_string(s).unwrap_or_default(),
+        scenario_yaml: serde_yaml::to_string(&s.redacted()).unwrap_or_default(),
         duration_ms: s.duration.0.as_millis(),
         devices: r.digests.len() as u64,
         digest: r.digest.clone(),

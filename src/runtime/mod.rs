@@ -272,13 +272,21 @@ pub fn run(scenario: &Scenario, opts: &RealOptions) -> Result<RunResult, Runtime
 
 fn base_url(target: &Target) -> Result<String, RuntimeError> {
     let url = target.base_url.trim_end_matches('/').to_string();
-    let ok = (url.starts_with("http://") || url.starts_with("https://"))
-        && url.split("://").nth(1).is_some_and(|rest| !rest.is_empty());
-    if ok {
+    if is_http_url(&url) {
         Ok(url)
     } else {
         Err(RuntimeError::BadTarget(target.base_url.clone()))
     }
+}
+
+/// True for a well-formed `http://` or `https://` URL with a host, such
+/// as `http://127.0.0.1:8080` or `https://[::1]:8443/base`.
+pub fn is_http_url(url: &str) -> bool {
+    let Ok(uri) = url.parse::<::http::Uri>() else {
+        return false;
+    };
+    matches!(uri.scheme_str(), Some("http" | "https"))
+        && uri.host().is_some_and(|h| !h.is_empty() && h != "[]")
 }
 
 fn is_loopback(url: &str) -> bool {

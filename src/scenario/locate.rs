@@ -18,6 +18,22 @@ pub enum PathSeg {
     Index(usize),
 }
 
+/// `path` as serde_yaml writes it in messages: `fleet[0].count`.
+pub fn format_path(path: &[PathSeg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            PathSeg::Key(k) if out.is_empty() => out.push_str(k),
+            PathSeg::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            PathSeg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
 const FOUND: &str = "fleetsim-locate-found";
 
 /// 1-based `(line, column)` of the node at `path`, if it exists.
@@ -133,5 +149,6 @@ mod tests {
         assert_eq!(locate(text, &path(&["b", "1", "y", "0"])), Some((5, 17)));
         assert_eq!(locate(text, &path(&["c"])), None);
         assert_eq!(locate(text, &path(&["b", "7"])), None);
+        assert_eq!(format_path(&path(&["b", "1", "y", "0"])), "b[1].y[0]");
     }
 }

@@ -7,6 +7,11 @@
 //! Cross-field problems are located by walking the document again to the
 //! offending node (see [`locate`]), so they point at the right line too.
 //!
+//! Before serde_yaml sees a file, its size ([`text::MAX_FILE_SIZE`]), its
+//! nesting depth ([`depth::MAX_DEPTH`]) and its size with aliases expanded
+//! ([`expansion`]) are bounded, so a hostile file is refused quickly and in
+//! little memory.
+//!
 //! ```
 //! let text = "name: demo\nduration: 1h\nfleet:\n  - { kind: always_on, count: 10 }\n";
 //! let scenario = fleetsim::scenario::load_str("demo.yaml", text).unwrap();
@@ -17,15 +22,21 @@
 //!     .starts_with("x.yaml:2:11: "));
 //! ```
 
+pub mod capacity;
+pub mod depth;
+pub mod expansion;
 mod forms;
 mod locate;
 pub mod model;
+pub mod secrets;
+pub mod text;
 pub mod units;
 
 use std::fmt;
 use std::path::Path;
 
-pub use locate::{locate, PathSeg};
+pub use capacity::Capacity;
+pub use locate::{format_path, locate, PathSeg};
 pub use model::*;
 pub use units::{Duration, Fraction, Size};
 
@@ -59,36 +70,61 @@ impl fmt::Display for ScenarioError {
 /// Reads and validates the scenario at `path`.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: file.clone(),
-        line: 0,
-        column: 0,
-        message: format!("cannot read scenario file: {e}"),
-    })?;
+    let text = text::read(&file, path)?;
     load_str(&file, &text)
+}
+
+/// Reads and validates the scenario at `path`, and checks it against what
+/// the machine can run.
+pub fn load_within(path: &Path, capacity: &Capacity) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let text = text::read(&file, path)?;
+    let scenario = load_str(&file, &text)?;
+    capacity
+        .check(&scenario)
+        .map_err(|(path, message)| located(&file, &text, &path, message))?;
+    Ok(scenario)
 }
 
 /// Parses and validates scenario `text`; `file` names it in errors.
 pub fn load_str(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
-    let scenario: Scenario = serde_yaml::from_str(text).map_err(|e| {
+    let text = text::strip_bom(text);
+    let at = |line, column, message: String| ScenarioError {
+        file: file.to_string(),
+        line,
+        column,
+        message,
+    };
+    if let Some((line, column)) = depth::too_deep(text) {
+        return Err(at(
+            line,
+            column,
+            format!(
+                "expected lists and maps nested at most {} levels deep",
+                depth::MAX_DEPTH
+            ),
+        ));
+    }
+    let yaml_error = |e: serde_yaml::Error| {
         let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-        ScenarioError {
-            file: file.to_string(),
-            line,
-            column,
-            message: clean_message(&e.to_string()),
-        }
-    })?;
-    validate(&scenario).map_err(|(path, message)| {
-        let (line, column) = locate(text, &path).unwrap_or((1, 1));
-        ScenarioError {
-            file: file.to_string(),
-            line,
-            column,
-            message,
-        }
-    })?;
+        at(line, column, clean_message(&e.to_string()))
+    };
+    expansion::check(text).map_err(yaml_error)?;
+    let scenario: Scenario = serde_yaml::from_str(text).map_err(yaml_error)?;
+    validate(&scenario).map_err(|(path, message)| located(file, text, &path, message))?;
     Ok(scenario)
+}
+
+/// An error about the node at `path` of scenario `text`, at its position
+/// (1:1 when the path is not in the text, e.g. a default value).
+pub fn located(file: &str, text: &str, path: &[PathSeg], message: String) -> ScenarioError {
+    let (line, column) = locate(text::strip_bom(text), path).unwrap_or((1, 1));
+    ScenarioError {
+        file: file.to_string(),
+        line,
+        column,
+        message,
+    }
 }
 
 /// serde_yaml appends " at line L column C" to its messages; the position is
@@ -101,21 +137,37 @@ fn clean_message(message: &str) -> String {
     m.to_string()
 }
 
+/// Most fleet-state samples a run takes (`sample_every`; by default 200):
+/// each is a timeline point in memory and in the report, and a sample
+/// every millisecond of a 30-day run was billions of them.
+pub const MAX_SAMPLES: u64 = 100_000;
+
+/// Longest scenario name: it names the report directory (`reports/<name>`),
+/// and file systems refuse names over 255 bytes; 100 also keeps the
+/// directory listings and report titles readable.
+pub const MAX_NAME_LEN: usize = 100;
+
+/// True when `name` is a directory name that stays inside `reports/`:
+/// ASCII letters, digits, `-`, `_` and `.`, not `.`/`..` or hidden (a
+/// leading `.`), not empty and at most [`MAX_NAME_LEN`] long.
+pub fn is_report_dir_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
 /// Checks what types cannot: relations between fields. Returns the path of
 /// the offending node and what was expected there.
 pub fn validate(s: &Scenario) -> Result<(), (Vec<PathSeg>, String)> {
     use PathSeg::{Index, Key};
     let key = |k: &str| Key(k.to_string());
-    if s.name.trim().is_empty()
-        || !s
-            .name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
+    if !is_report_dir_name(&s.name) {
         return Err((
             vec![key("name")],
-            "expected a name of letters, digits, `-`, `_` or `.` (it names the report directory)"
-                .into(),
+            format!("expected a name of at most {MAX_NAME_LEN} letters, digits, `-`, `_` or `.`, not starting with `.` (it names the report directory under reports/)"),
         ));
     }
     if s.duration.0.as_millis() == 0 {
@@ -123,6 +175,15 @@ pub fn validate(s: &Scenario) -> Result<(), (Vec<PathSeg>, String)> {
             vec![key("duration")],
             "expected a duration longer than 0s".into(),
         ));
+    }
+    if let Some(every) = s.sample_every {
+        let samples = s.duration.0.as_millis() / every.0.as_millis().max(1);
+        if every.0.as_millis() == 0 || samples > MAX_SAMPLES {
+            return Err((
+                vec![key("sample_every")],
+                format!("expected a sampling interval longer than 0s and at least 1/{MAX_SAMPLES} of the duration"),
+            ));
+        }
     }
     if s.fleet.is_empty() {
         return Err((
@@ -297,7 +358,7 @@ pub fn validate(s: &Scenario) -> Result<(), (Vec<PathSeg>, String)> {
             }
         }
         for (j, a) in c.artifacts.iter().enumerate() {
-            if a.name.is_empty() || a.name.contains('/') || a.name.contains('?') {
+            if a.name.is_empty() || a.name == "." || a.name == ".." || a.name.contains(['/', '?']) {
                 return Err((
                     vec![
                         key("campaigns"),
@@ -306,7 +367,7 @@ pub fn validate(s: &Scenario) -> Result<(), (Vec<PathSeg>, String)> {
                         Index(j),
                         key("name"),
                     ],
-                    "expected a file name without `/` or `?`".into(),
+                    "expected a file name without `/` or `?`, other than `.` and `..`".into(),
                 ));
             }
         }

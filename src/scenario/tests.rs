@@ -108,6 +108,13 @@ fn cross_field_errors_are_located() {
     );
     let e = err(&format!("{GOOD}load: {{ time_scale: 0 }}\n"));
     assert!(e.contains("time scale above 0"), "{e}");
+    let e = err(&format!("{GOOD}sample_every: 1ms\n"));
+    assert!(
+        e.starts_with("s.yaml:21:15: ") && e.contains("at least 1/100000 of the duration"),
+        "{e}"
+    );
+    let e = err(&format!("{GOOD}sample_every: 0s\n"));
+    assert!(e.starts_with("s.yaml:21:15: "), "{e}");
     let e = err(&GOOD.replace("respond: 503", "respond: 503, reset: true"));
     assert!(e.contains("exactly one of"), "{e}");
     let e = err(&GOOD.replace("server: embedded", "server: { gateway_token: \"\" }"));
@@ -167,4 +174,158 @@ fn campaigns_may_be_external_and_a_wrong_word_is_located() {
     ));
     assert!(e.starts_with("s.yaml:6:"), "{e}");
     assert!(e.contains("unknown field `colour`"), "{e}");
+}
+
+/// A file of `text` (or bytes) under the temp directory, unique to this process.
+fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("fleetsim-scenario-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write");
+    path
+}
+
+const BASE: &str = "name: t\nduration: 1d\nfleet:\n";
+
+#[test]
+fn alias_amplification_is_refused_with_the_alias_path() {
+    // A 1 MB anchor copied by 5 000 aliases: 5 GB once expanded.
+    let anchor = "x".repeat(1 << 20);
+    let campaigns: String = (0..5000)
+        .map(|_| "  - { at: 1h, artifacts: [ { name: a, size: 1 } ], targets: { group: *g } }\n")
+        .collect();
+    let text = format!(
+        "{BASE}  - {{ kind: always_on, count: 1, name: &g \"{anchor}\" }}\ncampaigns:\n{campaigns}"
+    );
+    let e = err(&text);
+    assert!(e.starts_with("s.yaml:4:40: campaigns["), "{}", &e[..100]);
+    assert!(e.contains("with aliases (`*name`) expanded"), "{e}");
+    // Aliases as people use them are fine.
+    let text = format!("{BASE}  - {{ kind: always_on, count: 1, connectivity: &c {{ loss: 0.1 }} }}\n  - {{ kind: always_on, count: 2, connectivity: *c }}\n");
+    let s = load_str("s.yaml", &text).unwrap();
+    assert_eq!(s.fleet[1].connectivity.loss.0, 0.1);
+}
+
+#[test]
+fn deep_nesting_is_refused_at_the_too_deep_node() {
+    let d = 150_000;
+    let e =
+        err(&format!("{BASE}{}{}\n", "[".repeat(d), "]".repeat(d)).replace("fleet:\n", "fleet: "));
+    // `fleet: ` then the 64th bracket: the root map is the first level.
+    assert_eq!(
+        e,
+        format!(
+            "s.yaml:3:71: expected lists and maps nested at most {} levels deep",
+            depth::MAX_DEPTH
+        )
+    );
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped() {
+    let s = load_str("s.yaml", &format!("\u{feff}{GOOD}")).unwrap();
+    assert_eq!(s.seed, 7);
+    let e = err(&format!(
+        "\u{feff}{}",
+        GOOD.replace("duration: 2d", "duration: 30x")
+    ));
+    assert!(e.starts_with("s.yaml:3:11: "), "{e}");
+    let path = temp_file("bom.yaml", format!("\u{feff}{GOOD}").as_bytes());
+    assert_eq!(load(&path).unwrap().seed, 7);
+}
+
+#[test]
+fn text_that_is_not_utf8_is_located() {
+    let mut bytes = b"\xef\xbb\xbfname: t\nduration: 1d\nfleet: [ { name: \"gr".to_vec();
+    bytes.extend_from_slice(b"\xfcn\" } ]\n");
+    let path = temp_file("latin1.yaml", &bytes);
+    let e = load(&path).unwrap_err();
+    assert_eq!((e.line, e.column), (3, 21), "{e}");
+    assert_eq!(e.message, "expected UTF-8 text, found the byte 0xfc");
+}
+
+#[test]
+fn oversized_files_are_refused_before_reading() {
+    let path = temp_file("huge.yaml", b"");
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(text::MAX_FILE_SIZE + 1).unwrap(); // sparse: costs no disk
+    let e = load(&path).unwrap_err().to_string();
+    assert!(
+        e.ends_with(
+            "expected a scenario file of at most 16 MiB (scenario files are small configurations)"
+        ),
+        "{e}"
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn names_stay_inside_the_reports_directory() {
+    let long = "n".repeat(MAX_NAME_LEN + 1);
+    for name in ["..", ".", ".hidden", "a/b", "''", long.as_str()] {
+        let e = err(&GOOD.replace("name: t", &format!("name: {name}")));
+        assert!(
+            e.starts_with("s.yaml:1:7: expected a name of at most 100"),
+            "{name}: {e}"
+        );
+        assert!(e.contains("not starting with `.`"), "{e}");
+    }
+    for name in ["v1.2", "a..b", &long[1..]] {
+        let s = load_str("s.yaml", &GOOD.replace("name: t", &format!("name: {name}"))).unwrap();
+        assert_eq!(s.name, name);
+    }
+    let e = err(&GOOD.replace("name: fw.bin", "name: .."));
+    assert!(e.contains("other than `.` and `..`"), "{e}");
+}
+
+#[test]
+fn capacity_is_checked_at_the_count_and_the_size_that_exceed_it() {
+    let text = format!("{BASE}  - {{ kind: always_on, count: 6000000 }}\n  - {{ kind: always_on, count: 4294967295 }}\ncampaigns:\n  - {{ at: 1h, artifacts: [ {{ name: a, size: 1000GiB }} ] }}\n");
+    let path = temp_file("large.yaml", text.as_bytes());
+    let defaults = Capacity::with_memory(None, None, None);
+    let e = load_within(&path, &defaults).unwrap_err();
+    assert_eq!((e.line, e.column), (5, 31), "{e}");
+    assert!(
+        e.message
+            .starts_with("expected at most 10000000 devices in all, found 4300967295")
+            && e.message.ends_with("raise the limit with --max-devices N)"),
+        "{e}"
+    );
+    let more_devices = Capacity::with_memory(Some(u64::MAX), None, None);
+    let e = load_within(&path, &more_devices).unwrap_err();
+    assert_eq!((e.line, e.column), (7, 45), "{e}");
+    assert!(e.message.contains("--max-artifact-size"), "{e}");
+    let both = Capacity::with_memory(Some(u64::MAX), Some(1000 << 30), None);
+    assert_eq!(
+        load_within(&path, &both).unwrap().device_count(),
+        4_300_967_295
+    );
+    // A small machine holds fewer devices.
+    let small = Capacity::with_memory(None, None, Some(1 << 30));
+    let e = load_within(&path, &small).unwrap_err();
+    assert_eq!((e.line, e.column), (4, 31), "{e}");
+    assert!(
+        e.message.contains("this machine has 1 GiB available"),
+        "{e}"
+    );
+}
+
+#[test]
+fn redaction_hides_the_gateway_token_and_keeps_the_rest() {
+    let s = load_str(
+        "s.yaml",
+        &GOOD.replace("server: embedded", "server: { gateway_token: k-123 }"),
+    )
+    .unwrap();
+    let yaml = serde_yaml::to_string(&s.redacted()).unwrap();
+    assert!(
+        !yaml.contains("k-123") && yaml.contains(secrets::REDACTED),
+        "{yaml}"
+    );
+    let back = load_str("r.yaml", &yaml).unwrap();
+    assert_eq!(
+        back.server.gateway_token.as_deref(),
+        Some(secrets::REDACTED)
+    );
+    assert_eq!(back.fleet.len(), s.fleet.len());
 }

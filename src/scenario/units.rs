@@ -112,6 +112,23 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("size `{text}` is too large"))
 }
 
+/// Formats a byte count for people: `512 B`, `4 KiB`, `1000 GiB`, `7.5 GiB`.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let Some(i) = (0..UNITS.len())
+        .rev()
+        .find(|&i| bytes >> (10 * (i + 1)) > 0)
+    else {
+        return format!("{bytes} B");
+    };
+    let unit = 1u64 << (10 * (i + 1));
+    if bytes.is_multiple_of(unit) {
+        format!("{} {}", bytes / unit, UNITS[i])
+    } else {
+        format!("{:.1} {}", bytes as f64 / unit as f64, UNITS[i])
+    }
+}
+
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -225,5 +242,10 @@ mod tests {
         assert_eq!(parse_size("100"), Ok(100));
         assert!(parse_size("8mb").is_err());
         assert!(parse_size("MiB").is_err());
+        assert_eq!(format_size(512), "512 B");
+        assert_eq!(format_size(4 << 30), "4 GiB");
+        assert_eq!(format_size(1000 << 30), "1000 GiB");
+        assert_eq!(format_size(3 << 29), "1.5 GiB");
+        assert_eq!(format_size(u64::MAX), "16.0 EiB");
     }
 }

@@ -116,7 +116,8 @@ pub struct InstallCommand {
     pub size: u64,
     /// Artifact content.
     pub content: ContentId,
-    /// Its sha256 (filled in by [`Sidekick::add_command`]).
+    /// Its sha256, filled in by the sidekick when the command is first
+    /// installed or reported (hashing a large artifact waits until needed).
     pub sha256: String,
     /// How the gateway deals with URL expiry.
     pub strategy: Strategy,
@@ -262,11 +263,23 @@ impl Sidekick {
     }
 
     /// Makes `command` known (its artifact joins the CDN); its index.
-    pub fn add_command(&mut self, mut command: InstallCommand) -> usize {
-        let info = self.catalog.register(command.content, command.size);
-        command.sha256 = info.hashes.sha256.clone();
+    pub fn add_command(&mut self, command: InstallCommand) -> usize {
+        self.catalog.register(command.content, command.size);
         self.commands.push(command);
         self.commands.len() - 1
+    }
+
+    /// Fills in the sha256 of command `command` (hashing its artifact)
+    /// the first time it is needed.
+    fn fill_sha256(&mut self, command: usize) {
+        let Some(cmd) = self.commands.get_mut(command) else {
+            return;
+        };
+        if cmd.sha256.is_empty() {
+            if let Some(info) = self.catalog.get(cmd.content) {
+                cmd.sha256 = info.hashes.sha256.clone();
+            }
+        }
     }
 
     /// The install command `command` reaches the twin of device `device` at
@@ -284,6 +297,7 @@ impl Sidekick {
             return;
         }
         self.release_pending(device);
+        self.fill_sha256(command);
         let cmd = &self.commands[command];
         let url = match cmd.strategy {
             Strategy::LongLivedCache => {
@@ -419,6 +433,7 @@ impl Sidekick {
             command,
             ok,
         });
+        self.fill_sha256(command);
         let cmd = &self.commands[command];
         if ok && self.faults.cache_evict_early && cmd.strategy == Strategy::LongLivedCache {
             let needed_by = self.cache.evict(&cmd.sha256);
