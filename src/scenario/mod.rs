@@ -137,6 +137,30 @@ fn clean_message(message: &str) -> String {
     m.to_string()
 }
 
+/// The `server:` settings types cannot check.
+fn validate_server(server: &ServerSpec) -> Result<(), (Vec<PathSeg>, String)> {
+    let at = |k: &str| vec![PathSeg::Key("server".into()), PathSeg::Key(k.into())];
+    if server.polling.0 < crate::time::Span::secs(1) {
+        return Err((
+            at("polling"),
+            "expected a polling interval of at least 1s".into(),
+        ));
+    }
+    if server
+        .gateway_token
+        .as_ref()
+        .is_some_and(|k| k.trim().is_empty())
+    {
+        // An empty key would lock every device out (no token matches it).
+        return Err((
+            at("gateway_token"),
+            "expected a non-empty key (leave gateway_token out to turn GatewayToken auth off)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Most fleet-state samples a run takes (`sample_every`; by default 200):
 /// each is a timeline point in memory and in the report, and a sample
 /// every millisecond of a 30-day run was billions of them.
@@ -191,24 +215,7 @@ pub fn validate(s: &Scenario) -> Result<(), (Vec<PathSeg>, String)> {
             "expected at least one fleet group".into(),
         ));
     }
-    if s.server.polling.0 < crate::time::Span::secs(1) {
-        return Err((
-            vec![key("server"), key("polling")],
-            "expected a polling interval of at least 1s".into(),
-        ));
-    }
-    if s.server
-        .gateway_token
-        .as_ref()
-        .is_some_and(|k| k.trim().is_empty())
-    {
-        // An empty key would lock every device out (no token matches it).
-        return Err((
-            vec![key("server"), key("gateway_token")],
-            "expected a non-empty key (leave gateway_token out to turn GatewayToken auth off)"
-                .into(),
-        ));
-    }
+    validate_server(&s.server)?;
     for (i, g) in s.fleet.iter().enumerate() {
         let at = |k: &str| vec![key("fleet"), Index(i), key(k)];
         if g.count == 0 {

@@ -356,7 +356,14 @@ async fn connection(
     let Some(tls) = tls else {
         return serve_http(TokioIo::new(tcp), peer, endpoint, activity, stopped).await;
     };
-    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(tcp)).await {
+    let handshake = tokio::select! {
+        r = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(tcp)) => r,
+        () = activity.evict.notified() => {
+            tracing::debug!(%peer, "TLS handshake dropped to make room");
+            return;
+        }
+    };
+    match handshake {
         Ok(Ok(stream)) => serve_http(TokioIo::new(stream), peer, endpoint, activity, stopped).await,
         Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
