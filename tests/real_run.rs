@@ -3,6 +3,8 @@
 //! same devices, server core and oracle as the virtual run, now over sockets.
 //! Server and fleet run on runtimes of their own, as two processes would.
 
+mod common;
+
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -47,19 +49,7 @@ fn run_against_serve(
     let base_url = addr_rx
         .recv_timeout(Duration::from_secs(30))
         .expect("serve reports its address");
-    let opts = RealOptions {
-        target: Target {
-            base_url,
-            tenant: None,
-            gateway_token: None,
-            ca_pem: None,
-        },
-        progress: false,
-        manager: None,
-        mqtt: None,
-        live: None,
-    };
-    let result = run(s, &opts);
+    let result = run(s, &common::options(&base_url));
     let _ = stop_tx.send(());
     server.join().expect("server thread ends");
     result
@@ -356,18 +346,7 @@ async fn a_server_that_dies_or_freezes_mid_run_fails_the_verdict() {
                 let _ = tx.send(end);
             });
         }
-        let opts = RealOptions {
-            target: Target {
-                base_url: format!("http://{proxy}"),
-                tenant: None,
-                gateway_token: None,
-                ca_pem: None,
-            },
-            progress: false,
-            manager: None,
-            mqtt: None,
-            live: None,
-        };
+        let opts = common::options(&format!("http://{proxy}"));
         let run = tokio::time::timeout(limit, fleetsim::runtime::run_async(&s, &opts))
             .await
             .expect("the run ends on its own")
