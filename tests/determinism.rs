@@ -176,3 +176,50 @@ fn constrained_fleet_is_deterministic_and_replays_per_device() {
         a.stats.updates_succeeded
     );
 }
+
+/// Every shipped scenario keeps the digest pinned in
+/// `tests/data/scenario-digests.txt`, and every shipped scenario is pinned
+/// there: a refactor changes no digest (DESIGN.md, determinism contract).
+#[test]
+fn every_shipped_scenario_keeps_its_pinned_digest() {
+    let pins = std::fs::read_to_string("tests/data/scenario-digests.txt").expect("pin file");
+    let pinned: Vec<(&str, &str)> = pins
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split_once("  "))
+        .map(|(digest, file)| (file.trim(), digest.trim()))
+        .collect();
+    let mut shipped: Vec<String> = ["scenarios", "scenarios/broken"]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(dir).expect("scenario dir"))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .map(|p| p.display().to_string())
+        .collect();
+    shipped.sort();
+    let mut files: Vec<String> = pinned.iter().map(|(f, _)| f.to_string()).collect();
+    files.sort();
+    assert_eq!(files, shipped, "pin every shipped scenario, and only those");
+    // Two threads: the scenarios are independent and this is the slow test.
+    let (a, b) = pinned.split_at(pinned.len() / 2);
+    let check = |part: &[(&str, &str)]| -> Vec<String> {
+        part.iter()
+            .filter_map(|(file, want)| {
+                let s = load(std::path::Path::new(file)).expect("shipped scenario loads");
+                let got = run(&s, Selection::default()).digest;
+                (got != *want).then(|| format!("{file}: pinned {want}, now {got}"))
+            })
+            .collect()
+    };
+    let changed: Vec<String> = std::thread::scope(|scope| {
+        let other = scope.spawn(|| check(b));
+        let mut changed = check(a);
+        changed.extend(other.join().expect("checker thread"));
+        changed
+    });
+    assert!(
+        changed.is_empty(),
+        "digests changed:\n{}",
+        changed.join("\n")
+    );
+}
