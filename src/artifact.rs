@@ -396,8 +396,9 @@ mod tests {
         assert_eq!(v.finish(&catalog), Some(Hashes::clone(&info.hashes)));
 
         let mut real = Verifier::new();
-        real.append(0, &Body::Bytes(bytes[..300].to_vec())).unwrap();
-        real.append(300, &Body::Bytes(bytes[300..].to_vec()))
+        real.append(0, &Body::Bytes(bytes[..300].to_vec().into()))
+            .unwrap();
+        real.append(300, &Body::Bytes(bytes[300..].to_vec().into()))
             .unwrap();
         assert_eq!(real.finish(&catalog), Some(Hashes::clone(&info.hashes)));
     }

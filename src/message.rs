@@ -120,8 +120,10 @@ pub enum Body {
     /// No body.
     #[default]
     Empty,
-    /// Real bytes (JSON documents, small files).
-    Bytes(Vec<u8>),
+    /// Real bytes (JSON documents, small files, uploaded contents). Shared,
+    /// not copied: a thousand devices downloading one uploaded file hold
+    /// one copy of it, whatever their ranges.
+    Bytes(bytes::Bytes),
     /// `len` bytes of synthetic content `content`, starting at `offset`.
     /// Stands for exactly those bytes; the real driver materialises them.
     Synthetic {
@@ -161,7 +163,7 @@ impl Body {
     pub fn truncated(&self, n: u64) -> Body {
         match self {
             Body::Empty => Body::Empty,
-            Body::Bytes(b) => Body::Bytes(b[..(n as usize).min(b.len())].to_vec()),
+            Body::Bytes(b) => Body::Bytes(b.slice(..(n as usize).min(b.len()))),
             Body::Synthetic {
                 content, offset, ..
             } => Body::Synthetic {
@@ -311,7 +313,7 @@ impl Response {
         Response {
             status,
             headers: Headers::new().with("content-type", content_type),
-            body: Body::Bytes(body),
+            body: Body::Bytes(body.into()),
         }
     }
 
@@ -380,8 +382,8 @@ mod tests {
         };
         assert_eq!(b.truncated(40).len(), 40);
         assert_eq!(
-            Body::Bytes(vec![1, 2, 3]).truncated(2),
-            Body::Bytes(vec![1, 2])
+            Body::Bytes(vec![1, 2, 3].into()).truncated(2),
+            Body::Bytes(vec![1, 2].into())
         );
     }
 }

@@ -436,7 +436,7 @@ fn hostile_inputs_never_panic() {
             }
         }
         let body: Vec<u8> = (0..rng.gen_range(0..20)).map(|_| rng.gen()).collect();
-        req.body = Body::Bytes(body);
+        req.body = Body::Bytes(body.into());
         if let OtauAnswer::Pending { until } = server.handle(Time(n), &req) {
             let _ = server.poll_pending(until, &req, until);
         }
@@ -478,7 +478,12 @@ fn hostile_inputs_never_panic() {
         }
         let mut resp =
             Response::status([200, 204, 206, 304, 400, 401, 404, 416, 500][rng.gen_range(0..9)]);
-        resp.body = Body::Bytes(bodies[rng.gen_range(0..bodies.len())].as_bytes().to_vec());
+        resp.body = Body::Bytes(
+            bodies[rng.gen_range(0..bodies.len())]
+                .as_bytes()
+                .to_vec()
+                .into(),
+        );
         if rng.gen_bool(0.3) {
             resp.headers =
                 Headers::new().with("content-range", values[rng.gen_range(0..values.len())]);

@@ -76,10 +76,12 @@ fn tamper(rng: &mut ChaCha8Rng, resp: &mut Response) {
         }
         3 => match &mut resp.body {
             Body::Bytes(b) if !b.is_empty() => {
+                let mut flipped = b.to_vec();
                 for _ in 0..rng.gen_range(1..4) {
-                    let at = rng.gen_range(0..b.len());
-                    b[at] = rng.gen();
+                    let at = rng.gen_range(0..flipped.len());
+                    flipped[at] = rng.gen();
                 }
+                *b = flipped.into();
             }
             Body::Synthetic {
                 content, offset, ..
@@ -92,13 +94,20 @@ fn tamper(rng: &mut ChaCha8Rng, resp: &mut Response) {
             }
             _ => resp.status = 200,
         },
-        4 => resp.body = Body::Bytes(BODIES[rng.gen_range(0..BODIES.len())].as_bytes().to_vec()),
+        4 => {
+            resp.body = Body::Bytes(
+                BODIES[rng.gen_range(0..BODIES.len())]
+                    .as_bytes()
+                    .to_vec()
+                    .into(),
+            )
+        }
         5 => {
             // Deep JSON: a parser that recurses without a bound overflows here.
             let depth = rng.gen_range(100..20_000);
             let mut b = "[".repeat(depth).into_bytes();
             b.extend(std::iter::repeat_n(b']', rng.gen_range(0..=depth)));
-            resp.body = Body::Bytes(b);
+            resp.body = Body::Bytes(b.into());
         }
         6 => resp.headers = broken_headers(rng, &resp.headers),
         _ => {

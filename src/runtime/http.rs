@@ -213,7 +213,7 @@ fn to_hyper(req: &Request) -> Result<hyper::Request<Full<Bytes>>, hyper::http::E
         b = b.header(name, value);
     }
     let body = match &req.body {
-        Body::Bytes(bytes) => Bytes::from(bytes.clone()),
+        Body::Bytes(bytes) => bytes.clone(),
         _ => Bytes::new(),
     };
     b.body(Full::new(body))
@@ -242,7 +242,7 @@ async fn read_body(
     loop {
         // Out of time mid-body: hand back what arrived so a download can resume.
         let Ok(next) = tokio::time::timeout_at(deadline, body.frame()).await else {
-            out.body = Body::Bytes(bytes);
+            out.body = Body::Bytes(bytes.into());
             return Delivery::Broken(NetError::Timeout, Some(out));
         };
         match next {
@@ -253,19 +253,19 @@ async fn read_body(
                 if let Some(cut) = cut_at {
                     if bytes.len() >= cut {
                         bytes.truncate(cut);
-                        out.body = Body::Bytes(bytes);
+                        out.body = Body::Bytes(bytes.into());
                         return Delivery::Broken(NetError::Reset, Some(out));
                     }
                 }
             }
             Some(Err(_)) => {
-                out.body = Body::Bytes(bytes);
+                out.body = Body::Bytes(bytes.into());
                 return Delivery::Broken(NetError::Reset, Some(out));
             }
             None => break,
         }
     }
-    out.body = Body::Bytes(bytes);
+    out.body = Body::Bytes(bytes.into());
     Delivery::Complete(out)
 }
 

@@ -225,7 +225,7 @@ impl From<Body> for ServeBody {
         match body {
             Body::Empty => ServeBody::Empty,
             Body::Bytes(b) if b.is_empty() => ServeBody::Empty,
-            Body::Bytes(b) => ServeBody::Bytes(Some(Bytes::from(b))),
+            Body::Bytes(b) => ServeBody::Bytes(Some(b)),
             Body::Synthetic {
                 content,
                 offset,

@@ -74,7 +74,7 @@ pub(super) async fn read(
     }
     let body = match buf.is_empty() {
         true => Body::Empty,
-        false => Body::Bytes(buf),
+        false => Body::Bytes(buf.into()),
     };
     Ok(Read::Done(body, Some(permit)))
 }

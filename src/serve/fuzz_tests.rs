@@ -204,7 +204,7 @@ impl Hostile {
         }
         let body = match BODIES[self.body] {
             "" => Body::Empty,
-            b => Body::Bytes(b.as_bytes().to_vec()),
+            b => Body::Bytes(b.as_bytes().to_vec().into()),
         };
         Request {
             method,

@@ -218,7 +218,7 @@ fn text(status: u16, body: &str) -> Response {
     Response {
         status,
         headers: Headers::new().with("content-type", "text/plain; charset=utf-8"),
-        body: Body::Bytes(body.as_bytes().to_vec()),
+        body: Body::Bytes(body.as_bytes().to_vec().into()),
     }
 }
 
@@ -382,7 +382,7 @@ mod tests {
         let mut otau = OtauServer::new(2);
         let creds = MgmtCredentials::default();
         let mut req = Request::new(Method::Put, "http://h/fleetsim/otau/devices/1/config_otau");
-        req.body = Body::Bytes(b"{\"version\":\"1\"}".to_vec());
+        req.body = Body::Bytes(b"{\"version\":\"1\"}".to_vec().into());
         let status = |r: Routed| match r {
             Routed::Reply(resp, wake) => (resp.status, wake),
             Routed::Hold { .. } => (0, Wake::None),
@@ -396,11 +396,11 @@ mod tests {
         req.url = "http://h/fleetsim/otau/devices/2/config_otau".into();
         assert_eq!(status(route(&mut otau, &creds, now, &req, 0)).0, 404);
         req.url = "http://h/fleetsim/otau/config_otau".into();
-        req.body = Body::Bytes(vec![0xff, 0xfe]);
+        req.body = Body::Bytes(vec![0xff, 0xfe].into());
         assert_eq!(status(route(&mut otau, &creds, now, &req, 0)).0, 400);
-        req.body = Body::Bytes(vec![b'x'; MAX_MANIFEST_BYTES + 1]);
+        req.body = Body::Bytes(vec![b'x'; MAX_MANIFEST_BYTES + 1].into());
         assert_eq!(status(route(&mut otau, &creds, now, &req, 0)).0, 400);
-        req.body = Body::Bytes(b"{\"version\":\"2\"}".to_vec());
+        req.body = Body::Bytes(b"{\"version\":\"2\"}".to_vec().into());
         let got = status(route(&mut otau, &creds, now, &req, 0));
         assert_eq!(got, (204, Wake::All));
     }
@@ -427,13 +427,13 @@ mod tests {
             ("[1]", "not a JSON object"),
             (" ", "empty manifest"),
         ] {
-            req.body = Body::Bytes(body.as_bytes().to_vec());
+            req.body = Body::Bytes(body.as_bytes().to_vec().into());
             let (status, text) = reply(route(&mut otau, &creds, Time(1), &req, 0));
             assert_eq!(status, 400, "{body:?}");
             assert!(text.contains(says), "{body:?}: {text}");
         }
         assert_eq!(otau.acked_at(1), None);
-        req.body = Body::Bytes(b"abc".to_vec());
+        req.body = Body::Bytes(b"abc".to_vec().into());
         for id in [
             "..",
             "%2E%2E",

@@ -78,7 +78,7 @@ fn management_created_targets_take_scenario_numbers_and_started_campaigns() {
         .insert("authorization", "Basic YWRtaW46YWRtaW4=");
     req.headers.insert("content-type", "application/json");
     let body = r#"[{"controllerId":"always-on-00001"},{"controllerId":"stranger"}]"#;
-    req.body = crate::message::Body::Bytes(body.as_bytes().to_vec());
+    req.body = crate::message::Body::Bytes(body.as_bytes().to_vec().into());
     let created = s.handle(Time(hour + 1), &req).map(|r| r.status);
     assert_eq!(created, Some(201));
     // A scenario id takes its device number as index: action id 1 * 1000 + 1.

@@ -177,7 +177,7 @@ pub(super) fn file(
         let body = if head {
             Body::Empty
         } else {
-            Body::Bytes(format!("{md5}  {}", spec.filename).into_bytes())
+            Body::Bytes(format!("{md5}  {}", spec.filename).into_bytes().into())
         };
         return Response {
             status: 200,
@@ -274,9 +274,10 @@ pub(super) fn serve_file(
             let piece = usize::try_from(offset)
                 .ok()
                 .zip(usize::try_from(offset + n).ok())
-                .and_then(|(a, b)| bytes.get(a..b));
+                .filter(|(a, b)| a <= b && *b <= bytes.len())
+                .map(|(a, b)| bytes.slice(a..b));
             match piece {
-                Some(piece) => Body::Bytes(piece.to_vec()),
+                Some(piece) => Body::Bytes(piece),
                 None => return Response::status(500),
             }
         }

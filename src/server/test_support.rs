@@ -83,7 +83,7 @@ impl H {
             method,
             url: H::url(rest),
             headers: Headers::new().with("content-type", "application/json"),
-            body: Body::Bytes(json.as_bytes().to_vec()),
+            body: Body::Bytes(json.as_bytes().to_vec().into()),
         }
     }
 

@@ -104,7 +104,7 @@ impl MgmtClient {
             req.headers.insert("content-type", ct);
         }
         if !body.is_empty() {
-            req.body = Body::Bytes(body);
+            req.body = Body::Bytes(body.into());
         }
         match self.http.execute(0, req, Injected::default()).await {
             Delivery::Complete(r) => Ok(r),

@@ -409,7 +409,7 @@ pub(super) fn get_artifact(
     }
     let spec = &m.artifacts[i];
     let body = match server.repo.catalog.bytes(spec.content) {
-        Some(bytes) => crate::message::Body::Bytes(bytes.to_vec()),
+        Some(bytes) => crate::message::Body::Bytes(bytes.clone()),
         None => crate::message::Body::Synthetic {
             content: spec.content,
             offset: 0,

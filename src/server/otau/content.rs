@@ -131,7 +131,7 @@ fn csv(body: String) -> Response {
     Response {
         status: 200,
         headers: Headers::new().with("content-type", "text/csv; charset=utf-8"),
-        body: Body::Bytes(body.into_bytes()),
+        body: Body::Bytes(body.into_bytes().into()),
     }
 }
 
@@ -147,7 +147,7 @@ fn part(
         Some(bytes) => {
             let from = (offset as usize).min(bytes.len());
             let to = (offset.saturating_add(len) as usize).min(bytes.len());
-            Body::Bytes(bytes[from..to].to_vec())
+            Body::Bytes(bytes.slice(from..to))
         }
         None => Body::Synthetic {
             content,
@@ -228,6 +228,13 @@ mod tests {
         assert_eq!(otau.catalog().uploads_held(), (1, 1009));
         let fw = otau.contents["fw"].content;
         assert_eq!(otau.catalog().bytes(fw).map(|b| b[0]), Some(9));
+        // Downloads share the stored bytes instead of copying them.
+        let stored = otau.catalog().bytes(fw).map(|b| b.as_ptr() as usize);
+        let served = part(otau.catalog().bytes(fw), fw, (206, 9, 100), String::new());
+        assert_eq!(
+            Some(served.body.as_bytes().as_ptr() as usize),
+            stored.map(|p| p + 9)
+        );
         // Another id's upload stays; a synthetic content replaces an upload too.
         otau.add_content_bytes("other", Bytes::from_static(b"abc"), "x", Time(20));
         otau.add_content("fw", ContentId(7), 10, Time(21));

@@ -133,7 +133,7 @@ fn text(status: u16, body: &str) -> Response {
     Response {
         status,
         headers: Headers::new().with("content-type", "text/plain; charset=utf-8"),
-        body: Body::Bytes(body.as_bytes().to_vec()),
+        body: Body::Bytes(body.as_bytes().to_vec().into()),
     }
 }
 
@@ -403,7 +403,7 @@ fn form_response(body: &str, last_modified: Option<u64>) -> Response {
     Response {
         status: 200,
         headers,
-        body: Body::Bytes(body.as_bytes().to_vec()),
+        body: Body::Bytes(body.as_bytes().to_vec().into()),
     }
 }
 

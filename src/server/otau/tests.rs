@@ -20,7 +20,7 @@ fn long_poll(cik: &str, timeout: &str, ims: &str) -> Request {
 fn post(cik: &str, body: &str) -> Request {
     let mut r = Request::new(Method::Post, "http://h/onep:v1/stack/alias");
     r.headers.insert("x-exosite-cik", cik.to_string());
-    r.body = Body::Bytes(body.as_bytes().to_vec());
+    r.body = Body::Bytes(body.as_bytes().to_vec().into());
     r
 }
 
@@ -185,12 +185,12 @@ fn uploaded_bytes_are_served_whole_and_in_ranges() {
         "{line}"
     );
     let whole = ready(s.handle(Time(0), &get("/provision/download?id=b", &c)));
-    assert_eq!(whole.body, Body::Bytes(data.clone()));
+    assert_eq!(whole.body, Body::Bytes(data.clone().into()));
     let mut part = get("/provision/download?id=b", &c);
     part.headers.insert("range", "bytes=250-".to_string());
     let part = ready(s.handle(Time(0), &part));
     assert_eq!(part.status, 206);
-    assert_eq!(part.body, Body::Bytes(data[250..].to_vec()));
+    assert_eq!(part.body, Body::Bytes(data[250..].to_vec().into()));
 }
 
 #[test]

@@ -31,7 +31,7 @@ pub(super) fn json_request(method: Method, url: String, body: &impl serde::Seria
         method,
         url,
         headers: Headers::new().with("content-type", "application/json"),
-        body: Body::Bytes(serde_json::to_vec(body).unwrap_or_default()),
+        body: Body::Bytes(serde_json::to_vec(body).unwrap_or_default().into()),
     }
 }
 

@@ -25,7 +25,7 @@ pub(super) fn write_request(base: &str, body: &str) -> Request {
         "content-type",
         "application/x-www-form-urlencoded; charset=utf-8",
     );
-    r.body = crate::message::Body::Bytes(body.as_bytes().to_vec());
+    r.body = crate::message::Body::Bytes(body.as_bytes().to_vec().into());
     r
 }
 

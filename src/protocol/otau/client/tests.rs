@@ -20,7 +20,7 @@ fn form_200(value: &str) -> Delivery {
     Delivery::Complete(Response {
         status: 200,
         headers: Headers::new(),
-        body: Body::Bytes(form_encode(&[("config_otau", value)]).into_bytes()),
+        body: Body::Bytes(form_encode(&[("config_otau", value)]).into_bytes().into()),
     })
 }
 
@@ -130,7 +130,7 @@ fn range_resume_after_broken_download() {
         Delivery::Complete(Response {
             status: 200,
             headers: Headers::new(),
-            body: Body::Bytes(line.into_bytes()),
+            body: Body::Bytes(line.into_bytes().into()),
         }),
         &env,
         &mut rng,
@@ -408,7 +408,7 @@ fn unusable_long_poll_answers_back_off_increasingly() {
             _ => Response {
                 status: 200,
                 headers: Headers::new(),
-                body: Body::Bytes(b"{\"garbage\":".to_vec()),
+                body: Body::Bytes(b"{\"garbage\":".to_vec().into()),
             },
         };
         c.handle_response(now, Delivery::Complete(answer), &env, &mut rng, &mut ev);
