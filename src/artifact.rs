@@ -129,6 +129,15 @@ impl Catalog {
         })
     }
 
+    /// Computes every registered content's hashes now. A long-lived server
+    /// (`serve`) calls it before it listens, so no request hashes a large
+    /// artifact while holding the server's lock; virtual runs stay lazy.
+    pub fn hash_all(&self) {
+        for info in self.contents.values() {
+            let _: &Hashes = &info.hashes;
+        }
+    }
+
     /// Size and hashes of `id`, if registered.
     pub fn get(&self, id: ContentId) -> Option<&ContentInfo> {
         self.contents.get(&id)

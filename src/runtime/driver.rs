@@ -42,9 +42,12 @@ pub(super) struct Driver {
 /// A send this much later than intended counts as late.
 const LATE: Duration = Duration::from_millis(100);
 
-/// How long the end of a run waits for a straggling answer before it counts
-/// the requests still in flight as unanswered.
+/// A run stopped early (from the TUI) waits this long for a straggling
+/// answer, then leaves the rest: the user asked it to stop.
 const DRAIN_QUIET: Duration = Duration::from_secs(1);
+/// Past its own deadline a request gets this much longer at the end of a
+/// run (a loaded machine answers late) before it counts as unanswered.
+const DRAIN_GRACE: Duration = Duration::from_secs(1);
 
 /// A request on its way: what it is, when it was meant to go out, and
 /// whether a failure would be one the run injected.
@@ -53,11 +56,13 @@ pub(super) struct InFlight {
     kind: ReqKind,
     /// The real instant the request was meant to go out.
     intended: Instant,
-    /// A scenario fault (drop, cut body) was applied: its failure is expected.
+    /// A scenario fault was applied (a client fault's drop or cut body, or
+    /// a server fault's `reset` window): its failure is expected.
     injected: bool,
-    /// Until then the server may hold the request (an OTAU long poll's
-    /// `Request-Timeout`): no answer by the run's end is not a loss before it.
-    held_until: Instant,
+    /// When the device gives up on it: the request timeout, plus an OTAU
+    /// long poll's hold and an injected delay. Still unanswered at the end
+    /// of the run and past this, it was lost.
+    deadline: Instant,
 }
 
 impl Driver {
@@ -89,6 +94,7 @@ impl Driver {
         mut rx: mpsc::UnboundedReceiver<Done>,
     ) -> RunResult {
         let mut next_sample = Time::ZERO;
+        let mut stopped_early = false;
         // One timer, moved as the next wake-up changes, not one per iteration.
         let timer = tokio::time::sleep_until(Instant::now());
         tokio::pin!(timer);
@@ -107,7 +113,11 @@ impl Driver {
                 );
                 next_sample += sample_every;
             }
-            if now >= self.end || self.publish_live(now, false) {
+            if now >= self.end {
+                break;
+            }
+            if self.publish_live(now, false) {
+                stopped_early = true;
                 break;
             }
             // Everything due now, then everything that has come back.
@@ -139,15 +149,15 @@ impl Driver {
                 _ = timer.as_mut() => {}
             }
         }
-        // Let requests in flight finish while answers keep coming.
         drop(tx);
-        while self.in_flight > 0 {
-            match tokio::time::timeout(DRAIN_QUIET, rx.recv()).await {
-                Ok(Some(done)) => self.complete(done),
-                _ => break,
+        if stopped_early {
+            // Asked to stop: take what comes back at once, count nothing as lost.
+            while let Ok(Some(done)) = tokio::time::timeout(DRAIN_QUIET, rx.recv()).await {
+                self.complete(done);
             }
+        } else {
+            self.drain(&mut rx).await;
         }
-        self.count_unanswered(Instant::now());
         // A run stopped early (from the TUI) ends its timeline where it stopped.
         let at = self.now().min(self.end);
         self.books.stats.sample(at, &self.books.phases);
@@ -233,13 +243,19 @@ impl Driver {
             self.dropped += 1;
         }
         let intended = self.instant_of(due);
-        let hold = http::long_poll_hold(&req);
+        let waits =
+            self.http.timeout() + http::long_poll_hold(&req) + fault.delay.unwrap_or_default();
+        let in_reset = self
+            .setup
+            .resets
+            .iter()
+            .any(|(from, until)| *from <= due && due < *until);
         self.next_wake[slot] = Time::NEVER;
         self.in_flight_of[slot] = Some(InFlight {
             kind,
             intended,
-            injected: fault.drop || fault.cut_body,
-            held_until: intended + hold,
+            injected: fault.drop || fault.cut_body || in_reset,
+            deadline: intended + waits,
         });
         self.books.stats.sent(kind);
         self.in_flight += 1;
@@ -269,7 +285,7 @@ impl Driver {
             kind,
             intended,
             injected: false,
-            held_until: intended,
+            deadline: intended + self.publish_bound,
         });
         self.books.stats.sent(kind);
         self.in_flight += 1;
@@ -401,14 +417,22 @@ impl Driver {
         feed.publish(run, &self.recorder)
     }
 
-    /// Requests still in flight at the end of the run got no answer from
-    /// the server: lost, unless a long poll the server may still hold.
-    fn count_unanswered(&mut self, now: Instant) {
-        for f in self.in_flight_of.iter().flatten() {
-            if f.held_until <= now && !f.injected {
-                self.books.stats.unanswered += 1;
-                self.books.stats.failed_not_injected += 1;
+    /// The end of a run: every request in flight is answered or reaches its
+    /// own deadline (+ [`DRAIN_GRACE`]); those that do not are unanswered,
+    /// and lost unless the scenario injected their failure.
+    async fn drain(&mut self, rx: &mut mpsc::UnboundedReceiver<Done>) {
+        while self.in_flight > 0 {
+            let Some(last) = self.in_flight_of.iter().flatten().map(|f| f.deadline).max() else {
+                break;
+            };
+            match tokio::time::timeout_at(last + DRAIN_GRACE, rx.recv()).await {
+                Ok(Some(done)) => self.complete(done),
+                _ => break,
             }
+        }
+        for f in self.in_flight_of.iter().flatten() {
+            self.books.stats.unanswered += 1;
+            self.books.stats.failed_not_injected += u64::from(!f.injected);
         }
     }
 

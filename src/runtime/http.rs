@@ -130,6 +130,11 @@ impl Http {
         Ok(Http { clients, timeout })
     }
 
+    /// How long a device waits for an answer (`load.request_timeout`).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Sends `req` for device `device` and waits (bounded) for the outcome.
     pub async fn execute(&self, device: u64, req: Request, fault: Injected) -> Delivery {
         if fault.drop {

@@ -125,7 +125,11 @@ pub(super) async fn answer(
         close = !body::skip(&parts.headers, body, &ep.limits).await;
     } else {
         let limit = body_limit(request.method, request.path());
-        match body::read(&parts.headers, body, limit, &ep.limits, &ep.body_budget).await? {
+        // Only an authenticated client may reserve memory for what it has
+        // not sent yet; device routes reserve bytes as they arrive.
+        let upfront = is_admin(&request);
+        let budget = (&ep.body_budget, upfront);
+        match body::read(&parts.headers, body, limit, &ep.limits, budget).await? {
             Read::Done(b, permit) => (request.body, _permit) = (b, permit),
             Read::Refused(resp) => return Ok(resp),
         }

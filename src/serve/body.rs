@@ -1,7 +1,8 @@
 //! Reading a request body within its limits (`limits.rs`): the route's
 //! largest size, checked against `Content-Length` before a byte is read and
 //! while reading a chunked body; a share of the server-wide body memory,
-//! reserved before reading and held until the request is answered; and a
+//! held until the request is answered (reserved whole before reading for an
+//! authenticated upload, as the bytes arrive for device routes); and a
 //! deadline. A body refused is left unread and the connection closed after
 //! the answer, so the client cannot make the server read what it refused.
 
@@ -29,14 +30,17 @@ pub(super) enum Read {
     Refused(hyper::Response<ServeBody>),
 }
 
-/// Reads `body` of at most `limit` bytes (the route's), reserving its size
-/// in `budget` (`total` bytes in all) first.
+/// Reads `body` of at most `limit` bytes (the route's). Its share of the
+/// body memory `budget` is reserved whole before reading when `upfront`
+/// (authenticated uploads: a 503 before any byte is sent), else as its
+/// bytes arrive, so a client that announces a large body and sends
+/// nothing holds nothing.
 pub(super) async fn read(
     headers: &http::HeaderMap,
     body: Incoming,
     limit: usize,
     limits: &ServeLimits,
-    budget: &Arc<Semaphore>,
+    (budget, upfront): (&Arc<Semaphore>, bool),
 ) -> Result<Read, Abort> {
     if body.is_end_stream() {
         return Ok(Read::Done(Body::Empty, None));
@@ -48,14 +52,20 @@ pub(super) async fn read(
     }
     // `declared <= cap`, so the cast is exact; chunked bodies reserve `cap`.
     let reserve = declared.map_or(cap, |n| n as usize);
-    let Ok(permit) = budget.clone().try_acquire_many_owned(permits(reserve)) else {
-        let mut r = refusal(503, "too many request bodies in flight; retry later");
-        r.headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_S));
-        return Ok(Read::Refused(r));
+    let mut permit = match upfront {
+        true => match budget.clone().try_acquire_many_owned(permits(reserve)) {
+            Ok(permit) => Some(permit),
+            Err(_) => return Ok(Read::Refused(busy())),
+        },
+        false => None,
     };
     let deadline = tokio::time::Instant::now() + limits.body_deadline(reserve);
-    let mut buf: Vec<u8> = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+    let first = if upfront {
+        reserve
+    } else {
+        reserve.min(FIRST_CAPACITY)
+    };
+    let mut buf: Vec<u8> = Vec::with_capacity(first);
     let mut body = body;
     loop {
         let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
@@ -70,13 +80,34 @@ pub(super) async fn read(
         if buf.len() + data.len() > cap {
             return Ok(Read::Refused(refusal(413, "request body too large")));
         }
+        if !upfront {
+            let Ok(more) = budget.clone().try_acquire_many_owned(permits(data.len())) else {
+                return Ok(Read::Refused(busy()));
+            };
+            match &mut permit {
+                Some(held) => held.merge(more),
+                None => permit = Some(more),
+            }
+        }
         buf.extend_from_slice(&data);
     }
     let body = match buf.is_empty() {
         true => Body::Empty,
         false => Body::Bytes(buf.into()),
     };
-    Ok(Read::Done(body, Some(permit)))
+    Ok(Read::Done(body, permit))
+}
+
+/// What a body reserved as it arrives starts with: most device bodies
+/// (feedback, configData) are smaller.
+const FIRST_CAPACITY: usize = 16 * 1024;
+
+/// 503: the body memory is all taken; retry later.
+fn busy() -> hyper::Response<ServeBody> {
+    let mut r = refusal(503, "too many request bodies in flight; retry later");
+    r.headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_S));
+    r
 }
 
 /// Largest body of a refused request that is read and thrown away, so the

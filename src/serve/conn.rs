@@ -81,6 +81,23 @@ impl Activity {
         Some(self.start.elapsed().saturating_sub(last))
     }
 
+    /// How strong a candidate for eviction this connection is, `None`
+    /// while a request is being answered: how long no byte moved, or how
+    /// long a request head has been arriving if that is longer (a client
+    /// trickling its head keeps bytes moving, but no request comes of it).
+    fn evictable_for(&self) -> Option<Duration> {
+        let quiet = self.quiet_for()?;
+        let head = self.head_ms.load(Ordering::Relaxed);
+        if head == NO_HEAD {
+            return Some(quiet);
+        }
+        let arriving = self
+            .start
+            .elapsed()
+            .saturating_sub(Duration::from_millis(head));
+        Some(quiet.max(arriving))
+    }
+
     fn touch(&self) -> u64 {
         let ms = self.start.elapsed().as_millis() as u64;
         self.last_ms.fetch_max(ms, Ordering::Relaxed);
@@ -242,7 +259,7 @@ impl Slots {
         let live = self.live();
         let quietest = live
             .values()
-            .filter_map(|a| Some((a.quiet_for()?, a)))
+            .filter_map(|a| Some((a.evictable_for()?, a)))
             .filter(|(quiet, _)| *quiet >= MIN_QUIET_TO_EVICT)
             .max_by_key(|(quiet, _)| *quiet);
         if let Some((quiet, a)) = quietest {
@@ -405,8 +422,11 @@ async fn serve_http<I>(
                 break conn.await;
             }
             () = activity.evict.notified() => {
-                tracing::debug!(%peer, "closing the connection to make room for a new one");
-                return;
+                // Chosen a moment ago: if a request has begun since, keep it.
+                if activity.evictable_for().is_some_and(|d| d >= MIN_QUIET_TO_EVICT) {
+                    tracing::debug!(%peer, "closing the connection to make room for a new one");
+                    return;
+                }
             }
             () = tokio::time::sleep(check_in) => {
                 match activity.verdict(idle_timeout, header_timeout) {

@@ -67,10 +67,11 @@ pub struct ServeLimits {
     /// the connection closed.
     pub body_timeout: Duration,
     /// Bytes of request bodies held in memory at once, over all connections
-    /// (`--max-body-memory`). A body reserves its `Content-Length` (or its
-    /// route's limit when chunked) before it is read; when that does not fit
-    /// it is answered 503 with `Retry-After` unread; larger than the whole
-    /// budget, 413.
+    /// (`--max-body-memory`). An authenticated upload reserves its
+    /// `Content-Length` (or its route's limit when chunked) before it is
+    /// read; a device route's body reserves its bytes as they arrive, so
+    /// announcing a body costs nothing. When the reservation does not fit
+    /// the answer is 503 with `Retry-After`; larger than the whole budget, 413.
     pub max_body_memory: usize,
 }
 

@@ -122,6 +122,9 @@ impl State {
             ..
         } = Setup::new(scenario);
         server.set_mgmt_credentials(credentials.clone());
+        // Hash the scenario's artifacts before listening, not under the
+        // lock of the first request that reads them.
+        server.catalog().hash_all();
         // Targets registering by id (plug and play, Management API) take the
         // scenario's device numbers, as the virtual driver's devices do.
         let plan = groups.iter().map(|g| IndexGroup {

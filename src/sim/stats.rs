@@ -46,9 +46,9 @@ pub struct Stats {
     /// or still unanswered when the run ended. Real-time runs only: the
     /// virtual engine models every failure, so it stays 0 there.
     pub failed_not_injected: u64,
-    /// Requests still without an answer when the run ended (real time; also
-    /// counted in `failed_not_injected`). A held long poll whose hold had not
-    /// run out is not among them.
+    /// Requests still without an answer past their own deadline (request
+    /// timeout, long-poll hold, injected delay) when the run ended (real
+    /// time; also counted in `failed_not_injected` unless injected).
     pub unanswered: u64,
 }
 

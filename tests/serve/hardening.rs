@@ -172,6 +172,33 @@ async fn bodies_are_limited_per_route_and_in_total() {
     bounded("shutdown", server.shutdown()).await;
 }
 
+/// Item 1: device routes reserve body memory as the bytes arrive, so
+/// clients that announce large bodies and send nothing cannot take the
+/// budget from the devices that do send.
+#[tokio::test]
+async fn announced_bodies_that_never_come_hold_no_memory() {
+    let limits = ServeLimits {
+        max_body_memory: 1 << 20,
+        ..patient()
+    };
+    let server = serve_limited(limits, 1.0).await;
+    let addr = server.local_addr;
+    let head = |len: usize| {
+        format!("POST {ROOT}/configData HTTP/1.1\r\nhost: h\r\ncontent-type: application/json\r\ncontent-length: {len}\r\n\r\n")
+    };
+    let mut hogs = Vec::new();
+    for _ in 0..8 {
+        hogs.push(raw(addr, &head(1 << 20), b"").await);
+    }
+    let body = br#"{"mode":"merge","data":{"k":"v"}}"#;
+    let mut device = raw(addr, &head(body.len()), body).await;
+    let answer = read_head(&mut device).await;
+    assert!(!answer.starts_with("http/1.1 503"), "{answer}");
+    assert_eq!(server.body_bytes_held(), 0, "announced bytes are not held");
+    drop(hogs);
+    bounded("shutdown", server.shutdown()).await;
+}
+
 /// Item 1: a client trickling its body is answered 408 and cut off.
 #[tokio::test]
 async fn a_trickled_body_is_cut_off_with_408() {
@@ -321,7 +348,9 @@ async fn connections_beyond_the_limit_wait_while_all_are_busy() {
     let get = format!("GET {ROOT} HTTP/1.1\r\nhost: h\r\n\r\n");
     let mut waiting = raw(addr, &get, b"").await;
     let mut byte = [0u8; 1];
-    let early = tokio::time::timeout(Duration::from_millis(300), waiting.read(&mut byte)).await;
+    // Longer than a connection must be quiet to be evicted (1 s): busy
+    // long polls are never chosen, so nothing makes room.
+    let early = tokio::time::timeout(Duration::from_millis(1_600), waiting.read(&mut byte)).await;
     assert!(early.is_err(), "answered past the limit");
     assert_eq!(server.open_connections(), 2);
     drop(a);
