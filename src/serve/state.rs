@@ -87,7 +87,7 @@ impl State {
     /// Management API (`/rest/v1/...`) takes `credentials`.
     pub(super) fn new(scenario: Option<&Scenario>, credentials: MgmtCredentials) -> State {
         let devices = scenario.map_or(DEFAULT_OTAU_DEVICES, Scenario::device_count);
-        let otau = OtauServer::new(devices);
+        let mut otau = OtauServer::new(devices);
         let Some(scenario) = scenario else {
             let config = ServerConfig::default();
             let sidekick = Sidekick::new(SidekickConfig {
@@ -125,6 +125,11 @@ impl State {
         // Hash the scenario's artifacts before listening, not under the
         // lock of the first request that reads them.
         server.catalog().hash_all();
+        if groups.iter().any(|g| g.protocol.is_otau() && g.count > 0) {
+            for (_, content, size) in campaigns.iter().flat_map(|c| &c.contents) {
+                otau.prepare_content(*content, *size);
+            }
+        }
         // Targets registering by id (plug and play, Management API) take the
         // scenario's device numbers, as the virtual driver's devices do.
         let plan = groups.iter().map(|g| IndexGroup {

@@ -105,3 +105,18 @@ fn clock_maps_scenario_time_to_instants() {
     let at = c.instant_of(Time(5_000)).expect("representable");
     assert_eq!(at.duration_since(c.start), Duration::from_millis(5));
 }
+
+#[test]
+fn artifacts_are_hashed_before_the_server_listens() {
+    let text = "name: h\nduration: 1d\nfleet:\n  - { kind: always_on, count: 1 }\n  \
+                - { kind: always_on, protocol: otau, count: 1 }\ncampaigns:\n  \
+                - { at: 1h, artifacts: [ { name: fw.bin, size: 64KiB } ] }\n";
+    let scenario = crate::scenario::load_str("h.yaml", text).expect("scenario");
+    let s = State::new(Some(&scenario), MgmtCredentials::default());
+    let content = crate::sim::setup::artifact_content(0, 0);
+    // Not under the lock of the first request that reads them.
+    let ddi = s.server.catalog().get(content).expect("DDI content");
+    assert!(ddi.hashes.is_computed());
+    let otau = s.otau.catalog().get(content).expect("OTAU content");
+    assert!(otau.hashes.is_computed());
+}

@@ -156,6 +156,13 @@ impl OtauServer {
         &self.catalog
     }
 
+    /// Registers and hashes synthetic content `content` of `size` bytes
+    /// ahead of the campaign that will upload it, so a long-lived server
+    /// does not hash it under the lock of the request that first asks.
+    pub fn prepare_content(&mut self, content: crate::message::ContentId, size: u64) {
+        let _: &crate::artifact::Hashes = &self.catalog.register(content, size).hashes;
+    }
+
     /// Writes `config_otau` of `device` as the application would (a new
     /// campaign); an earlier unacknowledged value is replaced. Returns whether
     /// the device exists; its waiting long polls must be re-asked.
