@@ -63,6 +63,9 @@ pub(super) struct InFlight {
     /// long poll's hold and an injected delay. Still unanswered at the end
     /// of the run and past this, it was lost.
     deadline: Instant,
+    /// An OTAU long poll: the server may hold it, so the end of the run
+    /// neither waits for it nor counts it.
+    long_poll: bool,
 }
 
 impl Driver {
@@ -243,8 +246,8 @@ impl Driver {
             self.dropped += 1;
         }
         let intended = self.instant_of(due);
-        let waits =
-            self.http.timeout() + http::long_poll_hold(&req) + fault.delay.unwrap_or_default();
+        let hold = http::long_poll_hold(&req);
+        let waits = self.http.timeout() + hold + fault.delay.unwrap_or_default();
         let in_reset = self
             .setup
             .resets
@@ -256,6 +259,7 @@ impl Driver {
             intended,
             injected: fault.drop || fault.cut_body || in_reset,
             deadline: intended + waits,
+            long_poll: !hold.is_zero(),
         });
         self.books.stats.sent(kind);
         self.in_flight += 1;
@@ -286,6 +290,7 @@ impl Driver {
             intended,
             injected: false,
             deadline: intended + self.publish_bound,
+            long_poll: false,
         });
         self.books.stats.sent(kind);
         self.in_flight += 1;
@@ -417,20 +422,22 @@ impl Driver {
         feed.publish(run, &self.recorder)
     }
 
-    /// The end of a run: every request in flight is answered or reaches its
-    /// own deadline (+ [`DRAIN_GRACE`]); those that do not are unanswered,
-    /// and lost unless the scenario injected their failure.
+    /// The end of a run: every request in flight (but held long polls) is
+    /// answered or reaches its own deadline (+ [`DRAIN_GRACE`]); those that
+    /// do not are unanswered, and lost unless the scenario injected their
+    /// failure.
     async fn drain(&mut self, rx: &mut mpsc::UnboundedReceiver<Done>) {
-        while self.in_flight > 0 {
-            let Some(last) = self.in_flight_of.iter().flatten().map(|f| f.deadline).max() else {
-                break;
-            };
+        let awaited = |d: &Driver| {
+            let waited = d.in_flight_of.iter().flatten().filter(|f| !f.long_poll);
+            waited.map(|f| f.deadline).max()
+        };
+        while let Some(last) = awaited(self) {
             match tokio::time::timeout_at(last + DRAIN_GRACE, rx.recv()).await {
                 Ok(Some(done)) => self.complete(done),
                 _ => break,
             }
         }
-        for f in self.in_flight_of.iter().flatten() {
+        for f in self.in_flight_of.iter().flatten().filter(|f| !f.long_poll) {
             self.books.stats.unanswered += 1;
             self.books.stats.failed_not_injected += u64::from(!f.injected);
         }
