@@ -201,12 +201,34 @@ pub fn replay(path: &Path, device: &str) -> Result<Replayed, ReplayError> {
     })
 }
 
+/// Largest `report.json` read (`replay`, `report merge`): a million-device
+/// report is tens of MiB; anything near this is not one of ours.
+pub const MAX_REPORT_BYTES: u64 = 1 << 30;
+
 /// Reads `path` as a report of this tool's schema version.
 pub fn read_report(path: &Path) -> Result<serde_json::Value, ReplayError> {
-    let text = std::fs::read(path).map_err(|source| ReplayError::Read {
+    use std::io::Read as _;
+    let cannot = |source| ReplayError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let too_large = || ReplayError::NotAReport {
+        path: path.to_path_buf(),
+        why: format!("larger than {} MiB", MAX_REPORT_BYTES >> 20),
+    };
+    if file.metadata().map_err(cannot)?.len() > MAX_REPORT_BYTES {
+        return Err(too_large());
+    }
+    let mut text = Vec::new();
+    // Read one byte past the bound, so a file that grows (or a device
+    // such as /dev/zero) is refused too.
+    file.take(MAX_REPORT_BYTES + 1)
+        .read_to_end(&mut text)
+        .map_err(cannot)?;
+    if text.len() as u64 > MAX_REPORT_BYTES {
+        return Err(too_large());
+    }
     let report: serde_json::Value =
         serde_json::from_slice(&text).map_err(|e| ReplayError::NotAReport {
             path: path.to_path_buf(),
@@ -222,5 +244,22 @@ pub fn read_report(path: &Path) -> Result<serde_json::Value, ReplayError> {
             path: path.to_path_buf(),
             why: "no schema_version".to_string(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_reports_are_refused_before_they_are_read() {
+        let path =
+            std::env::temp_dir().join(format!("fleetsim-big-report-{}.json", std::process::id()));
+        let file = std::fs::File::create(&path).expect("temp file");
+        // Sparse: costs no disk, and is refused from its length alone.
+        file.set_len(MAX_REPORT_BYTES + 1).expect("set_len");
+        let err = read_report(&path).expect_err("refused");
+        let _ = std::fs::remove_file(&path);
+        assert!(err.to_string().contains("larger than 1024 MiB"), "{err}");
     }
 }
