@@ -207,28 +207,16 @@ pub const MAX_REPORT_BYTES: u64 = 1 << 30;
 
 /// Reads `path` as a report of this tool's schema version.
 pub fn read_report(path: &Path) -> Result<serde_json::Value, ReplayError> {
-    use std::io::Read as _;
-    let cannot = |source| ReplayError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(cannot)?;
-    let too_large = || ReplayError::NotAReport {
-        path: path.to_path_buf(),
-        why: format!("larger than {} MiB", MAX_REPORT_BYTES >> 20),
-    };
-    if file.metadata().map_err(cannot)?.len() > MAX_REPORT_BYTES {
-        return Err(too_large());
-    }
-    let mut text = Vec::new();
-    // Read one byte past the bound, so a file that grows (or a device
-    // such as /dev/zero) is refused too.
-    file.take(MAX_REPORT_BYTES + 1)
-        .read_to_end(&mut text)
-        .map_err(cannot)?;
-    if text.len() as u64 > MAX_REPORT_BYTES {
-        return Err(too_large());
-    }
+    let read = crate::scenario::text::read_at_most(path, MAX_REPORT_BYTES);
+    let text = read
+        .map_err(|source| ReplayError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .ok_or_else(|| ReplayError::NotAReport {
+            path: path.to_path_buf(),
+            why: format!("larger than {} MiB", MAX_REPORT_BYTES >> 20),
+        })?;
     let report: serde_json::Value =
         serde_json::from_slice(&text).map_err(|e| ReplayError::NotAReport {
             path: path.to_path_buf(),

@@ -30,19 +30,22 @@ pub fn read(file: &str, path: &Path) -> Result<String, ScenarioError> {
             MAX_FILE_SIZE >> 20
         ))
     };
-    let f = std::fs::File::open(path).map_err(cannot)?;
-    if f.metadata().map_err(cannot)?.len() > MAX_FILE_SIZE {
-        return Err(too_large());
+    let bytes = read_at_most(path, MAX_FILE_SIZE).map_err(cannot)?;
+    decode(file, bytes.ok_or_else(too_large)?)
+}
+
+/// The bytes of the file at `path`, `None` when it holds more than `max`.
+/// The length the file reports is checked before anything is read; it may
+/// lie (a growing file, a device such as `/dev/zero`), so at most one byte
+/// past the bound is read. Also used for `report.json` (`replay`, `merge`).
+pub fn read_at_most(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let f = std::fs::File::open(path)?;
+    if f.metadata()?.len() > max {
+        return Ok(None);
     }
-    // The length may lie (a growing file, a device): read one byte past the bound.
     let mut bytes = Vec::new();
-    f.take(MAX_FILE_SIZE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
-    if bytes.len() as u64 > MAX_FILE_SIZE {
-        return Err(too_large());
-    }
-    decode(file, bytes)
+    f.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= max).then_some(bytes))
 }
 
 /// `bytes` as text, or an error at the line and column of the first byte
