@@ -248,11 +248,7 @@ impl Driver {
         let intended = self.instant_of(due);
         let hold = http::long_poll_hold(&req);
         let waits = self.http.timeout() + hold + fault.delay.unwrap_or_default();
-        let in_reset = self
-            .setup
-            .resets
-            .iter()
-            .any(|(from, until)| *from <= due && due < *until);
+        let in_reset = crate::sim::setup::in_reset_window(&self.setup.resets, due);
         self.next_wake[slot] = Time::NEVER;
         self.in_flight_of[slot] = Some(InFlight {
             kind,

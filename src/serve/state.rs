@@ -277,9 +277,7 @@ impl State {
     }
 
     fn in_reset(&self, now: Time) -> bool {
-        self.resets
-            .iter()
-            .any(|&(from, until)| from <= now && now < until)
+        crate::sim::setup::in_reset_window(&self.resets, now)
     }
 
     /// Runs the campaign starts and cancels due by `now`.

@@ -10,7 +10,7 @@
 
 use super::digest::TraceHash;
 use super::queue::{Queue, What};
-use super::setup::{selects, Setup, EMBEDDED_ORIGIN};
+use super::setup::{in_reset_window, selects, Setup, EMBEDDED_ORIGIN};
 use super::stats::Stats;
 use crate::device::{Books, Device, Env};
 use crate::message::{NetError, Request, Response};
@@ -451,11 +451,7 @@ impl Engine {
             return;
         }
         let g = &self.setup.groups[d.group as usize];
-        let reset = self
-            .setup
-            .resets
-            .iter()
-            .any(|(from, until)| *from <= now && now < *until);
+        let reset = in_reset_window(&self.setup.resets, now);
         let down = g.link.latency(&mut d.link_rng);
         if reset {
             flight.delivery = Some(Delivery::Broken(NetError::Reset, None));

@@ -389,6 +389,12 @@ pub fn install_on_group(
 
 /// Validity of the CDN URLs of campaign `c`: its `url_validity`, else 30
 /// days (365 under `long_validity`, seed 000 option 3's "e.g. to one year").
+/// True when `t` falls in one of the scenario's `reset: true` server fault
+/// windows ([`Setup::resets`]), in which the server drops connections.
+pub fn in_reset_window(resets: &[(Time, Time)], t: Time) -> bool {
+    resets.iter().any(|&(from, until)| from <= t && t < until)
+}
+
 pub fn url_validity(c: &Campaign) -> Span {
     c.url_validity.map_or(
         if c.strategy == Strategy::LongValidity {
