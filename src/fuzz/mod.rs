@@ -48,7 +48,8 @@ where
         max_shrink_time: 30_000,
         ..Config::default()
     };
-    let deadline = budget().map(|b| Instant::now() + b);
+    let budget = budget();
+    let deadline = budget.map(|b| Instant::now() + b);
     let mut runner = TestRunner::new_with_rng(
         config,
         proptest::test_runner::TestRng::deterministic_rng(
@@ -87,7 +88,7 @@ where
     }
     eprintln!(
         "fuzz {name}: {cases} cases in {:?}, 0 failures (seed {seed})",
-        budget().unwrap_or_default()
+        budget.unwrap_or_default()
     );
 }
 
