@@ -2,7 +2,7 @@
 //!
 //! `cargo bench --bench goosebit` starts a fresh goosebit (uvicorn, SQLite;
 //! needs `FLEETSIM_GOOSEBIT_VENV`, see `scripts/goosebit-venv`) and the
-//! embedded server (`fleetsim::serve::start`) on loopback, and drives the
+//! embedded server (`fleetsim::http_server::start`) on loopback, and drives the
 //! same fleet at each with the real-time driver (`run_async`): N always-on
 //! devices told to poll every second (goosebit `POLL_TIME=00:00:01`, serve
 //! `server.polling: 1s`), so both are offered N polls/s. A short warm-up run
@@ -17,11 +17,11 @@
 
 use std::time::{Duration, Instant};
 
+use fleetsim::http_server::{start, ServeOptions};
+use fleetsim::management::goosebit::{Instance, InstanceOptions};
 use fleetsim::protocol::ddi::ReqKind;
-use fleetsim::runtime::{run_async, RealOptions, Target};
+use fleetsim::realtime::{run_async, RealOptions, Target};
 use fleetsim::scenario::{load_str, Scenario};
-use fleetsim::serve::{start, ServeOptions};
-use fleetsim::target::goosebit::{Instance, InstanceOptions};
 
 fn scenario(devices: u32, secs: u32) -> Result<Scenario, String> {
     load_str(

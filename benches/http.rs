@@ -14,9 +14,9 @@
 
 use std::time::{Duration, Instant};
 
-use fleetsim::runtime::{run_async, RealOptions, Target};
+use fleetsim::http_server::{start, ServeOptions};
+use fleetsim::realtime::{run_async, RealOptions, Target};
 use fleetsim::scenario::load_str;
-use fleetsim::serve::{start, ServeOptions};
 
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")

@@ -21,7 +21,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fleetsim::serve::{start, ServeOptions};
+use fleetsim::http_server::{start, ServeOptions};
 use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;

@@ -26,8 +26,8 @@
 use std::process::Command;
 use std::time::Instant;
 
+use fleetsim::engine::{Engine, Selection};
 use fleetsim::scenario::{load_str, units::format_duration};
-use fleetsim::sim::{Engine, Selection};
 use fleetsim::time::Span;
 use serde_json::{json, Value};
 

@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use fleetsim::sim::{Engine, Selection};
+use fleetsim::engine::{Engine, Selection};
 use fleetsim::tui::app::{App, Source, SPEEDS};
 use fleetsim::tui::source::VirtualRun;
 use ratatui::backend::TestBackend;

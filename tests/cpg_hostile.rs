@@ -14,10 +14,10 @@ mod common;
 
 use common::*;
 use fleetsim::artifact::hash_bytes;
+use fleetsim::engine::RunResult;
 use fleetsim::protocol::cpg::wire::{parse_poll_query, PollAnswer, PollQuery, UpdateOffer};
 use fleetsim::protocol::ddi::ReqKind;
-use fleetsim::runtime::run_async;
-use fleetsim::sim::RunResult;
+use fleetsim::realtime::run_async;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 

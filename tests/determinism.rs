@@ -3,8 +3,8 @@
 //! history independent of the rest of the fleet (growing the fleet, shards,
 //! single-device replay).
 
+use fleetsim::engine::{replay_device, Engine, RunResult, Selection};
 use fleetsim::scenario::{load, load_str, Scenario};
-use fleetsim::sim::{replay_device, Engine, RunResult, Selection};
 
 fn quickstart(devices: u32) -> Scenario {
     let mut s = load(std::path::Path::new("scenarios/quickstart.yaml")).expect("quickstart loads");
@@ -95,7 +95,7 @@ fn shards_and_replay_match_the_whole_run() {
         .collect();
     merged.sort_by_key(|(n, _)| *n);
     assert_eq!(merged, whole.digests);
-    let combined = fleetsim::sim::digest::combine(merged.iter().map(|(n, h)| (*n, h)));
+    let combined = fleetsim::digest::combine(merged.iter().map(|(n, h)| (*n, h)));
     assert_eq!(combined, whole.digest);
 
     for device in [0, 599, 650] {

@@ -1,5 +1,5 @@
 //! fleetsim against a real goosebit 0.2.12: a fresh instance is started
-//! (`fleetsim::target::goosebit::Instance`), and
+//! (`fleetsim::management::goosebit::Instance`), and
 //! `fleetsim run scenarios/targets/goosebit.yaml --target URL --manage goosebit`
 //! creates the campaign through goosebit's REST API (the adapter wraps the
 //! file into a `.swu`) while 240 real-time devices register, send
@@ -19,8 +19,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+use fleetsim::management::goosebit::{Instance, InstanceOptions};
 use fleetsim::scenario::ExpectedViolations;
-use fleetsim::target::goosebit::{Instance, InstanceOptions};
 use serde_json::Value;
 
 const SCENARIO: &str = "scenarios/targets/goosebit.yaml";

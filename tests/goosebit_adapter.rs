@@ -6,7 +6,7 @@
 //! runs against a real goosebit in `tests/goosebit.rs`.
 
 use bytes::Bytes;
-use fleetsim::target::{
+use fleetsim::management::{
     AdapterError, FleetInfo, Manager, ManagerConfig, Order, OrderKind, Recorded, Secret, ServerApi,
     Upload,
 };

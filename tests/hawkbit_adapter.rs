@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 use fleetsim::artifact::hash_bytes;
-use fleetsim::target::{
+use fleetsim::management::{
     AdapterError, FleetInfo, Manager, ManagerConfig, Order, OrderKind, Recorded, Secret, ServerApi,
     Upload,
 };

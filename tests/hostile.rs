@@ -22,12 +22,12 @@ mod common;
 
 use common::*;
 use fleetsim::artifact::{hash_bytes, Hashes};
+use fleetsim::engine::RunResult;
 use fleetsim::message::NetError;
 use fleetsim::oracle::InvariantId;
 use fleetsim::protocol::ddi::ReqKind;
-use fleetsim::runtime::{run_async, RuntimeError};
+use fleetsim::realtime::{run_async, RuntimeError};
 use fleetsim::scenario::Scenario;
-use fleetsim::sim::RunResult;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

@@ -5,9 +5,9 @@
 
 use std::collections::BTreeSet;
 
+use fleetsim::engine::{Engine, Selection};
 use fleetsim::oracle::InvariantId;
 use fleetsim::scenario::{load, ExpectedViolations};
-use fleetsim::sim::{Engine, Selection};
 
 fn scenario_files(dir: &str) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use fleetsim::serve::{start_with_credentials, MgmtCredentials, ServeOptions};
+use fleetsim::http_server::{start_with_credentials, MgmtCredentials, ServeOptions};
 
 /// One scenario minute per real second, on both sides.
 const TIME_SCALE: f64 = 60.0;

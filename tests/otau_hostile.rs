@@ -20,12 +20,12 @@ mod common;
 
 use common::*;
 use fleetsim::artifact::hash_bytes;
+use fleetsim::engine::RunResult;
 use fleetsim::oracle::InvariantId;
 use fleetsim::protocol::ddi::ReqKind;
 use fleetsim::protocol::otau::wire::{form_decode, form_encode};
-use fleetsim::runtime::run_async;
+use fleetsim::realtime::run_async;
 use fleetsim::server::otau::cik_for;
-use fleetsim::sim::RunResult;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

@@ -8,7 +8,7 @@
 //! (the bridge cleared the retained value on the ACK).
 //!
 //! `fleetsim serve` with its broker (embedded, or Mosquitto through
-//! `--mqtt-broker`) and the real-time driver `fleetsim::runtime::run_async`
+//! `--mqtt-broker`) and the real-time driver `fleetsim::realtime::run_async`
 //! with `--mqtt`: a mixed fleet of otau_mqtt and otau (HTTP) devices all
 //! update from one scenario campaign, with no oracle violations.
 //!
@@ -275,9 +275,9 @@ campaigns:
 ";
 
 /// `serve` (its MQTT side as `mqtt`) and a real-time run against it.
-async fn serve_and_run(mqtt: fleetsim::serve::ServeMqtt) {
+async fn serve_and_run(mqtt: fleetsim::http_server::ServeMqtt) {
     let scenario = fleetsim::scenario::load_str("mqtt-real.yaml", MIXED).expect("scenario");
-    let running = fleetsim::serve::start(fleetsim::serve::ServeOptions {
+    let running = fleetsim::http_server::start(fleetsim::http_server::ServeOptions {
         listen: "127.0.0.1:0".parse().expect("addr"),
         scenario: Some(scenario.clone()),
         tls: None,
@@ -288,11 +288,11 @@ async fn serve_and_run(mqtt: fleetsim::serve::ServeMqtt) {
     .await
     .expect("serve starts with its MQTT side");
     let broker = running.mqtt_addr.expect("serve reports its broker");
-    if let fleetsim::serve::ServeMqtt::External(addr) = mqtt {
+    if let fleetsim::http_server::ServeMqtt::External(addr) = mqtt {
         assert_eq!(broker, addr);
     }
-    let opts = fleetsim::runtime::RealOptions {
-        target: fleetsim::runtime::Target {
+    let opts = fleetsim::realtime::RealOptions {
+        target: fleetsim::realtime::Target {
             base_url: running.base_url.clone(),
             tenant: None,
             gateway_token: None,
@@ -305,7 +305,7 @@ async fn serve_and_run(mqtt: fleetsim::serve::ServeMqtt) {
     };
     let run = timeout(
         Duration::from_secs(60),
-        fleetsim::runtime::run_async(&scenario, &opts),
+        fleetsim::realtime::run_async(&scenario, &opts),
     )
     .await
     .expect("the run ends within 60 s")
@@ -322,14 +322,14 @@ async fn serve_and_run(mqtt: fleetsim::serve::ServeMqtt) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_and_run_over_the_embedded_broker() {
-    serve_and_run(fleetsim::serve::ServeMqtt::Auto).await;
+    serve_and_run(fleetsim::http_server::ServeMqtt::Auto).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_without_a_broker_for_mqtt_devices_is_refused() {
     let scenario = fleetsim::scenario::load_str("mqtt-real.yaml", MIXED).expect("scenario");
-    let opts = fleetsim::runtime::RealOptions {
-        target: fleetsim::runtime::Target {
+    let opts = fleetsim::realtime::RealOptions {
+        target: fleetsim::realtime::Target {
             base_url: "http://127.0.0.1:9".into(),
             tenant: None,
             gateway_token: None,
@@ -340,11 +340,11 @@ async fn run_without_a_broker_for_mqtt_devices_is_refused() {
         mqtt: None,
         live: None,
     };
-    let Err(err) = fleetsim::runtime::run_async(&scenario, &opts).await else {
+    let Err(err) = fleetsim::realtime::run_async(&scenario, &opts).await else {
         panic!("a fleet with otau_mqtt devices and no --mqtt must be refused");
     };
     assert!(
-        matches!(err, fleetsim::runtime::RuntimeError::MqttMissing(_)),
+        matches!(err, fleetsim::realtime::RuntimeError::MqttMissing(_)),
         "{err}"
     );
     assert!(err.to_string().contains("--mqtt"), "{err}");
@@ -356,9 +356,9 @@ async fn run_without_a_broker_for_mqtt_devices_is_refused() {
 async fn an_unreachable_broker_is_an_infrastructure_error() {
     let scenario = fleetsim::scenario::load_str("mqtt-real.yaml", MIXED).expect("scenario");
     // An HTTP target without MQTT, and a port that was free a moment ago.
-    let running = fleetsim::serve::start(fleetsim::serve::ServeOptions {
+    let running = fleetsim::http_server::start(fleetsim::http_server::ServeOptions {
         listen: "127.0.0.1:0".parse().expect("addr"),
-        ..fleetsim::serve::ServeOptions::default()
+        ..fleetsim::http_server::ServeOptions::default()
     })
     .await
     .expect("serve starts");
@@ -366,8 +366,8 @@ async fn an_unreachable_broker_is_an_infrastructure_error() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port");
-    let opts = fleetsim::runtime::RealOptions {
-        target: fleetsim::runtime::Target {
+    let opts = fleetsim::realtime::RealOptions {
+        target: fleetsim::realtime::Target {
             base_url: running.base_url.clone(),
             tenant: None,
             gateway_token: None,
@@ -380,7 +380,7 @@ async fn an_unreachable_broker_is_an_infrastructure_error() {
     };
     let result = timeout(
         Duration::from_secs(60),
-        fleetsim::runtime::run_async(&scenario, &opts),
+        fleetsim::realtime::run_async(&scenario, &opts),
     )
     .await
     .expect("gives up within 60 s");
@@ -389,7 +389,7 @@ async fn an_unreachable_broker_is_an_infrastructure_error() {
         panic!("no broker: the run must fail");
     };
     assert!(
-        matches!(err, fleetsim::runtime::RuntimeError::Mqtt { .. }),
+        matches!(err, fleetsim::realtime::RuntimeError::Mqtt { .. }),
         "{err}"
     );
     assert!(err.to_string().contains(&closed.to_string()), "{err}");
@@ -402,5 +402,5 @@ async fn serve_and_run_over_mosquitto() {
         panic!("mosquitto test: not installed (apt-get install mosquitto)");
     };
     let broker = Mosquitto::start(&binary).expect("mosquitto starts");
-    serve_and_run(fleetsim::serve::ServeMqtt::External(broker.addr())).await;
+    serve_and_run(fleetsim::http_server::ServeMqtt::External(broker.addr())).await;
 }

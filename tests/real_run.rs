@@ -8,9 +8,9 @@ mod common;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use fleetsim::runtime::{run, RealOptions, Target};
+use fleetsim::http_server::{start, ServeOptions};
+use fleetsim::realtime::{run, RealOptions, Target};
 use fleetsim::scenario::load;
-use fleetsim::serve::{start, ServeOptions};
 
 /// Scenario time runs this much faster than real time: 3 days in ~26 s.
 const TIME_SCALE: f64 = 10_000.0;
@@ -20,7 +20,7 @@ const TIME_SCALE: f64 = 10_000.0;
 fn run_against_serve(
     s: &fleetsim::scenario::Scenario,
     time_scale: f64,
-) -> Result<fleetsim::sim::RunResult, fleetsim::runtime::RuntimeError> {
+) -> Result<fleetsim::engine::RunResult, fleetsim::realtime::RuntimeError> {
     let (addr_tx, addr_rx) = mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server_scenario = s.clone();
@@ -97,7 +97,7 @@ async fn https_target_with_a_trusted_ca_and_tls_failures_are_reported() {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
     let dir = std::env::temp_dir().join(format!("fleetsim-real-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let files = fleetsim::serve::TlsFiles {
+    let files = fleetsim::http_server::TlsFiles {
         cert: dir.join("cert.pem"),
         key: dir.join("key.pem"),
     };
@@ -134,7 +134,7 @@ async fn https_target_with_a_trusted_ca_and_tls_failures_are_reported() {
 
     // Trusted CA: the fleet runs over HTTPS with no violations.
     let trusted = target(format!("https://localhost:{port}"), true);
-    let ok = tokio::time::timeout(limit, fleetsim::runtime::run_async(&s, &trusted))
+    let ok = tokio::time::timeout(limit, fleetsim::realtime::run_async(&s, &trusted))
         .await
         .expect("bounded")
         .expect("HTTPS run");
@@ -148,14 +148,14 @@ async fn https_target_with_a_trusted_ca_and_tls_failures_are_reported() {
         plain.base_url.replace("http://", "https://"),
     ] {
         let untrusted = target(url.clone(), false);
-        let outcome = tokio::time::timeout(limit, fleetsim::runtime::run_async(&s, &untrusted))
+        let outcome = tokio::time::timeout(limit, fleetsim::realtime::run_async(&s, &untrusted))
             .await
             .expect("bounded");
         let Err(err) = outcome else {
             panic!("{url}: TLS must fail");
         };
         assert!(
-            matches!(err, fleetsim::runtime::RuntimeError::Unreachable { .. }),
+            matches!(err, fleetsim::realtime::RuntimeError::Unreachable { .. }),
             "{url}: {err}"
         );
     }
@@ -347,7 +347,7 @@ async fn a_server_that_dies_or_freezes_mid_run_fails_the_verdict() {
             });
         }
         let opts = common::options(&format!("http://{proxy}"));
-        let run = tokio::time::timeout(limit, fleetsim::runtime::run_async(&s, &opts))
+        let run = tokio::time::timeout(limit, fleetsim::realtime::run_async(&s, &opts))
             .await
             .expect("the run ends on its own")
             .expect("the target was reachable at the start");

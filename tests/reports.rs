@@ -7,10 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use fleetsim::engine::{attach_excerpts, Engine, Selection};
 use fleetsim::report::merge::merge_dirs;
 use fleetsim::report::replay::{replay, ReplayError};
 use fleetsim::scenario::{load, load_str, ExpectedViolations, Scenario};
-use fleetsim::sim::{attach_excerpts, Engine, Selection};
 use serde_json::Value;
 
 fn temp_dir(name: &str) -> PathBuf {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fleetsim::artifact::hash_bytes;
-use fleetsim::serve::{start, Running, ServeError, ServeOptions, TlsFiles};
+use fleetsim::http_server::{start, Running, ServeError, ServeOptions, TlsFiles};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};

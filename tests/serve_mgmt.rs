@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fleetsim::artifact::hash_bytes;
-use fleetsim::serve::{start_with_credentials, MgmtCredentials, Running, ServeOptions};
+use fleetsim::http_server::{start_with_credentials, MgmtCredentials, Running, ServeOptions};
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};

@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
+use fleetsim::http_server::{start, Running, ServeOptions};
 use fleetsim::protocol::otau::wire::{form_decode, form_encode};
-use fleetsim::serve::{start, Running, ServeOptions};
 use fleetsim::server::otau::cik_for;
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};

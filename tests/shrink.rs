@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
+use fleetsim::engine::{Engine, Selection};
 use fleetsim::oracle::InvariantId;
 use fleetsim::scenario::{self, ExpectedViolations, Scenario};
 use fleetsim::shrink::{shrink, to_yaml, Budget, ShrinkError};
-use fleetsim::sim::{Engine, Selection};
 
 /// A broken-server scenario whose fault fires its invariant on any fleet size.
 const BROKEN: &str = "scenarios/broken/feedback-after-close.yaml";

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::snapshot::Snapshot;
 use super::source::{RealRun, Seek, VirtualRun};
 use crate::scenario::Scenario;
+use crate::snapshot::Snapshot;
 use crate::time::{Span, Time};
 
 /// Speeds offered, in scenario seconds per real second; `None` is "as fast

@@ -1,5 +1,5 @@
 //! Drawing: one function per screen, each reading only the [`App`] and its
-//! [`Snapshot`](super::snapshot::Snapshot). Nothing here changes state, so
+//! [`Snapshot`](crate::snapshot::Snapshot). Nothing here changes state, so
 //! the screens are tested by rendering into ratatui's `TestBackend`.
 
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -13,9 +13,9 @@ use ratatui::widgets::{
 use ratatui::Frame;
 
 use super::app::{App, Screen, KEYS};
-use super::snapshot::Snapshot;
 use crate::protocol::ddi::Phase;
 use crate::scenario::units::format_duration;
+use crate::snapshot::Snapshot;
 use crate::time::{Span, Time};
 
 /// Colour of each phase, in [`Phase::ALL`] order.

@@ -18,7 +18,7 @@
 
 pub mod app;
 pub mod draw;
-pub mod snapshot;
+
 pub mod source;
 
 #[cfg(test)]
@@ -29,9 +29,9 @@ use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 
-use crate::runtime::{RealOptions, RuntimeError};
+use crate::engine::RunResult;
+use crate::realtime::{RealOptions, RuntimeError};
 use crate::scenario::Scenario;
-use crate::sim::RunResult;
 use app::{App, Source};
 use source::{RealRun, VirtualRun};
 

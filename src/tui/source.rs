@@ -7,15 +7,16 @@
 //! the same digest as one run in one go (tested), so what a user explores in
 //! the TUI is what `fleetsim run` reports for the same seed.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::snapshot::{campaign_members, FocusedTrace, Parts, Snapshot};
-use crate::runtime::{RealOptions, RuntimeError};
+use crate::engine::{Engine, RunResult, Selection};
+use crate::realtime::Live;
+use crate::realtime::{RealOptions, RuntimeError};
 use crate::scenario::Scenario;
-use crate::sim::{Engine, RunResult, Selection};
+use crate::snapshot::{campaign_members, FocusedTrace, Parts, Snapshot};
 use crate::time::Time;
 
 /// Events processed between looks at the wall clock.
@@ -202,52 +203,6 @@ impl VirtualRun {
     }
 }
 
-/// What a real-time run shares with the UI thread.
-#[derive(Debug)]
-pub struct Live {
-    /// The latest snapshot the run published.
-    pub snapshot: Mutex<Option<Snapshot>>,
-    /// The device the UI looks at (`u64::MAX`: none).
-    pub focus: AtomicU64,
-    /// Set by the UI to end the run early.
-    pub stop: AtomicBool,
-}
-
-impl Default for Live {
-    /// No device focused (a derived default would focus device 0).
-    fn default() -> Live {
-        Live::new()
-    }
-}
-
-impl Live {
-    /// A fresh exchange with no focused device.
-    pub fn new() -> Live {
-        Live {
-            snapshot: Mutex::new(None),
-            focus: AtomicU64::new(u64::MAX),
-            stop: AtomicBool::new(false),
-        }
-    }
-
-    /// The focused device, if any.
-    pub fn focused(&self) -> Option<u64> {
-        Some(self.focus.load(Ordering::Relaxed)).filter(|n| *n != u64::MAX)
-    }
-
-    /// Publishes a snapshot.
-    pub fn publish(&self, snapshot: Snapshot) {
-        if let Ok(mut slot) = self.snapshot.lock() {
-            *slot = Some(snapshot);
-        }
-    }
-
-    /// True once the UI asked the run to stop.
-    pub fn stopping(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
-    }
-}
-
 /// A real-time run against a server, on its own thread.
 pub struct RealRun {
     /// The server's base URL.
@@ -271,7 +226,7 @@ impl RealRun {
         };
         let thread = std::thread::Builder::new()
             .name("fleetsim-real".into())
-            .spawn(move || crate::runtime::run(&scenario, &opts));
+            .spawn(move || crate::realtime::run(&scenario, &opts));
         let (thread, outcome) = match thread {
             Ok(t) => (Some(t), None),
             Err(e) => (None, Some(Err(RuntimeError::Runtime(e)))),
@@ -397,7 +352,7 @@ mod tests {
         assert_eq!(device.number, 3);
         assert!(!device.trace.is_empty());
         let last = device.trace.last().map(String::as_str).unwrap_or("");
-        let at = crate::sim::replay::line_time(last).unwrap_or(u64::MAX);
+        let at = crate::engine::replay::line_time(last).unwrap_or(u64::MAX);
         assert!(at <= 2 * 3_600_000, "{last}");
         // The rest of the trace comes as the run goes on.
         run.run_until(Time(4 * 3_600_000), far);

@@ -9,9 +9,9 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 
 use super::app::{next_seed, App, Screen, Source, SPEEDS};
-use super::snapshot::{Snapshot, ViolationRow};
 use super::source::{RealRun, VirtualRun};
 use crate::scenario::Scenario;
+use crate::snapshot::{Snapshot, ViolationRow};
 use crate::time::{Span, Time};
 
 /// 30 DDI devices, 20 always on and 10 sleepy, one campaign at 1 h.
@@ -203,7 +203,7 @@ fn a_step_ends_a_seek() {
 fn the_tui_finds_what_fleetsim_run_finds() {
     // URL-LIVE fires at the end of the run, from the state at the end.
     let s = shipped("scenarios/broken/url-live.yaml");
-    let run = crate::sim::Engine::new(&s, &crate::sim::Selection::default()).run(|_| {});
+    let run = crate::engine::Engine::new(&s, &crate::engine::Selection::default()).run(|_| {});
     assert!(run.oracle.total() > 0);
     let mut a = app(s);
     seek_violation(&mut a);

@@ -5,11 +5,11 @@
 //! Each test crate uses a part of it.
 #![allow(dead_code)]
 
+use fleetsim::engine::RunResult;
 use fleetsim::message::NetError;
 use fleetsim::oracle::InvariantId;
 use fleetsim::protocol::ddi::ReqKind;
-use fleetsim::runtime::{RealOptions, Target};
-use fleetsim::sim::RunResult;
+use fleetsim::realtime::{RealOptions, Target};
 use wiremock::Request;
 
 /// Options of a real-time run against `base_url`, without progress output.

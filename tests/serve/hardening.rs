@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use fleetsim::serve::ServeLimits;
+use fleetsim::http_server::ServeLimits;
 use fleetsim::server::otau::cik_for;
 
 use super::*;

@@ -1,0 +1,216 @@
+//! What a driver does with the facts its devices observed: hash them into the
+//! device's trace, hand them to the oracle, count phases and outcomes.
+
+use std::collections::BTreeMap;
+
+use super::Device;
+use crate::digest::combine;
+use crate::engine::RunResult;
+use crate::stats::Stats;
+use fleetsim_core::oracle::{Oracle, OracleConfig};
+use fleetsim_core::protocol::cpg::{CpgEvent, CpgReq};
+use fleetsim_core::protocol::ddi::{DdiEvent, Outcome, Phase};
+use fleetsim_core::protocol::otau::wire::Status;
+use fleetsim_core::protocol::otau::OtauEvent;
+use fleetsim_core::time::Time;
+
+/// The oracle, the statistics and the phase counts of a run.
+pub struct Books {
+    /// Scratch buffer for DDI client events (reused, never shrinks).
+    pub(super) ddi_events: Vec<DdiEvent>,
+    /// Scratch buffer for OTAU client events.
+    pub(super) otau_events: Vec<OtauEvent>,
+    /// Scratch buffer for CPG client events.
+    pub(super) cpg_events: Vec<CpgEvent>,
+    /// Invariant checks.
+    pub oracle: Oracle,
+    /// Counters and histograms.
+    pub stats: Stats,
+    /// Devices per phase.
+    pub phases: [u64; 7],
+}
+
+impl Books {
+    /// Books for `devices` devices, all idle.
+    pub fn new(config: OracleConfig, devices: usize) -> Books {
+        let mut phases = [0; 7];
+        phases[Phase::Idle as usize] = devices as u64;
+        Books {
+            ddi_events: Vec::new(),
+            otau_events: Vec::new(),
+            cpg_events: Vec::new(),
+            oracle: Oracle::new(config, devices),
+            stats: Stats::new(),
+            phases,
+        }
+    }
+
+    /// Records what device `d` (in slot `slot`) observed at `now`; appends a
+    /// readable line per event to `trace` when given.
+    pub fn record(
+        &mut self,
+        slot: usize,
+        d: &mut Device,
+        now: Time,
+        events: &[DdiEvent],
+        mut trace: Option<&mut Vec<String>>,
+    ) {
+        for ev in events {
+            d.trace.event(now, ev);
+            self.oracle
+                .observe(slot, d.number, &d.controller_id, now, ev);
+            match ev {
+                DdiEvent::PhaseChanged(p) => self.enter_phase(d, Some(*p)),
+                DdiEvent::DeploymentSeen { .. } => {
+                    d.assigned_at.get_or_insert(now);
+                }
+                DdiEvent::ActionEnded { outcome, .. } => {
+                    self.stats.ended(outcome);
+                    if *outcome == Outcome::Success
+                        && d.converged_at.is_none()
+                        && d.assigned_at.is_some()
+                    {
+                        d.converged_at = Some(now);
+                    }
+                }
+                _ => {}
+            }
+            if let Some(t) = trace.as_deref_mut() {
+                t.push(format!("{now:>14}    {ev:?}"));
+            }
+        }
+    }
+
+    /// Records what OTAU device `d` observed at `now`: the same phases and
+    /// outcomes as a DDI device (a manifest is its action; `INSTALLED_VERSION`
+    /// after `INSTALL_SUCCESS` is success, an `*_ERROR` failure).
+    pub fn record_otau(
+        &mut self,
+        d: &mut Device,
+        now: Time,
+        events: &[OtauEvent],
+        mut trace: Option<&mut Vec<String>>,
+    ) {
+        for ev in events {
+            d.trace.otau_event(now, ev);
+            self.oracle
+                .observe_otau(d.number, &d.controller_id, now, ev);
+            let phase = match ev {
+                OtauEvent::Offered { busy: false, .. } => {
+                    d.assigned_at.get_or_insert(now);
+                    None
+                }
+                OtauEvent::Started { .. } => Some(Phase::Downloading),
+                OtauEvent::StatusAccepted { status, .. } => match status {
+                    Status::Install => Some(Phase::Installing),
+                    Status::InstalledVersion if d.phase == Phase::Installing => {
+                        self.stats.ended(&Outcome::Success);
+                        if d.converged_at.is_none() && d.assigned_at.is_some() {
+                            d.converged_at = Some(now);
+                        }
+                        Some(Phase::Updated)
+                    }
+                    s if s.is_error() => {
+                        self.stats.ended(&Outcome::Failure(s.as_str().to_string()));
+                        Some(Phase::Failed)
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            self.enter_phase(d, phase);
+            if let Some(t) = trace.as_deref_mut() {
+                t.push(format!("{now:>14}    {ev:?}"));
+            }
+        }
+    }
+
+    /// Moves device `d` to `phase` (if any), keeping the phase counts.
+    fn enter_phase(&mut self, d: &mut Device, phase: Option<Phase>) {
+        if let Some(p) = phase.filter(|p| *p != d.phase) {
+            self.phases[d.phase as usize] -= 1;
+            self.phases[p as usize] += 1;
+            d.phase = p;
+        }
+    }
+
+    /// Records what constrained device `d` observed at `now`: a download
+    /// is its "downloading" phase, a verified file "installing", and the
+    /// result the gateway accepted ends the update.
+    pub fn record_cpg(
+        &mut self,
+        d: &mut Device,
+        now: Time,
+        events: &[CpgEvent],
+        mut trace: Option<&mut Vec<String>>,
+    ) {
+        for ev in events {
+            d.trace.text(&format!("{ev:?}"));
+            self.oracle.observe_cpg(d.number, &d.controller_id, now, ev);
+            let phase = match ev {
+                CpgEvent::Offered { .. } => {
+                    d.assigned_at.get_or_insert(now);
+                    None
+                }
+                CpgEvent::Sent {
+                    kind: CpgReq::Download,
+                } if d.phase != Phase::Downloading => Some(Phase::Downloading),
+                CpgEvent::Downloaded { .. } => Some(Phase::Installing),
+                CpgEvent::Reported { ok: true, .. } => {
+                    self.stats.ended(&Outcome::Success);
+                    if d.converged_at.is_none() && d.assigned_at.is_some() {
+                        d.converged_at = Some(now);
+                    }
+                    Some(Phase::Updated)
+                }
+                CpgEvent::Reported {
+                    ok: false, detail, ..
+                } => {
+                    let why = detail.clone().unwrap_or_else(|| "failed".to_string());
+                    self.stats.ended(&Outcome::Failure(why));
+                    Some(Phase::Failed)
+                }
+                _ => None,
+            };
+            self.enter_phase(d, phase);
+            if let Some(t) = trace.as_deref_mut() {
+                t.push(format!("{now:>14}    {ev:?}"));
+            }
+        }
+    }
+
+    /// The run's result over `devices` (in device-number order).
+    pub fn into_result<'a>(
+        self,
+        devices: impl Iterator<Item = &'a Device>,
+        events: u64,
+        trace: Vec<String>,
+        extra_counters: BTreeMap<&'static str, u64>,
+    ) -> RunResult {
+        let mut digests = Vec::new();
+        let mut convergence = Vec::new();
+        for d in devices {
+            digests.push((d.number, d.trace));
+            if let Some(a) = d.assigned_at {
+                convergence.push((d.number, d.converged_at.map(|c| c.since(a))));
+            }
+        }
+        let digest = combine(digests.iter().map(|(n, h)| (*n, h)));
+        RunResult {
+            targeted: convergence.len() as u64,
+            convergence,
+            stats: self.stats,
+            oracle: self.oracle,
+            digests,
+            digest,
+            phases: self.phases,
+            trace,
+            events,
+            extra_counters,
+            management: None,
+            gateway: None,
+            shard: None,
+            real_time: false,
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! The engine's part for constrained (`cpg`) devices: requests to the
+//! sidekick/gateway/CDN core, install commands from campaigns, downloads
+//! with leaked URLs, and the gateway section of the result.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use super::Engine;
+use crate::engine::queue::What;
+use crate::gateway_report::{completion_curve, GatewayReport, LeakCounts, StrategyResult};
+use fleetsim_core::message::{Method, Request};
+use fleetsim_core::oracle::url::UrlPlan;
+use fleetsim_core::protocol::ddi::Phase;
+use fleetsim_core::server::sidekick::SidekickEvent;
+use fleetsim_core::time::{Span, Time};
+
+/// `expires` is pushed this far by a downloader who tampers with a leaked URL.
+const TAMPER_EXTENSION_S: u64 = 365 * 86_400;
+
+/// Per-run state of the `cpg` side of the engine.
+pub(super) struct CpgState {
+    /// Per slot: the campaign whose install command the device has.
+    pub(super) campaign: Vec<Option<u16>>,
+    /// Per campaign: the slots it gave an install command to.
+    pub(super) targets: Vec<Vec<u32>>,
+    /// Per campaign: install commands re-fired by online events.
+    pub(super) refired: Vec<u64>,
+    /// Per campaign: leaked-URL downloads.
+    pub(super) leaks: Vec<LeakCounts>,
+    /// Who leaks, and when.
+    pub(super) leak_rng: ChaCha8Rng,
+    /// Scratch buffer for sidekick events.
+    pub(super) events: Vec<SidekickEvent>,
+    /// `[at_ms, bytes]` of the artifact cache.
+    pub(super) cache_bytes: Vec<(u64, u64)>,
+    /// Whether the fleet has `cpg` devices at all.
+    pub(super) active: bool,
+}
+
+impl CpgState {
+    pub(super) fn new(devices: usize, campaigns: usize, seed: u64, active: bool) -> CpgState {
+        CpgState {
+            campaign: vec![None; devices],
+            targets: vec![Vec::new(); campaigns],
+            refired: vec![0; campaigns],
+            leaks: vec![LeakCounts::default(); campaigns],
+            // A stream no device uses (devices take streams 4n and 4n+1).
+            leak_rng: crate::rng::stream(seed, u64::MAX / 4, crate::rng::Purpose::Device),
+            events: Vec::new(),
+            cache_bytes: Vec::new(),
+            active,
+        }
+    }
+}
+
+impl Engine {
+    /// The request of `cpg` device `slot` reaches the gateway at `now`.
+    pub(super) fn cpg_arrive(&mut self, slot: usize, now: Time, down: Span, req: Request) {
+        let resp = self.setup.sidekick_answer(now, &req);
+        self.respond(slot, now, down, resp);
+        self.drain_sidekick_events(now);
+    }
+
+    /// The slot of the device behind sidekick twin `twin`, if simulated here.
+    fn slot_of_twin(&self, twin: usize) -> Option<usize> {
+        let g = self
+            .setup
+            .groups
+            .iter()
+            .find(|g| g.twin_base <= twin && twin < g.twin_base + g.count as usize)?;
+        let number = g.first + (twin - g.twin_base) as u64;
+        self.devices
+            .binary_search_by_key(&number, |d| d.number)
+            .ok()
+    }
+
+    fn drain_sidekick_events(&mut self, now: Time) {
+        let mut events = std::mem::take(&mut self.cpg.events);
+        self.setup.sidekick.drain_events(&mut events);
+        for ev in events.drain(..) {
+            let SidekickEvent::Fired {
+                device,
+                command,
+                reissue,
+            } = ev
+            else {
+                continue;
+            };
+            let Some(slot) = self.slot_of_twin(device) else {
+                continue;
+            };
+            let d = &mut self.devices[slot];
+            d.trace.word(now.as_millis());
+            d.trace
+                .word(0x0c90_0000 | (command as u64) << 1 | u64::from(reissue));
+            self.books
+                .oracle
+                .url_fired(d.number, &d.controller_id, now, reissue);
+            if reissue {
+                if let Some(c) = self.cpg.campaign[slot] {
+                    self.cpg.refired[c as usize] += 1;
+                }
+            }
+            if self.record == Some(d.number) {
+                self.trace.push(format!(
+                    "{now:>14}  ⚙ sidekick: install command {} fired{}",
+                    fleetsim_core::server::sidekick::command_id(command),
+                    if reissue { " again (online event)" } else { "" }
+                ));
+            }
+        }
+        self.cpg.events = events;
+    }
+
+    /// Campaign `i` gives its install command to the twin of the `cpg`
+    /// device in `slot` (asleep or not).
+    pub(super) fn cpg_install(&mut self, i: usize, slot: usize, now: Time) {
+        let plan = &self.setup.campaigns[i];
+        let Some(command) = plan.command else {
+            return;
+        };
+        let (strategy, size) = (plan.strategy, plan.command_size);
+        let d = &mut self.devices[slot];
+        let g = &self.setup.groups[d.group as usize];
+        let twin = g.twin_base + (d.number - g.first) as usize;
+        let url_plan = UrlPlan {
+            strategy,
+            issued: now,
+            need: g.download_need(size),
+            bound: g.finish_bound(size),
+        };
+        self.books.oracle.url_command(d.number, url_plan);
+        d.assigned_at = Some(now);
+        d.converged_at = None;
+        self.cpg.campaign[slot] = Some(i as u16);
+        self.cpg.targets[i].push(slot as u32);
+        let (_, faults) = self.setup.server.sidekick_faults_at(now);
+        self.setup.sidekick.faults = faults;
+        self.setup.sidekick.install(now, twin, command);
+        self.drain_sidekick_events(now);
+    }
+
+    /// Schedules campaign `i`'s next leaked-URL download after `now`.
+    pub(super) fn schedule_leak(&mut self, i: usize, now: Time) {
+        let per_day = self.setup.campaigns[i].leaks_per_day;
+        if per_day <= 0.0 {
+            return;
+        }
+        // Exponential gaps: a Poisson stream of downloads.
+        let u: f64 = 1.0 - self.cpg.leak_rng.gen::<f64>();
+        let gap = Span::days(1).mul_f64(-u.ln() / per_day).max(Span::secs(1));
+        self.queue.push(now + gap, 0, What::Leak(i as u16));
+    }
+
+    /// Someone who is not a device downloads with a URL leaked from one of
+    /// campaign `i`'s devices; refused as expired, they push `expires`
+    /// forward and try again.
+    pub(super) fn leak(&mut self, i: usize, now: Time) {
+        self.schedule_leak(i, now);
+        let targets = &self.cpg.targets[i];
+        if targets.is_empty() {
+            return;
+        }
+        let slot = targets[self.cpg.leak_rng.gen_range(0..targets.len())] as usize;
+        let d = &self.devices[slot];
+        let g = &self.setup.groups[d.group as usize];
+        let twin = g.twin_base + (d.number - g.first) as usize;
+        let Some(url) = self.setup.sidekick.handed_out_url(twin).map(str::to_string) else {
+            return;
+        };
+        let status = self.leaked_get(i, slot, now, &url, false);
+        if status == 410 {
+            if let Some(forged) = push_expires(&url, TAMPER_EXTENSION_S) {
+                self.leaked_get(i, slot, now, &forged, true);
+            }
+        }
+    }
+
+    fn leaked_get(&mut self, i: usize, slot: usize, now: Time, url: &str, tampered: bool) -> u16 {
+        let resp = self
+            .setup
+            .sidekick_answer(now, &Request::new(Method::Get, url));
+        let served = resp.is_success();
+        let c = &mut self.cpg.leaks[i];
+        c.attempts += 1;
+        match (tampered, served) {
+            (false, true) => c.served += 1,
+            (false, false) => c.refused_expired += u64::from(resp.status == 410),
+            (true, true) => c.tampered_served += 1,
+            (true, false) => c.tampered_refused += 1,
+        }
+        let d = &self.devices[slot];
+        self.books
+            .oracle
+            .url_download(d.number, &d.controller_id, now, url, resp.status, tampered);
+        resp.status
+    }
+
+    /// Samples the cache size.
+    pub(super) fn cpg_sample(&mut self, now: Time) {
+        if self.cpg.active {
+            let bytes = self.setup.sidekick.cache().bytes();
+            self.cpg.cache_bytes.push((now.as_millis(), bytes));
+        }
+    }
+
+    /// The end-of-run URL checks (URL-LIVE).
+    pub(super) fn cpg_close(&mut self) {
+        if self.cpg.active {
+            self.books
+                .oracle
+                .url_at_end(self.end, |n| self.setup.controller_id(n));
+        }
+    }
+
+    /// The gateway section of the result (`None` without `cpg` devices).
+    pub(super) fn gateway_report(&mut self) -> Option<GatewayReport> {
+        if !self.cpg.active {
+            return None;
+        }
+        let end = self.end;
+        let mut strategies = Vec::new();
+        for (i, plan) in self.setup.campaigns.iter().enumerate() {
+            let slots = &self.cpg.targets[i];
+            if slots.is_empty() {
+                continue;
+            }
+            let mut done: Vec<Time> = Vec::new();
+            let (mut failed, mut unfinished) = (0, 0);
+            for &slot in slots {
+                let d = &self.devices[slot as usize];
+                match (d.phase, d.converged_at) {
+                    (Phase::Updated, Some(t)) => done.push(t),
+                    (Phase::Failed, _) => failed += 1,
+                    _ => unfinished += 1,
+                }
+            }
+            done.sort_unstable();
+            let targeted = slots.len() as u64;
+            strategies.push(StrategyResult {
+                campaign: plan.name.clone(),
+                strategy: plan.strategy.as_str(),
+                url_validity_s: plan.url_validity.as_millis() / 1000,
+                targeted,
+                updated: done.len() as u64,
+                failed,
+                unfinished,
+                refired: self.cpg.refired[i],
+                completion: completion_curve(&done, targeted, plan.at, end),
+                leaks: self.cpg.leaks[i],
+            });
+        }
+        let cache = self.setup.sidekick.cache();
+        let (fetches, evictions) = cache.fetches_and_evictions();
+        Some(GatewayReport {
+            strategies,
+            cache_bytes: std::mem::take(&mut self.cpg.cache_bytes),
+            cache_peak_bytes: cache.peak(),
+            cache_fetches: fetches,
+            cache_evictions: evictions,
+            counters: self.setup.sidekick.counters(),
+        })
+    }
+}
+
+/// `url` with its `expires` parameter moved `by` seconds later (the
+/// signature left as it was): what someone extending a leaked URL sends.
+fn push_expires(url: &str, by: u64) -> Option<String> {
+    let at = url.find("expires=")? + "expires=".len();
+    let end = url[at..].find('&').map_or(url.len(), |e| at + e);
+    let expires: u64 = url[at..end].parse().ok()?;
+    Some(format!("{}{}{}", &url[..at], expires + by, &url[end..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_expires;
+
+    #[test]
+    fn pushes_expires_and_keeps_the_signature() {
+        assert_eq!(
+            push_expires("http://h/cdn/v1/a/x/f?expires=100&sig=ab", 5).as_deref(),
+            Some("http://h/cdn/v1/a/x/f?expires=105&sig=ab")
+        );
+        assert_eq!(push_expires("http://h/cache/v1/x/f", 5), None);
+    }
+}

@@ -1,0 +1,32 @@
+//! fleetsim-fleet — a fleet of devices and what is done with it: the
+//! scenario model, the fleet (setup, devices, RNG streams, digests, stats),
+//! the virtual-time engine, shrink and the reports.
+//!
+//! - [`scenario`]: the YAML scenario model, units, validation with `file:line:col` errors.
+//! - [`setup`]: what both drivers derive from a scenario: groups, campaigns, catalogs, servers.
+//! - [`device`]: a simulated device (client, RNG streams, link phase, trace) and its ledger.
+//! - [`rng`], [`digest`], [`stats`]: per-device random streams, trace digests, run statistics.
+//! - [`engine`]: the virtual-time engine and its event queue; one device's replay.
+//! - [`gateway_report`], [`management_log`]: parts of a run's result.
+//! - [`snapshot`]: what a UI shows of a running fleet.
+//! - [`shrink`]: minimising a scenario that makes an invariant fire.
+//! - [`report`]: `report.json`, JUnit, HTML, the terminal summary, replay and merge.
+//!
+//! This crate must never depend on tokio, hyper or a terminal library, nor
+//! read a clock in a virtual-mode decision.
+
+pub mod device;
+pub mod digest;
+pub mod engine;
+pub mod gateway_report;
+pub mod management_log;
+pub mod report;
+pub mod rng;
+pub mod scenario;
+pub mod setup;
+pub mod shrink;
+pub mod snapshot;
+pub mod stats;
+
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;

@@ -1,0 +1,127 @@
+//! Run statistics: request counters, latency histograms per request kind,
+//! status and error counts, action outcomes and the sampled fleet timeline.
+//! All maps are `BTreeMap`s so every output is in a fixed order.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+
+use fleetsim_core::message::NetError;
+use fleetsim_core::protocol::ddi::{Outcome, ReqKind};
+use fleetsim_core::time::{Span, Time};
+
+/// One sample of the fleet's phase counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sample {
+    /// When.
+    pub at: Time,
+    /// Devices per phase, in [`fleetsim_core::protocol::ddi::Phase::ALL`] order.
+    pub phases: [u64; 7],
+    /// Requests sent since the previous sample.
+    pub requests: u64,
+}
+
+/// Counters and histograms of a run.
+pub struct Stats {
+    /// Requests sent, by kind.
+    pub sent: BTreeMap<ReqKind, u64>,
+    /// Responses by status code.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Failed requests by error.
+    pub errors: BTreeMap<NetError, u64>,
+    /// Latency (ms) per request kind, complete answers only.
+    pub latency: BTreeMap<ReqKind, Histogram<u64>>,
+    /// Actions that ended in success.
+    pub updates_succeeded: u64,
+    /// Actions that ended in failure.
+    pub updates_failed: u64,
+    /// Actions canceled.
+    pub updates_canceled: u64,
+    /// Actions withdrawn by the server before completion.
+    pub updates_withdrawn: u64,
+    /// Fleet timeline.
+    pub timeline: Vec<Sample>,
+    /// Failed requests whose failure the run did not inject: connection
+    /// refused, reset, timed out or malformed for no fault of the scenario's,
+    /// or still unanswered when the run ended. Real-time runs only: the
+    /// virtual engine models every failure, so it stays 0 there.
+    pub failed_not_injected: u64,
+    /// Requests still without an answer past their own deadline (request
+    /// timeout, long-poll hold, injected delay) when the run ended (real
+    /// time; also counted in `failed_not_injected` unless injected).
+    pub unanswered: u64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats::new()
+    }
+}
+
+impl Stats {
+    /// Empty statistics.
+    pub fn new() -> Stats {
+        Stats {
+            sent: BTreeMap::new(),
+            statuses: BTreeMap::new(),
+            errors: BTreeMap::new(),
+            latency: BTreeMap::new(),
+            updates_succeeded: 0,
+            updates_failed: 0,
+            updates_canceled: 0,
+            updates_withdrawn: 0,
+            timeline: Vec::new(),
+            failed_not_injected: 0,
+            unanswered: 0,
+        }
+    }
+
+    /// Total requests sent.
+    pub fn requests(&self) -> u64 {
+        self.sent.values().sum()
+    }
+
+    /// A request of `kind` was sent.
+    pub fn sent(&mut self, kind: ReqKind) {
+        *self.sent.entry(kind).or_insert(0) += 1;
+    }
+
+    /// A request got a complete answer after `latency`.
+    pub fn answered(&mut self, kind: ReqKind, status: u16, latency: Span) {
+        *self.statuses.entry(status).or_insert(0) += 1;
+        let h = self.latency.entry(kind).or_insert_with(|| {
+            // 1 ms .. 1 day at 3 significant digits; new() with these bounds cannot fail.
+            Histogram::new_with_bounds(1, 86_400_000, 3)
+                .unwrap_or_else(|_| Histogram::new(3).expect("3 sigfig is valid"))
+        });
+        h.saturating_record(latency.as_millis().max(1));
+    }
+
+    /// A request failed.
+    pub fn failed(&mut self, _kind: ReqKind, error: NetError) {
+        *self.errors.entry(error).or_insert(0) += 1;
+    }
+
+    /// An action ended.
+    pub fn ended(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Success => self.updates_succeeded += 1,
+            Outcome::Failure(_) => self.updates_failed += 1,
+            Outcome::Canceled => self.updates_canceled += 1,
+            Outcome::Withdrawn => self.updates_withdrawn += 1,
+        }
+    }
+
+    /// Records the phase counts at `at`.
+    pub fn sample(&mut self, at: Time, phases: &[u64; 7]) {
+        if self.timeline.last().is_some_and(|s| s.at == at) {
+            self.timeline.pop();
+        }
+        let before: u64 = self.timeline.iter().map(|s| s.requests).sum();
+        self.timeline.push(Sample {
+            at,
+            phases: *phases,
+            requests: self.requests() - before,
+        });
+    }
+}

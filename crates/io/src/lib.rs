@@ -1,0 +1,16 @@
+//! fleetsim-io — fleetsim on real networks: the real-time driver, the
+//! embedded server over HTTP(S) and MQTT, and the adapters that drive real
+//! servers' management APIs.
+//!
+//! - [`realtime`]: the real-time driver: the same devices over real HTTP(S), on tokio.
+//! - [`http_server`]: `fleetsim serve`, the server cores over real HTTP(S) (hyper, rustls).
+//! - [`mqtt`]: OTAU over MQTT: the embedded broker (rumqttd), the server bridge, device links.
+//! - [`management`]: campaigns on real servers through their management APIs (hawkBit, goosebit).
+//!
+//! This crate must never import the terminal UI: the real-time driver
+//! publishes snapshots ([`realtime::Live`]) that any UI may read.
+
+pub mod http_server;
+pub mod management;
+pub mod mqtt;
+pub mod realtime;

@@ -1,0 +1,103 @@
+//! OTAU over MQTT with real IO (otau.md §8): the embedded broker, the bridge
+//! that connects the sans-IO [`fleetsim_core::server::otau::OtauServer`] to a broker,
+//! and the per-device link a real-time driver of
+//! [`fleetsim_core::protocol::otau::OtauClient`] (in [`Transport::Mqtt`] mode) uses.
+//!
+//! # Topics
+//! Murano derives a device's identity from its MQTT authentication and uses
+//! bare `$resource/<alias>` topics (otau.md §8). A generic broker (the
+//! embedded one, Mosquitto) does not, so every topic carries the device's
+//! CIK:
+//!
+//! | direction | topic | payload |
+//! |---|---|---|
+//! | device → server, QoS 1 | `fleetsim/<cik>/$resource/<alias>` (`config_otau` = the ACK, `otau_in` = a status) | the raw value |
+//! | server → device, QoS 1, **retained** | `fleetsim/<cik>/$resource/config_otau/set` | the pending manifest; empty = none |
+//!
+//! The server's value has its own topic (Murano likewise publishes it on
+//! `$resource/config_otau/<timestamp>`, a topic the device never publishes
+//! to): on a plain broker a device subscribed to the topic it ACKs on would
+//! receive its own ACK back, and the bridge would take its own manifest for
+//! an ACK. `set` names the cloud-written value of Murano's resource model
+//! (otau.md §1, "set" vs "reported").
+//!
+//! Retained delivery implements "pending values are re-sent on (re)connect"
+//! (otau.md §8, [MQTT-b]): the bridge publishes a manifest retained when the
+//! application writes it and clears it (an empty retained payload) once the
+//! device has acknowledged it; devices ignore empty payloads. Devices
+//! connect with client id, user name and password `<cik>` (Murano wants
+//! user name `""` and password = token, otau.md §8, but rumqttc cannot send
+//! an empty user name with a password; a generic broker accepts any). Content downloads stay HTTP (otau.md §8).
+//!
+//! [`Transport::Mqtt`]: fleetsim_core::protocol::otau::Transport::Mqtt
+
+use thiserror::Error;
+
+mod bridge;
+mod broker;
+mod device;
+mod mosquitto;
+
+pub use bridge::{OtauHost, ServerBridge};
+pub use broker::{EmbeddedBroker, MAX_PAYLOAD};
+pub use device::DeviceLink;
+pub use mosquitto::Mosquitto;
+
+/// Errors of the MQTT layer.
+#[derive(Debug, Error)]
+pub enum MqttError {
+    /// A socket, process or file operation failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// The embedded or external broker could not be started.
+    #[error("broker: {0}")]
+    Broker(String),
+    /// The MQTT client refused a request (its event loop is gone).
+    #[error("mqtt client: {0}")]
+    Client(#[from] rumqttc::ClientError),
+    /// Connecting or subscribing failed.
+    #[error("connect: {0}")]
+    Connect(String),
+    /// No answer within the bound.
+    #[error("timed out: {0}")]
+    Timeout(&'static str),
+}
+
+/// The root of every fleetsim topic.
+pub const TOPIC_ROOT: &str = "fleetsim";
+
+/// The topic device `cik` publishes resource `alias` on.
+pub fn publish_topic(cik: &str, alias: &str) -> String {
+    format!("{TOPIC_ROOT}/{cik}/$resource/{alias}")
+}
+
+/// The topic the server publishes `config_otau` values for device `cik` on.
+pub fn config_topic(cik: &str) -> String {
+    format!("{TOPIC_ROOT}/{cik}/$resource/config_otau/set")
+}
+
+/// The bridge's subscription: every device publish.
+pub const BRIDGE_FILTER: &str = "fleetsim/+/$resource/+";
+
+/// `(cik, alias)` of a device publish topic.
+pub fn parse_publish_topic(topic: &str) -> Option<(&str, &str)> {
+    let rest = topic.strip_prefix(TOPIC_ROOT)?.strip_prefix('/')?;
+    let (cik, rest) = rest.split_once('/')?;
+    let alias = rest.strip_prefix("$resource/")?;
+    (!cik.is_empty() && !alias.is_empty() && !alias.contains('/')).then_some((cik, alias))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_round_trip_and_server_topic_is_not_a_device_topic() {
+        let t = publish_topic("abc", "otau_in");
+        assert_eq!(t, "fleetsim/abc/$resource/otau_in");
+        assert_eq!(parse_publish_topic(&t), Some(("abc", "otau_in")));
+        assert_eq!(parse_publish_topic(&config_topic("abc")), None);
+        assert_eq!(parse_publish_topic("other/abc/$resource/x"), None);
+        assert_eq!(parse_publish_topic("fleetsim//$resource/x"), None);
+    }
+}

@@ -1,0 +1,452 @@
+//! The real-time driver: one task owns every device and wakes each at its
+//! scenario time (mapped to real time by the time scale), sends its request
+//! over the shared HTTP client (or publishes over its MQTT link), and feeds
+//! the answer back — the same device code and oracle as the virtual engine.
+
+use super::*;
+
+pub(super) struct Driver {
+    pub(super) setup: Setup,
+    pub(super) base: String,
+    pub(super) tenant: String,
+    pub(super) authorization: Option<String>,
+    pub(super) faults: Vec<ClientFault>,
+    pub(super) scale: f64,
+    pub(super) end: Time,
+    pub(super) started: Instant,
+    pub(super) http: Arc<Http>,
+    /// Per slot: the MQTT link of an otau_mqtt device.
+    pub(super) links: Vec<Option<Arc<crate::mqtt::DeviceLink>>>,
+    /// Per slot: messages that came while the device was outside its window.
+    pub(super) held: Vec<Vec<(String, String)>>,
+    /// Per slot: the last exchanges, for violation excerpts.
+    pub(super) recorder: recorder::Recorder,
+    /// How long a publish may wait for its PUBACK.
+    pub(super) publish_bound: Duration,
+    pub(super) devices: Vec<Device>,
+    /// Per slot: the request the device has in flight.
+    pub(super) in_flight_of: Vec<Option<InFlight>>,
+    /// Per slot: the wake-up the heap holds for the device.
+    pub(super) next_wake: Vec<Time>,
+    pub(super) books: Books,
+    pub(super) heap: BinaryHeap<Reverse<(Time, u64, u32)>>,
+    pub(super) seq: u64,
+    pub(super) late_sends: u64,
+    pub(super) dropped: u64,
+    pub(super) in_flight: u64,
+    pub(super) processed: u64,
+    /// `fleetsim tui --target`: where snapshots go.
+    pub(super) live: Option<live::LiveFeed>,
+}
+
+/// A send this much later than intended counts as late.
+const LATE: Duration = Duration::from_millis(100);
+
+/// A run stopped early (from the TUI) waits this long for a straggling
+/// answer, then leaves the rest: the user asked it to stop.
+const DRAIN_QUIET: Duration = Duration::from_secs(1);
+/// Past its own deadline a request gets this much longer at the end of a
+/// run (a loaded machine answers late) before it counts as unanswered.
+const DRAIN_GRACE: Duration = Duration::from_secs(1);
+
+/// A request on its way: what it is, when it was meant to go out, and
+/// whether a failure would be one the run injected.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct InFlight {
+    kind: ReqKind,
+    /// The real instant the request was meant to go out.
+    intended: Instant,
+    /// A scenario fault was applied (a client fault's drop or cut body, or
+    /// a server fault's `reset` window): its failure is expected.
+    injected: bool,
+    /// When the device gives up on it: the request timeout, plus an OTAU
+    /// long poll's hold and an injected delay. Still unanswered at the end
+    /// of the run and past this, it was lost.
+    deadline: Instant,
+    /// An OTAU long poll: the server may hold it, so the end of the run
+    /// neither waits for it nor counts it.
+    long_poll: bool,
+}
+
+impl Driver {
+    /// Schedules device `slot`'s next wake-up; an earlier one still in the
+    /// heap becomes stale (it no longer matches `next_wake`).
+    pub(super) fn push(&mut self, due: Time, slot: usize) {
+        self.next_wake[slot] = due;
+        if due != Time::NEVER {
+            self.seq += 1;
+            self.heap.push(Reverse((due, self.seq, slot as u32)));
+        }
+    }
+
+    /// Scenario time now.
+    fn now(&self) -> Time {
+        Time((self.started.elapsed().as_secs_f64() * 1000.0 * self.scale) as u64)
+    }
+
+    /// The real instant at which scenario time `t` comes.
+    fn instant_of(&self, t: Time) -> Instant {
+        self.started + Duration::from_secs_f64(t.as_millis() as f64 / 1000.0 / self.scale)
+    }
+
+    pub(super) async fn run(
+        mut self,
+        sample_every: Span,
+        bar: &progress::Progress,
+        tx: mpsc::UnboundedSender<Done>,
+        mut rx: mpsc::UnboundedReceiver<Done>,
+    ) -> RunResult {
+        let mut next_sample = Time::ZERO;
+        let mut stopped_early = false;
+        // One timer, moved as the next wake-up changes, not one per iteration.
+        let timer = tokio::time::sleep_until(Instant::now());
+        tokio::pin!(timer);
+        loop {
+            let now = self.now();
+            if now >= next_sample {
+                self.books
+                    .stats
+                    .sample(next_sample.min(self.end), &self.books.phases);
+                bar.update(
+                    now,
+                    &self.books.phases,
+                    &self.books.stats,
+                    self.books.oracle.total(),
+                    self.in_flight,
+                );
+                next_sample += sample_every;
+            }
+            if now >= self.end {
+                break;
+            }
+            if self.publish_live(now, false) {
+                stopped_early = true;
+                break;
+            }
+            // Everything due now, then everything that has come back.
+            while let Some(Reverse((due, _, slot))) = self.heap.peek().copied() {
+                if due > now {
+                    break;
+                }
+                self.heap.pop();
+                self.wake(slot as usize, due, &tx);
+            }
+            while let Ok(done) = rx.try_recv() {
+                self.complete(done);
+            }
+            let next_due = self.heap.peek().map_or(self.end, |Reverse((t, _, _))| *t);
+            let mut wake_at = self.instant_of(next_due.min(self.end).min(next_sample));
+            if self.live.is_some() {
+                wake_at = wake_at.min(Instant::now() + live::EVERY);
+            }
+            if wake_at <= Instant::now() {
+                continue;
+            }
+            timer.as_mut().reset(wake_at);
+            tokio::select! {
+                done = rx.recv() => {
+                    if let Some(done) = done {
+                        self.complete(done);
+                    }
+                }
+                _ = timer.as_mut() => {}
+            }
+        }
+        drop(tx);
+        if stopped_early {
+            // Asked to stop: take what comes back at once, count nothing as lost.
+            while let Ok(Some(done)) = tokio::time::timeout(DRAIN_QUIET, rx.recv()).await {
+                self.complete(done);
+            }
+        } else {
+            self.drain(&mut rx).await;
+        }
+        // A run stopped early (from the TUI) ends its timeline where it stopped.
+        let at = self.now().min(self.end);
+        self.books.stats.sample(at, &self.books.phases);
+        self.publish_live(at, true);
+        self.finish()
+    }
+
+    fn active_fault(&self, now: Time) -> Option<&ClientFault> {
+        // Few windows per scenario: a scan is cheaper than an index.
+        self.faults.iter().find(|f| {
+            let from = Time(f.at.0.as_millis());
+            let until = f.for_.map_or(Time::NEVER, |d| from + d.0);
+            from <= now && now < until
+        })
+    }
+
+    fn wake(&mut self, slot: usize, due: Time, tx: &mpsc::UnboundedSender<Done>) {
+        let real_lateness = self
+            .started
+            .elapsed()
+            .saturating_sub(self.instant_of(due) - self.started);
+        if self.in_flight_of[slot].is_some() || self.next_wake[slot] != due {
+            return; // stale wake-up
+        }
+        let d = &mut self.devices[slot];
+        let g = &self.setup.groups[d.group as usize];
+        if g.link.online_until(due, d.window_phase).is_none() {
+            let next = g.link.next_online(due, d.window_phase);
+            self.push(next, slot);
+            return;
+        }
+        let env = Env {
+            setup: &self.setup,
+            base_url: &self.base,
+            tenant: &self.tenant,
+            authorization: self.authorization.as_deref(),
+        };
+        // Messages pushed while the device was outside its window arrive now.
+        for (alias, value) in std::mem::take(&mut self.held[slot]) {
+            d.handle_message(due, &alias, &value, &env, &mut self.books, None);
+        }
+        let before = self.books.oracle.violations().len();
+        let scratch = Some(&mut self.recorder.scratch);
+        let sent = d.poll_transmit(slot, due, &env, &mut self.books, scratch);
+        self.recorder.take_scratch(slot);
+        let new = &mut self.books.oracle.violations_mut()[before..];
+        self.recorder.capture(slot, d.number, new);
+        let Some((kind, transmit)) = sent else {
+            let next = d.client.poll_timeout();
+            self.push(next, slot);
+            return;
+        };
+        if real_lateness > LATE {
+            self.late_sends += 1;
+        }
+        let req = match transmit {
+            Transmit::Http(req) => {
+                self.recorder.request(slot, due, &req);
+                req
+            }
+            Transmit::Publish { alias, value } => {
+                return self.publish(slot, kind, due, alias, value, tx)
+            }
+        };
+        let fault = match self.active_fault(due).cloned() {
+            Some(f) => {
+                let rng = &mut self.devices[slot].link_rng;
+                let drop = f.drop.0 > 0.0 && rng.gen_bool(f.drop.0);
+                let cut = if kind == ReqKind::Download {
+                    f.disconnect_mid_download.0 > 0.0 && rng.gen_bool(f.disconnect_mid_download.0)
+                } else {
+                    false
+                } || (f.truncate.0 > 0.0 && rng.gen_bool(f.truncate.0));
+                Injected {
+                    drop,
+                    delay: f.delay.map(|d| Duration::from_millis(d.0.as_millis())),
+                    cut_body: cut,
+                }
+            }
+            None => Injected::default(),
+        };
+        if fault.drop {
+            self.dropped += 1;
+        }
+        let intended = self.instant_of(due);
+        let hold = http::long_poll_hold(&req);
+        let waits = self.http.timeout() + hold + fault.delay.unwrap_or_default();
+        let in_reset = fleetsim_fleet::setup::in_reset_window(&self.setup.resets, due);
+        self.next_wake[slot] = Time::NEVER;
+        self.in_flight_of[slot] = Some(InFlight {
+            kind,
+            intended,
+            injected: fault.drop || fault.cut_body || in_reset,
+            deadline: intended + waits,
+            long_poll: !hold.is_zero(),
+        });
+        self.books.stats.sent(kind);
+        self.in_flight += 1;
+        let (http, tx, number) = (self.http.clone(), tx.clone(), self.devices[slot].number);
+        tokio::spawn(async move {
+            let delivery = http.execute(number, req, fault).await;
+            let _ = tx.send(Done {
+                slot: slot as u32,
+                outcome: Outcome::Http(delivery),
+            });
+        });
+    }
+
+    /// Sends an MQTT publish of device `slot` in a task of its own.
+    fn publish(
+        &mut self,
+        slot: usize,
+        kind: ReqKind,
+        due: Time,
+        alias: &str,
+        value: String,
+        tx: &mpsc::UnboundedSender<Done>,
+    ) {
+        let intended = self.instant_of(due);
+        self.next_wake[slot] = Time::NEVER;
+        self.in_flight_of[slot] = Some(InFlight {
+            kind,
+            intended,
+            injected: false,
+            deadline: intended + self.publish_bound,
+            long_poll: false,
+        });
+        self.books.stats.sent(kind);
+        self.in_flight += 1;
+        let (link, tx, bound) = (self.links[slot].clone(), tx.clone(), self.publish_bound);
+        let alias = alias.to_string();
+        tokio::spawn(async move {
+            let result = match link {
+                Some(link) => link.publish(&alias, &value, bound).await,
+                // Every otau_mqtt device got a link before the start.
+                None => Err(NetError::Unreachable),
+            };
+            let _ = tx.send(Done {
+                slot: slot as u32,
+                outcome: Outcome::Published(result),
+            });
+        });
+    }
+
+    /// A resource value the server pushed to device `slot`.
+    fn message(&mut self, slot: usize, alias: String, value: String) {
+        let now = self.now();
+        let d = &mut self.devices[slot];
+        let g = &self.setup.groups[d.group as usize];
+        if g.link.online_until(now, d.window_phase).is_none() {
+            let next = g.link.next_online(now, d.window_phase);
+            self.held[slot].push((alias, value));
+            if self.in_flight_of[slot].is_none() && next < self.next_wake[slot] {
+                self.push(next, slot);
+            }
+            return;
+        }
+        let env = Env {
+            setup: &self.setup,
+            base_url: &self.base,
+            tenant: &self.tenant,
+            authorization: self.authorization.as_deref(),
+        };
+        d.handle_message(now, &alias, &value, &env, &mut self.books, None);
+        if self.in_flight_of[slot].is_none() {
+            let next = self.devices[slot].client.poll_timeout();
+            self.push(next.max(now), slot);
+        }
+    }
+
+    fn complete(&mut self, done: Done) {
+        let slot = done.slot as usize;
+        let delivery = match done.outcome {
+            Outcome::Message(alias, value) => return self.message(slot, alias, value),
+            Outcome::Http(delivery) => Ok(delivery),
+            Outcome::Published(result) => Err(result),
+        };
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.processed += 1;
+        let now = self.now();
+        let Some(InFlight {
+            kind,
+            intended,
+            injected,
+            ..
+        }) = self.in_flight_of[slot].take()
+        else {
+            return;
+        };
+        // From the intended send time: a late driver shows up as latency.
+        let latency = Span(
+            Instant::now()
+                .saturating_duration_since(intended)
+                .as_millis() as u64,
+        );
+        let env = Env {
+            setup: &self.setup,
+            base_url: &self.base,
+            tenant: &self.tenant,
+            authorization: self.authorization.as_deref(),
+        };
+        let d = &mut self.devices[slot];
+        let delivery = match delivery {
+            Ok(delivery) => delivery,
+            Err(result) => {
+                match result {
+                    Ok(()) => self.books.stats.answered(kind, 200, latency),
+                    Err(e) => {
+                        self.books.stats.failed(kind, e);
+                        self.books.stats.failed_not_injected += 1;
+                    }
+                }
+                d.handle_published(now, result, &env, &mut self.books, None);
+                let next = d.client.poll_timeout();
+                self.push(next.max(now), slot);
+                return;
+            }
+        };
+        match &delivery {
+            Delivery::Complete(r) => self.books.stats.answered(kind, r.status, latency),
+            Delivery::Broken(e, _) => {
+                self.books.stats.failed(kind, *e);
+                self.books.stats.failed_not_injected += u64::from(!injected);
+            }
+        }
+        self.recorder.answer(slot, now, &delivery);
+        let before = self.books.oracle.violations().len();
+        let scratch = Some(&mut self.recorder.scratch);
+        d.handle_response(slot, now, delivery, &env, &mut self.books, scratch);
+        self.recorder.take_scratch(slot);
+        let new = &mut self.books.oracle.violations_mut()[before..];
+        self.recorder.capture(slot, d.number, new);
+        let next = d.client.poll_timeout();
+        self.push(next.max(now), slot);
+    }
+
+    /// Hands the UI a snapshot when one is due (or `last`); true when the UI
+    /// asked the run to stop.
+    fn publish_live(&mut self, now: Time, last: bool) -> bool {
+        let Some(feed) = &mut self.live else {
+            return false;
+        };
+        let run = fleetsim_fleet::snapshot::Parts {
+            now: now.min(self.end),
+            end: self.end,
+            events: self.processed,
+            books: &self.books,
+            devices: &self.devices,
+            setup: &self.setup,
+            members: &[],
+            focus: None,
+            finished: last,
+            with_digest: true,
+        };
+        feed.publish(run, &self.recorder)
+    }
+
+    /// The end of a run: every request in flight (but held long polls) is
+    /// answered or reaches its own deadline (+ [`DRAIN_GRACE`]); those that
+    /// do not are unanswered, and lost unless the scenario injected their
+    /// failure.
+    async fn drain(&mut self, rx: &mut mpsc::UnboundedReceiver<Done>) {
+        let awaited = |d: &Driver| {
+            let waited = d.in_flight_of.iter().flatten().filter(|f| !f.long_poll);
+            waited.map(|f| f.deadline).max()
+        };
+        while let Some(last) = awaited(self) {
+            match tokio::time::timeout_at(last + DRAIN_GRACE, rx.recv()).await {
+                Ok(Some(done)) => self.complete(done),
+                _ => break,
+            }
+        }
+        for f in self.in_flight_of.iter().flatten().filter(|f| !f.long_poll) {
+            self.books.stats.unanswered += 1;
+            self.books.stats.failed_not_injected += u64::from(!f.injected);
+        }
+    }
+
+    fn finish(self) -> RunResult {
+        let mut extra = std::collections::BTreeMap::new();
+        extra.insert("late_sends", self.late_sends);
+        extra.insert("dropped_by_fault", self.dropped);
+        let mut result =
+            self.books
+                .into_result(self.devices.iter(), self.processed, Vec::new(), extra);
+        result.real_time = true;
+        result
+    }
+}

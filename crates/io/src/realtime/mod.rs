@@ -1,0 +1,545 @@
+//! The real-time driver: the same device state machines, against any DDI
+//! server over real HTTP(S), on tokio.
+//!
+//! One driver task owns every device (its [`DdiClient`], RNG streams and trace
+//! hash) and a heap of wake-up times, exactly like the virtual engine; only
+//! the requests leave it, each in a task of its own, and come back through a
+//! channel. So 100 000 sleepy devices cost 100 000 small structs and a heap
+//! entry each, not 100 000 tasks. Time given to the devices and the oracle is
+//! scenario time: real time since the start times `load.time_scale`, and a
+//! request goes out at the time it was *meant* to (its due time), which is
+//! also where its latency is measured from (no coordinated omission).
+//!
+//! OTAU devices of `otau_mqtt` groups (otau.md §8) each hold a
+//! [`DeviceLink`](crate::mqtt::DeviceLink) to the broker given as
+//! [`RealOptions::mqtt`], connected before the fleet starts. A publish (ACK,
+//! status) runs in a task of its own like an HTTP exchange and comes back
+//! through the same channel; `config_otau` messages the server pushes come
+//! through it too (a device outside its connectivity window gets them when
+//! its window opens). Content downloads stay HTTP. Client fault windows
+//! apply to HTTP exchanges only.
+
+mod conductor;
+mod driver;
+mod http;
+mod live;
+mod progress;
+mod recorder;
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use driver::Driver;
+use fleetsim_fleet::device::{Books, Device, Env};
+use rand::Rng;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+pub use http::{Http, HttpSetupError, Injected};
+pub use live::Live;
+
+use fleetsim_core::message::{Method, NetError, Request};
+use fleetsim_core::oracle::OracleConfig;
+use fleetsim_core::protocol::ddi::{Delivery, ReqKind};
+use fleetsim_core::protocol::otau::Transmit;
+use fleetsim_core::time::{Span, Time};
+use fleetsim_fleet::engine::RunResult;
+use fleetsim_fleet::scenario::{ClientFault, Protocol, Scenario};
+use fleetsim_fleet::setup::{selects, Setup};
+
+/// Where and how to reach the server under test.
+#[derive(Clone)]
+pub struct Target {
+    /// `scheme://host[:port]` (a path prefix is kept).
+    pub base_url: String,
+    /// DDI tenant (default: the scenario's).
+    pub tenant: Option<String>,
+    /// Gateway token (default: the scenario's). Never printed.
+    pub gateway_token: Option<String>,
+    /// PEM file with extra trusted roots, and its contents.
+    pub ca_pem: Option<(String, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for Target {
+    /// Never shows the token: reports and logs may print a target.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("base_url", &self.base_url)
+            .field("tenant", &self.tenant)
+            .field(
+                "gateway_token",
+                &self.gateway_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("ca_pem", &self.ca_pem.as_ref().map(|(path, _)| path))
+            .finish()
+    }
+}
+
+/// Settings of a real-time run.
+#[derive(Clone, Debug)]
+pub struct RealOptions {
+    /// The server.
+    pub target: Target,
+    /// Show a progress bar.
+    pub progress: bool,
+    /// Create the scenario's campaigns through this management API
+    /// (`None`: the target runs them itself, as `fleetsim serve SCENARIO` does).
+    pub manager: Option<crate::management::ManagerConfig>,
+    /// `HOST:PORT` of the MQTT broker the `otau_mqtt` devices connect to
+    /// (`--mqtt`); required when the fleet has such devices.
+    pub mqtt: Option<String>,
+    /// Snapshots for `fleetsim tui --target`, and its request to stop early.
+    pub live: Option<std::sync::Arc<crate::realtime::Live>>,
+}
+
+/// Why a real-time run could not be carried out (exit code 3).
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// `--target` is not a usable URL.
+    #[error("--target {0}: expected an http:// or https:// URL such as http://127.0.0.1:8080")]
+    BadTarget(String),
+    /// HTTP client setup failed.
+    #[error(transparent)]
+    Setup(#[from] HttpSetupError),
+    /// The target could not be reached.
+    #[error("target {url} is unreachable ({what}); is the server running and the address right?")]
+    Unreachable {
+        /// URL tried.
+        url: String,
+        /// What happened.
+        what: String,
+    },
+    /// The target answered, but not like a DDI server.
+    #[error("target {url} does not answer like a DDI server: {what}")]
+    NotDdi {
+        /// URL tried.
+        url: String,
+        /// What came back.
+        what: String,
+    },
+    /// The management API could not be used to prepare the run.
+    #[error("preparing the server: {0}")]
+    Management(#[from] crate::management::AdapterError),
+    /// The run cannot be carried out as asked (bad input, exit code 2).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The fleet has `otau_mqtt` devices but no broker was given (bad input).
+    #[error("fleet group `{0}` speaks otau_mqtt: give the MQTT broker with --mqtt HOST:PORT (`fleetsim serve` prints its broker's address)")]
+    MqttMissing(String),
+    /// The MQTT broker could not be reached.
+    #[error("MQTT broker {addr}: {what}; is the broker running and the address right?")]
+    Mqtt {
+        /// The broker as given.
+        addr: String,
+        /// What happened.
+        what: String,
+    },
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// What came back for a device.
+enum Outcome {
+    /// An HTTP exchange ended.
+    Http(Delivery),
+    /// An MQTT publish was acknowledged (or not).
+    Published(Result<(), NetError>),
+    /// The server pushed a resource value `(alias, value)`.
+    Message(String, String),
+}
+
+/// Completion of one request, or a message for a device.
+struct Done {
+    slot: u32,
+    outcome: Outcome,
+}
+
+/// Attempts to connect one device's MQTT link before giving up.
+const MQTT_CONNECT_ATTEMPTS: u32 = 3;
+/// Pause between connect attempts.
+const MQTT_RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// Devices connecting to the broker at once.
+const MQTT_CONNECT_PARALLEL: usize = 32;
+
+/// Connects `ciks[i]` for each `(slot, cik)` with bounded retries; the links by slot.
+async fn connect_links(
+    shown: &str,
+    addr: std::net::SocketAddr,
+    devices: Vec<(usize, String)>,
+    bound: Duration,
+) -> Result<Vec<(usize, crate::mqtt::DeviceLink)>, RuntimeError> {
+    let gate = Arc::new(tokio::sync::Semaphore::new(MQTT_CONNECT_PARALLEL));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (slot, cik) in devices {
+        let gate = gate.clone();
+        tasks.spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            let mut last = String::new();
+            for attempt in 0..MQTT_CONNECT_ATTEMPTS {
+                if attempt > 0 {
+                    tokio::time::sleep(MQTT_RETRY_PAUSE).await;
+                }
+                match crate::mqtt::DeviceLink::connect(addr, &cik, bound).await {
+                    Ok(link) => return Ok((slot, link)),
+                    Err(e) => last = e.to_string(),
+                }
+            }
+            Err(format!(
+                "device {cik} could not connect in {MQTT_CONNECT_ATTEMPTS} attempts ({last})"
+            ))
+        });
+    }
+    let mut links = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(link)) => links.push(link),
+            Ok(Err(what)) => {
+                return Err(RuntimeError::Mqtt {
+                    addr: shown.to_string(),
+                    what,
+                })
+            }
+            Err(e) => {
+                return Err(RuntimeError::Mqtt {
+                    addr: shown.to_string(),
+                    what: format!("connect task failed: {e}"),
+                })
+            }
+        }
+    }
+    Ok(links)
+}
+
+/// `HOST:PORT` to an address, bounded.
+async fn resolve_broker(
+    given: &str,
+    bound: Duration,
+) -> Result<std::net::SocketAddr, RuntimeError> {
+    let err = |what: String| RuntimeError::Mqtt {
+        addr: given.to_string(),
+        what,
+    };
+    match tokio::time::timeout(bound, tokio::net::lookup_host(given)).await {
+        Ok(Ok(mut addrs)) => addrs
+            .next()
+            .ok_or_else(|| err("resolves to no address".into())),
+        Ok(Err(e)) => Err(err(format!(
+            "expected HOST:PORT such as 127.0.0.1:1883 ({e})"
+        ))),
+        Err(_) => Err(err("name lookup timed out".into())),
+    }
+}
+
+/// Raises this process's open-file limit to its hard limit: a fleet with a
+/// connection per device needs one descriptor per device in flight. Returns
+/// the soft limit now in force.
+// `rlim_t` is u64 on Linux x86_64 but not on every platform.
+#[allow(clippy::unnecessary_cast)]
+pub fn raise_open_file_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return raised.rlim_cur as u64;
+            }
+        }
+    }
+    lim.rlim_cur as u64
+}
+
+/// Runs `scenario` against `opts.target` in real time. Blocks.
+pub fn run(scenario: &Scenario, opts: &RealOptions) -> Result<RunResult, RuntimeError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(RuntimeError::Runtime)?;
+    rt.block_on(run_async(scenario, opts))
+}
+
+fn base_url(target: &Target) -> Result<String, RuntimeError> {
+    let url = target.base_url.trim_end_matches('/').to_string();
+    if is_http_url(&url) {
+        Ok(url)
+    } else {
+        Err(RuntimeError::BadTarget(target.base_url.clone()))
+    }
+}
+
+/// True for a well-formed `http://` or `https://` URL with a host, such
+/// as `http://127.0.0.1:8080` or `https://[::1]:8443/base`.
+pub fn is_http_url(url: &str) -> bool {
+    let Ok(uri) = url.parse::<::http::Uri>() else {
+        return false;
+    };
+    matches!(uri.scheme_str(), Some("http" | "https"))
+        && uri.host().is_some_and(|h| !h.is_empty() && h != "[]")
+}
+
+fn is_loopback(url: &str) -> bool {
+    let host = url
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("");
+    host == "localhost" || host.starts_with("127.") || host == "[::1]"
+}
+
+/// Runs `scenario` against the target on the current tokio runtime.
+pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunResult, RuntimeError> {
+    raise_open_file_limit();
+    let base = base_url(&opts.target)?;
+    let mqtt_group = scenario
+        .fleet
+        .iter()
+        .find(|g| g.protocol == fleetsim_fleet::scenario::Protocol::OtauMqtt && g.count > 0);
+    if let (Some(g), None) = (mqtt_group, &opts.mqtt) {
+        return Err(RuntimeError::MqttMissing(g.kind.as_str().to_string()));
+    }
+    let setup = Setup::new(scenario);
+    let tenant = opts
+        .target
+        .tenant
+        .clone()
+        .unwrap_or_else(|| scenario.server.tenant.clone());
+    let token = opts
+        .target
+        .gateway_token
+        .clone()
+        .or_else(|| scenario.server.gateway_token.clone());
+    let authorization = token.as_ref().map(|t| format!("GatewayToken {t}"));
+    let load = &scenario.load;
+    let scale = load.time_scale.max(1e-6);
+    let timeout = Duration::from_millis(load.request_timeout.0.as_millis().max(1));
+    let ca = opts
+        .target
+        .ca_pem
+        .as_ref()
+        .map(|(p, b)| (p.as_str(), b.as_slice()));
+    let http = Arc::new(Http::new(
+        load.connections,
+        is_loopback(&base),
+        ca,
+        timeout,
+    )?);
+
+    let manager = match &opts.manager {
+        Some(cfg) if !scenario.campaigns.external => {
+            let mut m = crate::management::Manager::connect(cfg).await?;
+            m.prepare(&crate::management::FleetInfo {
+                tenant: tenant.clone(),
+                controller_ids: (0..setup.device_count())
+                    .map(|n| setup.controller_id(n))
+                    .collect(),
+                polling: scenario.server.polling.0,
+                gateway_token: token.clone().map(crate::management::Secret::new),
+            })
+            .await?;
+            Some((m, cfg.api))
+        }
+        _ => None,
+    };
+    preflight(&http, &base, &tenant, &setup, authorization.as_deref()).await?;
+
+    let mut devices = Vec::new();
+    for (gi, g) in setup.groups.iter().enumerate() {
+        for number in g.first..g.first + g.count {
+            // Open-loop arrival (with an optional linear ramp of the rate).
+            let first = load
+                .start_offset_secs(number)
+                .map(|secs| Time((secs * 1000.0 * scale) as u64));
+            let mut d = Device::new(&setup, gi, number, scenario.seed, first);
+            // Convergence is measured from the scenario's campaigns, which the
+            // target carries out (`fleetsim serve`) or the operator mirrors.
+            d.assigned_at = setup
+                .campaigns
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| selects(&c.selector, *i, number, g))
+                .map(|(_, c)| c.at)
+                .min();
+            devices.push(d);
+        }
+    }
+    // Every otau_mqtt device connects before the fleet starts.
+    let (tx, rx) = mpsc::unbounded_channel::<Done>();
+    let mut links: Vec<Option<Arc<crate::mqtt::DeviceLink>>> =
+        devices.iter().map(|_| None).collect();
+    let mut forwarders = Vec::new();
+    if let (Some(given), true) = (&opts.mqtt, mqtt_group.is_some()) {
+        let bound = timeout.clamp(Duration::from_secs(1), Duration::from_secs(10));
+        let addr = resolve_broker(given, bound).await?;
+        let wanted = devices
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.is_mqtt(&setup))
+            .map(|(slot, d)| (slot, fleetsim_core::server::otau::cik_for(d.number)))
+            .collect();
+        for (slot, mut link) in connect_links(given, addr, wanted, bound).await? {
+            let mut messages = link.take_messages();
+            let tx = tx.clone();
+            forwarders.push(tokio::spawn(async move {
+                while let Some((alias, value)) = messages.recv().await {
+                    let outcome = Outcome::Message(alias, value);
+                    let done = Done {
+                        slot: slot as u32,
+                        outcome,
+                    };
+                    if tx.send(done).is_err() {
+                        break;
+                    }
+                }
+            }));
+            links[slot] = Some(Arc::new(link));
+        }
+        tracing::info!(devices = forwarders.len(), broker = %addr, "MQTT devices connected");
+    }
+    let mut driver = Driver {
+        links,
+        held: devices.iter().map(|_| Vec::new()).collect(),
+        recorder: recorder::Recorder::new(devices.len()),
+        publish_bound: timeout,
+        setup,
+        base,
+        tenant,
+        authorization,
+        faults: scenario.faults.client.clone(),
+        scale,
+        end: Time(scenario.duration.0.as_millis()),
+        started: Instant::now(),
+        http,
+        in_flight_of: devices.iter().map(|_| None).collect(),
+        next_wake: devices.iter().map(|_| Time::NEVER).collect(),
+        books: Books::new(
+            OracleConfig {
+                polling_jitter: scenario.server.polling_jitter.0,
+                // `serve` signs URLs in Unix seconds.
+                url_epoch_s: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            },
+            devices.len(),
+        ),
+        devices,
+        heap: BinaryHeap::new(),
+        seq: 0,
+        late_sends: 0,
+        dropped: 0,
+        in_flight: 0,
+        processed: 0,
+        live: None,
+    };
+    if let Some(live) = &opts.live {
+        driver.live = Some(live::LiveFeed::new(
+            live.clone(),
+            &driver.setup,
+            &driver.devices,
+        ));
+    }
+    for slot in 0..driver.devices.len() {
+        let due = driver.devices[slot].client.poll_timeout();
+        driver.push(due, slot);
+    }
+    let sample_every = scenario
+        .sample_every
+        .map_or(Span((driver.end.as_millis() / 200).max(1000)), |d| {
+            d.0.max(Span::secs(1))
+        });
+    let bar = progress::Progress::new(opts.progress, driver.devices.len() as u64, driver.end);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    driver.started = Instant::now();
+    let conductor = manager.map(|(m, api)| {
+        let orders = conductor::orders(scenario, &driver.setup, scale);
+        let times = driver
+            .setup
+            .campaigns
+            .iter()
+            .map(|c| (c.at, c.cancel_at))
+            .collect();
+        tokio::spawn(conductor::conduct(
+            m,
+            api.as_str(),
+            orders,
+            times,
+            (driver.started, scale),
+            stopped,
+        ))
+    });
+    let mut result = driver.run(sample_every, &bar, tx, rx).await;
+    for f in forwarders {
+        f.abort();
+    }
+    bar.finish();
+    let _ = stop.send(true);
+    if let Some(task) = conductor {
+        result.management = task.await.ok();
+    }
+    Ok(result)
+}
+
+/// One root poll before the fleet starts, so that a wrong address, TLS
+/// trouble, refused credentials or a non-DDI server are reported at once
+/// (for a fleet without DDI devices: only that the target answers).
+async fn preflight(
+    http: &Http,
+    base: &str,
+    tenant: &str,
+    setup: &Setup,
+    authorization: Option<&str>,
+) -> Result<(), RuntimeError> {
+    let id = setup.controller_id(0);
+    let url = format!("{base}/{tenant}/controller/v1/{id}");
+    let mut req = Request::new(Method::Get, url.clone());
+    req.headers
+        .insert("accept", "application/hal+json, application/json");
+    if let Some(a) = authorization {
+        req.headers.insert("authorization", a.to_string());
+    }
+    let shown = format!("{base}/{tenant}/controller/v1/…");
+    // A fleet of OTAU or CPG devices only talks to its own kind of server,
+    // which need not know DDI: any HTTP answer shows the target is there.
+    let ddi = setup
+        .groups
+        .iter()
+        .any(|g| g.count > 0 && g.protocol == Protocol::Ddi);
+    match http.execute(0, req, Injected::default()).await {
+        Delivery::Complete(_) if !ddi => Ok(()),
+        Delivery::Broken(e, _) => Err(RuntimeError::Unreachable {
+            url: shown,
+            what: match e {
+                NetError::Unreachable => "connection refused or TLS handshake failed".into(),
+                NetError::Timeout => "no answer within the request timeout".into(),
+                other => other.to_string(),
+            },
+        }),
+        Delivery::Complete(r) if r.status == 401 || r.status == 403 => Err(RuntimeError::NotDdi {
+            url: shown,
+            what: format!("{} to a root poll: credentials refused (check --gateway-token or the scenario's server.gateway_token)", r.status),
+        }),
+        Delivery::Complete(r) if r.status == 200 => {
+            serde_json::from_slice::<fleetsim_core::protocol::ddi::wire::ControllerBase>(r.body.as_bytes())
+                .map(|_| ())
+                .map_err(|e| RuntimeError::NotDdi { url: shown, what: format!("root answer is not a DDI document ({e})") })
+        }
+        // 5xx, 429 and the like are the run's business: the oracle and the
+        // devices' backoff deal with them.
+        Delivery::Complete(r) if r.status >= 429 => Ok(()),
+        Delivery::Complete(r) => Err(RuntimeError::NotDdi { url: shown, what: format!("root poll answered {}", r.status) }),
+    }
+}
