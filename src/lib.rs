@@ -15,8 +15,8 @@
 
 pub use fleetsim_core::{artifact, connectivity, message, oracle, protocol, server, time};
 pub use fleetsim_fleet::{
-    device, digest, engine, gateway_report, management_log, report, rng, scenario, setup, shrink,
-    snapshot, stats,
+    constrained_report, device, digest, engine, management_log, report, rng, scenario, setup,
+    shrink, snapshot, stats,
 };
 pub use fleetsim_io::{http_server, management, mqtt, realtime};
 

@@ -15,7 +15,7 @@ mod common;
 use common::*;
 use fleetsim::artifact::hash_bytes;
 use fleetsim::engine::RunResult;
-use fleetsim::protocol::cpg::wire::{parse_poll_query, PollAnswer, PollQuery, UpdateOffer};
+use fleetsim::protocol::constrained::wire::{parse_poll_query, PollAnswer, PollQuery, UpdateOffer};
 use fleetsim::protocol::ddi::ReqKind;
 use fleetsim::realtime::run_async;
 use wiremock::matchers::{method, path, path_regex};

@@ -572,7 +572,7 @@ async fn gateway_hands_out_signed_urls_the_cdn_checks() {
     assert_eq!(update["connect"], false);
     let url = update["url"].as_str().expect("a download URL");
     let path = path_of(url, &origin).to_string();
-    let expires = fleetsim::protocol::cpg::wire::url_expires(url).expect("expires");
+    let expires = fleetsim::protocol::constrained::wire::url_expires(url).expect("expires");
     let unix_now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -7,7 +7,7 @@
 //! - [`device`]: a simulated device (client, RNG streams, link phase, trace) and its ledger.
 //! - [`rng`], [`digest`], [`stats`]: per-device random streams, trace digests, run statistics.
 //! - [`engine`]: the virtual-time engine and its event queue; one device's replay.
-//! - [`gateway_report`], [`management_log`]: parts of a run's result.
+//! - [`constrained_report`], [`management_log`]: parts of a run's result.
 //! - [`snapshot`]: what a UI shows of a running fleet.
 //! - [`shrink`]: minimising a scenario that makes an invariant fire.
 //! - [`report`]: `report.json`, JUnit, HTML, the terminal summary, replay and merge.
@@ -15,10 +15,10 @@
 //! This crate must never depend on tokio, hyper or a terminal library, nor
 //! read a clock in a virtual-mode decision.
 
+pub mod constrained_report;
 pub mod device;
 pub mod digest;
 pub mod engine;
-pub mod gateway_report;
 pub mod management_log;
 pub mod report;
 pub mod rng;

@@ -10,12 +10,14 @@ use crate::scenario::{
 };
 use fleetsim_core::connectivity::Link;
 use fleetsim_core::message::{ContentId, Request, Response};
-use fleetsim_core::protocol::cpg::CpgSettings;
+use fleetsim_core::protocol::constrained::ConstrainedSettings;
 use fleetsim_core::protocol::ddi::ClientSettings;
 use fleetsim_core::protocol::otau::wire::Status;
 use fleetsim_core::protocol::otau::{AckMode, OtauSettings, Transport};
+use fleetsim_core::server::constrained::{
+    ConstrainedGateway, InstallCommand, SidekickConfig, Strategy,
+};
 use fleetsim_core::server::otau::{OtauAnswer, OtauServer};
-use fleetsim_core::server::sidekick::{InstallCommand, Sidekick, SidekickConfig, Strategy};
 use fleetsim_core::server::{
     ActionType, ArtifactSpec, DistributionId, DistributionSpec, FaultWindow, MaintenanceSchedule,
     ModuleSpec, Server, ServerConfig,
@@ -46,8 +48,8 @@ pub struct Group {
     /// OTAU client behaviour.
     pub otau: OtauSettings,
     /// Constrained (`cpg`) client behaviour.
-    pub cpg: CpgSettings,
-    /// Sidekick twin index of the group's first device (`cpg` groups).
+    pub cpg: ConstrainedSettings,
+    /// ConstrainedGateway twin index of the group's first device (`cpg` groups).
     pub twin_base: usize,
 }
 
@@ -133,7 +135,7 @@ pub struct Setup {
     /// Its OTAU side (devices `0..n`, only as many as the fleet's OTAU devices need).
     pub otau: OtauServer,
     /// The sidekick, gateway and CDN of `cpg` devices (seed 000).
-    pub sidekick: Sidekick,
+    pub sidekick: ConstrainedGateway,
     /// Time windows in which the server resets connections instead of answering.
     pub resets: Vec<(Time, Time)>,
     /// `Authorization` header devices send.
@@ -169,11 +171,11 @@ impl Setup {
                     link: Link::new(&g.connectivity.link_spec()),
                     protocol: g.protocol,
                     otau: otau_settings(g),
-                    cpg: CpgSettings {
+                    cpg: ConstrainedSettings {
                         default_poll: s.server.polling.0,
                         install_time: g.install_time.0,
                         install_failure: g.install_failure.0,
-                        ..CpgSettings::default()
+                        ..ConstrainedSettings::default()
                     },
                     twin_base: 0,
                     settings: ClientSettings {
@@ -189,7 +191,7 @@ impl Setup {
                 group
             })
             .collect();
-        let mut sidekick = Sidekick::new(SidekickConfig {
+        let mut sidekick = ConstrainedGateway::new(SidekickConfig {
             origin: EMBEDDED_ORIGIN.to_string(),
             epoch_s: 0,
             poll_interval: s.server.polling.0,
@@ -356,7 +358,7 @@ impl Setup {
 /// (a `respond` fault answers for it; the URL-* modes break it).
 pub fn answer_sidekick(
     server: &Server,
-    sidekick: &mut Sidekick,
+    sidekick: &mut ConstrainedGateway,
     now: Time,
     req: &Request,
 ) -> Response {
@@ -372,7 +374,7 @@ pub fn answer_sidekick(
 /// `cpg` group `g` it selects (campaign number `i`), at `now`.
 pub fn install_on_group(
     server: &Server,
-    sidekick: &mut Sidekick,
+    sidekick: &mut ConstrainedGateway,
     plan: &CampaignPlan,
     i: usize,
     g: &Group,

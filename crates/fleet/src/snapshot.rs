@@ -3,10 +3,10 @@
 //! the engine is never borrowed while the terminal is painted, a real-time run
 //! can hand one over from its own thread, and tests can build one by hand.
 
-use crate::device::{Books, Device};
+use crate::device::{Device, Ledger};
 use crate::setup::{selects, Setup};
 use crate::stats::Sample;
-use fleetsim_core::protocol::cpg::wire::url_expires;
+use fleetsim_core::protocol::constrained::wire::url_expires;
 use fleetsim_core::protocol::ddi::Phase;
 use fleetsim_core::time::{Span, Time};
 
@@ -136,7 +136,7 @@ pub struct Parts<'a> {
     /// Events processed.
     pub events: u64,
     /// Oracle, stats and phase counts.
-    pub books: &'a Books,
+    pub books: &'a Ledger,
     /// Devices in number order.
     pub devices: &'a [Device],
     /// The setup.

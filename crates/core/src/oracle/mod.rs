@@ -177,18 +177,21 @@ impl Oracle {
         device: u64,
         controller_id: &str,
         now: Time,
-        event: &crate::protocol::cpg::CpgEvent,
+        event: &crate::protocol::constrained::ConstrainedEvent,
     ) {
-        use crate::protocol::cpg::{CpgEvent, CpgReq};
+        use crate::protocol::constrained::{ConstrainedEvent, ConstrainedReq};
         let finding = match event {
-            CpgEvent::Sent {
-                kind: CpgReq::Poll, ..
+            ConstrainedEvent::Sent {
+                kind: ConstrainedReq::Poll,
+                ..
             } => {
                 self.url.polled(device, now);
                 None
             }
-            CpgEvent::Offered { url: Some(url), .. } => self.url.handed_out(device, now, url),
-            CpgEvent::Reported { ok, detail, .. } => {
+            ConstrainedEvent::Offered { url: Some(url), .. } => {
+                self.url.handed_out(device, now, url)
+            }
+            ConstrainedEvent::Reported { ok, detail, .. } => {
                 self.url.finished(device, *ok, detail.as_deref())
             }
             _ => None,

@@ -61,19 +61,19 @@ pub enum Fault {
     OtauRedeliverAcked,
     /// OTAU: `/provision/download` serves other bytes than its info line describes.
     OtauWrongContent,
-    /// Sidekick: install commands carry CDN URLs valid for one minute only.
+    /// ConstrainedGateway: install commands carry CDN URLs valid for one minute only.
     UrlShortValidity,
     /// CDN: an expired URL is served instead of refused with 410.
     CdnIgnoreExpiry,
     /// CDN: a URL with a wrong signature (e.g. an extended `expires`) is served instead of refused with 403.
     CdnIgnoreSignature,
-    /// Sidekick (`refresh_on_online`): every online event re-fires the install
+    /// ConstrainedGateway (`refresh_on_online`): every online event re-fires the install
     /// command, breaking "once-per-device".
     RetriggerEveryOnline,
-    /// Sidekick (`long_lived_cache`): an artifact is evicted as soon as one
+    /// ConstrainedGateway (`long_lived_cache`): an artifact is evicted as soon as one
     /// device reports its install, although others still need it.
     CacheEvictEarly,
-    /// Sidekick: install commands for devices that are offline are dropped —
+    /// ConstrainedGateway: install commands for devices that are offline are dropped —
     /// the "only forward when online" design seed 000 warns against.
     DropCommandsWhileOffline,
 }
@@ -296,7 +296,7 @@ pub(super) struct Active {
     /// Faults of the OTAU core.
     pub(super) otau: super::otau::OtauFaults,
     /// Faults of the sidekick, gateway and CDN.
-    pub(super) sidekick: super::sidekick::SidekickFaults,
+    pub(super) sidekick: super::constrained::GatewayFaults,
 }
 
 impl Active {

@@ -50,6 +50,7 @@ macro_rules! or_answer {
 
 mod artifacts;
 pub mod cdn;
+pub mod constrained;
 mod ddi;
 mod deployment;
 mod fault;
@@ -57,7 +58,6 @@ pub mod ids;
 mod mgmt;
 pub mod otau;
 mod respond;
-pub mod sidekick;
 mod state;
 
 #[cfg(test)]
@@ -438,7 +438,7 @@ impl Server {
     }
 
     /// The `respond` status and sidekick/CDN faults active at `now`.
-    pub fn sidekick_faults_at(&self, now: Time) -> (Option<u16>, sidekick::SidekickFaults) {
+    pub fn sidekick_faults_at(&self, now: Time) -> (Option<u16>, constrained::GatewayFaults) {
         let active = fault::Active::at(&self.faults, now);
         (active.respond, active.sidekick)
     }

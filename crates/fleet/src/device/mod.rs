@@ -5,22 +5,24 @@
 //! streams (decisions, link), the phase of its online windows and its running
 //! trace hash. Drivers talk to devices only through [`Device::poll_transmit`]
 //! and [`Device::handle_response`], which hand what the client observed to
-//! the [`Books`] (trace hash, oracle, counters). The virtual engine and the
+//! the [`Ledger`] (trace hash, oracle, counters). The virtual engine and the
 //! real-time driver differ only in how requests travel.
 
-mod books;
+mod ledger;
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-pub use books::Books;
+pub use ledger::Ledger;
 
 use crate::digest::TraceHash;
 use crate::rng::{stream, Purpose};
 use crate::scenario::Protocol;
 use crate::setup::{Group, Setup};
 use fleetsim_core::message::NetError;
-use fleetsim_core::protocol::cpg::{CpgClient, CpgEnv, CpgEvent, CpgReq};
+use fleetsim_core::protocol::constrained::{
+    ConstrainedClient, ConstrainedEnv, ConstrainedEvent, ConstrainedReq,
+};
 use fleetsim_core::protocol::ddi::{ClientEnv, DdiClient, Delivery, Phase, ReqKind};
 use fleetsim_core::protocol::otau::{OtauClient, OtauEnv, OtauEvent, Transmit, Transport};
 use fleetsim_core::server::otau::cik_for;
@@ -40,7 +42,7 @@ pub enum Client {
 /// download answers by their URL).
 pub struct CpgDevice {
     /// The client state machine.
-    pub client: CpgClient,
+    pub client: ConstrainedClient,
     /// URL of the request in flight.
     pub url: String,
 }
@@ -114,7 +116,7 @@ impl Device {
             let client = OtauClient::with_transport(start, g.otau.transport);
             (Client::Otau(Box::new(client)), cik_for(number))
         } else if g.protocol == Protocol::Cpg {
-            let client = CpgClient::new(start);
+            let client = ConstrainedClient::new(start);
             let url = String::new();
             (
                 Client::Cpg(Box::new(CpgDevice { client, url })),
@@ -163,7 +165,7 @@ impl Device {
         slot: usize,
         now: Time,
         env: &Env<'_>,
-        books: &mut Books,
+        books: &mut Ledger,
         trace: Option<&mut Vec<String>>,
     ) -> Option<(ReqKind, Transmit)> {
         let group = &env.setup.groups[self.group as usize];
@@ -205,7 +207,12 @@ impl Device {
                 let kind = ReqKind::from(cpg_kind);
                 self.trace.word(now.as_millis());
                 self.trace.word(400 + kind as u64);
-                books.record_cpg(self, now, &[CpgEvent::Sent { kind: cpg_kind }], trace);
+                books.record_cpg(
+                    self,
+                    now,
+                    &[ConstrainedEvent::Sent { kind: cpg_kind }],
+                    trace,
+                );
                 Some((kind, Transmit::Http(req)))
             }
         }
@@ -218,7 +225,7 @@ impl Device {
         now: Time,
         delivery: Delivery,
         env: &Env<'_>,
-        books: &mut Books,
+        books: &mut Ledger,
         trace: Option<&mut Vec<String>>,
     ) {
         let group = &env.setup.groups[self.group as usize];
@@ -260,7 +267,7 @@ impl Device {
                     Delivery::Complete(r) => 500 + u64::from(r.status),
                     Delivery::Broken(e, _) => 1100 + *e as u64,
                 });
-                if let (CpgReq::Download, Delivery::Complete(r)) =
+                if let (ConstrainedReq::Download, Delivery::Complete(r)) =
                     (c.client.request_kind(), &delivery)
                 {
                     let (number, cid) = (self.number, &self.controller_id);
@@ -291,7 +298,7 @@ impl Device {
         now: Time,
         result: Result<(), NetError>,
         env: &Env<'_>,
-        books: &mut Books,
+        books: &mut Ledger,
         trace: Option<&mut Vec<String>>,
     ) {
         self.trace.word(now.as_millis());
@@ -311,7 +318,7 @@ impl Device {
         alias: &str,
         value: &str,
         env: &Env<'_>,
-        books: &mut Books,
+        books: &mut Ledger,
         trace: Option<&mut Vec<String>>,
     ) {
         self.trace.word(now.as_millis());
@@ -327,7 +334,7 @@ impl Device {
         &mut self,
         now: Time,
         env: &Env<'_>,
-        books: &mut Books,
+        books: &mut Ledger,
         trace: Option<&mut Vec<String>>,
         step: impl FnOnce(&mut OtauClient, &OtauEnv<'_>, &mut ChaCha8Rng, &mut Vec<OtauEvent>),
     ) {
@@ -358,8 +365,8 @@ fn ddi_env<'a>(env: &'a Env<'a>, group: &'a Group) -> ClientEnv<'a> {
     }
 }
 
-fn cpg_env<'a>(env: &'a Env<'a>, group: &'a Group, device: &'a str) -> CpgEnv<'a> {
-    CpgEnv {
+fn cpg_env<'a>(env: &'a Env<'a>, group: &'a Group, device: &'a str) -> ConstrainedEnv<'a> {
+    ConstrainedEnv {
         base_url: env.base_url,
         device,
         catalog: env.setup.sidekick.catalog(),

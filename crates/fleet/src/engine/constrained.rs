@@ -6,19 +6,19 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::Engine;
+use crate::constrained_report::{completion_curve, GatewayReport, LeakCounts, StrategyResult};
 use crate::engine::queue::What;
-use crate::gateway_report::{completion_curve, GatewayReport, LeakCounts, StrategyResult};
 use fleetsim_core::message::{Method, Request};
 use fleetsim_core::oracle::url::UrlPlan;
 use fleetsim_core::protocol::ddi::Phase;
-use fleetsim_core::server::sidekick::SidekickEvent;
+use fleetsim_core::server::constrained::SidekickEvent;
 use fleetsim_core::time::{Span, Time};
 
 /// `expires` is pushed this far by a downloader who tampers with a leaked URL.
 const TAMPER_EXTENSION_S: u64 = 365 * 86_400;
 
 /// Per-run state of the `cpg` side of the engine.
-pub(super) struct CpgState {
+pub(super) struct ConstrainedState {
     /// Per slot: the campaign whose install command the device has.
     pub(super) campaign: Vec<Option<u16>>,
     /// Per campaign: the slots it gave an install command to.
@@ -37,9 +37,14 @@ pub(super) struct CpgState {
     pub(super) active: bool,
 }
 
-impl CpgState {
-    pub(super) fn new(devices: usize, campaigns: usize, seed: u64, active: bool) -> CpgState {
-        CpgState {
+impl ConstrainedState {
+    pub(super) fn new(
+        devices: usize,
+        campaigns: usize,
+        seed: u64,
+        active: bool,
+    ) -> ConstrainedState {
+        ConstrainedState {
             campaign: vec![None; devices],
             targets: vec![Vec::new(); campaigns],
             refired: vec![0; campaigns],
@@ -104,7 +109,7 @@ impl Engine {
             if self.record == Some(d.number) {
                 self.trace.push(format!(
                     "{now:>14}  ⚙ sidekick: install command {} fired{}",
-                    fleetsim_core::server::sidekick::command_id(command),
+                    fleetsim_core::server::constrained::command_id(command),
                     if reissue { " again (online event)" } else { "" }
                 ));
             }
@@ -214,7 +219,7 @@ impl Engine {
     }
 
     /// The gateway section of the result (`None` without `cpg` devices).
-    pub(super) fn gateway_report(&mut self) -> Option<GatewayReport> {
+    pub(super) fn constrained_report(&mut self) -> Option<GatewayReport> {
         if !self.cpg.active {
             return None;
         }

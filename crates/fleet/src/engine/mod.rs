@@ -11,7 +11,7 @@
 pub mod queue;
 pub mod replay;
 
-use crate::device::{Books, Device, Env};
+use crate::device::{Device, Env, Ledger};
 use crate::digest::TraceHash;
 use crate::scenario::Scenario;
 use crate::setup::{in_reset_window, selects, Setup, EMBEDDED_ORIGIN};
@@ -100,7 +100,7 @@ pub struct RunResult {
     /// Real-time runs against a managed server: what the management side did.
     pub management: Option<crate::management_log::ManagementLog>,
     /// Fleets with `cpg` devices: the strategies' results (virtual runs).
-    pub gateway: Option<crate::gateway_report::GatewayReport>,
+    pub gateway: Option<crate::constrained_report::GatewayReport>,
     /// `--shard i/n` of a virtual run.
     pub shard: Option<(u64, u64)>,
     /// True for real-time runs (`--target`).
@@ -121,7 +121,7 @@ pub struct Engine {
     next_wake: Vec<Time>,
     /// Per slot: the request the device has in flight.
     flights: Vec<Option<Box<Flight>>>,
-    books: Books,
+    books: Ledger,
     sample_every: Span,
     record: Option<u64>,
     /// `--shard`, reported.
@@ -134,7 +134,7 @@ pub struct Engine {
     clock: Time,
     /// True once the end-of-run checks have run.
     closed: bool,
-    cpg: constrained::CpgState,
+    cpg: constrained::ConstrainedState,
     /// Test builds: rewrites every answer before it travels — the hostile
     /// server of the fuzz harness (`crate::fuzz`).
     #[cfg(test)]
@@ -181,7 +181,7 @@ impl Engine {
             }
         }
         queue.push(Time::ZERO, 0, What::Sample);
-        let books = Books::new(
+        let books = Ledger::new(
             OracleConfig {
                 polling_jitter: scenario.server.polling_jitter.0,
                 url_epoch_s: 0,
@@ -193,7 +193,8 @@ impl Engine {
             .groups
             .iter()
             .any(|g| g.protocol == crate::scenario::Protocol::Cpg && g.count > 0);
-        let cpg = constrained::CpgState::new(devices.len(), setup.campaigns.len(), seed, has_cpg);
+        let cpg =
+            constrained::ConstrainedState::new(devices.len(), setup.campaigns.len(), seed, has_cpg);
         Engine {
             setup,
             end,
@@ -310,7 +311,7 @@ impl Engine {
     }
 
     /// The oracle, statistics and phase counts so far.
-    pub fn books(&self) -> &Books {
+    pub fn books(&self) -> &Ledger {
         &self.books
     }
 
@@ -356,7 +357,7 @@ impl Engine {
     }
 
     fn finish(mut self) -> RunResult {
-        let gateway = self.gateway_report();
+        let gateway = self.constrained_report();
         let mut result = self.books.into_result(
             self.devices.iter(),
             self.processed,

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use super::fuzz;
 use crate::scenario::units::{format_duration, parse_duration, parse_size};
 use fleetsim_core::message::{content_range_start, percent_decode, percent_encode};
-use fleetsim_core::protocol::cpg::wire::{parse_poll_query, url_expires};
+use fleetsim_core::protocol::constrained::wire::{parse_poll_query, url_expires};
 use fleetsim_core::protocol::otau::wire::{
     decode_component, form_decode, form_encode, http_date, parse_ims, ContentInfoLine, Manifest,
     StatusReport,

@@ -228,7 +228,7 @@ pub struct Report {
     /// Fleets with `cpg` devices: each campaign's strategy, completion
     /// curve, re-fires and leaked-URL downloads; the artifact cache's size.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub gateway: Option<crate::gateway_report::GatewayReport>,
+    pub gateway: Option<crate::constrained_report::GatewayReport>,
     /// The expectation verdict.
     pub verdict: Verdict,
     /// Wall-clock figures (not deterministic).

@@ -165,7 +165,7 @@ pub fn print_summary(report: &Report, report_path: &str) -> String {
 
 /// The seed-000 strategies side by side: completion at a few points in
 /// time, failures, re-fires, leaked-URL downloads; then the cache.
-fn gateway_table(o: &mut String, g: &crate::gateway_report::GatewayReport) {
+fn gateway_table(o: &mut String, g: &crate::constrained_report::GatewayReport) {
     let _ = writeln!(o);
     let _ = writeln!(o, "  strategies (custom protocol gateway, seed 000)");
     let Some(days) = g.strategies.iter().map(|s| s.completion.len()).max() else {

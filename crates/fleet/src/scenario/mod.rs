@@ -25,10 +25,10 @@
 pub mod capacity;
 pub mod depth;
 pub mod expansion;
-mod forms;
 mod locate;
 pub mod model;
 pub mod secrets;
+mod shorthand;
 pub mod text;
 pub mod units;
 

@@ -10,8 +10,8 @@ use std::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
-use super::forms::deserialize_server;
-pub use super::forms::Campaigns;
+use super::shorthand::deserialize_server;
+pub use super::shorthand::Campaigns;
 use super::units::{Duration, Fraction, Size};
 use fleetsim_core::time::Span;
 
@@ -475,7 +475,7 @@ pub struct Campaign {
     /// `cpg` devices: how the sidekick deals with URL expiry (seed 000):
     /// `none`, `long_lived_cache`, `refresh_on_online`, `long_validity`.
     #[serde(default)]
-    pub strategy: fleetsim_core::server::sidekick::Strategy,
+    pub strategy: fleetsim_core::server::constrained::Strategy,
     /// `cpg` devices: validity of the CDN URLs the install command carries
     /// (default 30d; 365d under `long_validity`).
     #[serde(default)]

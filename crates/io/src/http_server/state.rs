@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use super::otau::{self, Routed};
 use fleetsim_core::message::{Request, Response};
+use fleetsim_core::server::constrained::{self, ConstrainedGateway, SidekickConfig, SidekickEvent};
 use fleetsim_core::server::otau::OtauServer;
-use fleetsim_core::server::sidekick::{self, Sidekick, SidekickConfig, SidekickEvent};
 use fleetsim_core::server::{
     self, ActionId, IndexGroup, MgmtCredentials, Server, ServerConfig, ServerEvent,
 };
@@ -60,8 +60,8 @@ pub(super) struct State {
     /// The OTAU core: devices `0..n` of the scenario (n = its device count).
     otau: OtauServer,
     /// The sidekick, gateway and CDN of constrained devices (`/cpg/`, `/cdn/`, `/cache/`).
-    sidekick: Sidekick,
-    /// Scratch buffer for [`Sidekick::drain_events`].
+    sidekick: ConstrainedGateway,
+    /// Scratch buffer for [`ConstrainedGateway::drain_events`].
     sidekick_events: Vec<SidekickEvent>,
     /// Basic credentials of the Management API, also guarding `/fleetsim/otau/`.
     credentials: MgmtCredentials,
@@ -90,7 +90,7 @@ impl State {
         let mut otau = OtauServer::new(devices);
         let Some(scenario) = scenario else {
             let config = ServerConfig::default();
-            let sidekick = Sidekick::new(SidekickConfig {
+            let sidekick = ConstrainedGateway::new(SidekickConfig {
                 origin: EMBEDDED_ORIGIN.to_string(),
                 epoch_s: 0,
                 poll_interval: config.polling_sleep,
@@ -176,7 +176,7 @@ impl State {
         if self.in_reset(now) {
             return None;
         }
-        if sidekick::is_gateway_path(req.path()) {
+        if constrained::is_gateway_path(req.path()) {
             let resp = answer_sidekick(&self.server, &mut self.sidekick, now, req);
             self.drain_events();
             return Some(resp);
@@ -417,7 +417,7 @@ impl Schedule {
         &mut self,
         server: &mut Server,
         otau: &mut OtauServer,
-        sidekick: &mut Sidekick,
+        sidekick: &mut ConstrainedGateway,
         now: Time,
         mqtt: &mut Vec<u64>,
     ) -> bool {

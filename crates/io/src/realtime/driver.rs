@@ -28,7 +28,7 @@ pub(super) struct Driver {
     pub(super) in_flight_of: Vec<Option<InFlight>>,
     /// Per slot: the wake-up the heap holds for the device.
     pub(super) next_wake: Vec<Time>,
-    pub(super) books: Books,
+    pub(super) books: Ledger,
     pub(super) heap: BinaryHeap<Reverse<(Time, u64, u32)>>,
     pub(super) seq: u64,
     pub(super) late_sends: u64,

@@ -19,10 +19,10 @@
 //! its window opens). Content downloads stay HTTP. Client fault windows
 //! apply to HTTP exchanges only.
 
-mod conductor;
 mod driver;
 mod http;
 mod live;
+mod managed_campaigns;
 mod progress;
 mod recorder;
 
@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use driver::Driver;
-use fleetsim_fleet::device::{Books, Device, Env};
+use fleetsim_fleet::device::{Device, Env, Ledger};
 use rand::Rng;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -426,7 +426,7 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
         http,
         in_flight_of: devices.iter().map(|_| None).collect(),
         next_wake: devices.iter().map(|_| Time::NEVER).collect(),
-        books: Books::new(
+        books: Ledger::new(
             OracleConfig {
                 polling_jitter: scenario.server.polling_jitter.0,
                 // `serve` signs URLs in Unix seconds.
@@ -465,14 +465,14 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
     let (stop, stopped) = tokio::sync::watch::channel(false);
     driver.started = Instant::now();
     let conductor = manager.map(|(m, api)| {
-        let orders = conductor::orders(scenario, &driver.setup, scale);
+        let orders = managed_campaigns::orders(scenario, &driver.setup, scale);
         let times = driver
             .setup
             .campaigns
             .iter()
             .map(|c| (c.at, c.cancel_at))
             .collect();
-        tokio::spawn(conductor::conduct(
+        tokio::spawn(managed_campaigns::conduct(
             m,
             api.as_str(),
             orders,

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use fleetsim_core::server::sidekick::SidekickCounters;
+use fleetsim_core::server::constrained::GatewayCounters;
 use fleetsim_core::time::{Span, Time};
 
 /// Downloads by someone who is not a device, with a leaked URL.
@@ -64,7 +64,7 @@ pub struct GatewayReport {
     /// Evictions.
     pub cache_evictions: u64,
     /// The sidekick's counters.
-    pub counters: SidekickCounters,
+    pub counters: GatewayCounters,
 }
 
 /// A completion curve: for each day from `start` to `end`, the fraction of

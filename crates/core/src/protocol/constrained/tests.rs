@@ -16,10 +16,10 @@ const URL: &str = "http://cdn/cdn/v1/a/abc/fw.bin?expires=100&sig=00";
 
 struct Rig {
     catalog: Catalog,
-    settings: CpgSettings,
-    client: CpgClient,
+    settings: ConstrainedSettings,
+    client: ConstrainedClient,
     rng: ChaCha8Rng,
-    events: Vec<CpgEvent>,
+    events: Vec<ConstrainedEvent>,
     now: Time,
 }
 
@@ -29,8 +29,8 @@ impl Rig {
         catalog.register(CONTENT, SIZE);
         Rig {
             catalog,
-            settings: CpgSettings::default(),
-            client: CpgClient::new(Time::ZERO),
+            settings: ConstrainedSettings::default(),
+            client: ConstrainedClient::new(Time::ZERO),
             rng: ChaCha8Rng::seed_from_u64(3),
             events: Vec::new(),
             now: Time::ZERO,
@@ -59,7 +59,7 @@ impl Rig {
     /// Advances to the client's due time and takes its request.
     fn next(&mut self) -> Request {
         self.now = self.now.max(self.client.poll_timeout());
-        let env = CpgEnv {
+        let env = ConstrainedEnv {
             base_url: "http://gw",
             device: "cpg-1",
             catalog: &self.catalog,
@@ -69,8 +69,8 @@ impl Rig {
         req.expect("a request is due")
     }
 
-    fn answer(&mut self, delivery: Delivery) -> Vec<CpgEvent> {
-        let env = CpgEnv {
+    fn answer(&mut self, delivery: Delivery) -> Vec<ConstrainedEvent> {
+        let env = ConstrainedEnv {
             base_url: "http://gw",
             device: "cpg-1",
             catalog: &self.catalog,
@@ -125,8 +125,8 @@ fn downloads_installs_and_reports_on_the_next_poll() {
     assert_eq!(poll.url, "http://gw/cpg/v1/devices/cpg-1/poll?fw=1.0.0");
     let offer = r.offer(Some(URL), false);
     let ev = r.answer(json(&with_update(offer)));
-    assert!(ev.contains(&CpgEvent::Interval { seconds: 3600 }));
-    assert!(matches!(&ev[1], CpgEvent::Offered { url: Some(u), .. } if u == URL));
+    assert!(ev.contains(&ConstrainedEvent::Interval { seconds: 3600 }));
+    assert!(matches!(&ev[1], ConstrainedEvent::Offered { url: Some(u), .. } if u == URL));
     let dl = r.next();
     assert_eq!(dl.url, URL);
     assert_eq!(dl.headers.get("range"), None);
@@ -134,10 +134,10 @@ fn downloads_installs_and_reports_on_the_next_poll() {
     assert_eq!(
         ev,
         vec![
-            CpgEvent::Downloaded {
+            ConstrainedEvent::Downloaded {
                 command: "c1".into()
             },
-            CpgEvent::Installed {
+            ConstrainedEvent::Installed {
                 command: "c1".into(),
                 ok: true
             }
@@ -151,7 +151,10 @@ fn downloads_installs_and_reports_on_the_next_poll() {
     // The gateway still offers the finished command (a stale cache): not redone.
     let offer = r.offer(Some(URL), false);
     let ev = r.answer(json(&with_update(offer)));
-    assert!(matches!(&ev[0], CpgEvent::Reported { ok: true, .. }));
+    assert!(matches!(
+        &ev[0],
+        ConstrainedEvent::Reported { ok: true, .. }
+    ));
     assert_eq!(ev.len(), 1, "{ev:?}");
     let poll = r.next();
     assert_eq!(poll.url, "http://gw/cpg/v1/devices/cpg-1/poll?fw=2.0.0");
@@ -169,8 +172,8 @@ fn resumes_a_broken_download_with_range_across_windows() {
     let ev = r.answer(Delivery::Broken(NetError::Reset, Some(partial)));
     assert_eq!(
         ev,
-        vec![CpgEvent::Retry {
-            kind: CpgReq::Download
+        vec![ConstrainedEvent::Retry {
+            kind: ConstrainedReq::Download
         }]
     );
     let before = r.now;
@@ -180,7 +183,7 @@ fn resumes_a_broken_download_with_range_across_windows() {
     assert!(resume.headers.get("if-range").is_some());
     // A poll in between carries the progress.
     let ev = r.answer(Delivery::Complete(content(206, 400, 600)));
-    assert!(ev.contains(&CpgEvent::Installed {
+    assert!(ev.contains(&ConstrainedEvent::Installed {
         command: "c1".into(),
         ok: true
     }));
@@ -199,7 +202,7 @@ fn a_server_ignoring_range_restarts_the_file() {
     ));
     r.next();
     let ev = r.answer(Delivery::Complete(content(200, 0, SIZE)));
-    assert!(ev.contains(&CpgEvent::Downloaded {
+    assert!(ev.contains(&ConstrainedEvent::Downloaded {
         command: "c1".into()
     }));
 }
@@ -216,10 +219,13 @@ fn refused_urls_send_the_device_back_to_the_gateway_then_it_gives_up() {
         let at = r.now;
         r.next();
         let ev = r.answer(status(410));
-        assert!(matches!(&ev[0], CpgEvent::UrlRefused { status: 410, .. }));
+        assert!(matches!(
+            &ev[0],
+            ConstrainedEvent::UrlRefused { status: 410, .. }
+        ));
         assert_eq!(r.client.poll_timeout(), at, "re-polls at once");
     }
-    assert!(r.events.contains(&CpgEvent::Failed {
+    assert!(r.events.contains(&ConstrainedEvent::Failed {
         command: "c1".into(),
         detail: "url_refused"
     }));
@@ -237,7 +243,7 @@ fn connect_sends_the_online_event_and_downloads_from_its_answer() {
     let ev = r.answer(json(&with_update(offer)));
     assert!(matches!(
         &ev[1],
-        CpgEvent::Offered {
+        ConstrainedEvent::Offered {
             connect: true,
             url: None,
             ..
@@ -278,7 +284,12 @@ fn garbage_and_server_errors_are_retried_with_growing_backoff() {
         r.next();
         let at = r.now;
         let ev = r.answer(answer);
-        assert_eq!(ev, vec![CpgEvent::Retry { kind: CpgReq::Poll }]);
+        assert_eq!(
+            ev,
+            vec![ConstrainedEvent::Retry {
+                kind: ConstrainedReq::Poll
+            }]
+        );
         waits.push(r.client.poll_timeout().since(at));
     }
     assert!(
@@ -307,7 +318,7 @@ fn a_wrong_hash_or_size_is_reported_as_failed() {
         let ev = r.answer(Delivery::Complete(content(200, 0, SIZE)));
         assert_eq!(
             ev,
-            vec![CpgEvent::Failed {
+            vec![ConstrainedEvent::Failed {
                 command: "c1".into(),
                 detail
             }]

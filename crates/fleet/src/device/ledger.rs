@@ -8,20 +8,20 @@ use crate::digest::combine;
 use crate::engine::RunResult;
 use crate::stats::Stats;
 use fleetsim_core::oracle::{Oracle, OracleConfig};
-use fleetsim_core::protocol::cpg::{CpgEvent, CpgReq};
+use fleetsim_core::protocol::constrained::{ConstrainedEvent, ConstrainedReq};
 use fleetsim_core::protocol::ddi::{DdiEvent, Outcome, Phase};
 use fleetsim_core::protocol::otau::wire::Status;
 use fleetsim_core::protocol::otau::OtauEvent;
 use fleetsim_core::time::Time;
 
 /// The oracle, the statistics and the phase counts of a run.
-pub struct Books {
+pub struct Ledger {
     /// Scratch buffer for DDI client events (reused, never shrinks).
     pub(super) ddi_events: Vec<DdiEvent>,
     /// Scratch buffer for OTAU client events.
     pub(super) otau_events: Vec<OtauEvent>,
     /// Scratch buffer for CPG client events.
-    pub(super) cpg_events: Vec<CpgEvent>,
+    pub(super) cpg_events: Vec<ConstrainedEvent>,
     /// Invariant checks.
     pub oracle: Oracle,
     /// Counters and histograms.
@@ -30,12 +30,12 @@ pub struct Books {
     pub phases: [u64; 7],
 }
 
-impl Books {
-    /// Books for `devices` devices, all idle.
-    pub fn new(config: OracleConfig, devices: usize) -> Books {
+impl Ledger {
+    /// Ledger for `devices` devices, all idle.
+    pub fn new(config: OracleConfig, devices: usize) -> Ledger {
         let mut phases = [0; 7];
         phases[Phase::Idle as usize] = devices as u64;
-        Books {
+        Ledger {
             ddi_events: Vec::new(),
             otau_events: Vec::new(),
             cpg_events: Vec::new(),
@@ -141,29 +141,29 @@ impl Books {
         &mut self,
         d: &mut Device,
         now: Time,
-        events: &[CpgEvent],
+        events: &[ConstrainedEvent],
         mut trace: Option<&mut Vec<String>>,
     ) {
         for ev in events {
             d.trace.text(&format!("{ev:?}"));
             self.oracle.observe_cpg(d.number, &d.controller_id, now, ev);
             let phase = match ev {
-                CpgEvent::Offered { .. } => {
+                ConstrainedEvent::Offered { .. } => {
                     d.assigned_at.get_or_insert(now);
                     None
                 }
-                CpgEvent::Sent {
-                    kind: CpgReq::Download,
+                ConstrainedEvent::Sent {
+                    kind: ConstrainedReq::Download,
                 } if d.phase != Phase::Downloading => Some(Phase::Downloading),
-                CpgEvent::Downloaded { .. } => Some(Phase::Installing),
-                CpgEvent::Reported { ok: true, .. } => {
+                ConstrainedEvent::Downloaded { .. } => Some(Phase::Installing),
+                ConstrainedEvent::Reported { ok: true, .. } => {
                     self.stats.ended(&Outcome::Success);
                     if d.converged_at.is_none() && d.assigned_at.is_some() {
                         d.converged_at = Some(now);
                     }
                     Some(Phase::Updated)
                 }
-                CpgEvent::Reported {
+                ConstrainedEvent::Reported {
                     ok: false, detail, ..
                 } => {
                     let why = detail.clone().unwrap_or_else(|| "failed".to_string());

@@ -1,7 +1,7 @@
 //! The sidekick service and the custom protocol gateway of seed 000, with the
 //! update layer's signed-URL CDN behind them — sans-IO, like the other cores.
 //!
-//! Campaigns hand install commands to the twin layer with [`Sidekick::install`]
+//! Campaigns hand install commands to the twin layer with [`ConstrainedGateway::install`]
 //! whether or not the device is online; the sidekick stores each one as the
 //! device's pending install (its "thing state"). A constrained device's one
 //! poll (`GET /cpg/v1/devices/{id}/poll`, see `docs/cpg.md`) is answered from
@@ -17,7 +17,7 @@
 //!   with fresh URLs, once per device;
 //! - `long_validity` (option 3): the CDN URL simply lives longer.
 //!
-//! [`SidekickFaults`] break these rules on purpose, one URL-* invariant each.
+//! [`GatewayFaults`] break these rules on purpose, one URL-* invariant each.
 
 mod cache;
 
@@ -27,17 +27,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::artifact::Catalog;
 use crate::message::{ContentId, Method, Request, Response};
-use crate::protocol::cpg::wire::{parse_poll_query, PollAnswer, UpdateOffer};
+use crate::protocol::constrained::wire::{parse_poll_query, PollAnswer, UpdateOffer};
 use crate::time::{Span, Time};
 
 use super::cdn::{self, json_error, CdnFaults, UrlSigner};
 
 pub use cache::{ArtifactCache, CacheEntry};
 
-/// How long a URL lives under [`SidekickFaults::short_validity`].
+/// How long a URL lives under [`GatewayFaults::short_validity`].
 const SHORT_VALIDITY: Span = Span::minutes(1);
 /// A device seen this recently counts as online for
-/// [`SidekickFaults::drop_while_offline`].
+/// [`GatewayFaults::drop_while_offline`].
 const ONLINE_GRACE: Span = Span::minutes(10);
 
 /// Whether `path` is the gateway's, the CDN's or the cache's.
@@ -76,7 +76,7 @@ impl Strategy {
 
 /// Deliberate bugs of the sidekick, gateway and CDN (one URL-* invariant each).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SidekickFaults {
+pub struct GatewayFaults {
     /// URLs are signed for one minute (URL-HANDOUT).
     pub short_validity: bool,
     /// The CDN serves expired URLs (URL-REFUSE).
@@ -165,7 +165,7 @@ pub enum SidekickEvent {
 
 /// Counters for the report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct SidekickCounters {
+pub struct GatewayCounters {
     /// Install commands stored.
     pub fired: u64,
     /// Install commands re-fired by an online event.
@@ -202,7 +202,7 @@ struct Twin {
 }
 
 /// The sidekick + gateway + CDN core.
-pub struct Sidekick {
+pub struct ConstrainedGateway {
     config: SidekickConfig,
     signer: UrlSigner,
     catalog: Catalog,
@@ -211,15 +211,15 @@ pub struct Sidekick {
     commands: Vec<InstallCommand>,
     cache: ArtifactCache,
     /// Faults in force (set by the driver per request).
-    pub faults: SidekickFaults,
+    pub faults: GatewayFaults,
     events: Vec<SidekickEvent>,
-    counters: SidekickCounters,
+    counters: GatewayCounters,
 }
 
-impl Sidekick {
+impl ConstrainedGateway {
     /// An empty sidekick.
-    pub fn new(config: SidekickConfig) -> Sidekick {
-        Sidekick {
+    pub fn new(config: SidekickConfig) -> ConstrainedGateway {
+        ConstrainedGateway {
             signer: UrlSigner::from_seed(config.key_seed),
             config,
             catalog: Catalog::new(),
@@ -227,9 +227,9 @@ impl Sidekick {
             twins: Vec::new(),
             commands: Vec::new(),
             cache: ArtifactCache::default(),
-            faults: SidekickFaults::default(),
+            faults: GatewayFaults::default(),
             events: Vec::new(),
-            counters: SidekickCounters::default(),
+            counters: GatewayCounters::default(),
         }
     }
 
@@ -526,7 +526,7 @@ impl Sidekick {
     }
 
     /// Counters so far.
-    pub fn counters(&self) -> SidekickCounters {
+    pub fn counters(&self) -> GatewayCounters {
         self.counters
     }
 

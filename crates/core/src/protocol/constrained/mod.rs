@@ -4,11 +4,11 @@
 //! A constrained device wakes rarely and sends one GET; the answer carries
 //! everything it needs (poll interval, and the pending install: artifact name,
 //! size, sha256 and a download URL, or a `connect` signal). `docs/cpg.md` is
-//! the wire contract; [`crate::server::sidekick`] is the embedded gateway.
+//! the wire contract; [`crate::server::constrained`] is the embedded gateway.
 //!
-//! Same driving contract as the other clients: [`CpgClient::poll_timeout`],
-//! [`CpgClient::poll_transmit`], [`CpgClient::handle_response`], with
-//! observations pushed as [`CpgEvent`]s.
+//! Same driving contract as the other clients: [`ConstrainedClient::poll_timeout`],
+//! [`ConstrainedClient::poll_transmit`], [`ConstrainedClient::handle_response`], with
+//! observations pushed as [`ConstrainedEvent`]s.
 
 mod client;
 mod event;
@@ -17,5 +17,5 @@ pub mod wire;
 #[cfg(test)]
 mod tests;
 
-pub use client::{CpgClient, CpgEnv, CpgSettings};
-pub use event::{CpgEvent, CpgReq};
+pub use client::{ConstrainedClient, ConstrainedEnv, ConstrainedSettings};
+pub use event::{ConstrainedEvent, ConstrainedReq};

@@ -23,7 +23,6 @@ use crate::time::{Span, Time};
 
 use super::repo::{execute, plan};
 
-#[path = "rollout_view.rs"]
 mod view;
 
 use super::{fiql, parse_id, targets, wire, Call};

@@ -5,7 +5,7 @@ use crate::protocol::ddi::ReqKind;
 
 /// The kinds of request a constrained device sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CpgReq {
+pub enum ConstrainedReq {
     /// The one poll of a wake-up.
     Poll,
     /// The online event (`connect: true`).
@@ -14,23 +14,23 @@ pub enum CpgReq {
     Download,
 }
 
-impl From<CpgReq> for ReqKind {
-    fn from(kind: CpgReq) -> ReqKind {
+impl From<ConstrainedReq> for ReqKind {
+    fn from(kind: ConstrainedReq) -> ReqKind {
         match kind {
-            CpgReq::Poll => ReqKind::CpgPoll,
-            CpgReq::Online => ReqKind::CpgOnline,
-            CpgReq::Download => ReqKind::CpgDownload,
+            ConstrainedReq::Poll => ReqKind::CpgPoll,
+            ConstrainedReq::Online => ReqKind::CpgOnline,
+            ConstrainedReq::Download => ReqKind::CpgDownload,
         }
     }
 }
 
 /// One observation of a constrained device.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CpgEvent {
+pub enum ConstrainedEvent {
     /// A request went out.
     Sent {
         /// Its kind.
-        kind: CpgReq,
+        kind: ConstrainedReq,
     },
     /// A poll or online answer carried a pending install.
     Offered {
@@ -83,7 +83,7 @@ pub enum CpgEvent {
     /// A request failed in a way worth retrying (5xx, 429, network, garbage).
     Retry {
         /// Its kind.
-        kind: CpgReq,
+        kind: ConstrainedReq,
     },
     /// The gateway changed the poll interval.
     Interval {

@@ -6,8 +6,8 @@ use crate::message::Headers;
 
 const ORIGIN: &str = "http://gw.test";
 
-fn sidekick(strategy: Strategy, devices: usize) -> (Sidekick, usize) {
-    let mut s = Sidekick::new(SidekickConfig {
+fn sidekick(strategy: Strategy, devices: usize) -> (ConstrainedGateway, usize) {
+    let mut s = ConstrainedGateway::new(SidekickConfig {
         origin: ORIGIN.into(),
         epoch_s: 0,
         poll_interval: Span::hours(12),
@@ -32,25 +32,25 @@ fn at(days: u64) -> Time {
     Time(Span::days(days).as_millis())
 }
 
-fn get(s: &mut Sidekick, now: Time, url: &str) -> Response {
+fn get(s: &mut ConstrainedGateway, now: Time, url: &str) -> Response {
     s.handle(now, &Request::new(Method::Get, url))
 }
 
-fn poll(s: &mut Sidekick, now: Time, device: usize, query: &str) -> PollAnswer {
+fn poll(s: &mut ConstrainedGateway, now: Time, device: usize, query: &str) -> PollAnswer {
     let url = format!("{ORIGIN}/cpg/v1/devices/cpg-{device}/poll?fw=1.0.0{query}");
     let resp = get(s, now, &url);
     assert_eq!(resp.status, 200, "{url}");
     serde_json::from_slice(resp.body.as_bytes()).expect("poll answer JSON")
 }
 
-fn online(s: &mut Sidekick, now: Time, device: usize) -> PollAnswer {
+fn online(s: &mut ConstrainedGateway, now: Time, device: usize) -> PollAnswer {
     let url = format!("{ORIGIN}/cpg/v1/devices/cpg-{device}/online");
     let resp = s.handle(now, &Request::new(Method::Post, url));
     assert_eq!(resp.status, 200);
     serde_json::from_slice(resp.body.as_bytes()).expect("online answer JSON")
 }
 
-fn events(s: &mut Sidekick) -> Vec<SidekickEvent> {
+fn events(s: &mut ConstrainedGateway) -> Vec<SidekickEvent> {
     let mut out = Vec::new();
     s.drain_events(&mut out);
     out

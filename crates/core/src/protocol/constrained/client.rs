@@ -7,14 +7,14 @@
 //! with `Range` — checked against size and sha256, installed offline and
 //! reported on the next poll. A refused URL (`410`, `403`, `404`) sends the
 //! device back to the gateway at once for a fresh one; after
-//! [`CpgSettings::max_url_refusals`] it gives up with `url_refused`. Server
+//! [`ConstrainedSettings::max_url_refusals`] it gives up with `url_refused`. Server
 //! trouble (5xx, 429, network errors, unreadable answers) is retried with
 //! capped exponential backoff; when the window closes, the driver holds the
 //! retry until the next one.
 
 use rand::{Rng, RngCore};
 
-use super::event::{CpgEvent, CpgReq};
+use super::event::{ConstrainedEvent, ConstrainedReq};
 use super::wire::{online_url, poll_url, PollAnswer, Report, UpdateOffer};
 use crate::artifact::{Catalog, Verifier};
 use crate::message::{content_range_start, Method, Request, Response};
@@ -24,7 +24,7 @@ use crate::time::{Span, Time};
 
 /// Behaviour settings shared by a group of constrained devices.
 #[derive(Clone, Debug)]
-pub struct CpgSettings {
+pub struct ConstrainedSettings {
     /// Poll interval until the gateway sends one.
     pub default_poll: Span,
     /// Time the offline install takes.
@@ -43,9 +43,9 @@ pub struct CpgSettings {
     pub initial_version: String,
 }
 
-impl Default for CpgSettings {
+impl Default for ConstrainedSettings {
     fn default() -> Self {
-        CpgSettings {
+        ConstrainedSettings {
             default_poll: Span::hours(24),
             install_time: Span::secs(30),
             install_failure: 0.0,
@@ -59,7 +59,7 @@ impl Default for CpgSettings {
 }
 
 /// Where and how a device reaches its gateway; borrowed on every call.
-pub struct CpgEnv<'a> {
+pub struct ConstrainedEnv<'a> {
     /// `scheme://host[:port]` of the gateway.
     pub base_url: &'a str,
     /// The device id.
@@ -67,7 +67,7 @@ pub struct CpgEnv<'a> {
     /// Synthetic contents, to verify synthetic downloads.
     pub catalog: &'a Catalog,
     /// Behaviour.
-    pub settings: &'a CpgSettings,
+    pub settings: &'a ConstrainedSettings,
 }
 
 /// The install command the device works on. Boxed: idle devices pay one pointer.
@@ -79,8 +79,8 @@ struct Work {
 }
 
 /// A constrained device's client.
-pub struct CpgClient {
-    step: CpgReq,
+pub struct ConstrainedClient {
+    step: ConstrainedReq,
     due: Time,
     in_flight: bool,
     /// Consecutive retriable failures of polls and online events.
@@ -97,11 +97,11 @@ pub struct CpgClient {
     done: Option<String>,
 }
 
-impl CpgClient {
+impl ConstrainedClient {
     /// A client whose first poll is due at `first`.
-    pub fn new(first: Time) -> CpgClient {
-        CpgClient {
-            step: CpgReq::Poll,
+    pub fn new(first: Time) -> ConstrainedClient {
+        ConstrainedClient {
+            step: ConstrainedReq::Poll,
             due: first,
             in_flight: false,
             failures: 0,
@@ -124,7 +124,7 @@ impl CpgClient {
     }
 
     /// Kind of the request in flight (or of the next one).
-    pub fn request_kind(&self) -> CpgReq {
+    pub fn request_kind(&self) -> ConstrainedReq {
         self.step
     }
 
@@ -134,12 +134,12 @@ impl CpgClient {
     }
 
     /// What to send now, if anything is due.
-    pub fn poll_transmit(&mut self, now: Time, env: &CpgEnv<'_>) -> Option<Request> {
+    pub fn poll_transmit(&mut self, now: Time, env: &ConstrainedEnv<'_>) -> Option<Request> {
         if self.in_flight || now < self.due {
             return None;
         }
         let req = match self.step {
-            CpgReq::Poll => {
+            ConstrainedReq::Poll => {
                 let fw = self
                     .installed
                     .as_deref()
@@ -149,8 +149,10 @@ impl CpgClient {
                 self.reporting = self.report.is_some();
                 Request::new(Method::Get, url)
             }
-            CpgReq::Online => Request::new(Method::Post, online_url(env.base_url, env.device)),
-            CpgReq::Download => {
+            ConstrainedReq::Online => {
+                Request::new(Method::Post, online_url(env.base_url, env.device))
+            }
+            ConstrainedReq::Download => {
                 let w = self.work.as_ref()?;
                 let mut req = Request::new(Method::Get, w.offer.url.clone()?);
                 let from = w.verifier.received();
@@ -171,12 +173,12 @@ impl CpgClient {
         &mut self,
         now: Time,
         delivery: Delivery,
-        env: &CpgEnv<'_>,
+        env: &ConstrainedEnv<'_>,
         rng: &mut dyn RngCore,
-        events: &mut Vec<CpgEvent>,
+        events: &mut Vec<ConstrainedEvent>,
     ) {
         self.in_flight = false;
-        if self.step == CpgReq::Download {
+        if self.step == ConstrainedReq::Download {
             return self.on_download(now, delivery, env, rng, events);
         }
         let answer = match delivery {
@@ -186,19 +188,19 @@ impl CpgClient {
             Delivery::Complete(resp) if !is_retriable(resp.status) => {
                 // 404 unknown device, 400: nothing to do until the next wake-up.
                 self.failures = 0;
-                self.go(CpgReq::Poll, now + self.interval(env));
+                self.go(ConstrainedReq::Poll, now + self.interval(env));
                 return;
             }
             _ => None,
         };
         let Some(answer) = answer else {
-            events.push(CpgEvent::Retry { kind: self.step });
+            events.push(ConstrainedEvent::Retry { kind: self.step });
             return self.retry(now, self.step, env, rng);
         };
         self.failures = 0;
         if std::mem::take(&mut self.reporting) {
             if let Some(r) = self.report.take() {
-                events.push(CpgEvent::Reported {
+                events.push(ConstrainedEvent::Reported {
                     command: r.command,
                     ok: r.ok,
                     detail: r.detail,
@@ -208,11 +210,11 @@ impl CpgClient {
         self.on_answer(now, answer, events)
     }
 
-    fn on_answer(&mut self, now: Time, answer: PollAnswer, events: &mut Vec<CpgEvent>) {
+    fn on_answer(&mut self, now: Time, answer: PollAnswer, events: &mut Vec<ConstrainedEvent>) {
         let interval = Span::secs(answer.poll_interval.max(1));
         if self.poll_interval != Some(interval) {
             self.poll_interval = Some(interval);
-            events.push(CpgEvent::Interval {
+            events.push(ConstrainedEvent::Interval {
                 seconds: answer.poll_interval,
             });
         }
@@ -221,16 +223,16 @@ impl CpgClient {
             .filter(|o| self.done.as_deref() != Some(o.command.as_str()));
         let Some(offer) = offer else {
             self.work = None;
-            return self.go(CpgReq::Poll, now + interval);
+            return self.go(ConstrainedReq::Poll, now + interval);
         };
-        events.push(CpgEvent::Offered {
+        events.push(ConstrainedEvent::Offered {
             command: offer.command.clone(),
             size: offer.size,
             url: offer.url.clone(),
             connect: offer.connect,
         });
         let usable_url = offer.url.is_some();
-        let connect = offer.connect && !usable_url && self.step == CpgReq::Poll;
+        let connect = offer.connect && !usable_url && self.step == ConstrainedReq::Poll;
         match self.work.as_mut() {
             Some(w) if w.offer.command == offer.command && w.offer.sha256 == offer.sha256 => {
                 // Same install command: keep what is downloaded, take the new URL.
@@ -248,11 +250,11 @@ impl CpgClient {
             }
         }
         if connect {
-            self.go(CpgReq::Online, now)
+            self.go(ConstrainedReq::Online, now)
         } else if usable_url {
-            self.go(CpgReq::Download, now)
+            self.go(ConstrainedReq::Download, now)
         } else {
-            self.go(CpgReq::Poll, now + interval)
+            self.go(ConstrainedReq::Poll, now + interval)
         }
     }
 
@@ -260,21 +262,21 @@ impl CpgClient {
         &mut self,
         now: Time,
         delivery: Delivery,
-        env: &CpgEnv<'_>,
+        env: &ConstrainedEnv<'_>,
         rng: &mut dyn RngCore,
-        events: &mut Vec<CpgEvent>,
+        events: &mut Vec<ConstrainedEvent>,
     ) {
         let (resp, complete) = match delivery {
             Delivery::Complete(resp) if is_retriable(resp.status) => {
-                events.push(CpgEvent::Retry {
-                    kind: CpgReq::Download,
+                events.push(ConstrainedEvent::Retry {
+                    kind: ConstrainedReq::Download,
                 });
                 return self.download_failed(now, env, rng, events);
             }
             Delivery::Complete(resp) => (resp, true),
             Delivery::Broken(_, partial) => {
-                events.push(CpgEvent::Retry {
-                    kind: CpgReq::Download,
+                events.push(ConstrainedEvent::Retry {
+                    kind: ConstrainedReq::Download,
                 });
                 if let Some(resp) = partial {
                     self.append(&resp);
@@ -283,7 +285,7 @@ impl CpgClient {
             }
         };
         let Some(w) = self.work.as_mut() else {
-            return self.go(CpgReq::Poll, now);
+            return self.go(ConstrainedReq::Poll, now);
         };
         match resp.status {
             200 | 206 => {}
@@ -327,9 +329,9 @@ impl CpgClient {
     fn finish_download(
         &mut self,
         now: Time,
-        env: &CpgEnv<'_>,
+        env: &ConstrainedEnv<'_>,
         rng: &mut dyn RngCore,
-        events: &mut Vec<CpgEvent>,
+        events: &mut Vec<ConstrainedEvent>,
     ) {
         let Some(w) = self.work.take() else { return };
         let received = w.verifier.received();
@@ -341,11 +343,11 @@ impl CpgClient {
         if !hashes.is_some_and(|h| h.sha256.eq_ignore_ascii_case(&w.offer.sha256)) {
             return self.fail(now, command, "hash", events);
         }
-        events.push(CpgEvent::Downloaded {
+        events.push(ConstrainedEvent::Downloaded {
             command: command.clone(),
         });
         let ok = !rng.gen_bool(env.settings.install_failure.clamp(0.0, 1.0));
-        events.push(CpgEvent::Installed {
+        events.push(ConstrainedEvent::Installed {
             command: command.clone(),
             ok,
         });
@@ -359,7 +361,7 @@ impl CpgClient {
             detail: (!ok).then(|| "install".to_string()),
         });
         // The install runs offline; the result goes out with the next poll.
-        self.go(CpgReq::Poll, now + env.settings.install_time)
+        self.go(ConstrainedReq::Poll, now + env.settings.install_time)
     }
 
     /// The URL is unusable: back to the gateway at once for a fresh one.
@@ -367,12 +369,12 @@ impl CpgClient {
         &mut self,
         now: Time,
         status: u16,
-        env: &CpgEnv<'_>,
-        events: &mut Vec<CpgEvent>,
+        env: &ConstrainedEnv<'_>,
+        events: &mut Vec<ConstrainedEvent>,
     ) {
         let Some(w) = self.work.as_mut() else { return };
         w.url_refusals += 1;
-        events.push(CpgEvent::UrlRefused {
+        events.push(ConstrainedEvent::UrlRefused {
             command: w.offer.command.clone(),
             url: w.offer.url.take().unwrap_or_default(),
             status,
@@ -382,7 +384,7 @@ impl CpgClient {
             self.work = None;
             return self.fail(now, command, "url_refused", events);
         }
-        self.go(CpgReq::Poll, now)
+        self.go(ConstrainedReq::Poll, now)
     }
 
     /// One download attempt without a whole file: resume after a backoff, or
@@ -390,12 +392,12 @@ impl CpgClient {
     fn download_failed(
         &mut self,
         now: Time,
-        env: &CpgEnv<'_>,
+        env: &ConstrainedEnv<'_>,
         rng: &mut dyn RngCore,
-        events: &mut Vec<CpgEvent>,
+        events: &mut Vec<ConstrainedEvent>,
     ) {
         let Some(w) = self.work.as_mut() else {
-            return self.go(CpgReq::Poll, now);
+            return self.go(ConstrainedReq::Poll, now);
         };
         w.download_failures += 1;
         let failures = w.download_failures;
@@ -406,7 +408,7 @@ impl CpgClient {
         }
         let s = env.settings;
         self.go(
-            CpgReq::Download,
+            ConstrainedReq::Download,
             now + backoff(s.backoff_base, s.backoff_cap, failures, rng),
         )
     }
@@ -417,9 +419,9 @@ impl CpgClient {
         now: Time,
         command: String,
         detail: &'static str,
-        events: &mut Vec<CpgEvent>,
+        events: &mut Vec<ConstrainedEvent>,
     ) {
-        events.push(CpgEvent::Failed {
+        events.push(ConstrainedEvent::Failed {
             command: command.clone(),
             detail,
         });
@@ -430,21 +432,27 @@ impl CpgClient {
             ok: false,
             detail: Some(detail.to_string()),
         });
-        self.go(CpgReq::Poll, now)
+        self.go(ConstrainedReq::Poll, now)
     }
 
-    fn retry(&mut self, now: Time, step: CpgReq, env: &CpgEnv<'_>, rng: &mut dyn RngCore) {
+    fn retry(
+        &mut self,
+        now: Time,
+        step: ConstrainedReq,
+        env: &ConstrainedEnv<'_>,
+        rng: &mut dyn RngCore,
+    ) {
         self.failures += 1;
         let s = env.settings;
         let wait = backoff(s.backoff_base, s.backoff_cap, self.failures, rng);
         self.go(step, now + wait)
     }
 
-    fn interval(&self, env: &CpgEnv<'_>) -> Span {
+    fn interval(&self, env: &ConstrainedEnv<'_>) -> Span {
         self.poll_interval.unwrap_or(env.settings.default_poll)
     }
 
-    fn go(&mut self, step: CpgReq, at: Time) {
+    fn go(&mut self, step: ConstrainedReq, at: Time) {
         self.step = step;
         self.due = at;
     }
