@@ -1,9 +1,32 @@
-//! `fleetsim` command line: parse arguments, call the library, map outcomes
-//! to exit codes (0 pass, 1 violations or unmet expectations, 2 bad input,
-//! 3 infrastructure failure).
+//! `fleetsim` command line: parse arguments, run the command, map its
+//! outcome to an exit code (0 pass, 1 violations or unmet expectations,
+//! 2 bad input, 3 infrastructure failure).
+
+use std::process::ExitCode;
+
+use clap::Parser;
 
 mod cli;
 
-fn main() -> std::process::ExitCode {
-    cli::main()
+use cli::Exit;
+
+fn main() -> ExitCode {
+    let args = match cli::Cli::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let (code, message) = match cli::dispatch(args) {
+        Exit::Pass => (0, None),
+        Exit::Violations => (1, None),
+        Exit::Failed(msg) => (1, Some(msg)),
+        Exit::BadInput(msg) => (2, Some(msg)),
+        Exit::Infrastructure(e) => (3, Some(format!("{e:#}"))),
+    };
+    if let Some(msg) = message {
+        eprintln!("error: {msg}");
+    }
+    ExitCode::from(code)
 }

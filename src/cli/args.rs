@@ -1,0 +1,278 @@
+//! The command line's grammar: subcommands, flags and their parsers (clap).
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use super::flag_checks::LimitArgs;
+use super::Exit;
+use fleetsim::time::Span;
+
+#[derive(Parser)]
+#[command(
+    name = "fleetsim",
+    version,
+    about = "Deterministic device-fleet simulator and conformance tester for software-update servers"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Run a scenario: in virtual time against the embedded server, or in
+    /// real time against a DDI server with --target.
+    Run(Box<RunArgs>),
+    /// Validate a scenario without running it.
+    Check {
+        /// Scenario file (YAML).
+        scenario: PathBuf,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Serve the embedded DDI server over HTTP(S).
+    Serve(Box<ServeArgs>),
+    /// Re-run one device of a virtual run from its report and print its
+    /// trace; the digest must equal the recorded one.
+    Replay {
+        /// Report directory (or its report.json).
+        report: PathBuf,
+        /// Device number or controller id.
+        #[arg(long)]
+        device: String,
+    },
+    /// Work with reports.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Explore a scenario in the terminal: virtual time with pause, steps,
+    /// speed, seeks to the next violation and restarts; or live against a
+    /// server with --target. Press ? inside for the keys.
+    Tui(Box<RunArgs>),
+    /// Minimise a scenario that makes an invariant fire (virtual runs
+    /// against the embedded server); writes <stem>.shrunk.yaml beside it.
+    Shrink(ShrinkArgs),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ReportCommand {
+    /// Merge the reports of the shards of one run (`run --shard i/n`).
+    Merge {
+        /// Shard report directories (or their report.json).
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Directory of the merged report.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ShrinkArgs {
+    /// Scenario file (YAML) whose run fires an invariant.
+    pub(crate) scenario: PathBuf,
+    /// Invariant to keep firing (default: the first that fires), e.g. DDI-SM-410.
+    #[arg(long, value_parser = parse_invariant)]
+    pub(crate) invariant: Option<fleetsim::oracle::InvariantId>,
+    /// Most simulation runs to spend, the original one included.
+    #[arg(long, default_value_t = fleetsim::shrink::Budget::default().max_runs)]
+    pub(crate) max_runs: u32,
+    /// Where to write the shrunk scenario (default: <dir>/<stem>.shrunk.yaml).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+}
+
+pub(crate) fn parse_invariant(s: &str) -> Result<fleetsim::oracle::InvariantId, String> {
+    fleetsim::oracle::InvariantId::parse(s).ok_or_else(|| {
+        format!(
+            "expected an invariant ID ({}), found `{s}`",
+            fleetsim::oracle::InvariantId::ALL
+                .iter()
+                .map(|i| i.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+#[derive(clap::Args)]
+pub(crate) struct RunArgs {
+    /// Scenario file (YAML).
+    pub(crate) scenario: PathBuf,
+    /// Seed (overrides the scenario's).
+    #[arg(long)]
+    pub(crate) seed: Option<u64>,
+    /// Scale the fleet to this many devices, keeping group proportions.
+    #[arg(long)]
+    pub(crate) devices: Option<u32>,
+    /// Override the scenario's duration (e.g. 60s).
+    #[arg(long, value_parser = parse_duration_flag)]
+    pub(crate) duration: Option<Span>,
+    /// Simulate only shard I of N (devices with number % N == I).
+    #[arg(long, value_parser = parse_shard)]
+    pub(crate) shard: Option<(u64, u64)>,
+    /// Report directory (default: reports/<scenario name>).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Print a readable trace of this device number to stderr (virtual runs).
+    #[arg(long)]
+    pub(crate) trace_device: Option<u64>,
+    /// Run in real time against this DDI server (e.g. http://127.0.0.1:8080)
+    /// instead of the embedded server in virtual time.
+    #[arg(long)]
+    pub(crate) target: Option<String>,
+    /// MQTT broker (HOST:PORT) for the fleet's otau_mqtt devices in a run
+    /// with --target, e.g. the one `fleetsim serve` prints.
+    #[arg(long, requires = "target")]
+    pub(crate) mqtt: Option<String>,
+    /// DDI tenant of the target (default: the scenario's).
+    #[arg(long)]
+    pub(crate) tenant: Option<String>,
+    /// Gateway token for the target; prefer the FLEETSIM_GATEWAY_TOKEN
+    /// environment variable, which keeps it out of process listings. Never printed.
+    #[arg(long, env = "FLEETSIM_GATEWAY_TOKEN", hide_env_values = true)]
+    pub(crate) gateway_token: Option<String>,
+    /// File whose first line is the gateway token (instead of --gateway-token).
+    #[arg(long, conflicts_with = "gateway_token")]
+    pub(crate) gateway_token_file: Option<PathBuf>,
+    /// PEM file of extra trusted CA certificates for an HTTPS target.
+    #[arg(long)]
+    pub(crate) ca_cert: Option<PathBuf>,
+    /// Create the scenario's campaigns on the target through its management
+    /// API. Without it, the target is expected to run them itself (as
+    /// `fleetsim serve SCENARIO` does) or the scenario says `campaigns: external`.
+    #[arg(long, value_enum, requires = "target")]
+    pub(crate) manage: Option<ManageApi>,
+    /// Base URL of the management API (default: --target).
+    #[arg(long, requires = "manage")]
+    pub(crate) mgmt_url: Option<String>,
+    #[command(flatten)]
+    pub(crate) mgmt: MgmtLogin,
+    /// Scenario time runs this many times faster than real time (real-time runs).
+    #[arg(long)]
+    pub(crate) time_scale: Option<f64>,
+    /// No progress output (also when stderr is not a terminal).
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+}
+
+/// User and password of a management API (the one `--manage` drives, or
+/// the one `serve` offers). Default `admin`/`admin`, like hawkBit's monolith.
+#[derive(clap::Args)]
+pub(crate) struct MgmtLogin {
+    /// Management API user.
+    #[arg(long, env = "FLEETSIM_MGMT_USER", default_value = "admin")]
+    pub(crate) mgmt_user: String,
+    /// Management API password (default `admin`); prefer
+    /// FLEETSIM_MGMT_PASSWORD or --mgmt-password-file. Never printed.
+    #[arg(long, env = "FLEETSIM_MGMT_PASSWORD", hide_env_values = true)]
+    pub(crate) mgmt_password: Option<String>,
+    /// File whose first line is the management API password.
+    #[arg(long, conflicts_with = "mgmt_password")]
+    pub(crate) mgmt_password_file: Option<PathBuf>,
+}
+
+impl MgmtLogin {
+    /// `(user, password)`, the password from the file if one was named.
+    pub(crate) fn resolve(&self) -> Result<(String, String), Exit> {
+        let password = match &self.mgmt_password_file {
+            Some(p) => read_secret_file("--mgmt-password-file", p)?,
+            None => self.mgmt_password.clone().unwrap_or_else(|| "admin".into()),
+        };
+        Ok((self.mgmt_user.clone(), password))
+    }
+}
+
+/// Management APIs `--manage` can drive.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum ManageApi {
+    /// hawkBit Management API v1 (`/rest/v1`), also spoken by `fleetsim serve`.
+    Hawkbit,
+    /// goosebit's REST API (`/api/v1`).
+    Goosebit,
+}
+
+/// The first line of a secret file, trimmed.
+pub(crate) fn read_secret_file(flag: &str, path: &Path) -> Result<String, Exit> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Exit::BadInput(format!("{flag} {}: {e}", path.display())))?;
+    let line = text.lines().next().unwrap_or("").trim().to_string();
+    if line.is_empty() {
+        return Err(Exit::BadInput(format!(
+            "{flag} {}: expected the secret on the first line, found an empty line",
+            path.display()
+        )));
+    }
+    Ok(line)
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// Scenario whose server settings, campaigns and faults to load.
+    #[arg(long)]
+    pub(crate) scenario: Option<PathBuf>,
+    /// TLS certificate chain (PEM); with --tls-key, serve HTTPS.
+    #[arg(long, requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// Scenario time runs this many times faster than real time.
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) time_scale: f64,
+    /// Start the embedded MQTT broker (OTAU over MQTT) on this address
+    /// (default: on a free loopback port when the scenario has otau_mqtt groups).
+    #[arg(long, conflicts_with = "mqtt_broker")]
+    pub(crate) mqtt_listen: Option<std::net::SocketAddr>,
+    /// Connect the OTAU MQTT bridge to this broker (e.g. Mosquitto) instead
+    /// of starting the embedded one: HOST:PORT.
+    #[arg(long)]
+    pub(crate) mqtt_broker: Option<String>,
+    /// Credentials of the hawkBit Management API under `/rest/v1` (Basic auth).
+    #[command(flatten)]
+    pub(crate) mgmt: MgmtLogin,
+    /// Connections open at once; when all are taken, new ones wait in the
+    /// listen backlog while the quietest open one (idle ≥ 1 s) is closed.
+    /// Lowered to the open-file limit (raised to its hard limit) minus 256.
+    #[arg(long, default_value_t = fleetsim::http_server::limits::MAX_CONNECTIONS)]
+    pub(crate) max_connections: usize,
+    /// Close a connection that moved no byte for this long while no request
+    /// was being answered (held OTAU long polls are being answered), e.g. 60s.
+    #[arg(long, default_value = "60s", value_parser = parse_duration_flag)]
+    pub(crate) idle_timeout: Span,
+    /// Bytes of request bodies held in memory at once, over all connections
+    /// (e.g. 256MiB); a body that does not fit gets 503 with Retry-After.
+    #[arg(long, default_value = "256MiB", value_parser = parse_size_flag)]
+    pub(crate) max_body_memory: u64,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+}
+
+pub(crate) fn parse_size_flag(s: &str) -> Result<u64, String> {
+    fleetsim::scenario::units::parse_size(s)
+}
+
+pub(crate) fn parse_duration_flag(s: &str) -> Result<Span, String> {
+    fleetsim::scenario::units::parse_duration(s)
+}
+
+pub(crate) fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let (i, n) = s.split_once('/').ok_or("expected I/N, e.g. 0/4")?;
+    let i: u64 = i
+        .parse()
+        .map_err(|_| "expected I/N with numbers, e.g. 0/4")?;
+    let n: u64 = n
+        .parse()
+        .map_err(|_| "expected I/N with numbers, e.g. 0/4")?;
+    if n == 0 || i >= n {
+        return Err(format!("expected 0 <= I < N, found {i}/{n}"));
+    }
+    Ok((i, n))
+}
