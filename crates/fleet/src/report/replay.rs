@@ -9,7 +9,7 @@
 //!
 //! A real-time run cannot be re-run (the server answered), so for its
 //! devices with violations the report's recorded exchange is shown instead
-//! (`src/runtime/recorder.rs` keeps each device's last exchanges).
+//! (`fleetsim-io`'s `realtime/recorder.rs` keeps each device's last exchanges).
 
 use std::path::{Path, PathBuf};
 

@@ -14,9 +14,9 @@
 //!
 //! ```
 //! let text = "name: demo\nduration: 1h\nfleet:\n  - { kind: always_on, count: 10 }\n";
-//! let scenario = fleetsim::scenario::load_str("demo.yaml", text).unwrap();
+//! let scenario = fleetsim_fleet::scenario::load_str("demo.yaml", text).unwrap();
 //! assert_eq!(scenario.fleet[0].count, 10);
-//! assert!(fleetsim::scenario::load_str("x.yaml", "name: x\nduration: 30x\nfleet: []\n")
+//! assert!(fleetsim_fleet::scenario::load_str("x.yaml", "name: x\nduration: 30x\nfleet: []\n")
 //!     .unwrap_err()
 //!     .to_string()
 //!     .starts_with("x.yaml:2:11: "));

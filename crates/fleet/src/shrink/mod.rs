@@ -24,10 +24,10 @@
 //! ones are skipped without a run, and so are candidates already tried.
 //!
 //! ```no_run
-//! use fleetsim::shrink::{shrink, Budget};
-//! let scenario = fleetsim::scenario::load(std::path::Path::new("scenarios/broken/reopen-closed.yaml")).unwrap();
+//! use fleetsim_fleet::shrink::{shrink, Budget};
+//! let scenario = fleetsim_fleet::scenario::load(std::path::Path::new("scenarios/broken/reopen-closed.yaml")).unwrap();
 //! let shrunk = shrink(&scenario, None, Budget::default(), |step| println!("{step}")).unwrap();
-//! println!("{}", fleetsim::shrink::to_yaml(&shrunk.scenario).unwrap());
+//! println!("{}", fleetsim_fleet::shrink::to_yaml(&shrunk.scenario).unwrap());
 //! ```
 
 use std::collections::{BTreeMap, HashSet};

@@ -1,8 +1,6 @@
 //! The `fleetsim` binary: exit codes, error positions, summary and report.
 
-mod common;
-
-use common::fleetsim;
+use crate::common::fleetsim;
 
 fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
     temp_file_bytes(name, text.as_bytes())

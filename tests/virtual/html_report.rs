@@ -26,7 +26,7 @@ expect:
   violations: none
 ";
 
-/// Colours the charts draw solid (see src/report/charts.rs).
+/// Colours the charts draw solid (see crates/fleet/src/report/charts.rs).
 const UPDATED_GREEN: [u8; 3] = [52, 168, 83];
 const BAR_BLUE: [u8; 3] = [66, 133, 244];
 

@@ -16,9 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use fleetsim::artifact::hash_bytes;
 use fleetsim::engine::RunResult;
 use fleetsim::oracle::InvariantId;

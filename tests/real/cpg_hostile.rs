@@ -10,9 +10,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use fleetsim::artifact::hash_bytes;
 use fleetsim::engine::RunResult;
 use fleetsim::protocol::constrained::wire::{parse_poll_query, PollAnswer, PollQuery, UpdateOffer};

@@ -18,9 +18,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use fleetsim::artifact::{hash_bytes, Hashes};
 use fleetsim::engine::RunResult;
 use fleetsim::message::NetError;

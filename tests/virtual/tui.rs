@@ -2,11 +2,11 @@
 //! a run against `fleetsim serve` over HTTP, follows the focused device's
 //! exchanges, and stops early when the UI asks.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::ServeProcess;
+use crate::common::ServeProcess;
 use fleetsim::protocol::ddi::Phase;
 use fleetsim::tui::source::RealRun;
 

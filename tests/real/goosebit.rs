@@ -13,7 +13,7 @@
 //!
 //! Ignored by default: it needs goosebit. `scripts/test` installs it
 //! (`scripts/goosebit-venv`), exports `FLEETSIM_GOOSEBIT_VENV` and runs
-//! `cargo test --test goosebit -- --ignored`.
+//! `cargo test --test real -- --ignored goosebit::`.
 
 use std::path::Path;
 use std::process::Command;

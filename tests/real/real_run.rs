@@ -3,7 +3,7 @@
 //! same devices, server core and oracle as the virtual run, now over sockets.
 //! Server and fleet run on runtimes of their own, as two processes would.
 
-mod common;
+use crate::common;
 
 use std::sync::mpsc;
 use std::time::Duration;

@@ -2,9 +2,7 @@
 //! devices that still fire the same invariant, and the written YAML loads
 //! back and fires it too.
 
-mod common;
-
-use common::fleetsim;
+use crate::common::fleetsim;
 
 use std::collections::BTreeMap;
 use std::path::Path;

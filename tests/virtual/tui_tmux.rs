@@ -3,7 +3,7 @@
 //! that the terminal is back in cooked mode after `q` and after Ctrl-C.
 //! Skipped (loudly) where tmux is not installed; `.ci/run` installs it.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -1,0 +1,18 @@
+//! Real-time runs over real HTTP(S) and MQTT: the embedded server (`serve`), hostile servers (wiremock), managed servers and goosebit; one test binary.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cpg_hostile;
+mod goosebit;
+mod goosebit_adapter;
+mod hawkbit_adapter;
+mod hostile;
+mod managed_run;
+mod otau_hostile;
+mod otau_loop;
+mod otau_mqtt;
+mod real_run;
+mod serve;
+mod serve_mgmt;
+mod serve_otau;

@@ -1,0 +1,13 @@
+//! Virtual-time runs, reports, shrink, the CLI and the TUI: one test binary (a binary per file cost a link each).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cli;
+mod determinism;
+mod html_report;
+mod invariants;
+mod reports;
+mod shrink;
+mod tui;
+mod tui_tmux;
