@@ -5,9 +5,10 @@ use rand::RngCore;
 
 use super::{ClientEnv, DdiClient, Step};
 use crate::message::Response;
-use crate::protocol::ddi::event::{DdiEvent, Offer, Outcome, ReqKind};
+use crate::protocol::ddi::event::{DdiEvent, Offer, Outcome};
 use crate::protocol::ddi::sleep::parse_sleep;
 use crate::protocol::ddi::wire::{ControllerBase, HandlingType};
+use crate::protocol::transport::ReqKind;
 use crate::time::{Span, Time};
 
 use super::http::{action_id_in, is_retriable};
