@@ -1,12 +1,21 @@
 //! A simulated device and the bookkeeping around it, shared by both drivers.
 //!
-//! A [`Device`] is a protocol client (DDI or OTAU, see [`Client`]) plus what
-//! makes it one particular device: its number and identity, its two random
-//! streams (decisions, link), the phase of its online windows and its running
-//! trace hash. Drivers talk to devices only through [`Device::poll_transmit`]
-//! and [`Device::handle_response`], which hand what the client observed to
-//! the [`Ledger`] (trace hash, oracle, counters). The virtual engine and the
-//! real-time driver differ only in how requests travel.
+//! A [`Device`] is a protocol client (DDI, OTAU or constrained, see
+//! [`Client`]) plus what makes it one particular device: its number and
+//! identity, its two random streams (decisions, link), the phase of its
+//! online windows and its running trace hash. Drivers talk to devices only
+//! through [`Device::poll_timeout`], [`Device::poll_transmit`],
+//! [`Device::handle_response`] (and, over MQTT, [`Device::handle_published`]
+//! and [`Device::handle_message`]), which step the client through the one
+//! contract ([`DeviceClient`]) and hand what it observed to the [`Ledger`]
+//! (trace hash, oracle, counters). The virtual engine and the real-time
+//! driver differ only in how requests travel.
+//!
+//! Adding a protocol: implement [`fleetsim_core::protocol::Client`] and
+//! [`DeviceClient`] for its client and [`Observation`] (with
+//! [`crate::digest::Encode`] and [`crate::digest::Describe`]) for its events,
+//! add a [`Client`] variant (and its arm in `each_client!` and
+//! [`Device::poll_timeout`]) and construct it in [`Device::new`].
 
 mod client;
 mod ledger;
