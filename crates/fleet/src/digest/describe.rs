@@ -76,7 +76,9 @@ impl Describe for DdiEvent {
             DdiEvent::NetFailed { kind, error } => {
                 write!(f, "{}: no answer ({error})", request(*kind))
             }
-            DdiEvent::Answered { kind, status } => write!(f, "{}: {status}", request(*kind)),
+            DdiEvent::Answered { kind, status } => {
+                write!(f, "{} answered {status}", request(*kind))
+            }
             DdiEvent::Unreadable { kind } => write!(f, "{}: unreadable answer", request(*kind)),
             DdiEvent::RootSeen {
                 sleep,
@@ -268,5 +270,36 @@ impl Describe for ConstrainedEvent {
                 write!(f, "poll interval now {seconds} s")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_root_answer_reads_as_a_sentence() {
+        let ev = DdiEvent::RootSeen {
+            sleep: Some(Span::secs(60)),
+            offer: Offer::Deployment(1),
+            installed: None,
+            config_data: false,
+        };
+        assert_eq!(
+            Told(&ev).to_string(),
+            "root poll: sleep 60 s, deployment 1 offered"
+        );
+    }
+
+    #[test]
+    fn an_ended_action_says_why() {
+        let ev = DdiEvent::ActionEnded {
+            action: 4,
+            outcome: Outcome::Failure("hash mismatch".into()),
+        };
+        assert_eq!(
+            Told(&ev).to_string(),
+            "action 4 ended: failure (hash mismatch)"
+        );
     }
 }
