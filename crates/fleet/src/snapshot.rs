@@ -178,51 +178,55 @@ pub fn campaign_members(setup: &Setup, devices: &[Device]) -> Vec<Vec<u32>> {
         .collect()
 }
 
+/// Progress of each campaign. A device counts for the latest started
+/// campaign that selects it: a later campaign takes over the devices of an
+/// earlier one.
+fn campaign_gauges(p: &Parts<'_>) -> Vec<CampaignGauge> {
+    let mut order: Vec<usize> = (0..p.setup.campaigns.len()).collect();
+    order.sort_by_key(|i| (p.setup.campaigns[*i].at, *i));
+    let mut latest: Vec<u32> = vec![u32::MAX; p.devices.len()];
+    for &i in order.iter().filter(|i| p.now >= p.setup.campaigns[**i].at) {
+        for &slot in &p.members[i] {
+            latest[slot as usize] = i as u32;
+        }
+    }
+    p.setup
+        .campaigns
+        .iter()
+        .zip(p.members)
+        .enumerate()
+        .map(|(i, (c, slots))| {
+            let (mut updated, mut failed, mut moved_on) = (0, 0, 0);
+            for &slot in slots.iter().filter(|_| p.now >= c.at) {
+                if latest[slot as usize] != i as u32 {
+                    moved_on += 1;
+                    continue;
+                }
+                match p.devices[slot as usize].phase {
+                    Phase::Updated => updated += 1,
+                    Phase::Failed | Phase::Canceled => failed += 1,
+                    _ => {}
+                }
+            }
+            CampaignGauge {
+                name: c.name.clone(),
+                at: c.at,
+                targeted: slots.len() as u64,
+                updated,
+                failed,
+                moved_on,
+                started: p.now >= c.at,
+            }
+        })
+        .collect()
+}
+
 impl Snapshot {
     /// Takes a snapshot of a run.
     pub fn capture(p: Parts<'_>) -> Snapshot {
         let stats = &p.books.stats;
         let oracle = &p.books.oracle;
-        // A device counts for the latest started campaign that selects it:
-        // a later campaign takes over the devices of an earlier one.
-        let mut order: Vec<usize> = (0..p.setup.campaigns.len()).collect();
-        order.sort_by_key(|i| (p.setup.campaigns[*i].at, *i));
-        let mut latest: Vec<u32> = vec![u32::MAX; p.devices.len()];
-        for &i in order.iter().filter(|i| p.now >= p.setup.campaigns[**i].at) {
-            for &slot in &p.members[i] {
-                latest[slot as usize] = i as u32;
-            }
-        }
-        let campaigns = p
-            .setup
-            .campaigns
-            .iter()
-            .zip(p.members)
-            .enumerate()
-            .map(|(i, (c, slots))| {
-                let (mut updated, mut failed, mut moved_on) = (0, 0, 0);
-                for &slot in slots.iter().filter(|_| p.now >= c.at) {
-                    if latest[slot as usize] != i as u32 {
-                        moved_on += 1;
-                        continue;
-                    }
-                    match p.devices[slot as usize].phase {
-                        Phase::Updated => updated += 1,
-                        Phase::Failed | Phase::Canceled => failed += 1,
-                        _ => {}
-                    }
-                }
-                CampaignGauge {
-                    name: c.name.clone(),
-                    at: c.at,
-                    targeted: slots.len() as u64,
-                    updated,
-                    failed,
-                    moved_on,
-                    started: p.now >= c.at,
-                }
-            })
-            .collect();
+        let campaigns = campaign_gauges(&p);
         let device = p
             .focus
             .map(|f| device_view(&p.devices[f.slot], p.setup, p.now, f, oracle.violations()));

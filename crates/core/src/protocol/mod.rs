@@ -1,9 +1,20 @@
 //! Sans-IO protocol clients. Each takes `now` and inputs and returns requests,
-//! timers and observations; neither owns a socket nor reads a clock.
+//! timers and observations; none owns a socket or reads a clock.
+//!
+//! Layout: [`client`] (the [`Client`] contract all of them keep),
+//! [`transport`] (what travels between a client and its driver), and one
+//! module per protocol: [`ddi`] (hawkBit DDI), [`otau`] (Exosite OTAU),
+//! [`constrained`] (the constrained device of the custom protocol gateway).
+//! A protocol module imports the neutral modules, never another protocol.
 
+pub mod client;
 pub mod constrained;
 pub mod ddi;
 pub mod otau;
+pub mod transport;
+
+pub use client::Client;
+pub use transport::{Delivery, ReqKind, Transmit};
 
 use rand::{Rng, RngCore};
 

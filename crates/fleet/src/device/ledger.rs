@@ -1,10 +1,12 @@
 //! What a driver does with the facts its devices observed: hash them into the
-//! device's trace, hand them to the oracle, count phases and outcomes.
+//! device's trace, hand them to the oracle, count phases and outcomes, and
+//! (when a device is followed) tell them as sentences.
 
 use std::collections::BTreeMap;
 
+use super::client::Scratch;
 use super::Device;
-use crate::digest::combine;
+use crate::digest::{combine, Describe, Encode, Told};
 use crate::engine::RunResult;
 use crate::stats::Stats;
 use fleetsim_core::oracle::{Oracle, OracleConfig};
@@ -14,14 +16,18 @@ use fleetsim_core::protocol::otau::wire::Status;
 use fleetsim_core::protocol::otau::OtauEvent;
 use fleetsim_core::time::Time;
 
+/// What the ledger does with one kind of observation: hand it to the oracle,
+/// move the device's phase, count outcomes. (Hashing and telling it are
+/// [`Encode`] and [`Describe`].)
+pub trait Observation: Encode + Describe + Send + 'static {
+    /// Books the observation device `d` (in slot `slot`) made at `now`.
+    fn book(&self, ledger: &mut Ledger, slot: usize, d: &mut Device, now: Time);
+}
+
 /// The oracle, the statistics and the phase counts of a run.
 pub struct Ledger {
-    /// Scratch buffer for DDI client events (reused, never shrinks).
-    pub(super) ddi_events: Vec<DdiEvent>,
-    /// Scratch buffer for OTAU client events.
-    pub(super) otau_events: Vec<OtauEvent>,
-    /// Scratch buffer for CPG client events.
-    pub(super) cpg_events: Vec<ConstrainedEvent>,
+    /// Reused client event buffers.
+    pub(super) scratch: Scratch,
     /// Invariant checks.
     pub oracle: Oracle,
     /// Counters and histograms.
@@ -36,91 +42,29 @@ impl Ledger {
         let mut phases = [0; 7];
         phases[Phase::Idle as usize] = devices as u64;
         Ledger {
-            ddi_events: Vec::new(),
-            otau_events: Vec::new(),
-            cpg_events: Vec::new(),
+            scratch: Scratch::default(),
             oracle: Oracle::new(config, devices),
             stats: Stats::new(),
             phases,
         }
     }
 
-    /// Records what device `d` (in slot `slot`) observed at `now`; appends a
-    /// readable line per event to `trace` when given.
-    pub fn record(
+    /// Records what device `d` (in slot `slot`) observed at `now`: into its
+    /// trace hash, the oracle and the counts; appends a sentence per event to
+    /// `trace` when given.
+    pub fn record<E: Observation>(
         &mut self,
         slot: usize,
         d: &mut Device,
         now: Time,
-        events: &[DdiEvent],
+        events: &[E],
         mut trace: Option<&mut Vec<String>>,
     ) {
         for ev in events {
-            d.trace.event(now, ev);
-            self.oracle
-                .observe(slot, d.number, &d.controller_id, now, ev);
-            match ev {
-                DdiEvent::PhaseChanged(p) => self.enter_phase(d, Some(*p)),
-                DdiEvent::DeploymentSeen { .. } => {
-                    d.assigned_at.get_or_insert(now);
-                }
-                DdiEvent::ActionEnded { outcome, .. } => {
-                    self.stats.ended(outcome);
-                    if *outcome == Outcome::Success
-                        && d.converged_at.is_none()
-                        && d.assigned_at.is_some()
-                    {
-                        d.converged_at = Some(now);
-                    }
-                }
-                _ => {}
-            }
+            ev.encode(now, &mut d.trace);
+            ev.book(self, slot, d, now);
             if let Some(t) = trace.as_deref_mut() {
-                t.push(format!("{now:>14}    {ev:?}"));
-            }
-        }
-    }
-
-    /// Records what OTAU device `d` observed at `now`: the same phases and
-    /// outcomes as a DDI device (a manifest is its action; `INSTALLED_VERSION`
-    /// after `INSTALL_SUCCESS` is success, an `*_ERROR` failure).
-    pub fn record_otau(
-        &mut self,
-        d: &mut Device,
-        now: Time,
-        events: &[OtauEvent],
-        mut trace: Option<&mut Vec<String>>,
-    ) {
-        for ev in events {
-            d.trace.otau_event(now, ev);
-            self.oracle
-                .observe_otau(d.number, &d.controller_id, now, ev);
-            let phase = match ev {
-                OtauEvent::Offered { busy: false, .. } => {
-                    d.assigned_at.get_or_insert(now);
-                    None
-                }
-                OtauEvent::Started { .. } => Some(Phase::Downloading),
-                OtauEvent::StatusAccepted { status, .. } => match status {
-                    Status::Install => Some(Phase::Installing),
-                    Status::InstalledVersion if d.phase == Phase::Installing => {
-                        self.stats.ended(&Outcome::Success);
-                        if d.converged_at.is_none() && d.assigned_at.is_some() {
-                            d.converged_at = Some(now);
-                        }
-                        Some(Phase::Updated)
-                    }
-                    s if s.is_error() => {
-                        self.stats.ended(&Outcome::Failure(s.as_str().to_string()));
-                        Some(Phase::Failed)
-                    }
-                    _ => None,
-                },
-                _ => None,
-            };
-            self.enter_phase(d, phase);
-            if let Some(t) = trace.as_deref_mut() {
-                t.push(format!("{now:>14}    {ev:?}"));
+                t.push(format!("{now:>14}    {}", Told(ev)));
             }
         }
     }
@@ -134,48 +78,11 @@ impl Ledger {
         }
     }
 
-    /// Records what constrained device `d` observed at `now`: a download
-    /// is its "downloading" phase, a verified file "installing", and the
-    /// result the gateway accepted ends the update.
-    pub fn record_cpg(
-        &mut self,
-        d: &mut Device,
-        now: Time,
-        events: &[ConstrainedEvent],
-        mut trace: Option<&mut Vec<String>>,
-    ) {
-        for ev in events {
-            d.trace.text(&format!("{ev:?}"));
-            self.oracle.observe_cpg(d.number, &d.controller_id, now, ev);
-            let phase = match ev {
-                ConstrainedEvent::Offered { .. } => {
-                    d.assigned_at.get_or_insert(now);
-                    None
-                }
-                ConstrainedEvent::Sent {
-                    kind: ConstrainedReq::Download,
-                } if d.phase != Phase::Downloading => Some(Phase::Downloading),
-                ConstrainedEvent::Downloaded { .. } => Some(Phase::Installing),
-                ConstrainedEvent::Reported { ok: true, .. } => {
-                    self.stats.ended(&Outcome::Success);
-                    if d.converged_at.is_none() && d.assigned_at.is_some() {
-                        d.converged_at = Some(now);
-                    }
-                    Some(Phase::Updated)
-                }
-                ConstrainedEvent::Reported {
-                    ok: false, detail, ..
-                } => {
-                    let why = detail.clone().unwrap_or_else(|| "failed".to_string());
-                    self.stats.ended(&Outcome::Failure(why));
-                    Some(Phase::Failed)
-                }
-                _ => None,
-            };
-            self.enter_phase(d, phase);
-            if let Some(t) = trace.as_deref_mut() {
-                t.push(format!("{now:>14}    {ev:?}"));
-            }
+    /// Device `d` finished an update at `now`.
+    fn succeeded(&mut self, d: &mut Device, now: Time) {
+        self.stats.ended(&Outcome::Success);
+        if d.converged_at.is_none() && d.assigned_at.is_some() {
+            d.converged_at = Some(now);
         }
     }
 
@@ -212,5 +119,93 @@ impl Ledger {
             shard: None,
             real_time: false,
         }
+    }
+}
+
+impl Observation for DdiEvent {
+    fn book(&self, ledger: &mut Ledger, slot: usize, d: &mut Device, now: Time) {
+        ledger
+            .oracle
+            .observe(slot, d.number, &d.controller_id, now, self);
+        match self {
+            DdiEvent::PhaseChanged(p) => ledger.enter_phase(d, Some(*p)),
+            DdiEvent::DeploymentSeen { .. } => {
+                d.assigned_at.get_or_insert(now);
+            }
+            DdiEvent::ActionEnded { outcome, .. } => {
+                if *outcome == Outcome::Success {
+                    ledger.succeeded(d, now);
+                } else {
+                    ledger.stats.ended(outcome);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The same phases and outcomes as a DDI device: a manifest is its action;
+/// `INSTALLED_VERSION` after `INSTALL_SUCCESS` is success, an `*_ERROR` failure.
+impl Observation for OtauEvent {
+    fn book(&self, ledger: &mut Ledger, _slot: usize, d: &mut Device, now: Time) {
+        ledger
+            .oracle
+            .observe_otau(d.number, &d.controller_id, now, self);
+        let phase = match self {
+            OtauEvent::Offered { busy: false, .. } => {
+                d.assigned_at.get_or_insert(now);
+                None
+            }
+            OtauEvent::Started { .. } => Some(Phase::Downloading),
+            OtauEvent::StatusAccepted { status, .. } => match status {
+                Status::Install => Some(Phase::Installing),
+                Status::InstalledVersion if d.phase == Phase::Installing => {
+                    ledger.succeeded(d, now);
+                    Some(Phase::Updated)
+                }
+                s if s.is_error() => {
+                    ledger
+                        .stats
+                        .ended(&Outcome::Failure(s.as_str().to_string()));
+                    Some(Phase::Failed)
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        ledger.enter_phase(d, phase);
+    }
+}
+
+/// A download is a constrained device's "downloading" phase, a verified file
+/// "installing", and the result the gateway accepted ends the update.
+impl Observation for ConstrainedEvent {
+    fn book(&self, ledger: &mut Ledger, _slot: usize, d: &mut Device, now: Time) {
+        ledger
+            .oracle
+            .observe_cpg(d.number, &d.controller_id, now, self);
+        let phase = match self {
+            ConstrainedEvent::Offered { .. } => {
+                d.assigned_at.get_or_insert(now);
+                None
+            }
+            ConstrainedEvent::Sent {
+                kind: ConstrainedReq::Download,
+            } if d.phase != Phase::Downloading => Some(Phase::Downloading),
+            ConstrainedEvent::Downloaded { .. } => Some(Phase::Installing),
+            ConstrainedEvent::Reported { ok: true, .. } => {
+                ledger.succeeded(d, now);
+                Some(Phase::Updated)
+            }
+            ConstrainedEvent::Reported {
+                ok: false, detail, ..
+            } => {
+                let why = detail.clone().unwrap_or_else(|| "failed".to_string());
+                ledger.stats.ended(&Outcome::Failure(why));
+                Some(Phase::Failed)
+            }
+            _ => None,
+        };
+        ledger.enter_phase(d, phase);
     }
 }

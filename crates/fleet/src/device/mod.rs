@@ -1,30 +1,41 @@
 //! A simulated device and the bookkeeping around it, shared by both drivers.
 //!
-//! A [`Device`] is a protocol client (DDI or OTAU, see [`Client`]) plus what
-//! makes it one particular device: its number and identity, its two random
-//! streams (decisions, link), the phase of its online windows and its running
-//! trace hash. Drivers talk to devices only through [`Device::poll_transmit`]
-//! and [`Device::handle_response`], which hand what the client observed to
-//! the [`Ledger`] (trace hash, oracle, counters). The virtual engine and the
-//! real-time driver differ only in how requests travel.
+//! A [`Device`] is a protocol client (DDI, OTAU or constrained, see
+//! [`Client`]) plus what makes it one particular device: its number and
+//! identity, its two random streams (decisions, link), the phase of its
+//! online windows and its running trace hash. Drivers talk to devices only
+//! through [`Device::poll_timeout`], [`Device::poll_transmit`],
+//! [`Device::handle_response`] (and, over MQTT, [`Device::handle_published`]
+//! and [`Device::handle_message`]), which step the client through the one
+//! contract ([`DeviceClient`]) and hand what it observed to the [`Ledger`]
+//! (trace hash, oracle, counters). The virtual engine and the real-time
+//! driver differ only in how requests travel.
+//!
+//! Adding a protocol: implement [`fleetsim_core::protocol::Client`] and
+//! [`DeviceClient`] for its client and [`Observation`] (with
+//! [`crate::digest::Encode`] and [`crate::digest::Describe`]) for its events,
+//! add a [`Client`] variant (and its arm in `each_client!` and
+//! [`Device::poll_timeout`]) and construct it in [`Device::new`].
 
+mod client;
 mod ledger;
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-pub use ledger::Ledger;
+use client::Cx;
+pub use client::DeviceClient;
+pub use ledger::{Ledger, Observation};
 
 use crate::digest::TraceHash;
 use crate::rng::{stream, Purpose};
 use crate::scenario::Protocol;
-use crate::setup::{Group, Setup};
+use crate::setup::Setup;
 use fleetsim_core::message::NetError;
-use fleetsim_core::protocol::constrained::{
-    ConstrainedClient, ConstrainedEnv, ConstrainedEvent, ConstrainedReq,
-};
-use fleetsim_core::protocol::ddi::{ClientEnv, DdiClient, Delivery, Phase, ReqKind};
-use fleetsim_core::protocol::otau::{OtauClient, OtauEnv, OtauEvent, Transmit, Transport};
+use fleetsim_core::protocol::constrained::ConstrainedClient;
+use fleetsim_core::protocol::ddi::{DdiClient, Phase};
+use fleetsim_core::protocol::otau::{OtauClient, Transport};
+use fleetsim_core::protocol::{Delivery, ReqKind, Transmit};
 use fleetsim_core::server::otau::cik_for;
 use fleetsim_core::time::{Span, Time};
 
@@ -35,27 +46,25 @@ pub enum Client {
     /// Exosite OTAU (boxed: OTAU fleets are the smaller ones).
     Otau(Box<OtauClient>),
     /// A constrained device of the custom protocol gateway (seed 000).
-    Cpg(Box<CpgDevice>),
+    Constrained(Box<ConstrainedClient>),
 }
 
-/// A `cpg` client and the URL of its request in flight (the oracle judges
-/// download answers by their URL).
-pub struct CpgDevice {
-    /// The client state machine.
-    pub client: ConstrainedClient,
-    /// URL of the request in flight.
-    pub url: String,
-}
-
-impl Client {
-    /// When the client next wants to act.
-    pub fn poll_timeout(&self) -> Time {
-        match self {
-            Client::Ddi(c) => c.poll_timeout(),
-            Client::Otau(c) => c.poll_timeout(),
-            Client::Cpg(c) => c.client.poll_timeout(),
+/// Runs `$body` with `$c` bound to the device client (`&mut`, whatever its
+/// protocol): the one place that lists the protocols.
+macro_rules! each_client {
+    ($client:expr, $c:ident => $body:expr) => {
+        match $client {
+            Client::Ddi($c) => $body,
+            Client::Otau(b) => {
+                let $c = &mut **b;
+                $body
+            }
+            Client::Constrained(b) => {
+                let $c = &mut **b;
+                $body
+            }
         }
-    }
+    };
 }
 
 /// One simulated device.
@@ -112,21 +121,19 @@ impl Device {
             }
             None => g.link.next_online(Time::ZERO, window_phase),
         };
-        let (client, controller_id) = if g.protocol.is_otau() {
-            let client = OtauClient::with_transport(start, g.otau.transport);
-            (Client::Otau(Box::new(client)), cik_for(number))
-        } else if g.protocol == Protocol::Cpg {
-            let client = ConstrainedClient::new(start);
-            let url = String::new();
-            (
-                Client::Cpg(Box::new(CpgDevice { client, url })),
-                setup.controller_id(number),
-            )
-        } else {
-            (
-                Client::Ddi(DdiClient::new(start, &g.settings)),
-                setup.controller_id(number),
-            )
+        let (client, controller_id) = match g.protocol {
+            Protocol::Otau | Protocol::OtauMqtt => {
+                let client = OtauClient::with_transport(start, g.otau.transport);
+                (Client::Otau(Box::new(client)), cik_for(number))
+            }
+            Protocol::Cpg => {
+                let client = Box::new(ConstrainedClient::new(start));
+                (Client::Constrained(client), setup.controller_id(number))
+            }
+            Protocol::Ddi => {
+                let client = DdiClient::new(start, &g.settings);
+                (Client::Ddi(client), setup.controller_id(number))
+            }
         };
         Device {
             number,
@@ -158,6 +165,20 @@ impl Device {
         self.is_otau() && setup.groups[self.group as usize].otau.transport == Transport::Mqtt
     }
 
+    /// True for constrained devices (the custom protocol gateway's).
+    pub fn is_constrained(&self) -> bool {
+        matches!(self.client, Client::Constrained(_))
+    }
+
+    /// When the device's client next wants to act.
+    pub fn poll_timeout(&self) -> Time {
+        match &self.client {
+            Client::Ddi(c) => c.poll_timeout(),
+            Client::Otau(c) => c.poll_timeout(),
+            Client::Constrained(c) => c.poll_timeout(),
+        }
+    }
+
     /// The request to send at `now`, if one is due, with its kind; what the
     /// client observed goes to `books` (and to `trace` when given).
     pub fn poll_transmit(
@@ -169,53 +190,22 @@ impl Device {
         trace: Option<&mut Vec<String>>,
     ) -> Option<(ReqKind, Transmit)> {
         let group = &env.setup.groups[self.group as usize];
-        match &mut self.client {
-            Client::Ddi(c) => {
-                let mut events = std::mem::take(&mut books.ddi_events);
-                events.clear();
-                let req = c.poll_transmit(
-                    now,
-                    &self.controller_id,
-                    &ddi_env(env, group),
-                    &mut self.rng,
-                    &mut events,
-                );
-                let kind = events
-                    .iter()
-                    .find_map(|e| match e {
-                        fleetsim_core::protocol::ddi::DdiEvent::Sent { kind, .. } => Some(*kind),
-                        _ => None,
-                    })
-                    .unwrap_or(ReqKind::Root);
-                books.record(slot, self, now, &events, trace);
-                books.ddi_events = events;
-                Some((kind, Transmit::Http(req?)))
-            }
-            Client::Otau(c) => {
-                let req = c.poll_transmit(now, &otau_env(env, group, &self.controller_id))?;
-                let kind = ReqKind::from(c.request_kind());
-                self.trace.word(now.as_millis());
-                self.trace.word(200 + kind as u64);
-                Some((kind, req))
-            }
-            Client::Cpg(c) => {
-                let req = c
-                    .client
-                    .poll_transmit(now, &cpg_env(env, group, &self.controller_id))?;
-                let cpg_kind = c.client.request_kind();
-                c.url.clone_from(&req.url);
-                let kind = ReqKind::from(cpg_kind);
-                self.trace.word(now.as_millis());
-                self.trace.word(400 + kind as u64);
-                books.record_cpg(
-                    self,
-                    now,
-                    &[ConstrainedEvent::Sent { kind: cpg_kind }],
-                    trace,
-                );
-                Some((kind, Transmit::Http(req)))
-            }
-        }
+        each_client!(&mut self.client, c => {
+            let mut events = books.scratch.take();
+            let cx = Cx {
+                now,
+                env,
+                group,
+                number: self.number,
+                id: &self.controller_id,
+                rng: &mut self.rng,
+                trace: &mut self.trace,
+            };
+            let sent = client::transmit(c, cx, &mut events);
+            books.record(slot, self, now, &events, trace);
+            books.scratch.put(events);
+            sent
+        })
     }
 
     /// What came of the request sent last.
@@ -229,69 +219,23 @@ impl Device {
         trace: Option<&mut Vec<String>>,
     ) {
         let group = &env.setup.groups[self.group as usize];
-        match &mut self.client {
-            Client::Ddi(c) => {
-                let mut events = std::mem::take(&mut books.ddi_events);
-                events.clear();
-                c.handle_response(
-                    now,
-                    delivery,
-                    &ddi_env(env, group),
-                    &mut self.rng,
-                    &mut events,
-                );
-                books.record(slot, self, now, &events, trace);
-                books.ddi_events = events;
-            }
-            Client::Otau(c) => {
-                self.trace.word(now.as_millis());
-                self.trace.word(match &delivery {
-                    Delivery::Complete(r) => 300 + u64::from(r.status),
-                    Delivery::Broken(e, _) => 1000 + *e as u64,
-                });
-                let mut events = std::mem::take(&mut books.otau_events);
-                events.clear();
-                c.handle_response(
-                    now,
-                    delivery,
-                    &otau_env(env, group, &self.controller_id),
-                    &mut self.rng,
-                    &mut events,
-                );
-                books.record_otau(self, now, &events, trace);
-                books.otau_events = events;
-            }
-            Client::Cpg(c) => {
-                self.trace.word(now.as_millis());
-                self.trace.word(match &delivery {
-                    Delivery::Complete(r) => 500 + u64::from(r.status),
-                    Delivery::Broken(e, _) => 1100 + *e as u64,
-                });
-                if let (ConstrainedReq::Download, Delivery::Complete(r)) =
-                    (c.client.request_kind(), &delivery)
-                {
-                    let (number, cid) = (self.number, &self.controller_id);
-                    books
-                        .oracle
-                        .url_download(number, cid, now, &c.url, r.status, false);
-                }
-                let mut events = std::mem::take(&mut books.cpg_events);
-                events.clear();
-                c.client.handle_response(
-                    now,
-                    delivery,
-                    &cpg_env(env, group, &self.controller_id),
-                    &mut self.rng,
-                    &mut events,
-                );
-                books.record_cpg(self, now, &events, trace);
-                books.cpg_events = events;
-            }
-        }
+        each_client!(&mut self.client, c => {
+            let mut events = books.scratch.take();
+            let cx = Cx {
+                now,
+                env,
+                group,
+                number: self.number,
+                id: &self.controller_id,
+                rng: &mut self.rng,
+                trace: &mut self.trace,
+            };
+            client::respond(c, cx, delivery, &mut books.oracle, &mut events);
+            books.record(slot, self, now, &events, trace);
+            books.scratch.put(events);
+        })
     }
-}
 
-impl Device {
     /// What came of the publish sent last (MQTT): its PUBACK, or why none came.
     pub fn handle_published(
         &mut self,
@@ -301,14 +245,23 @@ impl Device {
         books: &mut Ledger,
         trace: Option<&mut Vec<String>>,
     ) {
-        self.trace.word(now.as_millis());
-        self.trace.word(match result {
-            Ok(()) => 2000,
-            Err(e) => 2001 + e as u64,
-        });
-        self.otau_step(now, env, books, trace, |c, env, rng, events| {
-            c.handle_published(now, result, env, rng, events)
-        });
+        let group = &env.setup.groups[self.group as usize];
+        each_client!(&mut self.client, c => {
+            let mut events = books.scratch.take();
+            let cx = Cx {
+                now,
+                env,
+                group,
+                number: self.number,
+                id: &self.controller_id,
+                rng: &mut self.rng,
+                trace: &mut self.trace,
+            };
+            client::published(c, cx, result, &mut events);
+            // The slot only matters to DDI observations; publishes make none.
+            books.record(0, self, now, &events, trace);
+            books.scratch.put(events);
+        })
     }
 
     /// A resource value pushed to the device (MQTT `config_otau`).
@@ -321,64 +274,22 @@ impl Device {
         books: &mut Ledger,
         trace: Option<&mut Vec<String>>,
     ) {
-        self.trace.word(now.as_millis());
-        self.trace.word(3000);
-        self.trace.text(value);
-        self.otau_step(now, env, books, trace, |c, env, rng, events| {
-            c.handle_message(now, alias, value, env, rng, events)
-        });
-    }
-
-    /// Runs `step` on the OTAU client and books what it observed.
-    fn otau_step(
-        &mut self,
-        now: Time,
-        env: &Env<'_>,
-        books: &mut Ledger,
-        trace: Option<&mut Vec<String>>,
-        step: impl FnOnce(&mut OtauClient, &OtauEnv<'_>, &mut ChaCha8Rng, &mut Vec<OtauEvent>),
-    ) {
-        let Client::Otau(c) = &mut self.client else {
-            return;
-        };
         let group = &env.setup.groups[self.group as usize];
-        let mut events = std::mem::take(&mut books.otau_events);
-        events.clear();
-        step(
-            c,
-            &otau_env(env, group, &self.controller_id),
-            &mut self.rng,
-            &mut events,
-        );
-        books.record_otau(self, now, &events, trace);
-        books.otau_events = events;
-    }
-}
-
-fn ddi_env<'a>(env: &'a Env<'a>, group: &'a Group) -> ClientEnv<'a> {
-    ClientEnv {
-        base_url: env.base_url,
-        tenant: env.tenant,
-        authorization: env.authorization,
-        catalog: env.setup.server.catalog(),
-        settings: &group.settings,
-    }
-}
-
-fn cpg_env<'a>(env: &'a Env<'a>, group: &'a Group, device: &'a str) -> ConstrainedEnv<'a> {
-    ConstrainedEnv {
-        base_url: env.base_url,
-        device,
-        catalog: env.setup.sidekick.catalog(),
-        settings: &group.cpg,
-    }
-}
-
-fn otau_env<'a>(env: &'a Env<'a>, group: &'a Group, cik: &'a str) -> OtauEnv<'a> {
-    OtauEnv {
-        base_url: env.base_url,
-        cik,
-        catalog: env.setup.otau.catalog(),
-        settings: &group.otau,
+        each_client!(&mut self.client, c => {
+            let mut events = books.scratch.take();
+            let cx = Cx {
+                now,
+                env,
+                group,
+                number: self.number,
+                id: &self.controller_id,
+                rng: &mut self.rng,
+                trace: &mut self.trace,
+            };
+            client::message(c, cx, (alias, value), &mut events);
+            // The slot only matters to DDI observations; messages make none.
+            books.record(0, self, now, &events, trace);
+            books.scratch.put(events);
+        })
     }
 }

@@ -95,9 +95,7 @@ impl Engine {
                 continue;
             };
             let d = &mut self.devices[slot];
-            d.trace.word(now.as_millis());
-            d.trace
-                .word(0x0c90_0000 | (command as u64) << 1 | u64::from(reissue));
+            d.trace.command_fired(now, command as u64, reissue);
             self.books
                 .oracle
                 .url_fired(d.number, &d.controller_id, now, reissue);

@@ -170,7 +170,7 @@ impl Engine {
                 d.0.max(Span::secs(1))
             });
         let mut queue = Queue::default();
-        let next_wake: Vec<Time> = devices.iter().map(|d| d.client.poll_timeout()).collect();
+        let next_wake: Vec<Time> = devices.iter().map(|d| d.poll_timeout()).collect();
         for (slot, due) in next_wake.iter().enumerate() {
             queue.push(*due, slot as u32, What::Wake);
         }
@@ -370,7 +370,7 @@ impl Engine {
     }
 
     fn schedule_wake(&mut self, slot: usize) {
-        let due = self.devices[slot].client.poll_timeout();
+        let due = self.devices[slot].poll_timeout();
         if due != Time::NEVER && due != self.next_wake[slot] {
             self.next_wake[slot] = due;
             self.queue.push(due, slot as u32, What::Wake);
@@ -475,7 +475,7 @@ impl Engine {
         let Some(req) = request else {
             return;
         };
-        if matches!(d.client, crate::device::Client::Cpg(_)) {
+        if d.is_constrained() {
             return self.cpg_arrive(slot, now, down, req);
         }
         if !d.is_otau() {
@@ -626,8 +626,7 @@ impl Engine {
                 at,
                 ..
             } = ev;
-            d.trace.word(at.as_millis());
-            d.trace.word(action.0 << 8 | *to as u64);
+            d.trace.action_status(*at, action.0, *to as u64);
             self.books.oracle.server_status_change(
                 slot,
                 d.number,
@@ -691,8 +690,7 @@ impl Engine {
             return;
         }
         self.books.oracle.otau_manifest_set(d.number, now);
-        d.trace.word(now.as_millis());
-        d.trace.word(0x07a0_0000 | i as u64);
+        d.trace.manifest_written(now, i);
         d.assigned_at.get_or_insert(now);
         d.converged_at = None;
         if self.record == Some(d.number) {

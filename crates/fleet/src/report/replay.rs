@@ -143,8 +143,35 @@ pub fn replay(path: &Path, device: &str) -> Result<Replayed, ReplayError> {
             example: setup.controller_id(first),
         });
     };
-    let controller_id = setup.controller_id(number);
-    let violations = report["violations"]
+    let (trace, digest, rerun) = if report["mode"].as_str() == Some("real") {
+        // A real server's answers cannot be re-run: show what was recorded.
+        let trace = recorded_excerpt(&report, number);
+        if trace.is_empty() {
+            return Err(ReplayError::RealTime {
+                path,
+                device: device.to_string(),
+            });
+        }
+        (trace, recorded.clone(), false)
+    } else {
+        let (hash, trace) = replay_device(&scenario, number);
+        (trace, hash.to_hex(), true)
+    };
+    Ok(Replayed {
+        controller_id: setup.controller_id(number),
+        violations: violations_of(&report, number),
+        scenario,
+        number,
+        trace,
+        digest,
+        recorded,
+        rerun,
+    })
+}
+
+/// The violations `report` records for device `number`: id, time, message.
+fn violations_of(report: &serde_json::Value, number: u64) -> Vec<(String, u64, String)> {
+    report["violations"]
         .as_array()
         .into_iter()
         .flatten()
@@ -157,48 +184,22 @@ pub fn replay(path: &Path, device: &str) -> Result<Replayed, ReplayError> {
                 text("message"),
             )
         })
-        .collect();
-    if report["mode"].as_str() == Some("real") {
-        // A real server's answers cannot be re-run: show what was recorded.
-        let first = report["violations"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|v| v["device"].as_u64() == Some(number));
-        let trace: Vec<String> = first
-            .and_then(|v| v["excerpt"].as_array())
-            .into_iter()
-            .flatten()
-            .filter_map(|l| l.as_str().map(str::to_string))
-            .collect();
-        if trace.is_empty() {
-            return Err(ReplayError::RealTime {
-                path,
-                device: device.to_string(),
-            });
-        }
-        return Ok(Replayed {
-            scenario,
-            number,
-            controller_id,
-            trace,
-            digest: recorded.clone(),
-            recorded,
-            violations,
-            rerun: false,
-        });
-    }
-    let (hash, trace) = replay_device(&scenario, number);
-    Ok(Replayed {
-        scenario,
-        number,
-        controller_id,
-        trace,
-        digest: hash.to_hex(),
-        recorded,
-        violations,
-        rerun: true,
-    })
+        .collect()
+}
+
+/// The trace excerpt `report` keeps with device `number`'s first violation.
+fn recorded_excerpt(report: &serde_json::Value, number: u64) -> Vec<String> {
+    let first = report["violations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v["device"].as_u64() == Some(number));
+    first
+        .and_then(|v| v["excerpt"].as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.as_str().map(str::to_string))
+        .collect()
 }
 
 /// Largest `report.json` read (`replay`, `report merge`): a million-device

@@ -209,7 +209,7 @@ impl Driver {
         let new = &mut self.books.oracle.violations_mut()[before..];
         self.recorder.capture(slot, d.number, new);
         let Some((kind, transmit)) = sent else {
-            let next = d.client.poll_timeout();
+            let next = d.poll_timeout();
             self.push(next, slot);
             return;
         };
@@ -326,7 +326,7 @@ impl Driver {
         };
         d.handle_message(now, &alias, &value, &env, &mut self.books, None);
         if self.in_flight_of[slot].is_none() {
-            let next = self.devices[slot].client.poll_timeout();
+            let next = self.devices[slot].poll_timeout();
             self.push(next.max(now), slot);
         }
     }
@@ -374,7 +374,7 @@ impl Driver {
                     }
                 }
                 d.handle_published(now, result, &env, &mut self.books, None);
-                let next = d.client.poll_timeout();
+                let next = d.poll_timeout();
                 self.push(next.max(now), slot);
                 return;
             }
@@ -393,7 +393,7 @@ impl Driver {
         self.recorder.take_scratch(slot);
         let new = &mut self.books.oracle.violations_mut()[before..];
         self.recorder.capture(slot, d.number, new);
-        let next = d.client.poll_timeout();
+        let next = d.poll_timeout();
         self.push(next.max(now), slot);
     }
 

@@ -453,7 +453,7 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
         ));
     }
     for slot in 0..driver.devices.len() {
-        let due = driver.devices[slot].client.poll_timeout();
+        let due = driver.devices[slot].poll_timeout();
         driver.push(due, slot);
     }
     let sample_every = scenario

@@ -18,7 +18,8 @@ use super::event::{ConstrainedEvent, ConstrainedReq};
 use super::wire::{online_url, poll_url, PollAnswer, Report, UpdateOffer};
 use crate::artifact::{Catalog, Verifier};
 use crate::message::{content_range_start, Method, Request, Response};
-use crate::protocol::ddi::Delivery;
+use crate::protocol::transport::{Delivery, ReqKind, Transmit};
+use crate::protocol::Client;
 use crate::protocol::{backoff, is_retriable};
 use crate::time::{Span, Time};
 
@@ -126,6 +127,13 @@ impl ConstrainedClient {
     /// Kind of the request in flight (or of the next one).
     pub fn request_kind(&self) -> ConstrainedReq {
         self.step
+    }
+
+    /// URL of the download in flight, if one is (the oracle judges download
+    /// answers by their URL).
+    pub fn download_in_flight(&self) -> Option<&str> {
+        let w = self.work.as_ref().filter(|_| self.in_flight)?;
+        (self.step == ConstrainedReq::Download).then_some(w.offer.url.as_deref())?
     }
 
     /// The version an update installed, if any.
@@ -455,5 +463,43 @@ impl ConstrainedClient {
     fn go(&mut self, step: ConstrainedReq, at: Time) {
         self.step = step;
         self.due = at;
+    }
+}
+
+/// Constrained devices report each request they send as a
+/// [`ConstrainedEvent::Sent`].
+impl Client for ConstrainedClient {
+    type Env<'a> = ConstrainedEnv<'a>;
+    type Event = ConstrainedEvent;
+
+    fn poll_timeout(&self) -> Time {
+        ConstrainedClient::poll_timeout(self)
+    }
+
+    fn request_kind(&self) -> ReqKind {
+        ReqKind::from(self.step)
+    }
+
+    fn poll_transmit(
+        &mut self,
+        now: Time,
+        env: &ConstrainedEnv<'_>,
+        _rng: &mut dyn RngCore,
+        events: &mut Vec<ConstrainedEvent>,
+    ) -> Option<Transmit> {
+        let req = ConstrainedClient::poll_transmit(self, now, env)?;
+        events.push(ConstrainedEvent::Sent { kind: self.step });
+        Some(Transmit::Http(req))
+    }
+
+    fn handle_response(
+        &mut self,
+        now: Time,
+        delivery: Delivery,
+        env: &ConstrainedEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<ConstrainedEvent>,
+    ) {
+        ConstrainedClient::handle_response(self, now, delivery, env, rng, events)
     }
 }

@@ -1,7 +1,7 @@
 //! What a constrained device observed, as facts for the oracle, the trace and
 //! the report.
 
-use crate::protocol::ddi::ReqKind;
+use crate::protocol::transport::ReqKind;
 
 /// The kinds of request a constrained device sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use super::wire::{parse_poll_query, poll_url, url_expires, PollAnswer, Report, U
 use super::*;
 use crate::artifact::Catalog;
 use crate::message::{Body, ContentId, Headers, Method, NetError, Request, Response};
-use crate::protocol::ddi::Delivery;
+use crate::protocol::transport::Delivery;
 use crate::time::{Span, Time};
 
 const SIZE: u64 = 1000;

@@ -5,5 +5,7 @@ pub mod event;
 pub mod sleep;
 pub mod wire;
 
-pub use client::{ClientEnv, ClientSettings, DdiClient, Delivery};
-pub use event::{DdiEvent, Offer, Outcome, Phase, ReqKind};
+/// The request kinds and deliveries of every protocol, also reachable from here.
+pub use super::transport::{Delivery, ReqKind};
+pub use client::{ClientEnv, ClientSettings, DdiClient};
+pub use event::{DdiEvent, Offer, Outcome, Phase};

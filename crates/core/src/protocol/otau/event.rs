@@ -5,6 +5,7 @@
 //! bodies or JSON. Events are drained by the driver after each call.
 
 use crate::message::NetError;
+use crate::protocol::transport::ReqKind;
 use crate::time::Time;
 
 use super::wire::Status;
@@ -24,9 +25,8 @@ pub enum OtauReq {
     Download,
 }
 
-impl From<OtauReq> for crate::protocol::ddi::ReqKind {
+impl From<OtauReq> for ReqKind {
     fn from(r: OtauReq) -> Self {
-        use crate::protocol::ddi::ReqKind;
         match r {
             OtauReq::LongPoll => ReqKind::OtauLongPoll,
             OtauReq::Ack => ReqKind::OtauAck,

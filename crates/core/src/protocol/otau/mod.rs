@@ -10,5 +10,6 @@ pub mod client;
 pub mod event;
 pub mod wire;
 
-pub use client::{AckMode, OtauClient, OtauEnv, OtauSettings, Transmit, Transport};
+pub use super::transport::Transmit;
+pub use client::{AckMode, OtauClient, OtauEnv, OtauSettings, Transport};
 pub use event::{OtauEvent, OtauReq};

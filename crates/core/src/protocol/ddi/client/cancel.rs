@@ -6,8 +6,9 @@ use rand::RngCore;
 
 use super::{ClientEnv, DdiClient, Step};
 use crate::message::Response;
-use crate::protocol::ddi::event::{DdiEvent, Outcome, ReqKind};
+use crate::protocol::ddi::event::{DdiEvent, Outcome};
 use crate::protocol::ddi::wire::{CancelActionBase, Execution, Finished};
+use crate::protocol::transport::ReqKind;
 use crate::time::Time;
 
 use super::http::{is_retriable, json_200};

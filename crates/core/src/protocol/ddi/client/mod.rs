@@ -17,20 +17,24 @@
 use rand::{Rng, RngCore};
 
 use crate::artifact::{Catalog, Verifier};
-use crate::message::{Method, NetError, Request, Response};
+use crate::message::Response;
 use crate::time::{Span, Time};
 
 mod cancel;
+mod deployment;
 mod download;
 mod http;
+mod request;
 mod root;
 
 use download::Job;
 pub use http::action_id_in;
-use http::{config_body, feedback, is_retriable, json_200, json_request, retry_after};
+use http::retry_after;
 
-use super::event::{DdiEvent, Outcome, Phase, ReqKind};
-use super::wire::{DeploymentBase, Execution, Finished, HandlingType, MaintenanceWindow};
+use super::event::{DdiEvent, Outcome, Phase};
+use super::wire::{Execution, Finished, HandlingType};
+use crate::protocol::transport::{Delivery, ReqKind, Transmit};
+use crate::protocol::Client;
 
 /// Refusals (404/410/403) about one action before the device lets it go.
 const MAX_REFUSALS: u32 = 3;
@@ -78,20 +82,14 @@ pub struct ClientEnv<'a> {
     pub base_url: &'a str,
     /// DDI tenant.
     pub tenant: &'a str,
+    /// The device's controller id (the last segment of its root URL).
+    pub controller_id: &'a str,
     /// Value of the `Authorization` header, if any.
     pub authorization: Option<&'a str>,
     /// Synthetic contents, to verify synthetic downloads.
     pub catalog: &'a Catalog,
     /// Behaviour.
     pub settings: &'a ClientSettings,
-}
-
-/// What came of a request.
-pub enum Delivery {
-    /// A complete response.
-    Complete(Response),
-    /// No complete response; a download may have received a prefix of its body.
-    Broken(NetError, Option<Response>),
 }
 
 #[derive(Clone, Debug)]
@@ -190,98 +188,6 @@ impl DdiClient {
     /// The polling interval the server last told this device.
     pub fn sleep(&self) -> Span {
         self.sleep
-    }
-
-    /// The request to send now, if one is due.
-    pub fn poll_transmit(
-        &mut self,
-        now: Time,
-        controller_id: &str,
-        env: &ClientEnv<'_>,
-        rng: &mut dyn RngCore,
-        events: &mut Vec<DdiEvent>,
-    ) -> Option<Request> {
-        if self.in_flight || now < self.due {
-            return None;
-        }
-        if let Step::Install = self.step {
-            let failed = self.work.as_ref().is_some_and(|w| w.will_fail);
-            self.step = if failed {
-                Step::Feedback(
-                    Execution::Closed,
-                    Finished::Failure,
-                    "install failed: image rejected by bootloader".into(),
-                )
-            } else {
-                let version = self.work.as_ref().map_or("", |w| w.version.as_str());
-                Step::Feedback(
-                    Execution::Closed,
-                    Finished::Success,
-                    format!("installed version {version}"),
-                )
-            };
-        }
-        let root = format!(
-            "{}/{}/controller/v1/{}",
-            env.base_url, env.tenant, controller_id
-        );
-        let mut req = match &self.step {
-            Step::Poll { .. } => Request::new(Method::Get, root),
-            Step::ConfigData => json_request(
-                Method::Put,
-                format!("{root}/configData"),
-                &config_body(controller_id),
-            ),
-            Step::FetchDeployment => Request::new(Method::Get, self.work.as_ref()?.url.clone()),
-            Step::Feedback(execution, finished, details) => {
-                let w = self.work.as_ref()?;
-                let progress =
-                    (*execution == Execution::Proceeding).then_some((0, w.jobs.len() as u32));
-                let body = feedback(*execution, *finished, details, progress);
-                json_request(
-                    Method::Post,
-                    format!("{root}/deploymentBase/{}/feedback", w.body_id),
-                    &body,
-                )
-            }
-            Step::Download => {
-                let w = self.work.as_ref()?;
-                let job = w.jobs.get(w.next_job)?;
-                let mut req = Request::new(Method::Get, job.url.clone());
-                let from = w.verifier.received();
-                if from > 0 {
-                    req.headers.insert("range", format!("bytes={from}-"));
-                }
-                req
-            }
-            Step::FetchCancel(url) => Request::new(Method::Get, url.clone()),
-            Step::CancelFeedback(action, execution) => {
-                let (finished, details) = match execution {
-                    Execution::Rejected => (Finished::None, "cancel rejected: installing"),
-                    _ => (Finished::Success, "canceled on server request"),
-                };
-                let body = feedback(*execution, finished, details, None);
-                json_request(
-                    Method::Post,
-                    format!("{root}/cancelAction/{action}/feedback"),
-                    &body,
-                )
-            }
-            Step::Install => return None,
-        };
-        req.headers
-            .insert("accept", "application/hal+json, application/json");
-        if let Some(auth) = env.authorization {
-            req.headers.insert("authorization", auth.to_string());
-        }
-        let scheduled = matches!(self.step, Step::Poll { scheduled: true });
-        events.push(DdiEvent::Sent {
-            kind: self.step.kind(),
-            scheduled,
-        });
-        let _ = rng;
-        self.in_flight = true;
-        Some(req)
     }
 
     /// Feeds the outcome of the request sent last.
@@ -434,186 +340,6 @@ impl DdiClient {
         self.go(Step::Poll { scheduled: false }, now);
     }
 
-    fn on_deployment(
-        &mut self,
-        now: Time,
-        resp: &Response,
-        env: &ClientEnv<'_>,
-        rng: &mut dyn RngCore,
-        events: &mut Vec<DdiEvent>,
-    ) {
-        if is_retriable(resp.status) {
-            return self.retry(now, Some(resp), env, rng, events);
-        }
-        let parsed: Option<DeploymentBase> = json_200(resp);
-        let Some(d) = parsed else {
-            // Garbage: nothing safe to act on yet.
-            if resp.status == 200 {
-                events.push(DdiEvent::Unreadable {
-                    kind: ReqKind::Deployment,
-                });
-                return self.retry(now, Some(resp), env, rng, events);
-            }
-            // 404: canceled or withdrawn. Ask the root what happened (it shows a
-            // cancelAction if it was canceled); give up after a few refusals.
-            return self.refused(now, events);
-        };
-        let Some(w) = self.work.as_mut() else { return };
-        let body_id = d.id.trim().parse::<u64>().unwrap_or(w.action);
-        events.push(DdiEvent::DeploymentSeen {
-            url_action: w.action,
-            body_action: body_id,
-            download: d.deployment.download,
-            update: d.deployment.update,
-            windowed: d.deployment.maintenance_window.is_some(),
-            bad_hashes: download::bad_hashes(&d),
-        });
-        w.body_id = body_id;
-        w.update = d.deployment.update;
-        w.windowed = d.deployment.maintenance_window.is_some();
-        w.window_open = d.deployment.maintenance_window != Some(MaintenanceWindow::Unavailable);
-        if let Some(c) = d.deployment.chunks.first() {
-            w.version = c.version.clone();
-        }
-        let jobs = download::artifact_jobs(&d);
-        if !w.started {
-            w.jobs = jobs;
-        } else {
-            // Fresh URLs (the old ones may have expired); keep the progress.
-            for (job, fresh) in w.jobs.iter_mut().zip(jobs) {
-                job.url = fresh.url;
-            }
-        }
-        if d.deployment.download == HandlingType::Skip {
-            return self.sleep_until_next_poll(now, env);
-        }
-        self.set_phase(Phase::Downloading, events);
-        let w = self
-            .work
-            .as_ref()
-            .map(|w| (w.started, w.downloaded, w.update));
-        match w {
-            Some((false, _, _)) => self.go(
-                Step::Feedback(
-                    Execution::Proceeding,
-                    Finished::None,
-                    "Started download".into(),
-                ),
-                now,
-            ),
-            Some((true, false, _)) => self.go(Step::Download, now),
-            Some((true, true, HandlingType::Skip)) => {
-                self.set_phase(Phase::Waiting, events);
-                self.sleep_until_next_poll(now, env)
-            }
-            Some((true, true, _)) => self.start_install(now, env, events),
-            None => {}
-        }
-    }
-
-    fn start_install(&mut self, now: Time, env: &ClientEnv<'_>, events: &mut Vec<DdiEvent>) {
-        if let Some(w) = self.work.as_mut() {
-            w.install_until = Some(now + env.settings.install_time);
-        }
-        self.set_phase(Phase::Installing, events);
-        self.resume_install(now, env);
-    }
-
-    pub(super) fn installing(&self) -> bool {
-        self.work
-            .as_ref()
-            .is_some_and(|w| w.install_until.is_some())
-    }
-
-    /// While an install runs the device keeps polling at its interval — so it
-    /// sees a cancel, which it then rejects (ddi.md §1.6) — and reports the
-    /// result when the install ends.
-    pub(super) fn resume_install(&mut self, now: Time, env: &ClientEnv<'_>) {
-        let Some(until) = self.work.as_ref().and_then(|w| w.install_until) else {
-            return;
-        };
-        let poll_at = now + env.settings.poll_every.unwrap_or(self.sleep);
-        if poll_at < until {
-            self.go(Step::Poll { scheduled: true }, poll_at);
-        } else {
-            self.go(Step::Install, until);
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn on_feedback(
-        &mut self,
-        now: Time,
-        resp: &Response,
-        execution: Execution,
-        finished: Finished,
-        env: &ClientEnv<'_>,
-        rng: &mut dyn RngCore,
-        events: &mut Vec<DdiEvent>,
-    ) {
-        let action = self.work.as_ref().map_or(0, |w| w.body_id);
-        events.push(DdiEvent::FeedbackAnswered {
-            action,
-            cancel: false,
-            execution,
-            finished,
-            status: resp.status,
-        });
-        if is_retriable(resp.status) {
-            return self.retry(now, Some(resp), env, rng, events);
-        }
-        self.failures = 0;
-        let accepted = resp.is_success();
-        match execution {
-            Execution::Closed
-                if accepted
-                    && env.settings.resend_final_feedback
-                    && self.work.as_ref().is_some_and(|w| !w.resent_final) =>
-            {
-                if let Some(w) = self.work.as_mut() {
-                    w.resent_final = true;
-                }
-                let details = self.failure_reason();
-                self.go(Step::Feedback(execution, finished, details), now)
-            }
-            Execution::Closed => {
-                // 410 means the server had already closed it: our report did arrive before.
-                let outcome = match finished {
-                    Finished::Failure => Outcome::Failure(self.failure_reason()),
-                    _ => Outcome::Success,
-                };
-                self.end_work(
-                    now,
-                    if accepted || resp.status == 410 {
-                        outcome
-                    } else {
-                        Outcome::Withdrawn
-                    },
-                    events,
-                )
-            }
-            _ if !accepted => self.end_work(now, Outcome::Withdrawn, events),
-            Execution::Proceeding => {
-                if let Some(w) = self.work.as_mut() {
-                    w.started = true;
-                }
-                self.next_download_or_done(now, env, events)
-            }
-            Execution::Downloaded => {
-                let Some(w) = self.work.as_ref() else { return };
-                match (w.update, w.windowed) {
-                    (HandlingType::Skip, false) => self.end_work(now, Outcome::Success, events),
-                    (HandlingType::Skip, true) => {
-                        self.set_phase(Phase::Waiting, events);
-                        self.sleep_until_next_poll(now, env)
-                    }
-                    _ => self.start_install(now, env, events),
-                }
-            }
-            _ => self.sleep_until_next_poll(now, env),
-        }
-    }
-
     /// The server refused a request about the current action (404/410/403):
     /// poll the root at once to learn why; after a few refusals, let the action go.
     fn refused(&mut self, now: Time, events: &mut Vec<DdiEvent>) {
@@ -632,6 +358,40 @@ impl DdiClient {
             Step::Feedback(_, _, details) => details.clone(),
             _ => String::new(),
         }
+    }
+}
+
+impl Client for DdiClient {
+    type Env<'a> = ClientEnv<'a>;
+    type Event = DdiEvent;
+
+    fn poll_timeout(&self) -> Time {
+        DdiClient::poll_timeout(self)
+    }
+
+    fn request_kind(&self) -> ReqKind {
+        self.step.kind()
+    }
+
+    fn poll_transmit(
+        &mut self,
+        now: Time,
+        env: &ClientEnv<'_>,
+        _rng: &mut dyn RngCore,
+        events: &mut Vec<DdiEvent>,
+    ) -> Option<Transmit> {
+        DdiClient::poll_transmit(self, now, env, events).map(Transmit::Http)
+    }
+
+    fn handle_response(
+        &mut self,
+        now: Time,
+        delivery: Delivery,
+        env: &ClientEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<DdiEvent>,
+    ) {
+        DdiClient::handle_response(self, now, delivery, env, rng, events)
     }
 }
 

@@ -5,9 +5,10 @@ use rand::RngCore;
 
 use super::{ClientEnv, DdiClient, Step};
 use crate::message::Response;
-use crate::protocol::ddi::event::{DdiEvent, Offer, Outcome, ReqKind};
+use crate::protocol::ddi::event::{DdiEvent, Offer, Outcome};
 use crate::protocol::ddi::sleep::parse_sleep;
-use crate::protocol::ddi::wire::{ControllerBase, HandlingType};
+use crate::protocol::ddi::wire::{ControllerBase, HandlingType, Link, RootLinks};
+use crate::protocol::transport::ReqKind;
 use crate::time::{Span, Time};
 
 use super::http::{action_id_in, is_retriable};
@@ -54,54 +55,35 @@ impl DdiClient {
             config_data: links.config_data.is_some(),
         });
         self.failures = 0;
+        self.follow(now, offer, links, env, rng, events);
+    }
+
+    /// Acts on the root's action link.
+    fn follow(
+        &mut self,
+        now: Time,
+        offer: Offer,
+        links: &RootLinks,
+        env: &ClientEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<DdiEvent>,
+    ) {
+        let href = |link: &Option<Link>| link.as_ref().map(|l| l.href.clone()).unwrap_or_default();
         if self.installing() {
             // Mid-install only a cancel of this very action matters (it is rejected).
             let this = self.work.as_ref().map(|w| w.action);
-            if let (Offer::Cancel(a), Some(href)) = (offer, links.cancel_action.as_ref()) {
+            if let (Offer::Cancel(a), Some(l)) = (offer, links.cancel_action.as_ref()) {
                 if Some(a) == this {
-                    return self.go(Step::FetchCancel(href.href.clone()), now);
+                    return self.go(Step::FetchCancel(l.href.clone()), now);
                 }
             }
             return self.resume_install(now, env);
         }
         match offer {
-            Offer::Cancel(_) => {
-                let href = links
-                    .cancel_action
-                    .as_ref()
-                    .map(|l| l.href.clone())
-                    .unwrap_or_default();
-                self.go(Step::FetchCancel(href), now);
-            }
+            Offer::Cancel(_) => self.go(Step::FetchCancel(href(&links.cancel_action)), now),
             Offer::Deployment(id) => {
-                let href = links
-                    .deployment_base
-                    .as_ref()
-                    .map(|l| l.href.clone())
-                    .unwrap_or_default();
-                match self.work.as_mut() {
-                    Some(w) if w.action == id => {
-                        w.url = href;
-                        let next = if w.downloaded || !w.started {
-                            Step::FetchDeployment
-                        } else {
-                            Step::Download
-                        };
-                        self.go(next, now);
-                    }
-                    None if self.last_ended == Some(id) => {
-                        // Already done with it: a server re-offering a closed action
-                        // is the server's fault (DDI-SM-FINAL); do not redo it.
-                        self.sleep_until_next_poll(now, env);
-                    }
-                    _ => {
-                        if self.work.is_some() {
-                            self.end_work(now, Outcome::Withdrawn, events);
-                        }
-                        self.work = Some(Box::new(new_work(id, href, env, rng)));
-                        self.go(Step::FetchDeployment, now);
-                    }
-                }
+                let href = href(&links.deployment_base);
+                self.deployment_offered(now, id, href, env, rng, events)
             }
             Offer::Nothing | Offer::Confirmation(_) => {
                 // Downloaded with `update: skip` and gone: it was download-only
@@ -123,6 +105,42 @@ impl DdiClient {
                 } else {
                     self.sleep_until_next_poll(now, env);
                 }
+            }
+        }
+    }
+
+    /// The root offers deployment `id` at `href`: resume it, ignore it (done
+    /// before), or start on it (letting the previous one go).
+    fn deployment_offered(
+        &mut self,
+        now: Time,
+        id: u64,
+        href: String,
+        env: &ClientEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<DdiEvent>,
+    ) {
+        match self.work.as_mut() {
+            Some(w) if w.action == id => {
+                w.url = href;
+                let next = if w.downloaded || !w.started {
+                    Step::FetchDeployment
+                } else {
+                    Step::Download
+                };
+                self.go(next, now);
+            }
+            None if self.last_ended == Some(id) => {
+                // Already done with it: a server re-offering a closed action
+                // is the server's fault (DDI-SM-FINAL); do not redo it.
+                self.sleep_until_next_poll(now, env);
+            }
+            _ => {
+                if self.work.is_some() {
+                    self.end_work(now, Outcome::Withdrawn, events);
+                }
+                self.work = Some(Box::new(new_work(id, href, env, rng)));
+                self.go(Step::FetchDeployment, now);
             }
         }
     }

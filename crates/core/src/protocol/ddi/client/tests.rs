@@ -6,7 +6,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
-use crate::message::{Body, ContentId, Headers};
+use crate::message::{Body, ContentId, Headers, Method, NetError, Request};
 use crate::server::{
     ActionId, ActionStatus, ActionType, ArtifactSpec, DistributionSpec, ModuleSpec, Server,
     ServerConfig,
@@ -71,12 +71,13 @@ impl Pair {
         let env = ClientEnv {
             base_url: ORIGIN,
             tenant: "DEFAULT",
+            controller_id: ID,
             authorization: None,
             catalog: self.server.catalog(),
             settings: &self.settings,
         };
         self.client
-            .poll_transmit(self.now, ID, &env, &mut self.rng, &mut self.events)
+            .poll_transmit(self.now, &env, &mut self.events)
             .expect("a request is due")
     }
 
@@ -84,6 +85,7 @@ impl Pair {
         let env = ClientEnv {
             base_url: ORIGIN,
             tenant: "DEFAULT",
+            controller_id: ID,
             authorization: None,
             catalog: self.server.catalog(),
             settings: &self.settings,

@@ -9,10 +9,10 @@ use super::http::{backoff, content_url};
 use super::{OtauClient, OtauEnv, Step};
 use crate::artifact::Verifier;
 use crate::message::{Request, Response};
-use crate::protocol::ddi::Delivery;
 use crate::protocol::is_retriable;
 use crate::protocol::otau::event::{OtauEvent, OtauReq};
 use crate::protocol::otau::wire::{ContentInfoLine, Status};
+use crate::protocol::transport::Delivery;
 use crate::time::{Span, Time};
 
 impl OtauClient {

@@ -1,6 +1,6 @@
 //! The device side of OTAU over HTTP as a sans-IO state machine.
 //!
-//! Same contract as the DDI client ([`crate::protocol::ddi::DdiClient`]): the
+//! Same contract as every client ([`crate::protocol::Client`]): the
 //! driver asks [`OtauClient::poll_timeout`] when the client wants to act,
 //! takes the request from [`OtauClient::poll_transmit`] and hands back what
 //! came of it with [`OtauClient::handle_response`]; observations are pushed as
@@ -27,88 +27,27 @@
 use rand::{Rng, RngCore};
 
 use crate::artifact::{Catalog, Verifier};
-use crate::message::{Method, Request, Response};
-use crate::protocol::ddi::Delivery;
+use crate::message::NetError;
+use crate::message::{Method, Request};
+use crate::protocol::transport::{Delivery, ReqKind};
+use crate::protocol::Client;
 use crate::time::{Span, Time};
 
 use super::event::{OtauEvent, OtauReq};
-use super::wire::{form_encode, parse_ims, Manifest, Status, StatusReport};
+use super::wire::{form_encode, Manifest, Status, StatusReport};
 
 mod download;
 mod http;
 mod mqtt;
+mod poll;
+mod settings;
 
-pub use mqtt::{Transmit, Transport};
+use crate::protocol::transport::Transmit;
+pub use mqtt::Transport;
+pub use settings::{AckMode, OtauSettings};
 
 use crate::protocol::is_retriable;
 use http::{backoff, config_value, report_version, write_request};
-
-/// When the device writes `config_otau` back (otau.md §5, §11).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum AckMode {
-    /// Right after receiving it, before `INIT` (the seed).
-    #[default]
-    BeforeInit,
-    /// After the final status ("in case of power / update process failures", the seed's comment).
-    AfterInstall,
-    /// Never (misbehaviour: tests a server's re-delivery and OTAU-ACK).
-    Never,
-}
-
-/// Behaviour settings shared by a group of devices.
-#[derive(Clone, Debug)]
-pub struct OtauSettings {
-    /// `Request-Timeout` of the long poll in ms (the seed: the maximum, 300 000).
-    pub request_timeout_ms: u64,
-    /// Pause before each status write (the seed sleeps 3 s; ≥ 1 s keeps the
-    /// "one write per second" rule of otau.md §4).
-    pub status_gap: Span,
-    /// Time from `INSTALL_STEP` to the install result.
-    pub install_time: Span,
-    /// Probability that an install fails (`INSTALL_ERROR`).
-    pub install_failure: f64,
-    /// First retry delay.
-    pub backoff_base: Span,
-    /// Longest retry delay.
-    pub backoff_cap: Span,
-    /// Failed attempts on one file before `DOWNLOAD_ERROR`.
-    pub max_download_failures: u32,
-    /// A long poll is not repeated sooner than this after the previous one
-    /// was sent (the seed re-polls at once; this keeps a server that answers
-    /// 304 immediately from spinning a fleet in a hot loop).
-    pub min_poll_interval: Span,
-    /// When the manifest is acknowledged.
-    pub ack: AckMode,
-    /// Send the previous delivery's `Last-Modified` as `If-Modified-Since`
-    /// (murano-client 18.8.17) instead of the seed's constant `0`.
-    pub ims_from_last_modified: bool,
-    /// Misbehaviour (to test the oracle): never send this status.
-    pub skip_status: Option<Status>,
-    /// Misbehaviour: report `INSTALLED_VERSION` with a version that is not the manifest's.
-    pub wrong_installed_version: bool,
-    /// HTTP long poll (the seed) or MQTT.
-    pub transport: Transport,
-}
-
-impl Default for OtauSettings {
-    fn default() -> Self {
-        OtauSettings {
-            request_timeout_ms: super::wire::MAX_REQUEST_TIMEOUT_MS,
-            status_gap: Span::secs(3),
-            install_time: Span::secs(30),
-            install_failure: 0.0,
-            backoff_base: Span::secs(2),
-            backoff_cap: Span::minutes(10),
-            max_download_failures: 12,
-            min_poll_interval: Span::secs(1),
-            ack: AckMode::BeforeInit,
-            ims_from_last_modified: false,
-            skip_status: None,
-            wrong_installed_version: false,
-            transport: Transport::Http,
-        }
-    }
-}
 
 /// Where and how a device reaches its server; borrowed on every call.
 pub struct OtauEnv<'a> {
@@ -366,62 +305,9 @@ impl OtauClient {
         }
     }
 
-    fn on_poll_answer(
-        &mut self,
-        now: Time,
-        resp: &Response,
-        env: &OtauEnv<'_>,
-        rng: &mut dyn RngCore,
-        events: &mut Vec<OtauEvent>,
-    ) {
-        match resp.status {
-            304 => {
-                self.failures = 0;
-                events.push(OtauEvent::NotModified {
-                    sent: self.sent_at,
-                    ims: self.ims,
-                    timeout_ms: env.settings.request_timeout_ms,
-                });
-                let earliest = self.sent_at + env.settings.min_poll_interval;
-                self.go(Step::Poll, now.max(earliest))
-            }
-            200 => match config_value(resp) {
-                Some(value) => {
-                    self.failures = 0;
-                    let last_modified = resp.headers.get("last-modified").and_then(parse_ims);
-                    if let (true, Some(t)) = (env.settings.ims_from_last_modified, last_modified) {
-                        self.ims = t;
-                    }
-                    self.on_offer(now, value, env, rng, events)
-                }
-                None => self.refused_poll(now, 200, env, rng, events),
-            },
-            status => self.refused_poll(now, status, env, rng, events),
-        }
-    }
-
-    /// A 400/401/403/404/204 (or a 200 without `config_otau`) on the long
-    /// poll: the seed would spin or exit; this client backs off and polls again.
-    fn refused_poll(
-        &mut self,
-        now: Time,
-        status: u16,
-        env: &OtauEnv<'_>,
-        rng: &mut dyn RngCore,
-        events: &mut Vec<OtauEvent>,
-    ) {
-        events.push(OtauEvent::Rejected {
-            kind: OtauReq::LongPoll,
-            status,
-        });
-        self.failures += 1;
-        let wait = backoff(env.settings, self.failures, rng);
-        self.go(Step::Poll, now + wait)
-    }
-
     /// A `config_otau` value arrived. Idle: start on it. Busy (a write's
     /// read-back): note it and carry on; it is still pending on the server.
-    fn on_offer(
+    pub(super) fn on_offer(
         &mut self,
         now: Time,
         value: String,
@@ -583,7 +469,7 @@ impl OtauClient {
         &mut self,
         now: Time,
         step: Step,
-        error: Option<crate::message::NetError>,
+        error: Option<NetError>,
         env: &OtauEnv<'_>,
         rng: &mut dyn RngCore,
         events: &mut Vec<OtauEvent>,
@@ -600,6 +486,63 @@ impl OtauClient {
     fn go(&mut self, step: Step, at: Time) {
         self.step = step;
         self.due = at;
+    }
+}
+
+impl Client for OtauClient {
+    type Env<'a> = OtauEnv<'a>;
+    type Event = OtauEvent;
+
+    fn poll_timeout(&self) -> Time {
+        OtauClient::poll_timeout(self)
+    }
+
+    fn request_kind(&self) -> ReqKind {
+        ReqKind::from(self.step.kind())
+    }
+
+    fn poll_transmit(
+        &mut self,
+        now: Time,
+        env: &OtauEnv<'_>,
+        _rng: &mut dyn RngCore,
+        _events: &mut Vec<OtauEvent>,
+    ) -> Option<Transmit> {
+        OtauClient::poll_transmit(self, now, env)
+    }
+
+    fn handle_response(
+        &mut self,
+        now: Time,
+        delivery: Delivery,
+        env: &OtauEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<OtauEvent>,
+    ) {
+        OtauClient::handle_response(self, now, delivery, env, rng, events)
+    }
+
+    fn handle_published(
+        &mut self,
+        now: Time,
+        result: Result<(), NetError>,
+        env: &OtauEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<OtauEvent>,
+    ) {
+        OtauClient::handle_published(self, now, result, env, rng, events)
+    }
+
+    fn handle_message(
+        &mut self,
+        now: Time,
+        alias: &str,
+        value: &str,
+        env: &OtauEnv<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<OtauEvent>,
+    ) {
+        OtauClient::handle_message(self, now, alias, value, env, rng, events)
     }
 }
 

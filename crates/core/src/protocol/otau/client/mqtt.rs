@@ -3,15 +3,16 @@
 //! polls. The flow, its timing and its events are those of the HTTP path;
 //! only the transport of the two resources differs. Content downloads stay
 //! HTTP and go through [`OtauClient::handle_response`]. Also home of
-//! [`Transport`] and [`Transmit`], what `poll_transmit` hands out.
+//! [`Transport`].
 
 use rand::RngCore;
 
 use super::http::report_version;
 use super::{OtauClient, OtauEnv, Step};
-use crate::message::{NetError, Request};
+use crate::message::NetError;
 use crate::protocol::otau::event::OtauEvent;
 use crate::protocol::otau::wire::StatusReport;
+use crate::protocol::transport::Transmit;
 use crate::time::Time;
 
 /// How the device reaches the `config_otau`/`otau_in` resources (otau.md §1).
@@ -23,32 +24,6 @@ pub enum Transport {
     /// A subscription to `config_otau` and publishes to `otau_in` (otau.md
     /// §8); content is still downloaded over HTTP.
     Mqtt,
-}
-
-/// What the client wants sent: an HTTP request, or (MQTT) a resource publish.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Transmit {
-    /// Send this HTTP request; answer with [`OtauClient::handle_response`].
-    Http(Request),
-    /// Publish `value` (raw, no form encoding) to resource `alias`
-    /// (`config_otau` for the ACK, `otau_in` for a status) with QoS 1; answer
-    /// with [`OtauClient::handle_published`].
-    Publish {
-        /// `config_otau` or `otau_in`.
-        alias: &'static str,
-        /// The raw value.
-        value: String,
-    },
-}
-
-impl Transmit {
-    /// The HTTP request, if this is one.
-    pub fn into_http(self) -> Option<Request> {
-        match self {
-            Transmit::Http(r) => Some(r),
-            Transmit::Publish { .. } => None,
-        }
-    }
 }
 
 impl OtauClient {

@@ -4,7 +4,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
-use crate::message::{Body, ContentId, Headers, NetError};
+use crate::message::{Body, ContentId, Headers, NetError, Response};
 use crate::protocol::otau::event::OtauReq;
 use crate::protocol::otau::wire::form_decode;
 

@@ -1,0 +1,110 @@
+//! What a DDI client sends: the request of each step, with the headers every
+//! request carries.
+
+use super::http::{config_body, feedback, json_request};
+use super::{ClientEnv, DdiClient, Step};
+use crate::message::{Method, Request};
+use crate::protocol::ddi::event::DdiEvent;
+use crate::protocol::ddi::wire::{Execution, Finished};
+use crate::time::Time;
+
+impl DdiClient {
+    /// The request to send now, if one is due.
+    pub fn poll_transmit(
+        &mut self,
+        now: Time,
+        env: &ClientEnv<'_>,
+        events: &mut Vec<DdiEvent>,
+    ) -> Option<Request> {
+        if self.in_flight || now < self.due {
+            return None;
+        }
+        if let Step::Install = self.step {
+            self.step = self.install_result();
+        }
+        let mut req = self.request(env)?;
+        req.headers
+            .insert("accept", "application/hal+json, application/json");
+        if let Some(auth) = env.authorization {
+            req.headers.insert("authorization", auth.to_string());
+        }
+        let scheduled = matches!(self.step, Step::Poll { scheduled: true });
+        events.push(DdiEvent::Sent {
+            kind: self.step.kind(),
+            scheduled,
+        });
+        self.in_flight = true;
+        Some(req)
+    }
+
+    /// The final feedback of an install that has ended.
+    fn install_result(&self) -> Step {
+        if self.work.as_ref().is_some_and(|w| w.will_fail) {
+            return Step::Feedback(
+                Execution::Closed,
+                Finished::Failure,
+                "install failed: image rejected by bootloader".into(),
+            );
+        }
+        let version = self.work.as_ref().map_or("", |w| w.version.as_str());
+        Step::Feedback(
+            Execution::Closed,
+            Finished::Success,
+            format!("installed version {version}"),
+        )
+    }
+
+    /// The request of the current step (none while installing, or if the
+    /// step lost its work).
+    fn request(&self, env: &ClientEnv<'_>) -> Option<Request> {
+        let root = format!(
+            "{}/{}/controller/v1/{}",
+            env.base_url, env.tenant, env.controller_id
+        );
+        let req = match &self.step {
+            Step::Poll { .. } => Request::new(Method::Get, root),
+            Step::ConfigData => json_request(
+                Method::Put,
+                format!("{root}/configData"),
+                &config_body(env.controller_id),
+            ),
+            Step::FetchDeployment => Request::new(Method::Get, self.work.as_ref()?.url.clone()),
+            Step::Feedback(execution, finished, details) => {
+                let w = self.work.as_ref()?;
+                let progress =
+                    (*execution == Execution::Proceeding).then_some((0, w.jobs.len() as u32));
+                let body = feedback(*execution, *finished, details, progress);
+                json_request(
+                    Method::Post,
+                    format!("{root}/deploymentBase/{}/feedback", w.body_id),
+                    &body,
+                )
+            }
+            Step::Download => {
+                let w = self.work.as_ref()?;
+                let job = w.jobs.get(w.next_job)?;
+                let mut req = Request::new(Method::Get, job.url.clone());
+                let from = w.verifier.received();
+                if from > 0 {
+                    req.headers.insert("range", format!("bytes={from}-"));
+                }
+                req
+            }
+            Step::FetchCancel(url) => Request::new(Method::Get, url.clone()),
+            Step::CancelFeedback(action, execution) => {
+                let (finished, details) = match execution {
+                    Execution::Rejected => (Finished::None, "cancel rejected: installing"),
+                    _ => (Finished::Success, "canceled on server request"),
+                };
+                let body = feedback(*execution, finished, details, None);
+                json_request(
+                    Method::Post,
+                    format!("{root}/cancelAction/{action}/feedback"),
+                    &body,
+                )
+            }
+            Step::Install => return None,
+        };
+        Some(req)
+    }
+}

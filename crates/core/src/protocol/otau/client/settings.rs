@@ -1,0 +1,73 @@
+//! How a group of OTAU devices behaves: timing, failure rates, the ACK's
+//! place in the flow, misbehaviours and the transport.
+
+use super::Transport;
+use crate::protocol::otau::wire::{Status, MAX_REQUEST_TIMEOUT_MS};
+use crate::time::Span;
+
+/// When the device writes `config_otau` back (otau.md §5, §11).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AckMode {
+    /// Right after receiving it, before `INIT` (the seed).
+    #[default]
+    BeforeInit,
+    /// After the final status ("in case of power / update process failures", the seed's comment).
+    AfterInstall,
+    /// Never (misbehaviour: tests a server's re-delivery and OTAU-ACK).
+    Never,
+}
+
+/// Behaviour settings shared by a group of devices.
+#[derive(Clone, Debug)]
+pub struct OtauSettings {
+    /// `Request-Timeout` of the long poll in ms (the seed: the maximum, 300 000).
+    pub request_timeout_ms: u64,
+    /// Pause before each status write (the seed sleeps 3 s; ≥ 1 s keeps the
+    /// "one write per second" rule of otau.md §4).
+    pub status_gap: Span,
+    /// Time from `INSTALL_STEP` to the install result.
+    pub install_time: Span,
+    /// Probability that an install fails (`INSTALL_ERROR`).
+    pub install_failure: f64,
+    /// First retry delay.
+    pub backoff_base: Span,
+    /// Longest retry delay.
+    pub backoff_cap: Span,
+    /// Failed attempts on one file before `DOWNLOAD_ERROR`.
+    pub max_download_failures: u32,
+    /// A long poll is not repeated sooner than this after the previous one
+    /// was sent (the seed re-polls at once; this keeps a server that answers
+    /// 304 immediately from spinning a fleet in a hot loop).
+    pub min_poll_interval: Span,
+    /// When the manifest is acknowledged.
+    pub ack: AckMode,
+    /// Send the previous delivery's `Last-Modified` as `If-Modified-Since`
+    /// (murano-client 18.8.17) instead of the seed's constant `0`.
+    pub ims_from_last_modified: bool,
+    /// Misbehaviour (to test the oracle): never send this status.
+    pub skip_status: Option<Status>,
+    /// Misbehaviour: report `INSTALLED_VERSION` with a version that is not the manifest's.
+    pub wrong_installed_version: bool,
+    /// HTTP long poll (the seed) or MQTT.
+    pub transport: Transport,
+}
+
+impl Default for OtauSettings {
+    fn default() -> Self {
+        OtauSettings {
+            request_timeout_ms: MAX_REQUEST_TIMEOUT_MS,
+            status_gap: Span::secs(3),
+            install_time: Span::secs(30),
+            install_failure: 0.0,
+            backoff_base: Span::secs(2),
+            backoff_cap: Span::minutes(10),
+            max_download_failures: 12,
+            min_poll_interval: Span::secs(1),
+            ack: AckMode::BeforeInit,
+            ims_from_last_modified: false,
+            skip_status: None,
+            wrong_installed_version: false,
+            transport: Transport::Http,
+        }
+    }
+}
