@@ -12,6 +12,44 @@
 //!
 //! This crate must never depend on tokio, hyper, a TLS stack or a terminal
 //! library, read a clock, open a socket or use a global RNG.
+//!
+//! # A device and a server, stepping each other
+//!
+//! No driver is needed to see a whole DDI update: the client says when it
+//! wants to act and what to send, the server core answers in-process, and
+//! time is whatever the caller says it is.
+//!
+//! ```
+//! use fleetsim_core::message::ContentId;
+//! use fleetsim_core::protocol::ddi::{ClientEnv, ClientSettings, DdiClient, DdiEvent, Outcome};
+//! use fleetsim_core::protocol::{Client, Delivery, Transmit};
+//! use fleetsim_core::server::*;
+//! use fleetsim_core::time::Time;
+//! use rand::SeedableRng;
+//!
+//! let mut server = Server::new(ServerConfig::default());
+//! server.register_target("dev-1", 1, None);
+//! let artifacts = vec![ArtifactSpec { filename: "fw.bin".into(), content: ContentId(7), size: 4096 }];
+//! let module = ModuleSpec { part: "os".into(), name: "fw".into(), version: "2.0".into(), artifacts };
+//! let fw = server.add_distribution(DistributionSpec { name: "fw".into(), version: "2.0".into(), modules: vec![module] });
+//! server.assign(Time::ZERO, fw, "dev-1", ActionType::Forced, None, None);
+//!
+//! let (settings, catalog) = (ClientSettings::default(), server.catalog().clone());
+//! let mut device = DdiClient::new(Time::ZERO, &settings);
+//! let (mut rng, mut events) = (rand_chacha::ChaCha8Rng::seed_from_u64(1), Vec::new());
+//! let ended = |events: &Vec<DdiEvent>| events.iter().any(|e| matches!(e, DdiEvent::ActionEnded { .. }));
+//! for _ in 0..100 {  // poll, deploymentBase, downloads, feedbacks: far fewer steps
+//!     if ended(&events) { break }
+//!     let now = Client::poll_timeout(&device);
+//!     let env = ClientEnv { base_url: "http://h", tenant: "DEFAULT", controller_id: "dev-1",
+//!                           authorization: None, catalog: &catalog, settings: &settings };
+//!     let sent = Client::poll_transmit(&mut device, now, &env, &mut rng, &mut events);
+//!     let Some(Transmit::Http(request)) = sent else { continue };
+//!     let answer = server.handle(now, &request);
+//!     Client::handle_response(&mut device, now, Delivery::Complete(answer), &env, &mut rng, &mut events);
+//! }
+//! assert!(events.iter().any(|e| matches!(e, DdiEvent::ActionEnded { outcome: Outcome::Success, .. })));
+//! ```
 
 pub mod artifact;
 pub mod connectivity;
