@@ -13,10 +13,11 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use crate::message::percent_decode;
 use crate::message::{Body, ContentId, Headers, Response};
 use crate::protocol::ddi::wire::{Artifact, ArtifactHashes, Link};
 
-use super::ddi::{percent_decode, Call};
+use super::call::Call;
 use super::fault::corrupt_hex;
 use super::state::{Action, Repo, Target};
 use super::{respond, ArtifactSpec, Server};

@@ -15,7 +15,7 @@ use crate::protocol::ddi::wire::{
 };
 
 use super::artifacts::artifact_json;
-use super::ddi::Call;
+use super::call::Call;
 use super::state::{Action, Emitter, Repo};
 use super::{respond, ActionId, ActionStatus, ActionType, Server};
 

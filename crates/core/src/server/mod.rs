@@ -49,6 +49,7 @@ macro_rules! or_answer {
 }
 
 mod artifacts;
+mod call;
 pub mod cdn;
 pub mod constrained;
 mod ddi;

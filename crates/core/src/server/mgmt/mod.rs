@@ -40,6 +40,7 @@ mod fiql;
 mod multipart;
 mod repo;
 mod rollouts;
+mod target_fields;
 mod targets;
 mod wire;
 
@@ -97,7 +98,7 @@ pub(super) struct Mgmt {
     pub(super) credentials: MgmtCredentials,
     pub(super) config: config::Tenant,
     /// Names and descriptions of targets, by target index (only when set).
-    pub(super) target_meta: BTreeMap<u64, targets::Meta>,
+    pub(super) target_meta: BTreeMap<u64, target_fields::Meta>,
     /// Security tokens generated so far (keys the next one).
     pub(super) tokens_issued: u64,
     /// Maintenance windows as the client gave them, by action id.
@@ -127,7 +128,7 @@ impl Call<'_> {
     /// Query parameter `name`, percent-decoded (`+` is a space).
     pub(super) fn query(&self, name: &str) -> Option<String> {
         let raw = self.req.query_param(name)?;
-        super::ddi::percent_decode(&raw.replace('+', " "))
+        crate::message::percent_decode(&raw.replace('+', " "))
     }
 
     /// The JSON body as `T`, or hawkBit's 400 `notReadable`.
@@ -302,7 +303,7 @@ pub(super) fn handle(server: &mut Server, now: Time, req: &Request) -> Response 
 }
 
 fn dispatch(server: &mut Server, call: &Call<'_>, route: Route<'_>, method: Method) -> Response {
-    let decode = |s: &str| super::ddi::percent_decode(s).unwrap_or_else(|| s.to_string());
+    let decode = |s: &str| crate::message::percent_decode(s).unwrap_or_else(|| s.to_string());
     match (route, method) {
         (Route::Configs, Method::Get) => config::list(server, call),
         (Route::Configs, _) => config::put_many(server, call),

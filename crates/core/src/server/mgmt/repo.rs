@@ -19,8 +19,8 @@ use crate::server::state::{Distribution, Module};
 use crate::server::{ActionType, ArtifactSpec, DistributionId, Server};
 use crate::time::Time;
 
-use super::targets::encode;
 use super::{cron, multipart, parse_id, wire, Call};
+use crate::message::percent_encode as encode;
 
 /// Software module types (key, name): hawkBit's defaults.
 const MODULE_TYPES: &[(&str, &str)] = &[

@@ -25,7 +25,7 @@ use super::repo::{execute, plan};
 
 mod view;
 
-use super::{fiql, parse_id, targets, wire, Call};
+use super::{fiql, parse_id, target_fields, wire, Call};
 use view::{counts, group_json, rollout_json, status_name};
 
 /// Most groups (hawkBit `maxRolloutGroupsPerRollout`).
@@ -183,12 +183,12 @@ fn make_groups(
             ));
         }
         let filter = match &g.target_filter_query {
-            Some(q) => Some(fiql::parse(q, targets::FIELDS)?),
+            Some(q) => Some(fiql::parse(q, target_fields::FIELDS)?),
             None => None,
         };
         let matching: Vec<String> = match &filter {
             Some(f) => {
-                let selected = targets::select(server, f);
+                let selected = target_fields::select(server, f);
                 remaining
                     .iter()
                     .filter(|c| selected.contains(c))
@@ -243,8 +243,8 @@ pub(super) fn create(server: &mut Server, call: &Call<'_>) -> Response {
     let Some(query) = body.target_filter_query.clone() else {
         return wire::invalid("targetFilterQuery must not be null");
     };
-    let filter = or_answer!(fiql::parse(&query, targets::FIELDS));
-    let selected = targets::select(server, &filter);
+    let filter = or_answer!(fiql::parse(&query, target_fields::FIELDS));
+    let selected = target_fields::select(server, &filter);
     if selected.is_empty() {
         return verification_failed("Rollout does not match any existing targets");
     }
