@@ -97,16 +97,19 @@ use fleetsim_fleet::scenario::Scenario;
 mod adapter;
 mod body;
 mod conn;
+mod endpoint;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod limits;
+mod long_poll;
 mod otau;
+mod serve_body;
 mod state;
 mod tls;
 
 pub use limits::ServeLimits;
 
-use adapter::{Endpoint, Shared};
+use endpoint::{Endpoint, Shared};
 use state::{Clock, State};
 
 /// How long shutdown waits for in-flight requests before it drops them.
