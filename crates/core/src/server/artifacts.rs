@@ -18,8 +18,9 @@ use crate::message::{Body, ContentId, Headers, Response};
 use crate::protocol::ddi::wire::{Artifact, ArtifactHashes, Link};
 
 use super::call::Call;
+use super::distributions::{Module, Repo};
 use super::fault::corrupt_hex;
-use super::state::{Action, Module, Repo, Target};
+use super::state::{Action, Target};
 use super::{respond, ActionId, ArtifactSpec, Server};
 
 const MD5SUM_SUFFIX: &str = ".MD5SUM";

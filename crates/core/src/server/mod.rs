@@ -54,6 +54,7 @@ pub mod cdn;
 pub mod constrained;
 mod ddi;
 mod deployment;
+mod distributions;
 mod fault;
 pub mod ids;
 mod mgmt;
@@ -68,7 +69,8 @@ pub use fault::{Fault, FaultWindow};
 pub use mgmt::MgmtCredentials;
 pub use state::IndexGroup;
 
-use state::{Repo, Targets};
+use distributions::Repo;
+use state::Targets;
 
 /// Tenant-wide settings of the embedded server (hawkBit tenant configuration + quotas).
 #[derive(Clone, Debug, PartialEq)]

@@ -37,6 +37,7 @@ use super::Server;
 mod config;
 mod cron;
 mod fiql;
+mod modules;
 mod multipart;
 mod repo;
 mod rollouts;
@@ -322,13 +323,13 @@ fn dispatch(server: &mut Server, call: &Call<'_>, route: Route<'_>, method: Meth
         (Route::AssignedDs(t), Method::Get) => repo::target_set(server, call, &decode(t), false),
         (Route::AssignedDs(t), _) => repo::assign_to_target(server, call, &decode(t)),
         (Route::InstalledDs(t), _) => repo::target_set(server, call, &decode(t), true),
-        (Route::Artifact(m, a), _) => repo::get_artifact(server, call, m, a, false),
-        (Route::ArtifactDownload(m, a), _) => repo::get_artifact(server, call, m, a, true),
-        (Route::Modules, Method::Get) => repo::list_modules(server, call),
-        (Route::Modules, _) => repo::create_modules(server, call),
-        (Route::Module(m), _) => repo::get_module(server, call, m),
-        (Route::Artifacts(m), Method::Get) => repo::list_artifacts(server, call, m),
-        (Route::Artifacts(m), _) => repo::upload(server, call, m),
+        (Route::Artifact(m, a), _) => modules::get_artifact(server, call, m, a, false),
+        (Route::ArtifactDownload(m, a), _) => modules::get_artifact(server, call, m, a, true),
+        (Route::Modules, Method::Get) => modules::list_modules(server, call),
+        (Route::Modules, _) => modules::create_modules(server, call),
+        (Route::Module(m), _) => modules::get_module(server, call, m),
+        (Route::Artifacts(m), Method::Get) => modules::list_artifacts(server, call, m),
+        (Route::Artifacts(m), _) => modules::upload(server, call, m),
         (Route::Sets, Method::Get) => repo::list_sets(server, call),
         (Route::Sets, _) => repo::create_sets(server, call),
         (Route::Set(d), _) => repo::get_set(server, call, d),
