@@ -87,6 +87,19 @@ pub(super) fn route(
             },
         };
     };
+    admin(otau, credentials, now, req, rest, held)
+}
+
+/// Answers an admin request below [`ADMIN_PREFIX`] (`rest` is the path
+/// after it), once its Basic credentials are accepted.
+fn admin(
+    otau: &mut OtauServer,
+    credentials: &MgmtCredentials,
+    now: Time,
+    req: &Request,
+    rest: &str,
+    held: usize,
+) -> Routed {
     if !credentials.accept(req) {
         let mut r = text(401, "Basic credentials of the Management API required");
         r.headers
