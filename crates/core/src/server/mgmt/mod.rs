@@ -12,8 +12,11 @@
 //! - `wire.rs`: request bodies (serde) and hawkBit's error bodies.
 //! - `config.rs`: tenant configuration (`/system/configs`).
 //! - `targets.rs`: targets, attributes and their actions (incl. cancel).
-//! - `repo.rs`: software modules, artifact upload, distribution sets, assignments.
-//! - `rollouts.rs`: rollouts and their deploy groups, advanced by `now`.
+//! - `target_fields.rs`: what is known of a target beyond the core, and the
+//!   fields `q=` filters name (shared by `targets.rs` and `rollouts/`).
+//! - `modules.rs`: software modules and artifact upload.
+//! - `repo.rs`: distribution sets and assignments.
+//! - `rollouts/`: rollouts and their deploy groups, advanced by `now`.
 //! - `multipart.rs`: a `multipart/form-data` parser over a byte slice.
 //! - `fiql.rs`: the FIQL/RSQL subset of `q=` and `targetFilterQuery`.
 //! - `cron.rs`: hawkBit maintenance-window schedules mapped onto one window.
