@@ -155,38 +155,11 @@ impl Setup {
             ..ServerConfig::default()
         });
         let mut first = 0;
-        let groups: Vec<Group> = s
+        let mut groups: Vec<Group> = s
             .fleet
             .iter()
             .map(|g| {
-                let group = Group {
-                    name: g.name.clone(),
-                    kind: g.kind,
-                    prefix: g
-                        .id_prefix
-                        .clone()
-                        .unwrap_or_else(|| format!("{}-", g.kind.as_str().replace('_', "-"))),
-                    first,
-                    count: u64::from(g.count),
-                    link: Link::new(&g.connectivity.link_spec()),
-                    protocol: g.protocol,
-                    otau: otau_settings(g),
-                    cpg: ConstrainedSettings {
-                        default_poll: s.server.polling.0,
-                        install_time: g.install_time.0,
-                        install_failure: g.install_failure.0,
-                        ..ConstrainedSettings::default()
-                    },
-                    twin_base: 0,
-                    settings: ClientSettings {
-                        install_time: g.install_time.0,
-                        install_failure: g.install_failure.0,
-                        poll_every: g.misbehave.as_ref().map(|m| m.poll_every.0),
-                        resend_final_feedback: g.resend_final_feedback,
-                        default_poll: s.server.polling.0,
-                        ..ClientSettings::default()
-                    },
-                };
+                let group = build_group(s, g, first);
                 first += u64::from(g.count);
                 group
             })
@@ -197,7 +170,6 @@ impl Setup {
             poll_interval: s.server.polling.0,
             key_seed: s.seed,
         });
-        let mut groups = groups;
         for g in groups.iter_mut().filter(|g| g.protocol == Protocol::Cpg) {
             g.twin_base = sidekick.twin_count();
             for n in g.first..g.first + g.count {
@@ -208,93 +180,9 @@ impl Setup {
             .campaigns
             .iter()
             .enumerate()
-            .map(|(i, c)| {
-                let at = Time(c.at.0.as_millis());
-                let artifacts = c
-                    .artifacts
-                    .iter()
-                    .enumerate()
-                    .map(|(j, a)| ArtifactSpec {
-                        filename: a.name.clone(),
-                        content: artifact_content(i, j),
-                        size: a.size.0,
-                    })
-                    .collect();
-                let name = c
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| format!("campaign-{}", i + 1));
-                let dist = server.add_distribution(DistributionSpec {
-                    name: name.clone(),
-                    version: c.version.clone(),
-                    modules: vec![ModuleSpec {
-                        part: "os".into(),
-                        name: format!("{name}-firmware"),
-                        version: c.version.clone(),
-                        artifacts,
-                    }],
-                });
-                let kind = match c.kind {
-                    CampaignType::Soft => ActionType::Soft,
-                    CampaignType::Forced => ActionType::Forced,
-                    CampaignType::Timeforced => ActionType::TimeForced {
-                        force_at: at + c.force_after.map_or(Span::ZERO, |d| d.0),
-                    },
-                    CampaignType::Downloadonly => ActionType::DownloadOnly,
-                };
-                let manifest = manifest_of(c, &name);
-                let command = c.artifacts.first().map(|a| {
-                    sidekick.add_command(InstallCommand {
-                        version: c.version.clone(),
-                        name: a.name.clone(),
-                        size: a.size.0,
-                        content: artifact_content(i, 0),
-                        sha256: String::new(),
-                        strategy: c.strategy,
-                        validity: url_validity(c),
-                    })
-                });
-                CampaignPlan {
-                    name,
-                    at,
-                    dist,
-                    kind,
-                    weight: c.weight,
-                    window: c.maintenance_window.as_ref().map(|w| MaintenanceSchedule {
-                        start: at + w.start_after.0,
-                        duration: w.duration.0,
-                    }),
-                    cancel_at: c.cancel_after.map(|d| at + d.0),
-                    selector: c.targets.clone(),
-                    manifest,
-                    contents: c
-                        .artifacts
-                        .iter()
-                        .enumerate()
-                        .map(|(j, a)| (a.name.clone(), artifact_content(i, j), a.size.0))
-                        .collect(),
-                    command,
-                    command_size: c.artifacts.first().map_or(0, |a| a.size.0),
-                    strategy: c.strategy,
-                    leaks_per_day: c.leaked_downloads_per_day.unwrap_or(0.0),
-                    url_validity: url_validity(c),
-                }
-            })
+            .map(|(i, c)| campaign_plan(i, c, &mut server, &mut sidekick))
             .collect();
-        let mut windows = Vec::new();
-        let mut resets = Vec::new();
-        for f in &s.faults.server {
-            let from = Time(f.at.0.as_millis());
-            let until = f.for_.map_or(end, |d| from + d.0);
-            let fault = match f.what {
-                FaultKind::Reset => {
-                    resets.push((from, until));
-                    continue;
-                }
-                FaultKind::Server(fault) => fault,
-            };
-            windows.push(FaultWindow { from, until, fault });
-        }
+        let (windows, resets) = fault_windows(s, end);
         server.set_faults(windows);
         let otau_devices = groups
             .iter()
@@ -389,14 +277,14 @@ pub fn install_on_group(
     }
 }
 
-/// Validity of the CDN URLs of campaign `c`: its `url_validity`, else 30
-/// days (365 under `long_validity`, seed 000 option 3's "e.g. to one year").
 /// True when `t` falls in one of the scenario's `reset: true` server fault
 /// windows ([`Setup::resets`]), in which the server drops connections.
 pub fn in_reset_window(resets: &[(Time, Time)], t: Time) -> bool {
     resets.iter().any(|&(from, until)| from <= t && t < until)
 }
 
+/// Validity of the CDN URLs of campaign `c`: its `url_validity`, else 30
+/// days (365 under `long_validity`, seed 000 option 3's "e.g. to one year").
 pub fn url_validity(c: &Campaign) -> Span {
     c.url_validity.map_or(
         if c.strategy == Strategy::LongValidity {
@@ -406,6 +294,138 @@ pub fn url_validity(c: &Campaign) -> Span {
         },
         |d| d.0,
     )
+}
+
+/// Fleet group `g` of scenario `s`, its devices numbered from `first`.
+fn build_group(s: &Scenario, g: &FleetGroup, first: u64) -> Group {
+    Group {
+        name: g.name.clone(),
+        kind: g.kind,
+        prefix: g
+            .id_prefix
+            .clone()
+            .unwrap_or_else(|| format!("{}-", g.kind.as_str().replace('_', "-"))),
+        first,
+        count: u64::from(g.count),
+        link: Link::new(&g.connectivity.link_spec()),
+        protocol: g.protocol,
+        otau: otau_settings(g),
+        cpg: ConstrainedSettings {
+            default_poll: s.server.polling.0,
+            install_time: g.install_time.0,
+            install_failure: g.install_failure.0,
+            ..ConstrainedSettings::default()
+        },
+        twin_base: 0,
+        settings: ClientSettings {
+            install_time: g.install_time.0,
+            install_failure: g.install_failure.0,
+            poll_every: g.misbehave.as_ref().map(|m| m.poll_every.0),
+            resend_final_feedback: g.resend_final_feedback,
+            default_poll: s.server.polling.0,
+            ..ClientSettings::default()
+        },
+    }
+}
+
+/// Campaign `c` (number `i`) ready to run: its distribution added to
+/// `server`, its install command to `sidekick`.
+fn campaign_plan(
+    i: usize,
+    c: &Campaign,
+    server: &mut Server,
+    sidekick: &mut ConstrainedGateway,
+) -> CampaignPlan {
+    let at = Time(c.at.0.as_millis());
+    let artifacts = c
+        .artifacts
+        .iter()
+        .enumerate()
+        .map(|(j, a)| ArtifactSpec {
+            filename: a.name.clone(),
+            content: artifact_content(i, j),
+            size: a.size.0,
+        })
+        .collect();
+    let name = c
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("campaign-{}", i + 1));
+    let dist = server.add_distribution(DistributionSpec {
+        name: name.clone(),
+        version: c.version.clone(),
+        modules: vec![ModuleSpec {
+            part: "os".into(),
+            name: format!("{name}-firmware"),
+            version: c.version.clone(),
+            artifacts,
+        }],
+    });
+    let kind = match c.kind {
+        CampaignType::Soft => ActionType::Soft,
+        CampaignType::Forced => ActionType::Forced,
+        CampaignType::Timeforced => ActionType::TimeForced {
+            force_at: at + c.force_after.map_or(Span::ZERO, |d| d.0),
+        },
+        CampaignType::Downloadonly => ActionType::DownloadOnly,
+    };
+    let manifest = manifest_of(c, &name);
+    let command = c.artifacts.first().map(|a| {
+        sidekick.add_command(InstallCommand {
+            version: c.version.clone(),
+            name: a.name.clone(),
+            size: a.size.0,
+            content: artifact_content(i, 0),
+            sha256: String::new(),
+            strategy: c.strategy,
+            validity: url_validity(c),
+        })
+    });
+    CampaignPlan {
+        name,
+        at,
+        dist,
+        kind,
+        weight: c.weight,
+        window: c.maintenance_window.as_ref().map(|w| MaintenanceSchedule {
+            start: at + w.start_after.0,
+            duration: w.duration.0,
+        }),
+        cancel_at: c.cancel_after.map(|d| at + d.0),
+        selector: c.targets.clone(),
+        manifest,
+        contents: c
+            .artifacts
+            .iter()
+            .enumerate()
+            .map(|(j, a)| (a.name.clone(), artifact_content(i, j), a.size.0))
+            .collect(),
+        command,
+        command_size: c.artifacts.first().map_or(0, |a| a.size.0),
+        strategy: c.strategy,
+        leaks_per_day: c.leaked_downloads_per_day.unwrap_or(0.0),
+        url_validity: url_validity(c),
+    }
+}
+
+/// The scenario's server fault windows, and apart from them the windows in
+/// which the server resets connections; a window without `for` lasts to `end`.
+fn fault_windows(s: &Scenario, end: Time) -> (Vec<FaultWindow>, Vec<(Time, Time)>) {
+    let mut windows = Vec::new();
+    let mut resets = Vec::new();
+    for f in &s.faults.server {
+        let from = Time(f.at.0.as_millis());
+        let until = f.for_.map_or(end, |d| from + d.0);
+        let fault = match f.what {
+            FaultKind::Reset => {
+                resets.push((from, until));
+                continue;
+            }
+            FaultKind::Server(fault) => fault,
+        };
+        windows.push(FaultWindow { from, until, fault });
+    }
+    (windows, resets)
 }
 
 /// OTAU client settings of fleet group `g`.

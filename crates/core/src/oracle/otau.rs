@@ -127,56 +127,8 @@ impl OtauOracle {
                 sent,
                 ims,
                 timeout_ms,
-            } => {
-                // Pending when the poll was sent: it had to be answered at once.
-                let changed = |t: &Time| t <= sent && unix_secs(*t) > *ims;
-                // Written while the poll waited, and the 304 came long before
-                // the poll's timeout: the write should have released it with 200.
-                let early = now + Span::secs(1) < *sent + Span(*timeout_ms);
-                let written_while_held = |t: &Time| early && t <= &now && unix_secs(*t) > *ims;
-                if let Some(set) = d.pending_since.filter(changed) {
-                    found = Some((
-                        InvariantId::Otau304,
-                        format!("304 to a long poll sent at {} ms although config_otau was written at {} ms and not acknowledged", sent.0, set.0),
-                    ));
-                } else if let Some(set) = d.pending_since.filter(written_while_held) {
-                    found = Some((
-                        InvariantId::Otau304,
-                        format!("304 after {} ms to a long poll with Request-Timeout {timeout_ms} ms although config_otau was written at {} ms while it waited", now.since(*sent).as_millis(), set.0),
-                    ));
-                }
-            }
-            OtauEvent::Offered { version, busy } => {
-                let running = d.cycle.as_ref().filter(|c| c.open());
-                let unacked = d.cycle.as_ref().filter(|c| c.seen != 0 && !c.acked);
-                if let (None, Some(c), false) = (running, unacked, busy) {
-                    found = Some((
-                        InvariantId::OtauAck,
-                        format!("manifest {:?} was processed but never written back (next offer {version:?})", c.version),
-                    ));
-                    d.cycle = Some(Box::new(Cycle {
-                        version: version.clone(),
-                        ..Cycle::default()
-                    }));
-                } else if let Some(c) = running {
-                    found = Some((
-                        InvariantId::OtauOverlap,
-                        format!("manifest {version:?} delivered while {:?} is running (last status {:?})", c.version, c.last.map(Status::as_str)),
-                    ));
-                } else if !d.set_since_ack && d.acked.as_deref() == Some(version.as_str()) {
-                    found = Some((
-                        InvariantId::OtauRedeliver,
-                        format!(
-                            "manifest {version:?} delivered again after the device acknowledged it"
-                        ),
-                    ));
-                } else if !busy {
-                    d.cycle = Some(Box::new(Cycle {
-                        version: version.clone(),
-                        ..Cycle::default()
-                    }));
-                }
-            }
+            } => found = not_modified(d, now, sent, ims, timeout_ms),
+            OtauEvent::Offered { version, busy } => found = offered(d, version, busy),
             OtauEvent::Acked { version } => {
                 d.pending_since = None;
                 d.set_since_ack = false;
@@ -229,6 +181,77 @@ impl OtauOracle {
             message,
         });
     }
+}
+
+/// A 304 to a long poll: wrong when `config_otau` changed before the poll
+/// was sent, or while it was held (the write should have released it).
+fn not_modified(
+    d: &DeviceState,
+    now: Time,
+    sent: &Time,
+    ims: &u64,
+    timeout_ms: &u64,
+) -> Option<(InvariantId, String)> {
+    let mut found: Option<(InvariantId, String)> = None;
+    // Pending when the poll was sent: it had to be answered at once.
+    let changed = |t: &Time| t <= sent && unix_secs(*t) > *ims;
+    // Written while the poll waited, and the 304 came long before
+    // the poll's timeout: the write should have released it with 200.
+    let early = now + Span::secs(1) < *sent + Span(*timeout_ms);
+    let written_while_held = |t: &Time| early && t <= &now && unix_secs(*t) > *ims;
+    if let Some(set) = d.pending_since.filter(changed) {
+        found = Some((
+                InvariantId::Otau304,
+                format!("304 to a long poll sent at {} ms although config_otau was written at {} ms and not acknowledged", sent.0, set.0),
+            ));
+    } else if let Some(set) = d.pending_since.filter(written_while_held) {
+        found = Some((
+                InvariantId::Otau304,
+                format!("304 after {} ms to a long poll with Request-Timeout {timeout_ms} ms although config_otau was written at {} ms while it waited", now.since(*sent).as_millis(), set.0),
+            ));
+    }
+    found
+}
+
+/// A manifest was offered: not over a running cycle, not again once
+/// acknowledged, and not before the previous one was written back.
+fn offered(d: &mut DeviceState, version: &str, busy: &bool) -> Option<(InvariantId, String)> {
+    let mut found: Option<(InvariantId, String)> = None;
+    let running = d.cycle.as_ref().filter(|c| c.open());
+    let unacked = d.cycle.as_ref().filter(|c| c.seen != 0 && !c.acked);
+    if let (None, Some(c), false) = (running, unacked, busy) {
+        found = Some((
+            InvariantId::OtauAck,
+            format!(
+                "manifest {:?} was processed but never written back (next offer {version:?})",
+                c.version
+            ),
+        ));
+        d.cycle = Some(Box::new(Cycle {
+            version: version.to_string(),
+            ..Cycle::default()
+        }));
+    } else if let Some(c) = running {
+        found = Some((
+            InvariantId::OtauOverlap,
+            format!(
+                "manifest {version:?} delivered while {:?} is running (last status {:?})",
+                c.version,
+                c.last.map(Status::as_str)
+            ),
+        ));
+    } else if !d.set_since_ack && d.acked.as_deref() == Some(version) {
+        found = Some((
+            InvariantId::OtauRedeliver,
+            format!("manifest {version:?} delivered again after the device acknowledged it"),
+        ));
+    } else if !busy {
+        d.cycle = Some(Box::new(Cycle {
+            version: version.to_string(),
+            ..Cycle::default()
+        }));
+    }
+    found
 }
 
 /// OTAU-VERSION and OTAU-SEQ for one accepted status.

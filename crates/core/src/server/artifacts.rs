@@ -13,13 +13,15 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use crate::message::percent_decode;
 use crate::message::{Body, ContentId, Headers, Response};
 use crate::protocol::ddi::wire::{Artifact, ArtifactHashes, Link};
 
-use super::ddi::{percent_decode, Call};
+use super::call::Call;
+use super::distributions::{Module, Repo};
 use super::fault::corrupt_hex;
-use super::state::{Action, Repo, Target};
-use super::{respond, ArtifactSpec, Server};
+use super::state::{Action, Target};
+use super::{respond, ActionId, ArtifactSpec, Server};
 
 const MD5SUM_SUFFIX: &str = ".MD5SUM";
 
@@ -132,15 +134,8 @@ pub(super) fn file(
     let Some(module) = repo.module(sm) else {
         return not_found("Software module");
     };
-    let (spec, md5sum) = match module.artifacts.iter().find(|a| a.filename == filename) {
-        Some(spec) => (spec, false),
-        None => {
-            let base = filename.strip_suffix(MD5SUM_SUFFIX).unwrap_or("");
-            match module.artifacts.iter().find(|a| a.filename == base) {
-                Some(spec) => (spec, true),
-                None => return not_found("Artifact"),
-            }
-        }
+    let Some((spec, md5sum)) = find_file(module, &filename) else {
+        return not_found("Artifact");
     };
     let Some(info) = repo.catalog.get(spec.content) else {
         return not_found("Artifact");
@@ -149,41 +144,12 @@ pub(super) fn file(
     let full_get = !head && (md5sum || !has_range);
     // Full downloads are recorded (quota-checked); Range requests and HEAD are not.
     if full_get {
-        let Some(action) = target.action_mut(action_id) else {
-            return not_found("Action");
-        };
-        if action.history_full(cap) {
-            return respond::quota(format!(
-                "Action {action_id}: at most {cap} status entries allowed"
-            ));
+        if let Err(refused) = record_download(target, action_id, cap, call) {
+            return refused;
         }
-        let message = format!("Update Server: Target downloads {}", call.req.path());
-        action.push(
-            super::ActionStatus::Download,
-            call.now,
-            vec![Cow::Owned(message)],
-        );
     }
     if md5sum {
-        let md5 = if call.faults.wrong_hash {
-            corrupt_hex(&info.hashes.md5)
-        } else {
-            info.hashes.md5.clone()
-        };
-        let headers = Headers::new().with("content-type", "text/plain").with(
-            "content-disposition",
-            format!("attachment;filename={}{MD5SUM_SUFFIX}", spec.filename),
-        );
-        let body = if head {
-            Body::Empty
-        } else {
-            Body::Bytes(format!("{md5}  {}", spec.filename).into_bytes().into())
-        };
-        return Response {
-            status: 200,
-            headers,
-            body,
-        };
+        return md5sum_file(call, &info.hashes.md5, &spec.filename, head);
     }
     let etag = format!("\"{}\"", info.hashes.sha1);
     let file = FileRef {
@@ -199,6 +165,70 @@ pub(super) fn file(
         &etag,
         head,
     )
+}
+
+/// The artifact of `module` that `filename` names, and whether it names
+/// its `.MD5SUM` file rather than the artifact itself.
+fn find_file<'m>(module: &'m Module, filename: &str) -> Option<(&'m ArtifactSpec, bool)> {
+    match module.artifacts.iter().find(|a| a.filename == filename) {
+        Some(spec) => Some((spec, false)),
+        None => {
+            let base = filename.strip_suffix(MD5SUM_SUFFIX).unwrap_or("");
+            module
+                .artifacts
+                .iter()
+                .find(|a| a.filename == base)
+                .map(|spec| (spec, true))
+        }
+    }
+}
+
+/// Records a full download of action `action_id` in its history; `Err`
+/// with the answer when the history is full (`cap` entries).
+fn record_download(
+    target: &mut Target,
+    action_id: ActionId,
+    cap: u32,
+    call: &Call<'_>,
+) -> Result<(), Response> {
+    let Some(action) = target.action_mut(action_id) else {
+        return Err(not_found("Action"));
+    };
+    if action.history_full(cap) {
+        return Err(respond::quota(format!(
+            "Action {action_id}: at most {cap} status entries allowed"
+        )));
+    }
+    let message = format!("Update Server: Target downloads {}", call.req.path());
+    action.push(
+        super::ActionStatus::Download,
+        call.now,
+        vec![Cow::Owned(message)],
+    );
+    Ok(())
+}
+
+/// The `.MD5SUM` file of artifact `filename` whose MD5 is `md5`.
+fn md5sum_file(call: &Call<'_>, md5: &str, filename: &str, head: bool) -> Response {
+    let md5 = if call.faults.wrong_hash {
+        corrupt_hex(md5)
+    } else {
+        md5.to_string()
+    };
+    let headers = Headers::new().with("content-type", "text/plain").with(
+        "content-disposition",
+        format!("attachment;filename={}{MD5SUM_SUFFIX}", filename),
+    );
+    let body = if head {
+        Body::Empty
+    } else {
+        Body::Bytes(format!("{md5}  {}", filename).into_bytes().into())
+    };
+    Response {
+        status: 200,
+        headers,
+        body,
+    }
 }
 
 /// A file to serve: synthetic content, or the bytes of an uploaded one.

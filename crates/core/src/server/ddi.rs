@@ -9,14 +9,14 @@
 
 use std::collections::BTreeMap;
 
-pub(super) use crate::message::percent_decode;
-use crate::message::{Body, Method, Request, Response};
+use crate::message::{percent_decode, Body, Method, Request, Response};
 use crate::protocol::ddi::sleep::format_sleep;
 use crate::protocol::ddi::wire::{
     Config, ConfigData, ConfigMode, ControllerBase, Link, Polling, RootLinks,
 };
 use crate::time::{Span, Time};
 
+use super::call::Call;
 use super::fault::Active;
 use super::state::{Emitter, Target};
 use super::{artifacts, deployment, respond, ActionStatus, Server, ServerConfig};
@@ -28,33 +28,6 @@ const MIN_POLL: Span = Span::secs(30);
 const MAX_POLL: Span = Span::secs(86_399);
 /// `maintenanceWindowPollCount`: polls spread over the time before a window.
 const WINDOW_POLL_COUNT: u64 = 3;
-
-/// One request being answered, with what every handler needs.
-pub(super) struct Call<'a> {
-    pub(super) now: Time,
-    pub(super) req: &'a Request,
-    /// Controller id, percent-decoded.
-    pub(super) cid: String,
-    /// Tenant and controller id as they appear in the request path.
-    raw_tenant: &'a str,
-    raw_cid: &'a str,
-    pub(super) faults: &'a Active,
-    /// Content type of JSON answers (from `Accept`).
-    pub(super) json_type: &'static str,
-}
-
-impl Call<'_> {
-    /// `{origin}/{tenant}/controller/v1/{controllerId}{tail}`: an absolute HAL
-    /// link built from the request, made only when an answer carries links.
-    pub(super) fn link(&self, tail: std::fmt::Arguments<'_>) -> String {
-        format!(
-            "{}/{}/controller/v1/{}{tail}",
-            self.req.origin(),
-            self.raw_tenant,
-            self.raw_cid
-        )
-    }
-}
 
 /// The DDI resources below `{base}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

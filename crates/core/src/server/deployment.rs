@@ -15,8 +15,9 @@ use crate::protocol::ddi::wire::{
 };
 
 use super::artifacts::artifact_json;
-use super::ddi::Call;
-use super::state::{Action, Emitter, Repo};
+use super::call::Call;
+use super::distributions::Repo;
+use super::state::{Action, Emitter};
 use super::{respond, ActionId, ActionStatus, ActionType, Server};
 
 /// hawkBit splits detail messages longer than this into several (`JpaActionStatus.addMessage`).

@@ -296,7 +296,24 @@ pub(super) struct Active {
     /// Faults of the OTAU core.
     pub(super) otau: super::otau::OtauFaults,
     /// Faults of the sidekick, gateway and CDN.
-    pub(super) sidekick: super::constrained::GatewayFaults,
+    pub(super) sidekick: GatewayFaults,
+}
+
+/// Deliberate bugs of the sidekick, gateway and CDN (one URL-* invariant each).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GatewayFaults {
+    /// URLs are signed for one minute (URL-HANDOUT).
+    pub short_validity: bool,
+    /// The CDN serves expired URLs (URL-REFUSE).
+    pub ignore_expiry: bool,
+    /// The CDN serves URLs with a wrong signature (URL-REFUSE).
+    pub ignore_signature: bool,
+    /// Every online event re-fires the install command (URL-ONCE).
+    pub retrigger_every_online: bool,
+    /// The cache evicts an artifact when the first device finishes (URL-EVICT).
+    pub cache_evict_early: bool,
+    /// Commands for devices not seen in the last minutes are dropped (URL-LIVE).
+    pub drop_while_offline: bool,
 }
 
 impl Active {

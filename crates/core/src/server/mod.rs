@@ -13,11 +13,18 @@
 //! Layout:
 //! - `mod.rs` (this file): public API — configuration, specs, ids, statuses, events.
 //! - `state.rs`: targets, actions and their status history; the action state machine.
+//! - `distributions.rs`: distributions, software modules and the content catalog.
 //! - `ddi.rs`: routing, authentication, content negotiation; root poll and `configData`.
+//! - `call.rs`: one DDI request being answered, as the router hands it to the handlers.
 //! - `deployment.rs`: `deploymentBase`, `installedBase`, `cancelAction` and both feedbacks.
 //! - `artifacts.rs`: artifact lists and downloads (Range, `If-Match`, `.MD5SUM`).
 //! - `respond.rs`: JSON bodies, ETags, hawkBit error bodies.
-//! - `fault.rs`: "broken server" modes and the time windows they are active in.
+//! - `fault.rs`: "broken server" modes, the time windows they are active in, and
+//!   the fault flags of the OTAU and gateway cores active at one instant.
+//! - `cdn.rs`, `constrained/`, `otau/`: the CDN, the constrained-device gateway, the OTAU core.
+//!
+//! Imports point one way: `ddi` → `deployment` → `artifacts` → `call`, `fault`,
+//! `state`, `distributions`, `respond`; `constrained` → `cdn` → `artifacts`.
 //! - `ids.rs`: the rule every id from the network obeys before it is stored.
 //! - `mgmt/`: the hawkBit Management API v1 subset (`/rest/v1/...`): tenant
 //!   configuration, targets, software modules with uploaded artifacts,
@@ -49,10 +56,12 @@ macro_rules! or_answer {
 }
 
 mod artifacts;
+mod call;
 pub mod cdn;
 pub mod constrained;
 mod ddi;
 mod deployment;
+mod distributions;
 mod fault;
 pub mod ids;
 mod mgmt;
@@ -67,7 +76,8 @@ pub use fault::{Fault, FaultWindow};
 pub use mgmt::MgmtCredentials;
 pub use state::IndexGroup;
 
-use state::{Repo, Targets};
+use distributions::Repo;
+use state::Targets;
 
 /// Tenant-wide settings of the embedded server (hawkBit tenant configuration + quotas).
 #[derive(Clone, Debug, PartialEq)]

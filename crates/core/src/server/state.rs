@@ -1,5 +1,6 @@
 //! Targets, actions and their status history: the server-side action state
-//! machine of ddi.md §3, plus the repository of distributions and modules.
+//! machine of ddi.md §3. The distributions and modules they refer to are in
+//! `distributions.rs`.
 //!
 //! Memory matters here: fleets have 100 000+ targets, most of them idle. A
 //! target is a few machine words plus its actions in a `Vec`; the controller
@@ -11,112 +12,16 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::artifact::Catalog;
 use crate::protocol::ddi::wire::{ActionHistory, HandlingType, MaintenanceWindow};
 use crate::time::Time;
 
-use super::{
-    ActionId, ActionStatus, ActionType, ArtifactSpec, DistributionId, DistributionSpec,
-    MaintenanceSchedule, ServerEvent,
-};
+use super::{ActionId, ActionStatus, ActionType, DistributionId, MaintenanceSchedule, ServerEvent};
 
 /// Prefix hawkBit puts on server-generated messages; `actionHistory` hides them.
 pub(super) const SERVER_PREFIX: &str = "Update Server: ";
 
 /// Most messages `actionHistory` returns (`MAX_ACTION_HISTORY_MSG_COUNT`).
 const MAX_HISTORY_MESSAGES: usize = 100;
-
-/// A software module as stored: ids are global, counted from 1.
-#[derive(Debug)]
-pub(super) struct Module {
-    pub(super) id: u64,
-    pub(super) part: String,
-    pub(super) name: String,
-    pub(super) version: String,
-    pub(super) artifacts: Vec<ArtifactSpec>,
-    /// Management API view: artifact ids (parallel to `artifacts`), vendor, creation.
-    pub(super) artifact_ids: Vec<u64>,
-    pub(super) vendor: Option<String>,
-    pub(super) created_at: Time,
-}
-
-/// A distribution set: the ids of its modules, and its name for the Management API.
-#[derive(Debug)]
-pub(super) struct Distribution {
-    pub(super) modules: Vec<u64>,
-    pub(super) name: String,
-    pub(super) version: String,
-    /// Distribution set type key (`os`, `os_app`, `app`).
-    pub(super) kind: String,
-    pub(super) created_at: Time,
-}
-
-/// Distributions, modules and the catalog of their contents.
-#[derive(Debug, Default)]
-pub(super) struct Repo {
-    pub(super) catalog: Catalog,
-    pub(super) distributions: Vec<Distribution>,
-    pub(super) modules: Vec<Module>,
-    /// Artifacts ever added (their ids count from 1).
-    pub(super) artifacts_added: u64,
-}
-
-impl Repo {
-    pub(super) fn add_distribution(&mut self, spec: DistributionSpec) -> DistributionId {
-        let mut ids = Vec::with_capacity(spec.modules.len());
-        for m in spec.modules {
-            for a in &m.artifacts {
-                self.catalog.register(a.content, a.size);
-            }
-            let id = self.modules.len() as u64 + 1;
-            let first = self.artifacts_added + 1;
-            self.artifacts_added += m.artifacts.len() as u64;
-            self.modules.push(Module {
-                id,
-                part: m.part,
-                name: m.name,
-                version: m.version,
-                artifact_ids: (first..=self.artifacts_added).collect(),
-                artifacts: m.artifacts,
-                vendor: None,
-                created_at: Time::ZERO,
-            });
-            ids.push(id);
-        }
-        self.distributions.push(Distribution {
-            modules: ids,
-            name: spec.name,
-            version: spec.version,
-            kind: "os_app".to_string(),
-            created_at: Time::ZERO,
-        });
-        DistributionId(self.distributions.len() as u64)
-    }
-
-    pub(super) fn distribution(&self, id: DistributionId) -> Option<&Distribution> {
-        let index = usize::try_from(id.0.checked_sub(1)?).ok()?;
-        self.distributions.get(index)
-    }
-
-    pub(super) fn module(&self, id: u64) -> Option<&Module> {
-        let index = usize::try_from(id.checked_sub(1)?).ok()?;
-        self.modules.get(index)
-    }
-
-    /// Modules of `dist`, in order; empty for an unknown distribution.
-    pub(super) fn modules_of(&self, dist: DistributionId) -> impl Iterator<Item = &Module> {
-        self.distribution(dist)
-            .map(|d| d.modules.as_slice())
-            .unwrap_or(&[])
-            .iter()
-            .filter_map(|id| self.module(*id))
-    }
-
-    pub(super) fn contains(&self, dist: DistributionId, module: u64) -> bool {
-        self.distribution(dist)
-            .is_some_and(|d| d.modules.contains(&module))
-    }
-}
 
 /// Collects [`ServerEvent`]s for one target at one instant.
 pub(super) struct Emitter<'a> {
@@ -586,131 +491,5 @@ impl Targets {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn action(id: u64, weight: u32, active: bool) -> Action {
-        Action {
-            id: ActionId(id),
-            dist: DistributionId(1),
-            kind: ActionType::Soft,
-            weight,
-            window: None,
-            status: ActionStatus::Running,
-            active,
-            history: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn active_action_is_heaviest_then_oldest() {
-        let mut t = Target::new(0, None);
-        t.actions = vec![
-            action(1, 500, true),
-            action(2, 900, true),
-            action(3, 900, true),
-            action(4, 1000, false),
-        ];
-        assert_eq!(t.active_action().map(|a| a.id), Some(ActionId(2)));
-        t.actions[1].active = false;
-        assert_eq!(t.active_action().map(|a| a.id), Some(ActionId(3)));
-    }
-
-    #[test]
-    fn etag_c_tracks_force_time_and_window() {
-        let mut a = action(8, 1000, true);
-        a.kind = ActionType::TimeForced {
-            force_at: Time(100),
-        };
-        assert_eq!(a.etag_c(Time(0)), 8 * 31 + 1237);
-        assert_eq!(a.etag_c(Time(100)), 8 * 31 + 1231);
-        a.kind = ActionType::Soft;
-        a.window = Some(MaintenanceSchedule {
-            start: Time(50),
-            duration: crate::time::Span(10),
-        });
-        assert_eq!(a.etag_c(Time(55)), 8 * 31 + 1249);
-        assert_eq!(a.etag_c(Time(60)), 8 * 31 + 1237);
-        a.id = ActionId(u64::MAX);
-        let _ = a.etag_c(Time(0)); // wraps, never panics
-    }
-
-    #[test]
-    fn history_hides_server_messages_newest_first_and_caps() {
-        let mut a = action(1, 1000, true);
-        a.push(
-            ActionStatus::Running,
-            Time(0),
-            vec![Cow::Borrowed("Update Server: x")],
-        );
-        for i in 0..150 {
-            a.push(
-                ActionStatus::Running,
-                Time(i),
-                vec![Cow::Owned(format!("m{i}"))],
-            );
-        }
-        assert_eq!(a.action_history(0), None);
-        let h = a.action_history(2).expect("history");
-        assert_eq!(h.messages, vec!["m149", "m148"]);
-        assert_eq!(h.status, "RUNNING");
-        assert_eq!(a.action_history(-1).map(|h| h.messages.len()), Some(100));
-        assert_eq!(a.action_history(1000).map(|h| h.messages.len()), Some(100));
-        let only_server = {
-            let mut b = action(2, 1000, true);
-            b.push(
-                ActionStatus::Running,
-                Time(0),
-                vec![Cow::Borrowed("Update Server: y")],
-            );
-            b
-        };
-        assert_eq!(only_server.action_history(5), None);
-    }
-
-    #[test]
-    fn idle_targets_stay_small() {
-        // 100 000+ targets: keep the per-target record within two cache lines.
-        assert!(
-            std::mem::size_of::<Target>() <= 128,
-            "{}",
-            std::mem::size_of::<Target>()
-        );
-    }
-
-    #[test]
-    fn removal_keeps_other_targets_reachable_and_plans_number_ids() {
-        let mut t = Targets::default();
-        for (i, cid) in ["a", "b", "c"].iter().enumerate() {
-            t.register(cid, i as u64, None);
-        }
-        assert!(t.remove("a"));
-        assert!(!t.remove("a"));
-        assert_eq!(t.get("c").map(|t| t.index), Some(2));
-        assert_eq!(t.get("b").map(|t| t.index), Some(1));
-        let order: Vec<&str> = t.sorted().into_iter().map(|(cid, _)| cid).collect();
-        assert_eq!(order, vec!["b", "c"]);
-        t.set_plan(vec![IndexGroup {
-            prefix: "dev-".into(),
-            first: 10,
-            count: 5,
-        }]);
-        assert_eq!(t.index_for("dev-00012"), 12);
-        assert_eq!(t.index_for("dev-12"), 15); // not the scenario's spelling
-        assert_eq!(t.index_for("dev-00015"), 15); // outside the group
-        t.auto_register("x");
-        assert_eq!(t.get("x").map(|t| t.index), Some(15));
-        assert_eq!(t.index_for("y"), 16);
-    }
-
-    #[test]
-    fn auto_register_takes_next_index() {
-        let mut t = Targets::default();
-        t.auto_register("a");
-        t.register("b", 41, None);
-        t.auto_register("c");
-        assert_eq!(t.get("a").map(|t| t.index), Some(0));
-        assert_eq!(t.get("c").map(|t| t.index), Some(42));
-        assert_eq!(t.len(), 3);
-    }
-}
+#[path = "state_tests.rs"]
+mod tests;

@@ -262,83 +262,13 @@ fn invariants_table(o: &mut String, r: &Report) {
 
 fn campaigns(o: &mut String, r: &Report) {
     o.push_str("<section id=\"campaigns\">\n<h2>Campaigns</h2>\n");
-    let mut any = false;
     if let Some(m) = &r.management {
-        any = true;
-        let _ = writeln!(o, "<p>As the server ({}) recorded them:</p>", escape(m.api));
-        table_head(
-            o,
-            "campaigns-server",
-            &[
-                "campaign",
-                "#targets",
-                "created",
-                "canceled",
-                "devices per state",
-            ],
-        );
-        for c in &m.campaigns {
-            let recorded: Vec<String> = c
-                .recorded
-                .iter()
-                .map(|(k, n)| format!("{n} {}", escape(k)))
-                .collect();
-            let _ = writeln!(
-                o,
-                "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&c.name),
-                c.targets,
-                c.started_at_ms.map_or("not created".to_string(), ms),
-                c.canceled_at_ms.map_or("-".to_string(), ms),
-                recorded.join(", ")
-            );
-        }
-        o.push_str("</table>\n");
-        for e in &m.errors {
-            let _ = writeln!(o, "<p class=\"unavailable\">error: {}</p>", escape(e));
-        }
+        server_campaigns(o, m);
     }
     if let Some(g) = &r.gateway {
-        any = true;
-        table_head(
-            o,
-            "campaigns-gateway",
-            &[
-                "campaign",
-                "strategy",
-                "#URL validity",
-                "#targeted",
-                "#updated",
-                "#failed",
-                "#unfinished",
-                "#re-fired",
-                "#leaked URL served",
-            ],
-        );
-        for s in &g.strategies {
-            let _ = writeln!(
-                o,
-                "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-                 <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-                 <td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-                escape(&s.campaign),
-                escape(s.strategy),
-                ms(s.url_validity_s * 1000),
-                s.targeted,
-                s.updated,
-                s.failed,
-                s.unfinished,
-                s.refired,
-                s.leaks.served
-            );
-        }
-        let _ = writeln!(
-            o,
-            "</table>\n<p class=\"meta\">artifact cache: peak {} bytes, {} fetches, {} evictions</p>",
-            g.cache_peak_bytes, g.cache_fetches, g.cache_evictions
-        );
+        gateway_campaigns(o, g);
     }
-    if !any {
+    if r.management.is_none() && r.gateway.is_none() {
         let c = &r.convergence;
         let _ = writeln!(
             o,
@@ -348,6 +278,83 @@ fn campaigns(o: &mut String, r: &Report) {
         );
     }
     o.push_str("</section>\n");
+}
+
+/// The campaigns as a real server's Management API recorded them.
+fn server_campaigns(o: &mut String, m: &crate::management_log::ManagementLog) {
+    let _ = writeln!(o, "<p>As the server ({}) recorded them:</p>", escape(m.api));
+    table_head(
+        o,
+        "campaigns-server",
+        &[
+            "campaign",
+            "#targets",
+            "created",
+            "canceled",
+            "devices per state",
+        ],
+    );
+    for c in &m.campaigns {
+        let recorded: Vec<String> = c
+            .recorded
+            .iter()
+            .map(|(k, n)| format!("{n} {}", escape(k)))
+            .collect();
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&c.name),
+            c.targets,
+            c.started_at_ms.map_or("not created".to_string(), ms),
+            c.canceled_at_ms.map_or("-".to_string(), ms),
+            recorded.join(", ")
+        );
+    }
+    o.push_str("</table>\n");
+    for e in &m.errors {
+        let _ = writeln!(o, "<p class=\"unavailable\">error: {}</p>", escape(e));
+    }
+}
+
+/// The seed-000 gateway strategies, one row per campaign.
+fn gateway_campaigns(o: &mut String, g: &crate::constrained_report::GatewayReport) {
+    table_head(
+        o,
+        "campaigns-gateway",
+        &[
+            "campaign",
+            "strategy",
+            "#URL validity",
+            "#targeted",
+            "#updated",
+            "#failed",
+            "#unfinished",
+            "#re-fired",
+            "#leaked URL served",
+        ],
+    );
+    for s in &g.strategies {
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            escape(&s.campaign),
+            escape(s.strategy),
+            ms(s.url_validity_s * 1000),
+            s.targeted,
+            s.updated,
+            s.failed,
+            s.unfinished,
+            s.refired,
+            s.leaks.served
+        );
+    }
+    let _ = writeln!(
+        o,
+        "</table>\n<p class=\"meta\">artifact cache: peak {} bytes, {} fetches, {} evictions</p>",
+        g.cache_peak_bytes, g.cache_fetches, g.cache_evictions
+    );
 }
 
 fn slowest_devices(o: &mut String, r: &Report) {

@@ -344,20 +344,7 @@ pub const LOST_REQUESTS_PROBLEM: &str = "lost requests:";
 pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Duration) -> Report {
     let stats = &r.stats;
     let secs = elapsed.as_secs_f64().max(1e-9);
-    let mut counters = BTreeMap::new();
-    counters.insert("requests", stats.requests());
-    counters.insert("updates_succeeded", stats.updates_succeeded);
-    counters.insert("updates_failed", stats.updates_failed);
-    counters.insert("updates_canceled", stats.updates_canceled);
-    counters.insert("updates_withdrawn", stats.updates_withdrawn);
-    counters.insert("devices_targeted", r.targeted);
-    counters.insert("violations", r.oracle.total());
-    counters.insert("events", r.events);
-    counters.extend(r.extra_counters.iter().map(|(k, v)| (*k, *v)));
-    if r.real_time {
-        counters.insert("requests_lost_not_injected", stats.failed_not_injected);
-        counters.insert("requests_unanswered", stats.unanswered);
-    }
+    let counters = counters_of(r);
     let mut net_errors: BTreeMap<&'static str, u64> =
         stats.errors.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     if stats.unanswered > 0 {
@@ -395,22 +382,7 @@ pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Durati
                 requests: p.requests,
             })
             .collect(),
-        invariants: InvariantId::ALL
-            .iter()
-            .filter(|id| {
-                // Only the families the fleet's protocols can exercise.
-                s.fleet.iter().any(|g| g.protocol.family() == id.family())
-            })
-            .map(|id| InvariantVerdict {
-                id: id.as_str(),
-                family: id.family(),
-                expected: matches!(&s.expect.violations,
-                    ExpectedViolations::Ids(ids) if ids.iter().any(|e| e == id.as_str())),
-                summary: id.summary(),
-                source: id.source(),
-                violations: r.oracle.counts().get(id).copied().unwrap_or(0),
-            })
-            .collect(),
+        invariants: invariant_verdicts(s, r),
         violations: r.oracle.violations().to_vec(),
         convergence: convergence(r),
         management: r.management.clone(),
@@ -422,6 +394,46 @@ pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Durati
             requests_per_sec: stats.requests() as f64 / secs,
         },
     }
+}
+
+/// The run's named counters (`report.json` `counters`).
+fn counters_of(r: &RunResult) -> BTreeMap<&'static str, u64> {
+    let stats = &r.stats;
+    let mut counters = BTreeMap::new();
+    counters.insert("requests", stats.requests());
+    counters.insert("updates_succeeded", stats.updates_succeeded);
+    counters.insert("updates_failed", stats.updates_failed);
+    counters.insert("updates_canceled", stats.updates_canceled);
+    counters.insert("updates_withdrawn", stats.updates_withdrawn);
+    counters.insert("devices_targeted", r.targeted);
+    counters.insert("violations", r.oracle.total());
+    counters.insert("events", r.events);
+    counters.extend(r.extra_counters.iter().map(|(k, v)| (*k, *v)));
+    if r.real_time {
+        counters.insert("requests_lost_not_injected", stats.failed_not_injected);
+        counters.insert("requests_unanswered", stats.unanswered);
+    }
+    counters
+}
+
+/// The verdict on each invariant the fleet's protocols can exercise.
+fn invariant_verdicts(s: &Scenario, r: &RunResult) -> Vec<InvariantVerdict> {
+    InvariantId::ALL
+        .iter()
+        .filter(|id| {
+            // Only the families the fleet's protocols can exercise.
+            s.fleet.iter().any(|g| g.protocol.family() == id.family())
+        })
+        .map(|id| InvariantVerdict {
+            id: id.as_str(),
+            family: id.family(),
+            expected: matches!(&s.expect.violations,
+                ExpectedViolations::Ids(ids) if ids.iter().any(|e| e == id.as_str())),
+            summary: id.summary(),
+            source: id.source(),
+            violations: r.oracle.counts().get(id).copied().unwrap_or(0),
+        })
+        .collect()
 }
 
 pub(crate) fn summarize(h: &hdrhistogram::Histogram<u64>) -> LatencySummary {

@@ -10,7 +10,21 @@ use fleetsim_core::time::Span;
 /// Renders the summary of `report`; `reports` is where the files went.
 pub fn print_summary(report: &Report, report_path: &str) -> String {
     let mut o = String::new();
-    let c = |k: &str| report.counters.get(k).copied().unwrap_or(0);
+    devices_section(&mut o, report);
+    traffic_section(&mut o, report);
+    if let Some(m) = &report.management {
+        management_section(&mut o, m);
+    }
+    if let Some(g) = &report.gateway {
+        gateway_table(&mut o, g);
+    }
+    violations_section(&mut o, report);
+    verdict_section(&mut o, report, report_path);
+    o
+}
+
+/// The run's title line and the devices by final state.
+fn devices_section(o: &mut String, report: &Report) {
     let _ = writeln!(
         o,
         "fleetsim: {} (seed {}, {} devices, {} virtual)",
@@ -28,6 +42,11 @@ pub fn print_summary(report: &Report, report_path: &str) -> String {
         }
     }
     let _ = writeln!(o);
+}
+
+/// Updates, requests with their losses and latencies, answer statuses.
+fn traffic_section(o: &mut String, report: &Report) {
+    let c = |k: &str| report.counters.get(k).copied().unwrap_or(0);
     let _ = writeln!(
         o,
         "  updates      {} finished, {} failed, {} canceled, {} withdrawn  ({} devices targeted)",
@@ -69,33 +88,37 @@ pub fn print_summary(report: &Report, report_path: &str) -> String {
         .map(|(s, n)| format!("{s}×{n}"))
         .collect();
     let _ = writeln!(o, "  statuses     {}", statuses.join("  "));
-    if let Some(m) = &report.management {
-        let _ = writeln!(o);
-        let _ = writeln!(o, "  server ({}) recorded", m.api);
-        for c in &m.campaigns {
-            let counts: Vec<String> = c.recorded.iter().map(|(k, n)| format!("{n} {k}")).collect();
-            let started = c.started_at_ms.map_or("not started".to_string(), |t| {
-                format!("created at {}", format_duration(Span(t)))
-            });
-            let _ = writeln!(
-                o,
-                "    {:<16} {} targets, {started}: {}",
-                c.name,
-                c.targets,
-                if counts.is_empty() {
-                    "-".to_string()
-                } else {
-                    counts.join(", ")
-                }
-            );
-        }
-        for e in &m.errors {
-            let _ = writeln!(o, "    error: {e}");
-        }
+}
+
+/// What a real server's Management API recorded of the campaigns.
+fn management_section(o: &mut String, m: &crate::management_log::ManagementLog) {
+    let _ = writeln!(o);
+    let _ = writeln!(o, "  server ({}) recorded", m.api);
+    for c in &m.campaigns {
+        let counts: Vec<String> = c.recorded.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let started = c.started_at_ms.map_or("not started".to_string(), |t| {
+            format!("created at {}", format_duration(Span(t)))
+        });
+        let _ = writeln!(
+            o,
+            "    {:<16} {} targets, {started}: {}",
+            c.name,
+            c.targets,
+            if counts.is_empty() {
+                "-".to_string()
+            } else {
+                counts.join(", ")
+            }
+        );
     }
-    if let Some(g) = &report.gateway {
-        gateway_table(&mut o, g);
+    for e in &m.errors {
+        let _ = writeln!(o, "    error: {e}");
     }
+}
+
+/// Invariant violations, by invariant and the first few.
+fn violations_section(o: &mut String, report: &Report) {
+    let c = |k: &str| report.counters.get(k).copied().unwrap_or(0);
     let _ = writeln!(o);
     let total = c("violations");
     if total == 0 {
@@ -124,6 +147,10 @@ pub fn print_summary(report: &Report, report_path: &str) -> String {
             );
         }
     }
+}
+
+/// Convergence, wall time, digest, the verdict, and where the reports went.
+fn verdict_section(o: &mut String, report: &Report, report_path: &str) {
     let _ = writeln!(o);
     if let Some(f) = report.verdict.converged_fraction {
         let _ = writeln!(
@@ -160,7 +187,6 @@ pub fn print_summary(report: &Report, report_path: &str) -> String {
         let command = super::replay_command(dir, &v.controller_id);
         let _ = writeln!(o, "  replay       {command}   (the first violation)");
     }
-    o
 }
 
 /// The seed-000 strategies side by side: completion at a few points in

@@ -335,84 +335,7 @@ impl<F: FnMut(&Step)> Search<F> {
                     continue;
                 }
             }
-            let g = &self.current.fleet[i];
-            // Built up front, applied to the scenario current at each attempt
-            // (an accepted change must not be undone by the next candidate).
-            type Change = fn(&mut crate::scenario::FleetGroup);
-            let mut cands: Vec<(Change, String, String, &str)> = Vec::new();
-            let mut with = |f: Change, what: String, from: String, to: &'static str| {
-                cands.push((f, what, from, to));
-            };
-            if g.connectivity.loss.0 > 0.0 {
-                with(
-                    |g| g.connectivity.loss = Fraction(0.0),
-                    at("connectivity.loss"),
-                    g.connectivity.loss.0.to_string(),
-                    "0",
-                );
-            }
-            if !same(&g.connectivity.latency, &Latency::default()) {
-                with(
-                    |g| g.connectivity.latency = Latency::default(),
-                    at("connectivity.latency"),
-                    format!(
-                        "p50 {} p99 {}",
-                        g.connectivity.latency.p50.0, g.connectivity.latency.p99.0
-                    ),
-                    "defaults",
-                );
-            }
-            if always_on && g.connectivity.online_every.is_some() {
-                with(
-                    |g| {
-                        g.connectivity.online_every = None;
-                        g.connectivity.online_for = None;
-                    },
-                    at("connectivity.online_every"),
-                    "windows".into(),
-                    "always online",
-                );
-            }
-            if g.connectivity.bandwidth != Size(1 << 20) {
-                with(
-                    |g| g.connectivity.bandwidth = Connectivity::default().bandwidth,
-                    at("connectivity.bandwidth"),
-                    g.connectivity.bandwidth.0.to_string(),
-                    "default",
-                );
-            }
-            if g.misbehave.is_some() {
-                with(
-                    |g| g.misbehave = None,
-                    at("misbehave"),
-                    "set".into(),
-                    "none",
-                );
-            }
-            if g.resend_final_feedback {
-                with(
-                    |g| g.resend_final_feedback = false,
-                    at("resend_final_feedback"),
-                    "true".into(),
-                    "false",
-                );
-            }
-            if g.install_failure.0 > 0.0 {
-                with(
-                    |g| g.install_failure = Fraction(0.0),
-                    at("install_failure"),
-                    g.install_failure.0.to_string(),
-                    "0",
-                );
-            }
-            if !same(&g.otau, &OtauDevice::default()) {
-                with(
-                    |g| g.otau = OtauDevice::default(),
-                    at("otau"),
-                    "as written".into(),
-                    "defaults",
-                );
-            }
+            let cands = group_changes(&self.current.fleet[i], i, always_on);
             for (f, what, from, to) in cands {
                 if self.spent() {
                     break;
@@ -424,6 +347,120 @@ impl<F: FnMut(&Step)> Search<F> {
         }
         changed
     }
+}
+
+/// Changes of a fleet group setting to a simpler one.
+type Change = fn(&mut crate::scenario::FleetGroup);
+
+/// The simplifications of fleet group `g` (number `i`) worth a try: each a
+/// change, the setting's path, its value as written and the simpler one.
+/// Built up front and applied to the scenario current at each attempt (an
+/// accepted change must not be undone by the next candidate).
+fn group_changes(
+    g: &crate::scenario::FleetGroup,
+    i: usize,
+    always_on: bool,
+) -> Vec<(Change, String, String, &'static str)> {
+    let mut cands = link_changes(g, i, always_on);
+    cands.extend(behaviour_changes(g, i));
+    cands
+}
+
+/// [`group_changes`] of the group's network link.
+fn link_changes(
+    g: &crate::scenario::FleetGroup,
+    i: usize,
+    always_on: bool,
+) -> Vec<(Change, String, String, &'static str)> {
+    let at = |k: &str| format!("fleet[{i}].{k}");
+    let mut cands: Vec<(Change, String, String, &'static str)> = Vec::new();
+    let mut with = |f: Change, what: String, from: String, to: &'static str| {
+        cands.push((f, what, from, to));
+    };
+    if g.connectivity.loss.0 > 0.0 {
+        with(
+            |g| g.connectivity.loss = Fraction(0.0),
+            at("connectivity.loss"),
+            g.connectivity.loss.0.to_string(),
+            "0",
+        );
+    }
+    if !same(&g.connectivity.latency, &Latency::default()) {
+        with(
+            |g| g.connectivity.latency = Latency::default(),
+            at("connectivity.latency"),
+            format!(
+                "p50 {} p99 {}",
+                g.connectivity.latency.p50.0, g.connectivity.latency.p99.0
+            ),
+            "defaults",
+        );
+    }
+    if always_on && g.connectivity.online_every.is_some() {
+        with(
+            |g| {
+                g.connectivity.online_every = None;
+                g.connectivity.online_for = None;
+            },
+            at("connectivity.online_every"),
+            "windows".into(),
+            "always online",
+        );
+    }
+    if g.connectivity.bandwidth != Size(1 << 20) {
+        with(
+            |g| g.connectivity.bandwidth = Connectivity::default().bandwidth,
+            at("connectivity.bandwidth"),
+            g.connectivity.bandwidth.0.to_string(),
+            "default",
+        );
+    }
+    cands
+}
+
+/// [`group_changes`] of the devices' behaviour.
+fn behaviour_changes(
+    g: &crate::scenario::FleetGroup,
+    i: usize,
+) -> Vec<(Change, String, String, &'static str)> {
+    let at = |k: &str| format!("fleet[{i}].{k}");
+    let mut cands: Vec<(Change, String, String, &'static str)> = Vec::new();
+    let mut with = |f: Change, what: String, from: String, to: &'static str| {
+        cands.push((f, what, from, to));
+    };
+    if g.misbehave.is_some() {
+        with(
+            |g| g.misbehave = None,
+            at("misbehave"),
+            "set".into(),
+            "none",
+        );
+    }
+    if g.resend_final_feedback {
+        with(
+            |g| g.resend_final_feedback = false,
+            at("resend_final_feedback"),
+            "true".into(),
+            "false",
+        );
+    }
+    if g.install_failure.0 > 0.0 {
+        with(
+            |g| g.install_failure = Fraction(0.0),
+            at("install_failure"),
+            g.install_failure.0.to_string(),
+            "0",
+        );
+    }
+    if !same(&g.otau, &OtauDevice::default()) {
+        with(
+            |g| g.otau = OtauDevice::default(),
+            at("otau"),
+            "as written".into(),
+            "defaults",
+        );
+    }
+    cands
 }
 
 /// Equal as written (for settings without `PartialEq`).

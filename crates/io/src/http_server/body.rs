@@ -15,8 +15,8 @@ use http_body_util::BodyExt;
 use hyper::body::{Body as HttpBody, Incoming};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::adapter::{Abort, ServeBody};
 use super::limits::ServeLimits;
+use super::serve_body::{Abort, ServeBody};
 use fleetsim_core::message::Body;
 
 /// Seconds a client is told to wait when the body memory is all taken.

@@ -30,7 +30,8 @@ use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
-use super::adapter::{self, Endpoint};
+use super::adapter;
+use super::endpoint::Endpoint;
 use super::{stop_requested, ACCEPT_BACKOFF, SHUTDOWN_GRACE, TLS_HANDSHAKE_TIMEOUT};
 
 /// `Activity::head_ms` while no request head is arriving.

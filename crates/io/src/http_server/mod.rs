@@ -77,9 +77,11 @@
 //! Layout: `mod.rs` (this file: options, start, shutdown), `conn.rs`
 //! (listener, connection limit, idle watchdog), `adapter.rs` (hyper ↔
 //! [`Request`](fleetsim_core::message::Request)/[`Response`](fleetsim_core::message::Response)),
-//! `body.rs` (request bodies within their limits), `limits.rs`, `state.rs`
-//! (server core, clock, campaign schedule), `otau.rs` (OTAU routes and held
-//! long polls), `tls.rs` (rustls from PEM files).
+//! `endpoint.rs` (what a listener's connections share), `serve_body.rs`
+//! (response bodies, synthetic ones in chunks), `body.rs` (request bodies
+//! within their limits), `limits.rs`, `state.rs` (server core, clock, campaign
+//! schedule), `otau.rs` (OTAU routes and the registry of held polls),
+//! `long_poll.rs` (holding a long poll), `tls.rs` (rustls from PEM files).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -97,16 +99,19 @@ use fleetsim_fleet::scenario::Scenario;
 mod adapter;
 mod body;
 mod conn;
+mod endpoint;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod limits;
+mod long_poll;
 mod otau;
+mod serve_body;
 mod state;
 mod tls;
 
 pub use limits::ServeLimits;
 
-use adapter::{Endpoint, Shared};
+use endpoint::{Endpoint, Shared};
 use state::{Clock, State};
 
 /// How long shutdown waits for in-flight requests before it drops them.

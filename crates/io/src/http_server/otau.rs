@@ -4,7 +4,7 @@
 //! application (publish a manifest, upload content, read statuses).
 //!
 //! A long poll the core answers [`OtauAnswer::Pending`] is held by its
-//! connection task: it waits on the device's [`Notify`] (created on first
+//! connection task (see `long_poll.rs`): it waits on the device's [`Notify`] (created on first
 //! use, removed with the last poll waiting on it, so memory follows the
 //! number of held polls), on the scenario time `until` mapped to real time,
 //! or on shutdown (answered 304 so the device re-polls elsewhere), then
@@ -18,12 +18,10 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::Notify;
 
-use super::adapter::Endpoint;
 use fleetsim_core::message::{percent_decode, Body, Headers, Method, Request, Response};
 use fleetsim_core::server::otau::{cik_for, OtauAnswer, OtauServer};
 use fleetsim_core::server::MgmtCredentials;
@@ -35,9 +33,6 @@ pub(super) const ADMIN_PREFIX: &str = "/fleetsim/otau/";
 pub(super) const CONTENT_PREFIX: &str = "/fleetsim/otau/content/";
 /// Largest manifest accepted: a Murano resource value is at most 64 KiB (otau.md §1).
 pub(super) const MAX_MANIFEST_BYTES: usize = 64 * 1024;
-/// Longest single sleep of a held poll; it re-checks and sleeps again, so a
-/// slow time scale cannot park a timer beyond what a `Duration` holds.
-const MAX_SLEEP: Duration = Duration::from_secs(300);
 
 /// True for the paths answered here: the OTAU device API and the admin routes.
 pub(super) fn is_otau_path(path: &str) -> bool {
@@ -92,6 +87,19 @@ pub(super) fn route(
             },
         };
     };
+    admin(otau, credentials, now, req, rest, held)
+}
+
+/// Answers an admin request below [`ADMIN_PREFIX`] (`rest` is the path
+/// after it), once its Basic credentials are accepted.
+fn admin(
+    otau: &mut OtauServer,
+    credentials: &MgmtCredentials,
+    now: Time,
+    req: &Request,
+    rest: &str,
+    held: usize,
+) -> Routed {
     if !credentials.accept(req) {
         let mut r = text(401, "Basic credentials of the Management API required");
         r.headers
@@ -282,7 +290,7 @@ pub(super) struct Waiting<'a> {
 }
 
 impl Waiting<'_> {
-    fn notify(&self) -> &Notify {
+    pub(super) fn notify(&self) -> &Notify {
         self.notify
             .as_deref()
             .unwrap_or_else(|| unreachable!("set until drop"))
@@ -300,62 +308,6 @@ impl Drop for Waiting<'_> {
             map.remove(&self.device);
         }
         self.waiters.held.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Answers an OTAU request, holding a long poll open until it is answered.
-pub(super) async fn answer(ep: &Endpoint, req: &Request) -> Option<Response> {
-    let shared = &ep.shared;
-    let routed = {
-        let mut state = shared.lock();
-        let now = shared.clock().now();
-        let routed = state.handle_otau(now, req, shared.waiters().held());
-        if state.take_otau_written() {
-            shared.waiters().wake(Wake::All);
-        }
-        routed?
-    };
-    match routed {
-        Routed::Reply(resp, wake) => {
-            shared.waiters().wake(wake);
-            Some(resp)
-        }
-        Routed::Hold { device, until } => Some(hold(ep, req, device, until).await),
-    }
-}
-
-/// Holds the long poll `req` of `device` until the core answers it.
-async fn hold(ep: &Endpoint, req: &Request, device: u64, until: Time) -> Response {
-    let shared = &ep.shared;
-    let waiting = shared.waiters().enter(device);
-    let mut stopped = ep.stopped.clone();
-    let mut timed_out = false;
-    loop {
-        // Enabled before the state is read, so a publish after the read wakes it.
-        let notified = waiting.notify().notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        {
-            let mut state = shared.lock();
-            // Woken for `until`: float rounding must not put `now` a hair before it.
-            let now = match timed_out {
-                true => shared.clock().now().max(until),
-                false => shared.clock().now(),
-            };
-            if let Some(resp) = state.otau_poll(now, req, until) {
-                return resp;
-            }
-        }
-        let cap = tokio::time::Instant::now() + MAX_SLEEP;
-        let (deadline, is_until) = match shared.clock().instant_of(until) {
-            Some(at) if tokio::time::Instant::from(at) <= cap => (at.into(), true),
-            _ => (cap, false),
-        };
-        tokio::select! {
-            () = &mut notified => {}
-            () = tokio::time::sleep_until(deadline) => timed_out = is_until,
-            () = super::stop_requested(&mut stopped) => return Response::status(304),
-        }
     }
 }
 

@@ -61,20 +61,7 @@ impl EmbeddedBroker {
             ..RouterConfig::default()
         };
         let router_tx = Router::new(0, router_config).spawn();
-        let settings = ServerSettings {
-            name: "fleetsim-v4".into(),
-            listen: addr,
-            tls: None,
-            next_connection_delay_ms: 0,
-            connections: ConnectionSettings {
-                connection_timeout_ms: 10_000,
-                max_payload_size: MAX_PAYLOAD + 1024,
-                max_inflight_count: 100,
-                auth: None,
-                external_auth: None,
-                dynamic_filters: true,
-            },
-        };
+        let settings = server_settings(addr);
         let (shutdown, stop) = oneshot::channel::<()>();
         let (failed_tx, failed_rx) = std::sync::mpsc::channel::<String>();
         let thread = std::thread::Builder::new()
@@ -104,22 +91,33 @@ impl EmbeddedBroker {
                     }
                 });
             })?;
-        let mut broker = EmbeddedBroker {
+        let broker = EmbeddedBroker {
             addr,
             shutdown: Some(shutdown),
             thread: Some(thread),
         };
+        broker.wait_until_up(probe, &failed_rx)
+    }
+
+    /// Waits (at most 5 s) until `probe` accepts connections; stops the
+    /// broker when its thread reports on `failed` or time runs out.
+    fn wait_until_up(
+        mut self,
+        probe: SocketAddr,
+        failed: &std::sync::mpsc::Receiver<String>,
+    ) -> Result<EmbeddedBroker, MqttError> {
+        let addr = self.addr;
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            if let Ok(why) = failed_rx.try_recv() {
-                broker.stop();
+            if let Ok(why) = failed.try_recv() {
+                self.stop();
                 return Err(MqttError::Broker(why));
             }
             if TcpStream::connect_timeout(&probe, Duration::from_millis(200)).is_ok() {
-                return Ok(broker);
+                return Ok(self);
             }
             if Instant::now() > deadline {
-                broker.stop();
+                self.stop();
                 return Err(MqttError::Broker(format!("{addr} did not open within 5 s")));
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -139,6 +137,25 @@ impl EmbeddedBroker {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// The v4 listener's settings: plain TCP on `addr`, payloads up to
+/// [`MAX_PAYLOAD`] (plus room for the packet's other fields).
+fn server_settings(addr: SocketAddr) -> ServerSettings {
+    ServerSettings {
+        name: "fleetsim-v4".into(),
+        listen: addr,
+        tls: None,
+        next_connection_delay_ms: 0,
+        connections: ConnectionSettings {
+            connection_timeout_ms: 10_000,
+            max_payload_size: MAX_PAYLOAD + 1024,
+            max_inflight_count: 100,
+            auth: None,
+            external_auth: None,
+            dynamic_filters: true,
+        },
     }
 }
 

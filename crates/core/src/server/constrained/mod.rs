@@ -31,6 +31,7 @@ use crate::protocol::constrained::wire::{parse_poll_query, PollAnswer, UpdateOff
 use crate::time::{Span, Time};
 
 use super::cdn::{self, json_error, CdnFaults, UrlSigner};
+pub use super::fault::GatewayFaults;
 
 pub use cache::{ArtifactCache, CacheEntry};
 
@@ -72,23 +73,6 @@ impl Strategy {
             Strategy::LongValidity => "long_validity",
         }
     }
-}
-
-/// Deliberate bugs of the sidekick, gateway and CDN (one URL-* invariant each).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct GatewayFaults {
-    /// URLs are signed for one minute (URL-HANDOUT).
-    pub short_validity: bool,
-    /// The CDN serves expired URLs (URL-REFUSE).
-    pub ignore_expiry: bool,
-    /// The CDN serves URLs with a wrong signature (URL-REFUSE).
-    pub ignore_signature: bool,
-    /// Every online event re-fires the install command (URL-ONCE).
-    pub retrigger_every_online: bool,
-    /// The cache evicts an artifact when the first device finishes (URL-EVICT).
-    pub cache_evict_early: bool,
-    /// Commands for devices not seen in the last minutes are dropped (URL-LIVE).
-    pub drop_while_offline: bool,
 }
 
 /// Where the sidekick's URLs point and how its clock maps to `expires`.

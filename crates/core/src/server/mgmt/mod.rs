@@ -12,8 +12,11 @@
 //! - `wire.rs`: request bodies (serde) and hawkBit's error bodies.
 //! - `config.rs`: tenant configuration (`/system/configs`).
 //! - `targets.rs`: targets, attributes and their actions (incl. cancel).
-//! - `repo.rs`: software modules, artifact upload, distribution sets, assignments.
-//! - `rollouts.rs`: rollouts and their deploy groups, advanced by `now`.
+//! - `target_fields.rs`: what is known of a target beyond the core, and the
+//!   fields `q=` filters name (shared by `targets.rs` and `rollouts/`).
+//! - `modules.rs`: software modules and artifact upload.
+//! - `repo.rs`: distribution sets and assignments.
+//! - `rollouts/`: rollouts and their deploy groups, advanced by `now`.
 //! - `multipart.rs`: a `multipart/form-data` parser over a byte slice.
 //! - `fiql.rs`: the FIQL/RSQL subset of `q=` and `targetFilterQuery`.
 //! - `cron.rs`: hawkBit maintenance-window schedules mapped onto one window.
@@ -37,9 +40,11 @@ use super::Server;
 mod config;
 mod cron;
 mod fiql;
+mod modules;
 mod multipart;
 mod repo;
 mod rollouts;
+mod target_fields;
 mod targets;
 mod wire;
 
@@ -97,7 +102,7 @@ pub(super) struct Mgmt {
     pub(super) credentials: MgmtCredentials,
     pub(super) config: config::Tenant,
     /// Names and descriptions of targets, by target index (only when set).
-    pub(super) target_meta: BTreeMap<u64, targets::Meta>,
+    pub(super) target_meta: BTreeMap<u64, target_fields::Meta>,
     /// Security tokens generated so far (keys the next one).
     pub(super) tokens_issued: u64,
     /// Maintenance windows as the client gave them, by action id.
@@ -127,7 +132,7 @@ impl Call<'_> {
     /// Query parameter `name`, percent-decoded (`+` is a space).
     pub(super) fn query(&self, name: &str) -> Option<String> {
         let raw = self.req.query_param(name)?;
-        super::ddi::percent_decode(&raw.replace('+', " "))
+        crate::message::percent_decode(&raw.replace('+', " "))
     }
 
     /// The JSON body as `T`, or hawkBit's 400 `notReadable`.
@@ -302,7 +307,7 @@ pub(super) fn handle(server: &mut Server, now: Time, req: &Request) -> Response 
 }
 
 fn dispatch(server: &mut Server, call: &Call<'_>, route: Route<'_>, method: Method) -> Response {
-    let decode = |s: &str| super::ddi::percent_decode(s).unwrap_or_else(|| s.to_string());
+    let decode = |s: &str| crate::message::percent_decode(s).unwrap_or_else(|| s.to_string());
     match (route, method) {
         (Route::Configs, Method::Get) => config::list(server, call),
         (Route::Configs, _) => config::put_many(server, call),
@@ -321,13 +326,13 @@ fn dispatch(server: &mut Server, call: &Call<'_>, route: Route<'_>, method: Meth
         (Route::AssignedDs(t), Method::Get) => repo::target_set(server, call, &decode(t), false),
         (Route::AssignedDs(t), _) => repo::assign_to_target(server, call, &decode(t)),
         (Route::InstalledDs(t), _) => repo::target_set(server, call, &decode(t), true),
-        (Route::Artifact(m, a), _) => repo::get_artifact(server, call, m, a, false),
-        (Route::ArtifactDownload(m, a), _) => repo::get_artifact(server, call, m, a, true),
-        (Route::Modules, Method::Get) => repo::list_modules(server, call),
-        (Route::Modules, _) => repo::create_modules(server, call),
-        (Route::Module(m), _) => repo::get_module(server, call, m),
-        (Route::Artifacts(m), Method::Get) => repo::list_artifacts(server, call, m),
-        (Route::Artifacts(m), _) => repo::upload(server, call, m),
+        (Route::Artifact(m, a), _) => modules::get_artifact(server, call, m, a, false),
+        (Route::ArtifactDownload(m, a), _) => modules::get_artifact(server, call, m, a, true),
+        (Route::Modules, Method::Get) => modules::list_modules(server, call),
+        (Route::Modules, _) => modules::create_modules(server, call),
+        (Route::Module(m), _) => modules::get_module(server, call, m),
+        (Route::Artifacts(m), Method::Get) => modules::list_artifacts(server, call, m),
+        (Route::Artifacts(m), _) => modules::upload(server, call, m),
         (Route::Sets, Method::Get) => repo::list_sets(server, call),
         (Route::Sets, _) => repo::create_sets(server, call),
         (Route::Set(d), _) => repo::get_set(server, call, d),

@@ -11,53 +11,19 @@
 
 use serde_json::{json, Value};
 
-pub(super) use crate::message::percent_encode as encode;
+use crate::message::percent_encode as encode;
 use crate::message::Response;
 use crate::server::state::{Action, Target};
-use crate::server::{ActionId, ActionStatus, ActionType, Server};
+use crate::server::{ActionId, ActionType, Server};
 use crate::time::{Span, Time};
 
+use super::target_fields::{field, update_status, Meta, FIELDS};
 use super::{fiql, parse_id, wire, Call};
 
 /// hawkBit's default `pollingOverdueTime`.
 const OVERDUE: Span = Span::minutes(5);
-/// Fields a target `q=` filter may name.
-pub(super) const FIELDS: &[&str] = &["id", "controllerId", "name", "description", "updateStatus"];
 /// hawkBit's creator of plug-and-play targets.
 const PLUG_AND_PLAY: &str = "CONTROLLER_PLUG_AND_PLAY";
-
-/// What the Management API knows of a target beyond the core's record.
-#[derive(Debug, Default)]
-pub(in crate::server) struct Meta {
-    name: Option<String>,
-    description: Option<String>,
-}
-
-/// hawkBit `updateStatus`: from the target's actions and polls.
-fn update_status(t: &Target) -> &'static str {
-    if t.actions.iter().any(|a| a.active) {
-        return "pending";
-    }
-    let last = t.actions.iter().rev().find(|a| a.status.is_final());
-    match last.map(|a| a.status) {
-        Some(ActionStatus::Error) => "error",
-        Some(ActionStatus::Finished | ActionStatus::Downloaded) => "in_sync",
-        _ if t.last_request != Time::NEVER => "registered",
-        _ => "unknown",
-    }
-}
-
-fn field(server: &Server, cid: &str, t: &Target, name: &str) -> Option<String> {
-    let meta = server.mgmt.target_meta.get(&t.index);
-    Some(match name {
-        "id" | "controllerId" => cid.to_string(),
-        "name" => meta
-            .and_then(|m| m.name.clone())
-            .unwrap_or_else(|| cid.to_string()),
-        "description" => meta.and_then(|m| m.description.clone())?,
-        _ => update_status(t).to_string(),
-    })
-}
 
 /// `MgmtTarget` of one target.
 pub(super) fn target_json(server: &Server, call: &Call<'_>, cid: &str, t: &Target) -> Value {
@@ -141,17 +107,6 @@ pub(super) fn list(server: &mut Server, call: &Call<'_>) -> Response {
         200,
         &json!({ "content": content, "total": total, "size": size }),
     )
-}
-
-/// Controller ids a filter selects, in (index, id) order (rollouts).
-pub(super) fn select(server: &Server, filter: &fiql::Filter) -> Vec<String> {
-    server
-        .targets
-        .sorted()
-        .into_iter()
-        .filter(|(cid, t)| filter.matches(&|name| field(server, cid, t, name)))
-        .map(|(cid, _)| cid.to_string())
-        .collect()
 }
 
 /// A deterministic 32-hex-digit security token (hawkBit generates 32 characters).

@@ -25,7 +25,7 @@ use super::repo::{execute, plan};
 
 mod view;
 
-use super::{fiql, parse_id, targets, wire, Call};
+use super::{fiql, parse_id, target_fields, wire, Call};
 use view::{counts, group_json, rollout_json, status_name};
 
 /// Most groups (hawkBit `maxRolloutGroupsPerRollout`).
@@ -149,26 +149,7 @@ fn make_groups(
         triggered: false,
     };
     if body.groups.is_empty() {
-        let n = body.amount_groups.unwrap_or(1);
-        if n == 0 || n > MAX_GROUPS {
-            return Err(wire::invalid(format!(
-                "amountGroups must be 1 to {MAX_GROUPS}"
-            )));
-        }
-        let total = targets.len();
-        let n = n as usize;
-        let mut out = Vec::with_capacity(n);
-        let mut rest = targets.into_iter();
-        for i in 0..n {
-            let size = (i + 1) * total / n - i * total / n;
-            let pct = 100.0 / (n - i) as f64;
-            out.push(group(
-                format!("group-{}", i + 1),
-                rest.by_ref().take(size).collect(),
-                pct,
-            ));
-        }
-        return Ok(out);
+        return even_groups(body.amount_groups, targets, &group);
     }
     if body.groups.len() > MAX_GROUPS as usize {
         return Err(wire::invalid(format!("at most {MAX_GROUPS} groups")));
@@ -176,45 +157,7 @@ fn make_groups(
     let mut remaining = targets;
     let mut out = Vec::with_capacity(body.groups.len());
     for (i, g) in body.groups.iter().enumerate() {
-        let pct = g.target_percentage.unwrap_or(100.0);
-        if !(0.0..=100.0).contains(&pct) || pct == 0.0 {
-            return Err(wire::invalid(
-                "targetPercentage must be above 0 and at most 100",
-            ));
-        }
-        let filter = match &g.target_filter_query {
-            Some(q) => Some(fiql::parse(q, targets::FIELDS)?),
-            None => None,
-        };
-        let matching: Vec<String> = match &filter {
-            Some(f) => {
-                let selected = targets::select(server, f);
-                remaining
-                    .iter()
-                    .filter(|c| selected.contains(c))
-                    .cloned()
-                    .collect()
-            }
-            None => remaining.clone(),
-        };
-        // The percentage is of the targets still unassigned that the group's filter matches.
-        let take = ((matching.len() as f64) * pct / 100.0).ceil() as usize;
-        let chosen: Vec<String> = matching.into_iter().take(take).collect();
-        remaining.retain(|c| !chosen.contains(c));
-        let mut grp = group(
-            g.name.clone().unwrap_or_else(|| format!("group-{}", i + 1)),
-            chosen,
-            pct,
-        );
-        grp.description = g.description.clone();
-        grp.filter = g.target_filter_query.clone();
-        if let Some(s) = threshold(g.success_condition.as_ref(), "successCondition")? {
-            grp.success = s;
-        }
-        if let Some(e) = threshold(g.error_condition.as_ref(), "errorCondition")? {
-            grp.error = Some(e);
-        }
-        out.push(grp);
+        out.push(listed_group(server, i, g, &mut remaining, &group)?);
     }
     if !remaining.is_empty() {
         return Err(verification_failed(format!(
@@ -223,6 +166,87 @@ fn make_groups(
         )));
     }
     Ok(out)
+}
+
+/// Makes a deploy group of `targets` (name, targets, percentage).
+type MakeGroup<'a> = &'a dyn Fn(String, Vec<String>, f64) -> Group;
+
+/// `amountGroups` groups of (nearly) equal size, in target order.
+fn even_groups(
+    amount: Option<u32>,
+    targets: Vec<String>,
+    group: MakeGroup<'_>,
+) -> Result<Vec<Group>, Response> {
+    let n = amount.unwrap_or(1);
+    if n == 0 || n > MAX_GROUPS {
+        return Err(wire::invalid(format!(
+            "amountGroups must be 1 to {MAX_GROUPS}"
+        )));
+    }
+    let total = targets.len();
+    let n = n as usize;
+    let mut out = Vec::with_capacity(n);
+    let mut rest = targets.into_iter();
+    for i in 0..n {
+        let size = (i + 1) * total / n - i * total / n;
+        let pct = 100.0 / (n - i) as f64;
+        out.push(group(
+            format!("group-{}", i + 1),
+            rest.by_ref().take(size).collect(),
+            pct,
+        ));
+    }
+    Ok(out)
+}
+
+/// Explicit group `g` (number `i`): its share of the `remaining` targets its
+/// filter matches, which are then no longer remaining.
+fn listed_group(
+    server: &Server,
+    i: usize,
+    g: &wire::NewGroup,
+    remaining: &mut Vec<String>,
+    group: MakeGroup<'_>,
+) -> Result<Group, Response> {
+    let pct = g.target_percentage.unwrap_or(100.0);
+    if !(0.0..=100.0).contains(&pct) || pct == 0.0 {
+        return Err(wire::invalid(
+            "targetPercentage must be above 0 and at most 100",
+        ));
+    }
+    let filter = match &g.target_filter_query {
+        Some(q) => Some(fiql::parse(q, target_fields::FIELDS)?),
+        None => None,
+    };
+    let matching: Vec<String> = match &filter {
+        Some(f) => {
+            let selected = target_fields::select(server, f);
+            remaining
+                .iter()
+                .filter(|c| selected.contains(c))
+                .cloned()
+                .collect()
+        }
+        None => remaining.clone(),
+    };
+    // The percentage is of the targets still unassigned that the group's filter matches.
+    let take = ((matching.len() as f64) * pct / 100.0).ceil() as usize;
+    let chosen: Vec<String> = matching.into_iter().take(take).collect();
+    remaining.retain(|c| !chosen.contains(c));
+    let mut grp = group(
+        g.name.clone().unwrap_or_else(|| format!("group-{}", i + 1)),
+        chosen,
+        pct,
+    );
+    grp.description = g.description.clone();
+    grp.filter = g.target_filter_query.clone();
+    if let Some(s) = threshold(g.success_condition.as_ref(), "successCondition")? {
+        grp.success = s;
+    }
+    if let Some(e) = threshold(g.error_condition.as_ref(), "errorCondition")? {
+        grp.error = Some(e);
+    }
+    Ok(grp)
 }
 
 /// `POST /rollouts` → 201.
@@ -243,8 +267,8 @@ pub(super) fn create(server: &mut Server, call: &Call<'_>) -> Response {
     let Some(query) = body.target_filter_query.clone() else {
         return wire::invalid("targetFilterQuery must not be null");
     };
-    let filter = or_answer!(fiql::parse(&query, targets::FIELDS));
-    let selected = targets::select(server, &filter);
+    let filter = or_answer!(fiql::parse(&query, target_fields::FIELDS));
+    let selected = target_fields::select(server, &filter);
     if selected.is_empty() {
         return verification_failed("Rollout does not match any existing targets");
     }

@@ -1,0 +1,249 @@
+//! The fleet a scenario describes: groups of identical devices, the protocol
+//! each speaks, how OTAU devices behave, and each device's network link.
+
+use serde::{Deserialize, Serialize};
+
+use super::units::{Duration, Fraction, Size};
+use fleetsim_core::time::Span;
+
+/// Kind of device in a fleet group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    /// Sleepy: online only in short windows, polls when it wakes.
+    Constrained,
+    /// Always connected, polls as the server says.
+    AlwaysOn,
+}
+
+impl DeviceKind {
+    /// Scenario spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceKind::Constrained => "constrained",
+            DeviceKind::AlwaysOn => "always_on",
+        }
+    }
+}
+
+/// Update protocol a device speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// hawkBit DDI v1.
+    #[default]
+    Ddi,
+    /// Exosite OTAU over the HTTP device API (long poll of `config_otau`).
+    Otau,
+    /// Exosite OTAU over MQTT (`config_otau` pushed; content still over HTTP).
+    OtauMqtt,
+    /// One GET to the custom protocol gateway of seed 000 (`docs/cpg.md`),
+    /// downloads from the URL it hands out.
+    Cpg,
+}
+
+impl Protocol {
+    /// Scenario spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Ddi => "ddi",
+            Protocol::Otau => "otau",
+            Protocol::OtauMqtt => "otau_mqtt",
+            Protocol::Cpg => "cpg",
+        }
+    }
+
+    /// The invariant family its devices exercise (`DDI`, `OTAU`, `URL`).
+    pub fn family(self) -> &'static str {
+        match self {
+            Protocol::Ddi => "DDI",
+            Protocol::Otau | Protocol::OtauMqtt => "OTAU",
+            Protocol::Cpg => "URL",
+        }
+    }
+
+    /// True for both OTAU transports.
+    pub fn is_otau(self) -> bool {
+        matches!(self, Protocol::Otau | Protocol::OtauMqtt)
+    }
+}
+
+/// A group of identical devices.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetGroup {
+    /// Name, for campaigns to target (`targets: { group: NAME }`) and reports.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Device kind.
+    pub kind: DeviceKind,
+    /// Number of devices.
+    pub count: u32,
+    /// Protocol.
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// Controller-id prefix; ids are `<prefix><n>` with n the device number (default: kind name + `-`).
+    #[serde(default)]
+    pub id_prefix: Option<String>,
+    /// Network link of each device.
+    #[serde(default)]
+    pub connectivity: Connectivity,
+    /// Time from download complete to install result.
+    #[serde(default = "default_install_time")]
+    pub install_time: Duration,
+    /// Fraction of installs that fail (device reports closed/failure).
+    #[serde(default)]
+    pub install_failure: Fraction,
+    /// Deliberate device misbehaviour, for testing the oracle itself.
+    #[serde(default)]
+    pub misbehave: Option<Misbehaviour>,
+    /// Probe: after its final `closed` feedback was accepted, send it once
+    /// more, as a device whose answer got lost does; the server must answer
+    /// `410 Gone` (DDI-SM-410).
+    #[serde(default)]
+    pub resend_final_feedback: bool,
+    /// OTAU device behaviour (`protocol: otau` / `otau_mqtt` only).
+    #[serde(default)]
+    pub otau: OtauDevice,
+}
+
+/// How an OTAU device behaves (otau.md §9, §11); the defaults are the seed client's.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtauDevice {
+    /// `Request-Timeout` of the long poll (at most 300 s, otau.md §4.1).
+    #[serde(default = "default_long_poll")]
+    pub long_poll: Duration,
+    /// Pause before each status write (the seed sleeps 3 s; ≥ 1 s keeps the write-rate rule).
+    #[serde(default = "default_status_gap")]
+    pub status_gap: Duration,
+    /// When the manifest is written back: `before_init` (the seed), `after_install`, `never`.
+    #[serde(default)]
+    pub ack: OtauAck,
+    /// Send the last `Last-Modified` as `If-Modified-Since` (murano-client) instead of `0` (the seed).
+    #[serde(default)]
+    pub ims_from_last_modified: bool,
+    /// Misbehaviour, to test the oracle: never send this status (e.g. `DOWNLOAD_SUCCESS`).
+    #[serde(default)]
+    pub skip_status: Option<String>,
+    /// Misbehaviour: report `INSTALLED_VERSION` with a version that is not the manifest's.
+    #[serde(default)]
+    pub wrong_installed_version: bool,
+}
+
+fn default_long_poll() -> Duration {
+    Duration(Span::minutes(5))
+}
+fn default_status_gap() -> Duration {
+    Duration(Span::secs(3))
+}
+
+impl Default for OtauDevice {
+    fn default() -> Self {
+        OtauDevice {
+            long_poll: default_long_poll(),
+            status_gap: default_status_gap(),
+            ack: OtauAck::default(),
+            ims_from_last_modified: false,
+            skip_status: None,
+            wrong_installed_version: false,
+        }
+    }
+}
+
+/// When an OTAU device acknowledges a manifest (otau.md §5).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OtauAck {
+    /// Right after receiving it (the seed).
+    #[default]
+    BeforeInit,
+    /// After the final status.
+    AfterInstall,
+    /// Never (misbehaviour).
+    Never,
+}
+
+fn default_install_time() -> Duration {
+    Duration(Span::secs(30))
+}
+
+/// Device-side deviations from the protocol.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Misbehaviour {
+    /// Poll at this fixed interval, ignoring `sleep` (as hawkbit-device-simulator does).
+    pub poll_every: Duration,
+}
+
+/// A device's network link.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Connectivity {
+    /// Online windows start this often (with a random phase per device); absent = always online.
+    #[serde(default)]
+    pub online_every: Option<Duration>,
+    /// Length of each online window.
+    #[serde(default)]
+    pub online_for: Option<Duration>,
+    /// Probability that a message (request or response) is lost.
+    #[serde(default)]
+    pub loss: Fraction,
+    /// One-way latency distribution (log-normal through p50 and p99).
+    #[serde(default)]
+    pub latency: Latency,
+    /// Download bandwidth, bytes per second.
+    #[serde(default = "default_bandwidth")]
+    pub bandwidth: Size,
+}
+
+impl Connectivity {
+    /// The link model this block describes.
+    pub fn link_spec(&self) -> fleetsim_core::connectivity::LinkSpec {
+        fleetsim_core::connectivity::LinkSpec {
+            online: self
+                .online_every
+                .zip(self.online_for)
+                .map(|(e, f)| (e.0, f.0)),
+            loss: self.loss.0,
+            latency_p50: self.latency.p50.0,
+            latency_p99: self.latency.p99.0,
+            bandwidth: self.bandwidth.0,
+        }
+    }
+}
+
+fn default_bandwidth() -> Size {
+    Size(1 << 20)
+}
+
+impl Default for Connectivity {
+    fn default() -> Self {
+        Connectivity {
+            online_every: None,
+            online_for: None,
+            loss: Fraction(0.0),
+            latency: Latency::default(),
+            bandwidth: default_bandwidth(),
+        }
+    }
+}
+
+/// Latency percentiles.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Latency {
+    /// Median one-way latency.
+    pub p50: Duration,
+    /// 99th percentile one-way latency.
+    pub p99: Duration,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency {
+            p50: Duration(Span::millis(50)),
+            p99: Duration(Span::millis(200)),
+        }
+    }
+}

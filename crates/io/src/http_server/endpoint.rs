@@ -1,0 +1,62 @@
+//! What the connections of a listener share: the serve state behind one
+//! lock, the clock, the held OTAU long polls, and the listener's settings
+//! (scheme, credentials, limits, body budget).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::Semaphore;
+
+use super::limits::ServeLimits;
+use super::otau::Waiters;
+use super::state::{Clock, State};
+use fleetsim_core::server::MgmtCredentials;
+
+/// What every connection shares: the state behind one lock, the clock, and
+/// the held OTAU long polls (behind their own lock).
+pub(super) struct Shared {
+    state: Mutex<State>,
+    clock: Clock,
+    waiters: Waiters,
+}
+
+impl Shared {
+    pub(super) fn new(state: State, clock: Clock) -> Shared {
+        Shared {
+            state: Mutex::new(state),
+            clock,
+            waiters: Waiters::default(),
+        }
+    }
+
+    /// The state, even after a panic elsewhere poisoned the lock: one broken
+    /// request must not take every later one down with it.
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub(super) fn waiters(&self) -> &Waiters {
+        &self.waiters
+    }
+}
+
+/// One listener as its connections see it.
+pub(super) struct Endpoint {
+    pub(super) shared: Arc<Shared>,
+    /// `http` or `https`: the scheme of the absolute URLs the core builds links from.
+    pub(super) scheme: &'static str,
+    /// Stands in for a missing `Host` header (HTTP/1.0 clients).
+    pub(super) local_addr: SocketAddr,
+    /// Turns `true` at shutdown (held long polls are answered then).
+    pub(super) stopped: tokio::sync::watch::Receiver<bool>,
+    /// Basic credentials of the Management API and the OTAU admin routes,
+    /// checked from the headers before a body is read.
+    pub(super) credentials: MgmtCredentials,
+    pub(super) limits: ServeLimits,
+    /// Bytes of request bodies that may be held at once (`limits.max_body_memory`).
+    pub(super) body_budget: Arc<Semaphore>,
+}

@@ -1,0 +1,131 @@
+//! What a connection sends back: the response body type, generating
+//! synthetic artifact content chunk by chunk while it is sent, and the
+//! reasons a connection is dropped without an answer. Both the adapter and
+//! the request-body reader produce them, so they live below both.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
+
+use fleetsim_core::artifact::fill;
+use fleetsim_core::message::{Body, ContentId};
+
+/// Largest piece of a synthetic artifact generated at once, so a 1 GiB
+/// download never holds more than this in memory per connection.
+pub(super) const CHUNK_BYTES: u64 = 64 * 1024;
+
+/// Why a connection is closed without an answer (hyper drops it on a service error).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum Abort {
+    /// A scenario `reset: true` fault window is active.
+    #[error("connection dropped: a `reset` fault window of the scenario is active")]
+    ResetFault,
+    /// The client stopped sending its body, or sent a malformed one.
+    #[error("cannot read the request body: {0}")]
+    Body(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A response body: nothing, bytes, or synthetic artifact content made on the fly.
+pub(super) enum ServeBody {
+    /// No body.
+    Empty,
+    /// Bytes not yet sent (`None` once sent).
+    Bytes(Option<Bytes>),
+    /// `remaining` bytes of `content` from `offset`, generated [`CHUNK_BYTES`] at a time.
+    Synthetic {
+        content: ContentId,
+        offset: u64,
+        remaining: u64,
+    },
+}
+
+impl From<Body> for ServeBody {
+    fn from(body: Body) -> ServeBody {
+        match body {
+            Body::Empty => ServeBody::Empty,
+            Body::Bytes(b) if b.is_empty() => ServeBody::Empty,
+            Body::Bytes(b) => ServeBody::Bytes(Some(b)),
+            Body::Synthetic {
+                content,
+                offset,
+                len,
+            } => ServeBody::Synthetic {
+                content,
+                offset,
+                remaining: len,
+            },
+        }
+    }
+}
+
+impl HttpBody for ServeBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let frame = match self.get_mut() {
+            ServeBody::Empty => None,
+            ServeBody::Bytes(bytes) => bytes.take().map(Frame::data),
+            ServeBody::Synthetic { remaining: 0, .. } => None,
+            ServeBody::Synthetic {
+                content,
+                offset,
+                remaining,
+            } => {
+                let n = (*remaining).min(CHUNK_BYTES);
+                let mut chunk = vec![0u8; n as usize];
+                fill(*content, *offset, &mut chunk);
+                *offset += n;
+                *remaining -= n;
+                Some(Frame::data(Bytes::from(chunk)))
+            }
+        };
+        Poll::Ready(frame.map(Ok))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.size_hint().exact() == Some(0)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(match self {
+            ServeBody::Empty => 0,
+            ServeBody::Bytes(b) => b.as_ref().map_or(0, |b| b.len() as u64),
+            ServeBody::Synthetic { remaining, .. } => *remaining,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_bodies_stream_in_bounded_chunks_with_the_content_bytes() {
+        let content = ContentId(7);
+        let mut body = ServeBody::from(Body::Synthetic {
+            content,
+            offset: 10,
+            len: 150_000,
+        });
+        assert_eq!(body.size_hint().exact(), Some(150_000));
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let mut got = Vec::new();
+        while let Poll::Ready(Some(Ok(frame))) = Pin::new(&mut body).poll_frame(&mut cx) {
+            let data = frame.into_data().unwrap_or_default();
+            assert!(data.len() as u64 <= CHUNK_BYTES);
+            got.extend_from_slice(&data);
+        }
+        let mut want = vec![0u8; 150_000];
+        fill(content, 10, &mut want);
+        assert!(got == want);
+        assert!(body.is_end_stream());
+    }
+}
