@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::InvariantId;
+use crate::protocol::otau::wire::unix_secs;
 use crate::protocol::otau::wire::Status;
 use crate::protocol::otau::OtauEvent;
-use crate::server::otau::unix_secs;
 use crate::time::{Span, Time};
 
 /// Violations kept in full; later ones are only counted.

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use super::InvariantId;
 use crate::protocol::constrained::wire::url_expires;
-use crate::server::constrained::Strategy;
+use crate::protocol::constrained::Strategy;
 use crate::time::{Span, Time};
 
 /// What the oracle knows of one device's install command.

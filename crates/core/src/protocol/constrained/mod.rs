@@ -12,6 +12,7 @@
 
 mod client;
 mod event;
+mod strategy;
 pub mod wire;
 
 #[cfg(test)]
@@ -19,3 +20,4 @@ mod tests;
 
 pub use client::{ConstrainedClient, ConstrainedEnv, ConstrainedSettings};
 pub use event::{ConstrainedEvent, ConstrainedReq};
+pub use strategy::Strategy;

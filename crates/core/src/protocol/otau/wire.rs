@@ -16,6 +16,12 @@ use crate::time::{civil_from_days, days_from_civil};
 /// (unix seconds, otau.md §6) compare as on a real server.
 pub const EPOCH_BASE_SECS: u64 = 1_700_000_000;
 
+/// Unix seconds of run time `t` (see [`EPOCH_BASE_SECS`]): the clock both
+/// the server's timestamps and the oracle's checks of them read.
+pub fn unix_secs(t: crate::time::Time) -> u64 {
+    EPOCH_BASE_SECS + t.as_millis() / 1000
+}
+
 /// Largest `Request-Timeout` Murano accepts (otau.md §4.1: "cannot be more than 300 seconds").
 pub const MAX_REQUEST_TIMEOUT_MS: u64 = 300_000;
 

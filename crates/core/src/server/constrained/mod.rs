@@ -23,7 +23,7 @@ mod cache;
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::artifact::Catalog;
 use crate::message::{ContentId, Method, Request, Response};
@@ -48,32 +48,7 @@ pub fn is_gateway_path(path: &str) -> bool {
         .any(|prefix| path.starts_with(prefix))
 }
 
-/// How the sidekick keeps devices that sleep past URL expiry updatable (seed 000).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Strategy {
-    /// Hand out the URL of the install command as it came.
-    #[default]
-    None,
-    /// Option 1: a long-living artifact cache; URLs point to it.
-    LongLivedCache,
-    /// Option 2: re-fire the install command on the device's online event.
-    RefreshOnOnline,
-    /// Option 3: longer URL validity.
-    LongValidity,
-}
-
-impl Strategy {
-    /// Scenario spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Strategy::None => "none",
-            Strategy::LongLivedCache => "long_lived_cache",
-            Strategy::RefreshOnOnline => "refresh_on_online",
-            Strategy::LongValidity => "long_validity",
-        }
-    }
-}
+pub use crate::protocol::constrained::Strategy;
 
 /// Where the sidekick's URLs point and how its clock maps to `expires`.
 #[derive(Clone, Debug)]

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use crate::artifact::Catalog;
 use crate::message::{Body, Headers, Method, Request, Response};
 use crate::protocol::otau::wire::{
-    form_decode, form_encode, http_date, parse_ims, EPOCH_BASE_SECS, MAX_REQUEST_TIMEOUT_MS,
+    form_decode, form_encode, http_date, parse_ims, MAX_REQUEST_TIMEOUT_MS,
 };
 use crate::time::{Span, Time};
 
@@ -122,10 +122,7 @@ pub fn cik_for(device: u64) -> String {
     format!("{device:016x}{a:016x}{b:08x}")
 }
 
-/// Unix seconds of run time `t` (see [`EPOCH_BASE_SECS`]).
-pub fn unix_secs(t: Time) -> u64 {
-    EPOCH_BASE_SECS + t.as_millis() / 1000
-}
+pub use crate::protocol::otau::wire::unix_secs;
 
 const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
 
