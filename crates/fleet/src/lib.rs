@@ -7,6 +7,7 @@
 //! - [`device`]: a simulated device (client, RNG streams, link phase, trace) and its ledger.
 //! - [`rng`], [`digest`], [`stats`]: per-device random streams, trace digests, run statistics.
 //! - [`engine`]: the virtual-time engine and its event queue; one device's replay.
+//! - [`result`]: what a run produced ([`result::RunResult`]), whichever driver ran it.
 //! - [`constrained_report`], [`management_log`]: parts of a run's result.
 //! - [`snapshot`]: what a UI shows of a running fleet.
 //! - [`shrink`]: minimising a scenario that makes an invariant fire.
@@ -21,6 +22,7 @@ pub mod digest;
 pub mod engine;
 pub mod management_log;
 pub mod report;
+pub mod result;
 pub mod rng;
 pub mod scenario;
 pub mod setup;

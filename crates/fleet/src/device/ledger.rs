@@ -1,11 +1,7 @@
 //! What a driver does with the facts its devices observed: hash them into the
 //! device's trace, hand them to the oracle, count phases and outcomes.
 
-use std::collections::BTreeMap;
-
 use super::Device;
-use crate::digest::combine;
-use crate::engine::RunResult;
 use crate::stats::Stats;
 use fleetsim_core::oracle::{Oracle, OracleConfig};
 use fleetsim_core::protocol::constrained::{ConstrainedEvent, ConstrainedReq};
@@ -176,41 +172,6 @@ impl Ledger {
             if let Some(t) = trace.as_deref_mut() {
                 t.push(format!("{now:>14}    {ev:?}"));
             }
-        }
-    }
-
-    /// The run's result over `devices` (in device-number order).
-    pub fn into_result<'a>(
-        self,
-        devices: impl Iterator<Item = &'a Device>,
-        events: u64,
-        trace: Vec<String>,
-        extra_counters: BTreeMap<&'static str, u64>,
-    ) -> RunResult {
-        let mut digests = Vec::new();
-        let mut convergence = Vec::new();
-        for d in devices {
-            digests.push((d.number, d.trace));
-            if let Some(a) = d.assigned_at {
-                convergence.push((d.number, d.converged_at.map(|c| c.since(a))));
-            }
-        }
-        let digest = combine(digests.iter().map(|(n, h)| (*n, h)));
-        RunResult {
-            targeted: convergence.len() as u64,
-            convergence,
-            stats: self.stats,
-            oracle: self.oracle,
-            digests,
-            digest,
-            phases: self.phases,
-            trace,
-            events,
-            extra_counters,
-            management: None,
-            gateway: None,
-            shard: None,
-            real_time: false,
         }
     }
 }

@@ -12,12 +12,10 @@ pub mod queue;
 pub mod replay;
 
 use crate::device::{Device, Env, Ledger};
-use crate::digest::TraceHash;
 use crate::scenario::Scenario;
 use crate::setup::{in_reset_window, selects, Setup, EMBEDDED_ORIGIN};
-use crate::stats::Stats;
 use fleetsim_core::message::{NetError, Request, Response};
-use fleetsim_core::oracle::{Oracle, OracleConfig};
+use fleetsim_core::oracle::OracleConfig;
 use fleetsim_core::protocol::ddi::{Delivery, ReqKind};
 use fleetsim_core::protocol::otau::Transmit;
 use fleetsim_core::server::otau::OtauAnswer;
@@ -72,39 +70,6 @@ fn embedded_env(setup: &Setup) -> Env<'_> {
         tenant: &setup.server.config().tenant,
         authorization: setup.authorization.as_deref(),
     }
-}
-
-/// Results of a run, for the report.
-pub struct RunResult {
-    /// Counters, histograms, timeline.
-    pub stats: Stats,
-    /// The oracle, with its verdicts.
-    pub oracle: Oracle,
-    /// Per-device `(number, digest)` in device order.
-    pub digests: Vec<(u64, TraceHash)>,
-    /// Combined digest.
-    pub digest: String,
-    /// Final phase counts.
-    pub phases: [u64; 7],
-    /// Devices targeted by a campaign.
-    pub targeted: u64,
-    /// Per targeted device, in device order: its number and the time from
-    /// assignment to success, if it succeeded.
-    pub convergence: Vec<(u64, Option<Span>)>,
-    /// The recorded device's readable trace.
-    pub trace: Vec<String>,
-    /// Events processed (virtual) or requests completed (real time).
-    pub events: u64,
-    /// Driver-specific counters (real time: late sends, injected drops).
-    pub extra_counters: std::collections::BTreeMap<&'static str, u64>,
-    /// Real-time runs against a managed server: what the management side did.
-    pub management: Option<crate::management_log::ManagementLog>,
-    /// Fleets with `cpg` devices: the strategies' results (virtual runs).
-    pub gateway: Option<crate::constrained_report::GatewayReport>,
-    /// `--shard i/n` of a virtual run.
-    pub shard: Option<(u64, u64)>,
-    /// True for real-time runs (`--target`).
-    pub real_time: bool,
 }
 
 /// Test builds: rewrites an answer of the embedded server at a time.
@@ -358,7 +323,8 @@ impl Engine {
 
     fn finish(mut self) -> RunResult {
         let gateway = self.constrained_report();
-        let mut result = self.books.into_result(
+        let mut result = RunResult::assemble(
+            self.books,
             self.devices.iter(),
             self.processed,
             self.trace,
@@ -748,4 +714,5 @@ impl Engine {
     }
 }
 
+pub use crate::result::RunResult;
 pub use replay::{attach_excerpts, replay_device};

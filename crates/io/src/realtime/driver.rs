@@ -443,9 +443,13 @@ impl Driver {
         let mut extra = std::collections::BTreeMap::new();
         extra.insert("late_sends", self.late_sends);
         extra.insert("dropped_by_fault", self.dropped);
-        let mut result =
-            self.books
-                .into_result(self.devices.iter(), self.processed, Vec::new(), extra);
+        let mut result = RunResult::assemble(
+            self.books,
+            self.devices.iter(),
+            self.processed,
+            Vec::new(),
+            extra,
+        );
         result.real_time = true;
         result
     }

@@ -45,7 +45,7 @@ use fleetsim_core::oracle::OracleConfig;
 use fleetsim_core::protocol::ddi::{Delivery, ReqKind};
 use fleetsim_core::protocol::otau::Transmit;
 use fleetsim_core::time::{Span, Time};
-use fleetsim_fleet::engine::RunResult;
+use fleetsim_fleet::result::RunResult;
 use fleetsim_fleet::scenario::{ClientFault, Protocol, Scenario};
 use fleetsim_fleet::setup::{selects, Setup};
 
