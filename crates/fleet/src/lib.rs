@@ -6,6 +6,8 @@
 //! - [`setup`]: what both drivers derive from a scenario: groups, campaigns, catalogs, servers.
 //! - [`device`]: a simulated device (client, RNG streams, link phase, trace) and its ledger.
 //! - [`rng`], [`digest`], [`stats`]: per-device random streams, trace digests, run statistics.
+//! - [`director`]: the campaign director: when campaigns start and are canceled, whom
+//!   they select, what they ask of the server cores (used by the engine and `serve`).
 //! - [`engine`]: the virtual-time engine and its event queue; one device's replay.
 //! - [`result`]: what a run produced ([`result::RunResult`]), whichever driver ran it.
 //! - [`constrained_report`], [`management_log`]: parts of a run's result.
@@ -19,6 +21,7 @@
 pub mod constrained_report;
 pub mod device;
 pub mod digest;
+pub mod director;
 pub mod engine;
 pub mod management_log;
 pub mod report;

@@ -12,14 +12,15 @@ pub mod queue;
 pub mod replay;
 
 use crate::device::{Device, Env, Ledger};
+use crate::director::{Director, Effect, Stage, Target};
 use crate::scenario::Scenario;
-use crate::setup::{in_reset_window, selects, Setup, EMBEDDED_ORIGIN};
+use crate::setup::{in_reset_window, Setup, EMBEDDED_ORIGIN};
 use fleetsim_core::message::{NetError, Request, Response};
 use fleetsim_core::oracle::OracleConfig;
 use fleetsim_core::protocol::ddi::{Delivery, ReqKind};
 use fleetsim_core::protocol::otau::Transmit;
 use fleetsim_core::server::otau::OtauAnswer;
-use fleetsim_core::server::{ActionId, ServerEvent};
+use fleetsim_core::server::ServerEvent;
 use fleetsim_core::time::{Span, Time};
 use queue::{Queue, What};
 
@@ -93,7 +94,8 @@ pub struct Engine {
     shard: Option<(u64, u64)>,
     trace: Vec<String>,
     server_events: Vec<ServerEvent>,
-    campaign_actions: Vec<Vec<(u32, ActionId)>>,
+    /// Starts and cancels the campaigns; its targets are the devices, by slot.
+    director: Director,
     processed: u64,
     /// Time of the last event processed.
     clock: Time,
@@ -139,11 +141,15 @@ impl Engine {
         for (slot, due) in next_wake.iter().enumerate() {
             queue.push(*due, slot as u32, What::Wake);
         }
-        for (i, c) in setup.campaigns.iter().enumerate() {
-            queue.push(c.at, 0, What::Campaign(i as u16));
-            if let Some(at) = c.cancel_at {
-                queue.push(at, 0, What::CancelCampaign(i as u16));
-            }
+        let targets = devices.iter().map(|d| {
+            let id = || d.controller_id.clone();
+            Target::device(&setup.groups, d.group as usize, d.number, id)
+        });
+        let director = Director::new(&setup.campaigns, targets.collect());
+        // One event per start and cancel, all queued now: the steps keep
+        // their place among other events of the same time.
+        for step in director.steps() {
+            queue.push(step.at, 0, What::Campaigns);
         }
         queue.push(Time::ZERO, 0, What::Sample);
         let books = Ledger::new(
@@ -153,7 +159,6 @@ impl Engine {
             },
             devices.len(),
         );
-        let campaign_actions = vec![Vec::new(); setup.campaigns.len()];
         let has_cpg = setup
             .groups
             .iter()
@@ -173,7 +178,7 @@ impl Engine {
             shard: selection.shard,
             trace: Vec::new(),
             server_events: Vec::new(),
-            campaign_actions,
+            director,
             processed: 0,
             clock: Time::ZERO,
             closed: false,
@@ -310,8 +315,7 @@ impl Engine {
             What::Deliver => self.deliver(ev.slot as usize, ev.at),
             What::Release => self.release(ev.slot as usize, ev.at),
             What::Push => self.push(ev.slot as usize, ev.at),
-            What::Campaign(i) => self.start_campaign(i as usize, ev.at),
-            What::CancelCampaign(i) => self.cancel_campaign(i as usize, ev.at),
+            What::Campaigns => self.direct(ev.at),
             What::Leak(i) => self.leak(i as usize, ev.at),
             What::Sample => {
                 self.books.stats.sample(ev.at, &self.books.phases);
@@ -614,48 +618,37 @@ impl Engine {
         }
     }
 
-    fn start_campaign(&mut self, i: usize, now: Time) {
-        self.setup.campaigns[i].upload_contents(&mut self.setup.otau, now);
-        self.schedule_leak(i, now);
-        for slot in 0..self.devices.len() {
-            let (number, group) = (self.devices[slot].number, self.devices[slot].group);
-            let plan = &self.setup.campaigns[i];
-            let g = &self.setup.groups[group as usize];
-            if !selects(&plan.selector, i, number, g) {
-                continue;
+    /// Carries out the campaign starts and cancels due by `now` (the first
+    /// of the events queued for them at a time does all of that time's).
+    fn direct(&mut self, now: Time) {
+        loop {
+            let Some(effect) = self.director.poll(now, &mut Stage::of(&mut self.setup)) else {
+                return;
+            };
+            match effect {
+                Effect::Started { campaign } => self.schedule_leak(campaign, now),
+                Effect::Assigned { target, action, .. } => {
+                    if action.is_some() {
+                        let d = &mut self.devices[target];
+                        d.assigned_at.get_or_insert(now);
+                        d.converged_at = None;
+                    }
+                    self.drain_server_events(target);
+                }
+                Effect::ManifestWritten {
+                    campaign, target, ..
+                } => self.manifest_written(campaign, target, now),
+                Effect::Installed { campaign, target } => self.cpg_installed(campaign, target, now),
+                Effect::Canceling { .. } => {}
+                Effect::Canceled { target, .. } => self.drain_server_events(target),
             }
-            if g.protocol.is_otau() {
-                self.write_manifest(i, slot, now);
-                continue;
-            }
-            if g.protocol == crate::scenario::Protocol::Cpg {
-                self.cpg_install(i, slot, now);
-                continue;
-            }
-            let (dist, kind, weight, window) = (plan.dist, plan.kind, plan.weight, plan.window);
-            let id = self.devices[slot].controller_id.clone();
-            if let Some(action) = self
-                .setup
-                .server
-                .assign(now, dist, &id, kind, weight, window)
-            {
-                self.campaign_actions[i].push((slot as u32, action));
-                let d = &mut self.devices[slot];
-                d.assigned_at.get_or_insert(now);
-                d.converged_at = None;
-            }
-            self.drain_server_events(slot);
         }
     }
 
-    /// Campaign `i` writes `config_otau` of the OTAU device in `slot`, as an
+    /// Campaign `i` wrote `config_otau` of the OTAU device in `slot`, as an
     /// ExoSense user applying a package does; a held long poll is re-asked.
-    fn write_manifest(&mut self, i: usize, slot: usize, now: Time) {
+    fn manifest_written(&mut self, i: usize, slot: usize, now: Time) {
         let d = &mut self.devices[slot];
-        let manifest = self.setup.campaigns[i].manifest.clone();
-        if !self.setup.otau.set_manifest(d.number, manifest, now) {
-            return;
-        }
         self.books.oracle.otau_manifest_set(d.number, now);
         d.trace.word(now.as_millis());
         d.trace.word(0x07a0_0000 | i as u64);
@@ -702,15 +695,6 @@ impl Engine {
         let trace = recording.then_some(&mut self.trace);
         d.handle_message(now, "config_otau", &value, &env, &mut self.books, trace);
         self.schedule_wake(slot);
-    }
-
-    fn cancel_campaign(&mut self, i: usize, now: Time) {
-        let actions = std::mem::take(&mut self.campaign_actions[i]);
-        for (slot, action) in actions {
-            let id = self.devices[slot as usize].controller_id.clone();
-            self.setup.server.cancel(now, &id, action, false);
-            self.drain_server_events(slot as usize);
-        }
     }
 }
 
