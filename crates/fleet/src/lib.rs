@@ -5,6 +5,7 @@
 //! - [`scenario`]: the YAML scenario model, units, validation with `file:line:col` errors.
 //! - [`setup`]: what both drivers derive from a scenario: groups, campaigns, catalogs, servers.
 //! - [`device`]: a simulated device (client, RNG streams, link phase, trace) and its ledger.
+//! - [`fleet`]: the devices a run drives and their ledger, built alike for both drivers.
 //! - [`rng`], [`digest`], [`stats`]: per-device random streams, trace digests, run statistics.
 //! - [`director`]: the campaign director: when campaigns start and are canceled, whom
 //!   they select, what they ask of the server cores (used by the engine and `serve`).
@@ -23,6 +24,7 @@ pub mod device;
 pub mod digest;
 pub mod director;
 pub mod engine;
+pub mod fleet;
 pub mod management_log;
 pub mod report;
 pub mod result;

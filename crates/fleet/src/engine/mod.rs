@@ -13,10 +13,10 @@ pub mod replay;
 
 use crate::device::{Device, Env, Ledger};
 use crate::director::{Director, Effect, Stage, Target};
+use crate::fleet::Fleet;
 use crate::scenario::Scenario;
 use crate::setup::{in_reset_window, Setup, EMBEDDED_ORIGIN};
 use fleetsim_core::message::{NetError, Request, Response};
-use fleetsim_core::oracle::OracleConfig;
 use fleetsim_core::protocol::ddi::{Delivery, ReqKind};
 use fleetsim_core::protocol::otau::Transmit;
 use fleetsim_core::server::otau::OtauAnswer;
@@ -118,24 +118,14 @@ impl Engine {
     /// Prepares a run of `scenario` (its seed and fleet as given) for the selected devices.
     pub fn new(scenario: &Scenario, selection: &Selection) -> Engine {
         let mut setup = Setup::new(scenario);
-        let seed = scenario.seed;
-        let mut devices = Vec::new();
-        for (gi, g) in setup.groups.iter().enumerate() {
-            for number in (g.first..g.first + g.count).filter(|n| selection.includes(*n)) {
-                devices.push(Device::new(&setup, gi, number, seed, None));
-            }
-        }
+        let include = |n| selection.includes(n);
+        let Fleet { devices, ledger } = Fleet::new(scenario, &setup, include, |_| None, 0);
         for d in devices.iter().filter(|d| d.is_ddi()) {
             setup
                 .server
                 .register_target(&d.controller_id, d.number, None);
         }
         let end = Time(scenario.duration.0.as_millis());
-        let sample_every = scenario
-            .sample_every
-            .map_or(Span((end.as_millis() / 200).max(1000)), |d| {
-                d.0.max(Span::secs(1))
-            });
         let mut queue = Queue::default();
         let next_wake: Vec<Time> = devices.iter().map(|d| d.client.poll_timeout()).collect();
         for (slot, due) in next_wake.iter().enumerate() {
@@ -152,19 +142,16 @@ impl Engine {
             queue.push(step.at, 0, What::Campaigns);
         }
         queue.push(Time::ZERO, 0, What::Sample);
-        let books = Ledger::new(
-            OracleConfig {
-                polling_jitter: scenario.server.polling_jitter.0,
-                url_epoch_s: 0,
-            },
-            devices.len(),
-        );
         let has_cpg = setup
             .groups
             .iter()
             .any(|g| g.protocol == crate::scenario::Protocol::Cpg && g.count > 0);
-        let cpg =
-            constrained::ConstrainedState::new(devices.len(), setup.campaigns.len(), seed, has_cpg);
+        let cpg = constrained::ConstrainedState::new(
+            devices.len(),
+            setup.campaigns.len(),
+            scenario.seed,
+            has_cpg,
+        );
         Engine {
             setup,
             end,
@@ -172,8 +159,8 @@ impl Engine {
             flights: devices.iter().map(|_| None).collect(),
             devices,
             next_wake,
-            books,
-            sample_every,
+            books: ledger,
+            sample_every: crate::fleet::sample_interval(scenario),
             record: selection.record,
             shard: selection.shard,
             trace: Vec::new(),

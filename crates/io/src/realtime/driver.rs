@@ -69,6 +69,51 @@ pub(super) struct InFlight {
 }
 
 impl Driver {
+    /// The driver of `fleet` against the target `reach` describes, every
+    /// device's first wake-up scheduled; `links`: per slot, the MQTT link of
+    /// an `otau_mqtt` device.
+    pub(super) fn new(
+        scenario: &Scenario,
+        setup: Setup,
+        reach: Reach,
+        fleet: Fleet,
+        links: Vec<Option<Arc<crate::mqtt::DeviceLink>>>,
+        scale: f64,
+    ) -> Driver {
+        let Fleet { devices, ledger } = fleet;
+        let mut driver = Driver {
+            links,
+            held: devices.iter().map(|_| Vec::new()).collect(),
+            recorder: recorder::Recorder::new(devices.len()),
+            publish_bound: reach.timeout,
+            setup,
+            base: reach.base,
+            tenant: reach.tenant,
+            authorization: reach.authorization,
+            faults: scenario.faults.client.clone(),
+            scale,
+            end: Time(scenario.duration.0.as_millis()),
+            started: Instant::now(),
+            http: reach.http,
+            in_flight_of: devices.iter().map(|_| None).collect(),
+            next_wake: devices.iter().map(|_| Time::NEVER).collect(),
+            books: ledger,
+            devices,
+            heap: BinaryHeap::new(),
+            seq: 0,
+            late_sends: 0,
+            dropped: 0,
+            in_flight: 0,
+            processed: 0,
+            live: None,
+        };
+        for slot in 0..driver.devices.len() {
+            let due = driver.devices[slot].client.poll_timeout();
+            driver.push(due, slot);
+        }
+        driver
+    }
+
     /// Schedules device `slot`'s next wake-up; an earlier one still in the
     /// heap becomes stale (it no longer matches `next_wake`).
     pub(super) fn push(&mut self, due: Time, slot: usize) {
