@@ -7,12 +7,15 @@
 //! schedules the request's `Arrive` at the server. The embedded server core is
 //! called in-process at arrival; the answer (or its loss, or a cut-off body
 //! when the window closes mid-download) is scheduled as a `Deliver`.
+//! Campaigns are started and canceled by the campaign director
+//! ([`crate::director`]), whose changes `campaigns.rs` follows up; `otau.rs`
+//! and `constrained.rs` hold what only OTAU and constrained devices need.
 
 pub mod queue;
 pub mod replay;
 
 use crate::device::{Device, Env, Ledger};
-use crate::director::{Director, Effect, Stage, Target};
+use crate::director::{Director, Target};
 use crate::fleet::Fleet;
 use crate::scenario::Scenario;
 use crate::setup::{in_reset_window, Setup, EMBEDDED_ORIGIN};
@@ -24,7 +27,9 @@ use fleetsim_core::server::ServerEvent;
 use fleetsim_core::time::{Span, Time};
 use queue::{Queue, What};
 
+mod campaigns;
 mod constrained;
+mod otau;
 
 /// How long a device waits for an answer before giving up on a request.
 pub const REQUEST_TIMEOUT: Span = Span::secs(30);
@@ -457,27 +462,6 @@ impl Engine {
         }
     }
 
-    /// A held OTAU long poll is re-asked: its time is up or the device's
-    /// manifest changed. Stale releases find nothing to answer.
-    fn release(&mut self, slot: usize, now: Time) {
-        let Some(flight) = self.flights[slot].as_mut() else {
-            return;
-        };
-        let (Some(req), Some(until)) = (flight.request.as_ref(), flight.held_until) else {
-            return;
-        };
-        let Some(resp) = self.setup.otau.poll_pending(now, req, until) else {
-            return;
-        };
-        flight.request = None;
-        flight.held_until = None;
-        let d = &mut self.devices[slot];
-        let down = self.setup.groups[d.group as usize]
-            .link
-            .latency(&mut d.link_rng);
-        self.respond(slot, now, down, resp);
-    }
-
     /// The server answered the flight of `slot` at `now` with `resp`; it
     /// reaches the device `down` later, unless the link loses it or the
     /// online window closes while the body is on its way.
@@ -568,119 +552,6 @@ impl Engine {
         } else {
             d.handle_response(slot, now, delivery, &env, &mut self.books, trace);
         }
-        self.schedule_wake(slot);
-    }
-
-    fn drain_server_events(&mut self, slot: usize) {
-        self.server_events.clear();
-        self.setup.server.drain_events(&mut self.server_events);
-        let d = &mut self.devices[slot];
-        for ev in &self.server_events {
-            let ServerEvent::ActionStatusChanged {
-                action,
-                from,
-                to,
-                at,
-                ..
-            } = ev;
-            d.trace.word(at.as_millis());
-            d.trace.word(action.0 << 8 | *to as u64);
-            self.books.oracle.server_status_change(
-                slot,
-                d.number,
-                &d.controller_id,
-                *at,
-                action.0,
-                from.is_some_and(|f| f.is_final()),
-                to.is_final(),
-                to.as_str(),
-            );
-            if self.record == Some(d.number) {
-                self.trace.push(format!(
-                    "{at:>14}  ⚙ server: action {action} {} → {}",
-                    from.map_or("-", |f| f.as_str()),
-                    to.as_str()
-                ));
-            }
-        }
-    }
-
-    /// Carries out the campaign starts and cancels due by `now` (the first
-    /// of the events queued for them at a time does all of that time's).
-    fn direct(&mut self, now: Time) {
-        loop {
-            let Some(effect) = self.director.poll(now, &mut Stage::of(&mut self.setup)) else {
-                return;
-            };
-            match effect {
-                Effect::Started { campaign } => self.schedule_leak(campaign, now),
-                Effect::Assigned { target, action, .. } => {
-                    if action.is_some() {
-                        let d = &mut self.devices[target];
-                        d.assigned_at.get_or_insert(now);
-                        d.converged_at = None;
-                    }
-                    self.drain_server_events(target);
-                }
-                Effect::ManifestWritten {
-                    campaign, target, ..
-                } => self.manifest_written(campaign, target, now),
-                Effect::Installed { campaign, target } => self.cpg_installed(campaign, target, now),
-                Effect::Canceling { .. } => {}
-                Effect::Canceled { target, .. } => self.drain_server_events(target),
-            }
-        }
-    }
-
-    /// Campaign `i` wrote `config_otau` of the OTAU device in `slot`, as an
-    /// ExoSense user applying a package does; a held long poll is re-asked.
-    fn manifest_written(&mut self, i: usize, slot: usize, now: Time) {
-        let d = &mut self.devices[slot];
-        self.books.oracle.otau_manifest_set(d.number, now);
-        d.trace.word(now.as_millis());
-        d.trace.word(0x07a0_0000 | i as u64);
-        d.assigned_at.get_or_insert(now);
-        d.converged_at = None;
-        if self.record == Some(d.number) {
-            self.trace.push(format!(
-                "{now:>14}  ⚙ server: config_otau written (campaign {})",
-                i + 1
-            ));
-        }
-        if d.is_mqtt(&self.setup) {
-            // The broker pushes the retained value when the device is connected.
-            let g = &self.setup.groups[d.group as usize];
-            let online = g.link.next_online(now, d.window_phase).max(now);
-            let at = online + g.link.latency(&mut d.link_rng);
-            self.queue.push(at, slot as u32, What::Push);
-        } else if self.flights[slot]
-            .as_ref()
-            .is_some_and(|f| f.held_until.is_some())
-        {
-            self.queue.push(now, slot as u32, What::Release);
-        }
-    }
-
-    /// The broker delivers the device's pending `config_otau` value (MQTT),
-    /// if the device is connected; otherwise when it next connects.
-    fn push(&mut self, slot: usize, now: Time) {
-        let d = &mut self.devices[slot];
-        let g = &self.setup.groups[d.group as usize];
-        if g.link.online_until(now, d.window_phase).is_none() {
-            let at = g.link.next_online(now, d.window_phase) + g.link.latency(&mut d.link_rng);
-            return self.queue.push(at, slot as u32, What::Push);
-        }
-        let Some((value, _)) = self.setup.otau.mqtt_pending(d.number) else {
-            return; // acknowledged meanwhile, or replaced and pushed again
-        };
-        let recording = self.record == Some(d.number);
-        if recording {
-            self.trace
-                .push(format!("{now:>14}  ← MESSAGE config_otau {value}"));
-        }
-        let env = embedded_env(&self.setup);
-        let trace = recording.then_some(&mut self.trace);
-        d.handle_message(now, "config_otau", &value, &env, &mut self.books, trace);
         self.schedule_wake(slot);
     }
 }

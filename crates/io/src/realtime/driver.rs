@@ -222,6 +222,26 @@ impl Driver {
         })
     }
 
+    /// What the client fault active at `due` (if any) does to the `kind`
+    /// request of device `slot`, drawn from the device's link stream.
+    fn inject(&mut self, slot: usize, kind: ReqKind, due: Time) -> Injected {
+        let Some(f) = self.active_fault(due).cloned() else {
+            return Injected::default();
+        };
+        let rng = &mut self.devices[slot].link_rng;
+        let drop = f.drop.0 > 0.0 && rng.gen_bool(f.drop.0);
+        let cut = if kind == ReqKind::Download {
+            f.disconnect_mid_download.0 > 0.0 && rng.gen_bool(f.disconnect_mid_download.0)
+        } else {
+            false
+        } || (f.truncate.0 > 0.0 && rng.gen_bool(f.truncate.0));
+        Injected {
+            drop,
+            delay: f.delay.map(|d| Duration::from_millis(d.0.as_millis())),
+            cut_body: cut,
+        }
+    }
+
     fn wake(&mut self, slot: usize, due: Time, tx: &mpsc::UnboundedSender<Done>) {
         let real_lateness = self
             .started
@@ -270,23 +290,7 @@ impl Driver {
                 return self.publish(slot, kind, due, alias, value, tx)
             }
         };
-        let fault = match self.active_fault(due).cloned() {
-            Some(f) => {
-                let rng = &mut self.devices[slot].link_rng;
-                let drop = f.drop.0 > 0.0 && rng.gen_bool(f.drop.0);
-                let cut = if kind == ReqKind::Download {
-                    f.disconnect_mid_download.0 > 0.0 && rng.gen_bool(f.disconnect_mid_download.0)
-                } else {
-                    false
-                } || (f.truncate.0 > 0.0 && rng.gen_bool(f.truncate.0));
-                Injected {
-                    drop,
-                    delay: f.delay.map(|d| Duration::from_millis(d.0.as_millis())),
-                    cut_body: cut,
-                }
-            }
-            None => Injected::default(),
-        };
+        let fault = self.inject(slot, kind, due);
         if fault.drop {
             self.dropped += 1;
         }
