@@ -1,6 +1,6 @@
 //! The virtual-time engine: one thread, one event heap, no clock.
 //!
-//! Each device is a [`DdiClient`] plus its link phase, two RNG streams and a
+//! Each device ([`Device`]) is a protocol client plus its link phase, two RNG streams and a
 //! running trace hash. A device with something to send gets a `Wake`; the
 //! engine asks the link whether it is online (a sleepy device waits for its
 //! next window), samples loss and latency from the device's link stream, and

@@ -1,7 +1,7 @@
 //! The real-time driver: the same device state machines, against any DDI
 //! server over real HTTP(S), on tokio.
 //!
-//! One driver task owns every device (its [`DdiClient`], RNG streams and trace
+//! One driver task owns every device (its protocol client, RNG streams and trace
 //! hash) and a heap of wake-up times, exactly like the virtual engine; only
 //! the requests leave it, each in a task of its own, and come back through a
 //! channel. So 100 000 sleepy devices cost 100 000 small structs and a heap
