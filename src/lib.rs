@@ -6,8 +6,9 @@
 //!
 //! - `fleetsim-core` (sans-IO): [`time`], [`message`], [`artifact`],
 //!   [`protocol`], [`server`], [`oracle`], [`connectivity`];
-//! - `fleetsim-fleet`: [`scenario`], [`setup`], [`device`], [`rng`],
-//!   [`digest`], [`stats`], [`engine`], [`snapshot`], [`shrink`], [`report`];
+//! - `fleetsim-fleet`: [`scenario`], [`setup`], [`fleet`], [`device`], [`rng`],
+//!   [`digest`], [`stats`], [`director`], [`engine`], [`result`], [`snapshot`],
+//!   [`shrink`], [`report`];
 //! - `fleetsim-io`: [`realtime`], [`http_server`], [`mqtt`], [`management`].
 //!
 //! This package adds the terminal UI ([`tui`]) and the command line.
@@ -15,8 +16,8 @@
 
 pub use fleetsim_core::{artifact, connectivity, message, oracle, protocol, server, time};
 pub use fleetsim_fleet::{
-    constrained_report, device, digest, engine, management_log, report, rng, scenario, setup,
-    shrink, snapshot, stats,
+    constrained_report, device, digest, director, engine, fleet, management_log, report, result,
+    rng, scenario, setup, shrink, snapshot, stats,
 };
 pub use fleetsim_io::{http_server, management, mqtt, realtime};
 

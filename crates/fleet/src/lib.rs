@@ -5,8 +5,12 @@
 //! - [`scenario`]: the YAML scenario model, units, validation with `file:line:col` errors.
 //! - [`setup`]: what both drivers derive from a scenario: groups, campaigns, catalogs, servers.
 //! - [`device`]: a simulated device (client, RNG streams, link phase, trace) and its ledger.
+//! - [`fleet`]: the devices a run drives and their ledger, built alike for both drivers.
 //! - [`rng`], [`digest`], [`stats`]: per-device random streams, trace digests, run statistics.
+//! - [`director`]: the campaign director: when campaigns start and are canceled, whom
+//!   they select, what they ask of the server cores (used by the engine and `serve`).
 //! - [`engine`]: the virtual-time engine and its event queue; one device's replay.
+//! - [`result`]: what a run produced ([`result::RunResult`]), whichever driver ran it.
 //! - [`constrained_report`], [`management_log`]: parts of a run's result.
 //! - [`snapshot`]: what a UI shows of a running fleet.
 //! - [`shrink`]: minimising a scenario that makes an invariant fire.
@@ -18,9 +22,12 @@
 pub mod constrained_report;
 pub mod device;
 pub mod digest;
+pub mod director;
 pub mod engine;
+pub mod fleet;
 pub mod management_log;
 pub mod report;
+pub mod result;
 pub mod rng;
 pub mod scenario;
 pub mod setup;

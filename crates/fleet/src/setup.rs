@@ -258,25 +258,6 @@ pub fn answer_sidekick(
     sidekick.handle(now, req)
 }
 
-/// Gives campaign `plan`'s install command to the twins of the devices of
-/// `cpg` group `g` it selects (campaign number `i`), at `now`.
-pub fn install_on_group(
-    server: &Server,
-    sidekick: &mut ConstrainedGateway,
-    plan: &CampaignPlan,
-    i: usize,
-    g: &Group,
-    now: Time,
-) {
-    let Some(command) = plan.command.filter(|_| g.protocol == Protocol::Cpg) else {
-        return;
-    };
-    sidekick.faults = server.sidekick_faults_at(now).1;
-    for n in (g.first..g.first + g.count).filter(|n| selects(&plan.selector, i, *n, g)) {
-        sidekick.install(now, g.twin_base + (n - g.first) as usize, command);
-    }
-}
-
 /// True when `t` falls in one of the scenario's `reset: true` server fault
 /// windows ([`Setup::resets`]), in which the server drops connections.
 pub fn in_reset_window(resets: &[(Time, Time)], t: Time) -> bool {

@@ -2,12 +2,9 @@
 //! device's trace, hand them to the oracle, count phases and outcomes, and
 //! (when a device is followed) tell them as sentences.
 
-use std::collections::BTreeMap;
-
 use super::client::Scratch;
 use super::Device;
-use crate::digest::{combine, Describe, Encode, Told};
-use crate::engine::RunResult;
+use crate::digest::{Describe, Encode, Told};
 use crate::stats::Stats;
 use fleetsim_core::oracle::{Oracle, OracleConfig};
 use fleetsim_core::protocol::constrained::{ConstrainedEvent, ConstrainedReq};
@@ -83,41 +80,6 @@ impl Ledger {
         self.stats.ended(&Outcome::Success);
         if d.converged_at.is_none() && d.assigned_at.is_some() {
             d.converged_at = Some(now);
-        }
-    }
-
-    /// The run's result over `devices` (in device-number order).
-    pub fn into_result<'a>(
-        self,
-        devices: impl Iterator<Item = &'a Device>,
-        events: u64,
-        trace: Vec<String>,
-        extra_counters: BTreeMap<&'static str, u64>,
-    ) -> RunResult {
-        let mut digests = Vec::new();
-        let mut convergence = Vec::new();
-        for d in devices {
-            digests.push((d.number, d.trace));
-            if let Some(a) = d.assigned_at {
-                convergence.push((d.number, d.converged_at.map(|c| c.since(a))));
-            }
-        }
-        let digest = combine(digests.iter().map(|(n, h)| (*n, h)));
-        RunResult {
-            targeted: convergence.len() as u64,
-            convergence,
-            stats: self.stats,
-            oracle: self.oracle,
-            digests,
-            digest,
-            phases: self.phases,
-            trace,
-            events,
-            extra_counters,
-            management: None,
-            gateway: None,
-            shard: None,
-            real_time: false,
         }
     }
 }

@@ -115,17 +115,13 @@ impl Engine {
         self.cpg.events = events;
     }
 
-    /// Campaign `i` gives its install command to the twin of the `cpg`
+    /// Campaign `i` gave its install command to the twin of the `cpg`
     /// device in `slot` (asleep or not).
-    pub(super) fn cpg_install(&mut self, i: usize, slot: usize, now: Time) {
+    pub(super) fn cpg_installed(&mut self, i: usize, slot: usize, now: Time) {
         let plan = &self.setup.campaigns[i];
-        let Some(command) = plan.command else {
-            return;
-        };
         let (strategy, size) = (plan.strategy, plan.command_size);
         let d = &mut self.devices[slot];
         let g = &self.setup.groups[d.group as usize];
-        let twin = g.twin_base + (d.number - g.first) as usize;
         let url_plan = UrlPlan {
             strategy,
             issued: now,
@@ -137,9 +133,6 @@ impl Engine {
         d.converged_at = None;
         self.cpg.campaign[slot] = Some(i as u16);
         self.cpg.targets[i].push(slot as u32);
-        let (_, faults) = self.setup.server.sidekick_faults_at(now);
-        self.setup.sidekick.faults = faults;
-        self.setup.sidekick.install(now, twin, command);
         self.drain_sidekick_events(now);
     }
 

@@ -1,31 +1,35 @@
 //! The virtual-time engine: one thread, one event heap, no clock.
 //!
-//! Each device is a [`DdiClient`] plus its link phase, two RNG streams and a
+//! Each device ([`Device`]) is a protocol client plus its link phase, two RNG streams and a
 //! running trace hash. A device with something to send gets a `Wake`; the
 //! engine asks the link whether it is online (a sleepy device waits for its
 //! next window), samples loss and latency from the device's link stream, and
 //! schedules the request's `Arrive` at the server. The embedded server core is
 //! called in-process at arrival; the answer (or its loss, or a cut-off body
 //! when the window closes mid-download) is scheduled as a `Deliver`.
+//! Campaigns are started and canceled by the campaign director
+//! ([`crate::director`]), whose changes `campaigns.rs` follows up; `otau.rs`
+//! and `constrained.rs` hold what only OTAU and constrained devices need.
 
 pub mod queue;
 pub mod replay;
 
 use crate::device::{Device, Env, Ledger};
-use crate::digest::TraceHash;
+use crate::director::{Director, Target};
+use crate::fleet::Fleet;
 use crate::scenario::Scenario;
-use crate::setup::{in_reset_window, selects, Setup, EMBEDDED_ORIGIN};
-use crate::stats::Stats;
+use crate::setup::{in_reset_window, Setup, EMBEDDED_ORIGIN};
 use fleetsim_core::message::{NetError, Request, Response};
-use fleetsim_core::oracle::{Oracle, OracleConfig};
 use fleetsim_core::protocol::ddi::{Delivery, ReqKind};
 use fleetsim_core::protocol::otau::Transmit;
 use fleetsim_core::server::otau::OtauAnswer;
-use fleetsim_core::server::{ActionId, ServerEvent};
+use fleetsim_core::server::ServerEvent;
 use fleetsim_core::time::{Span, Time};
 use queue::{Queue, What};
 
+mod campaigns;
 mod constrained;
+mod otau;
 
 /// How long a device waits for an answer before giving up on a request.
 pub const REQUEST_TIMEOUT: Span = Span::secs(30);
@@ -74,39 +78,6 @@ fn embedded_env(setup: &Setup) -> Env<'_> {
     }
 }
 
-/// Results of a run, for the report.
-pub struct RunResult {
-    /// Counters, histograms, timeline.
-    pub stats: Stats,
-    /// The oracle, with its verdicts.
-    pub oracle: Oracle,
-    /// Per-device `(number, digest)` in device order.
-    pub digests: Vec<(u64, TraceHash)>,
-    /// Combined digest.
-    pub digest: String,
-    /// Final phase counts.
-    pub phases: [u64; 7],
-    /// Devices targeted by a campaign.
-    pub targeted: u64,
-    /// Per targeted device, in device order: its number and the time from
-    /// assignment to success, if it succeeded.
-    pub convergence: Vec<(u64, Option<Span>)>,
-    /// The recorded device's readable trace.
-    pub trace: Vec<String>,
-    /// Events processed (virtual) or requests completed (real time).
-    pub events: u64,
-    /// Driver-specific counters (real time: late sends, injected drops).
-    pub extra_counters: std::collections::BTreeMap<&'static str, u64>,
-    /// Real-time runs against a managed server: what the management side did.
-    pub management: Option<crate::management_log::ManagementLog>,
-    /// Fleets with `cpg` devices: the strategies' results (virtual runs).
-    pub gateway: Option<crate::constrained_report::GatewayReport>,
-    /// `--shard i/n` of a virtual run.
-    pub shard: Option<(u64, u64)>,
-    /// True for real-time runs (`--target`).
-    pub real_time: bool,
-}
-
 /// Test builds: rewrites an answer of the embedded server at a time.
 #[cfg(test)]
 pub(crate) type Tamper = Box<dyn FnMut(Time, &mut Response)>;
@@ -128,7 +99,8 @@ pub struct Engine {
     shard: Option<(u64, u64)>,
     trace: Vec<String>,
     server_events: Vec<ServerEvent>,
-    campaign_actions: Vec<Vec<(u32, ActionId)>>,
+    /// Starts and cancels the campaigns; its targets are the devices, by slot.
+    director: Director,
     processed: u64,
     /// Time of the last event processed.
     clock: Time,
@@ -151,50 +123,40 @@ impl Engine {
     /// Prepares a run of `scenario` (its seed and fleet as given) for the selected devices.
     pub fn new(scenario: &Scenario, selection: &Selection) -> Engine {
         let mut setup = Setup::new(scenario);
-        let seed = scenario.seed;
-        let mut devices = Vec::new();
-        for (gi, g) in setup.groups.iter().enumerate() {
-            for number in (g.first..g.first + g.count).filter(|n| selection.includes(*n)) {
-                devices.push(Device::new(&setup, gi, number, seed, None));
-            }
-        }
+        let include = |n| selection.includes(n);
+        let Fleet { devices, ledger } = Fleet::new(scenario, &setup, include, |_| None, 0);
         for d in devices.iter().filter(|d| d.is_ddi()) {
             setup
                 .server
                 .register_target(&d.controller_id, d.number, None);
         }
         let end = Time(scenario.duration.0.as_millis());
-        let sample_every = scenario
-            .sample_every
-            .map_or(Span((end.as_millis() / 200).max(1000)), |d| {
-                d.0.max(Span::secs(1))
-            });
         let mut queue = Queue::default();
         let next_wake: Vec<Time> = devices.iter().map(|d| d.poll_timeout()).collect();
         for (slot, due) in next_wake.iter().enumerate() {
             queue.push(*due, slot as u32, What::Wake);
         }
-        for (i, c) in setup.campaigns.iter().enumerate() {
-            queue.push(c.at, 0, What::Campaign(i as u16));
-            if let Some(at) = c.cancel_at {
-                queue.push(at, 0, What::CancelCampaign(i as u16));
-            }
+        let targets = devices.iter().map(|d| {
+            let id = || d.controller_id.clone();
+            Target::device(&setup.groups, d.group as usize, d.number, id)
+        });
+        let director = Director::new(&setup.campaigns, targets.collect());
+        // One event per start and cancel, all queued now: the steps keep
+        // their place among other events of the same time.
+        for step in director.steps() {
+            queue.push(step.at, 0, What::Campaigns);
         }
         queue.push(Time::ZERO, 0, What::Sample);
-        let books = Ledger::new(
-            OracleConfig {
-                polling_jitter: scenario.server.polling_jitter.0,
-                url_epoch_s: 0,
-            },
-            devices.len(),
-        );
-        let campaign_actions = vec![Vec::new(); setup.campaigns.len()];
         let has_cpg = setup
             .groups
             .iter()
             .any(|g| g.protocol == crate::scenario::Protocol::Cpg && g.count > 0);
-        let cpg =
-            constrained::ConstrainedState::new(devices.len(), setup.campaigns.len(), seed, has_cpg);
+        let cpg = constrained::ConstrainedState::new(
+            devices.len(),
+            setup.campaigns.len(),
+            scenario.seed,
+            has_cpg,
+        );
         Engine {
             setup,
             end,
@@ -202,13 +164,13 @@ impl Engine {
             flights: devices.iter().map(|_| None).collect(),
             devices,
             next_wake,
-            books,
-            sample_every,
+            books: ledger,
+            sample_every: crate::fleet::sample_interval(scenario),
             record: selection.record,
             shard: selection.shard,
             trace: Vec::new(),
             server_events: Vec::new(),
-            campaign_actions,
+            director,
             processed: 0,
             clock: Time::ZERO,
             closed: false,
@@ -345,8 +307,7 @@ impl Engine {
             What::Deliver => self.deliver(ev.slot as usize, ev.at),
             What::Release => self.release(ev.slot as usize, ev.at),
             What::Push => self.push(ev.slot as usize, ev.at),
-            What::Campaign(i) => self.start_campaign(i as usize, ev.at),
-            What::CancelCampaign(i) => self.cancel_campaign(i as usize, ev.at),
+            What::Campaigns => self.direct(ev.at),
             What::Leak(i) => self.leak(i as usize, ev.at),
             What::Sample => {
                 self.books.stats.sample(ev.at, &self.books.phases);
@@ -358,7 +319,8 @@ impl Engine {
 
     fn finish(mut self) -> RunResult {
         let gateway = self.constrained_report();
-        let mut result = self.books.into_result(
+        let mut result = RunResult::assemble(
+            self.books,
             self.devices.iter(),
             self.processed,
             self.trace,
@@ -500,27 +462,6 @@ impl Engine {
         }
     }
 
-    /// A held OTAU long poll is re-asked: its time is up or the device's
-    /// manifest changed. Stale releases find nothing to answer.
-    fn release(&mut self, slot: usize, now: Time) {
-        let Some(flight) = self.flights[slot].as_mut() else {
-            return;
-        };
-        let (Some(req), Some(until)) = (flight.request.as_ref(), flight.held_until) else {
-            return;
-        };
-        let Some(resp) = self.setup.otau.poll_pending(now, req, until) else {
-            return;
-        };
-        flight.request = None;
-        flight.held_until = None;
-        let d = &mut self.devices[slot];
-        let down = self.setup.groups[d.group as usize]
-            .link
-            .latency(&mut d.link_rng);
-        self.respond(slot, now, down, resp);
-    }
-
     /// The server answered the flight of `slot` at `now` with `resp`; it
     /// reaches the device `down` later, unless the link loses it or the
     /// online window closes while the body is on its way.
@@ -613,137 +554,7 @@ impl Engine {
         }
         self.schedule_wake(slot);
     }
-
-    fn drain_server_events(&mut self, slot: usize) {
-        self.server_events.clear();
-        self.setup.server.drain_events(&mut self.server_events);
-        let d = &mut self.devices[slot];
-        for ev in &self.server_events {
-            let ServerEvent::ActionStatusChanged {
-                action,
-                from,
-                to,
-                at,
-                ..
-            } = ev;
-            d.trace.action_status(*at, action.0, *to as u64);
-            self.books.oracle.server_status_change(
-                slot,
-                d.number,
-                &d.controller_id,
-                *at,
-                action.0,
-                from.is_some_and(|f| f.is_final()),
-                to.is_final(),
-                to.as_str(),
-            );
-            if self.record == Some(d.number) {
-                self.trace.push(format!(
-                    "{at:>14}  ⚙ server: action {action} {} → {}",
-                    from.map_or("-", |f| f.as_str()),
-                    to.as_str()
-                ));
-            }
-        }
-    }
-
-    fn start_campaign(&mut self, i: usize, now: Time) {
-        self.setup.campaigns[i].upload_contents(&mut self.setup.otau, now);
-        self.schedule_leak(i, now);
-        for slot in 0..self.devices.len() {
-            let (number, group) = (self.devices[slot].number, self.devices[slot].group);
-            let plan = &self.setup.campaigns[i];
-            let g = &self.setup.groups[group as usize];
-            if !selects(&plan.selector, i, number, g) {
-                continue;
-            }
-            if g.protocol.is_otau() {
-                self.write_manifest(i, slot, now);
-                continue;
-            }
-            if g.protocol == crate::scenario::Protocol::Cpg {
-                self.cpg_install(i, slot, now);
-                continue;
-            }
-            let (dist, kind, weight, window) = (plan.dist, plan.kind, plan.weight, plan.window);
-            let id = self.devices[slot].controller_id.clone();
-            if let Some(action) = self
-                .setup
-                .server
-                .assign(now, dist, &id, kind, weight, window)
-            {
-                self.campaign_actions[i].push((slot as u32, action));
-                let d = &mut self.devices[slot];
-                d.assigned_at.get_or_insert(now);
-                d.converged_at = None;
-            }
-            self.drain_server_events(slot);
-        }
-    }
-
-    /// Campaign `i` writes `config_otau` of the OTAU device in `slot`, as an
-    /// ExoSense user applying a package does; a held long poll is re-asked.
-    fn write_manifest(&mut self, i: usize, slot: usize, now: Time) {
-        let d = &mut self.devices[slot];
-        let manifest = self.setup.campaigns[i].manifest.clone();
-        if !self.setup.otau.set_manifest(d.number, manifest, now) {
-            return;
-        }
-        self.books.oracle.otau_manifest_set(d.number, now);
-        d.trace.manifest_written(now, i);
-        d.assigned_at.get_or_insert(now);
-        d.converged_at = None;
-        if self.record == Some(d.number) {
-            self.trace.push(format!(
-                "{now:>14}  ⚙ server: config_otau written (campaign {})",
-                i + 1
-            ));
-        }
-        if d.is_mqtt(&self.setup) {
-            // The broker pushes the retained value when the device is connected.
-            let g = &self.setup.groups[d.group as usize];
-            let online = g.link.next_online(now, d.window_phase).max(now);
-            let at = online + g.link.latency(&mut d.link_rng);
-            self.queue.push(at, slot as u32, What::Push);
-        } else if self.flights[slot]
-            .as_ref()
-            .is_some_and(|f| f.held_until.is_some())
-        {
-            self.queue.push(now, slot as u32, What::Release);
-        }
-    }
-
-    /// The broker delivers the device's pending `config_otau` value (MQTT),
-    /// if the device is connected; otherwise when it next connects.
-    fn push(&mut self, slot: usize, now: Time) {
-        let d = &mut self.devices[slot];
-        let g = &self.setup.groups[d.group as usize];
-        if g.link.online_until(now, d.window_phase).is_none() {
-            let at = g.link.next_online(now, d.window_phase) + g.link.latency(&mut d.link_rng);
-            return self.queue.push(at, slot as u32, What::Push);
-        }
-        let Some((value, _)) = self.setup.otau.mqtt_pending(d.number) else {
-            return; // acknowledged meanwhile, or replaced and pushed again
-        };
-        let recording = self.record == Some(d.number);
-        if recording {
-            self.trace
-                .push(format!("{now:>14}  ← MESSAGE config_otau {value}"));
-        }
-        let env = embedded_env(&self.setup);
-        let trace = recording.then_some(&mut self.trace);
-        d.handle_message(now, "config_otau", &value, &env, &mut self.books, trace);
-        self.schedule_wake(slot);
-    }
-
-    fn cancel_campaign(&mut self, i: usize, now: Time) {
-        let actions = std::mem::take(&mut self.campaign_actions[i]);
-        for (slot, action) in actions {
-            let id = self.devices[slot as usize].controller_id.clone();
-            self.setup.server.cancel(now, &id, action, false);
-            self.drain_server_events(slot as usize);
-        }
-    }
 }
 
+pub use crate::result::RunResult;
 pub use replay::{attach_excerpts, replay_device};

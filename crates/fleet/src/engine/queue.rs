@@ -21,10 +21,8 @@ pub enum What {
     Release,
     /// The MQTT broker pushes a device's pending `config_otau` value.
     Push,
-    /// Campaign `n` starts.
-    Campaign(u16),
-    /// Campaign `n` is canceled.
-    CancelCampaign(u16),
+    /// A campaign start or cancel is due (see [`crate::director`]).
+    Campaigns,
     /// Take a sample of fleet state.
     Sample,
     /// Someone downloads with a URL leaked from campaign `n`'s devices.

@@ -1,6 +1,8 @@
 //! What the listener shares between connections: the embedded server core,
-//! the scenario clock, and the campaign schedule that turns a scenario's
-//! campaigns into assignments for the targets that registered themselves.
+//! the scenario clock, and the campaign director
+//! ([`fleetsim_fleet::director`]) that turns a scenario's campaigns into
+//! assignments for the targets that registered themselves, manifests for its
+//! OTAU devices and install commands for its constrained devices.
 //!
 //! All of it is sans-IO like the server core: every call takes `now` in
 //! scenario time; the caller (`mod.rs`) reads the clock and holds the lock.
@@ -11,15 +13,11 @@ use super::otau::{self, Routed};
 use fleetsim_core::message::{Request, Response};
 use fleetsim_core::server::constrained::{self, ConstrainedGateway, SidekickConfig, SidekickEvent};
 use fleetsim_core::server::otau::OtauServer;
-use fleetsim_core::server::{
-    self, ActionId, IndexGroup, MgmtCredentials, Server, ServerConfig, ServerEvent,
-};
+use fleetsim_core::server::{self, IndexGroup, MgmtCredentials, Server, ServerConfig, ServerEvent};
 use fleetsim_core::time::Time;
-use fleetsim_fleet::scenario::{DeviceKind, Protocol, Scenario};
-use fleetsim_fleet::setup::{
-    answer_sidekick, install_on_group, selects, selects_kind, CampaignPlan, Group, Setup,
-    EMBEDDED_ORIGIN,
-};
+use fleetsim_fleet::director::{self as campaigns, Director, Effect, Stage, Target};
+use fleetsim_fleet::scenario::{Protocol, Scenario};
+use fleetsim_fleet::setup::{answer_sidekick, CampaignPlan, Group, Setup, EMBEDDED_ORIGIN};
 
 /// Scenario time of a real-time server: real time since start × `scale`.
 #[derive(Clone, Copy, Debug)]
@@ -65,7 +63,13 @@ pub(super) struct State {
     sidekick_events: Vec<SidekickEvent>,
     /// Basic credentials of the Management API, also guarding `/fleetsim/otau/`.
     credentials: MgmtCredentials,
-    schedule: Schedule,
+    /// The scenario's fleet groups (empty without a scenario).
+    groups: Vec<Group>,
+    /// The scenario's campaigns.
+    campaigns: Vec<CampaignPlan>,
+    /// Carries the campaigns out: the scenario's OTAU and constrained
+    /// devices from the start, DDI targets as they register.
+    director: Director,
     /// Scenario windows `[from, until)` in which connections are dropped unanswered.
     resets: Vec<(Time, Time)>,
     /// Scratch buffer for [`Server::drain_events`].
@@ -87,32 +91,48 @@ impl State {
     /// Management API (`/rest/v1/...`) takes `credentials`.
     pub(super) fn new(scenario: Option<&Scenario>, credentials: MgmtCredentials) -> State {
         let devices = scenario.map_or(DEFAULT_OTAU_DEVICES, Scenario::device_count);
-        let mut otau = OtauServer::new(devices);
-        let Some(scenario) = scenario else {
-            let config = ServerConfig::default();
-            let sidekick = ConstrainedGateway::new(SidekickConfig {
-                origin: EMBEDDED_ORIGIN.to_string(),
-                epoch_s: 0,
-                poll_interval: config.polling_sleep,
-                key_seed: 0,
-            });
-            let mut server = Server::new(config);
-            server.set_mgmt_credentials(credentials.clone());
-            return State {
-                server,
-                otau,
-                sidekick,
-                sidekick_events: Vec::new(),
-                credentials,
-                schedule: Schedule::default(),
-                resets: Vec::new(),
-                events: Vec::new(),
-                otau_written: false,
-                mqtt_devices: std::iter::once(0..devices).collect(),
-                mqtt_written: Vec::new(),
-                mqtt_kick: Default::default(),
-            };
-        };
+        let otau = OtauServer::new(devices);
+        match scenario {
+            Some(scenario) => State::of_scenario(scenario, otau, credentials),
+            None => State::without_scenario(otau, credentials, devices),
+        }
+    }
+
+    /// An empty default server; every OTAU device talks MQTT too.
+    fn without_scenario(otau: OtauServer, credentials: MgmtCredentials, devices: u64) -> State {
+        let config = ServerConfig::default();
+        let sidekick = ConstrainedGateway::new(SidekickConfig {
+            origin: EMBEDDED_ORIGIN.to_string(),
+            epoch_s: 0,
+            poll_interval: config.polling_sleep,
+            key_seed: 0,
+        });
+        let mut server = Server::new(config);
+        server.set_mgmt_credentials(credentials.clone());
+        State {
+            server,
+            otau,
+            sidekick,
+            sidekick_events: Vec::new(),
+            credentials,
+            groups: Vec::new(),
+            campaigns: Vec::new(),
+            director: Director::default(),
+            resets: Vec::new(),
+            events: Vec::new(),
+            otau_written: false,
+            mqtt_devices: std::iter::once(0..devices).collect(),
+            mqtt_written: Vec::new(),
+            mqtt_kick: Default::default(),
+        }
+    }
+
+    /// The server `scenario` describes.
+    fn of_scenario(
+        scenario: &Scenario,
+        mut otau: OtauServer,
+        credentials: MgmtCredentials,
+    ) -> State {
         let Setup {
             groups,
             campaigns,
@@ -138,15 +158,8 @@ impl State {
             count: g.count,
         });
         server.set_index_plan(plan.collect());
-        let mut schedule = Schedule {
-            groups,
-            campaigns: campaigns.into_iter().map(CampaignRun::new).collect(),
-            targets: Vec::new(),
-            next_due: Time::NEVER,
-        };
-        schedule.next_due = schedule.next_step().map_or(Time::NEVER, |s| s.at);
-        let mqtt_devices = schedule
-            .groups
+        let director = Director::new(&campaigns, campaigns::scenario_devices(&groups));
+        let mqtt_devices = groups
             .iter()
             .filter(|g| g.protocol == Protocol::OtauMqtt && g.count > 0)
             .map(|g| g.first..g.first + g.count)
@@ -157,7 +170,9 @@ impl State {
             sidekick,
             sidekick_events: Vec::new(),
             credentials,
-            schedule,
+            groups,
+            campaigns,
+            director,
             resets,
             events: Vec::new(),
             otau_written: false,
@@ -170,7 +185,7 @@ impl State {
     /// Answers one request at scenario time `now`; `None` means "drop the
     /// connection without an answer" (a scenario `reset` fault window).
     pub(super) fn handle(&mut self, now: Time, req: &Request) -> Option<Response> {
-        if now >= self.schedule.next_due {
+        if now >= self.director.poll_timeout() {
             self.advance(now);
         }
         if self.in_reset(now) {
@@ -185,16 +200,16 @@ impl State {
         let mut resp = self.server.handle(now, req);
         // Targets created through the Management API get the campaigns already started.
         for cid in self.server.take_mgmt_created() {
-            if self.schedule.tracks_targets() {
-                self.schedule.register(&mut self.server, cid, now);
+            if self.director.has_campaigns() {
+                self.register(cid, now);
             }
         }
         if self.server.target_count() > known
-            && self.schedule.tracks_targets()
+            && self.director.has_campaigns()
             && !server::is_mgmt_request(req)
         {
             let assigned = server::request_controller_id(req)
-                .is_some_and(|cid| self.schedule.register(&mut self.server, cid, now));
+                .is_some_and(|cid| self.register(cid.to_string(), now));
             if assigned {
                 // The registering poll was answered before its late
                 // assignments existed: answer it again, so the device sees
@@ -216,7 +231,7 @@ impl State {
     /// Answers an OTAU device or admin request (see `otau.rs`); `None` in a
     /// scenario `reset` fault window. `held`: long polls held now.
     pub(super) fn handle_otau(&mut self, now: Time, req: &Request, held: usize) -> Option<Routed> {
-        if now >= self.schedule.next_due {
+        if now >= self.director.poll_timeout() {
             self.advance(now);
         }
         if self.in_reset(now) {
@@ -244,7 +259,7 @@ impl State {
     /// Runs `f` on the OTAU core at scenario time `now` (the MQTT bridge's
     /// access), after the campaign steps due by then.
     pub(super) fn with_otau(&mut self, now: Time, f: &mut dyn FnMut(&mut OtauServer, Time)) {
-        if now >= self.schedule.next_due {
+        if now >= self.director.poll_timeout() {
             self.advance(now);
         }
         self.otau.faults = self.server.otau_faults_at(now).1;
@@ -280,16 +295,55 @@ impl State {
         fleetsim_fleet::setup::in_reset_window(&self.resets, now)
     }
 
+    /// Hands the director a target that registered itself at `now`; true
+    /// when it got campaigns already started.
+    fn register(&mut self, controller_id: String, now: Time) -> bool {
+        let target = Target::registered(&self.groups, controller_id);
+        tracing::debug!(?target, "target registered");
+        let mut stage = Stage {
+            campaigns: &self.campaigns,
+            groups: &self.groups,
+            server: &mut self.server,
+            otau: &mut self.otau,
+            gateway: &mut self.sidekick,
+        };
+        self.director.register(target, now, &mut stage).1
+    }
+
     /// Runs the campaign starts and cancels due by `now`.
     pub(super) fn advance(&mut self, now: Time) {
         let before = self.mqtt_written.len();
-        self.otau_written |= self.schedule.advance(
-            &mut self.server,
-            &mut self.otau,
-            &mut self.sidekick,
-            now,
-            &mut self.mqtt_written,
-        );
+        let mut stage = Stage {
+            campaigns: &self.campaigns,
+            groups: &self.groups,
+            server: &mut self.server,
+            otau: &mut self.otau,
+            gateway: &mut self.sidekick,
+        };
+        let mut wrote = None;
+        while let Some(effect) = self.director.poll(now, &mut stage) {
+            match effect {
+                Effect::Started { campaign } => {
+                    let targets = self.director.targets().len();
+                    tracing::info!(campaign = %stage.campaigns[campaign].name, targets, "campaign starts");
+                }
+                Effect::ManifestWritten {
+                    campaign, number, ..
+                } => {
+                    self.otau_written = true;
+                    if self.mqtt_devices.iter().any(|r| r.contains(&number)) {
+                        self.mqtt_written.push(number);
+                    }
+                    if wrote.replace(campaign) != Some(campaign) {
+                        tracing::info!(campaign = %stage.campaigns[campaign].name, "config_otau written");
+                    }
+                }
+                Effect::Canceling { campaign, actions } => {
+                    tracing::info!(campaign = %stage.campaigns[campaign].name, actions, "campaign canceled");
+                }
+                _ => {}
+            }
+        }
         if self.mqtt_written.len() > before {
             self.mqtt_kick.notify_one();
         }
@@ -304,7 +358,7 @@ impl State {
 
     /// When the next campaign start or cancel is due (`Time::NEVER`: none).
     pub(super) fn next_due(&self) -> Time {
-        self.schedule.next_due
+        self.director.poll_timeout()
     }
 
     /// Events are only observed here (trace log): nothing in `serve` checks
@@ -319,245 +373,6 @@ impl State {
             tracing::debug!(?event, "sidekick event");
         }
     }
-}
-
-/// Where a campaign stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    /// Its `at` has not come yet.
-    Pending,
-    /// Assigned to the registered targets it selects; late targets get it at registration.
-    Started,
-    /// Its `cancel_after` has passed; nobody gets it any more.
-    Canceled,
-}
-
-/// A campaign and the actions it created.
-struct CampaignRun {
-    plan: CampaignPlan,
-    phase: Phase,
-    /// `(controller id, action)` of every assignment, for the cancel.
-    actions: Vec<(String, ActionId)>,
-}
-
-impl CampaignRun {
-    fn new(plan: CampaignPlan) -> CampaignRun {
-        CampaignRun {
-            plan,
-            phase: Phase::Pending,
-            actions: Vec::new(),
-        }
-    }
-}
-
-/// A target that registered itself, with the fleet identity its id implies.
-struct Registered {
-    controller_id: String,
-    /// Kind and device number, when the id is `<group prefix><number>`.
-    device: Option<(DeviceKind, u64)>,
-}
-
-/// A campaign start or cancel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Step {
-    at: Time,
-    campaign: usize,
-    cancel: bool,
-}
-
-/// The scenario's campaigns played against self-registered targets.
-///
-/// A campaign is assigned, at its time, to every registered target it
-/// selects. hawkBit would stop there (an assignment is one-shot), but a
-/// device developer who points a device at `serve` after a campaign's time
-/// expects the update: so a target that registers later gets every campaign
-/// already started and not yet canceled, in start order, at registration.
-///
-/// The server does not know device kinds: a controller id `<prefix><digits>`
-/// takes the kind and number of the fleet group with that `id_prefix` (the
-/// group whose numbers contain it, if several share the prefix). Other ids
-/// are selected only by campaigns whose `targets` name neither kind nor fraction.
-#[derive(Default)]
-struct Schedule {
-    groups: Vec<Group>,
-    campaigns: Vec<CampaignRun>,
-    /// Registered targets, in registration order (kept only when there are campaigns).
-    targets: Vec<Registered>,
-    /// Time of [`Schedule::next_step`], cached for the per-request check.
-    next_due: Time,
-}
-
-impl Schedule {
-    /// True when registrations matter (the scenario has campaigns).
-    fn tracks_targets(&self) -> bool {
-        !self.campaigns.is_empty()
-    }
-
-    /// The earliest pending start or cancel; ties go to the lower campaign index.
-    fn next_step(&self) -> Option<Step> {
-        let steps = self.campaigns.iter().enumerate().filter_map(|(i, c)| {
-            let (at, cancel) = match c.phase {
-                Phase::Pending => (c.plan.at, false),
-                Phase::Started => (c.plan.cancel_at?, true),
-                Phase::Canceled => return None,
-            };
-            Some(Step {
-                at,
-                campaign: i,
-                cancel,
-            })
-        });
-        steps.min_by_key(|s| (s.at, s.campaign))
-    }
-
-    /// Runs every step due by `now`, in time order; true when a campaign
-    /// wrote OTAU manifests.
-    /// The `otau_mqtt` devices written to are added to `mqtt`.
-    fn advance(
-        &mut self,
-        server: &mut Server,
-        otau: &mut OtauServer,
-        sidekick: &mut ConstrainedGateway,
-        now: Time,
-        mqtt: &mut Vec<u64>,
-    ) -> bool {
-        let mut wrote = false;
-        while let Some(step) = self.next_step().filter(|s| s.at <= now) {
-            if step.cancel {
-                self.cancel(server, step.campaign, now);
-            } else {
-                wrote |= self.start(server, otau, step.campaign, now, mqtt);
-                let plan = &self.campaigns[step.campaign].plan;
-                for g in &self.groups {
-                    install_on_group(server, sidekick, plan, step.campaign, g, now);
-                }
-            }
-        }
-        self.next_due = self.next_step().map_or(Time::NEVER, |s| s.at);
-        wrote
-    }
-
-    /// Starts campaign `i`: assigns it to the registered DDI targets it
-    /// selects and writes its manifest to the OTAU devices it selects (whose
-    /// numbers and CIKs the scenario fixes, so they need no registration).
-    fn start(
-        &mut self,
-        server: &mut Server,
-        otau: &mut OtauServer,
-        i: usize,
-        now: Time,
-        mqtt: &mut Vec<u64>,
-    ) -> bool {
-        tracing::info!(campaign = %self.campaigns[i].plan.name, targets = self.targets.len(), "campaign starts");
-        for t in 0..self.targets.len() {
-            self.assign(server, i, t, now);
-        }
-        self.campaigns[i].phase = Phase::Started;
-        let plan = &self.campaigns[i].plan;
-        let mut wrote = false;
-        if self.groups.iter().any(|g| g.protocol.is_otau()) {
-            plan.upload_contents(otau, now);
-        }
-        for g in self.groups.iter().filter(|g| g.protocol.is_otau()) {
-            for n in (g.first..g.first + g.count).filter(|n| selects(&plan.selector, i, *n, g)) {
-                if otau.set_manifest(n, plan.manifest.clone(), now) {
-                    wrote = true;
-                    if g.protocol == Protocol::OtauMqtt {
-                        mqtt.push(n);
-                    }
-                }
-            }
-        }
-        if wrote {
-            tracing::info!(campaign = %plan.name, "config_otau written");
-        }
-        wrote
-    }
-
-    fn cancel(&mut self, server: &mut Server, i: usize, now: Time) {
-        let run = &mut self.campaigns[i];
-        tracing::info!(campaign = %run.plan.name, actions = run.actions.len(), "campaign canceled");
-        for (cid, action) in std::mem::take(&mut run.actions) {
-            server.cancel(now, &cid, action, false);
-        }
-        run.phase = Phase::Canceled;
-    }
-
-    /// Assigns campaign `i` to target `t` if the campaign selects it.
-    fn assign(&mut self, server: &mut Server, i: usize, t: usize, now: Time) -> bool {
-        let (run, target) = (&mut self.campaigns[i], &self.targets[t]);
-        let selected = match target.device {
-            Some((kind, number)) => match self
-                .groups
-                .iter()
-                .find(|g| g.first <= number && number < g.first + g.count)
-            {
-                Some(g) => selects(&run.plan.selector, i, number, g),
-                None => selects_kind(&run.plan.selector, i, number, kind, Protocol::Ddi),
-            },
-            None => {
-                let s = &run.plan.selector;
-                s.kind.is_none()
-                    && s.fraction.is_none()
-                    && s.protocol.is_none_or(|p| p == Protocol::Ddi)
-            }
-        };
-        if !selected {
-            return false;
-        }
-        let p = &run.plan;
-        let cid = &target.controller_id;
-        let Some(action) = server.assign(now, p.dist, cid, p.kind, p.weight, p.window) else {
-            return false;
-        };
-        run.actions.push((cid.clone(), action));
-        true
-    }
-
-    /// Records a newly registered target and gives it the campaigns already
-    /// started; true if it got any.
-    fn register(&mut self, server: &mut Server, controller_id: String, now: Time) -> bool {
-        let device = identify(&self.groups, &controller_id);
-        tracing::debug!(%controller_id, ?device, "target registered");
-        self.targets.push(Registered {
-            controller_id,
-            device,
-        });
-        let t = self.targets.len() - 1;
-        let mut started: Vec<usize> = (0..self.campaigns.len())
-            .filter(|&i| self.campaigns[i].phase == Phase::Started)
-            .collect();
-        started.sort_by_key(|&i| (self.campaigns[i].plan.at, i));
-        let mut any = false;
-        for i in started {
-            any |= self.assign(server, i, t, now);
-        }
-        any
-    }
-}
-
-/// Kind and number of a controller id `<group prefix><digits>`: the group
-/// whose number range contains it, else the matching group with the longest prefix.
-fn identify(groups: &[Group], controller_id: &str) -> Option<(DeviceKind, u64)> {
-    let mut best: Option<(&Group, u64)> = None;
-    for g in groups {
-        let Some(digits) = controller_id.strip_prefix(g.prefix.as_str()) else {
-            continue;
-        };
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        let Ok(number) = digits.parse::<u64>() else {
-            continue;
-        };
-        if number >= g.first && number - g.first < g.count {
-            return Some((g.kind, number));
-        }
-        if best.is_none_or(|(b, _)| g.prefix.len() > b.prefix.len()) {
-            best = Some((g, number));
-        }
-    }
-    best.map(|(g, number)| (g.kind, number))
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Unit tests of the serve state: identities, the campaign schedule, resets, the clock, the gateway.
 use super::*;
 use fleetsim_core::message::Method;
+use fleetsim_fleet::director::identify;
+use fleetsim_fleet::scenario::DeviceKind;
 
 const SCENARIO: &str = "
 name: t
@@ -28,7 +30,7 @@ fn state() -> State {
 #[test]
 fn identities_come_from_group_prefixes() {
     let s = state();
-    let g = &s.schedule.groups;
+    let g = &s.groups;
     assert_eq!(
         identify(g, "always-on-00001"),
         Some((DeviceKind::AlwaysOn, 1))

@@ -69,6 +69,51 @@ pub(super) struct InFlight {
 }
 
 impl Driver {
+    /// The driver of `fleet` against the target `reach` describes, every
+    /// device's first wake-up scheduled; `links`: per slot, the MQTT link of
+    /// an `otau_mqtt` device.
+    pub(super) fn new(
+        scenario: &Scenario,
+        setup: Setup,
+        reach: Reach,
+        fleet: Fleet,
+        links: Vec<Option<Arc<crate::mqtt::DeviceLink>>>,
+        scale: f64,
+    ) -> Driver {
+        let Fleet { devices, ledger } = fleet;
+        let mut driver = Driver {
+            links,
+            held: devices.iter().map(|_| Vec::new()).collect(),
+            recorder: recorder::Recorder::new(devices.len()),
+            publish_bound: reach.timeout,
+            setup,
+            base: reach.base,
+            tenant: reach.tenant,
+            authorization: reach.authorization,
+            faults: scenario.faults.client.clone(),
+            scale,
+            end: Time(scenario.duration.0.as_millis()),
+            started: Instant::now(),
+            http: reach.http,
+            in_flight_of: devices.iter().map(|_| None).collect(),
+            next_wake: devices.iter().map(|_| Time::NEVER).collect(),
+            books: ledger,
+            devices,
+            heap: BinaryHeap::new(),
+            seq: 0,
+            late_sends: 0,
+            dropped: 0,
+            in_flight: 0,
+            processed: 0,
+            live: None,
+        };
+        for slot in 0..driver.devices.len() {
+            let due = driver.devices[slot].poll_timeout();
+            driver.push(due, slot);
+        }
+        driver
+    }
+
     /// Schedules device `slot`'s next wake-up; an earlier one still in the
     /// heap becomes stale (it no longer matches `next_wake`).
     pub(super) fn push(&mut self, due: Time, slot: usize) {
@@ -177,6 +222,26 @@ impl Driver {
         })
     }
 
+    /// What the client fault active at `due` (if any) does to the `kind`
+    /// request of device `slot`, drawn from the device's link stream.
+    fn inject(&mut self, slot: usize, kind: ReqKind, due: Time) -> Injected {
+        let Some(f) = self.active_fault(due).cloned() else {
+            return Injected::default();
+        };
+        let rng = &mut self.devices[slot].link_rng;
+        let drop = f.drop.0 > 0.0 && rng.gen_bool(f.drop.0);
+        let cut = if kind == ReqKind::Download {
+            f.disconnect_mid_download.0 > 0.0 && rng.gen_bool(f.disconnect_mid_download.0)
+        } else {
+            false
+        } || (f.truncate.0 > 0.0 && rng.gen_bool(f.truncate.0));
+        Injected {
+            drop,
+            delay: f.delay.map(|d| Duration::from_millis(d.0.as_millis())),
+            cut_body: cut,
+        }
+    }
+
     fn wake(&mut self, slot: usize, due: Time, tx: &mpsc::UnboundedSender<Done>) {
         let real_lateness = self
             .started
@@ -225,23 +290,7 @@ impl Driver {
                 return self.publish(slot, kind, due, alias, value, tx)
             }
         };
-        let fault = match self.active_fault(due).cloned() {
-            Some(f) => {
-                let rng = &mut self.devices[slot].link_rng;
-                let drop = f.drop.0 > 0.0 && rng.gen_bool(f.drop.0);
-                let cut = if kind == ReqKind::Download {
-                    f.disconnect_mid_download.0 > 0.0 && rng.gen_bool(f.disconnect_mid_download.0)
-                } else {
-                    false
-                } || (f.truncate.0 > 0.0 && rng.gen_bool(f.truncate.0));
-                Injected {
-                    drop,
-                    delay: f.delay.map(|d| Duration::from_millis(d.0.as_millis())),
-                    cut_body: cut,
-                }
-            }
-            None => Injected::default(),
-        };
+        let fault = self.inject(slot, kind, due);
         if fault.drop {
             self.dropped += 1;
         }
@@ -443,9 +492,13 @@ impl Driver {
         let mut extra = std::collections::BTreeMap::new();
         extra.insert("late_sends", self.late_sends);
         extra.insert("dropped_by_fault", self.dropped);
-        let mut result =
-            self.books
-                .into_result(self.devices.iter(), self.processed, Vec::new(), extra);
+        let mut result = RunResult::assemble(
+            self.books,
+            self.devices.iter(),
+            self.processed,
+            Vec::new(),
+            extra,
+        );
         result.real_time = true;
         result
     }

@@ -1,6 +1,7 @@
 //! The campaign conductor of a real-time run against a managed server: at
-//! each campaign's scenario time it asks the [`Manager`] to create and assign
-//! it, at its cancel time to cancel it, every [`TICK`] to catch up with
+//! each campaign's scenario time (the campaign director's timetable,
+//! [`fleetsim_fleet::director::schedule`]) it asks the [`Manager`] to create
+//! and assign it, at its cancel time to cancel it, every [`TICK`] to catch up with
 //! devices the server learned of since, and after the run what the server
 //! recorded per device. Runs as its own task beside the device driver, on
 //! the same clock; a failed operation is logged in the run's
@@ -16,16 +17,12 @@ use tokio::time::Instant;
 use crate::management::{CampaignLog, ManagementLog, Manager, Order, OrderKind, Upload};
 use fleetsim_core::server::ActionType;
 use fleetsim_core::time::{Span, Time};
+use fleetsim_fleet::director::Step;
 use fleetsim_fleet::scenario::{Protocol, Scenario};
 use fleetsim_fleet::setup::{artifact_content, selects, Setup};
 
 /// How often started campaigns are extended to newly known devices.
 pub const TICK: Duration = Duration::from_secs(2);
-
-enum Step {
-    Start(usize),
-    Cancel(usize),
-}
 
 /// Builds the orders of `scenario`'s campaigns: selected devices and the
 /// artifacts' bytes (the same synthetic contents the embedded server serves).
@@ -86,23 +83,32 @@ pub fn orders(scenario: &Scenario, setup: &Setup, scale: f64) -> Vec<Order> {
         .collect()
 }
 
-/// Carries out `orders` on `manager` at their scenario times until `stop`
-/// turns true, then reads back what the server recorded.
+/// Scenario time on a real-time clock: started at `.0`, `.1` times faster.
+#[derive(Clone, Copy)]
+struct Clock(Instant, f64);
+
+impl Clock {
+    fn instant_of(self, t: Time) -> Option<Instant> {
+        let real = Duration::try_from_secs_f64(t.as_millis() as f64 / 1000.0 / self.1).ok()?;
+        self.0.checked_add(real)
+    }
+
+    fn now(self) -> Time {
+        Time((self.0.elapsed().as_secs_f64() * 1000.0 * self.1) as u64)
+    }
+}
+
+/// Carries out `orders` on `manager` at the scenario times of `steps` until
+/// `stop` turns true, then reads back what the server recorded.
 pub async fn conduct(
     mut manager: Manager,
     api: &'static str,
     orders: Vec<Order>,
-    setup_times: Vec<(Time, Option<Time>)>,
+    steps: Vec<Step>,
     clock: (Instant, f64),
     mut stop: watch::Receiver<bool>,
 ) -> ManagementLog {
-    let (started, scale) = clock;
-    let instant_of = |t: Time| {
-        Duration::try_from_secs_f64(t.as_millis() as f64 / 1000.0 / scale)
-            .ok()
-            .and_then(|d| started.checked_add(d))
-    };
-    let now = || Time((started.elapsed().as_secs_f64() * 1000.0 * scale) as u64);
+    let clock = Clock(clock.0, clock.1);
     let mut log = ManagementLog {
         api,
         campaigns: orders
@@ -115,20 +121,11 @@ pub async fn conduct(
             .collect(),
         errors: Vec::new(),
     };
-    let mut steps: Vec<(Time, Step)> = Vec::new();
-    for (i, (at, cancel_at)) in setup_times.iter().enumerate() {
-        steps.push((*at, Step::Start(i)));
-        if let Some(c) = cancel_at {
-            steps.push((*c, Step::Cancel(i)));
-        }
-    }
-    // Stable: a start comes before a cancel due at the same time.
-    steps.sort_by_key(|(t, _)| *t);
     let mut steps = steps.into_iter().peekable();
     let mut next_tick = Instant::now() + TICK;
     let mut any_started = false;
     loop {
-        let step_at = steps.peek().and_then(|(t, _)| instant_of(*t));
+        let step_at = steps.peek().and_then(|s| clock.instant_of(s.at));
         let wake = step_at.map_or(next_tick, |s| s.min(next_tick));
         tokio::select! {
             _ = tokio::time::sleep_until(wake) => {}
@@ -143,36 +140,15 @@ pub async fn conduct(
             break;
         }
         if step_at.is_some_and(|s| s <= Instant::now()) {
-            let Some((_, step)) = steps.next() else {
+            let Some(step) = steps.next() else {
                 continue;
             };
-            let at = now();
-            let result = match step {
-                Step::Start(i) => {
-                    let r = manager.start(&orders[i]).await;
-                    if r.is_ok() {
-                        log.campaigns[i].started_at_ms = Some(at.as_millis());
-                        any_started = true;
-                    }
-                    r.map_err(|e| format!("starting campaign {}: {e}", orders[i].name))
-                }
-                Step::Cancel(i) => {
-                    let r = manager.cancel(i).await;
-                    if r.is_ok() {
-                        log.campaigns[i].canceled_at_ms = Some(at.as_millis());
-                    }
-                    r.map_err(|e| format!("canceling campaign {}: {e}", orders[i].name))
-                }
-            };
-            if let Err(e) = result {
-                tracing::warn!("{e}");
-                log.errors.push(format!("at {}: {e}", fmt_time(at)));
-            }
+            any_started |= take_step(&mut manager, &orders, step, clock.now(), &mut log).await;
         } else if Instant::now() >= next_tick {
             next_tick = Instant::now() + TICK;
             if any_started {
                 if let Err(e) = manager.tick().await {
-                    let at = now();
+                    let at = clock.now();
                     tracing::warn!("catching up campaigns: {e}");
                     log.errors
                         .push(format!("at {}: catching up campaigns: {e}", fmt_time(at)));
@@ -180,6 +156,44 @@ pub async fn conduct(
             }
         }
     }
+    read_back(&mut manager, &orders, &mut log).await;
+    log
+}
+
+/// Starts or cancels a campaign at scenario time `at`, logging the outcome;
+/// true when a campaign started.
+async fn take_step(
+    manager: &mut Manager,
+    orders: &[Order],
+    step: Step,
+    at: Time,
+    log: &mut ManagementLog,
+) -> bool {
+    let i = step.campaign;
+    let mut started = false;
+    let result = if step.cancel {
+        let r = manager.cancel(i).await;
+        if r.is_ok() {
+            log.campaigns[i].canceled_at_ms = Some(at.as_millis());
+        }
+        r.map_err(|e| format!("canceling campaign {}: {e}", orders[i].name))
+    } else {
+        let r = manager.start(&orders[i]).await;
+        if r.is_ok() {
+            log.campaigns[i].started_at_ms = Some(at.as_millis());
+            started = true;
+        }
+        r.map_err(|e| format!("starting campaign {}: {e}", orders[i].name))
+    };
+    if let Err(e) = result {
+        tracing::warn!("{e}");
+        log.errors.push(format!("at {}: {e}", fmt_time(at)));
+    }
+    started
+}
+
+/// After the run: what the server recorded per device, for every campaign that started.
+async fn read_back(manager: &mut Manager, orders: &[Order], log: &mut ManagementLog) {
     for (i, o) in orders.iter().enumerate() {
         if log.campaigns[i].started_at_ms.is_none() {
             continue;
@@ -198,7 +212,6 @@ pub async fn conduct(
             )),
         }
     }
-    log
 }
 
 fn fmt_time(t: Time) -> String {

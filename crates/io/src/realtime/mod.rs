@@ -1,7 +1,7 @@
 //! The real-time driver: the same device state machines, against any DDI
 //! server over real HTTP(S), on tokio.
 //!
-//! One driver task owns every device (its [`DdiClient`], RNG streams and trace
+//! One driver task owns every device (its protocol client, RNG streams and trace
 //! hash) and a heap of wake-up times, exactly like the virtual engine; only
 //! the requests leave it, each in a task of its own, and come back through a
 //! channel. So 100 000 sleepy devices cost 100 000 small structs and a heap
@@ -33,6 +33,7 @@ use std::time::Duration;
 
 use driver::Driver;
 use fleetsim_fleet::device::{Device, Env, Ledger};
+use fleetsim_fleet::fleet::Fleet;
 use rand::Rng;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -41,13 +42,12 @@ pub use http::{Http, HttpSetupError, Injected};
 pub use live::Live;
 
 use fleetsim_core::message::{Method, NetError, Request};
-use fleetsim_core::oracle::OracleConfig;
 use fleetsim_core::protocol::ddi::{Delivery, ReqKind};
 use fleetsim_core::protocol::otau::Transmit;
 use fleetsim_core::time::{Span, Time};
-use fleetsim_fleet::engine::RunResult;
+use fleetsim_fleet::result::RunResult;
 use fleetsim_fleet::scenario::{ClientFault, Protocol, Scenario};
-use fleetsim_fleet::setup::{selects, Setup};
+use fleetsim_fleet::setup::Setup;
 
 /// Where and how to reach the server under test.
 #[derive(Clone)]
@@ -301,6 +301,143 @@ fn is_loopback(url: &str) -> bool {
     host == "localhost" || host.starts_with("127.") || host == "[::1]"
 }
 
+/// How the fleet reaches the target: the settings of `--target` with the
+/// scenario's defaults, and the HTTP client.
+struct Reach {
+    base: String,
+    tenant: String,
+    /// The gateway token. Never printed.
+    token: Option<String>,
+    authorization: Option<String>,
+    /// The request timeout.
+    timeout: Duration,
+    http: Arc<Http>,
+}
+
+impl Reach {
+    /// `base`: the target's checked [`base_url`].
+    fn new(scenario: &Scenario, target: &Target, base: String) -> Result<Reach, RuntimeError> {
+        let tenant = target
+            .tenant
+            .clone()
+            .unwrap_or_else(|| scenario.server.tenant.clone());
+        let token = target
+            .gateway_token
+            .clone()
+            .or_else(|| scenario.server.gateway_token.clone());
+        let authorization = token.as_ref().map(|t| format!("GatewayToken {t}"));
+        let load = &scenario.load;
+        let timeout = Duration::from_millis(load.request_timeout.0.as_millis().max(1));
+        let ca = target
+            .ca_pem
+            .as_ref()
+            .map(|(p, b)| (p.as_str(), b.as_slice()));
+        let http = Http::new(load.connections, is_loopback(&base), ca, timeout)?;
+        Ok(Reach {
+            base,
+            tenant,
+            token,
+            authorization,
+            timeout,
+            http: Arc::new(http),
+        })
+    }
+}
+
+/// Connects to the management API and prepares the server for the fleet,
+/// when the run creates the scenario's campaigns itself.
+async fn prepare_manager(
+    scenario: &Scenario,
+    opts: &RealOptions,
+    setup: &Setup,
+    reach: &Reach,
+) -> Result<Option<(crate::management::Manager, crate::management::ServerApi)>, RuntimeError> {
+    let Some(cfg) = opts
+        .manager
+        .as_ref()
+        .filter(|_| !scenario.campaigns.external)
+    else {
+        return Ok(None);
+    };
+    let mut m = crate::management::Manager::connect(cfg).await?;
+    m.prepare(&crate::management::FleetInfo {
+        tenant: reach.tenant.clone(),
+        controller_ids: (0..setup.device_count())
+            .map(|n| setup.controller_id(n))
+            .collect(),
+        polling: scenario.server.polling.0,
+        gateway_token: reach.token.clone().map(crate::management::Secret::new),
+    })
+    .await?;
+    Ok(Some((m, cfg.api)))
+}
+
+/// Every device of the scenario, arriving open-loop (with an optional
+/// linear ramp of the rate); convergence is measured from the scenario's
+/// campaigns, which the target carries out (`fleetsim serve`) or the
+/// operator mirrors.
+fn real_fleet(scenario: &Scenario, setup: &Setup, scale: f64) -> Fleet {
+    let first = |number| {
+        let offset = scenario.load.start_offset_secs(number);
+        offset.map(|secs| Time((secs * 1000.0 * scale) as u64))
+    };
+    // `serve` signs URLs in Unix seconds.
+    let epoch_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut fleet = Fleet::new(scenario, setup, |_| true, first, epoch_s);
+    fleet.assigned_by_schedule(setup);
+    fleet
+}
+
+/// The MQTT links of the fleet's `otau_mqtt` devices (by slot), connected
+/// before the fleet starts, and the tasks that forward what the broker
+/// pushes to them into `tx`.
+async fn connect_mqtt(
+    given: &str,
+    setup: &Setup,
+    devices: &[Device],
+    timeout: Duration,
+    tx: &mpsc::UnboundedSender<Done>,
+) -> Result<MqttLinks, RuntimeError> {
+    let mut links: Vec<Option<Arc<crate::mqtt::DeviceLink>>> =
+        devices.iter().map(|_| None).collect();
+    let mut forwarders = Vec::new();
+    let bound = timeout.clamp(Duration::from_secs(1), Duration::from_secs(10));
+    let addr = resolve_broker(given, bound).await?;
+    let wanted = devices
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.is_mqtt(setup))
+        .map(|(slot, d)| (slot, fleetsim_core::server::otau::cik_for(d.number)))
+        .collect();
+    for (slot, mut link) in connect_links(given, addr, wanted, bound).await? {
+        let mut messages = link.take_messages();
+        let tx = tx.clone();
+        forwarders.push(tokio::spawn(async move {
+            while let Some((alias, value)) = messages.recv().await {
+                let outcome = Outcome::Message(alias, value);
+                let done = Done {
+                    slot: slot as u32,
+                    outcome,
+                };
+                if tx.send(done).is_err() {
+                    break;
+                }
+            }
+        }));
+        links[slot] = Some(Arc::new(link));
+    }
+    tracing::info!(devices = forwarders.len(), broker = %addr, "MQTT devices connected");
+    Ok((links, forwarders))
+}
+
+/// Per slot the MQTT link of an `otau_mqtt` device; the forwarding tasks.
+type MqttLinks = (
+    Vec<Option<Arc<crate::mqtt::DeviceLink>>>,
+    Vec<tokio::task::JoinHandle<()>>,
+);
+
 /// Runs `scenario` against the target on the current tokio runtime.
 pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunResult, RuntimeError> {
     raise_open_file_limit();
@@ -308,176 +445,43 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
     let mqtt_group = scenario
         .fleet
         .iter()
-        .find(|g| g.protocol == fleetsim_fleet::scenario::Protocol::OtauMqtt && g.count > 0);
+        .find(|g| g.protocol == Protocol::OtauMqtt && g.count > 0);
     if let (Some(g), None) = (mqtt_group, &opts.mqtt) {
         return Err(RuntimeError::MqttMissing(g.kind.as_str().to_string()));
     }
+    let reach = Reach::new(scenario, &opts.target, base)?;
     let setup = Setup::new(scenario);
-    let tenant = opts
-        .target
-        .tenant
-        .clone()
-        .unwrap_or_else(|| scenario.server.tenant.clone());
-    let token = opts
-        .target
-        .gateway_token
-        .clone()
-        .or_else(|| scenario.server.gateway_token.clone());
-    let authorization = token.as_ref().map(|t| format!("GatewayToken {t}"));
-    let load = &scenario.load;
-    let scale = load.time_scale.max(1e-6);
-    let timeout = Duration::from_millis(load.request_timeout.0.as_millis().max(1));
-    let ca = opts
-        .target
-        .ca_pem
-        .as_ref()
-        .map(|(p, b)| (p.as_str(), b.as_slice()));
-    let http = Arc::new(Http::new(
-        load.connections,
-        is_loopback(&base),
-        ca,
-        timeout,
-    )?);
-
-    let manager = match &opts.manager {
-        Some(cfg) if !scenario.campaigns.external => {
-            let mut m = crate::management::Manager::connect(cfg).await?;
-            m.prepare(&crate::management::FleetInfo {
-                tenant: tenant.clone(),
-                controller_ids: (0..setup.device_count())
-                    .map(|n| setup.controller_id(n))
-                    .collect(),
-                polling: scenario.server.polling.0,
-                gateway_token: token.clone().map(crate::management::Secret::new),
-            })
-            .await?;
-            Some((m, cfg.api))
-        }
-        _ => None,
-    };
-    preflight(&http, &base, &tenant, &setup, authorization.as_deref()).await?;
-
-    let mut devices = Vec::new();
-    for (gi, g) in setup.groups.iter().enumerate() {
-        for number in g.first..g.first + g.count {
-            // Open-loop arrival (with an optional linear ramp of the rate).
-            let first = load
-                .start_offset_secs(number)
-                .map(|secs| Time((secs * 1000.0 * scale) as u64));
-            let mut d = Device::new(&setup, gi, number, scenario.seed, first);
-            // Convergence is measured from the scenario's campaigns, which the
-            // target carries out (`fleetsim serve`) or the operator mirrors.
-            d.assigned_at = setup
-                .campaigns
-                .iter()
-                .enumerate()
-                .filter(|(i, c)| selects(&c.selector, *i, number, g))
-                .map(|(_, c)| c.at)
-                .min();
-            devices.push(d);
-        }
-    }
-    // Every otau_mqtt device connects before the fleet starts.
+    let scale = scenario.load.time_scale.max(1e-6);
+    let manager = prepare_manager(scenario, opts, &setup, &reach).await?;
+    let auth = reach.authorization.as_deref();
+    preflight(&reach.http, &reach.base, &reach.tenant, &setup, auth).await?;
+    let fleet = real_fleet(scenario, &setup, scale);
     let (tx, rx) = mpsc::unbounded_channel::<Done>();
-    let mut links: Vec<Option<Arc<crate::mqtt::DeviceLink>>> =
-        devices.iter().map(|_| None).collect();
-    let mut forwarders = Vec::new();
-    if let (Some(given), true) = (&opts.mqtt, mqtt_group.is_some()) {
-        let bound = timeout.clamp(Duration::from_secs(1), Duration::from_secs(10));
-        let addr = resolve_broker(given, bound).await?;
-        let wanted = devices
-            .iter()
-            .enumerate()
-            .filter(|(_, d)| d.is_mqtt(&setup))
-            .map(|(slot, d)| (slot, fleetsim_core::server::otau::cik_for(d.number)))
-            .collect();
-        for (slot, mut link) in connect_links(given, addr, wanted, bound).await? {
-            let mut messages = link.take_messages();
-            let tx = tx.clone();
-            forwarders.push(tokio::spawn(async move {
-                while let Some((alias, value)) = messages.recv().await {
-                    let outcome = Outcome::Message(alias, value);
-                    let done = Done {
-                        slot: slot as u32,
-                        outcome,
-                    };
-                    if tx.send(done).is_err() {
-                        break;
-                    }
-                }
-            }));
-            links[slot] = Some(Arc::new(link));
+    let (links, forwarders) = match (&opts.mqtt, mqtt_group) {
+        (Some(given), Some(_)) => {
+            connect_mqtt(given, &setup, &fleet.devices, reach.timeout, &tx).await?
         }
-        tracing::info!(devices = forwarders.len(), broker = %addr, "MQTT devices connected");
-    }
-    let mut driver = Driver {
-        links,
-        held: devices.iter().map(|_| Vec::new()).collect(),
-        recorder: recorder::Recorder::new(devices.len()),
-        publish_bound: timeout,
-        setup,
-        base,
-        tenant,
-        authorization,
-        faults: scenario.faults.client.clone(),
-        scale,
-        end: Time(scenario.duration.0.as_millis()),
-        started: Instant::now(),
-        http,
-        in_flight_of: devices.iter().map(|_| None).collect(),
-        next_wake: devices.iter().map(|_| Time::NEVER).collect(),
-        books: Ledger::new(
-            OracleConfig {
-                polling_jitter: scenario.server.polling_jitter.0,
-                // `serve` signs URLs in Unix seconds.
-                url_epoch_s: std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs()),
-            },
-            devices.len(),
-        ),
-        devices,
-        heap: BinaryHeap::new(),
-        seq: 0,
-        late_sends: 0,
-        dropped: 0,
-        in_flight: 0,
-        processed: 0,
-        live: None,
+        _ => (fleet.devices.iter().map(|_| None).collect(), Vec::new()),
     };
+    let mut driver = Driver::new(scenario, setup, reach, fleet, links, scale);
     if let Some(live) = &opts.live {
-        driver.live = Some(live::LiveFeed::new(
-            live.clone(),
-            &driver.setup,
-            &driver.devices,
-        ));
+        let feed = live::LiveFeed::new(live.clone(), &driver.setup, &driver.devices);
+        driver.live = Some(feed);
     }
-    for slot in 0..driver.devices.len() {
-        let due = driver.devices[slot].poll_timeout();
-        driver.push(due, slot);
-    }
-    let sample_every = scenario
-        .sample_every
-        .map_or(Span((driver.end.as_millis() / 200).max(1000)), |d| {
-            d.0.max(Span::secs(1))
-        });
+    let sample_every = fleetsim_fleet::fleet::sample_interval(scenario);
     let bar = progress::Progress::new(opts.progress, driver.devices.len() as u64, driver.end);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     driver.started = Instant::now();
     let conductor = manager.map(|(m, api)| {
         let orders = managed_campaigns::orders(scenario, &driver.setup, scale);
-        let times = driver
-            .setup
-            .campaigns
-            .iter()
-            .map(|c| (c.at, c.cancel_at))
-            .collect();
+        let steps = fleetsim_fleet::director::schedule(&driver.setup.campaigns);
+        let clock = (driver.started, scale);
         tokio::spawn(managed_campaigns::conduct(
             m,
             api.as_str(),
             orders,
-            times,
-            (driver.started, scale),
+            steps,
+            clock,
             stopped,
         ))
     });
