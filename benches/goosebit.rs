@@ -64,7 +64,6 @@ async fn drive(base_url: &str, s: &Scenario) -> Result<Measured, String> {
             gateway_token: None,
             ca_pem: None,
         },
-        progress: false,
         manager: None,
         mqtt: None,
         live: None,

@@ -102,7 +102,6 @@ fn main() {
         let target = Target { base_url: base.clone(), tenant: None, gateway_token: None, ca_pem: None };
         let opts = RealOptions {
             target,
-            progress: false,
             manager: None,
             mqtt: None,
             live: None,

@@ -9,7 +9,8 @@
 //! - `fleetsim-fleet`: [`scenario`], [`setup`], [`fleet`], [`device`], [`rng`],
 //!   [`digest`], [`stats`], [`director`], [`engine`], [`result`], [`snapshot`],
 //!   [`shrink`], [`report`];
-//! - `fleetsim-io`: [`realtime`], [`http_server`], [`mqtt`], [`management`].
+//! - `fleetsim-io`: [`realtime`], [`http_client`], [`http_server`], [`mqtt`],
+//!   [`management`].
 //!
 //! This package adds the terminal UI ([`tui`]) and the command line.
 //! `docs/architecture.md` draws the layers and what each may import.
@@ -19,6 +20,6 @@ pub use fleetsim_fleet::{
     constrained_report, device, digest, director, engine, fleet, management_log, report, result,
     rng, scenario, setup, shrink, snapshot, stats,
 };
-pub use fleetsim_io::{http_server, management, mqtt, realtime};
+pub use fleetsim_io::{http_client, http_server, management, mqtt, realtime};
 
 pub mod tui;

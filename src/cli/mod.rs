@@ -11,6 +11,7 @@ use fleetsim::scenario::{self, Scenario};
 
 mod args;
 mod flag_checks;
+mod progress;
 mod report_commands;
 mod run_options;
 mod serve_command;
@@ -66,7 +67,7 @@ fn run_command(mut a: RunArgs) -> Exit {
         Err(e) => return e,
     };
     let quiet = a.quiet || !is_terminal();
-    let Some(mut opts) = real else {
+    let Some(opts) = real else {
         let selection = Selection {
             shard: a.shard,
             only: None,
@@ -74,9 +75,8 @@ fn run_command(mut a: RunArgs) -> Exit {
         };
         return run_virtual(&s, &a.scenario, selection, a.out, quiet);
     };
-    opts.progress = !quiet;
     let started = std::time::Instant::now();
-    match fleetsim::realtime::run(&s, &opts) {
+    match progress::run_with_progress(&s, opts, !quiet) {
         Ok(result) => finish(&s, &a.scenario, result, started.elapsed(), a.out),
         Err(e) => runtime_exit(e),
     }

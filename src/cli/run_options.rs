@@ -17,8 +17,8 @@ pub fn runtime_exit(e: fleetsim::realtime::RuntimeError) -> Exit {
 }
 
 /// The scenario with `--seed/--devices/--duration/--time-scale` applied,
-/// and the options of a real-time run when `--target` is given (progress
-/// output off; the caller decides).
+/// and the options of a real-time run when `--target` is given (whether a
+/// progress line reads its snapshots is the caller's choice).
 pub fn prepare(
     a: &mut RunArgs,
 ) -> Result<(Scenario, Option<fleetsim::realtime::RealOptions>), Exit> {
@@ -87,7 +87,6 @@ pub fn prepare(
     };
     let opts = fleetsim::realtime::RealOptions {
         target,
-        progress: false,
         manager,
         mqtt: a.mqtt.take(),
         live: None,

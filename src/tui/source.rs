@@ -199,6 +199,7 @@ impl VirtualRun {
             focus,
             finished: self.finished(),
             with_digest,
+            in_flight: 0,
         })
     }
 }
@@ -214,10 +215,9 @@ pub struct RealRun {
 }
 
 impl RealRun {
-    /// Starts `scenario` against `opts.target` (progress output off: the UI shows it).
+    /// Starts `scenario` against `opts.target`; the UI reads the snapshots it publishes.
     pub fn start(scenario: Scenario, mut opts: RealOptions) -> RealRun {
         let live = Arc::new(Live::new());
-        opts.progress = false;
         opts.live = Some(live.clone());
         let target = opts.target.base_url.clone();
         let last = Snapshot {

@@ -21,7 +21,6 @@ pub fn options(base_url: &str) -> RealOptions {
             gateway_token: None,
             ca_pem: None,
         },
-        progress: false,
         manager: None,
         mqtt: None,
         live: None,

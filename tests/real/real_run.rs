@@ -124,7 +124,6 @@ async fn https_target_with_a_trusted_ca_and_tls_failures_are_reported() {
             gateway_token: None,
             ca_pem: ca.then(|| ("cert.pem".to_string(), cert.cert.pem().into_bytes())),
         },
-        progress: false,
         manager: None,
         mqtt: None,
         live: None,

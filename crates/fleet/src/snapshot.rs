@@ -32,6 +32,8 @@ pub struct Snapshot {
     pub timeline: Vec<Sample>,
     /// Requests sent.
     pub requests: u64,
+    /// Requests on the wire (real time; 0 in virtual time).
+    pub in_flight: u64,
     /// Error answers by status (4xx and 5xx).
     pub error_statuses: Vec<(u16, u64)>,
     /// Requests without a complete answer, by cause.
@@ -149,6 +151,8 @@ pub struct Parts<'a> {
     pub finished: bool,
     /// Compute the digest so far.
     pub with_digest: bool,
+    /// Requests on the wire (real time; 0 in virtual time).
+    pub in_flight: u64,
 }
 
 /// The focused device's slot and the newest lines of its trace.
@@ -238,6 +242,7 @@ impl Snapshot {
             phases: p.books.phases,
             timeline: thin(&stats.timeline, CHART_SAMPLES),
             requests: stats.requests(),
+            in_flight: p.in_flight,
             error_statuses: stats
                 .statuses
                 .iter()

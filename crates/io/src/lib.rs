@@ -3,6 +3,7 @@
 //! servers' management APIs.
 //!
 //! - [`realtime`]: the real-time driver: the same devices over real HTTP(S), on tokio.
+//! - [`http_client`]: the HTTP(S) client (hyper, rustls) devices and adapters share.
 //! - [`http_server`]: `fleetsim serve`, the server cores over real HTTP(S) (hyper, rustls).
 //! - [`mqtt`]: OTAU over MQTT: the embedded broker (rumqttd), the server bridge, device links.
 //! - [`management`]: campaigns on real servers through their management APIs (hawkBit, goosebit).
@@ -10,6 +11,7 @@
 //! This crate must never import the terminal UI: the real-time driver
 //! publishes snapshots ([`realtime::Live`]) that any UI may read.
 
+pub mod http_client;
 pub mod http_server;
 pub mod management;
 pub mod mqtt;

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{AdapterError, ManagerConfig, Secret};
-use crate::realtime::{Http, Injected};
+use crate::http_client::{Http, Injected};
 use fleetsim_core::message::{Body, Method, NetError, Request, Response};
 use fleetsim_core::protocol::ddi::Delivery;
 use fleetsim_fleet::scenario::ConnectionModel;

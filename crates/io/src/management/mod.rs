@@ -226,7 +226,7 @@ pub enum AdapterError {
     Unsupported(String),
     /// HTTP client setup failed (e.g. the CA file).
     #[error(transparent)]
-    Setup(#[from] crate::realtime::HttpSetupError),
+    Setup(#[from] crate::http_client::HttpSetupError),
 }
 
 /// A connected management adapter.

@@ -137,7 +137,6 @@ impl Driver {
     pub(super) async fn run(
         mut self,
         sample_every: Span,
-        bar: &progress::Progress,
         tx: mpsc::UnboundedSender<Done>,
         mut rx: mpsc::UnboundedReceiver<Done>,
     ) -> RunResult {
@@ -152,13 +151,6 @@ impl Driver {
                 self.books
                     .stats
                     .sample(next_sample.min(self.end), &self.books.phases);
-                bar.update(
-                    now,
-                    &self.books.phases,
-                    &self.books.stats,
-                    self.books.oracle.total(),
-                    self.in_flight,
-                );
                 next_sample += sample_every;
             }
             if now >= self.end {
@@ -295,7 +287,7 @@ impl Driver {
             self.dropped += 1;
         }
         let intended = self.instant_of(due);
-        let hold = http::long_poll_hold(&req);
+        let hold = crate::http_client::long_poll_hold(&req);
         let waits = self.http.timeout() + hold + fault.delay.unwrap_or_default();
         let in_reset = fleetsim_fleet::setup::in_reset_window(&self.setup.resets, due);
         self.next_wake[slot] = Time::NEVER;
@@ -463,6 +455,7 @@ impl Driver {
             focus: None,
             finished: last,
             with_digest: true,
+            in_flight: self.in_flight,
         };
         feed.publish(run, &self.recorder)
     }

@@ -1,7 +1,8 @@
-//! Snapshots of a real-time run for `fleetsim tui --target`: every
-//! [`EVERY`] the driver hands the UI thread a [`Snapshot`] of its books, and
-//! the focused device's recorded exchanges; the UI's stop request ends the
-//! run early.
+//! The stream a real-time run publishes: every [`EVERY`] the driver hands
+//! its readers a [`Snapshot`] of its books (with the focused device's
+//! recorded exchanges, if a reader focuses one) through [`Live`]. The TUI
+//! and the command line's progress line both read it; nothing here knows
+//! either. A reader's stop request ends the run early.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

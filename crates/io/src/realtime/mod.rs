@@ -20,10 +20,8 @@
 //! apply to HTTP exchanges only.
 
 mod driver;
-mod http;
 mod live;
 mod managed_campaigns;
-mod progress;
 mod recorder;
 
 use std::cmp::Reverse;
@@ -38,7 +36,7 @@ use rand::Rng;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-pub use http::{Http, HttpSetupError, Injected};
+pub use crate::http_client::{Http, HttpSetupError, Injected};
 pub use live::Live;
 
 use fleetsim_core::message::{Method, NetError, Request};
@@ -82,15 +80,14 @@ impl std::fmt::Debug for Target {
 pub struct RealOptions {
     /// The server.
     pub target: Target,
-    /// Show a progress bar.
-    pub progress: bool,
     /// Create the scenario's campaigns through this management API
     /// (`None`: the target runs them itself, as `fleetsim serve SCENARIO` does).
     pub manager: Option<crate::management::ManagerConfig>,
     /// `HOST:PORT` of the MQTT broker the `otau_mqtt` devices connect to
     /// (`--mqtt`); required when the fleet has such devices.
     pub mqtt: Option<String>,
-    /// Snapshots for `fleetsim tui --target`, and its request to stop early.
+    /// Where the run publishes its snapshots (for the TUI, the progress
+    /// line, or any other reader), and where a reader may ask it to stop.
     pub live: Option<std::sync::Arc<crate::realtime::Live>>,
 }
 
@@ -469,7 +466,6 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
         driver.live = Some(feed);
     }
     let sample_every = fleetsim_fleet::fleet::sample_interval(scenario);
-    let bar = progress::Progress::new(opts.progress, driver.devices.len() as u64, driver.end);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     driver.started = Instant::now();
     let conductor = manager.map(|(m, api)| {
@@ -485,11 +481,10 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
             stopped,
         ))
     });
-    let mut result = driver.run(sample_every, &bar, tx, rx).await;
+    let mut result = driver.run(sample_every, tx, rx).await;
     for f in forwarders {
         f.abort();
     }
-    bar.finish();
     let _ = stop.send(true);
     if let Some(task) = conductor {
         result.management = task.await.ok();

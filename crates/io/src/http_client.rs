@@ -1,4 +1,5 @@
-//! The real driver's HTTP side: turns a device's [`Request`] into a hyper
+//! The HTTP client of every real-network part (the real-time driver's
+//! devices, the management-API adapters): turns a [`Request`] into a hyper
 //! request, applies client-side faults, follows redirects for downloads, and
 //! turns what came back — a response, a cut-off body, a timeout, a refused
 //! connection — into a [`Delivery`] for the device's state machine.
