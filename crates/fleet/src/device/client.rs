@@ -5,8 +5,6 @@
 //! [`Observation`](super::ledger::Observation) impl for its events, and a
 //! variant of [`super::Client`].
 
-use std::any::Any;
-
 use rand::RngCore;
 
 use super::ledger::Observation;
@@ -153,29 +151,4 @@ pub(super) fn message<C: DeviceClient>(
     cx.trace.message(cx.now, value);
     let env = c.env(cx.env, cx.group, cx.id);
     c.handle_message(cx.now, alias, value, &env, cx.rng, events);
-}
-
-/// Reusable event buffers, one per event type, so stepping a client
-/// allocates nothing once the buffers have grown.
-#[derive(Default)]
-pub(super) struct Scratch(Vec<Box<dyn Any + Send>>);
-
-impl Scratch {
-    /// The (empty) buffer for events of type `E`.
-    pub(super) fn take<E: Send + 'static>(&mut self) -> Vec<E> {
-        self.0
-            .iter_mut()
-            .find_map(|b| b.downcast_mut::<Vec<E>>())
-            .map(std::mem::take)
-            .unwrap_or_default()
-    }
-
-    /// Gives the buffer back for the next step.
-    pub(super) fn put<E: Send + 'static>(&mut self, mut events: Vec<E>) {
-        events.clear();
-        match self.0.iter_mut().find_map(|b| b.downcast_mut::<Vec<E>>()) {
-            Some(slot) => *slot = events,
-            None => self.0.push(Box::new(events)),
-        }
-    }
 }

@@ -2,7 +2,7 @@
 //! device's trace, hand them to the oracle, count phases and outcomes, and
 //! (when a device is followed) tell them as sentences.
 
-use super::client::Scratch;
+use super::scratch::Scratch;
 use super::Device;
 use crate::digest::{Describe, Encode, Told};
 use crate::stats::Stats;

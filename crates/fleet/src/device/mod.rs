@@ -19,6 +19,7 @@
 
 mod client;
 mod ledger;
+mod scratch;
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
