@@ -93,7 +93,7 @@ impl VirtualRun {
 
     /// Violations found so far.
     pub fn violations(&self) -> u64 {
-        self.engine.books().oracle.total()
+        self.engine.ledger().oracle.total()
     }
 
     /// Runs the events due up to `until`, stopping at `deadline`; returns
@@ -192,7 +192,7 @@ impl VirtualRun {
             now,
             end: self.engine.end(),
             events: self.engine.processed(),
-            books: self.engine.books(),
+            ledger: self.engine.ledger(),
             devices: self.engine.devices(),
             setup: self.engine.setup(),
             members: &self.members,

@@ -138,7 +138,7 @@ pub struct Parts<'a> {
     /// Events processed.
     pub events: u64,
     /// Oracle, stats and phase counts.
-    pub books: &'a Ledger,
+    pub ledger: &'a Ledger,
     /// Devices in number order.
     pub devices: &'a [Device],
     /// The setup.
@@ -228,8 +228,8 @@ fn campaign_gauges(p: &Parts<'_>) -> Vec<CampaignGauge> {
 impl Snapshot {
     /// Takes a snapshot of a run.
     pub fn capture(p: Parts<'_>) -> Snapshot {
-        let stats = &p.books.stats;
-        let oracle = &p.books.oracle;
+        let stats = &p.ledger.stats;
+        let oracle = &p.ledger.oracle;
         let campaigns = campaign_gauges(&p);
         let device = p
             .focus
@@ -239,7 +239,7 @@ impl Snapshot {
             end: p.end,
             devices: p.devices.len() as u64,
             events: p.events,
-            phases: p.books.phases,
+            phases: p.ledger.phases,
             timeline: thin(&stats.timeline, CHART_SAMPLES),
             requests: stats.requests(),
             in_flight: p.in_flight,

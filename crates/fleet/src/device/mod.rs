@@ -68,6 +68,32 @@ macro_rules! each_client {
     };
 }
 
+/// Steps the device's client: `$body` runs with the client `$c`, its
+/// context `$cx` and a reused event buffer `$events`; what the client
+/// observed is then booked in the ledger under `$slot`.
+macro_rules! step_client {
+    ($dev:ident, $slot:expr, $now:expr, $env:expr, $ledger:ident, $trace:expr,
+     |$c:ident, $cx:ident, $events:ident| $body:expr) => {{
+        let group = &$env.setup.groups[$dev.group as usize];
+        each_client!(&mut $dev.client, $c => {
+            let mut $events = $ledger.scratch.take();
+            let $cx = Cx {
+                now: $now,
+                env: $env,
+                group,
+                number: $dev.number,
+                id: &$dev.controller_id,
+                rng: &mut $dev.rng,
+                trace: &mut $dev.trace,
+            };
+            let out = $body;
+            $ledger.record($slot, $dev, $now, &$events, $trace);
+            $ledger.scratch.put($events);
+            out
+        })
+    }};
+}
+
 /// One simulated device.
 pub struct Device {
     /// Number in the fleet.
@@ -181,31 +207,17 @@ impl Device {
     }
 
     /// The request to send at `now`, if one is due, with its kind; what the
-    /// client observed goes to `books` (and to `trace` when given).
+    /// client observed goes to `ledger` (and to `trace` when given).
     pub fn poll_transmit(
         &mut self,
         slot: usize,
         now: Time,
         env: &Env<'_>,
-        books: &mut Ledger,
+        ledger: &mut Ledger,
         trace: Option<&mut Vec<String>>,
     ) -> Option<(ReqKind, Transmit)> {
-        let group = &env.setup.groups[self.group as usize];
-        each_client!(&mut self.client, c => {
-            let mut events = books.scratch.take();
-            let cx = Cx {
-                now,
-                env,
-                group,
-                number: self.number,
-                id: &self.controller_id,
-                rng: &mut self.rng,
-                trace: &mut self.trace,
-            };
-            let sent = client::transmit(c, cx, &mut events);
-            books.record(slot, self, now, &events, trace);
-            books.scratch.put(events);
-            sent
+        step_client!(self, slot, now, env, ledger, trace, |c, cx, events| {
+            client::transmit(c, cx, &mut events)
         })
     }
 
@@ -216,24 +228,11 @@ impl Device {
         now: Time,
         delivery: Delivery,
         env: &Env<'_>,
-        books: &mut Ledger,
+        ledger: &mut Ledger,
         trace: Option<&mut Vec<String>>,
     ) {
-        let group = &env.setup.groups[self.group as usize];
-        each_client!(&mut self.client, c => {
-            let mut events = books.scratch.take();
-            let cx = Cx {
-                now,
-                env,
-                group,
-                number: self.number,
-                id: &self.controller_id,
-                rng: &mut self.rng,
-                trace: &mut self.trace,
-            };
-            client::respond(c, cx, delivery, &mut books.oracle, &mut events);
-            books.record(slot, self, now, &events, trace);
-            books.scratch.put(events);
+        step_client!(self, slot, now, env, ledger, trace, |c, cx, events| {
+            client::respond(c, cx, delivery, &mut ledger.oracle, &mut events)
         })
     }
 
@@ -243,25 +242,12 @@ impl Device {
         now: Time,
         result: Result<(), NetError>,
         env: &Env<'_>,
-        books: &mut Ledger,
+        ledger: &mut Ledger,
         trace: Option<&mut Vec<String>>,
     ) {
-        let group = &env.setup.groups[self.group as usize];
-        each_client!(&mut self.client, c => {
-            let mut events = books.scratch.take();
-            let cx = Cx {
-                now,
-                env,
-                group,
-                number: self.number,
-                id: &self.controller_id,
-                rng: &mut self.rng,
-                trace: &mut self.trace,
-            };
-            client::published(c, cx, result, &mut events);
-            // The slot only matters to DDI observations; publishes make none.
-            books.record(0, self, now, &events, trace);
-            books.scratch.put(events);
+        // The slot only matters to DDI observations; publishes make none.
+        step_client!(self, 0, now, env, ledger, trace, |c, cx, events| {
+            client::published(c, cx, result, &mut events)
         })
     }
 
@@ -272,25 +258,12 @@ impl Device {
         alias: &str,
         value: &str,
         env: &Env<'_>,
-        books: &mut Ledger,
+        ledger: &mut Ledger,
         trace: Option<&mut Vec<String>>,
     ) {
-        let group = &env.setup.groups[self.group as usize];
-        each_client!(&mut self.client, c => {
-            let mut events = books.scratch.take();
-            let cx = Cx {
-                now,
-                env,
-                group,
-                number: self.number,
-                id: &self.controller_id,
-                rng: &mut self.rng,
-                trace: &mut self.trace,
-            };
-            client::message(c, cx, (alias, value), &mut events);
-            // The slot only matters to DDI observations; messages make none.
-            books.record(0, self, now, &events, trace);
-            books.scratch.put(events);
+        // The slot only matters to DDI observations; messages make none.
+        step_client!(self, 0, now, env, ledger, trace, |c, cx, events| {
+            client::message(c, cx, (alias, value), &mut events)
         })
     }
 }

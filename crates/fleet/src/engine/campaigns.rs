@@ -49,7 +49,7 @@ impl Engine {
                 ..
             } = ev;
             d.trace.action_status(*at, action.0, *to as u64);
-            self.books.oracle.server_status_change(
+            self.ledger.oracle.server_status_change(
                 slot,
                 d.number,
                 &d.controller_id,

@@ -96,7 +96,7 @@ impl Engine {
             };
             let d = &mut self.devices[slot];
             d.trace.command_fired(now, command as u64, reissue);
-            self.books
+            self.ledger
                 .oracle
                 .url_fired(d.number, &d.controller_id, now, reissue);
             if reissue {
@@ -128,7 +128,7 @@ impl Engine {
             need: g.download_need(size),
             bound: g.finish_bound(size),
         };
-        self.books.oracle.url_command(d.number, url_plan);
+        self.ledger.oracle.url_command(d.number, url_plan);
         d.assigned_at = Some(now);
         d.converged_at = None;
         self.cpg.campaign[slot] = Some(i as u16);
@@ -186,9 +186,14 @@ impl Engine {
             (true, false) => c.tampered_refused += 1,
         }
         let d = &self.devices[slot];
-        self.books
-            .oracle
-            .url_download(d.number, &d.controller_id, now, url, resp.status, tampered);
+        self.ledger.oracle.url_download(
+            d.number,
+            &d.controller_id,
+            now,
+            url,
+            resp.status,
+            tampered,
+        );
         resp.status
     }
 
@@ -203,7 +208,7 @@ impl Engine {
     /// The end-of-run URL checks (URL-LIVE).
     pub(super) fn cpg_close(&mut self) {
         if self.cpg.active {
-            self.books
+            self.ledger
                 .oracle
                 .url_at_end(self.end, |n| self.setup.controller_id(n));
         }

@@ -92,7 +92,7 @@ pub struct Engine {
     next_wake: Vec<Time>,
     /// Per slot: the request the device has in flight.
     flights: Vec<Option<Box<Flight>>>,
-    books: Ledger,
+    ledger: Ledger,
     sample_every: Span,
     record: Option<u64>,
     /// `--shard`, reported.
@@ -164,7 +164,7 @@ impl Engine {
             flights: devices.iter().map(|_| None).collect(),
             devices,
             next_wake,
-            books: ledger,
+            ledger,
             sample_every: crate::fleet::sample_interval(scenario),
             record: selection.record,
             shard: selection.shard,
@@ -207,7 +207,7 @@ impl Engine {
         if std::mem::replace(&mut self.closed, true) {
             return;
         }
-        self.books.stats.sample(self.end, &self.books.phases);
+        self.ledger.stats.sample(self.end, &self.ledger.phases);
         self.cpg_close();
     }
 
@@ -273,8 +273,8 @@ impl Engine {
     }
 
     /// The oracle, statistics and phase counts so far.
-    pub fn books(&self) -> &Ledger {
-        &self.books
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
     }
 
     /// The simulated devices, in device-number order.
@@ -310,7 +310,7 @@ impl Engine {
             What::Campaigns => self.direct(ev.at),
             What::Leak(i) => self.leak(i as usize, ev.at),
             What::Sample => {
-                self.books.stats.sample(ev.at, &self.books.phases);
+                self.ledger.stats.sample(ev.at, &self.ledger.phases);
                 self.cpg_sample(ev.at);
                 self.queue.push(ev.at + self.sample_every, 0, What::Sample);
             }
@@ -320,7 +320,7 @@ impl Engine {
     fn finish(mut self) -> RunResult {
         let gateway = self.constrained_report();
         let mut result = RunResult::assemble(
-            self.books,
+            self.ledger,
             self.devices.iter(),
             self.processed,
             self.trace,
@@ -355,7 +355,7 @@ impl Engine {
         };
         let env = embedded_env(&self.setup);
         let trace = (self.record == Some(d.number)).then_some(&mut self.trace);
-        let Some((kind, transmit)) = d.poll_transmit(slot, now, &env, &mut self.books, trace)
+        let Some((kind, transmit)) = d.poll_transmit(slot, now, &env, &mut self.ledger, trace)
         else {
             return self.schedule_wake(slot);
         };
@@ -370,7 +370,7 @@ impl Engine {
                 _ => String::new(),
             });
         }
-        self.books.stats.sent(kind);
+        self.ledger.stats.sent(kind);
         // A long poll is answered within its Request-Timeout; the device waits that much longer.
         let timeout = match kind {
             ReqKind::OtauLongPoll => REQUEST_TIMEOUT + Span(g.otau.request_timeout_ms),
@@ -519,11 +519,11 @@ impl Engine {
         };
         match &delivery {
             Delivery::Complete(r) => {
-                self.books
+                self.ledger
                     .stats
                     .answered(flight.kind, r.status, now.since(flight.sent_at))
             }
-            Delivery::Broken(e, _) => self.books.stats.failed(flight.kind, *e),
+            Delivery::Broken(e, _) => self.ledger.stats.failed(flight.kind, *e),
         }
         let recording = self.record == Some(d.number);
         if recording {
@@ -548,9 +548,9 @@ impl Engine {
                 Delivery::Complete(_) => Err(NetError::Unreachable),
                 Delivery::Broken(e, _) => Err(e),
             };
-            d.handle_published(now, result, &env, &mut self.books, trace);
+            d.handle_published(now, result, &env, &mut self.ledger, trace);
         } else {
-            d.handle_response(slot, now, delivery, &env, &mut self.books, trace);
+            d.handle_response(slot, now, delivery, &env, &mut self.ledger, trace);
         }
         self.schedule_wake(slot);
     }

@@ -32,7 +32,7 @@ impl Engine {
     /// ExoSense user applying a package does; a held long poll is re-asked.
     pub(super) fn manifest_written(&mut self, i: usize, slot: usize, now: Time) {
         let d = &mut self.devices[slot];
-        self.books.oracle.otau_manifest_set(d.number, now);
+        self.ledger.oracle.otau_manifest_set(d.number, now);
         d.trace.manifest_written(now, i);
         d.assigned_at.get_or_insert(now);
         d.converged_at = None;
@@ -75,7 +75,7 @@ impl Engine {
         }
         let env = embedded_env(&self.setup);
         let trace = recording.then_some(&mut self.trace);
-        d.handle_message(now, "config_otau", &value, &env, &mut self.books, trace);
+        d.handle_message(now, "config_otau", &value, &env, &mut self.ledger, trace);
         self.schedule_wake(slot);
     }
 }

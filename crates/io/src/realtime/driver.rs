@@ -28,7 +28,7 @@ pub(super) struct Driver {
     pub(super) in_flight_of: Vec<Option<InFlight>>,
     /// Per slot: the wake-up the heap holds for the device.
     pub(super) next_wake: Vec<Time>,
-    pub(super) books: Ledger,
+    pub(super) ledger: Ledger,
     pub(super) heap: BinaryHeap<Reverse<(Time, u64, u32)>>,
     pub(super) seq: u64,
     pub(super) late_sends: u64,
@@ -97,7 +97,7 @@ impl Driver {
             http: reach.http,
             in_flight_of: devices.iter().map(|_| None).collect(),
             next_wake: devices.iter().map(|_| Time::NEVER).collect(),
-            books: ledger,
+            ledger,
             devices,
             heap: BinaryHeap::new(),
             seq: 0,
@@ -148,9 +148,9 @@ impl Driver {
         loop {
             let now = self.now();
             if now >= next_sample {
-                self.books
+                self.ledger
                     .stats
-                    .sample(next_sample.min(self.end), &self.books.phases);
+                    .sample(next_sample.min(self.end), &self.ledger.phases);
                 next_sample += sample_every;
             }
             if now >= self.end {
@@ -200,7 +200,7 @@ impl Driver {
         }
         // A run stopped early (from the TUI) ends its timeline where it stopped.
         let at = self.now().min(self.end);
-        self.books.stats.sample(at, &self.books.phases);
+        self.ledger.stats.sample(at, &self.ledger.phases);
         self.publish_live(at, true);
         self.finish()
     }
@@ -257,13 +257,13 @@ impl Driver {
         };
         // Messages pushed while the device was outside its window arrive now.
         for (alias, value) in std::mem::take(&mut self.held[slot]) {
-            d.handle_message(due, &alias, &value, &env, &mut self.books, None);
+            d.handle_message(due, &alias, &value, &env, &mut self.ledger, None);
         }
-        let before = self.books.oracle.violations().len();
+        let before = self.ledger.oracle.violations().len();
         let scratch = Some(&mut self.recorder.scratch);
-        let sent = d.poll_transmit(slot, due, &env, &mut self.books, scratch);
+        let sent = d.poll_transmit(slot, due, &env, &mut self.ledger, scratch);
         self.recorder.take_scratch(slot);
-        let new = &mut self.books.oracle.violations_mut()[before..];
+        let new = &mut self.ledger.oracle.violations_mut()[before..];
         self.recorder.capture(slot, d.number, new);
         let Some((kind, transmit)) = sent else {
             let next = d.poll_timeout();
@@ -298,7 +298,7 @@ impl Driver {
             deadline: intended + waits,
             long_poll: !hold.is_zero(),
         });
-        self.books.stats.sent(kind);
+        self.ledger.stats.sent(kind);
         self.in_flight += 1;
         let (http, tx, number) = (self.http.clone(), tx.clone(), self.devices[slot].number);
         tokio::spawn(async move {
@@ -329,7 +329,7 @@ impl Driver {
             deadline: intended + self.publish_bound,
             long_poll: false,
         });
-        self.books.stats.sent(kind);
+        self.ledger.stats.sent(kind);
         self.in_flight += 1;
         let (link, tx, bound) = (self.links[slot].clone(), tx.clone(), self.publish_bound);
         let alias = alias.to_string();
@@ -365,7 +365,7 @@ impl Driver {
             tenant: &self.tenant,
             authorization: self.authorization.as_deref(),
         };
-        d.handle_message(now, &alias, &value, &env, &mut self.books, None);
+        d.handle_message(now, &alias, &value, &env, &mut self.ledger, None);
         if self.in_flight_of[slot].is_none() {
             let next = self.devices[slot].poll_timeout();
             self.push(next.max(now), slot);
@@ -408,31 +408,31 @@ impl Driver {
             Ok(delivery) => delivery,
             Err(result) => {
                 match result {
-                    Ok(()) => self.books.stats.answered(kind, 200, latency),
+                    Ok(()) => self.ledger.stats.answered(kind, 200, latency),
                     Err(e) => {
-                        self.books.stats.failed(kind, e);
-                        self.books.stats.failed_not_injected += 1;
+                        self.ledger.stats.failed(kind, e);
+                        self.ledger.stats.failed_not_injected += 1;
                     }
                 }
-                d.handle_published(now, result, &env, &mut self.books, None);
+                d.handle_published(now, result, &env, &mut self.ledger, None);
                 let next = d.poll_timeout();
                 self.push(next.max(now), slot);
                 return;
             }
         };
         match &delivery {
-            Delivery::Complete(r) => self.books.stats.answered(kind, r.status, latency),
+            Delivery::Complete(r) => self.ledger.stats.answered(kind, r.status, latency),
             Delivery::Broken(e, _) => {
-                self.books.stats.failed(kind, *e);
-                self.books.stats.failed_not_injected += u64::from(!injected);
+                self.ledger.stats.failed(kind, *e);
+                self.ledger.stats.failed_not_injected += u64::from(!injected);
             }
         }
         self.recorder.answer(slot, now, &delivery);
-        let before = self.books.oracle.violations().len();
+        let before = self.ledger.oracle.violations().len();
         let scratch = Some(&mut self.recorder.scratch);
-        d.handle_response(slot, now, delivery, &env, &mut self.books, scratch);
+        d.handle_response(slot, now, delivery, &env, &mut self.ledger, scratch);
         self.recorder.take_scratch(slot);
-        let new = &mut self.books.oracle.violations_mut()[before..];
+        let new = &mut self.ledger.oracle.violations_mut()[before..];
         self.recorder.capture(slot, d.number, new);
         let next = d.poll_timeout();
         self.push(next.max(now), slot);
@@ -448,7 +448,7 @@ impl Driver {
             now: now.min(self.end),
             end: self.end,
             events: self.processed,
-            books: &self.books,
+            ledger: &self.ledger,
             devices: &self.devices,
             setup: &self.setup,
             members: &[],
@@ -476,8 +476,8 @@ impl Driver {
             }
         }
         for f in self.in_flight_of.iter().flatten().filter(|f| !f.long_poll) {
-            self.books.stats.unanswered += 1;
-            self.books.stats.failed_not_injected += u64::from(!f.injected);
+            self.ledger.stats.unanswered += 1;
+            self.ledger.stats.failed_not_injected += u64::from(!f.injected);
         }
     }
 
@@ -486,7 +486,7 @@ impl Driver {
         extra.insert("late_sends", self.late_sends);
         extra.insert("dropped_by_fault", self.dropped);
         let mut result = RunResult::assemble(
-            self.books,
+            self.ledger,
             self.devices.iter(),
             self.processed,
             Vec::new(),

@@ -1,5 +1,5 @@
 //! The stream a real-time run publishes: every [`EVERY`] the driver hands
-//! its readers a [`Snapshot`] of its books (with the focused device's
+//! its readers a [`Snapshot`] of its ledger (with the focused device's
 //! recorded exchanges, if a reader focuses one) through [`Live`]. The TUI
 //! and the command line's progress line both read it; nothing here knows
 //! either. A reader's stop request ends the run early.
