@@ -28,7 +28,7 @@ pub struct Snapshot {
     pub events: u64,
     /// Devices per phase, in [`Phase::ALL`] order.
     pub phases: [u64; 7],
-    /// The fleet timeline, thinned to at most [`CHART_SAMPLES`] points.
+    /// The fleet timeline, thinned to at most `CHART_SAMPLES` (240) points.
     pub timeline: Vec<Sample>,
     /// Requests sent.
     pub requests: u64,
