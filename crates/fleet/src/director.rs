@@ -414,10 +414,10 @@ impl Director {
         }
         match &target.channel {
             Channel::Ddi(id) => {
-                let p = plan;
-                let action = stage
-                    .server
-                    .assign(now, p.dist, id, p.kind, p.weight, p.window);
+                let action =
+                    stage
+                        .server
+                        .assign(now, plan.dist, id, plan.kind, plan.weight, plan.window);
                 if let Some(a) = action {
                     self.actions[campaign].push((t, a));
                 }

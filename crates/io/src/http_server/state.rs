@@ -185,9 +185,7 @@ impl State {
     /// Answers one request at scenario time `now`; `None` means "drop the
     /// connection without an answer" (a scenario `reset` fault window).
     pub(super) fn handle(&mut self, now: Time, req: &Request) -> Option<Response> {
-        if now >= self.director.poll_timeout() {
-            self.advance(now);
-        }
+        self.catch_up(now);
         if self.in_reset(now) {
             return None;
         }
@@ -231,9 +229,7 @@ impl State {
     /// Answers an OTAU device or admin request (see `otau.rs`); `None` in a
     /// scenario `reset` fault window. `held`: long polls held now.
     pub(super) fn handle_otau(&mut self, now: Time, req: &Request, held: usize) -> Option<Routed> {
-        if now >= self.director.poll_timeout() {
-            self.advance(now);
-        }
+        self.catch_up(now);
         if self.in_reset(now) {
             return None;
         }
@@ -259,9 +255,7 @@ impl State {
     /// Runs `f` on the OTAU core at scenario time `now` (the MQTT bridge's
     /// access), after the campaign steps due by then.
     pub(super) fn with_otau(&mut self, now: Time, f: &mut dyn FnMut(&mut OtauServer, Time)) {
-        if now >= self.director.poll_timeout() {
-            self.advance(now);
-        }
+        self.catch_up(now);
         self.otau.faults = self.server.otau_faults_at(now).1;
         f(&mut self.otau, now);
     }
@@ -308,6 +302,14 @@ impl State {
             gateway: &mut self.sidekick,
         };
         self.director.register(target, now, &mut stage).1
+    }
+
+    /// Carries out the campaign steps due by `now`, if any, before a request
+    /// at `now` is answered.
+    fn catch_up(&mut self, now: Time) {
+        if now >= self.director.poll_timeout() {
+            self.advance(now);
+        }
     }
 
     /// Runs the campaign starts and cancels due by `now`.
