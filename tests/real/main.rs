@@ -4,9 +4,11 @@
 mod common;
 
 mod cpg_hostile;
+mod ddi_conformance;
 mod goosebit;
 mod goosebit_adapter;
 mod hawkbit_adapter;
+mod hawkbit_http;
 mod hostile;
 mod managed_run;
 mod otau_hostile;

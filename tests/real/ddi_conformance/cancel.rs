@@ -1,0 +1,1 @@
+//! Rows: cancel (being written).

@@ -1,0 +1,1 @@
+//! Rows: config (being written).

@@ -1,0 +1,1 @@
+//! Rows: confirm (being written).

@@ -1,0 +1,1 @@
+//! Rows: download (being written).

@@ -1,0 +1,1 @@
+//! Rows: feedback (being written).

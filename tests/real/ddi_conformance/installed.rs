@@ -1,0 +1,1 @@
+//! Rows: installed (being written).

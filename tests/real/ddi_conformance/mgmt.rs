@@ -1,0 +1,1 @@
+//! Rows: mgmt (being written).

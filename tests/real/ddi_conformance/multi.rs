@@ -1,0 +1,1 @@
+//! Rows: multi (being written).

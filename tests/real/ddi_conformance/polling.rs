@@ -1,0 +1,1 @@
+//! Rows: polling (being written).

@@ -1,0 +1,1 @@
+//! Rows: window (being written).
