@@ -124,6 +124,7 @@ fn fleet(ids: &[&str], token: Option<&str>) -> FleetInfo {
         controller_ids: ids.iter().map(|s| s.to_string()).collect(),
         polling: Span::secs(5),
         gateway_token: token.map(Secret::new),
+        target_tokens: Vec::new(),
     }
 }
 

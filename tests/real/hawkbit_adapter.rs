@@ -177,6 +177,7 @@ async fn creates_tenant_config_targets_module_artifact_set_and_assignment() {
         controller_ids: (0..2500).map(|n| format!("dev-{n:05}")).collect(),
         polling: Span::secs(30),
         gateway_token: Some(Secret::new("gw-secret")),
+        target_tokens: Vec::new(),
     };
     m.prepare(&fleet).await.unwrap();
     let configs = requests_to(&s, "PUT", "/rest/v1/system/configs").await;
@@ -311,6 +312,7 @@ async fn a_server_error_names_the_operation_and_hides_secrets() {
             controller_ids: vec!["dev-00000".into()],
             polling: Span::secs(30),
             gateway_token: Some(Secret::new("gw-secret-xyz")),
+            target_tokens: Vec::new(),
         })
         .await
         .unwrap_err();

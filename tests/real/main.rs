@@ -8,6 +8,7 @@ mod ddi_conformance;
 mod goosebit;
 mod goosebit_adapter;
 mod hawkbit_adapter;
+mod hawkbit_crate;
 mod hawkbit_http;
 mod hostile;
 mod managed_run;

@@ -5,6 +5,8 @@
 //! distribution set, assignment — then plays the devices over DDI and reads
 //! back what the server recorded. Secrets come from a file and the
 //! environment and must appear in no output: stdout, stderr, report.json.
+//! A second run has devices authenticate with their own target tokens
+//! (generated, and from a token file), which `--manage` provisions.
 
 use std::process::Command;
 use std::sync::mpsc;
@@ -40,14 +42,42 @@ expect:
   converged: { fraction: 1.0, within: 8m }
 ";
 
-#[test]
-fn run_with_manage_hawkbit_creates_the_campaign_on_serve_and_keeps_secrets() {
-    let dir = std::env::temp_dir().join(format!("fleetsim-managed-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let scenario = dir.join("managed.yaml");
-    std::fs::write(&scenario, SCENARIO).expect("scenario");
-    let token_file = dir.join("gateway-token");
-    std::fs::write(&token_file, format!("{GATEWAY_TOKEN}\n")).expect("token file");
+/// The same fleet, half of it with generated target tokens and half with
+/// tokens from a file; no gateway token.
+const TOKEN_SCENARIO: &str = "\
+name: managed-tokens
+seed: 6
+duration: 12m
+server:
+  polling: 1m
+fleet:
+  - { kind: always_on, count: 20, id_prefix: gen-, auth: target_token }
+  - { kind: always_on, count: 20, id_prefix: file-, auth: { target_token_file: tokens.txt } }
+campaigns:
+  - name: fw-3.1
+    at: 2m
+    version: 3.1.0
+    artifacts: [ { name: fw-3.1.bin, size: 200KiB } ]
+    type: forced
+load:
+  time_scale: 60
+expect:
+  violations: none
+  converged: { fraction: 1.0, within: 8m }
+";
+
+/// What `fleetsim run --manage hawkbit` printed and reported.
+struct Managed {
+    stdout: String,
+    stderr: String,
+    report_text: String,
+}
+
+/// Starts `serve` empty, runs `scenario` (written to `dir`) against it with
+/// `--manage hawkbit` and `extra` arguments, and stops the server.
+fn run_managed(dir: &std::path::Path, scenario: &str, extra: &[&str]) -> Managed {
+    let path = dir.join("managed.yaml");
+    std::fs::write(&path, scenario).expect("scenario");
     let out_dir = dir.join("report");
 
     let (addr_tx, addr_rx) = mpsc::channel();
@@ -85,14 +115,9 @@ fn run_with_manage_hawkbit_creates_the_campaign_on_serve_and_keeps_secrets() {
         .expect("serve reports its address");
 
     let out = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
-        .args([
-            "run",
-            scenario.to_str().expect("utf8"),
-            "--target",
-            &base_url,
-        ])
+        .args(["run", path.to_str().expect("utf8"), "--target", &base_url])
         .args(["--manage", "hawkbit", "--mgmt-user", "ops", "--quiet"])
-        .args(["--gateway-token-file", token_file.to_str().expect("utf8")])
+        .args(extra)
         .args(["--out", out_dir.to_str().expect("utf8")])
         .env("FLEETSIM_MGMT_PASSWORD", PASSWORD)
         .env("RUST_LOG", "debug")
@@ -100,28 +125,69 @@ fn run_with_manage_hawkbit_creates_the_campaign_on_serve_and_keeps_secrets() {
         .expect("binary runs");
     let _ = stop_tx.send(());
     server.join().expect("server thread ends");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-
     let report_text = std::fs::read_to_string(out_dir.join("report.json")).expect("report");
-    for (what, text) in [
-        ("stdout", &*stdout),
-        ("stderr", &*stderr),
-        ("report.json", &*report_text),
-    ] {
-        for secret in [PASSWORD, GATEWAY_TOKEN] {
-            assert!(!text.contains(secret), "{what} shows a secret");
-        }
+    Managed {
+        stdout,
+        stderr,
+        report_text,
     }
-    let report: serde_json::Value = serde_json::from_str(&report_text).expect("json");
-    let m = &report["management"];
-    assert_eq!(m["api"], "hawkbit");
-    assert_eq!(m["errors"], serde_json::json!([]));
-    let c = &m["campaigns"][0];
+}
+
+/// Every device updated, as the server recorded it.
+fn assert_all_updated(m: &Managed) {
+    let report: serde_json::Value = serde_json::from_str(&m.report_text).expect("json");
+    let mgmt = &report["management"];
+    assert_eq!(mgmt["api"], "hawkbit");
+    assert_eq!(mgmt["errors"], serde_json::json!([]));
+    let c = &mgmt["campaigns"][0];
     assert_eq!(c["name"], "fw-3.1");
     assert_eq!(c["targets"], DEVICES);
     assert_eq!(c["recorded"]["updated"], DEVICES, "{c}");
     assert_eq!(report["counters"]["updates_succeeded"], DEVICES);
-    assert!(stdout.contains("server (hawkbit) recorded"), "{stdout}");
+    assert!(
+        m.stdout.contains("server (hawkbit) recorded"),
+        "{}",
+        m.stdout
+    );
+}
+
+/// No output shows any of `secrets`.
+fn assert_hidden(m: &Managed, secrets: &[&str]) {
+    for (what, text) in [
+        ("stdout", &m.stdout),
+        ("stderr", &m.stderr),
+        ("report.json", &m.report_text),
+    ] {
+        for secret in secrets {
+            assert!(!text.contains(secret), "{what} shows a secret");
+        }
+    }
+}
+
+#[test]
+fn run_with_manage_hawkbit_creates_the_campaign_on_serve_and_keeps_secrets() {
+    let dir = std::env::temp_dir().join(format!("fleetsim-managed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let token_file = dir.join("gateway-token");
+    std::fs::write(&token_file, format!("{GATEWAY_TOKEN}\n")).expect("token file");
+    let token_arg = ["--gateway-token-file", token_file.to_str().expect("utf8")];
+    let m = run_managed(&dir, SCENARIO, &token_arg);
+    assert_hidden(&m, &[PASSWORD, GATEWAY_TOKEN]);
+    assert_all_updated(&m);
+}
+
+#[test]
+fn managed_target_tokens_authenticate_each_device_and_stay_hidden() {
+    let dir = std::env::temp_dir().join(format!("fleetsim-managed-tt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let lines: Vec<String> = (20..40)
+        .map(|n| format!("file-{n:05} tt-{n}-never-shown"))
+        .collect();
+    std::fs::write(dir.join("tokens.txt"), lines.join("\n")).expect("token file");
+    let m = run_managed(&dir, TOKEN_SCENARIO, &[]);
+    assert_hidden(&m, &[PASSWORD, "never-shown"]);
+    assert_all_updated(&m);
 }

@@ -382,3 +382,17 @@ async fn a_server_that_dies_or_freezes_mid_run_fails_the_verdict() {
     }
     server.shutdown().await;
 }
+
+#[test]
+fn target_token_devices_authenticate_against_serve_and_anonymous_ones_are_refused() {
+    let mut s = load(std::path::Path::new("scenarios/tokens-and-tenants.yaml")).expect("loads");
+    s.load.time_scale = TIME_SCALE;
+    let run = run_against_serve(&s, TIME_SCALE).expect("serve is reachable");
+    common::assert_no_violations(&run);
+    // 60 gateway + 60 target-token devices; the 20 anonymous ones never get in.
+    assert_eq!(run.stats.updates_succeeded, 120);
+    assert!(
+        common::status_count(&run, 401) >= 20,
+        "anonymous polls refused"
+    );
+}

@@ -13,6 +13,8 @@ pub enum Purpose {
     Device = 0,
     /// The device's network link (loss, latency, window phase).
     Link = 1,
+    /// The device's generated target token (`auth: target_token`).
+    Token = 2,
 }
 
 /// The stream for `purpose` of device `device` in a run seeded with `seed`.

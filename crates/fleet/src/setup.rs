@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
+use crate::scenario::tokens::generated_token;
 use crate::scenario::{
-    Campaign, CampaignType, DeviceKind, FaultKind, FleetGroup, OtauAck, Protocol, Scenario,
-    Selector,
+    Campaign, CampaignType, DeviceAuth, DeviceKind, FaultKind, FleetGroup, OtauAck, Protocol,
+    Scenario, Selector,
 };
 use fleetsim_core::connectivity::Link;
 use fleetsim_core::message::{ContentId, Request, Response};
@@ -51,6 +52,44 @@ pub struct Group {
     pub cpg: ConstrainedSettings,
     /// ConstrainedGateway twin index of the group's first device (`cpg` groups).
     pub twin_base: usize,
+    /// How its DDI devices authenticate.
+    pub auth: GroupAuth,
+}
+
+/// How a group's DDI devices authenticate (scenario `fleet[].auth`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupAuth {
+    /// The fleet-wide header: the gateway token, if the run has one.
+    Fleet,
+    /// No `Authorization` header.
+    None,
+    /// Per device, in group order: its `TargetToken <t>` header value.
+    TargetTokens(Vec<String>),
+}
+
+impl Group {
+    /// The `Authorization` header device `number` sends, given the run's
+    /// fleet-wide one.
+    pub fn authorization<'a>(&'a self, number: u64, fleet: Option<&'a str>) -> Option<&'a str> {
+        match &self.auth {
+            GroupAuth::Fleet => fleet,
+            GroupAuth::None => None,
+            GroupAuth::TargetTokens(headers) => number
+                .checked_sub(self.first)
+                .and_then(|i| headers.get(usize::try_from(i).ok()?))
+                .map(String::as_str),
+        }
+    }
+
+    /// Device `number`'s target token, when the group uses target tokens.
+    pub fn target_token(&self, number: u64) -> Option<&str> {
+        match self.auth {
+            GroupAuth::TargetTokens(_) => self
+                .authorization(number, None)
+                .and_then(|h| h.strip_prefix("TargetToken ")),
+            _ => None,
+        }
+    }
 }
 
 impl Group {
@@ -149,6 +188,13 @@ impl Setup {
         let mut server = Server::new(ServerConfig {
             tenant: s.server.tenant.clone(),
             gateway_token: s.server.gateway_token.clone(),
+            target_token_auth: s.fleet.iter().any(|g| {
+                g.protocol == Protocol::Ddi
+                    && matches!(
+                        g.auth,
+                        DeviceAuth::TargetToken | DeviceAuth::TargetTokenFile(_)
+                    )
+            }),
             polling_sleep: s.server.polling.0,
             polling_jitter: s.server.polling_jitter.0,
             max_status_entries_per_action: s.server.max_status_entries_per_action,
@@ -164,6 +210,7 @@ impl Setup {
                 group
             })
             .collect();
+        register_token_targets(&mut server, &groups);
         let mut sidekick = ConstrainedGateway::new(SidekickConfig {
             origin: EMBEDDED_ORIGIN.to_string(),
             epoch_s: 0,
@@ -282,10 +329,7 @@ fn build_group(s: &Scenario, g: &FleetGroup, first: u64) -> Group {
     Group {
         name: g.name.clone(),
         kind: g.kind,
-        prefix: g
-            .id_prefix
-            .clone()
-            .unwrap_or_else(|| format!("{}-", g.kind.as_str().replace('_', "-"))),
+        prefix: g.prefix(),
         first,
         count: u64::from(g.count),
         link: Link::new(&g.connectivity.link_spec()),
@@ -298,6 +342,7 @@ fn build_group(s: &Scenario, g: &FleetGroup, first: u64) -> Group {
             ..ConstrainedSettings::default()
         },
         twin_base: 0,
+        auth: group_auth(s, g, first),
         settings: ClientSettings {
             install_time: g.install_time.0,
             install_failure: g.install_failure.0,
@@ -306,6 +351,46 @@ fn build_group(s: &Scenario, g: &FleetGroup, first: u64) -> Group {
             default_poll: s.server.polling.0,
             ..ClientSettings::default()
         },
+    }
+}
+
+/// Creates the targets of target-token groups with their tokens, as an
+/// operator provisions them, and turns TargetToken auth on (ddi.md §2).
+fn register_token_targets(server: &mut Server, groups: &[Group]) {
+    for g in groups.iter().filter(|g| g.protocol == Protocol::Ddi) {
+        for n in g.first..g.first + g.count {
+            if let Some(token) = g.target_token(n) {
+                let id = format!("{}{n:05}", g.prefix);
+                server.register_target(&id, n, Some(token.to_string()));
+            }
+        }
+    }
+}
+
+/// The `Authorization` values of group `g`, whose first device is `first`.
+fn group_auth(s: &Scenario, g: &FleetGroup, first: u64) -> GroupAuth {
+    let numbers = first..first + u64::from(g.count);
+    let header = |t: &str| format!("TargetToken {t}");
+    match &g.auth {
+        DeviceAuth::Gateway => GroupAuth::Fleet,
+        DeviceAuth::None => GroupAuth::None,
+        DeviceAuth::TargetToken => GroupAuth::TargetTokens(
+            numbers
+                .map(|n| header(&generated_token(s.seed, n)))
+                .collect(),
+        ),
+        DeviceAuth::TargetTokenFile(file) => {
+            let prefix = g.prefix();
+            GroupAuth::TargetTokens(
+                numbers
+                    .map(|n| {
+                        let id = format!("{prefix}{n:05}");
+                        // The loader checked that every device has a line.
+                        file.tokens.get(&id).map_or_else(String::new, |t| header(t))
+                    })
+                    .collect(),
+            )
+        }
     }
 }
 

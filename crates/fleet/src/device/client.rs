@@ -21,8 +21,14 @@ use fleetsim_core::time::Time;
 
 /// A protocol client as the fleet drives it.
 pub trait DeviceClient: Client<Event: Observation> {
-    /// The client's environment, for the device `id` of `group`.
-    fn env<'a>(&self, env: &'a Env<'a>, group: &'a Group, id: &'a str) -> Self::Env<'a>;
+    /// The client's environment, for device `number`, `id`, of `group`.
+    fn env<'a>(
+        &self,
+        env: &'a Env<'a>,
+        group: &'a Group,
+        number: u64,
+        id: &'a str,
+    ) -> Self::Env<'a>;
 
     /// Sees a delivery before the client does (device `number`, `id`).
     fn delivered(
@@ -38,12 +44,18 @@ pub trait DeviceClient: Client<Event: Observation> {
 }
 
 impl DeviceClient for DdiClient {
-    fn env<'a>(&self, env: &'a Env<'a>, group: &'a Group, id: &'a str) -> ClientEnv<'a> {
+    fn env<'a>(
+        &self,
+        env: &'a Env<'a>,
+        group: &'a Group,
+        number: u64,
+        id: &'a str,
+    ) -> ClientEnv<'a> {
         ClientEnv {
             base_url: env.base_url,
             tenant: env.tenant,
             controller_id: id,
-            authorization: env.authorization,
+            authorization: group.authorization(number, env.authorization),
             catalog: env.setup.server.catalog(),
             settings: &group.settings,
         }
@@ -51,7 +63,7 @@ impl DeviceClient for DdiClient {
 }
 
 impl DeviceClient for OtauClient {
-    fn env<'a>(&self, env: &'a Env<'a>, group: &'a Group, cik: &'a str) -> OtauEnv<'a> {
+    fn env<'a>(&self, env: &'a Env<'a>, group: &'a Group, _: u64, cik: &'a str) -> OtauEnv<'a> {
         OtauEnv {
             base_url: env.base_url,
             cik,
@@ -62,7 +74,13 @@ impl DeviceClient for OtauClient {
 }
 
 impl DeviceClient for ConstrainedClient {
-    fn env<'a>(&self, env: &'a Env<'a>, group: &'a Group, id: &'a str) -> ConstrainedEnv<'a> {
+    fn env<'a>(
+        &self,
+        env: &'a Env<'a>,
+        group: &'a Group,
+        _: u64,
+        id: &'a str,
+    ) -> ConstrainedEnv<'a> {
         ConstrainedEnv {
             base_url: env.base_url,
             device: id,
@@ -104,7 +122,7 @@ pub(super) fn transmit<C: DeviceClient>(
     cx: Cx<'_>,
     events: &mut Vec<C::Event>,
 ) -> Option<(ReqKind, Transmit)> {
-    let env = c.env(cx.env, cx.group, cx.id);
+    let env = c.env(cx.env, cx.group, cx.number, cx.id);
     let sent = c.poll_transmit(cx.now, &env, cx.rng, events)?;
     let kind = c.request_kind();
     if let Some(codes) = C::Event::TRANSPORT {
@@ -125,7 +143,7 @@ pub(super) fn respond<C: DeviceClient>(
         cx.trace.delivered(codes, cx.now, &delivery);
     }
     c.delivered(cx.now, &delivery, cx.number, cx.id, oracle);
-    let env = c.env(cx.env, cx.group, cx.id);
+    let env = c.env(cx.env, cx.group, cx.number, cx.id);
     c.handle_response(cx.now, delivery, &env, cx.rng, events);
 }
 
@@ -137,7 +155,7 @@ pub(super) fn published<C: DeviceClient>(
     events: &mut Vec<C::Event>,
 ) {
     cx.trace.published(cx.now, result);
-    let env = c.env(cx.env, cx.group, cx.id);
+    let env = c.env(cx.env, cx.group, cx.number, cx.id);
     c.handle_published(cx.now, result, &env, cx.rng, events);
 }
 
@@ -149,6 +167,6 @@ pub(super) fn message<C: DeviceClient>(
     events: &mut Vec<C::Event>,
 ) {
     cx.trace.message(cx.now, value);
-    let env = c.env(cx.env, cx.group, cx.id);
+    let env = c.env(cx.env, cx.group, cx.number, cx.id);
     c.handle_message(cx.now, alias, value, &env, cx.rng, events);
 }

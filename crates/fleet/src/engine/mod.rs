@@ -126,9 +126,11 @@ impl Engine {
         let include = |n| selection.includes(n);
         let Fleet { devices, ledger } = Fleet::new(scenario, &setup, include, |_| None, 0);
         for d in devices.iter().filter(|d| d.is_ddi()) {
+            let token = setup.groups[usize::from(d.group)].target_token(d.number);
+            let token = token.map(str::to_string);
             setup
                 .server
-                .register_target(&d.controller_id, d.number, None);
+                .register_target(&d.controller_id, d.number, token);
         }
         let end = Time(scenario.duration.0.as_millis());
         let mut queue = Queue::default();

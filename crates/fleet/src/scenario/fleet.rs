@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::auth::{DeviceAuth, TokenFile};
 use super::units::{Duration, Fraction, Size};
 use fleetsim_core::time::Span;
 
@@ -105,6 +106,18 @@ pub struct FleetGroup {
     /// OTAU device behaviour (`protocol: otau` / `otau_mqtt` only).
     #[serde(default)]
     pub otau: OtauDevice,
+    /// How DDI devices authenticate (ddi.md §2).
+    #[serde(default)]
+    pub auth: DeviceAuth,
+}
+
+impl FleetGroup {
+    /// The controller-id prefix: `id_prefix`, or the kind's name and `-`.
+    pub fn prefix(&self) -> String {
+        self.id_prefix
+            .clone()
+            .unwrap_or_else(|| format!("{}-", self.kind.as_str().replace('_', "-")))
+    }
 }
 
 /// How an OTAU device behaves (otau.md §9, §11); the defaults are the seed client's.

@@ -22,6 +22,7 @@
 //!     .starts_with("x.yaml:2:11: "));
 //! ```
 
+pub mod auth;
 pub mod campaign;
 pub mod capacity;
 mod checks;
@@ -34,6 +35,7 @@ pub mod model;
 pub mod secrets;
 mod server_spec;
 pub mod text;
+pub mod tokens;
 pub mod units;
 
 use std::fmt;
@@ -76,7 +78,14 @@ impl fmt::Display for ScenarioError {
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
     let text = text::read(&file, path)?;
-    load_str(&file, &text)
+    load_str_in(&file, &text, scenario_dir(path))
+}
+
+/// The directory a scenario's relative paths (token files) start from.
+fn scenario_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Reads and validates the scenario at `path`, and checks it against what
@@ -84,15 +93,21 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 pub fn load_within(path: &Path, capacity: &Capacity) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
     let text = text::read(&file, path)?;
-    let scenario = load_str(&file, &text)?;
+    let scenario = load_str_in(&file, &text, scenario_dir(path))?;
     capacity
         .check(&scenario)
         .map_err(|(path, message)| located(&file, &text, &path, message))?;
     Ok(scenario)
 }
 
-/// Parses and validates scenario `text`; `file` names it in errors.
+/// Parses and validates scenario `text`; `file` names it in errors. Token
+/// files are read relative to the current directory.
 pub fn load_str(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    load_str_in(file, text, Path::new("."))
+}
+
+/// [`load_str`] with token files read relative to `dir`.
+fn load_str_in(file: &str, text: &str, dir: &Path) -> Result<Scenario, ScenarioError> {
     let text = text::strip_bom(text);
     let at = |line, column, message: String| ScenarioError {
         file: file.to_string(),
@@ -115,8 +130,10 @@ pub fn load_str(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         at(line, column, clean_message(&e.to_string()))
     };
     expansion::check(text).map_err(yaml_error)?;
-    let scenario: Scenario = serde_yaml::from_str(text).map_err(yaml_error)?;
+    let mut scenario: Scenario = serde_yaml::from_str(text).map_err(yaml_error)?;
     validate(&scenario).map_err(|(path, message)| located(file, text, &path, message))?;
+    tokens::read_token_files(&mut scenario, dir)
+        .map_err(|(path, message)| located(file, text, &path, message))?;
     Ok(scenario)
 }
 

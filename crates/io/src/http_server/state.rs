@@ -164,7 +164,8 @@ impl State {
             .filter(|g| g.protocol == Protocol::OtauMqtt && g.count > 0)
             .map(|g| g.first..g.first + g.count)
             .collect();
-        State {
+        let token_targets = token_targets(&groups);
+        let mut state = State {
             server,
             otau,
             sidekick,
@@ -179,7 +180,16 @@ impl State {
             mqtt_devices,
             mqtt_written: Vec::new(),
             mqtt_kick: Default::default(),
+        };
+        // Target-token devices were created with their tokens (an operator
+        // provisions them): they cannot register by polling, so they are
+        // the campaigns' targets from the start.
+        if state.director.has_campaigns() {
+            for cid in token_targets {
+                state.register(cid, Time::ZERO);
+            }
         }
+        state
     }
 
     /// Answers one request at scenario time `now`; `None` means "drop the
@@ -380,3 +390,17 @@ impl State {
 #[cfg(test)]
 #[path = "state_tests.rs"]
 mod tests;
+
+/// Controller ids of the scenario's devices that authenticate with their own
+/// target tokens.
+fn token_targets(groups: &[Group]) -> Vec<String> {
+    groups
+        .iter()
+        .filter(|g| g.protocol == Protocol::Ddi)
+        .flat_map(|g| {
+            (g.first..g.first + g.count)
+                .filter(|&n| g.target_token(n).is_some())
+                .map(|n| format!("{}{n:05}", g.prefix))
+        })
+        .collect()
+}

@@ -16,7 +16,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{AdapterError, FleetInfo, MgmtClient, Order, OrderKind, Recorded};
+use super::{AdapterError, FleetInfo, MgmtClient, Order, OrderKind, Recorded, Secret};
 use fleetsim_core::message::{percent_decode, percent_encode, Method};
 use fleetsim_core::time::{civil_from_days, Span};
 
@@ -105,6 +105,9 @@ impl Hawkbit {
             configs["authentication.gatewaytoken.enabled"] = json!(true);
             configs["authentication.gatewaytoken.key"] = json!(token.expose());
         }
+        if fleet.uses_target_tokens() {
+            configs["authentication.targettoken.enabled"] = json!(true);
+        }
         self.client
             .call(
                 Method::Put,
@@ -113,11 +116,11 @@ impl Hawkbit {
                 &[200, 204],
             )
             .await?;
-        for batch in fleet.controller_ids.chunks(TARGET_BATCH) {
-            let body: Vec<Value> = batch
-                .iter()
-                .map(|id| json!({ "controllerId": id, "name": id }))
-                .collect();
+        let tokens = fleet.target_tokens.iter().chain(std::iter::repeat(&None));
+        let targets: Vec<(&String, &Option<Secret>)> =
+            fleet.controller_ids.iter().zip(tokens).collect();
+        for batch in targets.chunks(TARGET_BATCH) {
+            let body: Vec<Value> = batch.iter().map(|(id, t)| target_json(id, t)).collect();
             let resp = self
                 .client
                 .send(
@@ -128,17 +131,36 @@ impl Hawkbit {
                 )
                 .await?;
             if resp.status == 409 {
-                // Some exist already (an earlier run): create the rest one by one.
-                for id in batch {
-                    let one = [json!({ "controllerId": id, "name": id })];
-                    self.client
-                        .call(Method::Post, "/rest/v1/targets", Some(&one), &[201, 409])
-                        .await?;
+                // Some exist already (an earlier run): create the rest one by
+                // one, and give existing ones the token the device will use.
+                for (id, token) in batch {
+                    self.create_or_update(id, token).await?;
                 }
             } else {
                 self.client
                     .check(Method::Post, "/rest/v1/targets", resp, &[201])?;
             }
+        }
+        Ok(())
+    }
+
+    /// Creates target `id`; if it exists and the device has a token, sets it.
+    async fn create_or_update(
+        &mut self,
+        id: &str,
+        token: &Option<Secret>,
+    ) -> Result<(), AdapterError> {
+        let one = [target_json(id, token)];
+        let created = self
+            .client
+            .call(Method::Post, "/rest/v1/targets", Some(&one), &[201, 409])
+            .await?;
+        if let (Some(t), 409) = (token, created.status) {
+            let path = format!("/rest/v1/targets/{id}");
+            let body = json!({ "securityToken": t.expose() });
+            self.client
+                .call(Method::Put, &path, Some(&body), &[200])
+                .await?;
         }
         Ok(())
     }
@@ -364,6 +386,14 @@ fn wall_clock_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The Management API body that creates target `id` (with its token).
+fn target_json(id: &str, token: &Option<Secret>) -> Value {
+    match token {
+        Some(t) => json!({ "controllerId": id, "name": id, "securityToken": t.expose() }),
+        None => json!({ "controllerId": id, "name": id }),
+    }
 }
 
 /// `.../targets/{controllerId}/actions/{id}` → the controller id.

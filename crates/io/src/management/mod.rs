@@ -108,6 +108,16 @@ pub struct FleetInfo {
     pub polling: Span,
     /// Gateway token the devices use, if any.
     pub gateway_token: Option<Secret>,
+    /// Per device, in device order: the target token it authenticates
+    /// with (`fleet[].auth: target_token`), which its target is created with.
+    pub target_tokens: Vec<Option<Secret>>,
+}
+
+impl FleetInfo {
+    /// True when some device authenticates with its own target token.
+    pub fn uses_target_tokens(&self) -> bool {
+        self.target_tokens.iter().any(Option::is_some)
+    }
 }
 
 /// One file of a campaign, with its bytes.

@@ -364,6 +364,14 @@ async fn prepare_manager(
             .collect(),
         polling: scenario.server.polling.0,
         gateway_token: reach.token.clone().map(crate::management::Secret::new),
+        target_tokens: setup
+            .groups
+            .iter()
+            .flat_map(|g| {
+                (g.first..g.first + g.count)
+                    .map(move |n| g.target_token(n).map(crate::management::Secret::new))
+            })
+            .collect(),
     })
     .await?;
     Ok(Some((m, cfg.api)))
@@ -502,7 +510,14 @@ async fn preflight(
     setup: &Setup,
     authorization: Option<&str>,
 ) -> Result<(), RuntimeError> {
-    let id = setup.controller_id(0);
+    // The first DDI device polls, with its own credentials.
+    let first_ddi = setup
+        .groups
+        .iter()
+        .find(|g| g.count > 0 && g.protocol == Protocol::Ddi);
+    let number = first_ddi.map_or(0, |g| g.first);
+    let authorization = first_ddi.map_or(authorization, |g| g.authorization(number, authorization));
+    let id = setup.controller_id(number);
     let url = format!("{base}/{tenant}/controller/v1/{id}");
     let mut req = Request::new(Method::Get, url.clone());
     req.headers
@@ -513,10 +528,7 @@ async fn preflight(
     let shown = format!("{base}/{tenant}/controller/v1/…");
     // A fleet of OTAU or CPG devices only talks to its own kind of server,
     // which need not know DDI: any HTTP answer shows the target is there.
-    let ddi = setup
-        .groups
-        .iter()
-        .any(|g| g.count > 0 && g.protocol == Protocol::Ddi);
+    let ddi = first_ddi.is_some();
     match http.execute(0, req, Injected::default()).await {
         Delivery::Complete(_) if !ddi => Ok(()),
         Delivery::Broken(e, _) => Err(RuntimeError::Unreachable {

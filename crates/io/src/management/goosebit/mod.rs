@@ -165,6 +165,11 @@ impl Goosebit {
                 "goosebit does not accept GatewayToken authorization; remove server.gateway_token from the scenario".into(),
             ));
         }
+        if fleet.uses_target_tokens() {
+            return Err(AdapterError::Unsupported(
+                "goosebit does not accept TargetToken authorization; use fleet[].auth: none".into(),
+            ));
+        }
         // The session is usable (the token works for the REST API).
         self.client
             .call(Method::Get, "/api/v1/rollouts", None::<&()>, &[200])
