@@ -341,7 +341,7 @@ fn not_cancelable(message: String) -> Response {
     wire::error(
         405,
         "org.eclipse.hawkbit.repository.exception.CancelActionNotAllowedException",
-        "hawkbit.server.error.action.notcancelable",
+        "hawkbit.server.error.action.notCancelable",
         message,
     )
 }
@@ -350,7 +350,7 @@ fn not_force_quitable(message: String) -> Response {
     wire::error(
         405,
         "org.eclipse.hawkbit.repository.exception.ForceQuitActionNotAllowedException",
-        "hawkbit.server.error.action.notforcequitable",
+        "hawkbit.server.error.action.notForceQuitable",
         message,
     )
 }

@@ -540,7 +540,7 @@ fn actions_history_and_cancel_rules() {
     let (st, e) = h.call(Method::Delete, &format!("{path}?force=true"), None);
     assert_eq!(
         (st, e["errorCode"].clone()),
-        (405, json!("hawkbit.server.error.action.notforcequitable"))
+        (405, json!("hawkbit.server.error.action.notForceQuitable"))
     );
     assert_eq!(h.call(Method::Delete, &path, None).0, 204);
     assert_eq!(h.call(Method::Get, &path, None).1["type"], "cancel");
