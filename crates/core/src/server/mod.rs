@@ -17,6 +17,8 @@
 //! - `ddi.rs`: routing, authentication, content negotiation; root poll and `configData`.
 //! - `call.rs`: one DDI request being answered, as the router hands it to the handlers.
 //! - `deployment.rs`: `deploymentBase`, `installedBase`, `cancelAction` and both feedbacks.
+//! - `assignment.rs`: what assignments do to their target — assigned set,
+//!   `updateStatus`, superseding open actions, `PUT installedBase`.
 //! - `artifacts.rs`: artifact lists and downloads (Range, `If-Match`, `.MD5SUM`).
 //! - `respond.rs`: JSON bodies, ETags, hawkBit error bodies.
 //! - `fault.rs`: "broken server" modes, the time windows they are active in, and
