@@ -323,3 +323,33 @@ fn feedback_codes_are_stored_and_the_last_deployment_code_kept() {
     assert!(h.post(&cancel, &with_code(r#","code":-3"#)).is_success());
     assert_eq!((last_code(&h), last_entry_code(&h)), (Some(7), Some(-3)));
 }
+
+/// `DdiInstalledBaseTest.deploymentActionsOfSameDsWithCancelledAction`: a
+/// later, canceled assignment of the installed set does not replace the
+/// finished action as installedBase, and canceled actions are no installedBase.
+#[test]
+fn a_canceled_action_of_the_installed_set_is_not_installed_base() {
+    let mut h = H::new();
+    let ds1 = add_set(&mut h, "1", true);
+    let ds2 = add_set(&mut h, "2", true);
+    let a1 = assign(&mut h, ds1, None);
+    assert!(h.feedback(a1, "closed", "success").is_success());
+    let a2 = assign(&mut h, ds2, None);
+    let a3 = assign(&mut h, ds1, None);
+    for a in [a2, a3] {
+        assert!(h.s.cancel(h.now, CID, a, false));
+        assert!(h.cancel_feedback(a, "closed", "success").is_success());
+    }
+    let root = h.root();
+    assert!(root.links.deployment_base.is_none());
+    let installed = root.links.installed_base.expect("installedBase").href;
+    assert_eq!(installed, H::url(&format!("/installedBase/{a1}")));
+    assert_eq!(h.get(&format!("/installedBase/{a1}")).status, 200);
+    for a in [a2, a3] {
+        assert_eq!(h.get(&format!("/installedBase/{a}")).status, 404);
+    }
+    assert_eq!(
+        (assigned(&h), update_status(&h)),
+        (Some(ds1), UpdateStatus::InSync)
+    );
+}
