@@ -322,6 +322,8 @@ fn feedback_codes_are_stored_and_the_last_deployment_code_kept() {
     let cancel = format!("/cancelAction/{a}/feedback");
     assert!(h.post(&cancel, &with_code(r#","code":-3"#)).is_success());
     assert_eq!((last_code(&h), last_entry_code(&h)), (Some(7), Some(-3)));
+    let history = h.s.action_history(CID, a).expect("history");
+    assert_eq!(history.last().and_then(|r| r.code), Some(-3));
 }
 
 /// `DdiInstalledBaseTest.deploymentActionsOfSameDsWithCancelledAction`: a

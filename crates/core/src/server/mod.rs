@@ -322,6 +322,8 @@ pub struct StatusRecord {
     pub at: Time,
     /// Its messages, server messages (`Update Server: ...`) included.
     pub messages: Vec<String>,
+    /// The `status.code` the device sent with it, if any.
+    pub code: Option<i32>,
 }
 
 /// Actions a target can have over a run; action ids are `index * this + n`.
@@ -520,6 +522,7 @@ impl Server {
             status: e.status,
             at: e.at,
             messages: e.messages.iter().map(|m| m.to_string()).collect(),
+            code: e.code,
         });
         Some(records.collect())
     }
