@@ -127,8 +127,8 @@ async fn management_api_drives_a_device_update_end_to_end() {
         .mgmt(Method::GET, &format!("/targets/dev-1/actions/{aid}"), None)
         .await;
     assert_eq!(
-        (action["status"].clone(), action["detailStatus"].clone()),
-        (json!("finished"), json!("finished"))
+        (action["active"].clone(), action["status"].clone()),
+        (json!(false), json!("finished"))
     );
     let (_, target) = c.mgmt(Method::GET, "/targets/dev-1", None).await;
     assert_eq!(target["updateStatus"], "in_sync");
@@ -166,7 +166,7 @@ async fn management_api_drives_a_device_update_end_to_end() {
     let (_, action) = c
         .mgmt(Method::GET, &format!("/targets/dev-2/actions/{aid2}"), None)
         .await;
-    assert_eq!(action["detailStatus"], "canceled");
+    assert_eq!(action["status"], "canceled");
     bounded("shutdown", server.shutdown()).await;
 }
 

@@ -19,7 +19,7 @@ use crate::time::{Span, Time};
 use super::call::Call;
 use super::fault::Active;
 use super::state::{Emitter, Target};
-use super::{artifacts, deployment, respond, ActionStatus, Server, ServerConfig};
+use super::{artifacts, assignment, deployment, respond, ActionStatus, Server, ServerConfig};
 
 /// Longest attribute key or value (JCM `updateControllerAttributes`).
 const MAX_ATTRIBUTE_LEN: usize = 128;
@@ -39,6 +39,8 @@ enum Route<'a> {
     CancelAction(&'a str),
     CancelFeedback(&'a str),
     InstalledBase(&'a str),
+    /// `PUT installedBase` (offline assignment, `assignment.rs`).
+    InstalledVersion,
     ArtifactList(&'a str),
     ArtifactFile(&'a str, &'a str),
 }
@@ -53,6 +55,7 @@ impl<'a> Route<'a> {
             ["cancelAction", id] => Route::CancelAction(id),
             ["cancelAction", id, "feedback"] => Route::CancelFeedback(id),
             ["installedBase", id] => Route::InstalledBase(id),
+            ["installedBase"] => Route::InstalledVersion,
             ["softwaremodules", sm, "artifacts"] => Route::ArtifactList(sm),
             ["softwaremodules", sm, "artifacts", file] => Route::ArtifactFile(sm, file),
             _ => return None,
@@ -62,7 +65,7 @@ impl<'a> Route<'a> {
     /// The one method the route takes (GET routes also answer HEAD).
     fn method(self) -> Method {
         match self {
-            Route::ConfigData => Method::Put,
+            Route::ConfigData | Route::InstalledVersion => Method::Put,
             Route::DeploymentFeedback(_) | Route::CancelFeedback(_) => Method::Post,
             _ => Method::Get,
         }
@@ -131,6 +134,7 @@ pub(super) fn dispatch(server: &mut Server, now: Time, req: &Request, faults: &A
         Route::CancelAction(id) => deployment::cancel_action(server, &call, id),
         Route::CancelFeedback(id) => deployment::cancel_feedback(server, &call, id),
         Route::InstalledBase(id) => deployment::installed_base(server, &call, id),
+        Route::InstalledVersion => assignment::put_installed(server, &call),
         Route::ArtifactList(sm) => artifacts::list(server, &call, sm),
         Route::ArtifactFile(sm, file) => return artifacts::file(server, &call, sm, file, head),
     };
@@ -232,6 +236,7 @@ fn root(server: &mut Server, call: &Call<'_>) -> Response {
         target.created_at = call.now;
     }
     target.last_request = call.now;
+    target.polled();
     let mut ev = Emitter::new(&call.cid, call.now, &mut server.events);
     target.cancel_lapsed(&mut ev, cap);
     target.polls = target.polls.wrapping_add(1);

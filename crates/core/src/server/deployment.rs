@@ -288,21 +288,29 @@ fn record(
             "Action {id}: at most {max_entries} status entries allowed"
         ));
     }
-    action.push(entry, call.now, messages);
+    action.push_coded(entry, call.now, messages, feedback.status.code);
     let mut ev = Emitter::new(&call.cid, call.now, &mut server.events);
+    // The target side (assigned set, updateStatus) follows in `assignment.rs`.
     match effect {
         Effect::None => {}
         Effect::Finish => {
             action.close(&mut ev, ActionStatus::Finished);
-            target.installed = Some(id);
+            target.finished(id);
             target.request_config = true;
         }
-        Effect::Fail => action.close(&mut ev, ActionStatus::Error),
+        Effect::Fail => {
+            action.close(&mut ev, ActionStatus::Error);
+            target.failed();
+        }
         Effect::Downloaded => {
             action.close(&mut ev, ActionStatus::Downloaded);
+            target.downloaded();
             target.request_config = true;
         }
-        Effect::CancelDone => action.close(&mut ev, ActionStatus::Canceled),
+        Effect::CancelDone => {
+            action.close(&mut ev, ActionStatus::Canceled);
+            target.cancellation_done(id);
+        }
         Effect::Resume => action.set_status(&mut ev, ActionStatus::Running),
     }
     Response::status(200)
@@ -325,7 +333,7 @@ fn store_late(
         .and_then(|t| t.action_mut(id))
     {
         if !action.history_full(cap) {
-            action.push(entry, call.now, messages);
+            action.push_coded(entry, call.now, messages, feedback.status.code);
         }
     }
     Response::status(200)
@@ -352,7 +360,18 @@ pub(super) fn deployment_feedback(server: &mut Server, call: &Call<'_>, id: &str
         }
         return Response::status(410);
     }
-    record(server, call, id, &feedback, mapped)
+    let resp = record(server, call, id, &feedback, mapped);
+    // hawkBit `lastActionStatusCode`: deployment feedback only, `null` when absent.
+    if resp.status == 200 {
+        let action = server
+            .targets
+            .get_mut(&call.cid)
+            .and_then(|t| t.action_mut(id));
+        if let Some(action) = action {
+            action.last_code = feedback.status.code;
+        }
+    }
+    resp
 }
 
 /// `GET {base}/cancelAction/{id}`: 200 only while CANCELING/CANCELED.

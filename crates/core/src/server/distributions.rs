@@ -29,6 +29,9 @@ pub(super) struct Distribution {
     /// Distribution set type key (`os`, `os_app`, `app`).
     pub(super) kind: String,
     pub(super) created_at: Time,
+    /// hawkBit `requiredMigrationStep`: a new assignment does not supersede
+    /// an open action of this set (`overrideObsoleteUpdateActions`).
+    pub(super) required_migration_step: bool,
 }
 
 /// Distributions, modules and the catalog of their contents.
@@ -69,6 +72,7 @@ impl Repo {
             version: spec.version,
             kind: "os_app".to_string(),
             created_at: Time::ZERO,
+            required_migration_step: false,
         });
         DistributionId(self.distributions.len() as u64)
     }
@@ -76,6 +80,21 @@ impl Repo {
     pub(super) fn distribution(&self, id: DistributionId) -> Option<&Distribution> {
         let index = usize::try_from(id.0.checked_sub(1)?).ok()?;
         self.distributions.get(index)
+    }
+
+    /// The set named `name` with version `version` (DDI `PUT installedBase`).
+    pub(super) fn find(&self, name: &str, version: &str) -> Option<DistributionId> {
+        let i = self
+            .distributions
+            .iter()
+            .position(|d| d.name == name && d.version == version)?;
+        Some(DistributionId(i as u64 + 1))
+    }
+
+    /// True for a set marked `requiredMigrationStep`.
+    pub(super) fn is_migration_step(&self, id: DistributionId) -> bool {
+        self.distribution(id)
+            .is_some_and(|d| d.required_migration_step)
     }
 
     pub(super) fn module(&self, id: u64) -> Option<&Module> {

@@ -17,6 +17,8 @@
 //! - `ddi.rs`: routing, authentication, content negotiation; root poll and `configData`.
 //! - `call.rs`: one DDI request being answered, as the router hands it to the handlers.
 //! - `deployment.rs`: `deploymentBase`, `installedBase`, `cancelAction` and both feedbacks.
+//! - `assignment.rs`: what assignments do to their target — assigned set,
+//!   `updateStatus`, superseding open actions, `PUT installedBase`.
 //! - `artifacts.rs`: artifact lists and downloads (Range, `If-Match`, `.MD5SUM`).
 //! - `respond.rs`: JSON bodies, ETags, hawkBit error bodies.
 //! - `fault.rs`: "broken server" modes, the time windows they are active in, and
@@ -56,6 +58,7 @@ macro_rules! or_answer {
 }
 
 mod artifacts;
+mod assignment;
 mod call;
 pub mod cdn;
 pub mod constrained;
@@ -103,6 +106,10 @@ pub struct ServerConfig {
     pub max_messages_per_status: u32,
     /// Controller attributes per target (`configData`).
     pub max_attributes: u32,
+    /// hawkBit `repository.actions.autoclose.enabled`: a new assignment closes
+    /// the open actions it makes obsolete (CANCELED, the device is not told)
+    /// instead of canceling them through the device.
+    pub autoclose: bool,
 }
 
 impl Default for ServerConfig {
@@ -116,6 +123,7 @@ impl Default for ServerConfig {
             max_status_entries_per_action: 1000,
             max_messages_per_status: 50,
             max_attributes: 100,
+            autoclose: false,
         }
     }
 }
@@ -314,6 +322,8 @@ pub struct StatusRecord {
     pub at: Time,
     /// Its messages, server messages (`Update Server: ...`) included.
     pub messages: Vec<String>,
+    /// The `status.code` the device sent with it, if any.
+    pub code: Option<i32>,
 }
 
 /// Actions a target can have over a run; action ids are `index * this + n`.
@@ -389,8 +399,9 @@ impl Server {
     }
 
     /// Assigns `dist` to a target; `None` if the target or the distribution is
-    /// unknown. Active actions that are not already being canceled turn
-    /// CANCELING (superseded, ddi.md §3). `weight` defaults to 1000.
+    /// unknown. Open actions not already being canceled turn CANCELING
+    /// (superseded, ddi.md §3), unless their set is a migration step; with
+    /// [`ServerConfig::autoclose`] they are closed instead. `weight` defaults to 1000.
     pub fn assign(
         &mut self,
         now: Time,
@@ -403,22 +414,11 @@ impl Server {
         self.repo.distribution(dist)?;
         let cap = self.config.max_status_entries_per_action;
         let target = self.targets.get_mut(controller_id)?;
-        // Ids derive from the target's index, not a global counter, so a
-        // device's ids do not depend on which other devices exist: shards and
-        // single-device replays see the same ids as the whole run.
-        let seq = target.actions.len() as u64 + 1;
-        if seq >= ACTIONS_PER_TARGET {
-            return None;
-        }
-        let id = ActionId(
-            target
-                .index
-                .saturating_mul(ACTIONS_PER_TARGET)
-                .saturating_add(seq),
-        );
+        let id = target.next_action_id()?;
         let mut ev = state::Emitter::new(controller_id, now, &mut self.events);
-        target.supersede(&mut ev, cap);
+        target.supersede(&mut ev, cap, &self.repo, self.config.autoclose);
         target.create_action(&mut ev, id, dist, kind, weight.unwrap_or(1000), window);
+        target.assigned_to(dist);
         Some(id)
     }
 
@@ -437,7 +437,11 @@ impl Server {
             return false;
         };
         let mut ev = state::Emitter::new(controller_id, now, &mut self.events);
-        target.cancel(&mut ev, action, force, cap)
+        let done = target.cancel(&mut ev, action, force, cap);
+        if done && force {
+            target.cancellation_done(action);
+        }
+        done
     }
 
     /// The faults active at `now` that apply to the OTAU core: the status
@@ -518,6 +522,7 @@ impl Server {
             status: e.status,
             at: e.at,
             messages: e.messages.iter().map(|m| m.to_string()).collect(),
+            code: e.code,
         });
         Some(records.collect())
     }

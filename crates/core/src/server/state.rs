@@ -11,10 +11,12 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::num::NonZeroU32;
 
 use crate::protocol::ddi::wire::{ActionHistory, HandlingType, MaintenanceWindow};
 use crate::time::Time;
 
+use super::assignment::UpdateStatus;
 use super::{ActionId, ActionStatus, ActionType, DistributionId, MaintenanceSchedule, ServerEvent};
 
 /// Prefix hawkBit puts on server-generated messages; `actionHistory` hides them.
@@ -35,7 +37,12 @@ impl<'a> Emitter<'a> {
         Emitter { cid, now, out }
     }
 
-    fn changed(&mut self, action: ActionId, from: Option<ActionStatus>, to: ActionStatus) {
+    pub(super) fn changed(
+        &mut self,
+        action: ActionId,
+        from: Option<ActionStatus>,
+        to: ActionStatus,
+    ) {
         self.out.push(ServerEvent::ActionStatusChanged {
             controller_id: self.cid.to_string(),
             action,
@@ -52,6 +59,8 @@ pub(super) struct StatusEntry {
     pub(super) status: ActionStatus,
     pub(super) at: Time,
     pub(super) messages: Vec<Cow<'static, str>>,
+    /// The device's `status.code` (hawkBit `ActionStatus.code`).
+    pub(super) code: Option<i32>,
 }
 
 /// An assignment of a distribution to a target.
@@ -65,6 +74,8 @@ pub(super) struct Action {
     pub(super) status: ActionStatus,
     pub(super) active: bool,
     pub(super) history: Vec<StatusEntry>,
+    /// `code` of the last `deploymentBase` feedback (hawkBit `lastActionStatusCode`).
+    pub(super) last_code: Option<i32>,
 }
 
 impl Action {
@@ -90,10 +101,22 @@ impl Action {
         at: Time,
         messages: Vec<Cow<'static, str>>,
     ) {
+        self.push_coded(status, at, messages, None);
+    }
+
+    /// Appends a device entry with its status `code` (the caller has checked the quota).
+    pub(super) fn push_coded(
+        &mut self,
+        status: ActionStatus,
+        at: Time,
+        messages: Vec<Cow<'static, str>>,
+        code: Option<i32>,
+    ) {
         self.history.push(StatusEntry {
             status,
             at,
             messages,
+            code,
         });
     }
 
@@ -214,6 +237,10 @@ pub(super) struct Target {
     pub(super) last_request: Time,
     /// When the target was registered (Management API `createdAt`).
     pub(super) created_at: Time,
+    /// hawkBit `assignedDistributionSet` (see `assignment.rs`); 4 bytes, not 16.
+    pub(super) assigned_ds: Option<NonZeroU32>,
+    /// hawkBit `TargetUpdateStatus`, set where hawkBit sets it (`assignment.rs`).
+    pub(super) update_status: UpdateStatus,
 }
 
 impl Target {
@@ -228,6 +255,8 @@ impl Target {
             attributes: Box::default(),
             last_request: Time::NEVER,
             created_at: Time::ZERO,
+            assigned_ds: None,
+            update_status: UpdateStatus::Unknown,
         }
     }
 
@@ -256,24 +285,6 @@ impl Target {
             .min_by_key(|a| (std::cmp::Reverse(a.weight), a.id))
     }
 
-    /// Turns every active action not yet being canceled into CANCELING (a new
-    /// assignment supersedes it, AbstractDsAssignmentStrategy).
-    pub(super) fn supersede(&mut self, ev: &mut Emitter<'_>, cap: u32) {
-        for a in self
-            .actions
-            .iter_mut()
-            .filter(|a| a.active && !a.status.is_cancel())
-        {
-            a.push_capped(
-                ActionStatus::Canceling,
-                ev.now,
-                "Update Server: cancel obsolete action due to new update",
-                cap,
-            );
-            a.set_status(ev, ActionStatus::Canceling);
-        }
-    }
-
     pub(super) fn create_action(
         &mut self,
         ev: &mut Emitter<'_>,
@@ -292,6 +303,7 @@ impl Target {
             status: ActionStatus::Running,
             active: true,
             history: Vec::new(),
+            last_code: None,
         };
         action.push(
             ActionStatus::Running,

@@ -11,7 +11,7 @@
 //!   the server's clock, read from the distribution set's `createdAt`;
 //! - cancel: `DELETE .../actions/{id}` for each assigned action still open;
 //! - recorded: each target's actions for the campaign's distribution set,
-//!   mapped from `detailStatus`.
+//!   mapped from their status (`status` in hawkBit 1.x, `detailStatus` before).
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -310,18 +310,16 @@ impl Hawkbit {
     }
 }
 
-/// Maps hawkBit's `detailStatus` (lower-case `Action.Status`), or failing
-/// that `status` (`pending`/`finished`).
+/// Maps an action's lower-case `Action.Status`: hawkBit 1.x sends it as
+/// `status` (with `active`); 0.x sent it as `detailStatus` and used `status`
+/// for `pending`/`finished` only, so `detailStatus` wins when present.
 fn recorded_of(a: &Action) -> Recorded {
-    match a.detail_status.as_deref() {
-        Some("finished") | Some("downloaded") => Recorded::Updated,
+    let status = a.detail_status.as_deref().or(a.status.as_deref());
+    match status {
+        Some("finished" | "downloaded") => Recorded::Updated,
         Some("error") => Recorded::Failed,
         Some("canceled") => Recorded::Canceled,
-        Some(_) => Recorded::InProgress,
-        None => match a.status.as_deref() {
-            Some("finished") => Recorded::Updated,
-            _ => Recorded::InProgress,
-        },
+        _ => Recorded::InProgress,
     }
 }
 
@@ -419,6 +417,44 @@ mod tests {
         assert_eq!(hh_mm_ss(Span::secs(30)), "00:00:30");
         assert_eq!(hh_mm_ss(Span::minutes(90)), "01:30:00");
         assert_eq!(hh_mm_ss(Span::secs(200_000)), "23:59:59");
+    }
+
+    fn action(status: Option<&str>, detail: Option<&str>) -> Action {
+        Action {
+            id: 1,
+            status: status.map(String::from),
+            detail_status: detail.map(String::from),
+            links: None,
+        }
+    }
+
+    #[test]
+    fn recorded_reads_hawkbit_1x_status_and_0x_detail_status() {
+        // hawkBit 1.x: no detailStatus, `status` is the real Action.Status.
+        assert_eq!(recorded_of(&action(Some("error"), None)), Recorded::Failed);
+        assert_eq!(
+            recorded_of(&action(Some("canceled"), None)),
+            Recorded::Canceled
+        );
+        assert_eq!(
+            recorded_of(&action(Some("finished"), None)),
+            Recorded::Updated
+        );
+        assert_eq!(
+            recorded_of(&action(Some("downloaded"), None)),
+            Recorded::Updated
+        );
+        for open in ["running", "canceling", "retrieved", "wait_for_confirmation"] {
+            assert_eq!(recorded_of(&action(Some(open), None)), Recorded::InProgress);
+        }
+        // hawkBit 0.x: `status` pending/finished, the real one in detailStatus.
+        let old = action(Some("finished"), Some("error"));
+        assert_eq!(recorded_of(&old), Recorded::Failed);
+        assert_eq!(
+            recorded_of(&action(Some("pending"), None)),
+            Recorded::InProgress
+        );
+        assert_eq!(recorded_of(&action(None, None)), Recorded::InProgress);
     }
 
     #[test]

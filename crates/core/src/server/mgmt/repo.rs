@@ -42,7 +42,7 @@ fn set_json(server: &Server, call: &Call<'_>, id: u64, d: &Distribution) -> Valu
         "type": d.kind,
         "typeName": type_name(SET_TYPES, &d.kind).unwrap_or(&d.kind),
         "modules": modules,
-        "requiredMigrationStep": false,
+        "requiredMigrationStep": d.required_migration_step,
         "complete": true,
         "valid": true,
         "deleted": false,
@@ -97,6 +97,7 @@ pub(super) fn create_sets(server: &mut Server, call: &Call<'_>) -> Response {
             version: d.version.unwrap_or_default(),
             kind: d.kind.unwrap_or_else(|| "os_app".to_string()),
             created_at: call.now,
+            required_migration_step: d.required_migration_step.unwrap_or(false),
         });
         let id = server.repo.distributions.len() as u64;
         if let Some(d) = server.repo.distribution(DistributionId(id)) {
@@ -131,8 +132,8 @@ pub(super) fn get_set(server: &mut Server, call: &Call<'_>, raw: &str) -> Respon
     }
 }
 
-/// `GET /targets/{id}/assignedDS` (the set of the latest assignment not
-/// canceled) or `/installedDS` (the set of the installed action); 204 when none.
+/// `GET /targets/{id}/assignedDS` (the target's stored assigned set, see
+/// `assignment.rs`) or `/installedDS` (the set of the installed action); 204 when none.
 pub(super) fn target_set(
     server: &mut Server,
     call: &Call<'_>,
@@ -142,12 +143,12 @@ pub(super) fn target_set(
     let Some(t) = server.targets.get(cid) else {
         return wire::no_entity("Target", cid);
     };
-    let action = if installed {
-        t.installed.and_then(|id| t.action(id))
+    let dist = if installed {
+        t.installed.and_then(|id| t.action(id)).map(|a| a.dist)
     } else {
-        t.actions.iter().rev().find(|a| !a.status.is_cancel())
+        t.assigned()
     };
-    let Some(dist) = action.map(|a| a.dist) else {
+    let Some(dist) = dist else {
         return Response::status(204);
     };
     match server.repo.distribution(dist) {
@@ -214,11 +215,12 @@ pub(super) fn execute(
     let mut assigned = Vec::new();
     let mut already = 0;
     for p in plans {
-        let same = server.targets.get(&p.cid).is_some_and(|t| {
-            t.actions
-                .iter()
-                .any(|a| a.active && a.dist == dist && !a.status.is_cancel())
-        });
+        // OnlineDsAssignmentStrategy.findTargetsForAssignment: targets whose
+        // assigned set already is `dist` are skipped.
+        let same = server
+            .targets
+            .get(&p.cid)
+            .is_some_and(|t| t.assigned() == Some(dist));
         if same {
             already += 1;
             continue;

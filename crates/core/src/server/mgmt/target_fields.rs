@@ -4,8 +4,7 @@
 //! with them, so both import this module rather than each other.
 
 use crate::server::state::Target;
-use crate::server::{ActionStatus, Server};
-use crate::time::Time;
+use crate::server::Server;
 
 use super::fiql;
 
@@ -18,18 +17,10 @@ pub(in crate::server) struct Meta {
     pub(super) description: Option<String>,
 }
 
-/// hawkBit `updateStatus`: from the target's actions and polls.
+/// hawkBit `updateStatus`, as the core stores it (set where hawkBit sets it,
+/// `server/assignment.rs`).
 pub(super) fn update_status(t: &Target) -> &'static str {
-    if t.actions.iter().any(|a| a.active) {
-        return "pending";
-    }
-    let last = t.actions.iter().rev().find(|a| a.status.is_final());
-    match last.map(|a| a.status) {
-        Some(ActionStatus::Error) => "error",
-        Some(ActionStatus::Finished | ActionStatus::Downloaded) => "in_sync",
-        _ if t.last_request != Time::NEVER => "registered",
-        _ => "unknown",
-    }
+    t.update_status.as_str()
 }
 
 pub(super) fn field(server: &Server, cid: &str, t: &Target, name: &str) -> Option<String> {

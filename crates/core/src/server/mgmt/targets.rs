@@ -209,7 +209,9 @@ pub(super) fn kind_name(kind: ActionType) -> &'static str {
     }
 }
 
-/// `MgmtAction` of one action.
+/// `MgmtAction` of one action, hawkBit 1.x shape (`MgmtTargetMapper.toResponse`):
+/// `active`, `status` = the lower-case `Action.Status`, `lastStatusCode` when
+/// the last deployment feedback carried a code.
 fn action_json(server: &Server, call: &Call<'_>, cid: &str, a: &Action) -> Value {
     let enc = encode(cid);
     let id = a.id.0;
@@ -219,8 +221,8 @@ fn action_json(server: &Server, call: &Call<'_>, cid: &str, a: &Action) -> Value
     let mut v = json!({
         "id": id,
         "type": if a.status.is_cancel() { "cancel" } else { "update" },
-        "status": if a.active { "pending" } else { "finished" },
-        "detailStatus": a.status.as_str().to_ascii_lowercase(),
+        "active": a.active,
+        "status": a.status.as_str().to_ascii_lowercase(),
         "forceType": kind_name(a.kind),
         "weight": a.weight,
         "createdAt": first,
@@ -238,6 +240,12 @@ fn action_json(server: &Server, call: &Call<'_>, cid: &str, a: &Action) -> Value
         v["_links"]["distributionset"]["name"] = json!(format!("{}:{}", d.name, d.version));
     }
     v["_links"]["target"]["name"] = json!(cid);
+    if a.status.is_cancel() {
+        v["_links"]["canceledaction"] = call.link(format_args!("/targets/{enc}/actions/{id}"));
+    }
+    if let Some(code) = a.last_code {
+        v["lastStatusCode"] = json!(code);
+    }
     if let ActionType::TimeForced { force_at } = a.kind {
         v["forceTime"] = json!(force_at.as_millis());
     }
@@ -310,13 +318,17 @@ pub(super) fn action_status(
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            json!({
+            let mut v = json!({
                 "id": a.id.0.saturating_mul(10_000).saturating_add(i as u64 + 1),
                 "type": e.status.as_str().to_ascii_lowercase(),
                 "messages": e.messages,
                 "reportedAt": e.at.as_millis(),
                 "timestamp": e.at.as_millis(),
-            })
+            });
+            if let Some(code) = e.code {
+                v["code"] = json!(code);
+            }
+            v
         })
         .collect();
     if call.descending(true) {
@@ -329,7 +341,7 @@ fn not_cancelable(message: String) -> Response {
     wire::error(
         405,
         "org.eclipse.hawkbit.repository.exception.CancelActionNotAllowedException",
-        "hawkbit.server.error.action.notcancelable",
+        "hawkbit.server.error.action.notCancelable",
         message,
     )
 }
@@ -338,7 +350,7 @@ fn not_force_quitable(message: String) -> Response {
     wire::error(
         405,
         "org.eclipse.hawkbit.repository.exception.ForceQuitActionNotAllowedException",
-        "hawkbit.server.error.action.notforcequitable",
+        "hawkbit.server.error.action.notForceQuitable",
         message,
     )
 }

@@ -519,10 +519,16 @@ fn actions_history_and_cancel_rules() {
     assert_eq!(
         (
             a["type"].clone(),
+            a["active"].clone(),
             a["status"].clone(),
             a["forceType"].clone()
         ),
-        (json!("update"), json!("pending"), json!("soft"))
+        (
+            json!("update"),
+            json!(true),
+            json!("running"),
+            json!("soft")
+        )
     );
     assert_eq!(a["weight"], 500);
     assert_eq!(
@@ -534,7 +540,7 @@ fn actions_history_and_cancel_rules() {
     let (st, e) = h.call(Method::Delete, &format!("{path}?force=true"), None);
     assert_eq!(
         (st, e["errorCode"].clone()),
-        (405, json!("hawkbit.server.error.action.notforcequitable"))
+        (405, json!("hawkbit.server.error.action.notForceQuitable"))
     );
     assert_eq!(h.call(Method::Delete, &path, None).0, 204);
     assert_eq!(h.call(Method::Get, &path, None).1["type"], "cancel");
@@ -548,7 +554,11 @@ fn actions_history_and_cancel_rules() {
             .0,
         204
     );
-    assert_eq!(h.call(Method::Get, &path, None).1["status"], "finished");
+    let (_, a) = h.call(Method::Get, &path, None);
+    assert_eq!(
+        (a["active"].clone(), a["status"].clone()),
+        (json!(false), json!("canceled"))
+    );
     assert_eq!(h.call(Method::Delete, &path, None).0, 405);
     let (_, hist) = h.call(Method::Get, &format!("{path}/status?sort=id:ASC"), None);
     let types: Vec<&str> = hist["content"]

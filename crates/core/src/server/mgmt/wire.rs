@@ -143,6 +143,8 @@ pub(super) struct NewSet {
     pub(super) kind: Option<String>,
     #[serde(default)]
     pub(super) modules: Vec<IdRef>,
+    #[serde(default, rename = "requiredMigrationStep")]
+    pub(super) required_migration_step: Option<bool>,
 }
 
 /// One assignment (`MgmtTargetAssignmentRequestBody` for `assignedTargets`,
