@@ -11,8 +11,8 @@
 use bytes::Bytes;
 use fleetsim::artifact::hash_bytes;
 use fleetsim::management::{
-    AdapterError, FleetInfo, Manager, ManagerConfig, Order, OrderKind, Recorded, Secret, ServerApi,
-    Upload,
+    AdapterError, FleetInfo, Manager, ManagerConfig, Order, OrderKind, OrderWindow, Recorded,
+    Secret, ServerApi, Upload,
 };
 use fleetsim::time::Span;
 use serde_json::{json, Value};
@@ -154,7 +154,7 @@ fn order(targets: usize, kind: OrderKind, window: Option<(Span, Span)>) -> Order
         }],
         kind,
         weight: Some(600),
-        window,
+        window: window.map(|(after, len)| OrderWindow::After(after, len)),
         targets: (0..targets).map(|n| format!("dev-{n:05}")).collect(),
     }
 }

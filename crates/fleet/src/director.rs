@@ -414,10 +414,14 @@ impl Director {
         }
         match &target.channel {
             Channel::Ddi(id) => {
-                let action =
-                    stage
-                        .server
-                        .assign(now, plan.dist, id, plan.kind, plan.weight, plan.window);
+                let action = stage.server.assign(
+                    now,
+                    plan.dist,
+                    id,
+                    plan.kind,
+                    plan.weight,
+                    plan.window.clone(),
+                );
                 if let Some(a) = action {
                     self.actions[campaign].push((t, a));
                 }

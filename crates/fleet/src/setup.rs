@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::scenario::tokens::generated_token;
 use crate::scenario::{
     Campaign, CampaignType, DeviceAuth, DeviceKind, FaultKind, FleetGroup, OtauAck, Protocol,
-    Scenario, Selector,
+    Scenario, Selector, WindowSpec,
 };
 use fleetsim_core::connectivity::Link;
 use fleetsim_core::message::{ContentId, Request, Response};
@@ -19,6 +19,7 @@ use fleetsim_core::server::constrained::{
     ConstrainedGateway, InstallCommand, SidekickConfig, Strategy,
 };
 use fleetsim_core::server::otau::{OtauAnswer, OtauServer};
+use fleetsim_core::server::schedule::Schedule;
 use fleetsim_core::server::{
     ActionType, ArtifactSpec, DistributionId, DistributionSpec, FaultWindow, MaintenanceSchedule,
     ModuleSpec, Server, ServerConfig,
@@ -453,9 +454,15 @@ fn campaign_plan(
         dist,
         kind,
         weight: c.weight,
-        window: c.maintenance_window.as_ref().map(|w| MaintenanceSchedule {
-            start: at + w.start_after.0,
-            duration: w.duration.0,
+        window: c.maintenance_window.as_ref().and_then(|w| match w {
+            WindowSpec::Relative(w) => Some(MaintenanceSchedule::Once {
+                start: at + w.start_after.0,
+                duration: w.duration.0,
+            }),
+            // Checked when the scenario was loaded (`checks.rs`).
+            WindowSpec::Recurring(w) => Schedule::parse(&w.schedule, &w.duration, &w.timezone)
+                .ok()
+                .map(|s| MaintenanceSchedule::Recurring(Arc::new(s))),
         }),
         cancel_at: c.cancel_after.map(|d| at + d.0),
         selector: c.targets.clone(),

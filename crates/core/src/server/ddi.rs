@@ -10,11 +10,10 @@
 use std::collections::BTreeMap;
 
 use crate::message::{percent_decode, Body, Method, Request, Response};
-use crate::protocol::ddi::sleep::format_sleep;
 use crate::protocol::ddi::wire::{
     Config, ConfigData, ConfigMode, ControllerBase, Link, Polling, RootLinks,
 };
-use crate::time::{Span, Time};
+use crate::time::Time;
 
 use super::call::Call;
 use super::fault::Active;
@@ -23,11 +22,6 @@ use super::{artifacts, assignment, deployment, respond, ActionStatus, Server, Se
 
 /// Longest attribute key or value (JCM `updateControllerAttributes`).
 const MAX_ATTRIBUTE_LEN: usize = 128;
-/// hawkBit's `minPollingTime` / `maxPollingTime` (RD defaults).
-const MIN_POLL: Span = Span::secs(30);
-const MAX_POLL: Span = Span::secs(86_399);
-/// `maintenanceWindowPollCount`: polls spread over the time before a window.
-const WINDOW_POLL_COUNT: u64 = 3;
 
 /// The DDI resources below `{base}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -240,7 +234,10 @@ fn root(server: &mut Server, call: &Call<'_>) -> Response {
     let mut ev = Emitter::new(&call.cid, call.now, &mut server.events);
     target.cancel_lapsed(&mut ev, cap);
     target.polls = target.polls.wrapping_add(1);
-    let sleep = sleep_value(&server.config, target, call);
+    let Some(target) = server.targets.get(&call.cid) else {
+        return respond::not_found("target");
+    };
+    let sleep = super::polling::sleep(server, target, call);
     let links = root_links(target, call);
     let body = ControllerBase {
         config: Config {
@@ -289,48 +286,6 @@ fn root_links(target: &Target, call: &Call<'_>) -> RootLinks {
         links.config_data = Some(Link::new(call.link(format_args!("/configData"))));
     }
     links
-}
-
-/// `config.polling.sleep` (ddi.md §4).
-fn sleep_value(config: &ServerConfig, target: &Target, call: &Call<'_>) -> String {
-    if call.faults.sleep_below_min {
-        return "00:00:01".to_string();
-    }
-    let now = call.now;
-    let window = target
-        .active_action()
-        .filter(|a| !a.status.is_cancel())
-        .and_then(|a| a.window)
-        .filter(|w| now < w.start);
-    if let Some(w) = window {
-        // JCM EventTimer: (windowStart - now) / pollCount within [min, pollingTime],
-        // always `%02d:%02d:%02d` (hours may exceed 23).
-        let span = Span(w.start.since(now).0 / WINDOW_POLL_COUNT);
-        let span = span.max(MIN_POLL).min(config.polling_sleep.max(MIN_POLL));
-        let s = span.0 / 1000;
-        return format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
-    }
-    let jitter = config.polling_jitter.clamp(0.0, 1.0);
-    if jitter > 0.0 {
-        let factor = 1.0 + jitter * (2.0 * unit_draw(target.index, target.polls) - 1.0);
-        let span = config
-            .polling_sleep
-            .mul_f64(factor)
-            .max(MIN_POLL)
-            .min(MAX_POLL);
-        format_sleep(span)
-    } else {
-        format_sleep(config.polling_sleep)
-    }
-}
-
-/// A uniform draw in `[0, 1)` from the per-target stream (index, poll count).
-fn unit_draw(index: u64, poll: u32) -> f64 {
-    let mut key = [0u8; 12];
-    key[..8].copy_from_slice(&index.to_le_bytes());
-    key[8..].copy_from_slice(&poll.to_le_bytes());
-    let h = xxhash_rust::xxh3::xxh3_64_with_seed(&key, 0x6a69_7474_6572);
-    (h >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// `PUT {base}/configData` (ddi.md §1.2).

@@ -300,15 +300,16 @@ fn sleep_formats_jitter_and_windows() {
 
     // Before a maintenance window: (start - now) / 3 within [30 s, pollingTime].
     let mut h = H::new();
-    let window = MaintenanceSchedule {
-        start: Time(1_000 + 600_000),
+    let start = Time(1_000 + 600_000);
+    let window = MaintenanceSchedule::Once {
+        start,
         duration: Span::minutes(10),
     };
     h.s.assign(h.now, h.dist, CID, ActionType::Soft, None, Some(window));
     assert_eq!(h.root().config.polling.sleep, "00:03:20");
     h.now = Time(1_000 + 570_000);
     assert_eq!(h.root().config.polling.sleep, "00:00:30");
-    h.now = window.start;
+    h.now = start;
     assert_eq!(h.root().config.polling.sleep, "00:05:00");
 }
 

@@ -525,10 +525,8 @@ fn action_types_and_maintenance_windows() {
     );
 
     let mut h = H::new();
-    let window = MaintenanceSchedule {
-        start: Time(100_000),
-        duration: Span::minutes(1),
-    };
+    let (start, duration) = (Time(100_000), Span::minutes(1));
+    let window = MaintenanceSchedule::Once { start, duration };
     let a =
         h.s.assign(h.now, h.dist, CID, ActionType::Forced, None, Some(window))
             .expect("assign");
@@ -538,7 +536,7 @@ fn action_types_and_maintenance_windows() {
         (d.update, d.maintenance_window),
         (HandlingType::Skip, Some(MaintenanceWindow::Unavailable))
     );
-    h.now = window.start;
+    h.now = start;
     assert_ne!(
         h.root().links.deployment_base.expect("db").href,
         before,
@@ -549,7 +547,7 @@ fn action_types_and_maintenance_windows() {
         (d.update, d.maintenance_window),
         (HandlingType::Forced, Some(MaintenanceWindow::Available))
     );
-    h.now = window.start + window.duration;
+    h.now = start + duration;
     let root = h.root();
     assert_eq!(
         root.links.cancel_action.expect("lapsed → cancel").href,

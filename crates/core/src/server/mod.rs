@@ -69,7 +69,9 @@ mod fault;
 pub mod ids;
 mod mgmt;
 pub mod otau;
+mod polling;
 mod respond;
+pub mod schedule;
 mod state;
 
 #[cfg(test)]
@@ -144,25 +146,50 @@ pub enum ActionType {
     DownloadOnly,
 }
 
-/// One maintenance window of an action; once it has passed the action is
-/// canceled on the next poll (ddi.md §4). Stands in for hawkBit's cron schedule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MaintenanceSchedule {
-    /// Start of the window.
-    pub start: Time,
-    /// Length of the window.
-    pub duration: Span,
+/// An action's maintenance windows (ddi.md §4): outside a window the action
+/// is download-only (`update: skip`); once no window is left it is canceled
+/// on the next request (RES `checkAndCancelExpiredAction`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MaintenanceSchedule {
+    /// One window (a scenario's relative `start_after`/`duration` form), open
+    /// while `start <= now < start + duration`.
+    Once {
+        /// Start of the window.
+        start: Time,
+        /// Length of the window.
+        duration: Span,
+    },
+    /// hawkBit's recurring cron schedule (Management API assignments, a
+    /// scenario's `schedule` form); see [`schedule::Schedule`].
+    Recurring(std::sync::Arc<schedule::Schedule>),
 }
 
 impl MaintenanceSchedule {
-    /// True while `start <= now < start + duration`.
-    pub fn contains(&self, now: Time) -> bool {
-        self.start <= now && now < self.start + self.duration
+    /// The open window, else the next one, as `(start, end)`; `None` when
+    /// no window is left.
+    pub fn window(&self, now: Time) -> Option<(Time, Time)> {
+        match self {
+            MaintenanceSchedule::Once { start, duration } => {
+                let end = *start + *duration;
+                (now < end).then_some((*start, end))
+            }
+            MaintenanceSchedule::Recurring(s) => s.next_window(now),
+        }
     }
 
-    /// True once the window is over.
+    /// True while a window is open.
+    pub fn contains(&self, now: Time) -> bool {
+        match self {
+            MaintenanceSchedule::Once { start, duration } => {
+                *start <= now && now < *start + *duration
+            }
+            MaintenanceSchedule::Recurring(s) => s.is_open(now),
+        }
+    }
+
+    /// True once no window is left (`JpaAction.isMaintenanceScheduleLapsed`).
     pub fn lapsed(&self, now: Time) -> bool {
-        now >= self.start + self.duration
+        self.window(now).is_none()
     }
 }
 

@@ -161,7 +161,7 @@ impl Action {
         if self.kind == ActionType::DownloadOnly {
             return HandlingType::Skip;
         }
-        match self.window {
+        match &self.window {
             Some(w) if !w.contains(now) => HandlingType::Skip,
             _ => self.download_type(now),
         }
@@ -169,7 +169,7 @@ impl Action {
 
     /// `deployment.maintenanceWindow`: only for actions with a schedule.
     pub(super) fn window_state(&self, now: Time) -> Option<MaintenanceWindow> {
-        self.window.map(|w| {
+        self.window.as_ref().map(|w| {
             if w.contains(now) {
                 MaintenanceWindow::Available
             } else {
@@ -182,10 +182,11 @@ impl Action {
     /// time-forced action turns forced or the maintenance window opens.
     pub(super) fn etag_c(&self, now: Time) -> i32 {
         let hash = self.id.0 as i32;
-        let extra = if self.force_time_hit(now) {
-            1231
-        } else if self.window.is_some_and(|w| w.contains(now)) {
+        // An open window wins over the force time, as in DCH.
+        let extra = if self.window.as_ref().is_some_and(|w| w.contains(now)) {
             1249
+        } else if self.force_time_hit(now) {
+            1231
         } else {
             1237
         };
@@ -353,7 +354,7 @@ impl Target {
     pub(super) fn cancel_lapsed(&mut self, ev: &mut Emitter<'_>, cap: u32) {
         let now = ev.now;
         for a in self.actions.iter_mut() {
-            let lapsed = a.window.is_some_and(|w| w.lapsed(now));
+            let lapsed = a.window.as_ref().is_some_and(|w| w.lapsed(now));
             if a.active && lapsed && !a.status.is_cancel() {
                 a.push_capped(
                     ActionStatus::Canceling,

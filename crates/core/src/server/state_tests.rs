@@ -39,7 +39,7 @@ fn etag_c_tracks_force_time_and_window() {
     assert_eq!(a.etag_c(Time(0)), 8 * 31 + 1237);
     assert_eq!(a.etag_c(Time(100)), 8 * 31 + 1231);
     a.kind = ActionType::Soft;
-    a.window = Some(MaintenanceSchedule {
+    a.window = Some(MaintenanceSchedule::Once {
         start: Time(50),
         duration: crate::time::Span(10),
     });

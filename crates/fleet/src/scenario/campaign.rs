@@ -119,14 +119,43 @@ pub struct Selector {
     pub offset: u32,
 }
 
-/// A maintenance window relative to the campaign start.
+/// A campaign's maintenance window: one window relative to the campaign
+/// start, or hawkBit's recurring schedule (ddi.md §4).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum WindowSpec {
+    /// `{ start_after, duration }`: one window.
+    Relative(RelativeWindow),
+    /// `{ schedule, duration, timezone }`: hawkBit's `maintenanceWindow`.
+    Recurring(RecurringWindow),
+}
+
+/// One maintenance window relative to the campaign start.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WindowSpec {
+pub struct RelativeWindow {
     /// Window opens this long after the campaign's `at`.
     pub start_after: Duration,
     /// Window length.
     pub duration: Duration,
+}
+
+/// hawkBit's recurring maintenance schedule, as the Management API takes it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecurringWindow {
+    /// Quartz cron expression (`sec min hour day month weekday [year]`);
+    /// scenario time 0 is 1970-01-01T00:00Z.
+    pub schedule: String,
+    /// Each window's length, `HH:mm:ss`.
+    pub duration: String,
+    /// Offset of the schedule's wall-clock times, e.g. `+01:00`.
+    #[serde(default = "utc")]
+    pub timezone: String,
+}
+
+fn utc() -> String {
+    "+00:00".to_string()
 }
 
 /// The scenario's campaigns, or none because they are run by someone else.

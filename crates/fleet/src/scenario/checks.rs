@@ -273,6 +273,16 @@ fn validate_campaign(s: &Scenario, i: usize, c: &Campaign) -> Checked {
             ))
         }
     }
+    if let Some(super::model::WindowSpec::Recurring(w)) = &c.maintenance_window {
+        let parsed =
+            fleetsim_core::server::schedule::Schedule::parse(&w.schedule, &w.duration, &w.timezone);
+        if let Err(e) = parsed {
+            return Err((
+                at("maintenance_window"),
+                format!("expected a maintenance schedule hawkBit accepts: {e}"),
+            ));
+        }
+    }
     for (j, a) in c.artifacts.iter().enumerate() {
         if a.name.is_empty() || a.name == "." || a.name == ".." || a.name.contains(['/', '?']) {
             return Err((

@@ -10,7 +10,10 @@ use std::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
-pub use super::campaign::{ArtifactSpec, Campaign, CampaignType, Campaigns, Selector, WindowSpec};
+pub use super::campaign::{
+    ArtifactSpec, Campaign, CampaignType, Campaigns, RecurringWindow, RelativeWindow, Selector,
+    WindowSpec,
+};
 pub use super::faults::{ClientFault, FaultKind, Faults, ServerFault};
 pub use super::fleet::{
     Connectivity, DeviceAuth, DeviceKind, FleetGroup, Latency, Misbehaviour, OtauAck, OtauDevice,

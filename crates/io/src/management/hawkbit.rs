@@ -16,7 +16,9 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{AdapterError, FleetInfo, MgmtClient, Order, OrderKind, Recorded, Secret};
+use super::{
+    AdapterError, FleetInfo, MgmtClient, Order, OrderKind, OrderWindow, Recorded, Secret,
+};
 use fleetsim_core::message::{percent_decode, percent_encode, Method};
 use fleetsim_core::time::{civil_from_days, Span};
 
@@ -350,12 +352,24 @@ fn assignment(controller_id: &str, order: &Order, server_now: u64) -> Value {
     if let Some(w) = order.weight {
         v["weight"] = json!(w);
     }
-    if let Some((start_after, duration)) = order.window {
-        v["maintenanceWindow"] = json!({
-            "schedule": cron_at(server_now.saturating_add(start_after.as_millis())),
-            "duration": hh_mm_ss(duration),
-            "timezone": "+00:00",
-        });
+    match &order.window {
+        Some(OrderWindow::After(start_after, duration)) => {
+            v["maintenanceWindow"] = json!({
+                "schedule": cron_at(server_now.saturating_add(start_after.as_millis())),
+                "duration": hh_mm_ss(*duration),
+                "timezone": "+00:00",
+            });
+        }
+        Some(OrderWindow::Cron {
+            schedule,
+            duration,
+            timezone,
+        }) => {
+            v["maintenanceWindow"] = json!({
+                "schedule": schedule, "duration": duration, "timezone": timezone,
+            });
+        }
+        None => {}
     }
     v
 }

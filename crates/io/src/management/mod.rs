@@ -145,6 +145,23 @@ pub enum OrderKind {
     DownloadOnly,
 }
 
+/// An order's maintenance window.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OrderWindow {
+    /// One window: starts this long after the assignment, lasts this long.
+    After(Span, Span),
+    /// hawkBit's recurring schedule, passed on as written (Quartz cron,
+    /// `HH:mm:ss`, offset): it then runs on the server's own clock.
+    Cron {
+        /// Quartz cron expression.
+        schedule: String,
+        /// Each window's length.
+        duration: String,
+        /// Offset of the cron's times.
+        timezone: String,
+    },
+}
+
 /// A campaign to create on the server: what a scenario's `campaigns:` entry says.
 #[derive(Clone, Debug)]
 pub struct Order {
@@ -160,8 +177,8 @@ pub struct Order {
     pub kind: OrderKind,
     /// hawkBit action weight.
     pub weight: Option<u32>,
-    /// Maintenance window: starts this long after the assignment, lasts this long.
-    pub window: Option<(Span, Span)>,
+    /// Maintenance window.
+    pub window: Option<OrderWindow>,
     /// Controller ids the campaign selects.
     pub targets: Vec<String>,
 }

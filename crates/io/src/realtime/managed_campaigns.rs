@@ -14,11 +14,13 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::management::{CampaignLog, ManagementLog, Manager, Order, OrderKind, Upload};
+use crate::management::{
+    CampaignLog, ManagementLog, Manager, Order, OrderKind, OrderWindow, Upload,
+};
 use fleetsim_core::server::ActionType;
 use fleetsim_core::time::{Span, Time};
 use fleetsim_fleet::director::Step;
-use fleetsim_fleet::scenario::{Protocol, Scenario};
+use fleetsim_fleet::scenario::{Protocol, Scenario, WindowSpec};
 use fleetsim_fleet::setup::{artifact_content, selects, Setup};
 
 /// How often started campaigns are extended to newly known devices.
@@ -74,9 +76,16 @@ pub fn orders(scenario: &Scenario, setup: &Setup, scale: f64) -> Vec<Order> {
                 artifacts,
                 kind,
                 weight: plan.weight,
-                window: plan
-                    .window
-                    .map(|w| (real(w.start.since(plan.at)), real(w.duration))),
+                window: c.maintenance_window.as_ref().map(|w| match w {
+                    WindowSpec::Relative(w) => {
+                        OrderWindow::After(real(w.start_after.0), real(w.duration.0))
+                    }
+                    WindowSpec::Recurring(w) => OrderWindow::Cron {
+                        schedule: w.schedule.clone(),
+                        duration: w.duration.clone(),
+                        timezone: w.timezone.clone(),
+                    },
+                }),
                 targets,
             }
         })

@@ -3,7 +3,9 @@
 //! `MgmtTenantManagementResource`, values as `MgmtSystemTenantConfigurationValue`).
 //!
 //! The supported keys write through to the DDI side's [`ServerConfig`]:
-//! `pollingTime` (root `sleep`, `HH:mm:ss` with optional `~NN%` jitter),
+//! `pollingTime` (root `sleep`: an interval with optional `~NN%` jitter and
+//! per-target `, <query> -> <interval>` overrides, `server::polling`),
+//! `maintenanceWindowPollCount` (polls before a maintenance window),
 //! `authentication.gatewaytoken.enabled` / `.key` (GatewayToken auth) and
 //! `authentication.targettoken.enabled` (TargetToken auth),
 //! `repository.actions.autoclose.enabled` (close superseded actions). Other hawkBit keys
@@ -17,7 +19,9 @@ use crate::message::Response;
 use crate::protocol::ddi::sleep::format_sleep;
 use crate::time::{Span, Time};
 
-use super::{wire, Call};
+use super::{fiql, target_fields, wire, Call};
+use crate::server::polling::{Interval, PollingTime, WINDOW_POLL_COUNT};
+use crate::server::state::Target;
 use crate::server::{Server, ServerConfig};
 
 const POLLING: &str = "pollingTime";
@@ -25,11 +29,18 @@ const GW_ENABLED: &str = "authentication.gatewaytoken.enabled";
 const GW_KEY: &str = "authentication.gatewaytoken.key";
 const TT_ENABLED: &str = "authentication.targettoken.enabled";
 const AUTOCLOSE: &str = "repository.actions.autoclose.enabled";
+const WINDOW_POLLS: &str = "maintenanceWindowPollCount";
 /// Every supported key, in output order.
-const KEYS: [&str; 5] = [GW_ENABLED, GW_KEY, TT_ENABLED, POLLING, AUTOCLOSE];
-/// hawkBit's `minPollingTime` / `maxPollingTime` defaults.
-const MIN_POLL: Span = Span::secs(30);
-const MAX_POLL: Span = Span::secs(86_399);
+const KEYS: [&str; 6] = [GW_ENABLED, GW_KEY, TT_ENABLED, WINDOW_POLLS, POLLING, AUTOCLOSE];
+
+/// One `pollingTime` override: the query as given, parsed when this
+/// server's filter language can read it (else it never matches, as hawkBit
+/// skips an override whose query fails), and its interval.
+#[derive(Debug)]
+struct Override {
+    filter: Option<fiql::Filter>,
+    interval: Interval,
+}
 
 /// Tenant settings the Management API keeps beside [`ServerConfig`].
 #[derive(Debug, Default)]
@@ -39,6 +50,10 @@ pub(in crate::server) struct Tenant {
     /// The gateway key while gateway auth is disabled (the config holds it while enabled).
     gateway_key: Option<String>,
     gateway_enabled: Option<bool>,
+    /// `pollingTime` as set, when it has overrides (GET echoes it).
+    polling_text: Option<String>,
+    overrides: Vec<Override>,
+    window_poll_count: Option<u32>,
 }
 
 fn key_of(name: &str) -> Option<&'static str> {
@@ -65,7 +80,8 @@ fn invalid_value(message: impl Into<String>) -> Response {
 
 /// A setting as hawkBit's validators read it.
 enum Setting {
-    Polling(Span, f64),
+    Polling(PollingTime, String),
+    WindowPolls(u32),
     GatewayEnabled(bool),
     GatewayKey(String),
     TargetToken(bool),
@@ -80,52 +96,22 @@ fn parse_bool(key: &str, v: &Value) -> Result<bool, Response> {
     }
 }
 
-/// `HH:mm:ss[~NN%]`, within hawkBit's `[00:00:30, 23:59:59]`.
-fn parse_polling(v: &Value) -> Result<(Span, f64), Response> {
-    let bad = || {
-        invalid_value(format!(
-            "{POLLING}: expected HH:mm:ss between 00:00:30 and 23:59:59, optionally ~NN%"
-        ))
-    };
-    let text = v.as_str().ok_or_else(bad)?.trim();
-    let (time, jitter) = match text.split_once('~') {
-        Some((t, j)) => {
-            let pct: f64 = j
-                .trim()
-                .strip_suffix('%')
-                .ok_or_else(bad)?
-                .trim()
-                .parse()
-                .map_err(|_| bad())?;
-            if !(0.0..=100.0).contains(&pct) {
-                return Err(bad());
-            }
-            (t.trim(), pct / 100.0)
-        }
-        None => (text, 0.0),
-    };
-    let parts: Vec<&str> = time.split(':').collect();
-    let [h, m, s] = parts.as_slice() else {
-        return Err(bad());
-    };
-    let num = |x: &str, max: u64| x.parse::<u64>().ok().filter(|n| *n <= max);
-    let (h, m, s) = (num(h, 23), num(m, 59), num(s, 59));
-    let (Some(h), Some(m), Some(s)) = (h, m, s) else {
-        return Err(bad());
-    };
-    let span = Span::secs(h * 3600 + m * 60 + s);
-    if span < MIN_POLL || span > MAX_POLL {
-        return Err(bad());
-    }
-    Ok((span, jitter))
+/// hawkBit's `PollingTime` with its validator's range check.
+fn parse_polling(v: &Value) -> Result<PollingTime, Response> {
+    let text = v
+        .as_str()
+        .ok_or_else(|| invalid_value(format!("{POLLING}: expected a string")))?;
+    PollingTime::parse(text).map_err(invalid_value)
 }
 
 fn parse_setting(key: &'static str, v: &Value) -> Result<Setting, Response> {
     Ok(match key {
-        POLLING => {
-            let (span, jitter) = parse_polling(v)?;
-            Setting::Polling(span, jitter)
-        }
+        POLLING => Setting::Polling(parse_polling(v)?, v.as_str().unwrap_or("").to_string()),
+        WINDOW_POLLS => match v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()) {
+            // hawkBit divides by it: 0 would fail every poll before a window.
+            Some(n) if (1..=i32::MAX as u64).contains(&n) => Setting::WindowPolls(n as u32),
+            _ => return Err(invalid_value(format!("{key}: expected a positive integer"))),
+        },
         GW_ENABLED => Setting::GatewayEnabled(parse_bool(key, v)?),
         GW_KEY => match v {
             Value::String(s) if s.len() <= 128 => Setting::GatewayKey(s.clone()),
@@ -157,10 +143,20 @@ impl Tenant {
     fn apply(&mut self, config: &mut ServerConfig, setting: Setting) {
         let (mut enabled, mut key) = (self.gateway_enabled(config), self.gateway_key(config));
         match setting {
-            Setting::Polling(span, jitter) => {
-                config.polling_sleep = span;
-                config.polling_jitter = jitter;
+            Setting::Polling(p, text) => {
+                config.polling_sleep = p.base.span;
+                config.polling_jitter = p.base.jitter;
+                self.polling_text = (!p.overrides.is_empty()).then_some(text);
+                self.overrides = p
+                    .overrides
+                    .into_iter()
+                    .map(|(ql, interval)| Override {
+                        filter: fiql::parse(&ql, target_fields::FIELDS).ok(),
+                        interval,
+                    })
+                    .collect();
             }
+            Setting::WindowPolls(n) => self.window_poll_count = Some(n),
             Setting::GatewayEnabled(b) => enabled = b,
             Setting::GatewayKey(k) => key = k,
             Setting::TargetToken(b) => config.target_token_auth = b,
@@ -175,6 +171,8 @@ impl Tenant {
 
     fn value(&self, config: &ServerConfig, key: &str) -> Value {
         match key {
+            POLLING if self.polling_text.is_some() => json!(self.polling_text),
+            WINDOW_POLLS => json!(self.window_poll_count.unwrap_or(WINDOW_POLL_COUNT)),
             POLLING => {
                 let base = format_sleep(config.polling_sleep);
                 let pct = (config.polling_jitter * 100.0).round();
@@ -272,7 +270,21 @@ pub(super) fn delete(server: &mut Server, _call: &Call<'_>, name: &str) -> Respo
         return invalid_key(name);
     };
     let setting = match key {
-        POLLING => Setting::Polling(Span::minutes(5), 0.0),
+        POLLING => Setting::Polling(
+            PollingTime {
+                base: Interval {
+                    span: Span::minutes(5),
+                    jitter: 0.0,
+                },
+                overrides: Vec::new(),
+            },
+            String::new(),
+        ),
+        WINDOW_POLLS => {
+            server.mgmt.config.window_poll_count = None;
+            server.mgmt.config.set.remove(key);
+            return Response::status(200);
+        }
         GW_ENABLED => Setting::GatewayEnabled(false),
         GW_KEY => Setting::GatewayKey(String::new()),
         AUTOCLOSE => Setting::Autoclose(false),
@@ -282,4 +294,29 @@ pub(super) fn delete(server: &mut Server, _call: &Call<'_>, name: &str) -> Respo
     tenant.apply(&mut server.config, setting);
     tenant.set.remove(key);
     Response::status(200)
+}
+
+/// The interval of the first `pollingTime` override whose query matches
+/// the target (`JpaControllerManagement.getPollingTime`).
+pub(in crate::server) fn polling_override(
+    server: &Server,
+    cid: &str,
+    target: &Target,
+) -> Option<Interval> {
+    let overrides = &server.mgmt.config.overrides;
+    overrides.iter().find_map(|o| {
+        let filter = o.filter.as_ref()?;
+        filter
+            .matches(&|name| target_fields::field(server, cid, target, name))
+            .then_some(o.interval)
+    })
+}
+
+/// The tenant's `maintenanceWindowPollCount`.
+pub(in crate::server) fn window_poll_count(server: &Server) -> u32 {
+    server
+        .mgmt
+        .config
+        .window_poll_count
+        .unwrap_or(WINDOW_POLL_COUNT)
 }

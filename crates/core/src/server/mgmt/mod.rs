@@ -51,6 +51,7 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
+pub(super) use config::{polling_override, window_poll_count};
 pub(super) use rollouts::advance;
 
 /// Path prefix of the Management API.

@@ -193,7 +193,7 @@ pub(super) fn plan(
     let window = match window {
         Some(w) => {
             let schedule = cron::window(&w, now)?;
-            Some((w, schedule))
+            schedule.map(|s| (w, s))
         }
         None => None,
     };
@@ -225,7 +225,7 @@ pub(super) fn execute(
             already += 1;
             continue;
         }
-        let schedule = p.window.as_ref().map(|(_, s)| *s);
+        let schedule = p.window.as_ref().map(|(_, s)| s.clone());
         let Some(id) = server.assign(now, dist, &p.cid, p.kind, p.weight, schedule) else {
             return Err(wire::quota(format!(
                 "Target {}: at most {} actions",

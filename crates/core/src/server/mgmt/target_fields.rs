@@ -9,12 +9,21 @@ use crate::server::Server;
 use super::fiql;
 
 /// Fields a target `q=` filter may name.
-pub(super) const FIELDS: &[&str] = &["id", "controllerId", "name", "description", "updateStatus"];
+pub(super) const FIELDS: &[&str] = &[
+    "id",
+    "controllerId",
+    "name",
+    "description",
+    "updateStatus",
+    "group",
+];
 /// What the Management API knows of a target beyond the core's record.
 #[derive(Debug, Default)]
 pub(in crate::server) struct Meta {
     pub(super) name: Option<String>,
     pub(super) description: Option<String>,
+    /// hawkBit `Target.group` (`pollingTime` overrides may select on it).
+    pub(super) group: Option<String>,
 }
 
 /// hawkBit `updateStatus`, as the core stores it (set where hawkBit sets it,
@@ -31,6 +40,7 @@ pub(super) fn field(server: &Server, cid: &str, t: &Target, name: &str) -> Optio
             .and_then(|m| m.name.clone())
             .unwrap_or_else(|| cid.to_string()),
         "description" => meta.and_then(|m| m.description.clone())?,
+        "group" => meta.and_then(|m| m.group.clone())?,
         _ => update_status(t).to_string(),
     })
 }

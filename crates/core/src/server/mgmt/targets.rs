@@ -54,6 +54,9 @@ pub(super) fn target_json(server: &Server, call: &Call<'_>, cid: &str, t: &Targe
     if let Some(d) = meta.and_then(|m| m.description.as_deref()) {
         v["description"] = json!(d);
     }
+    if let Some(g) = meta.and_then(|m| m.group.as_deref()) {
+        v["group"] = json!(g);
+    }
     if let Some(token) = t.token() {
         v["securityToken"] = json!(token);
     }
@@ -155,6 +158,7 @@ pub(super) fn create(server: &mut Server, call: &Call<'_>) -> Response {
         let meta = Meta {
             name: t.name.filter(|n| !n.is_empty()),
             description: t.description,
+            group: t.group.filter(|g| !g.is_empty()),
         };
         server.mgmt.target_meta.insert(index, meta);
         server.mgmt.created.push(cid.clone());
@@ -253,8 +257,8 @@ fn action_json(server: &Server, call: &Call<'_>, cid: &str, a: &Action) -> Value
         v["maintenanceWindow"] = json!({
             "schedule": w.schedule, "duration": w.duration, "timezone": w.timezone,
         });
-        if let Some(s) = a.window.filter(|s| !s.lapsed(call.now)) {
-            v["maintenanceWindow"]["nextStartAt"] = json!(s.start.as_millis());
+        if let Some((start, _)) = a.window.as_ref().and_then(|s| s.window(call.now)) {
+            v["maintenanceWindow"]["nextStartAt"] = json!(start.as_millis());
         }
     }
     if let Some((rid, name)) = super::rollouts::of_action(server, a.id) {

@@ -590,7 +590,7 @@ fn actions_history_and_cancel_rules() {
         .0,
         400
     );
-    let win = json!([{ "id": "d1", "maintenanceWindow": { "schedule": "0 */5 * * * ?", "duration": "00:10:00", "timezone": "+00:00" } }]);
+    let win = json!([{ "id": "d1", "maintenanceWindow": { "schedule": "0 0 2 * * *", "duration": "00:10:00", "timezone": "+00:00" } }]);
     let (st, e) = h.call(
         Method::Post,
         &format!("/distributionsets/{ds}/assignedTargets"),

@@ -116,6 +116,7 @@ pub(super) struct NewTarget {
     pub(super) name: Option<String>,
     pub(super) description: Option<String>,
     pub(super) security_token: Option<String>,
+    pub(super) group: Option<String>,
 }
 
 /// `POST /softwaremodules` entry (`MgmtSoftwareModuleRequestBodyPost`).
