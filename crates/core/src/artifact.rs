@@ -329,6 +329,12 @@ impl Verifier {
                     }
                 }
             }
+            // A multipart answer is not a piece of the file.
+            Body::Parts(_) => {
+                self.state = VerifierState::Broken;
+                self.received += body.len();
+                return Err(AppendError::MixedContent);
+            }
         }
         self.received += body.len();
         Ok(())

@@ -134,6 +134,10 @@ pub enum Body {
         /// Number of bytes.
         len: u64,
     },
+    /// Several bodies sent one after the other, each `Empty`, `Bytes` or
+    /// `Synthetic` (never nested): a `multipart/byteranges` answer is its
+    /// boundary lines as bytes around the ranges, which may be synthetic.
+    Parts(Vec<Body>),
 }
 
 impl Body {
@@ -143,6 +147,7 @@ impl Body {
             Body::Empty => 0,
             Body::Bytes(b) => b.len() as u64,
             Body::Synthetic { len, .. } => *len,
+            Body::Parts(parts) => parts.iter().map(Body::len).sum(),
         }
     }
 
@@ -171,6 +176,19 @@ impl Body {
                 offset: *offset,
                 len: n.min(self.len()),
             },
+            Body::Parts(parts) => {
+                let mut left = n;
+                let mut kept = Vec::new();
+                for part in parts {
+                    if left == 0 {
+                        break;
+                    }
+                    let piece = part.truncated(left);
+                    left -= piece.len();
+                    kept.push(piece);
+                }
+                Body::Parts(kept)
+            }
         }
     }
 }
@@ -385,5 +403,13 @@ mod tests {
             Body::Bytes(vec![1, 2, 3].into()).truncated(2),
             Body::Bytes(vec![1, 2].into())
         );
+        let parts = Body::Parts(vec![Body::Bytes(vec![1, 2].into()), b, Body::Empty]);
+        assert_eq!(parts.len(), 102);
+        let cut = parts.truncated(50);
+        assert_eq!(cut.len(), 50);
+        let Body::Parts(kept) = cut else {
+            panic!("parts stay parts")
+        };
+        assert_eq!(kept.len(), 2);
     }
 }

@@ -1,25 +1,21 @@
 //! Artifact resources (ddi.md §1.9): the per-module artifact list, file
 //! downloads with `Range` / `If-Match` / `If-Range`, and `.MD5SUM` files.
 //!
-//! Synthetic bodies are never materialised: a download answers
-//! [`Body::Synthetic`] naming the content, offset and length, and the real
-//! driver produces the bytes. Contents uploaded through the Management API
-//! hold real bytes and are answered as [`Body::Bytes`] (the requested range
-//! only), with the same ETag / Range / `If-Match` rules. A request for several ranges is answered with
-//! ONE `206` part covering them all (from the lowest start to the highest
-//! end) — RFC 7233 §4.1 lets a server coalesce ranges, and a single
-//! synthetic body cannot hold a multipart document.
+//! The file itself is served by `ranges.rs` (hawkBit's `FileStreamingUtil`:
+//! headers, preconditions, single and multipart ranges); this module finds
+//! the file, checks access and records the download.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::message::percent_decode;
-use crate::message::{Body, ContentId, Headers, Response};
+use crate::message::{Body, Headers, Response};
 use crate::protocol::ddi::wire::{Artifact, ArtifactHashes, Link};
 
 use super::call::Call;
 use super::distributions::{Module, Repo};
 use super::fault::corrupt_hex;
+use super::ranges::{serve_file, FileRef, Rules};
 use super::state::{Action, Target};
 use super::{respond, ActionId, ArtifactSpec, Server};
 
@@ -157,14 +153,13 @@ pub(super) fn file(
         content: spec.content,
         size: spec.size,
         uploaded: repo.catalog.bytes(spec.content),
+        last_modified: Some(module.created_at),
     };
-    serve_file(
-        &call.req.headers,
-        call.faults.ignore_range,
-        file,
-        &etag,
-        head,
-    )
+    let rules = Rules::Hawkbit {
+        sha1: &info.hashes.sha1,
+    };
+    let h = &call.req.headers;
+    serve_file(h, rules, call.faults.ignore_range, file, &etag, head)
 }
 
 /// The artifact of `module` that `filename` names, and whether it names
@@ -228,174 +223,6 @@ fn md5sum_file(call: &Call<'_>, md5: &str, filename: &str, head: bool) -> Respon
         status: 200,
         headers,
         body,
-    }
-}
-
-/// A file to serve: synthetic content, or the bytes of an uploaded one.
-pub(super) struct FileRef<'a> {
-    /// Name for `Content-Disposition`.
-    pub filename: &'a str,
-    /// Its content (answered as [`Body::Synthetic`] unless `uploaded`).
-    pub content: ContentId,
-    /// Length in bytes.
-    pub size: u64,
-    /// The bytes, when the content was uploaded.
-    pub uploaded: Option<&'a bytes::Bytes>,
-}
-
-/// Conditional (`If-Match`, `If-None-Match`, `If-Range`) and Range handling
-/// of one file download with request headers `h`; `ignore_range` is the
-/// fault mode that answers every Range request with the whole file.
-pub(super) fn serve_file(
-    h: &Headers,
-    ignore_range: bool,
-    file: FileRef<'_>,
-    etag: &str,
-    head: bool,
-) -> Response {
-    let len = file.size;
-    if h.get("if-match")
-        .is_some_and(|m| !respond::etag_listed(m, etag))
-    {
-        return Response::status(412);
-    }
-    let mut headers = Headers::new()
-        .with("content-type", "application/octet-stream")
-        .with(
-            "content-disposition",
-            format!("attachment;filename={}", file.filename),
-        )
-        .with("etag", etag.to_string())
-        .with("accept-ranges", "bytes")
-        .with("x-content-type-options", "nosniff");
-    if h.get("if-none-match")
-        .is_some_and(|m| respond::etag_listed(m, etag))
-    {
-        return Response {
-            status: 304,
-            headers,
-            body: Body::Empty,
-        };
-    }
-    let if_range_ok = h.get("if-range").is_none_or(|r| r.trim() == etag);
-    let range = h
-        .get("range")
-        .filter(|_| if_range_ok && !ignore_range)
-        .map(|r| parse_range(r, len));
-    let (status, offset, n) = match range {
-        None => (200, 0, len),
-        Some(None) => {
-            headers.insert("content-range", format!("bytes */{len}"));
-            return Response {
-                status: 416,
-                headers,
-                body: Body::Empty,
-            };
-        }
-        Some(Some((a, b))) => {
-            headers.insert("content-range", format!("bytes {a}-{b}/{len}"));
-            (206, a, b - a + 1)
-        }
-    };
-    headers.insert("content-length", n.to_string());
-    let body = match file.uploaded {
-        _ if head => Body::Empty,
-        Some(bytes) => {
-            let piece = usize::try_from(offset)
-                .ok()
-                .zip(usize::try_from(offset + n).ok())
-                .filter(|(a, b)| a <= b && *b <= bytes.len())
-                .map(|(a, b)| bytes.slice(a..b));
-            match piece {
-                Some(piece) => Body::Bytes(piece),
-                None => return Response::status(500),
-            }
-        }
-        None => Body::Synthetic {
-            content: file.content,
-            offset,
-            len: n,
-        },
-    };
-    Response {
-        status,
-        headers,
-        body,
-    }
-}
-
-/// Parses `Range: bytes=a-b|a-|-n[,...]` against a file of `len` bytes:
-/// `Some((first, last))` inclusive, coalescing several ranges into one;
-/// `None` when malformed, unsatisfiable or overlapping (→ 416), as
-/// hawkBit's `FileStreamingUtil` does.
-fn parse_range(header: &str, len: u64) -> Option<(u64, u64)> {
-    let specs = header.trim().strip_prefix("bytes=")?;
-    let mut ranges = Vec::new();
-    for spec in specs.split(',') {
-        let (a, b) = spec.trim().split_once('-')?;
-        let digits = |s: &str| s.bytes().all(|c| c.is_ascii_digit());
-        if !digits(a) || !digits(b) || (a.is_empty() && b.is_empty()) {
-            return None;
-        }
-        let (start, end) = if a.is_empty() {
-            let n: u64 = b.parse().ok()?;
-            (len.saturating_sub(n), len.checked_sub(1)?)
-        } else {
-            let start: u64 = a.parse().ok()?;
-            let end = if b.is_empty() {
-                u64::MAX
-            } else {
-                b.parse().ok()?
-            };
-            (start, end.min(len.checked_sub(1)?))
-        };
-        if start > end || (a.is_empty() && b == "0") {
-            return None;
-        }
-        ranges.push((start, end));
-    }
-    ranges.sort_unstable();
-    if ranges.windows(2).any(|w| w[1].0 <= w[0].1) {
-        return None;
-    }
-    let first = ranges.first()?.0;
-    let last = ranges.iter().map(|r| r.1).max()?;
-    Some((first, last))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_range;
-
-    #[test]
-    fn ranges() {
-        assert_eq!(parse_range("bytes=0-9", 100), Some((0, 9)));
-        assert_eq!(parse_range("bytes=90-", 100), Some((90, 99)));
-        assert_eq!(parse_range("bytes=-10", 100), Some((90, 99)));
-        assert_eq!(parse_range("bytes=-1000", 100), Some((0, 99)));
-        assert_eq!(parse_range("bytes=50-1000", 100), Some((50, 99)));
-        assert_eq!(parse_range("bytes=0-9, 20-29", 100), Some((0, 29)));
-        assert_eq!(parse_range("bytes=20-29,0-9", 100), Some((0, 29)));
-    }
-
-    #[test]
-    fn bad_ranges() {
-        for bad in [
-            "bytes=100-",
-            "bytes=10-5",
-            "bytes=-0",
-            "bytes=-",
-            "bytes=a-b",
-            "items=0-1",
-            "bytes=0-9,5-20",
-            "bytes=",
-            "bytes=1",
-            "0-9",
-            "bytes=-5-",
-        ] {
-            assert_eq!(parse_range(bad, 100), None, "{bad}");
-        }
-        assert_eq!(parse_range("bytes=0-", 0), None);
     }
 }
 

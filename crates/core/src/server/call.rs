@@ -17,7 +17,8 @@ pub(super) struct Call<'a> {
     pub(super) raw_tenant: &'a str,
     pub(super) raw_cid: &'a str,
     pub(super) faults: &'a Active,
-    /// Content type of JSON answers (from `Accept`).
+    /// Content type of document answers (from `Accept`): HAL-JSON, JSON or
+    /// CBOR; `respond::json_ok` encodes accordingly.
     pub(super) json_type: &'static str,
 }
 

@@ -19,7 +19,7 @@
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use super::artifacts::{serve_file, FileRef};
+use super::ranges::{serve_file, FileRef, Rules};
 use crate::artifact::Catalog;
 use crate::message::{Method, Request, Response};
 
@@ -222,9 +222,10 @@ fn serve_artifact(req: &Request, rest: &str, catalog: &Catalog) -> Response {
         content,
         size: info.size,
         uploaded: catalog.bytes(content),
+        last_modified: None,
     };
     let etag = format!("\"{}\"", info.hashes.sha256);
-    serve_file(&req.headers, false, file, &etag, head)
+    serve_file(&req.headers, Rules::Rfc, false, file, &etag, head)
 }
 
 #[cfg(test)]

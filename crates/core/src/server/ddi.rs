@@ -18,7 +18,9 @@ use crate::time::Time;
 use super::call::Call;
 use super::fault::Active;
 use super::state::{Emitter, Target};
-use super::{artifacts, assignment, deployment, respond, ActionStatus, Server, ServerConfig};
+use super::{
+    artifacts, assignment, codec, deployment, respond, ActionStatus, Server, ServerConfig,
+};
 
 /// Longest attribute key or value (JCM `updateControllerAttributes`).
 const MAX_ATTRIBUTE_LEN: usize = 128;
@@ -91,17 +93,20 @@ pub(super) fn dispatch(server: &mut Server, now: Time, req: &Request, faults: &A
         r.headers.insert("allow", route.method().as_str());
         return r;
     }
-    // Only JSON documents are negotiated: file downloads are octet streams,
+    // Only documents are negotiated: file downloads are octet streams,
     // and feedback / configData answer without a body.
     let negotiated = route.method() == Method::Get && !matches!(route, Route::ArtifactFile(..));
     let json_type = match negotiated {
         false => respond::HAL_JSON,
-        true => match negotiate(req.headers.get("accept")) {
+        true => match codec::negotiate(req.headers.get("accept")) {
+            // The broken mode answers a CBOR request with HAL-JSON.
+            Some(codec::CBOR) if faults.cbor_as_json => respond::HAL_JSON,
             Some(t) => t,
             None => return Response::status(406),
         },
     };
-    if route.method() != Method::Get && !is_json(req.headers.get("content-type")) {
+    let body_type = req.headers.get("content-type");
+    if route.method() != Method::Get && codec::body_encoding(body_type).is_none() {
         return Response::status(415);
     }
     let Some(cid) = cid else {
@@ -162,40 +167,6 @@ fn authenticated(config: &ServerConfig, req: &Request, target: Option<&Target>) 
     } else {
         false
     }
-}
-
-/// The JSON content type to answer with, or `None` (406) when `Accept`
-/// names nothing hawkBit produces. `application/cbor` is accepted but
-/// answered with JSON: this server does not encode CBOR.
-fn negotiate(accept: Option<&str>) -> Option<&'static str> {
-    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
-        return Some(respond::HAL_JSON);
-    };
-    accept.split(',').find_map(|range| {
-        let media = range.split(';').next().unwrap_or("").trim();
-        let is = |m: &str| media.eq_ignore_ascii_case(m);
-        if is("application/json") {
-            Some(respond::JSON)
-        } else if is("application/hal+json")
-            || is("application/cbor")
-            || is("application/*")
-            || is("*/*")
-        {
-            Some(respond::HAL_JSON)
-        } else {
-            None
-        }
-    })
-}
-
-/// True for a JSON request body type (`application/json`, `application/hal+json`).
-fn is_json(content_type: Option<&str>) -> bool {
-    let media = content_type
-        .and_then(|c| c.split(';').next())
-        .unwrap_or("")
-        .trim();
-    media.eq_ignore_ascii_case("application/json")
-        || media.eq_ignore_ascii_case("application/hal+json")
 }
 
 /// The percent-decoded controller id of a DDI request path
@@ -290,7 +261,7 @@ fn root_links(target: &Target, call: &Call<'_>) -> RootLinks {
 
 /// `PUT {base}/configData` (ddi.md §1.2).
 fn config_data(server: &mut Server, call: &Call<'_>) -> Response {
-    let parsed: ConfigData = match serde_json::from_slice(call.req.body.as_bytes()) {
+    let parsed: ConfigData = match codec::decode(call.req) {
         Ok(c) => c,
         Err(e) => return respond::not_readable(format!("configData body: {e}")),
     };

@@ -46,7 +46,7 @@ fn history_param(call: &Call<'_>) -> Result<i64, Response> {
 }
 
 fn parse_feedback(call: &Call<'_>) -> Result<ActionFeedback, Response> {
-    serde_json::from_slice(call.req.body.as_bytes())
+    super::codec::decode(call.req)
         .map_err(|e| respond::not_readable(format!("feedback body is not readable: {e}")))
 }
 

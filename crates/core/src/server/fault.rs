@@ -76,6 +76,9 @@ pub enum Fault {
     /// ConstrainedGateway: install commands for devices that are offline are dropped —
     /// the "only forward when online" design seed 000 warns against.
     DropCommandsWhileOffline,
+    /// DDI documents asked for as `application/cbor` are answered as HAL-JSON
+    /// (what fleetsim's server did before it encoded CBOR).
+    CborAnsweredAsJson,
 }
 
 impl Fault {
@@ -105,7 +108,7 @@ impl Fault {
 }
 
 /// Names of the unit faults, for parsing and error messages.
-const UNIT_FAULTS: [(&str, Fault); 19] = [
+const UNIT_FAULTS: [(&str, Fault); 20] = [
     (
         "accept_feedback_after_close",
         Fault::AcceptFeedbackAfterClose,
@@ -134,9 +137,10 @@ const UNIT_FAULTS: [(&str, Fault); 19] = [
         "drop_commands_while_offline",
         Fault::DropCommandsWhileOffline,
     ),
+    ("cbor_answered_as_json", Fault::CborAnsweredAsJson),
 ];
 
-const ALL_NAMES: [&str; 20] = [
+const ALL_NAMES: [&str; 21] = [
     "respond",
     "accept_feedback_after_close",
     "reopen_closed_actions",
@@ -157,6 +161,7 @@ const ALL_NAMES: [&str; 20] = [
     "retrigger_every_online",
     "cache_evict_early",
     "drop_commands_while_offline",
+    "cbor_answered_as_json",
 ];
 
 impl Fault {
@@ -293,6 +298,7 @@ pub(super) struct Active {
     pub(super) sleep_below_min: bool,
     pub(super) garbage_json: bool,
     pub(super) sha1_only: bool,
+    pub(super) cbor_as_json: bool,
     /// Faults of the OTAU core.
     pub(super) otau: super::otau::OtauFaults,
     /// Faults of the sidekick, gateway and CDN.
@@ -341,6 +347,7 @@ impl Active {
                 Fault::RetriggerEveryOnline => a.sidekick.retrigger_every_online = true,
                 Fault::CacheEvictEarly => a.sidekick.cache_evict_early = true,
                 Fault::DropCommandsWhileOffline => a.sidekick.drop_while_offline = true,
+                Fault::CborAnsweredAsJson => a.cbor_as_json = true,
             }
         }
         a

@@ -19,14 +19,17 @@
 //! - `deployment.rs`: `deploymentBase`, `installedBase`, `cancelAction` and both feedbacks.
 //! - `assignment.rs`: what assignments do to their target — assigned set,
 //!   `updateStatus`, superseding open actions, `PUT installedBase`.
-//! - `artifacts.rs`: artifact lists and downloads (Range, `If-Match`, `.MD5SUM`).
-//! - `respond.rs`: JSON bodies, ETags, hawkBit error bodies.
+//! - `artifacts.rs`: artifact lists and downloads (access, history, `.MD5SUM`).
+//! - `ranges.rs`: serving one file: headers, preconditions, single and multipart ranges.
+//! - `codec.rs`: media types (HAL-JSON, JSON, CBOR) and the one encode/decode path.
+//! - `respond.rs`: document bodies, ETags, hawkBit error bodies.
 //! - `fault.rs`: "broken server" modes, the time windows they are active in, and
 //!   the fault flags of the OTAU and gateway cores active at one instant.
 //! - `cdn.rs`, `constrained/`, `otau/`: the CDN, the constrained-device gateway, the OTAU core.
 //!
 //! Imports point one way: `ddi` → `deployment` → `artifacts` → `call`, `fault`,
-//! `state`, `distributions`, `respond`; `constrained` → `cdn` → `artifacts`.
+//! `state`, `distributions`, `respond` → `codec`; `artifacts` → `ranges`;
+//! `constrained` → `cdn` → `ranges`.
 //! - `ids.rs`: the rule every id from the network obeys before it is stored.
 //! - `mgmt/`: the hawkBit Management API v1 subset (`/rest/v1/...`): tenant
 //!   configuration, targets, software modules with uploaded artifacts,
@@ -34,9 +37,8 @@
 //!
 //! Deliberate simplifications (all documented where they live): one
 //! maintenance window per action instead of a cron schedule; no confirmation
-//! flow (`confirmationBase`); answers are always JSON (a `application/cbor`
-//! Accept is accepted but answered with JSON); multi-range requests are
-//! answered with one coalesced range.
+//! flow (`confirmationBase`); `Last-Modified` of a download is its software
+//! module's creation time (hawkBit: the artifact's).
 
 use std::fmt;
 
@@ -61,6 +63,7 @@ mod artifacts;
 mod assignment;
 mod call;
 pub mod cdn;
+pub mod codec;
 pub mod constrained;
 mod ddi;
 mod deployment;
@@ -70,6 +73,7 @@ pub mod ids;
 mod mgmt;
 pub mod otau;
 mod polling;
+mod ranges;
 mod respond;
 pub mod schedule;
 mod state;

@@ -1,5 +1,5 @@
-//! Response building for the DDI surface: JSON bodies with ETags and
-//! `If-None-Match`, and hawkBit's error bodies (`ExceptionInfo`).
+//! Response building for the DDI surface: JSON or CBOR documents with ETags
+//! and `If-None-Match`, and hawkBit's error bodies (`ExceptionInfo`, always JSON).
 //!
 //! The ETag imitates Spring's shallow ETag filter: a digest of the body, so
 //! the same document always gets the same tag. It is `"` + 16 hex digits of
@@ -10,10 +10,7 @@ use serde::Serialize;
 use crate::message::{Body, Headers, Request, Response};
 use crate::protocol::ddi::wire::ExceptionInfo;
 
-/// hawkBit's default DDI content type.
-pub(super) const HAL_JSON: &str = "application/hal+json";
-/// Plain JSON, when the client's Accept names it first.
-pub(super) const JSON: &str = "application/json";
+pub(super) use super::codec::{HAL_JSON, JSON};
 
 /// Spring's unreadable-body exception (ddi.md §0).
 const NOT_READABLE_CLASS: &str = "org.eclipse.hawkbit.rest.exception.MessageNotReadableException";
@@ -32,14 +29,16 @@ pub(super) fn etag_listed(header: &str, etag: &str) -> bool {
     })
 }
 
-/// A 200 JSON answer with an ETag; 304 with an empty body when the request's
+/// A 200 document answer of the negotiated `content_type` (CBOR for
+/// [`CBOR`], JSON otherwise; see [`super::codec::encode`]) with an ETag over
+/// the encoded bytes; 304 with an empty body when the request's
 /// `If-None-Match` names it (the caller's side effects have happened already).
 pub(super) fn json_ok<T: Serialize>(
     req: &Request,
     content_type: &'static str,
     value: &T,
 ) -> Response {
-    let Ok(bytes) = serde_json::to_vec(value) else {
+    let Ok(bytes) = super::codec::encode(content_type, value) else {
         return Response::status(500);
     };
     let etag = etag_of(&bytes);

@@ -3,6 +3,7 @@
 //! reasons a connection is dropped without an answer. Both the adapter and
 //! the request-body reader produce them, so they live below both.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -28,7 +29,8 @@ pub(super) enum Abort {
     Body(Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// A response body: nothing, bytes, or synthetic artifact content made on the fly.
+/// A response body: nothing, bytes, synthetic artifact content made on the
+/// fly, or several of these one after the other (a multipart answer).
 pub(super) enum ServeBody {
     /// No body.
     Empty,
@@ -40,6 +42,8 @@ pub(super) enum ServeBody {
         offset: u64,
         remaining: u64,
     },
+    /// Parts still to send, in order; each streams as above.
+    Parts(VecDeque<ServeBody>),
 }
 
 impl From<Body> for ServeBody {
@@ -57,6 +61,51 @@ impl From<Body> for ServeBody {
                 offset,
                 remaining: len,
             },
+            Body::Parts(parts) => {
+                ServeBody::Parts(parts.into_iter().map(ServeBody::from).collect())
+            }
+        }
+    }
+}
+
+impl ServeBody {
+    /// The next frame of data, `None` at the end.
+    fn next_frame(&mut self) -> Option<Bytes> {
+        match self {
+            ServeBody::Empty => None,
+            ServeBody::Bytes(bytes) => bytes.take(),
+            ServeBody::Synthetic { remaining: 0, .. } => None,
+            ServeBody::Synthetic {
+                content,
+                offset,
+                remaining,
+            } => {
+                let n = (*remaining).min(CHUNK_BYTES);
+                let mut chunk = vec![0u8; n as usize];
+                fill(*content, *offset, &mut chunk);
+                *offset += n;
+                *remaining -= n;
+                Some(Bytes::from(chunk))
+            }
+            ServeBody::Parts(parts) => loop {
+                let part = parts.front_mut()?;
+                match part.next_frame() {
+                    Some(data) => break Some(data),
+                    None => {
+                        parts.pop_front();
+                    }
+                }
+            },
+        }
+    }
+
+    /// Bytes still to send.
+    fn remaining(&self) -> u64 {
+        match self {
+            ServeBody::Empty => 0,
+            ServeBody::Bytes(b) => b.as_ref().map_or(0, |b| b.len() as u64),
+            ServeBody::Synthetic { remaining, .. } => *remaining,
+            ServeBody::Parts(parts) => parts.iter().map(ServeBody::remaining).sum(),
         }
     }
 }
@@ -69,23 +118,7 @@ impl HttpBody for ServeBody {
         self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        let frame = match self.get_mut() {
-            ServeBody::Empty => None,
-            ServeBody::Bytes(bytes) => bytes.take().map(Frame::data),
-            ServeBody::Synthetic { remaining: 0, .. } => None,
-            ServeBody::Synthetic {
-                content,
-                offset,
-                remaining,
-            } => {
-                let n = (*remaining).min(CHUNK_BYTES);
-                let mut chunk = vec![0u8; n as usize];
-                fill(*content, *offset, &mut chunk);
-                *offset += n;
-                *remaining -= n;
-                Some(Frame::data(Bytes::from(chunk)))
-            }
-        };
+        let frame = self.get_mut().next_frame().map(Frame::data);
         Poll::Ready(frame.map(Ok))
     }
 
@@ -94,11 +127,7 @@ impl HttpBody for ServeBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(match self {
-            ServeBody::Empty => 0,
-            ServeBody::Bytes(b) => b.as_ref().map_or(0, |b| b.len() as u64),
-            ServeBody::Synthetic { remaining, .. } => *remaining,
-        })
+        SizeHint::with_exact(self.remaining())
     }
 }
 
@@ -125,6 +154,35 @@ mod tests {
         }
         let mut want = vec![0u8; 150_000];
         fill(content, 10, &mut want);
+        assert!(got == want);
+        assert!(body.is_end_stream());
+    }
+
+    #[test]
+    fn parts_stream_in_order_with_their_exact_length() {
+        let content = ContentId(9);
+        let mut body = ServeBody::from(Body::Parts(vec![
+            Body::Bytes(Bytes::from_static(b"--B\r\n")),
+            Body::Synthetic {
+                content,
+                offset: 3,
+                len: 100_000,
+            },
+            Body::Empty,
+            Body::Bytes(Bytes::from_static(b"\r\n--B--")),
+        ]));
+        assert_eq!(body.size_hint().exact(), Some(5 + 100_000 + 7));
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let mut got = Vec::new();
+        while let Poll::Ready(Some(Ok(frame))) = Pin::new(&mut body).poll_frame(&mut cx) {
+            got.extend_from_slice(&frame.into_data().unwrap_or_default());
+        }
+        let mut want = b"--B\r\n".to_vec();
+        let mut piece = vec![0u8; 100_000];
+        fill(content, 3, &mut piece);
+        want.extend_from_slice(&piece);
+        want.extend_from_slice(b"\r\n--B--");
         assert!(got == want);
         assert!(body.is_end_stream());
     }
