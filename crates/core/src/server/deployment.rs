@@ -289,6 +289,11 @@ fn record(
         ));
     }
     action.push(entry, call.now, messages);
+    match feedback.status.execution {
+        Execution::Scheduled => action.deferred = true,
+        Execution::Resumed => action.deferred = false,
+        _ => {}
+    }
     let mut ev = Emitter::new(&call.cid, call.now, &mut server.events);
     match effect {
         Effect::None => {}

@@ -76,6 +76,10 @@ pub enum Fault {
     /// ConstrainedGateway: install commands for devices that are offline are dropped —
     /// the "only forward when online" design seed 000 warns against.
     DropCommandsWhileOffline,
+    /// The root stops offering an action whose latest history entry is a
+    /// device's `scheduled` (a server that parks deferred updates) — breaks
+    /// DDI-SOFT-DEFER. Give it a window that opens after the devices deferred.
+    HideDeferredActions,
 }
 
 impl Fault {
@@ -105,7 +109,7 @@ impl Fault {
 }
 
 /// Names of the unit faults, for parsing and error messages.
-const UNIT_FAULTS: [(&str, Fault); 19] = [
+const UNIT_FAULTS: [(&str, Fault); 20] = [
     (
         "accept_feedback_after_close",
         Fault::AcceptFeedbackAfterClose,
@@ -134,9 +138,10 @@ const UNIT_FAULTS: [(&str, Fault); 19] = [
         "drop_commands_while_offline",
         Fault::DropCommandsWhileOffline,
     ),
+    ("hide_deferred_actions", Fault::HideDeferredActions),
 ];
 
-const ALL_NAMES: [&str; 20] = [
+const ALL_NAMES: [&str; 21] = [
     "respond",
     "accept_feedback_after_close",
     "reopen_closed_actions",
@@ -157,6 +162,7 @@ const ALL_NAMES: [&str; 20] = [
     "retrigger_every_online",
     "cache_evict_early",
     "drop_commands_while_offline",
+    "hide_deferred_actions",
 ];
 
 impl Fault {
@@ -293,6 +299,7 @@ pub(super) struct Active {
     pub(super) sleep_below_min: bool,
     pub(super) garbage_json: bool,
     pub(super) sha1_only: bool,
+    pub(super) hide_deferred: bool,
     /// Faults of the OTAU core.
     pub(super) otau: super::otau::OtauFaults,
     /// Faults of the sidekick, gateway and CDN.
@@ -341,6 +348,7 @@ impl Active {
                 Fault::RetriggerEveryOnline => a.sidekick.retrigger_every_online = true,
                 Fault::CacheEvictEarly => a.sidekick.cache_evict_early = true,
                 Fault::DropCommandsWhileOffline => a.sidekick.drop_while_offline = true,
+                Fault::HideDeferredActions => a.hide_deferred = true,
             }
         }
         a

@@ -65,6 +65,9 @@ pub(super) struct Action {
     pub(super) status: ActionStatus,
     pub(super) active: bool,
     pub(super) history: Vec<StatusEntry>,
+    /// The device's latest `scheduled`/`resumed` was `scheduled` (read only by
+    /// the `hide_deferred_actions` fault).
+    pub(super) deferred: bool,
 }
 
 impl Action {
@@ -292,6 +295,7 @@ impl Target {
             status: ActionStatus::Running,
             active: true,
             history: Vec::new(),
+            deferred: false,
         };
         action.push(
             ActionStatus::Running,

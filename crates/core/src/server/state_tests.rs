@@ -12,6 +12,7 @@ fn action(id: u64, weight: u32, active: bool) -> Action {
         status: ActionStatus::Running,
         active,
         history: Vec::new(),
+        deferred: false,
     }
 }
 
