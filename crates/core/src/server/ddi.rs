@@ -190,14 +190,15 @@ fn negotiate(accept: Option<&str>) -> Option<&'static str> {
     })
 }
 
-/// True for a JSON request body type (`application/json`, `application/hal+json`).
+/// True for a JSON request body type: `application/json` only — hawkBit's
+/// DDI bodies consume JSON (and CBOR), so `application/hal+json` is 415
+/// (`DdiConfigDataTest.badConfigData`).
 fn is_json(content_type: Option<&str>) -> bool {
     let media = content_type
         .and_then(|c| c.split(';').next())
         .unwrap_or("")
         .trim();
     media.eq_ignore_ascii_case("application/json")
-        || media.eq_ignore_ascii_case("application/hal+json")
 }
 
 /// The percent-decoded controller id of a DDI request path
