@@ -44,6 +44,8 @@ impl DdiClient {
             return false;
         };
         let soft = w.update == HandlingType::Attempt;
+        // `skip` (a closed maintenance window) keeps a deferral waiting.
+        let forced = w.update == HandlingType::Forced;
         match w.defer_until {
             None if soft => {
                 w.defer_until = Some(now + span);
@@ -53,7 +55,7 @@ impl DdiClient {
                     now,
                 );
             }
-            Some(until) if !w.resumed && (now >= until || !soft) => {
+            Some(until) if !w.resumed && (now >= until || forced) => {
                 let why = "deferred update resumed".to_string();
                 self.go(Step::Feedback(Execution::Resumed, Finished::None, why), now);
             }
