@@ -350,6 +350,7 @@ fn build_group(s: &Scenario, g: &FleetGroup, first: u64) -> Group {
             poll_every: g.misbehave.as_ref().map(|m| m.poll_every.0),
             resend_final_feedback: g.resend_final_feedback,
             default_poll: s.server.polling.0,
+            feedback: g.feedback.settings(),
             ..ClientSettings::default()
         },
     }

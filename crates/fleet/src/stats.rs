@@ -39,6 +39,8 @@ pub struct Stats {
     pub updates_canceled: u64,
     /// Actions withdrawn by the server before completion.
     pub updates_withdrawn: u64,
+    /// Actions the device refused with `rejected`.
+    pub updates_rejected: u64,
     /// Fleet timeline.
     pub timeline: Vec<Sample>,
     /// Failed requests whose failure the run did not inject: connection
@@ -70,6 +72,7 @@ impl Stats {
             updates_failed: 0,
             updates_canceled: 0,
             updates_withdrawn: 0,
+            updates_rejected: 0,
             timeline: Vec::new(),
             failed_not_injected: 0,
             unanswered: 0,
@@ -109,6 +112,7 @@ impl Stats {
             Outcome::Failure(_) => self.updates_failed += 1,
             Outcome::Canceled => self.updates_canceled += 1,
             Outcome::Withdrawn => self.updates_withdrawn += 1,
+            Outcome::Rejected => self.updates_rejected += 1,
         }
     }
 

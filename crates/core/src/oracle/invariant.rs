@@ -49,6 +49,14 @@ pub enum InvariantId {
     /// `DdiArtifactHash` omits only `sha256` when null). A device that checks
     /// the hash it trusts most cannot, when the server leaves it out.
     DdiHashes,
+    /// `DDI-SOFT-DEFER` — a soft update a device deferred with `scheduled`
+    /// stays on offer until the device takes it up: every root answer offers
+    /// its `deploymentBase` (or a `cancelAction`), and the device's `resumed`
+    /// is accepted (ddi.md §1.4: `scheduled`/`resumed` are informational, the
+    /// action stays RUNNING; §1.1 the root offers the active action; §3 only
+    /// `closed`, a cancel or a lapsed window end it). Bounded by the device's
+    /// deferral, or by the forcetime of a timeforced action.
+    DdiSoftDefer,
     /// `OTAU-SEQ` — a cycle's `otau_in` statuses follow the status diagram
     /// (otau.md §3.3 rules 3–6, [SCH] diagram; the seed's order §3.2): `INIT`
     /// first, phase ranks never decrease, a non-`_STEP` status never repeats,
@@ -113,7 +121,7 @@ pub enum InvariantId {
 
 impl InvariantId {
     /// Every invariant, in catalogue order.
-    pub const ALL: [InvariantId; 23] = [
+    pub const ALL: [InvariantId; 24] = [
         InvariantId::DdiSmOffered,
         InvariantId::DdiSmFinal,
         InvariantId::DdiSm410,
@@ -124,6 +132,7 @@ impl InvariantId {
         InvariantId::DdiRange,
         InvariantId::DdiJson,
         InvariantId::DdiHashes,
+        InvariantId::DdiSoftDefer,
         InvariantId::OtauSeq,
         InvariantId::OtauVersion,
         InvariantId::OtauOverlap,
@@ -152,6 +161,7 @@ impl InvariantId {
             InvariantId::DdiRange => "DDI-RANGE",
             InvariantId::DdiJson => "DDI-JSON",
             InvariantId::DdiHashes => "DDI-HASHES",
+            InvariantId::DdiSoftDefer => "DDI-SOFT-DEFER",
             InvariantId::OtauSeq => "OTAU-SEQ",
             InvariantId::OtauVersion => "OTAU-VERSION",
             InvariantId::OtauOverlap => "OTAU-OVERLAP",
@@ -203,6 +213,7 @@ impl InvariantId {
             InvariantId::DdiHashes => {
                 "artifacts advertise sha1 and md5 (sha256 if any) hex digests"
             }
+            InvariantId::DdiSoftDefer => "a deferred soft update stays on offer until resumed",
             InvariantId::OtauSeq => "otau_in statuses follow the OTAU status diagram",
             InvariantId::OtauVersion => "statuses carry the delivered manifest's version",
             InvariantId::OtauOverlap => "no new manifest while a device's update runs",
@@ -238,6 +249,7 @@ impl InvariantId {
             InvariantId::DdiRange => "ddi.md §1.9, RFC 7233 §4.1",
             InvariantId::DdiJson => "ddi.md §0, §1.1, §1.3, §1.5",
             InvariantId::DdiHashes => "ddi.md §1.3 (DdiArtifactHash)",
+            InvariantId::DdiSoftDefer => "ddi.md §1.1, §1.4, §3",
             InvariantId::OtauSeq => "otau.md §3.1, §3.3 rules 3–6",
             InvariantId::OtauVersion => "otau.md §3, §3.3 rule 2",
             InvariantId::OtauOverlap => "otau.md §9, §10.9",

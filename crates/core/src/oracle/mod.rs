@@ -6,6 +6,7 @@
 //! the invariant's ID, the device, the time and a message saying what was seen.
 //! See [`InvariantId`] for the catalogue and the clause behind each ID.
 
+mod defer;
 mod invariant;
 pub mod otau;
 pub mod url;
@@ -69,6 +70,7 @@ struct DeviceState {
     sleep: Option<Span>,
     excused: bool,
     expect: Option<Expectation>,
+    defer: defer::Deferral,
 }
 
 /// Settings the checks need.
@@ -299,7 +301,11 @@ impl Oracle {
                 offer,
                 installed,
                 ..
-            } => root_seen(st, sleep, offer, installed, &mut fired),
+            } => {
+                root_seen(st, sleep, offer, installed, &mut fired);
+                let lost = st.defer.root(offer);
+                fired.extend(lost.map(|m| (InvariantId::DdiSoftDefer, m)));
+            }
             DdiEvent::DeploymentSeen {
                 url_action,
                 update,
@@ -323,14 +329,20 @@ impl Oracle {
                 execution,
                 finished,
                 status,
-            } => feedback_answered(
-                st,
-                &mut fired,
-                action,
-                cancel,
-                (execution, finished),
-                status,
-            ),
+            } => {
+                if !*cancel {
+                    let refused = st.defer.feedback(*action, *execution, *status);
+                    fired.extend(refused.map(|m| (InvariantId::DdiSoftDefer, m)));
+                }
+                feedback_answered(
+                    st,
+                    &mut fired,
+                    action,
+                    cancel,
+                    (execution, finished),
+                    status,
+                )
+            }
             _ => fired.extend(answer_problem(event)),
         }
         for (id, message) in fired {

@@ -23,7 +23,7 @@ pub const CBOR: &str = "application/cbor";
 /// The body encoding a content type stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Encoding {
-    /// `application/json` or `application/hal+json`.
+    /// `application/json`.
     Json,
     /// `application/cbor`.
     Cbor,
@@ -73,11 +73,13 @@ pub(super) fn negotiate(accept: Option<&str>) -> Option<&'static str> {
 }
 
 /// The encoding of a request body with `Content-Type` `content_type`, or
-/// `None` (415) for a type hawkBit does not consume.
+/// `None` (415) for a type hawkBit does not consume: its DDI bodies are
+/// `application/json` or CBOR, so even `application/hal+json` is 415
+/// (`DdiConfigDataTest.badConfigData`).
 pub(super) fn body_encoding(content_type: Option<&str>) -> Option<Encoding> {
     let media = media_of(content_type.unwrap_or(""));
     let is = |m: &str| media.eq_ignore_ascii_case(m);
-    if is(JSON) || is(HAL_JSON) {
+    if is(JSON) {
         Some(Encoding::Json)
     } else if is(CBOR) {
         Some(Encoding::Cbor)
@@ -141,6 +143,7 @@ mod tests {
             Some(Encoding::Cbor)
         );
         assert_eq!(body_encoding(Some("text/plain")), None);
+        assert_eq!(body_encoding(Some("application/hal+json")), None);
         assert_eq!(body_encoding(None), None);
     }
 

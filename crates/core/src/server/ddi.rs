@@ -223,6 +223,7 @@ fn root_links(target: &Target, call: &Call<'_>) -> RootLinks {
     let mut links = RootLinks::default();
     let now = call.now;
     match target.active_action() {
+        Some(a) if call.faults.hide_deferred && a.deferred => {}
         Some(a) if a.status.is_cancel() => {
             links.cancel_action =
                 Some(Link::new(call.link(format_args!("/cancelAction/{}", a.id))));

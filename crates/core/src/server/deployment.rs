@@ -289,6 +289,11 @@ fn record(
         ));
     }
     action.push_coded(entry, call.now, messages, feedback.status.code);
+    match feedback.status.execution {
+        Execution::Scheduled => action.deferred = true,
+        Execution::Resumed => action.deferred = false,
+        _ => {}
+    }
     let mut ev = Emitter::new(&call.cid, call.now, &mut server.events);
     // The target side (assigned set, updateStatus) follows in `assignment.rs`.
     match effect {

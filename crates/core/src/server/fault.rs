@@ -79,6 +79,10 @@ pub enum Fault {
     /// DDI documents asked for as `application/cbor` are answered as HAL-JSON
     /// (what fleetsim's server did before it encoded CBOR).
     CborAnsweredAsJson,
+    /// The root stops offering an action whose latest history entry is a
+    /// device's `scheduled` (a server that parks deferred updates) — breaks
+    /// DDI-SOFT-DEFER. Give it a window that opens after the devices deferred.
+    HideDeferredActions,
 }
 
 impl Fault {
@@ -138,6 +142,7 @@ const UNIT_FAULTS: [(&str, Fault); 20] = [
         Fault::DropCommandsWhileOffline,
     ),
     ("cbor_answered_as_json", Fault::CborAnsweredAsJson),
+    ("hide_deferred_actions", Fault::HideDeferredActions),
 ];
 
 const ALL_NAMES: [&str; 21] = [
@@ -162,6 +167,7 @@ const ALL_NAMES: [&str; 21] = [
     "cache_evict_early",
     "drop_commands_while_offline",
     "cbor_answered_as_json",
+    "hide_deferred_actions",
 ];
 
 impl Fault {
@@ -299,6 +305,7 @@ pub(super) struct Active {
     pub(super) garbage_json: bool,
     pub(super) sha1_only: bool,
     pub(super) cbor_as_json: bool,
+    pub(super) hide_deferred: bool,
     /// Faults of the OTAU core.
     pub(super) otau: super::otau::OtauFaults,
     /// Faults of the sidekick, gateway and CDN.
@@ -348,6 +355,7 @@ impl Active {
                 Fault::CacheEvictEarly => a.sidekick.cache_evict_early = true,
                 Fault::DropCommandsWhileOffline => a.sidekick.drop_while_offline = true,
                 Fault::CborAnsweredAsJson => a.cbor_as_json = true,
+                Fault::HideDeferredActions => a.hide_deferred = true,
             }
         }
         a

@@ -76,6 +76,9 @@ pub(super) struct Action {
     pub(super) history: Vec<StatusEntry>,
     /// `code` of the last `deploymentBase` feedback (hawkBit `lastActionStatusCode`).
     pub(super) last_code: Option<i32>,
+    /// The device's latest `scheduled`/`resumed` was `scheduled` (read only by
+    /// the `hide_deferred_actions` fault).
+    pub(super) deferred: bool,
 }
 
 impl Action {
@@ -305,6 +308,7 @@ impl Target {
             active: true,
             history: Vec::new(),
             last_code: None,
+            deferred: false,
         };
         action.push(
             ActionStatus::Running,

@@ -13,6 +13,7 @@ fn action(id: u64, weight: u32, active: bool) -> Action {
         active,
         history: Vec::new(),
         last_code: None,
+        deferred: false,
     }
 }
 

@@ -104,6 +104,17 @@ impl Describe for DdiEvent {
                 }
                 Ok(())
             }
+            DdiEvent::InstalledChecked { action, matches } => {
+                let verdict = if *matches {
+                    "names the installed version"
+                } else {
+                    "is not linked or names another version"
+                };
+                write!(
+                    f,
+                    "after the reboot: installedBase of action {action} {verdict}"
+                )
+            }
             other => describe_ddi_work(other, f),
         }
     }
@@ -175,12 +186,14 @@ fn describe_ddi_work(ev: &DdiEvent, f: &mut Formatter<'_>) -> fmt::Result {
             Outcome::Failure(why) => write!(f, "action {action} ended: failure ({why})"),
             Outcome::Canceled => write!(f, "action {action} ended: canceled"),
             Outcome::Withdrawn => write!(f, "action {action} ended: withdrawn by the server"),
+            Outcome::Rejected => write!(f, "action {action} ended: rejected by the device"),
         },
         DdiEvent::Sent { .. }
         | DdiEvent::NetFailed { .. }
         | DdiEvent::Answered { .. }
         | DdiEvent::Unreadable { .. }
-        | DdiEvent::RootSeen { .. } => Ok(()),
+        | DdiEvent::RootSeen { .. }
+        | DdiEvent::InstalledChecked { .. } => Ok(()),
     }
 }
 

@@ -40,6 +40,8 @@ pub mod code {
     pub const DDI_ACTION_ENDED: u64 = 10;
     /// DDI: an unreadable 200 answer.
     pub const DDI_UNREADABLE: u64 = 11;
+    /// DDI: `installedBase` read after the reboot (`action * 2 + matches`).
+    pub const DDI_INSTALLED_CHECKED: u64 = 12;
 
     /// OTAU: a long poll answered 304.
     pub const OTAU_NOT_MODIFIED: u64 = 101;
@@ -271,7 +273,12 @@ fn encode_ddi_rest(ev: &DdiEvent, h: &mut TraceHash) {
                 }
                 Outcome::Canceled => h.word(2),
                 Outcome::Withdrawn => h.word(3),
+                Outcome::Rejected => h.word(4),
             }
+        }
+        DdiEvent::InstalledChecked { action, matches } => {
+            h.word(code::DDI_INSTALLED_CHECKED);
+            h.word(*action * 2 + *matches as u64);
         }
         DdiEvent::Sent { .. }
         | DdiEvent::NetFailed { .. }

@@ -405,6 +405,10 @@ fn counters_of(r: &RunResult) -> BTreeMap<&'static str, u64> {
     counters.insert("updates_failed", stats.updates_failed);
     counters.insert("updates_canceled", stats.updates_canceled);
     counters.insert("updates_withdrawn", stats.updates_withdrawn);
+    if stats.updates_rejected > 0 {
+        // Only devices with `feedback.reject` reject; other reports keep their shape.
+        counters.insert("updates_rejected", stats.updates_rejected);
+    }
     counters.insert("devices_targeted", r.targeted);
     counters.insert("violations", r.oracle.total());
     counters.insert("events", r.events);

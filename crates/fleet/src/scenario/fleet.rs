@@ -103,6 +103,10 @@ pub struct FleetGroup {
     /// `410 Gone` (DDI-SM-410).
     #[serde(default)]
     pub resend_final_feedback: bool,
+    /// What a DDI device says beyond `proceeding` → `downloaded` → `closed`,
+    /// and how it reads answers (absent: exactly that minimal chain).
+    #[serde(default)]
+    pub feedback: DdiFeedback,
     /// OTAU device behaviour (`protocol: otau` / `otau_mqtt` only).
     #[serde(default)]
     pub otau: OtauDevice,
@@ -117,6 +121,67 @@ impl FleetGroup {
         self.id_prefix
             .clone()
             .unwrap_or_else(|| format!("{}-", self.kind.as_str().replace('_', "-")))
+    }
+}
+
+/// The DDI feedback vocabulary a device uses (ddi.md §1.4) and how it reads
+/// the server's answers (§0, §1.7). Every field defaults to today's minimal
+/// device, so existing scenarios and their digests are unchanged:
+///
+/// ```yaml
+/// feedback: { vocabulary: full, status_codes: true, soft_defer: 2h, reject: 5% }
+/// ```
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DdiFeedback {
+    /// `minimal` (default): `proceeding` (progress `cnt` 0), `downloaded`,
+    /// `closed`. `full`, as rauc-hawkbit-updater and SWUpdate do: also
+    /// `download` before each artifact, `proceeding` with `cnt` = artifacts
+    /// finished after each one, `installedBase/{id}` read after the reboot
+    /// that follows an install (its version checked), and `If-None-Match`
+    /// with the last ETag on root and `deploymentBase` polls (a `304` reads
+    /// as "unchanged").
+    #[serde(default)]
+    pub vocabulary: Vocabulary,
+    /// `code` on final feedback: 200 on success, 400 when the download
+    /// failed, 500 when the install failed.
+    #[serde(default)]
+    pub status_codes: bool,
+    /// The user defers a soft update (`update: attempt`) this long: the
+    /// device sends `scheduled`, keeps polling, and takes it up with `resumed`
+    /// when the time is up — at once if the server makes it `forced` (a
+    /// timeforced action past its forcetime). Checked by DDI-SOFT-DEFER.
+    #[serde(default)]
+    pub soft_defer: Option<Duration>,
+    /// Share of deployments a device refuses with `rejected` (the action
+    /// stays active on the server, which then has to cancel it).
+    #[serde(default)]
+    pub reject: Fraction,
+}
+
+/// How much of the DDI feedback vocabulary a device uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Vocabulary {
+    /// `proceeding`, `downloaded`, `closed` (fleetsim's devices until now).
+    #[default]
+    Minimal,
+    /// Everything a real update agent sends and reads (see [`DdiFeedback::vocabulary`]).
+    Full,
+}
+
+impl DdiFeedback {
+    /// The client settings this block describes.
+    pub fn settings(&self) -> fleetsim_core::protocol::ddi::FeedbackSettings {
+        let full = self.vocabulary == Vocabulary::Full;
+        fleetsim_core::protocol::ddi::FeedbackSettings {
+            per_artifact: full,
+            status_codes: self.status_codes,
+            soft_defer: self.soft_defer.map(|d| d.0),
+            reject: self.reject.0,
+            check_installed: full,
+            if_none_match: full,
+        }
     }
 }
 

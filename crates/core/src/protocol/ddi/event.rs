@@ -33,6 +33,9 @@ pub enum Outcome {
     Canceled,
     /// The server withdrew the action (404/410) before the device finished.
     Withdrawn,
+    /// The device refused it with an accepted `rejected` feedback (the
+    /// action stays active on the server, ddi.md §1.4).
+    Rejected,
 }
 
 /// A device's coarse state, for fleet-state counts.
@@ -167,6 +170,15 @@ pub enum DdiEvent {
     },
     /// The device's coarse state changed.
     PhaseChanged(Phase),
+    /// After the reboot that follows an install, the device read
+    /// `installedBase` (`check_installed`).
+    InstalledChecked {
+        /// The action it installed.
+        action: u64,
+        /// The root linked `installedBase/{action}` and it names the
+        /// version the device installed.
+        matches: bool,
+    },
     /// The device finished with an action.
     ActionEnded {
         /// Action id.

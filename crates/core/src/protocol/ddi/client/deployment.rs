@@ -68,6 +68,9 @@ impl DdiClient {
         if d.deployment.download == HandlingType::Skip {
             return self.sleep_until_next_poll(now, env);
         }
+        if self.hold_back(now, env, events) {
+            return;
+        }
         self.set_phase(Phase::Downloading, events);
         let w = self
             .work
@@ -168,6 +171,10 @@ impl DdiClient {
                     Finished::Failure => Outcome::Failure(self.failure_reason()),
                     _ => Outcome::Success,
                 };
+                if env.settings.feedback.check_installed && outcome == Outcome::Success {
+                    // The install reboots the device; it checks installedBase after.
+                    self.verify = self.work.as_ref().map(|w| (w.action, w.version.clone()));
+                }
                 self.end_work(
                     now,
                     if accepted || resp.status == 410 {
@@ -185,6 +192,10 @@ impl DdiClient {
                 }
                 self.next_download_or_done(now, env, events)
             }
+            Execution::Rejected
+            | Execution::Scheduled
+            | Execution::Resumed
+            | Execution::Download => self.vocabulary_accepted(now, execution, env, events),
             Execution::Downloaded => {
                 let Some(w) = self.work.as_ref() else { return };
                 match (w.update, w.windowed) {

@@ -75,11 +75,20 @@ impl DdiClient {
     ) {
         let Some(w) = self.work.as_mut() else { return };
         if w.next_job < w.jobs.len() {
+            if env.settings.feedback.per_artifact && w.announced <= w.next_job {
+                w.announced = w.next_job + 1;
+                let name = &w.jobs[w.next_job].filename;
+                let what = format!("Downloading {name}");
+                return self.go(
+                    Step::Feedback(Execution::Download, Finished::None, what),
+                    now,
+                );
+            }
             return self.go(Step::Download, now);
         }
         w.downloaded = true;
         let n = w.jobs.len();
-        let _ = (env, events);
+        let _ = events;
         self.go(
             Step::Feedback(
                 Execution::Downloaded,
@@ -182,6 +191,14 @@ impl DdiClient {
         if matches {
             w.next_job += 1;
             self.failures = 0;
+            if env.settings.feedback.per_artifact {
+                // Progress: `cnt` = artifacts finished (ddi.md §1.4).
+                let what = format!("Downloaded {} of {} artifacts", w.next_job, w.jobs.len());
+                return self.go(
+                    Step::Feedback(Execution::Proceeding, Finished::None, what),
+                    now,
+                );
+            }
             return self.next_download_or_done(now, env, events);
         }
         w.hash_failures += 1;

@@ -26,6 +26,7 @@ mod download;
 mod http;
 mod request;
 mod root;
+mod vocabulary;
 
 use download::Job;
 pub use http::action_id_in;
@@ -59,6 +60,33 @@ pub struct ClientSettings {
     /// Probe: send an accepted final `closed` feedback once more (a lost
     /// answer's retry); the server must answer 410.
     pub resend_final_feedback: bool,
+    /// The optional parts of the feedback vocabulary (all off by default).
+    pub feedback: FeedbackSettings,
+}
+
+/// What a device says beyond the minimal `proceeding` → `downloaded` →
+/// `closed` chain, and how it reads the server's answers (ddi.md §0, §1.4,
+/// §1.7). Every part is off by default: today's devices, today's traces.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FeedbackSettings {
+    /// `download` before each artifact, and `proceeding` with `cnt` = artifacts
+    /// finished after each one (rauc-hawkbit-updater, SWUpdate).
+    pub per_artifact: bool,
+    /// `code` on final feedback: 200 on success, 400 when the download
+    /// failed, 500 when the install failed.
+    pub status_codes: bool,
+    /// Defer a soft update (`update: attempt`) this long with `scheduled`,
+    /// then take it up with `resumed` — at once if it turns `forced`
+    /// (a timeforced action past its forcetime, ddi.md §3).
+    pub soft_defer: Option<Span>,
+    /// Probability that the device refuses a deployment with `rejected`.
+    pub reject: f64,
+    /// After the reboot that follows a successful install, read
+    /// `installedBase/{id}` and check it names the installed version.
+    pub check_installed: bool,
+    /// Send the last `ETag` as `If-None-Match` on root and `deploymentBase`
+    /// GETs; a `304` means "unchanged" (the last document still holds).
+    pub if_none_match: bool,
 }
 
 impl Default for ClientSettings {
@@ -72,6 +100,7 @@ impl Default for ClientSettings {
             max_download_failures: 12,
             poll_every: None,
             resend_final_feedback: false,
+            feedback: FeedbackSettings::default(),
         }
     }
 }
@@ -94,7 +123,9 @@ pub struct ClientEnv<'a> {
 
 #[derive(Clone, Debug)]
 enum Step {
-    Poll { scheduled: bool },
+    Poll {
+        scheduled: bool,
+    },
     ConfigData,
     FetchDeployment,
     Feedback(Execution, Finished, String),
@@ -102,6 +133,8 @@ enum Step {
     Install,
     FetchCancel(String),
     CancelFeedback(u64, Execution),
+    /// `GET installedBase/{id}` after the reboot (`check_installed`).
+    FetchInstalled(String),
 }
 
 impl Step {
@@ -114,6 +147,8 @@ impl Step {
             Step::Download => ReqKind::Download,
             Step::FetchCancel(_) => ReqKind::Cancel,
             Step::CancelFeedback(..) => ReqKind::CancelFeedback,
+            // The same document as deploymentBase (ddi.md §1.7).
+            Step::FetchInstalled(_) => ReqKind::Deployment,
         }
     }
 }
@@ -140,6 +175,16 @@ struct Work {
     /// The final feedback has been sent again once (`resend_final_feedback`).
     resent_final: bool,
     version: String,
+    /// Artifacts announced with `download` feedback (`per_artifact`).
+    announced: usize,
+    /// The device refuses this deployment (`reject`).
+    will_reject: bool,
+    /// Deferred with `scheduled` until then (`soft_defer`).
+    defer_until: Option<Time>,
+    /// The deferred update was taken up with an accepted `resumed`.
+    resumed: bool,
+    /// The last 200 `deploymentBase` answer and its ETag (`if_none_match`).
+    deployment_cache: Option<Box<(String, Response)>>,
 }
 
 /// A DDI v1 device client.
@@ -154,6 +199,11 @@ pub struct DdiClient {
     /// The action this device last finished with; if a server offers it again
     /// the device does not redo it (and so cannot be driven into a hot loop).
     last_ended: Option<u64>,
+    /// The last 200 root answer and its ETag (`if_none_match`).
+    root_cache: Option<Box<(String, Response)>>,
+    /// The action installed last and its version, to check in `installedBase`
+    /// after the reboot (`check_installed`).
+    verify: Option<(u64, String)>,
 }
 
 impl DdiClient {
@@ -168,6 +218,8 @@ impl DdiClient {
             phase: Phase::Idle,
             work: None,
             last_ended: None,
+            root_cache: None,
+            verify: None,
         }
     }
 
@@ -223,6 +275,7 @@ impl DdiClient {
             kind,
             status: resp.status,
         });
+        let resp = self.through_cache(resp, env);
         match self.step.clone() {
             Step::Poll { .. } => self.on_root(now, &resp, env, rng, events),
             Step::ConfigData => self.on_config(now, &resp, env, rng, events),
@@ -235,6 +288,7 @@ impl DdiClient {
             Step::CancelFeedback(action, execution) => {
                 self.on_cancel_feedback(now, &resp, action, execution, env, rng, events)
             }
+            Step::FetchInstalled(_) => self.on_installed(now, &resp, env, rng, events),
             Step::Install => {}
         }
     }
@@ -320,7 +374,7 @@ impl DdiClient {
                 Outcome::Success => Phase::Updated,
                 Outcome::Failure(_) => Phase::Failed,
                 Outcome::Canceled => Phase::Canceled,
-                Outcome::Withdrawn => Phase::Idle,
+                Outcome::Withdrawn | Outcome::Rejected => Phase::Idle,
             };
             let withdrawn = outcome == Outcome::Withdrawn;
             events.push(DdiEvent::ActionEnded {
@@ -415,6 +469,13 @@ fn new_work(action: u64, url: String, env: &ClientEnv<'_>, rng: &mut dyn RngCore
         will_fail: rng.gen_bool(env.settings.install_failure.clamp(0.0, 1.0)),
         resent_final: false,
         version: String::new(),
+        announced: 0,
+        // Drawn only when set, so devices without it draw what they always did.
+        will_reject: env.settings.feedback.reject > 0.0
+            && rng.gen_bool(env.settings.feedback.reject.clamp(0.0, 1.0)),
+        defer_until: None,
+        resumed: false,
+        deployment_cache: None,
     }
 }
 

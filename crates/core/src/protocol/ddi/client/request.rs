@@ -23,6 +23,7 @@ impl DdiClient {
             self.step = self.install_result();
         }
         let mut req = self.request(env)?;
+        self.add_if_none_match(&mut req, env);
         req.headers
             .insert("accept", "application/hal+json, application/json");
         if let Some(auth) = env.authorization {
@@ -71,9 +72,16 @@ impl DdiClient {
             Step::FetchDeployment => Request::new(Method::Get, self.work.as_ref()?.url.clone()),
             Step::Feedback(execution, finished, details) => {
                 let w = self.work.as_ref()?;
+                // `cnt` advances only with `per_artifact` (else 0, as always).
+                let cnt = if env.settings.feedback.per_artifact {
+                    w.next_job as u32
+                } else {
+                    0
+                };
                 let progress =
-                    (*execution == Execution::Proceeding).then_some((0, w.jobs.len() as u32));
-                let body = feedback(*execution, *finished, details, progress);
+                    (*execution == Execution::Proceeding).then_some((cnt, w.jobs.len() as u32));
+                let mut body = feedback(*execution, *finished, details, progress);
+                body.status.code = self.status_code(env, *execution);
                 json_request(
                     Method::Post,
                     format!("{root}/deploymentBase/{}/feedback", w.body_id),
@@ -90,7 +98,9 @@ impl DdiClient {
                 }
                 req
             }
-            Step::FetchCancel(url) => Request::new(Method::Get, url.clone()),
+            Step::FetchCancel(url) | Step::FetchInstalled(url) => {
+                Request::new(Method::Get, url.clone())
+            }
             Step::CancelFeedback(action, execution) => {
                 let (finished, details) = match execution {
                     Execution::Rejected => (Finished::None, "cancel rejected: installing"),

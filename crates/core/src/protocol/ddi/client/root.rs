@@ -79,6 +79,9 @@ impl DdiClient {
             }
             return self.resume_install(now, env);
         }
+        if self.check_installed(now, links, events) {
+            return;
+        }
         match offer {
             Offer::Cancel(_) => self.go(Step::FetchCancel(href(&links.cancel_action)), now),
             Offer::Deployment(id) => {

@@ -432,3 +432,208 @@ fn cancel_during_a_long_install_is_rejected_and_the_install_finishes() {
         "about one poll per sleep while installing: {k:?}"
     );
 }
+
+/// The `execution` of every deploymentBase feedback the client posted, in order.
+fn executions(reqs: &[Request]) -> Vec<String> {
+    reqs.iter()
+        .filter(|r| r.method == Method::Post)
+        .map(|r| {
+            let v: serde_json::Value =
+                serde_json::from_slice(r.body.as_bytes()).expect("feedback is JSON");
+            let st = &v["status"];
+            let mut s = st["execution"].as_str().unwrap_or("?").to_string();
+            if let Some(p) = st["result"].get("progress") {
+                s += &format!(" {}/{}", p["cnt"], p["of"]);
+            }
+            if let Some(c) = st.get("code") {
+                s += &format!(" code {c}");
+            }
+            s
+        })
+        .collect()
+}
+
+fn two_artifacts(p: &mut Pair, kind: ActionType) -> ActionId {
+    let artifact = |name: &str, id| ArtifactSpec {
+        filename: name.into(),
+        content: ContentId(id),
+        size: 1000,
+    };
+    let dist = p.server.add_distribution(DistributionSpec {
+        name: "fw".into(),
+        version: "2.0.0".into(),
+        modules: vec![ModuleSpec {
+            part: "os".into(),
+            name: "fw".into(),
+            version: "2.0.0".into(),
+            artifacts: vec![artifact("a.bin", 3), artifact("b.bin", 4)],
+        }],
+    });
+    p.server
+        .assign(p.now, dist, ID, kind, None, None)
+        .expect("target registered")
+}
+
+#[test]
+fn full_vocabulary_announces_each_artifact_and_counts_progress() {
+    let mut p = Pair::new();
+    p.settings.feedback = FeedbackSettings {
+        per_artifact: true,
+        status_codes: true,
+        ..FeedbackSettings::default()
+    };
+    two_artifacts(&mut p, ActionType::Forced);
+    let reqs = p.run_until(ended);
+    assert_eq!(
+        executions(&reqs),
+        [
+            "proceeding 0/2",
+            "download",
+            "proceeding 1/2",
+            "download",
+            "proceeding 2/2",
+            "downloaded",
+            "closed code 200",
+        ]
+    );
+}
+
+#[test]
+fn minimal_vocabulary_is_unchanged_by_default() {
+    let mut p = Pair::new();
+    two_artifacts(&mut p, ActionType::Forced);
+    let reqs = p.run_until(ended);
+    assert_eq!(
+        executions(&reqs),
+        ["proceeding 0/2", "downloaded", "closed"]
+    );
+    assert!(reqs
+        .iter()
+        .all(|r| r.headers.get("if-none-match").is_none()));
+}
+
+#[test]
+fn a_failed_install_reports_code_500() {
+    let mut p = Pair::new();
+    p.settings.install_failure = 1.0;
+    p.settings.feedback.status_codes = true;
+    p.assign(100, ActionType::Forced);
+    let reqs = p.run_until(ended);
+    assert_eq!(executions(&reqs).last().unwrap(), "closed code 500");
+}
+
+#[test]
+fn a_soft_update_is_deferred_then_resumed() {
+    let mut p = Pair::new();
+    p.settings.feedback.soft_defer = Some(Span::hours(1));
+    let start = p.now;
+    p.assign(100, ActionType::Soft);
+    let reqs = p.run_until(ended);
+    let ex = executions(&reqs);
+    assert_eq!(
+        ex[..3],
+        ["scheduled", "resumed", "proceeding 0/1"],
+        "{ex:?}"
+    );
+    let resumed_at = p.events.iter().position(|e| {
+        matches!(
+            e,
+            DdiEvent::FeedbackAnswered {
+                execution: Execution::Resumed,
+                ..
+            }
+        )
+    });
+    assert!(resumed_at.is_some());
+    assert!(
+        p.now >= start + Span::hours(1),
+        "resumed only after the deferral"
+    );
+    assert_eq!(p.client.phase(), Phase::Updated);
+}
+
+#[test]
+fn a_deferred_timeforced_update_resumes_once_forced() {
+    let mut p = Pair::new();
+    p.settings.feedback.soft_defer = Some(Span::hours(24));
+    let force_at = p.now + Span::minutes(20);
+    p.assign(100, ActionType::TimeForced { force_at });
+    p.run_until(ended);
+    let resumed = p.events.iter().any(|e| {
+        matches!(
+            e,
+            DdiEvent::FeedbackAnswered {
+                execution: Execution::Resumed,
+                status: 200,
+                ..
+            }
+        )
+    });
+    assert!(resumed);
+    assert!(
+        p.now >= force_at && p.now < force_at + Span::hours(1),
+        "{}",
+        p.now
+    );
+}
+
+#[test]
+fn a_rejected_deployment_is_let_go_and_not_redone() {
+    let mut p = Pair::new();
+    p.settings.feedback.reject = 1.0;
+    let action = p.assign(100, ActionType::Forced);
+    let reqs = p.run_until(ended);
+    assert_eq!(executions(&reqs), ["rejected"]);
+    assert!(p.events.contains(&DdiEvent::ActionEnded {
+        action: action.0,
+        outcome: Outcome::Rejected
+    }));
+    // The action stays active on the server (WARNING only) but is not redone.
+    let more = (0..3).map(|_| p.exchange().0).collect::<Vec<_>>();
+    assert!(more
+        .iter()
+        .all(|r| r.method != Method::Post || r.path().ends_with("configData")));
+    assert_eq!(
+        p.server.action_status(ID, action),
+        Some(ActionStatus::Retrieved)
+    );
+}
+
+#[test]
+fn installed_base_is_checked_after_the_reboot() {
+    let mut p = Pair::new();
+    p.settings.feedback.check_installed = true;
+    let action = p.assign(100, ActionType::Forced);
+    p.run_until(ended);
+    let reqs = p.run_until(|e| matches!(e, DdiEvent::InstalledChecked { .. }));
+    assert!(reqs
+        .last()
+        .unwrap()
+        .path()
+        .ends_with(&format!("/installedBase/{}", action.0)));
+    assert!(p.events.contains(&DdiEvent::InstalledChecked {
+        action: action.0,
+        matches: true
+    }));
+}
+
+#[test]
+fn if_none_match_reads_304_as_unchanged() {
+    let mut p = Pair::new();
+    p.settings.feedback.if_none_match = true;
+    p.exchange();
+    let (config, _) = p.exchange();
+    assert!(config.path().ends_with("/configData"));
+    p.exchange();
+    let (req, resp) = p.exchange();
+    assert!(req.headers.get("if-none-match").is_some());
+    assert_eq!(resp.status, 304);
+    // The 304 was read as the last root document: a regular sleep, no retry.
+    let seen = p
+        .events
+        .iter()
+        .filter(|e| matches!(e, DdiEvent::RootSeen { .. }))
+        .count();
+    assert_eq!(seen, 3);
+    assert_eq!(p.client.poll_timeout(), p.now + p.client.sleep());
+}
