@@ -199,6 +199,7 @@ impl Target {
             active: false,
             history: vec![entry],
             last_code: None,
+            deferred: false,
         });
         ev.changed(id, None, ActionStatus::Finished);
         self.installed = Some(id);

@@ -112,7 +112,7 @@ impl Fault {
 }
 
 /// Names of the unit faults, for parsing and error messages.
-const UNIT_FAULTS: [(&str, Fault); 20] = [
+const UNIT_FAULTS: &[(&str, Fault)] = &[
     (
         "accept_feedback_after_close",
         Fault::AcceptFeedbackAfterClose,
@@ -145,7 +145,7 @@ const UNIT_FAULTS: [(&str, Fault); 20] = [
     ("hide_deferred_actions", Fault::HideDeferredActions),
 ];
 
-const ALL_NAMES: [&str; 21] = [
+const ALL_NAMES: &[&str] = &[
     "respond",
     "accept_feedback_after_close",
     "reopen_closed_actions",
@@ -228,7 +228,7 @@ impl<'de> Visitor<'de> for FaultVisitor {
                 "fault `respond` needs a status, e.g. `{ respond: 503 }`",
             ));
         }
-        unit_fault(v).ok_or_else(|| E::unknown_variant(v, &ALL_NAMES))
+        unit_fault(v).ok_or_else(|| E::unknown_variant(v, ALL_NAMES))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fault, A::Error> {
@@ -248,7 +248,7 @@ impl<'de> Visitor<'de> for FaultVisitor {
             Fault::Respond { status }
         } else {
             let fault =
-                unit_fault(&key).ok_or_else(|| de::Error::unknown_variant(&key, &ALL_NAMES))?;
+                unit_fault(&key).ok_or_else(|| de::Error::unknown_variant(&key, ALL_NAMES))?;
             map.next_value::<()>()?;
             fault
         };
@@ -402,7 +402,7 @@ mod tests {
         assert_eq!(f, Fault::AcceptFeedbackAfterClose);
         let f: Fault = serde_json::from_str(r#"{"ignore_range":null}"#).expect("map unit");
         assert_eq!(f, Fault::IgnoreRange);
-        for (name, fault) in UNIT_FAULTS {
+        for &(name, fault) in UNIT_FAULTS {
             assert_eq!(fault.name(), name);
             let json = serde_json::to_string(&fault).expect("ser");
             assert_eq!(
