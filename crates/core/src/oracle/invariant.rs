@@ -49,6 +49,11 @@ pub enum InvariantId {
     /// `DdiArtifactHash` omits only `sha256` when null). A device that checks
     /// the hash it trusts most cannot, when the server leaves it out.
     DdiHashes,
+    /// `DDI-CBOR` — a device that asks for `application/cbor` gets CBOR
+    /// documents (ddi.md §0: DDI GETs produce `application/cbor`; hawkBit
+    /// tests `rootPollResourceCbor`, `deploymentResourceCbor`,
+    /// `cancelActionCbor`). Fires on a 200 document answer of another type.
+    DdiCbor,
     /// `OTAU-SEQ` — a cycle's `otau_in` statuses follow the status diagram
     /// (otau.md §3.3 rules 3–6, [SCH] diagram; the seed's order §3.2): `INIT`
     /// first, phase ranks never decrease, a non-`_STEP` status never repeats,
@@ -113,7 +118,7 @@ pub enum InvariantId {
 
 impl InvariantId {
     /// Every invariant, in catalogue order.
-    pub const ALL: [InvariantId; 23] = [
+    pub const ALL: [InvariantId; 24] = [
         InvariantId::DdiSmOffered,
         InvariantId::DdiSmFinal,
         InvariantId::DdiSm410,
@@ -124,6 +129,7 @@ impl InvariantId {
         InvariantId::DdiRange,
         InvariantId::DdiJson,
         InvariantId::DdiHashes,
+        InvariantId::DdiCbor,
         InvariantId::OtauSeq,
         InvariantId::OtauVersion,
         InvariantId::OtauOverlap,
@@ -152,6 +158,7 @@ impl InvariantId {
             InvariantId::DdiRange => "DDI-RANGE",
             InvariantId::DdiJson => "DDI-JSON",
             InvariantId::DdiHashes => "DDI-HASHES",
+            InvariantId::DdiCbor => "DDI-CBOR",
             InvariantId::OtauSeq => "OTAU-SEQ",
             InvariantId::OtauVersion => "OTAU-VERSION",
             InvariantId::OtauOverlap => "OTAU-OVERLAP",
@@ -203,6 +210,7 @@ impl InvariantId {
             InvariantId::DdiHashes => {
                 "artifacts advertise sha1 and md5 (sha256 if any) hex digests"
             }
+            InvariantId::DdiCbor => "a device that asks for CBOR gets CBOR documents",
             InvariantId::OtauSeq => "otau_in statuses follow the OTAU status diagram",
             InvariantId::OtauVersion => "statuses carry the delivered manifest's version",
             InvariantId::OtauOverlap => "no new manifest while a device's update runs",
@@ -238,6 +246,7 @@ impl InvariantId {
             InvariantId::DdiRange => "ddi.md §1.9, RFC 7233 §4.1",
             InvariantId::DdiJson => "ddi.md §0, §1.1, §1.3, §1.5",
             InvariantId::DdiHashes => "ddi.md §1.3 (DdiArtifactHash)",
+            InvariantId::DdiCbor => "ddi.md §0",
             InvariantId::OtauSeq => "otau.md §3.1, §3.3 rules 3–6",
             InvariantId::OtauVersion => "otau.md §3, §3.3 rule 2",
             InvariantId::OtauOverlap => "otau.md §9, §10.9",

@@ -40,6 +40,8 @@ pub mod code {
     pub const DDI_ACTION_ENDED: u64 = 10;
     /// DDI: an unreadable 200 answer.
     pub const DDI_UNREADABLE: u64 = 11;
+    /// DDI: a 200 answer to a CBOR device that is not CBOR.
+    pub const DDI_WRONG_MEDIA: u64 = 12;
 
     /// OTAU: a long poll answered 304.
     pub const OTAU_NOT_MODIFIED: u64 = 101;
@@ -254,6 +256,10 @@ fn encode_ddi_rest(ev: &DdiEvent, h: &mut TraceHash) {
         }
         DdiEvent::Unreadable { kind } => {
             h.word(code::DDI_UNREADABLE);
+            h.word(*kind as u64);
+        }
+        DdiEvent::WrongMedia { kind } => {
+            h.word(code::DDI_WRONG_MEDIA);
             h.word(*kind as u64);
         }
         DdiEvent::PhaseChanged(p) => {

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::units::{Duration, Fraction, Size};
+use fleetsim_core::protocol::ddi::Encoding;
 use fleetsim_core::time::Span;
 
 /// Kind of device in a fleet group.
@@ -102,6 +103,10 @@ pub struct FleetGroup {
     /// `410 Gone` (DDI-SM-410).
     #[serde(default)]
     pub resend_final_feedback: bool,
+    /// DDI body and document encoding: `json` (default) or `cbor`
+    /// (`Accept` / `Content-Type: application/cbor`, ddi.md §0; DDI-CBOR).
+    #[serde(default, skip_serializing_if = "Encoding::is_json")]
+    pub encoding: Encoding,
     /// OTAU device behaviour (`protocol: otau` / `otau_mqtt` only).
     #[serde(default)]
     pub otau: OtauDevice,

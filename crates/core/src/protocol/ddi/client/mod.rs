@@ -24,12 +24,14 @@ mod cancel;
 mod deployment;
 mod download;
 mod http;
+mod media;
 mod request;
 mod root;
 
 use download::Job;
 pub use http::action_id_in;
 use http::retry_after;
+pub use media::{Encoding, CBOR};
 
 use super::event::{DdiEvent, Outcome, Phase};
 use super::wire::{Execution, Finished, HandlingType};
@@ -59,6 +61,8 @@ pub struct ClientSettings {
     /// Probe: send an accepted final `closed` feedback once more (a lost
     /// answer's retry); the server must answer 410.
     pub resend_final_feedback: bool,
+    /// Body and document encoding: JSON (default) or CBOR (ddi.md §0).
+    pub encoding: Encoding,
 }
 
 impl Default for ClientSettings {
@@ -72,6 +76,7 @@ impl Default for ClientSettings {
             max_download_failures: 12,
             poll_every: None,
             resend_final_feedback: false,
+            encoding: Encoding::Json,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! What a DDI client sends: the request of each step, with the headers every
 //! request carries.
 
-use super::http::{config_body, feedback, json_request};
+use super::http::{config_body, feedback};
+use super::media::body_request;
 use super::{ClientEnv, DdiClient, Step};
 use crate::message::{Method, Request};
 use crate::protocol::ddi::event::DdiEvent;
@@ -23,8 +24,7 @@ impl DdiClient {
             self.step = self.install_result();
         }
         let mut req = self.request(env)?;
-        req.headers
-            .insert("accept", "application/hal+json, application/json");
+        req.headers.insert("accept", env.settings.encoding.accept());
         if let Some(auth) = env.authorization {
             req.headers.insert("authorization", auth.to_string());
         }
@@ -57,15 +57,17 @@ impl DdiClient {
     /// The request of the current step (none while installing, or if the
     /// step lost its work).
     fn request(&self, env: &ClientEnv<'_>) -> Option<Request> {
+        let enc = env.settings.encoding;
         let root = format!(
             "{}/{}/controller/v1/{}",
             env.base_url, env.tenant, env.controller_id
         );
         let req = match &self.step {
             Step::Poll { .. } => Request::new(Method::Get, root),
-            Step::ConfigData => json_request(
+            Step::ConfigData => body_request(
                 Method::Put,
                 format!("{root}/configData"),
+                enc,
                 &config_body(env.controller_id),
             ),
             Step::FetchDeployment => Request::new(Method::Get, self.work.as_ref()?.url.clone()),
@@ -74,9 +76,10 @@ impl DdiClient {
                 let progress =
                     (*execution == Execution::Proceeding).then_some((0, w.jobs.len() as u32));
                 let body = feedback(*execution, *finished, details, progress);
-                json_request(
+                body_request(
                     Method::Post,
                     format!("{root}/deploymentBase/{}/feedback", w.body_id),
+                    enc,
                     &body,
                 )
             }
@@ -97,9 +100,10 @@ impl DdiClient {
                     _ => (Finished::Success, "canceled on server request"),
                 };
                 let body = feedback(*execution, finished, details, None);
-                json_request(
+                body_request(
                     Method::Post,
                     format!("{root}/cancelAction/{action}/feedback"),
+                    enc,
                     &body,
                 )
             }
