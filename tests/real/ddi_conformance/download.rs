@@ -2,11 +2,16 @@
 //! headers, preconditions, single and multipart ranges, `.MD5SUM`, access
 //! and methods, as `DdiArtifactDownloadTest` checks them.
 
+use std::net::SocketAddr;
+
 use fleetsim::artifact::hash_bytes;
+use fleetsim::http_server::{start, ServeOptions};
 use http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::hawkbit_http::{closed, module_and_set, serve_with_gateway_token, Answer, Client};
+use crate::hawkbit_http::{
+    bounded, closed, module_and_set, path_of, serve_with_gateway_token, Answer, Client,
+};
 
 const SIZE: usize = 5 * 1024;
 const MULTIPART: &str = "multipart/byteranges; boundary=THIS_STRING_SEPARATES_MULTIPART";
@@ -304,4 +309,69 @@ async fn access() {
         c.ddi(Method::GET, &list, &[], None).await.status,
         StatusCode::NOT_FOUND
     );
+}
+
+/// Row `download::synthetic_multipart` — the multipart layout of
+/// `rangeDownloadArtifact` for a scenario's synthetic artifact, whose ranges
+/// are generated while they are sent: a part larger than one generated
+/// chunk arrives whole and in place, between hawkBit's boundary lines.
+#[tokio::test]
+async fn synthetic_multipart() {
+    let yaml =
+        "name: synthetic-multipart\nduration: 1d\nfleet:\n  - { kind: always_on, count: 1 }\n\
+campaigns:\n  - { at: 0s, artifacts: [ { name: fw.bin, size: 200KiB } ] }\n";
+    let scenario = fleetsim::scenario::load_str("test.yaml", yaml).expect("valid scenario");
+    let opts = ServeOptions {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        scenario: Some(scenario),
+        time_scale: 1000.0,
+        ..ServeOptions::default()
+    };
+    let server = bounded("start", start(opts)).await.expect("server starts");
+    let mut c = Client::connect(server.local_addr).await;
+    let root = "/DEFAULT/controller/v1/always-on-00000";
+    let href = bounded("deployment", async {
+        loop {
+            let doc = c.send(Method::GET, root, &[], "").await.json();
+            if let Some(href) = doc["_links"]["deploymentBase"]["href"].as_str() {
+                return href.to_string();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let doc = c.send(Method::GET, &path_of(&href), &[], "").await.json();
+    let link = &doc["deployment"]["chunks"][0]["artifacts"][0]["_links"]["download-http"]["href"];
+    let file = path_of(link.as_str().expect("download link"));
+    let whole = c.send(Method::GET, &file, &[], "").await.body;
+    let size = whole.len();
+    assert_eq!(size, 200 * 1024);
+    let r = c
+        .send(
+            Method::GET,
+            &file,
+            &[("range", "bytes=70000-139999,0-9")],
+            "",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(header(&r, "content-type"), Some(MULTIPART));
+    let mut want = Vec::new();
+    for (i, (a, b)) in [(0usize, 9usize), (70_000, 139_999)]
+        .into_iter()
+        .enumerate()
+    {
+        let lead = if i == 0 { "" } else { "\r\n" };
+        want.extend_from_slice(
+            format!(
+                "{lead}--THIS_STRING_SEPARATES_MULTIPART\r\nContent-Type: application/octet-stream\r\n\
+Content-Range: bytes {a}-{b}/{size}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        want.extend_from_slice(&whole[a..=b]);
+    }
+    want.extend_from_slice(b"\r\n--THIS_STRING_SEPARATES_MULTIPART--");
+    assert!(r.body.as_ref() == want.as_slice(), "multipart body differs");
+    bounded("shutdown", server.shutdown()).await;
 }
