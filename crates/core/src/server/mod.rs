@@ -60,7 +60,7 @@ macro_rules! or_answer {
 mod artifacts;
 mod call;
 pub mod cdn;
-pub mod codec;
+mod codec;
 pub mod constrained;
 mod ddi;
 mod deployment;
