@@ -349,6 +349,7 @@ fn build_group(s: &Scenario, g: &FleetGroup, first: u64) -> Group {
             install_failure: g.install_failure.0,
             poll_every: g.misbehave.as_ref().map(|m| m.poll_every.0),
             resend_final_feedback: g.resend_final_feedback,
+            encoding: g.encoding,
             default_poll: s.server.polling.0,
             feedback: g.feedback.settings(),
             ..ClientSettings::default()

@@ -57,6 +57,11 @@ pub enum InvariantId {
     /// `closed`, a cancel or a lapsed window end it). Bounded by the device's
     /// deferral, or by the forcetime of a timeforced action.
     DdiSoftDefer,
+    /// `DDI-CBOR` — a device that asks for `application/cbor` gets CBOR
+    /// documents (ddi.md §0: DDI GETs produce `application/cbor`; hawkBit
+    /// tests `rootPollResourceCbor`, `deploymentResourceCbor`,
+    /// `cancelActionCbor`). Fires on a 200 document answer of another type.
+    DdiCbor,
     /// `OTAU-SEQ` — a cycle's `otau_in` statuses follow the status diagram
     /// (otau.md §3.3 rules 3–6, [SCH] diagram; the seed's order §3.2): `INIT`
     /// first, phase ranks never decrease, a non-`_STEP` status never repeats,
@@ -133,6 +138,7 @@ impl InvariantId {
         InvariantId::DdiJson,
         InvariantId::DdiHashes,
         InvariantId::DdiSoftDefer,
+        InvariantId::DdiCbor,
         InvariantId::OtauSeq,
         InvariantId::OtauVersion,
         InvariantId::OtauOverlap,
@@ -162,6 +168,7 @@ impl InvariantId {
             InvariantId::DdiJson => "DDI-JSON",
             InvariantId::DdiHashes => "DDI-HASHES",
             InvariantId::DdiSoftDefer => "DDI-SOFT-DEFER",
+            InvariantId::DdiCbor => "DDI-CBOR",
             InvariantId::OtauSeq => "OTAU-SEQ",
             InvariantId::OtauVersion => "OTAU-VERSION",
             InvariantId::OtauOverlap => "OTAU-OVERLAP",
@@ -214,6 +221,7 @@ impl InvariantId {
                 "artifacts advertise sha1 and md5 (sha256 if any) hex digests"
             }
             InvariantId::DdiSoftDefer => "a deferred soft update stays on offer until resumed",
+            InvariantId::DdiCbor => "a device that asks for CBOR gets CBOR documents",
             InvariantId::OtauSeq => "otau_in statuses follow the OTAU status diagram",
             InvariantId::OtauVersion => "statuses carry the delivered manifest's version",
             InvariantId::OtauOverlap => "no new manifest while a device's update runs",
@@ -250,6 +258,7 @@ impl InvariantId {
             InvariantId::DdiJson => "ddi.md §0, §1.1, §1.3, §1.5",
             InvariantId::DdiHashes => "ddi.md §1.3 (DdiArtifactHash)",
             InvariantId::DdiSoftDefer => "ddi.md §1.1, §1.4, §3",
+            InvariantId::DdiCbor => "ddi.md §0",
             InvariantId::OtauSeq => "otau.md §3.1, §3.3 rules 3–6",
             InvariantId::OtauVersion => "otau.md §3, §3.3 rule 2",
             InvariantId::OtauOverlap => "otau.md §9, §10.9",

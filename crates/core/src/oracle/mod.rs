@@ -375,6 +375,13 @@ fn answer_problem(event: &DdiEvent) -> Option<(InvariantId, String)> {
                 kind.as_str()
             ),
         )),
+        DdiEvent::WrongMedia { kind } => Some((
+            InvariantId::DdiCbor,
+            format!(
+                "asked for application/cbor, the 200 answer to {} is another type",
+                kind.as_str()
+            ),
+        )),
         DdiEvent::ArtifactChecked {
             action,
             matches: false,

@@ -18,7 +18,7 @@ pub(super) const HAL_JSON: &str = "application/hal+json";
 /// Plain JSON, when the client's Accept names it first.
 pub(super) const JSON: &str = "application/json";
 /// Concise Binary Object Representation (RFC 8949).
-pub const CBOR: &str = "application/cbor";
+pub(super) const CBOR: &str = "application/cbor";
 
 /// The body encoding a content type stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -63,7 +63,7 @@ mod artifacts;
 mod assignment;
 mod call;
 pub mod cdn;
-pub mod codec;
+mod codec;
 pub mod constrained;
 mod ddi;
 mod deployment;

@@ -80,6 +80,13 @@ impl Describe for DdiEvent {
                 write!(f, "{} answered {status}", request(*kind))
             }
             DdiEvent::Unreadable { kind } => write!(f, "{}: unreadable answer", request(*kind)),
+            DdiEvent::WrongMedia { kind } => {
+                write!(
+                    f,
+                    "{}: asked for CBOR, answered another type",
+                    request(*kind)
+                )
+            }
             DdiEvent::RootSeen {
                 sleep,
                 offer,
@@ -194,6 +201,8 @@ fn describe_ddi_work(ev: &DdiEvent, f: &mut Formatter<'_>) -> fmt::Result {
         | DdiEvent::Unreadable { .. }
         | DdiEvent::RootSeen { .. }
         | DdiEvent::InstalledChecked { .. } => Ok(()),
+        | DdiEvent::WrongMedia { .. }
+        | DdiEvent::RootSeen { .. } => Ok(()),
     }
 }
 

@@ -42,6 +42,8 @@ pub mod code {
     pub const DDI_UNREADABLE: u64 = 11;
     /// DDI: `installedBase` read after the reboot (`action * 2 + matches`).
     pub const DDI_INSTALLED_CHECKED: u64 = 12;
+    /// DDI: a 200 answer to a CBOR device that is not CBOR.
+    pub const DDI_WRONG_MEDIA: u64 = 13;
 
     /// OTAU: a long poll answered 304.
     pub const OTAU_NOT_MODIFIED: u64 = 101;
@@ -256,6 +258,10 @@ fn encode_ddi_rest(ev: &DdiEvent, h: &mut TraceHash) {
         }
         DdiEvent::Unreadable { kind } => {
             h.word(code::DDI_UNREADABLE);
+            h.word(*kind as u64);
+        }
+        DdiEvent::WrongMedia { kind } => {
+            h.word(code::DDI_WRONG_MEDIA);
             h.word(*kind as u64);
         }
         DdiEvent::PhaseChanged(p) => {

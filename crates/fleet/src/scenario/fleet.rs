@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 pub use super::auth::{DeviceAuth, TokenFile};
 use super::units::{Duration, Fraction, Size};
+use fleetsim_core::protocol::ddi::Encoding;
 use fleetsim_core::time::Span;
 
 /// Kind of device in a fleet group.
@@ -107,6 +108,10 @@ pub struct FleetGroup {
     /// and how it reads answers (absent: exactly that minimal chain).
     #[serde(default)]
     pub feedback: DdiFeedback,
+    /// DDI body and document encoding: `json` (default) or `cbor`
+    /// (`Accept` / `Content-Type: application/cbor`, ddi.md §0; DDI-CBOR).
+    #[serde(default, skip_serializing_if = "Encoding::is_json")]
+    pub encoding: Encoding,
     /// OTAU device behaviour (`protocol: otau` / `otau_mqtt` only).
     #[serde(default)]
     pub otau: OtauDevice,

@@ -112,6 +112,12 @@ pub enum DdiEvent {
         /// Request kind.
         kind: ReqKind,
     },
+    /// A 200 document answer to a device that asked for CBOR came in
+    /// another media type (ddi.md §0).
+    WrongMedia {
+        /// Request kind.
+        kind: ReqKind,
+    },
     /// A 200 root answer, parsed.
     RootSeen {
         /// `sleep`, `None` if it could not be parsed.

@@ -7,5 +7,5 @@ pub mod wire;
 
 /// The request kinds and deliveries of every protocol, also reachable from here.
 pub use super::transport::{Delivery, ReqKind};
-pub use client::{ClientEnv, ClientSettings, DdiClient, FeedbackSettings};
+pub use client::{ClientEnv, ClientSettings, DdiClient, Encoding, FeedbackSettings};
 pub use event::{DdiEvent, Offer, Outcome, Phase};

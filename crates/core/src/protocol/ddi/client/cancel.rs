@@ -11,7 +11,8 @@ use crate::protocol::ddi::wire::{CancelActionBase, Execution, Finished};
 use crate::protocol::transport::ReqKind;
 use crate::time::Time;
 
-use super::http::{is_retriable, json_200};
+use super::http::is_retriable;
+use super::media::document_200;
 
 impl DdiClient {
     pub(super) fn on_cancel(
@@ -25,7 +26,8 @@ impl DdiClient {
         if is_retriable(resp.status) {
             return self.retry(now, Some(resp), env, rng, events);
         }
-        let parsed: Option<CancelActionBase> = json_200(resp);
+        let parsed: Option<CancelActionBase> =
+            document_200(resp, env.settings.encoding, ReqKind::Cancel, events);
         let Some(c) = parsed else {
             if resp.status == 200 {
                 events.push(DdiEvent::Unreadable {

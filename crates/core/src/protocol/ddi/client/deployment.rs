@@ -4,7 +4,8 @@
 
 use rand::RngCore;
 
-use super::http::{is_retriable, json_200};
+use super::http::is_retriable;
+use super::media::document_200;
 use super::{download, ClientEnv, DdiClient, Step};
 use crate::message::Response;
 use crate::protocol::ddi::event::{DdiEvent, Outcome, Phase};
@@ -26,7 +27,8 @@ impl DdiClient {
         if is_retriable(resp.status) {
             return self.retry(now, Some(resp), env, rng, events);
         }
-        let parsed: Option<DeploymentBase> = json_200(resp);
+        let parsed: Option<DeploymentBase> =
+            document_200(resp, env.settings.encoding, ReqKind::Deployment, events);
         let Some(d) = parsed else {
             // Garbage: nothing safe to act on yet.
             if resp.status == 200 {

@@ -1,6 +1,6 @@
 //! Building DDI requests and reading the headers a client cares about.
 
-use crate::message::{Body, Headers, Method, Request, Response};
+use crate::message::Response;
 use crate::protocol::ddi::wire::{
     ActionFeedback, ConfigData, Execution, FeedbackResult, FeedbackStatus, Finished,
 };
@@ -24,15 +24,6 @@ pub fn action_id_in(href: &str, marker: &str) -> Option<u64> {
     let mut segs = path.split('/');
     segs.by_ref().find(|s| *s == marker)?;
     segs.next()?.parse().ok()
-}
-
-pub(super) fn json_request(method: Method, url: String, body: &impl serde::Serialize) -> Request {
-    Request {
-        method,
-        url,
-        headers: Headers::new().with("content-type", "application/json"),
-        body: Body::Bytes(serde_json::to_vec(body).unwrap_or_default().into()),
-    }
 }
 
 pub(super) fn feedback(
@@ -65,11 +56,4 @@ pub(super) fn config_body(controller_id: &str) -> ConfigData {
         mode: Some(crate::protocol::ddi::wire::ConfigMode::Merge),
         data,
     }
-}
-
-/// The body of a 200 answer as `T`; `None` for other statuses or unreadable JSON.
-pub(super) fn json_200<T: serde::de::DeserializeOwned>(resp: &Response) -> Option<T> {
-    (resp.status == 200)
-        .then(|| serde_json::from_slice::<T>(resp.body.as_bytes()).ok())
-        .flatten()
 }

@@ -24,6 +24,7 @@ mod cancel;
 mod deployment;
 mod download;
 mod http;
+mod media;
 mod request;
 mod root;
 mod vocabulary;
@@ -31,6 +32,7 @@ mod vocabulary;
 use download::Job;
 pub use http::action_id_in;
 use http::retry_after;
+pub use media::{Encoding, CBOR};
 
 use super::event::{DdiEvent, Outcome, Phase};
 use super::wire::{Execution, Finished, HandlingType};
@@ -87,6 +89,8 @@ pub struct FeedbackSettings {
     /// Send the last `ETag` as `If-None-Match` on root and `deploymentBase`
     /// GETs; a `304` means "unchanged" (the last document still holds).
     pub if_none_match: bool,
+    /// Body and document encoding: JSON (default) or CBOR (ddi.md §0).
+    pub encoding: Encoding,
 }
 
 impl Default for ClientSettings {
@@ -101,6 +105,7 @@ impl Default for ClientSettings {
             poll_every: None,
             resend_final_feedback: false,
             feedback: FeedbackSettings::default(),
+            encoding: Encoding::Json,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! What a DDI client sends: the request of each step, with the headers every
 //! request carries.
 
-use super::http::{config_body, feedback, json_request};
+use super::http::{config_body, feedback};
+use super::media::body_request;
 use super::{ClientEnv, DdiClient, Step};
 use crate::message::{Method, Request};
 use crate::protocol::ddi::event::DdiEvent;
@@ -24,8 +25,7 @@ impl DdiClient {
         }
         let mut req = self.request(env)?;
         self.add_if_none_match(&mut req, env);
-        req.headers
-            .insert("accept", "application/hal+json, application/json");
+        req.headers.insert("accept", env.settings.encoding.accept());
         if let Some(auth) = env.authorization {
             req.headers.insert("authorization", auth.to_string());
         }
@@ -58,15 +58,17 @@ impl DdiClient {
     /// The request of the current step (none while installing, or if the
     /// step lost its work).
     fn request(&self, env: &ClientEnv<'_>) -> Option<Request> {
+        let enc = env.settings.encoding;
         let root = format!(
             "{}/{}/controller/v1/{}",
             env.base_url, env.tenant, env.controller_id
         );
         let req = match &self.step {
             Step::Poll { .. } => Request::new(Method::Get, root),
-            Step::ConfigData => json_request(
+            Step::ConfigData => body_request(
                 Method::Put,
                 format!("{root}/configData"),
+                enc,
                 &config_body(env.controller_id),
             ),
             Step::FetchDeployment => Request::new(Method::Get, self.work.as_ref()?.url.clone()),
@@ -82,9 +84,10 @@ impl DdiClient {
                     (*execution == Execution::Proceeding).then_some((cnt, w.jobs.len() as u32));
                 let mut body = feedback(*execution, *finished, details, progress);
                 body.status.code = self.status_code(env, *execution);
-                json_request(
+                body_request(
                     Method::Post,
                     format!("{root}/deploymentBase/{}/feedback", w.body_id),
+                    enc,
                     &body,
                 )
             }
@@ -107,9 +110,10 @@ impl DdiClient {
                     _ => (Finished::Success, "canceled on server request"),
                 };
                 let body = feedback(*execution, finished, details, None);
-                json_request(
+                body_request(
                     Method::Post,
                     format!("{root}/cancelAction/{action}/feedback"),
+                    enc,
                     &body,
                 )
             }

@@ -12,6 +12,7 @@ use crate::protocol::transport::ReqKind;
 use crate::time::{Span, Time};
 
 use super::http::{action_id_in, is_retriable};
+use super::media::document_200;
 use super::new_work;
 
 impl DdiClient {
@@ -26,7 +27,8 @@ impl DdiClient {
         if resp.status != 200 {
             return self.retry(now, Some(resp), env, rng, events);
         }
-        let Ok(base) = serde_json::from_slice::<ControllerBase>(resp.body.as_bytes()) else {
+        let enc = env.settings.encoding;
+        let Some(base) = document_200::<ControllerBase>(resp, enc, ReqKind::Root, events) else {
             events.push(DdiEvent::Unreadable {
                 kind: ReqKind::Root,
             });

@@ -636,4 +636,61 @@ fn if_none_match_reads_304_as_unchanged() {
         .count();
     assert_eq!(seen, 3);
     assert_eq!(p.client.poll_timeout(), p.now + p.client.sleep());
+#[test]
+fn cbor_device_speaks_cbor_both_ways_with_the_server_core() {
+    let mut p = Pair::new();
+    p.settings.encoding = Encoding::Cbor;
+    let action = p.assign(100_000, ActionType::Forced);
+    let mut reqs = p.run_until(ended);
+    reqs.push(p.exchange().0); // the root poll after closing
+    reqs.push(p.exchange().0); // configData
+    for r in &reqs {
+        assert_eq!(r.headers.get("accept"), Some(CBOR), "{}", r.url);
+    }
+    let bodies: Vec<&Request> = reqs.iter().filter(|r| r.method != Method::Get).collect();
+    assert_eq!(bodies.len(), 4, "3 feedbacks and configData");
+    for r in &bodies {
+        assert_eq!(r.headers.get("content-type"), Some(CBOR), "{}", r.url);
+        let v: serde_json::Value = ciborium::from_reader(r.body.as_bytes()).expect("a CBOR body");
+        assert!(v.is_object(), "{v}");
+    }
+    assert_eq!(
+        p.server.action_status(ID, action),
+        Some(ActionStatus::Finished)
+    );
+    let attrs = p.server.attributes(ID).expect("target");
+    assert!(attrs.iter().any(|(k, _)| k == "serial"), "{attrs:?}");
+    assert!(!p
+        .events
+        .iter()
+        .any(|e| matches!(e, DdiEvent::WrongMedia { .. })));
+}
+
+#[test]
+fn cbor_device_reports_json_answers_and_still_updates() {
+    let mut p = Pair::new();
+    p.settings.encoding = Encoding::Cbor;
+    p.server.set_faults(vec![crate::server::FaultWindow {
+        from: Time::ZERO,
+        until: Time::NEVER,
+        fault: crate::server::Fault::CborAnsweredAsJson,
+    }]);
+    let action = p.assign(100_000, ActionType::Forced);
+    p.run_until(ended);
+    assert_eq!(
+        p.server.action_status(ID, action),
+        Some(ActionStatus::Finished)
+    );
+    let wrong: Vec<ReqKind> = p
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            DdiEvent::WrongMedia { kind } => Some(*kind),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        wrong.contains(&ReqKind::Root) && wrong.contains(&ReqKind::Deployment),
+        "{wrong:?}"
+    );
 }
