@@ -126,7 +126,7 @@ pub enum InvariantId {
 
 impl InvariantId {
     /// Every invariant, in catalogue order.
-    pub const ALL: [InvariantId; 24] = [
+    pub const ALL: [InvariantId; 25] = [
         InvariantId::DdiSmOffered,
         InvariantId::DdiSmFinal,
         InvariantId::DdiSm410,

@@ -200,9 +200,8 @@ fn describe_ddi_work(ev: &DdiEvent, f: &mut Formatter<'_>) -> fmt::Result {
         | DdiEvent::Answered { .. }
         | DdiEvent::Unreadable { .. }
         | DdiEvent::RootSeen { .. }
-        | DdiEvent::InstalledChecked { .. } => Ok(()),
-        | DdiEvent::WrongMedia { .. }
-        | DdiEvent::RootSeen { .. } => Ok(()),
+        | DdiEvent::InstalledChecked { .. }
+        | DdiEvent::WrongMedia { .. } => Ok(()),
     }
 }
 

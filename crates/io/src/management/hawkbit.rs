@@ -16,9 +16,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{
-    AdapterError, FleetInfo, MgmtClient, Order, OrderKind, OrderWindow, Recorded, Secret,
-};
+use super::{AdapterError, FleetInfo, MgmtClient, Order, OrderKind, OrderWindow, Recorded, Secret};
 use fleetsim_core::message::{percent_decode, percent_encode, Method};
 use fleetsim_core::time::{civil_from_days, Span};
 

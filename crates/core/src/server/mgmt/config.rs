@@ -31,7 +31,14 @@ const TT_ENABLED: &str = "authentication.targettoken.enabled";
 const AUTOCLOSE: &str = "repository.actions.autoclose.enabled";
 const WINDOW_POLLS: &str = "maintenanceWindowPollCount";
 /// Every supported key, in output order.
-const KEYS: [&str; 6] = [GW_ENABLED, GW_KEY, TT_ENABLED, WINDOW_POLLS, POLLING, AUTOCLOSE];
+const KEYS: [&str; 6] = [
+    GW_ENABLED,
+    GW_KEY,
+    TT_ENABLED,
+    WINDOW_POLLS,
+    POLLING,
+    AUTOCLOSE,
+];
 
 /// One `pollingTime` override: the query as given, parsed when this
 /// server's filter language can read it (else it never matches, as hawkBit

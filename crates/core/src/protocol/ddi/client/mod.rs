@@ -64,6 +64,8 @@ pub struct ClientSettings {
     pub resend_final_feedback: bool,
     /// The optional parts of the feedback vocabulary (all off by default).
     pub feedback: FeedbackSettings,
+    /// Body and document encoding: JSON (default) or CBOR (ddi.md §0).
+    pub encoding: Encoding,
 }
 
 /// What a device says beyond the minimal `proceeding` → `downloaded` →
@@ -89,8 +91,6 @@ pub struct FeedbackSettings {
     /// Send the last `ETag` as `If-None-Match` on root and `deploymentBase`
     /// GETs; a `304` means "unchanged" (the last document still holds).
     pub if_none_match: bool,
-    /// Body and document encoding: JSON (default) or CBOR (ddi.md §0).
-    pub encoding: Encoding,
 }
 
 impl Default for ClientSettings {

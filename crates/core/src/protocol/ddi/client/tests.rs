@@ -636,6 +636,8 @@ fn if_none_match_reads_304_as_unchanged() {
         .count();
     assert_eq!(seen, 3);
     assert_eq!(p.client.poll_timeout(), p.now + p.client.sleep());
+}
+
 #[test]
 fn cbor_device_speaks_cbor_both_ways_with_the_server_core() {
     let mut p = Pair::new();

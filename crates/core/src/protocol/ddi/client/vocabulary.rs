@@ -8,11 +8,13 @@
 
 use rand::RngCore;
 
-use super::http::{action_id_in, is_retriable, json_200};
+use super::http::{action_id_in, is_retriable};
+use super::media::document_200;
 use super::{ClientEnv, DdiClient, Step};
 use crate::message::{Request, Response};
 use crate::protocol::ddi::event::{DdiEvent, Outcome, Phase};
 use crate::protocol::ddi::wire::{DeploymentBase, Execution, Finished, HandlingType, RootLinks};
+use crate::protocol::ReqKind;
 use crate::time::Time;
 
 impl DdiClient {
@@ -167,7 +169,8 @@ impl DdiClient {
         let Some((action, version)) = self.verify.take() else {
             return self.go(Step::Poll { scheduled: false }, now);
         };
-        let doc: Option<DeploymentBase> = json_200(resp);
+        let doc: Option<DeploymentBase> =
+            document_200(resp, env.settings.encoding, ReqKind::Deployment, events);
         let matches = doc.is_some_and(|d| {
             d.deployment
                 .chunks
