@@ -213,7 +213,7 @@ async fn cancel_cbor() {
     let a = send_cbor(&mut c, Method::POST, &fb, &closed("success")).await;
     assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
     let (_, action) = c.mgmt(Method::GET, &path, None).await;
-    assert_eq!(action["detailStatus"], "canceled");
+    assert_eq!(action["status"], "canceled");
 }
 
 /// Row `config::cbor` — `DdiConfigDataTest.putConfigDataAsCbor`: a CBOR
