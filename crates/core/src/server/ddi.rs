@@ -19,7 +19,7 @@ use crate::time::{Span, Time};
 use super::call::Call;
 use super::fault::Active;
 use super::state::{Emitter, Target};
-use super::{artifacts, deployment, respond, ActionStatus, Server, ServerConfig};
+use super::{artifacts, confirmation, deployment, respond, ActionStatus, Server, ServerConfig};
 
 /// Longest attribute key or value (JCM `updateControllerAttributes`).
 const MAX_ATTRIBUTE_LEN: usize = 128;
@@ -41,6 +41,10 @@ enum Route<'a> {
     InstalledBase(&'a str),
     ArtifactList(&'a str),
     ArtifactFile(&'a str, &'a str),
+    ConfirmationBase,
+    ConfirmationAction(&'a str),
+    ConfirmationFeedback(&'a str),
+    AutoConfirm(bool),
 }
 
 impl<'a> Route<'a> {
@@ -55,6 +59,11 @@ impl<'a> Route<'a> {
             ["installedBase", id] => Route::InstalledBase(id),
             ["softwaremodules", sm, "artifacts"] => Route::ArtifactList(sm),
             ["softwaremodules", sm, "artifacts", file] => Route::ArtifactFile(sm, file),
+            ["confirmationBase"] => Route::ConfirmationBase,
+            ["confirmationBase", "activateAutoConfirm"] => Route::AutoConfirm(true),
+            ["confirmationBase", "deactivateAutoConfirm"] => Route::AutoConfirm(false),
+            ["confirmationBase", id] => Route::ConfirmationAction(id),
+            ["confirmationBase", id, "feedback"] => Route::ConfirmationFeedback(id),
             _ => return None,
         })
     }
@@ -64,6 +73,7 @@ impl<'a> Route<'a> {
         match self {
             Route::ConfigData => Method::Put,
             Route::DeploymentFeedback(_) | Route::CancelFeedback(_) => Method::Post,
+            Route::ConfirmationFeedback(_) | Route::AutoConfirm(_) => Method::Post,
             _ => Method::Get,
         }
     }
@@ -104,7 +114,9 @@ pub(super) fn dispatch(server: &mut Server, now: Time, req: &Request, faults: &A
             None => return Response::status(406),
         },
     };
-    if route.method() != Method::Get && !is_json(req.headers.get("content-type")) {
+    // Auto-confirm toggles take an optional body: only a body must be JSON.
+    let bodyless = matches!(route, Route::AutoConfirm(_)) && req.body.is_empty();
+    if route.method() != Method::Get && !bodyless && !is_json(req.headers.get("content-type")) {
         return Response::status(415);
     }
     let Some(cid) = cid else {
@@ -133,6 +145,11 @@ pub(super) fn dispatch(server: &mut Server, now: Time, req: &Request, faults: &A
         Route::InstalledBase(id) => deployment::installed_base(server, &call, id),
         Route::ArtifactList(sm) => artifacts::list(server, &call, sm),
         Route::ArtifactFile(sm, file) => return artifacts::file(server, &call, sm, file, head),
+        Route::ConfirmationBase => confirmation::confirmation_root(server, &call),
+        Route::ConfirmationAction(id) => confirmation::confirmation_action(server, &call, id),
+        Route::ConfirmationFeedback(id) => confirmation::confirmation_feedback(server, &call, id),
+        Route::AutoConfirm(true) => confirmation::activate(server, &call),
+        Route::AutoConfirm(false) => confirmation::deactivate(server, &call),
     };
     if head {
         resp.body = Body::Empty;
@@ -253,6 +270,11 @@ fn root_links(target: &Target, call: &Call<'_>) -> RootLinks {
         Some(a) if a.status.is_cancel() => {
             links.cancel_action =
                 Some(Link::new(call.link(format_args!("/cancelAction/{}", a.id))));
+        }
+        Some(a)
+            if a.status == ActionStatus::WaitForConfirmation && !call.faults.deploy_unconfirmed =>
+        {
+            links.confirmation_base = confirmation::root_link(target, call);
         }
         Some(a) => {
             let href = call.link(format_args!("/deploymentBase/{}?c={}", a.id, a.etag_c(now)));

@@ -76,6 +76,13 @@ pub enum Fault {
     /// ConstrainedGateway: install commands for devices that are offline are dropped —
     /// the "only forward when online" design seed 000 warns against.
     DropCommandsWhileOffline,
+    /// Confirmation flow: the root links `deploymentBase` (not
+    /// `confirmationBase`) for an action waiting for confirmation; the
+    /// deployment itself still answers 404 until it is confirmed.
+    LinkDeploymentWhileWaiting,
+    /// Confirmation flow: a `denied` confirmation feedback is taken as
+    /// consent: the waiting action turns RUNNING.
+    DenialAsConsent,
 }
 
 impl Fault {
@@ -105,7 +112,7 @@ impl Fault {
 }
 
 /// Names of the unit faults, for parsing and error messages.
-const UNIT_FAULTS: [(&str, Fault); 19] = [
+const UNIT_FAULTS: [(&str, Fault); 21] = [
     (
         "accept_feedback_after_close",
         Fault::AcceptFeedbackAfterClose,
@@ -134,9 +141,14 @@ const UNIT_FAULTS: [(&str, Fault); 19] = [
         "drop_commands_while_offline",
         Fault::DropCommandsWhileOffline,
     ),
+    (
+        "link_deployment_while_waiting",
+        Fault::LinkDeploymentWhileWaiting,
+    ),
+    ("denial_as_consent", Fault::DenialAsConsent),
 ];
 
-const ALL_NAMES: [&str; 20] = [
+const ALL_NAMES: [&str; 22] = [
     "respond",
     "accept_feedback_after_close",
     "reopen_closed_actions",
@@ -157,6 +169,8 @@ const ALL_NAMES: [&str; 20] = [
     "retrigger_every_online",
     "cache_evict_early",
     "drop_commands_while_offline",
+    "link_deployment_while_waiting",
+    "denial_as_consent",
 ];
 
 impl Fault {
@@ -293,6 +307,8 @@ pub(super) struct Active {
     pub(super) sleep_below_min: bool,
     pub(super) garbage_json: bool,
     pub(super) sha1_only: bool,
+    pub(super) deploy_unconfirmed: bool,
+    pub(super) denial_as_consent: bool,
     /// Faults of the OTAU core.
     pub(super) otau: super::otau::OtauFaults,
     /// Faults of the sidekick, gateway and CDN.
@@ -341,6 +357,8 @@ impl Active {
                 Fault::RetriggerEveryOnline => a.sidekick.retrigger_every_online = true,
                 Fault::CacheEvictEarly => a.sidekick.cache_evict_early = true,
                 Fault::DropCommandsWhileOffline => a.sidekick.drop_while_offline = true,
+                Fault::LinkDeploymentWhileWaiting => a.deploy_unconfirmed = true,
+                Fault::DenialAsConsent => a.denial_as_consent = true,
             }
         }
         a

@@ -30,9 +30,10 @@
 //!   configuration, targets, software modules with uploaded artifacts,
 //!   distribution sets, assignments, actions and rollouts.
 //!
+//! - `confirmation.rs`: the confirmation flow (`confirmationBase`, auto-confirm).
+//!
 //! Deliberate simplifications (all documented where they live): one
-//! maintenance window per action instead of a cron schedule; no confirmation
-//! flow (`confirmationBase`); answers are always JSON (a `application/cbor`
+//! maintenance window per action instead of a cron schedule; answers are always JSON (a `application/cbor`
 //! Accept is accepted but answered with JSON); multi-range requests are
 //! answered with one coalesced range.
 
@@ -58,6 +59,7 @@ macro_rules! or_answer {
 mod artifacts;
 mod call;
 pub mod cdn;
+mod confirmation;
 pub mod constrained;
 mod ddi;
 mod deployment;
@@ -103,6 +105,9 @@ pub struct ServerConfig {
     pub max_messages_per_status: u32,
     /// Controller attributes per target (`configData`).
     pub max_attributes: u32,
+    /// hawkBit `user.confirmation.flow.enabled`: new actions wait for the
+    /// device's consent (`WAIT_FOR_CONFIRMATION`, ddi.md §1.8).
+    pub confirmation_flow: bool,
 }
 
 impl Default for ServerConfig {
@@ -116,6 +121,7 @@ impl Default for ServerConfig {
             max_status_entries_per_action: 1000,
             max_messages_per_status: 50,
             max_attributes: 100,
+            confirmation_flow: false,
         }
     }
 }
@@ -239,7 +245,7 @@ pub enum ActionStatus {
     CancelRejected,
     /// Download-only action completed.
     Downloaded,
-    /// Waiting for the device's confirmation (not produced by this server).
+    /// Waiting for the device's confirmation (the confirmation flow, ddi.md §1.8).
     WaitForConfirmation,
 }
 
@@ -400,7 +406,25 @@ impl Server {
         weight: Option<u32>,
         window: Option<MaintenanceSchedule>,
     ) -> Option<ActionId> {
+        self.assign_with(now, dist, controller_id, (kind, weight, window), None)
+    }
+
+    /// [`Server::assign`] with hawkBit's `confirmationRequired` (`None`: the
+    /// tenant's confirmation flow setting, as `MgmtDistributionSetResource`).
+    /// The action waits for the device's confirmation iff the flow is on,
+    /// confirmation is required and the target has no auto-confirmation.
+    pub fn assign_with(
+        &mut self,
+        now: Time,
+        dist: DistributionId,
+        controller_id: &str,
+        (kind, weight, window): (ActionType, Option<u32>, Option<MaintenanceSchedule>),
+        confirmation_required: Option<bool>,
+    ) -> Option<ActionId> {
         self.repo.distribution(dist)?;
+        let flow = self.config.confirmation_flow;
+        let required = confirmation_required.unwrap_or(flow);
+        let user = self.mgmt.credentials.user.clone();
         let cap = self.config.max_status_entries_per_action;
         let target = self.targets.get_mut(controller_id)?;
         // Ids derive from the target's index, not a global counter, so a
@@ -418,7 +442,9 @@ impl Server {
         );
         let mut ev = state::Emitter::new(controller_id, now, &mut self.events);
         target.supersede(&mut ev, cap);
-        target.create_action(&mut ev, id, dist, kind, weight.unwrap_or(1000), window);
+        let start = confirmation::start(flow, required, target, &user);
+        let action = (id, dist, kind, weight.unwrap_or(1000), window);
+        target.create_action_as(&mut ev, action, start);
         Some(id)
     }
 

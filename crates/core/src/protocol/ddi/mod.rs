@@ -1,6 +1,7 @@
 //! hawkBit DDI v1: wire types, the `sleep` format and the device-side client.
 
 pub mod client;
+pub mod consent_wire;
 pub mod event;
 pub mod sleep;
 pub mod wire;

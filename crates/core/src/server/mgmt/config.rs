@@ -5,7 +5,8 @@
 //! The supported keys write through to the DDI side's [`ServerConfig`]:
 //! `pollingTime` (root `sleep`, `HH:mm:ss` with optional `~NN%` jitter),
 //! `authentication.gatewaytoken.enabled` / `.key` (GatewayToken auth) and
-//! `authentication.targettoken.enabled` (TargetToken auth). Other hawkBit keys
+//! `authentication.targettoken.enabled` (TargetToken auth) and
+//! `user.confirmation.flow.enabled` (the confirmation flow). Other hawkBit keys
 //! are answered 400 `configKeyInvalid`: this server has no behaviour behind them.
 
 use std::collections::BTreeMap;
@@ -23,8 +24,9 @@ const POLLING: &str = "pollingTime";
 const GW_ENABLED: &str = "authentication.gatewaytoken.enabled";
 const GW_KEY: &str = "authentication.gatewaytoken.key";
 const TT_ENABLED: &str = "authentication.targettoken.enabled";
+const CONFIRM_FLOW: &str = "user.confirmation.flow.enabled";
 /// Every supported key, in output order.
-const KEYS: [&str; 4] = [GW_ENABLED, GW_KEY, TT_ENABLED, POLLING];
+const KEYS: [&str; 5] = [GW_ENABLED, GW_KEY, TT_ENABLED, POLLING, CONFIRM_FLOW];
 /// hawkBit's `minPollingTime` / `maxPollingTime` defaults.
 const MIN_POLL: Span = Span::secs(30);
 const MAX_POLL: Span = Span::secs(86_399);
@@ -67,6 +69,7 @@ enum Setting {
     GatewayEnabled(bool),
     GatewayKey(String),
     TargetToken(bool),
+    ConfirmationFlow(bool),
 }
 
 fn parse_bool(key: &str, v: &Value) -> Result<bool, Response> {
@@ -132,6 +135,7 @@ fn parse_setting(key: &'static str, v: &Value) -> Result<Setting, Response> {
                 )))
             }
         },
+        CONFIRM_FLOW => Setting::ConfirmationFlow(parse_bool(key, v)?),
         _ => Setting::TargetToken(parse_bool(key, v)?),
     })
 }
@@ -160,6 +164,7 @@ impl Tenant {
             Setting::GatewayEnabled(b) => enabled = b,
             Setting::GatewayKey(k) => key = k,
             Setting::TargetToken(b) => config.target_token_auth = b,
+            Setting::ConfirmationFlow(b) => config.confirmation_flow = b,
         }
         self.gateway_enabled = Some(enabled);
         // Enabled with an empty key stays enabled: hawkBit then has no valid
@@ -181,6 +186,7 @@ impl Tenant {
             }
             GW_ENABLED => json!(self.gateway_enabled(config)),
             GW_KEY => json!(self.gateway_key(config)),
+            CONFIRM_FLOW => json!(config.confirmation_flow),
             _ => json!(config.target_token_auth),
         }
     }
@@ -269,6 +275,7 @@ pub(super) fn delete(server: &mut Server, _call: &Call<'_>, name: &str) -> Respo
         POLLING => Setting::Polling(Span::minutes(5), 0.0),
         GW_ENABLED => Setting::GatewayEnabled(false),
         GW_KEY => Setting::GatewayKey(String::new()),
+        CONFIRM_FLOW => Setting::ConfirmationFlow(false),
         _ => Setting::TargetToken(false),
     };
     let tenant = &mut server.mgmt.config;
