@@ -49,6 +49,20 @@ pub enum InvariantId {
     /// `DdiArtifactHash` omits only `sha256` when null). A device that checks
     /// the hash it trusts most cannot, when the server leaves it out.
     DdiHashes,
+    /// `DDI-CONSENT-NO-DEPLOYMENT` — while an action waits for the device's
+    /// consent, the root does not offer it as `deploymentBase` (ddi.md §1.8;
+    /// hawkBit `DdiConfirmationBaseTest.deploymentEndpointNotAccessibleForActionsWFC`).
+    /// Fires when the root links `deploymentBase/{id}` for an action the
+    /// device was asked to confirm (`confirmationBase/{id}` read) and has
+    /// neither answered nor had auto-confirmed.
+    DdiConsentNoDeployment,
+    /// `DDI-CONSENT-BEFORE-INSTALL` — nothing of an action is downloaded or
+    /// installed before the device confirmed it, once the device was asked
+    /// (ddi.md §1.8: the action stays WAIT_FOR_CONFIRMATION after `denied`,
+    /// `JpaConfirmationManagement.denyAction`). Fires when a device that
+    /// denied an action (or has not answered) completes a download of it or
+    /// reports it installed.
+    DdiConsentBeforeInstall,
     /// `OTAU-SEQ` — a cycle's `otau_in` statuses follow the status diagram
     /// (otau.md §3.3 rules 3–6, [SCH] diagram; the seed's order §3.2): `INIT`
     /// first, phase ranks never decrease, a non-`_STEP` status never repeats,
@@ -113,7 +127,7 @@ pub enum InvariantId {
 
 impl InvariantId {
     /// Every invariant, in catalogue order.
-    pub const ALL: [InvariantId; 23] = [
+    pub const ALL: [InvariantId; 25] = [
         InvariantId::DdiSmOffered,
         InvariantId::DdiSmFinal,
         InvariantId::DdiSm410,
@@ -124,6 +138,8 @@ impl InvariantId {
         InvariantId::DdiRange,
         InvariantId::DdiJson,
         InvariantId::DdiHashes,
+        InvariantId::DdiConsentNoDeployment,
+        InvariantId::DdiConsentBeforeInstall,
         InvariantId::OtauSeq,
         InvariantId::OtauVersion,
         InvariantId::OtauOverlap,
@@ -152,6 +168,8 @@ impl InvariantId {
             InvariantId::DdiRange => "DDI-RANGE",
             InvariantId::DdiJson => "DDI-JSON",
             InvariantId::DdiHashes => "DDI-HASHES",
+            InvariantId::DdiConsentNoDeployment => "DDI-CONSENT-NO-DEPLOYMENT",
+            InvariantId::DdiConsentBeforeInstall => "DDI-CONSENT-BEFORE-INSTALL",
             InvariantId::OtauSeq => "OTAU-SEQ",
             InvariantId::OtauVersion => "OTAU-VERSION",
             InvariantId::OtauOverlap => "OTAU-OVERLAP",
@@ -203,6 +221,12 @@ impl InvariantId {
             InvariantId::DdiHashes => {
                 "artifacts advertise sha1 and md5 (sha256 if any) hex digests"
             }
+            InvariantId::DdiConsentNoDeployment => {
+                "no deploymentBase for an action waiting for the device's consent"
+            }
+            InvariantId::DdiConsentBeforeInstall => {
+                "nothing downloaded or installed before the device confirmed"
+            }
             InvariantId::OtauSeq => "otau_in statuses follow the OTAU status diagram",
             InvariantId::OtauVersion => "statuses carry the delivered manifest's version",
             InvariantId::OtauOverlap => "no new manifest while a device's update runs",
@@ -238,6 +262,8 @@ impl InvariantId {
             InvariantId::DdiRange => "ddi.md §1.9, RFC 7233 §4.1",
             InvariantId::DdiJson => "ddi.md §0, §1.1, §1.3, §1.5",
             InvariantId::DdiHashes => "ddi.md §1.3 (DdiArtifactHash)",
+            InvariantId::DdiConsentNoDeployment => "ddi.md §1.8 (DdiConfirmationBaseTest)",
+            InvariantId::DdiConsentBeforeInstall => "ddi.md §1.8 (ConfirmationManagement)",
             InvariantId::OtauSeq => "otau.md §3.1, §3.3 rules 3–6",
             InvariantId::OtauVersion => "otau.md §3, §3.3 rule 2",
             InvariantId::OtauOverlap => "otau.md §9, §10.9",

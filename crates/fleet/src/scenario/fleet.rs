@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::consent::ConsentSpec;
 use super::units::{Duration, Fraction, Size};
 use fleetsim_core::time::Span;
 
@@ -102,6 +103,11 @@ pub struct FleetGroup {
     /// `410 Gone` (DDI-SM-410).
     #[serde(default)]
     pub resend_final_feedback: bool,
+    /// How a DDI device answers a request for consent (`confirmationBase`,
+    /// ddi.md §1.8): `confirm`, `deny`, `{ confirm_after: 2h }` or `auto`
+    /// (turn auto-confirm on). Default `ignore`: the link is not followed.
+    #[serde(default, skip_serializing_if = "ConsentSpec::is_ignore")]
+    pub consent: ConsentSpec,
     /// OTAU device behaviour (`protocol: otau` / `otau_mqtt` only).
     #[serde(default)]
     pub otau: OtauDevice,

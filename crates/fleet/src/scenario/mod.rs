@@ -25,6 +25,7 @@
 pub mod campaign;
 pub mod capacity;
 mod checks;
+mod consent;
 pub mod depth;
 pub mod expansion;
 pub mod faults;

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 pub use super::campaign::{ArtifactSpec, Campaign, CampaignType, Campaigns, Selector, WindowSpec};
 pub use super::faults::{ClientFault, FaultKind, Faults, ServerFault};
 pub use super::fleet::{
-    Connectivity, DeviceKind, FleetGroup, Latency, Misbehaviour, OtauAck, OtauDevice, Protocol,
+    Connectivity, ConsentSpec, DeviceKind, FleetGroup, Latency, Misbehaviour, OtauAck, OtauDevice,
+    Protocol,
 };
 use super::server_spec::deserialize_server;
 pub use super::server_spec::ServerSpec;

@@ -8,5 +8,5 @@ pub mod wire;
 
 /// The request kinds and deliveries of every protocol, also reachable from here.
 pub use super::transport::{Delivery, ReqKind};
-pub use client::{ClientEnv, ClientSettings, DdiClient};
+pub use client::{ClientEnv, ClientSettings, Consent, DdiClient};
 pub use event::{DdiEvent, Offer, Outcome, Phase};

@@ -10,7 +10,8 @@
 //! The flow follows ddi.md: poll root → `deploymentBase` → `proceeding` →
 //! download every artifact (Range resume, hash check) → `downloaded` →
 //! install → `closed` with `success`/`failure`; `cancelAction` is confirmed with
-//! `closed` (or `rejected` while installing, §1.6); `configData` is answered
+//! `closed` (or `rejected` while installing, §1.6); `confirmationBase` is
+//! answered as [`ClientSettings::consent`] says (§1.8); `configData` is answered
 //! with `PUT configData`. Network errors, 5xx, 409 and 429 are retried with
 //! capped exponential backoff and jitter, honouring `Retry-After`.
 
@@ -21,16 +22,20 @@ use crate::message::Response;
 use crate::time::{Span, Time};
 
 mod cancel;
+mod consent;
 mod deployment;
 mod download;
 mod http;
 mod request;
 mod root;
 
+pub use consent::Consent;
+use consent::ConsentMemo;
 use download::Job;
 pub use http::action_id_in;
 use http::retry_after;
 
+use super::consent_wire::Confirmation;
 use super::event::{DdiEvent, Outcome, Phase};
 use super::wire::{Execution, Finished, HandlingType};
 use crate::protocol::transport::{Delivery, ReqKind, Transmit};
@@ -59,6 +64,8 @@ pub struct ClientSettings {
     /// Probe: send an accepted final `closed` feedback once more (a lost
     /// answer's retry); the server must answer 410.
     pub resend_final_feedback: bool,
+    /// How the device answers `confirmationBase` (ddi.md §1.8).
+    pub consent: Consent,
 }
 
 impl Default for ClientSettings {
@@ -72,6 +79,7 @@ impl Default for ClientSettings {
             max_download_failures: 12,
             poll_every: None,
             resend_final_feedback: false,
+            consent: Consent::Ignore,
         }
     }
 }
@@ -102,6 +110,9 @@ enum Step {
     Install,
     FetchCancel(String),
     CancelFeedback(u64, Execution),
+    FetchConfirmation(u64, String),
+    ConfirmationFeedback(u64, Confirmation),
+    ActivateAutoConfirm,
 }
 
 impl Step {
@@ -114,6 +125,9 @@ impl Step {
             Step::Download => ReqKind::Download,
             Step::FetchCancel(_) => ReqKind::Cancel,
             Step::CancelFeedback(..) => ReqKind::CancelFeedback,
+            Step::FetchConfirmation(..) => ReqKind::Confirmation,
+            Step::ConfirmationFeedback(..) => ReqKind::ConfirmationFeedback,
+            Step::ActivateAutoConfirm => ReqKind::AutoConfirm,
         }
     }
 }
@@ -154,6 +168,8 @@ pub struct DdiClient {
     /// The action this device last finished with; if a server offers it again
     /// the device does not redo it (and so cannot be driven into a hot loop).
     last_ended: Option<u64>,
+    /// What the device knows about consent (ddi.md §1.8).
+    consent: ConsentMemo,
 }
 
 impl DdiClient {
@@ -168,6 +184,7 @@ impl DdiClient {
             phase: Phase::Idle,
             work: None,
             last_ended: None,
+            consent: ConsentMemo::default(),
         }
     }
 
@@ -235,6 +252,13 @@ impl DdiClient {
             Step::CancelFeedback(action, execution) => {
                 self.on_cancel_feedback(now, &resp, action, execution, env, rng, events)
             }
+            Step::FetchConfirmation(id, _) => {
+                self.on_confirmation(now, &resp, id, env, rng, events)
+            }
+            Step::ConfirmationFeedback(id, answer) => {
+                self.on_confirmation_feedback(now, &resp, id, answer, env, rng, events)
+            }
+            Step::ActivateAutoConfirm => self.on_auto_confirm(now, &resp, env, rng, events),
             Step::Install => {}
         }
     }

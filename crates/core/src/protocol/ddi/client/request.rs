@@ -1,6 +1,7 @@
 //! What a DDI client sends: the request of each step, with the headers every
 //! request carries.
 
+use super::consent::{activate_body, feedback_body};
 use super::http::{config_body, feedback, json_request};
 use super::{ClientEnv, DdiClient, Step};
 use crate::message::{Method, Request};
@@ -103,6 +104,17 @@ impl DdiClient {
                     &body,
                 )
             }
+            Step::FetchConfirmation(_, url) => Request::new(Method::Get, url.clone()),
+            Step::ConfirmationFeedback(id, answer) => json_request(
+                Method::Post,
+                format!("{root}/confirmationBase/{id}/feedback"),
+                &feedback_body(*answer),
+            ),
+            Step::ActivateAutoConfirm => json_request(
+                Method::Post,
+                format!("{root}/confirmationBase/activateAutoConfirm"),
+                &activate_body(env.controller_id),
+            ),
             Step::Install => return None,
         };
         Some(req)
