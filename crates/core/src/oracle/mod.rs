@@ -6,6 +6,7 @@
 //! the invariant's ID, the device, the time and a message saying what was seen.
 //! See [`InvariantId`] for the catalogue and the clause behind each ID.
 
+mod consent;
 mod invariant;
 pub mod otau;
 pub mod url;
@@ -290,7 +291,7 @@ impl Oracle {
                 mark_closed(st, a);
             }
         }
-        consent(st, event, &mut fired);
+        consent::observe(st, event, &mut fired);
         match event {
             DdiEvent::Sent {
                 kind: ReqKind::Root,
@@ -340,63 +341,6 @@ impl Oracle {
         for (id, message) in fired {
             self.fire(id, device, controller_id, at, message);
         }
-    }
-}
-
-/// The consent invariants (ddi.md §1.8): what a device was asked, what it
-/// answered, and what it was then offered or did.
-fn consent(st: &mut DeviceState, event: &DdiEvent, fired: &mut Vec<(InvariantId, String)>) {
-    let ok = |status: &u16| (200..300).contains(status);
-    let of = |a: &u64| st.unconfirmed.filter(|(u, _)| u == a);
-    match event {
-        DdiEvent::ConsentAsked { action } if of(action).is_none() => {
-            st.unconfirmed = Some((*action, false));
-        }
-        DdiEvent::ConsentGiven {
-            action,
-            confirmed,
-            status,
-        } if ok(status) => {
-            st.unconfirmed = (!*confirmed).then_some((*action, true));
-        }
-        DdiEvent::AutoConfirmAnswered { status } if ok(status) || *status == 409 => {
-            st.unconfirmed = None;
-        }
-        DdiEvent::RootSeen {
-            offer: Offer::Deployment(a),
-            ..
-        } if of(a) == Some((*a, false)) => fired.push((
-            InvariantId::DdiConsentNoDeployment,
-            format!("deploymentBase offered for action {a}, which waits for this device's consent"),
-        )),
-        DdiEvent::ArtifactChecked { action, .. } => {
-            consent_broken(st, *action, "downloaded", fired)
-        }
-        DdiEvent::FeedbackAnswered {
-            action,
-            cancel: false,
-            execution: Execution::Closed,
-            status,
-            ..
-        } if ok(status) => consent_broken(st, *action, "installed", fired),
-        _ => {}
-    }
-}
-
-/// Fires DDI-CONSENT-BEFORE-INSTALL if `action` was not confirmed (once per action).
-fn consent_broken(
-    st: &mut DeviceState,
-    action: u64,
-    what: &str,
-    fired: &mut Vec<(InvariantId, String)>,
-) {
-    if let Some((a, denied)) = st.unconfirmed.filter(|(a, _)| *a == action) {
-        let answer = if denied { "denied it" } else { "not answered" };
-        fired.push((
-            InvariantId::DdiConsentBeforeInstall,
-            format!("action {a} {what} although the device was asked for consent and {answer}"),
-        ));
-        st.unconfirmed = None;
     }
 }
 

@@ -173,6 +173,26 @@ fn describe_ddi_work(ev: &DdiEvent, f: &mut Formatter<'_>) -> fmt::Result {
             write!(f, "action {action}: artifact hashes {verdict}")
         }
         DdiEvent::PhaseChanged(p) => write!(f, "now {}", p.as_str()),
+        DdiEvent::ConsentAsked { .. }
+        | DdiEvent::ConsentGiven { .. }
+        | DdiEvent::AutoConfirmAnswered { .. } => describe_consent(ev, f),
+        DdiEvent::ActionEnded { action, outcome } => match outcome {
+            Outcome::Success => write!(f, "action {action} ended: success"),
+            Outcome::Failure(why) => write!(f, "action {action} ended: failure ({why})"),
+            Outcome::Canceled => write!(f, "action {action} ended: canceled"),
+            Outcome::Withdrawn => write!(f, "action {action} ended: withdrawn by the server"),
+        },
+        DdiEvent::Sent { .. }
+        | DdiEvent::NetFailed { .. }
+        | DdiEvent::Answered { .. }
+        | DdiEvent::Unreadable { .. }
+        | DdiEvent::RootSeen { .. } => Ok(()),
+    }
+}
+
+/// The DDI observations about consent (ddi.md §1.8).
+fn describe_consent(ev: &DdiEvent, f: &mut Formatter<'_>) -> fmt::Result {
+    match ev {
         DdiEvent::ConsentAsked { action } => {
             write!(f, "asked to confirm action {action}")
         }
@@ -187,17 +207,7 @@ fn describe_ddi_work(ev: &DdiEvent, f: &mut Formatter<'_>) -> fmt::Result {
         DdiEvent::AutoConfirmAnswered { status } => {
             write!(f, "auto-confirm activation: {status}")
         }
-        DdiEvent::ActionEnded { action, outcome } => match outcome {
-            Outcome::Success => write!(f, "action {action} ended: success"),
-            Outcome::Failure(why) => write!(f, "action {action} ended: failure ({why})"),
-            Outcome::Canceled => write!(f, "action {action} ended: canceled"),
-            Outcome::Withdrawn => write!(f, "action {action} ended: withdrawn by the server"),
-        },
-        DdiEvent::Sent { .. }
-        | DdiEvent::NetFailed { .. }
-        | DdiEvent::Answered { .. }
-        | DdiEvent::Unreadable { .. }
-        | DdiEvent::RootSeen { .. } => Ok(()),
+        _ => Ok(()),
     }
 }
 
