@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use crate::scenario::tokens::generated_token;
 use crate::scenario::{
-    Campaign, CampaignType, DeviceAuth, DeviceKind, FaultKind, FleetGroup, OtauAck, Protocol,
-    Scenario, Selector, WindowSpec,
+    Campaign, CampaignType, ConsentSpec, DeviceAuth, DeviceKind, FaultKind, FleetGroup, OtauAck,
+    Protocol, Scenario, Selector, WindowSpec,
 };
 use fleetsim_core::connectivity::Link;
 use fleetsim_core::message::{ContentId, Request, Response};
 use fleetsim_core::protocol::constrained::ConstrainedSettings;
-use fleetsim_core::protocol::ddi::ClientSettings;
+use fleetsim_core::protocol::ddi::{ClientSettings, Consent};
 use fleetsim_core::protocol::otau::wire::Status;
 use fleetsim_core::protocol::otau::{AckMode, OtauSettings, Transport};
 use fleetsim_core::server::constrained::{
@@ -199,6 +199,7 @@ impl Setup {
             polling_sleep: s.server.polling.0,
             polling_jitter: s.server.polling_jitter.0,
             max_status_entries_per_action: s.server.max_status_entries_per_action,
+            confirmation_flow: s.server.confirmation_flow,
             ..ServerConfig::default()
         });
         let mut first = 0;
@@ -350,6 +351,7 @@ fn build_group(s: &Scenario, g: &FleetGroup, first: u64) -> Group {
             poll_every: g.misbehave.as_ref().map(|m| m.poll_every.0),
             resend_final_feedback: g.resend_final_feedback,
             encoding: g.encoding,
+            consent: consent_of(g.consent),
             default_poll: s.server.polling.0,
             feedback: g.feedback.settings(),
             ..ClientSettings::default()
@@ -504,6 +506,17 @@ fn fault_windows(s: &Scenario, end: Time) -> (Vec<FaultWindow>, Vec<(Time, Time)
 }
 
 /// OTAU client settings of fleet group `g`.
+/// A group's `consent:` as the DDI client's setting.
+fn consent_of(spec: ConsentSpec) -> Consent {
+    match spec {
+        ConsentSpec::Ignore => Consent::Ignore,
+        ConsentSpec::Confirm => Consent::Confirm,
+        ConsentSpec::Deny => Consent::Deny,
+        ConsentSpec::ConfirmAfter(d) => Consent::ConfirmAfter(d.0),
+        ConsentSpec::Auto => Consent::Auto,
+    }
+}
+
 fn otau_settings(g: &FleetGroup) -> OtauSettings {
     let o = &g.otau;
     OtauSettings {

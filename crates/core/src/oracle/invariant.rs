@@ -62,6 +62,20 @@ pub enum InvariantId {
     /// tests `rootPollResourceCbor`, `deploymentResourceCbor`,
     /// `cancelActionCbor`). Fires on a 200 document answer of another type.
     DdiCbor,
+    /// `DDI-CONSENT-NO-DEPLOYMENT` — while an action waits for the device's
+    /// consent, the root does not offer it as `deploymentBase` (ddi.md §1.8;
+    /// hawkBit `DdiConfirmationBaseTest.deploymentEndpointNotAccessibleForActionsWFC`).
+    /// Fires when the root links `deploymentBase/{id}` for an action the
+    /// device was asked to confirm (`confirmationBase/{id}` read) and has
+    /// neither answered nor had auto-confirmed.
+    DdiConsentNoDeployment,
+    /// `DDI-CONSENT-BEFORE-INSTALL` — nothing of an action is downloaded or
+    /// installed before the device confirmed it, once the device was asked
+    /// (ddi.md §1.8: the action stays WAIT_FOR_CONFIRMATION after `denied`,
+    /// `JpaConfirmationManagement.denyAction`). Fires when a device that
+    /// denied an action (or has not answered) completes a download of it or
+    /// reports it installed.
+    DdiConsentBeforeInstall,
     /// `OTAU-SEQ` — a cycle's `otau_in` statuses follow the status diagram
     /// (otau.md §3.3 rules 3–6, [SCH] diagram; the seed's order §3.2): `INIT`
     /// first, phase ranks never decrease, a non-`_STEP` status never repeats,
@@ -139,6 +153,8 @@ impl InvariantId {
         InvariantId::DdiHashes,
         InvariantId::DdiSoftDefer,
         InvariantId::DdiCbor,
+        InvariantId::DdiConsentNoDeployment,
+        InvariantId::DdiConsentBeforeInstall,
         InvariantId::OtauSeq,
         InvariantId::OtauVersion,
         InvariantId::OtauOverlap,
@@ -169,6 +185,8 @@ impl InvariantId {
             InvariantId::DdiHashes => "DDI-HASHES",
             InvariantId::DdiSoftDefer => "DDI-SOFT-DEFER",
             InvariantId::DdiCbor => "DDI-CBOR",
+            InvariantId::DdiConsentNoDeployment => "DDI-CONSENT-NO-DEPLOYMENT",
+            InvariantId::DdiConsentBeforeInstall => "DDI-CONSENT-BEFORE-INSTALL",
             InvariantId::OtauSeq => "OTAU-SEQ",
             InvariantId::OtauVersion => "OTAU-VERSION",
             InvariantId::OtauOverlap => "OTAU-OVERLAP",
@@ -222,6 +240,12 @@ impl InvariantId {
             }
             InvariantId::DdiSoftDefer => "a deferred soft update stays on offer until resumed",
             InvariantId::DdiCbor => "a device that asks for CBOR gets CBOR documents",
+            InvariantId::DdiConsentNoDeployment => {
+                "no deploymentBase for an action waiting for the device's consent"
+            }
+            InvariantId::DdiConsentBeforeInstall => {
+                "nothing downloaded or installed before the device confirmed"
+            }
             InvariantId::OtauSeq => "otau_in statuses follow the OTAU status diagram",
             InvariantId::OtauVersion => "statuses carry the delivered manifest's version",
             InvariantId::OtauOverlap => "no new manifest while a device's update runs",
@@ -259,6 +283,8 @@ impl InvariantId {
             InvariantId::DdiHashes => "ddi.md §1.3 (DdiArtifactHash)",
             InvariantId::DdiSoftDefer => "ddi.md §1.1, §1.4, §3",
             InvariantId::DdiCbor => "ddi.md §0",
+            InvariantId::DdiConsentNoDeployment => "ddi.md §1.8 (DdiConfirmationBaseTest)",
+            InvariantId::DdiConsentBeforeInstall => "ddi.md §1.8 (ConfirmationManagement)",
             InvariantId::OtauSeq => "otau.md §3.1, §3.3 rules 3–6",
             InvariantId::OtauVersion => "otau.md §3, §3.3 rule 2",
             InvariantId::OtauOverlap => "otau.md §9, §10.9",

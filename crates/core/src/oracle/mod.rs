@@ -7,6 +7,7 @@
 //! See [`InvariantId`] for the catalogue and the clause behind each ID.
 
 mod defer;
+mod consent;
 mod invariant;
 pub mod otau;
 pub mod url;
@@ -71,6 +72,9 @@ struct DeviceState {
     excused: bool,
     expect: Option<Expectation>,
     defer: defer::Deferral,
+    /// The action the device was asked to consent to and has not confirmed,
+    /// with whether it denied it (ddi.md §1.8).
+    unconfirmed: Option<(u64, bool)>,
 }
 
 /// Settings the checks need.
@@ -289,6 +293,7 @@ impl Oracle {
                 mark_closed(st, a);
             }
         }
+        consent::observe(st, event, &mut fired);
         match event {
             DdiEvent::Sent {
                 kind: ReqKind::Root,

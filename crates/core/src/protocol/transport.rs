@@ -74,11 +74,17 @@ pub enum ReqKind {
     CpgOnline,
     /// CPG: an artifact download from the CDN or the cache.
     CpgDownload,
+    /// `GET confirmationBase/{id}`.
+    Confirmation,
+    /// `POST confirmationBase/{id}/feedback`.
+    ConfirmationFeedback,
+    /// `POST confirmationBase/activateAutoConfirm`.
+    AutoConfirm,
 }
 
 impl ReqKind {
     /// Every kind, in report order.
-    pub const ALL: [ReqKind; 15] = [
+    pub const ALL: [ReqKind; 18] = [
         ReqKind::Root,
         ReqKind::ConfigData,
         ReqKind::Deployment,
@@ -94,6 +100,9 @@ impl ReqKind {
         ReqKind::CpgPoll,
         ReqKind::CpgOnline,
         ReqKind::CpgDownload,
+        ReqKind::Confirmation,
+        ReqKind::ConfirmationFeedback,
+        ReqKind::AutoConfirm,
     ];
 
     /// Stable name.
@@ -114,6 +123,9 @@ impl ReqKind {
             ReqKind::CpgPoll => "cpg_poll",
             ReqKind::CpgOnline => "cpg_online",
             ReqKind::CpgDownload => "cpg_download",
+            ReqKind::Confirmation => "confirmation",
+            ReqKind::ConfirmationFeedback => "confirm_feedback",
+            ReqKind::AutoConfirm => "auto_confirm",
         }
     }
 }

@@ -19,7 +19,8 @@ use super::call::Call;
 use super::fault::Active;
 use super::state::{Emitter, Target};
 use super::{
-    artifacts, assignment, codec, deployment, respond, ActionStatus, Server, ServerConfig,
+    artifacts, assignment, codec, confirmation, deployment, respond, ActionStatus, Server,
+    ServerConfig,
 };
 
 /// Longest attribute key or value (JCM `updateControllerAttributes`).
@@ -39,6 +40,10 @@ enum Route<'a> {
     InstalledVersion,
     ArtifactList(&'a str),
     ArtifactFile(&'a str, &'a str),
+    ConfirmationBase,
+    ConfirmationAction(&'a str),
+    ConfirmationFeedback(&'a str),
+    AutoConfirm(bool),
 }
 
 impl<'a> Route<'a> {
@@ -54,6 +59,11 @@ impl<'a> Route<'a> {
             ["installedBase"] => Route::InstalledVersion,
             ["softwaremodules", sm, "artifacts"] => Route::ArtifactList(sm),
             ["softwaremodules", sm, "artifacts", file] => Route::ArtifactFile(sm, file),
+            ["confirmationBase"] => Route::ConfirmationBase,
+            ["confirmationBase", "activateAutoConfirm"] => Route::AutoConfirm(true),
+            ["confirmationBase", "deactivateAutoConfirm"] => Route::AutoConfirm(false),
+            ["confirmationBase", id] => Route::ConfirmationAction(id),
+            ["confirmationBase", id, "feedback"] => Route::ConfirmationFeedback(id),
             _ => return None,
         })
     }
@@ -63,6 +73,7 @@ impl<'a> Route<'a> {
         match self {
             Route::ConfigData | Route::InstalledVersion => Method::Put,
             Route::DeploymentFeedback(_) | Route::CancelFeedback(_) => Method::Post,
+            Route::ConfirmationFeedback(_) | Route::AutoConfirm(_) => Method::Post,
             _ => Method::Get,
         }
     }
@@ -105,8 +116,10 @@ pub(super) fn dispatch(server: &mut Server, now: Time, req: &Request, faults: &A
             None => return Response::status(406),
         },
     };
+    // Auto-confirm toggles take an optional body: only a body must be JSON or CBOR.
+    let bodyless = matches!(route, Route::AutoConfirm(_)) && req.body.is_empty();
     let body_type = req.headers.get("content-type");
-    if route.method() != Method::Get && codec::body_encoding(body_type).is_none() {
+    if route.method() != Method::Get && !bodyless && codec::body_encoding(body_type).is_none() {
         return Response::status(415);
     }
     let Some(cid) = cid else {
@@ -136,6 +149,11 @@ pub(super) fn dispatch(server: &mut Server, now: Time, req: &Request, faults: &A
         Route::InstalledVersion => assignment::put_installed(server, &call),
         Route::ArtifactList(sm) => artifacts::list(server, &call, sm),
         Route::ArtifactFile(sm, file) => return artifacts::file(server, &call, sm, file, head),
+        Route::ConfirmationBase => confirmation::confirmation_root(server, &call),
+        Route::ConfirmationAction(id) => confirmation::confirmation_action(server, &call, id),
+        Route::ConfirmationFeedback(id) => confirmation::confirmation_feedback(server, &call, id),
+        Route::AutoConfirm(true) => confirmation::activate(server, &call),
+        Route::AutoConfirm(false) => confirmation::deactivate(server, &call),
     };
     if head {
         resp.body = Body::Empty;
@@ -227,6 +245,11 @@ fn root_links(target: &Target, call: &Call<'_>) -> RootLinks {
         Some(a) if a.status.is_cancel() => {
             links.cancel_action =
                 Some(Link::new(call.link(format_args!("/cancelAction/{}", a.id))));
+        }
+        Some(a)
+            if a.status == ActionStatus::WaitForConfirmation && !call.faults.deploy_unconfirmed =>
+        {
+            links.confirmation_base = confirmation::root_link(target, call);
         }
         Some(a) => {
             let href = call.link(format_args!("/deploymentBase/{}?c={}", a.id, a.etag_c(now)));

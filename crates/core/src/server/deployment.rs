@@ -29,14 +29,14 @@ const RETRIEVED_CANCEL: &str =
     "Update Server: Target retrieved cancel action and should start now the cancelation.";
 
 /// Parses an action id path segment (Spring `Long` path variable → 400 if not a number).
-fn parse_id(s: &str) -> Result<ActionId, Response> {
+pub(super) fn parse_id(s: &str) -> Result<ActionId, Response> {
     s.parse::<u64>()
         .map(ActionId)
         .map_err(|_| respond::bad_param(format!("actionId {s:?} is not a number")))
 }
 
 /// `actionHistory` query parameter, 0 when absent.
-fn history_param(call: &Call<'_>) -> Result<i64, Response> {
+pub(super) fn history_param(call: &Call<'_>) -> Result<i64, Response> {
     match call.req.query_param("actionHistory") {
         None | Some("") => Ok(0),
         Some(v) => v
@@ -68,7 +68,12 @@ fn legacy_part(part: &str) -> &str {
 }
 
 /// The `deploymentBase` / `installedBase` document of `action`.
-fn deployment_doc(repo: &Repo, call: &Call<'_>, action: &Action, history: i64) -> DeploymentBase {
+pub(super) fn deployment_doc(
+    repo: &Repo,
+    call: &Call<'_>,
+    action: &Action,
+    history: i64,
+) -> DeploymentBase {
     let now = call.now;
     let chunks = repo
         .modules_of(action.dist)

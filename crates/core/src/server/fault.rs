@@ -83,6 +83,13 @@ pub enum Fault {
     /// device's `scheduled` (a server that parks deferred updates) — breaks
     /// DDI-SOFT-DEFER. Give it a window that opens after the devices deferred.
     HideDeferredActions,
+    /// Confirmation flow: the root links `deploymentBase` (not
+    /// `confirmationBase`) for an action waiting for confirmation; the
+    /// deployment itself still answers 404 until it is confirmed.
+    LinkDeploymentWhileWaiting,
+    /// Confirmation flow: a `denied` confirmation feedback is taken as
+    /// consent: the waiting action turns RUNNING.
+    DenialAsConsent,
 }
 
 impl Fault {
@@ -143,6 +150,11 @@ const UNIT_FAULTS: &[(&str, Fault)] = &[
     ),
     ("cbor_answered_as_json", Fault::CborAnsweredAsJson),
     ("hide_deferred_actions", Fault::HideDeferredActions),
+    (
+        "link_deployment_while_waiting",
+        Fault::LinkDeploymentWhileWaiting,
+    ),
+    ("denial_as_consent", Fault::DenialAsConsent),
 ];
 
 const ALL_NAMES: &[&str] = &[
@@ -168,6 +180,8 @@ const ALL_NAMES: &[&str] = &[
     "drop_commands_while_offline",
     "cbor_answered_as_json",
     "hide_deferred_actions",
+    "link_deployment_while_waiting",
+    "denial_as_consent",
 ];
 
 impl Fault {
@@ -306,6 +320,8 @@ pub(super) struct Active {
     pub(super) sha1_only: bool,
     pub(super) cbor_as_json: bool,
     pub(super) hide_deferred: bool,
+    pub(super) deploy_unconfirmed: bool,
+    pub(super) denial_as_consent: bool,
     /// Faults of the OTAU core.
     pub(super) otau: super::otau::OtauFaults,
     /// Faults of the sidekick, gateway and CDN.
@@ -356,6 +372,8 @@ impl Active {
                 Fault::DropCommandsWhileOffline => a.sidekick.drop_while_offline = true,
                 Fault::CborAnsweredAsJson => a.cbor_as_json = true,
                 Fault::HideDeferredActions => a.hide_deferred = true,
+                Fault::LinkDeploymentWhileWaiting => a.deploy_unconfirmed = true,
+                Fault::DenialAsConsent => a.denial_as_consent = true,
             }
         }
         a

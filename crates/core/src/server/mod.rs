@@ -35,10 +35,11 @@
 //!   configuration, targets, software modules with uploaded artifacts,
 //!   distribution sets, assignments, actions and rollouts.
 //!
-//! Deliberate simplifications (all documented where they live): one
-//! maintenance window per action instead of a cron schedule; no confirmation
-//! flow (`confirmationBase`); `Last-Modified` of a download is its software
-//! module's creation time (hawkBit: the artifact's).
+//! - `confirmation.rs`: the confirmation flow (`confirmationBase`, auto-confirm).
+//!
+//! Deliberate simplification (documented where it lives):
+//! `Last-Modified` of a download is its software module's creation time
+//! (hawkBit: the artifact's).
 
 use std::fmt;
 
@@ -64,6 +65,7 @@ mod assignment;
 mod call;
 pub mod cdn;
 mod codec;
+mod confirmation;
 pub mod constrained;
 mod ddi;
 mod deployment;
@@ -116,6 +118,9 @@ pub struct ServerConfig {
     /// the open actions it makes obsolete (CANCELED, the device is not told)
     /// instead of canceling them through the device.
     pub autoclose: bool,
+    /// hawkBit `user.confirmation.flow.enabled`: new actions wait for the
+    /// device's consent (`WAIT_FOR_CONFIRMATION`, ddi.md §1.8).
+    pub confirmation_flow: bool,
 }
 
 impl Default for ServerConfig {
@@ -130,6 +135,7 @@ impl Default for ServerConfig {
             max_messages_per_status: 50,
             max_attributes: 100,
             autoclose: false,
+            confirmation_flow: false,
         }
     }
 }
@@ -278,7 +284,7 @@ pub enum ActionStatus {
     CancelRejected,
     /// Download-only action completed.
     Downloaded,
-    /// Waiting for the device's confirmation (not produced by this server).
+    /// Waiting for the device's confirmation (the confirmation flow, ddi.md §1.8).
     WaitForConfirmation,
 }
 
@@ -442,13 +448,33 @@ impl Server {
         weight: Option<u32>,
         window: Option<MaintenanceSchedule>,
     ) -> Option<ActionId> {
+        self.assign_with(now, dist, controller_id, (kind, weight, window), None)
+    }
+
+    /// [`Server::assign`] with hawkBit's `confirmationRequired` (`None`: the
+    /// tenant's confirmation flow setting, as `MgmtDistributionSetResource`).
+    /// The action waits for the device's confirmation iff the flow is on,
+    /// confirmation is required and the target has no auto-confirmation.
+    pub fn assign_with(
+        &mut self,
+        now: Time,
+        dist: DistributionId,
+        controller_id: &str,
+        (kind, weight, window): (ActionType, Option<u32>, Option<MaintenanceSchedule>),
+        confirmation_required: Option<bool>,
+    ) -> Option<ActionId> {
         self.repo.distribution(dist)?;
+        let flow = self.config.confirmation_flow;
+        let required = confirmation_required.unwrap_or(flow);
+        let user = self.mgmt.credentials.user.clone();
         let cap = self.config.max_status_entries_per_action;
         let target = self.targets.get_mut(controller_id)?;
         let id = target.next_action_id()?;
         let mut ev = state::Emitter::new(controller_id, now, &mut self.events);
         target.supersede(&mut ev, cap, &self.repo, self.config.autoclose);
-        target.create_action(&mut ev, id, dist, kind, weight.unwrap_or(1000), window);
+        let start = confirmation::start(flow, required, target, &user);
+        let action = (id, dist, kind, weight.unwrap_or(1000), window);
+        target.create_action_as(&mut ev, action, start);
         target.assigned_to(dist);
         Some(id)
     }

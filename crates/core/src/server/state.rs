@@ -22,6 +22,17 @@ use super::{ActionId, ActionStatus, ActionType, DistributionId, MaintenanceSched
 /// Prefix hawkBit puts on server-generated messages; `actionHistory` hides them.
 pub(super) const SERVER_PREFIX: &str = "Update Server: ";
 
+/// First message of every action's history.
+pub(super) const ASSIGNMENT_INITIATED: &str = "Update Server: Assignment initiated.";
+
+/// How a new action starts: its status and its first history entry.
+#[derive(Debug)]
+pub(super) struct Start {
+    pub(super) status: ActionStatus,
+    pub(super) entry: ActionStatus,
+    pub(super) messages: Vec<Cow<'static, str>>,
+}
+
 /// Most messages `actionHistory` returns (`MAX_ACTION_HISTORY_MSG_COUNT`).
 const MAX_HISTORY_MESSAGES: usize = 100;
 
@@ -222,6 +233,35 @@ impl Action {
     }
 }
 
+/// A target's active auto-confirmation (hawkBit `AutoConfirmationStatus`).
+#[derive(Debug)]
+pub(super) struct AutoConfirm {
+    pub(super) initiator: Option<String>,
+    pub(super) remark: Option<String>,
+    /// Who activated it (hawkBit `createdBy`): the controller or the Management user.
+    pub(super) by: String,
+    pub(super) at: Time,
+}
+
+impl AutoConfirm {
+    /// `JpaAutoConfirmationStatus.constructActionMessage`, text block included.
+    pub(super) fn action_message(&self) -> String {
+        let or_na = |s: &Option<String>| {
+            s.as_deref()
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or("n/a")
+                .to_string()
+        };
+        let by = Some(self.by.clone());
+        format!(
+            "Assignment automatically confirmed by initiator '{}'. \n\nAuto confirmation activated by system user: '{}' \n\nRemark: {}",
+            or_na(&self.initiator),
+            or_na(&by),
+            or_na(&self.remark)
+        )
+    }
+}
+
 /// A registered device.
 #[derive(Debug)]
 pub(super) struct Target {
@@ -245,6 +285,8 @@ pub(super) struct Target {
     pub(super) assigned_ds: Option<NonZeroU32>,
     /// hawkBit `TargetUpdateStatus`, set where hawkBit sets it (`assignment.rs`).
     pub(super) update_status: UpdateStatus,
+    /// Active auto-confirmation (ddi.md §1.8), boxed: almost every target has none.
+    pub(super) auto_confirm: Option<Box<AutoConfirm>>,
 }
 
 impl Target {
@@ -261,6 +303,7 @@ impl Target {
             created_at: Time::ZERO,
             assigned_ds: None,
             update_status: UpdateStatus::Unknown,
+            auto_confirm: None,
         }
     }
 
@@ -289,14 +332,19 @@ impl Target {
             .min_by_key(|a| (std::cmp::Reverse(a.weight), a.id))
     }
 
-    pub(super) fn create_action(
+    /// Adds a new active action with the initial status and first history
+    /// entry given (the confirmation flow starts actions differently).
+    pub(super) fn create_action_as(
         &mut self,
         ev: &mut Emitter<'_>,
-        id: ActionId,
-        dist: DistributionId,
-        kind: ActionType,
-        weight: u32,
-        window: Option<MaintenanceSchedule>,
+        (id, dist, kind, weight, window): (
+            ActionId,
+            DistributionId,
+            ActionType,
+            u32,
+            Option<MaintenanceSchedule>,
+        ),
+        start: Start,
     ) {
         let mut action = Action {
             id,
@@ -304,18 +352,14 @@ impl Target {
             kind,
             weight,
             window,
-            status: ActionStatus::Running,
+            status: start.status,
             active: true,
             history: Vec::new(),
             last_code: None,
             deferred: false,
         };
-        action.push(
-            ActionStatus::Running,
-            ev.now,
-            vec![Cow::Borrowed("Update Server: Assignment initiated.")],
-        );
-        ev.changed(id, None, ActionStatus::Running);
+        action.push(start.entry, ev.now, start.messages);
+        ev.changed(id, None, start.status);
         self.actions.push(action);
     }
 

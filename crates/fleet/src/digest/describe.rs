@@ -44,6 +44,9 @@ fn request(kind: ReqKind) -> &'static str {
         ReqKind::CpgPoll => "gateway poll",
         ReqKind::CpgOnline => "online event",
         ReqKind::CpgDownload => "artifact download",
+        ReqKind::Confirmation => "confirmationBase",
+        ReqKind::ConfirmationFeedback => "confirmation feedback",
+        ReqKind::AutoConfirm => "auto-confirm activation",
     }
 }
 
@@ -188,6 +191,9 @@ fn describe_ddi_work(ev: &DdiEvent, f: &mut Formatter<'_>) -> fmt::Result {
             write!(f, "action {action}: artifact hashes {verdict}")
         }
         DdiEvent::PhaseChanged(p) => write!(f, "now {}", p.as_str()),
+        DdiEvent::ConsentAsked { .. }
+        | DdiEvent::ConsentGiven { .. }
+        | DdiEvent::AutoConfirmAnswered { .. } => describe_consent(ev, f),
         DdiEvent::ActionEnded { action, outcome } => match outcome {
             Outcome::Success => write!(f, "action {action} ended: success"),
             Outcome::Failure(why) => write!(f, "action {action} ended: failure ({why})"),
@@ -202,6 +208,27 @@ fn describe_ddi_work(ev: &DdiEvent, f: &mut Formatter<'_>) -> fmt::Result {
         | DdiEvent::RootSeen { .. }
         | DdiEvent::InstalledChecked { .. }
         | DdiEvent::WrongMedia { .. } => Ok(()),
+    }
+}
+
+/// The DDI observations about consent (ddi.md §1.8).
+fn describe_consent(ev: &DdiEvent, f: &mut Formatter<'_>) -> fmt::Result {
+    match ev {
+        DdiEvent::ConsentAsked { action } => {
+            write!(f, "asked to confirm action {action}")
+        }
+        DdiEvent::ConsentGiven {
+            action,
+            confirmed,
+            status,
+        } => {
+            let answer = if *confirmed { "confirmed" } else { "denied" };
+            write!(f, "{answer} action {action}: {status}")
+        }
+        DdiEvent::AutoConfirmAnswered { status } => {
+            write!(f, "auto-confirm activation: {status}")
+        }
+        _ => Ok(()),
     }
 }
 

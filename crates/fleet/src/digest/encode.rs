@@ -44,6 +44,12 @@ pub mod code {
     pub const DDI_INSTALLED_CHECKED: u64 = 12;
     /// DDI: a 200 answer to a CBOR device that is not CBOR.
     pub const DDI_WRONG_MEDIA: u64 = 13;
+    /// DDI: asked for consent (`confirmationBase/{id}` read).
+    pub const DDI_CONSENT_ASKED: u64 = 14;
+    /// DDI: a confirmation feedback's answer.
+    pub const DDI_CONSENT_GIVEN: u64 = 15;
+    /// DDI: the auto-confirm activation's answer.
+    pub const DDI_AUTO_CONFIRM: u64 = 16;
 
     /// OTAU: a long poll answered 304.
     pub const OTAU_NOT_MODIFIED: u64 = 101;
@@ -263,6 +269,23 @@ fn encode_ddi_rest(ev: &DdiEvent, h: &mut TraceHash) {
         DdiEvent::WrongMedia { kind } => {
             h.word(code::DDI_WRONG_MEDIA);
             h.word(*kind as u64);
+        }
+        DdiEvent::ConsentAsked { action } => {
+            h.word(code::DDI_CONSENT_ASKED);
+            h.word(*action);
+        }
+        DdiEvent::ConsentGiven {
+            action,
+            confirmed,
+            status,
+        } => {
+            h.word(code::DDI_CONSENT_GIVEN);
+            h.word(*action);
+            h.word((*confirmed as u64) << 12 | u64::from(*status));
+        }
+        DdiEvent::AutoConfirmAnswered { status } => {
+            h.word(code::DDI_AUTO_CONFIRM);
+            h.word(u64::from(*status));
         }
         DdiEvent::PhaseChanged(p) => {
             h.word(code::DDI_PHASE_CHANGED);

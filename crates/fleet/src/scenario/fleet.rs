@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use super::auth::{DeviceAuth, TokenFile};
+pub use super::consent::ConsentSpec;
 use super::units::{Duration, Fraction, Size};
 use fleetsim_core::protocol::ddi::Encoding;
 use fleetsim_core::time::Span;
@@ -112,6 +113,11 @@ pub struct FleetGroup {
     /// (`Accept` / `Content-Type: application/cbor`, ddi.md §0; DDI-CBOR).
     #[serde(default, skip_serializing_if = "Encoding::is_json")]
     pub encoding: Encoding,
+    /// How a DDI device answers a request for consent (`confirmationBase`,
+    /// ddi.md §1.8): `confirm`, `deny`, `{ confirm_after: 2h }` or `auto`
+    /// (turn auto-confirm on). Default `ignore`: the link is not followed.
+    #[serde(default, skip_serializing_if = "ConsentSpec::is_ignore")]
+    pub consent: ConsentSpec,
     /// OTAU device behaviour (`protocol: otau` / `otau_mqtt` only).
     #[serde(default)]
     pub otau: OtauDevice,

@@ -26,6 +26,7 @@ pub mod auth;
 pub mod campaign;
 pub mod capacity;
 mod checks;
+mod consent;
 pub mod depth;
 pub mod expansion;
 pub mod faults;

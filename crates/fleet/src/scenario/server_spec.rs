@@ -29,6 +29,10 @@ pub struct ServerSpec {
     /// Status entries allowed per action (hawkBit `maxStatusEntriesPerAction`).
     #[serde(default = "default_max_status")]
     pub max_status_entries_per_action: u32,
+    /// hawkBit `user.confirmation.flow.enabled`: actions wait for the
+    /// device's consent (ddi.md §1.8).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirmation_flow: bool,
 }
 
 fn default_tenant() -> String {
@@ -49,6 +53,7 @@ impl Default for ServerSpec {
             polling_jitter: Fraction(0.0),
             gateway_token: None,
             max_status_entries_per_action: default_max_status(),
+            confirmation_flow: false,
         }
     }
 }

@@ -185,6 +185,25 @@ pub enum DdiEvent {
         /// version the device installed.
         matches: bool,
     },
+    /// A 200 `confirmationBase/{id}` answer: the device was asked for consent (ddi.md §1.8).
+    ConsentAsked {
+        /// Action id in the URL the device fetched.
+        action: u64,
+    },
+    /// A confirmation feedback got an answer.
+    ConsentGiven {
+        /// Action id the feedback was posted to.
+        action: u64,
+        /// `confirmed` (true) or `denied`.
+        confirmed: bool,
+        /// HTTP status of the answer.
+        status: u16,
+    },
+    /// `activateAutoConfirm` got an answer.
+    AutoConfirmAnswered {
+        /// HTTP status of the answer.
+        status: u16,
+    },
     /// The device finished with an action.
     ActionEnded {
         /// Action id.

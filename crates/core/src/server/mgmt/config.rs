@@ -8,7 +8,8 @@
 //! `maintenanceWindowPollCount` (polls before a maintenance window),
 //! `authentication.gatewaytoken.enabled` / `.key` (GatewayToken auth) and
 //! `authentication.targettoken.enabled` (TargetToken auth),
-//! `repository.actions.autoclose.enabled` (close superseded actions). Other hawkBit keys
+//! `repository.actions.autoclose.enabled` (close superseded actions) and
+//! `user.confirmation.flow.enabled` (the confirmation flow). Other hawkBit keys
 //! are answered 400 `configKeyInvalid`: this server has no behaviour behind them.
 
 use std::collections::BTreeMap;
@@ -30,14 +31,16 @@ const GW_KEY: &str = "authentication.gatewaytoken.key";
 const TT_ENABLED: &str = "authentication.targettoken.enabled";
 const AUTOCLOSE: &str = "repository.actions.autoclose.enabled";
 const WINDOW_POLLS: &str = "maintenanceWindowPollCount";
+const CONFIRM_FLOW: &str = "user.confirmation.flow.enabled";
 /// Every supported key, in output order.
-const KEYS: [&str; 6] = [
+const KEYS: &[&str] = &[
     GW_ENABLED,
     GW_KEY,
     TT_ENABLED,
     WINDOW_POLLS,
     POLLING,
     AUTOCLOSE,
+    CONFIRM_FLOW,
 ];
 
 /// One `pollingTime` override: the query as given, parsed when this
@@ -93,6 +96,7 @@ enum Setting {
     GatewayKey(String),
     TargetToken(bool),
     Autoclose(bool),
+    ConfirmationFlow(bool),
 }
 
 fn parse_bool(key: &str, v: &Value) -> Result<bool, Response> {
@@ -129,6 +133,7 @@ fn parse_setting(key: &'static str, v: &Value) -> Result<Setting, Response> {
             }
         },
         AUTOCLOSE => Setting::Autoclose(parse_bool(key, v)?),
+        CONFIRM_FLOW => Setting::ConfirmationFlow(parse_bool(key, v)?),
         _ => Setting::TargetToken(parse_bool(key, v)?),
     })
 }
@@ -168,6 +173,7 @@ impl Tenant {
             Setting::GatewayKey(k) => key = k,
             Setting::TargetToken(b) => config.target_token_auth = b,
             Setting::Autoclose(b) => config.autoclose = b,
+            Setting::ConfirmationFlow(b) => config.confirmation_flow = b,
         }
         self.gateway_enabled = Some(enabled);
         // Enabled with an empty key stays enabled: hawkBit then has no valid
@@ -192,6 +198,7 @@ impl Tenant {
             GW_ENABLED => json!(self.gateway_enabled(config)),
             GW_KEY => json!(self.gateway_key(config)),
             AUTOCLOSE => json!(config.autoclose),
+            CONFIRM_FLOW => json!(config.confirmation_flow),
             _ => json!(config.target_token_auth),
         }
     }
@@ -295,6 +302,7 @@ pub(super) fn delete(server: &mut Server, _call: &Call<'_>, name: &str) -> Respo
         GW_ENABLED => Setting::GatewayEnabled(false),
         GW_KEY => Setting::GatewayKey(String::new()),
         AUTOCLOSE => Setting::Autoclose(false),
+        CONFIRM_FLOW => Setting::ConfirmationFlow(false),
         _ => Setting::TargetToken(false),
     };
     let tenant = &mut server.mgmt.config;

@@ -11,6 +11,7 @@
 //! - `mod.rs` (this file): routing, HTTP Basic auth, shared helpers (paging, links, bodies).
 //! - `wire.rs`: request bodies (serde) and hawkBit's error bodies.
 //! - `config.rs`: tenant configuration (`/system/configs`).
+//! - `confirm.rs`: a target's auto-confirmation (`/targets/{id}/autoConfirm`).
 //! - `targets.rs`: targets, attributes and their actions (incl. cancel).
 //! - `target_fields.rs`: what is known of a target beyond the core, and the
 //!   fields `q=` filters name (shared by `targets.rs` and `rollouts/`).
@@ -38,6 +39,7 @@ use crate::time::Time;
 use super::Server;
 
 mod config;
+mod confirm;
 mod cron;
 mod fiql;
 mod modules;
@@ -226,6 +228,8 @@ enum Route<'a> {
     Rollout(&'a str),
     RolloutVerb(&'a str, &'a str),
     DeployGroups(&'a str),
+    AutoConfirm(&'a str),
+    AutoConfirmToggle(&'a str, bool),
 }
 
 impl<'a> Route<'a> {
@@ -253,6 +257,9 @@ impl<'a> Route<'a> {
             ["rollouts", r] => Route::Rollout(r),
             ["rollouts", r, verb @ ("start" | "pause" | "resume")] => Route::RolloutVerb(r, verb),
             ["rollouts", r, "deploygroups"] => Route::DeployGroups(r),
+            ["targets", t, "autoConfirm"] => Route::AutoConfirm(t),
+            ["targets", t, "autoConfirm", "activate"] => Route::AutoConfirmToggle(t, true),
+            ["targets", t, "autoConfirm", "deactivate"] => Route::AutoConfirmToggle(t, false),
             _ => return None,
         })
     }
@@ -267,6 +274,7 @@ impl<'a> Route<'a> {
             Route::Target(_) | Route::Action(..) => &[Get, Delete],
             Route::Artifacts(_) | Route::AssignedDs(_) => &[Get, Post],
             Route::AssignedTargets(_) | Route::RolloutVerb(..) => &[Post],
+            Route::AutoConfirmToggle(..) => &[Post],
             _ => &[Get],
         }
     }
@@ -343,6 +351,9 @@ fn dispatch(server: &mut Server, call: &Call<'_>, route: Route<'_>, method: Meth
         (Route::Rollout(r), _) => rollouts::get(server, call, r),
         (Route::RolloutVerb(r, verb), _) => rollouts::verb(server, call, r, verb),
         (Route::DeployGroups(r), _) => rollouts::groups(server, call, r),
+        (Route::AutoConfirm(t), _) => confirm::get(server, call, &decode(t)),
+        (Route::AutoConfirmToggle(t, true), _) => confirm::activate(server, call, &decode(t)),
+        (Route::AutoConfirmToggle(t, false), _) => confirm::deactivate(server, &decode(t)),
     }
 }
 

@@ -163,6 +163,8 @@ pub(super) struct Plan {
     pub(super) kind: ActionType,
     pub(super) weight: Option<u32>,
     pub(super) window: Option<(wire::MaintenanceWindow, crate::server::MaintenanceSchedule)>,
+    /// `confirmationRequired`; `None`: the tenant's confirmation flow setting.
+    pub(super) confirmation_required: Option<bool>,
 }
 
 /// Checks one assignment's type, time, weight and window.
@@ -202,6 +204,7 @@ pub(super) fn plan(
         kind,
         weight,
         window,
+        confirmation_required: None,
     })
 }
 
@@ -226,7 +229,8 @@ pub(super) fn execute(
             continue;
         }
         let schedule = p.window.as_ref().map(|(_, s)| s.clone());
-        let Some(id) = server.assign(now, dist, &p.cid, p.kind, p.weight, schedule) else {
+        let how = (p.kind, p.weight, schedule);
+        let Some(id) = server.assign_with(now, dist, &p.cid, how, p.confirmation_required) else {
             return Err(wire::quota(format!(
                 "Target {}: at most {} actions",
                 p.cid,
@@ -278,14 +282,17 @@ pub(super) fn assign_targets(server: &mut Server, call: &Call<'_>, raw: &str) ->
         if server.targets.get(&a.id).is_none() {
             return wire::no_entity("Target", &a.id);
         }
-        plans.push(or_answer!(plan(
+        let required = a.confirmation_required;
+        let mut p = or_answer!(plan(
             call.now,
             a.id,
             a.kind,
             a.forcetime,
             a.weight,
             a.maintenance_window
-        )));
+        ));
+        p.confirmation_required = required;
+        plans.push(p);
     }
     let (assigned, already) = or_answer!(execute(server, call.now, DistributionId(id), plans));
     assignment_body(call, &assigned, already)
@@ -303,7 +310,7 @@ pub(super) fn assign_to_target(server: &mut Server, call: &Call<'_>, cid: &str) 
         if server.repo.distribution(DistributionId(a.id)).is_none() {
             return wire::no_entity("DistributionSet", a.id);
         }
-        let p = or_answer!(plan(
+        let mut p = or_answer!(plan(
             call.now,
             cid.to_string(),
             a.kind,
@@ -311,6 +318,7 @@ pub(super) fn assign_to_target(server: &mut Server, call: &Call<'_>, cid: &str) 
             a.weight,
             a.maintenance_window
         ));
+        p.confirmation_required = a.confirmation_required;
         let (done, same) = or_answer!(execute(server, call.now, DistributionId(a.id), vec![p]));
         assigned.extend(done);
         already += same;

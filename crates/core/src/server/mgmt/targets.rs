@@ -51,6 +51,7 @@ pub(super) fn target_json(server: &Server, call: &Call<'_>, cid: &str, t: &Targe
             "actions": call.link(format_args!("/targets/{enc}/actions?offset=0&limit=50&sort=id%3ADESC")),
         },
     });
+    v["_links"]["autoConfirm"] = call.link(format_args!("/targets/{enc}/autoConfirm"));
     if let Some(d) = meta.and_then(|m| m.description.as_deref()) {
         v["description"] = json!(d);
     }

@@ -159,6 +159,9 @@ pub(super) struct Assignment<Id> {
     pub(super) weight: Option<i64>,
     #[serde(rename = "maintenanceWindow")]
     pub(super) maintenance_window: Option<MaintenanceWindow>,
+    /// Absent: the tenant's `user.confirmation.flow.enabled` (ddi.md §1.8).
+    #[serde(rename = "confirmationRequired")]
+    pub(super) confirmation_required: Option<bool>,
 }
 
 /// A single object or an array of them (hawkBit's

@@ -10,7 +10,8 @@
 //! The flow follows ddi.md: poll root → `deploymentBase` → `proceeding` →
 //! download every artifact (Range resume, hash check) → `downloaded` →
 //! install → `closed` with `success`/`failure`; `cancelAction` is confirmed with
-//! `closed` (or `rejected` while installing, §1.6); `configData` is answered
+//! `closed` (or `rejected` while installing, §1.6); `confirmationBase` is
+//! answered as [`ClientSettings::consent`] says (§1.8); `configData` is answered
 //! with `PUT configData`. Network errors, 5xx, 409 and 429 are retried with
 //! capped exponential backoff and jitter, honouring `Retry-After`.
 
@@ -21,6 +22,7 @@ use crate::message::Response;
 use crate::time::{Span, Time};
 
 mod cancel;
+mod consent;
 mod deployment;
 mod download;
 mod http;
@@ -29,11 +31,14 @@ mod request;
 mod root;
 mod vocabulary;
 
+pub use consent::Consent;
+use consent::ConsentMemo;
 use download::Job;
 pub use http::action_id_in;
 use http::retry_after;
 pub use media::{Encoding, CBOR};
 
+use super::consent_wire::Confirmation;
 use super::event::{DdiEvent, Outcome, Phase};
 use super::wire::{Execution, Finished, HandlingType};
 use crate::protocol::transport::{Delivery, ReqKind, Transmit};
@@ -66,6 +71,8 @@ pub struct ClientSettings {
     pub feedback: FeedbackSettings,
     /// Body and document encoding: JSON (default) or CBOR (ddi.md §0).
     pub encoding: Encoding,
+    /// How the device answers `confirmationBase` (ddi.md §1.8).
+    pub consent: Consent,
 }
 
 /// What a device says beyond the minimal `proceeding` → `downloaded` →
@@ -106,6 +113,7 @@ impl Default for ClientSettings {
             resend_final_feedback: false,
             feedback: FeedbackSettings::default(),
             encoding: Encoding::Json,
+            consent: Consent::Ignore,
         }
     }
 }
@@ -140,6 +148,9 @@ enum Step {
     CancelFeedback(u64, Execution),
     /// `GET installedBase/{id}` after the reboot (`check_installed`).
     FetchInstalled(String),
+    FetchConfirmation(u64, String),
+    ConfirmationFeedback(u64, Confirmation),
+    ActivateAutoConfirm,
 }
 
 impl Step {
@@ -154,6 +165,9 @@ impl Step {
             Step::CancelFeedback(..) => ReqKind::CancelFeedback,
             // The same document as deploymentBase (ddi.md §1.7).
             Step::FetchInstalled(_) => ReqKind::Deployment,
+            Step::FetchConfirmation(..) => ReqKind::Confirmation,
+            Step::ConfirmationFeedback(..) => ReqKind::ConfirmationFeedback,
+            Step::ActivateAutoConfirm => ReqKind::AutoConfirm,
         }
     }
 }
@@ -209,6 +223,8 @@ pub struct DdiClient {
     /// The action installed last and its version, to check in `installedBase`
     /// after the reboot (`check_installed`).
     verify: Option<(u64, String)>,
+    /// What the device knows about consent (ddi.md §1.8).
+    consent: ConsentMemo,
 }
 
 impl DdiClient {
@@ -225,6 +241,7 @@ impl DdiClient {
             last_ended: None,
             root_cache: None,
             verify: None,
+            consent: ConsentMemo::default(),
         }
     }
 
@@ -294,6 +311,13 @@ impl DdiClient {
                 self.on_cancel_feedback(now, &resp, action, execution, env, rng, events)
             }
             Step::FetchInstalled(_) => self.on_installed(now, &resp, env, rng, events),
+            Step::FetchConfirmation(id, _) => {
+                self.on_confirmation(now, &resp, id, env, rng, events)
+            }
+            Step::ConfirmationFeedback(id, answer) => {
+                self.on_confirmation_feedback(now, &resp, id, answer, env, rng, events)
+            }
+            Step::ActivateAutoConfirm => self.on_auto_confirm(now, &resp, env, rng, events),
             Step::Install => {}
         }
     }

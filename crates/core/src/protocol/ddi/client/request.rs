@@ -1,6 +1,7 @@
 //! What a DDI client sends: the request of each step, with the headers every
 //! request carries.
 
+use super::consent::{activate_body, feedback_body};
 use super::http::{config_body, feedback};
 use super::media::body_request;
 use super::{ClientEnv, DdiClient, Step};
@@ -117,6 +118,19 @@ impl DdiClient {
                     &body,
                 )
             }
+            Step::FetchConfirmation(_, url) => Request::new(Method::Get, url.clone()),
+            Step::ConfirmationFeedback(id, answer) => body_request(
+                Method::Post,
+                format!("{root}/confirmationBase/{id}/feedback"),
+                enc,
+                &feedback_body(*answer),
+            ),
+            Step::ActivateAutoConfirm => body_request(
+                Method::Post,
+                format!("{root}/confirmationBase/activateAutoConfirm"),
+                enc,
+                &activate_body(env.controller_id),
+            ),
             Step::Install => return None,
         };
         Some(req)

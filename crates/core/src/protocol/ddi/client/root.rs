@@ -81,7 +81,7 @@ impl DdiClient {
             }
             return self.resume_install(now, env);
         }
-        if self.check_installed(now, links, events) {
+        if self.check_installed(now, links, events) || self.consent_first(now, env) {
             return;
         }
         match offer {
@@ -90,27 +90,47 @@ impl DdiClient {
                 let href = href(&links.deployment_base);
                 self.deployment_offered(now, id, href, env, rng, events)
             }
-            Offer::Nothing | Offer::Confirmation(_) => {
-                // Downloaded with `update: skip` and gone: it was download-only
-                // and the server closed it as DOWNLOADED (ddi.md §3).
-                let done = self
-                    .work
-                    .as_ref()
-                    .is_some_and(|w| w.downloaded && w.update == HandlingType::Skip);
-                if self.work.is_some() {
-                    let outcome = if done {
-                        Outcome::Success
-                    } else {
-                        Outcome::Withdrawn
-                    };
-                    self.end_work(now, outcome, events);
-                }
-                if links.config_data.is_some() {
-                    self.go(Step::ConfigData, now);
-                } else {
-                    self.sleep_until_next_poll(now, env);
+            Offer::Confirmation(id) => {
+                // A current action is let go either way (a confirmed one the
+                // server asks about again was revoked).
+                self.let_work_go(now, events);
+                let href = href(&links.confirmation_base);
+                if !self.confirmation_offered(now, id, href, env) {
+                    self.config_or_sleep(now, links, env);
                 }
             }
+            Offer::Nothing => {
+                self.let_work_go(now, events);
+                self.config_or_sleep(now, links, env);
+            }
+        }
+    }
+
+    /// No action to work on any more: the current one was withdrawn (or,
+    /// download-only, done).
+    fn let_work_go(&mut self, now: Time, events: &mut Vec<DdiEvent>) {
+        // Downloaded with `update: skip` and gone: it was download-only
+        // and the server closed it as DOWNLOADED (ddi.md §3).
+        let done = self
+            .work
+            .as_ref()
+            .is_some_and(|w| w.downloaded && w.update == HandlingType::Skip);
+        if self.work.is_some() {
+            let outcome = if done {
+                Outcome::Success
+            } else {
+                Outcome::Withdrawn
+            };
+            self.end_work(now, outcome, events);
+        }
+    }
+
+    /// Answers `configData` if asked, else sleeps until the next poll.
+    fn config_or_sleep(&mut self, now: Time, links: &RootLinks, env: &ClientEnv<'_>) {
+        if links.config_data.is_some() {
+            self.go(Step::ConfigData, now);
+        } else {
+            self.sleep_until_next_poll(now, env);
         }
     }
 

@@ -28,11 +28,17 @@ struct Pair {
 
 impl Pair {
     fn new() -> Pair {
+        Pair::with(ServerConfig::default(), Consent::Ignore)
+    }
+
+    /// A pair whose server has `config` and whose device answers consent requests with `consent`.
+    fn with(config: ServerConfig, consent: Consent) -> Pair {
         let settings = ClientSettings {
             install_time: Span::secs(10),
+            consent,
             ..ClientSettings::default()
         };
-        let mut server = Server::new(ServerConfig::default());
+        let mut server = Server::new(config);
         server.register_target(ID, 1, None);
         Pair {
             client: DdiClient::new(Time::ZERO, &settings),
@@ -694,5 +700,136 @@ fn cbor_device_reports_json_answers_and_still_updates() {
     assert!(
         wrong.contains(&ReqKind::Root) && wrong.contains(&ReqKind::Deployment),
         "{wrong:?}"
+    );
+}
+
+/// A pair whose server has the confirmation flow on (ddi.md §1.8).
+fn consenting(consent: Consent) -> Pair {
+    let config = ServerConfig {
+        confirmation_flow: true,
+        ..ServerConfig::default()
+    };
+    Pair::with(config, consent)
+}
+
+#[test]
+fn consent_confirm_reads_confirmation_base_then_confirms_and_installs() {
+    let mut p = consenting(Consent::Confirm);
+    let action = p.assign(10_000, ActionType::Forced);
+    let reqs = p.run_until(ended);
+    let k = kinds(&reqs);
+    assert_eq!(
+        k[..4],
+        [
+            "GET root",
+            "GET confirmationBase",
+            "POST confirmationBase",
+            "GET root"
+        ],
+        "{k:?}"
+    );
+    assert_eq!(k[4], "GET deploymentBase");
+    assert!(
+        String::from_utf8_lossy(reqs[2].body.as_bytes()).contains(r#""confirmation":"confirmed""#)
+    );
+    assert!(p
+        .events
+        .contains(&DdiEvent::ConsentAsked { action: action.0 }));
+    assert_eq!(
+        p.server.action_status(ID, action),
+        Some(ActionStatus::Finished)
+    );
+}
+
+#[test]
+fn consent_deny_answers_once_and_the_action_keeps_waiting() {
+    let mut p = consenting(Consent::Deny);
+    let action = p.assign(10_000, ActionType::Forced);
+    let reqs: Vec<Request> = (0..6).map(|_| p.exchange().0).collect();
+    let k = kinds(&reqs);
+    assert_eq!(
+        k[..3],
+        ["GET root", "GET confirmationBase", "POST confirmationBase"],
+        "{k:?}"
+    );
+    assert!(
+        k[3..]
+            .iter()
+            .all(|r| r == "GET root" || r == "PUT configData"),
+        "{k:?}"
+    );
+    assert!(p.events.contains(&DdiEvent::ConsentGiven {
+        action: action.0,
+        confirmed: false,
+        status: 200
+    }));
+    assert_eq!(
+        p.server.action_status(ID, action),
+        Some(ActionStatus::WaitForConfirmation)
+    );
+}
+
+#[test]
+fn consent_confirm_after_waits_its_delay() {
+    let mut p = consenting(Consent::ConfirmAfter(Span::minutes(30)));
+    let action = p.assign(10_000, ActionType::Forced);
+    let reqs = p.run_until(|e| matches!(e, DdiEvent::ConsentGiven { .. }));
+    assert!(
+        p.now >= Time::ZERO + Span::minutes(30),
+        "confirmed at {}",
+        p.now
+    );
+    let fetched = kinds(&reqs)
+        .iter()
+        .filter(|k| *k == "GET confirmationBase")
+        .count();
+    assert_eq!(fetched, 1, "asked once");
+    assert_eq!(
+        p.server.action_status(ID, action),
+        Some(ActionStatus::Running)
+    );
+    p.run_until(ended);
+    assert_eq!(
+        p.server.action_status(ID, action),
+        Some(ActionStatus::Finished)
+    );
+}
+
+#[test]
+fn consent_auto_turns_auto_confirm_on_once() {
+    let mut p = consenting(Consent::Auto);
+    let action = p.assign(10_000, ActionType::Forced);
+    let reqs = p.run_until(ended);
+    let k = kinds(&reqs);
+    assert_eq!(
+        k[..3],
+        ["GET root", "POST confirmationBase", "GET root"],
+        "{k:?}"
+    );
+    assert!(reqs[1]
+        .path()
+        .ends_with("/confirmationBase/activateAutoConfirm"));
+    assert_eq!(
+        k.iter().filter(|r| *r == "POST confirmationBase").count(),
+        1
+    );
+    assert!(p
+        .events
+        .contains(&DdiEvent::AutoConfirmAnswered { status: 200 }));
+    assert_eq!(
+        p.server.action_status(ID, action),
+        Some(ActionStatus::Finished)
+    );
+}
+
+#[test]
+fn consent_ignore_never_follows_confirmation_base() {
+    let mut p = consenting(Consent::Ignore);
+    let action = p.assign(10_000, ActionType::Forced);
+    let reqs: Vec<Request> = (0..5).map(|_| p.exchange().0).collect();
+    assert!(kinds(&reqs).iter().all(|r| !r.contains("confirmationBase")));
+    assert_eq!(
+        p.server.action_status(ID, action),
+        Some(ActionStatus::WaitForConfirmation)
     );
 }
