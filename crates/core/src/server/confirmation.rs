@@ -81,7 +81,7 @@ pub(super) fn root_link(target: &Target, call: &Call<'_>) -> Option<Link> {
 
 /// The request body as `T` (JSON), or hawkBit's 400 `notReadable`.
 fn decode<T: DeserializeOwned>(call: &Call<'_>, what: &str) -> Result<T, Response> {
-    serde_json::from_slice(call.req.body.as_bytes())
+    super::codec::decode(call.req)
         .map_err(|e| respond::not_readable(format!("{what} body is not readable: {e}")))
 }
 

@@ -21,7 +21,8 @@ use crate::protocol::ddi::event::{DdiEvent, Outcome};
 use crate::protocol::transport::ReqKind;
 use crate::time::{Span, Time};
 
-use super::http::{is_retriable, json_200};
+use super::http::is_retriable;
+use super::media::document_200;
 
 /// `code` a device sends with `confirmed`.
 const CONFIRMED_CODE: i32 = 200;
@@ -115,7 +116,8 @@ impl DdiClient {
         if is_retriable(resp.status) {
             return self.retry(now, Some(resp), env, rng, events);
         }
-        let parsed: Option<ConfirmationBaseAction> = json_200(resp);
+        let parsed: Option<ConfirmationBaseAction> =
+            document_200(resp, env.settings.encoding, ReqKind::Confirmation, events);
         if parsed.is_none() {
             if resp.status == 200 {
                 events.push(DdiEvent::Unreadable {
