@@ -49,6 +49,12 @@ pub enum InvariantId {
     /// `DdiArtifactHash` omits only `sha256` when null). A device that checks
     /// the hash it trusts most cannot, when the server leaves it out.
     DdiHashes,
+    /// `DDI-WINDOW-INSTALL` — a device starts no installation while the last
+    /// deployment it saw said `maintenanceWindow: unavailable` (ddi.md §4:
+    /// outside the window the action is download-only, `update: skip`;
+    /// hawkBit `DdiRootController.calculateUpdateType`). Fires when a server
+    /// tells a device to install outside its window.
+    DdiWindowInstall,
     /// `OTAU-SEQ` — a cycle's `otau_in` statuses follow the status diagram
     /// (otau.md §3.3 rules 3–6, [SCH] diagram; the seed's order §3.2): `INIT`
     /// first, phase ranks never decrease, a non-`_STEP` status never repeats,
@@ -113,7 +119,7 @@ pub enum InvariantId {
 
 impl InvariantId {
     /// Every invariant, in catalogue order.
-    pub const ALL: [InvariantId; 23] = [
+    pub const ALL: [InvariantId; 24] = [
         InvariantId::DdiSmOffered,
         InvariantId::DdiSmFinal,
         InvariantId::DdiSm410,
@@ -124,6 +130,7 @@ impl InvariantId {
         InvariantId::DdiRange,
         InvariantId::DdiJson,
         InvariantId::DdiHashes,
+        InvariantId::DdiWindowInstall,
         InvariantId::OtauSeq,
         InvariantId::OtauVersion,
         InvariantId::OtauOverlap,
@@ -152,6 +159,7 @@ impl InvariantId {
             InvariantId::DdiRange => "DDI-RANGE",
             InvariantId::DdiJson => "DDI-JSON",
             InvariantId::DdiHashes => "DDI-HASHES",
+            InvariantId::DdiWindowInstall => "DDI-WINDOW-INSTALL",
             InvariantId::OtauSeq => "OTAU-SEQ",
             InvariantId::OtauVersion => "OTAU-VERSION",
             InvariantId::OtauOverlap => "OTAU-OVERLAP",
@@ -203,6 +211,9 @@ impl InvariantId {
             InvariantId::DdiHashes => {
                 "artifacts advertise sha1 and md5 (sha256 if any) hex digests"
             }
+            InvariantId::DdiWindowInstall => {
+                "no install starts while the maintenance window is unavailable"
+            }
             InvariantId::OtauSeq => "otau_in statuses follow the OTAU status diagram",
             InvariantId::OtauVersion => "statuses carry the delivered manifest's version",
             InvariantId::OtauOverlap => "no new manifest while a device's update runs",
@@ -238,6 +249,7 @@ impl InvariantId {
             InvariantId::DdiRange => "ddi.md §1.9, RFC 7233 §4.1",
             InvariantId::DdiJson => "ddi.md §0, §1.1, §1.3, §1.5",
             InvariantId::DdiHashes => "ddi.md §1.3 (DdiArtifactHash)",
+            InvariantId::DdiWindowInstall => "ddi.md §4 (maintenanceWindow), §1.3",
             InvariantId::OtauSeq => "otau.md §3.1, §3.3 rules 3–6",
             InvariantId::OtauVersion => "otau.md §3, §3.3 rule 2",
             InvariantId::OtauOverlap => "otau.md §9, §10.9",

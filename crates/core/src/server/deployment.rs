@@ -103,7 +103,10 @@ fn deployment_doc(repo: &Repo, call: &Call<'_>, action: &Action, history: i64) -
         id: action.id.to_string(),
         deployment: crate::protocol::ddi::wire::Deployment {
             download: action.download_type(now),
-            update: action.update_type(now),
+            update: match call.faults.ignore_window {
+                true => action.download_type(now),
+                false => action.update_type(now),
+            },
             maintenance_window: action.window_state(now),
             chunks,
         },

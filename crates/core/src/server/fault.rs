@@ -52,6 +52,10 @@ pub enum Fault {
     /// Artifacts advertise only `sha1` (no `md5`, no `sha256`, no
     /// `md5sum-http` link), as goosebit 0.2.12 does.
     Sha1OnlyHashes,
+    /// A deployment's `update` ignores its maintenance window: `forced`
+    /// while `maintenanceWindow` says `unavailable` (hawkBit's
+    /// `calculateUpdateType` answers `skip` then).
+    IgnoreWindowInUpdateType,
     /// OTAU: the first long poll after a manifest change is answered 304
     /// although the new value is pending (see [`crate::server::otau::OtauFaults`]).
     OtauNotModifiedAfterChange,
@@ -105,7 +109,7 @@ impl Fault {
 }
 
 /// Names of the unit faults, for parsing and error messages.
-const UNIT_FAULTS: [(&str, Fault); 19] = [
+const UNIT_FAULTS: [(&str, Fault); 20] = [
     (
         "accept_feedback_after_close",
         Fault::AcceptFeedbackAfterClose,
@@ -118,6 +122,10 @@ const UNIT_FAULTS: [(&str, Fault); 19] = [
     ("sleep_below_minimum", Fault::SleepBelowMinimum),
     ("garbage_json", Fault::GarbageJson),
     ("sha1_only_hashes", Fault::Sha1OnlyHashes),
+    (
+        "ignore_window_in_update_type",
+        Fault::IgnoreWindowInUpdateType,
+    ),
     (
         "otau_not_modified_after_change",
         Fault::OtauNotModifiedAfterChange,
@@ -136,7 +144,7 @@ const UNIT_FAULTS: [(&str, Fault); 19] = [
     ),
 ];
 
-const ALL_NAMES: [&str; 20] = [
+const ALL_NAMES: [&str; 21] = [
     "respond",
     "accept_feedback_after_close",
     "reopen_closed_actions",
@@ -147,6 +155,7 @@ const ALL_NAMES: [&str; 20] = [
     "sleep_below_minimum",
     "garbage_json",
     "sha1_only_hashes",
+    "ignore_window_in_update_type",
     "otau_not_modified_after_change",
     "otau_overlap_manifest",
     "otau_redeliver_acked",
@@ -293,6 +302,7 @@ pub(super) struct Active {
     pub(super) sleep_below_min: bool,
     pub(super) garbage_json: bool,
     pub(super) sha1_only: bool,
+    pub(super) ignore_window: bool,
     /// Faults of the OTAU core.
     pub(super) otau: super::otau::OtauFaults,
     /// Faults of the sidekick, gateway and CDN.
@@ -331,6 +341,7 @@ impl Active {
                 Fault::SleepBelowMinimum => a.sleep_below_min = true,
                 Fault::GarbageJson => a.garbage_json = true,
                 Fault::Sha1OnlyHashes => a.sha1_only = true,
+                Fault::IgnoreWindowInUpdateType => a.ignore_window = true,
                 Fault::OtauNotModifiedAfterChange => a.otau.not_modified_after_change = true,
                 Fault::OtauOverlapManifest => a.otau.overlap_manifest = true,
                 Fault::OtauRedeliverAcked => a.otau.redeliver_acked = true,
