@@ -458,16 +458,7 @@ fn campaign_plan(
         dist,
         kind,
         weight: c.weight,
-        window: c.maintenance_window.as_ref().and_then(|w| match w {
-            WindowSpec::Relative(w) => Some(MaintenanceSchedule::Once {
-                start: at + w.start_after.0,
-                duration: w.duration.0,
-            }),
-            // Checked when the scenario was loaded (`checks.rs`).
-            WindowSpec::Recurring(w) => Schedule::parse(&w.schedule, &w.duration, &w.timezone)
-                .ok()
-                .map(|s| MaintenanceSchedule::Recurring(Arc::new(s))),
-        }),
+        window: window_of(c, at),
         cancel_at: c.cancel_after.map(|d| at + d.0),
         selector: c.targets.clone(),
         manifest,
@@ -482,6 +473,20 @@ fn campaign_plan(
         strategy: c.strategy,
         leaks_per_day: c.leaked_downloads_per_day.unwrap_or(0.0),
         url_validity: url_validity(c),
+    }
+}
+
+/// A campaign's maintenance window: its relative window, or its recurring
+/// schedule (checked when the scenario was loaded, `checks.rs`).
+fn window_of(c: &Campaign, at: Time) -> Option<MaintenanceSchedule> {
+    match c.maintenance_window.as_ref()? {
+        WindowSpec::Relative(w) => Some(MaintenanceSchedule::Once {
+            start: at + w.start_after.0,
+            duration: w.duration.0,
+        }),
+        WindowSpec::Recurring(w) => Schedule::parse(&w.schedule, &w.duration, &w.timezone)
+            .ok()
+            .map(|s| MaintenanceSchedule::Recurring(Arc::new(s))),
     }
 }
 

@@ -76,6 +76,12 @@ pub enum InvariantId {
     /// denied an action (or has not answered) completes a download of it or
     /// reports it installed.
     DdiConsentBeforeInstall,
+    /// `DDI-WINDOW-INSTALL` — a device starts no installation while the last
+    /// deployment it saw said `maintenanceWindow: unavailable` (ddi.md §4:
+    /// outside the window the action is download-only, `update: skip`;
+    /// hawkBit `DdiRootController.calculateUpdateType`). Fires when a server
+    /// tells a device to install outside its window.
+    DdiWindowInstall,
     /// `OTAU-SEQ` — a cycle's `otau_in` statuses follow the status diagram
     /// (otau.md §3.3 rules 3–6, [SCH] diagram; the seed's order §3.2): `INIT`
     /// first, phase ranks never decrease, a non-`_STEP` status never repeats,
@@ -140,7 +146,7 @@ pub enum InvariantId {
 
 impl InvariantId {
     /// Every invariant, in catalogue order.
-    pub const ALL: [InvariantId; 27] = [
+    pub const ALL: [InvariantId; 28] = [
         InvariantId::DdiSmOffered,
         InvariantId::DdiSmFinal,
         InvariantId::DdiSm410,
@@ -155,6 +161,7 @@ impl InvariantId {
         InvariantId::DdiCbor,
         InvariantId::DdiConsentNoDeployment,
         InvariantId::DdiConsentBeforeInstall,
+        InvariantId::DdiWindowInstall,
         InvariantId::OtauSeq,
         InvariantId::OtauVersion,
         InvariantId::OtauOverlap,
@@ -187,6 +194,7 @@ impl InvariantId {
             InvariantId::DdiCbor => "DDI-CBOR",
             InvariantId::DdiConsentNoDeployment => "DDI-CONSENT-NO-DEPLOYMENT",
             InvariantId::DdiConsentBeforeInstall => "DDI-CONSENT-BEFORE-INSTALL",
+            InvariantId::DdiWindowInstall => "DDI-WINDOW-INSTALL",
             InvariantId::OtauSeq => "OTAU-SEQ",
             InvariantId::OtauVersion => "OTAU-VERSION",
             InvariantId::OtauOverlap => "OTAU-OVERLAP",
@@ -246,6 +254,9 @@ impl InvariantId {
             InvariantId::DdiConsentBeforeInstall => {
                 "nothing downloaded or installed before the device confirmed"
             }
+            InvariantId::DdiWindowInstall => {
+                "no install starts while the maintenance window is unavailable"
+            }
             InvariantId::OtauSeq => "otau_in statuses follow the OTAU status diagram",
             InvariantId::OtauVersion => "statuses carry the delivered manifest's version",
             InvariantId::OtauOverlap => "no new manifest while a device's update runs",
@@ -285,6 +296,7 @@ impl InvariantId {
             InvariantId::DdiCbor => "ddi.md §0",
             InvariantId::DdiConsentNoDeployment => "ddi.md §1.8 (DdiConfirmationBaseTest)",
             InvariantId::DdiConsentBeforeInstall => "ddi.md §1.8 (ConfirmationManagement)",
+            InvariantId::DdiWindowInstall => "ddi.md §4 (maintenanceWindow), §1.3",
             InvariantId::OtauSeq => "otau.md §3.1, §3.3 rules 3–6",
             InvariantId::OtauVersion => "otau.md §3, §3.3 rule 2",
             InvariantId::OtauOverlap => "otau.md §9, §10.9",

@@ -19,7 +19,7 @@ use serde::Serialize;
 pub use invariant::InvariantId;
 
 use crate::protocol::ddi::wire::{Execution, Finished, HandlingType};
-use crate::protocol::ddi::{DdiEvent, Offer, ReqKind};
+use crate::protocol::ddi::{DdiEvent, Offer, Phase, ReqKind};
 use crate::time::{Span, Time};
 
 /// hawkBit's `minPollingTime` (ddi.md §4).
@@ -67,6 +67,11 @@ struct DeviceState {
     /// becomes `closed` once that request's outcome is known.
     closing: Option<u64>,
     download_only: Option<u64>,
+    /// `update: skip` of an action with a maintenance window: download-only,
+    /// or an update waiting for its window; `downloaded` may close it or not.
+    window_skip: Option<u64>,
+    /// The last deployment seen said `maintenanceWindow: unavailable`.
+    window_closed: bool,
     last_scheduled_poll: Option<Time>,
     sleep: Option<Span>,
     excused: bool,
@@ -315,11 +320,16 @@ impl Oracle {
                 url_action,
                 update,
                 bad_hashes,
+                window_closed,
+                windowed,
                 ..
             } => {
+                st.window_closed = *window_closed;
+                let skip = *update == HandlingType::Skip;
+                st.window_skip = (skip && *windowed).then_some(*url_action);
                 // `update: skip` is download-only, or a window not yet open (ddi.md §1.3):
                 // after `downloaded` such an action may close (DOWNLOADED) or stay active.
-                st.download_only = (*update == HandlingType::Skip).then_some(*url_action);
+                st.download_only = (skip && !*windowed).then_some(*url_action);
                 if let Some(bad) = bad_hashes {
                     let (file, what) = &**bad;
                     fired.push((
@@ -348,6 +358,11 @@ impl Oracle {
                     status,
                 )
             }
+            DdiEvent::PhaseChanged(Phase::Installing) if st.window_closed => fired.push((
+                InvariantId::DdiWindowInstall,
+                "installation started while the deployment said maintenanceWindow: unavailable"
+                    .into(),
+            )),
             _ => fired.extend(answer_problem(event)),
         }
         for (id, message) in fired {
@@ -511,7 +526,7 @@ fn feedback_answered(
     // answer was lost: the mapping must hold for that earlier one.
     let reached = accepted || *status == 410;
     if !*cancel {
-        let download_only = st.download_only == Some(*action);
+        let download_only = st.download_only == Some(*action) || st.window_skip == Some(*action);
         match (execution, finished) {
             (Execution::Closed, Finished::Failure) if reached => {
                 st.expect = Some(Expectation::Error(*action))

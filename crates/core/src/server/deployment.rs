@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use crate::message::Response;
 use crate::protocol::ddi::wire::{
     ActionFeedback, CancelAction, CancelActionBase, Chunk, DeploymentBase, Execution,
-    FeedbackStatus, Finished,
+    FeedbackStatus, Finished, Metadata,
 };
 
 use super::artifacts::artifact_json;
@@ -67,6 +67,20 @@ fn legacy_part(part: &str) -> &str {
     }
 }
 
+/// A chunk's `metadata`: the target-visible entries, absent when none
+/// (DataConversionHelper `mapMetadata`).
+fn visible_metadata(all: &[(String, String, bool)]) -> Option<Vec<Metadata>> {
+    let visible: Vec<Metadata> = all
+        .iter()
+        .filter(|(_, _, visible)| *visible)
+        .map(|(key, value, _)| Metadata {
+            key: key.clone(),
+            value: value.clone(),
+        })
+        .collect();
+    (!visible.is_empty()).then_some(visible)
+}
+
 /// The `deploymentBase` / `installedBase` document of `action`.
 pub(super) fn deployment_doc(
     repo: &Repo,
@@ -87,14 +101,17 @@ pub(super) fn deployment_doc(
                 .iter()
                 .map(|a| artifact_json(repo, call, m.id, a))
                 .collect(),
-            metadata: None,
+            metadata: visible_metadata(&m.metadata),
         })
         .collect();
     DeploymentBase {
         id: action.id.to_string(),
         deployment: crate::protocol::ddi::wire::Deployment {
             download: action.download_type(now),
-            update: action.update_type(now),
+            update: match call.faults.ignore_window {
+                true => action.download_type(now),
+                false => action.update_type(now),
+            },
             maintenance_window: action.window_state(now),
             chunks,
         },

@@ -18,6 +18,9 @@ pub(super) struct Module {
     pub(super) artifact_ids: Vec<u64>,
     pub(super) vendor: Option<String>,
     pub(super) created_at: Time,
+    /// Management API metadata `(key, value, targetVisible)`, by key; the
+    /// DDI chunk lists the visible ones (DataConversionHelper `createChunks`).
+    pub(super) metadata: Vec<(String, String, bool)>,
 }
 
 /// A distribution set: the ids of its modules, and its name for the Management API.
@@ -63,6 +66,7 @@ impl Repo {
                 artifacts: m.artifacts,
                 vendor: None,
                 created_at: Time::ZERO,
+                metadata: Vec::new(),
             });
             ids.push(id);
         }

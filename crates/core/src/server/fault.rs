@@ -52,6 +52,10 @@ pub enum Fault {
     /// Artifacts advertise only `sha1` (no `md5`, no `sha256`, no
     /// `md5sum-http` link), as goosebit 0.2.12 does.
     Sha1OnlyHashes,
+    /// A deployment's `update` ignores its maintenance window: `forced`
+    /// while `maintenanceWindow` says `unavailable` (hawkBit's
+    /// `calculateUpdateType` answers `skip` then).
+    IgnoreWindowInUpdateType,
     /// OTAU: the first long poll after a manifest change is answered 304
     /// although the new value is pending (see [`crate::server::otau::OtauFaults`]).
     OtauNotModifiedAfterChange,
@@ -133,6 +137,10 @@ const UNIT_FAULTS: &[(&str, Fault)] = &[
     ("garbage_json", Fault::GarbageJson),
     ("sha1_only_hashes", Fault::Sha1OnlyHashes),
     (
+        "ignore_window_in_update_type",
+        Fault::IgnoreWindowInUpdateType,
+    ),
+    (
         "otau_not_modified_after_change",
         Fault::OtauNotModifiedAfterChange,
     ),
@@ -168,6 +176,7 @@ const ALL_NAMES: &[&str] = &[
     "sleep_below_minimum",
     "garbage_json",
     "sha1_only_hashes",
+    "ignore_window_in_update_type",
     "otau_not_modified_after_change",
     "otau_overlap_manifest",
     "otau_redeliver_acked",
@@ -322,6 +331,7 @@ pub(super) struct Active {
     pub(super) hide_deferred: bool,
     pub(super) deploy_unconfirmed: bool,
     pub(super) denial_as_consent: bool,
+    pub(super) ignore_window: bool,
     /// Faults of the OTAU core.
     pub(super) otau: super::otau::OtauFaults,
     /// Faults of the sidekick, gateway and CDN.
@@ -360,6 +370,7 @@ impl Active {
                 Fault::SleepBelowMinimum => a.sleep_below_min = true,
                 Fault::GarbageJson => a.garbage_json = true,
                 Fault::Sha1OnlyHashes => a.sha1_only = true,
+                Fault::IgnoreWindowInUpdateType => a.ignore_window = true,
                 Fault::OtauNotModifiedAfterChange => a.otau.not_modified_after_change = true,
                 Fault::OtauOverlapManifest => a.otau.overlap_manifest = true,
                 Fault::OtauRedeliverAcked => a.otau.redeliver_acked = true,

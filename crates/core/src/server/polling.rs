@@ -299,3 +299,7 @@ mod tests {
         assert_eq!(before_window(five(), d, at(10), now, 10), "00:01:00");
     }
 }
+
+#[cfg(test)]
+#[path = "window_tests.rs"]
+mod window_tests;

@@ -157,3 +157,10 @@ fn a_zero_length_window_is_never_open() {
     assert_eq!(start(&w, 2 * H), Some(26 * H));
     assert!(!w.is_open(Time(2 * H)));
 }
+
+#[test]
+fn a_window_open_since_the_epoch() {
+    let w = s("0 0 0 * * ?", "12:00:00", "+00:00");
+    assert_eq!(w.next_window(Time(100)), Some((Time(0), Time(12 * H))));
+    assert!(w.is_open(Time(100)));
+}

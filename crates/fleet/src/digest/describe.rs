@@ -140,6 +140,7 @@ fn describe_ddi_work(ev: &DdiEvent, f: &mut Formatter<'_>) -> fmt::Result {
             update,
             windowed,
             bad_hashes,
+            ..
         } => {
             let (download, update) = (handling(*download), handling(*update));
             write!(

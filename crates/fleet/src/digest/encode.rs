@@ -217,6 +217,7 @@ impl Encode for DdiEvent {
                 download,
                 update,
                 windowed,
+                window_closed: _,
                 bad_hashes: _,
             } => {
                 h.word(code::DDI_DEPLOYMENT_SEEN);

@@ -273,16 +273,7 @@ fn validate_campaign(s: &Scenario, i: usize, c: &Campaign) -> Checked {
             ))
         }
     }
-    if let Some(super::model::WindowSpec::Recurring(w)) = &c.maintenance_window {
-        let parsed =
-            fleetsim_core::server::schedule::Schedule::parse(&w.schedule, &w.duration, &w.timezone);
-        if let Err(e) = parsed {
-            return Err((
-                at("maintenance_window"),
-                format!("expected a maintenance schedule hawkBit accepts: {e}"),
-            ));
-        }
-    }
+    check_schedule(c).map_err(|e| (at("maintenance_window"), e))?;
     for (j, a) in c.artifacts.iter().enumerate() {
         if a.name.is_empty() || a.name == "." || a.name == ".." || a.name.contains(['/', '?']) {
             return Err((
@@ -298,6 +289,16 @@ fn validate_campaign(s: &Scenario, i: usize, c: &Campaign) -> Checked {
         }
     }
     Ok(())
+}
+
+/// A recurring maintenance window parses as hawkBit would accept it.
+fn check_schedule(c: &Campaign) -> Result<(), String> {
+    let Some(super::model::WindowSpec::Recurring(w)) = &c.maintenance_window else {
+        return Ok(());
+    };
+    fleetsim_core::server::schedule::Schedule::parse(&w.schedule, &w.duration, &w.timezone)
+        .map(|_| ())
+        .map_err(|e| format!("expected a maintenance schedule hawkBit accepts: {e}"))
 }
 
 /// Server faults start before the end of the run.

@@ -141,6 +141,8 @@ pub enum DdiEvent {
         update: HandlingType,
         /// Whether the deployment carried a maintenance window.
         windowed: bool,
+        /// Whether it said `maintenanceWindow: unavailable`.
+        window_closed: bool,
         /// The first artifact whose `hashes` lack `sha1` or `md5` or carry a
         /// malformed digest: its file name and what is wrong.
         bad_hashes: Option<Box<(String, &'static str)>>,

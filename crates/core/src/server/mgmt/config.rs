@@ -60,7 +60,7 @@ pub(in crate::server) struct Tenant {
     /// The gateway key while gateway auth is disabled (the config holds it while enabled).
     gateway_key: Option<String>,
     gateway_enabled: Option<bool>,
-    /// `pollingTime` as set, when it has overrides (GET echoes it).
+    /// `pollingTime` as set (GET echoes it, as hawkBit stores the string).
     polling_text: Option<String>,
     overrides: Vec<Override>,
     window_poll_count: Option<u32>,
@@ -158,7 +158,7 @@ impl Tenant {
             Setting::Polling(p, text) => {
                 config.polling_sleep = p.base.span;
                 config.polling_jitter = p.base.jitter;
-                self.polling_text = (!p.overrides.is_empty()).then_some(text);
+                self.polling_text = (!text.is_empty()).then_some(text);
                 self.overrides = p
                     .overrides
                     .into_iter()

@@ -42,6 +42,7 @@ mod config;
 mod confirm;
 mod cron;
 mod fiql;
+mod metadata;
 mod modules;
 mod multipart;
 mod repo;
@@ -225,6 +226,8 @@ enum Route<'a> {
     Set(&'a str),
     AssignedTargets(&'a str),
     Rollouts,
+    ModuleMetadata(&'a str),
+    ModuleMetadataKey(&'a str, &'a str),
     Rollout(&'a str),
     RolloutVerb(&'a str, &'a str),
     DeployGroups(&'a str),
@@ -248,6 +251,8 @@ impl<'a> Route<'a> {
             ["softwaremodules"] => Route::Modules,
             ["softwaremodules", m] => Route::Module(m),
             ["softwaremodules", m, "artifacts"] => Route::Artifacts(m),
+            ["softwaremodules", m, "metadata"] => Route::ModuleMetadata(m),
+            ["softwaremodules", m, "metadata", k] => Route::ModuleMetadataKey(m, k),
             ["softwaremodules", m, "artifacts", a] => Route::Artifact(m, a),
             ["softwaremodules", m, "artifacts", a, "download"] => Route::ArtifactDownload(m, a),
             ["distributionsets"] => Route::Sets,
@@ -272,7 +277,8 @@ impl<'a> Route<'a> {
             Route::Config(_) => &[Get, Put, Delete],
             Route::Targets | Route::Modules | Route::Sets | Route::Rollouts => &[Get, Post],
             Route::Target(_) | Route::Action(..) => &[Get, Delete],
-            Route::Artifacts(_) | Route::AssignedDs(_) => &[Get, Post],
+            Route::Artifacts(_) | Route::AssignedDs(_) | Route::ModuleMetadata(_) => &[Get, Post],
+            Route::ModuleMetadataKey(..) => &[Get, Put, Delete],
             Route::AssignedTargets(_) | Route::RolloutVerb(..) => &[Post],
             Route::AutoConfirmToggle(..) => &[Post],
             _ => &[Get],
@@ -342,6 +348,11 @@ fn dispatch(server: &mut Server, call: &Call<'_>, route: Route<'_>, method: Meth
         (Route::Module(m), _) => modules::get_module(server, call, m),
         (Route::Artifacts(m), Method::Get) => modules::list_artifacts(server, call, m),
         (Route::Artifacts(m), _) => modules::upload(server, call, m),
+        (Route::ModuleMetadata(m), Method::Get) => metadata::list(server, m),
+        (Route::ModuleMetadata(m), _) => metadata::create(server, call, m),
+        (Route::ModuleMetadataKey(m, k), method) => {
+            metadata::one(server, call, m, &decode(k), method)
+        }
         (Route::Sets, Method::Get) => repo::list_sets(server, call),
         (Route::Sets, _) => repo::create_sets(server, call),
         (Route::Set(d), _) => repo::get_set(server, call, d),

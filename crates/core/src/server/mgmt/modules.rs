@@ -121,6 +121,7 @@ pub(super) fn create_modules(server: &mut Server, call: &Call<'_>) -> Response {
             artifact_ids: Vec::new(),
             vendor: m.vendor,
             created_at: call.now,
+            metadata: Vec::new(),
         });
         if let Some(m) = server.repo.module(id) {
             out.push(module_json(server, call, m));

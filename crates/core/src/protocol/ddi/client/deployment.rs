@@ -49,6 +49,7 @@ impl DdiClient {
             download: d.deployment.download,
             update: d.deployment.update,
             windowed: d.deployment.maintenance_window.is_some(),
+            window_closed: d.deployment.maintenance_window == Some(MaintenanceWindow::Unavailable),
             bad_hashes: download::bad_hashes(&d),
         });
         w.body_id = body_id;
