@@ -120,7 +120,7 @@ async fn wfc_links() {
     let (_, action) = c
         .mgmt(Method::GET, &format!("/targets/988/actions/{id}"), None)
         .await;
-    assert_eq!(action["detailStatus"], "wait_for_confirmation", "{action}");
+    assert_eq!(action["status"], "wait_for_confirmation", "{action}");
 }
 
 /// `DdiConfirmationBaseTest.confirmationEndpointNotExposed`.
@@ -213,7 +213,7 @@ async fn deny_canceling_404() {
     let (_, action) = c
         .mgmt(Method::GET, &format!("/targets/992/actions/{id}"), None)
         .await;
-    assert_eq!(action["detailStatus"], "canceling", "{action}");
+    assert_eq!(action["status"], "canceling", "{action}");
 }
 
 /// `DdiConfirmationBaseTest.revokeConfirmationIsRejectedIfConfirmationFlowIsDisabled`.

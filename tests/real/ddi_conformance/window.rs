@@ -253,7 +253,7 @@ async fn lapsed_cancels() {
         )
         .await;
     assert_eq!(st, StatusCode::OK);
-    assert_eq!(a["detailStatus"], "canceling", "{a}");
+    assert_eq!(a["status"], "canceling", "{a}");
 
     // The same schedule is now refused at assignment: no window left.
     let (_, ds2) = module_and_set(&mut c, "2.0.0", b"window-lapse-2").await;

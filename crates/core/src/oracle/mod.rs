@@ -6,8 +6,8 @@
 //! the invariant's ID, the device, the time and a message saying what was seen.
 //! See [`InvariantId`] for the catalogue and the clause behind each ID.
 
-mod defer;
 mod consent;
+mod defer;
 mod invariant;
 pub mod otau;
 pub mod url;
