@@ -25,6 +25,7 @@ pub mod digest;
 pub mod director;
 pub mod engine;
 pub mod fleet;
+mod group_auth;
 pub mod management_log;
 pub mod report;
 pub mod result;

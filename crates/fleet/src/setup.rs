@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use crate::scenario::tokens::generated_token;
+pub use crate::group_auth::GroupAuth;
+use crate::group_auth::{group_auth, register_token_targets};
 use crate::scenario::{
     Campaign, CampaignType, ConsentSpec, DeviceAuth, DeviceKind, FaultKind, FleetGroup, OtauAck,
     Protocol, Scenario, Selector, WindowSpec,
@@ -55,42 +56,6 @@ pub struct Group {
     pub twin_base: usize,
     /// How its DDI devices authenticate.
     pub auth: GroupAuth,
-}
-
-/// How a group's DDI devices authenticate (scenario `fleet[].auth`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum GroupAuth {
-    /// The fleet-wide header: the gateway token, if the run has one.
-    Fleet,
-    /// No `Authorization` header.
-    None,
-    /// Per device, in group order: its `TargetToken <t>` header value.
-    TargetTokens(Vec<String>),
-}
-
-impl Group {
-    /// The `Authorization` header device `number` sends, given the run's
-    /// fleet-wide one.
-    pub fn authorization<'a>(&'a self, number: u64, fleet: Option<&'a str>) -> Option<&'a str> {
-        match &self.auth {
-            GroupAuth::Fleet => fleet,
-            GroupAuth::None => None,
-            GroupAuth::TargetTokens(headers) => number
-                .checked_sub(self.first)
-                .and_then(|i| headers.get(usize::try_from(i).ok()?))
-                .map(String::as_str),
-        }
-    }
-
-    /// Device `number`'s target token, when the group uses target tokens.
-    pub fn target_token(&self, number: u64) -> Option<&str> {
-        match self.auth {
-            GroupAuth::TargetTokens(_) => self
-                .authorization(number, None)
-                .and_then(|h| h.strip_prefix("TargetToken ")),
-            _ => None,
-        }
-    }
 }
 
 impl Group {
@@ -356,46 +321,6 @@ fn build_group(s: &Scenario, g: &FleetGroup, first: u64) -> Group {
             feedback: g.feedback.settings(),
             ..ClientSettings::default()
         },
-    }
-}
-
-/// Creates the targets of target-token groups with their tokens, as an
-/// operator provisions them, and turns TargetToken auth on (ddi.md §2).
-fn register_token_targets(server: &mut Server, groups: &[Group]) {
-    for g in groups.iter().filter(|g| g.protocol == Protocol::Ddi) {
-        for n in g.first..g.first + g.count {
-            if let Some(token) = g.target_token(n) {
-                let id = format!("{}{n:05}", g.prefix);
-                server.register_target(&id, n, Some(token.to_string()));
-            }
-        }
-    }
-}
-
-/// The `Authorization` values of group `g`, whose first device is `first`.
-fn group_auth(s: &Scenario, g: &FleetGroup, first: u64) -> GroupAuth {
-    let numbers = first..first + u64::from(g.count);
-    let header = |t: &str| format!("TargetToken {t}");
-    match &g.auth {
-        DeviceAuth::Gateway => GroupAuth::Fleet,
-        DeviceAuth::None => GroupAuth::None,
-        DeviceAuth::TargetToken => GroupAuth::TargetTokens(
-            numbers
-                .map(|n| header(&generated_token(s.seed, n)))
-                .collect(),
-        ),
-        DeviceAuth::TargetTokenFile(file) => {
-            let prefix = g.prefix();
-            GroupAuth::TargetTokens(
-                numbers
-                    .map(|n| {
-                        let id = format!("{prefix}{n:05}");
-                        // The loader checked that every device has a line.
-                        file.tokens.get(&id).map_or_else(String::new, |t| header(t))
-                    })
-                    .collect(),
-            )
-        }
     }
 }
 

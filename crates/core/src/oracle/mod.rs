@@ -316,28 +316,7 @@ impl Oracle {
                 let lost = st.defer.root(offer);
                 fired.extend(lost.map(|m| (InvariantId::DdiSoftDefer, m)));
             }
-            DdiEvent::DeploymentSeen {
-                url_action,
-                update,
-                bad_hashes,
-                window_closed,
-                windowed,
-                ..
-            } => {
-                st.window_closed = *window_closed;
-                let skip = *update == HandlingType::Skip;
-                st.window_skip = (skip && *windowed).then_some(*url_action);
-                // `update: skip` is download-only, or a window not yet open (ddi.md §1.3):
-                // after `downloaded` such an action may close (DOWNLOADED) or stay active.
-                st.download_only = (skip && !*windowed).then_some(*url_action);
-                if let Some(bad) = bad_hashes {
-                    let (file, what) = &**bad;
-                    fired.push((
-                        InvariantId::DdiHashes,
-                        format!("deployment of action {url_action}: artifact `{file}` advertises {what}"),
-                    ));
-                }
-            }
+            DdiEvent::DeploymentSeen { .. } => deployment_seen(st, event, &mut fired),
             DdiEvent::FeedbackAnswered {
                 action,
                 cancel,
@@ -368,6 +347,35 @@ impl Oracle {
         for (id, message) in fired {
             self.fire(id, device, controller_id, at, message);
         }
+    }
+}
+
+/// What a deploymentBase document tells the oracle: the window state, whether
+/// the action is download-only, and hashes it must advertise (DDI-HASHES).
+fn deployment_seen(st: &mut DeviceState, event: &DdiEvent, fired: &mut Vec<(InvariantId, String)>) {
+    let DdiEvent::DeploymentSeen {
+        url_action,
+        update,
+        bad_hashes,
+        window_closed,
+        windowed,
+        ..
+    } = event
+    else {
+        return;
+    };
+    st.window_closed = *window_closed;
+    let skip = *update == HandlingType::Skip;
+    st.window_skip = (skip && *windowed).then_some(*url_action);
+    // `update: skip` is download-only, or a window not yet open (ddi.md §1.3):
+    // after `downloaded` such an action may close (DOWNLOADED) or stay active.
+    st.download_only = (skip && !*windowed).then_some(*url_action);
+    if let Some(bad) = bad_hashes {
+        let (file, what) = &**bad;
+        fired.push((
+            InvariantId::DdiHashes,
+            format!("deployment of action {url_action}: artifact `{file}` advertises {what}"),
+        ));
     }
 }
 

@@ -514,6 +514,53 @@ impl Schedule {
     }
 }
 
+/// An action's maintenance windows (ddi.md §4): outside a window the action
+/// is download-only (`update: skip`); once no window is left it is canceled
+/// on the next request (RES `checkAndCancelExpiredAction`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MaintenanceSchedule {
+    /// One window (a scenario's relative `start_after`/`duration` form), open
+    /// while `start <= now < start + duration`.
+    Once {
+        /// Start of the window.
+        start: Time,
+        /// Length of the window.
+        duration: Span,
+    },
+    /// hawkBit's recurring cron schedule (Management API assignments, a
+    /// scenario's `schedule` form); see [`Schedule`].
+    Recurring(std::sync::Arc<Schedule>),
+}
+
+impl MaintenanceSchedule {
+    /// The open window, else the next one, as `(start, end)`; `None` when
+    /// no window is left.
+    pub fn window(&self, now: Time) -> Option<(Time, Time)> {
+        match self {
+            MaintenanceSchedule::Once { start, duration } => {
+                let end = *start + *duration;
+                (now < end).then_some((*start, end))
+            }
+            MaintenanceSchedule::Recurring(s) => s.next_window(now),
+        }
+    }
+
+    /// True while a window is open.
+    pub fn contains(&self, now: Time) -> bool {
+        match self {
+            MaintenanceSchedule::Once { start, duration } => {
+                *start <= now && now < *start + *duration
+            }
+            MaintenanceSchedule::Recurring(s) => s.is_open(now),
+        }
+    }
+
+    /// True once no window is left (`JpaAction.isMaintenanceScheduleLapsed`).
+    pub fn lapsed(&self, now: Time) -> bool {
+        self.window(now).is_none()
+    }
+}
+
 #[cfg(test)]
 #[path = "schedule_tests.rs"]
 mod tests;

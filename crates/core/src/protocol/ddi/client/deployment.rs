@@ -41,33 +41,10 @@ impl DdiClient {
             // cancelAction if it was canceled); give up after a few refusals.
             return self.refused(now, events);
         };
-        let Some(w) = self.work.as_mut() else { return };
-        let body_id = d.id.trim().parse::<u64>().unwrap_or(w.action);
-        events.push(DdiEvent::DeploymentSeen {
-            url_action: w.action,
-            body_action: body_id,
-            download: d.deployment.download,
-            update: d.deployment.update,
-            windowed: d.deployment.maintenance_window.is_some(),
-            window_closed: d.deployment.maintenance_window == Some(MaintenanceWindow::Unavailable),
-            bad_hashes: download::bad_hashes(&d),
-        });
-        w.body_id = body_id;
-        w.update = d.deployment.update;
-        w.windowed = d.deployment.maintenance_window.is_some();
-        w.window_open = d.deployment.maintenance_window != Some(MaintenanceWindow::Unavailable);
-        if let Some(c) = d.deployment.chunks.first() {
-            w.version = c.version.clone();
+        if self.work.is_none() {
+            return;
         }
-        let jobs = download::artifact_jobs(&d);
-        if !w.started {
-            w.jobs = jobs;
-        } else {
-            // Fresh URLs (the old ones may have expired); keep the progress.
-            for (job, fresh) in w.jobs.iter_mut().zip(jobs) {
-                job.url = fresh.url;
-            }
-        }
+        self.take_document(&d, events);
         if d.deployment.download == HandlingType::Skip {
             return self.sleep_until_next_poll(now, env);
         }
@@ -95,6 +72,38 @@ impl DdiClient {
             }
             Some((true, true, _)) => self.start_install(now, env, events),
             None => {}
+        }
+    }
+
+    /// Remembers what a deploymentBase document says: its id, handling and
+    /// window, the version, and fresh artifact URLs (progress kept).
+    fn take_document(&mut self, d: &DeploymentBase, events: &mut Vec<DdiEvent>) {
+        let Some(w) = self.work.as_mut() else { return };
+        let body_id = d.id.trim().parse::<u64>().unwrap_or(w.action);
+        events.push(DdiEvent::DeploymentSeen {
+            url_action: w.action,
+            body_action: body_id,
+            download: d.deployment.download,
+            update: d.deployment.update,
+            windowed: d.deployment.maintenance_window.is_some(),
+            window_closed: d.deployment.maintenance_window == Some(MaintenanceWindow::Unavailable),
+            bad_hashes: download::bad_hashes(&d),
+        });
+        w.body_id = body_id;
+        w.update = d.deployment.update;
+        w.windowed = d.deployment.maintenance_window.is_some();
+        w.window_open = d.deployment.maintenance_window != Some(MaintenanceWindow::Unavailable);
+        if let Some(c) = d.deployment.chunks.first() {
+            w.version = c.version.clone();
+        }
+        let jobs = download::artifact_jobs(&d);
+        if !w.started {
+            w.jobs = jobs;
+        } else {
+            // Fresh URLs (the old ones may have expired); keep the progress.
+            for (job, fresh) in w.jobs.iter_mut().zip(jobs) {
+                job.url = fresh.url;
+            }
         }
     }
 
