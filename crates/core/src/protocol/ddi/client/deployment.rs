@@ -87,7 +87,7 @@ impl DdiClient {
             update: d.deployment.update,
             windowed: d.deployment.maintenance_window.is_some(),
             window_closed: d.deployment.maintenance_window == Some(MaintenanceWindow::Unavailable),
-            bad_hashes: download::bad_hashes(&d),
+            bad_hashes: download::bad_hashes(d),
         });
         w.body_id = body_id;
         w.update = d.deployment.update;
@@ -96,7 +96,7 @@ impl DdiClient {
         if let Some(c) = d.deployment.chunks.first() {
             w.version = c.version.clone();
         }
-        let jobs = download::artifact_jobs(&d);
+        let jobs = download::artifact_jobs(d);
         if !w.started {
             w.jobs = jobs;
         } else {
