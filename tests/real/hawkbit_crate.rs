@@ -1,7 +1,8 @@
 //! The `hawkbit` crate (hawkbit-rs, the DDI client Rust devices use) pointed
 //! at `fleetsim serve`: set up over the Management API as a user would, then
 //! the crate's own poll → fetch → download → verify → feedback loop must
-//! finish the action. Port 0, every wait bounded.
+//! finish the action — with the confirmation flow off, and on (the crate's
+//! `confirmation_base().confirm()`). Port 0, every wait bounded.
 
 use hawkbit::ddi::{Client as DdiClient, ClientAuthorization, Execution, Finished};
 use http::{Method, StatusCode};
@@ -46,6 +47,15 @@ async fn the_hawkbit_crate_client_completes_an_update() {
     let ddi =
         DdiClient::new(&url, "DEFAULT", "rs-dev-1", auth, None, None, None).expect("a DDI client");
 
+    complete_update(&ddi, &data).await;
+    let (_, target) = c.mgmt(Method::GET, "/targets/rs-dev-1", None).await;
+    assert_eq!(target["updateStatus"], "in_sync", "{target}");
+    let again = bounded("poll", ddi.poll()).await.expect("poll answered");
+    assert!(again.update().is_none(), "nothing left to deploy");
+}
+
+/// The crate's own update loop: poll, fetch, download, verify, feedback.
+async fn complete_update(ddi: &DdiClient, data: &[u8]) {
     let reply = bounded("poll", ddi.poll()).await.expect("poll answered");
     assert!(reply.polling_sleep().is_ok(), "sleep parses as H:M:S");
     let update = reply.update().expect("a deploymentBase link");
@@ -78,9 +88,27 @@ async fn the_hawkbit_crate_client_completes_an_update() {
     )
     .await
     .expect("closed feedback accepted");
+}
 
-    let (_, target) = c.mgmt(Method::GET, "/targets/rs-dev-1", None).await;
+#[tokio::test]
+async fn the_hawkbit_crate_client_confirms_then_updates() {
+    let (server, mut c) = serve_with_gateway_token().await;
+    let flow = json!({ "user.confirmation.flow.enabled": true });
+    let (st, body) = c.mgmt(Method::PUT, "/system/configs", Some(flow)).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let data = assigned_target(&mut c, "rs-dev-2", json!({ "confirmationRequired": true })).await;
+    let url = format!("http://{}", server.local_addr);
+    let auth = ClientAuthorization::GatewayToken("gw-key".into());
+    let ddi =
+        DdiClient::new(&url, "DEFAULT", "rs-dev-2", auth, None, None, None).expect("a DDI client");
+
+    let reply = bounded("poll", ddi.poll()).await.expect("poll answered");
+    assert!(reply.update().is_none(), "no deploymentBase before consent");
+    let ask = reply.confirmation_base().expect("a confirmationBase link");
+    bounded("confirm", ask.confirm())
+        .await
+        .expect("confirmation accepted");
+    complete_update(&ddi, &data).await;
+    let (_, target) = c.mgmt(Method::GET, "/targets/rs-dev-2", None).await;
     assert_eq!(target["updateStatus"], "in_sync", "{target}");
-    let again = bounded("poll", ddi.poll()).await.expect("poll answered");
-    assert!(again.update().is_none(), "nothing left to deploy");
 }

@@ -396,3 +396,27 @@ fn target_token_devices_authenticate_against_serve_and_anonymous_ones_are_refuse
         "anonymous polls refused"
     );
 }
+
+#[test]
+fn consent_devices_confirm_deny_and_auto_confirm_against_serve() {
+    let mut s = load(std::path::Path::new("scenarios/consent.yaml")).expect("loads");
+    s.load.time_scale = TIME_SCALE;
+    let run = run_against_serve(&s, TIME_SCALE).expect("serve is reachable");
+    common::assert_no_violations(&run);
+    let verdict = fleetsim::report::verdict(&s, &run);
+    assert!(verdict.passed, "{:?}", verdict.problems);
+    // 40 confirm, 25 confirm after 2 h, 20 auto-confirm; the 15 deniers never install.
+    assert_eq!(run.stats.updates_succeeded, 85);
+}
+
+#[test]
+fn recurring_maintenance_windows_hold_installs_against_serve() {
+    let mut s = load(std::path::Path::new("scenarios/maintenance-windows.yaml")).expect("loads");
+    s.load.time_scale = TIME_SCALE;
+    let run = run_against_serve(&s, TIME_SCALE).expect("serve is reachable");
+    common::assert_no_violations(&run);
+    let verdict = fleetsim::report::verdict(&s, &run);
+    assert!(verdict.passed, "{:?}", verdict.problems);
+    // The 70 nightly devices install in the next night's window.
+    assert!(run.stats.updates_succeeded >= 70, "{}", run.stats.updates_succeeded);
+}

@@ -1,7 +1,8 @@
 //! Rows: the Management API shapes the DDI rows read — the feedback `code`
-//! in an action's status history and as its `lastStatusCode`.
+//! in an action's status history and as its `lastStatusCode`; a target's
+//! security token replaced through the Management API.
 
-use http::StatusCode;
+use http::{Method, StatusCode};
 use serde_json::json;
 
 use super::multi::{action, assign, entries, post, set};
@@ -66,4 +67,42 @@ async fn last_status_code() {
         ),
         (json!(false), json!("error"), json!(500))
     );
+}
+
+/// `MgmtTargetResource.updateTarget` (`PUT /rest/v1/targets/{id}` with
+/// `securityToken`) and ddi.md §2: once the token is replaced, the device's
+/// `TargetToken` must be the new one; the old one is 401. An unknown target
+/// is 404.
+#[tokio::test]
+async fn update_target_token() {
+    let (_server, mut c) = serve_with_gateway_token().await;
+    let config = json!({ "authentication.targettoken.enabled": true });
+    let (st, _) = c.mgmt(Method::PUT, "/system/configs", Some(config)).await;
+    assert_eq!(st, StatusCode::OK);
+    let body = json!([{ "controllerId": "tok-dev", "securityToken": "old-token" }]);
+    let (st, _) = c.mgmt(Method::POST, "/targets", Some(body)).await;
+    assert_eq!(st, StatusCode::CREATED);
+    assert_eq!(root(&mut c, "old-token").await, StatusCode::OK);
+    let update = json!({ "securityToken": "new-token", "name": "renamed" });
+    let (st, target) = c
+        .mgmt(Method::PUT, "/targets/tok-dev", Some(update.clone()))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{target}");
+    assert_eq!(
+        (target["securityToken"].clone(), target["name"].clone()),
+        (json!("new-token"), json!("renamed"))
+    );
+    assert_eq!(root(&mut c, "old-token").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(root(&mut c, "new-token").await, StatusCode::OK);
+    let (st, _) = c.mgmt(Method::PUT, "/targets/nobody", Some(update)).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+}
+
+/// The status of `tok-dev`'s root poll with `TargetToken token`.
+async fn root(c: &mut crate::hawkbit_http::Client, token: &str) -> StatusCode {
+    let auth = format!("TargetToken {token}");
+    let path = "/DEFAULT/controller/v1/tok-dev";
+    c.send(Method::GET, path, &[("authorization", auth.as_str())], "")
+        .await
+        .status
 }

@@ -316,6 +316,11 @@ impl Target {
         self.token.as_deref()
     }
 
+    /// A new security token (Management API `PUT /targets/{id}`).
+    pub(super) fn set_token(&mut self, token: String) {
+        self.token = Some(token.into_boxed_str());
+    }
+
     pub(super) fn action(&self, id: ActionId) -> Option<&Action> {
         self.actions.iter().find(|a| a.id == id)
     }

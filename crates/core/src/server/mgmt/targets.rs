@@ -178,6 +178,41 @@ pub(super) fn get(server: &mut Server, call: &Call<'_>, cid: &str) -> Response {
     }
 }
 
+/// `PUT /targets/{id}` (`MgmtTargetResource.updateTarget`): the fields given
+/// replace the target's name, description, group and security token → 200
+/// with the target; an unknown target is 404.
+pub(super) fn update(server: &mut Server, call: &Call<'_>, cid: &str) -> Response {
+    let body: wire::NewTarget = or_answer!(call.body());
+    if body
+        .security_token
+        .as_ref()
+        .is_some_and(|s| s.is_empty() || s.len() > 128)
+    {
+        return wire::invalid("securityToken must be 1 to 128 characters");
+    }
+    let Some(target) = server.targets.get_mut(cid) else {
+        return wire::no_entity("Target", cid);
+    };
+    if let Some(token) = body.security_token {
+        target.set_token(token);
+    }
+    let index = target.index;
+    let meta = server.mgmt.target_meta.entry(index).or_default();
+    if let Some(name) = body.name.filter(|n| !n.is_empty()) {
+        meta.name = Some(name);
+    }
+    if let Some(description) = body.description {
+        meta.description = Some(description);
+    }
+    if let Some(group) = body.group {
+        meta.group = Some(group).filter(|g| !g.is_empty());
+    }
+    match server.targets.get(cid) {
+        Some(t) => super::json(200, &target_json(server, call, cid, t)),
+        None => wire::no_entity("Target", cid),
+    }
+}
+
 /// `DELETE /targets/{id}` → 204.
 pub(super) fn delete(server: &mut Server, _call: &Call<'_>, cid: &str) -> Response {
     let Some(index) = server.targets.get(cid).map(|t| t.index) else {
