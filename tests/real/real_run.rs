@@ -418,5 +418,9 @@ fn recurring_maintenance_windows_hold_installs_against_serve() {
     let verdict = fleetsim::report::verdict(&s, &run);
     assert!(verdict.passed, "{:?}", verdict.problems);
     // The 70 nightly devices install in the next night's window.
-    assert!(run.stats.updates_succeeded >= 70, "{}", run.stats.updates_succeeded);
+    assert!(
+        run.stats.updates_succeeded >= 70,
+        "{}",
+        run.stats.updates_succeeded
+    );
 }
