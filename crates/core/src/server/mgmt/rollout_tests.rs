@@ -131,3 +131,36 @@ fn rollout_error_threshold_pauses() {
         (json!("error"), json!("scheduled"))
     );
 }
+
+/// `MgmtRolloutRestRequestBodyPost.confirmationRequired`, overridden per
+/// group by `MgmtRolloutGroup.confirmationRequired`: with the confirmation
+/// flow on, the rollout's actions wait for consent unless their group says
+/// otherwise.
+#[test]
+fn rollout_confirmation_required_applies_per_group() {
+    let mut h = H::new();
+    let flow = json!({ "user.confirmation.flow.enabled": true });
+    assert_eq!(h.call(Method::Put, "/system/configs", Some(flow)).0, 200);
+    let ds = h.setup(&["c-1", "c-2"], b"fw");
+    let body = json!({ "name": "c", "distributionSetId": ds, "targetFilterQuery": "controllerId==c-*",
+        "type": "forced", "confirmationRequired": true,
+        "groups": [
+            { "name": "asks", "targetFilterQuery": "controllerId==c-1", "targetPercentage": 100 },
+            { "name": "trusts", "targetFilterQuery": "controllerId==c-2", "targetPercentage": 100,
+              "confirmationRequired": false,
+              "successCondition": { "condition": "THRESHOLD", "expression": "0" } } ],
+        "successCondition": { "condition": "THRESHOLD", "expression": "0" } });
+    let (st, r) = h.call(Method::Post, "/rollouts", Some(body));
+    assert_eq!(st, 201, "{r}");
+    assert_eq!(h.call(Method::Post, "/rollouts/1/start", None).0, 200);
+    let status = |h: &mut H, cid: &str| {
+        let (_, actions) = h.call(Method::Get, &format!("/targets/{cid}/actions"), None);
+        actions["content"][0]["status"].clone()
+    };
+    assert_eq!(status(&mut h, "c-1"), json!("wait_for_confirmation"));
+    // Group 2 starts once group 1 reaches its 0 % threshold (next evaluation).
+    h.ddi(Method::Get, "/c-1", None);
+    let (_, groups) = h.call(Method::Get, "/rollouts/1/deploygroups", None);
+    assert_eq!(groups["content"][1]["status"], "running", "{groups}");
+    assert_eq!(status(&mut h, "c-2"), json!("running"));
+}

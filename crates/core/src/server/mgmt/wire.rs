@@ -199,6 +199,8 @@ pub(super) struct NewGroup {
     pub(super) target_filter_query: Option<String>,
     pub(super) success_condition: Option<Condition>,
     pub(super) error_condition: Option<Condition>,
+    /// Overrides the rollout's `confirmationRequired` for this group.
+    pub(super) confirmation_required: Option<bool>,
 }
 
 /// `POST /rollouts` (`MgmtRolloutRestRequestBodyPost`).
@@ -219,4 +221,7 @@ pub(super) struct NewRollout {
     pub(super) start_at: Option<u64>,
     pub(super) success_condition: Option<Condition>,
     pub(super) error_condition: Option<Condition>,
+    /// Actions of the rollout wait for consent (absent: the tenant's
+    /// confirmation flow setting decides, as for single assignments).
+    pub(super) confirmation_required: Option<bool>,
 }

@@ -63,6 +63,9 @@ struct Group {
     actions: Vec<(String, ActionId)>,
     /// The next group has been started because of this one.
     triggered: bool,
+    /// `confirmationRequired` of its actions (group's, else the rollout's;
+    /// `None`: the tenant's confirmation flow decides).
+    confirmation_required: Option<bool>,
 }
 
 #[derive(Debug)]
@@ -147,6 +150,7 @@ fn make_groups(
         status: GroupStatus::Ready,
         actions: Vec::new(),
         triggered: false,
+        confirmation_required: body.confirmation_required,
     };
     if body.groups.is_empty() {
         return even_groups(body.amount_groups, targets, &group);
@@ -240,6 +244,7 @@ fn listed_group(
     );
     grp.description = g.description.clone();
     grp.filter = g.target_filter_query.clone();
+    grp.confirmation_required = g.confirmation_required.or(grp.confirmation_required);
     if let Some(s) = threshold(g.success_condition.as_ref(), "successCondition")? {
         grp.success = s;
     }
@@ -398,7 +403,9 @@ fn start_group(server: &mut Server, now: Time, i: usize, g: usize) -> Result<(),
         .iter()
         .filter(|c| server.targets.get(c).is_some())
     {
-        plans.push(plan(now, cid.clone(), r.kind, r.forcetime, r.weight, None)?);
+        let mut p = plan(now, cid.clone(), r.kind, r.forcetime, r.weight, None)?;
+        p.confirmation_required = group.confirmation_required;
+        plans.push(p);
     }
     let (assigned, _already) = execute(server, now, dist, plans)?;
     let rollouts = &mut server.mgmt.rollouts;
