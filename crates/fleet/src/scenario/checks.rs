@@ -118,6 +118,7 @@ fn validate_group(i: usize, g: &FleetGroup) -> Checked {
         return Err((at("count"), "expected a device count of at least 1".into()));
     }
     validate_link(i, g)?;
+    validate_ddi_only(i, g)?;
     let otau = |k: &str| vec![key("fleet"), Index(i), key("otau"), key(k)];
     let long_poll = g.otau.long_poll.0.as_millis();
     if long_poll == 0 || long_poll > fleetsim_core::protocol::otau::wire::MAX_REQUEST_TIMEOUT_MS {
@@ -150,6 +151,29 @@ fn validate_group(i: usize, g: &FleetGroup) -> Checked {
         }
     }
     Ok(())
+}
+
+/// Settings only DDI devices have (`encoding`, `consent`, `auth`) are
+/// refused on groups of another protocol rather than silently ignored.
+fn validate_ddi_only(i: usize, g: &FleetGroup) -> Checked {
+    if g.protocol == super::Protocol::Ddi {
+        return Ok(());
+    }
+    let set = [
+        ("encoding", !g.encoding.is_json()),
+        ("consent", !g.consent.is_ignore()),
+        ("auth", g.auth != super::DeviceAuth::Gateway),
+    ];
+    match set.iter().find(|(_, on)| *on) {
+        Some((name, _)) => Err((
+            vec![key("fleet"), PathSeg::Index(i), key(name)],
+            format!(
+                "expected `{name}` only on DDI groups (this group speaks {})",
+                g.protocol.as_str()
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// One fleet group's network link: online windows, latency, bandwidth.

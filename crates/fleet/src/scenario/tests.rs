@@ -329,3 +329,19 @@ fn redaction_hides_the_gateway_token_and_keeps_the_rest() {
     );
     assert_eq!(back.fleet.len(), s.fleet.len());
 }
+
+#[test]
+fn ddi_only_settings_on_other_protocols_are_located_errors() {
+    let otau = |extra: &str| {
+        format!("name: t\nduration: 1h\nfleet:\n  - {{ kind: always_on, count: 1, protocol: otau, {extra} }}\n")
+    };
+    let e = err(&otau("encoding: cbor"));
+    assert!(e.starts_with("s.yaml:4:"), "{e}");
+    assert!(
+        e.contains("`encoding` only on DDI groups (this group speaks otau)"),
+        "{e}"
+    );
+    assert!(err(&otau("consent: confirm")).contains("`consent` only on DDI groups"));
+    assert!(err(&otau("auth: target_token")).contains("`auth` only on DDI groups"));
+    assert!(load_str("s.yaml", &otau("auth: gateway")).is_ok());
+}
