@@ -389,8 +389,9 @@ fn target_token_devices_authenticate_against_serve_and_anonymous_ones_are_refuse
     s.load.time_scale = TIME_SCALE;
     let run = run_against_serve(&s, TIME_SCALE).expect("serve is reachable");
     common::assert_no_violations(&run);
-    // 60 gateway + 60 target-token devices; the 20 anonymous ones never get in.
-    assert_eq!(run.stats.updates_succeeded, 120);
+    // 60 + 40 gateway and 60 + 20 target-token devices in two tenants; the
+    // 20 anonymous ones never get in.
+    assert_eq!(run.stats.updates_succeeded, 180);
     assert!(
         common::status_count(&run, 401) >= 20,
         "anonymous polls refused"

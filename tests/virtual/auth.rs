@@ -12,8 +12,9 @@ fn gateway_and_target_token_devices_update_and_anonymous_ones_are_refused() {
     let s = load(std::path::Path::new("scenarios/tokens-and-tenants.yaml")).expect("loads");
     let r = Engine::new(&s, &Selection::default()).run(|_| {});
     common::assert_no_violations(&r);
-    // 60 gateway + 60 target-token devices; the 20 anonymous ones never get in.
-    assert_eq!(r.stats.updates_succeeded, 120);
+    // 60 + 40 gateway and 60 + 20 target-token devices in two tenants; the
+    // 20 anonymous ones never get in.
+    assert_eq!(r.stats.updates_succeeded, 180);
     assert!(
         common::status_count(&r, 401) >= 20,
         "anonymous polls refused"
@@ -62,4 +63,27 @@ fn token_file_problems_are_located_scenario_errors() {
     .to_string()
     .contains("found `token`"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_fleet_spanning_two_tenants_gets_one_embedded_tenant_each() {
+    let s = load(std::path::Path::new("scenarios/tokens-and-tenants.yaml")).expect("loads");
+    let setup = fleetsim::setup::Setup::new(&s);
+    let names: Vec<&str> = setup
+        .server
+        .iter()
+        .map(|t| t.config().tenant.as_str())
+        .collect();
+    assert_eq!(names, ["DEFAULT", "ACME"]);
+    // Target-token devices are provisioned in their own tenant only, and
+    // TargetToken auth is on where such devices live.
+    let tenant_of = |cid: &str| {
+        setup
+            .server
+            .of_target(cid)
+            .map(|t| t.config().tenant.clone())
+    };
+    assert_eq!(tenant_of("tt-00060").as_deref(), Some("DEFAULT"));
+    assert_eq!(tenant_of("acme-tt-00180").as_deref(), Some("ACME"));
+    assert!(setup.server.iter().all(|t| t.config().target_token_auth));
 }

@@ -24,7 +24,7 @@ use crate::scenario::{DeviceKind, Protocol, Selector};
 use crate::setup::{selects, selects_kind, CampaignPlan, Group, Setup};
 use fleetsim_core::server::constrained::ConstrainedGateway;
 use fleetsim_core::server::otau::OtauServer;
-use fleetsim_core::server::{ActionId, Server};
+use fleetsim_core::server::{ActionId, Tenants};
 use fleetsim_core::time::Time;
 
 /// What the director works on: the campaigns and groups of a scenario and
@@ -34,8 +34,8 @@ pub struct Stage<'a> {
     pub campaigns: &'a [CampaignPlan],
     /// The fleet groups, in fleet order.
     pub groups: &'a [Group],
-    /// The DDI server core.
-    pub server: &'a mut Server,
+    /// The DDI server core, every tenant.
+    pub server: &'a mut Tenants,
     /// The OTAU server core.
     pub otau: &'a mut OtauServer,
     /// The constrained-device gateway.
@@ -541,7 +541,9 @@ campaigns:
         let ddi = |n: u64| Target::device(&setup.groups, 0, n, || format!("d-{n}"));
         let targets = vec![ddi(0), Target::device(&setup.groups, 1, 2, String::new)];
         for n in 0..2 {
-            setup.server.register_target(&format!("d-{n}"), n, None);
+            setup
+                .server
+                .register_target("DEFAULT", &format!("d-{n}"), n, None);
         }
         let mut director = Director::new(&setup.campaigns, targets);
         assert_eq!(director.poll_timeout(), hour);

@@ -6,7 +6,7 @@
 use crate::scenario::tokens::generated_token;
 use crate::scenario::{DeviceAuth, FleetGroup, Protocol, Scenario};
 use crate::setup::Group;
-use fleetsim_core::server::Server;
+use fleetsim_core::server::Tenants;
 
 /// How a group's DDI devices authenticate (scenario `fleet[].auth`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,12 +46,14 @@ impl Group {
 
 /// Creates the targets of target-token groups with their tokens, as an
 /// operator provisions them, and turns TargetToken auth on (ddi.md §2).
-pub(crate) fn register_token_targets(server: &mut Server, groups: &[Group]) {
+pub(crate) fn register_token_targets(server: &mut Tenants, groups: &[Group]) {
+    let default = server.default_tenant().config().tenant.clone();
     for g in groups.iter().filter(|g| g.protocol == Protocol::Ddi) {
+        let tenant = g.tenant_or(&default);
         for n in g.first..g.first + g.count {
             if let Some(token) = g.target_token(n) {
                 let id = format!("{}{n:05}", g.prefix);
-                server.register_target(&id, n, Some(token.to_string()));
+                server.register_target(tenant, &id, n, Some(token.to_string()));
             }
         }
     }

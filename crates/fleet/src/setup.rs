@@ -23,7 +23,7 @@ use fleetsim_core::server::otau::{OtauAnswer, OtauServer};
 use fleetsim_core::server::schedule::Schedule;
 use fleetsim_core::server::{
     ActionType, ArtifactSpec, DistributionId, DistributionSpec, FaultWindow, MaintenanceSchedule,
-    ModuleSpec, Server, ServerConfig,
+    ModuleSpec, Server, ServerConfig, Tenants,
 };
 use fleetsim_core::time::{Span, Time};
 
@@ -56,9 +56,16 @@ pub struct Group {
     pub twin_base: usize,
     /// How its DDI devices authenticate.
     pub auth: GroupAuth,
+    /// Its DDI tenant (`fleet[].tenant`); `None`: the run's tenant.
+    pub tenant: Option<String>,
 }
 
 impl Group {
+    /// The group's DDI tenant: its own, else the run's `default`.
+    pub fn tenant_or<'a>(&'a self, default: &'a str) -> &'a str {
+        self.tenant.as_deref().unwrap_or(default)
+    }
+
     /// How long a device of this group needs from getting a URL for `size`
     /// bytes to having downloaded them: half of each online window is
     /// counted as usable (the poll, latencies, a window opening mid-way).
@@ -135,8 +142,9 @@ pub struct Setup {
     pub groups: Vec<Group>,
     /// Campaigns in scenario order.
     pub campaigns: Vec<CampaignPlan>,
-    /// The embedded server, with distributions and faults loaded.
-    pub server: Server,
+    /// The embedded server, with distributions and faults loaded: one
+    /// tenant per tenant the fleet names, `server.tenant` first.
+    pub server: Tenants,
     /// Its OTAU side (devices `0..n`, only as many as the fleet's OTAU devices need).
     pub otau: OtauServer,
     /// The sidekick, gateway and CDN of `cpg` devices (seed 000).
@@ -151,22 +159,7 @@ impl Setup {
     /// Builds the run setup for `s`.
     pub fn new(s: &Scenario) -> Setup {
         let end = Time(s.duration.0.as_millis());
-        let mut server = Server::new(ServerConfig {
-            tenant: s.server.tenant.clone(),
-            gateway_token: s.server.gateway_token.clone(),
-            target_token_auth: s.fleet.iter().any(|g| {
-                g.protocol == Protocol::Ddi
-                    && matches!(
-                        g.auth,
-                        DeviceAuth::TargetToken | DeviceAuth::TargetTokenFile(_)
-                    )
-            }),
-            polling_sleep: s.server.polling.0,
-            polling_jitter: s.server.polling_jitter.0,
-            max_status_entries_per_action: s.server.max_status_entries_per_action,
-            confirmation_flow: s.server.confirmation_flow,
-            ..ServerConfig::default()
-        });
+        let mut server = embedded_tenants(s);
         let mut first = 0;
         let mut groups: Vec<Group> = s
             .fleet
@@ -259,7 +252,7 @@ impl Setup {
 /// `sidekick`'s answer to `req` at `now`, under `server`'s scenario faults
 /// (a `respond` fault answers for it; the URL-* modes break it).
 pub fn answer_sidekick(
-    server: &Server,
+    server: &Tenants,
     sidekick: &mut ConstrainedGateway,
     now: Time,
     req: &Request,
@@ -291,6 +284,37 @@ pub fn url_validity(c: &Campaign) -> Span {
     )
 }
 
+/// The embedded server of `s`: `server.tenant`, then every other tenant a
+/// fleet group names, in fleet order, all with the scenario's settings.
+/// TargetToken auth is on in the tenants that have target-token devices.
+fn embedded_tenants(s: &Scenario) -> Tenants {
+    let config = |tenant: &str| ServerConfig {
+        tenant: tenant.to_string(),
+        gateway_token: s.server.gateway_token.clone(),
+        target_token_auth: s.fleet.iter().any(|g| {
+            g.protocol == Protocol::Ddi
+                && g.tenant_or(&s.server.tenant) == tenant
+                && matches!(
+                    g.auth,
+                    DeviceAuth::TargetToken | DeviceAuth::TargetTokenFile(_)
+                )
+        }),
+        polling_sleep: s.server.polling.0,
+        polling_jitter: s.server.polling_jitter.0,
+        max_status_entries_per_action: s.server.max_status_entries_per_action,
+        confirmation_flow: s.server.confirmation_flow,
+        ..ServerConfig::default()
+    };
+    let mut tenants = Tenants::new(Server::new(config(&s.server.tenant)));
+    for g in &s.fleet {
+        if let Some(name) = &g.tenant {
+            // A name already hosted is not added twice.
+            tenants.add(Server::new(config(name)));
+        }
+    }
+    tenants
+}
+
 /// Fleet group `g` of scenario `s`, its devices numbered from `first`.
 fn build_group(s: &Scenario, g: &FleetGroup, first: u64) -> Group {
     Group {
@@ -310,6 +334,7 @@ fn build_group(s: &Scenario, g: &FleetGroup, first: u64) -> Group {
         },
         twin_base: 0,
         auth: group_auth(s, g, first),
+        tenant: g.tenant.clone(),
         settings: ClientSettings {
             install_time: g.install_time.0,
             install_failure: g.install_failure.0,
@@ -329,7 +354,7 @@ fn build_group(s: &Scenario, g: &FleetGroup, first: u64) -> Group {
 fn campaign_plan(
     i: usize,
     c: &Campaign,
-    server: &mut Server,
+    server: &mut Tenants,
     sidekick: &mut ConstrainedGateway,
 ) -> CampaignPlan {
     let at = Time(c.at.0.as_millis());

@@ -15,6 +15,7 @@ mod mgmt;
 mod multi;
 mod polling;
 mod root;
+mod tenancy;
 mod window;
 
 /// The rows of `docs/conformance/hawkbit-ddi.md` and the tests of this

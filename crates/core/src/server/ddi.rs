@@ -187,12 +187,12 @@ fn authenticated(config: &ServerConfig, req: &Request, target: Option<&Target>) 
     }
 }
 
-/// The percent-decoded controller id of a DDI request path
+/// The percent-decoded tenant and controller id of a DDI request path
 /// (`/{tenant}/controller/v1/{controllerId}/...`), read as [`dispatch`] reads it.
-pub(super) fn controller_id(req: &Request) -> Option<String> {
+pub(super) fn tenant_and_controller(req: &Request) -> Option<(String, String)> {
     let path = req.path();
     let mut segments = path.strip_prefix('/').unwrap_or(path).split('/');
-    let (_tenant, controller, v1, cid) = (
+    let (tenant, controller, v1, cid) = (
         segments.next()?,
         segments.next()?,
         segments.next()?,
@@ -201,7 +201,12 @@ pub(super) fn controller_id(req: &Request) -> Option<String> {
     if controller != "controller" || v1 != "v1" || cid.is_empty() {
         return None;
     }
-    percent_decode(cid)
+    Some((percent_decode(tenant)?, percent_decode(cid)?))
+}
+
+/// The percent-decoded controller id of a DDI request path.
+pub(super) fn controller_id(req: &Request) -> Option<String> {
+    tenant_and_controller(req).map(|(_, cid)| cid)
 }
 
 /// `GET {base}`: registers unknown controllers, cancels lapsed actions and

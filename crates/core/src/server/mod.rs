@@ -36,6 +36,7 @@
 //!   distribution sets, assignments, actions and rollouts.
 //!
 //! - `confirmation.rs`: the confirmation flow (`confirmationBase`, auto-confirm).
+//! - `tenancy.rs`: several tenants behind one origin ([`Tenants`], one `Server` each).
 //!
 //! Deliberate simplification (documented where it lives):
 //! `Last-Modified` of a download is its software module's creation time
@@ -80,6 +81,8 @@ mod respond;
 pub mod schedule;
 pub use schedule::MaintenanceSchedule;
 mod state;
+pub mod tenancy;
+pub use tenancy::Tenants;
 
 #[cfg(test)]
 mod test_support;

@@ -53,7 +53,7 @@ impl DeviceClient for DdiClient {
     ) -> ClientEnv<'a> {
         ClientEnv {
             base_url: env.base_url,
-            tenant: env.tenant,
+            tenant: group.tenant_or(env.tenant),
             controller_id: id,
             authorization: group.authorization(number, env.authorization),
             catalog: env.setup.server.catalog(),

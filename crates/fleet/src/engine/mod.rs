@@ -73,7 +73,7 @@ fn embedded_env(setup: &Setup) -> Env<'_> {
     Env {
         setup,
         base_url: EMBEDDED_ORIGIN,
-        tenant: &setup.server.config().tenant,
+        tenant: &setup.server.default_tenant().config().tenant,
         authorization: setup.authorization.as_deref(),
     }
 }
@@ -125,12 +125,14 @@ impl Engine {
         let mut setup = Setup::new(scenario);
         let include = |n| selection.includes(n);
         let Fleet { devices, ledger } = Fleet::new(scenario, &setup, include, |_| None, 0);
+        let default = setup.server.default_tenant().config().tenant.clone();
         for d in devices.iter().filter(|d| d.is_ddi()) {
-            let token = setup.groups[usize::from(d.group)].target_token(d.number);
-            let token = token.map(str::to_string);
+            let group = &setup.groups[usize::from(d.group)];
+            let token = group.target_token(d.number).map(str::to_string);
+            let tenant = group.tenant_or(&default).to_string();
             setup
                 .server
-                .register_target(&d.controller_id, d.number, token);
+                .register_target(&tenant, &d.controller_id, d.number, token);
         }
         let end = Time(scenario.duration.0.as_millis());
         let mut queue = Queue::default();

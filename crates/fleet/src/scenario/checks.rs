@@ -37,7 +37,23 @@ fn validate_server(server: &ServerSpec) -> Checked {
                 .into(),
         ));
     }
+    if !is_tenant_name(&server.tenant) {
+        return Err((at("tenant"), TENANT_EXPECTED.into()));
+    }
     Ok(())
+}
+
+/// What a tenant name must be, as a located error says it.
+const TENANT_EXPECTED: &str =
+    "expected a tenant name: 1 to 40 ASCII letters, digits, `-`, `_` or `.` (it is a URL path segment)";
+
+/// True for a tenant name fleetsim accepts: a URL path segment that needs no
+/// escaping, at most 40 characters (hawkBit's tenant column).
+pub fn is_tenant_name(name: &str) -> bool {
+    (1..=40).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 /// Most fleet-state samples a run takes (`sample_every`; by default 200):
@@ -119,6 +135,10 @@ fn validate_group(i: usize, g: &FleetGroup) -> Checked {
     }
     validate_link(i, g)?;
     validate_ddi_only(i, g)?;
+    if g.tenant.as_deref().is_some_and(|t| !is_tenant_name(t)) {
+        let at = vec![key("fleet"), PathSeg::Index(i), key("tenant")];
+        return Err((at, TENANT_EXPECTED.into()));
+    }
     let otau = |k: &str| vec![key("fleet"), Index(i), key("otau"), key(k)];
     let long_poll = g.otau.long_poll.0.as_millis();
     if long_poll == 0 || long_poll > fleetsim_core::protocol::otau::wire::MAX_REQUEST_TIMEOUT_MS {
@@ -163,6 +183,7 @@ fn validate_ddi_only(i: usize, g: &FleetGroup) -> Checked {
         ("encoding", !g.encoding.is_json()),
         ("consent", !g.consent.is_ignore()),
         ("auth", g.auth != super::DeviceAuth::Gateway),
+        ("tenant", g.tenant.is_some()),
     ];
     match set.iter().find(|(_, on)| *on) {
         Some((name, _)) => Err((

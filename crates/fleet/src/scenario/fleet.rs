@@ -124,9 +124,19 @@ pub struct FleetGroup {
     /// How DDI devices authenticate (ddi.md §2).
     #[serde(default)]
     pub auth: DeviceAuth,
+    /// DDI tenant of the group's devices (`/{tenant}/controller/v1/...`);
+    /// default `server.tenant`. Groups may name different tenants: the
+    /// embedded server then hosts each, as a multi-tenant hawkBit does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 impl FleetGroup {
+    /// The group's DDI tenant: its own, else the server's default.
+    pub fn tenant_or<'a>(&'a self, default: &'a str) -> &'a str {
+        self.tenant.as_deref().unwrap_or(default)
+    }
+
     /// The controller-id prefix: `id_prefix`, or the kind's name and `-`.
     pub fn prefix(&self) -> String {
         self.id_prefix

@@ -345,3 +345,24 @@ fn ddi_only_settings_on_other_protocols_are_located_errors() {
     assert!(err(&otau("auth: target_token")).contains("`auth` only on DDI groups"));
     assert!(load_str("s.yaml", &otau("auth: gateway")).is_ok());
 }
+
+#[test]
+fn tenant_names_are_checked_and_ddi_only() {
+    let group = |extra: &str| {
+        format!("name: t\nduration: 1h\nfleet:\n  - {{ kind: always_on, count: 1, {extra} }}\n")
+    };
+    assert!(load_str("s.yaml", &group("tenant: ACME_2.eu-1")).is_ok());
+    let e = err(&group("tenant: 'a/b'"));
+    assert!(e.starts_with("s.yaml:4:"), "{e}");
+    assert!(e.contains("expected a tenant name"), "{e}");
+    assert!(err(&group("tenant: ''")).contains("expected a tenant name"));
+    let long = format!("tenant: {}", "T".repeat(41));
+    assert!(err(&group(&long)).contains("expected a tenant name"));
+    let e = err(&group("protocol: otau, tenant: ACME"));
+    assert!(e.contains("`tenant` only on DDI groups"), "{e}");
+    let e = err("name: t\nduration: 1h\nserver: { tenant: 'x y' }\nfleet:\n  - { kind: always_on, count: 1 }\n");
+    assert!(
+        e.starts_with("s.yaml:3:") && e.contains("expected a tenant name"),
+        "{e}"
+    );
+}

@@ -15,6 +15,7 @@ use super::limits::body_limit;
 use super::serve_body::{Abort, ServeBody};
 use super::{long_poll, otau};
 use fleetsim_core::message::{Body, Headers, Method, Request, Response};
+use fleetsim_core::server::MgmtCredentials;
 
 /// True for the routes behind the Management API's Basic credentials.
 fn is_admin(req: &Request) -> bool {
@@ -46,7 +47,9 @@ pub(super) async fn answer<B: Send>(
     // Credentials come from the headers: a request without them is
     // answered (401, by the core) without its body, which is skipped when
     // small and left unread (the connection closed) otherwise.
-    let unread = is_admin(&request) && !ep.credentials.accept(&request) && !body.is_end_stream();
+    let known = |c: &MgmtCredentials| c.accept(&request);
+    let authenticated = known(&ep.credentials) || ep.tenant_users.iter().any(known);
+    let unread = is_admin(&request) && !authenticated && !body.is_end_stream();
     // Held until the request is answered: the body's share of the budget.
     let mut _permit = None;
     let mut close = false;

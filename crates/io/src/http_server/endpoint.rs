@@ -56,6 +56,9 @@ pub(super) struct Endpoint {
     /// Basic credentials of the Management API and the OTAU admin routes,
     /// checked from the headers before a body is read.
     pub(super) credentials: MgmtCredentials,
+    /// The Management API users of the other tenants (also let in before
+    /// their bodies are read; the core routes them to their tenant).
+    pub(super) tenant_users: Vec<MgmtCredentials>,
     pub(super) limits: ServeLimits,
     /// Bytes of request bodies that may be held at once (`limits.max_body_memory`).
     pub(super) body_budget: Arc<Semaphore>,

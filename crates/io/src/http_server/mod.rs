@@ -388,6 +388,8 @@ pub async fn start_with_credentials(
     opts.limits.check()?;
     let tls = opts.tls.as_ref().map(tls::acceptor).transpose()?;
     let mut state = State::new(opts.scenario.as_ref(), mgmt.clone());
+    state.log_tenants();
+    let tenant_users = state.tenant_users();
     let bind_error = |source| ServeError::Bind {
         addr: opts.listen,
         source,
@@ -424,6 +426,7 @@ pub async fn start_with_credentials(
         local_addr,
         stopped: stopped.clone(),
         credentials: mgmt,
+        tenant_users,
         limits: opts.limits.clone(),
         body_budget: body_budget.clone(),
     });

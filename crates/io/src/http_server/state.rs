@@ -13,7 +13,9 @@ use super::otau::{self, Routed};
 use fleetsim_core::message::{Request, Response};
 use fleetsim_core::server::constrained::{self, ConstrainedGateway, SidekickConfig, SidekickEvent};
 use fleetsim_core::server::otau::OtauServer;
-use fleetsim_core::server::{self, IndexGroup, MgmtCredentials, Server, ServerConfig, ServerEvent};
+use fleetsim_core::server::{
+    self, IndexGroup, MgmtCredentials, Server, ServerConfig, ServerEvent, Tenants,
+};
 use fleetsim_core::time::Time;
 use fleetsim_fleet::director::{self as campaigns, Director, Effect, Stage, Target};
 use fleetsim_fleet::scenario::{Protocol, Scenario};
@@ -54,7 +56,8 @@ pub(super) const DEFAULT_OTAU_DEVICES: u64 = 10_000;
 
 /// The server core plus what the real-time server adds around it.
 pub(super) struct State {
-    server: Server,
+    /// The DDI and Management API core, one per tenant.
+    server: Tenants,
     /// The OTAU core: devices `0..n` of the scenario (n = its device count).
     otau: OtauServer,
     /// The sidekick, gateway and CDN of constrained devices (`/cpg/`, `/cdn/`, `/cache/`).
@@ -107,8 +110,8 @@ impl State {
             poll_interval: config.polling_sleep,
             key_seed: 0,
         });
-        let mut server = Server::new(config);
-        server.set_mgmt_credentials(credentials.clone());
+        let mut server = Tenants::new(Server::new(config));
+        server.set_mgmt_credentials(&credentials);
         State {
             server,
             otau,
@@ -141,7 +144,7 @@ impl State {
             sidekick,
             ..
         } = Setup::new(scenario);
-        server.set_mgmt_credentials(credentials.clone());
+        server.set_mgmt_credentials(&credentials);
         // Hash the scenario's artifacts before listening, not under the
         // lock of the first request that reads them.
         server.catalog().hash_all();
@@ -227,6 +230,20 @@ impl State {
         }
         self.drain_events();
         Some(resp)
+    }
+
+    /// Logs the tenants a scenario's fleet spans beyond the default one,
+    /// with the Management API user each answers to.
+    pub(super) fn log_tenants(&self) {
+        for t in self.server.iter().skip(1) {
+            let tenant = &t.config().tenant;
+            tracing::info!(%tenant, mgmt_user = %tenant, "tenant hosted (DDI under /{tenant}/controller/v1/; Management API user named as the tenant, same password)");
+        }
+    }
+
+    /// The Management API users of the tenants beyond the default one.
+    pub(super) fn tenant_users(&self) -> Vec<MgmtCredentials> {
+        self.server.mgmt_users().split_off(1)
     }
 
     /// Signs the gateway's URLs for `origin` (the bound address), in Unix

@@ -502,7 +502,9 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
 
 /// One root poll before the fleet starts, so that a wrong address, TLS
 /// trouble, refused credentials or a non-DDI server are reported at once
-/// (for a fleet without DDI devices: only that the target answers).
+/// (for a fleet without DDI devices: only that the target answers). A fleet
+/// spanning several tenants polls once in each, with the first device of
+/// each: every tenant's credentials are checked.
 async fn preflight(
     http: &Http,
     base: &str,
@@ -510,13 +512,35 @@ async fn preflight(
     setup: &Setup,
     authorization: Option<&str>,
 ) -> Result<(), RuntimeError> {
-    // The first DDI device polls, with its own credentials.
-    let first_ddi = setup
+    let ddi = setup
         .groups
         .iter()
-        .find(|g| g.count > 0 && g.protocol == Protocol::Ddi);
-    let number = first_ddi.map_or(0, |g| g.first);
-    let authorization = first_ddi.map_or(authorization, |g| g.authorization(number, authorization));
+        .filter(|g| g.count > 0 && g.protocol == Protocol::Ddi);
+    let mut seen: Vec<&str> = Vec::new();
+    for g in ddi {
+        let in_tenant = g.tenant_or(tenant);
+        if !seen.contains(&in_tenant) {
+            seen.push(in_tenant);
+            let auth = g.authorization(g.first, authorization);
+            preflight_one(http, base, in_tenant, setup, Some((g.first, auth))).await?;
+        }
+    }
+    if seen.is_empty() {
+        preflight_one(http, base, tenant, setup, None).await?;
+    }
+    Ok(())
+}
+
+/// The root poll of [`preflight`] by device `number` with its
+/// `Authorization` (`None`: a fleet without DDI devices, device 0).
+async fn preflight_one(
+    http: &Http,
+    base: &str,
+    tenant: &str,
+    setup: &Setup,
+    device: Option<(u64, Option<&str>)>,
+) -> Result<(), RuntimeError> {
+    let (number, authorization) = device.unwrap_or((0, None));
     let id = setup.controller_id(number);
     let url = format!("{base}/{tenant}/controller/v1/{id}");
     let mut req = Request::new(Method::Get, url.clone());
@@ -528,7 +552,7 @@ async fn preflight(
     let shown = format!("{base}/{tenant}/controller/v1/…");
     // A fleet of OTAU or CPG devices only talks to its own kind of server,
     // which need not know DDI: any HTTP answer shows the target is there.
-    let ddi = first_ddi.is_some();
+    let ddi = device.is_some();
     match http.execute(0, req, Injected::default()).await {
         Delivery::Complete(_) if !ddi => Ok(()),
         Delivery::Broken(e, _) => Err(RuntimeError::Unreachable {
