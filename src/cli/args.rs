@@ -238,6 +238,11 @@ pub(crate) struct ServeArgs {
     /// Credentials of the hawkBit Management API under `/rest/v1` (Basic auth).
     #[command(flatten)]
     pub(crate) mgmt: MgmtLogin,
+    /// Host this DDI tenant too (repeatable), beside DEFAULT (or the
+    /// scenario's `server.tenant`) and the tenants its fleet names. Its
+    /// Management API user is named as the tenant, with the same password.
+    #[arg(long = "tenant", value_name = "TENANT")]
+    pub(crate) tenant: Vec<String>,
     /// Connections open at once; when all are taken, new ones wait in the
     /// listen backlog while the quietest open one (idle ≥ 1 s) is closed.
     /// Lowered to the open-file limit (raised to its hard limit) minus 256.

@@ -45,6 +45,7 @@ pub(crate) fn serve_command(a: ServeArgs) -> Exit {
             max_body_memory: usize::try_from(a.max_body_memory).unwrap_or(usize::MAX),
             ..Default::default()
         },
+        tenants: a.tenant.clone(),
     };
     init_logging();
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -58,9 +59,12 @@ pub(crate) fn serve_command(a: ServeArgs) -> Exit {
         opts, mgmt,
     )) {
         Ok(()) => Exit::Pass,
-        Err(e @ (ServeError::Tls { .. } | ServeError::TimeScale(_) | ServeError::Limit { .. })) => {
-            Exit::BadInput(e.to_string())
-        }
+        Err(
+            e @ (ServeError::Tls { .. }
+            | ServeError::TimeScale(_)
+            | ServeError::Tenant(_)
+            | ServeError::Limit { .. }),
+        ) => Exit::BadInput(e.to_string()),
         Err(e) => Exit::Infrastructure(e.into()),
     }
 }

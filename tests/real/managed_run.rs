@@ -76,6 +76,17 @@ struct Managed {
 /// Starts `serve` empty, runs `scenario` (written to `dir`) against it with
 /// `--manage hawkbit` and `extra` arguments, and stops the server.
 fn run_managed(dir: &std::path::Path, scenario: &str, extra: &[&str]) -> Managed {
+    run_managed_in(dir, scenario, extra, &[])
+}
+
+/// [`run_managed`] with `serve` hosting `tenants` beside DEFAULT (`--tenant`).
+fn run_managed_in(
+    dir: &std::path::Path,
+    scenario: &str,
+    extra: &[&str],
+    tenants: &[&str],
+) -> Managed {
+    let tenants: Vec<String> = tenants.iter().map(|t| t.to_string()).collect();
     let path = dir.join("managed.yaml");
     std::fs::write(&path, scenario).expect("scenario");
     let out_dir = dir.join("report");
@@ -96,6 +107,7 @@ fn run_managed(dir: &std::path::Path, scenario: &str, extra: &[&str]) -> Managed
                     tls: None,
                     time_scale: TIME_SCALE,
                     mqtt: Default::default(),
+                    tenants,
                     ..Default::default()
                 },
                 MgmtCredentials {
@@ -138,15 +150,20 @@ fn run_managed(dir: &std::path::Path, scenario: &str, extra: &[&str]) -> Managed
 
 /// Every device updated, as the server recorded it.
 fn assert_all_updated(m: &Managed) {
+    assert_updated(m, DEVICES);
+}
+
+/// `devices` devices updated, as the server recorded them.
+fn assert_updated(m: &Managed, devices: u64) {
     let report: serde_json::Value = serde_json::from_str(&m.report_text).expect("json");
     let mgmt = &report["management"];
     assert_eq!(mgmt["api"], "hawkbit");
     assert_eq!(mgmt["errors"], serde_json::json!([]));
     let c = &mgmt["campaigns"][0];
     assert_eq!(c["name"], "fw-3.1");
-    assert_eq!(c["targets"], DEVICES);
-    assert_eq!(c["recorded"]["updated"], DEVICES, "{c}");
-    assert_eq!(report["counters"]["updates_succeeded"], DEVICES);
+    assert_eq!(c["targets"], devices);
+    assert_eq!(c["recorded"]["updated"], devices, "{c}");
+    assert_eq!(report["counters"]["updates_succeeded"], devices);
     assert!(
         m.stdout.contains("server (hawkbit) recorded"),
         "{}",
@@ -189,5 +206,39 @@ fn managed_target_tokens_authenticate_each_device_and_stay_hidden() {
     std::fs::write(dir.join("tokens.txt"), lines.join("\n")).expect("token file");
     let m = run_managed(&dir, TOKEN_SCENARIO, &[]);
     assert_hidden(&m, &[PASSWORD, "never-shown"]);
+    assert_all_updated(&m);
+}
+
+/// A fleet in two tenants, target tokens in both: `--manage` logs in once
+/// per tenant (ACME as its own user), provisions each tenant's devices there
+/// and assigns the campaign in each; the report adds both tenants up.
+const TENANT_SCENARIO: &str = "\
+name: managed-tenants
+seed: 7
+duration: 12m
+server:
+  polling: 1m
+fleet:
+  - { kind: always_on, count: 20, id_prefix: home-, auth: target_token }
+  - { kind: always_on, count: 20, id_prefix: acme-, auth: target_token, tenant: ACME }
+campaigns:
+  - name: fw-3.1
+    at: 2m
+    version: 3.1.0
+    artifacts: [ { name: fw-3.1.bin, size: 200KiB } ]
+    type: forced
+load:
+  time_scale: 60
+expect:
+  violations: none
+  converged: { fraction: 1.0, within: 8m }
+";
+
+#[test]
+fn managed_fleet_spanning_two_tenants_is_provisioned_and_updated_in_each() {
+    let dir = std::env::temp_dir().join(format!("fleetsim-managed-tn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let m = run_managed_in(&dir, TENANT_SCENARIO, &[], &["ACME"]);
+    assert_hidden(&m, &[PASSWORD]);
     assert_all_updated(&m);
 }

@@ -494,6 +494,15 @@ async fn start_errors_name_the_flag() {
     .err()
     .expect("zero time scale");
     assert!(err.to_string().starts_with("--time-scale"), "{err}");
+    let err = start(ServeOptions {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        tenants: vec!["ACME".into(), "a/b".into()],
+        ..ServeOptions::default()
+    })
+    .await
+    .err()
+    .expect("a tenant name with a slash");
+    assert!(err.to_string().starts_with("--tenant \"a/b\""), "{err}");
     bounded("shutdown", taken.shutdown()).await;
 }
 

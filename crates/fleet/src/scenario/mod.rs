@@ -43,7 +43,7 @@ use std::fmt;
 use std::path::Path;
 
 pub use capacity::Capacity;
-pub use checks::{is_report_dir_name, validate, MAX_NAME_LEN, MAX_SAMPLES};
+pub use checks::{is_report_dir_name, is_tenant_name, validate, MAX_NAME_LEN, MAX_SAMPLES};
 pub use locate::{format_path, locate, PathSeg};
 pub use model::*;
 pub use units::{Duration, Fraction, Size};

@@ -137,6 +137,10 @@ pub struct ServeOptions {
     pub mqtt: ServeMqtt,
     /// Connection, timeout and body limits (`--max-connections`, ...).
     pub limits: ServeLimits,
+    /// Tenants hosted beside the default one and those a scenario's fleet
+    /// names (`--tenant`); each answers DDI under `/{tenant}/controller/v1/`
+    /// and the Management API to a user named as the tenant.
+    pub tenants: Vec<String>,
 }
 
 impl Default for ServeOptions {
@@ -148,6 +152,7 @@ impl Default for ServeOptions {
             time_scale: 1.0,
             mqtt: ServeMqtt::Auto,
             limits: ServeLimits::default(),
+            tenants: Vec::new(),
         }
     }
 }
@@ -209,6 +214,11 @@ pub enum ServeError {
     /// The time scale is not a positive finite number.
     #[error("--time-scale: expected a positive number such as 1 or 1000, found {0}")]
     TimeScale(f64),
+    /// A `--tenant` is no tenant name.
+    #[error(
+        "--tenant {0:?}: expected a tenant name: 1 to 40 ASCII letters, digits, `-`, `_` or `.`"
+    )]
+    Tenant(String),
     /// The embedded broker did not start or the bridge could not connect.
     #[error("mqtt {addr}: {source}")]
     Mqtt {
@@ -388,6 +398,9 @@ pub async fn start_with_credentials(
     opts.limits.check()?;
     let tls = opts.tls.as_ref().map(tls::acceptor).transpose()?;
     let mut state = State::new(opts.scenario.as_ref(), mgmt.clone());
+    if let Some(bad) = state.host_tenants(&opts.tenants) {
+        return Err(ServeError::Tenant(bad));
+    }
     state.log_tenants();
     let tenant_users = state.tenant_users();
     let bind_error = |source| ServeError::Bind {

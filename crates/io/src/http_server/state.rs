@@ -18,7 +18,7 @@ use fleetsim_core::server::{
 };
 use fleetsim_core::time::Time;
 use fleetsim_fleet::director::{self as campaigns, Director, Effect, Stage, Target};
-use fleetsim_fleet::scenario::{Protocol, Scenario};
+use fleetsim_fleet::scenario::{is_tenant_name, Protocol, Scenario};
 use fleetsim_fleet::setup::{answer_sidekick, CampaignPlan, Group, Setup, EMBEDDED_ORIGIN};
 
 /// Scenario time of a real-time server: real time since start × `scale`.
@@ -230,6 +230,26 @@ impl State {
         }
         self.drain_events();
         Some(resp)
+    }
+
+    /// Hosts `names` as further tenants (a name already hosted is kept as
+    /// it is), with the default tenant's initial settings; the first name
+    /// that is no tenant name, if any.
+    pub(super) fn host_tenants(&mut self, names: &[String]) -> Option<String> {
+        if let Some(bad) = names.iter().find(|n| !is_tenant_name(n)) {
+            return Some(bad.clone());
+        }
+        let base = self.server.default_tenant().config().clone();
+        for name in names {
+            let config = ServerConfig {
+                tenant: name.clone(),
+                target_token_auth: false,
+                ..base.clone()
+            };
+            self.server.add(Server::new(config));
+        }
+        self.server.set_mgmt_credentials(&self.credentials);
+        None
     }
 
     /// Logs the tenants a scenario's fleet spans beyond the default one,

@@ -107,6 +107,66 @@ impl Clock {
     }
 }
 
+/// `orders` with only the targets in tenant `tenant` (a group without its
+/// own tenant is in the run's `default`): what that tenant's manager carries out.
+pub fn orders_in(orders: &[Order], setup: &Setup, default: &str, tenant: &str) -> Vec<Order> {
+    let ours: std::collections::BTreeSet<String> = setup
+        .groups
+        .iter()
+        .filter(|g| g.tenant_or(default) == tenant)
+        .flat_map(|g| (g.first..g.first + g.count).map(|n| setup.controller_id(n)))
+        .collect();
+    orders
+        .iter()
+        .map(|o| Order {
+            targets: o
+                .targets
+                .iter()
+                .filter(|t| ours.contains(*t))
+                .cloned()
+                .collect(),
+            ..o.clone()
+        })
+        .collect()
+}
+
+/// One log from the logs of the tenants' conductors: per campaign, targets
+/// and recorded states add up and the earliest start and cancel count;
+/// errors keep their order, named by tenant when there are several.
+pub fn merge(logs: Vec<(String, ManagementLog)>, name_tenants: bool) -> Option<ManagementLog> {
+    let mut logs = logs.into_iter();
+    let (first_tenant, mut merged) = logs.next()?;
+    let named = |tenant: &str, e: String| match name_tenants {
+        true => format!("tenant {tenant}: {e}"),
+        false => e,
+    };
+    merged.errors = std::mem::take(&mut merged.errors)
+        .into_iter()
+        .map(|e| named(&first_tenant, e))
+        .collect();
+    for (tenant, log) in logs {
+        for (into, c) in merged.campaigns.iter_mut().zip(log.campaigns) {
+            into.targets += c.targets;
+            into.started_at_ms = min_some(into.started_at_ms, c.started_at_ms);
+            into.canceled_at_ms = min_some(into.canceled_at_ms, c.canceled_at_ms);
+            for (state, n) in c.recorded {
+                *into.recorded.entry(state).or_insert(0) += n;
+            }
+        }
+        merged
+            .errors
+            .extend(log.errors.into_iter().map(|e| named(&tenant, e)));
+    }
+    Some(merged)
+}
+
+fn min_some(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Carries out `orders` on `manager` at the scenario times of `steps` until
 /// `stop` turns true, then reads back what the server recorded.
 pub async fn conduct(

@@ -341,14 +341,21 @@ impl Reach {
     }
 }
 
+/// One connected management API per tenant the fleet spans, the run's own first.
+type Managers = Vec<(String, crate::management::Manager)>;
+
 /// Connects to the management API and prepares the server for the fleet,
-/// when the run creates the scenario's campaigns itself.
+/// when the run creates the scenario's campaigns itself: once per tenant the
+/// fleet spans, each with that tenant's devices. The run's own tenant logs
+/// in as `--mgmt-user`; another tenant `T` as the user `T` with the same
+/// password (the user `fleetsim serve` binds to `T`; on hawkBit,
+/// `hawkbit.security.user.T.tenant=T`).
 async fn prepare_manager(
     scenario: &Scenario,
     opts: &RealOptions,
     setup: &Setup,
     reach: &Reach,
-) -> Result<Option<(crate::management::Manager, crate::management::ServerApi)>, RuntimeError> {
+) -> Result<Option<(Managers, crate::management::ServerApi)>, RuntimeError> {
     let Some(cfg) = opts
         .manager
         .as_ref()
@@ -356,25 +363,55 @@ async fn prepare_manager(
     else {
         return Ok(None);
     };
-    let mut m = crate::management::Manager::connect(cfg).await?;
-    m.prepare(&crate::management::FleetInfo {
-        tenant: reach.tenant.clone(),
-        controller_ids: (0..setup.device_count())
-            .map(|n| setup.controller_id(n))
-            .collect(),
-        polling: scenario.server.polling.0,
-        gateway_token: reach.token.clone().map(crate::management::Secret::new),
-        target_tokens: setup
-            .groups
-            .iter()
-            .flat_map(|g| {
-                (g.first..g.first + g.count)
-                    .map(move |n| g.target_token(n).map(crate::management::Secret::new))
-            })
-            .collect(),
-    })
-    .await?;
-    Ok(Some((m, cfg.api)))
+    let tenants = fleet_tenants(setup, &reach.tenant);
+    if tenants.len() > 1 && cfg.api != crate::management::ServerApi::Hawkbit {
+        return Err(RuntimeError::Unsupported(format!(
+            "--manage {}: the fleet spans tenants {} and {} has no tenants; use one tenant",
+            cfg.api.as_str(),
+            tenants.join(", "),
+            cfg.api.as_str()
+        )));
+    }
+    let mut managers = Vec::new();
+    for (i, tenant) in tenants.into_iter().enumerate() {
+        let mut cfg = cfg.clone();
+        if i > 0 {
+            cfg.user = tenant.clone();
+        }
+        let in_tenant = |g: &fleetsim_fleet::setup::Group| g.tenant_or(&reach.tenant) == tenant;
+        let devices = || {
+            setup
+                .groups
+                .iter()
+                .filter(|g| in_tenant(g))
+                .flat_map(|g| (g.first..g.first + g.count).map(move |n| (g, n)))
+        };
+        let fleet = crate::management::FleetInfo {
+            tenant: tenant.clone(),
+            controller_ids: devices().map(|(_, n)| setup.controller_id(n)).collect(),
+            polling: scenario.server.polling.0,
+            gateway_token: reach.token.clone().map(crate::management::Secret::new),
+            target_tokens: devices()
+                .map(|(g, n)| g.target_token(n).map(crate::management::Secret::new))
+                .collect(),
+        };
+        let mut m = crate::management::Manager::connect(&cfg).await?;
+        m.prepare(&fleet).await?;
+        managers.push((tenant, m));
+    }
+    Ok(Some((managers, cfg.api)))
+}
+
+/// The tenants the fleet's groups name, the run's `default` first.
+fn fleet_tenants(setup: &Setup, default: &str) -> Vec<String> {
+    let mut tenants = vec![default.to_string()];
+    for g in &setup.groups {
+        let t = g.tenant_or(default);
+        if !tenants.iter().any(|known| known == t) {
+            tenants.push(t.to_string());
+        }
+    }
+    tenants
 }
 
 /// Every device of the scenario, arriving open-loop (with an optional
@@ -468,6 +505,7 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
         }
         _ => (fleet.devices.iter().map(|_| None).collect(), Vec::new()),
     };
+    let reach_tenant = reach.tenant.clone();
     let mut driver = Driver::new(scenario, setup, reach, fleet, links, scale);
     if let Some(live) = &opts.live {
         let feed = live::LiveFeed::new(live.clone(), &driver.setup, &driver.devices);
@@ -476,26 +514,38 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
     let sample_every = fleetsim_fleet::fleet::sample_interval(scenario);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     driver.started = Instant::now();
-    let conductor = manager.map(|(m, api)| {
+    let conductors = manager.map(|(managers, api)| {
         let orders = managed_campaigns::orders(scenario, &driver.setup, scale);
         let steps = fleetsim_fleet::director::schedule(&driver.setup.campaigns);
         let clock = (driver.started, scale);
-        tokio::spawn(managed_campaigns::conduct(
-            m,
-            api.as_str(),
-            orders,
-            steps,
-            clock,
-            stopped,
-        ))
+        let tenants = managers.len();
+        let tasks = managers.into_iter().map(|(tenant, m)| {
+            let own = managed_campaigns::orders_in(&orders, &driver.setup, &reach_tenant, &tenant);
+            let task = tokio::spawn(managed_campaigns::conduct(
+                m,
+                api.as_str(),
+                own,
+                steps.clone(),
+                clock,
+                stopped.clone(),
+            ));
+            (tenant, task)
+        });
+        (tenants, tasks.collect::<Vec<_>>())
     });
     let mut result = driver.run(sample_every, tx, rx).await;
     for f in forwarders {
         f.abort();
     }
     let _ = stop.send(true);
-    if let Some(task) = conductor {
-        result.management = task.await.ok();
+    if let Some((tenants, tasks)) = conductors {
+        let mut logs = Vec::new();
+        for (tenant, task) in tasks {
+            if let Ok(log) = task.await {
+                logs.push((tenant, log));
+            }
+        }
+        result.management = managed_campaigns::merge(logs, tenants > 1);
     }
     Ok(result)
 }
