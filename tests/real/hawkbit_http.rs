@@ -210,6 +210,26 @@ Content-Type: application/octet-stream\r\n\r\n"
     (sm, ds[0]["id"].as_u64().expect("set id"))
 }
 
+/// `POST /targets` creating `cid`, expecting 201 (or 409 when `existing_ok`
+/// and it exists already); the answer (the created targets).
+pub(crate) async fn create_target(c: &mut Client, cid: &str, existing_ok: bool) -> Value {
+    let body = json!([{ "controllerId": cid }]);
+    let (st, out) = c.mgmt(Method::POST, "/targets", Some(body)).await;
+    let conflict = existing_ok && st == StatusCode::CONFLICT;
+    assert!(st == StatusCode::CREATED || conflict, "{st}: {out}");
+    out
+}
+
+/// `POST /distributionsets/{ds}/assignedTargets` with `assignments` (each
+/// `{ "id": cid, "type": … }`), expecting 200; the answer (`assigned`,
+/// `assignedActions`).
+pub(crate) async fn assign_set(c: &mut Client, ds: u64, assignments: Value) -> Value {
+    let path = format!("/distributionsets/{ds}/assignedTargets");
+    let (st, out) = c.mgmt(Method::POST, &path, Some(assignments)).await;
+    assert_eq!(st, StatusCode::OK, "{out}");
+    out
+}
+
 /// A started server and a client whose tenant accepts the gateway token `gw-key`.
 pub(crate) async fn serve_with_gateway_token() -> (Running, Client) {
     let server = serve().await;

@@ -6,7 +6,9 @@
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::hawkbit_http::{closed, module_and_set, path_of, serve_with_gateway_token, Client};
+use crate::hawkbit_http::{
+    assign_set, closed, create_target, module_and_set, path_of, serve_with_gateway_token, Client,
+};
 use fleetsim::http_server::Running;
 
 fn base(cid: &str) -> String {
@@ -31,22 +33,13 @@ async fn assigned(flow: bool, cid: &str, extra: Value) -> (Running, Client, u64)
     if flow {
         set_flow(&mut c, true).await;
     }
-    let (st, body) = c
-        .mgmt(
-            Method::POST,
-            "/targets",
-            Some(json!([{ "controllerId": cid }])),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{body}");
+    create_target(&mut c, cid, false).await;
     let (_, ds) = module_and_set(&mut c, "1.0", b"firmware bytes").await;
     let mut one = json!({ "id": cid, "type": "forced" });
     if let (Some(o), Some(e)) = (one.as_object_mut(), extra.as_object()) {
         o.extend(e.clone());
     }
-    let path = format!("/distributionsets/{ds}/assignedTargets");
-    let (st, body) = c.mgmt(Method::POST, &path, Some(json!([one]))).await;
-    assert_eq!(st, StatusCode::OK, "{body}");
+    let body = assign_set(&mut c, ds, json!([one])).await;
     let action = body["assignedActions"][0]["id"]
         .as_u64()
         .expect("action id");

@@ -10,7 +10,8 @@ use http::{Method, StatusCode};
 use serde_json::json;
 
 use crate::hawkbit_http::{
-    bounded, closed, module_and_set, path_of, serve_with_gateway_token, Answer, Client,
+    assign_set, bounded, closed, create_target, module_and_set, path_of, serve_with_gateway_token,
+    Answer, Client,
 };
 
 const SIZE: usize = 5 * 1024;
@@ -32,26 +33,13 @@ fn header<'a>(a: &'a Answer, name: &str) -> Option<&'a str> {
 
 /// A target `cid` and a set with `firmware(version)`; (module id, set id).
 async fn target_and_set(c: &mut Client, cid: &str, version: &str) -> (u64, u64) {
-    let (st, _) = c
-        .mgmt(
-            Method::POST,
-            "/targets",
-            Some(json!([{ "controllerId": cid }])),
-        )
-        .await;
-    assert!(
-        st == StatusCode::CREATED || st == StatusCode::CONFLICT,
-        "{st}"
-    );
+    create_target(c, cid, true).await;
     module_and_set(c, version, &firmware(version)).await
 }
 
 /// Assigns set `ds` to `cid` (forced); the action id.
 async fn assign(c: &mut Client, cid: &str, ds: u64) -> String {
-    let path = format!("/distributionsets/{ds}/assignedTargets");
-    let body = json!([{ "id": cid, "type": "forced" }]);
-    let (st, out) = c.mgmt(Method::POST, &path, Some(body)).await;
-    assert_eq!(st, StatusCode::OK, "{out}");
+    assign_set(c, ds, json!([{ "id": cid, "type": "forced" }])).await;
     let (_, actions) = c
         .mgmt(Method::GET, &format!("/targets/{cid}/actions"), None)
         .await;

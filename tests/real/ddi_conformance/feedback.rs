@@ -5,25 +5,18 @@
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::hawkbit_http::{closed, module_and_set, serve_with_gateway_token, Client};
+use crate::hawkbit_http::{
+    assign_set, closed, create_target, module_and_set, serve_with_gateway_token, Client,
+};
 
 /// Creates target `cid` through the Management API.
 pub(super) async fn target(c: &mut Client, cid: &str) {
-    let (st, body) = c
-        .mgmt(
-            Method::POST,
-            "/targets",
-            Some(json!([{ "controllerId": cid }])),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{body}");
+    create_target(c, cid, false).await;
 }
 
 /// Assigns set `ds` as `assignment` (`{ "id": cid, "type": … }`).
 pub(super) async fn assign(c: &mut Client, ds: u64, assignment: Value) {
-    let path = format!("/distributionsets/{ds}/assignedTargets");
-    let (st, out) = c.mgmt(Method::POST, &path, Some(json!([assignment]))).await;
-    assert_eq!(st, StatusCode::OK, "{out}");
+    let out = assign_set(c, ds, json!([assignment])).await;
     assert_eq!(out["assigned"], 1, "{out}");
 }
 

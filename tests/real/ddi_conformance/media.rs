@@ -8,7 +8,8 @@ use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::hawkbit_http::{
-    closed, module_and_set, path_of, serve_with_gateway_token, Answer, Client, GATEWAY,
+    assign_set, closed, create_target, module_and_set, path_of, serve_with_gateway_token, Answer,
+    Client, GATEWAY,
 };
 
 const CBOR: &str = "application/cbor";
@@ -41,22 +42,9 @@ async fn send_cbor(c: &mut Client, method: Method, path: &str, body: &Value) -> 
 /// Registers `cid`, assigns a fresh set to it (forced) and returns the
 /// path of the deploymentBase link the device is offered, and the module id.
 async fn assigned(c: &mut Client, cid: &str, version: &str) -> (String, u64) {
-    let (st, _) = c
-        .mgmt(
-            Method::POST,
-            "/targets",
-            Some(json!([{ "controllerId": cid }])),
-        )
-        .await;
-    assert!(
-        st == StatusCode::CREATED || st == StatusCode::CONFLICT,
-        "{st}"
-    );
+    create_target(c, cid, true).await;
     let (sm, ds) = module_and_set(c, version, b"cbor firmware bytes").await;
-    let assign = json!([{ "id": cid, "type": "forced" }]);
-    let path = format!("/distributionsets/{ds}/assignedTargets");
-    let (st, out) = c.mgmt(Method::POST, &path, Some(assign)).await;
-    assert_eq!(st, StatusCode::OK, "{out}");
+    assign_set(c, ds, json!([{ "id": cid, "type": "forced" }])).await;
     let root = c.root(cid).await;
     let href = root["_links"]["deploymentBase"]["href"]
         .as_str()

@@ -7,7 +7,7 @@
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::hawkbit_http::{closed, path_of, serve_with_gateway_token, Client};
+use crate::hawkbit_http::{closed, create_target, path_of, serve_with_gateway_token, Client};
 
 /// Creates module `fw-<version>` (type `os`, no artifacts) and set `fw <version>`.
 pub(super) async fn set(c: &mut Client, version: &str, migration: bool) -> u64 {
@@ -281,14 +281,7 @@ async fn autoclose() {
 async fn error_closes() {
     let (_server, mut c) = serve_with_gateway_token().await;
     let cid = "multi-error";
-    let (st, _) = c
-        .mgmt(
-            Method::POST,
-            "/targets",
-            Some(json!([{ "controllerId": cid }])),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED);
+    create_target(&mut c, cid, false).await;
     assert_eq!(update_status(&mut c, cid).await, "unknown");
     let ds = set(&mut c, "1", false).await;
     let a1 = assign(&mut c, cid, ds, "forced").await.expect("a1");

@@ -5,7 +5,9 @@
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::hawkbit_http::{module_and_set, path_of, serve_with_gateway_token, Client};
+use crate::hawkbit_http::{
+    assign_set, create_target, module_and_set, path_of, serve_with_gateway_token, Client,
+};
 
 fn sleep(root: &Value) -> &str {
     root["config"]["polling"]["sleep"].as_str().unwrap_or("")
@@ -111,22 +113,8 @@ async fn metadata_visible() {
     assert_eq!(st, StatusCode::NOT_FOUND);
 
     let assign = json!([{ "id": "dev-md", "type": "forced" }]);
-    let (st, t) = c
-        .mgmt(
-            Method::POST,
-            "/targets",
-            Some(json!([{ "controllerId": "dev-md" }])),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{t}");
-    let (st, out) = c
-        .mgmt(
-            Method::POST,
-            &format!("/distributionsets/{ds}/assignedTargets"),
-            Some(assign),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{out}");
+    create_target(&mut c, "dev-md", false).await;
+    assign_set(&mut c, ds, assign).await;
     let first = first_chunk(&mut c, "dev-md").await;
     assert_eq!(
         first["metadata"],

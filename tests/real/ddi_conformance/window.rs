@@ -14,20 +14,15 @@ use fleetsim::time::civil_from_days;
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::hawkbit_http::{module_and_set, path_of, serve_with_gateway_token, Client};
+use crate::hawkbit_http::{
+    assign_set, create_target, module_and_set, path_of, serve_with_gateway_token, Client,
+};
 
 /// Server time now, in epoch milliseconds: the `createdAt` of a throwaway target.
 async fn server_now(c: &mut Client) -> u64 {
     static CLOCKS: AtomicU64 = AtomicU64::new(0);
     let cid = format!("clock-{}", CLOCKS.fetch_add(1, Ordering::Relaxed));
-    let (st, t) = c
-        .mgmt(
-            Method::POST,
-            "/targets",
-            Some(json!([{ "controllerId": cid }])),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{t}");
+    let t = create_target(c, &cid, false).await;
     t[0]["createdAt"].as_u64().expect("createdAt")
 }
 
@@ -61,24 +56,10 @@ fn cron_at(t: u64) -> String {
 
 /// Assigns `ds` (forced) to `cid` with a maintenance window; the action id.
 async fn assign(c: &mut Client, ds: u64, cid: &str, schedule: &str, duration: &str) -> u64 {
-    let (st, t) = c
-        .mgmt(
-            Method::POST,
-            "/targets",
-            Some(json!([{ "controllerId": cid }])),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{t}");
+    create_target(c, cid, false).await;
     let body = json!([{ "id": cid, "type": "forced", "maintenanceWindow":
         { "schedule": schedule, "duration": duration, "timezone": "+00:00" } }]);
-    let (st, out) = c
-        .mgmt(
-            Method::POST,
-            &format!("/distributionsets/{ds}/assignedTargets"),
-            Some(body),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{out}");
+    let out = assign_set(c, ds, body).await;
     out["assignedActions"][0]["id"].as_u64().expect("action id")
 }
 
