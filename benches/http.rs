@@ -105,6 +105,7 @@ fn main() {
             manager: None,
             mqtt: None,
             live: None,
+            server_events: None,
         };
 
         let (devices, secs, rate) = if full {

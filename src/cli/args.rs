@@ -150,6 +150,12 @@ pub(crate) struct RunArgs {
     pub(crate) mgmt_url: Option<String>,
     #[command(flatten)]
     pub(crate) mgmt: MgmtLogin,
+    /// Read the target's server-side event stream (`fleetsim serve`'s
+    /// `/fleetsim/events`, with --mgmt-user/--mgmt-password) so the oracle
+    /// also checks what needs the server's side; the run takes serve's
+    /// scenario clock. A target without the stream runs without it.
+    #[arg(long, requires = "target")]
+    pub(crate) server_events: bool,
     /// Scenario time runs this many times faster than real time (real-time runs).
     #[arg(long)]
     pub(crate) time_scale: Option<f64>,

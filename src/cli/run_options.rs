@@ -85,11 +85,19 @@ pub fn prepare(
         gateway_token,
         ca_pem,
     };
+    let server_events = match a.server_events {
+        true => {
+            let (user, password) = a.mgmt.resolve()?;
+            Some(fleetsim::http_server::MgmtCredentials { user, password })
+        }
+        false => None,
+    };
     let opts = fleetsim::realtime::RealOptions {
         target,
         manager,
         mqtt: a.mqtt.take(),
         live: None,
+        server_events,
     };
     Ok((s, Some(opts)))
 }

@@ -24,6 +24,7 @@ pub fn options(base_url: &str) -> RealOptions {
         manager: None,
         mqtt: None,
         live: None,
+        server_events: None,
     }
 }
 

@@ -301,6 +301,7 @@ async fn serve_and_run(mqtt: fleetsim::http_server::ServeMqtt) {
         manager: None,
         mqtt: Some(broker.to_string()),
         live: None,
+        server_events: None,
     };
     let run = timeout(
         Duration::from_secs(60),
@@ -337,6 +338,7 @@ async fn run_without_a_broker_for_mqtt_devices_is_refused() {
         manager: None,
         mqtt: None,
         live: None,
+        server_events: None,
     };
     let Err(err) = fleetsim::realtime::run_async(&scenario, &opts).await else {
         panic!("a fleet with otau_mqtt devices and no --mqtt must be refused");
@@ -374,6 +376,7 @@ async fn an_unreachable_broker_is_an_infrastructure_error() {
         manager: None,
         mqtt: Some(closed.to_string()),
         live: None,
+        server_events: None,
     };
     let result = timeout(
         Duration::from_secs(60),

@@ -127,6 +127,7 @@ async fn https_target_with_a_trusted_ca_and_tls_failures_are_reported() {
         manager: None,
         mqtt: None,
         live: None,
+        server_events: None,
     };
     let s = tls_scenario();
     let limit = Duration::from_secs(60);

@@ -13,13 +13,15 @@ use super::body::{self, Read};
 use super::endpoint::Endpoint;
 use super::limits::body_limit;
 use super::serve_body::{Abort, ServeBody};
-use super::{long_poll, otau};
+use super::{events, long_poll, otau};
 use fleetsim_core::message::{Body, Headers, Method, Request, Response};
 use fleetsim_core::server::MgmtCredentials;
 
 /// True for the routes behind the Management API's Basic credentials.
 fn is_admin(req: &Request) -> bool {
-    fleetsim_core::server::is_mgmt_request(req) || req.path().starts_with(otau::ADMIN_PREFIX)
+    fleetsim_core::server::is_mgmt_request(req)
+        || req.path().starts_with(otau::ADMIN_PREFIX)
+        || events::is_events_path(req.path())
 }
 
 /// The service: answers one hyper request through the server core. `_busy`
@@ -68,7 +70,9 @@ pub(super) async fn answer<B: Send>(
     }
     // Not kept across a held long poll: the request has what is needed.
     drop(parts);
-    let answered = if otau::is_otau_path(request.path()) {
+    let answered = if events::is_events_path(request.path()) {
+        Some(events::route(&ep, &request).await)
+    } else if otau::is_otau_path(request.path()) {
         long_poll::answer(&ep, &request).await
     } else {
         let mut state = ep.shared.lock();
@@ -76,10 +80,17 @@ pub(super) async fn answer<B: Send>(
         let now = ep.shared.clock().now();
         state.handle(now, &request)
     };
-    let Some(resp) = answered else {
+    let Some(mut resp) = answered else {
         tracing::debug!(method = %request.method, path = request.path_and_query(), "reset (fault window)");
         return Err(Abort::ResetFault);
     };
+    if !is_admin(&request) {
+        // Every server-side event this request caused has a lower number: a
+        // reader of the event stream applies them before this answer.
+        let next = ep.shared.lock().events().next_seq();
+        resp.headers
+            .insert(crate::server_events::SEQ_HEADER, next.to_string());
+    }
     tracing::debug!(
         method = %request.method,
         path = request.path_and_query(),

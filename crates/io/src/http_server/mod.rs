@@ -48,6 +48,12 @@
 //!   as the HTTP routes (a device may download over HTTP and publish its
 //!   statuses over MQTT) and publishes, retained, every manifest a campaign
 //!   or an admin route writes to an MQTT device ([`Running::mqtt_addr`]).
+//! - Server-side events (action status changes, OTAU manifests written,
+//!   install commands given, fired and finished, cache evictions) on
+//!   `GET /fleetsim/events?from=SEQ[&wait_ms=N]` as NDJSON, and the
+//!   gateway's statistics on `GET /fleetsim/gateway`, both with the
+//!   Management API's Basic credentials ([`crate::server_events`],
+//!   `events.rs`): the real-time driver feeds them to its oracle.
 //! - Scenario `reset: true` fault windows close the connection without an answer.
 //! - Artifact bodies are generated in 64 KiB chunks while they are sent.
 //! - Shutdown stops accepting, lets in-flight requests finish and closes idle
@@ -100,6 +106,7 @@ mod adapter;
 mod body;
 mod conn;
 mod endpoint;
+mod events;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod limits;

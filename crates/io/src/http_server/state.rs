@@ -9,7 +9,9 @@
 
 use std::time::{Duration, Instant};
 
+use super::events::EventRing;
 use super::otau::{self, Routed};
+use crate::server_events::{GatewayStats, ServerSide};
 use fleetsim_core::message::{Request, Response};
 use fleetsim_core::server::constrained::{self, ConstrainedGateway, SidekickConfig, SidekickEvent};
 use fleetsim_core::server::otau::OtauServer;
@@ -87,6 +89,10 @@ pub(super) struct State {
     mqtt_written: Vec<u64>,
     /// Told when `mqtt_written` gains devices (the bridge's publisher waits on it).
     mqtt_kick: std::sync::Arc<tokio::sync::Notify>,
+    /// What the cores did, for `GET /fleetsim/events` (see `events.rs`).
+    ring: EventRing,
+    /// Unix seconds of scenario time zero (the gateway signs URLs from it).
+    epoch_s: u64,
 }
 
 impl State {
@@ -127,6 +133,8 @@ impl State {
             mqtt_devices: std::iter::once(0..devices).collect(),
             mqtt_written: Vec::new(),
             mqtt_kick: Default::default(),
+            ring: EventRing::default(),
+            epoch_s: 0,
         }
     }
 
@@ -183,6 +191,8 @@ impl State {
             mqtt_devices,
             mqtt_written: Vec::new(),
             mqtt_kick: Default::default(),
+            ring: EventRing::default(),
+            epoch_s: 0,
         };
         // Target-token devices were created with their tokens (an operator
         // provisions them): they cannot register by polling, so they are
@@ -204,7 +214,7 @@ impl State {
         }
         if constrained::is_gateway_path(req.path()) {
             let resp = answer_sidekick(&self.server, &mut self.sidekick, now, req);
-            self.drain_events();
+            self.drain_events(now);
             return Some(resp);
         }
         let known = self.server.target_count();
@@ -228,7 +238,7 @@ impl State {
                 resp = self.server.handle(now, req);
             }
         }
-        self.drain_events();
+        self.drain_events(now);
         Some(resp)
     }
 
@@ -271,6 +281,30 @@ impl State {
     pub(super) fn rebase_gateway(&mut self, origin: &str, epoch_s: u64) {
         self.sidekick
             .rebase(origin.to_string(), epoch_s, rand::random());
+        self.epoch_s = epoch_s;
+    }
+
+    /// The server-side events kept for readers.
+    pub(super) fn events(&self) -> &EventRing {
+        &self.ring
+    }
+
+    /// Unix seconds of scenario time zero.
+    pub(super) fn epoch_s(&self) -> u64 {
+        self.epoch_s
+    }
+
+    /// The gateway's statistics now.
+    pub(super) fn gateway_stats(&self) -> GatewayStats {
+        let cache = self.sidekick.cache();
+        let (cache_fetches, cache_evictions) = cache.fetches_and_evictions();
+        GatewayStats {
+            cache_bytes: cache.bytes(),
+            cache_peak_bytes: cache.peak(),
+            cache_fetches,
+            cache_evictions,
+            counters: self.sidekick.counters(),
+        }
     }
 
     /// Answers an OTAU device or admin request (see `otau.rs`); `None` in a
@@ -284,6 +318,23 @@ impl State {
         self.otau.faults = self.server.otau_faults_at(now).1;
         let routed = otau::route(&mut self.otau, &self.credentials, now, req, held);
         // Manifests written through the admin routes go out over MQTT too.
+        match &routed {
+            Routed::Reply(_, otau::Wake::Device(d)) => self.ring.push(
+                now,
+                ServerSide::Manifest {
+                    device: Some(*d),
+                    campaign: None,
+                },
+            ),
+            Routed::Reply(_, otau::Wake::All) => self.ring.push(
+                now,
+                ServerSide::Manifest {
+                    device: None,
+                    campaign: None,
+                },
+            ),
+            _ => {}
+        }
         match &routed {
             Routed::Reply(_, otau::Wake::Device(d)) if self.is_mqtt(*d) => {
                 self.mqtt_written.push(*d);
@@ -379,12 +430,24 @@ impl State {
                 Effect::ManifestWritten {
                     campaign, number, ..
                 } => {
+                    let event = ServerSide::Manifest {
+                        device: Some(number),
+                        campaign: Some(campaign),
+                    };
+                    self.ring.push(now, event);
                     self.otau_written = true;
                     if self.mqtt_devices.iter().any(|r| r.contains(&number)) {
                         self.mqtt_written.push(number);
                     }
                     if wrote.replace(campaign) != Some(campaign) {
                         tracing::info!(campaign = %stage.campaigns[campaign].name, "config_otau written");
+                    }
+                }
+                Effect::Installed { campaign, target } => {
+                    let targets = self.director.targets();
+                    if let Some(device) = number_of(&self.groups, &targets[target]) {
+                        let event = ServerSide::Command { device, campaign };
+                        self.ring.push(now, event);
                     }
                 }
                 Effect::Canceling { campaign, actions } => {
@@ -396,7 +459,7 @@ impl State {
         if self.mqtt_written.len() > before {
             self.mqtt_kick.notify_one();
         }
-        self.drain_events();
+        self.drain_events(now);
     }
 
     /// Whether campaigns wrote OTAU manifests since the last call: held long
@@ -410,16 +473,63 @@ impl State {
         self.director.poll_timeout()
     }
 
-    /// Events are only observed here (trace log): nothing in `serve` checks
-    /// invariants, but they must not pile up over a long-running server.
-    fn drain_events(&mut self) {
+    /// The cores' events go to the trace log and the event ring (readers
+    /// such as the real-time driver check invariants with them); the ring
+    /// is bounded, so they do not pile up over a long-running server.
+    fn drain_events(&mut self, now: Time) {
         self.server.drain_events(&mut self.events);
         for event in self.events.drain(..) {
             tracing::trace!(?event, "server event");
+            let ServerEvent::ActionStatusChanged {
+                controller_id,
+                action,
+                from,
+                to,
+                at,
+            } = event;
+            let status = ServerSide::Status {
+                controller_id,
+                action: action.0,
+                from: from.map(|f| f.as_str().to_string()),
+                to: to.as_str().to_string(),
+                from_final: from.is_some_and(|f| f.is_final()),
+                to_final: to.is_final(),
+            };
+            self.ring.push(at, status);
         }
         self.sidekick.drain_events(&mut self.sidekick_events);
         for event in self.sidekick_events.drain(..) {
             tracing::debug!(?event, "sidekick event");
+            let number = |twin| number_of_twin(&self.groups, twin);
+            let side = match event {
+                SidekickEvent::Fired {
+                    device,
+                    command,
+                    reissue,
+                } => number(device).map(|device| ServerSide::Fired {
+                    device,
+                    command,
+                    reissue,
+                }),
+                SidekickEvent::Dropped { device, command } => {
+                    number(device).map(|device| ServerSide::Dropped { device, command })
+                }
+                SidekickEvent::Finished {
+                    device,
+                    command,
+                    ok,
+                } => number(device).map(|device| ServerSide::Finished {
+                    device,
+                    command,
+                    ok,
+                }),
+                SidekickEvent::Evicted { sha256, needed_by } => {
+                    Some(ServerSide::Evicted { sha256, needed_by })
+                }
+            };
+            if let Some(side) = side {
+                self.ring.push(now, side);
+            }
         }
     }
 }
@@ -427,6 +537,23 @@ impl State {
 #[cfg(test)]
 #[path = "state_tests.rs"]
 mod tests;
+
+/// The device number of sidekick twin `twin` (a scenario's `cpg` device).
+fn number_of_twin(groups: &[Group], twin: usize) -> Option<u64> {
+    let g = groups
+        .iter()
+        .filter(|g| g.protocol == Protocol::Cpg)
+        .find(|g| g.twin_base <= twin && twin < g.twin_base + g.count as usize)?;
+    Some(g.first + (twin - g.twin_base) as u64)
+}
+
+/// The device number of a constrained campaign target.
+fn number_of(groups: &[Group], target: &Target) -> Option<u64> {
+    match target.channel {
+        campaigns::Channel::Constrained { twin } => number_of_twin(groups, twin),
+        _ => None,
+    }
+}
 
 /// Controller ids of the scenario's devices that authenticate with their own
 /// target tokens.

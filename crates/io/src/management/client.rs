@@ -291,7 +291,7 @@ pub fn multipart(
 
 /// Standard base64 (RFC 4648) for Basic authorization; a dozen lines do not
 /// justify a dependency.
-mod base64_lite {
+pub(crate) mod base64_lite {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
     pub fn encode(input: &[u8]) -> String {

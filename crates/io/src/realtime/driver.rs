@@ -37,6 +37,8 @@ pub(super) struct Driver {
     pub(super) processed: u64,
     /// `fleetsim tui --target`: where snapshots go.
     pub(super) live: Option<live::LiveFeed>,
+    /// `serve`'s server-side events, when the run reads them.
+    pub(super) server: Option<server_feed::ServerFeed>,
 }
 
 /// A send this much later than intended counts as late.
@@ -106,6 +108,7 @@ impl Driver {
             in_flight: 0,
             processed: 0,
             live: None,
+            server: None,
         };
         for slot in 0..driver.devices.len() {
             let due = driver.devices[slot].poll_timeout();
@@ -200,6 +203,7 @@ impl Driver {
         }
         // A run stopped early (from the TUI) ends its timeline where it stopped.
         let at = self.now().min(self.end);
+        self.close_server_side(&mut rx, at).await;
         self.ledger.stats.sample(at, &self.ledger.phases);
         self.publish_live(at, true);
         self.finish()
@@ -372,10 +376,14 @@ impl Driver {
         }
     }
 
-    fn complete(&mut self, done: Done) {
+    pub(super) fn complete(&mut self, done: Done) {
+        let Some(done) = self.park(done) else {
+            return;
+        };
         let slot = done.slot as usize;
         let delivery = match done.outcome {
             Outcome::Message(alias, value) => return self.message(slot, alias, value),
+            Outcome::Server(lines) => return self.server_events(lines),
             Outcome::Http(delivery) => Ok(delivery),
             Outcome::Published(result) => Err(result),
         };
@@ -485,6 +493,8 @@ impl Driver {
         let mut extra = std::collections::BTreeMap::new();
         extra.insert("late_sends", self.late_sends);
         extra.insert("dropped_by_fault", self.dropped);
+        extra.extend(self.server_side_counters());
+        let gateway = self.server.as_ref().and_then(|f| f.gateway.clone());
         let mut result = RunResult::assemble(
             self.ledger,
             self.devices.iter(),
@@ -493,6 +503,7 @@ impl Driver {
             extra,
         );
         result.real_time = true;
+        result.gateway = gateway;
         result
     }
 }

@@ -23,6 +23,7 @@ mod driver;
 mod live;
 mod managed_campaigns;
 mod recorder;
+mod server_feed;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -89,6 +90,11 @@ pub struct RealOptions {
     /// Where the run publishes its snapshots (for the TUI, the progress
     /// line, or any other reader), and where a reader may ask it to stop.
     pub live: Option<std::sync::Arc<crate::realtime::Live>>,
+    /// Read the target's server-side event stream with these Basic
+    /// credentials (`--server-events`): against `fleetsim serve` the oracle
+    /// then also checks what needs the server's side (`server_feed.rs`).
+    /// A target without the stream is run without it.
+    pub server_events: Option<fleetsim_core::server::MgmtCredentials>,
 }
 
 /// Why a real-time run could not be carried out (exit code 3).
@@ -146,6 +152,8 @@ enum Outcome {
     Published(Result<(), NetError>),
     /// The server pushed a resource value `(alias, value)`.
     Message(String, String),
+    /// Server-side events from `serve`'s stream (`server_feed.rs`).
+    Server(Vec<crate::server_events::EventLine>),
 }
 
 /// Completion of one request, or a message for a device.
@@ -418,15 +426,17 @@ fn fleet_tenants(setup: &Setup, default: &str) -> Vec<String> {
 /// linear ramp of the rate); convergence is measured from the scenario's
 /// campaigns, which the target carries out (`fleetsim serve`) or the
 /// operator mirrors.
-fn real_fleet(scenario: &Scenario, setup: &Setup, scale: f64) -> Fleet {
+fn real_fleet(scenario: &Scenario, setup: &Setup, scale: f64, epoch: Option<u64>) -> Fleet {
     let first = |number| {
         let offset = scenario.load.start_offset_secs(number);
         offset.map(|secs| Time((secs * 1000.0 * scale) as u64))
     };
     // `serve` signs URLs in Unix seconds.
-    let epoch_s = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let epoch_s = epoch.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    });
     let mut fleet = Fleet::new(scenario, setup, |_| true, first, epoch_s);
     fleet.assigned_by_schedule(setup);
     fleet
@@ -497,7 +507,11 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
     let manager = prepare_manager(scenario, opts, &setup, &reach).await?;
     let auth = reach.authorization.as_deref();
     preflight(&reach.http, &reach.base, &reach.tenant, &setup, auth).await?;
-    let fleet = real_fleet(scenario, &setup, scale);
+    let probe = match &opts.server_events {
+        Some(login) => server_feed::probe(&reach.http, &reach.base, login, scale).await,
+        None => None,
+    };
+    let fleet = real_fleet(scenario, &setup, scale, probe.as_ref().map(|p| p.epoch_s));
     let (tx, rx) = mpsc::unbounded_channel::<Done>();
     let (links, forwarders) = match (&opts.mqtt, mqtt_group) {
         (Some(given), Some(_)) => {
@@ -514,6 +528,14 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
     let sample_every = fleetsim_fleet::fleet::sample_interval(scenario);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     driver.started = Instant::now();
+    if let Some(p) = probe {
+        // `serve`'s clock is the run's: one time line for both sides.
+        driver.started = p.zero;
+        let campaigns = driver.setup.campaigns.len();
+        let mut feed = server_feed::ServerFeed::new(p.stream, &driver.devices, campaigns);
+        feed.subscribe(tx.clone());
+        driver.server = Some(feed);
+    }
     let conductors = manager.map(|(managers, api)| {
         let orders = managed_campaigns::orders(scenario, &driver.setup, scale);
         let steps = fleetsim_fleet::director::schedule(&driver.setup.campaigns);

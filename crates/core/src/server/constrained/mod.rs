@@ -23,7 +23,7 @@ mod cache;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::artifact::Catalog;
 use crate::message::{ContentId, Method, Request, Response};
@@ -122,8 +122,8 @@ pub enum SidekickEvent {
     },
 }
 
-/// Counters for the report.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+/// Counters for the report (read back by the real-time driver from `serve`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GatewayCounters {
     /// Install commands stored.
     pub fired: u64,

@@ -1,0 +1,166 @@
+//! Oracle parity between virtual and real time: every scenario of
+//! `scenarios/broken/` fires the same invariant IDs when its fleet runs in
+//! real time against `fleetsim serve --scenario` (same broken mode; the run
+//! reads serve's server-side event stream) as in virtual time. Each real
+//! run is compressed to a few real seconds (`time_scale` from the
+//! scenario's duration). The table of results is `docs/conformance/real-parity.md`;
+//! a test checks it lists every broken scenario, and the rows it marks
+//! `yes` are the ones asserted here.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::common;
+
+use fleetsim::engine::{Engine, Selection};
+use fleetsim::http_server::{start, MgmtCredentials, ServeOptions};
+use fleetsim::realtime::run;
+use fleetsim::scenario::{load, Scenario};
+
+/// The parity table.
+const DOC: &str = "docs/conformance/real-parity.md";
+/// Real seconds a compressed run takes (its whole scenario duration).
+const REAL_SECONDS: f64 = 3.0;
+
+fn broken_scenarios() -> Vec<PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir("scenarios/broken")
+        .expect("scenarios/broken")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn name(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The doc's rows: scenario name → whether it claims parity (`yes`).
+fn doc_rows() -> Vec<(String, bool)> {
+    let text = std::fs::read_to_string(DOC).expect("the parity table exists");
+    text.lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            // | `name` | virtual | real | same? | why |
+            let scenario = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+            Some((scenario.to_string(), *cells.get(4)? == "yes"))
+        })
+        .collect()
+}
+
+fn fired(r: &fleetsim::engine::RunResult) -> BTreeSet<String> {
+    r.oracle
+        .counts()
+        .keys()
+        .map(|id| id.as_str().to_string())
+        .collect()
+}
+
+/// `s` compressed to [`REAL_SECONDS`] of real time.
+fn compressed(mut s: Scenario) -> Scenario {
+    let ms = s.duration.0.as_millis() as f64;
+    s.load.time_scale = (ms / 1000.0 / REAL_SECONDS).max(1.0);
+    s
+}
+
+/// Runs `s` in real time against a `fleetsim serve` of the same scenario,
+/// reading serve's event stream. Server and fleet run on runtimes of their
+/// own, as two processes would.
+fn run_against_serve(
+    s: &Scenario,
+) -> Result<fleetsim::engine::RunResult, fleetsim::realtime::RuntimeError> {
+    let (addr_tx, addr_rx) = mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server_scenario = s.clone();
+    let time_scale = s.load.time_scale;
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("server runtime");
+        rt.block_on(async move {
+            let running = start(ServeOptions {
+                listen: "127.0.0.1:0".parse().expect("addr"),
+                scenario: Some(server_scenario),
+                time_scale,
+                ..Default::default()
+            })
+            .await
+            .expect("serve starts on an ephemeral port");
+            addr_tx.send(running.base_url.clone()).expect("test waits");
+            let _ = tokio::time::timeout(Duration::from_secs(120), stop_rx).await;
+            running.shutdown().await;
+        });
+    });
+    let base_url = addr_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("serve reports its address");
+    let mut opts = common::options(&base_url);
+    opts.server_events = Some(MgmtCredentials::default());
+    let result = run(s, &opts);
+    let _ = stop_tx.send(());
+    server.join().expect("server thread ends");
+    result
+}
+
+#[test]
+fn the_parity_table_lists_every_broken_scenario() {
+    let rows = doc_rows();
+    for path in broken_scenarios() {
+        let n = name(&path);
+        assert!(
+            rows.iter().any(|(r, _)| *r == n),
+            "{DOC} has no row for scenarios/broken/{n}.yaml"
+        );
+    }
+    assert_eq!(
+        rows.len(),
+        broken_scenarios().len(),
+        "{DOC}: one row per scenario"
+    );
+}
+
+#[test]
+fn broken_scenarios_fire_the_same_invariants_in_real_time() {
+    let claimed: BTreeSet<String> = doc_rows()
+        .into_iter()
+        .filter(|(_, yes)| *yes)
+        .map(|(n, _)| n)
+        .collect();
+    let only = std::env::var("FLEETSIM_PARITY_ONLY").ok();
+    let mut mismatches = Vec::new();
+    for path in broken_scenarios() {
+        let n = name(&path);
+        let all = only.as_deref() == Some("all");
+        if !(claimed.contains(&n) || all || only.as_deref() == Some(n.as_str())) {
+            continue;
+        }
+        let s = load(&path).expect("broken scenario loads");
+        let virtual_ids = fired(&Engine::new(&s, &Selection::default()).run(|_| {}));
+        let (real_ids, detail) = match run_against_serve(&compressed(s)) {
+            Ok(real) => {
+                let missed = real.extra_counters.get("server_events_missed");
+                assert_eq!(missed.copied(), Some(0), "{n}: the stream lost events");
+                (fired(&real), common::violations(&real))
+            }
+            Err(e) => (BTreeSet::new(), format!("the run was refused: {e}")),
+        };
+        let line = format!(
+            "| `{n}` | {} | {} | {} |",
+            virtual_ids.iter().cloned().collect::<Vec<_>>().join(", "),
+            real_ids.iter().cloned().collect::<Vec<_>>().join(", "),
+            if virtual_ids == real_ids { "yes" } else { "no" },
+        );
+        eprintln!("{line}");
+        if virtual_ids != real_ids && claimed.contains(&n) {
+            mismatches.push(format!("{line}\n{detail}"));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
