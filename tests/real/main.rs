@@ -18,5 +18,6 @@ mod otau_mqtt;
 mod parity;
 mod real_run;
 mod serve;
+mod serve_events;
 mod serve_mgmt;
 mod serve_otau;
