@@ -6,6 +6,7 @@
 //! - [`http_client`]: the HTTP(S) client (hyper, rustls) devices and adapters share.
 //! - [`http_server`]: `fleetsim serve`, the server cores over real HTTP(S) (hyper, rustls).
 //! - [`mqtt`]: OTAU over MQTT: the embedded broker (rumqttd), the server bridge, device links.
+//! - [`metrics`]: live Prometheus metrics of a run or of `serve` (`--metrics-listen`).
 //! - [`management`]: campaigns on real servers through their management APIs (hawkBit, goosebit).
 //!
 //! This crate must never import the terminal UI: the real-time driver
@@ -14,5 +15,6 @@
 pub mod http_client;
 pub mod http_server;
 pub mod management;
+pub mod metrics;
 pub mod mqtt;
 pub mod realtime;
