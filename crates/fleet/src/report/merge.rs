@@ -325,3 +325,37 @@ fn recompute_verdict(out: &mut Value, converged: Option<f64>, path: &Path) -> bo
     out["verdict"]["problems"] = json!(problems);
     passed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A report carrying one `root` histogram of `values` under `key`.
+    fn shard(key: &str, values: &[u64]) -> (Value, PathBuf) {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 86_400_000_000, 3).expect("bounds");
+        for v in values {
+            h.record(*v).expect("in bounds");
+        }
+        let summary = serde_json::to_value(super::super::summarize(&h)).expect("serialises");
+        (json!({ key: { "root": summary } }), PathBuf::from("shard"))
+    }
+
+    #[test]
+    fn microsecond_histograms_of_shards_merge_like_millisecond_ones() {
+        let shards = [
+            shard("latency_us", &[850, 900, 1_240]),
+            shard("latency_us", &[312_000]),
+        ];
+        let merged = merge_latency(&shards, "latency_us", Path::new(".")).expect("merges");
+        let root = &merged["root"];
+        assert_eq!(root["count"], 4);
+        assert_eq!(root["p50"], 900);
+        assert!(root["max"]
+            .as_u64()
+            .is_some_and(|m| (311_900..=312_500).contains(&m)));
+        // Virtual shards have none: nothing to merge.
+        let virtual_shards = [shard("latency_ms", &[5])];
+        let none = merge_latency(&virtual_shards, "latency_us", Path::new(".")).expect("merges");
+        assert_eq!(none, json!({}));
+    }
+}
