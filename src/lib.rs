@@ -20,6 +20,8 @@ pub use fleetsim_fleet::{
     constrained_report, device, digest, director, engine, fleet, management_log, report, result,
     rng, scenario, setup, shrink, snapshot, stats,
 };
-pub use fleetsim_io::{http_client, http_server, management, mqtt, realtime, server_events};
+pub use fleetsim_io::{
+    http_client, http_server, management, metrics, mqtt, realtime, server_events,
+};
 
 pub mod tui;

@@ -127,6 +127,10 @@ pub(crate) struct RunArgs {
     /// with --target, e.g. the one `fleetsim serve` prints.
     #[arg(long, requires = "target")]
     pub(crate) mqtt: Option<String>,
+    /// Serve live Prometheus metrics on `GET /metrics` at this address
+    /// (e.g. 127.0.0.1:9464) while a run with --target goes on.
+    #[arg(long, value_name = "ADDR", requires = "target")]
+    pub(crate) metrics_listen: Option<std::net::SocketAddr>,
     /// DDI tenant of the target (default: the scenario's).
     #[arg(long)]
     pub(crate) tenant: Option<String>,
@@ -241,6 +245,9 @@ pub(crate) struct ServeArgs {
     /// of starting the embedded one: HOST:PORT.
     #[arg(long)]
     pub(crate) mqtt_broker: Option<String>,
+    /// Serve Prometheus metrics on `GET /metrics` at this address.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics_listen: Option<std::net::SocketAddr>,
     /// Credentials of the hawkBit Management API under `/rest/v1` (Basic auth).
     #[command(flatten)]
     pub(crate) mgmt: MgmtLogin,

@@ -75,8 +75,13 @@ fn run_command(mut a: RunArgs) -> Exit {
         };
         return run_virtual(&s, &a.scenario, selection, a.out, quiet);
     };
+    let metrics = match a.metrics_listen.map(progress::serve_metrics).transpose() {
+        Ok(metrics) => metrics,
+        Err(e) => return e,
+    };
     let started = std::time::Instant::now();
-    match progress::run_with_progress(&s, opts, !quiet) {
+    let feed = metrics.as_ref().map(|(m, _)| m.clone());
+    match progress::run_with_progress(&s, opts, !quiet, feed) {
         Ok(result) => finish(&s, &a.scenario, result, started.elapsed(), a.out),
         Err(e) => runtime_exit(e),
     }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use fleetsim::engine::RunResult;
+use fleetsim::metrics::{BackgroundServer, Metrics};
 use fleetsim::protocol::ddi::Phase;
 use fleetsim::realtime::{Live, RealOptions, RuntimeError};
 use fleetsim::scenario::units::format_duration;
@@ -23,9 +24,10 @@ pub fn run_with_progress(
     scenario: &Scenario,
     mut opts: RealOptions,
     show: bool,
+    metrics: Option<Arc<Metrics>>,
 ) -> Result<RunResult, RuntimeError> {
     if !show {
-        return fleetsim::realtime::run(scenario, &opts);
+        return fleetsim::realtime::run_with_metrics(scenario, &opts, metrics);
     }
     let live = Arc::new(Live::new());
     opts.live = Some(live.clone());
@@ -35,10 +37,25 @@ pub fn run_with_progress(
         let end = scenario.duration.0.as_millis();
         std::thread::spawn(move || print_until(&live, &done, end))
     };
-    let result = fleetsim::realtime::run(scenario, &opts);
+    let result = fleetsim::realtime::run_with_metrics(scenario, &opts, metrics);
     done.store(true, Ordering::Relaxed);
     let _ = printer.join();
     result
+}
+
+/// `run --metrics-listen ADDR`: the run's metrics, served from a thread of
+/// their own until the returned server is dropped.
+pub fn serve_metrics(
+    addr: std::net::SocketAddr,
+) -> Result<(Arc<Metrics>, BackgroundServer), super::Exit> {
+    let metrics = Metrics::for_run();
+    match fleetsim::metrics::listen_in_background(addr, metrics.clone()) {
+        Ok(server) => {
+            eprintln!("  metrics      http://{}/metrics", server.local_addr);
+            Ok((metrics, server))
+        }
+        Err(e) => Err(super::Exit::BadInput(e.to_string())),
+    }
 }
 
 /// Redraws the line from each new snapshot until `done`, then clears it.

@@ -46,6 +46,7 @@ pub(crate) fn serve_command(a: ServeArgs) -> Exit {
             ..Default::default()
         },
         tenants: a.tenant.clone(),
+        metrics_listen: a.metrics_listen,
     };
     init_logging();
     let rt = match tokio::runtime::Builder::new_multi_thread()

@@ -270,8 +270,18 @@ fn campaign_gauges(f: &mut Frame, s: &Snapshot, area: Rect) {
 
 fn request_rate(f: &mut Frame, app: &App, area: Rect) {
     let s = &app.snapshot;
+    // Real time: the wall-clock latency in the unit that fits (µs … s).
+    let latency = s.latency_us.map_or(String::new(), |[p50, p99, max]| {
+        use crate::report::format_us;
+        format!(
+            "· p50 {} p99 {} max {} ",
+            format_us(p50),
+            format_us(p99),
+            format_us(max)
+        )
+    });
     let block = Block::bordered().title(format!(
-        " Requests · {} · {:.1}/s ",
+        " Requests · {} · {:.1}/s {latency}",
         s.requests,
         s.request_rate()
     ));

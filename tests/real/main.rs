@@ -12,6 +12,7 @@ mod hawkbit_crate;
 mod hawkbit_http;
 mod hostile;
 mod managed_run;
+mod observability;
 mod otau_hostile;
 mod otau_loop;
 mod otau_mqtt;

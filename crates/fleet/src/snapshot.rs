@@ -34,6 +34,9 @@ pub struct Snapshot {
     pub requests: u64,
     /// Requests on the wire (real time; 0 in virtual time).
     pub in_flight: u64,
+    /// Real time: wall-clock latency so far, p50, p99 and max in µs over
+    /// every request kind (`None` in virtual time or before an answer).
+    pub latency_us: Option<[u64; 3]>,
     /// Error answers by status (4xx and 5xx).
     pub error_statuses: Vec<(u16, u64)>,
     /// Requests without a complete answer, by cause.
@@ -225,6 +228,21 @@ fn campaign_gauges(p: &Parts<'_>) -> Vec<CampaignGauge> {
         .collect()
 }
 
+/// p50, p99 and max of every request kind's µs histogram together.
+fn latency_us(stats: &crate::stats::Stats) -> Option<[u64; 3]> {
+    let mut kinds = stats.latency_us.values();
+    let mut all = kinds.next()?.clone();
+    for h in kinds {
+        // Same bounds for every kind, so adding cannot fail.
+        let _ = all.add(h);
+    }
+    Some([
+        all.value_at_quantile(0.50),
+        all.value_at_quantile(0.99),
+        all.max(),
+    ])
+}
+
 impl Snapshot {
     /// Takes a snapshot of a run.
     pub fn capture(p: Parts<'_>) -> Snapshot {
@@ -243,6 +261,7 @@ impl Snapshot {
             timeline: thin(&stats.timeline, CHART_SAMPLES),
             requests: stats.requests(),
             in_flight: p.in_flight,
+            latency_us: latency_us(stats),
             error_statuses: stats
                 .statuses
                 .iter()

@@ -31,6 +31,9 @@ pub struct Stats {
     pub errors: BTreeMap<NetError, u64>,
     /// Latency (ms) per request kind, complete answers only.
     pub latency: BTreeMap<ReqKind, Histogram<u64>>,
+    /// Latency (µs) per request kind, complete answers only: real-time runs,
+    /// which measure wall-clock durations finer than a millisecond.
+    pub latency_us: BTreeMap<ReqKind, Histogram<u64>>,
     /// Actions that ended in success.
     pub updates_succeeded: u64,
     /// Actions that ended in failure.
@@ -68,6 +71,7 @@ impl Stats {
             statuses: BTreeMap::new(),
             errors: BTreeMap::new(),
             latency: BTreeMap::new(),
+            latency_us: BTreeMap::new(),
             updates_succeeded: 0,
             updates_failed: 0,
             updates_canceled: 0,
@@ -98,6 +102,19 @@ impl Stats {
                 .unwrap_or_else(|_| Histogram::new(3).expect("3 sigfig is valid"))
         });
         h.saturating_record(latency.as_millis().max(1));
+    }
+
+    /// A request got a complete answer after the wall-clock `elapsed` (real
+    /// time): counted as [`Stats::answered`] does, in whole ms, and kept in
+    /// µs too.
+    pub fn answered_real(&mut self, kind: ReqKind, status: u16, elapsed: std::time::Duration) {
+        self.answered(kind, status, Span(elapsed.as_millis() as u64));
+        let h = self.latency_us.entry(kind).or_insert_with(|| {
+            // 1 µs .. 1 day at 3 significant digits; new() with these bounds cannot fail.
+            Histogram::new_with_bounds(1, 86_400_000_000, 3)
+                .unwrap_or_else(|_| Histogram::new(3).expect("3 sigfig is valid"))
+        });
+        h.saturating_record((elapsed.as_micros() as u64).max(1));
     }
 
     /// A request failed.

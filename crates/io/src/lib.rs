@@ -7,6 +7,7 @@
 //! - [`http_server`]: `fleetsim serve`, the server cores over real HTTP(S) (hyper, rustls).
 //! - [`mqtt`]: OTAU over MQTT: the embedded broker (rumqttd), the server bridge, device links.
 //! - [`server_events`]: the wire format of `serve`'s server-side event stream.
+//! - [`metrics`]: live Prometheus metrics of a run or of `serve` (`--metrics-listen`).
 //! - [`management`]: campaigns on real servers through their management APIs (hawkBit, goosebit).
 //!
 //! This crate must never import the terminal UI: the real-time driver
@@ -15,6 +16,7 @@
 pub mod http_client;
 pub mod http_server;
 pub mod management;
+pub mod metrics;
 pub mod mqtt;
 pub mod realtime;
 pub mod server_events;

@@ -211,7 +211,11 @@ fn overview(o: &mut String, r: &Report) {
 }
 
 fn latency_table(o: &mut String, r: &Report) {
-    o.push_str("<section>\n<h2>Requests and latency (virtual ms)</h2>\n");
+    let real = !r.latency_us.is_empty();
+    o.push_str(match real {
+        true => "<section>\n<h2>Requests and latency (wall clock)</h2>\n",
+        false => "<section>\n<h2>Requests and latency (virtual ms)</h2>\n",
+    });
     table_head(
         o,
         "latency-table",
@@ -225,8 +229,16 @@ fn latency_table(o: &mut String, r: &Report) {
             "<tr><td>{}</td><td class=\"n\">{sent}</td>",
             escape(kind)
         );
-        match r.latency_ms.get(kind) {
-            Some(l) => {
+        let us = r.latency_us.get(kind);
+        match (us, r.latency_ms.get(kind)) {
+            (Some(l), _) => {
+                let cells: Vec<String> = [l.p50, l.p90, l.p99, l.p999, l.max]
+                    .iter()
+                    .map(|v| format!("<td class=\"n\">{}</td>", super::format_us(*v)))
+                    .collect();
+                let _ = writeln!(o, "<td class=\"n\">{}</td>{}</tr>", l.count, cells.concat());
+            }
+            (None, Some(l)) => {
                 let _ = writeln!(
                     o,
                     "<td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
@@ -234,7 +246,7 @@ fn latency_table(o: &mut String, r: &Report) {
                     l.count, l.p50, l.p90, l.p99, l.p999, l.max
                 );
             }
-            None => o.push_str("<td class=\"n\">0</td><td colspan=\"5\"></td></tr>\n"),
+            (None, None) => o.push_str("<td class=\"n\">0</td><td colspan=\"5\"></td></tr>\n"),
         }
     }
     o.push_str("</table>\n</section>\n");

@@ -105,7 +105,12 @@ pub fn merge(reports: &[(Value, PathBuf)]) -> Result<Merged, MergeError> {
         violations.extend(r["violations"].as_array().cloned().unwrap_or_default());
         out["violations"] = Value::Array(violations);
     }
-    out["latency_ms"] = merge_latency(reports, first_path)?;
+    out["latency_ms"] = merge_latency(reports, "latency_ms", first_path)?;
+    // Real-time shards also carry wall-clock latency in µs.
+    match merge_latency(reports, "latency_us", first_path)? {
+        Value::Object(m) if m.is_empty() => {}
+        us => out["latency_us"] = us,
+    }
     let digest = whole_digest(&mut out, first_path)?;
     sort_violations(&mut out["violations"]);
     let obj = out.as_object_mut().ok_or_else(|| MergeError::Mismatch {
@@ -196,14 +201,19 @@ fn add_invariants(into: &mut Value, from: &Value) {
     }
 }
 
-/// Per request kind, the shards' histograms added and summarised again.
-fn merge_latency(reports: &[(Value, PathBuf)], path: &Path) -> Result<Value, MergeError> {
+/// Per request kind, the shards' histograms under `key` added and
+/// summarised again.
+fn merge_latency(
+    reports: &[(Value, PathBuf)],
+    key: &str,
+    path: &Path,
+) -> Result<Value, MergeError> {
     let mut merged: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
     for (r, p) in reports {
-        for (kind, summary) in r["latency_ms"].as_object().into_iter().flatten() {
+        for (kind, summary) in r[key].as_object().into_iter().flatten() {
             let bad = |why: String| MergeError::Mismatch {
                 path: p.clone(),
-                why: format!("latency_ms.{kind}: {why}"),
+                why: format!("{key}.{kind}: {why}"),
             };
             let bytes = hex::decode(summary["histogram"].as_str().unwrap_or_default())
                 .map_err(|e| bad(e.to_string()))?;
@@ -314,4 +324,38 @@ fn recompute_verdict(out: &mut Value, converged: Option<f64>, path: &Path) -> bo
     out["verdict"]["passed"] = json!(passed);
     out["verdict"]["problems"] = json!(problems);
     passed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A report carrying one `root` histogram of `values` under `key`.
+    fn shard(key: &str, values: &[u64]) -> (Value, PathBuf) {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 86_400_000_000, 3).expect("bounds");
+        for v in values {
+            h.record(*v).expect("in bounds");
+        }
+        let summary = serde_json::to_value(super::super::summarize(&h)).expect("serialises");
+        (json!({ key: { "root": summary } }), PathBuf::from("shard"))
+    }
+
+    #[test]
+    fn microsecond_histograms_of_shards_merge_like_millisecond_ones() {
+        let shards = [
+            shard("latency_us", &[850, 900, 1_240]),
+            shard("latency_us", &[312_000]),
+        ];
+        let merged = merge_latency(&shards, "latency_us", Path::new(".")).expect("merges");
+        let root = &merged["root"];
+        assert_eq!(root["count"], 4);
+        assert_eq!(root["p50"], 900);
+        assert!(root["max"]
+            .as_u64()
+            .is_some_and(|m| (311_900..=312_500).contains(&m)));
+        // Virtual shards have none: nothing to merge.
+        let virtual_shards = [shard("latency_ms", &[5])];
+        let none = merge_latency(&virtual_shards, "latency_us", Path::new(".")).expect("merges");
+        assert_eq!(none, json!({}));
+    }
 }

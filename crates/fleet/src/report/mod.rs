@@ -37,7 +37,8 @@ pub enum ReportError {
     },
 }
 
-/// Latency figures of one request kind, in milliseconds.
+/// Latency figures of one request kind, in milliseconds (`latency_ms`) or
+/// microseconds (`latency_us`).
 #[derive(Debug, Serialize)]
 pub struct LatencySummary {
     /// Answers measured.
@@ -213,6 +214,10 @@ pub struct Report {
     pub net_errors: BTreeMap<&'static str, u64>,
     /// Virtual-time latency per request kind.
     pub latency_ms: BTreeMap<&'static str, LatencySummary>,
+    /// Real-time runs: wall-clock latency per request kind in µs, from the
+    /// intended send time (no coordinated omission). Virtual runs have none.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub latency_us: BTreeMap<&'static str, LatencySummary>,
     /// Fleet state over time.
     pub timeline: Vec<TimelinePoint>,
     /// Every invariant and its verdict.
@@ -354,6 +359,10 @@ pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Durati
         .iter()
         .filter_map(|k| stats.latency.get(k).map(|h| (k.as_str(), summarize(h))))
         .collect();
+    let latency_us = ReqKind::ALL
+        .iter()
+        .filter_map(|k| stats.latency_us.get(k).map(|h| (k.as_str(), summarize(h))))
+        .collect();
     Report {
         schema_version: SCHEMA_VERSION,
         fleetsim: concat!("fleetsim ", env!("CARGO_PKG_VERSION")),
@@ -373,6 +382,7 @@ pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Durati
         statuses: stats.statuses.clone(),
         net_errors,
         latency_ms,
+        latency_us,
         timeline: stats
             .timeline
             .iter()
@@ -452,6 +462,19 @@ pub(crate) fn summarize(h: &hdrhistogram::Histogram<u64>) -> LatencySummary {
         p999: h.value_at_quantile(0.999),
         max: h.max(),
         histogram: hex::encode(buf),
+    }
+}
+
+/// A latency in µs as a person reads it: `850µs`, `1.24ms`, `31.2ms`,
+/// `312ms`, `4.20s`.
+pub fn format_us(us: u64) -> String {
+    let ms = us as f64 / 1000.0;
+    match us {
+        0..=999 => format!("{us}µs"),
+        1_000..=9_999 => format!("{ms:.2}ms"),
+        10_000..=99_999 => format!("{ms:.1}ms"),
+        100_000..=999_999 => format!("{}ms", ms.round() as u64),
+        _ => format!("{:.2}s", ms / 1000.0),
     }
 }
 

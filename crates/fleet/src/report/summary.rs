@@ -75,11 +75,24 @@ fn traffic_section(o: &mut String, report: &Report) {
         "  requests     {} sent, {errors} lost or broken{by_server}{causes}",
         c("requests"),
     );
-    for (kind, l) in &report.latency_ms {
+    if report.latency_us.is_empty() {
+        for (kind, l) in &report.latency_ms {
+            let _ = writeln!(
+                o,
+                "    {kind:<16} n={:<9} p50 {:>6}ms  p99 {:>7}ms  max {:>7}ms",
+                l.count, l.p50, l.p99, l.max
+            );
+        }
+    }
+    // Real time: wall-clock latency in µs, shown in the unit that fits.
+    for (kind, l) in &report.latency_us {
         let _ = writeln!(
             o,
-            "    {kind:<16} n={:<9} p50 {:>6}ms  p99 {:>7}ms  max {:>7}ms",
-            l.count, l.p50, l.p99, l.max
+            "    {kind:<16} n={:<9} p50 {:>8}  p99 {:>8}  max {:>8}",
+            l.count,
+            super::format_us(l.p50),
+            super::format_us(l.p99),
+            super::format_us(l.max)
         );
     }
     let statuses: Vec<String> = report
@@ -247,5 +260,20 @@ fn gateway_table(o: &mut String, g: &crate::constrained_report::GatewayReport) {
             g.cache_fetches,
             g.cache_evictions
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::format_us;
+
+    #[test]
+    fn latencies_read_in_the_unit_that_fits() {
+        assert_eq!(format_us(1), "1µs");
+        assert_eq!(format_us(850), "850µs");
+        assert_eq!(format_us(1_240), "1.24ms");
+        assert_eq!(format_us(31_240), "31.2ms");
+        assert_eq!(format_us(312_400), "312ms");
+        assert_eq!(format_us(4_200_000), "4.20s");
     }
 }

@@ -24,9 +24,31 @@ fn is_admin(req: &Request) -> bool {
         || events::is_events_path(req.path())
 }
 
-/// The service: answers one hyper request through the server core. `_busy`
-/// marks the connection busy (not idle) until the answer is made.
+/// The service: answers one hyper request through the server core. `busy`
+/// marks the connection busy (not idle) until the answer is made. With
+/// `--metrics-listen`, each answer is counted by route kind and status.
 pub(super) async fn answer<B: Send>(
+    ep: Arc<Endpoint>,
+    busy: B,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<ServeBody>, Abort> {
+    let Some(metrics) = ep.metrics.clone() else {
+        return respond(ep, busy, req).await;
+    };
+    let kind = crate::metrics::route_kind(req.uri().path());
+    let started = std::time::Instant::now();
+    let out = respond(ep, busy, req).await;
+    let status = match &out {
+        Ok(resp) => resp.status().as_u16().to_string(),
+        Err(Abort::ResetFault) => "reset".to_string(),
+        Err(Abort::Body(_)) => "bad_body".to_string(),
+    };
+    metrics.request(kind, &status, out.is_ok().then(|| started.elapsed()));
+    out
+}
+
+/// [`answer`] without the metrics.
+async fn respond<B: Send>(
     ep: Arc<Endpoint>,
     _busy: B,
     req: hyper::Request<Incoming>,

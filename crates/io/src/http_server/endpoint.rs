@@ -62,4 +62,6 @@ pub(super) struct Endpoint {
     pub(super) limits: ServeLimits,
     /// Bytes of request bodies that may be held at once (`limits.max_body_memory`).
     pub(super) body_budget: Arc<Semaphore>,
+    /// `--metrics-listen`: the series each answer is counted in.
+    pub(super) metrics: Option<Arc<crate::metrics::Metrics>>,
 }

@@ -117,6 +117,8 @@ mod state;
 mod tls;
 
 pub use limits::ServeLimits;
+/// For the metrics' route kinds.
+pub(crate) use otau::{is_otau_path, ADMIN_PREFIX as OTAU_ADMIN_PREFIX};
 
 use endpoint::{Endpoint, Shared};
 use state::{Clock, State};
@@ -148,6 +150,9 @@ pub struct ServeOptions {
     /// names (`--tenant`); each answers DDI under `/{tenant}/controller/v1/`
     /// and the Management API to a user named as the tenant.
     pub tenants: Vec<String>,
+    /// Serve Prometheus metrics on `GET /metrics` here (`--metrics-listen`);
+    /// port 0 picks a free port ([`Running::metrics_addr`]).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for ServeOptions {
@@ -160,6 +165,7 @@ impl Default for ServeOptions {
             mqtt: ServeMqtt::Auto,
             limits: ServeLimits::default(),
             tenants: Vec::new(),
+            metrics_listen: None,
         }
     }
 }
@@ -200,6 +206,9 @@ pub enum ServeError {
         /// What the OS said.
         source: std::io::Error,
     },
+    /// The `--metrics-listen` address could not be bound.
+    #[error(transparent)]
+    Metrics(crate::metrics::ListenError),
     /// A TLS file is missing, unreadable or not what was expected.
     #[error("{flag} {}: {message}", path.display())]
     Tls {
@@ -248,6 +257,9 @@ pub struct Running {
     pub base_url: String,
     /// The MQTT broker devices connect to (embedded or external), if any.
     pub mqtt_addr: Option<SocketAddr>,
+    /// Where `GET /metrics` is served (`--metrics-listen`), if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
+    _metrics: Option<crate::metrics::MetricsServer>,
     stop: watch::Sender<bool>,
     accept: JoinHandle<()>,
     timer: JoinHandle<()>,
@@ -440,6 +452,7 @@ pub async fn start_with_credentials(
     };
     let open = slots.open.clone();
     let body_budget = Arc::new(Semaphore::new(max_body_memory));
+    let metrics = start_metrics(opts.metrics_listen).await?;
     let endpoint = Arc::new(Endpoint {
         shared: shared.clone(),
         scheme,
@@ -449,6 +462,7 @@ pub async fn start_with_credentials(
         tenant_users,
         limits: opts.limits.clone(),
         body_budget: body_budget.clone(),
+        metrics: metrics.as_ref().map(|(m, _)| m.clone()),
     });
     let accept = tokio::spawn(conn::accept_loop(
         listener,
@@ -468,6 +482,8 @@ pub async fn start_with_credentials(
         local_addr,
         base_url,
         mqtt_addr,
+        metrics_addr: metrics.as_ref().map(|(_, s)| s.local_addr),
+        _metrics: metrics.map(|(_, s)| s),
         stop,
         accept,
         timer,
@@ -477,6 +493,21 @@ pub async fn start_with_credentials(
         body_budget,
         max_body_memory,
     })
+}
+
+/// `serve`'s metrics and their listener, when `--metrics-listen` asks.
+async fn start_metrics(
+    listen: Option<SocketAddr>,
+) -> Result<Option<(Arc<crate::metrics::Metrics>, crate::metrics::MetricsServer)>, ServeError> {
+    let Some(addr) = listen else {
+        return Ok(None);
+    };
+    let metrics = crate::metrics::Metrics::for_serve();
+    let server = crate::metrics::listen(addr, metrics.clone())
+        .await
+        .map_err(ServeError::Metrics)?;
+    tracing::info!(metrics = %format!("http://{}/metrics", server.local_addr), "fleetsim serve metrics");
+    Ok(Some((metrics, server)))
 }
 
 /// For the CLI: start, wait for Ctrl-C or SIGTERM, shut down gracefully.

@@ -28,14 +28,14 @@ use fleetsim_core::server::MgmtCredentials;
 use fleetsim_core::time::Time;
 
 /// Prefix of the admin routes.
-pub(super) const ADMIN_PREFIX: &str = "/fleetsim/otau/";
+pub(crate) const ADMIN_PREFIX: &str = "/fleetsim/otau/";
 /// Prefix of the content upload route (bodies up to the upload limit).
 pub(super) const CONTENT_PREFIX: &str = "/fleetsim/otau/content/";
 /// Largest manifest accepted: a Murano resource value is at most 64 KiB (otau.md §1).
 pub(super) const MAX_MANIFEST_BYTES: usize = 64 * 1024;
 
 /// True for the paths answered here: the OTAU device API and the admin routes.
-pub(super) fn is_otau_path(path: &str) -> bool {
+pub(crate) fn is_otau_path(path: &str) -> bool {
     matches!(
         path,
         "/onep:v1/stack/alias" | "/provision/download" | "/timestamp"

@@ -39,6 +39,8 @@ pub(super) struct Driver {
     pub(super) live: Option<live::LiveFeed>,
     /// `serve`'s server-side events, when the run reads them.
     pub(super) server: Option<server_feed::ServerFeed>,
+    /// `--metrics-listen`: the live Prometheus series this run feeds.
+    pub(super) metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// A send this much later than intended counts as late.
@@ -109,6 +111,7 @@ impl Driver {
             processed: 0,
             live: None,
             server: None,
+            metrics: None,
         };
         for slot in 0..driver.devices.len() {
             let due = driver.devices[slot].poll_timeout();
@@ -154,6 +157,7 @@ impl Driver {
                 self.ledger
                     .stats
                     .sample(next_sample.min(self.end), &self.ledger.phases);
+                self.export_metrics();
                 next_sample += sample_every;
             }
             if now >= self.end {
@@ -205,6 +209,7 @@ impl Driver {
         let at = self.now().min(self.end);
         self.close_server_side(&mut rx, at).await;
         self.ledger.stats.sample(at, &self.ledger.phases);
+        self.export_metrics();
         self.publish_live(at, true);
         self.finish()
     }
@@ -294,6 +299,9 @@ impl Driver {
         let hold = crate::http_client::long_poll_hold(&req);
         let waits = self.http.timeout() + hold + fault.delay.unwrap_or_default();
         let in_reset = fleetsim_fleet::setup::in_reset_window(&self.setup.resets, due);
+        if let Some(m) = &self.metrics {
+            m.injected_client(&fault);
+        }
         self.next_wake[slot] = Time::NEVER;
         self.in_flight_of[slot] = Some(InFlight {
             kind,
@@ -400,11 +408,7 @@ impl Driver {
             return;
         };
         // From the intended send time: a late driver shows up as latency.
-        let latency = Span(
-            Instant::now()
-                .saturating_duration_since(intended)
-                .as_millis() as u64,
-        );
+        let latency = Instant::now().saturating_duration_since(intended);
         let env = Env {
             setup: &self.setup,
             base_url: &self.base,
@@ -415,8 +419,11 @@ impl Driver {
         let delivery = match delivery {
             Ok(delivery) => delivery,
             Err(result) => {
+                if let Some(m) = &self.metrics {
+                    m.published(kind, result, latency);
+                }
                 match result {
-                    Ok(()) => self.ledger.stats.answered(kind, 200, latency),
+                    Ok(()) => self.ledger.stats.answered_real(kind, 200, latency),
                     Err(e) => {
                         self.ledger.stats.failed(kind, e);
                         self.ledger.stats.failed_not_injected += 1;
@@ -429,11 +436,14 @@ impl Driver {
             }
         };
         match &delivery {
-            Delivery::Complete(r) => self.ledger.stats.answered(kind, r.status, latency),
+            Delivery::Complete(r) => self.ledger.stats.answered_real(kind, r.status, latency),
             Delivery::Broken(e, _) => {
                 self.ledger.stats.failed(kind, *e);
                 self.ledger.stats.failed_not_injected += u64::from(!injected);
             }
+        }
+        if let Some(m) = &self.metrics {
+            m.delivery(kind, &delivery, latency);
         }
         self.recorder.answer(slot, now, &delivery);
         let before = self.ledger.oracle.violations().len();
@@ -444,6 +454,14 @@ impl Driver {
         self.recorder.capture(slot, d.number, new);
         let next = d.poll_timeout();
         self.push(next.max(now), slot);
+    }
+
+    /// Copies the phase and violation counts into the live metrics.
+    fn export_metrics(&self) {
+        if let Some(m) = &self.metrics {
+            m.phases(&self.ledger.phases);
+            m.violations(self.ledger.oracle.counts());
+        }
     }
 
     /// Hands the UI a snapshot when one is due (or `last`); true when the UI

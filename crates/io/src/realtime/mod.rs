@@ -268,12 +268,21 @@ pub fn raise_open_file_limit() -> u64 {
 
 /// Runs `scenario` against `opts.target` in real time. Blocks.
 pub fn run(scenario: &Scenario, opts: &RealOptions) -> Result<RunResult, RuntimeError> {
+    run_with_metrics(scenario, opts, None)
+}
+
+/// [`run`], feeding `metrics` (`--metrics-listen`) as it goes.
+pub fn run_with_metrics(
+    scenario: &Scenario,
+    opts: &RealOptions,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
+) -> Result<RunResult, RuntimeError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(RuntimeError::Runtime)?;
-    rt.block_on(run_async(scenario, opts))
+    rt.block_on(run_async_with_metrics(scenario, opts, metrics))
 }
 
 fn base_url(target: &Target) -> Result<String, RuntimeError> {
@@ -492,6 +501,15 @@ type MqttLinks = (
 
 /// Runs `scenario` against the target on the current tokio runtime.
 pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunResult, RuntimeError> {
+    run_async_with_metrics(scenario, opts, None).await
+}
+
+/// [`run_async`], feeding `metrics` (`--metrics-listen`) as it goes.
+pub async fn run_async_with_metrics(
+    scenario: &Scenario,
+    opts: &RealOptions,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
+) -> Result<RunResult, RuntimeError> {
     raise_open_file_limit();
     let base = base_url(&opts.target)?;
     let mqtt_group = scenario
@@ -521,6 +539,7 @@ pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunRes
     };
     let reach_tenant = reach.tenant.clone();
     let mut driver = Driver::new(scenario, setup, reach, fleet, links, scale);
+    driver.metrics = metrics;
     if let Some(live) = &opts.live {
         let feed = live::LiveFeed::new(live.clone(), &driver.setup, &driver.devices);
         driver.live = Some(feed);
