@@ -20,6 +20,6 @@ pub use fleetsim_fleet::{
     constrained_report, device, digest, director, engine, fleet, management_log, report, result,
     rng, scenario, setup, shrink, snapshot, stats,
 };
-pub use fleetsim_io::{http_client, http_server, management, mqtt, realtime};
+pub use fleetsim_io::{http_client, http_server, management, mqtt, netem, proxy, realtime};
 
 pub mod tui;

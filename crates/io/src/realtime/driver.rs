@@ -37,6 +37,8 @@ pub(super) struct Driver {
     pub(super) processed: u64,
     /// `fleetsim tui --target`: where snapshots go.
     pub(super) live: Option<live::LiveFeed>,
+    /// `load.emulate_network`: the links' faults on the real network.
+    pub(super) net: Option<net::Net>,
 }
 
 /// A send this much later than intended counts as late.
@@ -81,6 +83,7 @@ impl Driver {
         scale: f64,
     ) -> Driver {
         let Fleet { devices, ledger } = fleet;
+        let net = (scenario.load.emulate_network).then(|| net::Net::new(scenario.seed, &devices));
         let mut driver = Driver {
             links,
             held: devices.iter().map(|_| Vec::new()).collect(),
@@ -106,6 +109,7 @@ impl Driver {
             in_flight: 0,
             processed: 0,
             live: None,
+            net,
         };
         for slot in 0..driver.devices.len() {
             let due = driver.devices[slot].poll_timeout();
@@ -231,6 +235,7 @@ impl Driver {
             drop,
             delay: f.delay.map(|d| Duration::from_millis(d.0.as_millis())),
             cut_body: cut,
+            ..Injected::default()
         }
     }
 
@@ -282,19 +287,20 @@ impl Driver {
                 return self.publish(slot, kind, due, alias, value, tx)
             }
         };
-        let fault = self.inject(slot, kind, due);
+        let mut fault = self.inject(slot, kind, due);
         if fault.drop {
             self.dropped += 1;
         }
+        let (net_wait, net_injected) = self.shape_net(slot, due, &mut fault);
         let intended = self.instant_of(due);
         let hold = crate::http_client::long_poll_hold(&req);
-        let waits = self.http.timeout() + hold + fault.delay.unwrap_or_default();
+        let waits = self.http.timeout() + hold + fault.delay.unwrap_or_default() + net_wait;
         let in_reset = fleetsim_fleet::setup::in_reset_window(&self.setup.resets, due);
         self.next_wake[slot] = Time::NEVER;
         self.in_flight_of[slot] = Some(InFlight {
             kind,
             intended,
-            injected: fault.drop || fault.cut_body || in_reset,
+            injected: fault.drop || fault.cut_body || in_reset || net_injected,
             deadline: intended + waits,
             long_poll: !hold.is_zero(),
         });
@@ -391,6 +397,7 @@ impl Driver {
         else {
             return;
         };
+        let injected = matches!(&delivery, Ok(dv) if self.cut_by_window(slot, dv)) || injected;
         // From the intended send time: a late driver shows up as latency.
         let latency = Span(
             Instant::now()
@@ -485,6 +492,9 @@ impl Driver {
         let mut extra = std::collections::BTreeMap::new();
         extra.insert("late_sends", self.late_sends);
         extra.insert("dropped_by_fault", self.dropped);
+        if let Some(net) = &self.net {
+            extra.extend(net.tally.counters());
+        }
         let mut result = RunResult::assemble(
             self.ledger,
             self.devices.iter(),
