@@ -15,6 +15,7 @@ mod managed_run;
 mod otau_hostile;
 mod otau_loop;
 mod otau_mqtt;
+mod proxy;
 mod real_network;
 mod real_run;
 mod serve;

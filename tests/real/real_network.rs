@@ -19,7 +19,7 @@ const TIME_SCALE: f64 = 10_000.0;
 
 /// Always-on devices on a lossy, slow link, and sleepy ones whose 256 KiB
 /// download needs more than one 10-minute window at 256 B/s.
-const HOSTILE: &str = r#"
+pub(crate) const HOSTILE: &str = r#"
 name: hostile-network
 seed: 7
 duration: 12h

@@ -68,17 +68,17 @@ pub(super) enum Closed {
 type Answer = hyper::Response<Paced>;
 
 impl State {
-    pub(super) fn new(s: &Scenario, upstream: String) -> State {
+    pub(super) fn new(s: &Scenario, upstream: String) -> Result<State, rustls::Error> {
         let setup = Setup::new(s);
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
+            .with_tls_config(tls_config()?)
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        State {
+        Ok(State {
             groups: setup.groups,
             seed: s.seed,
             scale: s.load.time_scale,
@@ -87,7 +87,7 @@ impl State {
             client: Client::builder(TokioExecutor::new()).build(https),
             devices: Mutex::new(HashMap::new()),
             tally: Mutex::new(NetTally::default()),
-        }
+        })
     }
 
     pub(super) fn tally(&self) -> NetTally {
@@ -115,6 +115,17 @@ impl State {
             .or_insert_with(|| DeviceNet::new(&self.groups, key, self.seed));
         decide(&self.groups[d.group].link, d.phase, now, &mut d.rng)
     }
+}
+
+/// TLS to an `https://` upstream: the web PKI's roots, ring as provider.
+fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// Proxies one request as its device's link says.

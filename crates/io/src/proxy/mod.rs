@@ -55,6 +55,9 @@ pub enum ProxyError {
         /// Cause.
         source: std::io::Error,
     },
+    /// The TLS client for an `https://` upstream could not be set up.
+    #[error("TLS: {0}")]
+    Tls(#[from] rustls::Error),
     /// Signal handlers could not be installed.
     #[error("cannot wait for signals: {0}")]
     Signal(std::io::Error),
@@ -108,7 +111,7 @@ pub async fn start(opts: ProxyOptions) -> Result<RunningProxy, ProxyError> {
         addr: opts.listen,
         source,
     })?;
-    let state = Arc::new(forward::State::new(&opts.scenario, upstream.clone()));
+    let state = Arc::new(forward::State::new(&opts.scenario, upstream.clone())?);
     let (stop, stopped) = watch::channel(false);
     tracing::info!(%addr, %upstream, "proxy listening");
     let accept = tokio::spawn(accept_loop(listener, state.clone(), stopped));
