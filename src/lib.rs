@@ -21,7 +21,7 @@ pub use fleetsim_fleet::{
     rng, scenario, setup, shrink, snapshot, stats,
 };
 pub use fleetsim_io::{
-    http_client, http_server, management, metrics, mqtt, realtime, server_events,
+    http_client, http_server, management, metrics, mqtt, netem, proxy, realtime, server_events,
 };
 
 pub mod tui;

@@ -33,6 +33,9 @@ pub(crate) enum Command {
     },
     /// Serve the embedded DDI server over HTTP(S).
     Serve(Box<ServeArgs>),
+    /// Put a scenario's flaky network (seeded loss, latency, bandwidth,
+    /// online windows per device) between any HTTP client and a server.
+    Proxy(Box<ProxyArgs>),
     /// Re-run one device of a virtual run from its report and print its
     /// trace; the digest must equal the recorded one.
     Replay {
@@ -218,6 +221,25 @@ pub(crate) fn read_secret_file(flag: &str, path: &Path) -> Result<String, Exit> 
         )));
     }
     Ok(line)
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ProxyArgs {
+    /// Address to listen on (plain HTTP).
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// Server to forward to: http[s]://host:port.
+    #[arg(long)]
+    pub(crate) upstream: String,
+    /// Scenario whose groups' `connectivity`, seed and time scale to apply.
+    #[arg(long)]
+    pub(crate) scenario: PathBuf,
+    /// Scenario time runs this many times faster than real time (default:
+    /// the scenario's `load.time_scale`).
+    #[arg(long)]
+    pub(crate) time_scale: Option<f64>,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
 }
 
 #[derive(clap::Args)]

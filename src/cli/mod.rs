@@ -12,6 +12,7 @@ use fleetsim::scenario::{self, Scenario};
 mod args;
 mod flag_checks;
 mod progress;
+mod proxy_command;
 mod report_commands;
 mod run_options;
 mod serve_command;
@@ -52,6 +53,7 @@ pub(crate) fn dispatch(cli: Cli) -> Exit {
         },
         Command::Run(args) => run_command(*args),
         Command::Serve(args) => serve_command(*args),
+        Command::Proxy(args) => proxy_command::proxy_command(*args),
         Command::Replay { report, device } => report_commands::replay_command(&report, &device),
         Command::Report(ReportCommand::Merge { inputs, out }) => {
             report_commands::merge_command(&inputs, &out)

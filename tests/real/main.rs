@@ -17,6 +17,8 @@ mod otau_hostile;
 mod otau_loop;
 mod otau_mqtt;
 mod parity;
+mod proxy;
+mod real_network;
 mod real_run;
 mod serve;
 mod serve_events;

@@ -9,6 +9,7 @@
 //! - [`server`]: the server cores (DDI, management API, OTAU, gateway and CDN).
 //! - [`oracle`]: invariants, each with a stable ID and the clause it enforces.
 //! - [`connectivity`]: the network link model (online windows, loss, latency, bandwidth).
+//! - [`netem`]: what a link does to one real exchange (drop, delay, throttle, cut), for real transports.
 //!
 //! This crate must never depend on tokio, hyper, a TLS stack or a terminal
 //! library, read a clock, open a socket or use a global RNG.
@@ -54,6 +55,7 @@
 pub mod artifact;
 pub mod connectivity;
 pub mod message;
+pub mod netem;
 pub mod oracle;
 pub mod protocol;
 pub mod server;

@@ -15,6 +15,9 @@ pub enum Purpose {
     Link = 1,
     /// The device's generated target token (`auth: target_token`).
     Token = 2,
+    /// Real-mode network emulation (`load.emulate_network`, `fleetsim
+    /// proxy`): what the link does to each exchange.
+    Net = 3,
 }
 
 /// The stream for `purpose` of device `device` in a run seeded with `seed`.

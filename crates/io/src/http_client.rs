@@ -34,6 +34,9 @@ pub struct Injected {
     pub delay: Option<Duration>,
     /// Cut the body off after half of it (connection closed).
     pub cut_body: bool,
+    /// Emulated network (`load.emulate_network`): what the link does to the
+    /// answer — lose it, hold it, throttle it, cut it at the window end.
+    pub net: Option<crate::netem::Shape>,
 }
 
 type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -139,8 +142,18 @@ impl Http {
     /// Sends `req` for device `device` and waits (bounded) for the outcome.
     pub async fn execute(&self, device: u64, req: Request, fault: Injected) -> Delivery {
         if fault.drop {
-            tokio::time::sleep(self.timeout).await;
-            return Delivery::Broken(NetError::Timeout, None);
+            // The device waits out its timeout, or its window closes first.
+            let waited = tokio::time::Instant::now() + self.timeout;
+            return match fault.net.and_then(|n| n.cut_at).filter(|c| *c < waited) {
+                Some(cut) => {
+                    tokio::time::sleep_until(cut).await;
+                    Delivery::Broken(NetError::Reset, None)
+                }
+                None => {
+                    tokio::time::sleep_until(waited).await;
+                    Delivery::Broken(NetError::Timeout, None)
+                }
+            };
         }
         if let Some(d) = fault.delay {
             tokio::time::sleep(d).await;
@@ -149,10 +162,7 @@ impl Http {
         // The device waits for a long poll that much longer.
         let hold = long_poll_hold(&req);
         let deadline = tokio::time::Instant::now() + self.timeout + hold;
-        match tokio::time::timeout_at(deadline, send(client, req, fault.cut_body, deadline)).await {
-            Ok(delivery) => delivery,
-            Err(_) => Delivery::Broken(NetError::Timeout, None),
-        }
+        send(client, req, &fault, deadline).await
     }
 }
 
@@ -168,7 +178,7 @@ pub fn long_poll_hold(req: &Request) -> Duration {
 async fn send(
     client: &HyperClient,
     mut req: Request,
-    cut_body: bool,
+    fault: &Injected,
     deadline: tokio::time::Instant,
 ) -> Delivery {
     for _ in 0..=MAX_REDIRECTS {
@@ -176,9 +186,10 @@ async fn send(
             Ok(r) => r,
             Err(_) => return Delivery::Broken(NetError::Malformed, None),
         };
-        let resp = match client.request(hreq).await {
-            Ok(r) => r,
-            Err(e) => {
+        let resp = match tokio::time::timeout_at(deadline, client.request(hreq)).await {
+            Err(_) => return Delivery::Broken(NetError::Timeout, None),
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
                 let kind = if e.is_connect() {
                     NetError::Unreachable
                 } else {
@@ -198,7 +209,17 @@ async fn send(
                 continue;
             }
         }
-        return read_body(resp, cut_body, deadline).await;
+        let pacer = match &fault.net {
+            Some(shape) => {
+                if let Some(e) = crate::netem::hold_answer(shape).await {
+                    // Dropping the unread answer closes its connection.
+                    return Delivery::Broken(e, None);
+                }
+                Some(crate::netem::Pacer::new(shape))
+            }
+            None => None,
+        };
+        return read_body(resp, fault.cut_body, deadline, pacer).await;
     }
     Delivery::Broken(NetError::Malformed, None)
 }
@@ -229,6 +250,7 @@ async fn read_body(
     resp: hyper::Response<hyper::body::Incoming>,
     cut_body: bool,
     deadline: tokio::time::Instant,
+    mut pacer: Option<crate::netem::Pacer>,
 ) -> Delivery {
     let (parts, mut body) = resp.into_parts();
     let mut out = Response::status(parts.status.as_u16());
@@ -247,7 +269,8 @@ async fn read_body(
     let mut bytes = Vec::with_capacity(expected.unwrap_or(0).min(1 << 20));
     loop {
         // Out of time mid-body: hand back what arrived so a download can resume.
-        let Ok(next) = tokio::time::timeout_at(deadline, body.frame()).await else {
+        let paced = pacer.as_ref().map_or(Duration::ZERO, |p| p.paced());
+        let Ok(next) = tokio::time::timeout_at(deadline + paced, body.frame()).await else {
             out.body = Body::Bytes(bytes.into());
             return Delivery::Broken(NetError::Timeout, Some(out));
         };
@@ -255,6 +278,14 @@ async fn read_body(
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
                     bytes.extend_from_slice(&data);
+                }
+                if let Some(p) = pacer.as_mut() {
+                    if let crate::netem::Pace::Cut(n) = p.admit(bytes.len()).await {
+                        // The online window ended mid-body: keep what made it.
+                        bytes.truncate(n);
+                        out.body = Body::Bytes(bytes.into());
+                        return Delivery::Broken(NetError::Reset, Some(out));
+                    }
                 }
                 if let Some(cut) = cut_at {
                     if bytes.len() >= cut {

@@ -5,6 +5,8 @@
 //! - [`realtime`]: the real-time driver: the same devices over real HTTP(S), on tokio.
 //! - [`http_client`]: the HTTP(S) client (hyper, rustls) devices and adapters share.
 //! - [`http_server`]: `fleetsim serve`, the server cores over real HTTP(S) (hyper, rustls).
+//! - [`netem`]: network emulation on a real network (seeded drops, delays, throttling, window cuts).
+//! - [`proxy`]: `fleetsim proxy`, a reverse proxy applying a scenario's seeded network faults to any HTTP client.
 //! - [`mqtt`]: OTAU over MQTT: the embedded broker (rumqttd), the server bridge, device links.
 //! - [`server_events`]: the wire format of `serve`'s server-side event stream.
 //! - [`metrics`]: live Prometheus metrics of a run or of `serve` (`--metrics-listen`).
@@ -18,5 +20,7 @@ pub mod http_server;
 pub mod management;
 pub mod metrics;
 pub mod mqtt;
+pub mod netem;
+pub mod proxy;
 pub mod realtime;
 pub mod server_events;

@@ -83,6 +83,11 @@ pub struct Load {
     /// Scenario time runs this many times faster than real time (1 = real time).
     #[serde(default = "default_time_scale")]
     pub time_scale: f64,
+    /// Emulate each group's `connectivity` (loss, latency, bandwidth) on the
+    /// real network too, per device and seeded; off: the network is what it
+    /// is and only online windows apply.
+    #[serde(default)]
+    pub emulate_network: bool,
 }
 
 fn default_request_timeout() -> Duration {
@@ -101,6 +106,7 @@ impl Default for Load {
             connections: ConnectionModel::default(),
             request_timeout: default_request_timeout(),
             time_scale: default_time_scale(),
+            emulate_network: false,
         }
     }
 }

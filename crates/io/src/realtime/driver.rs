@@ -41,6 +41,8 @@ pub(super) struct Driver {
     pub(super) server: Option<server_feed::ServerFeed>,
     /// `--metrics-listen`: the live Prometheus series this run feeds.
     pub(super) metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// `load.emulate_network`: the links' faults on the real network.
+    pub(super) net: Option<net::Net>,
 }
 
 /// A send this much later than intended counts as late.
@@ -85,6 +87,7 @@ impl Driver {
         scale: f64,
     ) -> Driver {
         let Fleet { devices, ledger } = fleet;
+        let net = (scenario.load.emulate_network).then(|| net::Net::new(scenario.seed, &devices));
         let mut driver = Driver {
             links,
             held: devices.iter().map(|_| Vec::new()).collect(),
@@ -112,6 +115,7 @@ impl Driver {
             live: None,
             server: None,
             metrics: None,
+            net,
         };
         for slot in 0..driver.devices.len() {
             let due = driver.devices[slot].poll_timeout();
@@ -240,6 +244,7 @@ impl Driver {
             drop,
             delay: f.delay.map(|d| Duration::from_millis(d.0.as_millis())),
             cut_body: cut,
+            ..Injected::default()
         }
     }
 
@@ -291,13 +296,14 @@ impl Driver {
                 return self.publish(slot, kind, due, alias, value, tx)
             }
         };
-        let fault = self.inject(slot, kind, due);
+        let mut fault = self.inject(slot, kind, due);
         if fault.drop {
             self.dropped += 1;
         }
+        let (net_wait, net_injected) = self.shape_net(slot, due, &mut fault);
         let intended = self.instant_of(due);
         let hold = crate::http_client::long_poll_hold(&req);
-        let waits = self.http.timeout() + hold + fault.delay.unwrap_or_default();
+        let waits = self.http.timeout() + hold + fault.delay.unwrap_or_default() + net_wait;
         let in_reset = fleetsim_fleet::setup::in_reset_window(&self.setup.resets, due);
         if let Some(m) = &self.metrics {
             m.injected_client(&fault);
@@ -306,7 +312,7 @@ impl Driver {
         self.in_flight_of[slot] = Some(InFlight {
             kind,
             intended,
-            injected: fault.drop || fault.cut_body || in_reset,
+            injected: fault.drop || fault.cut_body || in_reset || net_injected,
             deadline: intended + waits,
             long_poll: !hold.is_zero(),
         });
@@ -407,6 +413,7 @@ impl Driver {
         else {
             return;
         };
+        let injected = matches!(&delivery, Ok(dv) if self.cut_by_window(slot, dv)) || injected;
         // From the intended send time: a late driver shows up as latency.
         let latency = Instant::now().saturating_duration_since(intended);
         let env = Env {
@@ -513,6 +520,9 @@ impl Driver {
         extra.insert("dropped_by_fault", self.dropped);
         extra.extend(self.server_side_counters());
         let gateway = self.server.as_ref().and_then(|f| f.gateway.clone());
+        if let Some(net) = &self.net {
+            extra.extend(net.tally.counters());
+        }
         let mut result = RunResult::assemble(
             self.ledger,
             self.devices.iter(),

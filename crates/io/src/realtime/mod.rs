@@ -22,6 +22,7 @@
 mod driver;
 mod live;
 mod managed_campaigns;
+mod net;
 mod recorder;
 mod server_feed;
 
