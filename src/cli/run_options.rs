@@ -85,13 +85,7 @@ pub fn prepare(
         gateway_token,
         ca_pem,
     };
-    let server_events = match a.server_events {
-        true => {
-            let (user, password) = a.mgmt.resolve()?;
-            Some(fleetsim::http_server::MgmtCredentials { user, password })
-        }
-        false => None,
-    };
+    let server_events = server_events_login(a)?;
     let opts = fleetsim::realtime::RealOptions {
         target,
         manager,
@@ -100,6 +94,20 @@ pub fn prepare(
         server_events,
     };
     Ok((s, Some(opts)))
+}
+
+/// The login `--server-events` reads serve's event stream with.
+fn server_events_login(
+    a: &RunArgs,
+) -> Result<Option<fleetsim::http_server::MgmtCredentials>, Exit> {
+    if !a.server_events {
+        return Ok(None);
+    }
+    let (user, password) = a.mgmt.resolve()?;
+    Ok(Some(fleetsim::http_server::MgmtCredentials {
+        user,
+        password,
+    }))
 }
 
 /// Applies `--seed`, `--devices`, `--duration` and `--time-scale` to `s`;
