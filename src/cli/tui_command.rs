@@ -14,6 +14,9 @@ pub fn run(mut a: RunArgs) -> Exit {
             "--shard, --trace-device and --out apply to `fleetsim run`, not to the TUI".into(),
         );
     }
+    if a.metrics_listen.is_some() {
+        return Exit::BadInput("--metrics-listen applies to `fleetsim run`, not to the TUI".into());
+    }
     {
         use std::io::IsTerminal;
         if !std::io::stdout().is_terminal() {

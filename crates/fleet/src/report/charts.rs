@@ -314,10 +314,15 @@ pub fn request_rate(report: &Report) -> Result<String, ChartError> {
 /// (4) p50/p90/p99/p99.9 latency per request kind, grouped bars.
 pub fn latency(report: &Report) -> Result<String, ChartError> {
     const NAME: &str = "latency";
-    let kinds: Vec<(&str, [u64; 4])> = report
-        .latency_ms
+    // Real time: the µs figures in fractional ms; virtual time: virtual ms.
+    let real = !report.latency_us.is_empty();
+    let (figures, per_ms, y_desc) = match real {
+        true => (&report.latency_us, 1000.0, "ms (wall clock)"),
+        false => (&report.latency_ms, 1.0, "ms (virtual time)"),
+    };
+    let kinds: Vec<(&str, [f64; 4])> = figures
         .iter()
-        .map(|(k, l)| (*k, [l.p50, l.p90, l.p99, l.p999]))
+        .map(|(k, l)| (*k, [l.p50, l.p90, l.p99, l.p999].map(|v| v as f64 / per_ms)))
         .collect();
     if kinds.is_empty() {
         return Err(ChartError::NoData {
@@ -328,10 +333,10 @@ pub fn latency(report: &Report) -> Result<String, ChartError> {
     let y_max = kinds
         .iter()
         .flat_map(|(_, v)| v.iter().copied())
-        .max()
-        .unwrap_or(0)
-        .max(1) as f64
+        .fold(0.0, f64::max)
+        .max(if real { 0.001 } else { 1.0 })
         * 1.2;
+    let decimals = if real && y_max < 10.0 { 2 } else { 0 };
     const LABELS: [&str; 4] = ["p50", "p90", "p99", "p99.9"];
     svg(NAME, |root| {
         let mut chart = ChartBuilder::on(root)
@@ -344,14 +349,14 @@ pub fn latency(report: &Report) -> Result<String, ChartError> {
             .configure_mesh()
             .disable_x_mesh()
             .x_label_formatter(&|_| String::new())
-            .y_desc("ms (virtual time)")
-            .y_label_formatter(&|v| format!("{v:.0}"))
+            .y_desc(y_desc)
+            .y_label_formatter(&|v| format!("{v:.decimals$}"))
             .draw()?;
         for (j, label) in LABELS.iter().enumerate() {
             let color = PALETTE[j % PALETTE.len()];
             let bars = kinds.iter().enumerate().map(|(i, (_, v))| {
                 let x0 = i as f64 + 0.1 + 0.2 * j as f64;
-                Rectangle::new([(x0, 0.0), (x0 + 0.18, v[j] as f64)], color.filled())
+                Rectangle::new([(x0, 0.0), (x0 + 0.18, v[j])], color.filled())
             });
             chart
                 .draw_series(bars)?
