@@ -77,7 +77,8 @@ impl Driver {
             fault.drop = true;
         }
         let injected = plan.drop_request || plan.drop_answer || plan.cut_before_arrival(due);
-        (up + shape.answer_delay, injected)
+        // `up` is in `fault.delay`, which the caller's wait counts already.
+        (shape.answer_delay, injected)
     }
 
     /// Whether the failed exchange of `slot` that ends now was cut by its
