@@ -169,12 +169,16 @@ impl Metrics {
             .inc();
     }
 
-    /// The client fault a request got (if any): each of its effects once.
+    /// The faults a request got (client fault windows and the emulated
+    /// network, `load.emulate_network`): each of its effects once.
     pub fn injected_client(&self, fault: &crate::http_client::Injected) {
+        let net = fault.net.as_ref();
         let effects = [
             (fault.drop, "drop"),
             (fault.delay.is_some(), "delay"),
             (fault.cut_body, "cut_body"),
+            (net.is_some_and(|n| n.drop_answer), "answer_drop"),
+            (net.is_some_and(|n| !n.answer_delay.is_zero()), "latency"),
         ];
         for (_, name) in effects.iter().filter(|(on, _)| *on) {
             self.injected(name);

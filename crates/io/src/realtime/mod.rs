@@ -23,6 +23,7 @@ mod driver;
 mod live;
 mod managed_campaigns;
 mod net;
+mod prepare;
 mod recorder;
 mod server_feed;
 
@@ -359,79 +360,6 @@ impl Reach {
     }
 }
 
-/// One connected management API per tenant the fleet spans, the run's own first.
-type Managers = Vec<(String, crate::management::Manager)>;
-
-/// Connects to the management API and prepares the server for the fleet,
-/// when the run creates the scenario's campaigns itself: once per tenant the
-/// fleet spans, each with that tenant's devices. The run's own tenant logs
-/// in as `--mgmt-user`; another tenant `T` as the user `T` with the same
-/// password (the user `fleetsim serve` binds to `T`; on hawkBit,
-/// `hawkbit.security.user.T.tenant=T`).
-async fn prepare_manager(
-    scenario: &Scenario,
-    opts: &RealOptions,
-    setup: &Setup,
-    reach: &Reach,
-) -> Result<Option<(Managers, crate::management::ServerApi)>, RuntimeError> {
-    let Some(cfg) = opts
-        .manager
-        .as_ref()
-        .filter(|_| !scenario.campaigns.external)
-    else {
-        return Ok(None);
-    };
-    let tenants = fleet_tenants(setup, &reach.tenant);
-    if tenants.len() > 1 && cfg.api != crate::management::ServerApi::Hawkbit {
-        return Err(RuntimeError::Unsupported(format!(
-            "--manage {}: the fleet spans tenants {} and {} has no tenants; use one tenant",
-            cfg.api.as_str(),
-            tenants.join(", "),
-            cfg.api.as_str()
-        )));
-    }
-    let mut managers = Vec::new();
-    for (i, tenant) in tenants.into_iter().enumerate() {
-        let mut cfg = cfg.clone();
-        if i > 0 {
-            cfg.user = tenant.clone();
-        }
-        let in_tenant = |g: &fleetsim_fleet::setup::Group| g.tenant_or(&reach.tenant) == tenant;
-        let devices = || {
-            setup
-                .groups
-                .iter()
-                .filter(|g| in_tenant(g))
-                .flat_map(|g| (g.first..g.first + g.count).map(move |n| (g, n)))
-        };
-        let fleet = crate::management::FleetInfo {
-            tenant: tenant.clone(),
-            controller_ids: devices().map(|(_, n)| setup.controller_id(n)).collect(),
-            polling: scenario.server.polling.0,
-            gateway_token: reach.token.clone().map(crate::management::Secret::new),
-            target_tokens: devices()
-                .map(|(g, n)| g.target_token(n).map(crate::management::Secret::new))
-                .collect(),
-        };
-        let mut m = crate::management::Manager::connect(&cfg).await?;
-        m.prepare(&fleet).await?;
-        managers.push((tenant, m));
-    }
-    Ok(Some((managers, cfg.api)))
-}
-
-/// The tenants the fleet's groups name, the run's `default` first.
-fn fleet_tenants(setup: &Setup, default: &str) -> Vec<String> {
-    let mut tenants = vec![default.to_string()];
-    for g in &setup.groups {
-        let t = g.tenant_or(default);
-        if !tenants.iter().any(|known| known == t) {
-            tenants.push(t.to_string());
-        }
-    }
-    tenants
-}
-
 /// Every device of the scenario, arriving open-loop (with an optional
 /// linear ramp of the rate); convergence is measured from the scenario's
 /// campaigns, which the target carries out (`fleetsim serve`) or the
@@ -523,9 +451,9 @@ pub async fn run_async_with_metrics(
     let reach = Reach::new(scenario, &opts.target, base)?;
     let setup = Setup::new(scenario);
     let scale = scenario.load.time_scale.max(1e-6);
-    let manager = prepare_manager(scenario, opts, &setup, &reach).await?;
+    let manager = prepare::prepare_manager(scenario, opts, &setup, &reach).await?;
     let auth = reach.authorization.as_deref();
-    preflight(&reach.http, &reach.base, &reach.tenant, &setup, auth).await?;
+    prepare::preflight(&reach.http, &reach.base, &reach.tenant, &setup, auth).await?;
     let probe = match &opts.server_events {
         Some(login) => server_feed::probe(&reach.http, &reach.base, login, scale).await,
         None => None,
@@ -590,83 +518,4 @@ pub async fn run_async_with_metrics(
         result.management = managed_campaigns::merge(logs, tenants > 1);
     }
     Ok(result)
-}
-
-/// One root poll before the fleet starts, so that a wrong address, TLS
-/// trouble, refused credentials or a non-DDI server are reported at once
-/// (for a fleet without DDI devices: only that the target answers). A fleet
-/// spanning several tenants polls once in each, with the first device of
-/// each: every tenant's credentials are checked.
-async fn preflight(
-    http: &Http,
-    base: &str,
-    tenant: &str,
-    setup: &Setup,
-    authorization: Option<&str>,
-) -> Result<(), RuntimeError> {
-    let ddi = setup
-        .groups
-        .iter()
-        .filter(|g| g.count > 0 && g.protocol == Protocol::Ddi);
-    let mut seen: Vec<&str> = Vec::new();
-    for g in ddi {
-        let in_tenant = g.tenant_or(tenant);
-        if !seen.contains(&in_tenant) {
-            seen.push(in_tenant);
-            let auth = g.authorization(g.first, authorization);
-            preflight_one(http, base, in_tenant, setup, Some((g.first, auth))).await?;
-        }
-    }
-    if seen.is_empty() {
-        preflight_one(http, base, tenant, setup, None).await?;
-    }
-    Ok(())
-}
-
-/// The root poll of [`preflight`] by device `number` with its
-/// `Authorization` (`None`: a fleet without DDI devices, device 0).
-async fn preflight_one(
-    http: &Http,
-    base: &str,
-    tenant: &str,
-    setup: &Setup,
-    device: Option<(u64, Option<&str>)>,
-) -> Result<(), RuntimeError> {
-    let (number, authorization) = device.unwrap_or((0, None));
-    let id = setup.controller_id(number);
-    let url = format!("{base}/{tenant}/controller/v1/{id}");
-    let mut req = Request::new(Method::Get, url.clone());
-    req.headers
-        .insert("accept", "application/hal+json, application/json");
-    if let Some(a) = authorization {
-        req.headers.insert("authorization", a.to_string());
-    }
-    let shown = format!("{base}/{tenant}/controller/v1/…");
-    // A fleet of OTAU or CPG devices only talks to its own kind of server,
-    // which need not know DDI: any HTTP answer shows the target is there.
-    let ddi = device.is_some();
-    match http.execute(0, req, Injected::default()).await {
-        Delivery::Complete(_) if !ddi => Ok(()),
-        Delivery::Broken(e, _) => Err(RuntimeError::Unreachable {
-            url: shown,
-            what: match e {
-                NetError::Unreachable => "connection refused or TLS handshake failed".into(),
-                NetError::Timeout => "no answer within the request timeout".into(),
-                other => other.to_string(),
-            },
-        }),
-        Delivery::Complete(r) if r.status == 401 || r.status == 403 => Err(RuntimeError::NotDdi {
-            url: shown,
-            what: format!("{} to a root poll: credentials refused (check --gateway-token or the scenario's server.gateway_token)", r.status),
-        }),
-        Delivery::Complete(r) if r.status == 200 => {
-            serde_json::from_slice::<fleetsim_core::protocol::ddi::wire::ControllerBase>(r.body.as_bytes())
-                .map(|_| ())
-                .map_err(|e| RuntimeError::NotDdi { url: shown, what: format!("root answer is not a DDI document ({e})") })
-        }
-        // 5xx, 429 and the like are the run's business: the oracle and the
-        // devices' backoff deal with them.
-        Delivery::Complete(r) if r.status >= 429 => Ok(()),
-        Delivery::Complete(r) => Err(RuntimeError::NotDdi { url: shown, what: format!("root poll answered {}", r.status) }),
-    }
 }
