@@ -280,8 +280,11 @@ fn request_rate(f: &mut Frame, app: &App, area: Rect) {
             format_us(max)
         )
     });
+    let events = s
+        .server_events
+        .map_or(String::new(), |n| format!("· server events {n} "));
     let block = Block::bordered().title(format!(
-        " Requests · {} · {:.1}/s {latency}",
+        " Requests · {} · {:.1}/s {latency}{events}",
         s.requests,
         s.request_rate()
     ));
@@ -315,6 +318,11 @@ fn error_table(f: &mut Frame, s: &Snapshot, area: Rect) {
             .iter()
             .map(|(e, n)| Row::new(vec![e.clone(), n.to_string()])),
     );
+    // Real time: what the run itself injected, apart from what went wrong.
+    rows.extend(s.injected.iter().map(|(what, n)| {
+        Row::new(vec![format!("injected: {what}"), n.to_string()])
+            .style(Style::new().fg(Color::DarkGray))
+    }));
     if rows.is_empty() {
         rows.push(Row::new(vec!["none".to_string(), String::new()]));
     }

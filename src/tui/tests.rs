@@ -343,3 +343,19 @@ fn a_snapshot_without_a_run_draws() {
         let _ = render(&a, 110, 30);
     }
 }
+
+#[test]
+fn real_time_shows_injected_faults_and_server_events() {
+    let s = small();
+    let mut a = app(s.clone());
+    tick(&mut a, Duration::from_secs(20));
+    let mut snapshot = a.snapshot.clone();
+    snapshot.injected = vec![("net answer lost".into(), 7), ("client drop".into(), 2)];
+    snapshot.server_events = Some(1234);
+    let run = RealRun::finished("http://127.0.0.1:8080".into(), snapshot);
+    let a = App::new(Source::Real(Box::new(run)), s, "small.yaml".into());
+    let screen = render(&a, 120, 30);
+    assert!(screen.contains("injected: net answer lost"), "{screen}");
+    assert!(screen.contains("injected: client drop"), "{screen}");
+    assert!(screen.contains("server events 1234"), "{screen}");
+}

@@ -41,6 +41,12 @@ pub struct Snapshot {
     pub error_statuses: Vec<(u16, u64)>,
     /// Requests without a complete answer, by cause.
     pub net_errors: Vec<(String, u64)>,
+    /// Real time: the faults the run injected so far, by name (client fault
+    /// windows, the emulated network); empty in virtual time.
+    pub injected: Vec<(String, u64)>,
+    /// Real time with `--server-events`: the server-side events applied to
+    /// the oracle so far (`None`: the run does not read them).
+    pub server_events: Option<u64>,
     /// Violations found (the oracle keeps the first 200 of them).
     pub violations_total: u64,
     /// The recorded violations, in the order they were found.
@@ -273,6 +279,8 @@ impl Snapshot {
                 .iter()
                 .map(|(e, n)| (e.to_string(), *n))
                 .collect(),
+            injected: Vec::new(),
+            server_events: None,
             violations_total: oracle.total(),
             violations: oracle
                 .violations()

@@ -474,6 +474,10 @@ impl Driver {
     /// Hands the UI a snapshot when one is due (or `last`); true when the UI
     /// asked the run to stop.
     fn publish_live(&mut self, now: Time, last: bool) -> bool {
+        if self.live.is_none() {
+            return false;
+        }
+        let real = self.real_view();
         let Some(feed) = &mut self.live else {
             return false;
         };
@@ -490,7 +494,27 @@ impl Driver {
             with_digest: true,
             in_flight: self.in_flight,
         };
-        feed.publish(run, &self.recorder)
+        feed.publish(run, &self.recorder, real)
+    }
+
+    /// The faults injected so far (client fault windows, the emulated
+    /// network) and the server-side events applied, for the live view.
+    fn real_view(&self) -> live::RealView {
+        let mut injected = vec![("client drop", self.dropped)];
+        if let Some(net) = &self.net {
+            let t = &net.tally;
+            injected.push(("net request lost", t.requests_dropped));
+            injected.push(("net answer lost", t.answers_dropped));
+            injected.push(("net window cut", t.partition_cuts));
+        }
+        live::RealView {
+            injected: injected
+                .into_iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(name, n)| (name.to_string(), n))
+                .collect(),
+            server_events: self.server.as_ref().map(|f| f.applied()),
+        }
     }
 
     /// The end of a run: every request in flight (but held long polls) is

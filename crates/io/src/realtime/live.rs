@@ -34,9 +34,10 @@ impl LiveFeed {
     }
 
     /// Publishes a snapshot of `run` when one is due (always at the end of
-    /// the run); the campaign members and the focused device's recorded
-    /// lines are filled in here. Returns true when the UI asked the run to stop.
-    pub fn publish(&mut self, run: Parts<'_>, recorder: &Recorder) -> bool {
+    /// the run); the campaign members, the focused device's recorded lines
+    /// and what only the real-time run knows (`real`) are filled in here.
+    /// Returns true when the UI asked the run to stop.
+    pub fn publish(&mut self, run: Parts<'_>, recorder: &Recorder, real: RealView) -> bool {
         let due = self.last.is_none_or(|t| t.elapsed() >= EVERY);
         if due || run.finished {
             let focus = self.live.focused().and_then(|n| {
@@ -53,6 +54,8 @@ impl LiveFeed {
                 focus,
                 ..run
             });
+            snapshot.injected = real.injected;
+            snapshot.server_events = real.server_events;
             // `serve` signs URLs in Unix seconds.
             snapshot.url_clock_s = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -62,6 +65,15 @@ impl LiveFeed {
         }
         self.live.stopping()
     }
+}
+
+/// What only a real-time run knows, for its snapshots.
+#[derive(Clone, Debug, Default)]
+pub struct RealView {
+    /// Faults injected so far, by name; only those that happened.
+    pub injected: Vec<(String, u64)>,
+    /// Server-side events applied to the oracle (`--server-events`).
+    pub server_events: Option<u64>,
 }
 
 /// What a real-time run shares with the UI thread.

@@ -187,6 +187,11 @@ pub(super) struct ServerFeed {
 }
 
 impl ServerFeed {
+    /// Events applied to the oracle so far (sequence numbers start at 0).
+    pub(super) fn applied(&self) -> u64 {
+        self.next
+    }
+
     /// The feed for `devices`, reading from the stream the probe found.
     pub(super) fn new(stream: Stream, devices: &[Device], campaigns: usize) -> ServerFeed {
         let slots = devices
