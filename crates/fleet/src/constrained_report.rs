@@ -7,6 +7,7 @@
 
 use serde::Serialize;
 
+use fleetsim_core::protocol::ddi::Phase;
 use fleetsim_core::server::constrained::GatewayCounters;
 use fleetsim_core::time::{Span, Time};
 
@@ -65,6 +66,42 @@ pub struct GatewayReport {
     pub cache_evictions: u64,
     /// The sidekick's counters.
     pub counters: GatewayCounters,
+}
+
+/// Campaign `plan`'s result over the `cpg` devices it targeted (`slots`
+/// into `devices`): who updated (and when), failed or did not finish by `end`.
+/// The virtual engine and the real-time driver (from serve's events) share it.
+pub fn strategy_result(
+    plan: &crate::setup::CampaignPlan,
+    slots: &[u32],
+    devices: &[crate::device::Device],
+    (refired, leaks): (u64, LeakCounts),
+    end: Time,
+) -> StrategyResult {
+    let mut done: Vec<Time> = Vec::new();
+    let (mut failed, mut unfinished) = (0, 0);
+    for &slot in slots {
+        let d = &devices[slot as usize];
+        match (d.phase, d.converged_at) {
+            (Phase::Updated, Some(t)) => done.push(t),
+            (Phase::Failed, _) => failed += 1,
+            _ => unfinished += 1,
+        }
+    }
+    done.sort_unstable();
+    let targeted = slots.len() as u64;
+    StrategyResult {
+        campaign: plan.name.clone(),
+        strategy: plan.strategy.as_str(),
+        url_validity_s: plan.url_validity.as_millis() / 1000,
+        targeted,
+        updated: done.len() as u64,
+        failed,
+        unfinished,
+        refired,
+        completion: completion_curve(&done, targeted, plan.at, end),
+        leaks,
+    }
 }
 
 /// A completion curve: for each day from `start` to `end`, the fraction of

@@ -6,11 +6,10 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::Engine;
-use crate::constrained_report::{completion_curve, GatewayReport, LeakCounts, StrategyResult};
+use crate::constrained_report::{strategy_result, GatewayReport, LeakCounts};
 use crate::engine::queue::What;
 use fleetsim_core::message::{Method, Request};
 use fleetsim_core::oracle::url::UrlPlan;
-use fleetsim_core::protocol::ddi::Phase;
 use fleetsim_core::server::constrained::SidekickEvent;
 use fleetsim_core::time::{Span, Time};
 
@@ -226,30 +225,9 @@ impl Engine {
             if slots.is_empty() {
                 continue;
             }
-            let mut done: Vec<Time> = Vec::new();
-            let (mut failed, mut unfinished) = (0, 0);
-            for &slot in slots {
-                let d = &self.devices[slot as usize];
-                match (d.phase, d.converged_at) {
-                    (Phase::Updated, Some(t)) => done.push(t),
-                    (Phase::Failed, _) => failed += 1,
-                    _ => unfinished += 1,
-                }
-            }
-            done.sort_unstable();
-            let targeted = slots.len() as u64;
-            strategies.push(StrategyResult {
-                campaign: plan.name.clone(),
-                strategy: plan.strategy.as_str(),
-                url_validity_s: plan.url_validity.as_millis() / 1000,
-                targeted,
-                updated: done.len() as u64,
-                failed,
-                unfinished,
-                refired: self.cpg.refired[i],
-                completion: completion_curve(&done, targeted, plan.at, end),
-                leaks: self.cpg.leaks[i],
-            });
+            let counts = (self.cpg.refired[i], self.cpg.leaks[i]);
+            let result = strategy_result(plan, slots, &self.devices, counts, end);
+            strategies.push(result);
         }
         let cache = self.setup.sidekick.cache();
         let (fetches, evictions) = cache.fetches_and_evictions();

@@ -22,9 +22,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use fleetsim_core::oracle::url::UrlPlan;
-use fleetsim_core::protocol::ddi::Phase;
 use fleetsim_core::server::MgmtCredentials;
-use fleetsim_fleet::constrained_report::{completion_curve, GatewayReport, StrategyResult};
+use fleetsim_fleet::constrained_report::{strategy_result, GatewayReport};
 
 use super::driver::Driver;
 use super::*;
@@ -457,30 +456,9 @@ impl Driver {
             if slots.is_empty() {
                 continue;
             }
-            let mut done: Vec<Time> = Vec::new();
-            let (mut failed, mut unfinished) = (0, 0);
-            for &slot in slots {
-                let d = &self.devices[slot as usize];
-                match (d.phase, d.converged_at) {
-                    (Phase::Updated, Some(t)) => done.push(t),
-                    (Phase::Failed, _) => failed += 1,
-                    _ => unfinished += 1,
-                }
-            }
-            done.sort_unstable();
-            let targeted = slots.len() as u64;
-            strategies.push(StrategyResult {
-                campaign: plan.name.clone(),
-                strategy: plan.strategy.as_str(),
-                url_validity_s: plan.url_validity.as_millis() / 1000,
-                targeted,
-                updated: done.len() as u64,
-                failed,
-                unfinished,
-                refired: feed.refired[i],
-                completion: completion_curve(&done, targeted, plan.at, end),
-                leaks: Default::default(),
-            });
+            let counts = (feed.refired[i], Default::default());
+            let result = strategy_result(plan, slots, &self.devices, counts, end);
+            strategies.push(result);
         }
         GatewayReport {
             strategies,
