@@ -9,13 +9,11 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use crate::common;
 
 use fleetsim::engine::{Engine, Selection};
-use fleetsim::http_server::{start, MgmtCredentials, ServeOptions};
+use fleetsim::http_server::MgmtCredentials;
 use fleetsim::realtime::run;
 use fleetsim::scenario::{load, Scenario};
 
@@ -92,38 +90,11 @@ const EMULATED: &[&str] = &["feedback-after-close", "ignore-range"];
 fn run_against_serve(
     s: &Scenario,
 ) -> Result<fleetsim::engine::RunResult, fleetsim::realtime::RuntimeError> {
-    let (addr_tx, addr_rx) = mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server_scenario = s.clone();
-    let time_scale = s.load.time_scale;
-    let server = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        rt.block_on(async move {
-            let running = start(ServeOptions {
-                listen: "127.0.0.1:0".parse().expect("addr"),
-                scenario: Some(server_scenario),
-                time_scale,
-                ..Default::default()
-            })
-            .await
-            .expect("serve starts on an ephemeral port");
-            addr_tx.send(running.base_url.clone()).expect("test waits");
-            let _ = tokio::time::timeout(Duration::from_secs(120), stop_rx).await;
-            running.shutdown().await;
-        });
-    });
-    let base_url = addr_rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("serve reports its address");
-    let mut opts = common::options(&base_url);
+    let serve = crate::real_run::ServeThread::start(s, s.load.time_scale, 1);
+    let mut opts = common::options(&serve.base_url);
     opts.server_events = Some(MgmtCredentials::default());
     let result = run(s, &opts);
-    let _ = stop_tx.send(());
-    server.join().expect("server thread ends");
+    serve.stop();
     result
 }
 

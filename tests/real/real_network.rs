@@ -7,11 +7,6 @@
 
 use crate::common;
 
-use std::sync::mpsc;
-use std::time::Duration;
-
-use fleetsim::http_server::{start, ServeOptions};
-use fleetsim::realtime::run;
 use fleetsim::scenario::{load_str, Scenario};
 
 /// 12 h of scenario time in about 4 s.
@@ -55,37 +50,7 @@ load: { time_scale: 10000, emulate_network: true }
 /// Runs `s` against a `fleetsim serve` of the same scenario, each on a
 /// runtime of its own as two processes would be.
 pub(crate) fn run_against_serve(s: &Scenario) -> fleetsim::engine::RunResult {
-    let (addr_tx, addr_rx) = mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server_scenario = s.clone();
-    let time_scale = s.load.time_scale;
-    let server = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        rt.block_on(async move {
-            let running = start(ServeOptions {
-                listen: "127.0.0.1:0".parse().expect("addr"),
-                scenario: Some(server_scenario),
-                time_scale,
-                ..Default::default()
-            })
-            .await
-            .expect("serve starts on an ephemeral port");
-            addr_tx.send(running.base_url.clone()).expect("test waits");
-            let _ = tokio::time::timeout(Duration::from_secs(120), stop_rx).await;
-            running.shutdown().await;
-        });
-    });
-    let base_url = addr_rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("serve reports its address");
-    let result = run(s, &common::options(&base_url));
-    let _ = stop_tx.send(());
-    server.join().expect("server thread ends");
-    result.expect("serve is reachable")
+    crate::real_run::run_against_serve(s, s.load.time_scale).expect("serve is reachable")
 }
 
 fn counter(r: &fleetsim::engine::RunResult, name: &str) -> u64 {

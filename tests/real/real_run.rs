@@ -15,43 +15,72 @@ use fleetsim::scenario::load;
 /// Scenario time runs this much faster than real time: 3 days in ~26 s.
 const TIME_SCALE: f64 = 10_000.0;
 
+/// `fleetsim serve` of a scenario on a runtime and thread of its own, as
+/// another process would be; [`ServeThread::stop`] shuts it down (it also
+/// stops by itself after 180 s).
+pub(crate) struct ServeThread {
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) base_url: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl ServeThread {
+    /// Starts serve of `s` at `time_scale` on `workers` runtime threads.
+    pub(crate) fn start(
+        s: &fleetsim::scenario::Scenario,
+        time_scale: f64,
+        workers: usize,
+    ) -> ServeThread {
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server_scenario = s.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
+                .enable_all()
+                .build()
+                .expect("server runtime");
+            rt.block_on(async move {
+                let running = start(ServeOptions {
+                    listen: "127.0.0.1:0".parse().expect("addr"),
+                    scenario: Some(server_scenario),
+                    time_scale,
+                    ..Default::default()
+                })
+                .await
+                .expect("serve starts on an ephemeral port");
+                addr_tx.send(running.base_url.clone()).expect("test waits");
+                let _ = tokio::time::timeout(Duration::from_secs(180), stop_rx).await;
+                running.shutdown().await;
+            });
+        });
+        let base_url = addr_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("serve reports its address");
+        ServeThread {
+            base_url,
+            stop,
+            thread,
+        }
+    }
+
+    /// Shuts serve down and waits for its thread.
+    pub(crate) fn stop(self) {
+        let _ = self.stop.send(());
+        self.thread.join().expect("server thread ends");
+    }
+}
+
 /// Runs `s` against a `fleetsim serve` of the same scenario at `time_scale`.
 /// Server and fleet run on runtimes of their own, as two processes would.
-fn run_against_serve(
+pub(crate) fn run_against_serve(
     s: &fleetsim::scenario::Scenario,
     time_scale: f64,
 ) -> Result<fleetsim::engine::RunResult, fleetsim::realtime::RuntimeError> {
-    let (addr_tx, addr_rx) = mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server_scenario = s.clone();
-    let server = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        rt.block_on(async move {
-            let running = start(ServeOptions {
-                listen: "127.0.0.1:0".parse().expect("addr"),
-                scenario: Some(server_scenario),
-                tls: None,
-                time_scale,
-                mqtt: Default::default(),
-                ..Default::default()
-            })
-            .await
-            .expect("serve starts on an ephemeral port");
-            addr_tx.send(running.base_url.clone()).expect("test waits");
-            let _ = tokio::time::timeout(Duration::from_secs(180), stop_rx).await;
-            running.shutdown().await;
-        });
-    });
-    let base_url = addr_rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("serve reports its address");
-    let result = run(s, &common::options(&base_url));
-    let _ = stop_tx.send(());
-    server.join().expect("server thread ends");
+    let serve = ServeThread::start(s, time_scale, 2);
+    let result = run(s, &common::options(&serve.base_url));
+    serve.stop();
     result
 }
 
