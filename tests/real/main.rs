@@ -24,3 +24,4 @@ mod serve;
 mod serve_events;
 mod serve_mgmt;
 mod serve_otau;
+mod server_view;

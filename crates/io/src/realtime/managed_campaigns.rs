@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use crate::management::{
     CampaignLog, ManagementLog, Manager, Order, OrderKind, OrderWindow, Upload,
 };
+use fleetsim_core::oracle::{DeviceView, Installed};
 use fleetsim_core::server::ActionType;
 use fleetsim_core::time::{Span, Time};
 use fleetsim_fleet::director::Step;
@@ -168,7 +169,8 @@ fn min_some(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 }
 
 /// Carries out `orders` on `manager` at the scenario times of `steps` until
-/// `stop` turns true, then reads back what the server recorded.
+/// `stop` turns true, then reads back what the server recorded: counts for
+/// the log, and per device the view the oracle checks ([`ServerViews`]).
 pub async fn conduct(
     mut manager: Manager,
     api: &'static str,
@@ -176,7 +178,7 @@ pub async fn conduct(
     steps: Vec<Step>,
     clock: (Instant, f64),
     mut stop: watch::Receiver<bool>,
-) -> ManagementLog {
+) -> (ManagementLog, ServerViews) {
     let clock = Clock(clock.0, clock.1);
     let mut log = ManagementLog {
         api,
@@ -225,8 +227,8 @@ pub async fn conduct(
             }
         }
     }
-    read_back(&mut manager, &orders, &mut log).await;
-    log
+    let views = read_back(&mut manager, &orders, &mut log).await;
+    (log, views)
 }
 
 /// Starts or cancels a campaign at scenario time `at`, logging the outcome;
@@ -261,8 +263,17 @@ async fn take_step(
     started
 }
 
-/// After the run: what the server recorded per device, for every campaign that started.
-async fn read_back(manager: &mut Manager, orders: &[Order], log: &mut ManagementLog) {
+/// What the server records for each device after the run, by controller id.
+pub type ServerViews = BTreeMap<String, DeviceView>;
+
+/// After the run: what the server recorded per device, for every campaign
+/// that started, and each selected device's installed set.
+async fn read_back(
+    manager: &mut Manager,
+    orders: &[Order],
+    log: &mut ManagementLog,
+) -> ServerViews {
+    let mut views = ServerViews::new();
     for (i, o) in orders.iter().enumerate() {
         if log.campaigns[i].started_at_ms.is_none() {
             continue;
@@ -270,8 +281,13 @@ async fn read_back(manager: &mut Manager, orders: &[Order], log: &mut Management
         match manager.recorded(i, &o.targets).await {
             Ok(states) => {
                 let mut counts = BTreeMap::new();
-                for s in states {
-                    *counts.entry(s.as_str()).or_insert(0) += 1;
+                for (id, view) in o.targets.iter().zip(states) {
+                    *counts.entry(view.recorded.as_str()).or_insert(0) += 1;
+                    views
+                        .entry(id.clone())
+                        .or_insert_with(unknown_view)
+                        .campaigns
+                        .push(view);
                 }
                 log.campaigns[i].recorded = counts;
             }
@@ -280,6 +296,27 @@ async fn read_back(manager: &mut Manager, orders: &[Order], log: &mut Management
                 o.name
             )),
         }
+    }
+    let ids: Vec<String> = views.keys().cloned().collect();
+    match manager.installed(&ids).await {
+        Ok(sets) => {
+            for (id, set) in ids.iter().zip(sets) {
+                if let Some(v) = views.get_mut(id) {
+                    v.installed = set;
+                }
+            }
+        }
+        Err(e) => log
+            .errors
+            .push(format!("after the run: reading the installed sets: {e}")),
+    }
+    views
+}
+
+fn unknown_view() -> DeviceView {
+    DeviceView {
+        campaigns: Vec::new(),
+        installed: Installed::Unknown,
     }
 }
 

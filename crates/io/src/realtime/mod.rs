@@ -28,6 +28,7 @@ mod recorder;
 mod server_feed;
 
 use std::cmp::Reverse;
+use std::collections::BTreeMap;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -503,6 +504,14 @@ pub async fn run_async_with_metrics(
         });
         (tenants, tasks.collect::<Vec<_>>())
     });
+    // Read back after the run: the oracle books how each action ended.
+    let slots = if conductors.is_some() {
+        driver.ledger.oracle.keep_outcomes();
+        device_slots(&driver.devices)
+    } else {
+        BTreeMap::new()
+    };
+    let end = Time(scenario.duration.0.as_millis());
     let mut result = driver.run(sample_every, tx, rx).await;
     for f in forwarders {
         f.abort();
@@ -511,11 +520,41 @@ pub async fn run_async_with_metrics(
     if let Some((tenants, tasks)) = conductors {
         let mut logs = Vec::new();
         for (tenant, task) in tasks {
-            if let Ok(log) = task.await {
+            if let Ok((log, views)) = task.await {
+                check_server_views(&mut result, &slots, end, &views);
                 logs.push((tenant, log));
             }
         }
         result.management = managed_campaigns::merge(logs, tenants > 1);
     }
     Ok(result)
+}
+
+/// Slot and number of each device, by controller id.
+fn device_slots(devices: &[fleetsim_fleet::device::Device]) -> BTreeMap<String, (usize, u64)> {
+    let slots = devices.iter().enumerate();
+    slots
+        .map(|(slot, d)| (d.controller_id.to_string(), (slot, d.number)))
+        .collect()
+}
+
+/// Checks what the server records for each device (MGMT-OUTCOME,
+/// MGMT-INSTALLED) against the final reports it accepted from it.
+fn check_server_views(
+    result: &mut RunResult,
+    slots: &BTreeMap<String, (usize, u64)>,
+    end: Time,
+    views: &managed_campaigns::ServerViews,
+) {
+    let mut checked = 0;
+    for (id, view) in views {
+        if let Some((slot, number)) = slots.get(id) {
+            result
+                .oracle
+                .check_server_view(*slot, *number, id, end, view);
+            checked += 1;
+        }
+    }
+    let counter = result.extra_counters.entry("server_views_checked");
+    *counter.or_insert(0) += checked;
 }
