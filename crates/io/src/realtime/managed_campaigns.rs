@@ -12,8 +12,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::driver::Driver;
+use super::prepare::Managers;
+use crate::management::ServerApi;
 use crate::management::{
     CampaignLog, ManagementLog, Manager, Order, OrderKind, OrderWindow, Upload,
 };
@@ -21,6 +25,7 @@ use fleetsim_core::oracle::{DeviceView, Installed};
 use fleetsim_core::server::ActionType;
 use fleetsim_core::time::{Span, Time};
 use fleetsim_fleet::director::Step;
+use fleetsim_fleet::result::RunResult;
 use fleetsim_fleet::scenario::{Protocol, Scenario, WindowSpec};
 use fleetsim_fleet::setup::{artifact_content, selects, Setup};
 
@@ -318,6 +323,94 @@ fn unknown_view() -> DeviceView {
         campaigns: Vec::new(),
         installed: Installed::Unknown,
     }
+}
+
+/// The conductors of a managed run, one per tenant, and what the check
+/// after the run needs.
+pub(super) struct Conductors {
+    tenants: usize,
+    tasks: Vec<(String, JoinHandle<(ManagementLog, ServerViews)>)>,
+    /// Slot and device number by controller id.
+    slots: BTreeMap<String, (usize, u64)>,
+    /// The run's end, when the server's record is checked.
+    end: Time,
+}
+
+/// Starts one conductor per tenant of `managers` on the driver's clock,
+/// stopping when `stopped` turns true, and has the oracle book how each
+/// device's actions end (for the check after the run).
+pub(super) fn spawn(
+    managers: Managers,
+    api: ServerApi,
+    scenario: &Scenario,
+    driver: &mut Driver,
+    reach_tenant: &str,
+    stopped: watch::Receiver<bool>,
+) -> Conductors {
+    let scale = driver.scale;
+    let orders = orders(scenario, &driver.setup, scale);
+    let steps = fleetsim_fleet::director::schedule(&driver.setup.campaigns);
+    let clock = (driver.started, scale);
+    let tenants = managers.len();
+    let tasks = managers.into_iter().map(|(tenant, m)| {
+        let own = orders_in(&orders, &driver.setup, reach_tenant, &tenant);
+        let steps = steps.clone();
+        let task = tokio::spawn(conduct(m, api.as_str(), own, steps, clock, stopped.clone()));
+        (tenant, task)
+    });
+    let tasks = tasks.collect();
+    driver.ledger.oracle.keep_outcomes();
+    Conductors {
+        tenants,
+        tasks,
+        slots: device_slots(&driver.devices),
+        end: Time(scenario.duration.0.as_millis()),
+    }
+}
+
+impl Conductors {
+    /// Waits for the conductors (stopped with the fleet), checks each
+    /// tenant's server record against the devices and puts the merged log
+    /// into `result`.
+    pub(super) async fn finish(self, result: &mut RunResult) {
+        let mut logs = Vec::new();
+        for (tenant, task) in self.tasks {
+            if let Ok((log, views)) = task.await {
+                check_server_views(result, &self.slots, self.end, &views);
+                logs.push((tenant, log));
+            }
+        }
+        result.management = merge(logs, self.tenants > 1);
+    }
+}
+
+/// Slot and number of each device, by controller id.
+fn device_slots(devices: &[fleetsim_fleet::device::Device]) -> BTreeMap<String, (usize, u64)> {
+    let slots = devices.iter().enumerate();
+    slots
+        .map(|(slot, d)| (d.controller_id.to_string(), (slot, d.number)))
+        .collect()
+}
+
+/// Checks what the server records for each device (MGMT-OUTCOME,
+/// MGMT-INSTALLED) against the final reports it accepted from it.
+fn check_server_views(
+    result: &mut RunResult,
+    slots: &BTreeMap<String, (usize, u64)>,
+    end: Time,
+    views: &ServerViews,
+) {
+    let mut checked = 0;
+    for (id, view) in views {
+        if let Some((slot, number)) = slots.get(id) {
+            result
+                .oracle
+                .check_server_view(*slot, *number, id, end, view);
+            checked += 1;
+        }
+    }
+    let counter = result.extra_counters.entry("server_views_checked");
+    *counter.or_insert(0) += checked;
 }
 
 fn fmt_time(t: Time) -> String {

@@ -28,7 +28,6 @@ mod recorder;
 mod server_feed;
 
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -486,75 +485,15 @@ pub async fn run_async_with_metrics(
         driver.server = Some(feed);
     }
     let conductors = manager.map(|(managers, api)| {
-        let orders = managed_campaigns::orders(scenario, &driver.setup, scale);
-        let steps = fleetsim_fleet::director::schedule(&driver.setup.campaigns);
-        let clock = (driver.started, scale);
-        let tenants = managers.len();
-        let tasks = managers.into_iter().map(|(tenant, m)| {
-            let own = managed_campaigns::orders_in(&orders, &driver.setup, &reach_tenant, &tenant);
-            let task = tokio::spawn(managed_campaigns::conduct(
-                m,
-                api.as_str(),
-                own,
-                steps.clone(),
-                clock,
-                stopped.clone(),
-            ));
-            (tenant, task)
-        });
-        (tenants, tasks.collect::<Vec<_>>())
+        managed_campaigns::spawn(managers, api, scenario, &mut driver, &reach_tenant, stopped)
     });
-    // Read back after the run: the oracle books how each action ended.
-    let slots = if conductors.is_some() {
-        driver.ledger.oracle.keep_outcomes();
-        device_slots(&driver.devices)
-    } else {
-        BTreeMap::new()
-    };
-    let end = Time(scenario.duration.0.as_millis());
     let mut result = driver.run(sample_every, tx, rx).await;
     for f in forwarders {
         f.abort();
     }
     let _ = stop.send(true);
-    if let Some((tenants, tasks)) = conductors {
-        let mut logs = Vec::new();
-        for (tenant, task) in tasks {
-            if let Ok((log, views)) = task.await {
-                check_server_views(&mut result, &slots, end, &views);
-                logs.push((tenant, log));
-            }
-        }
-        result.management = managed_campaigns::merge(logs, tenants > 1);
+    if let Some(c) = conductors {
+        c.finish(&mut result).await;
     }
     Ok(result)
-}
-
-/// Slot and number of each device, by controller id.
-fn device_slots(devices: &[fleetsim_fleet::device::Device]) -> BTreeMap<String, (usize, u64)> {
-    let slots = devices.iter().enumerate();
-    slots
-        .map(|(slot, d)| (d.controller_id.to_string(), (slot, d.number)))
-        .collect()
-}
-
-/// Checks what the server records for each device (MGMT-OUTCOME,
-/// MGMT-INSTALLED) against the final reports it accepted from it.
-fn check_server_views(
-    result: &mut RunResult,
-    slots: &BTreeMap<String, (usize, u64)>,
-    end: Time,
-    views: &managed_campaigns::ServerViews,
-) {
-    let mut checked = 0;
-    for (id, view) in views {
-        if let Some((slot, number)) = slots.get(id) {
-            result
-                .oracle
-                .check_server_view(*slot, *number, id, end, view);
-            checked += 1;
-        }
-    }
-    let counter = result.extra_counters.entry("server_views_checked");
-    *counter.or_insert(0) += checked;
 }
