@@ -10,6 +10,7 @@
 pub mod client;
 pub mod constrained;
 pub mod ddi;
+pub mod edge;
 pub mod otau;
 pub mod transport;
 

@@ -1,0 +1,54 @@
+//! The gateway side of seed 002 (the Gateway Software Protocol Adapter): a
+//! gateway runtime's Functional Items, their mapping to Ditto things and
+//! features, and the changes the gateway sends to keep its twin true.
+//!
+//! Layout:
+//! - [`model`] and the runtime operations: [`GatewayRuntime`] (serial,
+//!   namespace, gateway FIs, edge devices), [`FunctionalItem`], [`Definition`].
+//! - [`command`]: `$set.configuration/<property>` from the twin side and
+//!   what the gateway answers.
+//! - [`mapping`]: the seed's FI → thing/feature mapping, pure functions.
+//! - [`change`]: the change vocabulary ([`Change`]), [`diff`], [`initial_sync`],
+//!   and [`apply`] of a change to a plain [`Twin`].
+//! - [`buffer`]: the bounded offline [`Buffer`].
+//!
+//! Nothing here does IO or reads a clock; the later gateway client wraps
+//! [`Change`]s into Ditto Protocol envelopes.
+//!
+//! ```
+//! use fleetsim_core::protocol::edge::*;
+//! use serde_json::json;
+//!
+//! let camera = Definition::parse("com.example:Camera:1.0.0").unwrap();
+//! let mut rt = GatewayRuntime::new("org.acme", "gw-1");
+//! let device = FunctionalItem::new("da:device:cam1", camera.clone()).named("Front door");
+//! let config = FunctionalItem::new("da:item:Cameras:1:Configuration", camera)
+//!     .writable("resolution", json!("720p"));
+//! rt.add_edge_device(device, vec![config]).unwrap();
+//! let before = rt.clone();
+//! rt.set_property("da:item:Cameras:1:Configuration", "resolution", json!("1080p")).unwrap();
+//! let changes = diff(&before, &rt);
+//! assert_eq!(changes.len(), 1);
+//! assert_eq!(changes[0].command(), "ModifyFeatureProperty");
+//! assert_eq!(changes[0].path(), "/features/Configuration/properties/configuration/resolution");
+//! ```
+
+pub mod buffer;
+pub mod change;
+pub mod command;
+pub mod mapping;
+pub mod model;
+mod runtime;
+
+#[cfg(test)]
+mod tests;
+
+pub use buffer::{Buffer, BufferStats, Drained};
+pub use change::{
+    apply, diff, diff_twins, initial_sync, twin, ApplyError, Change, PropertyGroup, Twin,
+};
+pub use command::{apply_command, CommandError};
+pub use mapping::{
+    features, locate, map_runtime, MappedThing, ThingType, DEVICE_INFO, MAPPING_VERSION,
+};
+pub use model::{Definition, EdgeDevice, FunctionalItem, GatewayRuntime, ModelError, Owner};

@@ -1,0 +1,1 @@
+//! Tests of the edge model, mapping, changes and buffer.
