@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map, Value};
 
 use super::model::{short_interface_name, FunctionalItem, GatewayRuntime};
+use crate::ditto::id::encode;
 
 /// The version of this FI-to-thing mapping (thing attribute `mapping.version`).
 pub const MAPPING_VERSION: &str = "1";
@@ -54,9 +55,9 @@ impl ThingType {
     }
 }
 
-/// One part of a thing or feature ID, encoded.
+/// One part of a thing or feature ID, encoded as the seed says.
 fn id_part(raw: &str) -> String {
-    raw.to_string()
+    encode(raw)
 }
 
 /// The gateway thing ID: `<namespace>:<serial>`.

@@ -20,7 +20,7 @@
 //! use serde_json::json;
 //!
 //! let camera = Definition::parse("com.example:Camera:1.0.0").unwrap();
-//! let mut rt = GatewayRuntime::new("org.acme", "gw-1");
+//! let mut rt = GatewayRuntime::new("org.acme", "gw-1").unwrap();
 //! let device = FunctionalItem::new("da:device:cam1", camera.clone()).named("Front door");
 //! let config = FunctionalItem::new("da:item:Cameras:1:Configuration", camera)
 //!     .writable("resolution", json!("720p"));

@@ -14,6 +14,8 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::ditto::id::{check_json_key, IdError};
+
 /// Configuration keys the mapping itself uses: an FI property of that name
 /// would be overwritten by (or overwrite) the FI's own name or tags in
 /// `properties.configuration`, so the model refuses it.
@@ -22,18 +24,26 @@ pub const RESERVED_KEYS: [&str; 2] = ["name", "tags"];
 /// Why a change to the model was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ModelError {
-    /// A UID is empty, ends with `:` (no ShortInterfaceName) or holds a
-    /// control character.
-    #[error(
-        "invalid FI UID {0:?}: it needs a non-empty last `:` segment and no control characters"
-    )]
+    /// A UID is empty or ends with `:` (no ShortInterfaceName). Any other
+    /// character is fine: IDs built from it are encoded.
+    #[error("invalid FI UID {0:?}: it needs a non-empty last `:` segment")]
     InvalidUid(String),
+    /// The namespace, serial or a Device FI UID makes a thing ID Ditto
+    /// refuses (bad namespace, empty serial, longer than 256 characters).
+    #[error("thing ID {id:?} is invalid: {why}")]
+    InvalidThingId {
+        /// The (encoded) thing ID.
+        id: String,
+        /// Ditto's rule it breaks.
+        why: IdError,
+    },
     /// The type is not `namespace:type:version` of `[_a-zA-Z0-9-.]` parts,
     /// which Ditto demands of a feature definition.
     #[error("invalid FI type {0:?}: expected namespace:type:version")]
     InvalidDefinition(String),
     /// A property or attribute key Ditto would reject as a JSON key (empty,
-    /// `/`, control characters) or one of [`RESERVED_KEYS`].
+    /// `/`, control characters U+0000–001F and U+007F–00FF; see
+    /// [`check_json_key`]) or a property key of [`RESERVED_KEYS`].
     #[error("invalid key {key:?} in FI {uid}")]
     InvalidKey {
         /// The FI.
@@ -184,7 +194,7 @@ impl FunctionalItem {
         validate_uid(&self.uid)?;
         let bad = |key: &String, reserved: bool| {
             let reserved = reserved && RESERVED_KEYS.contains(&key.as_str());
-            reserved || key.is_empty() || key.contains('/') || key.chars().any(char::is_control)
+            reserved || check_json_key(key).is_err()
         };
         let refuse = |key: &String| ModelError::InvalidKey {
             uid: self.uid.clone(),
@@ -218,7 +228,7 @@ pub fn short_interface_name(uid: &str) -> &str {
 }
 
 fn validate_uid(uid: &str) -> Result<(), ModelError> {
-    if short_interface_name(uid).is_empty() || uid.chars().any(char::is_control) {
+    if short_interface_name(uid).is_empty() {
         return Err(ModelError::InvalidUid(uid.to_string()));
     }
     Ok(())

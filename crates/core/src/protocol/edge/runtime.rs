@@ -7,18 +7,35 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::mapping::{edge_thing_id, gateway_thing_id};
 use super::model::{EdgeDevice, FunctionalItem, GatewayRuntime, ModelError, Owner};
+use crate::ditto::id::check_thing_id;
+
+fn check_thing(id: &str) -> Result<(), ModelError> {
+    match check_thing_id(id) {
+        Ok(_) => Ok(()),
+        Err(why) => Err(ModelError::InvalidThingId {
+            id: id.to_string(),
+            why,
+        }),
+    }
+}
 
 impl GatewayRuntime {
     /// An empty runtime of the gateway with this serial number whose things
-    /// live in `namespace`.
-    pub fn new(namespace: impl Into<String>, serial: impl Into<String>) -> GatewayRuntime {
-        GatewayRuntime {
-            namespace: namespace.into(),
-            serial: serial.into(),
+    /// live in `namespace`; refused if the gateway thing ID would be invalid.
+    pub fn new(
+        namespace: impl Into<String>,
+        serial: impl Into<String>,
+    ) -> Result<GatewayRuntime, ModelError> {
+        let (namespace, serial) = (namespace.into(), serial.into());
+        check_thing(&gateway_thing_id(&namespace, &serial))?;
+        Ok(GatewayRuntime {
+            namespace,
+            serial,
             gateway_items: BTreeMap::new(),
             devices: BTreeMap::new(),
-        }
+        })
     }
 
     /// The things' namespace.
@@ -101,6 +118,7 @@ impl GatewayRuntime {
         items: Vec<FunctionalItem>,
     ) -> Result<(), ModelError> {
         self.check_new(&info)?;
+        check_thing(&edge_thing_id(&self.namespace, &self.serial, &info.uid))?;
         let mut by_uid = BTreeMap::new();
         for fi in items {
             self.check_new(&fi)?;

@@ -1,0 +1,1 @@
+//! Property tests across model, mapping, diff and buffer.
