@@ -4,7 +4,7 @@
 //! - [`id`]: the seed's ID encoding (`%XX` for `/ ? # * , space % "` and the
 //!   control characters) and Ditto's rules for thing IDs, feature IDs and
 //!   property keys (ditto.md §3).
-//! - `protocol`: the Ditto Protocol envelope (`topic`, `headers`, `path`,
+//! - [`protocol`]: the Ditto Protocol envelope (`topic`, `headers`, `path`,
 //!   `value`, `status`, …): parsing, serializing, and building the response,
 //!   event and error envelopes of a command (ditto.md §1).
 //!
@@ -13,3 +13,4 @@
 //! `crate::protocol::edge`. Everything here is pure: no IO, no clock.
 
 pub mod id;
+pub mod protocol;
