@@ -11,9 +11,11 @@
 //! - [`change`]: the change vocabulary ([`Change`]), [`diff`], [`initial_sync`],
 //!   and [`apply`] of a change to a plain [`Twin`].
 //! - [`buffer`]: the bounded offline [`Buffer`].
+//! - [`envelope`]: changes as Ditto Protocol twin commands, and the answer
+//!   to an inbound live message.
 //!
-//! Nothing here does IO or reads a clock; the later gateway client wraps
-//! [`Change`]s into Ditto Protocol envelopes.
+//! Nothing here does IO or reads a clock; the later gateway client sends
+//! [`envelope::to_envelope`] of each [`Change`].
 //!
 //! ```
 //! use fleetsim_core::protocol::edge::*;
@@ -36,6 +38,7 @@
 pub mod buffer;
 pub mod change;
 pub mod command;
+pub mod envelope;
 pub mod mapping;
 pub mod model;
 mod runtime;
@@ -48,6 +51,7 @@ pub use change::{
     apply, diff, diff_twins, initial_sync, twin, ApplyError, Change, PropertyGroup, Twin,
 };
 pub use command::{apply_command, CommandError};
+pub use envelope::{from_envelope, handle_message, to_envelope, Handled, NotAChange};
 pub use mapping::{
     features, locate, map_runtime, MappedThing, ThingType, DEVICE_INFO, MAPPING_VERSION,
 };

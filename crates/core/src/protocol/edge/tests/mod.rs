@@ -4,6 +4,7 @@
 mod buffer;
 mod change;
 mod command;
+mod envelope;
 mod mapping;
 mod model;
 mod props;

@@ -10,10 +10,12 @@ use serde_json::json;
 use super::super::buffer::Buffer;
 use super::super::change::{apply, diff, diff_twins, initial_sync, twin, Change, Twin};
 use super::super::command::apply_command;
+use super::super::envelope::{from_envelope, to_envelope};
 use super::super::mapping::{feature_json, map_runtime, DEVICE_INFO};
 use super::super::model::{short_interface_name, FunctionalItem, GatewayRuntime};
 use super::def;
 use crate::ditto::id::{check_encoded, check_feature_id, check_thing_id, decode};
+use crate::ditto::protocol::Envelope;
 
 const PREFIXES: [&str; 4] = ["da:item:A:1", "da:item:B:2", "x", "gw"];
 const SHORTS: [&str; 9] = [
@@ -284,6 +286,11 @@ proptest! {
         }
         prop_assert_eq!(tw, twin(&after));
         prop_assert!(diff(&after, &after).is_empty());
+        for change in &changes {
+            let text = to_envelope(change, "c").to_json();
+            let back = Envelope::parse(text.as_bytes()).expect("an envelope parses");
+            prop_assert_eq!(from_envelope(&back), Ok(change.clone()), "{}", text);
+        }
         // Unrelated runtimes too (other serials: whole things come and go).
         prop_assert_eq!(applied(twin(&before), &diff(&before, &other)), twin(&other));
     }
