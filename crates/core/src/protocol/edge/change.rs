@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use super::mapping::map_runtime;
+use super::mapping::{map_runtime, map_thing, Scope};
 use super::model::GatewayRuntime;
 
 /// What a twin holds: thing ID → thing JSON.
@@ -25,6 +25,15 @@ pub type Twin = BTreeMap<String, Value>;
 /// The twin a runtime maps to.
 pub fn twin(rt: &GatewayRuntime) -> Twin {
     map_runtime(rt)
+        .into_iter()
+        .map(|t| (t.thing_id, t.json))
+        .collect()
+}
+
+/// The part of the twin one scope maps to: its one thing, or nothing for a
+/// device the runtime does not have.
+pub fn twin_of(rt: &GatewayRuntime, scope: &Scope) -> Twin {
+    map_thing(rt, scope)
         .into_iter()
         .map(|t| (t.thing_id, t.json))
         .collect()
@@ -362,6 +371,16 @@ pub fn initial_sync(rt: &GatewayRuntime) -> Vec<Change> {
 /// (see [`diff_twins`]).
 pub fn diff(before: &GatewayRuntime, after: &GatewayRuntime) -> Vec<Change> {
     diff_twins(&twin(before), &twin(after))
+}
+
+/// [`diff`] restricted to one thing: what a change inside `scope` (one FI,
+/// one edge device) needs, at the cost of mapping that thing only. Both
+/// runtimes must be of the same gateway (namespace and serial).
+///
+/// A caller that mutates one runtime in place need not clone it: take
+/// [`twin_of`] the scope before and after the change and [`diff_twins`] them.
+pub fn diff_scoped(before: &GatewayRuntime, after: &GatewayRuntime, scope: &Scope) -> Vec<Change> {
+    diff_twins(&twin_of(before, scope), &twin_of(after, scope))
 }
 
 /// The finest changes that turn `before` into `after`, in thing ID then

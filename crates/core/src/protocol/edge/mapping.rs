@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
-use super::model::{short_interface_name, FunctionalItem, GatewayRuntime};
+use super::model::{short_interface_name, FunctionalItem, GatewayRuntime, Owner};
 use crate::ditto::id::encode;
 
 /// The version of this FI-to-thing mapping (thing attribute `mapping.version`).
@@ -218,11 +218,61 @@ pub fn features(rt: &GatewayRuntime) -> Vec<(String, String, Value)> {
     out
 }
 
+/// The part of a runtime that makes one thing: the gateway's own FIs, or
+/// one edge device (by Device FI UID).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    /// The gateway thing.
+    Gateway,
+    /// The edge thing of this Device FI UID.
+    Device(String),
+}
+
+impl Scope {
+    /// The scope of the FI `uid` in `rt`: a change to that FI changes only
+    /// this scope's thing.
+    pub fn of(rt: &GatewayRuntime, uid: &str) -> Option<Scope> {
+        Some(match rt.owner(uid)? {
+            Owner::Gateway => Scope::Gateway,
+            Owner::Device => Scope::Device(uid.to_string()),
+            Owner::DeviceItem(device) => Scope::Device(device),
+        })
+    }
+
+    /// The scope's thing ID in `rt` (whether or not the device exists).
+    pub fn thing_id(&self, rt: &GatewayRuntime) -> String {
+        match self {
+            Scope::Gateway => gateway_thing_id(rt.namespace(), rt.serial()),
+            Scope::Device(uid) => edge_thing_id(rt.namespace(), rt.serial(), uid),
+        }
+    }
+
+    /// The scope whose thing has this ID, if it exists in `rt`.
+    pub fn find(rt: &GatewayRuntime, thing_id: &str) -> Option<Scope> {
+        if thing_id == Scope::Gateway.thing_id(rt) {
+            return Some(Scope::Gateway);
+        }
+        let mut devices = rt.devices().keys();
+        let device =
+            devices.find(|uid| edge_thing_id(rt.namespace(), rt.serial(), uid) == thing_id)?;
+        Some(Scope::Device(device.clone()))
+    }
+}
+
+/// The one thing of `scope` (`None` for a device the runtime does not have).
+pub fn map_thing(rt: &GatewayRuntime, scope: &Scope) -> Option<MappedThing> {
+    match scope {
+        Scope::Gateway => Some(thing(rt, None, rt.gateway_items())),
+        Scope::Device(uid) => rt
+            .devices()
+            .get(uid)
+            .map(|d| thing(rt, Some(&d.info), &d.items)),
+    }
+}
+
 /// The FI UID behind a thing's feature (where a command addressed to
-/// `thing_id`/`feature_id` goes), if there is one.
+/// `thing_id`/`feature_id` goes), if there is one. Maps only that thing.
 pub fn locate(rt: &GatewayRuntime, thing_id: &str, feature_id: &str) -> Option<String> {
-    let thing = map_runtime(rt)
-        .into_iter()
-        .find(|t| t.thing_id == thing_id)?;
+    let thing = map_thing(rt, &Scope::find(rt, thing_id)?)?;
     thing.features.get(feature_id).cloned()
 }

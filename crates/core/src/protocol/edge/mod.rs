@@ -48,11 +48,13 @@ mod tests;
 
 pub use buffer::{Buffer, BufferStats, Drained};
 pub use change::{
-    apply, diff, diff_twins, initial_sync, twin, ApplyError, Change, PropertyGroup, Twin,
+    apply, diff, diff_scoped, diff_twins, initial_sync, twin, twin_of, ApplyError, Change,
+    PropertyGroup, Twin,
 };
 pub use command::{apply_command, CommandError};
 pub use envelope::{from_envelope, handle_message, to_envelope, Handled, NotAChange};
 pub use mapping::{
-    features, locate, map_runtime, MappedThing, ThingType, DEVICE_INFO, MAPPING_VERSION,
+    features, locate, map_runtime, map_thing, MappedThing, Scope, ThingType, DEVICE_INFO,
+    MAPPING_VERSION,
 };
 pub use model::{Definition, EdgeDevice, FunctionalItem, GatewayRuntime, ModelError, Owner};

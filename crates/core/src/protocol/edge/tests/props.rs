@@ -8,10 +8,12 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::super::buffer::Buffer;
-use super::super::change::{apply, diff, diff_twins, initial_sync, twin, Change, Twin};
+use super::super::change::{
+    apply, diff, diff_scoped, diff_twins, initial_sync, twin, Change, Twin,
+};
 use super::super::command::apply_command;
 use super::super::envelope::{from_envelope, to_envelope};
-use super::super::mapping::{feature_json, map_runtime, DEVICE_INFO};
+use super::super::mapping::{feature_json, locate, map_runtime, Scope, DEVICE_INFO};
 use super::super::model::{short_interface_name, FunctionalItem, GatewayRuntime};
 use super::def;
 use crate::ditto::id::{check_encoded, check_feature_id, check_thing_id, decode};
@@ -325,5 +327,34 @@ proptest! {
             prop_assert_eq!(&tw, &applied(twin(&start), &pushed), "coalescing changed the outcome");
         }
         prop_assert_eq!(tw, twin(&rt));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn scoped_diffs_add_up_to_the_whole_diff(before in runtime(), ops in prop::collection::vec(op(), 0..6)) {
+        let mut after = before.clone();
+        for op in &ops {
+            run(&mut after, op);
+        }
+        let devices: BTreeSet<&String> = before.devices().keys().chain(after.devices().keys()).collect();
+        let scopes = std::iter::once(Scope::Gateway).chain(devices.into_iter().map(|d| Scope::Device(d.clone())));
+        let mut scoped: Vec<Change> = scopes.flat_map(|s| diff_scoped(&before, &after, &s)).collect();
+        scoped.sort_by(|a, b| a.thing_id().cmp(b.thing_id()));
+        prop_assert_eq!(scoped, diff(&before, &after));
+    }
+
+    #[test]
+    fn locate_finds_every_feature_and_scope_every_fi(rt in runtime()) {
+        for thing in map_runtime(&rt) {
+            for (fid, uid) in &thing.features {
+                prop_assert_eq!(locate(&rt, &thing.thing_id, fid), Some(uid.clone()));
+                let scope = Scope::of(&rt, uid).expect("a scope");
+                prop_assert_eq!(scope.thing_id(&rt), thing.thing_id.clone());
+                prop_assert_eq!(Scope::find(&rt, &thing.thing_id), Some(scope));
+            }
+        }
     }
 }
