@@ -249,85 +249,97 @@ pub enum ApplyError {
 /// (intermediate property objects included), deletes need their target, and
 /// any feature-level command needs its thing and feature.
 pub fn apply(twin: &mut Twin, change: &Change) -> Result<(), ApplyError> {
-    let thing_id = change.thing_id();
     match change {
-        Change::ModifyThing { thing, .. } => {
-            twin.insert(thing_id.to_string(), thing.clone());
-            return Ok(());
+        Change::ModifyThing { thing_id, thing } => {
+            twin.insert(thing_id.clone(), thing.clone());
         }
-        Change::DeleteThing { .. } => {
-            return match twin.remove(thing_id) {
-                Some(_) => Ok(()),
-                None => Err(ApplyError::ThingNotFound(thing_id.to_string())),
-            };
+        Change::DeleteThing { thing_id } => {
+            twin.remove(thing_id)
+                .ok_or_else(|| ApplyError::ThingNotFound(thing_id.clone()))?;
         }
-        _ => {}
-    }
-    let Some(thing) = twin.get_mut(thing_id) else {
-        return Err(ApplyError::ThingNotFound(thing_id.to_string()));
-    };
-    let features = object_at(thing, "features");
-    match change {
         Change::ModifyFeature {
+            thing_id,
             feature_id,
             feature,
-            ..
         } => {
-            features.insert(feature_id.clone(), feature.clone());
-            Ok(())
+            features_mut(twin, thing_id)?.insert(feature_id.clone(), feature.clone());
         }
-        Change::DeleteFeature { feature_id, .. } => match features.remove(feature_id) {
-            Some(_) => Ok(()),
-            None => Err(feature_missing(thing_id, feature_id)),
-        },
-        _ => apply_to_properties(features, change),
+        Change::DeleteFeature {
+            thing_id,
+            feature_id,
+        } => {
+            let features = features_mut(twin, thing_id)?;
+            features
+                .remove(feature_id)
+                .ok_or_else(|| feature_missing(thing_id, feature_id))?;
+        }
+        Change::ModifyFeatureProperties {
+            thing_id,
+            feature_id,
+            properties,
+        } => {
+            let feature = feature_mut(twin, thing_id, feature_id)?;
+            object_of(feature).insert("properties".into(), properties.clone());
+        }
+        Change::ModifyFeatureProperty {
+            thing_id,
+            feature_id,
+            group,
+            key,
+            value,
+        } => {
+            let group = group_mut(twin, thing_id, feature_id, *group)?;
+            group.insert(key.clone(), value.clone());
+        }
+        Change::DeleteFeatureProperty {
+            thing_id,
+            feature_id,
+            group,
+            key,
+        } => {
+            let path = change.path();
+            let group = group_mut(twin, thing_id, feature_id, *group)?;
+            let missing = || ApplyError::PropertyNotFound {
+                thing_id: thing_id.clone(),
+                path,
+            };
+            group.remove(key).ok_or_else(missing)?;
+        }
+    }
+    Ok(())
+}
+
+fn features_mut<'a>(
+    twin: &'a mut Twin,
+    thing_id: &str,
+) -> Result<&'a mut Map<String, Value>, ApplyError> {
+    match twin.get_mut(thing_id) {
+        Some(thing) => Ok(object_at(thing, "features")),
+        None => Err(ApplyError::ThingNotFound(thing_id.to_string())),
     }
 }
 
-fn apply_to_properties(
-    features: &mut Map<String, Value>,
-    change: &Change,
-) -> Result<(), ApplyError> {
-    let (thing_id, path) = (change.thing_id(), change.path());
-    let (feature_id, target) = match change {
-        Change::ModifyFeatureProperties { feature_id, .. } => (feature_id, None),
-        Change::ModifyFeatureProperty {
-            feature_id,
-            group,
-            key,
-            ..
-        }
-        | Change::DeleteFeatureProperty {
-            feature_id,
-            group,
-            key,
-            ..
-        } => (feature_id, Some((group, key))),
-        _ => unreachable!("thing- and feature-level changes are applied by apply()"),
-    };
-    let Some(feature) = features.get_mut(feature_id) else {
-        return Err(feature_missing(thing_id, feature_id));
-    };
-    let Some((group, key)) = target else {
-        let properties = change.value().cloned().unwrap_or(Value::Null);
-        object_of(feature).insert("properties".into(), properties);
-        return Ok(());
-    };
-    let properties = object_at(feature, "properties");
-    let group = object_at_map(properties, group.as_str());
-    match change.value() {
-        Some(value) => {
-            group.insert(key.clone(), value.clone());
-            Ok(())
-        }
-        None => match group.remove(key) {
-            Some(_) => Ok(()),
-            None => Err(ApplyError::PropertyNotFound {
-                thing_id: thing_id.to_string(),
-                path,
-            }),
-        },
-    }
+fn feature_mut<'a>(
+    twin: &'a mut Twin,
+    thing_id: &str,
+    feature_id: &str,
+) -> Result<&'a mut Value, ApplyError> {
+    let features = features_mut(twin, thing_id)?;
+    features
+        .get_mut(feature_id)
+        .ok_or_else(|| feature_missing(thing_id, feature_id))
+}
+
+/// A property group of an existing feature, created (with `properties`)
+/// if missing, as Ditto creates the objects on a pointer's way.
+fn group_mut<'a>(
+    twin: &'a mut Twin,
+    thing_id: &str,
+    feature_id: &str,
+    group: PropertyGroup,
+) -> Result<&'a mut Map<String, Value>, ApplyError> {
+    let properties = object_at(feature_mut(twin, thing_id, feature_id)?, "properties");
+    Ok(object_at_map(properties, group.as_str()))
 }
 
 fn feature_missing(thing_id: &str, feature_id: &str) -> ApplyError {
