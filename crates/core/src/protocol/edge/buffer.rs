@@ -15,8 +15,9 @@
 //!   capacity after a push, the oldest change is dropped and counted in
 //!   [`BufferStats::dropped`]. The twin can then no longer be brought up to
 //!   date by replay alone, so [`Drained::resync`] is set: the client must
-//!   also send `diff_twins(twin at disconnect, twin now)` (or a full
-//!   `initial_sync` plus deletes) after the drained changes.
+//!   catch up another way — [`super::sync::TwinSync`] sends
+//!   `diff_twins(twin the service holds, twin now)` instead of the partial
+//!   buffer.
 //!
 //! Counters add up: `pushed = coalesced + dropped + drained + len()`.
 //! Each push costs O(log n) (two ordered indexes), so a long offline period

@@ -13,6 +13,8 @@
 //! - [`buffer`]: the bounded offline [`Buffer`].
 //! - [`envelope`]: changes as Ditto Protocol twin commands, and the answer
 //!   to an inbound live message.
+//! - [`sync`]: [`TwinSync`], what to send on first connect, while connected,
+//!   and on reconnect (buffered changes, or a catch-up after an overflow).
 //!
 //! Nothing here does IO or reads a clock; the later gateway client sends
 //! [`envelope::to_envelope`] of each [`Change`].
@@ -42,6 +44,7 @@ pub mod envelope;
 pub mod mapping;
 pub mod model;
 mod runtime;
+pub mod sync;
 
 #[cfg(test)]
 mod tests;
@@ -58,3 +61,4 @@ pub use mapping::{
     MAPPING_VERSION,
 };
 pub use model::{Definition, EdgeDevice, FunctionalItem, GatewayRuntime, ModelError, Owner};
+pub use sync::{SyncStats, TwinSync};

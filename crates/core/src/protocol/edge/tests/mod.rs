@@ -8,6 +8,7 @@ mod envelope;
 mod mapping;
 mod model;
 mod props;
+mod sync;
 
 use serde_json::json;
 

@@ -15,6 +15,7 @@ use super::super::command::apply_command;
 use super::super::envelope::{from_envelope, to_envelope};
 use super::super::mapping::{feature_json, locate, map_runtime, Scope, DEVICE_INFO};
 use super::super::model::{short_interface_name, FunctionalItem, GatewayRuntime};
+use super::super::sync::TwinSync;
 use super::def;
 use crate::ditto::id::{check_encoded, check_feature_id, check_thing_id, decode};
 use crate::ditto::protocol::Envelope;
@@ -356,5 +357,57 @@ proptest! {
                 prop_assert_eq!(Scope::find(&rt, &thing.thing_id), Some(scope));
             }
         }
+    }
+}
+
+/// A step of a gateway's life: a runtime change or a link change.
+#[derive(Clone, Debug)]
+enum Step {
+    Change(Op),
+    Connect,
+    Disconnect,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![6 => op().prop_map(Step::Change), 1 => Just(Step::Connect), 1 => Just(Step::Disconnect)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn the_twin_is_true_after_the_last_connect(start in runtime(), steps in prop::collection::vec(step(), 0..40), cap in 1usize..10) {
+        let (mut rt, mut sync, mut service) = (start, TwinSync::new(cap), Twin::new());
+        for step in &steps {
+            let out = match step {
+                Step::Change(op) => {
+                    let before = rt.clone();
+                    run(&mut rt, op);
+                    sync.changed(diff(&before, &rt))
+                }
+                Step::Connect if !sync.is_online() => sync.connect(&rt),
+                Step::Connect => Vec::new(),
+                Step::Disconnect => {
+                    sync.disconnect();
+                    Vec::new()
+                }
+            };
+            for change in &out {
+                prop_assert!(apply(&mut service, change).is_ok(), "refused: {:?}", change);
+            }
+            prop_assert_eq!(&service, sync.service_view());
+            if sync.is_online() {
+                prop_assert_eq!(&service, &twin(&rt), "connected, the twin follows at once");
+            }
+        }
+        if !sync.is_online() {
+            for change in sync.connect(&rt) {
+                prop_assert!(apply(&mut service, &change).is_ok(), "refused: {:?}", change);
+            }
+        }
+        prop_assert_eq!(service, twin(&rt));
+        let stats = sync.stats();
+        prop_assert_eq!(stats.buffer.pushed, stats.buffer.coalesced + stats.buffer.dropped + stats.buffer.drained);
+        prop_assert!(stats.resyncs <= stats.connects);
     }
 }
