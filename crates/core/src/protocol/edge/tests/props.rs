@@ -363,13 +363,13 @@ proptest! {
 /// A step of a gateway's life: a runtime change or a link change.
 #[derive(Clone, Debug)]
 enum Step {
-    Change(Op),
+    Change(Box<Op>),
     Connect,
     Disconnect,
 }
 
 fn step() -> impl Strategy<Value = Step> {
-    prop_oneof![6 => op().prop_map(Step::Change), 1 => Just(Step::Connect), 1 => Just(Step::Disconnect)]
+    prop_oneof![6 => op().prop_map(|op| Step::Change(Box::new(op))), 1 => Just(Step::Connect), 1 => Just(Step::Disconnect)]
 }
 
 proptest! {
