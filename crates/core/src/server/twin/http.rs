@@ -128,7 +128,12 @@ impl TwinService {
         }
         let path = Pointer::from_segments(route.rest.iter().cloned());
         let answer = match req.method {
-            Method::Get | Method::Head => self.get(req, &route.thing_id, &path),
+            Method::Get => self.get(req, &route.thing_id, &path),
+            Method::Head => {
+                let mut response = self.get(req, &route.thing_id, &path);
+                response.body = crate::message::Body::Empty;
+                response
+            }
             Method::Put => self.put(now, req, &route.thing_id, path),
             Method::Delete => self.delete(now, &route.thing_id, path),
             _ => Response::status(405),

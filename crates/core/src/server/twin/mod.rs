@@ -248,4 +248,6 @@ impl TwinService {
 #[cfg(test)]
 mod http_tests;
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 mod tests;
