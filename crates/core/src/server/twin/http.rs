@@ -5,12 +5,15 @@
 //!   `/definition`, `/policyId`, `/features`, `/features/{featureId}`,
 //!   `…/definition`, `…/properties[/…]`, `…/desiredProperties[/…]`: 200
 //!   with the JSON and an `ETag` (`"rev:<n>"` on the thing, `"hash:<hex>"`
-//!   on a part); `If-None-Match` naming it (or `*`) → 304.
+//!   on a part); `If-None-Match` naming it (or `*`) → 304; `If-Match`
+//!   not naming it → 412 `things:precondition.failed`.
 //! - `PUT` of the same paths: 201 with the entity (a thing also gets
 //!   `Location`) or 204; a body that is not JSON by its `Content-Type` →
 //!   415 (a missing `Content-Type` is read as JSON); a body `thingId` ≠ the
 //!   path → 400 `things:id.notsettable`.
 //! - `DELETE` of the same paths: 204.
+//! - Writes honour `If-Match` (`*` = must exist) and `If-None-Match`
+//!   (`*` = must not exist) with 412, and answer the new `ETag`.
 //! - `POST /api/2/things/{thingId}/features/{featureId}/inbox/messages/{subject}`:
 //!   a live message for the thing's gateway, answered by its reply (see
 //!   `inbox.rs`); `timeout` (query parameter or header, seconds by default)
@@ -78,13 +81,46 @@ fn part_etag(value: &Value) -> String {
     format!("\"hash:{hash:016x}\"")
 }
 
+/// Whether an `If-Match` / `If-None-Match` value names `etag` (or is `*`).
+fn lists(header: &str, etag: &str) -> bool {
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag))
+}
+
 /// Whether `If-None-Match` names `etag` (or is `*`).
 fn none_match(req: &Request, etag: &str) -> bool {
-    req.headers.get("if-none-match").is_some_and(|v| {
-        v.split(',')
-            .map(str::trim)
-            .any(|tag| tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag))
-    })
+    req.headers
+        .get("if-none-match")
+        .is_some_and(|v| lists(v, etag))
+}
+
+/// `If-Match` (the resource must exist and, unless `*`, carry a listed
+/// tag) and, for writes, `If-None-Match` (it must not): else 412
+/// `things:precondition.failed` (ditto.md §2 "ETag").
+fn precondition(req: &Request, current: Option<&str>, write: bool) -> Result<(), Response> {
+    let header = |name| req.headers.get(name);
+    let failed = |name: &str| {
+        let error = DittoError::new(
+            412,
+            "things:precondition.failed",
+            format!("The comparison of precondition header '{name}' for the requested resource evaluated to false."),
+            "The comparison of the provided precondition header with the current ETag value of the requested resource evaluated to false. Check the value of your conditional header value.",
+        );
+        Err(error_response(&error))
+    };
+    if let Some(v) = header("if-match") {
+        if !current.is_some_and(|c| lists(v, c)) {
+            return failed("if-match");
+        }
+    }
+    if let Some(v) = header("if-none-match") {
+        if write && current.is_some_and(|c| lists(v, c)) {
+            return failed("if-none-match");
+        }
+    }
+    Ok(())
 }
 
 /// A JSON body by its `Content-Type` (absent = JSON): 415 otherwise, 400
@@ -135,10 +171,20 @@ impl TwinService {
                 response
             }
             Method::Put => self.put(now, req, &route.thing_id, path),
-            Method::Delete => self.delete(now, &route.thing_id, path),
+            Method::Delete => self.delete(now, req, &route.thing_id, path),
             _ => Response::status(405),
         };
         Some(HttpAnswer::Ready(answer))
+    }
+
+    /// The entity tag of what `path` of thing `id` holds now, if anything:
+    /// `"rev:<n>"` for the thing, `"hash:<hex>"` for a part.
+    fn etag_of(&self, id: &str, path: &Pointer) -> Option<String> {
+        let value = self.store.read(id, path).ok()?;
+        Some(match (path.is_root(), self.store.get(id)) {
+            (true, Some(thing)) => format!("\"rev:{}\"", thing.revision),
+            _ => part_etag(&value),
+        })
     }
 
     fn get(&self, req: &Request, id: &str, path: &Pointer) -> Response {
@@ -146,10 +192,10 @@ impl TwinService {
             Ok(value) => value,
             Err(error) => return error_response(&error),
         };
-        let etag = match (path.is_root(), self.store.get(id)) {
-            (true, Some(thing)) => format!("\"rev:{}\"", thing.revision),
-            _ => part_etag(&value),
-        };
+        let etag = self.etag_of(id, path).unwrap_or_else(|| part_etag(&value));
+        if let Err(response) = precondition(req, Some(&etag), false) {
+            return response;
+        }
         let mut response = if none_match(req, &etag) {
             Response::status(304)
         } else {
@@ -164,24 +210,37 @@ impl TwinService {
             Ok(v) => v,
             Err(response) => return response,
         };
-        let root = path.is_root();
-        match self.http_command(now, id, CommandAction::Modify, path, Some(value)) {
-            Ok(change) if change.status == 201 => {
-                let mut response = json_response(201, &change.value.unwrap_or(Value::Null));
-                if root {
-                    let raw = req.path().strip_prefix(PREFIX).unwrap_or_default();
-                    response
-                        .headers
-                        .insert("location", format!("{PREFIX}{raw}"));
-                }
-                response
-            }
-            Ok(change) => Response::status(change.status),
-            Err(error) => error_response(&error),
+        let current = self.etag_of(id, &path);
+        if let Err(response) = precondition(req, current.as_deref(), true) {
+            return response;
         }
+        let at = path.clone();
+        let mut response =
+            match self.http_command(now, id, CommandAction::Modify, path, Some(value)) {
+                Ok(change) if change.status == 201 => {
+                    let mut response = json_response(201, &change.value.unwrap_or(Value::Null));
+                    if at.is_root() {
+                        let raw = req.path().strip_prefix(PREFIX).unwrap_or_default();
+                        response
+                            .headers
+                            .insert("location", format!("{PREFIX}{raw}"));
+                    }
+                    response
+                }
+                Ok(change) => Response::status(change.status),
+                Err(error) => return error_response(&error),
+            };
+        if let Some(etag) = self.etag_of(id, &at) {
+            response.headers.insert("etag", etag);
+        }
+        response
     }
 
-    fn delete(&mut self, now: Time, id: &str, path: Pointer) -> Response {
+    fn delete(&mut self, now: Time, req: &Request, id: &str, path: Pointer) -> Response {
+        let current = self.etag_of(id, &path);
+        if let Err(response) = precondition(req, current.as_deref(), true) {
+            return response;
+        }
         match self.http_command(now, id, CommandAction::Delete, path, None) {
             Ok(change) => Response::status(change.status),
             Err(error) => error_response(&error),

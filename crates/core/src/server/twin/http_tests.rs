@@ -449,3 +449,64 @@ fn several_deadlines_expire_in_order() {
         .collect();
     assert_eq!(ids, [early, late]);
 }
+
+#[test]
+fn preconditions_are_412() {
+    let mut tw = seeded();
+    let with = |method, path: &str, body: Option<Value>, header: &'static str, value: &str| {
+        let mut req = request(method, path, body);
+        req.headers.insert(header, value.to_owned());
+        req
+    };
+    let thing = "/api/2/things/org.acme:gw1";
+    // If-None-Match: * on a PUT = create only.
+    let r = ready(
+        &mut tw,
+        &with(Method::Put, thing, Some(json!({})), "if-none-match", "*"),
+    );
+    assert_eq!(
+        (r.status, body(&r)["error"].clone()),
+        (412, json!("things:precondition.failed"))
+    );
+    let new = "/api/2/things/org.acme:gw2";
+    let r = ready(
+        &mut tw,
+        &with(Method::Put, new, Some(json!({})), "if-none-match", "*"),
+    );
+    assert_eq!((r.status, r.headers.get("etag")), (201, Some("\"rev:1\"")));
+    // If-Match: the current revision only.
+    let r = ready(
+        &mut tw,
+        &with(Method::Put, new, Some(json!({})), "if-match", "\"rev:7\""),
+    );
+    assert_eq!(r.status, 412);
+    let r = ready(
+        &mut tw,
+        &with(Method::Put, new, Some(json!({})), "if-match", "\"rev:1\""),
+    );
+    assert_eq!((r.status, r.headers.get("etag")), (204, Some("\"rev:2\"")));
+    let missing = "/api/2/things/org.acme:gw1/features/None";
+    let r = ready(
+        &mut tw,
+        &with(Method::Put, missing, Some(json!({})), "if-match", "*"),
+    );
+    assert_eq!(r.status, 412);
+    assert!(tw.thing("org.acme:gw1").unwrap().json["features"]
+        .get("None")
+        .is_none());
+    let r = ready(
+        &mut tw,
+        &with(Method::Get, thing, None, "if-match", "\"rev:9\""),
+    );
+    assert_eq!(r.status, 412);
+    let r = ready(
+        &mut tw,
+        &with(Method::Delete, new, None, "if-match", "\"rev:1\""),
+    );
+    assert_eq!(r.status, 412);
+    let r = ready(
+        &mut tw,
+        &with(Method::Delete, new, None, "if-match", "\"rev:2\""),
+    );
+    assert_eq!(r.status, 204);
+}
