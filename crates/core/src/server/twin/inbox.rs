@@ -103,7 +103,7 @@ fn http_of_reply(reply: &Envelope) -> Response {
     response
 }
 
-/// 408 with a Ditto error body (code [inf], ditto.md §2 "Messages").
+/// 408 with a Ditto error body (code inferred; ditto.md §2 "Messages").
 fn timeout_response(correlation_id: &str) -> Response {
     let error = DittoError::new(
         408,

@@ -160,8 +160,8 @@ impl TwinService {
     /// `…/errors`, path `/`) is queued unless `response-required` is false,
     /// and each change queues its event. A live message reply answers the
     /// inbox message with its correlation-id. Any other signal is answered
-    /// with a 400 error (the twin does not take policies, live commands or
-    /// search) [inf].
+    /// with a 400 error, since the twin does not take policies, live
+    /// commands or search (status and code inferred).
     pub fn handle_envelope(&mut self, now: Time, env: &Envelope) {
         let topic = &env.topic;
         match (topic.group, topic.channel, &topic.criterion) {

@@ -29,7 +29,7 @@ pub fn is_definition_identifier(s: &str) -> bool {
     url || (parts.len() == 3 && parts.iter().all(|p| definition_part(p)))
 }
 
-/// 400 for a bad feature definition (code [inf]).
+/// 400 for a bad feature definition (code inferred).
 fn bad_feature_definition(why: &str) -> DittoError {
     DittoError::bad_request(
         "things:feature.definition.identifier.invalid",

@@ -14,7 +14,7 @@
 //!   `things:feature.notfound`;
 //! - merge → RFC 7396 on the target; 201 with the result if it was new,
 //!   else 204; the thing must exist (ditto.md gives no rule for a merge of
-//!   a missing thing; Ditto's MergeThing answers 404 [inf]);
+//!   a missing thing; Ditto's MergeThing answers 404, inferred);
 //! - delete → 204, 404 if missing.
 //!
 //! Every change adds 1 to the thing's revision and yields one event. A
@@ -72,7 +72,7 @@ pub enum Target {
     },
 }
 
-/// 400 for a path the twin does not know (code [inf]).
+/// 400 for a path the twin does not know (code inferred).
 fn unknown_path(path: &Pointer) -> DittoError {
     DittoError::bad_request(
         "things:path.unknown",
