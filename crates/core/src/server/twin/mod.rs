@@ -17,6 +17,32 @@
 //!   that sent `START-SEND-EVENTS`), live messages to deliver to the
 //!   thing's gateway, HTTP replies.
 //!
+//! ```
+//! use fleetsim_core::ditto::protocol::{CommandAction, Envelope, Pointer};
+//! use fleetsim_core::message::{Method, Request};
+//! use fleetsim_core::server::twin::{HttpAnswer, TwinConfig, TwinOutput, TwinService};
+//! use fleetsim_core::time::Time;
+//! use serde_json::json;
+//!
+//! let mut twin = TwinService::new(TwinConfig::default());
+//! // The gateway's first connect: ModifyThing on `/` creates the twin (201).
+//! let thing = json!({"features": {"Configuration": {"properties": {"configuration": {"name": "hall"}}}}});
+//! let cmd = Envelope::twin_command("org.acme:gw1", CommandAction::Modify, Pointer::root(), Some(thing), "c1");
+//! twin.handle_envelope(Time(0), &cmd);
+//! assert!(matches!(twin.poll_output(), Some(TwinOutput::Event(e)) if e.revision == Some(1)));
+//! assert!(matches!(twin.poll_output(), Some(TwinOutput::Response(r)) if r.status == Some(201)));
+//!
+//! // A backend asks the device to rename itself; the twin hands the live
+//! // message out for the gateway and answers the HTTP request with the reply.
+//! let url = "http://twin/api/2/things/org.acme:gw1/features/Configuration/inbox/messages/$set.configuration/name";
+//! let post = Request::new(Method::Post, url);
+//! let Some(HttpAnswer::Pending(id)) = twin.handle_http(Time(10), &post) else { panic!() };
+//! let Some(TwinOutput::LiveMessage(message)) = twin.poll_output() else { panic!() };
+//! twin.handle_envelope(Time(20), &message.message_reply(200, Some("application/json"), Some(json!("ok"))));
+//! let Some(TwinOutput::HttpReply { id: answered, response }) = twin.poll_output() else { panic!() };
+//! assert_eq!((answered, response.status, response.body.as_bytes()), (id, 200, &b"\"ok\""[..]));
+//! ```
+//!
 //! Layout: `store.rs` (things and the commands on them), `rules.rs` (what
 //! a valid thing, feature, definition and key is; merge patches),
 //! `http.rs` (routes), `inbox.rs` (messages waiting for replies).
