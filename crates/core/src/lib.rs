@@ -54,6 +54,7 @@
 
 pub mod artifact;
 pub mod connectivity;
+pub mod ditto;
 pub mod message;
 pub mod netem;
 pub mod oracle;
