@@ -144,6 +144,9 @@ async fn campaign_is_uploaded_as_swu_rolled_out_on_its_feed_and_read_back() {
         .recorded(0, &ids.map(String::from))
         .await
         .expect("recorded");
+    // goosebit names no actions.
+    assert!(recorded.iter().all(|v| v.action.is_none()));
+    let recorded: Vec<Recorded> = recorded.iter().map(|v| v.recorded).collect();
     assert_eq!(
         recorded,
         [
@@ -159,7 +162,7 @@ async fn campaign_is_uploaded_as_swu_rolled_out_on_its_feed_and_read_back() {
         .recorded(0, &ids.map(String::from))
         .await
         .expect("recorded");
-    assert_eq!(after[1], Recorded::Canceled);
+    assert_eq!(after[1].recorded, Recorded::Canceled);
 
     let requests = s.received_requests().await.expect("recording on");
     let devices_put = requests

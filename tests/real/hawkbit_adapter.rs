@@ -265,7 +265,9 @@ async fn creates_tenant_config_targets_module_artifact_set_and_assignment() {
     );
 
     // What the server recorded, from each target's actions.
-    let rec = m.recorded(0, &o.targets).await.unwrap();
+    let views = m.recorded(0, &o.targets).await.unwrap();
+    assert!(views.iter().all(|v| v.action.is_some() && v.campaign == 0));
+    let rec: Vec<Recorded> = views.iter().map(|v| v.recorded).collect();
     assert_eq!(
         rec,
         [Recorded::Updated, Recorded::Failed, Recorded::InProgress]

@@ -25,3 +25,4 @@ mod serve;
 mod serve_events;
 mod serve_mgmt;
 mod serve_otau;
+mod server_view;

@@ -40,7 +40,13 @@ fn each_broken_server_mode_makes_its_invariant_fire() {
             path.display()
         );
     }
-    for id in InvariantId::ALL {
+    // The MGMT family compares the server's Management API record, read
+    // back after a managed real-time run, with the devices: its broken
+    // server is in tests/real/server_view.rs.
+    for id in InvariantId::ALL
+        .into_iter()
+        .filter(|id| id.family() != "MGMT")
+    {
         assert!(
             covered.contains(id.as_str()),
             "no broken-server scenario makes {id} fire"

@@ -108,3 +108,43 @@ async fn plain_text_root_is_not_ddi() {
     }
     assert!(took < Duration::from_secs(3), "took {took:?}");
 }
+
+/// A DDI server whose JSON is cut off halfway is a broken DDI server, not
+/// another kind of server: the run goes ahead and the oracle records
+/// DDI-JSON (the `garbage_json` broken mode does the same).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_off_json_root_is_judged_not_refused() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            "{\"config\":{\"polling\":{\"sleep\":\"00:0",
+            "application/hal+json",
+        ))
+        .mount(&server)
+        .await;
+    let spec = Spec {
+        devices: 1,
+        duration: "2m",
+        ..Spec::default()
+    };
+    let r = run_ok(&spec, &server.uri()).await;
+    let ids: Vec<&str> = r.oracle.counts().keys().map(|id| id.as_str()).collect();
+    assert!(ids.contains(&"DDI-JSON"), "{ids:?}");
+}
+
+/// Well-formed JSON of another shape (some other JSON API) is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_of_another_shape_is_not_ddi() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("[1, 2, 3]", "application/json"))
+        .mount(&server)
+        .await;
+    match run(&Spec::default(), &server.uri()).await.0 {
+        Err(RuntimeError::NotDdi { what, .. }) => {
+            assert!(what.contains("not a DDI document"), "{what}")
+        }
+        Err(e) => panic!("expected NotDdi, got {e}"),
+        Ok(_) => panic!("expected NotDdi, the run went ahead"),
+    }
+}

@@ -142,11 +142,24 @@ pub enum InvariantId {
     /// run's bound finishes its update, and none fails for a refused URL
     /// (seed 000: the options exist to "bypass" the 30-day failure).
     UrlLive,
+    /// `MGMT-OUTCOME` — what the server's Management API records for an
+    /// action agrees with the final feedback it accepted from the device
+    /// (ddi.md §1.4 table: closed+success/none ⇒ FINISHED, closed+failure ⇒
+    /// ERROR, download-only `downloaded` ⇒ DOWNLOADED; §1.6 a confirmed cancel
+    /// ⇒ CANCELED), and it records no outcome for an action the device was
+    /// never offered. Checked on managed real-time runs, which read the
+    /// server's view back after the run (`run --manage`).
+    MgmtOutcome,
+    /// `MGMT-INSTALLED` — the target's installed distribution set in the
+    /// Management API is the set of the last action whose closed+success the
+    /// server accepted (ddi.md §1.4 table: FINISHED sets installedDS; a
+    /// download-only action never does). Checked on managed real-time runs.
+    MgmtInstalled,
 }
 
 impl InvariantId {
     /// Every invariant, in catalogue order.
-    pub const ALL: [InvariantId; 28] = [
+    pub const ALL: [InvariantId; 30] = [
         InvariantId::DdiSmOffered,
         InvariantId::DdiSmFinal,
         InvariantId::DdiSm410,
@@ -175,6 +188,8 @@ impl InvariantId {
         InvariantId::UrlOnce,
         InvariantId::UrlEvict,
         InvariantId::UrlLive,
+        InvariantId::MgmtOutcome,
+        InvariantId::MgmtInstalled,
     ];
 
     /// The stable ID.
@@ -208,6 +223,8 @@ impl InvariantId {
             InvariantId::UrlOnce => "URL-ONCE",
             InvariantId::UrlEvict => "URL-EVICT",
             InvariantId::UrlLive => "URL-LIVE",
+            InvariantId::MgmtOutcome => "MGMT-OUTCOME",
+            InvariantId::MgmtInstalled => "MGMT-INSTALLED",
         }
     }
 
@@ -216,7 +233,7 @@ impl InvariantId {
         self.as_str().starts_with("OTAU-")
     }
 
-    /// The family: the ID's prefix (`DDI`, `OTAU`, `URL`).
+    /// The family: the ID's prefix (`DDI`, `OTAU`, `URL`, `MGMT`).
     pub fn family(self) -> &'static str {
         self.as_str().split('-').next().unwrap_or("")
     }
@@ -276,6 +293,12 @@ impl InvariantId {
                 "no cached artifact is evicted while a pending install needs it"
             }
             InvariantId::UrlLive => "with a strategy on, every device that polls in time finishes",
+            InvariantId::MgmtOutcome => {
+                "the Management API records each action as its accepted final feedback says"
+            }
+            InvariantId::MgmtInstalled => {
+                "the installed set is the last update whose success the server accepted"
+            }
         }
     }
 
@@ -310,6 +333,8 @@ impl InvariantId {
             InvariantId::UrlOnce => "seed 000 option 2 (once-per-device)",
             InvariantId::UrlEvict => "seed 000 option 1",
             InvariantId::UrlLive => "seed 000 options 1–3",
+            InvariantId::MgmtOutcome => "ddi.md §1.4, §1.6, §3",
+            InvariantId::MgmtInstalled => "ddi.md §1.4 (installedDS)",
         }
     }
 }

@@ -10,6 +10,8 @@ mod consent;
 mod defer;
 mod invariant;
 pub mod otau;
+mod recent;
+mod server_view;
 pub mod url;
 
 use std::collections::BTreeMap;
@@ -17,6 +19,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use invariant::InvariantId;
+pub use server_view::{CampaignView, DeviceView, Installed, Recorded};
+
+use recent::Recent;
 
 use crate::protocol::ddi::wire::{Execution, Finished, HandlingType};
 use crate::protocol::ddi::{DdiEvent, Offer, Phase, ReqKind};
@@ -100,6 +105,8 @@ pub struct Oracle {
     devices: Vec<DeviceState>,
     counts: BTreeMap<InvariantId, u64>,
     recorded: Vec<Violation>,
+    /// Accepted final reports, when the server's view is read back.
+    ended: Option<server_view::EndedBook>,
 }
 
 impl Oracle {
@@ -112,6 +119,7 @@ impl Oracle {
             devices: (0..devices).map(|_| DeviceState::default()).collect(),
             counts: BTreeMap::new(),
             recorded: Vec::new(),
+            ended: None,
         }
     }
 
@@ -324,6 +332,13 @@ impl Oracle {
                 finished,
                 status,
             } => {
+                if let Some(book) = &mut self.ended {
+                    let download_only = st.download_only == Some(*action);
+                    let how = (*execution, *finished);
+                    if let Some(e) = server_view::ended_by(how, *cancel, download_only, *status) {
+                        book.book(slot, *action, e);
+                    }
+                }
                 if !*cancel {
                     let refused = st.defer.feedback(*action, *execution, *status);
                     fired.extend(refused.map(|m| (InvariantId::DdiSoftDefer, m)));
@@ -560,44 +575,4 @@ fn feedback_answered(
 
 fn mark_closed(st: &mut DeviceState, action: u64) {
     st.closed.insert(action);
-}
-
-/// The most recent few action ids of a device, inline (no allocation per
-/// device); an action older than the last eight cannot matter again.
-#[derive(Default, Debug)]
-struct Recent {
-    ids: [u64; 8],
-    len: u8,
-    next: u8,
-}
-
-impl Recent {
-    fn contains(&self, id: u64) -> bool {
-        self.ids[..self.len as usize].contains(&id)
-    }
-
-    fn insert(&mut self, id: u64) {
-        if self.contains(id) {
-            return;
-        }
-        self.ids[self.next as usize] = id;
-        self.next = (self.next + 1) % self.ids.len() as u8;
-        self.len = (self.len + 1).min(self.ids.len() as u8);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recent_ids_keep_the_last_eight() {
-        let mut r = Recent::default();
-        for id in 1..=10 {
-            r.insert(id);
-            r.insert(id);
-        }
-        assert!(!r.contains(1) && !r.contains(2));
-        assert!((3..=10).all(|id| r.contains(id)));
-    }
 }

@@ -11,13 +11,15 @@
 //!   the server's clock, read from the distribution set's `createdAt`;
 //! - cancel: `DELETE .../actions/{id}` for each assigned action still open;
 //! - recorded: each target's actions for the campaign's distribution set,
-//!   mapped from their status (`status` in hawkBit 1.x, `detailStatus` before).
+//!   mapped from their status (`status` in hawkBit 1.x, `detailStatus` before);
+//! - installed: each target's `installedDS`, as the campaign that created it.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{AdapterError, FleetInfo, MgmtClient, Order, OrderKind, OrderWindow, Recorded, Secret};
 use fleetsim_core::message::{percent_decode, percent_encode, Method};
+use fleetsim_core::oracle::{CampaignView, Installed};
 use fleetsim_core::time::{civil_from_days, Span};
 
 /// Targets per `POST /rest/v1/targets`.
@@ -273,9 +275,14 @@ impl Hawkbit {
         &mut self,
         index: usize,
         controller_ids: &[String],
-    ) -> Result<Vec<Recorded>, AdapterError> {
+    ) -> Result<Vec<CampaignView>, AdapterError> {
         let Some(Some(c)) = self.created.get(index) else {
-            return Ok(vec![Recorded::NotAssigned; controller_ids.len()]);
+            let none = CampaignView {
+                campaign: index,
+                recorded: Recorded::NotAssigned,
+                action: None,
+            };
+            return Ok(vec![none; controller_ids.len()]);
         };
         let ds_suffix = std::sync::Arc::new(format!("/distributionsets/{}", c.distribution));
         let items: Vec<(String, Vec<u64>)> = controller_ids
@@ -303,7 +310,44 @@ impl Hawkbit {
                             .is_some_and(|l| l.href.ends_with(ds_suffix.as_str()))
                             || ours.contains(&a.id)
                     });
-                    Ok(action.map_or(Recorded::NotAssigned, recorded_of))
+                    Ok(CampaignView {
+                        campaign: index,
+                        recorded: action.map_or(Recorded::NotAssigned, recorded_of),
+                        action: action.map(|a| a.id),
+                    })
+                }
+            })
+            .await
+    }
+
+    /// Per target: its `installedDS` (`204` none), as the campaign whose
+    /// distribution set it is.
+    pub async fn installed(
+        &mut self,
+        controller_ids: &[String],
+    ) -> Result<Vec<Installed>, AdapterError> {
+        let sets: std::sync::Arc<Vec<Option<u64>>> = std::sync::Arc::new(
+            self.created
+                .iter()
+                .map(|c| c.as_ref().map(|c| c.distribution))
+                .collect(),
+        );
+        self.client
+            .each(controller_ids.to_vec(), |client, id| {
+                let sets = sets.clone();
+                async move {
+                    let path = format!("/rest/v1/targets/{}/installedDS", percent_encode(&id));
+                    let resp = client
+                        .call(Method::Get, &path, None::<&Value>, &[200, 204])
+                        .await?;
+                    if resp.status == 204 || resp.body.as_bytes().is_empty() {
+                        return Ok(Installed::Nothing);
+                    }
+                    let set: IdOnly = super::client::parse(Method::Get, &path, &resp)?;
+                    Ok(sets
+                        .iter()
+                        .position(|d| *d == Some(set.id))
+                        .map_or(Installed::Other, Installed::Campaign))
                 }
             })
             .await

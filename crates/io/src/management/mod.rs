@@ -183,33 +183,8 @@ pub struct Order {
     pub targets: Vec<String>,
 }
 
-/// What the server recorded for one device and one campaign.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Recorded {
-    /// The server shows the update as installed.
-    Updated,
-    /// The server shows the update as failed.
-    Failed,
-    /// The server shows the update as still in progress.
-    InProgress,
-    /// The server shows the update as canceled.
-    Canceled,
-    /// The server has no assignment of this campaign for the device.
-    NotAssigned,
-}
-
-impl Recorded {
-    /// Lower-case name, as used in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Recorded::Updated => "updated",
-            Recorded::Failed => "failed",
-            Recorded::InProgress => "in_progress",
-            Recorded::Canceled => "canceled",
-            Recorded::NotAssigned => "not_assigned",
-        }
-    }
-}
+pub use fleetsim_core::oracle::Recorded;
+use fleetsim_core::oracle::{CampaignView, Installed};
 
 /// Why a management operation failed. Never contains a secret.
 #[derive(Debug, thiserror::Error)]
@@ -314,10 +289,23 @@ impl Manager {
         &mut self,
         index: usize,
         controller_ids: &[String],
-    ) -> Result<Vec<Recorded>, AdapterError> {
+    ) -> Result<Vec<CampaignView>, AdapterError> {
         match self {
             Manager::Hawkbit(m) => m.recorded(index, controller_ids).await,
             Manager::Goosebit(m) => m.recorded(index, controller_ids).await,
+        }
+    }
+
+    /// After the run: each of `controller_ids`' installed distribution set,
+    /// as the campaign that created it ([`Installed::Unknown`] where the
+    /// server's API does not say: goosebit).
+    pub async fn installed(
+        &mut self,
+        controller_ids: &[String],
+    ) -> Result<Vec<Installed>, AdapterError> {
+        match self {
+            Manager::Hawkbit(m) => m.installed(controller_ids).await,
+            Manager::Goosebit(_) => Ok(vec![Installed::Unknown; controller_ids.len()]),
         }
     }
 }

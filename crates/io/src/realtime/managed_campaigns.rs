@@ -12,14 +12,20 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::driver::Driver;
+use super::prepare::Managers;
+use crate::management::ServerApi;
 use crate::management::{
     CampaignLog, ManagementLog, Manager, Order, OrderKind, OrderWindow, Upload,
 };
+use fleetsim_core::oracle::{DeviceView, Installed};
 use fleetsim_core::server::ActionType;
 use fleetsim_core::time::{Span, Time};
 use fleetsim_fleet::director::Step;
+use fleetsim_fleet::result::RunResult;
 use fleetsim_fleet::scenario::{Protocol, Scenario, WindowSpec};
 use fleetsim_fleet::setup::{artifact_content, selects, Setup};
 
@@ -168,7 +174,8 @@ fn min_some(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 }
 
 /// Carries out `orders` on `manager` at the scenario times of `steps` until
-/// `stop` turns true, then reads back what the server recorded.
+/// `stop` turns true, then reads back what the server recorded: counts for
+/// the log, and per device the view the oracle checks ([`ServerViews`]).
 pub async fn conduct(
     mut manager: Manager,
     api: &'static str,
@@ -176,7 +183,7 @@ pub async fn conduct(
     steps: Vec<Step>,
     clock: (Instant, f64),
     mut stop: watch::Receiver<bool>,
-) -> ManagementLog {
+) -> (ManagementLog, ServerViews) {
     let clock = Clock(clock.0, clock.1);
     let mut log = ManagementLog {
         api,
@@ -225,8 +232,8 @@ pub async fn conduct(
             }
         }
     }
-    read_back(&mut manager, &orders, &mut log).await;
-    log
+    let views = read_back(&mut manager, &orders, &mut log).await;
+    (log, views)
 }
 
 /// Starts or cancels a campaign at scenario time `at`, logging the outcome;
@@ -261,8 +268,17 @@ async fn take_step(
     started
 }
 
-/// After the run: what the server recorded per device, for every campaign that started.
-async fn read_back(manager: &mut Manager, orders: &[Order], log: &mut ManagementLog) {
+/// What the server records for each device after the run, by controller id.
+pub type ServerViews = BTreeMap<String, DeviceView>;
+
+/// After the run: what the server recorded per device, for every campaign
+/// that started, and each selected device's installed set.
+async fn read_back(
+    manager: &mut Manager,
+    orders: &[Order],
+    log: &mut ManagementLog,
+) -> ServerViews {
+    let mut views = ServerViews::new();
     for (i, o) in orders.iter().enumerate() {
         if log.campaigns[i].started_at_ms.is_none() {
             continue;
@@ -270,8 +286,13 @@ async fn read_back(manager: &mut Manager, orders: &[Order], log: &mut Management
         match manager.recorded(i, &o.targets).await {
             Ok(states) => {
                 let mut counts = BTreeMap::new();
-                for s in states {
-                    *counts.entry(s.as_str()).or_insert(0) += 1;
+                for (id, view) in o.targets.iter().zip(states) {
+                    *counts.entry(view.recorded.as_str()).or_insert(0) += 1;
+                    views
+                        .entry(id.clone())
+                        .or_insert_with(unknown_view)
+                        .campaigns
+                        .push(view);
                 }
                 log.campaigns[i].recorded = counts;
             }
@@ -281,6 +302,115 @@ async fn read_back(manager: &mut Manager, orders: &[Order], log: &mut Management
             )),
         }
     }
+    let ids: Vec<String> = views.keys().cloned().collect();
+    match manager.installed(&ids).await {
+        Ok(sets) => {
+            for (id, set) in ids.iter().zip(sets) {
+                if let Some(v) = views.get_mut(id) {
+                    v.installed = set;
+                }
+            }
+        }
+        Err(e) => log
+            .errors
+            .push(format!("after the run: reading the installed sets: {e}")),
+    }
+    views
+}
+
+fn unknown_view() -> DeviceView {
+    DeviceView {
+        campaigns: Vec::new(),
+        installed: Installed::Unknown,
+    }
+}
+
+/// The conductors of a managed run, one per tenant, and what the check
+/// after the run needs.
+pub(super) struct Conductors {
+    tenants: usize,
+    tasks: Vec<(String, JoinHandle<(ManagementLog, ServerViews)>)>,
+    /// Slot and device number by controller id.
+    slots: BTreeMap<String, (usize, u64)>,
+    /// The run's end, when the server's record is checked.
+    end: Time,
+}
+
+/// Starts one conductor per tenant of `managers` on the driver's clock,
+/// stopping when `stopped` turns true, and has the oracle book how each
+/// device's actions end (for the check after the run).
+pub(super) fn spawn(
+    managers: Managers,
+    api: ServerApi,
+    scenario: &Scenario,
+    driver: &mut Driver,
+    reach_tenant: &str,
+    stopped: watch::Receiver<bool>,
+) -> Conductors {
+    let scale = driver.scale;
+    let orders = orders(scenario, &driver.setup, scale);
+    let steps = fleetsim_fleet::director::schedule(&driver.setup.campaigns);
+    let clock = (driver.started, scale);
+    let tenants = managers.len();
+    let tasks = managers.into_iter().map(|(tenant, m)| {
+        let own = orders_in(&orders, &driver.setup, reach_tenant, &tenant);
+        let steps = steps.clone();
+        let task = tokio::spawn(conduct(m, api.as_str(), own, steps, clock, stopped.clone()));
+        (tenant, task)
+    });
+    let tasks = tasks.collect();
+    driver.ledger.oracle.keep_outcomes();
+    Conductors {
+        tenants,
+        tasks,
+        slots: device_slots(&driver.devices),
+        end: Time(scenario.duration.0.as_millis()),
+    }
+}
+
+impl Conductors {
+    /// Waits for the conductors (stopped with the fleet), checks each
+    /// tenant's server record against the devices and puts the merged log
+    /// into `result`.
+    pub(super) async fn finish(self, result: &mut RunResult) {
+        let mut logs = Vec::new();
+        for (tenant, task) in self.tasks {
+            if let Ok((log, views)) = task.await {
+                check_server_views(result, &self.slots, self.end, &views);
+                logs.push((tenant, log));
+            }
+        }
+        result.management = merge(logs, self.tenants > 1);
+    }
+}
+
+/// Slot and number of each device, by controller id.
+fn device_slots(devices: &[fleetsim_fleet::device::Device]) -> BTreeMap<String, (usize, u64)> {
+    let slots = devices.iter().enumerate();
+    slots
+        .map(|(slot, d)| (d.controller_id.to_string(), (slot, d.number)))
+        .collect()
+}
+
+/// Checks what the server records for each device (MGMT-OUTCOME,
+/// MGMT-INSTALLED) against the final reports it accepted from it.
+fn check_server_views(
+    result: &mut RunResult,
+    slots: &BTreeMap<String, (usize, u64)>,
+    end: Time,
+    views: &ServerViews,
+) {
+    let mut checked = 0;
+    for (id, view) in views {
+        if let Some((slot, number)) = slots.get(id) {
+            result
+                .oracle
+                .check_server_view(*slot, *number, id, end, view);
+            checked += 1;
+        }
+    }
+    let counter = result.extra_counters.entry("server_views_checked");
+    *counter.or_insert(0) += checked;
 }
 
 fn fmt_time(t: Time) -> String {

@@ -488,37 +488,15 @@ pub async fn run_async_with_metrics(
         driver.server = Some(feed);
     }
     let conductors = manager.map(|(managers, api)| {
-        let orders = managed_campaigns::orders(scenario, &driver.setup, scale);
-        let steps = fleetsim_fleet::director::schedule(&driver.setup.campaigns);
-        let clock = (driver.started, scale);
-        let tenants = managers.len();
-        let tasks = managers.into_iter().map(|(tenant, m)| {
-            let own = managed_campaigns::orders_in(&orders, &driver.setup, &reach_tenant, &tenant);
-            let task = tokio::spawn(managed_campaigns::conduct(
-                m,
-                api.as_str(),
-                own,
-                steps.clone(),
-                clock,
-                stopped.clone(),
-            ));
-            (tenant, task)
-        });
-        (tenants, tasks.collect::<Vec<_>>())
+        managed_campaigns::spawn(managers, api, scenario, &mut driver, &reach_tenant, stopped)
     });
     let mut result = driver.run(sample_every, tx, rx).await;
     for f in forwarders {
         f.abort();
     }
     let _ = stop.send(true);
-    if let Some((tenants, tasks)) = conductors {
-        let mut logs = Vec::new();
-        for (tenant, task) in tasks {
-            if let Ok(log) = task.await {
-                logs.push((tenant, log));
-            }
-        }
-        result.management = managed_campaigns::merge(logs, tenants > 1);
+    if let Some(c) = conductors {
+        c.finish(&mut result).await;
     }
     Ok(result)
 }

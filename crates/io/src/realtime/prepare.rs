@@ -145,14 +145,32 @@ async fn preflight_one(
             url: shown,
             what: format!("{} to a root poll: credentials refused (check --gateway-token or the scenario's server.gateway_token)", r.status),
         }),
-        Delivery::Complete(r) if r.status == 200 => {
-            serde_json::from_slice::<fleetsim_core::protocol::ddi::wire::ControllerBase>(r.body.as_bytes())
-                .map(|_| ())
-                .map_err(|e| RuntimeError::NotDdi { url: shown, what: format!("root answer is not a DDI document ({e})") })
-        }
+        Delivery::Complete(r) if r.status == 200 => root_document(&r).map_err(|what| RuntimeError::NotDdi { url: shown, what }),
         // 5xx, 429 and the like are the run's business: the oracle and the
         // devices' backoff deal with them.
         Delivery::Complete(r) if r.status >= 429 => Ok(()),
         Delivery::Complete(r) => Err(RuntimeError::NotDdi { url: shown, what: format!("root poll answered {}", r.status) }),
     }
+}
+
+/// Whether a 200 root answer shows a DDI server: a `ControllerBase`, or
+/// JSON that is cut off or malformed — a server that speaks DDI and breaks
+/// its documents, which is the oracle's business (DDI-JSON), not a wrong
+/// target. Well-formed JSON of another shape, or a body not declared as
+/// JSON, is another server.
+fn root_document(r: &fleetsim_core::message::Response) -> Result<(), String> {
+    let Err(e) = serde_json::from_slice::<fleetsim_core::protocol::ddi::wire::ControllerBase>(
+        r.body.as_bytes(),
+    ) else {
+        return Ok(());
+    };
+    let declared_json = r
+        .headers
+        .get("content-type")
+        .is_some_and(|t| t.to_ascii_lowercase().contains("json"));
+    if declared_json && (e.is_eof() || e.is_syntax()) {
+        tracing::warn!("the root answer is broken JSON ({e}); going ahead, the oracle judges it");
+        return Ok(());
+    }
+    Err(format!("root answer is not a DDI document ({e})"))
 }

@@ -42,6 +42,7 @@ use super::client::{multipart, op, parse};
 use super::swu::{self, SwuDescription, SwuFile};
 use super::{AdapterError, FleetInfo, MgmtClient, Order, OrderKind, Recorded, Secret};
 use fleetsim_core::message::Method;
+use fleetsim_core::oracle::CampaignView;
 
 /// What `start` created for one campaign.
 #[derive(Clone, Debug)]
@@ -284,9 +285,16 @@ impl Goosebit {
         &mut self,
         index: usize,
         ids: &[String],
-    ) -> Result<Vec<Recorded>, AdapterError> {
+    ) -> Result<Vec<CampaignView>, AdapterError> {
+        // goosebit's API names no actions: nothing to match a device's
+        // reports against, so `action` stays unknown.
+        let view = |recorded| CampaignView {
+            campaign: index,
+            recorded,
+            action: None,
+        };
         let Some(c) = self.campaigns.get(&index) else {
-            return Ok(vec![Recorded::NotAssigned; ids.len()]);
+            return Ok(vec![view(Recorded::NotAssigned); ids.len()]);
         };
         let path = "/api/v1/devices";
         let resp = self
@@ -304,7 +312,7 @@ impl Goosebit {
             list.devices.iter().map(|d| (d.id.as_str(), d)).collect();
         Ok(ids
             .iter()
-            .map(|id| classify(rows.get(id.as_str()).copied(), c))
+            .map(|id| view(classify(rows.get(id.as_str()).copied(), c)))
             .collect())
     }
 }
