@@ -147,7 +147,11 @@ fn broken_scenarios_fire_the_same_invariants_in_real_time() {
                 let missed = real.extra_counters.get("server_events_missed");
                 assert_eq!(missed.copied(), Some(0), "{n}: the stream lost events");
                 if std::env::var_os("FLEETSIM_PARITY_VERBOSE").is_some() {
-                    eprintln!("{n}: {:?}\n{:#?}", real.extra_counters, real.gateway);
+                    let counts = real.oracle.counts();
+                    eprintln!(
+                        "{n}: {counts:?} {:?}\n{:#?}",
+                        real.extra_counters, real.gateway
+                    );
                 }
                 (fired(&real), common::violations(&real))
             }

@@ -137,6 +137,13 @@ impl ConstrainedClient {
         (self.step == ConstrainedReq::Download).then_some(w.offer.url.as_deref())?
     }
 
+    /// The download URL of the install command the device works on, as
+    /// the gateway handed it out (`None` before an offer, under `connect`
+    /// until a URL comes, once refused, and after the command is done).
+    pub fn offered_url(&self) -> Option<&str> {
+        self.work.as_ref()?.offer.url.as_deref()
+    }
+
     /// The version an update installed, if any.
     pub fn installed(&self) -> Option<&str> {
         self.installed.as_deref()
