@@ -11,6 +11,7 @@ mod hawkbit_adapter;
 mod hawkbit_crate;
 mod hawkbit_http;
 mod hostile;
+mod leaked_urls;
 mod managed_run;
 mod observability;
 mod otau_hostile;

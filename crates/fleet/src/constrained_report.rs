@@ -2,8 +2,8 @@
 //! strategies: per campaign its strategy, how many devices finished and
 //! when (the completion curve), how often the install command was re-fired,
 //! what leaked URLs could still fetch; and the artifact cache's size over
-//! time. Filled by the virtual engine, written to `report.json` as
-//! `gateway` and printed side by side in the summary.
+//! time. Filled by the virtual engine and the real-time driver, written to
+//! `report.json` as `gateway` and printed side by side in the summary.
 
 use serde::Serialize;
 
@@ -24,6 +24,21 @@ pub struct LeakCounts {
     pub tampered_refused: u64,
     /// Tampered URLs that were served (a URL-REFUSE violation).
     pub tampered_served: u64,
+}
+
+impl LeakCounts {
+    /// Counts one answer: `status` to a leaked URL (`tampered`: with its
+    /// `expires` pushed forward).
+    pub fn count(&mut self, tampered: bool, status: u16) {
+        let served = (200..300).contains(&status);
+        self.attempts += 1;
+        match (tampered, served) {
+            (false, true) => self.served += 1,
+            (false, false) => self.refused_expired += u64::from(status == 410),
+            (true, true) => self.tampered_served += 1,
+            (true, false) => self.tampered_refused += 1,
+        }
+    }
 }
 
 /// One campaign's result for its `cpg` devices.

@@ -26,6 +26,7 @@ pub mod director;
 pub mod engine;
 pub mod fleet;
 mod group_auth;
+pub mod leak;
 pub mod management_log;
 pub mod report;
 pub mod result;

@@ -29,7 +29,9 @@ pub const RING_CAPACITY: usize = 65_536;
 pub const MAX_LINES: usize = 4_096;
 /// Longest hold a reader may ask for.
 pub const MAX_WAIT_MS: u64 = 5_000;
-/// Header: the server's scenario time (ms) when it answered.
+/// Header: the server's scenario time (ms) when it answered — on the
+/// stream's answers, and on every answer the server cores decided (the
+/// time they decided at).
 pub const NOW_HEADER: &str = "x-fleetsim-now-ms";
 /// Header: Unix seconds of the server's scenario time zero (URL `expires` base).
 pub const EPOCH_HEADER: &str = "x-fleetsim-epoch-s";

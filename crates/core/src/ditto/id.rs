@@ -169,7 +169,14 @@ pub fn check_encoded(encoded: &str) -> Result<(), DecodeError> {
     Ok(())
 }
 
-/// Why an identifier breaks Ditto's rules (ditto.md §3).
+/// Ditto's error code for an invalid thing ID (answered with 400).
+pub const THING_ID_INVALID: &str = "things:id.invalid";
+/// Ditto's error code for an invalid feature ID or JSON key (answered with 400).
+pub const JSON_KEY_INVALID: &str = "json.key.invalid";
+
+/// Why an identifier breaks Ditto's rules (ditto.md §3). A thing ID that
+/// breaks them is answered [`THING_ID_INVALID`], a feature ID or key
+/// [`JSON_KEY_INVALID`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
     /// A thing ID without the `:` between namespace and name.
@@ -195,19 +202,6 @@ pub enum IdError {
     /// The feature ID `*` (a wildcard in Ditto's paths and fields).
     #[error("a feature ID must not be '*'")]
     Wildcard,
-}
-
-impl IdError {
-    /// Ditto's error code for this error on a thing ID (`things:id.invalid`);
-    /// feature IDs and keys answer `json.key.invalid` (see [`IdError::key_code`]).
-    pub fn thing_code(&self) -> &'static str {
-        "things:id.invalid"
-    }
-
-    /// Ditto's error code for this error on a feature ID or JSON key.
-    pub fn key_code(&self) -> &'static str {
-        "json.key.invalid"
-    }
 }
 
 /// Checks a namespace: empty, or `[a-zA-Z]\w*` segments joined by `.` or `-`

@@ -9,7 +9,7 @@
 //!   event and error envelopes of a command (ditto.md §1).
 //!
 //! The twin service that applies these envelopes lives in
-//! `crate::server::twin`; the gateway side that sends them in
+//! [`crate::server::twin`]; the gateway side that sends them in
 //! `crate::protocol::edge`. Everything here is pure: no IO, no clock.
 
 pub mod id;

@@ -82,6 +82,7 @@ pub mod schedule;
 pub use schedule::MaintenanceSchedule;
 mod state;
 pub mod tenancy;
+pub mod twin;
 pub use tenancy::Tenants;
 
 #[cfg(test)]

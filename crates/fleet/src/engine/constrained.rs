@@ -8,13 +8,11 @@ use rand_chacha::ChaCha8Rng;
 use super::Engine;
 use crate::constrained_report::{strategy_result, GatewayReport, LeakCounts};
 use crate::engine::queue::What;
+use crate::leak;
 use fleetsim_core::message::{Method, Request};
 use fleetsim_core::oracle::url::UrlPlan;
 use fleetsim_core::server::constrained::SidekickEvent;
 use fleetsim_core::time::{Span, Time};
-
-/// `expires` is pushed this far by a downloader who tampers with a leaked URL.
-const TAMPER_EXTENSION_S: u64 = 365 * 86_400;
 
 /// Per-run state of the `cpg` side of the engine.
 pub(super) struct ConstrainedState {
@@ -141,9 +139,7 @@ impl Engine {
         if per_day <= 0.0 {
             return;
         }
-        // Exponential gaps: a Poisson stream of downloads.
-        let u: f64 = 1.0 - self.cpg.leak_rng.gen::<f64>();
-        let gap = Span::days(1).mul_f64(-u.ln() / per_day).max(Span::secs(1));
+        let gap = leak::next_gap(per_day, &mut self.cpg.leak_rng);
         self.queue.push(now + gap, 0, What::Leak(i as u16));
     }
 
@@ -165,7 +161,7 @@ impl Engine {
         };
         let status = self.leaked_get(i, slot, now, &url, false);
         if status == 410 {
-            if let Some(forged) = push_expires(&url, TAMPER_EXTENSION_S) {
+            if let Some(forged) = leak::tampered(&url) {
                 self.leaked_get(i, slot, now, &forged, true);
             }
         }
@@ -175,15 +171,7 @@ impl Engine {
         let resp = self
             .setup
             .sidekick_answer(now, &Request::new(Method::Get, url));
-        let served = resp.is_success();
-        let c = &mut self.cpg.leaks[i];
-        c.attempts += 1;
-        match (tampered, served) {
-            (false, true) => c.served += 1,
-            (false, false) => c.refused_expired += u64::from(resp.status == 410),
-            (true, true) => c.tampered_served += 1,
-            (true, false) => c.tampered_refused += 1,
-        }
+        self.cpg.leaks[i].count(tampered, resp.status);
         let d = &self.devices[slot];
         self.ledger.oracle.url_download(
             d.number,
@@ -239,28 +227,5 @@ impl Engine {
             cache_evictions: evictions,
             counters: self.setup.sidekick.counters(),
         })
-    }
-}
-
-/// `url` with its `expires` parameter moved `by` seconds later (the
-/// signature left as it was): what someone extending a leaked URL sends.
-fn push_expires(url: &str, by: u64) -> Option<String> {
-    let at = url.find("expires=")? + "expires=".len();
-    let end = url[at..].find('&').map_or(url.len(), |e| at + e);
-    let expires: u64 = url[at..end].parse().ok()?;
-    Some(format!("{}{}{}", &url[..at], expires + by, &url[end..]))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::push_expires;
-
-    #[test]
-    fn pushes_expires_and_keeps_the_signature() {
-        assert_eq!(
-            push_expires("http://h/cdn/v1/a/x/f?expires=100&sig=ab", 5).as_deref(),
-            Some("http://h/cdn/v1/a/x/f?expires=105&sig=ab")
-        );
-        assert_eq!(push_expires("http://h/cache/v1/x/f", 5), None);
     }
 }

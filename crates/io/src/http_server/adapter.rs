@@ -100,7 +100,7 @@ async fn respond<B: Send>(
         let mut state = ep.shared.lock();
         // Read under the lock, so the core sees time in the order it is called.
         let now = ep.shared.clock().now();
-        state.handle(now, &request)
+        state.handle(now, &request).map(|r| decided_at(r, now))
     };
     let Some(mut resp) = answered else {
         tracing::debug!(method = %request.method, path = request.path_and_query(), "reset (fault window)");
@@ -126,6 +126,15 @@ async fn respond<B: Send>(
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
     Ok(out)
+}
+
+/// `resp` stamped with the scenario time the server cores decided it at: a
+/// reader on serve's clock judges a leaked URL's answer against its
+/// `expires` at this time, not at its own.
+fn decided_at(mut resp: Response, now: fleetsim_core::time::Time) -> Response {
+    let at = now.as_millis().to_string();
+    resp.headers.insert(crate::server_events::NOW_HEADER, at);
+    resp
 }
 
 /// `scheme://host/path?query` from the request target and `Host` (an

@@ -43,6 +43,8 @@ pub(super) struct Driver {
     pub(super) metrics: Option<Arc<crate::metrics::Metrics>>,
     /// `load.emulate_network`: the links' faults on the real network.
     pub(super) net: Option<net::Net>,
+    /// Downloads with leaked URLs (`leaked_downloads_per_day`).
+    pub(super) leaks: Option<leak::Leaks>,
 }
 
 /// A send this much later than intended counts as late.
@@ -88,6 +90,7 @@ impl Driver {
     ) -> Driver {
         let Fleet { devices, ledger } = fleet;
         let net = (scenario.load.emulate_network).then(|| net::Net::new(scenario.seed, &devices));
+        let leaks = leak::Leaks::new(scenario.seed, &setup, &devices);
         let mut driver = Driver {
             links,
             held: devices.iter().map(|_| Vec::new()).collect(),
@@ -116,6 +119,7 @@ impl Driver {
             server: None,
             metrics: None,
             net,
+            leaks,
         };
         for slot in 0..driver.devices.len() {
             let due = driver.devices[slot].poll_timeout();
@@ -179,10 +183,12 @@ impl Driver {
                 self.heap.pop();
                 self.wake(slot as usize, due, &tx);
             }
+            self.leak_due(now, &tx);
             while let Ok(done) = rx.try_recv() {
                 self.complete(done);
             }
             let next_due = self.heap.peek().map_or(self.end, |Reverse((t, _, _))| *t);
+            let next_due = next_due.min(self.leaks.as_ref().map_or(Time::NEVER, |l| l.next_due()));
             let mut wake_at = self.instant_of(next_due.min(self.end).min(next_sample));
             if self.live.is_some() {
                 wake_at = wake_at.min(Instant::now() + live::EVERY);
@@ -398,6 +404,7 @@ impl Driver {
         let delivery = match done.outcome {
             Outcome::Message(alias, value) => return self.message(slot, alias, value),
             Outcome::Server(lines) => return self.server_events(lines),
+            Outcome::Leaked(leaked) => return self.leaked(slot, leaked),
             Outcome::Http(delivery) => Ok(delivery),
             Outcome::Published(result) => Err(result),
         };
@@ -461,6 +468,7 @@ impl Driver {
         self.recorder.capture(slot, d.number, new);
         let next = d.poll_timeout();
         self.push(next.max(now), slot);
+        self.saw_url(slot);
     }
 
     /// Copies the phase and violation counts into the live metrics.
@@ -546,6 +554,9 @@ impl Driver {
         let gateway = self.server.as_ref().and_then(|f| f.gateway.clone());
         if let Some(net) = &self.net {
             extra.extend(net.tally.counters());
+        }
+        if let Some(leaks) = &self.leaks {
+            extra.extend(leaks.counters());
         }
         let mut result = RunResult::assemble(
             self.ledger,

@@ -20,6 +20,7 @@
 //! apply to HTTP exchanges only.
 
 mod driver;
+mod leak;
 mod live;
 mod managed_campaigns;
 mod net;
@@ -156,6 +157,8 @@ enum Outcome {
     Message(String, String),
     /// Server-side events from `serve`'s stream (`server_feed.rs`).
     Server(Vec<crate::server_events::EventLine>),
+    /// A download with a URL leaked from the device (`leak.rs`).
+    Leaked(leak::Leaked),
 }
 
 /// Completion of one request, or a message for a device.

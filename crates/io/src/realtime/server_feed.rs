@@ -191,6 +191,11 @@ impl ServerFeed {
         self.next
     }
 
+    /// The slots of the `cpg` devices campaign `i` gave its command to.
+    pub(super) fn cpg_targets(&self, i: usize) -> &[u32] {
+        self.cpg_targets.get(i).map_or(&[], |t| t.as_slice())
+    }
+
     /// The feed for `devices`, reading from the stream the probe found.
     pub(super) fn new(stream: Stream, devices: &[Device], campaigns: usize) -> ServerFeed {
         let slots = devices
@@ -456,7 +461,8 @@ impl Driver {
             if slots.is_empty() {
                 continue;
             }
-            let counts = (feed.refired[i], Default::default());
+            let leaks = self.leaks.as_ref().map(|l| l.counts[i]);
+            let counts = (feed.refired[i], leaks.unwrap_or_default());
             let result = strategy_result(plan, slots, &self.devices, counts, end);
             strategies.push(result);
         }

@@ -129,8 +129,8 @@ pub fn parse_timeout(s: &str) -> Option<Span> {
 }
 
 /// A JSON pointer as Ditto reads one: `/` is the root, segments split on
-/// `/`, no `~1` escapes, and an empty segment (`//`, or a trailing `/`
-/// after a segment — the latter [inf]) is invalid (ditto.md §3).
+/// `/`, no `~1` escapes, and an empty segment is invalid: `//` (ditto.md §3) and, inferred
+/// from the same rule, a trailing `/` after a segment.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Pointer(Vec<String>);
 

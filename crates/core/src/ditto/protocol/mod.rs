@@ -392,7 +392,7 @@ impl DittoError {
     pub fn id_invalid(thing_id: &str, why: &str) -> DittoError {
         DittoError::new(
             400,
-            "things:id.invalid",
+            crate::ditto::id::THING_ID_INVALID,
             format!("Thing ID '{thing_id}' is not valid: {why}"),
             "It must conform to the namespaced entity ID notation (see Ditto documentation)",
         )
@@ -402,7 +402,7 @@ impl DittoError {
     pub fn key_invalid(key: &str, why: &str) -> DittoError {
         DittoError::new(
             400,
-            "json.key.invalid",
+            crate::ditto::id::JSON_KEY_INVALID,
             format!("JSON key <{key}> is invalid: {why}"),
             "Neither slashes nor any control characters are allowed as part of the JSON key.",
         )

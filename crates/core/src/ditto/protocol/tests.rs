@@ -332,3 +332,54 @@ fn error_bodies() {
         json!({"status":400,"error":"things:definition.identifier.invalid","message":"no"})
     );
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn word() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9_.:$-]{1,8}"
+    }
+
+    fn criterion() -> impl Strategy<Value = (Channel, Criterion)> {
+        let command = prop::sample::select(CommandAction::ALL.map(|(a, _)| a).to_vec());
+        let event = prop::sample::select(EventAction::ALL.map(|(a, _)| a).to_vec());
+        prop_oneof![
+            (prop::bool::ANY, command).prop_map(|(live, a)| {
+                let channel = if live { Channel::Live } else { Channel::Twin };
+                (channel, Criterion::Commands(a))
+            }),
+            event.prop_map(|a| (Channel::Twin, Criterion::Events(a))),
+            prop::collection::vec(word(), 1..4)
+                .prop_map(|s| (Channel::Live, Criterion::Messages(s.join("/")))),
+            Just((Channel::Twin, Criterion::Errors)),
+            proptest::option::of(word()).prop_map(|l| (Channel::Live, Criterion::Acks(l))),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn topics_round_trip(ns in "([a-z][a-z0-9]{0,5}(\\.[a-z][a-z0-9]{0,5}){0,2})?",
+                             name in "[^/\\x00-\\x1F]{1,12}", (channel, criterion) in criterion()) {
+            let id = format!("{ns}:{name}");
+            let topic = Topic::thing(&id, channel, criterion);
+            let parsed = Topic::parse(&topic.to_string()).unwrap();
+            prop_assert_eq!(parsed.thing_id(), id);
+            prop_assert_eq!(parsed, topic);
+        }
+
+        #[test]
+        fn envelopes_round_trip_through_json(path in prop::collection::vec(word(), 0..4),
+                                             status in proptest::option::of(200u16..600),
+                                             revision in proptest::option::of(0u64..1000),
+                                             correlation in word(), n in any::<i64>()) {
+            let topic = Topic::thing("ns:t", Channel::Twin, Criterion::Commands(CommandAction::Modify));
+            let mut env = Envelope::new(topic, DittoHeaders::correlated(&correlation), Pointer::from_segments(path));
+            env.value = Some(json!({"n": n}));
+            env.status = status;
+            env.revision = revision;
+            let text = env.to_json();
+            prop_assert_eq!(Envelope::parse(text.as_bytes()).unwrap(), env);
+        }
+    }
+}

@@ -118,7 +118,7 @@ pub enum TopicError {
 }
 
 impl CommandAction {
-    const ALL: [(CommandAction, &'static str); 6] = [
+    pub(crate) const ALL: [(CommandAction, &'static str); 6] = [
         (CommandAction::Create, "create"),
         (CommandAction::Retrieve, "retrieve"),
         (CommandAction::Modify, "modify"),
@@ -142,7 +142,7 @@ impl CommandAction {
 }
 
 impl EventAction {
-    const ALL: [(EventAction, &'static str); 5] = [
+    pub(crate) const ALL: [(EventAction, &'static str); 5] = [
         (EventAction::Created, "created"),
         (EventAction::Modified, "modified"),
         (EventAction::Merged, "merged"),

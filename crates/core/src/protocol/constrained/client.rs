@@ -1,8 +1,9 @@
 //! The constrained device as a sans-IO state machine (`docs/cpg.md`, "What a
 //! constrained device does").
 //!
-//! Each wake-up starts with the one poll, carrying the result of the last
-//! install command until the gateway has accepted it. An offered install is
+//! A wake-up starts with the one poll, carrying the result of the last
+//! install command until the gateway has accepted it — unless a download is
+//! in progress, which the wake-up resumes at once. An offered install is
 //! downloaded from its URL — over as many online windows as it takes, resuming
 //! with `Range` — checked against size and sha256, installed offline and
 //! reported on the next poll. A refused URL (`410`, `403`, `404`) sends the
@@ -134,6 +135,13 @@ impl ConstrainedClient {
     pub fn download_in_flight(&self) -> Option<&str> {
         let w = self.work.as_ref().filter(|_| self.in_flight)?;
         (self.step == ConstrainedReq::Download).then_some(w.offer.url.as_deref())?
+    }
+
+    /// The download URL of the install command the device works on, as
+    /// the gateway handed it out (`None` before an offer, under `connect`
+    /// until a URL comes, once refused, and after the command is done).
+    pub fn offered_url(&self) -> Option<&str> {
+        self.work.as_ref()?.offer.url.as_deref()
     }
 
     /// The version an update installed, if any.
