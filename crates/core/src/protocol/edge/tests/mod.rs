@@ -5,6 +5,7 @@ mod buffer;
 mod change;
 mod command;
 mod envelope;
+mod interop;
 mod mapping;
 mod model;
 mod props;
