@@ -4,6 +4,7 @@
 mod buffer;
 mod change;
 mod command;
+mod e2e;
 mod envelope;
 mod interop;
 mod mapping;
