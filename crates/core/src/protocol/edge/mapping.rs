@@ -5,7 +5,10 @@
 //!   its features are the FIs not tied to an edge device.
 //! - Edge thing `<namespace>:<gateway serial>:<Device FI UID>`,
 //!   `thing.type` `EdgeDevice`: feature `DeviceInfo` is the Device FI, the
-//!   other features are its device items.
+//!   other features are its device items. The seed's "Device FI ID" is read
+//!   as the Device FI's UID (the only identifier an FI has), joined with a
+//!   single `:` as the seed's text says (its example's `[::DEVICE_FI_ID]`
+//!   is taken as "optionally `:` and the ID").
 //! - Feature ID of a device item or gateway FI: its ShortInterfaceName (the
 //!   last `:` segment of the UID). Collisions within one thing are settled by
 //!   [`assign_feature_ids`].
@@ -14,7 +17,7 @@
 //!   writable properties; `properties.status` the read-only properties. All
 //!   three groups are always present (empty objects when empty), so every
 //!   feature has the same shape.
-//! - Thing attributes: `thing.type`, `mapping.version` ([`MAPPING_VERSION`]),
+//! - Thing attributes: `thing.type`, `mapping.version` ([`MAPPING_VERSION`], a string),
 //!   `gateway.id` (the serial) and, on edge things, `device.id` (the Device
 //!   FI UID). Attribute values are plain strings, not IDs, so not encoded.
 //! - The name parts of thing IDs (serial, Device FI UID) and feature IDs are
