@@ -1,5 +1,5 @@
 //! Drawing: one function per screen, each reading only the [`App`] and its
-//! [`Snapshot`](crate::snapshot::Snapshot). Nothing here changes state, so
+//! [`Snapshot`]. Nothing here changes state, so
 //! the screens are tested by rendering into ratatui's `TestBackend`.
 
 use ratatui::layout::{Constraint, Layout, Rect};

@@ -3,10 +3,10 @@
 //! The pieces, from the inside out:
 //! - [`source`] runs the scenario: a virtual-time engine in slices, or a
 //!   real-time run on its own thread against `--target`;
-//! - [`snapshot`] is what one frame shows, captured from either;
+//! - [`snapshot`](crate::snapshot) is what one frame shows, captured from either;
 //! - [`app`] is the state and the keys (pause, steps, speed, seeks,
 //!   restarts, screens), unit-tested without a terminal;
-//! - [`draw`] renders an [`App`](app::App) with ratatui, snapshot-tested on
+//! - [`draw`] renders an [`App`] with ratatui, snapshot-tested on
 //!   its `TestBackend`;
 //! - this module owns the terminal: raw mode and the alternate screen are
 //!   restored on every way out (quit, error, a panic on the UI thread,

@@ -5,8 +5,10 @@
 //! - [`time`]: virtual/real time in milliseconds; nothing here reads a clock.
 //! - [`message`]: HTTP-shaped requests and responses exchanged by devices and servers.
 //! - [`artifact`]: synthetic firmware content and download verification.
-//! - [`protocol`]: sans-IO protocol clients (DDI v1, Exosite OTAU, the constrained-device protocol).
-//! - [`server`]: the server cores (DDI, management API, OTAU, gateway and CDN).
+//! - [`protocol`]: sans-IO protocol clients (DDI v1, Exosite OTAU, the constrained-device protocol)
+//!   and the edge gateway of seed 002 (Functional Items mapped to Ditto things).
+//! - [`server`]: the server cores (DDI, management API, OTAU, gateway and CDN, the Ditto-style twin service).
+//! - [`ditto`]: Eclipse Ditto's identifiers (the seed-002 ID encoding) and the Ditto Protocol envelope.
 //! - [`oracle`]: invariants, each with a stable ID and the clause it enforces.
 //! - [`connectivity`]: the network link model (online windows, loss, latency, bandwidth).
 //! - [`netem`]: what a link does to one real exchange (drop, delay, throttle, cut), for real transports.

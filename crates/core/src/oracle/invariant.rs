@@ -83,7 +83,7 @@ pub enum InvariantId {
     /// tells a device to install outside its window.
     DdiWindowInstall,
     /// `OTAU-SEQ` — a cycle's `otau_in` statuses follow the status diagram
-    /// (otau.md §3.3 rules 3–6, [SCH] diagram; the seed's order §3.2): `INIT`
+    /// (otau.md §3.3 rules 3–6, `[SCH]` diagram; the seed's order §3.2): `INIT`
     /// first, phase ranks never decrease, a non-`_STEP` status never repeats,
     /// `_STEP`s only inside their phase, `DOWNLOAD_SUCCESS` after `DOWNLOAD`,
     /// `INSTALL` after `DOWNLOAD_SUCCESS`, `INSTALLED_VERSION` after
@@ -108,7 +108,7 @@ pub enum InvariantId {
     OtauRedeliver,
     /// `OTAU-CONTENT` — the bytes served for a payload file match the size
     /// and sha256 of its `info=true` line (otau.md §4.4, §10.7 "size in info
-    /// must equal the blob length"; the sha256 in meta is this mock's [INF]).
+    /// must equal the blob length"; the sha256 in meta is this mock's `[INF]`).
     OtauContent,
     /// `OTAU-ACK` — a device that processed a manifest (reported statuses
     /// for it) also wrote the same `config_otau` value back, at the latest

@@ -133,7 +133,7 @@ impl Oracle {
         self.counts.values().sum()
     }
 
-    /// Recorded violations (the first [`MAX_RECORDED`]).
+    /// Recorded violations (the first 200; later ones are only counted).
     pub fn violations(&self) -> &[Violation] {
         &self.recorded
     }

@@ -4,8 +4,11 @@
 //! Layout: [`client`] (the [`Client`] contract all of them keep),
 //! [`transport`] (what travels between a client and its driver), and one
 //! module per protocol: [`ddi`] (hawkBit DDI), [`otau`] (Exosite OTAU),
-//! [`constrained`] (the constrained device of the custom protocol gateway).
-//! A protocol module imports the neutral modules, never another protocol.
+//! [`constrained`] (the constrained device of the custom protocol gateway),
+//! [`edge`] (a gateway runtime with edge devices, kept in sync with its
+//! Ditto twin — seed 002; its device kind and driver wiring come later).
+//! A protocol module imports the neutral modules (and [`crate::ditto`]),
+//! never another protocol.
 
 pub mod client;
 pub mod constrained;

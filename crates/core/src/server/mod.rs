@@ -37,6 +37,8 @@
 //!
 //! - `confirmation.rs`: the confirmation flow (`confirmationBase`, auto-confirm).
 //! - `tenancy.rs`: several tenants behind one origin ([`Tenants`], one `Server` each).
+//! - `twin/`: the Ditto-style twin service of seed 002 (things, features,
+//!   Ditto Protocol commands and events, HTTP API v2 subset, live-message inbox).
 //!
 //! Deliberate simplification (documented where it lives):
 //! `Last-Modified` of a download is its software module's creation time

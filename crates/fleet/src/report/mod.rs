@@ -480,7 +480,7 @@ pub fn format_us(us: u64) -> String {
     }
 }
 
-/// The files [`write`] puts in a report directory.
+/// The files [`write()`] puts in a report directory.
 pub const REPORT_FILES: &[&str] = &["report.json", "junit.xml", "index.html"];
 
 /// Writes the report files ([`REPORT_FILES`]) into `dir` (created if

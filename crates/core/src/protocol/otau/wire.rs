@@ -25,7 +25,7 @@ pub fn unix_secs(t: crate::time::Time) -> u64 {
 /// Largest `Request-Timeout` Murano accepts (otau.md §4.1: "cannot be more than 300 seconds").
 pub const MAX_REQUEST_TIMEOUT_MS: u64 = 300_000;
 
-/// `type` of a manifest (otau.md §2, [SCH]).
+/// `type` of a manifest (otau.md §2, `[SCH]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PackageType {
     /// `URL_LIST`: payload is an array of content ids / URLs.
