@@ -78,6 +78,9 @@ fn a_server_recording_failures_as_finished_is_caught() {
     let outcome = common::fired(&r, InvariantId::MgmtOutcome);
     let installed = common::fired(&r, InvariantId::MgmtInstalled);
     let all = common::violations(&r);
+    if std::env::var_os("FLEETSIM_VERBOSE").is_some() {
+        eprintln!("MGMT-OUTCOME {outcome}, MGMT-INSTALLED {installed}\n{all}");
+    }
     assert!(outcome > 0, "MGMT-OUTCOME did not fire:\n{all}");
     assert!(installed > 0, "MGMT-INSTALLED did not fire:\n{all}");
     // Every MGMT-OUTCOME is about an accepted failure shown as updated.
