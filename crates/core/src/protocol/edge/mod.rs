@@ -49,6 +49,11 @@ pub mod sync;
 #[cfg(test)]
 mod tests;
 
+/// `docs/edge-gateways.md`, whose examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../../../docs/edge-gateways.md")]
+struct EdgeGatewaysWalkthrough;
+
 pub use buffer::{Buffer, BufferStats, Drained};
 pub use change::{
     apply, diff, diff_scoped, diff_twins, initial_sync, twin, twin_of, ApplyError, Change,
