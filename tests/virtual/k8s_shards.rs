@@ -311,3 +311,20 @@ fn the_indexed_job_shards_merge_to_the_single_run() {
     assert_eq!(m["verdict"]["passed"], whole["verdict"]["passed"]);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// configmap.yaml says it holds shipped scenarios verbatim: a key naming a
+/// file in scenarios/ has that file's text, so an edit there reaches the Job.
+#[test]
+fn configmap_scenarios_are_the_shipped_files() {
+    let mut checked = 0;
+    for map in resources().iter().filter(|r| r["kind"] == "ConfigMap") {
+        for (key, text) in map["data"].as_mapping().into_iter().flatten() {
+            let shipped = Path::new("scenarios").join(str_of(key));
+            if let Ok(want) = std::fs::read_to_string(&shipped) {
+                assert_eq!(str_of(text), want, "{} differs", shipped.display());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 0, "the ConfigMap holds a shipped scenario");
+}
