@@ -8,6 +8,7 @@ mod cli;
 mod determinism;
 mod html_report;
 mod invariants;
+mod k8s_shards;
 mod reports;
 mod shrink;
 mod tui;
