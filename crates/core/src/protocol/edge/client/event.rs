@@ -63,15 +63,17 @@ pub enum EdgeEvent {
         /// Its correlation-id.
         correlation_id: String,
     },
-    /// A property command met `things:feature.notfound`: the feature is
-    /// re-created with `ModifyFeature` (this correlation-id) before it.
-    FeatureRecreated {
-        /// The `ModifyFeature`'s correlation-id.
+    /// A command met `things:feature.notfound` (or `thing.notfound`): the
+    /// feature (or thing) is re-created first with this command.
+    Recreated {
+        /// The re-creating command's correlation-id.
         correlation_id: String,
+        /// `ModifyFeature` or `ModifyThing`.
+        command: &'static str,
         /// Its thing.
         thing_id: String,
-        /// Its feature.
-        feature_id: String,
+        /// Its path.
+        path: String,
     },
     /// A response whose correlation-id no command waits for (a duplicate
     /// answer to a resend), or a frame that is not Ditto Protocol.
@@ -122,7 +124,7 @@ pub struct EdgeStats {
     pub retried: u64,
     /// Commands unanswered by their deadline.
     pub timed_out: u64,
-    /// Features re-created after `feature.notfound`.
+    /// Features or things re-created after a `…notfound`.
     pub recreated: u64,
     /// Live messages applied (first deliveries).
     pub messages: u64,

@@ -17,7 +17,8 @@
 //! - Commands: at most [`EdgeConfig::window`] in flight, in order per path
 //!   (`queue.rs`); 2xx → done; `things:feature.notfound` on a property
 //!   command → `ModifyFeature` with the runtime's feature first, then the
-//!   command again (ditto.md §6 "Gateway sim must" 2); 429/5xx/408 → again
+//!   command again (ditto.md §6 "Gateway sim must" 2; likewise `ModifyThing`
+//!   after `things:thing.notfound` beneath a thing); 429/5xx/408 → again
 //!   after [`backoff`]; 404 on a delete → done (already gone); other 4xx →
 //!   refused, counted, not retried. Unanswered by the deadline, or in flight
 //!   when the session drops → resent with the same correlation-id (twin
@@ -38,7 +39,7 @@ use rand::RngCore;
 
 use super::change::{diff, Change};
 use super::envelope::{handle_message, to_envelope};
-use super::mapping::features;
+use super::mapping::{features, map_thing, Scope};
 use super::model::GatewayRuntime;
 use super::sync::TwinSync;
 use crate::ditto::protocol::{Criterion, Envelope};
@@ -59,6 +60,11 @@ pub const ALIAS: &str = "ditto";
 pub const START_SEND_MESSAGES: &str = "START-SEND-MESSAGES";
 /// Its acknowledgement.
 pub const START_SEND_MESSAGES_ACK: &str = "START-SEND-MESSAGES:ACK";
+
+/// Ditto's error code for a missing thing.
+const THING_NOT_FOUND: &str = "things:thing.notfound";
+/// Ditto's error code for a missing feature.
+const FEATURE_NOT_FOUND: &str = "things:feature.notfound";
 
 /// How the edge client behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -274,8 +280,10 @@ impl EdgeClient {
                 correlation_id,
                 status,
             });
-        } else if status == 404 && error.as_deref() == Some("things:feature.notfound") {
-            self.recreate(now, key, command, status, events);
+        } else if status == 404
+            && matches!(error.as_deref(), Some(THING_NOT_FOUND | FEATURE_NOT_FOUND))
+        {
+            self.recreate(now, key, command, status, error, events);
         } else if is_retriable(status) {
             self.retry(now, key, command, status, rng, events);
         } else {
@@ -320,55 +328,76 @@ impl EdgeClient {
         self.commands.put_back(key, command, now + after);
     }
 
-    /// `feature.notfound` on a property command: re-create the feature
-    /// from the runtime, then the command again. Once per command; a
-    /// feature the runtime no longer has makes the command moot (refused).
+    /// `feature.notfound` on a property command, or `thing.notfound` on a
+    /// command beneath a thing: re-create the feature (`ModifyFeature`) or
+    /// the thing (`ModifyThing`) from the runtime, then the command again.
+    /// Once per command; what the runtime no longer has makes the command
+    /// moot (refused, counted).
     fn recreate(
         &mut self,
         now: Time,
         key: Key,
-        command: Command,
+        mut command: Command,
         status: u16,
+        error: Option<String>,
         events: &mut Vec<EdgeEvent>,
     ) {
-        let target = match &command.change {
-            Change::ModifyFeatureProperties {
-                thing_id,
-                feature_id,
-                ..
-            }
-            | Change::ModifyFeatureProperty {
-                thing_id,
-                feature_id,
-                ..
-            } if !command.recreated => Some((thing_id.clone(), feature_id.clone())),
-            _ => None,
+        let code = error.as_deref().unwrap_or_default();
+        let replacement = match command.recreated {
+            true => None,
+            false => self.replacement(&command.change, code),
         };
-        let feature = target.and_then(|(thing, fid)| {
-            features(&self.rt)
-                .into_iter()
-                .find(|(t, f, _)| *t == thing && *f == fid)
-        });
-        let Some((thing_id, feature_id, value)) = feature else {
-            let error = Some("things:feature.notfound".to_string());
+        let Some(change) = replacement else {
             return self.refuse(command, status, error, events);
         };
         let id = self.fresh_id();
         self.stats.recreated += 1;
-        events.push(EdgeEvent::FeatureRecreated {
+        events.push(EdgeEvent::Recreated {
             correlation_id: id.clone(),
-            thing_id: thing_id.clone(),
-            feature_id: feature_id.clone(),
+            command: change.command(),
+            thing_id: change.thing_id().to_string(),
+            path: change.path(),
         });
-        let change = Change::ModifyFeature {
-            thing_id,
-            feature_id,
-            feature: value,
-        };
         self.commands.push_before(key, id, change, now);
-        let mut command = command;
         command.recreated = true;
         self.commands.put_back(key, command, now);
+    }
+
+    /// What re-creates the parent `change` missed (see [`EdgeClient::recreate`]).
+    fn replacement(&self, change: &Change, code: &str) -> Option<Change> {
+        match (code, change) {
+            (THING_NOT_FOUND, c) if c.action() != "delete" && c.path() != "/" => {
+                let scope = Scope::find(&self.rt, c.thing_id())?;
+                let thing = map_thing(&self.rt, &scope)?;
+                Some(Change::ModifyThing {
+                    thing_id: thing.thing_id,
+                    thing: thing.json,
+                })
+            }
+            (
+                FEATURE_NOT_FOUND,
+                Change::ModifyFeatureProperties {
+                    thing_id,
+                    feature_id,
+                    ..
+                }
+                | Change::ModifyFeatureProperty {
+                    thing_id,
+                    feature_id,
+                    ..
+                },
+            ) => {
+                let found = features(&self.rt)
+                    .into_iter()
+                    .find(|(t, f, _)| t == thing_id && f == feature_id);
+                found.map(|(thing_id, feature_id, feature)| Change::ModifyFeature {
+                    thing_id,
+                    feature_id,
+                    feature,
+                })
+            }
+            _ => None,
+        }
     }
 
     /// A live message: applied once, answered every time it comes.

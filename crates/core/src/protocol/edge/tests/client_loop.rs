@@ -481,3 +481,31 @@ fn a_twin_side_put_is_never_pushed_to_the_device() {
         "no frame reached the device unasked"
     );
 }
+
+#[test]
+fn a_deleted_thing_is_recreated_before_its_feature_command() {
+    let mut l = connected(9);
+    let url = format!("http://twin/api/2/things/{}", percent_encode(THING));
+    let answer = l
+        .service
+        .handle_http(l.now, &Request::new(Method::Delete, url));
+    assert!(matches!(
+        answer,
+        Some(HttpAnswer::Ready(Response { status: 204, .. }))
+    ));
+    l.change(|rt| {
+        rt.set_property(CAM_CONFIG, "resolution", json!("8k"))
+            .expect("set");
+    });
+    l.settle(Span::secs(5));
+    let recreated: Vec<&str> = l
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            EdgeEvent::Recreated { command, .. } => Some(*command),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recreated, vec!["ModifyThing"]);
+    assert_eq!(l.things(), l.expected());
+}
