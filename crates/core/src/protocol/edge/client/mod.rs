@@ -37,8 +37,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 use rand::RngCore;
 
-use super::change::{diff, Change};
+use super::change::{diff, diff_twins, twin_of, Change};
 use super::envelope::{handle_message, to_envelope};
+use super::mapping::Scope;
 use super::model::GatewayRuntime;
 use super::sync::TwinSync;
 use crate::ditto::protocol::{Criterion, Envelope};
@@ -192,6 +193,25 @@ impl EdgeClient {
         result
     }
 
+    /// [`EdgeClient::change`] of a change that stays inside `scope` (one
+    /// edge device, or the gateway's own FIs): diffs that one thing only,
+    /// without cloning the runtime — what a driver with many edge devices
+    /// per gateway wants.
+    pub fn change_in<R>(
+        &mut self,
+        now: Time,
+        scope: &Scope,
+        f: impl FnOnce(&mut GatewayRuntime) -> R,
+        events: &mut Vec<EdgeEvent>,
+    ) -> R {
+        self.now = self.now.max(now);
+        let before = twin_of(&self.rt, scope);
+        let result = f(&mut self.rt);
+        let changes = diff_twins(&before, &twin_of(&self.rt, scope));
+        self.hand_over(now, changes, events);
+        result
+    }
+
     /// Gives a diff to [`TwinSync`] and queues what it hands out.
     fn hand_over(&mut self, now: Time, changes: Vec<Change>, events: &mut Vec<EdgeEvent>) {
         if changes.is_empty() {
@@ -260,7 +280,9 @@ impl EdgeClient {
             events.push(EdgeEvent::MessageDuplicate { correlation_id });
             return;
         }
-        let before = self.rt.clone();
+        // A message changes at most its own thing.
+        let scope = Scope::find(&self.rt, &env.topic.thing_id());
+        let before = scope.as_ref().map(|s| twin_of(&self.rt, s));
         let handled = handle_message(&mut self.rt, env);
         let reply = handled.reply.to_json();
         self.out.push_back(reply.clone());
@@ -273,8 +295,8 @@ impl EdgeClient {
         if !correlation_id.is_empty() {
             self.remember(correlation_id, reply);
         }
-        if handled.changed {
-            let changes = diff(&before, &self.rt);
+        if let (true, Some(scope), Some(before)) = (handled.changed, scope, before) {
+            let changes = diff_twins(&before, &twin_of(&self.rt, &scope));
             self.hand_over(self.now, changes, events);
         }
     }

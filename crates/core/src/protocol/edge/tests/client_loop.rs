@@ -13,6 +13,7 @@ use super::super::change::{twin, Twin};
 use super::super::client::{
     EdgeClient, EdgeConfig, EdgeEvent, START_SEND_MESSAGES, START_SEND_MESSAGES_ACK,
 };
+use super::super::mapping::Scope;
 use super::super::model::{FunctionalItem, GatewayRuntime};
 use super::{def, sample, CAM_CONFIG};
 use crate::ditto::protocol::{Criterion, DittoError, Envelope};
@@ -508,4 +509,51 @@ fn a_deleted_thing_is_recreated_before_its_feature_command() {
         .collect();
     assert_eq!(recreated, vec!["ModifyThing"]);
     assert_eq!(l.things(), l.expected());
+}
+
+fn fifty_devices() -> GatewayRuntime {
+    let mut rt = GatewayRuntime::new("org.acme", "gw-m").expect("runtime");
+    for d in 0..50 {
+        let info = FunctionalItem::new(format!("dev:{d}"), def("a:D:1")).named("d");
+        let items = (0..3).map(|i| {
+            FunctionalItem::new(format!("da:item:X:{d}:I{i}"), def("a:I:1"))
+                .writable("w", json!(0))
+                .read_only("r", json!(0))
+        });
+        rt.add_edge_device(info, items.collect()).expect("device");
+    }
+    rt
+}
+
+/// Sets property `key` of item `k % 3` of device `k % 50` to `k`, scoped.
+fn scoped_set(l: &mut Loop, k: u64, key: &str) {
+    let d = k % 50;
+    let scope = Scope::Device(format!("dev:{d}"));
+    let uid = format!("da:item:X:{d}:I{}", k % 3);
+    let set = |rt: &mut GatewayRuntime| rt.set_property(&uid, key, json!(k)).map(|_| ());
+    let done = l.client.change_in(l.now, &scope, set, &mut l.events);
+    assert!(done.is_ok());
+}
+
+#[test]
+fn scoped_changes_of_a_fifty_device_gateway_reach_the_twin() {
+    let mut l = Loop::new(fifty_devices(), EdgeConfig::default(), 10);
+    l.session(true);
+    l.settle(Span::secs(60));
+    assert_eq!(l.commands_seen, 51, "one ModifyThing per thing");
+    for k in 0..1000 {
+        scoped_set(&mut l, k, "w");
+        if k % 10 == 0 {
+            l.tick();
+        }
+    }
+    l.settle(Span::secs(60));
+    assert_eq!(l.things(), l.expected());
+    l.session(false);
+    (0..1000).for_each(|k| scoped_set(&mut l, k, "r"));
+    assert_eq!(l.client.sync().buffered(), 150, "one change per property");
+    l.session(true);
+    l.settle(Span::secs(60));
+    assert_eq!(l.things(), l.expected());
+    assert_eq!(l.client.stats().refused, 0);
 }
