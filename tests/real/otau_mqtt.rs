@@ -81,6 +81,7 @@ async fn drive(mut link: DeviceLink, device: u64, epoch: Instant) -> Vec<OtauEve
                         client.handle_published(now(), result, &env, &mut rng, &mut events);
                     }
                     Some(Transmit::Http(req)) => panic!("no HTTP expected: {}", req.url),
+                    Some(Transmit::Frame(f)) => panic!("no frame expected: {f}"),
                     None => {}
                 }
             }

@@ -5,7 +5,10 @@
 //! act; at that time it takes what to send from [`Client::poll_transmit`],
 //! carries it, and hands what came of it to [`Client::handle_response`] (or,
 //! for a publish, [`Client::handle_published`]). Messages a broker pushes go
-//! to [`Client::handle_message`]. Every call may push observations
+//! to [`Client::handle_message`]; a client with a message session (the edge
+//! gateway's Ditto Protocol WebSocket) hears it open and drop through
+//! [`Client::handle_session`] and sends text frames ([`Transmit::Frame`]),
+//! its answers coming back as messages. Every call may push observations
 //! ([`Client::Event`]) for the oracle, the trace and the report; the driver
 //! owns the buffer so stepping allocates nothing once it is warm.
 //!
@@ -76,5 +79,19 @@ pub trait Client {
         events: &mut Vec<Self::Event>,
     ) {
         let _ = (now, alias, value, env, rng, events);
+    }
+
+    /// The device's message session opened (`up`: its connectivity window
+    /// started and the connection is established) or dropped. Clients
+    /// without a session ignore it.
+    fn handle_session(
+        &mut self,
+        now: Time,
+        up: bool,
+        env: &Self::Env<'_>,
+        rng: &mut dyn RngCore,
+        events: &mut Vec<Self::Event>,
+    ) {
+        let _ = (now, up, env, rng, events);
     }
 }

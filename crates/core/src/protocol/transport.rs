@@ -7,7 +7,8 @@ use crate::message::{NetError, Request, Response};
 #[cfg(doc)]
 use crate::protocol::Client;
 
-/// What the client wants sent: an HTTP request, or (MQTT) a resource publish.
+/// What the client wants sent: an HTTP request, (MQTT) a resource publish,
+/// or a text frame on a message session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Transmit {
     /// Send this HTTP request; answer with [`Client::handle_response`].
@@ -21,6 +22,11 @@ pub enum Transmit {
         /// The raw value.
         value: String,
     },
+    /// A text frame on the device's message session (a Ditto Protocol
+    /// WebSocket, `/ws/2`: one Ditto Protocol JSON or control frame per
+    /// frame). No transport-level acknowledgement: answers come back as
+    /// frames through [`Client::handle_message`] (alias `ditto`).
+    Frame(String),
 }
 
 impl Transmit {
@@ -28,7 +34,7 @@ impl Transmit {
     pub fn into_http(self) -> Option<Request> {
         match self {
             Transmit::Http(r) => Some(r),
-            Transmit::Publish { .. } => None,
+            Transmit::Publish { .. } | Transmit::Frame(_) => None,
         }
     }
 }
@@ -80,11 +86,13 @@ pub enum ReqKind {
     ConfirmationFeedback,
     /// `POST confirmationBase/activateAutoConfirm`.
     AutoConfirm,
+    /// Edge gateway: a Ditto Protocol twin command frame (seed 002).
+    TwinCommand,
 }
 
 impl ReqKind {
     /// Every kind, in report order.
-    pub const ALL: [ReqKind; 18] = [
+    pub const ALL: [ReqKind; 19] = [
         ReqKind::Root,
         ReqKind::ConfigData,
         ReqKind::Deployment,
@@ -103,6 +111,7 @@ impl ReqKind {
         ReqKind::Confirmation,
         ReqKind::ConfirmationFeedback,
         ReqKind::AutoConfirm,
+        ReqKind::TwinCommand,
     ];
 
     /// Stable name.
@@ -126,6 +135,7 @@ impl ReqKind {
             ReqKind::Confirmation => "confirmation",
             ReqKind::ConfirmationFeedback => "confirm_feedback",
             ReqKind::AutoConfirm => "auto_confirm",
+            ReqKind::TwinCommand => "twin_command",
         }
     }
 }

@@ -47,6 +47,7 @@ fn request(kind: ReqKind) -> &'static str {
         ReqKind::Confirmation => "confirmationBase",
         ReqKind::ConfirmationFeedback => "confirmation feedback",
         ReqKind::AutoConfirm => "auto-confirm activation",
+        ReqKind::TwinCommand => "twin command frame",
     }
 }
 

@@ -366,6 +366,8 @@ impl Engine {
         let (request, publish) = match transmit {
             Transmit::Http(r) => (Some(r), None),
             Transmit::Publish { alias, value } => (None, Some((alias, value))),
+            // No device kind of the engine runs a message session yet.
+            Transmit::Frame(_) => return self.schedule_wake(slot),
         };
         if self.record == Some(d.number) {
             self.trace.push(match (&request, &publish) {

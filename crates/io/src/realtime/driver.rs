@@ -301,6 +301,7 @@ impl Driver {
             Transmit::Publish { alias, value } => {
                 return self.publish(slot, kind, due, alias, value, tx)
             }
+            Transmit::Frame(_) => return self.push(self.devices[slot].poll_timeout(), slot), // no session kind yet
         };
         let mut fault = self.inject(slot, kind, due);
         if fault.drop {

@@ -15,9 +15,11 @@
 //!   to an inbound live message.
 //! - [`sync`]: [`TwinSync`], what to send on first connect, while connected,
 //!   and on reconnect (buffered changes, or a catch-up after an overflow).
+//! - [`client`]: [`EdgeClient`], the gateway on the crate's client contract:
+//!   a Ditto Protocol session (frames), commands in flight matched by
+//!   correlation-id, retries, live messages applied once.
 //!
-//! Nothing here does IO or reads a clock; the later gateway client sends
-//! [`envelope::to_envelope`] of each [`Change`].
+//! Nothing here does IO or reads a clock.
 //!
 //! ```
 //! use fleetsim_core::protocol::edge::*;
@@ -39,6 +41,7 @@
 
 pub mod buffer;
 pub mod change;
+pub mod client;
 pub mod command;
 pub mod envelope;
 pub mod mapping;
@@ -59,6 +62,7 @@ pub use change::{
     apply, diff, diff_scoped, diff_twins, initial_sync, twin, twin_of, ApplyError, Change,
     PropertyGroup, Twin,
 };
+pub use client::{EdgeClient, EdgeConfig, EdgeEvent, EdgeStats};
 pub use command::{apply_command, CommandError};
 pub use envelope::{from_envelope, handle_message, to_envelope, Handled, NotAChange};
 pub use mapping::{

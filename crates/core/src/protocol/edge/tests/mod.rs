@@ -3,6 +3,8 @@
 
 mod buffer;
 mod change;
+mod client_loop;
+mod client_props;
 mod command;
 mod e2e;
 mod envelope;
