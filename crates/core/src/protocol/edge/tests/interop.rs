@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::super::change::{diff, initial_sync, twin, Change, Twin};
 use super::super::envelope::to_envelope;
 use super::super::sync::TwinSync;
-use super::props::{op, run, runtime, step, Step};
+use super::props::{op, play, run, runtime, step};
 use crate::server::twin::{TwinConfig, TwinOutput, TwinService};
 use crate::time::Time;
 
@@ -72,19 +72,7 @@ proptest! {
         let (mut service, mut next) = (TwinService::new(TwinConfig::default()), 0);
         let (mut rt, mut sync) = (start, TwinSync::new(cap));
         for step in &steps {
-            let out = match step {
-                Step::Change(op) => {
-                    let before = rt.clone();
-                    run(&mut rt, op);
-                    sync.changed(diff(&before, &rt))
-                }
-                Step::Connect if !sync.is_online() => sync.connect(&rt),
-                Step::Connect => Vec::new(),
-                Step::Disconnect => {
-                    sync.disconnect();
-                    Vec::new()
-                }
-            };
+            let out = play(&mut rt, &mut sync, step);
             let statuses = send(&mut service, &out, &mut next);
             prop_assert!(statuses.iter().all(|s| (200..300).contains(s)), "{:?} for {:?}", statuses, out);
         }

@@ -227,6 +227,23 @@ fn is_subsequence(sub: &[Change], of: &[Change]) -> bool {
     sub.iter().all(|c| rest.any(|o| o == c))
 }
 
+/// One step of a gateway's life on `rt` and its `sync`: what it sends.
+pub(super) fn play(rt: &mut GatewayRuntime, sync: &mut TwinSync, step: &Step) -> Vec<Change> {
+    match step {
+        Step::Change(op) => {
+            let before = rt.clone();
+            run(rt, op);
+            sync.changed(diff(&before, rt))
+        }
+        Step::Connect if !sync.is_online() => sync.connect(rt),
+        Step::Connect => Vec::new(),
+        Step::Disconnect => {
+            sync.disconnect();
+            Vec::new()
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -379,19 +396,7 @@ proptest! {
     fn the_twin_is_true_after_the_last_connect(start in runtime(), steps in prop::collection::vec(step(), 0..40), cap in 1usize..10) {
         let (mut rt, mut sync, mut service) = (start, TwinSync::new(cap), Twin::new());
         for step in &steps {
-            let out = match step {
-                Step::Change(op) => {
-                    let before = rt.clone();
-                    run(&mut rt, op);
-                    sync.changed(diff(&before, &rt))
-                }
-                Step::Connect if !sync.is_online() => sync.connect(&rt),
-                Step::Connect => Vec::new(),
-                Step::Disconnect => {
-                    sync.disconnect();
-                    Vec::new()
-                }
-            };
+            let out = play(&mut rt, &mut sync, step);
             for change in &out {
                 prop_assert!(apply(&mut service, change).is_ok(), "refused: {:?}", change);
             }
