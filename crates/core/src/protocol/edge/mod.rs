@@ -62,7 +62,9 @@ pub use change::{
     apply, diff, diff_scoped, diff_twins, initial_sync, twin, twin_of, ApplyError, Change,
     PropertyGroup, Twin,
 };
-pub use client::{EdgeClient, EdgeConfig, EdgeEvent, EdgeStats};
+pub use client::{
+    messages_filter, start_send_messages, EdgeClient, EdgeConfig, EdgeEvent, EdgeStats,
+};
 pub use command::{apply_command, CommandError};
 pub use envelope::{from_envelope, handle_message, to_envelope, Handled, NotAChange};
 pub use mapping::{

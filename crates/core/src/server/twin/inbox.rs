@@ -75,6 +75,11 @@ impl Inbox {
         self.waiting.values().map(|w| w.deadline).min()
     }
 
+    /// Whether a message with this correlation-id still waits for its reply.
+    pub fn waits(&self, correlation_id: &str) -> bool {
+        self.waiting.contains_key(correlation_id)
+    }
+
     /// Number of messages waiting.
     pub fn len(&self) -> usize {
         self.waiting.len()

@@ -45,7 +45,9 @@
 //!
 //! Layout: `store.rs` (things and the commands on them), `rules.rs` (what
 //! a valid thing, feature, definition and key is; merge patches),
-//! `http.rs` (routes), `inbox.rs` (messages waiting for replies).
+//! `http.rs` (routes), `inbox.rs` (messages waiting for replies), `hub.rs`
+//! ([`TwinHub`]: the service with its Ditto Protocol WebSocket sessions —
+//! what a driver hosts).
 //!
 //! Deliberate gaps, for later sessions: no policies or authentication, no
 //! `fields` selection, no HTTP PATCH (merge goes through the protocol), no
@@ -63,10 +65,12 @@ use crate::message::{Body, Response};
 use crate::time::Time;
 
 mod http;
+mod hub;
 mod inbox;
 mod rules;
 mod store;
 
+pub use hub::{HubConfig, HubOutput, HubStats, SessionId, TwinHub};
 pub use store::{Change, Store, Target, Thing};
 
 /// Settings of the twin service.
@@ -154,6 +158,12 @@ impl TwinService {
     /// Number of inbox messages waiting for a reply.
     pub fn waiting_messages(&self) -> usize {
         self.inbox.len()
+    }
+
+    /// Whether the inbox message with this correlation-id still waits for
+    /// its reply (neither answered nor timed out).
+    pub fn waits_for(&self, correlation_id: &str) -> bool {
+        self.inbox.waits(correlation_id)
     }
 
     /// The next queued output.
@@ -273,6 +283,8 @@ impl TwinService {
 
 #[cfg(test)]
 mod http_tests;
+#[cfg(test)]
+mod hub_tests;
 #[cfg(test)]
 mod model_tests;
 #[cfg(test)]

@@ -9,7 +9,8 @@
 //! session opening and dropping through [`Client::handle_session`].
 //!
 //! Flow:
-//! - Session up: send `START-SEND-MESSAGES`, wait for its `:ACK` (resent if
+//! - Session up: send `START-SEND-MESSAGES?filter=…` (this gateway's
+//!   things only, [`start_send_messages`]), wait for its `:ACK` (resent if
 //!   none comes within [`EdgeConfig::response_timeout`]); then
 //!   [`TwinSync::connect`] hands out the first-connect `ModifyThing`s or the
 //!   buffered replay, each a twin command with a unique correlation-id
@@ -39,10 +40,11 @@ use rand::RngCore;
 
 use super::change::{diff, diff_twins, twin_of, Change};
 use super::envelope::{handle_message, to_envelope};
-use super::mapping::Scope;
+use super::mapping::{gateway_thing_id, Scope};
 use super::model::GatewayRuntime;
 use super::sync::TwinSync;
 use crate::ditto::protocol::{Criterion, Envelope};
+use crate::message::percent_encode;
 use crate::protocol::client::Client;
 use crate::protocol::transport::{Delivery, ReqKind, Transmit};
 use crate::time::{Span, Time};
@@ -56,10 +58,28 @@ use queue::Commands;
 
 /// The alias of frames from the Ditto session in [`Client::handle_message`].
 pub const ALIAS: &str = "ditto";
-/// The control frame that asks for live messages (ditto.md §5).
+/// The control frame that asks for live messages (ditto.md §5); the
+/// client sends it with a filter, see [`start_send_messages`].
 pub const START_SEND_MESSAGES: &str = "START-SEND-MESSAGES";
-/// Its acknowledgement.
+/// Its acknowledgement (Ditto acknowledges without the parameters).
 pub const START_SEND_MESSAGES_ACK: &str = "START-SEND-MESSAGES:ACK";
+
+/// The RQL filter that selects the things of gateway `serial` in
+/// `namespace`: the gateway thing and its edge things
+/// (`or(eq(thingId,"<ns>:<serial>"),like(thingId,"<ns>:<serial>:*"))`).
+/// Encoded IDs never hold `*`, `?` or `"`, so the pattern is exact.
+pub fn messages_filter(namespace: &str, serial: &str) -> String {
+    let gateway = gateway_thing_id(namespace, serial);
+    format!("or(eq(thingId,\"{gateway}\"),like(thingId,\"{gateway}:*\"))")
+}
+
+/// The `START-SEND-MESSAGES` frame of gateway `serial`: its
+/// [`messages_filter`] URL-encoded as the `filter` parameter, so a hub (or
+/// a real Ditto) routes only this gateway's things' messages to it.
+pub fn start_send_messages(namespace: &str, serial: &str) -> String {
+    let filter = percent_encode(&messages_filter(namespace, serial));
+    format!("{START_SEND_MESSAGES}?filter={filter}")
+}
 
 /// Ditto's error code for a missing thing.
 const THING_NOT_FOUND: &str = "things:thing.notfound";
@@ -367,7 +387,7 @@ impl Client for EdgeClient {
                         since: now,
                         sent: true,
                     };
-                    Transmit::Frame(START_SEND_MESSAGES.to_string())
+                    Transmit::Frame(start_send_messages(self.rt.namespace(), self.rt.serial()))
                 })
             }
             Session::Ready => {

@@ -1,7 +1,8 @@
-//! The edge client against the embedded twin service, in one process: a
-//! tiny driver ([`Loop`]) passes frames both ways over a session that the
-//! test opens and drops, in virtual time (ticks of 100 ms, one tick of
-//! latency each way, so a drop loses what is on the wire).
+//! The edge client against the embedded twin hub (the twin service and
+//! its WebSocket sessions), in one process: a tiny driver ([`Loop`])
+//! passes frames both ways over a session that the test opens and drops,
+//! in virtual time (ticks of 100 ms, one tick of latency each way, so a
+//! drop loses what is on the wire). Each opening is a new [`SessionId`].
 
 use std::collections::VecDeque;
 
@@ -10,63 +11,60 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
 use super::super::change::{twin, Twin};
-use super::super::client::{
-    EdgeClient, EdgeConfig, EdgeEvent, START_SEND_MESSAGES, START_SEND_MESSAGES_ACK,
-};
+use super::super::client::{start_send_messages, EdgeClient, EdgeConfig, EdgeEvent};
 use super::super::mapping::Scope;
 use super::super::model::{FunctionalItem, GatewayRuntime};
 use super::{def, sample, CAM_CONFIG};
 use crate::ditto::protocol::{Criterion, DittoError, Envelope};
 use crate::message::{percent_encode, Body, Method, Request, Response};
 use crate::protocol::{Client, Transmit};
-use crate::server::twin::{HttpAnswer, PendingId, TwinConfig, TwinOutput, TwinService};
+use crate::server::twin::{
+    HttpAnswer, HubConfig, HubOutput, PendingId, SessionId, TwinConfig, TwinHub,
+};
 use crate::time::{Span, Time};
 
 pub(super) const TICK: Span = Span::millis(100);
 
-/// The test driver: one gateway, one twin service, one session.
+/// The test driver: one gateway, one twin hub, one session at a time.
 pub(super) struct Loop {
     pub client: EdgeClient,
-    pub service: TwinService,
+    pub hub: TwinHub,
     pub now: Time,
     pub up: bool,
+    /// The current (or last) session.
+    pub session: SessionId,
     pub rng: ChaCha8Rng,
     pub events: Vec<EdgeEvent>,
     /// Frames on the wire to the device (delivered next tick).
     to_device: VecDeque<String>,
     /// Frames on the wire to the service (delivered next tick).
     to_service: VecDeque<String>,
-    /// The device asked for live messages in this session.
-    messages_on: bool,
-    /// Live messages for the gateway not delivered yet (no session).
-    held: VecDeque<Envelope>,
-    /// Live messages delivered, not yet replied (redelivered after a drop).
-    delivered: Vec<Envelope>,
     /// HTTP replies of inbox messages.
     pub replies: Vec<(PendingId, Response)>,
     /// Twin commands still to answer 503 without applying them.
     pub unavailable: u32,
     /// Twin command frames the service received.
     pub commands_seen: u64,
+    /// Control frames the service received.
+    pub control_frames: Vec<String>,
 }
 
 impl Loop {
     pub fn new(rt: GatewayRuntime, config: EdgeConfig, seed: u64) -> Loop {
         Loop {
             client: EdgeClient::new(rt, config),
-            service: TwinService::new(TwinConfig::default()),
+            hub: TwinHub::new(TwinConfig::default(), HubConfig::default()),
             now: Time(1_000),
             up: false,
+            session: SessionId(0),
             rng: ChaCha8Rng::seed_from_u64(seed),
             events: Vec::new(),
             to_device: VecDeque::new(),
             to_service: VecDeque::new(),
-            messages_on: false,
-            held: VecDeque::new(),
-            delivered: Vec::new(),
             replies: Vec::new(),
             unavailable: 0,
             commands_seen: 0,
+            control_frames: Vec::new(),
         }
     }
 
@@ -76,11 +74,13 @@ impl Loop {
             return;
         }
         self.up = up;
-        if !up {
+        if up {
+            self.session = SessionId(self.session.0 + 1);
+            self.hub.open(self.now, self.session);
+        } else {
             self.to_device.clear();
             self.to_service.clear();
-            self.messages_on = false;
-            self.held.extend(self.delivered.drain(..));
+            self.hub.close(self.now, self.session);
         }
         let (now, rng, events) = (self.now, &mut self.rng, &mut self.events);
         self.client.handle_session(now, up, &(), rng, events);
@@ -89,6 +89,13 @@ impl Loop {
     /// A runtime change made by the device.
     pub fn change(&mut self, f: impl FnOnce(&mut GatewayRuntime)) {
         self.client.change(self.now, f, &mut self.events);
+    }
+
+    /// An HTTP request to the hub.
+    pub fn http(&mut self, req: &Request) -> Option<HttpAnswer> {
+        let answer = self.hub.http(self.now, req);
+        self.hub_outputs();
+        answer
     }
 
     /// One tick: deliver the wire, let both sides act, advance time.
@@ -103,10 +110,10 @@ impl Loop {
         for frame in arrived {
             self.at_service(&frame);
         }
-        if self.service.poll_timeout().is_some_and(|t| t <= now) {
-            self.service.handle_timeout(now);
+        if self.hub.poll_timeout().is_some_and(|t| t <= now) {
+            self.hub.handle_timeout(now);
         }
-        self.service_outputs();
+        self.hub_outputs();
         for _ in 0..10_000 {
             if !self.up || self.client.poll_timeout() > now {
                 break;
@@ -122,13 +129,9 @@ impl Loop {
     }
 
     fn at_service(&mut self, frame: &str) {
-        if frame == START_SEND_MESSAGES {
-            self.messages_on = true;
-            self.to_device
-                .push_back(START_SEND_MESSAGES_ACK.to_string());
-            let held: Vec<Envelope> = self.held.drain(..).collect();
-            held.into_iter().for_each(|m| self.deliver(m));
-            return;
+        if !frame.starts_with('{') {
+            self.control_frames.push(frame.to_string());
+            return self.hub.frame(self.now, self.session, frame);
         }
         let env = Envelope::parse(frame.as_bytes()).expect("the gateway sends Ditto Protocol");
         let is_command = matches!(env.topic.criterion, Criterion::Commands(_));
@@ -147,27 +150,17 @@ impl Loop {
                 .push_back(env.error_response(&error).to_json());
             return;
         }
-        if env.is_response() {
-            let id = env.correlation_id().map(str::to_string);
-            self.delivered
-                .retain(|m| m.correlation_id().map(str::to_string) != id);
-        }
-        self.service.handle_envelope(self.now, &env);
+        self.hub.frame(self.now, self.session, frame);
     }
 
-    fn deliver(&mut self, message: Envelope) {
-        self.to_device.push_back(message.to_json());
-        self.delivered.push(message);
-    }
-
-    fn service_outputs(&mut self) {
-        while let Some(out) = self.service.poll_output() {
+    fn hub_outputs(&mut self) {
+        while let Some(out) = self.hub.poll_output() {
             match out {
-                TwinOutput::Response(r) if self.up => self.to_device.push_back(r.to_json()),
-                TwinOutput::Response(_) | TwinOutput::Event(_) => {}
-                TwinOutput::LiveMessage(m) if self.up && self.messages_on => self.deliver(m),
-                TwinOutput::LiveMessage(m) => self.held.push_back(m),
-                TwinOutput::HttpReply { id, response } => self.replies.push((id, response)),
+                HubOutput::Frame { session, text } if self.up && session == self.session => {
+                    self.to_device.push_back(text)
+                }
+                HubOutput::Frame { .. } => {}
+                HubOutput::HttpReply { id, response } => self.replies.push((id, response)),
             }
         }
     }
@@ -200,7 +193,7 @@ impl Loop {
             json.as_object_mut().map(|m| m.remove("policyId"));
             json
         };
-        let store = self.service.store().iter();
+        let store = self.hub.service().store().iter();
         store
             .map(|(id, t)| (id.to_string(), strip(&t.json)))
             .collect()
@@ -223,7 +216,7 @@ fn resolution(rt: &GatewayRuntime) -> Value {
 }
 
 fn twin_resolution(l: &Loop) -> Value {
-    let thing = l.service.thing(THING).expect("edge thing");
+    let thing = l.hub.service().thing(THING).expect("edge thing");
     thing.json["features"]["Configuration"]["properties"]["configuration"]["resolution"].clone()
 }
 
@@ -238,7 +231,10 @@ fn connected(seed: u64) -> Loop {
 fn first_connect_asks_for_messages_then_creates_every_thing() {
     let mut l = Loop::new(sample(), EdgeConfig::default(), 1);
     l.run(Span::secs(1));
-    assert!(l.service.store().is_empty(), "nothing before the session");
+    assert!(
+        l.hub.service().store().is_empty(),
+        "nothing before the session"
+    );
     l.session(true);
     l.settle(Span::secs(5));
     assert_eq!(l.things(), l.expected());
@@ -271,6 +267,11 @@ fn first_connect_asks_for_messages_then_creates_every_thing() {
         2
     );
     assert_eq!(l.count(|e| matches!(e, EdgeEvent::TwinSynced { .. })), 1);
+    assert_eq!(
+        l.control_frames,
+        vec![start_send_messages("org.acme", "gw-1")],
+        "one filtered subscription, acknowledged"
+    );
 }
 
 #[test]
@@ -360,9 +361,7 @@ fn a_deleted_feature_is_recreated_before_its_property_command() {
         "http://twin/api/2/things/{}/features/Configuration",
         percent_encode(THING)
     );
-    let answer = l
-        .service
-        .handle_http(l.now, &Request::new(Method::Delete, url));
+    let answer = l.http(&Request::new(Method::Delete, url));
     assert!(matches!(
         answer,
         Some(HttpAnswer::Ready(Response { status: 204, .. }))
@@ -384,7 +383,7 @@ fn inbox_post(l: &mut Loop, value: &str) -> PendingId {
     let mut req = Request::new(Method::Post, url);
     req.headers.insert("content-type", "application/json");
     req.body = Body::Bytes(json!({"new_value": value}).to_string().into_bytes().into());
-    match l.service.handle_http(l.now, &req) {
+    match l.http(&req) {
         Some(HttpAnswer::Pending(id)) => id,
         other => panic!("an inbox message waits for the gateway: {other:?}"),
     }
@@ -394,19 +393,19 @@ fn inbox_post(l: &mut Loop, value: &str) -> PendingId {
 fn a_set_configuration_is_applied_once_answered_204_and_flows_back() {
     let mut l = connected(6);
     let id = inbox_post(&mut l, "4k");
-    let message = match l.service.poll_output() {
-        Some(TwinOutput::LiveMessage(m)) => m,
-        other => panic!("a live message: {other:?}"),
-    };
-    // The driver delivers it twice (a redelivery): applied once, answered twice.
-    let frame = message.to_json();
+    // The hub sends the message; the device gets it twice more (a redelivery
+    // on the wire): applied once, answered three times, one HTTP answer.
+    let frame = l
+        .to_device
+        .front()
+        .cloned()
+        .expect("the message is on the wire");
+    assert!(frame.contains("$set.configuration/resolution"), "{frame}");
     let (now, rng, events) = (l.now, &mut l.rng, &mut l.events);
     l.client
         .handle_message(now, "ditto", &frame, &(), rng, events);
     l.client
         .handle_message(now, "ditto", &frame, &(), rng, events);
-    l.to_device.clear();
-    l.deliver(message);
     l.settle(Span::secs(5));
     assert_eq!(resolution(l.client.runtime()), json!("4k"));
     assert_eq!(
@@ -464,7 +463,7 @@ fn a_twin_side_put_is_never_pushed_to_the_device() {
     let mut put = Request::new(Method::Put, url);
     put.headers.insert("content-type", "application/json");
     put.body = Body::Bytes(b"\"8k\"".to_vec().into());
-    let answer = l.service.handle_http(l.now, &put);
+    let answer = l.http(&put);
     assert!(matches!(
         answer,
         Some(HttpAnswer::Ready(Response { status: 204, .. }))
@@ -487,9 +486,7 @@ fn a_twin_side_put_is_never_pushed_to_the_device() {
 fn a_deleted_thing_is_recreated_before_its_feature_command() {
     let mut l = connected(9);
     let url = format!("http://twin/api/2/things/{}", percent_encode(THING));
-    let answer = l
-        .service
-        .handle_http(l.now, &Request::new(Method::Delete, url));
+    let answer = l.http(&Request::new(Method::Delete, url));
     assert!(matches!(
         answer,
         Some(HttpAnswer::Ready(Response { status: 204, .. }))
@@ -556,4 +553,41 @@ fn scoped_changes_of_a_fifty_device_gateway_reach_the_twin() {
     l.settle(Span::secs(60));
     assert_eq!(l.things(), l.expected());
     assert_eq!(l.client.stats().refused, 0);
+}
+
+#[test]
+fn the_subscription_asks_for_this_gateways_things_only() {
+    assert_eq!(
+        start_send_messages("org.acme", "gw 1"),
+        "START-SEND-MESSAGES?filter=or%28eq%28thingId%2C%22org.acme%3Agw%25201%22%29%2C\
+         like%28thingId%2C%22org.acme%3Agw%25201%3A%2A%22%29%29",
+        "the filter is URL-encoded, the encoded ID's own % too"
+    );
+}
+
+#[test]
+fn a_message_delivered_but_unanswered_when_the_session_drops_is_redelivered_and_applied_once() {
+    let mut l = connected(11);
+    let id = inbox_post(&mut l, "1440p");
+    // The message reaches the device, which applies it; its reply is on
+    // the wire when the session drops.
+    l.tick();
+    assert_eq!(resolution(l.client.runtime()), json!("1440p"));
+    l.session(false);
+    assert_eq!(l.hub.held(), 1, "held again: no reply came");
+    l.session(true);
+    l.settle(Span::secs(5));
+    assert_eq!(l.hub.stats().redelivered, 1);
+    assert_eq!(
+        l.count(|e| matches!(e, EdgeEvent::MessageApplied { .. })),
+        1
+    );
+    assert_eq!(
+        l.count(|e| matches!(e, EdgeEvent::MessageDuplicate { .. })),
+        1
+    );
+    let statuses: Vec<(PendingId, u16)> = l.replies.iter().map(|(i, r)| (*i, r.status)).collect();
+    assert_eq!(statuses, vec![(id, 204)]);
+    assert_eq!(l.hub.held(), 0);
+    assert_eq!(l.things(), l.expected());
 }
