@@ -23,6 +23,7 @@ pub mod constrained_report;
 pub mod device;
 pub mod digest;
 pub mod director;
+pub mod edge;
 pub mod engine;
 pub mod fleet;
 mod group_auth;

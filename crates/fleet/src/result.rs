@@ -38,6 +38,8 @@ pub struct RunResult {
     pub management: Option<ManagementLog>,
     /// Fleets with `cpg` devices: the strategies' results (virtual runs).
     pub gateway: Option<GatewayReport>,
+    /// Fleets with edge gateways: the twin figures.
+    pub twin: Option<crate::edge::stats::TwinReport>,
     /// `--shard i/n` of a virtual run.
     pub shard: Option<(u64, u64)>,
     /// True for real-time runs (`--target`).
@@ -76,6 +78,7 @@ impl RunResult {
             extra_counters,
             management: None,
             gateway: None,
+            twin: None,
             shard: None,
             real_time: false,
         }

@@ -27,6 +27,17 @@ pub fn stream(seed: u64, device: u64, purpose: Purpose) -> ChaCha8Rng {
     rng
 }
 
+/// The key offset of the activity streams (ASCII "gateway!").
+const ACTIVITY_KEY: u64 = 0x6761_7465_7761_7921;
+
+/// The stream of what happens at gateway `device` apart from its link
+/// (edge devices changing, joining and leaving; the backend's commands):
+/// the device's own stream number under another key, so adding it changed
+/// no other stream.
+pub fn activity_stream(seed: u64, device: u64) -> ChaCha8Rng {
+    stream(seed ^ ACTIVITY_KEY, device, Purpose::Device)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

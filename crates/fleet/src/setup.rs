@@ -7,8 +7,8 @@ use std::sync::Arc;
 pub use crate::group_auth::GroupAuth;
 use crate::group_auth::{group_auth, register_token_targets};
 use crate::scenario::{
-    Campaign, CampaignType, ConsentSpec, DeviceAuth, DeviceKind, FaultKind, FleetGroup, OtauAck,
-    Protocol, Scenario, Selector, WindowSpec,
+    Campaign, CampaignType, ConsentSpec, DeviceAuth, DeviceKind, FaultKind, FleetGroup,
+    GatewaySpec, OtauAck, Protocol, Scenario, Selector, WindowSpec,
 };
 use fleetsim_core::connectivity::Link;
 use fleetsim_core::message::{ContentId, Request, Response};
@@ -58,6 +58,8 @@ pub struct Group {
     pub auth: GroupAuth,
     /// Its DDI tenant (`fleet[].tenant`); `None`: the run's tenant.
     pub tenant: Option<String>,
+    /// Edge gateways (`protocol: ditto`): their `gateway:` block.
+    pub gateway: Option<GatewaySpec>,
 }
 
 impl Group {
@@ -335,6 +337,7 @@ fn build_group(s: &Scenario, g: &FleetGroup, first: u64) -> Group {
         twin_base: 0,
         auth: group_auth(s, g, first),
         tenant: g.tenant.clone(),
+        gateway: (g.protocol == Protocol::Ditto).then(|| g.gateway.clone().unwrap_or_default()),
         settings: ClientSettings {
             install_time: g.install_time.0,
             install_failure: g.install_failure.0,

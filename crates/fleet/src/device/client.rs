@@ -15,6 +15,7 @@ use fleetsim_core::message::NetError;
 use fleetsim_core::oracle::Oracle;
 use fleetsim_core::protocol::constrained::{ConstrainedClient, ConstrainedEnv};
 use fleetsim_core::protocol::ddi::{ClientEnv, DdiClient};
+use fleetsim_core::protocol::edge::EdgeClient;
 use fleetsim_core::protocol::otau::{OtauClient, OtauEnv};
 use fleetsim_core::protocol::{Client, Delivery, ReqKind, Transmit};
 use fleetsim_core::time::Time;
@@ -104,6 +105,10 @@ impl DeviceClient for ConstrainedClient {
     }
 }
 
+impl DeviceClient for EdgeClient {
+    fn env<'a>(&self, _: &'a Env<'a>, _: &'a Group, _: u64, _: &'a str) {}
+}
+
 /// What a client step needs from its device, borrowed apart from the client.
 pub(super) struct Cx<'a> {
     pub(super) now: Time,
@@ -157,6 +162,17 @@ pub(super) fn published<C: DeviceClient>(
     cx.trace.published(cx.now, result);
     let env = c.env(cx.env, cx.group, cx.number, cx.id);
     c.handle_published(cx.now, result, &env, cx.rng, events);
+}
+
+/// Tells `c` its message session opened (`up`) or dropped.
+pub(super) fn session<C: DeviceClient>(
+    c: &mut C,
+    cx: Cx<'_>,
+    up: bool,
+    events: &mut Vec<C::Event>,
+) {
+    let env = c.env(cx.env, cx.group, cx.number, cx.id);
+    c.handle_session(cx.now, up, &env, cx.rng, events);
 }
 
 /// Hands a pushed message to `c`.

@@ -9,6 +9,7 @@ use crate::stats::Stats;
 use fleetsim_core::oracle::{Oracle, OracleConfig};
 use fleetsim_core::protocol::constrained::{ConstrainedEvent, ConstrainedReq};
 use fleetsim_core::protocol::ddi::{DdiEvent, Outcome, Phase};
+use fleetsim_core::protocol::edge::EdgeEvent;
 use fleetsim_core::protocol::otau::wire::Status;
 use fleetsim_core::protocol::otau::OtauEvent;
 use fleetsim_core::time::Time;
@@ -31,6 +32,8 @@ pub struct Ledger {
     pub stats: Stats,
     /// Devices per phase.
     pub phases: [u64; 7],
+    /// Edge gateways' figures.
+    pub twin: crate::edge::stats::TwinStats,
 }
 
 impl Ledger {
@@ -43,6 +46,7 @@ impl Ledger {
             oracle: Oracle::new(config, devices),
             stats: Stats::new(),
             phases,
+            twin: Default::default(),
         }
     }
 
@@ -169,5 +173,14 @@ impl Observation for ConstrainedEvent {
             _ => None,
         };
         ledger.enter_phase(d, phase);
+    }
+}
+
+/// An edge gateway's observations go to its figures (and, through them, to
+/// the report's `twin` section); it takes part in no update, so its phase
+/// stays idle.
+impl Observation for EdgeEvent {
+    fn book(&self, ledger: &mut Ledger, _slot: usize, d: &mut Device, now: Time) {
+        ledger.twin.observe(d.number, now, self);
     }
 }

@@ -35,6 +35,7 @@ use crate::setup::Setup;
 use fleetsim_core::message::NetError;
 use fleetsim_core::protocol::constrained::ConstrainedClient;
 use fleetsim_core::protocol::ddi::{DdiClient, Phase};
+use fleetsim_core::protocol::edge::{EdgeClient, EdgeConfig, GatewayRuntime, ModelError, Scope};
 use fleetsim_core::protocol::otau::{OtauClient, Transport};
 use fleetsim_core::protocol::{Delivery, ReqKind, Transmit};
 use fleetsim_core::server::otau::cik_for;
@@ -48,6 +49,8 @@ pub enum Client {
     Otau(Box<OtauClient>),
     /// A constrained device of the custom protocol gateway (seed 000).
     Constrained(Box<ConstrainedClient>),
+    /// An edge gateway mirrored as Ditto twins (seed 002).
+    Edge(Box<EdgeClient>),
 }
 
 /// Runs `$body` with `$c` bound to the device client (`&mut`, whatever its
@@ -61,6 +64,10 @@ macro_rules! each_client {
                 $body
             }
             Client::Constrained(b) => {
+                let $c = &mut **b;
+                $body
+            }
+            Client::Edge(b) => {
                 let $c = &mut **b;
                 $body
             }
@@ -120,6 +127,22 @@ pub struct Device {
     pub converged_at: Option<Time>,
 }
 
+/// The edge client of gateway `serial` of group `g`: its runtime as the
+/// group's `gateway:` block describes (the scenario check makes sure the
+/// serial gives valid thing IDs).
+fn edge_client(g: &crate::setup::Group, serial: &str) -> EdgeClient {
+    let spec = g.gateway.clone().unwrap_or_default();
+    let rt = crate::edge::model::runtime(&spec.namespace, serial, u64::from(spec.edge_devices))
+        .unwrap_or_else(|e| {
+            panic!("gateway {serial}: the scenario check admits only valid IDs: {e}")
+        });
+    let config = EdgeConfig {
+        buffer_capacity: spec.buffer as usize,
+        ..EdgeConfig::default()
+    };
+    EdgeClient::new(rt, config)
+}
+
 /// Where the devices' server is, as the driver sees it.
 pub struct Env<'a> {
     /// The run setup (groups, embedded server catalogs).
@@ -160,6 +183,10 @@ impl Device {
             Protocol::Ddi => {
                 let client = DdiClient::new(start, &g.settings);
                 (Client::Ddi(client), setup.controller_id(number))
+            }
+            Protocol::Ditto => {
+                let serial = setup.controller_id(number);
+                (Client::Edge(Box::new(edge_client(g, &serial))), serial)
             }
         };
         Device {
@@ -203,7 +230,76 @@ impl Device {
             Client::Ddi(c) => c.poll_timeout(),
             Client::Otau(c) => c.poll_timeout(),
             Client::Constrained(c) => c.poll_timeout(),
+            Client::Edge(c) => fleetsim_core::protocol::Client::poll_timeout(&**c),
         }
+    }
+
+    /// True for edge gateways (Ditto twins).
+    pub fn is_edge(&self) -> bool {
+        matches!(self.client, Client::Edge(_))
+    }
+
+    /// The edge gateway client, for an edge gateway.
+    pub fn edge(&self) -> Option<&EdgeClient> {
+        match &self.client {
+            Client::Edge(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// An edge gateway's device sets a property value itself (see
+    /// [`EdgeClient::set_property`]); what the client observed is booked.
+    /// `None` for other devices.
+    pub fn edge_set_property(
+        &mut self,
+        now: Time,
+        uid: &str,
+        key: &str,
+        value: serde_json::Value,
+        ledger: &mut Ledger,
+        trace: Option<&mut Vec<String>>,
+    ) -> Option<Result<serde_json::Value, ModelError>> {
+        let Client::Edge(c) = &mut self.client else {
+            return None;
+        };
+        let mut events = Vec::new();
+        let result = c.set_property(now, uid, key, value, &mut events);
+        ledger.record(0, self, now, &events, trace);
+        Some(result)
+    }
+
+    /// The message session of the device opened (`up`) or dropped.
+    pub fn handle_session(
+        &mut self,
+        now: Time,
+        up: bool,
+        env: &Env<'_>,
+        ledger: &mut Ledger,
+        trace: Option<&mut Vec<String>>,
+    ) {
+        step_client!(self, 0, now, env, ledger, trace, |c, cx, events| {
+            client::session(c, cx, up, &mut events)
+        })
+    }
+
+    /// Changes an edge gateway's runtime with `f` inside `scope` (see
+    /// [`EdgeClient::change_in`]); what the client observed is booked. Does
+    /// nothing (and returns `None`) for other devices.
+    pub fn edge_change<R>(
+        &mut self,
+        now: Time,
+        scope: &Scope,
+        f: impl FnOnce(&mut GatewayRuntime) -> R,
+        ledger: &mut Ledger,
+        trace: Option<&mut Vec<String>>,
+    ) -> Option<R> {
+        let Client::Edge(c) = &mut self.client else {
+            return None;
+        };
+        let mut events = Vec::new();
+        let result = c.change_in(now, scope, f, &mut events);
+        ledger.record(0, self, now, &events, trace);
+        Some(result)
     }
 
     /// The request to send at `now`, if one is due, with its kind; what the

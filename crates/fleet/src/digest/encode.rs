@@ -10,6 +10,7 @@
 use fleetsim_core::message::NetError;
 use fleetsim_core::protocol::constrained::ConstrainedEvent;
 use fleetsim_core::protocol::ddi::{DdiEvent, Offer, Outcome};
+use fleetsim_core::protocol::edge::EdgeEvent;
 use fleetsim_core::protocol::otau::OtauEvent;
 use fleetsim_core::protocol::{Delivery, ReqKind};
 use fleetsim_core::time::Time;
@@ -83,6 +84,9 @@ pub mod code {
     pub const CONSTRAINED_ANSWERED: u64 = 500;
     /// Constrained device: no complete answer (`+ error`).
     pub const CONSTRAINED_BROKEN: u64 = 1100;
+
+    /// Edge gateway: an observation of its Ditto session (its `Debug` text follows).
+    pub const EDGE: u64 = 600;
 
     /// MQTT: a PUBACK came.
     pub const PUBLISHED: u64 = 2000;
@@ -384,6 +388,16 @@ impl Encode for ConstrainedEvent {
     /// marks carry it). Changing the event type's fields or names changes
     /// digests: the pinned digests test says so.
     fn encode(&self, _at: Time, h: &mut TraceHash) {
+        h.text(&format!("{self:?}"));
+    }
+}
+
+impl Encode for EdgeEvent {
+    /// The time, then the event's `Debug` text (correlation-ids, statuses,
+    /// counts): frames carry no HTTP requests to mark.
+    fn encode(&self, at: Time, h: &mut TraceHash) {
+        h.word(at.as_millis());
+        h.word(code::EDGE);
         h.text(&format!("{self:?}"));
     }
 }

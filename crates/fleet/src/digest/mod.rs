@@ -11,6 +11,7 @@
 use sha2::{Digest, Sha256};
 
 mod describe;
+mod describe_edge;
 mod encode;
 
 pub use describe::{Describe, Told};

@@ -29,6 +29,8 @@ use queue::{Queue, What};
 
 mod campaigns;
 mod constrained;
+mod edge;
+mod edge_acts;
 mod otau;
 
 /// How long a device waits for an answer before giving up on a request.
@@ -107,6 +109,8 @@ pub struct Engine {
     /// True once the end-of-run checks have run.
     closed: bool,
     cpg: constrained::ConstrainedState,
+    /// Edge gateways and the twin hub.
+    edge: edge::EdgeState,
     /// Test builds: rewrites every answer before it travels — the hostile
     /// server of the fuzz harness (`crate::fuzz`).
     #[cfg(test)]
@@ -161,7 +165,16 @@ impl Engine {
             scenario.seed,
             has_cpg,
         );
-        Engine {
+        let edge = edge::EdgeState::new(
+            scenario,
+            devices.iter().map(|d| {
+                let spec = setup.groups[usize::from(d.group)].gateway.as_ref();
+                let rng = || crate::rng::activity_stream(scenario.seed, d.number);
+                spec.filter(|_| d.is_edge())
+                    .map(|s| (d.number, crate::edge::activity::Activity::new(s, rng())))
+            }),
+        );
+        let mut engine = Engine {
             setup,
             end,
             queue,
@@ -179,9 +192,12 @@ impl Engine {
             clock: Time::ZERO,
             closed: false,
             cpg,
+            edge,
             #[cfg(test)]
             tamper: None,
-        }
+        };
+        engine.edge_start();
+        engine
     }
 
     /// Number of simulated devices.
@@ -313,6 +329,11 @@ impl Engine {
             What::Push => self.push(ev.slot as usize, ev.at),
             What::Campaigns => self.direct(ev.at),
             What::Leak(i) => self.leak(i as usize, ev.at),
+            What::EdgeLink => self.edge_link(ev.slot as usize, ev.at),
+            What::EdgeUp => self.edge_up(ev.slot as usize, ev.at),
+            What::EdgeDown => self.edge_down(ev.slot as usize, ev.at),
+            What::EdgeAct => self.edge_act(ev.slot as usize, ev.at),
+            What::HubTimer => self.edge_hub_timer(ev.at),
             What::Sample => {
                 self.ledger.stats.sample(ev.at, &self.ledger.phases);
                 self.cpg_sample(ev.at);
@@ -323,6 +344,7 @@ impl Engine {
 
     fn finish(mut self) -> RunResult {
         let gateway = self.constrained_report();
+        let twin = self.edge_report();
         let mut result = RunResult::assemble(
             self.ledger,
             self.devices.iter(),
@@ -331,6 +353,7 @@ impl Engine {
             Default::default(),
         );
         result.gateway = gateway;
+        result.twin = twin;
         result.shard = self.shard;
         result
     }
@@ -366,8 +389,7 @@ impl Engine {
         let (request, publish) = match transmit {
             Transmit::Http(r) => (Some(r), None),
             Transmit::Publish { alias, value } => (None, Some((alias, value))),
-            // No device kind of the engine runs a message session yet.
-            Transmit::Frame(_) => return self.schedule_wake(slot),
+            Transmit::Frame(text) => return self.edge_send(slot, now, text),
         };
         if self.record == Some(d.number) {
             self.trace.push(match (&request, &publish) {

@@ -27,6 +27,16 @@ pub enum What {
     Sample,
     /// Someone downloads with a URL leaked from campaign `n`'s devices.
     Leak(u16),
+    /// An edge gateway's session connects or drops.
+    EdgeLink,
+    /// Frames of an edge gateway reach the twin hub.
+    EdgeUp,
+    /// Frames of the twin hub reach an edge gateway.
+    EdgeDown,
+    /// Something happens at an edge gateway (a change, churn, a backend request).
+    EdgeAct,
+    /// The twin hub's timer (inbox messages past their deadline).
+    HubTimer,
 }
 
 /// A scheduled event.

@@ -96,6 +96,9 @@ pub fn render(report: &Report) -> String {
     latency_table(&mut o, report);
     invariants_table(&mut o, report);
     campaigns(&mut o, report);
+    if let Some(t) = &report.twin {
+        super::twin::html(&mut o, t);
+    }
     slowest_devices(&mut o, report);
     violations_table(&mut o, report);
     o.push_str("</main>\n");
@@ -147,7 +150,7 @@ fn header(o: &mut String, r: &Report) {
 }
 
 /// Opens a table with `heads` (a leading `#` marks a numeric column).
-fn table_head(o: &mut String, id: &str, heads: &[&str]) {
+pub(super) fn table_head(o: &mut String, id: &str, heads: &[&str]) {
     let _ = write!(o, "<table id=\"{id}\">\n<tr>");
     for h in heads {
         match h.strip_prefix('#') {

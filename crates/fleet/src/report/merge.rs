@@ -8,7 +8,8 @@
 //! put back in device order, combine into the whole run's digest. The
 //! verdict is recomputed from the merged counts and the recorded scenario's
 //! `expect:` block. Works on `report.json` as JSON, so a merge never loses a
-//! field it does not know; `gateway` (per-shard curves) is dropped.
+//! field it does not know; `gateway` (per-shard curves) and `twin` (per-shard
+//! quantiles) are dropped.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -119,6 +120,7 @@ pub fn merge(reports: &[(Value, PathBuf)]) -> Result<Merged, MergeError> {
     })?;
     obj.remove("shard");
     obj.remove("gateway");
+    obj.remove("twin");
     obj.insert("merged_from".into(), json!(reports.len()));
     let passed = recompute_verdict(&mut out, converged_fraction(reports), first_path);
     Ok(Merged {

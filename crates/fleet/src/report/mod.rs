@@ -10,6 +10,7 @@ mod junit;
 pub mod merge;
 pub mod replay;
 mod summary;
+mod twin;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -234,6 +235,10 @@ pub struct Report {
     /// curve, re-fires and leaked-URL downloads; the artifact cache's size.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway: Option<crate::constrained_report::GatewayReport>,
+    /// Fleets with edge gateways (`protocol: ditto`): sessions, offline
+    /// buffering, twin lag, reconnect sync time, per gateway and overall.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub twin: Option<crate::edge::stats::TwinReport>,
     /// The expectation verdict.
     pub verdict: Verdict,
     /// Wall-clock figures (not deterministic).
@@ -397,6 +402,7 @@ pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Durati
         convergence: convergence(r),
         management: r.management.clone(),
         gateway: r.gateway.clone(),
+        twin: r.twin.clone(),
         verdict: verdict(s, r),
         wall_clock: WallClock {
             elapsed_ms: elapsed.as_millis() as u64,

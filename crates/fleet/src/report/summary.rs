@@ -18,6 +18,9 @@ pub fn print_summary(report: &Report, report_path: &str) -> String {
     if let Some(g) = &report.gateway {
         gateway_table(&mut o, g);
     }
+    if let Some(t) = &report.twin {
+        super::twin::summary(&mut o, t);
+    }
     violations_section(&mut o, report);
     verdict_section(&mut o, report, report_path);
     o

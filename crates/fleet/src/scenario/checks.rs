@@ -135,6 +135,7 @@ fn validate_group(i: usize, g: &FleetGroup) -> Checked {
     }
     validate_link(i, g)?;
     validate_ddi_only(i, g)?;
+    validate_gateway(i, g)?;
     if g.tenant.as_deref().is_some_and(|t| !is_tenant_name(t)) {
         let at = vec![key("fleet"), PathSeg::Index(i), key("tenant")];
         return Err((at, TENANT_EXPECTED.into()));
@@ -193,6 +194,63 @@ fn validate_ddi_only(i: usize, g: &FleetGroup) -> Checked {
                 g.protocol.as_str()
             ),
         )),
+        None => Ok(()),
+    }
+}
+
+/// A `gateway:` block: only on `protocol: ditto` groups, a valid Ditto
+/// namespace, a bounded number of edge devices, a buffer of at least one
+/// change and no zero intervals.
+fn validate_gateway(i: usize, g: &FleetGroup) -> Checked {
+    let Some(spec) = &g.gateway else {
+        return Ok(());
+    };
+    let at = |k: &str| vec![key("fleet"), PathSeg::Index(i), key("gateway"), key(k)];
+    if g.protocol != super::Protocol::Ditto {
+        return Err((
+            vec![key("fleet"), PathSeg::Index(i), key("gateway")],
+            format!(
+                "expected `gateway` only on `protocol: ditto` groups (this group speaks {})",
+                g.protocol.as_str()
+            ),
+        ));
+    }
+    if let Err(e) = fleetsim_core::ditto::id::check_namespace(&spec.namespace) {
+        return Err((at("namespace"), format!("expected a Ditto namespace: {e}")));
+    }
+    // Serials are `<id_prefix><number>`: the prefix must make valid thing IDs.
+    let gateway = format!("{}:{}{}", spec.namespace, g.prefix(), u32::MAX);
+    if let Err(e) = fleetsim_core::ditto::id::check_thing_id(&gateway) {
+        let at = vec![key("fleet"), PathSeg::Index(i), key("id_prefix")];
+        return Err((
+            at,
+            format!("expected a prefix that makes valid Ditto thing IDs: {e}"),
+        ));
+    }
+    if spec.edge_devices > super::gateway::MAX_EDGE_DEVICES {
+        let max = super::gateway::MAX_EDGE_DEVICES;
+        return Err((
+            at("edge_devices"),
+            format!("expected at most {max} edge devices"),
+        ));
+    }
+    if spec.buffer == 0 {
+        return Err((
+            at("buffer"),
+            "expected a buffer of at least 1 change".into(),
+        ));
+    }
+    let intervals = [
+        ("change_every", spec.change_every),
+        ("churn_every", spec.churn_every),
+        ("commands_every", spec.commands_every),
+        ("twin_writes_every", spec.twin_writes_every),
+    ];
+    match intervals
+        .iter()
+        .find(|(_, d)| d.is_some_and(|d| d.0.as_millis() == 0))
+    {
+        Some((name, _)) => Err((at(name), "expected an interval longer than 0s".into())),
         None => Ok(()),
     }
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 pub use super::auth::{DeviceAuth, TokenFile};
 pub use super::consent::ConsentSpec;
+pub use super::gateway::GatewaySpec;
 use super::units::{Duration, Fraction, Size};
 use fleetsim_core::protocol::ddi::Encoding;
 use fleetsim_core::time::Span;
@@ -43,6 +44,9 @@ pub enum Protocol {
     /// One GET to the custom protocol gateway of seed 000 (`docs/cpg.md`),
     /// downloads from the URL it hands out.
     Cpg,
+    /// A gateway with edge devices, mirrored as Ditto digital twins over a
+    /// Ditto Protocol session (seed 002; settings in `gateway:`).
+    Ditto,
 }
 
 impl Protocol {
@@ -53,15 +57,17 @@ impl Protocol {
             Protocol::Otau => "otau",
             Protocol::OtauMqtt => "otau_mqtt",
             Protocol::Cpg => "cpg",
+            Protocol::Ditto => "ditto",
         }
     }
 
-    /// The invariant family its devices exercise (`DDI`, `OTAU`, `URL`).
+    /// The invariant family its devices exercise (`DDI`, `OTAU`, `URL`, `TWIN`).
     pub fn family(self) -> &'static str {
         match self {
             Protocol::Ddi => "DDI",
             Protocol::Otau | Protocol::OtauMqtt => "OTAU",
             Protocol::Cpg => "URL",
+            Protocol::Ditto => "TWIN",
         }
     }
 
@@ -129,6 +135,10 @@ pub struct FleetGroup {
     /// embedded server then hosts each, as a multi-tenant hawkBit does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
+    /// A gateway's runtime and its edge devices (`protocol: ditto` only;
+    /// default [`GatewaySpec::default`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<GatewaySpec>,
 }
 
 impl FleetGroup {

@@ -31,6 +31,7 @@ pub mod depth;
 pub mod expansion;
 pub mod faults;
 pub mod fleet;
+pub mod gateway;
 mod locate;
 pub mod model;
 pub mod secrets;

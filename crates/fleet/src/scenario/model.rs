@@ -16,8 +16,8 @@ pub use super::campaign::{
 };
 pub use super::faults::{ClientFault, FaultKind, Faults, ServerFault};
 pub use super::fleet::{
-    Connectivity, ConsentSpec, DeviceAuth, DeviceKind, FleetGroup, Latency, Misbehaviour, OtauAck,
-    OtauDevice, Protocol, TokenFile,
+    Connectivity, ConsentSpec, DeviceAuth, DeviceKind, FleetGroup, GatewaySpec, Latency,
+    Misbehaviour, OtauAck, OtauDevice, Protocol, TokenFile,
 };
 use super::server_spec::deserialize_server;
 pub use super::server_spec::ServerSpec;

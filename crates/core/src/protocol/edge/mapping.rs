@@ -273,6 +273,26 @@ pub fn map_thing(rt: &GatewayRuntime, scope: &Scope) -> Option<MappedThing> {
     }
 }
 
+/// The thing ID and feature ID of the FI `uid` in `rt` — what
+/// [`map_thing`] gives it, without building the thing's JSON.
+pub fn feature_of(rt: &GatewayRuntime, uid: &str) -> Option<(String, String)> {
+    let scope = Scope::of(rt, uid)?;
+    let thing_id = scope.thing_id(rt);
+    let feature_id = match &scope {
+        Scope::Device(device) if device == uid => DEVICE_INFO.to_string(),
+        Scope::Device(device) => {
+            let items = &rt.devices().get(device)?.items;
+            let mut ids = assign_feature_ids(Some(DEVICE_INFO), items.keys().map(String::as_str));
+            ids.remove(uid)?
+        }
+        Scope::Gateway => {
+            let items = rt.gateway_items().keys().map(String::as_str);
+            assign_feature_ids(None, items).remove(uid)?
+        }
+    };
+    Some((thing_id, feature_id))
+}
+
 /// The FI UID behind a thing's feature (where a command addressed to
 /// `thing_id`/`feature_id` goes), if there is one. Maps only that thing.
 pub fn locate(rt: &GatewayRuntime, thing_id: &str, feature_id: &str) -> Option<String> {

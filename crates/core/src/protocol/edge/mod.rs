@@ -68,8 +68,8 @@ pub use client::{
 pub use command::{apply_command, CommandError};
 pub use envelope::{from_envelope, handle_message, to_envelope, Handled, NotAChange};
 pub use mapping::{
-    features, locate, map_runtime, map_thing, MappedThing, Scope, ThingType, DEVICE_INFO,
-    MAPPING_VERSION,
+    feature_of, features, locate, map_runtime, map_thing, MappedThing, Scope, ThingType,
+    DEVICE_INFO, MAPPING_VERSION,
 };
 pub use model::{Definition, EdgeDevice, FunctionalItem, GatewayRuntime, ModelError, Owner};
 pub use sync::{SyncStats, TwinSync};

@@ -403,12 +403,17 @@ impl Store {
         if *target == Target::PolicyId {
             return Err(unknown_path(path));
         }
-        let mut json = self.draft(id, target)?;
+        let thing = self.existing(id)?;
+        Self::feature_exists(id, thing, target)?;
         let value = target.check_value(value)?;
         let at = target.json_path();
-        let existed = get(&json, &at).is_some();
-        set(&mut json, &at, value.clone());
-        let revision = self.commit(now, id, json);
+        // Changed in place: nothing can fail from here, so no draft copy.
+        let thing = self.things.get_mut(id).expect("checked it exists");
+        let existed = get(&thing.json, &at).is_some();
+        set(&mut thing.json, &at, value.clone());
+        thing.revision += 1;
+        thing.modified = now;
+        let revision = thing.revision;
         let (status, action) = match existed {
             true => (204, EventAction::Modified),
             false => (201, EventAction::Created),

@@ -38,10 +38,12 @@ use std::collections::{BTreeMap, VecDeque};
 
 use rand::RngCore;
 
-use super::change::{diff, diff_twins, twin_of, Change};
+use serde_json::Value;
+
+use super::change::{diff, diff_twins, twin_of, Change, PropertyGroup};
 use super::envelope::{handle_message, to_envelope};
-use super::mapping::{gateway_thing_id, Scope};
-use super::model::GatewayRuntime;
+use super::mapping::{feature_of, gateway_thing_id, Scope};
+use super::model::{GatewayRuntime, ModelError};
 use super::sync::TwinSync;
 use crate::ditto::protocol::{Criterion, Envelope};
 use crate::message::percent_encode;
@@ -230,6 +232,42 @@ impl EdgeClient {
         let changes = diff_twins(&before, &twin_of(&self.rt, scope));
         self.hand_over(now, changes, events);
         result
+    }
+
+    /// The device (or gateway) sets property `key` of FI `uid` to `value`
+    /// itself ([`GatewayRuntime::set_property`]): the one
+    /// `ModifyFeatureProperty` goes out, or to the offline buffer — what
+    /// [`EdgeClient::change`] would send, without mapping the whole thing.
+    /// Returns the previous value.
+    pub fn set_property(
+        &mut self,
+        now: Time,
+        uid: &str,
+        key: &str,
+        value: Value,
+        events: &mut Vec<EdgeEvent>,
+    ) -> Result<Value, ModelError> {
+        self.now = self.now.max(now);
+        let group = match self.rt.item(uid) {
+            Some(fi) if fi.writable.contains_key(key) => PropertyGroup::Configuration,
+            _ => PropertyGroup::Status,
+        };
+        let previous = self.rt.set_property(uid, key, value.clone())?;
+        if previous == value {
+            return Ok(previous);
+        }
+        let Some((thing_id, feature_id)) = feature_of(&self.rt, uid) else {
+            return Ok(previous);
+        };
+        let change = Change::ModifyFeatureProperty {
+            thing_id,
+            feature_id,
+            group,
+            key: key.to_string(),
+            value,
+        };
+        self.hand_over(now, vec![change], events);
+        Ok(previous)
     }
 
     /// Gives a diff to [`TwinSync`] and queues what it hands out.

@@ -1,0 +1,212 @@
+//! The engine's part for what happens at an edge gateway apart from its
+//! session (see `edge.rs`): edge devices change values, leave and join;
+//! the backend sends `$set.configuration` commands through the twin's
+//! inbox and writes properties straight to the twin (which, as seed 002
+//! says, is not reflected on the device).
+
+use serde_json::{json, Value};
+
+use super::queue::What;
+use super::Engine;
+use crate::edge::activity::Act;
+use crate::edge::model::edge_device;
+use fleetsim_core::message::{percent_encode, Body, Method, Request};
+use fleetsim_core::protocol::edge::{GatewayRuntime, Scope};
+use fleetsim_core::server::twin::{HttpAnswer, PendingId};
+use fleetsim_core::time::Time;
+
+/// Origin of the backend's requests to the embedded twin.
+const TWIN_ORIGIN: &str = "http://twin.fleetsim";
+/// Seconds a backend waits for a connected gateway's answer to a command.
+const COMMAND_TIMEOUT_S: u64 = 10;
+
+impl Engine {
+    /// Queues the next act of gateway `slot`.
+    pub(super) fn edge_schedule_act(&mut self, slot: usize) {
+        if let Some(side) = self.edge.gateways[slot].as_ref() {
+            let at = side.activity.next_at();
+            if at != Time::NEVER {
+                self.queue.push(at, slot as u32, What::EdgeAct);
+            }
+        }
+    }
+
+    /// The act of gateway `slot` due at `now`.
+    pub(super) fn edge_act(&mut self, slot: usize, now: Time) {
+        let Some(rt) = self.devices[slot].edge().map(|c| c.runtime()) else {
+            return;
+        };
+        let devices = rt.devices().len() as u64;
+        let Some(side) = self.edge.gateways[slot].as_mut() else {
+            return;
+        };
+        if side.activity.next_at() != now {
+            return; // superseded (several acts share one queue entry per time)
+        }
+        match side.activity.take_due(now, devices) {
+            Some(Act::Change) => self.edge_property_change(slot, now),
+            Some(Act::Churn) => self.edge_churn(slot, now),
+            Some(Act::Command) => self.edge_command(slot, now),
+            Some(Act::TwinWrite) => self.edge_twin_write(slot, now),
+            None => {}
+        }
+        self.edge_schedule_act(slot);
+        self.schedule_wake(slot);
+    }
+
+    /// Changes gateway `slot`'s runtime inside `scope` with `f`.
+    fn edge_runtime_change(
+        &mut self,
+        slot: usize,
+        now: Time,
+        scope: &Scope,
+        f: impl FnOnce(&mut GatewayRuntime),
+    ) {
+        let d = &mut self.devices[slot];
+        let trace = (self.record == Some(d.number)).then_some(&mut self.trace);
+        d.edge_change(now, scope, f, &mut self.ledger, trace);
+    }
+
+    fn edge_property_change(&mut self, slot: usize, now: Time) {
+        let (Some(side), Some(client)) =
+            (self.edge.gateways[slot].as_mut(), self.devices[slot].edge())
+        else {
+            return;
+        };
+        let Some(change) = side.activity.change(client.runtime()) else {
+            return;
+        };
+        let d = &mut self.devices[slot];
+        let trace = (self.record == Some(d.number)).then_some(&mut self.trace);
+        // The FI and property exist: `change` was drawn from this runtime.
+        let _ = d.edge_set_property(
+            now,
+            &change.uid,
+            change.key,
+            change.value,
+            &mut self.ledger,
+            trace,
+        );
+    }
+
+    /// An edge device leaves and a new one joins.
+    fn edge_churn(&mut self, slot: usize, now: Time) {
+        let (Some(side), Some(client)) =
+            (self.edge.gateways[slot].as_mut(), self.devices[slot].edge())
+        else {
+            return;
+        };
+        let leaving = side.activity.pick_device(client.runtime());
+        let k = side.activity.next_device;
+        side.activity.next_device += 1;
+        if let Some(uid) = leaving {
+            self.edge_runtime_change(slot, now, &Scope::Device(uid.clone()), |rt| {
+                let _ = rt.remove_edge_device(&uid);
+            });
+        }
+        let (info, items) = edge_device(k);
+        let scope = Scope::Device(info.uid.clone());
+        self.edge_runtime_change(slot, now, &scope, |rt| {
+            let _ = rt.add_edge_device(info, items);
+        });
+    }
+
+    /// A random edge device of gateway `slot` whose thing the twin has (a
+    /// backend addresses the things it sees): its thing ID, and whether the
+    /// gateway is connected.
+    fn edge_backend_target(&mut self, slot: usize) -> Option<(String, bool)> {
+        let side = self.edge.gateways[slot].as_mut()?;
+        let rt = self.devices[slot].edge()?.runtime();
+        let device = side.activity.pick_device(rt)?;
+        let thing = Scope::Device(device).thing_id(rt);
+        let known = self.edge.hub.service().thing(&thing).is_some();
+        known.then_some((thing, side.session.is_some()))
+    }
+
+    /// The backend asks a random edge device of gateway `slot` to take a new
+    /// `interval` (a value no other command of this gateway uses): waiting
+    /// for the answer when the gateway is connected, fire-and-forget
+    /// (`timeout=0`, delivered when it is back) otherwise.
+    fn edge_command(&mut self, slot: usize, now: Time) {
+        let Some((thing, connected)) = self.edge_backend_target(slot) else {
+            return;
+        };
+        let serial = self.devices[slot].controller_id.clone();
+        let Some(side) = self.edge.gateways[slot].as_mut() else {
+            return;
+        };
+        side.commands += 1;
+        let seq = side.commands;
+        let timeout = if connected { COMMAND_TIMEOUT_S } else { 0 };
+        let url = format!(
+            "{TWIN_ORIGIN}/api/2/things/{}/features/Configuration/inbox/messages/$set.configuration/interval?timeout={timeout}",
+            percent_encode(&thing)
+        );
+        let mut req = json_request(Method::Post, url, &json!({ "new_value": 1000 + seq }));
+        req.headers
+            .insert("correlation-id", format!("{serial}-backend-{seq}"));
+        self.edge.backend.commands += 1;
+        match self.edge.hub.http(now, &req) {
+            Some(HttpAnswer::Pending(id)) => {
+                self.edge.pending.insert(id, slot as u32);
+            }
+            Some(HttpAnswer::Ready(r)) => self.edge_count_answer(r.status),
+            None => self.edge.backend.failed += 1,
+        }
+        self.edge_drain(now);
+    }
+
+    /// The backend writes a random edge device's `mode` straight to the twin.
+    fn edge_twin_write(&mut self, slot: usize, now: Time) {
+        let Some((thing, _)) = self.edge_backend_target(slot) else {
+            return;
+        };
+        let Some(side) = self.edge.gateways[slot].as_mut() else {
+            return;
+        };
+        side.writes += 1;
+        let value = Value::String(format!("twin-write-{}", side.writes));
+        let url = format!(
+            "{TWIN_ORIGIN}/api/2/things/{}/features/Configuration/properties/configuration/mode",
+            percent_encode(&thing)
+        );
+        let req = json_request(Method::Put, url, &value);
+        self.edge.backend.twin_writes += 1;
+        let _ = self.edge.hub.http(now, &req);
+        self.edge_drain(now);
+    }
+
+    /// The answer to a backend command that waited.
+    pub(super) fn edge_answered(&mut self, id: PendingId, status: u16) {
+        if self.edge.pending.remove(&id).is_some() {
+            self.edge_count_answer(status);
+        }
+    }
+
+    fn edge_count_answer(&mut self, status: u16) {
+        let b = &mut self.edge.backend;
+        match status {
+            202 => b.accepted += 1,
+            200..=299 => b.answered += 1,
+            408 => b.timed_out += 1,
+            _ => b.failed += 1,
+        }
+    }
+}
+
+/// A request with a JSON body.
+fn json_request(method: Method, url: String, value: &Value) -> Request {
+    let mut req = Request::new(method, url);
+    req.headers.insert("content-type", "application/json");
+    req.body = Body::Bytes(value.to_string().into_bytes().into());
+    req
+}
+
+impl Engine {
+    /// The `twin` section of the result.
+    pub(super) fn edge_report(&self) -> Option<crate::edge::stats::TwinReport> {
+        let mut report = self.ledger.twin.report()?;
+        report.backend = self.edge.backend;
+        Some(report)
+    }
+}
