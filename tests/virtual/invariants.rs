@@ -72,8 +72,9 @@ fn healthy_scenarios_hold_every_invariant() {
             .iter()
             .find(|v| !expected.contains(&v.id.to_string()));
         assert!(unexpected.is_none(), "{}: {:?}", path.display(), unexpected);
+        // Gateway fleets without campaigns mirror twins; they do not update.
         assert!(
-            r.stats.updates_succeeded > 150,
+            s.campaigns.is_empty() || r.stats.updates_succeeded > 150,
             "{}: updates happen",
             path.display()
         );

@@ -6,6 +6,7 @@ mod common;
 mod auth;
 mod cli;
 mod determinism;
+mod gateways;
 mod html_report;
 mod invariants;
 mod k8s_shards;

@@ -262,4 +262,7 @@ pub struct GatewayRuntime {
     pub(super) serial: String,
     pub(super) gateway_items: BTreeMap<String, FunctionalItem>,
     pub(super) devices: BTreeMap<String, EdgeDevice>,
+    /// Device item UID → its edge device's Device FI UID (an index over
+    /// `devices`, so finding an FI's owner does not scan every device).
+    pub(super) item_device: BTreeMap<String, String>,
 }

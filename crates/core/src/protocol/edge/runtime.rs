@@ -35,6 +35,7 @@ impl GatewayRuntime {
             serial,
             gateway_items: BTreeMap::new(),
             devices: BTreeMap::new(),
+            item_device: BTreeMap::new(),
         })
     }
 
@@ -72,10 +73,9 @@ impl GatewayRuntime {
         if self.devices.contains_key(uid) {
             return Some(Owner::Device);
         }
-        let mut devices = self.devices.iter();
-        devices
-            .find(|(_, d)| d.items.contains_key(uid))
-            .map(|(device, _)| Owner::DeviceItem(device.clone()))
+        self.item_device
+            .get(uid)
+            .map(|device| Owner::DeviceItem(device.clone()))
     }
 
     /// The FI with this UID, wherever it lives.
@@ -127,6 +127,9 @@ impl GatewayRuntime {
             }
             by_uid.insert(fi.uid.clone(), fi);
         }
+        for uid in by_uid.keys() {
+            self.item_device.insert(uid.clone(), info.uid.clone());
+        }
         let device = EdgeDevice {
             info,
             items: by_uid,
@@ -141,15 +144,21 @@ impl GatewayRuntime {
         let Some(edge) = self.devices.get_mut(device) else {
             return Err(ModelError::UnknownDevice(device.to_string()));
         };
+        self.item_device.insert(fi.uid.clone(), device.to_string());
         edge.items.insert(fi.uid.clone(), fi);
         Ok(())
     }
 
     /// Disconnects an edge device with all its device items.
     pub fn remove_edge_device(&mut self, device: &str) -> Result<EdgeDevice, ModelError> {
-        self.devices
+        let removed = self
+            .devices
             .remove(device)
-            .ok_or_else(|| ModelError::UnknownDevice(device.to_string()))
+            .ok_or_else(|| ModelError::UnknownDevice(device.to_string()))?;
+        for uid in removed.items.keys() {
+            self.item_device.remove(uid);
+        }
+        Ok(removed)
     }
 
     /// Removes a gateway FI or a device item (not a Device FI: see
@@ -159,10 +168,12 @@ impl GatewayRuntime {
             None => None,
             Some(Owner::Device) => return Err(ModelError::IsDevice(uid.to_string())),
             Some(Owner::Gateway) => self.gateway_items.remove(uid),
-            Some(Owner::DeviceItem(device)) => self
-                .devices
-                .get_mut(&device)
-                .and_then(|d| d.items.remove(uid)),
+            Some(Owner::DeviceItem(device)) => {
+                self.item_device.remove(uid);
+                self.devices
+                    .get_mut(&device)
+                    .and_then(|d| d.items.remove(uid))
+            }
         };
         removed.ok_or_else(|| ModelError::UnknownItem(uid.to_string()))
     }
