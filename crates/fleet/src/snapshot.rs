@@ -125,6 +125,50 @@ pub struct DeviceView {
     pub violations: u64,
     /// The first few of them: invariant ID and time.
     pub first_violations: Vec<(&'static str, Time)>,
+    /// An edge gateway's twin session, for `protocol: ditto` devices.
+    pub twin: Option<TwinLine>,
+}
+
+/// How an edge gateway stands with its twin (the TUI's device view).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TwinLine {
+    /// Edge devices behind it now.
+    pub edge_devices: usize,
+    /// Whether its session is up and acknowledged.
+    pub ready: bool,
+    /// Changes in its offline buffer.
+    pub buffered: usize,
+    /// Commands not yet answered.
+    pub unanswered: usize,
+    /// Sessions that became ready so far.
+    pub sessions: u64,
+    /// Command frames sent (resends included) and of them resent.
+    pub sent: u64,
+    /// Of them resent.
+    pub resent: u64,
+    /// `$set.configuration` messages applied.
+    pub messages: u64,
+    /// Changes dropped at the buffer's bound.
+    pub dropped: u64,
+}
+
+impl TwinLine {
+    /// The line of edge gateway `d`, if it is one.
+    pub fn of(d: &Device) -> Option<TwinLine> {
+        let c = d.edge()?;
+        let stats = c.stats();
+        Some(TwinLine {
+            edge_devices: c.runtime().devices().len(),
+            ready: c.is_ready(),
+            buffered: c.sync().buffered(),
+            unanswered: c.unanswered(),
+            sessions: stats.sessions,
+            sent: stats.sent,
+            resent: stats.resent,
+            messages: stats.messages,
+            dropped: c.sync().stats().buffer.dropped,
+        })
+    }
 }
 
 /// A URL with an `expires` parameter that shows in a device's trace.
@@ -370,6 +414,7 @@ fn device_view(
             .take(3)
             .map(|v| (v.id, Time(v.at_ms)))
             .collect(),
+        twin: TwinLine::of(d),
     }
 }
 

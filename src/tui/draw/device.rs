@@ -70,12 +70,26 @@ fn info_lines(app: &App, d: &DeviceView) -> Vec<Line<'static>> {
             None => "connectivity: always online".to_string(),
             Some(w) => format!("connectivity: {}", windows_text(w, now)),
         }),
-        Line::from(if d.urls.is_empty() {
-            "signed URLs: none used".to_string()
-        } else {
-            format!("signed URLs: {} used", d.urls.len())
-        }),
     ];
+    if let Some(t) = &d.twin {
+        lines.push(Line::from(format!(
+            "twin: {} edge devices · session {} · {} buffered ({} dropped) · {} unanswered · {} sessions · {} sent ({} resent) · {} commands applied",
+            t.edge_devices,
+            if t.ready { "ready" } else { "down" },
+            t.buffered,
+            t.dropped,
+            t.unanswered,
+            t.sessions,
+            t.sent,
+            t.resent,
+            t.messages
+        )));
+    }
+    lines.extend([Line::from(if d.urls.is_empty() {
+        "signed URLs: none used".to_string()
+    } else {
+        format!("signed URLs: {} used", d.urls.len())
+    })]);
     for u in d.urls.iter().rev().take(4).rev() {
         // Virtual time stands at the cursor, which may be past the last event.
         let now_s = if app.is_virtual() {
