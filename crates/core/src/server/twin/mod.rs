@@ -323,7 +323,7 @@ impl TwinService {
             return false;
         }
         self.changes += 1;
-        (self.changes - 1) % FAULT_EVERY == 0
+        (self.changes - 1).is_multiple_of(FAULT_EVERY)
     }
 
     /// Applies a command to the store and queues its event.

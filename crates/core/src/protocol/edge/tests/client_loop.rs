@@ -1,9 +1,11 @@
 //! The edge client against the embedded twin service, in one process: a
 //! tiny driver ([`Loop`]) passes frames both ways over a session that the
 //! test opens and drops, in virtual time (ticks of 100 ms, one tick of
-//! latency each way, so a drop loses what is on the wire).
+//! latency each way, so a drop loses what is on the wire). With
+//! [`Loop::record`] on it also logs what the oracle's TWIN-* checks are fed
+//! (`oracle/twin_tests.rs`).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -22,10 +24,10 @@ use crate::protocol::{Client, Transmit};
 use crate::server::twin::{HttpAnswer, PendingId, TwinConfig, TwinOutput, TwinService};
 use crate::time::{Span, Time};
 
-pub(super) const TICK: Span = Span::millis(100);
+pub(crate) const TICK: Span = Span::millis(100);
 
 /// The test driver: one gateway, one twin service, one session.
-pub(super) struct Loop {
+pub(crate) struct Loop {
     pub client: EdgeClient,
     pub service: TwinService,
     pub now: Time,
@@ -48,6 +50,15 @@ pub(super) struct Loop {
     pub unavailable: u32,
     /// Twin command frames the service received.
     pub commands_seen: u64,
+    /// Log what the oracle is fed (the three logs below).
+    pub record: bool,
+    /// Twin events, each with the number of client events before it.
+    pub twin_log: Vec<(usize, Envelope)>,
+    /// Live messages delivered, each with the number of client events before it.
+    pub delivered_log: Vec<(usize, Envelope)>,
+    /// At each `TwinSynced`: the number of client events up to it, the
+    /// runtime and what the twin holds for the gateway then.
+    pub synced_log: Vec<(usize, GatewayRuntime, BTreeMap<String, Value>)>,
 }
 
 impl Loop {
@@ -67,6 +78,10 @@ impl Loop {
             replies: Vec::new(),
             unavailable: 0,
             commands_seen: 0,
+            record: false,
+            twin_log: Vec::new(),
+            delivered_log: Vec::new(),
+            synced_log: Vec::new(),
         }
     }
 
@@ -96,8 +111,15 @@ impl Loop {
         let now = self.now;
         while let Some(frame) = self.to_device.pop_front() {
             let (rng, events) = (&mut self.rng, &mut self.events);
+            let before = events.len();
             self.client
                 .handle_message(now, "ditto", &frame, &(), rng, events);
+            let synced = self.events[before..]
+                .iter()
+                .position(|e| matches!(e, EdgeEvent::TwinSynced { .. }));
+            if let Some(at) = synced.filter(|_| self.record) {
+                self.snapshot(before + at + 1);
+            }
         }
         let arrived: Vec<String> = self.to_service.drain(..).collect();
         for frame in arrived {
@@ -155,7 +177,22 @@ impl Loop {
         self.service.handle_envelope(self.now, &env);
     }
 
+    /// Logs the runtime and the twin's things of the gateway.
+    fn snapshot(&mut self, marker: usize) {
+        let rt = self.client.runtime().clone();
+        let expected = twin(&rt);
+        let gateway = super::super::mapping::gateway_thing_id(rt.namespace(), rt.serial());
+        let things = self
+            .service
+            .gateway_things(&gateway, expected.keys().map(String::as_str));
+        self.synced_log.push((marker, rt, things));
+    }
+
     fn deliver(&mut self, message: Envelope) {
+        if self.record {
+            self.delivered_log
+                .push((self.events.len(), message.clone()));
+        }
         self.to_device.push_back(message.to_json());
         self.delivered.push(message);
     }
@@ -164,6 +201,7 @@ impl Loop {
         while let Some(out) = self.service.poll_output() {
             match out {
                 TwinOutput::Response(r) if self.up => self.to_device.push_back(r.to_json()),
+                TwinOutput::Event(e) if self.record => self.twin_log.push((self.events.len(), e)),
                 TwinOutput::Response(_) | TwinOutput::Event(_) => {}
                 TwinOutput::LiveMessage(m) if self.up && self.messages_on => self.deliver(m),
                 TwinOutput::LiveMessage(m) => self.held.push_back(m),
