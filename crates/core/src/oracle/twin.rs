@@ -50,6 +50,16 @@
 //!   which only forgets), posts, deliveries and twin-written values are
 //!   capped. Forgetting never fires anything, except an evicted post
 //!   ([`MAX_POSTS`] outstanding ones per gateway) applied later.
+//! - TWIN-ONCE counts by content, which a twin cannot forge: each post
+//!   adds one to its (thing, feature, property, `new_value`); each
+//!   delivered `$set.configuration` the device applies (2xx) takes one
+//!   off; one with nothing left to take fires (TWIN-NOPUSH instead when the
+//!   value was written twin-side at that property). A twin that redelivers a
+//!   message under a new correlation-id thus fires, a redelivery under the
+//!   same id is the gateway's to answer from memory, and a backend posting
+//!   the same value twice may see it applied twice. A backend that wants
+//!   every post told apart makes each `new_value` unique. "At least once"
+//!   is not checked: Ditto's live messages are at most once, unretained.
 //! - A gateway whose command was refused (4xx, not retried) is no longer
 //!   checked for convergence: it knowingly left its twin behind.
 //! - A gateway's client must keep its counter for the registration's

@@ -25,8 +25,9 @@ pub struct TwinFaults {
     pub drop_change: bool,
     /// `twin_reorder_change`: a hit change is answered `204` at once but
     /// held, and applied right after the next command on the same thing
-    /// (a change is not hit while another one of its thing is held) —
-    /// TWIN-ORDER.
+    /// (a change is not hit while another one of its thing is held; one
+    /// that no later command of its thing releases is never applied, which
+    /// TWIN-LOST sees) — TWIN-ORDER.
     pub reorder_change: bool,
     /// `twin_apply_twice`: a hit change is applied twice (two events with
     /// its correlation-id, one response) — TWIN-DUP.
