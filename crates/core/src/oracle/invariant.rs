@@ -155,11 +155,55 @@ pub enum InvariantId {
     /// server accepted (ddi.md §1.4 table: FINISHED sets installedDS; a
     /// download-only action never does). Checked on managed real-time runs.
     MgmtInstalled,
+    /// `TWIN-CONVERGE` — after a quiet period following a (re)connect
+    /// (the gateway's `TwinSynced`: session ready, nothing in flight, queued
+    /// or buffered) the twin equals the gateway's state: every thing,
+    /// feature and property of the seed's mapping of its runtime, and no
+    /// other thing, feature or property beneath its thing IDs (seed 002
+    /// "Synchronization flow": changes "are buffered and applied once a
+    /// connection is established"; ditto.md §6 "Gateway sim must" 4). A
+    /// value written twin-side (HTTP API) is excused while the twin still
+    /// holds exactly it: such writes "will not be reflected on the edge
+    /// device" (seed 002 "Setting a property").
+    TwinConverge,
+    /// `TWIN-LOST` — a twin command answered 2xx was applied: the twin
+    /// emitted its event (one per successful modify or delete, each with the
+    /// command's `correlation-id`; ditto.md §1 "Commands", §6 "Twin service
+    /// must" 4) before the gateway's next quiet period (seed 002: buffered
+    /// changes are "applied once a connection is established").
+    TwinLost,
+    /// `TWIN-DUP` — the twin applies a gateway command (events carrying its
+    /// `correlation-id`) at most as often as the gateway sent it, resends
+    /// included (ditto.md §6 "Gateway sim must" 3: unique correlation-ids).
+    TwinDup,
+    /// `TWIN-ORDER` — on each thing and path, the twin applies the gateway's
+    /// commands in the order the gateway issued them (seed 002: buffered
+    /// changes are "applied … in order", ditto.md §6 "Gateway sim must" 4).
+    /// Correlation-ids are `<serial>-<counter>`, the counter growing in
+    /// issue order and kept by a resend; the edge client never has two
+    /// commands on overlapping paths unanswered at once (`edge::client`
+    /// queue), so on one exact path the twin must see counters never go down.
+    TwinOrder,
+    /// `TWIN-ID` — every thing ID the twin reports for a gateway (in its
+    /// events' topics, as `thingId`, as the key it stores) is exactly the
+    /// seed's encoding `<namespace>:<serial>[:<Device FI ID>]`: the eight
+    /// characters `/ ? # * , space % "` and control characters as `%XX`,
+    /// nothing else (seed 002 "ID Encoding"; ditto.md §3).
+    TwinId,
+    /// `TWIN-ONCE` — a `$set.configuration` command posted once to a
+    /// feature's inbox is applied on the device at most once (seed 002
+    /// "Setting a property"; ditto.md §1 "Live messages": at most once).
+    TwinOnce,
+    /// `TWIN-NOPUSH` — a property written twin-side (HTTP API) is never
+    /// pushed to the device: the device applies no `$set.configuration` of a
+    /// twin-written value that was not posted as a command (seed 002 "Setting
+    /// a property": such changes "will not be reflected on the edge device").
+    TwinNopush,
 }
 
 impl InvariantId {
     /// Every invariant, in catalogue order.
-    pub const ALL: [InvariantId; 30] = [
+    pub const ALL: [InvariantId; 37] = [
         InvariantId::DdiSmOffered,
         InvariantId::DdiSmFinal,
         InvariantId::DdiSm410,
@@ -190,6 +234,13 @@ impl InvariantId {
         InvariantId::UrlLive,
         InvariantId::MgmtOutcome,
         InvariantId::MgmtInstalled,
+        InvariantId::TwinConverge,
+        InvariantId::TwinLost,
+        InvariantId::TwinDup,
+        InvariantId::TwinOrder,
+        InvariantId::TwinId,
+        InvariantId::TwinOnce,
+        InvariantId::TwinNopush,
     ];
 
     /// The stable ID.
@@ -225,6 +276,13 @@ impl InvariantId {
             InvariantId::UrlLive => "URL-LIVE",
             InvariantId::MgmtOutcome => "MGMT-OUTCOME",
             InvariantId::MgmtInstalled => "MGMT-INSTALLED",
+            InvariantId::TwinConverge => "TWIN-CONVERGE",
+            InvariantId::TwinLost => "TWIN-LOST",
+            InvariantId::TwinDup => "TWIN-DUP",
+            InvariantId::TwinOrder => "TWIN-ORDER",
+            InvariantId::TwinId => "TWIN-ID",
+            InvariantId::TwinOnce => "TWIN-ONCE",
+            InvariantId::TwinNopush => "TWIN-NOPUSH",
         }
     }
 
@@ -233,7 +291,12 @@ impl InvariantId {
         self.as_str().starts_with("OTAU-")
     }
 
-    /// The family: the ID's prefix (`DDI`, `OTAU`, `URL`, `MGMT`).
+    /// True for the TWIN family (checked only when the fleet has gateways).
+    pub fn is_twin(self) -> bool {
+        self.as_str().starts_with("TWIN-")
+    }
+
+    /// The family: the ID's prefix (`DDI`, `OTAU`, `URL`, `MGMT`, `TWIN`).
     pub fn family(self) -> &'static str {
         self.as_str().split('-').next().unwrap_or("")
     }
@@ -299,6 +362,15 @@ impl InvariantId {
             InvariantId::MgmtInstalled => {
                 "the installed set is the last update whose success the server accepted"
             }
+            InvariantId::TwinConverge => {
+                "after a reconnect and a quiet period the twin equals the gateway's state"
+            }
+            InvariantId::TwinLost => "a change the twin answered 2xx is applied",
+            InvariantId::TwinDup => "the twin applies a gateway command at most as often as sent",
+            InvariantId::TwinOrder => "the twin applies a gateway's commands per path in order",
+            InvariantId::TwinId => "thing IDs are encoded exactly as seed 002 says",
+            InvariantId::TwinOnce => "a posted $set.configuration is applied on the device once",
+            InvariantId::TwinNopush => "a twin-side write is never pushed to the device",
         }
     }
 
@@ -335,6 +407,15 @@ impl InvariantId {
             InvariantId::UrlLive => "seed 000 options 1–3",
             InvariantId::MgmtOutcome => "ddi.md §1.4, §1.6, §3",
             InvariantId::MgmtInstalled => "ddi.md §1.4 (installedDS)",
+            InvariantId::TwinConverge => {
+                "seed 002 (Synchronization flow, Setting a property), ditto.md §6"
+            }
+            InvariantId::TwinLost => "seed 002 (Synchronization flow), ditto.md §1, §6",
+            InvariantId::TwinDup => "ditto.md §1 (Commands), §6",
+            InvariantId::TwinOrder => "seed 002 (Synchronization flow), ditto.md §6",
+            InvariantId::TwinId => "seed 002 (ID Encoding), ditto.md §3",
+            InvariantId::TwinOnce => "seed 002 (Setting a property), ditto.md §1 (Live messages)",
+            InvariantId::TwinNopush => "seed 002 (Setting a property)",
         }
     }
 }

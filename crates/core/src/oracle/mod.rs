@@ -12,6 +12,7 @@ mod invariant;
 pub mod otau;
 mod recent;
 mod server_view;
+pub mod twin;
 pub mod url;
 
 use std::collections::BTreeMap;
@@ -102,6 +103,7 @@ pub struct Oracle {
     config: OracleConfig,
     otau: otau::OtauOracle,
     url: url::UrlOracle,
+    twin: twin::TwinOracle,
     devices: Vec<DeviceState>,
     counts: BTreeMap<InvariantId, u64>,
     recorded: Vec<Violation>,
@@ -116,6 +118,7 @@ impl Oracle {
             url: url::UrlOracle::new(config.url_epoch_s),
             config,
             otau: otau::OtauOracle::new(),
+            twin: twin::TwinOracle::default(),
             devices: (0..devices).map(|_| DeviceState::default()).collect(),
             counts: BTreeMap::new(),
             recorded: Vec::new(),
@@ -250,6 +253,119 @@ impl Oracle {
                 message,
             );
         }
+    }
+
+    /// Records TWIN-* findings of gateway `number` at `now`.
+    fn fire_twin(&mut self, number: u64, now: Time, findings: Vec<twin::Finding>) {
+        let controller_id = self
+            .twin
+            .controller_id(number)
+            .unwrap_or_default()
+            .to_owned();
+        for (id, message) in findings {
+            self.fire(id, number, &controller_id, now, message);
+        }
+    }
+
+    /// Registers gateway `number` for the TWIN-* checks (see [`twin`]);
+    /// again when its client restarts (its correlation-id counter does).
+    /// Its serial must be unique among the registered gateways.
+    pub fn twin_gateway(
+        &mut self,
+        number: u64,
+        controller_id: &str,
+        rt: &crate::protocol::edge::GatewayRuntime,
+    ) {
+        self.twin.register(number, controller_id, rt);
+    }
+
+    /// Check TWIN-CONVERGE at every quiet period of a gateway, not only the
+    /// first after each (re)connect (tests; a full comparison each time).
+    pub fn twin_check_every_sync(&mut self, on: bool) {
+        self.twin.check_every_sync(on);
+    }
+
+    /// What gateway `number`'s edge client observed at `now` (every
+    /// [`EdgeEvent`](crate::protocol::edge::EdgeEvent), in order; at a
+    /// `TwinSynced` also call [`Oracle::twin_synced`]).
+    pub fn twin_client_event(
+        &mut self,
+        number: u64,
+        now: Time,
+        event: &crate::protocol::edge::EdgeEvent,
+    ) {
+        let findings = self.twin.client_event(number, event);
+        self.fire_twin(number, now, findings);
+    }
+
+    /// An event the twin emitted at `now` (`TwinOutput::Event`), fed when
+    /// polled — before the response polled after it reaches the gateway.
+    /// Feeding events turns on TWIN-LOST, TWIN-DUP and TWIN-ORDER; a
+    /// driver that feeds one feeds all.
+    pub fn twin_event(&mut self, now: Time, event: &crate::ditto::protocol::Envelope) {
+        if let Some((number, findings)) = self.twin.event(event) {
+            self.fire_twin(number, now, findings);
+        }
+    }
+
+    /// A live message handed to gateway `number`, right before its client
+    /// handles the frame (for TWIN-ONCE and TWIN-NOPUSH).
+    pub fn twin_message_delivered(
+        &mut self,
+        number: u64,
+        message: &crate::ditto::protocol::Envelope,
+    ) {
+        self.twin.message_delivered(number, message);
+    }
+
+    /// A backend posted `$set.configuration/<property>` with
+    /// `{"new_value": new_value}` to feature `feature_id` of `thing_id`, a
+    /// thing of gateway `number` (`POST …/inbox/messages/…`).
+    pub fn twin_command_posted(
+        &mut self,
+        number: u64,
+        thing_id: &str,
+        feature_id: &str,
+        property: &str,
+        new_value: &serde_json::Value,
+    ) {
+        self.twin
+            .command_posted(number, thing_id, feature_id, property, new_value);
+    }
+
+    /// A backend wrote `value` at `path` of `thing_id` (a thing of gateway
+    /// `number`) through the twin's HTTP API and got a 2xx: `PUT` (`Some`)
+    /// or `DELETE` (`None`). `path` is the pointer after the thing ID
+    /// (`/features/F/properties/configuration/p`; `/` for the thing).
+    pub fn twin_written(
+        &mut self,
+        number: u64,
+        thing_id: &str,
+        path: &crate::ditto::protocol::Pointer,
+        value: Option<&serde_json::Value>,
+    ) {
+        self.twin.written(number, thing_id, path, value);
+    }
+
+    /// Whether gateway `number`'s next quiet period is checked for
+    /// convergence: build the twin's view for [`Oracle::twin_synced`] only then.
+    pub fn twin_sync_due(&self, number: u64) -> bool {
+        self.twin.sync_due(number)
+    }
+
+    /// Gateway `number` reported `TwinSynced` at `now`: `rt` is its runtime
+    /// and `things` what the twin holds for it
+    /// (`TwinService::gateway_things(gateway thing ID, mapped IDs)`). Checks
+    /// TWIN-CONVERGE and TWIN-ID when due (see [`Oracle::twin_sync_due`]).
+    pub fn twin_synced(
+        &mut self,
+        number: u64,
+        now: Time,
+        rt: &crate::protocol::edge::GatewayRuntime,
+        things: &BTreeMap<String, serde_json::Value>,
+    ) {
+        let findings = self.twin.synced(number, rt, things);
+        self.fire_twin(number, now, findings);
     }
 
     /// The campaign wrote `config_otau` of OTAU device `device` at `now`.

@@ -94,6 +94,24 @@ pub enum Fault {
     /// Confirmation flow: a `denied` confirmation feedback is taken as
     /// consent: the waiting action turns RUNNING.
     DenialAsConsent,
+    /// Twin: every third change is answered 204 and not applied (TWIN-LOST;
+    /// see [`super::twin::TwinFaults`] for the twin modes).
+    TwinDropChange,
+    /// Twin: every third change is answered at once and applied after the
+    /// next command on its thing (TWIN-ORDER).
+    TwinReorderChange,
+    /// Twin: every third change is applied twice (TWIN-DUP).
+    TwinApplyTwice,
+    /// Twin: thing IDs are stored and reported with `:` encoded as `%3A` (TWIN-ID).
+    TwinEncodeColon,
+    /// Twin: thing IDs are stored and reported percent-decoded (TWIN-ID).
+    TwinLosePercentEncoding,
+    /// Twin: each inbox message reaches the gateway twice, under two
+    /// correlation-ids (TWIN-ONCE).
+    TwinDeliverMessagesTwice,
+    /// Twin: an HTTP write of a configuration property is pushed to the
+    /// gateway as `$set.configuration` (TWIN-NOPUSH).
+    TwinPushWrites,
 }
 
 impl Fault {
@@ -106,6 +124,12 @@ impl Fault {
                 | Fault::OtauRedeliverAcked
                 | Fault::OtauWrongContent
         )
+    }
+
+    /// True for the faults of the twin service (seed 002; the DDI core
+    /// ignores them).
+    pub fn is_twin(self) -> bool {
+        self.name().starts_with("twin_")
     }
 
     /// True for the faults of the sidekick, gateway and CDN (seed 000).
@@ -163,6 +187,16 @@ const UNIT_FAULTS: &[(&str, Fault)] = &[
         Fault::LinkDeploymentWhileWaiting,
     ),
     ("denial_as_consent", Fault::DenialAsConsent),
+    ("twin_drop_change", Fault::TwinDropChange),
+    ("twin_reorder_change", Fault::TwinReorderChange),
+    ("twin_apply_twice", Fault::TwinApplyTwice),
+    ("twin_encode_colon", Fault::TwinEncodeColon),
+    ("twin_lose_percent_encoding", Fault::TwinLosePercentEncoding),
+    (
+        "twin_deliver_messages_twice",
+        Fault::TwinDeliverMessagesTwice,
+    ),
+    ("twin_push_writes", Fault::TwinPushWrites),
 ];
 
 /// Every fault name, `respond` first: derived from [`UNIT_FAULTS`], so a new
@@ -322,6 +356,8 @@ pub(super) struct Active {
     pub(super) otau: super::otau::OtauFaults,
     /// Faults of the sidekick, gateway and CDN.
     pub(super) sidekick: GatewayFaults,
+    /// Faults of the twin service.
+    pub(super) twin: super::twin::TwinFaults,
 }
 
 /// Deliberate bugs of the sidekick, gateway and CDN (one URL-* invariant each).
@@ -371,6 +407,16 @@ impl Active {
                 Fault::HideDeferredActions => a.hide_deferred = true,
                 Fault::LinkDeploymentWhileWaiting => a.deploy_unconfirmed = true,
                 Fault::DenialAsConsent => a.denial_as_consent = true,
+                Fault::TwinDropChange
+                | Fault::TwinReorderChange
+                | Fault::TwinApplyTwice
+                | Fault::TwinEncodeColon
+                | Fault::TwinLosePercentEncoding
+                | Fault::TwinDeliverMessagesTwice
+                | Fault::TwinPushWrites => {
+                    let named = a.twin.with_name(w.fault.name());
+                    a.twin = named.unwrap_or(a.twin);
+                }
             }
         }
         a
@@ -415,6 +461,17 @@ mod tests {
         assert_eq!(f, Fault::Respond { status: 429 });
         let f: Fault = serde_yaml::from_str("accept_feedback_after_close").expect("bare");
         assert_eq!(f, Fault::AcceptFeedbackAfterClose);
+        for name in super::super::twin::TwinFaults::NAMES {
+            let f: Fault = serde_yaml::from_str(name).expect("twin fault");
+            assert!(f.is_twin() && !f.is_otau() && !f.is_sidekick(), "{name}");
+            let windows = [FaultWindow {
+                from: Time(0),
+                until: Time(10),
+                fault: f,
+            }];
+            let twin = Active::at(&windows, Time(5)).twin;
+            assert_eq!(Some(twin), super::super::twin::TwinFaults::from_name(name));
+        }
         let f: Fault = serde_json::from_str(r#"{"ignore_range":null}"#).expect("map unit");
         assert_eq!(f, Fault::IgnoreRange);
         for &(name, fault) in UNIT_FAULTS {

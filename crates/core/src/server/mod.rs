@@ -474,6 +474,12 @@ impl Server {
         (active.respond, active.sidekick)
     }
 
+    /// The twin service's broken modes active at `now` (for
+    /// [`twin::TwinService::set_faults`]).
+    pub fn twin_faults_at(&self, now: Time) -> twin::TwinFaults {
+        fault::Active::at(&self.faults, now).twin
+    }
+
     /// Replaces the fault windows.
     pub fn set_faults(&mut self, faults: Vec<FaultWindow>) {
         self.faults = faults;

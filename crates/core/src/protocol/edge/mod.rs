@@ -50,7 +50,7 @@ mod runtime;
 pub mod sync;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// `docs/edge-gateways.md`, whose examples run as doc tests.
 #[cfg(doctest)]

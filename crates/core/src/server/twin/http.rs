@@ -145,10 +145,13 @@ impl TwinService {
     /// Answers one HTTP request of the twin API; `None` if it is not one
     /// (the path is outside `/api/2/things/`).
     pub fn handle_http(&mut self, now: Time, req: &Request) -> Option<HttpAnswer> {
-        let route = match route(req)? {
+        let mut route = match route(req)? {
             Ok(r) => r,
             Err(response) => return Some(HttpAnswer::Ready(response)),
         };
+        if self.config.faults.rewrites_ids() {
+            route.thing_id = self.config.faults.stored_id(&route.thing_id);
+        }
         let inbox = matches!(
             route.rest.iter().map(String::as_str).collect::<Vec<_>>()[..],
             ["features", _, "inbox", "messages", ..]
@@ -215,6 +218,7 @@ impl TwinService {
             return response;
         }
         let at = path.clone();
+        let pushed = value.clone();
         let mut response =
             match self.http_command(now, id, CommandAction::Modify, path, Some(value)) {
                 Ok(change) if change.status == 201 => {
@@ -233,7 +237,41 @@ impl TwinService {
         if let Some(etag) = self.etag_of(id, &at) {
             response.headers.insert("etag", etag);
         }
+        if self.config.faults.push_writes {
+            self.push_write(id, &at, pushed);
+        }
         response
+    }
+
+    /// `twin_push_writes`: a written configuration property goes to the
+    /// gateway as `$set.configuration/<property>`, which the seed forbids.
+    fn push_write(&mut self, id: &str, path: &Pointer, value: Value) {
+        let segments: Vec<&str> = path.segments().iter().map(String::as_str).collect();
+        let ["features", feature, "properties", "configuration", property] = segments[..] else {
+            return;
+        };
+        let correlation_id = format!("twin-push-{}", self.fresh());
+        let headers =
+            DittoHeaders::correlated(&correlation_id).with("content-type", "application/json");
+        let subject = format!("$set.configuration/{property}");
+        let body = serde_json::json!({ "new_value": value });
+        let env = Envelope::live_message(id, Some(feature), &subject, headers, Some(body));
+        self.outputs.push_back(TwinOutput::LiveMessage(env));
+    }
+
+    /// Queues a live message for the gateway (twice, the second time under
+    /// `<correlation-id>-again`, under `twin_deliver_messages_twice`).
+    fn send_live(&mut self, env: Envelope) {
+        let again = self.config.faults.deliver_twice.then(|| {
+            let mut again = env.clone();
+            let id = env.correlation_id().unwrap_or_default();
+            again.headers.set("correlation-id", format!("{id}-again"));
+            again
+        });
+        self.outputs.push_back(TwinOutput::LiveMessage(env));
+        if let Some(again) = again {
+            self.outputs.push_back(TwinOutput::LiveMessage(again));
+        }
     }
 
     fn delete(&mut self, now: Time, req: &Request, id: &str, path: Pointer) -> Response {
@@ -335,7 +373,7 @@ impl TwinService {
         }
         let env = Envelope::live_message(id, Some(feature), &subject, headers, value);
         if timeout == Span::ZERO {
-            self.outputs.push_back(TwinOutput::LiveMessage(env));
+            self.send_live(env);
             return Ok(HttpAnswer::Ready(Response::status(202)));
         }
         let pending = PendingId(self.fresh());
@@ -345,7 +383,7 @@ impl TwinService {
                 format!("A message with correlation-id '{correlation_id}' already waits."),
             ));
         }
-        self.outputs.push_back(TwinOutput::LiveMessage(env));
+        self.send_live(env);
         Ok(HttpAnswer::Pending(pending))
     }
 }

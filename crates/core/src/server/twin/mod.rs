@@ -47,13 +47,14 @@
 //! a valid thing, feature, definition and key is; merge patches),
 //! `http.rs` (routes), `inbox.rs` (messages waiting for replies), `hub.rs`
 //! ([`TwinHub`]: the service with its Ditto Protocol WebSocket sessions —
-//! what a driver hosts).
+//! what a driver hosts), `fault.rs` (broken twin modes, [`TwinFaults`], one
+//! per TWIN-* invariant).
 //!
 //! Deliberate gaps, for later sessions: no policies or authentication, no
 //! `fields` selection, no HTTP PATCH (merge goes through the protocol), no
 //! If-Match / `if-equal` on protocol commands, no search.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use serde_json::Value;
 
@@ -64,12 +65,14 @@ use crate::ditto::protocol::{
 use crate::message::{Body, Response};
 use crate::time::Time;
 
+mod fault;
 mod http;
 mod hub;
 mod inbox;
 mod rules;
 mod store;
 
+pub use fault::{TwinFaults, FAULT_EVERY};
 pub use hub::{HubConfig, HubOutput, HubStats, SessionId, TwinHub};
 pub use store::{Change, Store, Target, Thing};
 
@@ -79,6 +82,8 @@ pub struct TwinConfig {
     /// Unix time in milliseconds of [`Time::ZERO`]: events' `timestamp` is
     /// this plus `now` (the service reads no clock).
     pub epoch_ms: u64,
+    /// Broken modes (none by default; see [`TwinFaults`]).
+    pub faults: TwinFaults,
 }
 
 /// Identifies an HTTP request answered later (an inbox message).
@@ -121,6 +126,10 @@ pub struct TwinService {
     outputs: VecDeque<TwinOutput>,
     /// Counter behind generated correlation-ids and pending ids.
     next_id: u64,
+    /// Changes counted by the hit modes of [`TwinFaults`].
+    changes: u64,
+    /// Commands held by `twin_reorder_change`: (stored thing ID, command).
+    held: Vec<(String, Envelope)>,
 }
 
 /// A Ditto error as an HTTP answer (body `{"status","error","message",…}`).
@@ -153,6 +162,50 @@ impl TwinService {
     /// The store (every thing, by ID).
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The broken modes in force.
+    pub fn faults(&self) -> TwinFaults {
+        self.config.faults
+    }
+
+    /// Switches broken modes on or off (a scenario's fault windows).
+    pub fn set_faults(&mut self, faults: TwinFaults) {
+        self.config.faults = faults;
+    }
+
+    /// What the twin holds for one gateway, as `GET /api/2/things/{id}`
+    /// answers it: each ID of `expected` (the gateway's mapped thing IDs)
+    /// the twin finds, under that ID, and every other thing stored as
+    /// `gateway_thing_id` or beneath it (`<gateway_thing_id>:…`), under its
+    /// stored ID. The input of the oracle's TWIN-CONVERGE and TWIN-ID
+    /// checks (`Oracle::twin_synced`).
+    pub fn gateway_things<'a>(
+        &self,
+        gateway_thing_id: &str,
+        expected: impl IntoIterator<Item = &'a str>,
+    ) -> BTreeMap<String, Value> {
+        let faults = self.config.faults;
+        let mut out = BTreeMap::new();
+        let mut found = Vec::new();
+        for id in expected {
+            let stored = faults.stored_id(id);
+            if let Some(thing) = self.store.get(&stored) {
+                out.insert(id.to_owned(), thing.json.clone());
+                found.push(stored);
+            }
+        }
+        let beneath = format!("{gateway_thing_id}:");
+        let own = self
+            .store
+            .get(gateway_thing_id)
+            .map(|t| (gateway_thing_id, t));
+        for (id, thing) in own.into_iter().chain(self.store.with_prefix(&beneath)) {
+            if !found.iter().any(|f| f == id) && !out.contains_key(id) {
+                out.insert(id.to_owned(), thing.json.clone());
+            }
+        }
+        out
     }
 
     /// Number of inbox messages waiting for a reply.
@@ -235,7 +288,8 @@ impl TwinService {
         self.outputs.push_back(TwinOutput::Response(response));
     }
 
-    /// Executes a twin command and queues its event.
+    /// Executes a twin command and queues its event (and, under the
+    /// broken modes, drops, holds, doubles or re-IDs it; see [`TwinFaults`]).
     fn command(
         &mut self,
         now: Time,
@@ -244,11 +298,73 @@ impl TwinService {
     ) -> Result<Change, DittoError> {
         let id = env.topic.thing_id();
         check_thing_id(&id).map_err(|e| DittoError::id_invalid(&id, &e.to_string()))?;
+        let faults = self.config.faults;
+        let rewritten;
+        let env = if faults.rewrites_ids() {
+            rewritten = rewrite_id(env, &id, &faults.stored_id(&id));
+            &rewritten
+        } else {
+            env
+        };
+        let id = env.topic.thing_id();
+        let hit = self.hit(&id, env, action);
+        if hit && faults.drop_change {
+            return Ok(applied_unseen());
+        }
+        if hit && faults.reorder_change {
+            self.held.push((id, env.clone()));
+            return Ok(applied_unseen());
+        }
+        let result = self.execute(now, &id, env, action);
+        if hit && faults.apply_twice && result.is_ok() {
+            let _ = self.execute(now, &id, env, action);
+        }
+        self.release_held(now, &id);
+        result
+    }
+
+    /// Whether a command is hit by the modes that hit every
+    /// [`FAULT_EVERY`]th change (never while a command of its thing is held).
+    fn hit(&mut self, id: &str, env: &Envelope, action: CommandAction) -> bool {
+        let f = self.config.faults;
+        let on = f.drop_change || f.reorder_change || f.apply_twice;
+        let change = fault::is_change(env.path.segments()) && action != CommandAction::Retrieve;
+        if !on || !change || self.held.iter().any(|(t, _)| t == id) {
+            return false;
+        }
+        self.changes += 1;
+        (self.changes - 1).is_multiple_of(FAULT_EVERY)
+    }
+
+    /// Applies a command to the store and queues its event.
+    fn execute(
+        &mut self,
+        now: Time,
+        id: &str,
+        env: &Envelope,
+        action: CommandAction,
+    ) -> Result<Change, DittoError> {
         let change = self
             .store
-            .execute(now, &id, action, &env.path, env.value.as_ref())?;
+            .execute(now, id, action, &env.path, env.value.as_ref())?;
         self.queue_event(now, env, &change);
         Ok(change)
+    }
+
+    /// Applies the commands of thing `id` held by `twin_reorder_change`.
+    fn release_held(&mut self, now: Time, id: &str) {
+        if self.held.is_empty() {
+            return;
+        }
+        let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|(t, _)| t == id);
+        self.held = rest;
+        for (_, env) in mine {
+            if let Criterion::Commands(action) = env.topic.criterion {
+                let _ = self.execute(now, id, &env, action);
+            }
+        }
     }
 
     /// Queues the event of `change` (if it changed anything), made from the
@@ -279,6 +395,30 @@ impl TwinService {
         self.queue_event(now, &env, &change);
         Ok(change)
     }
+}
+
+/// The answer of a change a broken mode does not apply (now or at all).
+fn applied_unseen() -> Change {
+    Change {
+        status: 204,
+        value: None,
+        event: None,
+    }
+}
+
+/// `env` addressed to the thing stored as `stored` (the ID-rewriting
+/// modes): its topic, and the `thingId` of a whole thing it carries.
+fn rewrite_id(env: &Envelope, id: &str, stored: &str) -> Envelope {
+    let mut env = env.clone();
+    if let Some((_, name)) = stored.split_once(':') {
+        env.topic.name = name.to_owned();
+    }
+    if let Some(Value::Object(thing)) = env.value.as_mut().filter(|_| env.path.is_root()) {
+        if thing.get("thingId").and_then(Value::as_str) == Some(id) {
+            thing.insert("thingId".into(), Value::String(stored.to_owned()));
+        }
+    }
+    env
 }
 
 #[cfg(test)]

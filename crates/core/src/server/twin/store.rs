@@ -267,6 +267,20 @@ impl Store {
         self.things.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// The things whose ID starts with `prefix`, by ID.
+    pub fn with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a Thing)> {
+        self.things
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(move |(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.as_str(), v))
+    }
+
     /// Number of things.
     pub fn len(&self) -> usize {
         self.things.len()

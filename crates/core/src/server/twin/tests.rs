@@ -9,6 +9,7 @@ const GW: &str = "org.acme:gw1";
 fn twin() -> TwinService {
     TwinService::new(TwinConfig {
         epoch_ms: 1_796_605_323_000,
+        ..TwinConfig::default()
     })
 }
 

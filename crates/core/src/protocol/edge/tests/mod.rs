@@ -3,7 +3,7 @@
 
 mod buffer;
 mod change;
-mod client_loop;
+pub(crate) mod client_loop;
 mod client_props;
 mod command;
 mod e2e;
@@ -11,20 +11,20 @@ mod envelope;
 mod interop;
 mod mapping;
 mod model;
-mod props;
+pub(crate) mod props;
 mod sync;
 
 use serde_json::json;
 
 use super::model::{Definition, FunctionalItem, GatewayRuntime};
 
-pub(super) fn def(text: &str) -> Definition {
+pub(crate) fn def(text: &str) -> Definition {
     Definition::parse(text).expect("test definition")
 }
 
 /// A camera edge device with a configuration and a status item, and one
 /// gateway FI: the shape of the seed's picture.
-pub(super) fn sample() -> GatewayRuntime {
+pub(crate) fn sample() -> GatewayRuntime {
     let mut rt = GatewayRuntime::new("org.acme", "gw-1").expect("valid runtime");
     let system = FunctionalItem::new("da:item:gateway:System", def("com.bosch.gw:System:1.0.0"))
         .named("System")
@@ -54,5 +54,5 @@ pub(super) fn sample() -> GatewayRuntime {
     rt
 }
 
-pub(super) const CAM: &str = "da:device:ZigBee:cam1";
-pub(super) const CAM_CONFIG: &str = "da:item:Cameras:1:Configuration";
+pub(crate) const CAM: &str = "da:device:ZigBee:cam1";
+pub(crate) const CAM_CONFIG: &str = "da:item:Cameras:1:Configuration";

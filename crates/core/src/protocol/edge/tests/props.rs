@@ -89,7 +89,7 @@ fn device() -> impl Strategy<Value = (FunctionalItem, Vec<FunctionalItem>)> {
 }
 
 /// A runtime from generated parts; refused adds (duplicate UIDs) are skipped.
-pub(super) fn runtime() -> impl Strategy<Value = GatewayRuntime> {
+pub(crate) fn runtime() -> impl Strategy<Value = GatewayRuntime> {
     let serials = prop::sample::select(vec!["gw-1", "gw /1", "50%\"", "g#?*,"]);
     (
         serials,
@@ -110,7 +110,7 @@ pub(super) fn runtime() -> impl Strategy<Value = GatewayRuntime> {
 
 /// One thing that happens to a gateway; `pick`s choose among the UIDs present.
 #[derive(Clone, Debug)]
-pub(super) enum Op {
+pub(crate) enum Op {
     Set {
         pick: usize,
         key: &'static str,
@@ -135,7 +135,7 @@ pub(super) enum Op {
     },
 }
 
-pub(super) fn op() -> impl Strategy<Value = Op> {
+pub(crate) fn op() -> impl Strategy<Value = Op> {
     let keys = prop::sample::select(vec!["w1", "w2", "r1", "r2", "name"]);
     prop_oneof![
         4 => (any::<usize>(), keys.clone(), 0..4i64).prop_map(|(pick, key, value)| Op::Set { pick, key, value }),
@@ -161,7 +161,7 @@ fn pick<T: Clone>(items: &[T], pick: usize) -> Option<T> {
 }
 
 /// Applies an op; refusals (the model's or the command's) leave `rt` as it was.
-pub(super) fn run(rt: &mut GatewayRuntime, op: &Op) {
+pub(crate) fn run(rt: &mut GatewayRuntime, op: &Op) {
     let uids = all_uids(rt);
     let devices: Vec<String> = rt.devices().keys().cloned().collect();
     match op.clone() {
