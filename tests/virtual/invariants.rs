@@ -42,12 +42,10 @@ fn each_broken_server_mode_makes_its_invariant_fire() {
     }
     // The MGMT family compares the server's Management API record, read
     // back after a managed real-time run, with the devices: its broken
-    // server is in tests/real/server_view.rs. The TWIN family fires against
-    // its broken twin modes in crates/core/src/oracle/twin_tests.rs until
-    // gateway fleets run in the engine (issue 21) and have broken scenarios.
+    // server is in tests/real/server_view.rs.
     for id in InvariantId::ALL
         .into_iter()
-        .filter(|id| id.family() != "MGMT" && !id.is_twin())
+        .filter(|id| id.family() != "MGMT")
     {
         assert!(
             covered.contains(id.as_str()),

@@ -39,7 +39,15 @@ impl Fleet {
             polling_jitter: scenario.server.polling_jitter.0,
             url_epoch_s,
         };
-        let ledger = Ledger::new(config, devices.len());
+        let mut ledger = Ledger::new(config, devices.len());
+        // Edge gateways are judged by the TWIN-* checks from their first event.
+        for d in &devices {
+            if let Some(c) = d.edge() {
+                ledger
+                    .oracle
+                    .twin_gateway(d.number, &d.controller_id, c.runtime());
+            }
+        }
         Fleet { devices, ledger }
     }
 

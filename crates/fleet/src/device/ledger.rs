@@ -176,11 +176,14 @@ impl Observation for ConstrainedEvent {
     }
 }
 
-/// An edge gateway's observations go to its figures (and, through them, to
-/// the report's `twin` section); it takes part in no update, so its phase
-/// stays idle.
+/// An edge gateway's observations go to the oracle (TWIN-*) and its figures
+/// (and, through them, to the report's `twin` section); it takes part in no
+/// update, so its phase stays idle. At a `TwinSynced` the driver also hands
+/// the oracle the twin's view (it finds the gateway in
+/// [`crate::edge::stats::TwinStats::take_synced`]).
 impl Observation for EdgeEvent {
     fn book(&self, ledger: &mut Ledger, _slot: usize, d: &mut Device, now: Time) {
+        ledger.oracle.twin_client_event(d.number, now, self);
         ledger.twin.observe(d.number, now, self);
     }
 }

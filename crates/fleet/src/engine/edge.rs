@@ -18,7 +18,13 @@ use super::{embedded_env, Engine};
 use crate::edge::activity::Activity;
 use crate::edge::stats::BackendCounts;
 use crate::scenario::Scenario;
+use serde_json::Value;
+
+use fleetsim_core::ditto::protocol::{Criterion, Envelope};
 use fleetsim_core::protocol::edge::client::ALIAS;
+use fleetsim_core::protocol::edge::mapping::{edge_thing_id, gateway_thing_id};
+use fleetsim_core::protocol::edge::GatewayRuntime;
+use fleetsim_core::server::twin::TwinService;
 use fleetsim_core::server::twin::{HubConfig, HubOutput, SessionId, TwinHub};
 use fleetsim_core::server::twin::{PendingId, TwinConfig};
 use fleetsim_core::time::{Span, Time};
@@ -61,6 +67,10 @@ pub(super) struct EdgeState {
     pub(super) pending: BTreeMap<PendingId, u32>,
     /// What the backend did.
     pub(super) backend: BackendCounts,
+    /// Gateway number → slot.
+    pub(super) slot_of: BTreeMap<u64, u32>,
+    /// The scenario breaks the twin on purpose (`twin_*` server faults).
+    pub(super) faulty: bool,
 }
 
 impl EdgeState {
@@ -70,10 +80,12 @@ impl EdgeState {
         scenario: &Scenario,
         edge: impl Iterator<Item = Option<(u64, Activity)>>,
     ) -> EdgeState {
-        let _ = scenario;
+        let mut slot_of = BTreeMap::new();
         let gateways = edge
-            .map(|g| {
-                g.map(|(_, activity)| {
+            .enumerate()
+            .map(|(slot, g)| {
+                g.map(|(number, activity)| {
+                    slot_of.insert(number, slot as u32);
                     Box::new(GatewaySide {
                         activity,
                         session: None,
@@ -95,6 +107,11 @@ impl EdgeState {
             hub_due: None,
             pending: BTreeMap::new(),
             backend: BackendCounts::default(),
+            slot_of,
+            faulty: scenario.faults.server.iter().any(|f| match f.what {
+                crate::scenario::FaultKind::Server(fault) => fault.is_twin(),
+                crate::scenario::FaultKind::Reset => false,
+            }),
         }
     }
 }
@@ -232,6 +249,7 @@ impl Engine {
             let Some((_, session, text)) = side.up.pop_front() else {
                 break;
             };
+            self.edge_faults(now);
             self.edge.hub.frame(now, session, &text);
             self.edge_drain(now);
         }
@@ -247,6 +265,11 @@ impl Engine {
         let env = embedded_env(&self.setup);
         let d = &mut self.devices[slot];
         for (_, _, text) in frames {
+            if let Some(message) = live_message(&text) {
+                self.ledger
+                    .oracle
+                    .twin_message_delivered(d.number, &message);
+            }
             let trace = (self.record == Some(d.number)).then_some(&mut self.trace);
             d.handle_message(now, ALIAS, &text, &env, &mut self.ledger, trace);
         }
@@ -263,7 +286,9 @@ impl Engine {
                 HubOutput::HttpReply { id, response } => self.edge_answered(id, response.status),
             }
         }
-        let _events = self.edge.hub.take_events();
+        for event in self.edge.hub.take_events() {
+            self.ledger.oracle.twin_event(now, &event);
+        }
         let due = self.edge.hub.poll_timeout();
         if due != self.edge.hub_due {
             self.edge.hub_due = due;
@@ -304,8 +329,50 @@ impl Engine {
     }
 
     /// Gateways that told `TwinSynced` have their twins checked against
-    /// their runtimes (TWIN-CONVERGE).
-    pub(super) fn edge_check_synced(&mut self, _now: Time) {
-        let _synced = self.ledger.twin.take_synced();
+    /// their runtimes when the oracle wants it (TWIN-CONVERGE, TWIN-ID).
+    pub(super) fn edge_check_synced(&mut self, now: Time) {
+        for number in self.ledger.twin.take_synced() {
+            if !self.ledger.oracle.twin_sync_due(number) {
+                continue;
+            }
+            let Some(&slot) = self.edge.slot_of.get(&number) else {
+                continue;
+            };
+            let Some(rt) = self.devices[slot as usize].edge().map(|c| c.runtime()) else {
+                continue;
+            };
+            let things = gateway_things(self.edge.hub.service(), rt);
+            self.ledger.oracle.twin_synced(number, now, rt, &things);
+        }
     }
+
+    /// Puts the twin's broken modes of `now` in force (scenarios with
+    /// `twin_*` server faults).
+    pub(super) fn edge_faults(&mut self, now: Time) {
+        if self.edge.faulty {
+            let faults = self.setup.server.default_tenant().twin_faults_at(now);
+            self.edge.hub.service_mut().set_faults(faults);
+        }
+    }
+}
+
+/// The frame as a live message to the gateway (not a response), if it is one.
+fn live_message(text: &str) -> Option<Envelope> {
+    if !text.contains("/things/live/messages/") {
+        return None;
+    }
+    let env = Envelope::parse(text.as_bytes()).ok()?;
+    (matches!(env.topic.criterion, Criterion::Messages(_)) && !env.is_response()).then_some(env)
+}
+
+/// What the twin holds for gateway `rt`'s things (the oracle's view).
+pub(crate) fn gateway_things(twin: &TwinService, rt: &GatewayRuntime) -> BTreeMap<String, Value> {
+    let gateway = gateway_thing_id(rt.namespace(), rt.serial());
+    let mut expected = vec![gateway.clone()];
+    expected.extend(
+        rt.devices()
+            .keys()
+            .map(|uid| edge_thing_id(rt.namespace(), rt.serial(), uid)),
+    );
+    twin.gateway_things(&gateway, expected.iter().map(String::as_str))
 }

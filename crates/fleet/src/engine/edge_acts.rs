@@ -10,6 +10,7 @@ use super::queue::What;
 use super::Engine;
 use crate::edge::activity::Act;
 use crate::edge::model::edge_device;
+use fleetsim_core::ditto::protocol::Pointer;
 use fleetsim_core::message::{percent_encode, Body, Method, Request};
 use fleetsim_core::protocol::edge::{GatewayRuntime, Scope};
 use fleetsim_core::server::twin::{HttpAnswer, PendingId};
@@ -142,11 +143,24 @@ impl Engine {
             "{TWIN_ORIGIN}/api/2/things/{}/features/Configuration/inbox/messages/$set.configuration/interval?timeout={timeout}",
             percent_encode(&thing)
         );
-        let mut req = json_request(Method::Post, url, &json!({ "new_value": 1000 + seq }));
+        let new_value = json!(1000 + seq);
+        let mut req = json_request(Method::Post, url, &json!({ "new_value": new_value }));
         req.headers
             .insert("correlation-id", format!("{serial}-backend-{seq}"));
         self.edge.backend.commands += 1;
-        match self.edge.hub.http(now, &req) {
+        self.edge_faults(now);
+        let answer = self.edge.hub.http(now, &req);
+        let posted = match &answer {
+            Some(HttpAnswer::Pending(_)) => true,
+            Some(HttpAnswer::Ready(r)) => r.is_success(),
+            None => false,
+        };
+        if posted {
+            let number = self.devices[slot].number;
+            let oracle = &mut self.ledger.oracle;
+            oracle.twin_command_posted(number, &thing, "Configuration", "interval", &new_value);
+        }
+        match answer {
             Some(HttpAnswer::Pending(id)) => {
                 self.edge.pending.insert(id, slot as u32);
             }
@@ -172,7 +186,22 @@ impl Engine {
         );
         let req = json_request(Method::Put, url, &value);
         self.edge.backend.twin_writes += 1;
-        let _ = self.edge.hub.http(now, &req);
+        self.edge_faults(now);
+        if let Some(HttpAnswer::Ready(r)) = self.edge.hub.http(now, &req) {
+            if r.is_success() {
+                let path = [
+                    "features",
+                    "Configuration",
+                    "properties",
+                    "configuration",
+                    "mode",
+                ];
+                let pointer = Pointer::from_segments(path);
+                let number = self.devices[slot].number;
+                let oracle = &mut self.ledger.oracle;
+                oracle.twin_written(number, &thing, &pointer, Some(&value));
+            }
+        }
         self.edge_drain(now);
     }
 

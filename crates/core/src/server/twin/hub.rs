@@ -198,6 +198,12 @@ impl TwinHub {
         &self.service
     }
 
+    /// The twin service, to change its broken modes
+    /// ([`TwinService::set_faults`]).
+    pub fn service_mut(&mut self) -> &mut TwinService {
+        &mut self.service
+    }
+
     /// The hub's counters.
     pub fn stats(&self) -> HubStats {
         self.stats
