@@ -198,6 +198,12 @@ impl TwinHub {
         &self.service
     }
 
+    /// Switches the twin's broken modes on or off (a scenario's fault
+    /// windows, `Server::twin_faults_at`).
+    pub fn set_faults(&mut self, faults: super::TwinFaults) {
+        self.service.set_faults(faults);
+    }
+
     /// The hub's counters.
     pub fn stats(&self) -> HubStats {
         self.stats
