@@ -1,5 +1,5 @@
 //! TWIN-* against the embedded twin service: an edge client talks to a
-//! [`TwinService`] through the edge tests' [`Loop`] (which logs what the
+//! twin service (a [`TwinHub`]) through the edge tests' [`Loop`] (which logs what the
 //! oracle is fed), and each broken twin mode makes its invariant fire —
 //! while the same steps against a correct twin fire nothing, and neither
 //! do random gateway lives with flapping sessions, posts and twin-side
@@ -13,6 +13,7 @@ use crate::ditto::protocol::Pointer;
 use crate::message::{percent_encode, Body, Method, Request};
 use crate::protocol::edge::mapping::features;
 use crate::protocol::edge::tests::client_loop::Loop;
+use crate::protocol::edge::tests::loop_log::Record;
 use crate::protocol::edge::tests::props::{op, run, runtime, Op};
 use crate::protocol::edge::tests::{def, sample, CAM_CONFIG};
 use crate::protocol::edge::{EdgeConfig, EdgeEvent, FunctionalItem, GatewayRuntime};
@@ -40,14 +41,12 @@ impl Judge {
         let faults = fault.map_or_else(TwinFaults::default, |name| {
             TwinFaults::from_name(name).expect("a twin fault")
         });
-        l.hub = TwinHub::new(
-            TwinConfig {
-                faults,
-                ..TwinConfig::default()
-            },
-            HubConfig::default(),
-        );
-        l.record = true;
+        let config = TwinConfig {
+            faults,
+            ..TwinConfig::default()
+        };
+        l.hub = TwinHub::new(config, HubConfig::default());
+        l.record = Some(Record::default());
         let config = OracleConfig {
             polling_jitter: 0.0,
             url_epoch_s: 0,
@@ -74,18 +73,15 @@ impl Judge {
     /// Twin events and deliveries logged before client event `upto`.
     fn feed_side(&mut self, upto: usize) {
         let (l, o) = (&self.l, &mut self.oracle);
-        while let Some((at, e)) = l.twin_log.get(self.fed[1]).filter(|(at, _)| *at <= upto) {
+        let r = l.record.as_ref().expect("recording");
+        while let Some((_, e)) = r.twin_log.get(self.fed[1]).filter(|(at, _)| *at <= upto) {
             if self.events {
                 o.twin_event(l.now, e);
             }
-            let _ = at;
             self.fed[1] += 1;
         }
-        while let Some((_, m)) = l
-            .delivered_log
-            .get(self.fed[2])
-            .filter(|(at, _)| *at <= upto)
-        {
+        let delivered = |i: usize| r.delivered_log.get(i).filter(|(at, _)| *at <= upto);
+        while let Some((_, m)) = delivered(self.fed[2]) {
             o.twin_message_delivered(GW, m);
             self.fed[2] += 1;
         }
@@ -101,7 +97,8 @@ impl Judge {
             self.fed[0] += 1;
             if matches!(event, EdgeEvent::TwinSynced { .. }) {
                 let (l, o) = (&self.l, &mut self.oracle);
-                let (_, rt, things) = &l.synced_log[self.fed[3]];
+                let r = l.record.as_ref().expect("recording");
+                let (_, rt, things) = &r.synced_log[self.fed[3]];
                 o.twin_synced(GW, l.now, rt, things);
                 self.fed[3] += 1;
             }

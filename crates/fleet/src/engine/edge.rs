@@ -351,7 +351,7 @@ impl Engine {
     pub(super) fn edge_faults(&mut self, now: Time) {
         if self.edge.faulty {
             let faults = self.setup.server.default_tenant().twin_faults_at(now);
-            self.edge.hub.service_mut().set_faults(faults);
+            self.edge.hub.set_faults(faults);
         }
     }
 }

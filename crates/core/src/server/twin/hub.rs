@@ -198,10 +198,10 @@ impl TwinHub {
         &self.service
     }
 
-    /// The twin service, to change its broken modes
-    /// ([`TwinService::set_faults`]).
-    pub fn service_mut(&mut self) -> &mut TwinService {
-        &mut self.service
+    /// Switches the twin's broken modes on or off (a scenario's fault
+    /// windows, `Server::twin_faults_at`).
+    pub fn set_faults(&mut self, faults: super::TwinFaults) {
+        self.service.set_faults(faults);
     }
 
     /// The hub's counters.

@@ -3,10 +3,8 @@
 //! passes frames both ways over a session that the test opens and drops,
 //! in virtual time (ticks of 100 ms, one tick of latency each way, so a
 //! drop loses what is on the wire). Each opening is a new [`SessionId`].
-//! With [`Loop::record`] on it also logs what the oracle's TWIN-* checks
-//! are fed (`oracle/twin_tests.rs`).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -49,15 +47,8 @@ pub(crate) struct Loop {
     pub commands_seen: u64,
     /// Control frames the service received.
     pub control_frames: Vec<String>,
-    /// Log what the oracle is fed (the three logs below).
-    pub record: bool,
-    /// Twin events, each with the number of client events before it.
-    pub twin_log: Vec<(usize, Envelope)>,
-    /// Live messages delivered, each with the number of client events before it.
-    pub delivered_log: Vec<(usize, Envelope)>,
-    /// At each `TwinSynced`: the number of client events up to it, the
-    /// runtime and what the twin holds for the gateway then.
-    pub synced_log: Vec<(usize, GatewayRuntime, BTreeMap<String, Value>)>,
+    /// What the oracle is fed, when logged (`loop_log.rs`).
+    pub record: Option<super::loop_log::Record>,
 }
 
 impl Loop {
@@ -76,10 +67,7 @@ impl Loop {
             unavailable: 0,
             commands_seen: 0,
             control_frames: Vec::new(),
-            record: false,
-            twin_log: Vec::new(),
-            delivered_log: Vec::new(),
-            synced_log: Vec::new(),
+            record: None,
         }
     }
 
@@ -121,12 +109,7 @@ impl Loop {
             let before = events.len();
             self.client
                 .handle_message(now, "ditto", &frame, &(), rng, events);
-            let synced = self.events[before..]
-                .iter()
-                .position(|e| matches!(e, EdgeEvent::TwinSynced { .. }));
-            if let Some(at) = synced.filter(|_| self.record) {
-                self.snapshot(before + at + 1);
-            }
+            self.log_synced(before);
         }
         let arrived: Vec<String> = self.to_service.drain(..).collect();
         for frame in arrived {
@@ -175,35 +158,12 @@ impl Loop {
         self.hub.frame(self.now, self.session, frame);
     }
 
-    /// Logs the runtime and the twin's things of the gateway.
-    fn snapshot(&mut self, marker: usize) {
-        let rt = self.client.runtime().clone();
-        let expected = twin(&rt);
-        let gateway = super::super::mapping::gateway_thing_id(rt.namespace(), rt.serial());
-        let things = self
-            .hub
-            .service()
-            .gateway_things(&gateway, expected.keys().map(String::as_str));
-        self.synced_log.push((marker, rt, things));
-    }
-
     fn hub_outputs(&mut self) {
-        if self.record {
-            for e in self.hub.take_events() {
-                self.twin_log.push((self.events.len(), e));
-            }
-        }
+        self.log_events();
         while let Some(out) = self.hub.poll_output() {
             match out {
                 HubOutput::Frame { session, text } if self.up && session == self.session => {
-                    if self.record {
-                        let message = Envelope::parse(text.as_bytes()).ok().filter(|e| {
-                            matches!(e.topic.criterion, Criterion::Messages(_)) && !e.is_response()
-                        });
-                        if let Some(m) = message {
-                            self.delivered_log.push((self.events.len(), m));
-                        }
-                    }
+                    self.log_delivery(&text);
                     self.to_device.push_back(text)
                 }
                 HubOutput::Frame { .. } => {}

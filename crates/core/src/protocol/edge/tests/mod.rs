@@ -9,6 +9,7 @@ mod command;
 mod e2e;
 mod envelope;
 mod interop;
+pub(crate) mod loop_log;
 mod mapping;
 mod model;
 pub(crate) mod props;
