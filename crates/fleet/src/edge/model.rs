@@ -107,7 +107,7 @@ mod tests {
             .find(|t| t.thing_id.contains("%20hall%2Fleft"));
         assert_eq!(
             encoded.map(|t| t.thing_id.as_str()),
-            Some("org.acme:gw-1:da:device:Lamp:3%20hall%2Fleft")
+            Some("org.acme:gw-1:da:device:Camera:3%20hall%2Fleft")
         );
     }
 }
