@@ -5,6 +5,7 @@ mod common;
 
 mod cpg_hostile;
 mod ddi_conformance;
+mod ditto_http;
 mod ditto_serve;
 mod goosebit;
 mod goosebit_adapter;
