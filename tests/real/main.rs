@@ -5,6 +5,8 @@ mod common;
 
 mod cpg_hostile;
 mod ddi_conformance;
+mod ditto_http;
+mod ditto_serve;
 mod goosebit;
 mod goosebit_adapter;
 mod hawkbit_adapter;

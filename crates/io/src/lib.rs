@@ -3,6 +3,7 @@
 //! servers' management APIs.
 //!
 //! - [`realtime`]: the real-time driver: the same devices over real HTTP(S), on tokio.
+//! - [`ditto`]: Ditto Protocol WebSocket sessions (`/ws/2`) and the loop that runs a gateway client over one.
 //! - [`http_client`]: the HTTP(S) client (hyper, rustls) devices and adapters share.
 //! - [`http_server`]: `fleetsim serve`, the server cores over real HTTP(S) (hyper, rustls).
 //! - [`netem`]: network emulation on a real network (seeded drops, delays, throttling, window cuts).
@@ -15,6 +16,7 @@
 //! This crate must never import the terminal UI: the real-time driver
 //! publishes snapshots ([`realtime::Live`]) that any UI may read.
 
+pub mod ditto;
 pub mod http_client;
 pub mod http_server;
 pub mod management;

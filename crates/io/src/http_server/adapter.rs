@@ -13,7 +13,7 @@ use super::body::{self, Read};
 use super::endpoint::Endpoint;
 use super::limits::body_limit;
 use super::serve_body::{Abort, ServeBody};
-use super::{events, long_poll, otau};
+use super::{events, long_poll, otau, twin};
 use fleetsim_core::message::{Body, Headers, Method, Request, Response};
 use fleetsim_core::server::MgmtCredentials;
 
@@ -22,6 +22,7 @@ fn is_admin(req: &Request) -> bool {
     fleetsim_core::server::is_mgmt_request(req)
         || req.path().starts_with(otau::ADMIN_PREFIX)
         || events::is_events_path(req.path())
+        || twin::is_twin_path(req.path())
 }
 
 /// The service: answers one hyper request through the server core. `busy`
@@ -53,6 +54,9 @@ async fn respond<B: Send>(
     _busy: B,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<ServeBody>, Abort> {
+    if req.uri().path() == twin::WS_PATH {
+        return Ok(twin::websocket(&ep, req));
+    }
     let (parts, body) = req.into_parts();
     let Some(url) = absolute_url(&parts, ep.scheme, ep.local_addr) else {
         return Ok(status_only(StatusCode::BAD_REQUEST));
@@ -92,7 +96,9 @@ async fn respond<B: Send>(
     }
     // Not kept across a held long poll: the request has what is needed.
     drop(parts);
-    let answered = if events::is_events_path(request.path()) {
+    let answered = if twin::is_twin_path(request.path()) {
+        Some(twin::answer(&ep, &request).await)
+    } else if events::is_events_path(request.path()) {
         Some(events::route(&ep, &request).await)
     } else if otau::is_otau_path(request.path()) {
         long_poll::answer(&ep, &request).await

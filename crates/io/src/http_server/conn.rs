@@ -412,7 +412,8 @@ async fn serve_http<I>(
         .timer(TokioTimer::new())
         .header_read_timeout(hyper_header_timeout)
         .keep_alive(true)
-        .serve_connection(io, service);
+        .serve_connection(io, service)
+        .with_upgrades();
     tokio::pin!(conn);
     let mut check_in = idle_timeout.min(header_timeout);
     let result = loop {

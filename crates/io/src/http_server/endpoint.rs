@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 use super::limits::ServeLimits;
 use super::otau::Waiters;
 use super::state::{Clock, State};
+use super::twin::TwinHost;
 use fleetsim_core::server::MgmtCredentials;
 
 /// What every connection shares: the state behind one lock, the clock, and
@@ -18,6 +19,8 @@ pub(super) struct Shared {
     state: Mutex<State>,
     clock: Clock,
     waiters: Waiters,
+    /// The Ditto twin service and its WebSocket sessions (`twin.rs`).
+    twin: TwinHost,
 }
 
 impl Shared {
@@ -26,6 +29,7 @@ impl Shared {
             state: Mutex::new(state),
             clock,
             waiters: Waiters::default(),
+            twin: TwinHost::new(unix_ms_now()),
         }
     }
 
@@ -42,6 +46,17 @@ impl Shared {
     pub(super) fn waiters(&self) -> &Waiters {
         &self.waiters
     }
+
+    pub(super) fn twin(&self) -> &TwinHost {
+        &self.twin
+    }
+}
+
+/// Unix time in milliseconds now (the twin's event timestamps count from it).
+fn unix_ms_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// One listener as its connections see it.

@@ -54,6 +54,10 @@
 //!   gateway's statistics on `GET /fleetsim/gateway`, both with the
 //!   Management API's Basic credentials ([`crate::server_events`],
 //!   `events.rs`): the real-time driver feeds them to its oracle.
+//! - The Ditto twin service (`twin.rs`, [`TwinHub`](fleetsim_core::server::twin::TwinHub)):
+//!   the HTTP API v2 subset under `/api/2/things/` and the Ditto Protocol
+//!   WebSocket `GET /ws/2` that gateways keep their twins in sync over,
+//!   both with the Management API's Basic credentials.
 //! - Scenario `reset: true` fault windows close the connection without an answer.
 //! - Artifact bodies are generated in 64 KiB chunks while they are sent.
 //! - Shutdown stops accepting, lets in-flight requests finish and closes idle
@@ -87,7 +91,8 @@
 //! (response bodies, synthetic ones in chunks), `body.rs` (request bodies
 //! within their limits), `limits.rs`, `state.rs` (server core, clock, campaign
 //! schedule), `otau.rs` (OTAU routes and the registry of held polls),
-//! `long_poll.rs` (holding a long poll), `tls.rs` (rustls from PEM files).
+//! `long_poll.rs` (holding a long poll), `tls.rs` (rustls from PEM files),
+//! `twin.rs` (the Ditto twin: HTTP API and WebSocket sessions).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -115,6 +120,7 @@ mod otau;
 mod serve_body;
 mod state;
 mod tls;
+mod twin;
 
 pub use limits::ServeLimits;
 /// For the metrics' route kinds.

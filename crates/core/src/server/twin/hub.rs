@@ -53,6 +53,39 @@
 //!
 //! Frames from a session that is not open (never opened, or closed) are
 //! ignored, and so is `JWT-TOKEN?…` (the driver authenticates the upgrade).
+//!
+//! ```
+//! use fleetsim_core::message::{Method, Request};
+//! use fleetsim_core::protocol::edge::start_send_messages;
+//! use fleetsim_core::server::twin::{HttpAnswer, HubConfig, HubOutput, SessionId, TwinConfig, TwinHub};
+//! use fleetsim_core::time::Time;
+//!
+//! let mut hub = TwinHub::new(TwinConfig::default(), HubConfig::default());
+//! let gw = SessionId(1);
+//! hub.open(Time(0), gw);
+//! let thing = r#"{"topic":"org.acme/gw1/things/twin/commands/modify","headers":{"correlation-id":"c1"},
+//!                 "path":"/","value":{"features":{"Configuration":{}}}}"#;
+//! hub.frame(Time(0), gw, thing);
+//! let Some(HubOutput::Frame { session, text }) = hub.poll_output() else { panic!() };
+//! assert!(session == gw && text.contains(r#""status":201"#));
+//! assert_eq!(hub.take_events().len(), 1, "the oracle sees every event");
+//!
+//! // The gateway leaves; a backend's message waits for it.
+//! hub.close(Time(1), gw);
+//! let url = "http://twin/api/2/things/org.acme:gw1/features/Configuration/inbox/messages/$set.configuration/name";
+//! let Some(HttpAnswer::Pending(id)) = hub.http(Time(2), &Request::new(Method::Post, url)) else { panic!() };
+//! assert_eq!(hub.held(), 1);
+//!
+//! // It comes back and subscribes to its own things' messages: ACK, then the message.
+//! let again = SessionId(2);
+//! hub.open(Time(3), again);
+//! hub.frame(Time(3), again, &start_send_messages("org.acme", "gw1"));
+//! let Some(HubOutput::Frame { text: ack, .. }) = hub.poll_output() else { panic!() };
+//! assert_eq!(ack, "START-SEND-MESSAGES:ACK");
+//! let Some(HubOutput::Frame { text: message, .. }) = hub.poll_output() else { panic!() };
+//! assert!(message.contains("$set.configuration/name"));
+//! # let _ = id;
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
