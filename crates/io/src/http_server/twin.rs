@@ -103,7 +103,13 @@ impl TwinHost {
         };
         TwinHost {
             inner: Mutex::new(Inner {
-                hub: TwinHub::new(TwinConfig { epoch_ms }, hub),
+                hub: TwinHub::new(
+                    TwinConfig {
+                        epoch_ms,
+                        ..TwinConfig::default()
+                    },
+                    hub,
+                ),
                 sessions: BTreeMap::new(),
                 pending: BTreeMap::new(),
                 next_session: 0,
