@@ -18,7 +18,7 @@
 //!   envelope with that error, so `things:feature.notfound` still triggers
 //!   the client's feature re-create; an error without one (nginx's HTML 401)
 //!   → the status with an inferred code (`gateway:authentication.failed`
-//!   for 401 [inf], else `fleetsim:http.unexpected`).
+//!   for 401, inferred, not read from Ditto; else `fleetsim:http.unexpected`).
 //!
 //! Authentication (Basic) is the caller's: it adds `authorization` to the
 //! request.
