@@ -26,7 +26,9 @@
 //!   mapped things, and those of the edge devices that left). The runtime
 //!   may move on while the answers travel: the check is made only if
 //!   nothing happened at that gateway since (no act, frame, session change
-//!   or backend request or answer); otherwise it is skipped and the oracle
+//!   or backend request or answer) and none of its backend requests is
+//!   still out (its effect on the twin may not be told yet); otherwise it
+//!   is skipped and the oracle
 //!   keeps the check due for the gateway's next quiet period. Checks made
 //!   and skipped are counters of the run (`twin_converge_checks`,
 //!   `twin_converge_skipped`).
@@ -123,6 +125,9 @@ struct Gateway {
     link_due: Time,
     commands: u64,
     writes: u64,
+    /// Backend requests of this gateway's things in flight (a twin read
+    /// finished while one is out may have seen its effect untold).
+    requests_out: u64,
     /// Bumped by everything that happens at the gateway.
     generation: u64,
     reading: Option<Reading>,
@@ -196,6 +201,7 @@ impl Edge {
                     link_due: Time::NEVER,
                     commands: 0,
                     writes: 0,
+                    requests_out: 0,
                     generation: 0,
                     reading: None,
                     synced: BTreeSet::new(),
@@ -489,6 +495,7 @@ impl Driver {
             }
             EdgeOutcome::Command { status } => {
                 edge.outstanding = edge.outstanding.saturating_sub(1);
+                g.requests_out = g.requests_out.saturating_sub(1);
                 match status {
                     Some(status) => edge.backend.answer(status),
                     None => edge.backend.failed += 1,
@@ -497,6 +504,7 @@ impl Driver {
             }
             EdgeOutcome::Written { write, status } => {
                 edge.outstanding = edge.outstanding.saturating_sub(1);
+                g.requests_out = g.requests_out.saturating_sub(1);
                 if status.is_some_and(|s| (200..300).contains(&s)) {
                     write.tell(&mut self.ledger.oracle, number);
                 }
@@ -508,7 +516,7 @@ impl Driver {
                     return;
                 };
                 match things {
-                    Some(things) if reading.generation == g.generation => {
+                    Some(things) if reading.generation == g.generation && g.requests_out == 0 => {
                         edge.checks += 1;
                         let oracle = &mut self.ledger.oracle;
                         oracle.twin_synced(number, now, &reading.rt, &things);
@@ -638,6 +646,9 @@ impl Driver {
         };
         req.headers.insert("authorization", edge.auth.header());
         edge.outstanding += 1;
+        if let Some(g) = edge.gateways[slot].as_mut() {
+            g.requests_out += 1;
+        }
         let http = self.http.clone();
         tokio::spawn(async move {
             let status = match http.execute(number, req, Injected::default()).await {
