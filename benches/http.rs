@@ -106,6 +106,7 @@ fn main() {
             mqtt: None,
             live: None,
             server_events: None,
+            twin_auth: None,
         };
 
         let (devices, secs, rate) = if full {

@@ -86,12 +86,15 @@ pub fn prepare(
         ca_pem,
     };
     let server_events = server_events_login(a)?;
+    // The twin of gateway fleets is behind serve's Management API login.
+    let (user, password) = a.mgmt.resolve()?;
     let opts = fleetsim::realtime::RealOptions {
         target,
         manager,
         mqtt: a.mqtt.take(),
         live: None,
         server_events,
+        twin_auth: Some(fleetsim_io::ditto::session::BasicAuth { user, password }),
     };
     Ok((s, Some(opts)))
 }

@@ -25,6 +25,7 @@ pub fn options(base_url: &str) -> RealOptions {
         mqtt: None,
         live: None,
         server_events: None,
+        twin_auth: None,
     }
 }
 

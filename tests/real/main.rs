@@ -6,6 +6,7 @@ mod common;
 mod cpg_hostile;
 mod ddi_conformance;
 mod ditto_http;
+mod ditto_run;
 mod ditto_serve;
 mod goosebit;
 mod goosebit_adapter;

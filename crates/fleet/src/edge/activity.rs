@@ -12,9 +12,9 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
-use super::model::{item_uid, MODES, READ_ONLY};
+use super::model::{edge_device, item_uid, MODES, READ_ONLY};
 use crate::scenario::GatewaySpec;
-use fleetsim_core::protocol::edge::GatewayRuntime;
+use fleetsim_core::protocol::edge::{FunctionalItem, GatewayRuntime};
 use fleetsim_core::time::{Span, Time};
 
 /// One act of a gateway's life.
@@ -41,6 +41,15 @@ pub struct PropertyChange {
     pub key: &'static str,
     /// Its new value.
     pub value: Value,
+}
+
+/// Churn at a gateway: an edge device leaves, a new one joins.
+#[derive(Clone, Debug)]
+pub struct Churn {
+    /// The Device FI UID of the device that leaves (none when there is none).
+    pub leaving: Option<String>,
+    /// The device that joins: its Device FI and items.
+    pub joining: (FunctionalItem, Vec<FunctionalItem>),
 }
 
 /// The acts still to come at one gateway.
@@ -119,6 +128,17 @@ impl Activity {
         }
         let i = self.rng.gen_range(0..n);
         rt.devices().keys().nth(i).cloned()
+    }
+
+    /// Churn at `rt`: a random edge device leaves, the next new one joins.
+    pub fn churn(&mut self, rt: &GatewayRuntime) -> Churn {
+        let leaving = self.pick_device(rt);
+        let k = self.next_device;
+        self.next_device += 1;
+        Churn {
+            leaving,
+            joining: edge_device(k),
+        }
     }
 
     /// A property change of a random edge device of `rt`: a new sensor

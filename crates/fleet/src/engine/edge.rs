@@ -27,10 +27,9 @@ use fleetsim_core::protocol::edge::GatewayRuntime;
 use fleetsim_core::server::twin::TwinService;
 use fleetsim_core::server::twin::{HubConfig, HubOutput, SessionId, TwinHub};
 use fleetsim_core::server::twin::{PendingId, TwinConfig};
-use fleetsim_core::time::{Span, Time};
+use fleetsim_core::time::Time;
 
-/// How long a gateway waits after a broken session before connecting again.
-pub const RECONNECT_DELAY: Span = Span::secs(5);
+pub use crate::edge::RECONNECT_DELAY;
 
 /// One gateway's side of the engine.
 pub(super) struct GatewaySide {

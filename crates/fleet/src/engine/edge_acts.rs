@@ -2,24 +2,19 @@
 //! session (see `edge.rs`): edge devices change values, leave and join;
 //! the backend sends `$set.configuration` commands through the twin's
 //! inbox and writes properties straight to the twin (which, as seed 002
-//! says, is not reflected on the device).
-
-use serde_json::{json, Value};
+//! says, is not reflected on the device). What the backend sends and tells
+//! the oracle is `edge/backend.rs`, shared with the real-time driver.
 
 use super::queue::What;
 use super::Engine;
-use crate::edge::activity::Act;
-use crate::edge::model::edge_device;
-use fleetsim_core::ditto::protocol::Pointer;
-use fleetsim_core::message::{percent_encode, Body, Method, Request};
+use crate::edge::activity::{Act, Churn};
+use crate::edge::backend;
 use fleetsim_core::protocol::edge::{GatewayRuntime, Scope};
 use fleetsim_core::server::twin::{HttpAnswer, PendingId};
 use fleetsim_core::time::Time;
 
 /// Origin of the backend's requests to the embedded twin.
 const TWIN_ORIGIN: &str = "http://twin.fleetsim";
-/// Seconds a backend waits for a connected gateway's answer to a command.
-const COMMAND_TIMEOUT_S: u64 = 10;
 
 impl Engine {
     /// Queues the next act of gateway `slot`.
@@ -97,15 +92,13 @@ impl Engine {
         else {
             return;
         };
-        let leaving = side.activity.pick_device(client.runtime());
-        let k = side.activity.next_device;
-        side.activity.next_device += 1;
+        let Churn { leaving, joining } = side.activity.churn(client.runtime());
         if let Some(uid) = leaving {
             self.edge_runtime_change(slot, now, &Scope::Device(uid.clone()), |rt| {
                 let _ = rt.remove_edge_device(&uid);
             });
         }
-        let (info, items) = edge_device(k);
+        let (info, items) = joining;
         let scope = Scope::Device(info.uid.clone());
         self.edge_runtime_change(slot, now, &scope, |rt| {
             let _ = rt.add_edge_device(info, items);
@@ -118,10 +111,9 @@ impl Engine {
     fn edge_backend_target(&mut self, slot: usize) -> Option<(String, bool)> {
         let side = self.edge.gateways[slot].as_mut()?;
         let rt = self.devices[slot].edge()?.runtime();
-        let device = side.activity.pick_device(rt)?;
-        let thing = Scope::Device(device).thing_id(rt);
-        let known = self.edge.hub.service().thing(&thing).is_some();
-        known.then_some((thing, side.session.is_some()))
+        let hub = &self.edge.hub;
+        let thing = backend::target(&mut side.activity, rt, |t| hub.service().thing(t).is_some())?;
+        Some((thing, side.session.is_some()))
     }
 
     /// The backend asks a random edge device of gateway `slot` to take a new
@@ -132,39 +124,28 @@ impl Engine {
         let Some((thing, connected)) = self.edge_backend_target(slot) else {
             return;
         };
-        let serial = self.devices[slot].controller_id.clone();
         let Some(side) = self.edge.gateways[slot].as_mut() else {
             return;
         };
         side.commands += 1;
-        let seq = side.commands;
-        let timeout = if connected { COMMAND_TIMEOUT_S } else { 0 };
-        let url = format!(
-            "{TWIN_ORIGIN}/api/2/things/{}/features/Configuration/inbox/messages/$set.configuration/interval?timeout={timeout}",
-            percent_encode(&thing)
-        );
-        let new_value = json!(1000 + seq);
-        let mut req = json_request(Method::Post, url, &json!({ "new_value": new_value }));
-        req.headers
-            .insert("correlation-id", format!("{serial}-backend-{seq}"));
+        let serial = &self.devices[slot].controller_id;
+        let command = backend::Command::new(TWIN_ORIGIN, &thing, serial, side.commands, connected);
         self.edge.backend.commands += 1;
         self.edge_faults(now);
-        let answer = self.edge.hub.http(now, &req);
+        let answer = self.edge.hub.http(now, &command.request);
         let posted = match &answer {
             Some(HttpAnswer::Pending(_)) => true,
             Some(HttpAnswer::Ready(r)) => r.is_success(),
             None => false,
         };
         if posted {
-            let number = self.devices[slot].number;
-            let oracle = &mut self.ledger.oracle;
-            oracle.twin_command_posted(number, &thing, "Configuration", "interval", &new_value);
+            command.tell(&mut self.ledger.oracle, self.devices[slot].number);
         }
         match answer {
             Some(HttpAnswer::Pending(id)) => {
                 self.edge.pending.insert(id, slot as u32);
             }
-            Some(HttpAnswer::Ready(r)) => self.edge_count_answer(r.status),
+            Some(HttpAnswer::Ready(r)) => self.edge.backend.answer(r.status),
             None => self.edge.backend.failed += 1,
         }
         self.edge_drain(now);
@@ -179,27 +160,12 @@ impl Engine {
             return;
         };
         side.writes += 1;
-        let value = Value::String(format!("twin-write-{}", side.writes));
-        let url = format!(
-            "{TWIN_ORIGIN}/api/2/things/{}/features/Configuration/properties/configuration/mode",
-            percent_encode(&thing)
-        );
-        let req = json_request(Method::Put, url, &value);
+        let write = backend::TwinWrite::new(TWIN_ORIGIN, &thing, side.writes);
         self.edge.backend.twin_writes += 1;
         self.edge_faults(now);
-        if let Some(HttpAnswer::Ready(r)) = self.edge.hub.http(now, &req) {
+        if let Some(HttpAnswer::Ready(r)) = self.edge.hub.http(now, &write.request) {
             if r.is_success() {
-                let path = [
-                    "features",
-                    "Configuration",
-                    "properties",
-                    "configuration",
-                    "mode",
-                ];
-                let pointer = Pointer::from_segments(path);
-                let number = self.devices[slot].number;
-                let oracle = &mut self.ledger.oracle;
-                oracle.twin_written(number, &thing, &pointer, Some(&value));
+                write.tell(&mut self.ledger.oracle, self.devices[slot].number);
             }
         }
         self.edge_drain(now);
@@ -208,27 +174,9 @@ impl Engine {
     /// The answer to a backend command that waited.
     pub(super) fn edge_answered(&mut self, id: PendingId, status: u16) {
         if self.edge.pending.remove(&id).is_some() {
-            self.edge_count_answer(status);
+            self.edge.backend.answer(status);
         }
     }
-
-    fn edge_count_answer(&mut self, status: u16) {
-        let b = &mut self.edge.backend;
-        match status {
-            202 => b.accepted += 1,
-            200..=299 => b.answered += 1,
-            408 => b.timed_out += 1,
-            _ => b.failed += 1,
-        }
-    }
-}
-
-/// A request with a JSON body.
-fn json_request(method: Method, url: String, value: &Value) -> Request {
-    let mut req = Request::new(method, url);
-    req.headers.insert("content-type", "application/json");
-    req.body = Body::Bytes(value.to_string().into_bytes().into());
-    req
 }
 
 impl Engine {

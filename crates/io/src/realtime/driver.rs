@@ -45,6 +45,8 @@ pub(super) struct Driver {
     pub(super) net: Option<net::Net>,
     /// Downloads with leaked URLs (`leaked_downloads_per_day`).
     pub(super) leaks: Option<leak::Leaks>,
+    /// Edge gateways' sessions, acts and backend (`edge.rs`).
+    pub(super) edge: Option<super::edge::Edge>,
 }
 
 /// A send this much later than intended counts as late.
@@ -120,6 +122,7 @@ impl Driver {
             metrics: None,
             net,
             leaks,
+            edge: None,
         };
         for slot in 0..driver.devices.len() {
             let due = driver.devices[slot].poll_timeout();
@@ -139,7 +142,7 @@ impl Driver {
     }
 
     /// Scenario time now.
-    fn now(&self) -> Time {
+    pub(super) fn now(&self) -> Time {
         Time((self.started.elapsed().as_secs_f64() * 1000.0 * self.scale) as u64)
     }
 
@@ -156,6 +159,7 @@ impl Driver {
     ) -> RunResult {
         let mut next_sample = Time::ZERO;
         let mut stopped_early = false;
+        self.edge_start(&tx);
         // One timer, moved as the next wake-up changes, not one per iteration.
         let timer = tokio::time::sleep_until(Instant::now());
         tokio::pin!(timer);
@@ -184,11 +188,13 @@ impl Driver {
                 self.wake(slot as usize, due, &tx);
             }
             self.leak_due(now, &tx);
+            self.edge_due(now);
             while let Ok(done) = rx.try_recv() {
                 self.complete(done);
             }
             let next_due = self.heap.peek().map_or(self.end, |Reverse((t, _, _))| *t);
             let next_due = next_due.min(self.leaks.as_ref().map_or(Time::NEVER, |l| l.next_due()));
+            let next_due = next_due.min(self.edge.as_ref().map_or(Time::NEVER, |e| e.next_due()));
             let mut wake_at = self.instant_of(next_due.min(self.end).min(next_sample));
             if self.live.is_some() {
                 wake_at = wake_at.min(Instant::now() + live::EVERY);
@@ -206,6 +212,7 @@ impl Driver {
                 _ = timer.as_mut() => {}
             }
         }
+        self.edge_finish(&mut rx).await;
         drop(tx);
         if stopped_early {
             // Asked to stop: take what comes back at once, count nothing as lost.
@@ -286,6 +293,10 @@ impl Driver {
         let new = &mut self.ledger.oracle.violations_mut()[before..];
         self.recorder.capture(slot, d.number, new);
         let Some((kind, transmit)) = sent else {
+            if self.edge.is_some() {
+                self.edge_synced(due);
+            }
+            let d = &self.devices[slot];
             let next = d.poll_timeout();
             self.push(next, slot);
             return;
@@ -301,7 +312,7 @@ impl Driver {
             Transmit::Publish { alias, value } => {
                 return self.publish(slot, kind, due, alias, value, tx)
             }
-            Transmit::Frame(_) => return self.push(self.devices[slot].poll_timeout(), slot), // no session kind yet
+            Transmit::Frame(text) => return self.edge_send(slot, due, text),
         };
         let mut fault = self.inject(slot, kind, due);
         if fault.drop {
@@ -406,6 +417,7 @@ impl Driver {
             Outcome::Message(alias, value) => return self.message(slot, alias, value),
             Outcome::Server(lines) => return self.server_events(lines),
             Outcome::Leaked(leaked) => return self.leaked(slot, leaked),
+            Outcome::Edge(outcome) => return self.edge_outcome(slot, outcome),
             Outcome::Http(delivery) => Ok(delivery),
             Outcome::Published(result) => Err(result),
         };
@@ -559,6 +571,8 @@ impl Driver {
         if let Some(leaks) = &self.leaks {
             extra.extend(leaks.counters());
         }
+        let (twin, twin_counters) = self.edge_result();
+        extra.extend(twin_counters);
         let mut result = RunResult::assemble(
             self.ledger,
             self.devices.iter(),
@@ -568,6 +582,7 @@ impl Driver {
         );
         result.real_time = true;
         result.gateway = gateway;
+        result.twin = twin;
         result
     }
 }

@@ -18,8 +18,13 @@
 //! through it too (a device outside its connectivity window gets them when
 //! its window opens). Content downloads stay HTTP. Client fault windows
 //! apply to HTTP exchanges only.
+//!
+//! Edge gateways (`protocol: ditto`) hold a Ditto Protocol WebSocket to the
+//! target's `/ws/2` per online window, and their backend's commands and
+//! twin-side writes go to its HTTP API v2 (`edge.rs`).
 
 mod driver;
+mod edge;
 mod leak;
 mod live;
 mod managed_campaigns;
@@ -98,6 +103,11 @@ pub struct RealOptions {
     /// then also checks what needs the server's side (`server_feed.rs`).
     /// A target without the stream is run without it.
     pub server_events: Option<fleetsim_core::server::MgmtCredentials>,
+    /// Basic credentials of the target's twin (`/api/2/things/…` and the
+    /// `/ws/2` sessions of `protocol: ditto` gateways; `fleetsim serve`
+    /// guards them with its Management API login). `None`: `admin`/`admin`,
+    /// serve's default.
+    pub twin_auth: Option<crate::ditto::session::BasicAuth>,
 }
 
 /// Why a real-time run could not be carried out (exit code 3).
@@ -159,6 +169,8 @@ enum Outcome {
     Server(Vec<crate::server_events::EventLine>),
     /// A download with a URL leaked from the device (`leak.rs`).
     Leaked(leak::Leaked),
+    /// An edge gateway's session, backend request or twin read (`edge.rs`).
+    Edge(edge::EdgeOutcome),
 }
 
 /// Completion of one request, or a message for a device.
@@ -471,6 +483,20 @@ pub async fn run_async_with_metrics(
     };
     let reach_tenant = reach.tenant.clone();
     let mut driver = Driver::new(scenario, setup, reach, fleet, links, scale);
+    let twin_auth = opts
+        .twin_auth
+        .clone()
+        .unwrap_or_else(|| crate::ditto::session::BasicAuth {
+            user: "admin".into(),
+            password: "admin".into(),
+        });
+    driver.edge = edge::Edge::new(
+        scenario,
+        &driver.setup,
+        &driver.devices,
+        &driver.base,
+        twin_auth,
+    );
     driver.metrics = metrics;
     if let Some(live) = &opts.live {
         let feed = live::LiveFeed::new(live.clone(), &driver.setup, &driver.devices);
