@@ -6,6 +6,7 @@ mod common;
 mod auth;
 mod cli;
 mod determinism;
+mod gateway_ddi;
 mod gateways;
 mod html_report;
 mod invariants;

@@ -88,6 +88,9 @@ pub enum Channel {
         /// The device's twin on the gateway.
         twin: usize,
     },
+    /// None: an edge gateway's twin side (seed 002); campaigns reach a
+    /// gateway through its DDI controller ([`crate::gateway_ddi`]).
+    Unreachable,
 }
 
 /// Someone campaigns are carried out for.
@@ -115,6 +118,8 @@ impl Target {
             Channel::Constrained {
                 twin: g.twin_base + (number - g.first) as usize,
             }
+        } else if g.protocol == Protocol::Ditto {
+            Channel::Unreachable
         } else {
             Channel::Ddi(controller_id())
         };
@@ -133,16 +138,16 @@ impl Target {
     /// any). Other ids are selected only by campaigns whose `targets` name
     /// neither kind nor fraction.
     pub fn registered(groups: &[Group], controller_id: String) -> Target {
-        let identity = match identify(groups, &controller_id) {
-            Some((kind, number)) => {
-                match groups
-                    .iter()
-                    .position(|g| g.first <= number && number < g.first + g.count)
-                {
-                    Some(group) => Identity::Member { number, group },
-                    None => Identity::Kind { kind, number },
-                }
-            }
+        let contains = |g: &&Group, n: u64| g.first <= n && n < g.first + g.count;
+        let edge = crate::gateway_ddi::identify_edge(groups, &controller_id).and_then(|n| {
+            let g = groups.iter().find(|g| contains(g, n))?;
+            Some((g.kind, n))
+        });
+        let identity = match edge.or_else(|| identify(groups, &controller_id)) {
+            Some((kind, number)) => match groups.iter().position(|g| contains(&g, number)) {
+                Some(group) => Identity::Member { number, group },
+                None => Identity::Kind { kind, number },
+            },
             None => Identity::Unknown,
         };
         Target {
@@ -163,6 +168,7 @@ impl Target {
             Identity::Unknown => {
                 selector.kind.is_none()
                     && selector.fraction.is_none()
+                    && selector.edge != Some(true)
                     && selector.protocol.is_none_or(|p| p == Protocol::Ddi)
             }
         }
@@ -439,6 +445,7 @@ impl Director {
                     number: *number,
                 })
             }
+            Channel::Unreachable => None,
             Channel::Constrained { twin } => {
                 let command = plan.command?;
                 stage.gateway.faults = stage.server.sidekick_faults_at(now).1;
@@ -477,7 +484,8 @@ impl Director {
 /// whose number range contains it, else the matching group with the longest prefix.
 pub fn identify(groups: &[Group], controller_id: &str) -> Option<(DeviceKind, u64)> {
     let mut best: Option<(&Group, u64)> = None;
-    for g in groups {
+    // A gateway's own controller has its gateway's id and number.
+    for g in groups.iter().filter(|g| g.companion.is_none()) {
         let Some(digits) = controller_id.strip_prefix(g.prefix.as_str()) else {
             continue;
         };

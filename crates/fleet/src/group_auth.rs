@@ -52,7 +52,7 @@ pub(crate) fn register_token_targets(server: &mut Tenants, groups: &[Group]) {
         let tenant = g.tenant_or(&default);
         for n in g.first..g.first + g.count {
             if let Some(token) = g.target_token(n) {
-                let id = format!("{}{n:05}", g.prefix);
+                let id = g.controller_id(n);
                 server.register_target(tenant, &id, n, Some(token.to_string()));
             }
         }

@@ -26,6 +26,7 @@ pub mod director;
 pub mod edge;
 pub mod engine;
 pub mod fleet;
+pub mod gateway_ddi;
 mod group_auth;
 pub mod leak;
 pub mod management_log;

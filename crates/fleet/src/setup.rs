@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use crate::gateway_ddi::{companion_groups, edge_controller_id, Companion};
+
 pub use crate::group_auth::GroupAuth;
 use crate::group_auth::{group_auth, register_token_targets};
 use crate::scenario::{
@@ -60,9 +62,26 @@ pub struct Group {
     pub tenant: Option<String>,
     /// Edge gateways (`protocol: ditto`): their `gateway:` block.
     pub gateway: Option<GatewaySpec>,
+    /// The DDI controllers of a gateway group (`gateway.ddi`): whose they are.
+    pub companion: Option<Companion>,
 }
 
 impl Group {
+    /// Controller id of device `number` of this group: `<prefix><number:05>`,
+    /// for a gateway's DDI controller its gateway's serial (edge devices':
+    /// with `-edge-<slot>`).
+    pub fn controller_id(&self, number: u64) -> String {
+        match &self.companion {
+            None => format!("{}{number:05}", self.prefix),
+            Some(c) => match c.gateway_of(self.first, number) {
+                (gateway, None) => format!("{}{gateway:05}", self.prefix),
+                (gateway, Some(slot)) => {
+                    edge_controller_id(&format!("{}{gateway:05}", self.prefix), slot)
+                }
+            },
+        }
+    }
+
     /// The group's DDI tenant: its own, else the run's `default`.
     pub fn tenant_or<'a>(&'a self, default: &'a str) -> &'a str {
         self.tenant.as_deref().unwrap_or(default)
@@ -172,6 +191,8 @@ impl Setup {
                 group
             })
             .collect();
+        let companions = companion_groups(&groups, first);
+        groups.extend(companions);
         register_token_targets(&mut server, &groups);
         let mut sidekick = ConstrainedGateway::new(SidekickConfig {
             origin: EMBEDDED_ORIGIN.to_string(),
@@ -240,7 +261,7 @@ impl Setup {
     /// Controller id of device `number`.
     pub fn controller_id(&self, number: u64) -> String {
         match self.group_of(number) {
-            Some(g) => format!("{}{:05}", self.groups[g].prefix, number),
+            Some(g) => self.groups[g].controller_id(number),
             None => format!("device-{number:05}"),
         }
     }
@@ -338,6 +359,7 @@ fn build_group(s: &Scenario, g: &FleetGroup, first: u64) -> Group {
         auth: group_auth(s, g, first),
         tenant: g.tenant.clone(),
         gateway: (g.protocol == Protocol::Ditto).then(|| g.gateway.clone().unwrap_or_default()),
+        companion: None,
         settings: ClientSettings {
             install_time: g.install_time.0,
             install_failure: g.install_failure.0,
@@ -525,11 +547,25 @@ pub fn artifact_content(campaign: usize, artifact: usize) -> ContentId {
 /// Whether campaign `campaign` selects device `number` of group `group`.
 /// The fraction test hashes (campaign, device), so it does not depend on
 /// fleet size.
+///
+/// A gateway's DDI controller is selected as its gateway (a `protocol:
+/// ditto` device of the gateway's number; an edge device's controller with
+/// its own number), `selector.edge` choosing between the two kinds.
 pub fn selects(selector: &Selector, campaign: usize, number: u64, group: &Group) -> bool {
     if selector.group.is_some() && selector.group != group.name {
         return false;
     }
-    selects_parts(selector, campaign, number, group.kind, group.protocol)
+    let (number, protocol, edge) = match &group.companion {
+        None => (number, group.protocol, false),
+        Some(c) => match c.gateway_of(group.first, number) {
+            (gateway, None) => (gateway, Protocol::Ditto, false),
+            (_, Some(_)) => (number, Protocol::Ditto, true),
+        },
+    };
+    if selector.edge.is_some_and(|e| e != edge) {
+        return false;
+    }
+    selects_parts(selector, campaign, number, group.kind, protocol)
 }
 
 /// [`selects`] for a device known only by kind and protocol (a group
@@ -541,7 +577,9 @@ pub fn selects_kind(
     kind: DeviceKind,
     protocol: Protocol,
 ) -> bool {
-    selector.group.is_none() && selects_parts(selector, campaign, number, kind, protocol)
+    selector.group.is_none()
+        && selector.edge != Some(true)
+        && selects_parts(selector, campaign, number, kind, protocol)
 }
 
 /// The selector's tests other than `group`.

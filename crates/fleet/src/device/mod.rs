@@ -162,7 +162,14 @@ impl Device {
     pub fn new(setup: &Setup, group: usize, number: u64, seed: u64, first: Option<Time>) -> Device {
         let g = &setup.groups[group];
         let mut link_rng = stream(seed, number, Purpose::Link);
-        let window_phase = g.link.draw_phase(&mut link_rng);
+        let window_phase = match &g.companion {
+            // A gateway's DDI controllers are online when their gateway is.
+            Some(c) => {
+                let (gateway, _) = c.gateway_of(g.first, number);
+                g.link.draw_phase(&mut stream(seed, gateway, Purpose::Link))
+            }
+            None => g.link.draw_phase(&mut link_rng),
+        };
         let start = match first {
             Some(t) => t,
             None if g.link.online_until(Time::ZERO, Span::ZERO) == Some(Time::NEVER) => {

@@ -117,6 +117,11 @@ pub struct Selector {
     /// Which of the `every` parts (`0..every`).
     #[serde(default)]
     pub offset: u32,
+    /// Gateway fleets' DDI controllers (`gateway.ddi`): `true` only the
+    /// edge devices' controllers, `false` none of them (the gateways' own
+    /// and every other device); absent: both.
+    #[serde(default)]
+    pub edge: Option<bool>,
 }
 
 /// A campaign's maintenance window: one window relative to the campaign

@@ -85,6 +85,7 @@ pub fn validate(s: &Scenario) -> Result<(), (Vec<PathSeg>, String)> {
     validate_server(&s.server)?;
     for (i, g) in s.fleet.iter().enumerate() {
         validate_group(i, g)?;
+        validate_gateway_ddi(s, i, g)?;
     }
     for (i, c) in s.campaigns.iter().enumerate() {
         validate_campaign(s, i, c)?;
@@ -253,6 +254,22 @@ fn validate_gateway(i: usize, g: &FleetGroup) -> Checked {
         Some((name, _)) => Err((at(name), "expected an interval longer than 0s".into())),
         None => Ok(()),
     }
+}
+
+/// `gateway.ddi: all`: the edge devices' controllers authenticate with the
+/// gateway token (ddi.md §2), so the scenario must have one.
+fn validate_gateway_ddi(s: &Scenario, i: usize, g: &FleetGroup) -> Checked {
+    let edge = g.gateway.as_ref().is_some_and(|spec| spec.ddi.edge());
+    if edge && s.server.gateway_token.is_none() {
+        let at = vec![key("fleet"), PathSeg::Index(i), key("gateway"), key("ddi")];
+        return Err((
+            at,
+            "expected `server.gateway_token` with `ddi: all` (edge devices' controllers \
+             authenticate through their gateway with a GatewayToken)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// One fleet group's network link: online windows, latency, bandwidth.

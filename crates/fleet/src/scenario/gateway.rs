@@ -17,7 +17,18 @@
 //!       commands_every: 12h     # a backend `$set.configuration` through the twin (mean, per gateway)
 //!       twin_writes_every: 1d   # a backend write straight to the twin API (mean, per gateway)
 //!       buffer: 1024            # offline buffer bound (changes)
+//!       ddi: all                # DDI controllers: none (default), gateway, all
 //! ```
+//!
+//! With `ddi: gateway` each gateway also runs a hawkBit DDI controller for
+//! itself (controller id = the gateway's serial, the group's `auth`); with
+//! `ddi: all` it runs one more per edge-device slot *through the gateway*
+//! (controller id `<serial>-edge-<k>`, `Authorization: GatewayToken …`, so
+//! `server.gateway_token` must be set). These controllers share the
+//! gateway's link and online windows and take part in campaigns: a
+//! campaign's `targets` select them as their gateway (group, kind,
+//! `protocol: ditto`), `edge: false` only the gateways' own, `edge: true`
+//! only the edge devices' (see `crate::gateway_ddi`).
 //!
 //! Every interval is the mean of an exponential draw from the gateway's own
 //! random stream, so a gateway's history depends only on the seed and its
@@ -56,6 +67,34 @@ pub struct GatewaySpec {
     /// diff of the whole state instead of the replay.
     #[serde(default = "default_buffer")]
     pub buffer: u32,
+    /// Which DDI controllers the gateway runs (see the module doc).
+    #[serde(default)]
+    pub ddi: GatewayDdi,
+}
+
+/// The DDI controllers a gateway runs (`gateway.ddi`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GatewayDdi {
+    /// None: the gateway only mirrors its edge devices.
+    #[default]
+    None,
+    /// One for the gateway itself.
+    Gateway,
+    /// One for the gateway and one per edge-device slot (GatewayToken).
+    All,
+}
+
+impl GatewayDdi {
+    /// Whether the gateway runs a controller for itself.
+    pub fn gateway(self) -> bool {
+        self != GatewayDdi::None
+    }
+
+    /// Whether it runs one per edge-device slot.
+    pub fn edge(self) -> bool {
+        self == GatewayDdi::All
+    }
 }
 
 fn default_namespace() -> String {
@@ -81,6 +120,7 @@ impl Default for GatewaySpec {
             commands_every: None,
             twin_writes_every: None,
             buffer: default_buffer(),
+            ddi: GatewayDdi::None,
         }
     }
 }

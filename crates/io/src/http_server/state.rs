@@ -163,11 +163,15 @@ impl State {
         }
         // Targets registering by id (plug and play, Management API) take the
         // scenario's device numbers, as the virtual driver's devices do.
-        let plan = groups.iter().map(|g| IndexGroup {
-            prefix: g.prefix.clone(),
-            first: g.first,
-            count: g.count,
-        });
+        // A gateway's DDI controllers have their gateway's ids (gateway_ddi).
+        let plan = groups
+            .iter()
+            .filter(|g| g.companion.is_none())
+            .map(|g| IndexGroup {
+                prefix: g.prefix.clone(),
+                first: g.first,
+                count: g.count,
+            });
         server.set_index_plan(plan.collect());
         let director = Director::new(&campaigns, campaigns::scenario_devices(&groups));
         let mqtt_devices = groups
@@ -564,7 +568,7 @@ fn token_targets(groups: &[Group]) -> Vec<String> {
         .flat_map(|g| {
             (g.first..g.first + g.count)
                 .filter(|&n| g.target_token(n).is_some())
-                .map(|n| format!("{}{n:05}", g.prefix))
+                .map(|n| g.controller_id(n))
         })
         .collect()
 }

@@ -46,10 +46,15 @@ pub(super) fn controller_id(path: &str) -> Option<&str> {
 
 /// (group, number) of a controller id named as a fleet device: the longest
 /// group prefix it carries, then its number.
+///
+/// A gateway's DDI controllers (`<serial>`, `<serial>-edge-<k>`) travel
+/// over their gateway's link, so they count as the gateway.
 fn device_of(groups: &[Group], id: &str) -> Option<(usize, u64)> {
+    let id = fleetsim_fleet::gateway_ddi::split_edge_id(id).map_or(id, |(serial, _)| serial);
     let (g, rest) = groups
         .iter()
         .enumerate()
+        .filter(|(_, g)| g.companion.is_none())
         .filter_map(|(i, g)| id.strip_prefix(g.prefix.as_str()).map(|rest| (i, rest)))
         .max_by_key(|(i, _)| groups[*i].prefix.len())?;
     let n: u64 = rest.parse().ok()?;
@@ -57,7 +62,8 @@ fn device_of(groups: &[Group], id: &str) -> Option<(usize, u64)> {
     // this group's (prefixes may be shared).
     let in_range = groups
         .iter()
-        .position(|h| h.prefix == groups[g].prefix && n >= h.first && n < h.first + h.count);
+        .position(|h| h.prefix == groups[g].prefix && n >= h.first && n < h.first + h.count)
+        .filter(|&h| groups[h].companion.is_none());
     Some((in_range.unwrap_or(g), n))
 }
 
