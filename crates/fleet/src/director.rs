@@ -139,11 +139,12 @@ impl Target {
     /// neither kind nor fraction.
     pub fn registered(groups: &[Group], controller_id: String) -> Target {
         let contains = |g: &&Group, n: u64| g.first <= n && n < g.first + g.count;
-        let edge = crate::gateway_ddi::identify_edge(groups, &controller_id).and_then(|n| {
-            let g = groups.iter().find(|g| contains(g, n))?;
-            Some((g.kind, n))
-        });
-        let identity = match edge.or_else(|| identify(groups, &controller_id)) {
+        let companion =
+            crate::gateway_ddi::identify_controller(groups, &controller_id).and_then(|n| {
+                let g = groups.iter().find(|g| contains(g, n))?;
+                Some((g.kind, n))
+            });
+        let identity = match companion.or_else(|| identify(groups, &controller_id)) {
             Some((kind, number)) => match groups.iter().position(|g| contains(&g, number)) {
                 Some(group) => Identity::Member { number, group },
                 None => Identity::Kind { kind, number },

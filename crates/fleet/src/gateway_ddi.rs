@@ -13,12 +13,12 @@
 //! gateway's link stream) and is otherwise an ordinary DDI device of both
 //! drivers.
 //!
-//! Campaigns select a companion *as its gateway*: the gateway group's
+//! The gateway itself (its twin side) is no DDI target. Campaigns select a
+//! companion *as its gateway*: the gateway group's
 //! name, kind and `protocol: ditto`, the gateway's number for `every` and
 //! `fraction` (edge controllers: their own number), and `targets.edge`
 //! picks the gateways' or the edge devices' controllers. `serve` identifies
-//! a registering controller id the same way ([`identify_edge`] and the
-//! director's `identify`), so a campaign selects the same controllers in
+//! a registering controller id the same way ([`identify_controller`]), so a campaign selects the same controllers in
 //! virtual and in real time.
 
 use crate::group_auth::GroupAuth;
@@ -116,20 +116,26 @@ fn companion_group(g: &Group, companion: Companion, first: u64, count: u64) -> G
     }
 }
 
-/// The companion device number an edge controller id names, if it is one
-/// of `groups`' (for `serve`, which knows controllers by id only).
-pub fn identify_edge(groups: &[Group], controller_id: &str) -> Option<u64> {
-    let (serial, slot) = split_edge_id(controller_id)?;
+/// The companion device number a gateway's controller id names (the
+/// gateway's serial, or `<serial>-edge-<k>`), if it is one of `groups`'
+/// (for `serve`, which knows controllers by id only).
+pub fn identify_controller(groups: &[Group], controller_id: &str) -> Option<u64> {
+    let (serial, slot) =
+        split_edge_id(controller_id).map_or((controller_id, None), |(s, k)| (s, Some(k)));
     groups.iter().find_map(|g| {
         let c = g.companion.as_ref()?;
-        let slots = c.edge_slots?;
         let gateways = &groups[c.gateways];
         let digits = serial.strip_prefix(gateways.prefix.as_str())?;
         let number: u64 = digits.parse().ok()?;
         let canonical = format!("{number:05}") == digits;
         let inside = number >= gateways.first && number - gateways.first < gateways.count;
-        (canonical && inside && slot < slots)
-            .then(|| g.first + (number - gateways.first) * slots + slot)
+        let i = number.checked_sub(gateways.first)?;
+        let index = match (c.edge_slots, slot) {
+            (None, None) => i,
+            (Some(n), Some(k)) if k < n => i * n + k,
+            _ => return None,
+        };
+        (canonical && inside).then_some(g.first + index)
     })
 }
 

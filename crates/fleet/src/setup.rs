@@ -550,9 +550,13 @@ pub fn artifact_content(campaign: usize, artifact: usize) -> ContentId {
 ///
 /// A gateway's DDI controller is selected as its gateway (a `protocol:
 /// ditto` device of the gateway's number; an edge device's controller with
-/// its own number), `selector.edge` choosing between the two kinds.
+/// its own number), `selector.edge` choosing between the two kinds; the
+/// gateway itself (its twin side) never is.
 pub fn selects(selector: &Selector, campaign: usize, number: u64, group: &Group) -> bool {
-    if selector.group.is_some() && selector.group != group.name {
+    // A gateway's twin side has no update channel: campaigns reach its controllers.
+    if group.protocol == Protocol::Ditto
+        || (selector.group.is_some() && selector.group != group.name)
+    {
         return false;
     }
     let (number, protocol, edge) = match &group.companion {
