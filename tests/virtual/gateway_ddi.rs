@@ -50,8 +50,11 @@ fn gateways_and_their_edge_devices_update_in_campaigns() {
         os, gateways,
         "edge: false selects the gateways' own controllers"
     );
-    assert_eq!(fw.len(), 9, "every second edge controller: {fw:?}");
-    assert!(fw.iter().all(|id| id.contains("-edge-")), "{fw:?}");
+    // `every: 2` over (gateway, slot): slots 0 and 2 of every gateway.
+    let even_slots: BTreeSet<String> = (4..10)
+        .flat_map(|n| [0, 2].map(|k| format!("gw-{n:05}-edge-{k}")))
+        .collect();
+    assert_eq!(fw, even_slots);
 
     let result = Engine::new(&scenario, &Selection::default()).run(|_| {});
     let targeted: BTreeSet<String> = result
@@ -123,4 +126,24 @@ fn edge_controllers_need_the_gateway_token() {
     let e = load_str("gw.yaml", &text).expect_err("refused").to_string();
     assert!(e.starts_with("gw.yaml:12:56:"), "{e}");
     assert!(e.contains("server.gateway_token"), "{e}");
+}
+
+#[test]
+fn a_smaller_fleet_selects_the_same_controllers_of_the_gateways_it_keeps() {
+    // `run --devices` shrinks the fleet while `serve` keeps the scenario's:
+    // selection must not depend on where companion numbers start.
+    let text = SCENARIO.replace("edge: true, every: 2", "edge: true, fraction: 0.5");
+    let big = Setup::new(&load_str("gw.yaml", &text).expect("scenario"));
+    let small = text.replace("count: 6", "count: 3");
+    let small = Setup::new(&load_str("gw.yaml", &small).expect("scenario"));
+    let kept = |id: &String| {
+        ["gw-00004", "gw-00005", "gw-00006"]
+            .iter()
+            .any(|g| id.starts_with(g))
+    };
+    for c in 0..2 {
+        let expected: BTreeSet<String> = selected_by_id(&big, c).into_iter().filter(kept).collect();
+        assert_eq!(selected_by_id(&small, c), expected, "campaign {c}");
+    }
+    assert!(!selected_by_id(&small, 1).is_empty());
 }

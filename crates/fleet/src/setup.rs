@@ -549,9 +549,11 @@ pub fn artifact_content(campaign: usize, artifact: usize) -> ContentId {
 /// fleet size.
 ///
 /// A gateway's DDI controller is selected as its gateway (a `protocol:
-/// ditto` device of the gateway's number; an edge device's controller with
-/// its own number), `selector.edge` choosing between the two kinds; the
-/// gateway itself (its twin side) never is.
+/// ditto` device of the gateway's number; an edge device's controller by
+/// its gateway and slot, [`edge_key`]), `selector.edge` choosing between
+/// the two kinds; the gateway itself (its twin side) never is. Neither
+/// depends on the fleet's size, so `serve` and a smaller `run --devices`
+/// select the same controllers.
 pub fn selects(selector: &Selector, campaign: usize, number: u64, group: &Group) -> bool {
     // A gateway's twin side has no update channel: campaigns reach its controllers.
     if group.protocol == Protocol::Ditto
@@ -563,13 +565,21 @@ pub fn selects(selector: &Selector, campaign: usize, number: u64, group: &Group)
         None => (number, group.protocol, false),
         Some(c) => match c.gateway_of(group.first, number) {
             (gateway, None) => (gateway, Protocol::Ditto, false),
-            (_, Some(_)) => (number, Protocol::Ditto, true),
+            (gateway, Some(slot)) => (edge_key(gateway, slot), Protocol::Ditto, true),
         },
     };
     if selector.edge.is_some_and(|e| e != edge) {
         return false;
     }
     selects_parts(selector, campaign, number, group.kind, protocol)
+}
+
+/// The number an edge device's controller is selected by (`every`,
+/// `fraction`): its gateway's number × the most edge devices a gateway
+/// holds, plus its slot — so `every: 2` takes every second slot of each
+/// gateway.
+pub fn edge_key(gateway: u64, slot: u64) -> u64 {
+    gateway * u64::from(crate::scenario::gateway::MAX_EDGE_DEVICES) + slot
 }
 
 /// [`selects`] for a device known only by kind and protocol (a group
