@@ -275,6 +275,20 @@ impl Device {
         Some(result)
     }
 
+    /// An edge device of this gateway makes `change` (drawn from its
+    /// runtime by [`crate::edge::activity::Activity::change`], so the FI and
+    /// property exist); what the client observed is booked.
+    pub fn edge_property_change(
+        &mut self,
+        now: Time,
+        change: crate::edge::activity::PropertyChange,
+        ledger: &mut Ledger,
+        trace: Option<&mut Vec<String>>,
+    ) {
+        let (uid, key, value) = (&change.uid, change.key, change.value);
+        let _ = self.edge_set_property(now, uid, key, value, ledger, trace);
+    }
+
     /// The message session of the device opened (`up`) or dropped.
     pub fn handle_session(
         &mut self,

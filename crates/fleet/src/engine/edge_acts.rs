@@ -74,15 +74,7 @@ impl Engine {
         };
         let d = &mut self.devices[slot];
         let trace = (self.record == Some(d.number)).then_some(&mut self.trace);
-        // The FI and property exist: `change` was drawn from this runtime.
-        let _ = d.edge_set_property(
-            now,
-            &change.uid,
-            change.key,
-            change.value,
-            &mut self.ledger,
-            trace,
-        );
+        d.edge_property_change(now, change, &mut self.ledger, trace);
     }
 
     /// An edge device leaves and a new one joins.

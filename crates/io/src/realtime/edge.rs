@@ -574,15 +574,7 @@ impl Driver {
             return;
         };
         let d = &mut self.devices[slot];
-        // The FI and property exist: `change` was drawn from this runtime.
-        let _ = d.edge_set_property(
-            now,
-            &change.uid,
-            change.key,
-            change.value,
-            &mut self.ledger,
-            None,
-        );
+        d.edge_property_change(now, change, &mut self.ledger, None);
     }
 
     fn edge_churn(&mut self, slot: usize, now: Time) {
