@@ -196,3 +196,27 @@ fn every_shipped_scenario_round_trips_through_yaml() {
         );
     }
 }
+
+#[test]
+fn a_twin_violation_shrinks_gateways_too() {
+    // A gateway fleet with backend activity: shrinking also tries one edge
+    // device and no churn, commands or twin writes, keeping what it needs.
+    let s = scenario::load(Path::new("scenarios/broken/twin-reorder.yaml")).expect("loads");
+    let mut lines = Vec::new();
+    let shrunk = shrink(
+        &s,
+        Some(InvariantId::TwinOrder),
+        Budget::default(),
+        |step| lines.push(step.to_string()),
+    )
+    .expect("shrinks");
+    assert_eq!(shrunk.after.devices, 1, "{lines:?}");
+    let tried_gateway = lines.iter().any(|l| l.contains(".gateway."));
+    assert!(tried_gateway, "a gateway setting was simplified: {lines:?}");
+    let spec = shrunk.scenario.fleet[0]
+        .gateway
+        .as_ref()
+        .expect("a gateway block");
+    assert!(spec.churn_every.is_none(), "{spec:?}");
+    assert!(counts(&shrunk.scenario).contains_key(&InvariantId::TwinOrder));
+}

@@ -363,6 +363,60 @@ fn group_changes(
 ) -> Vec<(Change, String, String, &'static str)> {
     let mut cands = link_changes(g, i, always_on);
     cands.extend(behaviour_changes(g, i));
+    cands.extend(gateway_changes(g, i));
+    cands
+}
+
+/// [`group_changes`] of an edge gateway's `gateway:` block: one edge
+/// device, and no churn, backend commands, twin writes or DDI controllers.
+fn gateway_changes(
+    g: &crate::scenario::FleetGroup,
+    i: usize,
+) -> Vec<(Change, String, String, &'static str)> {
+    let Some(spec) = &g.gateway else {
+        return Vec::new();
+    };
+    let at = |k: &str| format!("fleet[{i}].gateway.{k}");
+    let mut cands: Vec<(Change, String, String, &'static str)> = Vec::new();
+    fn spec_of(g: &mut crate::scenario::FleetGroup) -> &mut crate::scenario::GatewaySpec {
+        g.gateway.get_or_insert_with(Default::default)
+    }
+    if spec.edge_devices > 1 {
+        let from = spec.edge_devices.to_string();
+        cands.push((
+            |g| spec_of(g).edge_devices = 1,
+            at("edge_devices"),
+            from,
+            "1",
+        ));
+    }
+    let every = |d: &Option<crate::scenario::Duration>| d.map(|d| d.0.to_string());
+    let optional: [(Change, &str, Option<String>); 3] = [
+        (
+            |g| spec_of(g).churn_every = None,
+            "churn_every",
+            every(&spec.churn_every),
+        ),
+        (
+            |g| spec_of(g).commands_every = None,
+            "commands_every",
+            every(&spec.commands_every),
+        ),
+        (
+            |g| spec_of(g).twin_writes_every = None,
+            "twin_writes_every",
+            every(&spec.twin_writes_every),
+        ),
+    ];
+    for (f, key, from) in optional {
+        if let Some(from) = from {
+            cands.push((f, at(key), from, "never"));
+        }
+    }
+    if spec.ddi != crate::scenario::gateway::GatewayDdi::None {
+        let to_none: Change = |g| spec_of(g).ddi = crate::scenario::gateway::GatewayDdi::None;
+        cands.push((to_none, at("ddi"), format!("{:?}", spec.ddi), "none"));
+    }
     cands
 }
 
