@@ -308,7 +308,7 @@ async fn an_edge_gateway_syncs_and_applies_a_message_over_the_real_socket() {
 async fn twin_events_are_streamed_and_number_the_frames_after_them() {
     let server = serve().await;
     let mut ws = open(&server).await;
-    s_send_ack(&mut ws).await;
+    subscribe_events(&mut ws).await;
     let answer = create(&mut ws, "org.acme:gw1").await;
     assert_eq!(answer["status"], 201, "{answer}");
     let seq = answer["headers"][SEQ_HEADER]
@@ -337,7 +337,7 @@ async fn twin_events_are_streamed_and_number_the_frames_after_them() {
 }
 
 /// Subscribes to events: the ACK is a control frame, not numbered.
-async fn s_send_ack(ws: &mut Session) {
+async fn subscribe_events(ws: &mut Session) {
     ws.send("START-SEND-EVENTS".to_string());
     let ack = next(ws).await;
     assert_eq!(ack, "START-SEND-EVENTS:ACK");
