@@ -541,3 +541,57 @@ impl Driver {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server_events::stamp_frame;
+
+    fn frame(slot: u32, seq: Option<u64>) -> Done {
+        let text =
+            r#"{"topic":"a/b/things/twin/commands/modify","headers":{},"path":"/","status":204}"#;
+        let text = match seq {
+            Some(n) => stamp_frame(text.to_owned(), n),
+            None => "START-SEND-EVENTS:ACK".to_owned(),
+        };
+        Done {
+            slot,
+            outcome: Outcome::Edge(EdgeOutcome::Frame { epoch: 1, text }),
+        }
+    }
+
+    fn seq_of(done: &Done, parked: &[(u64, Instant, Done)]) -> Option<u64> {
+        match &done.outcome {
+            Outcome::Edge(e) => edge_seq(e, done.slot, parked),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_gateways_frames_and_close_wait_behind_its_parked_frames() {
+        let now = Instant::now();
+        // Nothing parked: a frame waits for its own number, a control frame
+        // and a close for nothing.
+        assert_eq!(seq_of(&frame(3, Some(9)), &[]), Some(9));
+        assert_eq!(seq_of(&frame(3, None), &[]), None);
+        let closed = Done {
+            slot: 3,
+            outcome: Outcome::Edge(EdgeOutcome::Closed { epoch: 1 }),
+        };
+        assert_eq!(seq_of(&closed, &[]), None);
+        // Gateway 3 has a frame parked for 9: its later frames (numbered
+        // lower, or not at all) and its close wait for 9 too; gateway 4's
+        // do not, nor does a backend answer of gateway 3.
+        let parked = vec![(9, now, frame(3, Some(9)))];
+        assert_eq!(seq_of(&frame(3, None), &parked), Some(9));
+        assert_eq!(seq_of(&frame(3, Some(7)), &parked), Some(9));
+        assert_eq!(seq_of(&frame(3, Some(12)), &parked), Some(12));
+        assert_eq!(seq_of(&closed, &parked), Some(9));
+        assert_eq!(seq_of(&frame(4, None), &parked), None);
+        let answer = Done {
+            slot: 3,
+            outcome: Outcome::Edge(EdgeOutcome::Command { status: Some(200) }),
+        };
+        assert_eq!(seq_of(&answer, &parked), None);
+    }
+}
