@@ -19,11 +19,11 @@
 //! state; outputs are routed under that lock to the sessions' channels and
 //! the waiting requests' one-shot channels.
 //! - Broken twin modes: the scenario's `twin_*` server faults (and their
-//!   `from`/`until` windows, on serve's scenario clock) are put in force
+//!   `at`/`for` windows, on serve's scenario clock) are put in force
 //!   before every call into the hub, as the virtual engine does before
 //!   each frame and request.
 //! - Twin events go to serve's event stream (`GET /fleetsim/events`, kind
-//!   `twin_event`: topic, path, `correlation-id`), and every JSON frame
+//!   `twin_event`: thing ID, action, path, `correlation-id`), and every JSON frame
 //!   sent carries the stream's next number in its Ditto headers
 //!   (`x-fleetsim-event-seq`, [`crate::server_events::stamp_frame`]): a
 //!   reader applies the events numbered below it — a command's event
