@@ -23,8 +23,8 @@
 //!   before every call into the hub, as the virtual engine does before
 //!   each frame and request.
 //! - Twin events go to serve's event stream (`GET /fleetsim/events`, kind
-//!   `twin_event`: thing ID, action, path, `correlation-id`), and every JSON frame
-//!   sent carries the stream's next number in its Ditto headers
+//!   `twin_event`: thing ID, action, path, `correlation-id`), and every
+//!   JSON frame sent carries the stream's next number in its Ditto headers
 //!   (`x-fleetsim-event-seq`, [`crate::server_events::stamp_frame`]): a
 //!   reader applies the events numbered below it — a command's event
 //!   before its response — before it hands the frame to the gateway.
