@@ -16,9 +16,10 @@ use fleetsim::protocol::edge::{
     self, start_send_messages, EdgeClient, EdgeConfig, EdgeEvent, FunctionalItem, GatewayRuntime,
 };
 use fleetsim::protocol::Client as _;
-use fleetsim_core::ditto::protocol::{CommandAction, Envelope, Pointer};
+use fleetsim_core::ditto::protocol::{CommandAction, Criterion, Envelope, EventAction, Pointer};
 use fleetsim_core::message::percent_encode;
 use fleetsim_io::ditto::session::{self, BasicAuth, Pace, Session, SessionError};
+use fleetsim_io::server_events::{frame_seq, parse_lines, ServerSide, SEQ_HEADER};
 
 use crate::hawkbit_http::{bounded, serve, Answer, Client, AUTH};
 
@@ -298,4 +299,47 @@ async fn an_edge_gateway_syncs_and_applies_a_message_over_the_real_socket() {
     );
     let got = http(&server, Method::GET, &property).await;
     assert_eq!(got.json(), json!("4k"), "the device's change flowed back");
+}
+
+/// The twin's events are on serve's event stream (kind `twin_event`),
+/// numbered below the `x-fleetsim-event-seq` the response frame of the
+/// command that caused them carries in its Ditto headers.
+#[tokio::test]
+async fn twin_events_are_streamed_and_number_the_frames_after_them() {
+    let server = serve().await;
+    let mut ws = open(&server).await;
+    subscribe_events(&mut ws).await;
+    let answer = create(&mut ws, "org.acme:gw1").await;
+    assert_eq!(answer["status"], 201, "{answer}");
+    let seq = answer["headers"][SEQ_HEADER]
+        .as_str()
+        .and_then(|s| s.parse::<u64>().ok());
+    let seq = seq.expect("the response frame is numbered");
+    assert_eq!(frame_seq(&answer.to_string()), Some(seq));
+    let stream = http(&server, Method::GET, "/fleetsim/events?from=0").await;
+    assert_eq!(stream.status, StatusCode::OK);
+    let (lines, bad) = parse_lines(&stream.body);
+    assert_eq!(bad, 0);
+    let twin: Vec<_> = lines
+        .iter()
+        .filter(|l| matches!(l.event, ServerSide::TwinEvent { .. }))
+        .collect();
+    assert_eq!(twin.len(), 1, "{lines:?}");
+    assert!(twin[0].seq < seq, "the event comes before the frame");
+    let event = twin[0].event.twin_envelope().expect("an event");
+    assert_eq!(event.correlation_id(), Some("create-1"));
+    assert_eq!(event.topic.thing_id(), "org.acme:gw1");
+    assert_eq!(
+        event.topic.criterion,
+        Criterion::Events(EventAction::Created)
+    );
+    assert!(event.path.is_root());
+}
+
+/// Subscribes to events: the ACK is a control frame, not numbered.
+async fn subscribe_events(ws: &mut Session) {
+    ws.send("START-SEND-EVENTS".to_string());
+    let ack = next(ws).await;
+    assert_eq!(ack, "START-SEND-EVENTS:ACK");
+    assert_eq!(frame_seq(&ack), None);
 }

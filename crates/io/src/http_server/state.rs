@@ -12,9 +12,11 @@ use std::time::{Duration, Instant};
 use super::events::EventRing;
 use super::otau::{self, Routed};
 use crate::server_events::{GatewayStats, ServerSide};
+use fleetsim_core::ditto::protocol::Envelope;
 use fleetsim_core::message::{Request, Response};
 use fleetsim_core::server::constrained::{self, ConstrainedGateway, SidekickConfig, SidekickEvent};
 use fleetsim_core::server::otau::OtauServer;
+use fleetsim_core::server::twin::TwinFaults;
 use fleetsim_core::server::{
     self, IndexGroup, MgmtCredentials, Server, ServerConfig, ServerEvent, Tenants,
 };
@@ -291,6 +293,21 @@ impl State {
     /// The server-side events kept for readers.
     pub(super) fn events(&self) -> &EventRing {
         &self.ring
+    }
+
+    /// The twin's broken modes in force at `now` (the scenario's `twin_*`
+    /// server faults and their windows, as in virtual runs).
+    pub(super) fn twin_faults_at(&self, now: Time) -> TwinFaults {
+        self.server.default_tenant().twin_faults_at(now)
+    }
+
+    /// Appends the twin's `events` of `now` to the event ring; the number
+    /// the next event will have.
+    pub(super) fn record_twin_events(&mut self, now: Time, events: &[Envelope]) -> u64 {
+        for line in events.iter().filter_map(ServerSide::twin_event) {
+            self.ring.push(now, line);
+        }
+        self.ring.next_seq()
     }
 
     /// Unix seconds of scenario time zero.

@@ -122,3 +122,23 @@ fn artifacts_are_hashed_before_the_server_listens() {
     let otau = s.otau.catalog().get(content).expect("OTAU content");
     assert!(otau.hashes.is_computed());
 }
+
+#[test]
+fn twin_faults_follow_their_windows_on_serves_clock() {
+    let scenario = fleetsim_fleet::scenario::load_str(
+        "t.yaml",
+        "name: t\nduration: 1d\nfleet:\n  - { kind: always_on, count: 1, protocol: ditto, gateway: { edge_devices: 1 } }\n\
+         faults:\n  server:\n    - { at: 1h, for: 1h, mode: twin_apply_twice }\n    - { mode: twin_push_writes }\n",
+    )
+    .expect("scenario");
+    let s = State::new(Some(&scenario), MgmtCredentials::default());
+    let hour = 3_600_000;
+    let push = TwinFaults::from_name("twin_push_writes").expect("a mode");
+    let both = push.with_name("twin_apply_twice").expect("a mode");
+    assert_eq!(s.twin_faults_at(Time(0)), push);
+    assert_eq!(s.twin_faults_at(Time(hour)), both);
+    assert_eq!(s.twin_faults_at(Time(2 * hour - 1)), both);
+    assert_eq!(s.twin_faults_at(Time(2 * hour)), push);
+    let plain = State::new(None, MgmtCredentials::default());
+    assert!(!plain.twin_faults_at(Time(hour)).any());
+}

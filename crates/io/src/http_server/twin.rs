@@ -17,8 +17,19 @@
 //!
 //! The hub lives behind its own lock ([`TwinHost`]), beside the server
 //! state; outputs are routed under that lock to the sessions' channels and
-//! the waiting requests' one-shot channels. Twin events are not recorded
-//! (nothing here reads them). Gaps: WebSocket connections do not count
+//! the waiting requests' one-shot channels.
+//! - Broken twin modes: the scenario's `twin_*` server faults (and their
+//!   `at`/`for` windows, on serve's scenario clock) are put in force
+//!   before every call into the hub, as the virtual engine does before
+//!   each frame and request.
+//! - Twin events go to serve's event stream (`GET /fleetsim/events`, kind
+//!   `twin_event`: thing ID, action, path, `correlation-id`), and every
+//!   JSON frame sent carries the stream's next number in its Ditto headers
+//!   (`x-fleetsim-event-seq`, [`crate::server_events::stamp_frame`]): a
+//!   reader applies the events numbered below it — a command's event
+//!   before its response — before it hands the frame to the gateway.
+//!
+//! Gaps: WebSocket connections do not count
 //! against `--max-connections` once upgraded, and the idle watchdog does
 //! not apply to them (tungstenite answers pings; a dead peer ends at TCP's
 //! pace).
@@ -38,8 +49,9 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use super::endpoint::Endpoint;
+use super::endpoint::{Endpoint, Shared};
 use super::serve_body::ServeBody;
+use crate::server_events::stamp_frame;
 use fleetsim_core::ditto::protocol::parse_timeout;
 use fleetsim_core::message::{Body, Headers, Method, Request, Response};
 use fleetsim_core::server::twin::{
@@ -75,13 +87,14 @@ struct Inner {
 }
 
 impl Inner {
-    /// Routes every output of the hub.
-    fn dispatch(&mut self) {
+    /// Routes every output of the hub; JSON frames carry `seq` in their
+    /// Ditto headers (see [`crate::server_events::stamp_frame`]).
+    fn dispatch(&mut self, seq: u64) {
         while let Some(out) = self.hub.poll_output() {
             match out {
                 HubOutput::Frame { session, text } => {
                     if let Some(tx) = self.sessions.get(&session) {
-                        let _ = tx.send(text);
+                        let _ = tx.send(stamp_frame(text, seq));
                     }
                 }
                 HubOutput::HttpReply { id, response } => {
@@ -97,10 +110,6 @@ impl Inner {
 impl TwinHost {
     /// An empty twin whose events are stamped from `epoch_ms` (Unix ms of scenario time zero).
     pub(super) fn new(epoch_ms: u64) -> TwinHost {
-        let hub = HubConfig {
-            record_events: false,
-            ..HubConfig::default()
-        };
         TwinHost {
             inner: Mutex::new(Inner {
                 hub: TwinHub::new(
@@ -108,7 +117,7 @@ impl TwinHost {
                         epoch_ms,
                         ..TwinConfig::default()
                     },
-                    hub,
+                    HubConfig::default(),
                 ),
                 sessions: BTreeMap::new(),
                 pending: BTreeMap::new(),
@@ -121,38 +130,53 @@ impl TwinHost {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Runs `f` on the hub at serve's scenario time, with the scenario's
+    /// broken twin modes of that time in force; then the twin's events go
+    /// to the event ring and its outputs out, frames stamped with the
+    /// ring's next number. Locks: the twin's, then (briefly, twice) the
+    /// state's — never the other way round.
+    fn step<R>(&self, shared: &Shared, f: impl FnOnce(&mut Inner, Time) -> R) -> R {
+        let mut inner = self.lock();
+        let now = shared.clock().now();
+        let faults = shared.lock().twin_faults_at(now);
+        inner.hub.set_faults(faults);
+        let out = f(&mut inner, now);
+        let events = inner.hub.take_events();
+        let seq = shared.lock().record_twin_events(now, &events);
+        inner.dispatch(seq);
+        out
+    }
+
     /// Opens a session: its id and the frames for it.
-    fn open(&self, now: Time) -> (SessionId, mpsc::UnboundedReceiver<String>) {
-        let mut inner = self.lock();
-        inner.next_session += 1;
-        let id = SessionId(inner.next_session);
-        let (tx, rx) = mpsc::unbounded_channel();
-        inner.sessions.insert(id, tx);
-        inner.hub.open(now, id);
-        inner.dispatch();
-        (id, rx)
+    fn open(&self, shared: &Shared) -> (SessionId, mpsc::UnboundedReceiver<String>) {
+        self.step(shared, |inner, now| {
+            inner.next_session += 1;
+            let id = SessionId(inner.next_session);
+            let (tx, rx) = mpsc::unbounded_channel();
+            inner.sessions.insert(id, tx);
+            inner.hub.open(now, id);
+            (id, rx)
+        })
     }
 
-    fn frame(&self, now: Time, id: SessionId, text: &str) {
-        let mut inner = self.lock();
-        inner.hub.frame(now, id, text);
-        inner.dispatch();
+    fn frame(&self, shared: &Shared, id: SessionId, text: &str) {
+        self.step(shared, |inner, now| inner.hub.frame(now, id, text));
     }
 
-    fn close(&self, now: Time, id: SessionId) {
-        let mut inner = self.lock();
-        inner.sessions.remove(&id);
-        inner.hub.close(now, id);
-        inner.dispatch();
+    fn close(&self, shared: &Shared, id: SessionId) {
+        self.step(shared, |inner, now| {
+            inner.sessions.remove(&id);
+            inner.hub.close(now, id);
+        });
     }
 
     /// Lets the hub answer what is due (408s).
-    fn expire(&self, now: Time) {
-        let mut inner = self.lock();
-        if inner.hub.poll_timeout().is_some_and(|t| t <= now) {
-            inner.hub.handle_timeout(now);
-        }
-        inner.dispatch();
+    fn expire(&self, shared: &Shared) {
+        self.step(shared, |inner, now| {
+            if inner.hub.poll_timeout().is_some_and(|t| t <= now) {
+                inner.hub.handle_timeout(now);
+            }
+        });
     }
 }
 
@@ -175,26 +199,19 @@ pub(super) async fn answer(ep: &Endpoint, req: &Request) -> Response {
     }
     let shared = &ep.shared;
     let twin = shared.twin();
-    let (id, rx) = {
-        let mut inner = twin.lock();
-        let now = shared.clock().now();
-        let answer = inner.hub.http(now, req);
-        let answer = match answer {
-            Some(HttpAnswer::Ready(r)) => {
-                inner.dispatch();
-                return r;
-            }
-            None => {
-                inner.dispatch();
-                return Response::status(404);
-            }
-            Some(HttpAnswer::Pending(id)) => id,
-        };
-        let (tx, rx) = oneshot::channel();
-        inner.pending.insert(answer, tx);
-        // After registering: a reply already queued finds its channel.
-        inner.dispatch();
-        (answer, rx)
+    let (id, rx) = match twin.step(shared, |inner, now| match inner.hub.http(now, req) {
+        Some(HttpAnswer::Ready(r)) => Err(r),
+        None => Err(Response::status(404)),
+        Some(HttpAnswer::Pending(id)) => {
+            // Registered before the outputs are routed: a reply already
+            // queued finds its channel.
+            let (tx, rx) = oneshot::channel();
+            inner.pending.insert(id, tx);
+            Ok((id, rx))
+        }
+    }) {
+        Ok(waiting) => waiting,
+        Err(answer) => return answer,
     };
     let span = req
         .query_param("timeout")
@@ -211,7 +228,7 @@ pub(super) async fn answer(ep: &Endpoint, req: &Request) -> Response {
     if let Ok(Ok(response)) = tokio::time::timeout(wait, &mut rx).await {
         return response;
     }
-    twin.expire(shared.clock().now());
+    twin.expire(shared);
     match tokio::time::timeout(SLACK, &mut rx).await {
         Ok(Ok(response)) => response,
         _ => {
@@ -308,14 +325,14 @@ where
 {
     let shared = ep.shared.clone();
     let twin = shared.twin();
-    let (id, mut outbox) = twin.open(shared.clock().now());
+    let (id, mut outbox) = twin.open(&shared);
     tracing::debug!(session = id.0, "ditto websocket session open");
     let (mut sink, mut stream) = ws.split();
     let mut stopped = ep.stopped.clone();
     loop {
         tokio::select! {
             incoming = stream.next() => match incoming {
-                Some(Ok(Message::Text(text))) => twin.frame(shared.clock().now(), id, text.as_str()),
+                Some(Ok(Message::Text(text))) => twin.frame(&shared, id, text.as_str()),
                 Some(Ok(Message::Binary(_))) => {
                     tracing::debug!(session = id.0, "binary frame ignored");
                 }
@@ -336,6 +353,6 @@ where
             }
         }
     }
-    twin.close(shared.clock().now(), id);
+    twin.close(&shared, id);
     tracing::debug!(session = id.0, "ditto websocket session closed");
 }

@@ -32,10 +32,16 @@
 //!   keeps the check due for the gateway's next quiet period. Checks made
 //!   and skipped are counters of the run (`twin_converge_checks`,
 //!   `twin_converge_skipped`).
-//! - Not observable here: the twin's events (serve does not export them),
-//!   so TWIN-LOST, TWIN-DUP and TWIN-ORDER stay off (the oracle turns them
-//!   on only when events are fed); a twin-side write's excuse then lasts
-//!   while the twin holds the written value.
+//! - The twin's events come from serve's event stream with
+//!   `--server-events` (`server_feed.rs`, which also holds a frame until
+//!   the events before it are applied): TWIN-LOST, TWIN-DUP and TWIN-ORDER
+//!   are on then, off without it (the oracle turns them on only when
+//!   events are fed; a twin-side write's excuse then lasts while the twin
+//!   holds the written value).
+//! - A twin-side write is told when sent as well as on its 2xx: a twin
+//!   that pushes it to the gateway (TWIN-NOPUSH) may deliver the pushed
+//!   message before the write's answer is back. Told early it only adds an
+//!   excuse for a value the twin holds only if the write was applied.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -691,6 +697,8 @@ impl Driver {
         };
         g.writes += 1;
         let write = backend::TwinWrite::new(&self.base, &thing, g.writes);
+        // Told now too: a pushed copy may reach the gateway before the 2xx (module doc).
+        write.tell(&mut self.ledger.oracle, self.devices[slot].number);
         if let Some(edge) = &mut self.edge {
             edge.backend.twin_writes += 1;
         }

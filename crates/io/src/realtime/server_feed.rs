@@ -17,6 +17,18 @@
 //! few milliseconds of real time after it happened, between device events
 //! of about the same time; the checks it feeds compare times, not arrival
 //! order. At the end of the run the driver reads what is left.
+//!
+//! The Ditto twin's events (kind `twin_event`) go to the oracle as the
+//! engine feeds the embedded hub's (`Oracle::twin_event`: TWIN-LOST, -DUP,
+//! -ORDER and the ID in an event's topic). Their order against what the
+//! gateways see is kept as for device answers: each JSON frame serve sends
+//! on `/ws/2` carries the stream's next number in its Ditto headers
+//! ([`frame_seq`]); a frame numbered above the events applied is parked
+//! with the answers, and so is every later frame of that gateway and the
+//! close of its session (they keep their order). So a command's event is
+//! applied before its response reaches the gateway, as in the engine.
+//! Live messages delivered and the twin read back at quiet periods are
+//! the driver's own observations (`edge.rs`), not the stream's.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -26,10 +38,11 @@ use fleetsim_core::server::MgmtCredentials;
 use fleetsim_fleet::constrained_report::{strategy_result, GatewayReport};
 
 use super::driver::Driver;
+use super::edge::EdgeOutcome;
 use super::*;
 use crate::server_events::{
-    parse_lines, EventLine, GatewayStats, ServerSide, EPOCH_HEADER, EVENTS_PATH, GATEWAY_PATH,
-    NEXT_HEADER, NOW_HEADER, SEQ_HEADER,
+    frame_seq, parse_lines, EventLine, GatewayStats, ServerSide, EPOCH_HEADER, EVENTS_PATH,
+    GATEWAY_PATH, NEXT_HEADER, NOW_HEADER, SEQ_HEADER,
 };
 
 /// How long the subscriber asks `serve` to hold a poll with nothing new.
@@ -181,8 +194,11 @@ pub(super) struct ServerFeed {
     parked: Vec<(u64, Instant, Done)>,
     /// True while parked answers are handed back (they pass).
     releasing: bool,
-    /// Answers that waited for events, and those that waited in vain.
+    /// Answers (and gateways' frames) that waited for events, and those
+    /// that waited in vain.
     pub(super) waited: (u64, u64),
+    /// Twin events applied (kind `twin_event`).
+    twin_events: u64,
 }
 
 impl ServerFeed {
@@ -218,6 +234,7 @@ impl ServerFeed {
             parked: Vec::new(),
             releasing: false,
             waited: (0, 0),
+            twin_events: 0,
         }
     }
 
@@ -250,6 +267,31 @@ impl ServerFeed {
     }
 }
 
+/// The number a gateway's frame (or the close of its session) waits for:
+/// the frame's own [`SEQ_HEADER`] (see [`frame_seq`]), and at least that
+/// of the gateway's frames parked before it — a session's frames and its
+/// close reach the device in the order they came, the unnumbered control
+/// frames included.
+fn edge_seq(outcome: &EdgeOutcome, slot: u32, parked: &[(u64, Instant, Done)]) -> Option<u64> {
+    let own = match outcome {
+        EdgeOutcome::Frame { text, .. } => frame_seq(text),
+        EdgeOutcome::Closed { .. } => None,
+        _ => return None,
+    };
+    let behind = parked
+        .iter()
+        .filter(|(_, _, d)| d.slot == slot)
+        .filter(|(_, _, d)| {
+            matches!(
+                d.outcome,
+                Outcome::Edge(EdgeOutcome::Frame { .. } | EdgeOutcome::Closed { .. })
+            )
+        })
+        .map(|(seq, _, _)| *seq)
+        .max();
+    own.max(behind)
+}
+
 impl Driver {
     /// `done`, unless it is an answer of `serve` that must wait for server
     /// events not applied yet (then it is parked, and handed to
@@ -259,10 +301,13 @@ impl Driver {
             return Some(done);
         };
         let seq = match &done.outcome {
-            Outcome::Http(Delivery::Complete(r)) => r.headers.get(SEQ_HEADER),
+            Outcome::Http(Delivery::Complete(r)) => {
+                r.headers.get(SEQ_HEADER).and_then(|v| v.parse().ok())
+            }
+            Outcome::Edge(e) => edge_seq(e, done.slot, &feed.parked),
             _ => None,
         };
-        match seq.and_then(|v| v.parse::<u64>().ok()) {
+        match seq {
             Some(seq) if seq > feed.next => {
                 feed.waited.0 += 1;
                 feed.parked.push((seq, Instant::now(), done));
@@ -326,6 +371,10 @@ impl Driver {
     /// One event, as the virtual engine applies the embedded server's.
     fn server_event(&mut self, feed: &mut ServerFeed, at: Time, event: ServerSide) {
         let oracle = &mut self.ledger.oracle;
+        if let Some(envelope) = event.twin_envelope() {
+            feed.twin_events += 1;
+            return oracle.twin_event(at, &envelope);
+        }
         match event {
             ServerSide::Status {
                 controller_id,
@@ -378,6 +427,7 @@ impl Driver {
             ServerSide::Dropped { .. }
             | ServerSide::Finished { .. }
             | ServerSide::Evicted { .. }
+            | ServerSide::TwinEvent { .. }
             | ServerSide::Gap { .. } => {}
         }
     }
@@ -487,6 +537,61 @@ impl Driver {
             ("server_events_missed", f.missed),
             ("answers_waited_for_events", f.waited.0),
             ("answers_waited_in_vain", f.waited.1),
+            ("server_twin_events", f.twin_events),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server_events::stamp_frame;
+
+    fn frame(slot: u32, seq: Option<u64>) -> Done {
+        let text =
+            r#"{"topic":"a/b/things/twin/commands/modify","headers":{},"path":"/","status":204}"#;
+        let text = match seq {
+            Some(n) => stamp_frame(text.to_owned(), n),
+            None => "START-SEND-EVENTS:ACK".to_owned(),
+        };
+        Done {
+            slot,
+            outcome: Outcome::Edge(EdgeOutcome::Frame { epoch: 1, text }),
+        }
+    }
+
+    fn seq_of(done: &Done, parked: &[(u64, Instant, Done)]) -> Option<u64> {
+        match &done.outcome {
+            Outcome::Edge(e) => edge_seq(e, done.slot, parked),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_gateways_frames_and_close_wait_behind_its_parked_frames() {
+        let now = Instant::now();
+        // Nothing parked: a frame waits for its own number, a control frame
+        // and a close for nothing.
+        assert_eq!(seq_of(&frame(3, Some(9)), &[]), Some(9));
+        assert_eq!(seq_of(&frame(3, None), &[]), None);
+        let closed = Done {
+            slot: 3,
+            outcome: Outcome::Edge(EdgeOutcome::Closed { epoch: 1 }),
+        };
+        assert_eq!(seq_of(&closed, &[]), None);
+        // Gateway 3 has a frame parked for 9: its later frames (numbered
+        // lower, or not at all) and its close wait for 9 too; gateway 4's
+        // do not, nor does a backend answer of gateway 3.
+        let parked = vec![(9, now, frame(3, Some(9)))];
+        assert_eq!(seq_of(&frame(3, None), &parked), Some(9));
+        assert_eq!(seq_of(&frame(3, Some(7)), &parked), Some(9));
+        assert_eq!(seq_of(&frame(3, Some(12)), &parked), Some(12));
+        assert_eq!(seq_of(&closed, &parked), Some(9));
+        assert_eq!(seq_of(&frame(4, None), &parked), None);
+        let answer = Done {
+            slot: 3,
+            outcome: Outcome::Edge(EdgeOutcome::Command { status: Some(200) }),
+        };
+        assert_eq!(seq_of(&answer, &parked), None);
     }
 }
