@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::hub::Filter;
+use super::rql::Filter;
 use super::{HttpAnswer, HubConfig, HubOutput, PendingId, SessionId, TwinConfig, TwinHub};
 use crate::ditto::protocol::{CommandAction, Envelope, Pointer};
 use crate::message::{percent_encode, Body, Method, Request, Response};

@@ -69,6 +69,7 @@ mod fault;
 mod http;
 mod hub;
 mod inbox;
+mod rql;
 mod rules;
 mod store;
 
