@@ -34,6 +34,7 @@ pub mod report;
 pub mod result;
 pub mod rng;
 pub mod scenario;
+pub mod selection;
 pub mod setup;
 pub mod shrink;
 pub mod snapshot;
