@@ -130,6 +130,34 @@ fn show(v: Option<&Value>) -> String {
     }
 }
 
+/// The TWIN-CONVERGE finding for thing `id` whose twin (`actual`) differs
+/// from the gateway's mapping (`expected`) at `diffs`: the first few shown.
+fn differs(id: &str, expected: &Value, actual: &Value, diffs: &[Vec<String>]) -> Finding {
+    let (want, have) = (compared(expected), compared(actual));
+    let shown: Vec<String> = diffs
+        .iter()
+        .take(SHOWN)
+        .map(|q| {
+            let pointer = format!("/{}", q.join("/"));
+            let (t, d) = (show(get(Some(&have), q)), show(get(Some(&want), q)));
+            format!("{pointer}: twin {t}, gateway {d}")
+        })
+        .collect();
+    let more = diffs.len().saturating_sub(SHOWN);
+    let more = if more > 0 {
+        format!(" (and {more} more)")
+    } else {
+        String::new()
+    };
+    (
+        InvariantId::TwinConverge,
+        format!(
+            "after the gateway's sync the twin of {id} differs: {}{more}",
+            shown.join("; ")
+        ),
+    )
+}
+
 /// The checks at a quiet period (see the module doc).
 pub(super) fn check(
     g: &mut Gateway,
@@ -182,29 +210,7 @@ pub(super) fn check(
         if diffs.is_empty() {
             continue;
         }
-        let (want, have) = (compared(&e.json), compared(actual));
-        let shown: Vec<String> = diffs
-            .iter()
-            .take(SHOWN)
-            .map(|q| {
-                let pointer = format!("/{}", q.join("/"));
-                let (t, d) = (show(get(Some(&have), q)), show(get(Some(&want), q)));
-                format!("{pointer}: twin {t}, gateway {d}")
-            })
-            .collect();
-        let more = diffs.len().saturating_sub(SHOWN);
-        let more = if more > 0 {
-            format!(" (and {more} more)")
-        } else {
-            String::new()
-        };
-        found.push((
-            InvariantId::TwinConverge,
-            format!(
-                "after the gateway's sync the twin of {id} differs: {}{more}",
-                shown.join("; ")
-            ),
-        ));
+        found.push(differs(id, &e.json, actual, &diffs));
     }
     for key in things.keys() {
         let key = key.as_str();
