@@ -8,6 +8,7 @@ mod ddi_conformance;
 mod ditto_http;
 mod ditto_run;
 mod ditto_serve;
+mod ditto_target;
 mod goosebit;
 mod goosebit_adapter;
 mod hawkbit_adapter;

@@ -68,6 +68,8 @@ macro_rules! env_of {
     };
 }
 
+mod http;
+
 /// Bound of one WebSocket connect (upgrade included).
 const CONNECT_BOUND: Duration = Duration::from_secs(10);
 /// Past its requests' timeout, how long the end of a run waits for the
@@ -99,6 +101,8 @@ pub(super) enum EdgeOutcome {
         id: u64,
         things: Option<BTreeMap<String, Value>>,
     },
+    /// HTTP mode (`http.rs`).
+    Http(Box<http::HttpOutcome>),
 }
 
 /// Where a gateway's session is.
@@ -147,6 +151,10 @@ enum Timer {
 pub(super) struct Edge {
     gateways: Vec<Option<Box<Gateway>>>,
     slot_of: BTreeMap<u64, u32>,
+    /// The twin's base URL (its HTTP API v2).
+    twin_base: String,
+    /// Gateways write over the HTTP API (`--twin-api http`, `http.rs`).
+    http: Option<Box<http::HttpTwin>>,
     ws_url: String,
     auth: BasicAuth,
     heap: BinaryHeap<Reverse<(Time, u64, u32, Timer)>>,
@@ -214,6 +222,8 @@ impl Edge {
         Some(Edge {
             gateways,
             slot_of,
+            twin_base: base.to_owned(),
+            http: None,
             ws_url: ws_url(base),
             auth,
             heap: BinaryHeap::new(),
@@ -349,6 +359,7 @@ impl Driver {
         else {
             return;
         };
+        let http_mode = edge.http.is_some();
         tokio::spawn(async move {
             let report = |outcome| {
                 tx.send(Done {
@@ -361,6 +372,7 @@ impl Driver {
                 tokio::time::timeout(CONNECT_BOUND, session::connect(&url, Some(&auth)));
             let mut s = match connected.await {
                 Ok(Ok(s)) => s,
+                _ if http_mode => return http::without_socket(epoch, slot, tx.clone()).await,
                 _ => {
                     report(EdgeOutcome::Failed { epoch });
                     return;
@@ -429,6 +441,9 @@ impl Driver {
 
     /// A frame gateway `slot` sends at `now` (from `poll_transmit`).
     pub(super) fn edge_send(&mut self, slot: usize, now: Time, text: String) {
+        let Some(text) = self.twin_http_send(slot, now, text) else {
+            return;
+        };
         self.edge_touch(slot);
         if let Some(edge) = &mut self.edge {
             if let Some(Gateway {
@@ -510,6 +525,7 @@ impl Driver {
                 }
                 self.edge_touch(slot);
             }
+            EdgeOutcome::Http(outcome) => self.twin_http_outcome(slot, *outcome),
             EdgeOutcome::Read { id, things } => {
                 edge.outstanding = edge.outstanding.saturating_sub(1);
                 let Some(reading) = g.reading.take_if(|r| r.id == id) else {
@@ -674,7 +690,8 @@ impl Driver {
         g.commands += 1;
         let seq = g.commands;
         let d = &self.devices[slot];
-        let command = backend::Command::new(&self.base, &thing, &d.controller_id, seq, connected);
+        let base = self.edge.as_ref().map_or(&self.base, |e| &e.twin_base);
+        let command = backend::Command::new(base, &thing, &d.controller_id, seq, connected);
         // Told when sent: the answer may be the gateway's reply (module doc).
         command.tell(&mut self.ledger.oracle, d.number);
         if let Some(edge) = &mut self.edge {
@@ -698,10 +715,12 @@ impl Driver {
             return;
         };
         g.writes += 1;
-        let write = backend::TwinWrite::new(&self.base, &thing, g.writes);
-        if let Some(edge) = &mut self.edge {
-            edge.backend.twin_writes += 1;
-        }
+        let writes = g.writes;
+        let Some(edge) = &mut self.edge else {
+            return;
+        };
+        let write = backend::TwinWrite::new(&edge.twin_base, &thing, writes);
+        edge.backend.twin_writes += 1;
         let request = write.request.clone();
         let write = Box::new(write);
         self.edge_request(slot, request, move |status| EdgeOutcome::Written {
@@ -756,7 +775,11 @@ impl Driver {
                 rt: rt.clone(),
             });
             edge.outstanding += 1;
-            let (http, base, auth) = (self.http.clone(), self.base.clone(), edge.auth.header());
+            let (http, base, auth) = (
+                self.http.clone(),
+                edge.twin_base.clone(),
+                edge.auth.header(),
+            );
             tokio::spawn(async move {
                 let things = read_things(&http, number, &base, &auth, ids).await;
                 let _ = tx.send(Done {
@@ -802,7 +825,7 @@ impl Driver {
             r.backend = edge.backend;
             r
         });
-        let counters = vec![
+        let mut counters = vec![
             ("twin_converge_checks", edge.checks),
             ("twin_converge_skipped", edge.skipped),
             ("twin_connect_failures", edge.connect_failures),
@@ -810,6 +833,7 @@ impl Driver {
             ("twin_frames_out", edge.frames_out),
             ("twin_requests_unanswered", edge.outstanding),
         ];
+        counters.extend(self.twin_http_counters());
         (report, counters)
     }
 }
