@@ -427,3 +427,35 @@ async fn refusals_are_recorded_not_retried() {
     );
     assert!(fake.things.lock().expect("lock").is_empty());
 }
+
+/// The whole HTTP mode against `fleetsim serve`, whose twin speaks both:
+/// the gateways' writes over `PUT`/`DELETE /api/2/things/…`, the backend's
+/// `$set.configuration` commands delivered over `/ws/2` and applied, the
+/// twin read back equal (no violations).
+#[test]
+fn gateways_write_serves_twin_over_http_and_take_commands_over_the_socket() {
+    let s = scenario("30m", 2);
+    let serve = crate::real_run::ServeThread::start(&s, TIME_SCALE, 2);
+    let mut opts = common::options(&serve.base_url);
+    opts.twin.api = TwinApi::Http;
+    let started = Instant::now();
+    let result = fleetsim::realtime::run(&s, &opts);
+    let wall = started.elapsed();
+    serve.stop();
+    let run = result.expect("serve is reachable");
+    eprintln!(
+        "gateways against serve over HTTP: {wall:?} wall, {}",
+        figures(&run)
+    );
+    common::assert_no_violations(&run);
+    let twin = run.twin.as_ref().expect("a twin section");
+    assert!(counter(&run, "twin_http_2xx") > 0, "{}", figures(&run));
+    assert_eq!(counter(&run, "twin_ws_unavailable"), 0);
+    assert_eq!(counter(&run, "twin_commands_refused"), 0);
+    assert!(twin.messages > 0, "no $set.configuration reached a gateway");
+    assert!(
+        counter(&run, "twin_converge_checks") >= 2,
+        "{}",
+        figures(&run)
+    );
+}

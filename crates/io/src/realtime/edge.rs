@@ -1,6 +1,8 @@
 //! Edge gateways (`protocol: ditto`, seed 002) in real time: each gateway's
-//! Ditto Protocol session is a real WebSocket to the target's `/ws/2`
-//! (`fleetsim serve`'s twin hub, Basic credentials), its acts are the
+//! Ditto Protocol session is a real WebSocket to the twin's `/ws/2`
+//! (`fleetsim serve`'s twin hub or a Ditto, Basic credentials; with
+//! `--twin-api http` its twin commands go over the HTTP API instead,
+//! `edge/http.rs`), its acts are the
 //! virtual engine's ([`Activity`], the gateway's own seeded stream), and the
 //! backend's commands and twin-side writes are real HTTP requests to the
 //! twin's API v2 ([`fleetsim_fleet::edge::backend`], shared with the engine).

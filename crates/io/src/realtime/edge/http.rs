@@ -303,3 +303,93 @@ impl Driver {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use fleetsim_core::ditto::protocol::{CommandAction, Criterion, Pointer};
+    use fleetsim_core::message::{Body, Response};
+    use serde_json::json;
+
+    use super::*;
+
+    fn cmd() -> Envelope {
+        let path = Pointer::parse("/features/F/properties/status/on").expect("pointer");
+        Envelope::twin_command(
+            "org.acme:gw-1",
+            CommandAction::Modify,
+            path,
+            Some(json!(true)),
+            "gw-1-3",
+        )
+    }
+
+    fn reply(a: &Answer) -> Envelope {
+        Envelope::parse(a.text.as_bytes()).expect("a protocol answer")
+    }
+
+    #[test]
+    fn no_answer_is_a_retriable_error_for_the_client() {
+        let a = answer(
+            &cmd(),
+            Delivery::Broken(NetError::Reset, None),
+            4,
+            false,
+            Instant::now(),
+        );
+        assert_eq!(
+            (a.status, a.epoch, a.garbage),
+            (Err(NetError::Reset), 4, false)
+        );
+        let r = reply(&a);
+        assert_eq!(r.topic.criterion, Criterion::Errors);
+        assert_eq!(r.status, Some(503));
+        assert_eq!(r.correlation_id(), Some("gw-1-3"));
+        assert_eq!(r.value.expect("error")["error"], BROKEN);
+        assert!(a.refusal.is_none());
+    }
+
+    #[test]
+    fn garbage_and_refusals_are_noted() {
+        let mut garbage = Response::status(502);
+        garbage.body = Body::Bytes(b"{\"status\": 50".to_vec().into());
+        let a = answer(
+            &cmd(),
+            Delivery::Complete(garbage),
+            1,
+            false,
+            Instant::now(),
+        );
+        assert!(a.garbage && a.refusal.is_none());
+        assert_eq!(reply(&a).status, Some(502));
+        let mut created = Response::status(201);
+        created.body = Body::Bytes(b"<html>".to_vec().into());
+        let a = answer(
+            &cmd(),
+            Delivery::Complete(created),
+            1,
+            false,
+            Instant::now(),
+        );
+        assert!(a.garbage);
+        assert_eq!(reply(&a).status, Some(201));
+        let mut invalid = Response::status(400);
+        let body = json!({"status": 400, "error": "things:id.invalid", "message": "Thing ID 'x' is not valid!"});
+        invalid.body = Body::Bytes(body.to_string().into_bytes().into());
+        let a = answer(
+            &cmd(),
+            Delivery::Complete(invalid),
+            1,
+            false,
+            Instant::now(),
+        );
+        let (code, message) = a.refusal.clone().expect("a refusal");
+        assert_eq!(code, "things:id.invalid");
+        assert!(message.starts_with("400 Thing ID"), "{message}");
+        let mut busy = Response::status(429);
+        busy.headers.insert("retry-after", "2");
+        let a = answer(&cmd(), Delivery::Complete(busy), 1, false, Instant::now());
+        assert!(a.refusal.is_none());
+        let r = reply(&a);
+        assert_eq!(r.headers.get_str("retry-after"), Some("2"));
+    }
+}
