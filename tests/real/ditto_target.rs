@@ -261,6 +261,50 @@ fn figures(run: &fleetsim::engine::RunResult) -> String {
     .join(" ")
 }
 
+/// The requests a run sent the fake: Basic `ditto:ditto` on each, Ditto's
+/// verbs, each gateway thing created, thing IDs percent-encoded.
+fn check_requests(requests: &[Request]) {
+    let twin_requests: Vec<_> = requests
+        .iter()
+        .filter(|r| r.url.path().starts_with(THINGS))
+        .collect();
+    for r in &twin_requests {
+        let auth = r.headers.get("authorization").and_then(|v| v.to_str().ok());
+        assert_eq!(auth, Some(DITTO_AUTH), "{} {}", r.method, r.url);
+        assert!(
+            ["GET", "PUT", "DELETE", "POST"].contains(&r.method.as_str()),
+            "{}",
+            r.method
+        );
+    }
+    let paths: Vec<String> = twin_requests
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect();
+    for gw in ["gw-00000", "gw-00001"] {
+        let root = format!("PUT /api/2/things/org.fleetsim.dt:{gw}");
+        assert!(
+            paths.iter().filter(|p| **p == root).count() >= 1,
+            "{root} never sent"
+        );
+    }
+    // Edge device 3's Device FI `…:3 hall/left`: the seed encodes space and
+    // `/` (`%20`, `%2F`), the HTTP path encodes that `%` again.
+    assert!(
+        paths.iter().any(|p| p.contains("%2520hall%252Fleft")),
+        "{paths:#?}"
+    );
+    let raw = |r: &&&Request| r.url.path().contains(' ') || r.url.path().contains("%20hall");
+    let unencoded: Vec<_> = twin_requests.iter().filter(raw).map(|r| &r.url).collect();
+    assert!(unencoded.is_empty(), "{unencoded:#?}");
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.starts_with("PUT ") && p.contains("/features/")),
+        "no feature-level write"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateways_write_a_ditto_over_http_api_v2_and_retry_broken_answers() {
     let (server, fake) = fake_ditto().await;
@@ -315,47 +359,8 @@ async fn gateways_write_a_ditto_over_http_api_v2_and_retry_broken_answers() {
     );
 
     let requests = server.received_requests().await.expect("recording on");
-    let twin_requests: Vec<_> = requests
-        .iter()
-        .filter(|r| r.url.path().starts_with(THINGS))
-        .collect();
-    for r in &twin_requests {
-        let auth = r.headers.get("authorization").and_then(|v| v.to_str().ok());
-        assert_eq!(auth, Some(DITTO_AUTH), "{} {}", r.method, r.url);
-        assert!(
-            ["GET", "PUT", "DELETE", "POST"].contains(&r.method.as_str()),
-            "{}",
-            r.method
-        );
-    }
-    let paths: Vec<String> = twin_requests
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.url.path()))
-        .collect();
-    for gw in ["gw-00000", "gw-00001"] {
-        let root = format!("PUT /api/2/things/org.fleetsim.dt:{gw}");
-        assert!(
-            paths.iter().filter(|p| **p == root).count() >= 1,
-            "{root} never sent"
-        );
-    }
-    // Edge device 3's Device FI `…:3 hall/left`: the seed encodes space and
-    // `/` (`%20`, `%2F`), the HTTP path encodes that `%` again.
-    assert!(
-        paths.iter().any(|p| p.contains("%2520hall%252Fleft")),
-        "{paths:#?}"
-    );
-    let raw = |r: &&&Request| r.url.path().contains(' ') || r.url.path().contains("%20hall");
-    let unencoded: Vec<_> = twin_requests.iter().filter(raw).map(|r| &r.url).collect();
-    assert!(unencoded.is_empty(), "{unencoded:#?}");
-    assert!(
-        paths
-            .iter()
-            .any(|p| p.starts_with("PUT ") && p.contains("/features/")),
-        "no feature-level write"
-    );
-    // Each gateway's first session created its things with 201, later
-    // writes were modifies; the fake holds both gateways' things.
+    check_requests(&requests);
+    // The fake holds both gateways' things.
     let things = fake.things.lock().expect("lock");
     assert!(
         things.contains_key("org.fleetsim.dt:gw-00000")
