@@ -68,7 +68,7 @@ async fn drive(base_url: &str, s: &Scenario) -> Result<Measured, String> {
         mqtt: None,
         live: None,
         server_events: None,
-        twin_auth: None,
+        twin: Default::default(),
     };
     let t0 = Instant::now();
     let limit = Duration::from_millis(s.duration.0.as_millis()) + Duration::from_secs(60);

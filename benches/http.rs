@@ -106,7 +106,7 @@ fn main() {
             mqtt: None,
             live: None,
             server_events: None,
-            twin_auth: None,
+            twin: Default::default(),
         };
 
         let (devices, secs, rate) = if full {

@@ -163,6 +163,8 @@ pub(crate) struct RunArgs {
     /// scenario clock. A target without the stream runs without it.
     #[arg(long, requires = "target")]
     pub(crate) server_events: bool,
+    #[command(flatten)]
+    pub(crate) twin: TwinArgs,
     /// Scenario time runs this many times faster than real time (real-time runs).
     #[arg(long)]
     pub(crate) time_scale: Option<f64>,
@@ -198,6 +200,41 @@ impl MgmtLogin {
         };
         Ok((self.mgmt_user.clone(), password))
     }
+}
+
+/// Where the Ditto twin of `protocol: ditto` gateways lives in a run with
+/// --target, and how the gateways write it.
+#[derive(clap::Args)]
+pub(crate) struct TwinArgs {
+    /// Base URL of the gateways' Ditto twin, e.g. Eclipse Ditto's
+    /// http://ditto:8080 (default: --target; `fleetsim serve` hosts both).
+    #[arg(long, value_name = "URL", requires = "target")]
+    pub(crate) twin: Option<String>,
+    /// How gateways write their twin: `ws` sends Ditto Protocol over its
+    /// WebSocket /ws/2; `http` sends HTTP API v2 requests (PUT/DELETE
+    /// /api/2/things/…) and uses /ws/2 only for commands to the gateways.
+    #[arg(long, value_enum, default_value = "ws", requires = "target")]
+    pub(crate) twin_api: TwinApiArg,
+    /// The twin's Basic user (default: --mgmt-user; Ditto's sample
+    /// deployment uses ditto).
+    #[arg(long, env = "FLEETSIM_TWIN_USER")]
+    pub(crate) twin_user: Option<String>,
+    /// The twin's password (default: the Management API password); prefer
+    /// FLEETSIM_TWIN_PASSWORD or --twin-password-file. Never printed.
+    #[arg(long, env = "FLEETSIM_TWIN_PASSWORD", hide_env_values = true)]
+    pub(crate) twin_password: Option<String>,
+    /// File whose first line is the twin's password.
+    #[arg(long, conflicts_with = "twin_password")]
+    pub(crate) twin_password_file: Option<PathBuf>,
+}
+
+/// The twin APIs `--twin-api` names.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum TwinApiArg {
+    /// Ditto Protocol over the WebSocket /ws/2 (serve and Ditto).
+    Ws,
+    /// Ditto's HTTP API v2 for the gateways' writes, /ws/2 for commands to them.
+    Http,
 }
 
 /// Management APIs `--manage` can drive.

@@ -86,17 +86,40 @@ pub fn prepare(
         ca_pem,
     };
     let server_events = server_events_login(a)?;
-    // The twin of gateway fleets is behind serve's Management API login.
-    let (user, password) = a.mgmt.resolve()?;
+    let twin = twin_options(a)?;
     let opts = fleetsim::realtime::RealOptions {
         target,
         manager,
         mqtt: a.mqtt.take(),
         live: None,
         server_events,
-        twin_auth: Some(fleetsim_io::ditto::session::BasicAuth { user, password }),
+        twin,
     };
     Ok((s, Some(opts)))
+}
+
+/// `--twin`, `--twin-api` and the twin's login (`--twin-user` and
+/// `--twin-password[-file]`, each defaulting to the Management API login:
+/// serve guards its twin with it).
+fn twin_options(a: &RunArgs) -> Result<fleetsim::realtime::TwinOptions, Exit> {
+    if let Some(url) = &a.twin.twin {
+        flag_checks::check_url("--twin", url)?;
+    }
+    let (mgmt_user, mgmt_password) = a.mgmt.resolve()?;
+    let password = match (&a.twin.twin_password_file, &a.twin.twin_password) {
+        (Some(p), _) => read_secret_file("--twin-password-file", p)?,
+        (None, Some(password)) => password.clone(),
+        (None, None) => mgmt_password,
+    };
+    let user = a.twin.twin_user.clone().unwrap_or(mgmt_user);
+    Ok(fleetsim::realtime::TwinOptions {
+        url: a.twin.twin.clone(),
+        api: match a.twin.twin_api {
+            TwinApiArg::Ws => fleetsim::realtime::TwinApi::Ws,
+            TwinApiArg::Http => fleetsim::realtime::TwinApi::Http,
+        },
+        auth: Some(fleetsim_io::ditto::session::BasicAuth { user, password }),
+    })
 }
 
 /// The login `--server-events` reads serve's event stream with.

@@ -25,7 +25,7 @@ pub fn options(base_url: &str) -> RealOptions {
         mqtt: None,
         live: None,
         server_events: None,
-        twin_auth: None,
+        twin: Default::default(),
     }
 }
 

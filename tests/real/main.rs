@@ -8,6 +8,7 @@ mod ddi_conformance;
 mod ditto_http;
 mod ditto_run;
 mod ditto_serve;
+mod ditto_target;
 mod gateway_ddi;
 mod goosebit;
 mod goosebit_adapter;

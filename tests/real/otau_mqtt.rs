@@ -303,7 +303,7 @@ async fn serve_and_run(mqtt: fleetsim::http_server::ServeMqtt) {
         mqtt: Some(broker.to_string()),
         live: None,
         server_events: None,
-        twin_auth: None,
+        twin: Default::default(),
     };
     let run = timeout(
         Duration::from_secs(60),
@@ -341,7 +341,7 @@ async fn run_without_a_broker_for_mqtt_devices_is_refused() {
         mqtt: None,
         live: None,
         server_events: None,
-        twin_auth: None,
+        twin: Default::default(),
     };
     let Err(err) = fleetsim::realtime::run_async(&scenario, &opts).await else {
         panic!("a fleet with otau_mqtt devices and no --mqtt must be refused");
@@ -380,7 +380,7 @@ async fn an_unreachable_broker_is_an_infrastructure_error() {
         mqtt: Some(closed.to_string()),
         live: None,
         server_events: None,
-        twin_auth: None,
+        twin: Default::default(),
     };
     let result = timeout(
         Duration::from_secs(60),

@@ -157,7 +157,7 @@ async fn https_target_with_a_trusted_ca_and_tls_failures_are_reported() {
         mqtt: None,
         live: None,
         server_events: None,
-        twin_auth: None,
+        twin: Default::default(),
     };
     let s = tls_scenario();
     let limit = Duration::from_secs(60);

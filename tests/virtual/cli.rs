@@ -455,3 +455,23 @@ fn a_gateway_token_in_the_scenario_reaches_no_output() {
     assert!(!trace.contains(TOKEN) && !err.contains(TOKEN));
     let _ = std::fs::remove_dir_all(&out_dir);
 }
+
+#[test]
+fn twin_flags_are_checked() {
+    let (code, _, err) = fleetsim(&[
+        "run",
+        "scenarios/gateways.yaml",
+        "--target",
+        "http://127.0.0.1:9",
+        "--twin",
+        "ditto:8080",
+        "--twin-api",
+        "http",
+        "--quiet",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--twin ditto:8080"), "{err}");
+    let (code, _, err) = fleetsim(&["run", "scenarios/gateways.yaml", "--twin-api", "http"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--target"), "{err}");
+}

@@ -20,6 +20,9 @@
 //!   → the status with an inferred code (`gateway:authentication.failed`
 //!   for 401, inferred, not read from Ditto; else `fleetsim:http.unexpected`).
 //!
+//! An answer's `Retry-After` (seconds) is kept as the protocol answer's
+//! `retry-after` header, so the client's backoff can honour it.
+//!
 //! Authentication (Basic) is the caller's: it adds `authorization` to the
 //! request.
 
@@ -93,7 +96,21 @@ pub fn response_of(cmd: &Envelope, resp: &Response) -> Envelope {
         .as_ref()
         .and_then(|b| error_of(b, resp.status))
         .unwrap_or_else(|| inferred(resp.status));
-    cmd.error_response(&error)
+    let mut answer = cmd.error_response(&error);
+    if let Some(after) = resp.headers.get("retry-after") {
+        answer.headers.set(RETRY_AFTER, after.trim());
+    }
+    answer
+}
+
+/// The protocol header that carries an HTTP answer's `Retry-After`.
+pub const RETRY_AFTER: &str = "retry-after";
+
+/// The `retry-after` of protocol answer `env` in seconds, if it has one
+/// (the HTTP-date form is not used by Ditto: ignored).
+pub fn retry_after(env: &Envelope) -> Option<crate::time::Span> {
+    let secs: u64 = env.headers.get_str(RETRY_AFTER)?.trim().parse().ok()?;
+    Some(crate::time::Span::secs(secs))
 }
 
 /// A Ditto error body, if `body` is one.
@@ -184,7 +201,13 @@ mod tests {
         let r = response_of(&put, &html);
         assert_eq!(r.status, Some(401));
         assert_eq!(r.topic.criterion, Criterion::Errors);
+        assert_eq!(retry_after(&r), None);
         let value = r.value.expect("an error value");
         assert_eq!(value["error"], "gateway:authentication.failed");
+        let mut busy = Response::status(429);
+        busy.headers.insert("retry-after", " 3");
+        let r = response_of(&put, &busy);
+        assert_eq!(r.status, Some(429));
+        assert_eq!(retry_after(&r), Some(crate::time::Span::secs(3)));
     }
 }

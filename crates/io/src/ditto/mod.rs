@@ -6,9 +6,12 @@
 //!   `EdgeClient`) over it.
 //! - [`http`]: twin commands against a real Ditto's HTTP API v2, one
 //!   request each ([`http::DittoHttp`]).
+//! - [`twin`]: where a real-time run's twin lives and which of its APIs the
+//!   gateways write it with ([`twin::TwinOptions`]).
 //!
 //! The server side (`fleetsim serve`'s `/api/2/things/…` and `/ws/2`) is in
 //! [`crate::http_server`].
 
 pub mod http;
 pub mod session;
+pub mod twin;

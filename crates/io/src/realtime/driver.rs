@@ -242,7 +242,7 @@ impl Driver {
 
     /// What the client fault active at `due` (if any) does to the `kind`
     /// request of device `slot`, drawn from the device's link stream.
-    fn inject(&mut self, slot: usize, kind: ReqKind, due: Time) -> Injected {
+    pub(super) fn inject(&mut self, slot: usize, kind: ReqKind, due: Time) -> Injected {
         let Some(f) = self.active_fault(due).cloned() else {
             return Injected::default();
         };

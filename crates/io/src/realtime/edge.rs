@@ -1,6 +1,8 @@
 //! Edge gateways (`protocol: ditto`, seed 002) in real time: each gateway's
-//! Ditto Protocol session is a real WebSocket to the target's `/ws/2`
-//! (`fleetsim serve`'s twin hub, Basic credentials), its acts are the
+//! Ditto Protocol session is a real WebSocket to the twin's `/ws/2`
+//! (`fleetsim serve`'s twin hub or a Ditto, Basic credentials; with
+//! `--twin-api http` its twin commands go over the HTTP API instead,
+//! `edge/http.rs`), its acts are the
 //! virtual engine's ([`Activity`], the gateway's own seeded stream), and the
 //! backend's commands and twin-side writes are real HTTP requests to the
 //! twin's API v2 ([`fleetsim_fleet::edge::backend`], shared with the engine).
@@ -74,6 +76,8 @@ macro_rules! env_of {
     };
 }
 
+mod http;
+
 /// Bound of one WebSocket connect (upgrade included).
 const CONNECT_BOUND: Duration = Duration::from_secs(10);
 /// Past its requests' timeout, how long the end of a run waits for the
@@ -105,6 +109,8 @@ pub(super) enum EdgeOutcome {
         id: u64,
         things: Option<BTreeMap<String, Value>>,
     },
+    /// HTTP mode (`http.rs`).
+    Http(Box<http::HttpOutcome>),
 }
 
 /// Where a gateway's session is.
@@ -153,6 +159,10 @@ enum Timer {
 pub(super) struct Edge {
     gateways: Vec<Option<Box<Gateway>>>,
     slot_of: BTreeMap<u64, u32>,
+    /// The twin's base URL (its HTTP API v2).
+    twin_base: String,
+    /// Gateways write over the HTTP API (`--twin-api http`, `http.rs`).
+    http: Option<Box<http::HttpTwin>>,
     ws_url: String,
     auth: BasicAuth,
     heap: BinaryHeap<Reverse<(Time, u64, u32, Timer)>>,
@@ -220,6 +230,8 @@ impl Edge {
         Some(Edge {
             gateways,
             slot_of,
+            twin_base: base.to_owned(),
+            http: None,
             ws_url: ws_url(base),
             auth,
             heap: BinaryHeap::new(),
@@ -355,6 +367,7 @@ impl Driver {
         else {
             return;
         };
+        let http_mode = edge.http.is_some();
         tokio::spawn(async move {
             let report = |outcome| {
                 tx.send(Done {
@@ -367,6 +380,7 @@ impl Driver {
                 tokio::time::timeout(CONNECT_BOUND, session::connect(&url, Some(&auth)));
             let mut s = match connected.await {
                 Ok(Ok(s)) => s,
+                _ if http_mode => return http::without_socket(epoch, slot, tx.clone()).await,
                 _ => {
                     report(EdgeOutcome::Failed { epoch });
                     return;
@@ -435,6 +449,9 @@ impl Driver {
 
     /// A frame gateway `slot` sends at `now` (from `poll_transmit`).
     pub(super) fn edge_send(&mut self, slot: usize, now: Time, text: String) {
+        let Some(text) = self.twin_http_send(slot, now, text) else {
+            return;
+        };
         self.edge_touch(slot);
         if let Some(edge) = &mut self.edge {
             if let Some(Gateway {
@@ -516,6 +533,7 @@ impl Driver {
                 }
                 self.edge_touch(slot);
             }
+            EdgeOutcome::Http(outcome) => self.twin_http_outcome(slot, *outcome),
             EdgeOutcome::Read { id, things } => {
                 edge.outstanding = edge.outstanding.saturating_sub(1);
                 let Some(reading) = g.reading.take_if(|r| r.id == id) else {
@@ -672,7 +690,8 @@ impl Driver {
         g.commands += 1;
         let seq = g.commands;
         let d = &self.devices[slot];
-        let command = backend::Command::new(&self.base, &thing, &d.controller_id, seq, connected);
+        let base = self.edge.as_ref().map_or(&self.base, |e| &e.twin_base);
+        let command = backend::Command::new(base, &thing, &d.controller_id, seq, connected);
         // Told when sent: the answer may be the gateway's reply (module doc).
         command.tell(&mut self.ledger.oracle, d.number);
         if let Some(edge) = &mut self.edge {
@@ -696,12 +715,15 @@ impl Driver {
             return;
         };
         g.writes += 1;
-        let write = backend::TwinWrite::new(&self.base, &thing, g.writes);
+        let writes = g.writes;
+        let number = self.devices[slot].number;
+        let Some(edge) = &mut self.edge else {
+            return;
+        };
+        let write = backend::TwinWrite::new(&edge.twin_base, &thing, writes);
         // Told now too: a pushed copy may reach the gateway before the 2xx (module doc).
-        write.tell(&mut self.ledger.oracle, self.devices[slot].number);
-        if let Some(edge) = &mut self.edge {
-            edge.backend.twin_writes += 1;
-        }
+        write.tell(&mut self.ledger.oracle, number);
+        edge.backend.twin_writes += 1;
         let request = write.request.clone();
         let write = Box::new(write);
         self.edge_request(slot, request, move |status| EdgeOutcome::Written {
@@ -756,7 +778,11 @@ impl Driver {
                 rt: rt.clone(),
             });
             edge.outstanding += 1;
-            let (http, base, auth) = (self.http.clone(), self.base.clone(), edge.auth.header());
+            let (http, base, auth) = (
+                self.http.clone(),
+                edge.twin_base.clone(),
+                edge.auth.header(),
+            );
             tokio::spawn(async move {
                 let things = read_things(&http, number, &base, &auth, ids).await;
                 let _ = tx.send(Done {
@@ -802,7 +828,7 @@ impl Driver {
             r.backend = edge.backend;
             r
         });
-        let counters = vec![
+        let mut counters = vec![
             ("twin_converge_checks", edge.checks),
             ("twin_converge_skipped", edge.skipped),
             ("twin_connect_failures", edge.connect_failures),
@@ -810,6 +836,7 @@ impl Driver {
             ("twin_frames_out", edge.frames_out),
             ("twin_requests_unanswered", edge.outstanding),
         ];
+        counters.extend(self.twin_http_counters());
         (report, counters)
     }
 }

@@ -20,8 +20,10 @@
 //! apply to HTTP exchanges only.
 //!
 //! Edge gateways (`protocol: ditto`) hold a Ditto Protocol WebSocket to the
-//! target's `/ws/2` per online window, and their backend's commands and
-//! twin-side writes go to its HTTP API v2 (`edge.rs`).
+//! twin's `/ws/2` per online window (the twin: the target, or
+//! [`RealOptions::twin`]), and their backend's commands and twin-side
+//! writes go to its HTTP API v2 (`edge.rs`); with [`TwinApi::Http`] the
+//! gateways' own twin commands go over that API too (`edge/http.rs`).
 
 mod driver;
 mod edge;
@@ -47,6 +49,8 @@ use tokio::time::Instant;
 
 pub use crate::http_client::{Http, HttpSetupError, Injected};
 pub use live::Live;
+
+pub use crate::ditto::twin::{TwinApi, TwinOptions};
 
 use fleetsim_core::message::{Method, NetError, Request};
 use fleetsim_core::protocol::ddi::{Delivery, ReqKind};
@@ -103,11 +107,11 @@ pub struct RealOptions {
     /// then also checks what needs the server's side (`server_feed.rs`).
     /// A target without the stream is run without it.
     pub server_events: Option<fleetsim_core::server::MgmtCredentials>,
-    /// Basic credentials of the target's twin (`/api/2/things/…` and the
-    /// `/ws/2` sessions of `protocol: ditto` gateways; `fleetsim serve`
-    /// guards them with its Management API login). `None`: `admin`/`admin`,
-    /// serve's default.
-    pub twin_auth: Option<crate::ditto::session::BasicAuth>,
+    /// The twin of `protocol: ditto` gateways: where it lives (default: the
+    /// target, as `fleetsim serve` hosts it), which API the gateways write
+    /// it with, and its Basic credentials (`fleetsim serve` guards it with
+    /// its Management API login; default `admin`/`admin`).
+    pub twin: crate::ditto::twin::TwinOptions,
 }
 
 /// Why a real-time run could not be carried out (exit code 3).
@@ -302,6 +306,31 @@ pub fn run_with_metrics(
     rt.block_on(run_async_with_metrics(scenario, opts, metrics))
 }
 
+/// The twin's base URL (default: the target's `base`) and credentials
+/// (default: `admin`/`admin`, serve's).
+fn twin_of(
+    twin: &TwinOptions,
+    base: &str,
+) -> Result<(String, crate::ditto::session::BasicAuth), RuntimeError> {
+    let url = match &twin.url {
+        Some(url) if is_http_url(url.trim_end_matches('/')) => url.trim_end_matches('/').to_owned(),
+        Some(url) => {
+            return Err(RuntimeError::Unsupported(format!(
+                "--twin {url}: expected an http:// or https:// URL such as http://127.0.0.1:8080"
+            )))
+        }
+        None => base.to_owned(),
+    };
+    let auth = twin
+        .auth
+        .clone()
+        .unwrap_or_else(|| crate::ditto::session::BasicAuth {
+            user: "admin".into(),
+            password: "admin".into(),
+        });
+    Ok((url, auth))
+}
+
 fn base_url(target: &Target) -> Result<String, RuntimeError> {
     let url = target.base_url.trim_end_matches('/').to_string();
     if is_http_url(&url) {
@@ -463,6 +492,7 @@ pub async fn run_async_with_metrics(
     if let (Some(g), None) = (mqtt_group, &opts.mqtt) {
         return Err(RuntimeError::MqttMissing(g.kind.as_str().to_string()));
     }
+    let (twin_base, twin_auth) = twin_of(&opts.twin, &base)?;
     let reach = Reach::new(scenario, &opts.target, base)?;
     let setup = Setup::new(scenario);
     let scale = scenario.load.time_scale.max(1e-6);
@@ -483,20 +513,16 @@ pub async fn run_async_with_metrics(
     };
     let reach_tenant = reach.tenant.clone();
     let mut driver = Driver::new(scenario, setup, reach, fleet, links, scale);
-    let twin_auth = opts
-        .twin_auth
-        .clone()
-        .unwrap_or_else(|| crate::ditto::session::BasicAuth {
-            user: "admin".into(),
-            password: "admin".into(),
-        });
     driver.edge = edge::Edge::new(
         scenario,
         &driver.setup,
         &driver.devices,
-        &driver.base,
+        &twin_base,
         twin_auth,
     );
+    if let (Some(edge), TwinApi::Http) = (&mut driver.edge, opts.twin.api) {
+        edge.over_http();
+    }
     driver.metrics = metrics;
     if let Some(live) = &opts.live {
         let feed = live::LiveFeed::new(live.clone(), &driver.setup, &driver.devices);

@@ -1,16 +1,18 @@
 //! How the edge client takes a twin command's answer (see the parent
 //! module doc): done, re-create what the command missed, retry after a
-//! backoff, or refuse.
+//! backoff (at least the answer's `retry-after`, which a twin reached over
+//! its HTTP API may set), or refuse.
 
 use rand::RngCore;
 
 use super::queue::{Command, Key};
 use super::{EdgeClient, EdgeEvent, FEATURE_NOT_FOUND, THING_NOT_FOUND};
+use crate::ditto::http::retry_after;
 use crate::ditto::protocol::Envelope;
 use crate::protocol::edge::change::Change;
 use crate::protocol::edge::mapping::{features, map_thing, Scope};
 use crate::protocol::{backoff, is_retriable};
-use crate::time::Time;
+use crate::time::{Span, Time};
 
 impl EdgeClient {
     /// A twin command's response or error frame.
@@ -46,7 +48,8 @@ impl EdgeClient {
         {
             self.recreate(now, key, command, status, error, events);
         } else if is_retriable(status) {
-            self.retry(now, key, command, status, rng, events);
+            let at_least = retry_after(env);
+            self.retry(now, key, command, (status, at_least), rng, events);
         } else {
             self.refuse(command, status, error, events);
         }
@@ -73,13 +76,17 @@ impl EdgeClient {
         now: Time,
         key: Key,
         mut command: Command,
-        status: u16,
+        (status, at_least): (u16, Option<Span>),
         rng: &mut dyn RngCore,
         events: &mut Vec<EdgeEvent>,
     ) {
         command.failures += 1;
         let (base, cap) = (self.config.backoff_base, self.config.backoff_cap);
-        let after = backoff(base, cap, command.failures, rng);
+        let mut after = backoff(base, cap, command.failures, rng);
+        // The twin's `Retry-After` (HTTP API), capped like the backoff.
+        if let Some(at_least) = at_least {
+            after = after.max(at_least.min(cap));
+        }
         self.stats.retried += 1;
         events.push(EdgeEvent::CommandRetry {
             correlation_id: command.id.clone(),

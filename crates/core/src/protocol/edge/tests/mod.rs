@@ -8,6 +8,7 @@ mod client_props;
 mod command;
 mod e2e;
 mod envelope;
+mod http_answers;
 mod interop;
 pub(crate) mod loop_log;
 mod mapping;
