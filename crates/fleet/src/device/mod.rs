@@ -254,6 +254,14 @@ impl Device {
         }
     }
 
+    /// The edge gateway client, mutable; `None` for other devices.
+    pub fn edge_mut(&mut self) -> Option<&mut EdgeClient> {
+        match &mut self.client {
+            Client::Edge(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// An edge gateway's device sets a property value itself (see
     /// [`EdgeClient::set_property`]); what the client observed is booked.
     /// `None` for other devices.

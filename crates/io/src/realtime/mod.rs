@@ -421,6 +421,16 @@ fn real_fleet(scenario: &Scenario, setup: &Setup, scale: f64, epoch: Option<u64>
     });
     let mut fleet = Fleet::new(scenario, setup, |_| true, first, epoch_s);
     fleet.assigned_by_schedule(setup);
+    // A gateway's answer deadline is scenario time; at 600× its 10 s are
+    // 17 ms of real time, less than a busy loopback round trip, and every
+    // command would be resent. It waits as long as an HTTP request may.
+    let real_wait = scenario.load.request_timeout.0.as_millis() as f64 * scale;
+    let wait = Span(real_wait.min(u64::MAX as f64 / 2.0) as u64);
+    for d in &mut fleet.devices {
+        if let Some(edge) = d.edge_mut() {
+            edge.wait_at_least(wait);
+        }
+    }
     fleet
 }
 

@@ -151,6 +151,13 @@ pub struct EdgeClient {
 }
 
 impl EdgeClient {
+    /// Waits at least `timeout` for a command's answer (and a session's
+    /// `:ACK`) from now on: a real-time run at a high time scale gives the
+    /// network's real round trip room (see `fleetsim_io::realtime`).
+    pub fn wait_at_least(&mut self, timeout: Span) {
+        self.config.response_timeout = self.config.response_timeout.max(timeout);
+    }
+
     /// A client for this runtime, its session down.
     pub fn new(rt: GatewayRuntime, config: EdgeConfig) -> EdgeClient {
         EdgeClient {
