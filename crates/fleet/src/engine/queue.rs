@@ -96,6 +96,10 @@ const BITS: u32 = 6;
 const SLOTS: usize = 1 << BITS;
 /// Levels: enough for any `u64` time (11 × 6 bits ≥ 64).
 const LEVELS: usize = 11;
+/// An emptied bucket keeps its allocation up to this many events; a larger
+/// one is freed, or the buckets' summed peaks would outgrow the pending
+/// events by far (each 5-minute bucket once holds a whole fleet's polls).
+const KEEP: usize = 256;
 
 /// Events in `(time, sequence)` order.
 pub struct Queue {
@@ -161,6 +165,9 @@ impl Queue {
                 bucket.pop_front();
                 if bucket.is_empty() {
                     self.occupied[0] &= !(1 << slot);
+                    if bucket.capacity() > KEEP {
+                        *bucket = VecDeque::new();
+                    }
                 }
                 self.cur = w.at.0;
                 self.len -= 1;
@@ -232,8 +239,10 @@ impl Queue {
             for event in bucket.drain(..) {
                 self.insert(event);
             }
-            // Keep the emptied bucket's allocation for the next round.
-            self.buckets[index] = bucket;
+            // Keep a small emptied bucket's allocation for the next round.
+            if bucket.capacity() <= KEEP {
+                self.buckets[index] = bucket;
+            }
         }
     }
 }
