@@ -4,7 +4,7 @@
 //! Ties break on the sequence number, i.e. on scheduling order, never on
 //! allocation order or device id, so the order is a pure function of the run.
 //!
-//! The wheel has [`LEVELS`] levels of 64 buckets over integer-millisecond
+//! The wheel has `LEVELS` levels of 64 buckets over integer-millisecond
 //! times, relative to a cursor `cur` that never passes the earliest pending
 //! event. An event is kept at the level of the highest 6-bit digit in which
 //! its time differs from `cur`, in the bucket of that digit; level 0 buckets
