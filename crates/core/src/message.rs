@@ -261,9 +261,15 @@ pub fn path_and_query(url: &str) -> &str {
 /// Percent-encodes `s` for a URL path segment or query value (RFC 3986:
 /// unreserved characters stay, every other byte becomes `%XX`).
 pub fn percent_encode(s: &str) -> String {
+    percent_encode_keeping(s, b"")
+}
+
+/// [`percent_encode`], but the bytes in `keep` stay as they are too (e.g.
+/// `:` in a Ditto thing ID, which Ditto's HTTP API takes unencoded).
+pub fn percent_encode_keeping(s: &str, keep: &[u8]) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || keep.contains(&b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));

@@ -33,15 +33,7 @@ use crate::message::{Body, Method, Request, Response};
 
 /// Percent-encodes one path segment: unreserved characters and `:` stay.
 pub fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~:".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::message::percent_encode_keeping(s, b":")
 }
 
 /// The HTTP request of twin command `cmd` against the Ditto at `base_url`
