@@ -74,6 +74,8 @@ mod ddi;
 mod deployment;
 mod distributions;
 mod fault;
+mod glob;
+pub(crate) use glob::glob;
 pub mod ids;
 mod mgmt;
 pub mod otau;
