@@ -3,8 +3,9 @@
 //! (when a device is followed) tell them as sentences.
 
 use super::scratch::Scratch;
+use super::trace::TraceSink;
 use super::Device;
-use crate::digest::{Describe, Encode, Told};
+use crate::digest::{Describe, Encode};
 use crate::stats::Stats;
 use fleetsim_core::oracle::{Oracle, OracleConfig};
 use fleetsim_core::protocol::constrained::{ConstrainedEvent, ConstrainedReq};
@@ -17,7 +18,7 @@ use fleetsim_core::time::Time;
 /// What the ledger does with one kind of observation: hand it to the oracle,
 /// move the device's phase, count outcomes. (Hashing and telling it are
 /// [`Encode`] and [`Describe`].)
-pub trait Observation: Encode + Describe + Send + 'static {
+pub trait Observation: Encode + Describe + Clone + Send + 'static {
     /// Books the observation device `d` (in slot `slot`) made at `now`.
     fn book(&self, ledger: &mut Ledger, slot: usize, d: &mut Device, now: Time);
 }
@@ -51,21 +52,21 @@ impl Ledger {
     }
 
     /// Records what device `d` (in slot `slot`) observed at `now`: into its
-    /// trace hash, the oracle and the counts; appends a sentence per event to
-    /// `trace` when given.
+    /// trace hash, the oracle and the counts; hands each event to `trace`
+    /// when given.
     pub fn record<E: Observation>(
         &mut self,
         slot: usize,
         d: &mut Device,
         now: Time,
         events: &[E],
-        mut trace: Option<&mut Vec<String>>,
+        mut trace: Option<&mut dyn TraceSink>,
     ) {
         for ev in events {
             ev.encode(now, &mut d.trace);
             ev.book(self, slot, d, now);
             if let Some(t) = trace.as_deref_mut() {
-                t.push(format!("{now:>14}    {}", Told(ev)));
+                t.observed(now, ev);
             }
         }
     }

@@ -20,6 +20,7 @@
 mod client;
 mod ledger;
 mod scratch;
+mod trace;
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -27,6 +28,7 @@ use rand_chacha::ChaCha8Rng;
 use client::Cx;
 pub use client::DeviceClient;
 pub use ledger::{Ledger, Observation};
+pub use trace::{Keep, Kept, TraceSink};
 
 use crate::digest::TraceHash;
 use crate::rng::{stream, Purpose};
@@ -272,7 +274,7 @@ impl Device {
         key: &str,
         value: serde_json::Value,
         ledger: &mut Ledger,
-        trace: Option<&mut Vec<String>>,
+        trace: Option<&mut dyn TraceSink>,
     ) -> Option<Result<serde_json::Value, ModelError>> {
         let Client::Edge(c) = &mut self.client else {
             return None;
@@ -291,7 +293,7 @@ impl Device {
         now: Time,
         change: crate::edge::activity::PropertyChange,
         ledger: &mut Ledger,
-        trace: Option<&mut Vec<String>>,
+        trace: Option<&mut dyn TraceSink>,
     ) {
         let (uid, key, value) = (&change.uid, change.key, change.value);
         let _ = self.edge_set_property(now, uid, key, value, ledger, trace);
@@ -304,7 +306,7 @@ impl Device {
         up: bool,
         env: &Env<'_>,
         ledger: &mut Ledger,
-        trace: Option<&mut Vec<String>>,
+        trace: Option<&mut dyn TraceSink>,
     ) {
         step_client!(self, 0, now, env, ledger, trace, |c, cx, events| {
             client::session(c, cx, up, &mut events)
@@ -320,7 +322,7 @@ impl Device {
         scope: &Scope,
         f: impl FnOnce(&mut GatewayRuntime) -> R,
         ledger: &mut Ledger,
-        trace: Option<&mut Vec<String>>,
+        trace: Option<&mut dyn TraceSink>,
     ) -> Option<R> {
         let Client::Edge(c) = &mut self.client else {
             return None;
@@ -339,7 +341,7 @@ impl Device {
         now: Time,
         env: &Env<'_>,
         ledger: &mut Ledger,
-        trace: Option<&mut Vec<String>>,
+        trace: Option<&mut dyn TraceSink>,
     ) -> Option<(ReqKind, Transmit)> {
         step_client!(self, slot, now, env, ledger, trace, |c, cx, events| {
             client::transmit(c, cx, &mut events)
@@ -354,7 +356,7 @@ impl Device {
         delivery: Delivery,
         env: &Env<'_>,
         ledger: &mut Ledger,
-        trace: Option<&mut Vec<String>>,
+        trace: Option<&mut dyn TraceSink>,
     ) {
         step_client!(self, slot, now, env, ledger, trace, |c, cx, events| {
             client::respond(c, cx, delivery, &mut ledger.oracle, &mut events)
@@ -368,7 +370,7 @@ impl Device {
         result: Result<(), NetError>,
         env: &Env<'_>,
         ledger: &mut Ledger,
-        trace: Option<&mut Vec<String>>,
+        trace: Option<&mut dyn TraceSink>,
     ) {
         // The slot only matters to DDI observations; publishes make none.
         step_client!(self, 0, now, env, ledger, trace, |c, cx, events| {
@@ -384,7 +386,7 @@ impl Device {
         value: &str,
         env: &Env<'_>,
         ledger: &mut Ledger,
-        trace: Option<&mut Vec<String>>,
+        trace: Option<&mut dyn TraceSink>,
     ) {
         // The slot only matters to DDI observations; messages make none.
         step_client!(self, 0, now, env, ledger, trace, |c, cx, events| {

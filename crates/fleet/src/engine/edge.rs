@@ -11,6 +11,7 @@
 //! lost with it. The hub is one for the run; gateways' things are disjoint,
 //! so a gateway's history does not depend on the others (shards agree).
 
+use crate::device::TraceSink;
 use std::collections::{BTreeMap, VecDeque};
 
 use super::queue::What;
@@ -175,7 +176,8 @@ impl Engine {
         self.edge_link_at(slot, end);
         let env = embedded_env(&self.setup);
         let d = &mut self.devices[slot];
-        let trace = (self.record == Some(d.number)).then_some(&mut self.trace);
+        let trace =
+            (self.record == Some(d.number)).then_some(&mut self.trace as &mut dyn TraceSink);
         d.handle_session(now, true, &env, &mut self.ledger, trace);
         self.schedule_wake(slot);
     }
@@ -197,7 +199,8 @@ impl Engine {
         self.edge_drain(now);
         let env = embedded_env(&self.setup);
         let d = &mut self.devices[slot];
-        let trace = (self.record == Some(d.number)).then_some(&mut self.trace);
+        let trace =
+            (self.record == Some(d.number)).then_some(&mut self.trace as &mut dyn TraceSink);
         d.handle_session(now, false, &env, &mut self.ledger, trace);
         let g = &self.setup.groups[d.group as usize];
         let retry = now + RECONNECT_DELAY;
@@ -269,7 +272,8 @@ impl Engine {
                     .oracle
                     .twin_message_delivered(d.number, &message);
             }
-            let trace = (self.record == Some(d.number)).then_some(&mut self.trace);
+            let trace =
+                (self.record == Some(d.number)).then_some(&mut self.trace as &mut dyn TraceSink);
             d.handle_message(now, ALIAS, &text, &env, &mut self.ledger, trace);
         }
         self.edge_check_synced(now);

@@ -7,6 +7,7 @@
 
 use super::queue::What;
 use super::Engine;
+use crate::device::TraceSink;
 use crate::edge::activity::{Act, Churn};
 use crate::edge::backend;
 use fleetsim_core::protocol::edge::{GatewayRuntime, Scope};
@@ -59,7 +60,8 @@ impl Engine {
         f: impl FnOnce(&mut GatewayRuntime),
     ) {
         let d = &mut self.devices[slot];
-        let trace = (self.record == Some(d.number)).then_some(&mut self.trace);
+        let trace =
+            (self.record == Some(d.number)).then_some(&mut self.trace as &mut dyn TraceSink);
         d.edge_change(now, scope, f, &mut self.ledger, trace);
     }
 
@@ -73,7 +75,8 @@ impl Engine {
             return;
         };
         let d = &mut self.devices[slot];
-        let trace = (self.record == Some(d.number)).then_some(&mut self.trace);
+        let trace =
+            (self.record == Some(d.number)).then_some(&mut self.trace as &mut dyn TraceSink);
         d.edge_property_change(now, change, &mut self.ledger, trace);
     }
 

@@ -14,6 +14,7 @@
 pub mod queue;
 pub mod replay;
 
+use crate::device::TraceSink;
 use crate::device::{Device, Env, Ledger};
 use crate::director::{Director, Target};
 use crate::fleet::Fleet;
@@ -381,7 +382,8 @@ impl Engine {
             return;
         };
         let env = embedded_env(&self.setup);
-        let trace = (self.record == Some(d.number)).then_some(&mut self.trace);
+        let trace =
+            (self.record == Some(d.number)).then_some(&mut self.trace as &mut dyn TraceSink);
         let Some((kind, transmit)) = d.poll_transmit(slot, now, &env, &mut self.ledger, trace)
         else {
             return self.schedule_wake(slot);
@@ -569,7 +571,7 @@ impl Engine {
             });
         }
         let env = embedded_env(&self.setup);
-        let trace = recording.then_some(&mut self.trace);
+        let trace = recording.then_some(&mut self.trace as &mut dyn TraceSink);
         if flight.is_publish {
             let result = match delivery {
                 Delivery::Complete(r) if r.is_success() => Ok(()),

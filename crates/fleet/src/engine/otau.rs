@@ -4,6 +4,7 @@
 
 use super::queue::What;
 use super::{embedded_env, Engine};
+use crate::device::TraceSink;
 use fleetsim_core::time::Time;
 
 impl Engine {
@@ -74,7 +75,7 @@ impl Engine {
                 .push(format!("{now:>14}  ← MESSAGE config_otau {value}"));
         }
         let env = embedded_env(&self.setup);
-        let trace = recording.then_some(&mut self.trace);
+        let trace = recording.then_some(&mut self.trace as &mut dyn TraceSink);
         d.handle_message(now, "config_otau", &value, &env, &mut self.ledger, trace);
         self.schedule_wake(slot);
     }

@@ -287,7 +287,8 @@ impl Driver {
             d.handle_message(due, &alias, &value, &env, &mut self.ledger, None);
         }
         let before = self.ledger.oracle.violations().len();
-        let scratch = Some(&mut self.recorder.scratch);
+        let scratch =
+            Some(&mut self.recorder.scratch as &mut dyn fleetsim_fleet::device::TraceSink);
         let sent = d.poll_transmit(slot, due, &env, &mut self.ledger, scratch);
         self.recorder.take_scratch(slot);
         let new = &mut self.ledger.oracle.violations_mut()[before..];
@@ -474,7 +475,8 @@ impl Driver {
         }
         self.recorder.answer(slot, now, &delivery);
         let before = self.ledger.oracle.violations().len();
-        let scratch = Some(&mut self.recorder.scratch);
+        let scratch =
+            Some(&mut self.recorder.scratch as &mut dyn fleetsim_fleet::device::TraceSink);
         d.handle_response(slot, now, delivery, &env, &mut self.ledger, scratch);
         self.recorder.take_scratch(slot);
         let new = &mut self.ledger.oracle.violations_mut()[before..];

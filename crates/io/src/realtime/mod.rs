@@ -298,12 +298,24 @@ pub fn run_with_metrics(
     opts: &RealOptions,
     metrics: Option<Arc<crate::metrics::Metrics>>,
 ) -> Result<RunResult, RuntimeError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let rt = runtime().map_err(RuntimeError::Runtime)?;
+    rt.block_on(run_async_with_metrics(scenario, opts, metrics))
+}
+
+/// The runtime of a real-time run: one thread per core the process may use
+/// (`taskset`, a cgroup's CPU set), so a run pinned to one core does not
+/// bounce its requests' wake-ups between threads sharing that core.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    if cores == 1 {
+        return tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
         .enable_all()
         .build()
-        .map_err(RuntimeError::Runtime)?;
-    rt.block_on(run_async_with_metrics(scenario, opts, metrics))
 }
 
 /// The twin's base URL (default: the target's `base`) and credentials

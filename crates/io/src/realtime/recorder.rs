@@ -7,20 +7,50 @@
 //! memory whatever the run's length.
 
 use std::collections::VecDeque;
+use std::fmt;
 
-use fleetsim_core::message::Request;
+use fleetsim_core::message::{Method, NetError, Request};
 use fleetsim_core::oracle::Violation;
 use fleetsim_core::protocol::ddi::Delivery;
 use fleetsim_core::time::Time;
+use fleetsim_fleet::device::Kept;
 
 /// Trace lines kept per device.
 pub const KEPT_LINES: usize = 48;
 
+/// One kept line, told (formatted) only when an excerpt or `lines` asks:
+/// most are dropped from the ring untold.
+enum Line {
+    /// The device sent a request.
+    Sent {
+        at: Time,
+        method: Method,
+        url: Box<str>,
+    },
+    /// An answer came back.
+    Answer { at: Time, status: u16, bytes: u64 },
+    /// No (complete) answer came back.
+    Broken { at: Time, error: NetError },
+    /// The device observed something.
+    Observed(Kept),
+}
+
+impl fmt::Display for Line {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Line::Sent { at, method, url } => write!(f, "{at:>14}  → {method} {url}"),
+            Line::Answer { at, status, bytes } => write!(f, "{at:>14}  ← {status} ({bytes} bytes)"),
+            Line::Broken { at, error } => write!(f, "{at:>14}  ✗ {error}"),
+            Line::Observed(kept) => kept.fmt(f),
+        }
+    }
+}
+
 /// Per device, the last trace lines.
 pub struct Recorder {
-    rings: Vec<VecDeque<String>>,
+    rings: Vec<VecDeque<Line>>,
     /// Scratch buffer handed to the device calls.
-    pub scratch: Vec<String>,
+    pub scratch: Vec<Kept>,
 }
 
 impl Recorder {
@@ -32,7 +62,7 @@ impl Recorder {
         }
     }
 
-    fn push(&mut self, slot: usize, line: String) {
+    fn push(&mut self, slot: usize, line: Line) {
         let Some(ring) = self.rings.get_mut(slot) else {
             return;
         };
@@ -44,22 +74,33 @@ impl Recorder {
 
     /// Moves the scratch lines (device events) to `slot`'s ring.
     pub fn take_scratch(&mut self, slot: usize) {
-        let lines = std::mem::take(&mut self.scratch);
-        for line in lines {
-            self.push(slot, line);
+        let mut lines = std::mem::take(&mut self.scratch);
+        for kept in lines.drain(..) {
+            self.push(slot, Line::Observed(kept));
         }
+        // Keep the buffer's capacity for the next call.
+        self.scratch = lines;
     }
 
     /// `slot` sent `req` at `now`.
     pub fn request(&mut self, slot: usize, now: Time, req: &Request) {
-        self.push(slot, format!("{now:>14}  → {} {}", req.method, req.url));
+        let line = Line::Sent {
+            at: now,
+            method: req.method,
+            url: req.url.as_str().into(),
+        };
+        self.push(slot, line);
     }
 
     /// What came back to `slot` at `now`.
     pub fn answer(&mut self, slot: usize, now: Time, delivery: &Delivery) {
         let line = match delivery {
-            Delivery::Complete(r) => format!("{now:>14}  ← {} ({} bytes)", r.status, r.body.len()),
-            Delivery::Broken(e, _) => format!("{now:>14}  ✗ {e}"),
+            Delivery::Complete(r) => Line::Answer {
+                at: now,
+                status: r.status,
+                bytes: r.body.len(),
+            },
+            Delivery::Broken(e, _) => Line::Broken { at: now, error: *e },
         };
         self.push(slot, line);
     }
@@ -68,7 +109,7 @@ impl Recorder {
     pub fn lines(&self, slot: usize) -> Vec<String> {
         self.rings
             .get(slot)
-            .map_or_else(Vec::new, |r| r.iter().cloned().collect())
+            .map_or_else(Vec::new, |r| r.iter().map(Line::to_string).collect())
     }
 
     /// Gives the violations in `new` (recorded since the last device call)
@@ -81,7 +122,7 @@ impl Recorder {
             .iter_mut()
             .filter(|v| v.device == number && v.excerpt.is_empty())
         {
-            v.excerpt = ring.iter().cloned().collect();
+            v.excerpt = ring.iter().map(Line::to_string).collect();
         }
     }
 }
