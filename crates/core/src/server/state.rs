@@ -543,6 +543,21 @@ impl Targets {
         all
     }
 
+    /// Where target `cid` lives, for [`Targets::at`]: valid until a target is removed.
+    pub(super) fn slot(&self, cid: &str) -> Option<usize> {
+        self.by_id.get(cid).copied()
+    }
+
+    /// The target in `slot` (from [`Targets::slot`]).
+    pub(super) fn at(&self, slot: usize) -> &Target {
+        &self.list[slot]
+    }
+
+    /// The target in `slot` (from [`Targets::slot`]), mutably.
+    pub(super) fn at_mut(&mut self, slot: usize) -> &mut Target {
+        &mut self.list[slot]
+    }
+
     pub(super) fn get(&self, cid: &str) -> Option<&Target> {
         self.by_id.get(cid).map(|&i| &self.list[i])
     }
