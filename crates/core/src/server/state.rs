@@ -287,6 +287,11 @@ pub(super) struct Target {
     pub(super) update_status: UpdateStatus,
     /// Active auto-confirmation (ddi.md §1.8), boxed: almost every target has none.
     pub(super) auto_confirm: Option<Box<AutoConfirm>>,
+    /// False when no active action has a maintenance window (none was
+    /// created with one, or the last walk of [`Target::cancel_lapsed`] found
+    /// them all closed). Lets that walk, which runs on every poll, end at
+    /// once for nearly every target.
+    may_lapse: bool,
 }
 
 impl Target {
@@ -304,6 +309,7 @@ impl Target {
             assigned_ds: None,
             update_status: UpdateStatus::Unknown,
             auto_confirm: None,
+            may_lapse: false,
         }
     }
 
@@ -365,6 +371,7 @@ impl Target {
         };
         action.push(start.entry, ev.now, start.messages);
         ev.changed(id, None, start.status);
+        self.may_lapse |= action.window.is_some();
         self.actions.push(action);
     }
 
@@ -404,10 +411,16 @@ impl Target {
 
     /// Cancels active actions whose maintenance window has passed (RES
     /// `checkAndCancelExpiredAction`).
+    /// O(1) unless an action of the target has a maintenance window.
     pub(super) fn cancel_lapsed(&mut self, ev: &mut Emitter<'_>, cap: u32) {
+        if !self.may_lapse {
+            return;
+        }
         let now = ev.now;
+        let mut open = false;
         for a in self.actions.iter_mut() {
             let lapsed = a.window.as_ref().is_some_and(|w| w.lapsed(now));
+            open |= a.active && a.window.is_some();
             if a.active && lapsed && !a.status.is_cancel() {
                 a.push_capped(
                     ActionStatus::Canceling,
@@ -418,6 +431,9 @@ impl Target {
                 a.set_status(ev, ActionStatus::Canceling);
             }
         }
+        // A closed action never opens again (only new actions set the flag),
+        // so the walk is needed only while an action with a window is active.
+        self.may_lapse = open;
     }
 }
 
