@@ -219,6 +219,13 @@ impl Tenants {
         self.of_target(controller_id)?.attributes(controller_id)
     }
 
+    /// [`Server::shrink_targets`] for every tenant.
+    pub fn shrink_targets(&mut self) {
+        for server in &mut self.servers {
+            server.shrink_targets();
+        }
+    }
+
     /// Targets of every tenant.
     pub fn target_count(&self) -> usize {
         self.servers.iter().map(Server::target_count).sum()
