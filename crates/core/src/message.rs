@@ -246,7 +246,7 @@ impl Request {
 
 /// Path and query part of an absolute or origin-form URL.
 pub fn path_and_query(url: &str) -> &str {
-    match url.find("://") {
+    match scheme_separator(url) {
         Some(i) => {
             let rest = &url[i + 3..];
             match rest.find('/') {
@@ -256,6 +256,21 @@ pub fn path_and_query(url: &str) -> &str {
         }
         None => url,
     }
+}
+
+/// Byte offset of the first `://` in `url` (as `url.find("://")`, without
+/// building a substring searcher: this runs on every request).
+fn scheme_separator(url: &str) -> Option<usize> {
+    let bytes = url.as_bytes();
+    let mut from = 0;
+    while let Some(i) = bytes[from..].iter().position(|&b| b == b':') {
+        let at = from + i;
+        if bytes[at..].starts_with(b"://") {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// Percent-encodes `s` for a URL path segment or query value (RFC 3986:
@@ -280,8 +295,14 @@ pub fn percent_encode_keeping(s: &str, keep: &[u8]) -> String {
 
 /// Decodes `%XX` escapes; `None` for a bad escape or invalid UTF-8.
 pub fn percent_decode(s: &str) -> Option<String> {
+    percent_decode_cow(s).map(Cow::into_owned)
+}
+
+/// [`percent_decode`], borrowing `s` when it holds no `%` escape (the
+/// common case: no allocation).
+pub fn percent_decode_cow(s: &str) -> Option<Cow<'_, str>> {
     if !s.contains('%') {
-        return Some(s.to_string());
+        return Some(Cow::Borrowed(s));
     }
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -296,7 +317,7 @@ pub fn percent_decode(s: &str) -> Option<String> {
             i += 1;
         }
     }
-    String::from_utf8(out).ok()
+    String::from_utf8(out).ok().map(Cow::Owned)
 }
 
 /// First byte of a `Content-Range: bytes a-b/len` header value.

@@ -29,7 +29,13 @@ impl Fleet {
         first: impl Fn(u64) -> Option<Time>,
         url_epoch_s: u64,
     ) -> Fleet {
-        let mut devices = Vec::new();
+        // Sized exactly: a `Vec` grown by doubling holds up to twice the
+        // (large) device structs a fleet needs.
+        let count = setup.groups.iter().map(|g| {
+            let numbers = g.first..g.first + g.count;
+            numbers.filter(|n| include(*n)).count()
+        });
+        let mut devices = Vec::with_capacity(count.sum());
         for (gi, g) in setup.groups.iter().enumerate() {
             for number in (g.first..g.first + g.count).filter(|n| include(*n)) {
                 devices.push(Device::new(setup, gi, number, scenario.seed, first(number)));

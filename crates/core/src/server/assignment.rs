@@ -189,7 +189,7 @@ impl Target {
             messages: vec![Cow::Borrowed(INITIATED), Cow::Borrowed(OFFLINE)],
             code: None,
         };
-        self.actions.push(Action {
+        let action = Action {
             id,
             dist: ds,
             kind: ActionType::Forced,
@@ -200,7 +200,8 @@ impl Target {
             history: vec![entry],
             last_code: None,
             deferred: false,
-        });
+        };
+        super::state::push_compact(&mut self.actions, action);
         ev.changed(id, None, ActionStatus::Finished);
         self.installed = Some(id);
         self.set_assigned(Some(ds));

@@ -12,7 +12,7 @@ pub(super) struct Call<'a> {
     pub(super) now: Time,
     pub(super) req: &'a Request,
     /// Controller id, percent-decoded.
-    pub(super) cid: String,
+    pub(super) cid: std::borrow::Cow<'a, str>,
     /// Tenant and controller id as they appear in the request path.
     pub(super) raw_tenant: &'a str,
     pub(super) raw_cid: &'a str,

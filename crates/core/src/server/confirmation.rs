@@ -318,7 +318,7 @@ pub(super) fn activate(server: &mut Server, call: &Call<'_>) -> Response {
     let auto = AutoConfirm {
         initiator,
         remark,
-        by: call.cid.clone(),
+        by: call.cid.to_string(),
         at: call.now,
     };
     let mut ev = Emitter::new(&call.cid, call.now, &mut server.events);

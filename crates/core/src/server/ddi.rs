@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::message::{percent_decode, Body, Method, Request, Response};
+use crate::message::{percent_decode_cow, Body, Method, Request, Response};
 use crate::protocol::ddi::wire::{
     Config, ConfigData, ConfigMode, ControllerBase, Link, Polling, RootLinks,
 };
@@ -25,6 +25,10 @@ use super::{
 
 /// Longest attribute key or value (JCM `updateControllerAttributes`).
 const MAX_ATTRIBUTE_LEN: usize = 128;
+
+/// Room for the path segments after the controller id: one more than the
+/// longest route has, so that a longer path is seen as such.
+const ROUTE_SEGMENTS: usize = 5;
 
 /// The DDI resources below `{base}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,20 +86,40 @@ impl<'a> Route<'a> {
 /// Answers a request that no active `Respond` fault has answered.
 pub(super) fn dispatch(server: &mut Server, now: Time, req: &Request, faults: &Active) -> Response {
     let path = req.path();
-    let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
-    let (tenant, raw_cid, rest) = match segments.as_slice() {
-        [tenant, "controller", "v1", cid, rest @ ..] if !cid.is_empty() => (*tenant, *cid, rest),
+    let mut segments = path.strip_prefix('/').unwrap_or(path).split('/');
+    let (tenant, raw_cid) = match (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) {
+        (Some(tenant), Some("controller"), Some("v1"), Some(cid)) if !cid.is_empty() => {
+            (tenant, cid)
+        }
         _ => return Response::status(404),
     };
-    if percent_decode(tenant).as_deref() != Some(server.config.tenant.as_str()) {
+    // The segments after the controller id, without collecting them into a
+    // `Vec` (every request passes here): no route has more than four.
+    let mut rest = [""; ROUTE_SEGMENTS];
+    let mut count = 0;
+    for segment in segments {
+        if count == ROUTE_SEGMENTS {
+            count += 1; // too long for any route
+            break;
+        }
+        rest[count] = segment;
+        count += 1;
+    }
+    if percent_decode_cow(tenant).as_deref() != Some(server.config.tenant.as_str()) {
         return Response::status(401);
     }
-    let cid = percent_decode(raw_cid);
-    let target = cid.as_deref().and_then(|c| server.targets.get(c));
+    let cid = percent_decode_cow(raw_cid);
+    let target = || cid.as_deref().and_then(|c| server.targets.get(c));
     if !authenticated(&server.config, req, target) {
         return Response::status(401);
     }
-    let Some(route) = Route::parse(rest) else {
+    let route = rest.get(..count).and_then(Route::parse);
+    let Some(route) = route else {
         return Response::status(404);
     };
     let head = req.method == Method::Head && route.method() == Method::Get;
@@ -165,7 +189,12 @@ pub(super) fn dispatch(server: &mut Server, now: Time, req: &Request, faults: &A
 /// request is accepted (the embedded default for device developers). An
 /// empty gateway key is no key: it matches no credential, `GatewayToken `
 /// with nothing after it included.
-fn authenticated(config: &ServerConfig, req: &Request, target: Option<&Target>) -> bool {
+/// `target` looks the addressed target up, only when a TargetToken needs it.
+fn authenticated<'t>(
+    config: &ServerConfig,
+    req: &Request,
+    target: impl FnOnce() -> Option<&'t Target>,
+) -> bool {
     if config.gateway_token.is_none() && !config.target_token_auth {
         return true;
     }
@@ -181,7 +210,7 @@ fn authenticated(config: &ServerConfig, req: &Request, target: Option<&Target>) 
         let key = config.gateway_token.as_deref().filter(|k| !k.is_empty());
         !credential.is_empty() && key == Some(credential)
     } else if scheme.eq_ignore_ascii_case("TargetToken") {
-        config.target_token_auth && target.is_some_and(|t| t.token_matches(credential))
+        config.target_token_auth && target().is_some_and(|t| t.token_matches(credential))
     } else {
         false
     }
@@ -201,7 +230,10 @@ pub(super) fn tenant_and_controller(req: &Request) -> Option<(String, String)> {
     if controller != "controller" || v1 != "v1" || cid.is_empty() {
         return None;
     }
-    Some((percent_decode(tenant)?, percent_decode(cid)?))
+    Some((
+        percent_decode_cow(tenant)?.into_owned(),
+        percent_decode_cow(cid)?.into_owned(),
+    ))
 }
 
 /// The percent-decoded controller id of a DDI request path.
@@ -212,14 +244,19 @@ pub(super) fn controller_id(req: &Request) -> Option<String> {
 /// `GET {base}`: registers unknown controllers, cancels lapsed actions and
 /// answers the sleep and at most one action link (ddi.md §1.1).
 fn root(server: &mut Server, call: &Call<'_>) -> Response {
-    let fresh = server.targets.get(&call.cid).is_none();
-    if fresh {
-        server.targets.auto_register(&call.cid);
-    }
-    let cap = server.config.max_status_entries_per_action;
-    let Some(target) = server.targets.get_mut(&call.cid) else {
-        return respond::not_found("target");
+    // One lookup by id per poll; the target is then addressed by its slot.
+    let (slot, fresh) = match server.targets.slot(&call.cid) {
+        Some(slot) => (slot, false),
+        None => {
+            server.targets.auto_register(&call.cid);
+            let Some(slot) = server.targets.slot(&call.cid) else {
+                return respond::not_found("target");
+            };
+            (slot, true)
+        }
     };
+    let cap = server.config.max_status_entries_per_action;
+    let target = server.targets.at_mut(slot);
     if fresh {
         target.created_at = call.now;
     }
@@ -228,9 +265,7 @@ fn root(server: &mut Server, call: &Call<'_>) -> Response {
     let mut ev = Emitter::new(&call.cid, call.now, &mut server.events);
     target.cancel_lapsed(&mut ev, cap);
     target.polls = target.polls.wrapping_add(1);
-    let Some(target) = server.targets.get(&call.cid) else {
-        return respond::not_found("target");
-    };
+    let target = server.targets.at(slot);
     let sleep = super::polling::sleep(server, target, call);
     let links = root_links(target, call);
     let body = ControllerBase {

@@ -567,6 +567,12 @@ impl Server {
     pub fn target_count(&self) -> usize {
         self.targets.len()
     }
+
+    /// Frees the spare room of the target list (call after registering a
+    /// fleet: the list grew by doubling).
+    pub fn shrink_targets(&mut self) {
+        self.targets.shrink_to_fit();
+    }
 }
 
 /// True for a Management API request (path under `/rest/v1/`).

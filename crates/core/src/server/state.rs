@@ -33,6 +33,18 @@ pub(super) struct Start {
     pub(super) messages: Vec<Cow<'static, str>>,
 }
 
+/// Pushes `item` onto a per-target list that stays short (actions, status
+/// entries): full, it grows by half its length, at least one, not by
+/// doubling from four as `Vec` does. With 100 000 targets holding one action
+/// and a handful of entries each, the spare room of doubling was a large
+/// part of the server's memory.
+pub(super) fn push_compact<T>(list: &mut Vec<T>, item: T) {
+    if list.len() == list.capacity() {
+        list.reserve_exact((list.len() / 2).max(1));
+    }
+    list.push(item);
+}
+
 /// Most messages `actionHistory` returns (`MAX_ACTION_HISTORY_MSG_COUNT`).
 const MAX_HISTORY_MESSAGES: usize = 100;
 
@@ -126,12 +138,21 @@ impl Action {
         messages: Vec<Cow<'static, str>>,
         code: Option<i32>,
     ) {
-        self.history.push(StatusEntry {
+        // Stored for the run: no spare capacity in the list or its texts.
+        let mut messages = messages;
+        messages.shrink_to_fit();
+        for m in &mut messages {
+            if let Cow::Owned(text) = m {
+                text.shrink_to_fit();
+            }
+        }
+        let entry = StatusEntry {
             status,
             at,
             messages,
             code,
-        });
+        };
+        push_compact(&mut self.history, entry);
     }
 
     /// Appends a server-created entry unless the history is full (then it is
@@ -287,6 +308,11 @@ pub(super) struct Target {
     pub(super) update_status: UpdateStatus,
     /// Active auto-confirmation (ddi.md §1.8), boxed: almost every target has none.
     pub(super) auto_confirm: Option<Box<AutoConfirm>>,
+    /// False when no active action has a maintenance window (none was
+    /// created with one, or the last walk of [`Target::cancel_lapsed`] found
+    /// them all closed). Lets that walk, which runs on every poll, end at
+    /// once for nearly every target.
+    may_lapse: bool,
 }
 
 impl Target {
@@ -304,6 +330,7 @@ impl Target {
             assigned_ds: None,
             update_status: UpdateStatus::Unknown,
             auto_confirm: None,
+            may_lapse: false,
         }
     }
 
@@ -365,7 +392,8 @@ impl Target {
         };
         action.push(start.entry, ev.now, start.messages);
         ev.changed(id, None, start.status);
-        self.actions.push(action);
+        self.may_lapse |= action.window.is_some();
+        push_compact(&mut self.actions, action);
     }
 
     /// Management-side cancel; see [`super::Server::cancel`].
@@ -404,10 +432,16 @@ impl Target {
 
     /// Cancels active actions whose maintenance window has passed (RES
     /// `checkAndCancelExpiredAction`).
+    /// O(1) unless an action of the target has a maintenance window.
     pub(super) fn cancel_lapsed(&mut self, ev: &mut Emitter<'_>, cap: u32) {
+        if !self.may_lapse {
+            return;
+        }
         let now = ev.now;
+        let mut open = false;
         for a in self.actions.iter_mut() {
             let lapsed = a.window.as_ref().is_some_and(|w| w.lapsed(now));
+            open |= a.active && a.window.is_some();
             if a.active && lapsed && !a.status.is_cancel() {
                 a.push_capped(
                     ActionStatus::Canceling,
@@ -418,6 +452,9 @@ impl Target {
                 a.set_status(ev, ActionStatus::Canceling);
             }
         }
+        // A closed action never opens again (only new actions set the flag),
+        // so the walk is needed only while an action with a window is active.
+        self.may_lapse = open;
     }
 }
 
@@ -543,6 +580,21 @@ impl Targets {
         all
     }
 
+    /// Where target `cid` lives, for [`Targets::at`]: valid until a target is removed.
+    pub(super) fn slot(&self, cid: &str) -> Option<usize> {
+        self.by_id.get(cid).copied()
+    }
+
+    /// The target in `slot` (from [`Targets::slot`]).
+    pub(super) fn at(&self, slot: usize) -> &Target {
+        &self.list[slot]
+    }
+
+    /// The target in `slot` (from [`Targets::slot`]), mutably.
+    pub(super) fn at_mut(&mut self, slot: usize) -> &mut Target {
+        &mut self.list[slot]
+    }
+
     pub(super) fn get(&self, cid: &str) -> Option<&Target> {
         self.by_id.get(cid).map(|&i| &self.list[i])
     }
@@ -553,6 +605,13 @@ impl Targets {
 
     pub(super) fn len(&self) -> usize {
         self.list.len()
+    }
+
+    /// Drops the spare capacity of the list and the id index (after a
+    /// whole fleet has been registered).
+    pub(super) fn shrink_to_fit(&mut self) {
+        self.list.shrink_to_fit();
+        self.by_id.shrink_to_fit();
     }
 }
 

@@ -139,6 +139,7 @@ impl Engine {
                 .server
                 .register_target(&tenant, &d.controller_id, d.number, token);
         }
+        setup.server.shrink_targets();
         let end = Time(scenario.duration.0.as_millis());
         let mut queue = Queue::default();
         let next_wake: Vec<Time> = devices.iter().map(|d| d.poll_timeout()).collect();

@@ -60,10 +60,7 @@ impl DdiClient {
     /// step lost its work).
     fn request(&self, env: &ClientEnv<'_>) -> Option<Request> {
         let enc = env.settings.encoding;
-        let root = format!(
-            "{}/{}/controller/v1/{}",
-            env.base_url, env.tenant, env.controller_id
-        );
+        let root = root_url(env);
         let req = match &self.step {
             Step::Poll { .. } => Request::new(Method::Get, root),
             Step::ConfigData => body_request(
@@ -135,4 +132,16 @@ impl DdiClient {
         };
         Some(req)
     }
+}
+
+/// `{base_url}/{tenant}/controller/v1/{controllerId}`, the URL of every poll:
+/// one allocation of the exact size, no formatting machinery.
+fn root_url(env: &ClientEnv<'_>) -> String {
+    const MIDDLE: &str = "/controller/v1/";
+    let parts = [env.base_url, "/", env.tenant, MIDDLE, env.controller_id];
+    let mut url = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        url.push_str(part);
+    }
+    url
 }
