@@ -518,6 +518,12 @@ fn otau_settings(g: &FleetGroup) -> OtauSettings {
         } else {
             Transport::Http
         },
+        test_phase: o.test_phase,
+        test_failure: o.test_failure.0,
+        progress_messages: o.progress,
+        abort: o.abort.0,
+        reboot_after_install: o.reboot_after_install.map(|d| d.0),
+        boot_version: o.boot_version.clone(),
         ..OtauSettings::default()
     }
 }

@@ -180,7 +180,8 @@ impl Device {
         };
         let (client, controller_id) = match g.protocol {
             Protocol::Otau | Protocol::OtauMqtt => {
-                let client = OtauClient::with_transport(start, g.otau.transport);
+                let client = OtauClient::with_transport(start, g.otau.transport)
+                    .booting(g.otau.boot_version.clone());
                 (Client::Otau(Box::new(client)), cik_for(number))
             }
             Protocol::Cpg => {

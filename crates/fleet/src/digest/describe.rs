@@ -258,6 +258,9 @@ impl Describe for OtauEvent {
             OtauEvent::ContentMismatch { file } => {
                 write!(f, "{file}: size or sha256 unlike its info line")
             }
+            OtauEvent::ContentRefused { file, status } => {
+                write!(f, "{file}: connector content answered {status}")
+            }
             OtauEvent::Rejected { kind: k, status } => write!(f, "{}: refused {status}", kind(k)),
             OtauEvent::Retry { kind: k, error } => match error {
                 Some(e) => write!(f, "{}: no answer ({e}), will retry", kind(k)),

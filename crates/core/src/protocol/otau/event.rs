@@ -101,6 +101,15 @@ pub enum OtauEvent {
         /// The payload entry.
         file: String,
     },
+    /// Connector content of the running manifest was refused: its
+    /// `info=true` line or its bytes were answered 403, 404 or 410 (pushed
+    /// beside [`OtauEvent::Rejected`]; absolute payload URLs never are).
+    ContentRefused {
+        /// The payload entry.
+        file: String,
+        /// The status code.
+        status: u16,
+    },
     /// A request got a non-retriable error status.
     Rejected {
         /// Which request.

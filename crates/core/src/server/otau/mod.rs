@@ -63,6 +63,8 @@ pub struct OtauFaults {
     pub redeliver_acked: bool,
     /// Serve other bytes than the info line describes (OTAU-CONTENT).
     pub wrong_content: bool,
+    /// Answer content downloads `410 Gone` (OTAU-SERVED).
+    pub content_gone: bool,
 }
 
 /// The answer to a request.
