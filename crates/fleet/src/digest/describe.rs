@@ -40,6 +40,7 @@ fn request(kind: ReqKind) -> &'static str {
         ReqKind::OtauAck => "config_otau write-back",
         ReqKind::OtauStatus => "otau_in status",
         ReqKind::OtauInfo => "file info",
+        ReqKind::OtauActivate => "activation",
         ReqKind::OtauDownload => "file download",
         ReqKind::CpgPoll => "gateway poll",
         ReqKind::CpgOnline => "online event",

@@ -259,6 +259,12 @@ pub struct OtauDevice {
     /// `INSTALLED_VERSION` of it before its first poll (otau.md §3.3 rule 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boot_version: Option<String>,
+    /// Activate on first start (`POST /provision/activate` with
+    /// `id=<identity>`, otau.md §4.5) and use the token returned; the
+    /// server then accepts tokens only of activated devices (groups without
+    /// it are pre-provisioned).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub activate: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -290,6 +296,7 @@ impl Default for OtauDevice {
             abort: Fraction::default(),
             reboot_after_install: None,
             boot_version: None,
+            activate: false,
         }
     }
 }

@@ -36,6 +36,7 @@ use crate::time::{Span, Time};
 use super::event::{OtauEvent, OtauReq};
 use super::wire::{form_encode, Manifest, Status, StatusReport};
 
+mod activate;
 mod download;
 mod http;
 mod mqtt;
@@ -64,6 +65,8 @@ pub struct OtauEnv<'a> {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Step {
+    /// `POST /provision/activate` before anything else.
+    Activate,
     Poll,
     /// The boot report: `INSTALLED_VERSION` of the running version, no manifest.
     Boot,
@@ -77,6 +80,7 @@ impl Step {
     fn kind(self) -> OtauReq {
         match self {
             Step::Poll => OtauReq::LongPoll,
+            Step::Activate => OtauReq::Activate,
             Step::Ack => OtauReq::Ack,
             Step::Report(_) | Step::Boot => OtauReq::Status,
             Step::Info => OtauReq::Info,
@@ -144,6 +148,10 @@ pub struct OtauClient {
     /// Learnt from the settings on every call that has them: in MQTT mode the
     /// idle (Poll) step sends nothing and waits for a message.
     transport: Transport,
+    /// Identity and next step while not yet activated.
+    activation: Option<Box<activate::Activation>>,
+    /// The token activation returned (the CIK from then on).
+    token: Option<String>,
 }
 
 impl OtauClient {
@@ -161,6 +169,8 @@ impl OtauClient {
             installed: None,
             last_done: None,
             transport: Transport::Http,
+            activation: None,
+            token: None,
         }
     }
 
@@ -244,8 +254,12 @@ impl OtauClient {
                 &form_encode(&[("otau_in", &self.boot_report().to_json())]),
             ),
             Step::Info | Step::Fetch => self.download_request(base)?,
+            Step::Activate => self.activate_request(base)?,
         };
-        req.headers.insert("x-exosite-cik", env.cik.to_string());
+        if self.step != Step::Activate {
+            req.headers
+                .insert("x-exosite-cik", self.cik(env).to_string());
+        }
         self.in_flight = true;
         self.sent_at = now;
         if matches!(self.step, Step::Report(_) | Step::Boot) {
@@ -274,12 +288,13 @@ impl OtauClient {
             Delivery::Complete(_) => return self.retry(now, step, None, env, rng, events),
             Delivery::Broken(e, _) => return self.retry(now, step, Some(e), env, rng, events),
         };
-        if step != Step::Poll {
+        if !matches!(step, Step::Poll | Step::Activate) {
             // A long poll's answer may still be unusable (refused_poll): the
             // backoff keeps growing until one is usable.
             self.failures = 0;
         }
         match step {
+            Step::Activate => self.on_activation(now, &resp, env, rng, events),
             Step::Poll => self.on_poll_answer(now, &resp, env, rng, events),
             Step::Ack => {
                 let Some(w) = self.work.as_ref() else {

@@ -60,7 +60,7 @@ impl OtauClient {
                     value: self.boot_report().to_json(),
                 }
             }
-            Step::Poll | Step::Info | Step::Fetch => return None,
+            Step::Poll | Step::Info | Step::Fetch | Step::Activate => return None,
         };
         self.in_flight = true;
         self.sent_at = now;
@@ -108,7 +108,7 @@ impl OtauClient {
                 self.after_status(status, now, env)
             }
             Step::Boot => self.after_boot(now, None, events),
-            Step::Poll | Step::Info | Step::Fetch => {}
+            Step::Poll | Step::Info | Step::Fetch | Step::Activate => {}
         }
     }
 
@@ -126,7 +126,8 @@ impl OtauClient {
         events: &mut Vec<OtauEvent>,
     ) {
         self.transport = env.settings.transport;
-        if alias != "config_otau" || value.is_empty() {
+        // Not activated yet: the broker would not have let the device in.
+        if alias != "config_otau" || value.is_empty() || self.activation.is_some() {
             return;
         }
         self.on_offer(now, value.to_string(), env, rng, events)

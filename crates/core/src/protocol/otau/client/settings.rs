@@ -71,6 +71,11 @@ pub struct OtauSettings {
     /// `INSTALLED_VERSION` of it before its first poll, with no manifest
     /// (otau.md §3.3 rule 10). `None`: no boot report (the seed).
     pub boot_version: Option<String>,
+    /// The device activates (`POST /provision/activate`, otau.md §4.5) on
+    /// its first start and uses the token it gets; otherwise it is
+    /// pre-provisioned with its CIK. Read by the fleet when it builds the
+    /// client ([`super::OtauClient::activating`]).
+    pub activate: bool,
 }
 
 impl Default for OtauSettings {
@@ -95,6 +100,7 @@ impl Default for OtauSettings {
             abort: 0.0,
             reboot_after_install: None,
             boot_version: None,
+            activate: false,
         }
     }
 }
