@@ -221,11 +221,12 @@ impl Setup {
             .map(|g| g.first + g.count)
             .max()
             .unwrap_or(0);
+        let otau = otau_server(&groups, otau_devices);
         Setup {
             groups,
             campaigns,
             server,
-            otau: OtauServer::new(otau_devices),
+            otau,
             sidekick,
             resets,
             authorization: s
@@ -498,6 +499,21 @@ fn consent_of(spec: ConsentSpec) -> Consent {
     }
 }
 
+/// The OTAU core for devices `0..devices`: when a group activates its
+/// devices, tokens work only once activated and every other OTAU group's
+/// devices are pre-provisioned (otau.md §4.5).
+fn otau_server(groups: &[Group], devices: u64) -> OtauServer {
+    let mut otau = OtauServer::new(devices);
+    let otau_groups = || groups.iter().filter(|g| g.protocol.is_otau());
+    if otau_groups().any(|g| g.otau.activate) {
+        otau.require_activation();
+        for g in otau_groups().filter(|g| !g.otau.activate) {
+            (g.first..g.first + g.count).for_each(|n| otau.preprovision(n));
+        }
+    }
+    otau
+}
+
 fn otau_settings(g: &FleetGroup) -> OtauSettings {
     let o = &g.otau;
     OtauSettings {
@@ -518,6 +534,13 @@ fn otau_settings(g: &FleetGroup) -> OtauSettings {
         } else {
             Transport::Http
         },
+        test_phase: o.test_phase,
+        test_failure: o.test_failure.0,
+        progress_messages: o.progress,
+        abort: o.abort.0,
+        reboot_after_install: o.reboot_after_install.map(|d| d.0),
+        boot_version: o.boot_version.clone(),
+        activate: o.activate,
         ..OtauSettings::default()
     }
 }

@@ -119,6 +119,13 @@ pub enum InvariantId {
     /// writes of a device (otau.md §3.3.9, §4: "Data cannot be written faster
     /// than a rate of once per second; doing so results in undefined behavior").
     OtauWriteRate,
+    /// `OTAU-SERVED` — connector content named by a delivered manifest is
+    /// served: its `info=true` line and its bytes are not answered
+    /// 403/404/410 (otau.md §2 "an entry without a host is a content id in
+    /// the IoT Connector's content area", §4.4: an activated device is
+    /// "authorized for the content"). Expiry (410) is a property of external
+    /// presigned URLs, not of connector content; those are not checked.
+    OtauServed,
     /// `URL-HANDOUT` — a download URL handed to a device has not expired and
     /// does not expire before the device can plausibly use it: the windows
     /// its download needs at its link's bandwidth (seed 000: "if the device
@@ -203,7 +210,7 @@ pub enum InvariantId {
 
 impl InvariantId {
     /// Every invariant, in catalogue order.
-    pub const ALL: [InvariantId; 37] = [
+    pub const ALL: [InvariantId; 38] = [
         InvariantId::DdiSmOffered,
         InvariantId::DdiSmFinal,
         InvariantId::DdiSm410,
@@ -227,6 +234,7 @@ impl InvariantId {
         InvariantId::OtauContent,
         InvariantId::OtauAck,
         InvariantId::OtauWriteRate,
+        InvariantId::OtauServed,
         InvariantId::UrlHandout,
         InvariantId::UrlRefuse,
         InvariantId::UrlOnce,
@@ -269,6 +277,7 @@ impl InvariantId {
             InvariantId::OtauContent => "OTAU-CONTENT",
             InvariantId::OtauAck => "OTAU-ACK",
             InvariantId::OtauWriteRate => "OTAU-WRITE-RATE",
+            InvariantId::OtauServed => "OTAU-SERVED",
             InvariantId::UrlHandout => "URL-HANDOUT",
             InvariantId::UrlRefuse => "URL-REFUSE",
             InvariantId::UrlOnce => "URL-ONCE",
@@ -345,6 +354,7 @@ impl InvariantId {
             InvariantId::OtauContent => "served content matches its info line (size, sha256)",
             InvariantId::OtauAck => "a processed manifest is written back (acknowledged)",
             InvariantId::OtauWriteRate => "at most one otau_in write per second",
+            InvariantId::OtauServed => "a manifest's connector content is served (no 403/404/410)",
             InvariantId::UrlHandout => {
                 "no URL handed out expired or expiring before the device can use it"
             }
@@ -400,6 +410,7 @@ impl InvariantId {
             InvariantId::OtauContent => "otau.md §4.4, §10.7",
             InvariantId::OtauAck => "otau.md §3.3 rule 8, §5",
             InvariantId::OtauWriteRate => "otau.md §3.3 rule 9, §4",
+            InvariantId::OtauServed => "otau.md §2, §4.4",
             InvariantId::UrlHandout => "seed 000 (30-day URL validity), docs/cpg.md",
             InvariantId::UrlRefuse => "seed 000 option 3, docs/cpg.md (Download URLs)",
             InvariantId::UrlOnce => "seed 000 option 2 (once-per-device)",

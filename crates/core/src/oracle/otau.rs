@@ -164,6 +164,14 @@ impl OtauOracle {
                     ),
                 ));
             }
+            OtauEvent::ContentRefused { file, status } => {
+                found = Some((
+                    InvariantId::OtauServed,
+                    format!(
+                        "connector content {file:?} of the delivered manifest answered {status}"
+                    ),
+                ));
+            }
             _ => {}
         }
         found
@@ -325,6 +333,9 @@ fn seq_error(c: &Cycle, status: Status) -> Option<&'static str> {
         TestStep => phase_open(Test, TestStep) || c.last == Some(Init),
         DownloadStep => phase_open(Download, DownloadStep),
         InstallStep => phase_open(Install, InstallStep),
+        // A reported test phase must have passed (otau.md §3.1 diagram:
+        // TEST_STEP → TEST_SUCCESS → DOWNLOAD).
+        Download => !(c.saw(Test) || c.saw(TestStep)) || c.saw(TestSuccess),
         DownloadSuccess => c.saw(Download) && c.files.is_none_or(|n| n == c.steps),
         Install => !c.saw(Download) || c.saw(DownloadSuccess),
         InstalledVersion => !c.saw(Install) || c.saw(InstallSuccess),
@@ -551,3 +562,7 @@ mod more_tests {
         assert_eq!(ids, ["OTAU-SEQ", "OTAU-WRITE-RATE"]);
     }
 }
+
+#[cfg(test)]
+#[path = "otau_vocab_tests.rs"]
+mod vocab_tests;

@@ -88,11 +88,13 @@ pub enum ReqKind {
     AutoConfirm,
     /// Edge gateway: a Ditto Protocol twin command frame (seed 002).
     TwinCommand,
+    /// OTAU: `POST /provision/activate`.
+    OtauActivate,
 }
 
 impl ReqKind {
     /// Every kind, in report order.
-    pub const ALL: [ReqKind; 19] = [
+    pub const ALL: [ReqKind; 20] = [
         ReqKind::Root,
         ReqKind::ConfigData,
         ReqKind::Deployment,
@@ -112,6 +114,7 @@ impl ReqKind {
         ReqKind::ConfirmationFeedback,
         ReqKind::AutoConfirm,
         ReqKind::TwinCommand,
+        ReqKind::OtauActivate,
     ];
 
     /// Stable name.
@@ -136,6 +139,7 @@ impl ReqKind {
             ReqKind::ConfirmationFeedback => "confirm_feedback",
             ReqKind::AutoConfirm => "auto_confirm",
             ReqKind::TwinCommand => "twin_command",
+            ReqKind::OtauActivate => "otau_activate",
         }
     }
 }

@@ -65,6 +65,10 @@ pub enum Fault {
     OtauRedeliverAcked,
     /// OTAU: `/provision/download` serves other bytes than its info line describes.
     OtauWrongContent,
+    /// OTAU: `/provision/download` answers `410 Gone` for the bytes of
+    /// content it holds (its info line still answers), as if connector
+    /// content expired like a presigned URL.
+    OtauContentGone,
     /// ConstrainedGateway: install commands carry CDN URLs valid for one minute only.
     UrlShortValidity,
     /// CDN: an expired URL is served instead of refused with 410.
@@ -123,6 +127,7 @@ impl Fault {
                 | Fault::OtauOverlapManifest
                 | Fault::OtauRedeliverAcked
                 | Fault::OtauWrongContent
+                | Fault::OtauContentGone
         )
     }
 
@@ -171,6 +176,7 @@ const UNIT_FAULTS: &[(&str, Fault)] = &[
     ("otau_overlap_manifest", Fault::OtauOverlapManifest),
     ("otau_redeliver_acked", Fault::OtauRedeliverAcked),
     ("otau_wrong_content", Fault::OtauWrongContent),
+    ("otau_content_gone", Fault::OtauContentGone),
     ("url_short_validity", Fault::UrlShortValidity),
     ("cdn_ignore_expiry", Fault::CdnIgnoreExpiry),
     ("cdn_ignore_signature", Fault::CdnIgnoreSignature),
@@ -397,6 +403,7 @@ impl Active {
                 Fault::OtauOverlapManifest => a.otau.overlap_manifest = true,
                 Fault::OtauRedeliverAcked => a.otau.redeliver_acked = true,
                 Fault::OtauWrongContent => a.otau.wrong_content = true,
+                Fault::OtauContentGone => a.otau.content_gone = true,
                 Fault::UrlShortValidity => a.sidekick.short_validity = true,
                 Fault::CdnIgnoreExpiry => a.sidekick.ignore_expiry = true,
                 Fault::CdnIgnoreSignature => a.sidekick.ignore_signature = true,

@@ -40,7 +40,7 @@ use fleetsim_core::protocol::ddi::{DdiClient, Phase};
 use fleetsim_core::protocol::edge::{EdgeClient, EdgeConfig, GatewayRuntime, ModelError, Scope};
 use fleetsim_core::protocol::otau::{OtauClient, Transport};
 use fleetsim_core::protocol::{Delivery, ReqKind, Transmit};
-use fleetsim_core::server::otau::cik_for;
+use fleetsim_core::server::otau::{cik_for, identity_for};
 use fleetsim_core::time::{Span, Time};
 
 /// The protocol client of a device.
@@ -182,7 +182,11 @@ impl Device {
         };
         let (client, controller_id) = match g.protocol {
             Protocol::Otau | Protocol::OtauMqtt => {
-                let client = OtauClient::with_transport(start, g.otau.transport);
+                let mut client = OtauClient::with_transport(start, g.otau.transport)
+                    .booting(g.otau.boot_version.clone());
+                if g.otau.activate {
+                    client = client.activating(identity_for(number));
+                }
                 (Client::Otau(Box::new(client)), cik_for(number))
             }
             Protocol::Cpg => {

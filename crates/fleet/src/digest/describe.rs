@@ -40,6 +40,7 @@ fn request(kind: ReqKind) -> &'static str {
         ReqKind::OtauAck => "config_otau write-back",
         ReqKind::OtauStatus => "otau_in status",
         ReqKind::OtauInfo => "file info",
+        ReqKind::OtauActivate => "activation",
         ReqKind::OtauDownload => "file download",
         ReqKind::CpgPoll => "gateway poll",
         ReqKind::CpgOnline => "online event",
@@ -257,6 +258,9 @@ impl Describe for OtauEvent {
             }
             OtauEvent::ContentMismatch { file } => {
                 write!(f, "{file}: size or sha256 unlike its info line")
+            }
+            OtauEvent::ContentRefused { file, status } => {
+                write!(f, "{file}: connector content answered {status}")
             }
             OtauEvent::Rejected { kind: k, status } => write!(f, "{}: refused {status}", kind(k)),
             OtauEvent::Retry { kind: k, error } => match error {

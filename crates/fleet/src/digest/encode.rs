@@ -70,6 +70,8 @@ pub mod code {
     pub const OTAU_REJECTED: u64 = 109;
     /// OTAU: a retry.
     pub const OTAU_RETRY: u64 = 110;
+    /// OTAU: connector content refused (403/404/410).
+    pub const OTAU_CONTENT_REFUSED: u64 = 111;
 
     /// OTAU: a request left (`+ kind`).
     pub const OTAU_SENT: u64 = 200;
@@ -364,6 +366,11 @@ impl Encode for OtauEvent {
             OtauEvent::ContentMismatch { file } => {
                 h.word(code::OTAU_CONTENT_MISMATCH);
                 h.text(file);
+            }
+            OtauEvent::ContentRefused { file, status } => {
+                h.word(code::OTAU_CONTENT_REFUSED);
+                h.text(file);
+                h.word(u64::from(*status));
             }
             OtauEvent::Rejected { kind, status } => {
                 h.word(code::OTAU_REJECTED);

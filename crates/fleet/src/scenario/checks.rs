@@ -164,6 +164,12 @@ fn validate_group(i: usize, g: &FleetGroup) -> Checked {
             ));
         }
     }
+    if g.otau.test_failure.0 > 0.0 && !g.otau.test_phase {
+        return Err((
+            otau("test_failure"),
+            "a test phase that fails needs `test_phase: true`".into(),
+        ));
+    }
     if let Some(m) = &g.misbehave {
         if m.poll_every.0.as_millis() == 0 {
             return Err((

@@ -238,6 +238,40 @@ pub struct OtauDevice {
     /// Misbehaviour: report `INSTALLED_VERSION` with a version that is not the manifest's.
     #[serde(default)]
     pub wrong_installed_version: bool,
+    /// Report the test phase after `INIT` (`TEST`, `TEST_STEP` ×2,
+    /// `TEST_SUCCESS`; otau.md §3.1); the seed has none.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub test_phase: bool,
+    /// Share of cycles whose test phase fails (`TEST_ERROR`); needs `test_phase`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub test_failure: Fraction,
+    /// `message`s on `_STEP` statuses ("Downloading file 2 of 5").
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub progress: bool,
+    /// Share of cycles the user aborts halfway through the download (`INSTALL_ABORTED`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub abort: Fraction,
+    /// After `INSTALL_SUCCESS` the device reboots, taking this long, and
+    /// reports `INSTALLED_VERSION` of the new version at boot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reboot_after_install: Option<Duration>,
+    /// Version the device runs at its first start; it reports
+    /// `INSTALLED_VERSION` of it before its first poll (otau.md §3.3 rule 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_version: Option<String>,
+    /// Activate on first start (`POST /provision/activate` with
+    /// `id=<identity>`, otau.md §4.5) and use the token returned; the
+    /// server then accepts tokens only of activated devices (groups without
+    /// it are pre-provisioned).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub activate: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+fn is_zero(f: &Fraction) -> bool {
+    f.0 == 0.0
 }
 
 fn default_long_poll() -> Duration {
@@ -256,6 +290,13 @@ impl Default for OtauDevice {
             ims_from_last_modified: false,
             skip_status: None,
             wrong_installed_version: false,
+            test_phase: false,
+            test_failure: Fraction::default(),
+            progress: false,
+            abort: Fraction::default(),
+            reboot_after_install: None,
+            boot_version: None,
+            activate: false,
         }
     }
 }

@@ -38,7 +38,7 @@ pub(super) const MAX_MANIFEST_BYTES: usize = 64 * 1024;
 pub(crate) fn is_otau_path(path: &str) -> bool {
     matches!(
         path,
-        "/onep:v1/stack/alias" | "/provision/download" | "/timestamp"
+        "/onep:v1/stack/alias" | "/provision/download" | "/provision/activate" | "/timestamp"
     ) || path.starts_with(ADMIN_PREFIX)
 }
 

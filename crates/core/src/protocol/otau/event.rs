@@ -23,6 +23,8 @@ pub enum OtauReq {
     Info,
     /// `GET /provision/download?id=…` or an absolute payload URL.
     Download,
+    /// `POST /provision/activate` (otau.md §4.5).
+    Activate,
 }
 
 impl From<OtauReq> for ReqKind {
@@ -33,6 +35,7 @@ impl From<OtauReq> for ReqKind {
             OtauReq::Status => ReqKind::OtauStatus,
             OtauReq::Info => ReqKind::OtauInfo,
             OtauReq::Download => ReqKind::OtauDownload,
+            OtauReq::Activate => ReqKind::OtauActivate,
         }
     }
 }
@@ -46,6 +49,7 @@ impl OtauReq {
             OtauReq::Status => "status",
             OtauReq::Info => "info",
             OtauReq::Download => "download",
+            OtauReq::Activate => "activate",
         }
     }
 }
@@ -100,6 +104,15 @@ pub enum OtauEvent {
     ContentMismatch {
         /// The payload entry.
         file: String,
+    },
+    /// Connector content of the running manifest was refused: its
+    /// `info=true` line or its bytes were answered 403, 404 or 410 (pushed
+    /// beside [`OtauEvent::Rejected`]; absolute payload URLs never are).
+    ContentRefused {
+        /// The payload entry.
+        file: String,
+        /// The status code.
+        status: u16,
     },
     /// A request got a non-retriable error status.
     Rejected {

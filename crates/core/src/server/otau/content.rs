@@ -98,6 +98,9 @@ impl OtauServer {
             };
             return csv(line.to_line());
         }
+        if self.faults.content_gone {
+            return text(410, "content expired");
+        }
         let content = if self.faults.wrong_content {
             wrong(entry.content)
         } else {

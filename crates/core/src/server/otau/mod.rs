@@ -12,7 +12,9 @@
 //! per-request state, so a dropped poll costs nothing.
 //!
 //! Devices are numbered `0..n` and identified by a CIK derived from the number
-//! ([`cik_for`]), so no lookup table is needed. Delivery rule (otau.md §4.2):
+//! ([`cik_for`]), so no lookup table is needed; `POST /provision/activate`
+//! hands it to the device's identity ([`identity_for`], see `provision.rs`,
+//! otau.md §4.5). Delivery rule (otau.md §4.2):
 //! a long poll returns 200 at once iff `config_otau` holds a cloud-written
 //! value newer than `If-Modified-Since` and not yet acknowledged by a device
 //! write of the same value. Writes are accepted whatever their
@@ -36,9 +38,11 @@ use crate::time::{Span, Time};
 
 mod content;
 mod mqtt;
+mod provision;
 
 pub use content::ContentEntry;
 pub use mqtt::{device_for_cik, MqttRefusal};
+pub use provision::{device_for_identity, identity_for, DEFAULT_PRODUCT};
 
 /// Status reports kept per device; later ones are only counted. A seed
 /// cycle writes 9, so this holds several campaigns while bounding memory
@@ -63,6 +67,8 @@ pub struct OtauFaults {
     pub redeliver_acked: bool,
     /// Serve other bytes than the info line describes (OTAU-CONTENT).
     pub wrong_content: bool,
+    /// Answer content downloads `410 Gone` (OTAU-SERVED).
+    pub content_gone: bool,
 }
 
 /// The answer to a request.
@@ -102,6 +108,8 @@ struct Slot {
     /// Bytes of the values in `statuses`.
     status_bytes: usize,
     dropped_statuses: u64,
+    /// `POST /provision/activate` handed out the token (or pre-provisioned).
+    activated: bool,
 }
 
 /// The OTAU server core.
@@ -112,6 +120,10 @@ pub struct OtauServer {
     catalog: Catalog,
     /// Deliberate violations.
     pub faults: OtauFaults,
+    /// The product id (`provision.rs`).
+    product: String,
+    /// Tokens work only once activated.
+    activation_required: bool,
 }
 
 /// The CIK of device `n`: 16 hex digits of `n` then 24 of a keyed hash —
@@ -139,6 +151,7 @@ impl OtauServer {
     pub fn new(devices: u64) -> OtauServer {
         OtauServer {
             slots: vec![Slot::default(); devices as usize],
+            product: DEFAULT_PRODUCT.to_string(),
             ..OtauServer::default()
         }
     }
@@ -207,6 +220,9 @@ impl OtauServer {
 
     /// Handles one device request.
     pub fn handle(&mut self, now: Time, req: &Request) -> OtauAnswer {
+        if req.path() == "/provision/activate" {
+            return OtauAnswer::Ready(self.activate(now, req));
+        }
         let Some(device) = self.device_of(req) else {
             return OtauAnswer::Ready(text(401, "No or invalid CIK"));
         };
@@ -240,7 +256,7 @@ impl OtauServer {
             Some(c) => c,
             None => req.headers.get("authorization")?.strip_prefix("token ")?,
         };
-        device_for_cik(cik).filter(|d| (*d as usize) < self.slots.len())
+        device_for_cik(cik).filter(|d| (*d as usize) < self.slots.len() && self.may_use_token(*d))
     }
 
     /// `GET /onep:v1/stack/alias?<aliases>` (otau.md §4.1, §7).

@@ -28,8 +28,12 @@ impl OtauClient {
         Some(req)
     }
 
-    /// Starts the current file, or reports `DOWNLOAD_SUCCESS` after the last.
+    /// Starts the current file (unless the cycle is aborted before it), or
+    /// reports `DOWNLOAD_SUCCESS` after the last.
     pub(super) fn start_file(&mut self, now: Time, env: &OtauEnv<'_>) {
+        if self.abort_here(now, env) {
+            return;
+        }
         let Some(w) = self.work.as_mut() else { return };
         w.expected = None;
         w.verifier = Verifier::new();
@@ -87,6 +91,7 @@ impl OtauClient {
                 kind: OtauReq::Info,
                 status: resp.status,
             });
+            self.content_refused(resp.status, events);
             return self.give_up(now, env, format!("info answered {}", resp.status));
         };
         if let Some(w) = self.work.as_mut() {
@@ -124,6 +129,7 @@ impl OtauClient {
                         kind: OtauReq::Download,
                         status,
                     });
+                    self.content_refused(status, events);
                     return self.give_up(now, env, format!("download answered {status}"));
                 }
                 return;
@@ -166,6 +172,20 @@ impl OtauClient {
             return self.give_up(now, env, format!("{file}: size or sha256 mismatch"));
         }
         self.report(Status::DownloadStep, now, env.settings.status_gap, env)
+    }
+
+    /// A 403/404/410 for the current file: [`OtauEvent::ContentRefused`]
+    /// when it is connector content (an absolute URL may expire).
+    fn content_refused(&self, status: u16, events: &mut Vec<OtauEvent>) {
+        let Some(file) = self.work.as_ref().and_then(|w| w.files.get(w.next_file)) else {
+            return;
+        };
+        if matches!(status, 403 | 404 | 410) && !file.contains("://") {
+            events.push(OtauEvent::ContentRefused {
+                file: file.clone(),
+                status,
+            });
+        }
     }
 
     /// One failed attempt on the current file: retry (resuming) with backoff,

@@ -36,9 +36,11 @@ use crate::time::{Span, Time};
 use super::event::{OtauEvent, OtauReq};
 use super::wire::{form_encode, Manifest, Status, StatusReport};
 
+mod activate;
 mod download;
 mod http;
 mod mqtt;
+mod phases;
 mod poll;
 mod settings;
 
@@ -63,7 +65,11 @@ pub struct OtauEnv<'a> {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Step {
+    /// `POST /provision/activate` before anything else.
+    Activate,
     Poll,
+    /// The boot report: `INSTALLED_VERSION` of the running version, no manifest.
+    Boot,
     Ack,
     Report(Status),
     Info,
@@ -74,8 +80,9 @@ impl Step {
     fn kind(self) -> OtauReq {
         match self {
             Step::Poll => OtauReq::LongPoll,
+            Step::Activate => OtauReq::Activate,
             Step::Ack => OtauReq::Ack,
-            Step::Report(_) => OtauReq::Status,
+            Step::Report(_) | Step::Boot => OtauReq::Status,
             Step::Info => OtauReq::Info,
             Step::Fetch => OtauReq::Download,
         }
@@ -112,6 +119,14 @@ struct Work {
     /// Message of the next status (error reasons).
     message: String,
     will_fail: bool,
+    /// `TEST_STEP`s written so far.
+    test_steps: u8,
+    /// The test phase ends in `TEST_ERROR`.
+    fail_test: bool,
+    /// The cycle is aborted instead of starting this file.
+    abort_at: Option<usize>,
+    /// The device reboots when the cycle ends (after its ACK).
+    reboot: bool,
 }
 
 /// An OTAU HTTP device client.
@@ -133,6 +148,10 @@ pub struct OtauClient {
     /// Learnt from the settings on every call that has them: in MQTT mode the
     /// idle (Poll) step sends nothing and waits for a message.
     transport: Transport,
+    /// Identity and next step while not yet activated.
+    activation: Option<Box<activate::Activation>>,
+    /// The token activation returned (the CIK from then on).
+    token: Option<String>,
 }
 
 impl OtauClient {
@@ -150,6 +169,8 @@ impl OtauClient {
             installed: None,
             last_done: None,
             transport: Transport::Http,
+            activation: None,
+            token: None,
         }
     }
 
@@ -228,12 +249,20 @@ impl OtauClient {
                 };
                 write_request(base, &form_encode(&[("otau_in", &report.to_json())]))
             }
+            Step::Boot => write_request(
+                base,
+                &form_encode(&[("otau_in", &self.boot_report().to_json())]),
+            ),
             Step::Info | Step::Fetch => self.download_request(base)?,
+            Step::Activate => self.activate_request(base)?,
         };
-        req.headers.insert("x-exosite-cik", env.cik.to_string());
+        if self.step != Step::Activate {
+            req.headers
+                .insert("x-exosite-cik", self.cik(env).to_string());
+        }
         self.in_flight = true;
         self.sent_at = now;
-        if matches!(self.step, Step::Report(_)) {
+        if matches!(self.step, Step::Report(_) | Step::Boot) {
             self.last_write = now;
         }
         Some(Transmit::Http(req))
@@ -259,12 +288,13 @@ impl OtauClient {
             Delivery::Complete(_) => return self.retry(now, step, None, env, rng, events),
             Delivery::Broken(e, _) => return self.retry(now, step, Some(e), env, rng, events),
         };
-        if step != Step::Poll {
+        if !matches!(step, Step::Poll | Step::Activate) {
             // A long poll's answer may still be unusable (refused_poll): the
             // backoff keeps growing until one is usable.
             self.failures = 0;
         }
         match step {
+            Step::Activate => self.on_activation(now, &resp, env, rng, events),
             Step::Poll => self.on_poll_answer(now, &resp, env, rng, events),
             Step::Ack => {
                 let Some(w) = self.work.as_ref() else {
@@ -301,6 +331,7 @@ impl OtauClient {
                 }
                 self.after_status(status, now, env);
             }
+            Step::Boot => self.after_boot(now, (!resp.is_success()).then_some(resp.status), events),
             Step::Info | Step::Fetch => {}
         }
     }
@@ -343,6 +374,7 @@ impl OtauClient {
             }
         };
         let will_fail = rng.gen_bool(env.settings.install_failure.clamp(0.0, 1.0));
+        let (fail_test, abort_at) = phases::fates(env.settings, files.len(), rng);
         self.work = Some(Box::new(Work {
             version,
             raw: value,
@@ -356,6 +388,10 @@ impl OtauClient {
             finished: false,
             message: String::new(),
             will_fail,
+            test_steps: 0,
+            fail_test,
+            abort_at,
+            reboot: false,
         }));
         if env.settings.ack == AckMode::BeforeInit {
             self.go(Step::Ack, now)
@@ -375,7 +411,7 @@ impl OtauClient {
             return self.go(Step::Poll, now + wait);
         }
         if w.finished {
-            return self.end_cycle(now);
+            return self.end_cycle(now, env);
         }
         self.start_plan(now, env, rng)
     }
@@ -397,71 +433,6 @@ impl OtauClient {
                 self.go(Step::Poll, now + wait)
             }
             Plan::AckOnly => self.go(Step::Ack, now),
-        }
-    }
-
-    /// The cycle is over: poll for the next manifest.
-    fn end_cycle(&mut self, now: Time) {
-        if let Some(w) = self.work.take() {
-            self.last_done = Some(w.version);
-        }
-        self.go(Step::Poll, now)
-    }
-
-    /// The next status after `status` was written (accepted or not).
-    fn after_status(&mut self, status: Status, now: Time, env: &OtauEnv<'_>) {
-        let gap = env.settings.status_gap;
-        self.set_message(String::new());
-        let Some(w) = self.work.as_mut() else {
-            return self.go(Step::Poll, now);
-        };
-        match status {
-            Status::Init => self.report(Status::Download, now, gap, env),
-            Status::Download => self.start_file(now, env),
-            Status::DownloadStep => {
-                w.next_file += 1;
-                self.start_file(now, env)
-            }
-            Status::DownloadSuccess => self.report(Status::Install, now, gap, env),
-            Status::Install => self.report(Status::InstallStep, now, gap, env),
-            Status::InstallStep => {
-                let result = if w.will_fail {
-                    Status::InstallError
-                } else {
-                    Status::InstallSuccess
-                };
-                if w.will_fail {
-                    w.message = "install exited with an unexpected code".into();
-                }
-                self.report(result, now, env.settings.install_time, env)
-            }
-            Status::InstallSuccess => {
-                self.installed = Some(w.version.clone());
-                self.report(Status::InstalledVersion, now, gap, env)
-            }
-            _ => {
-                if env.settings.ack == AckMode::AfterInstall && !w.acked {
-                    w.finished = true;
-                    return self.go(Step::Ack, now);
-                }
-                self.end_cycle(now)
-            }
-        }
-    }
-
-    /// Schedules status `status` after `delay`, unless the `skip_status`
-    /// misbehaviour drops it (then the flow goes on as if it was written).
-    fn report(&mut self, status: Status, now: Time, delay: Span, env: &OtauEnv<'_>) {
-        if env.settings.skip_status == Some(status) {
-            return self.after_status(status, now + delay, env);
-        }
-        let at = (now + delay).max(self.last_write + env.settings.status_gap);
-        self.go(Step::Report(status), at)
-    }
-
-    fn set_message(&mut self, message: String) {
-        if let Some(w) = self.work.as_mut() {
-            w.message = message;
         }
     }
 
@@ -546,5 +517,7 @@ impl Client for OtauClient {
     }
 }
 
+#[cfg(test)]
+mod phase_tests;
 #[cfg(test)]
 mod tests;

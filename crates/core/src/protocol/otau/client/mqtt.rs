@@ -34,13 +34,14 @@ impl OtauClient {
 
     /// The publish of the current step (ACK or status), if it is one.
     pub(super) fn publish_now(&mut self, now: Time, env: &OtauEnv<'_>) -> Option<Transmit> {
-        let w = self.work.as_ref()?;
+        let work = self.work.as_ref();
         let publish = match self.step {
             Step::Ack => Transmit::Publish {
                 alias: "config_otau",
-                value: w.raw.clone(),
+                value: work?.raw.clone(),
             },
             Step::Report(status) => {
+                let w = work?;
                 let report = StatusReport {
                     version: report_version(&w.version, status, env.settings),
                     status,
@@ -52,7 +53,14 @@ impl OtauClient {
                     value: report.to_json(),
                 }
             }
-            Step::Poll | Step::Info | Step::Fetch => return None,
+            Step::Boot => {
+                self.last_write = now;
+                Transmit::Publish {
+                    alias: "otau_in",
+                    value: self.boot_report().to_json(),
+                }
+            }
+            Step::Poll | Step::Info | Step::Fetch | Step::Activate => return None,
         };
         self.in_flight = true;
         self.sent_at = now;
@@ -73,7 +81,7 @@ impl OtauClient {
     ) {
         self.transport = env.settings.transport;
         let step = self.step;
-        if !self.in_flight || !matches!(step, Step::Ack | Step::Report(_)) {
+        if !self.in_flight || !matches!(step, Step::Ack | Step::Report(_) | Step::Boot) {
             return;
         }
         self.in_flight = false;
@@ -99,7 +107,8 @@ impl OtauClient {
                 events.push(OtauEvent::StatusAccepted { version, status });
                 self.after_status(status, now, env)
             }
-            Step::Poll | Step::Info | Step::Fetch => {}
+            Step::Boot => self.after_boot(now, None, events),
+            Step::Poll | Step::Info | Step::Fetch | Step::Activate => {}
         }
     }
 
@@ -117,7 +126,8 @@ impl OtauClient {
         events: &mut Vec<OtauEvent>,
     ) {
         self.transport = env.settings.transport;
-        if alias != "config_otau" || value.is_empty() {
+        // Not activated yet: the broker would not have let the device in.
+        if alias != "config_otau" || value.is_empty() || self.activation.is_some() {
             return;
         }
         self.on_offer(now, value.to_string(), env, rng, events)

@@ -50,6 +50,32 @@ pub struct OtauSettings {
     pub wrong_installed_version: bool,
     /// HTTP long poll (the seed) or MQTT.
     pub transport: Transport,
+    /// Report a test phase between `INIT` and `DOWNLOAD` (otau.md §3.1):
+    /// `TEST`, two `TEST_STEP`s (disk space, payload check), `TEST_SUCCESS`.
+    pub test_phase: bool,
+    /// Probability that the test phase fails: `TEST_ERROR` after the
+    /// second `TEST_STEP` (only with `test_phase`).
+    pub test_failure: f64,
+    /// `message`s on the `_STEP` statuses, as the schema's example
+    /// ("Downloading file 2 of 5", otau.md §3); the seed sends `""`.
+    pub progress_messages: bool,
+    /// Probability that a cycle is aborted mid-download (a user cancels):
+    /// `INSTALL_ABORTED` instead of the next file, halfway through the payload.
+    pub abort: f64,
+    /// After `INSTALL_SUCCESS` the device reboots into the new version, which
+    /// takes this long, and reports `INSTALLED_VERSION` at boot (otau.md
+    /// §3.1: "following a successful update or device bootup"), with the
+    /// manifest forgotten and `If-Modified-Since` back at 0.
+    pub reboot_after_install: Option<Span>,
+    /// The version the device runs at its first start: it reports
+    /// `INSTALLED_VERSION` of it before its first poll, with no manifest
+    /// (otau.md §3.3 rule 10). `None`: no boot report (the seed).
+    pub boot_version: Option<String>,
+    /// The device activates (`POST /provision/activate`, otau.md §4.5) on
+    /// its first start and uses the token it gets; otherwise it is
+    /// pre-provisioned with its CIK. Read by the fleet when it builds the
+    /// client ([`super::OtauClient::activating`]).
+    pub activate: bool,
 }
 
 impl Default for OtauSettings {
@@ -68,6 +94,13 @@ impl Default for OtauSettings {
             skip_status: None,
             wrong_installed_version: false,
             transport: Transport::Http,
+            test_phase: false,
+            test_failure: 0.0,
+            progress_messages: false,
+            abort: 0.0,
+            reboot_after_install: None,
+            boot_version: None,
+            activate: false,
         }
     }
 }
