@@ -200,6 +200,9 @@ impl Driver {
                 wake_at = wake_at.min(Instant::now() + live::EVERY);
             }
             if wake_at <= Instant::now() {
+                // More is due at once: let the requests just spawned run
+                // first (on a one-thread runtime nothing else would).
+                tokio::task::yield_now().await;
                 continue;
             }
             timer.as_mut().reset(wake_at);
