@@ -22,8 +22,8 @@ mod ledger;
 mod scratch;
 mod trace;
 
+use crate::rng::Stream;
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 
 use client::Cx;
 pub use client::DeviceClient;
@@ -116,9 +116,9 @@ pub struct Device {
     /// The protocol client state machine.
     pub client: Client,
     /// Stream for the device's own decisions.
-    pub rng: ChaCha8Rng,
+    pub rng: Stream,
     /// Stream for its link (loss, latency, faults).
-    pub link_rng: ChaCha8Rng,
+    pub link_rng: Stream,
     /// Offset of its online windows.
     pub window_phase: Span,
     /// Running trace hash.

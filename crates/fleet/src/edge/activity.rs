@@ -8,8 +8,8 @@
 //! acts depend only on the seed and its number — not on its link, the
 //! server's answers or other gateways.
 
+use crate::rng::Stream;
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
 use super::model::{edge_device, item_uid, MODES, READ_ONLY};
@@ -55,7 +55,7 @@ pub struct Churn {
 /// The acts still to come at one gateway.
 #[derive(Clone, Debug)]
 pub struct Activity {
-    rng: ChaCha8Rng,
+    rng: Stream,
     /// Mean intervals by act (`None`: never; `Change` is per edge device).
     means: [Option<Span>; 4],
     /// When each act is next due.
@@ -65,7 +65,7 @@ pub struct Activity {
 }
 
 /// An exponential draw with mean `mean`.
-fn exponential(rng: &mut ChaCha8Rng, mean: Span) -> Span {
+fn exponential(rng: &mut Stream, mean: Span) -> Span {
     let u: f64 = rng.gen();
     let ms = -(mean.as_millis() as f64) * (1.0 - u).ln();
     Span(ms.round().max(1.0) as u64)
@@ -73,7 +73,7 @@ fn exponential(rng: &mut ChaCha8Rng, mean: Span) -> Span {
 
 impl Activity {
     /// The acts of a gateway with `spec`, drawn from `rng`.
-    pub fn new(spec: &GatewaySpec, rng: ChaCha8Rng) -> Activity {
+    pub fn new(spec: &GatewaySpec, rng: Stream) -> Activity {
         let mean = |d: Option<crate::scenario::Duration>| d.map(|d| d.0);
         let mut activity = Activity {
             rng,
@@ -200,7 +200,6 @@ pub fn edge_index(device_uid: &str) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::edge::model::{device_uid, runtime};
-    use rand::SeedableRng;
 
     #[test]
     fn acts_come_at_the_configured_rate() {
@@ -210,7 +209,7 @@ mod tests {
             commands_every: Some(crate::scenario::Duration(Span::hours(6))),
             ..GatewaySpec::default()
         };
-        let mut a = Activity::new(&spec, ChaCha8Rng::seed_from_u64(7));
+        let mut a = Activity::new(&spec, Stream::new(7, 0));
         let (mut changes, mut commands) = (0, 0);
         let end = Time::ZERO + Span::hours(24 * 10);
         while a.next_at() <= end {
@@ -228,7 +227,7 @@ mod tests {
     #[test]
     fn changes_touch_existing_properties() {
         let rt = runtime("org.acme", "gw-1", 5).unwrap();
-        let mut a = Activity::new(&GatewaySpec::default(), ChaCha8Rng::seed_from_u64(1));
+        let mut a = Activity::new(&GatewaySpec::default(), Stream::new(1, 0));
         for _ in 0..200 {
             let c = a.change(&rt).unwrap();
             let mut copy = rt.clone();

@@ -2,8 +2,8 @@
 //! sidekick/gateway/CDN core, install commands from campaigns, downloads
 //! with leaked URLs, and the gateway section of the result.
 
+use crate::rng::Stream;
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 
 use super::Engine;
 use crate::constrained_report::{strategy_result, GatewayReport, LeakCounts};
@@ -25,7 +25,7 @@ pub(super) struct ConstrainedState {
     /// Per campaign: leaked-URL downloads.
     pub(super) leaks: Vec<LeakCounts>,
     /// Who leaks, and when.
-    pub(super) leak_rng: ChaCha8Rng,
+    pub(super) leak_rng: Stream,
     /// Scratch buffer for sidekick events.
     pub(super) events: Vec<SidekickEvent>,
     /// `[at_ms, bytes]` of the artifact cache.

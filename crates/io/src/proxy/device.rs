@@ -6,9 +6,9 @@ use std::net::IpAddr;
 
 use fleetsim_core::connectivity::Link;
 use fleetsim_core::time::Span;
+use fleetsim_fleet::rng::Stream;
 use fleetsim_fleet::rng::{stream, Purpose};
 use fleetsim_fleet::setup::Group;
-use rand_chacha::ChaCha8Rng;
 
 /// Who a request is from.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -23,7 +23,7 @@ pub(super) enum Key {
 pub(super) struct DeviceNet {
     pub(super) group: usize,
     pub(super) phase: Span,
-    pub(super) rng: ChaCha8Rng,
+    pub(super) rng: Stream,
 }
 
 /// Device numbers of clients keyed by address start here, past any fleet.

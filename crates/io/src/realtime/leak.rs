@@ -20,8 +20,8 @@
 //! download was due: at a day of scenario time per real second, a real
 //! millisecond between the two clocks is minutes of `expires`.
 
+use fleetsim_fleet::rng::Stream;
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 
 use fleetsim_fleet::constrained_report::LeakCounts;
 use fleetsim_fleet::device::Client;
@@ -35,7 +35,7 @@ use crate::server_events::NOW_HEADER;
 /// Per-run state of the leaked downloads.
 pub(super) struct Leaks {
     /// Per campaign: who leaks and when (`None`: the campaign has no leaks).
-    rngs: Vec<Option<ChaCha8Rng>>,
+    rngs: Vec<Option<Stream>>,
     /// Per campaign: when its next leaked download is due.
     next: Vec<Time>,
     /// Per slot: the last download URL the device was handed.
@@ -59,7 +59,7 @@ pub(super) struct Leaked {
 
 /// The stream of campaign `i`'s leaks: a stream number no device uses (the
 /// virtual engine's leak stream is the one just above, `u64::MAX / 4`).
-fn campaign_stream(seed: u64, i: usize) -> ChaCha8Rng {
+fn campaign_stream(seed: u64, i: usize) -> Stream {
     stream(seed, u64::MAX / 4 - 1 - i as u64, Purpose::Device)
 }
 

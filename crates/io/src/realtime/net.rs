@@ -6,15 +6,15 @@
 use super::*;
 
 use fleetsim_core::netem::{decide, Fate};
+use fleetsim_fleet::rng::Stream;
 use fleetsim_fleet::rng::{stream, Purpose};
-use rand_chacha::ChaCha8Rng;
 
 use crate::http_client::Injected;
 use crate::netem::{NetTally, Shape};
 
 /// Per-device network streams and what they injected.
 pub(super) struct Net {
-    rngs: Vec<ChaCha8Rng>,
+    rngs: Vec<Stream>,
     /// Per slot: when the online window of the exchange in flight ends.
     cut_at: Vec<Option<Instant>>,
     pub(super) tally: NetTally,
