@@ -13,7 +13,10 @@ use cli::Exit;
 /// mimalloc instead of glibc's malloc: a real-time run allocates and frees
 /// a few small objects per request (the request, its answer, the kept trace
 /// lines) across one or more threads, where glibc spent about 15 % of the
-/// driver's CPU (`_int_malloc`, `malloc_consolidate`, `brk`).
+/// driver's CPU (`_int_malloc`, `malloc_consolidate`, `brk`). Built without
+/// the `mimalloc` feature, the binary uses the system allocator (for heap
+/// profilers).
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -45,6 +45,8 @@ type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 pub struct Http {
     clients: Vec<HyperClient>,
     timeout: Duration,
+    /// Permits for requests in flight (`load.max_connections`); `None`: no limit.
+    in_flight: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 /// Why the HTTP client could not be set up.
@@ -131,7 +133,21 @@ impl Http {
                 builder.build(https)
             })
             .collect();
-        Ok(Http { clients, timeout })
+        Ok(Http {
+            clients,
+            timeout,
+            in_flight: None,
+        })
+    }
+
+    /// At most `max` requests in flight at once (0 = no limit), except long
+    /// polls: a shared pool then opens at most `max` connections however
+    /// many devices are due, which bounds the driver's memory (each
+    /// connection holds a few tens of KiB of buffers) and the sockets a
+    /// slow server makes it open.
+    pub fn with_in_flight_limit(mut self, max: usize) -> Http {
+        self.in_flight = (max > 0).then(|| Arc::new(tokio::sync::Semaphore::new(max)));
+        self
     }
 
     /// How long a device waits for an answer (`load.request_timeout`).
@@ -162,6 +178,16 @@ impl Http {
         // The device waits for a long poll that much longer.
         let hold = long_poll_hold(&req);
         let deadline = tokio::time::Instant::now() + self.timeout + hold;
+        let _permit = match &self.in_flight {
+            Some(permits) if hold.is_zero() => {
+                match tokio::time::timeout_at(deadline, permits.acquire()).await {
+                    Ok(Ok(permit)) => Some(permit),
+                    // Waited out its timeout for a free connection.
+                    Ok(Err(_)) | Err(_) => return Delivery::Broken(NetError::Timeout, None),
+                }
+            }
+            _ => None,
+        };
         send(client, req, &fault, deadline).await
     }
 }
@@ -362,5 +388,74 @@ mod tests {
             Some("https://cdn/z")
         );
         assert_eq!(origin_of("https://cdn:8443/z?q"), "https://cdn:8443");
+    }
+
+    /// A server that answers every request after 50 ms and counts the
+    /// requests it holds at once and the connections it accepted.
+    async fn slow_server() -> (String, Arc<[std::sync::atomic::AtomicUsize; 3]>) {
+        use std::sync::atomic::Ordering::SeqCst;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/poll", listener.local_addr().unwrap());
+        // [held now, most held at once, connections accepted]
+        let counts: Arc<[std::sync::atomic::AtomicUsize; 3]> = Arc::new(Default::default());
+        let c = counts.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                c[2].fetch_add(1, SeqCst);
+                let c = c.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    while let Ok(n) = sock.read(&mut chunk).await {
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            buf.drain(..end + 4);
+                            let now = c[0].fetch_add(1, SeqCst) + 1;
+                            c[1].fetch_max(now, SeqCst);
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            c[0].fetch_sub(1, SeqCst);
+                            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                            if sock.write_all(answer).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (url, counts)
+    }
+
+    #[tokio::test]
+    async fn a_limited_pool_holds_no_more_requests_in_flight_than_its_limit() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let (url, counts) = slow_server().await;
+        let http = Arc::new(
+            Http::new(ConnectionModel::Pool, false, None, Duration::from_secs(20))
+                .unwrap()
+                .with_in_flight_limit(3),
+        );
+        let tasks: Vec<_> = (0..20)
+            .map(|d| {
+                let (http, url) = (http.clone(), url.clone());
+                tokio::spawn(async move {
+                    let req = Request::new(Method::Get, url);
+                    http.execute(d, req, Injected::default()).await
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert!(matches!(t.await.unwrap(), Delivery::Complete(r) if r.status == 200));
+        }
+        // Without the limit all 20 would be held at once.
+        let most = counts[1].load(SeqCst);
+        assert!(
+            (1..=3).contains(&most),
+            "most requests held at once: {most}"
+        );
     }
 }

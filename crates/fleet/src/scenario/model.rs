@@ -77,6 +77,12 @@ pub struct Load {
     /// opens its own connection for each exchange, as a real device does.
     #[serde(default)]
     pub connections: ConnectionModel,
+    /// With `connections: pool`, at most this many requests are in flight
+    /// at once (and so at most this many connections are open); more wait
+    /// for a free one, and the wait counts in their latency. Long polls
+    /// (held by the server by design) are not counted. 0 = no limit.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
     /// How long a device waits for an answer (real time).
     #[serde(default = "default_request_timeout")]
     pub request_timeout: Duration,
@@ -93,6 +99,9 @@ pub struct Load {
 fn default_request_timeout() -> Duration {
     Duration(Span::secs(30))
 }
+fn default_max_connections() -> usize {
+    512
+}
 fn default_time_scale() -> f64 {
     1.0
 }
@@ -104,6 +113,7 @@ impl Default for Load {
             ramp_to: None,
             ramp_over: None,
             connections: ConnectionModel::default(),
+            max_connections: default_max_connections(),
             request_timeout: default_request_timeout(),
             time_scale: default_time_scale(),
             emulate_network: false,

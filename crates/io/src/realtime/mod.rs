@@ -57,7 +57,7 @@ use fleetsim_core::protocol::ddi::{Delivery, ReqKind};
 use fleetsim_core::protocol::otau::Transmit;
 use fleetsim_core::time::{Span, Time};
 use fleetsim_fleet::result::RunResult;
-use fleetsim_fleet::scenario::{ClientFault, Protocol, Scenario};
+use fleetsim_fleet::scenario::{ClientFault, ConnectionModel, Protocol, Scenario};
 use fleetsim_fleet::setup::Setup;
 
 /// Where and how to reach the server under test.
@@ -404,7 +404,10 @@ impl Reach {
             .ca_pem
             .as_ref()
             .map(|(p, b)| (p.as_str(), b.as_slice()));
-        let http = Http::new(load.connections, is_loopback(&base), ca, timeout)?;
+        let mut http = Http::new(load.connections, is_loopback(&base), ca, timeout)?;
+        if load.connections == ConnectionModel::Pool {
+            http = http.with_in_flight_limit(load.max_connections);
+        }
         Ok(Reach {
             base,
             tenant,

@@ -4,10 +4,14 @@
 //! answers cannot be re-run).
 //!
 //! Each device keeps its last [`KEPT_LINES`] trace lines in a ring: bounded
-//! memory whatever the run's length.
+//! memory whatever the run's length. The ring grows in steps up to exactly
+//! that many lines, and a request line shares its URL with the last request
+//! line of the same URL (most are the same poll), so a device's history
+//! costs about 32 bytes a line.
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::Arc;
 
 use fleetsim_core::message::{Method, NetError, Request};
 use fleetsim_core::oracle::Violation;
@@ -25,7 +29,7 @@ enum Line {
     Sent {
         at: Time,
         method: Method,
-        url: Box<str>,
+        url: Arc<str>,
     },
     /// An answer came back.
     Answer { at: Time, status: u16, bytes: u64 },
@@ -68,6 +72,8 @@ impl Recorder {
         };
         if ring.len() == KEPT_LINES {
             ring.pop_front();
+        } else if ring.len() == ring.capacity() {
+            ring.reserve_exact(ring.len().clamp(4, KEPT_LINES - ring.len()));
         }
         ring.push_back(line);
     }
@@ -84,10 +90,16 @@ impl Recorder {
 
     /// `slot` sent `req` at `now`.
     pub fn request(&mut self, slot: usize, now: Time, req: &Request) {
+        let earlier = self.rings.get(slot).and_then(|ring| {
+            ring.iter().rev().find_map(|line| match line {
+                Line::Sent { url, .. } if **url == *req.url => Some(url.clone()),
+                _ => None,
+            })
+        });
         let line = Line::Sent {
             at: now,
             method: req.method,
-            url: req.url.as_str().into(),
+            url: earlier.unwrap_or_else(|| req.url.as_str().into()),
         };
         self.push(slot, line);
     }
@@ -124,5 +136,33 @@ impl Recorder {
         {
             v.excerpt = ring.iter().map(Line::to_string).collect();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ring_keeps_the_last_lines_in_exactly_their_room_and_shares_repeated_urls() {
+        let mut rec = Recorder::new(2);
+        let poll = Request::new(Method::Get, "http://h/DEFAULT/controller/v1/dev-1");
+        for i in 0..100 {
+            rec.request(1, Time(i), &poll);
+        }
+        let ring = &rec.rings[1];
+        assert_eq!((ring.len(), ring.capacity()), (KEPT_LINES, KEPT_LINES));
+        let Some(Line::Sent { url, .. }) = ring.back() else {
+            panic!("the last line is a request");
+        };
+        assert_eq!(Arc::strong_count(url), KEPT_LINES);
+        let lines = rec.lines(1);
+        assert!(lines[0].ends_with("→ GET http://h/DEFAULT/controller/v1/dev-1"));
+        assert!(
+            lines[0].contains("52"),
+            "oldest kept is request 52: {}",
+            lines[0]
+        );
+        assert!(rec.lines(0).is_empty());
     }
 }
