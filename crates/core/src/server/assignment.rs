@@ -21,6 +21,7 @@ use crate::message::Response;
 
 use super::call::Call;
 use super::distributions::Repo;
+use super::messages::Messages;
 use super::state::{Action, Emitter, StatusEntry, Target};
 use super::ACTIONS_PER_TARGET;
 use super::{respond, ActionId, ActionStatus, ActionType, DistributionId, Server};
@@ -186,7 +187,7 @@ impl Target {
         let entry = StatusEntry {
             status: ActionStatus::Finished,
             at: ev.now,
-            messages: vec![Cow::Borrowed(INITIATED), Cow::Borrowed(OFFLINE)],
+            messages: Messages::from_vec(vec![Cow::Borrowed(INITIATED), Cow::Borrowed(OFFLINE)]),
             code: None,
         };
         let action = Action {

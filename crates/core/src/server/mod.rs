@@ -77,6 +77,7 @@ mod fault;
 mod glob;
 pub(crate) use glob::glob;
 pub mod ids;
+mod messages;
 mod mgmt;
 pub mod otau;
 mod polling;

@@ -17,6 +17,7 @@ use crate::protocol::ddi::wire::{ActionHistory, HandlingType, MaintenanceWindow}
 use crate::time::Time;
 
 use super::assignment::UpdateStatus;
+use super::messages::Messages;
 use super::{ActionId, ActionStatus, ActionType, DistributionId, MaintenanceSchedule, ServerEvent};
 
 /// Prefix hawkBit puts on server-generated messages; `actionHistory` hides them.
@@ -81,7 +82,7 @@ impl<'a> Emitter<'a> {
 pub(super) struct StatusEntry {
     pub(super) status: ActionStatus,
     pub(super) at: Time,
-    pub(super) messages: Vec<Cow<'static, str>>,
+    pub(super) messages: Messages,
     /// The device's `status.code` (hawkBit `ActionStatus.code`).
     pub(super) code: Option<i32>,
 }
@@ -139,17 +140,10 @@ impl Action {
         code: Option<i32>,
     ) {
         // Stored for the run: no spare capacity in the list or its texts.
-        let mut messages = messages;
-        messages.shrink_to_fit();
-        for m in &mut messages {
-            if let Cow::Owned(text) = m {
-                text.shrink_to_fit();
-            }
-        }
         let entry = StatusEntry {
             status,
             at,
-            messages,
+            messages: Messages::from_vec(messages),
             code,
         };
         push_compact(&mut self.history, entry);
