@@ -126,8 +126,10 @@ pub(crate) struct RunArgs {
     /// instead of the embedded server in virtual time.
     #[arg(long)]
     pub(crate) target: Option<String>,
-    /// MQTT broker (HOST:PORT) for the fleet's otau_mqtt devices in a run
-    /// with --target, e.g. the one `fleetsim serve` prints.
+    /// MQTT endpoint for the fleet's otau_mqtt devices in a run with
+    /// --target, e.g. the one `fleetsim serve` prints: [mqtt://]HOST:PORT or
+    /// mqtts://HOST:PORT (Murano-shaped, TLS trusting --ca-cert), or
+    /// fleetsim+mqtt[s]://HOST:PORT (a generic broker, fleetsim/<cik> topics).
     #[arg(long, requires = "target")]
     pub(crate) mqtt: Option<String>,
     /// Serve live Prometheus metrics on `GET /metrics` at this address

@@ -37,11 +37,13 @@ mod bridge;
 mod broker;
 mod device;
 mod mosquitto;
+pub mod murano;
 
-pub use bridge::{OtauHost, ServerBridge};
+pub use bridge::{OtauHost, ServerBridge, Standalone};
 pub use broker::{EmbeddedBroker, MAX_PAYLOAD};
-pub use device::DeviceLink;
+pub use device::{client_tls, provision, Broker, DeviceLink, Dialect};
 pub use mosquitto::Mosquitto;
+pub use murano::{MuranoEndpoint, MuranoOptions};
 
 /// Errors of the MQTT layer.
 #[derive(Debug, Error)]
@@ -61,6 +63,52 @@ pub enum MqttError {
     /// No answer within the bound.
     #[error("timed out: {0}")]
     Timeout(&'static str),
+}
+
+/// What `--mqtt` names: `[SCHEME://]HOST:PORT`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BrokerUrl<'a> {
+    /// `HOST:PORT`.
+    pub host_port: &'a str,
+    /// `HOST` (TLS server name).
+    pub host: &'a str,
+    /// Topics and credentials.
+    pub dialect: Dialect,
+    /// TLS.
+    pub tls: bool,
+}
+
+/// Parses `[SCHEME://]HOST:PORT`: no scheme or `mqtt://` is a Murano-shaped
+/// endpoint over TCP, `mqtts://` over TLS; `fleetsim+mqtt://` and
+/// `fleetsim+mqtts://` a generic broker with `fleetsim/<cik>` topics.
+pub fn parse_broker_url(given: &str) -> Result<BrokerUrl<'_>, String> {
+    let (scheme, rest) = given.split_once("://").unwrap_or(("mqtt", given));
+    let (dialect, tls) = match scheme {
+        "mqtt" => (Dialect::Murano, false),
+        "mqtts" => (Dialect::Murano, true),
+        "fleetsim+mqtt" => (Dialect::Generic, false),
+        "fleetsim+mqtts" => (Dialect::Generic, true),
+        other => {
+            return Err(format!(
+                "unknown scheme `{other}://`: expected mqtt://, mqtts://, fleetsim+mqtt:// or fleetsim+mqtts://"
+            ))
+        }
+    };
+    let host = match rest.rsplit_once(':') {
+        Some((h, port)) if !h.is_empty() && port.parse::<u16>().is_ok() => h,
+        _ => {
+            return Err(format!(
+                "expected HOST:PORT such as 127.0.0.1:1883, found `{rest}`"
+            ))
+        }
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Ok(BrokerUrl {
+        host_port: rest,
+        host,
+        dialect,
+        tls,
+    })
 }
 
 /// The root of every fleetsim topic.
@@ -99,5 +147,24 @@ mod tests {
         assert_eq!(parse_publish_topic(&config_topic("abc")), None);
         assert_eq!(parse_publish_topic("other/abc/$resource/x"), None);
         assert_eq!(parse_publish_topic("fleetsim//$resource/x"), None);
+    }
+
+    #[test]
+    fn broker_urls() {
+        let u = parse_broker_url("127.0.0.1:1883").unwrap();
+        assert_eq!(
+            (u.dialect, u.tls, u.host),
+            (Dialect::Murano, false, "127.0.0.1")
+        );
+        let u = parse_broker_url("mqtts://localhost:8883").unwrap();
+        assert_eq!(
+            (u.dialect, u.tls, u.host_port),
+            (Dialect::Murano, true, "localhost:8883")
+        );
+        let u = parse_broker_url("fleetsim+mqtts://[::1]:8883").unwrap();
+        assert_eq!((u.dialect, u.tls, u.host), (Dialect::Generic, true, "::1"));
+        for bad in ["http://h:1", "h", "h:x", ":1883", "mqtt://"] {
+            assert!(parse_broker_url(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -193,7 +193,7 @@ const MQTT_CONNECT_PARALLEL: usize = 32;
 /// Connects `ciks[i]` for each `(slot, cik)` with bounded retries; the links by slot.
 async fn connect_links(
     shown: &str,
-    addr: std::net::SocketAddr,
+    broker: &crate::mqtt::Broker,
     devices: Vec<(usize, String)>,
     bound: Duration,
 ) -> Result<Vec<(usize, crate::mqtt::DeviceLink)>, RuntimeError> {
@@ -201,6 +201,7 @@ async fn connect_links(
     let mut tasks = tokio::task::JoinSet::new();
     for (slot, cik) in devices {
         let gate = gate.clone();
+        let broker = broker.clone();
         tasks.spawn(async move {
             let _permit = gate.acquire_owned().await;
             let mut last = String::new();
@@ -208,7 +209,7 @@ async fn connect_links(
                 if attempt > 0 {
                     tokio::time::sleep(MQTT_RETRY_PAUSE).await;
                 }
-                match crate::mqtt::DeviceLink::connect(addr, &cik, bound).await {
+                match crate::mqtt::DeviceLink::connect(&broker, &cik, bound).await {
                     Ok(link) => return Ok((slot, link)),
                     Err(e) => last = e.to_string(),
                 }
@@ -239,24 +240,39 @@ async fn connect_links(
     Ok(links)
 }
 
-/// `HOST:PORT` to an address, bounded.
+/// `[SCHEME://]HOST:PORT` ([`crate::mqtt::parse_broker_url`]) to a
+/// broker, resolved within `bound`; TLS trusts the target's CA (`--ca-cert`).
 async fn resolve_broker(
     given: &str,
+    ca_pem: Option<&[u8]>,
     bound: Duration,
-) -> Result<std::net::SocketAddr, RuntimeError> {
+) -> Result<crate::mqtt::Broker, RuntimeError> {
     let err = |what: String| RuntimeError::Mqtt {
         addr: given.to_string(),
         what,
     };
-    match tokio::time::timeout(bound, tokio::net::lookup_host(given)).await {
+    let url = crate::mqtt::parse_broker_url(given).map_err(err)?;
+    let addr = match tokio::time::timeout(bound, tokio::net::lookup_host(url.host_port)).await {
         Ok(Ok(mut addrs)) => addrs
             .next()
-            .ok_or_else(|| err("resolves to no address".into())),
-        Ok(Err(e)) => Err(err(format!(
-            "expected HOST:PORT such as 127.0.0.1:1883 ({e})"
-        ))),
-        Err(_) => Err(err("name lookup timed out".into())),
-    }
+            .ok_or_else(|| err("resolves to no address".into()))?,
+        Ok(Err(e)) => {
+            return Err(err(format!(
+                "expected HOST:PORT such as 127.0.0.1:1883 ({e})"
+            )))
+        }
+        Err(_) => return Err(err("name lookup timed out".into())),
+    };
+    let tls = match url.tls {
+        true => Some(crate::mqtt::client_tls(ca_pem).map_err(|e| err(e.to_string()))?),
+        false => None,
+    };
+    Ok(crate::mqtt::Broker {
+        addr,
+        host: url.host.to_string(),
+        dialect: url.dialect,
+        tls,
+    })
 }
 
 /// Raises this process's open-file limit to its hard limit: a fleet with a
@@ -451,6 +467,7 @@ fn real_fleet(scenario: &Scenario, setup: &Setup, scale: f64, epoch: Option<u64>
 /// pushes to them into `tx`.
 async fn connect_mqtt(
     given: &str,
+    ca_pem: Option<&[u8]>,
     setup: &Setup,
     devices: &[Device],
     timeout: Duration,
@@ -460,14 +477,14 @@ async fn connect_mqtt(
         devices.iter().map(|_| None).collect();
     let mut forwarders = Vec::new();
     let bound = timeout.clamp(Duration::from_secs(1), Duration::from_secs(10));
-    let addr = resolve_broker(given, bound).await?;
+    let broker = resolve_broker(given, ca_pem, bound).await?;
     let wanted = devices
         .iter()
         .enumerate()
         .filter(|(_, d)| d.is_mqtt(setup))
         .map(|(slot, d)| (slot, fleetsim_core::server::otau::cik_for(d.number)))
         .collect();
-    for (slot, mut link) in connect_links(given, addr, wanted, bound).await? {
+    for (slot, mut link) in connect_links(given, &broker, wanted, bound).await? {
         let mut messages = link.take_messages();
         let tx = tx.clone();
         forwarders.push(tokio::spawn(async move {
@@ -484,7 +501,7 @@ async fn connect_mqtt(
         }));
         links[slot] = Some(Arc::new(link));
     }
-    tracing::info!(devices = forwarders.len(), broker = %addr, "MQTT devices connected");
+    tracing::info!(devices = forwarders.len(), broker = %broker.addr, "MQTT devices connected");
     Ok((links, forwarders))
 }
 
@@ -529,7 +546,8 @@ pub async fn run_async_with_metrics(
     let (tx, rx) = mpsc::unbounded_channel::<Done>();
     let (links, forwarders) = match (&opts.mqtt, mqtt_group) {
         (Some(given), Some(_)) => {
-            connect_mqtt(given, &setup, &fleet.devices, reach.timeout, &tx).await?
+            let ca = opts.target.ca_pem.as_ref().map(|(_, pem)| pem.as_slice());
+            connect_mqtt(given, ca, &setup, &fleet.devices, reach.timeout, &tx).await?
         }
         _ => (fleet.devices.iter().map(|_| None).collect(), Vec::new()),
     };
