@@ -298,7 +298,7 @@ async fn devices_update_over_mosquitto() {
 }
 
 /// 20 otau_mqtt + 5 otau (HTTP) always-on devices; a campaign at 1 min.
-const MIXED: &str = "
+pub(crate) const MIXED: &str = "
 name: mqtt-real
 seed: 5
 duration: 15m
@@ -315,11 +315,42 @@ campaigns:
 
 /// `serve` (its MQTT side as `mqtt`) and a real-time run against it.
 async fn serve_and_run(mqtt: fleetsim::http_server::ServeMqtt) {
-    let scenario = fleetsim::scenario::load_str("mqtt-real.yaml", MIXED).expect("scenario");
+    let run = serve_and_run_scenario(MIXED, mqtt, None).await;
+    assert_eq!(
+        run.oracle.total(),
+        0,
+        "violations: {:?}",
+        run.oracle.violations().first()
+    );
+    assert_eq!(run.stats.updates_succeeded, 25, "devices updated");
+}
+
+/// `serve` of scenario `yaml` (its MQTT side as `mqtt`; HTTPS and MQTT over
+/// TLS with `tls` = (cert PEM, key PEM) for `localhost`) and a real-time run
+/// of the same scenario against it.
+pub(crate) async fn serve_and_run_scenario(
+    yaml: &str,
+    mqtt: fleetsim::http_server::ServeMqtt,
+    tls: Option<(&str, &str)>,
+) -> fleetsim::result::RunResult {
+    let scenario = fleetsim::scenario::load_str("mqtt-real.yaml", yaml).expect("scenario");
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("fleetsim-mqtt-real-{}-{n}", std::process::id()));
+    let files = tls.map(|(cert, key)| {
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let files = fleetsim::http_server::TlsFiles {
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+        };
+        std::fs::write(&files.cert, cert).expect("write cert");
+        std::fs::write(&files.key, key).expect("write key");
+        files
+    });
     let running = fleetsim::http_server::start(fleetsim::http_server::ServeOptions {
         listen: "127.0.0.1:0".parse().expect("addr"),
         scenario: Some(scenario.clone()),
-        tls: None,
+        tls: files,
         time_scale: scenario.load.time_scale,
         mqtt,
         ..Default::default()
@@ -330,13 +361,19 @@ async fn serve_and_run(mqtt: fleetsim::http_server::ServeMqtt) {
     if let fleetsim::http_server::ServeMqtt::External(addr) = mqtt {
         assert_eq!(broker, addr);
     }
-    let url = running.mqtt_url.clone().expect("and its URL");
+    let mut url = running.mqtt_url.clone().expect("and its URL");
+    let mut base_url = running.base_url.clone();
+    if tls.is_some() {
+        // The certificate names `localhost`, not the address.
+        url = url.replace("127.0.0.1", "localhost");
+        base_url = base_url.replace("127.0.0.1", "localhost");
+    }
     let opts = fleetsim::realtime::RealOptions {
         target: fleetsim::realtime::Target {
-            base_url: running.base_url.clone(),
+            base_url,
             tenant: None,
             gateway_token: None,
-            ca_pem: None,
+            ca_pem: tls.map(|(cert, _)| ("cert.pem".to_string(), cert.as_bytes().to_vec())),
         },
         manager: None,
         mqtt: Some(url),
@@ -352,13 +389,8 @@ async fn serve_and_run(mqtt: fleetsim::http_server::ServeMqtt) {
     .expect("the run ends within 60 s")
     .expect("target and broker reachable");
     running.shutdown().await;
-    assert_eq!(
-        run.oracle.total(),
-        0,
-        "violations: {:?}",
-        run.oracle.violations().first()
-    );
-    assert_eq!(run.stats.updates_succeeded, 25, "devices updated");
+    let _ = std::fs::remove_dir_all(&dir);
+    run
 }
 
 /// `serve`'s default MQTT side: the Murano-shaped endpoint (`mqtt://`).

@@ -18,7 +18,8 @@ use fleetsim::mqtt::{
 use fleetsim::server::otau::{cik_for, identity_for, OtauServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::otau_mqtt::{run_flow_with, Side, BOUND, DEVICES};
+use crate::otau_mqtt::{run_flow_with, serve_and_run_scenario, Side, BOUND, DEVICES, MIXED};
+use fleetsim::http_server::ServeMqtt;
 
 /// A self-signed certificate for `localhost`: (cert PEM, key PEM, a rustls
 /// server configuration of it).
@@ -223,4 +224,30 @@ async fn devices_update_over_mosquitto_with_tls() {
         .await
         .expect("bridge connects over TLS");
     run_flow_with(&broker, Side::Bridge(bridge), server, epoch).await;
+}
+
+/// A real-time run against `serve` with a certificate: HTTP devices over
+/// HTTPS, MQTT devices over `mqtts://` to the Murano-shaped endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_and_run_over_mqtts() {
+    let (cert, key, _) = localhost_cert();
+    let run = serve_and_run_scenario(MIXED, ServeMqtt::Auto, Some((&cert, &key))).await;
+    assert_eq!(
+        run.oracle.total(),
+        0,
+        "violations: {:?}",
+        run.oracle.violations().first()
+    );
+    assert_eq!(run.stats.updates_succeeded, 25, "devices updated");
+}
+
+/// The server's `otau_redeliver_acked` mode over the Murano-shaped
+/// endpoint: the oracle's OTAU-REDELIVER fires, and only it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redeliver_mode_over_mqtt_fires_its_invariant() {
+    let yaml = format!("{MIXED}faults:\n  server:\n    - {{ mode: otau_redeliver_acked }}\n");
+    let run = serve_and_run_scenario(&yaml, ServeMqtt::Auto, None).await;
+    let fired: std::collections::BTreeSet<&str> =
+        run.oracle.violations().iter().map(|v| v.id).collect();
+    assert_eq!(fired, std::collections::BTreeSet::from(["OTAU-REDELIVER"]));
 }
