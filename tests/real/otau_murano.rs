@@ -251,3 +251,23 @@ async fn redeliver_mode_over_mqtt_fires_its_invariant() {
         run.oracle.violations().iter().map(|v| v.id).collect();
     assert_eq!(fired, std::collections::BTreeSet::from(["OTAU-REDELIVER"]));
 }
+
+/// `otau.activate` on `otau_mqtt` devices: each activates over MQTT
+/// (`$provision/<identity>`) on first start, then connects with its token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_devices_activate_over_mqtt_then_update() {
+    let yaml = MIXED.replace(
+        "protocol: otau_mqtt, count: 20 }",
+        "protocol: otau_mqtt, count: 20, otau: { activate: true } }",
+    );
+    assert_ne!(yaml, MIXED);
+    let (cert, key, _) = localhost_cert();
+    let run = serve_and_run_scenario(&yaml, ServeMqtt::Auto, Some((&cert, &key))).await;
+    assert_eq!(
+        run.oracle.total(),
+        0,
+        "violations: {:?}",
+        run.oracle.violations().first()
+    );
+    assert_eq!(run.stats.updates_succeeded, 25, "devices updated");
+}

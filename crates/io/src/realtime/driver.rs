@@ -17,6 +17,8 @@ pub(super) struct Driver {
     pub(super) http: Arc<Http>,
     /// Per slot: the MQTT link of an otau_mqtt device.
     pub(super) links: Vec<Option<Arc<crate::mqtt::DeviceLink>>>,
+    /// The MQTT broker, for devices that activate over it (`mqtt_activate.rs`).
+    pub(super) mqtt_broker: Option<crate::mqtt::Broker>,
     /// Per slot: messages that came while the device was outside its window.
     pub(super) held: Vec<Vec<(String, String)>>,
     /// Per slot: the last exchanges, for violation excerpts.
@@ -95,6 +97,7 @@ impl Driver {
         let leaks = leak::Leaks::new(scenario.seed, &setup, &devices);
         let mut driver = Driver {
             links,
+            mqtt_broker: None,
             held: devices.iter().map(|_| Vec::new()).collect(),
             recorder: recorder::Recorder::new(devices.len()),
             publish_bound: reach.timeout,
@@ -311,6 +314,13 @@ impl Driver {
         let req = match transmit {
             Transmit::Http(req) => {
                 self.recorder.request(slot, due, &req);
+                let d = &self.devices[slot];
+                let broker = self.mqtt_broker.as_ref();
+                if req.path() == "/provision/activate"
+                    && super::mqtt_activate::activates_over_mqtt(broker, &self.setup, d)
+                {
+                    return self.activate_over_mqtt(slot, kind, due, &req, tx);
+                }
                 req
             }
             Transmit::Publish { alias, value } => {
@@ -350,6 +360,28 @@ impl Driver {
         });
     }
 
+    /// Books an MQTT exchange (a publish, an activation) of device `slot`
+    /// due at `due` as in flight, given up after `bound`.
+    pub(super) fn mqtt_in_flight(
+        &mut self,
+        slot: usize,
+        kind: ReqKind,
+        due: Time,
+        bound: Duration,
+    ) {
+        let intended = self.instant_of(due);
+        self.next_wake[slot] = Time::NEVER;
+        self.in_flight_of[slot] = Some(InFlight {
+            kind,
+            intended,
+            injected: false,
+            deadline: intended + bound,
+            long_poll: false,
+        });
+        self.ledger.stats.sent(kind);
+        self.in_flight += 1;
+    }
+
     /// Sends an MQTT publish of device `slot` in a task of its own.
     fn publish(
         &mut self,
@@ -360,17 +392,7 @@ impl Driver {
         value: String,
         tx: &mpsc::UnboundedSender<Done>,
     ) {
-        let intended = self.instant_of(due);
-        self.next_wake[slot] = Time::NEVER;
-        self.in_flight_of[slot] = Some(InFlight {
-            kind,
-            intended,
-            injected: false,
-            deadline: intended + self.publish_bound,
-            long_poll: false,
-        });
-        self.ledger.stats.sent(kind);
-        self.in_flight += 1;
+        self.mqtt_in_flight(slot, kind, due, self.publish_bound);
         let (link, tx, bound) = (self.links[slot].clone(), tx.clone(), self.publish_bound);
         let alias = alias.to_string();
         tokio::spawn(async move {
@@ -391,6 +413,12 @@ impl Driver {
         let now = self.now();
         let d = &mut self.devices[slot];
         let g = &self.setup.groups[d.group as usize];
+        if self.links[slot].is_none() {
+            // Pushed on the connect of an activation over MQTT whose answer
+            // is not handled yet: offered once the device has its token.
+            self.held[slot].push((alias, value));
+            return;
+        }
         if g.link.online_until(now, d.window_phase).is_none() {
             let next = g.link.next_online(now, d.window_phase);
             self.held[slot].push((alias, value));
@@ -423,6 +451,10 @@ impl Driver {
             Outcome::Leaked(leaked) => return self.leaked(slot, leaked),
             Outcome::Edge(outcome) => return self.edge_outcome(slot, outcome),
             Outcome::Http(delivery) => Ok(delivery),
+            Outcome::Activated(delivery, link) => {
+                self.activated(slot, *link);
+                Ok(delivery)
+            }
             Outcome::Published(result) => Err(result),
         };
         self.in_flight = self.in_flight.saturating_sub(1);

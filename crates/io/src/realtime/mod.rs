@@ -30,6 +30,7 @@ mod edge;
 mod leak;
 mod live;
 mod managed_campaigns;
+mod mqtt_activate;
 mod net;
 mod prepare;
 mod recorder;
@@ -169,6 +170,9 @@ enum Outcome {
     Published(Result<(), NetError>),
     /// The server pushed a resource value `(alias, value)`.
     Message(String, String),
+    /// An activation over MQTT answered, and the device's link connected
+    /// with its token (`mqtt_activate.rs`).
+    Activated(Delivery, Box<crate::mqtt::DeviceLink>),
     /// Server-side events from `serve`'s stream (`server_feed.rs`).
     Server(Vec<crate::server_events::EventLine>),
     /// A download with a URL leaked from the device (`leak.rs`).
@@ -478,10 +482,12 @@ async fn connect_mqtt(
     let mut forwarders = Vec::new();
     let bound = timeout.clamp(Duration::from_secs(1), Duration::from_secs(10));
     let broker = resolve_broker(given, ca_pem, bound).await?;
+    // Devices that activate over MQTT connect once they have their token.
     let wanted = devices
         .iter()
         .enumerate()
         .filter(|(_, d)| d.is_mqtt(setup))
+        .filter(|(_, d)| !mqtt_activate::activates_over_mqtt(Some(&broker), setup, d))
         .map(|(slot, d)| (slot, fleetsim_core::server::otau::cik_for(d.number)))
         .collect();
     for (slot, mut link) in connect_links(given, &broker, wanted, bound).await? {
@@ -502,13 +508,15 @@ async fn connect_mqtt(
         links[slot] = Some(Arc::new(link));
     }
     tracing::info!(devices = forwarders.len(), broker = %broker.addr, "MQTT devices connected");
-    Ok((links, forwarders))
+    Ok((links, forwarders, Some(broker)))
 }
 
-/// Per slot the MQTT link of an `otau_mqtt` device; the forwarding tasks.
+/// Per slot the MQTT link of an `otau_mqtt` device; the forwarding tasks;
+/// the broker (for devices that activate over MQTT later).
 type MqttLinks = (
     Vec<Option<Arc<crate::mqtt::DeviceLink>>>,
     Vec<tokio::task::JoinHandle<()>>,
+    Option<crate::mqtt::Broker>,
 );
 
 /// Runs `scenario` against the target on the current tokio runtime.
@@ -544,15 +552,20 @@ pub async fn run_async_with_metrics(
     };
     let fleet = real_fleet(scenario, &setup, scale, probe.as_ref().map(|p| p.epoch_s));
     let (tx, rx) = mpsc::unbounded_channel::<Done>();
-    let (links, forwarders) = match (&opts.mqtt, mqtt_group) {
+    let (links, forwarders, mqtt_broker) = match (&opts.mqtt, mqtt_group) {
         (Some(given), Some(_)) => {
             let ca = opts.target.ca_pem.as_ref().map(|(_, pem)| pem.as_slice());
             connect_mqtt(given, ca, &setup, &fleet.devices, reach.timeout, &tx).await?
         }
-        _ => (fleet.devices.iter().map(|_| None).collect(), Vec::new()),
+        _ => (
+            fleet.devices.iter().map(|_| None).collect(),
+            Vec::new(),
+            None,
+        ),
     };
     let reach_tenant = reach.tenant.clone();
     let mut driver = Driver::new(scenario, setup, reach, fleet, links, scale);
+    driver.mqtt_broker = mqtt_broker;
     driver.edge = edge::Edge::new(
         scenario,
         &driver.setup,
