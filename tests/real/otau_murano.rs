@@ -271,3 +271,57 @@ async fn mqtt_devices_activate_over_mqtt_then_update() {
     );
     assert_eq!(run.stats.updates_succeeded, 25, "devices updated");
 }
+
+/// `otau.http_over_mqtt_port`: the HTTP devices' long polls and writes and
+/// every device's content downloads go to the MQTT port (TLS, ALPN
+/// `http/1.1`), whose handoff serves them as the HTTP listener would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_over_the_mqtt_port_serves_whole_updates() {
+    let knob = "otau: { http_over_mqtt_port: true } }";
+    let yaml = MIXED
+        .replace(
+            "protocol: otau_mqtt, count: 20 }",
+            &format!("protocol: otau_mqtt, count: 20, {knob}"),
+        )
+        .replace(
+            "protocol: otau, count: 5 }",
+            &format!("protocol: otau, count: 5, {knob}"),
+        );
+    assert_eq!(yaml.matches("http_over_mqtt_port").count(), 2);
+    let (cert, key, _) = localhost_cert();
+    let run = serve_and_run_scenario(&yaml, ServeMqtt::Auto, Some((&cert, &key))).await;
+    assert_eq!(
+        run.oracle.total(),
+        0,
+        "violations: {:?}",
+        run.oracle.violations().first()
+    );
+    assert_eq!(run.stats.updates_succeeded, 25, "devices updated");
+}
+
+/// The knob without an `mqtts://` endpoint is refused before the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_over_the_mqtt_port_needs_an_mqtts_endpoint() {
+    let yaml = MIXED.replace(
+        "protocol: otau, count: 5 }",
+        "protocol: otau, count: 5, otau: { http_over_mqtt_port: true } }",
+    );
+    let scenario = fleetsim::scenario::load_str("knob.yaml", &yaml).expect("scenario");
+    let opts = fleetsim::realtime::RealOptions {
+        target: fleetsim::realtime::Target {
+            base_url: "http://127.0.0.1:9".into(),
+            tenant: None,
+            gateway_token: None,
+            ca_pem: None,
+        },
+        manager: None,
+        mqtt: Some("mqtt://127.0.0.1:9".into()),
+        live: None,
+        server_events: None,
+        twin: Default::default(),
+    };
+    let Err(err) = fleetsim::realtime::run_async(&scenario, &opts).await else {
+        panic!("plain mqtt:// cannot carry HTTP over the MQTT port");
+    };
+    assert!(err.to_string().contains("mqtts://"), "{err}");
+}

@@ -19,6 +19,8 @@ pub(super) struct Driver {
     pub(super) links: Vec<Option<Arc<crate::mqtt::DeviceLink>>>,
     /// The MQTT broker, for devices that activate over it (`mqtt_activate.rs`).
     pub(super) mqtt_broker: Option<crate::mqtt::Broker>,
+    /// HTTP over the MQTT port for some groups (`mqtt_port.rs`).
+    pub(super) mqtt_port: Option<super::mqtt_port::MqttPort>,
     /// Per slot: messages that came while the device was outside its window.
     pub(super) held: Vec<Vec<(String, String)>>,
     /// Per slot: the last exchanges, for violation excerpts.
@@ -98,6 +100,7 @@ impl Driver {
         let mut driver = Driver {
             links,
             mqtt_broker: None,
+            mqtt_port: None,
             held: devices.iter().map(|_| Vec::new()).collect(),
             recorder: recorder::Recorder::new(devices.len()),
             publish_bound: reach.timeout,
@@ -284,7 +287,7 @@ impl Driver {
         }
         let env = Env {
             setup: &self.setup,
-            base_url: &self.base,
+            base_url: super::mqtt_port::base_of(&self.base, self.mqtt_port.as_ref(), d.group),
             tenant: &self.tenant,
             authorization: self.authorization.as_deref(),
         };
@@ -350,7 +353,12 @@ impl Driver {
         });
         self.ledger.stats.sent(kind);
         self.in_flight += 1;
-        let (http, tx, number) = (self.http.clone(), tx.clone(), self.devices[slot].number);
+        let number = self.devices[slot].number;
+        let http = match &self.mqtt_port {
+            Some(p) if p.uses(self.devices[slot].group) => p.http.clone(),
+            _ => self.http.clone(),
+        };
+        let tx = tx.clone();
         tokio::spawn(async move {
             let delivery = http.execute(number, req, fault).await;
             let _ = tx.send(Done {
@@ -429,7 +437,7 @@ impl Driver {
         }
         let env = Env {
             setup: &self.setup,
-            base_url: &self.base,
+            base_url: super::mqtt_port::base_of(&self.base, self.mqtt_port.as_ref(), d.group),
             tenant: &self.tenant,
             authorization: self.authorization.as_deref(),
         };
@@ -472,9 +480,10 @@ impl Driver {
         let injected = matches!(&delivery, Ok(dv) if self.cut_by_window(slot, dv)) || injected;
         // From the intended send time: a late driver shows up as latency.
         let latency = Instant::now().saturating_duration_since(intended);
+        let group = self.devices[slot].group;
         let env = Env {
             setup: &self.setup,
-            base_url: &self.base,
+            base_url: super::mqtt_port::base_of(&self.base, self.mqtt_port.as_ref(), group),
             tenant: &self.tenant,
             authorization: self.authorization.as_deref(),
         };

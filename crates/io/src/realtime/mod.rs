@@ -31,6 +31,7 @@ mod leak;
 mod live;
 mod managed_campaigns;
 mod mqtt_activate;
+mod mqtt_port;
 mod net;
 mod prepare;
 mod recorder;
@@ -541,6 +542,7 @@ pub async fn run_async_with_metrics(
     }
     let (twin_base, twin_auth) = twin_of(&opts.twin, &base)?;
     let reach = Reach::new(scenario, &opts.target, base)?;
+    let mqtt_port = mqtt_port::MqttPort::of(scenario, opts, reach.timeout)?;
     let setup = Setup::new(scenario);
     let scale = scenario.load.time_scale.max(1e-6);
     let manager = prepare::prepare_manager(scenario, opts, &setup, &reach).await?;
@@ -566,6 +568,7 @@ pub async fn run_async_with_metrics(
     let reach_tenant = reach.tenant.clone();
     let mut driver = Driver::new(scenario, setup, reach, fleet, links, scale);
     driver.mqtt_broker = mqtt_broker;
+    driver.mqtt_port = mqtt_port;
     driver.edge = edge::Edge::new(
         scenario,
         &driver.setup,
