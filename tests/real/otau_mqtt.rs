@@ -315,7 +315,11 @@ campaigns:
 
 /// `serve` (its MQTT side as `mqtt`) and a real-time run against it.
 async fn serve_and_run(mqtt: fleetsim::http_server::ServeMqtt) {
-    let run = serve_and_run_scenario(MIXED, mqtt, None).await;
+    assert_clean(&serve_and_run_scenario(MIXED, mqtt, None).await);
+}
+
+/// No violations and all 25 devices of [`MIXED`] updated.
+pub(crate) fn assert_clean(run: &fleetsim::result::RunResult) {
     assert_eq!(
         run.oracle.total(),
         0,
@@ -323,6 +327,27 @@ async fn serve_and_run(mqtt: fleetsim::http_server::ServeMqtt) {
         run.oracle.violations().first()
     );
     assert_eq!(run.stats.updates_succeeded, 25, "devices updated");
+}
+
+/// A real-time run's options: `base_url` with its CA, MQTT at `mqtt`.
+pub(crate) fn real_options(
+    base_url: String,
+    ca_pem: Option<(String, Vec<u8>)>,
+    mqtt: String,
+) -> fleetsim::realtime::RealOptions {
+    fleetsim::realtime::RealOptions {
+        target: fleetsim::realtime::Target {
+            base_url,
+            tenant: None,
+            gateway_token: None,
+            ca_pem,
+        },
+        manager: None,
+        mqtt: Some(mqtt),
+        live: None,
+        server_events: None,
+        twin: Default::default(),
+    }
 }
 
 /// `serve` of scenario `yaml` (its MQTT side as `mqtt`; HTTPS and MQTT over
@@ -368,19 +393,8 @@ pub(crate) async fn serve_and_run_scenario(
         url = url.replace("127.0.0.1", "localhost");
         base_url = base_url.replace("127.0.0.1", "localhost");
     }
-    let opts = fleetsim::realtime::RealOptions {
-        target: fleetsim::realtime::Target {
-            base_url,
-            tenant: None,
-            gateway_token: None,
-            ca_pem: tls.map(|(cert, _)| ("cert.pem".to_string(), cert.as_bytes().to_vec())),
-        },
-        manager: None,
-        mqtt: Some(url),
-        live: None,
-        server_events: None,
-        twin: Default::default(),
-    };
+    let ca = tls.map(|(cert, _)| ("cert.pem".to_string(), cert.as_bytes().to_vec()));
+    let opts = real_options(base_url, ca, url);
     let run = timeout(
         Duration::from_secs(60),
         fleetsim::realtime::run_async(&scenario, &opts),

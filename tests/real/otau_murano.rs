@@ -18,7 +18,9 @@ use fleetsim::mqtt::{
 use fleetsim::server::otau::{cik_for, identity_for, OtauServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::otau_mqtt::{run_flow_with, serve_and_run_scenario, Side, BOUND, DEVICES, MIXED};
+use crate::otau_mqtt::{
+    assert_clean, real_options, run_flow_with, serve_and_run_scenario, Side, BOUND, DEVICES, MIXED,
+};
 use fleetsim::http_server::ServeMqtt;
 
 /// A self-signed certificate for `localhost`: (cert PEM, key PEM, a rustls
@@ -232,13 +234,7 @@ async fn devices_update_over_mosquitto_with_tls() {
 async fn serve_and_run_over_mqtts() {
     let (cert, key, _) = localhost_cert();
     let run = serve_and_run_scenario(MIXED, ServeMqtt::Auto, Some((&cert, &key))).await;
-    assert_eq!(
-        run.oracle.total(),
-        0,
-        "violations: {:?}",
-        run.oracle.violations().first()
-    );
-    assert_eq!(run.stats.updates_succeeded, 25, "devices updated");
+    assert_clean(&run);
 }
 
 /// The server's `otau_redeliver_acked` mode over the Murano-shaped
@@ -263,13 +259,7 @@ async fn mqtt_devices_activate_over_mqtt_then_update() {
     assert_ne!(yaml, MIXED);
     let (cert, key, _) = localhost_cert();
     let run = serve_and_run_scenario(&yaml, ServeMqtt::Auto, Some((&cert, &key))).await;
-    assert_eq!(
-        run.oracle.total(),
-        0,
-        "violations: {:?}",
-        run.oracle.violations().first()
-    );
-    assert_eq!(run.stats.updates_succeeded, 25, "devices updated");
+    assert_clean(&run);
 }
 
 /// `otau.http_over_mqtt_port`: the HTTP devices' long polls and writes and
@@ -290,13 +280,7 @@ async fn http_over_the_mqtt_port_serves_whole_updates() {
     assert_eq!(yaml.matches("http_over_mqtt_port").count(), 2);
     let (cert, key, _) = localhost_cert();
     let run = serve_and_run_scenario(&yaml, ServeMqtt::Auto, Some((&cert, &key))).await;
-    assert_eq!(
-        run.oracle.total(),
-        0,
-        "violations: {:?}",
-        run.oracle.violations().first()
-    );
-    assert_eq!(run.stats.updates_succeeded, 25, "devices updated");
+    assert_clean(&run);
 }
 
 /// The knob without an `mqtts://` endpoint is refused before the run.
@@ -307,19 +291,11 @@ async fn http_over_the_mqtt_port_needs_an_mqtts_endpoint() {
         "protocol: otau, count: 5, otau: { http_over_mqtt_port: true } }",
     );
     let scenario = fleetsim::scenario::load_str("knob.yaml", &yaml).expect("scenario");
-    let opts = fleetsim::realtime::RealOptions {
-        target: fleetsim::realtime::Target {
-            base_url: "http://127.0.0.1:9".into(),
-            tenant: None,
-            gateway_token: None,
-            ca_pem: None,
-        },
-        manager: None,
-        mqtt: Some("mqtt://127.0.0.1:9".into()),
-        live: None,
-        server_events: None,
-        twin: Default::default(),
-    };
+    let opts = real_options(
+        "http://127.0.0.1:9".into(),
+        None,
+        "mqtt://127.0.0.1:9".into(),
+    );
     let Err(err) = fleetsim::realtime::run_async(&scenario, &opts).await else {
         panic!("plain mqtt:// cannot carry HTTP over the MQTT port");
     };

@@ -121,6 +121,7 @@ mod events;
 mod fuzz_tests;
 pub mod limits;
 mod long_poll;
+mod mqtt_side;
 mod otau;
 mod serve_body;
 mod state;
@@ -132,6 +133,7 @@ pub use limits::ServeLimits;
 pub(crate) use otau::{is_otau_path, ADMIN_PREFIX as OTAU_ADMIN_PREFIX};
 
 use endpoint::{Endpoint, Shared};
+use mqtt_side::{start_mqtt, MqttSide};
 use state::{Clock, State};
 
 /// How long shutdown waits for in-flight requests before it drops them.
@@ -199,9 +201,6 @@ pub enum ServeMqtt {
     /// `fleetsim/<cik>/...` topics, plain TCP).
     External(SocketAddr),
 }
-
-/// How long the bridge may take to connect and subscribe.
-const MQTT_CONNECT_BOUND: Duration = Duration::from_secs(10);
 
 /// PEM files for HTTPS.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -291,153 +290,6 @@ pub struct Running {
     /// Free bytes of the body memory, of `max_body_memory`.
     body_budget: Arc<Semaphore>,
     max_body_memory: usize,
-}
-
-/// The MQTT endpoint, or the broker (when embedded) and the bridge, and the
-/// task that publishes what campaigns and admin routes write; dropping it
-/// ends them.
-struct MqttSide {
-    _broker: Option<crate::mqtt::EmbeddedBroker>,
-    _pusher: Arc<Pusher>,
-    publisher: JoinHandle<()>,
-}
-
-impl Drop for MqttSide {
-    fn drop(&mut self) {
-        self.publisher.abort();
-    }
-}
-
-/// Who sends devices the manifests written for them.
-enum Pusher {
-    Murano(crate::mqtt::MuranoEndpoint),
-    Bridge(crate::mqtt::ServerBridge),
-}
-
-impl Pusher {
-    async fn publish_pending(&self, devices: Vec<u64>) {
-        match self {
-            Pusher::Murano(e) => e.publish_pending(devices),
-            Pusher::Bridge(b) => b.publish_pending(devices).await,
-        }
-    }
-}
-
-/// `serve`'s state as the MQTT side sees it: scenario time, one OTAU core.
-struct Host(Arc<Shared>);
-
-impl crate::mqtt::OtauHost for Host {
-    fn with_otau(&self, f: &mut dyn FnMut(&mut fleetsim_core::server::otau::OtauServer, Time)) {
-        let now = self.0.clock().now();
-        self.0.lock().with_otau(now, f);
-    }
-}
-
-/// Where devices reach the MQTT side: `mqtt://`, `mqtts://` (the
-/// Murano-shaped endpoint) or `fleetsim+mqtt://` (a generic broker).
-fn mqtt_url(addr: SocketAddr, murano: bool, tls: bool) -> String {
-    match (murano, tls) {
-        (true, true) => format!("mqtts://{addr}"),
-        (true, false) => format!("mqtt://{addr}"),
-        (false, _) => format!("fleetsim+mqtt://{addr}"),
-    }
-}
-
-/// Starts the MQTT side on `shared`'s OTAU core: the Murano-shaped endpoint
-/// (TLS with `tls`, HTTP over its port to `http`), or the broker (if
-/// embedded) and the bridge. Returns its address, URL and handle.
-async fn start_mqtt(
-    mode: ServeMqtt,
-    scenario: Option<&Scenario>,
-    shared: &Arc<Shared>,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    http: Arc<Endpoint>,
-) -> Result<Option<(SocketAddr, String, MqttSide)>, ServeError> {
-    let scenario_mqtt = scenario.is_some_and(|s| {
-        s.fleet
-            .iter()
-            .any(|g| g.protocol == fleetsim_fleet::scenario::Protocol::OtauMqtt && g.count > 0)
-    });
-    let (devices, kick) = {
-        let state = shared.lock();
-        (state.mqtt_device_count(), state.mqtt_kick())
-    };
-    let host = Arc::new(Host(shared.clone()));
-    let mqtt_error = |addr: String| move |source| ServeError::Mqtt { addr, source };
-    let (broker, pusher, addr, url) = match mode {
-        ServeMqtt::Auto if !scenario_mqtt => return Ok(None),
-        ServeMqtt::Auto | ServeMqtt::Embedded(_) => {
-            let listen = match mode {
-                ServeMqtt::Embedded(a) => a,
-                _ => SocketAddr::from(([127, 0, 0, 1], 0)),
-            };
-            let with_tls = tls.is_some();
-            let opts = crate::mqtt::MuranoOptions {
-                tls,
-                http: Some(Arc::new(conn::MqttPortHttp(http))),
-            };
-            let endpoint = crate::mqtt::MuranoEndpoint::start(listen, host, opts)
-                .await
-                .map_err(mqtt_error(listen.to_string()))?;
-            let addr = endpoint.addr();
-            (
-                None,
-                Pusher::Murano(endpoint),
-                addr,
-                mqtt_url(addr, true, with_tls),
-            )
-        }
-        ServeMqtt::EmbeddedBroker(listen) | ServeMqtt::External(listen) => {
-            let broker = match mode {
-                ServeMqtt::EmbeddedBroker(_) => {
-                    let max = usize::try_from(devices)
-                        .unwrap_or(usize::MAX)
-                        .saturating_add(16);
-                    Some(
-                        crate::mqtt::EmbeddedBroker::start_on(listen, max)
-                            .map_err(mqtt_error(listen.to_string()))?,
-                    )
-                }
-                _ => None,
-            };
-            let addr = broker.as_ref().map_or(listen, |b| b.addr());
-            // The bridge connects to loopback when the broker listens on every interface.
-            let connect = if addr.ip().is_unspecified() {
-                SocketAddr::from(([127, 0, 0, 1], addr.port()))
-            } else {
-                addr
-            };
-            let bridge = crate::mqtt::ServerBridge::start_with(connect, host, MQTT_CONNECT_BOUND)
-                .await
-                .map_err(mqtt_error(addr.to_string()))?;
-            (
-                broker,
-                Pusher::Bridge(bridge),
-                addr,
-                mqtt_url(addr, false, false),
-            )
-        }
-    };
-    let pusher = Arc::new(pusher);
-    let publisher = {
-        let (pusher, shared) = (pusher.clone(), shared.clone());
-        tokio::spawn(async move {
-            loop {
-                kick.notified().await;
-                let written = shared.lock().take_mqtt_written();
-                if !written.is_empty() {
-                    tracing::debug!(devices = written.len(), "mqtt: publishing manifests");
-                    pusher.publish_pending(written).await;
-                }
-            }
-        })
-    };
-    let side = MqttSide {
-        _broker: broker,
-        _pusher: pusher,
-        publisher,
-    };
-    Ok(Some((addr, url, side)))
 }
 
 impl Running {

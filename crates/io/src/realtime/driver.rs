@@ -285,12 +285,7 @@ impl Driver {
             self.push(next, slot);
             return;
         }
-        let env = Env {
-            setup: &self.setup,
-            base_url: super::mqtt_port::base_of(&self.base, self.mqtt_port.as_ref(), d.group),
-            tenant: &self.tenant,
-            authorization: self.authorization.as_deref(),
-        };
+        let env = device_env!(self, d.group);
         // Messages pushed while the device was outside its window arrive now.
         for (alias, value) in std::mem::take(&mut self.held[slot]) {
             d.handle_message(due, &alias, &value, &env, &mut self.ledger, None);
@@ -320,7 +315,7 @@ impl Driver {
                 let d = &self.devices[slot];
                 let broker = self.mqtt_broker.as_ref();
                 if req.path() == "/provision/activate"
-                    && super::mqtt_activate::activates_over_mqtt(broker, &self.setup, d)
+                    && super::mqtt_links::activates_over_mqtt(broker, &self.setup, d)
                 {
                     return self.activate_over_mqtt(slot, kind, due, &req, tx);
                 }
@@ -390,64 +385,6 @@ impl Driver {
         self.in_flight += 1;
     }
 
-    /// Sends an MQTT publish of device `slot` in a task of its own.
-    fn publish(
-        &mut self,
-        slot: usize,
-        kind: ReqKind,
-        due: Time,
-        alias: &str,
-        value: String,
-        tx: &mpsc::UnboundedSender<Done>,
-    ) {
-        self.mqtt_in_flight(slot, kind, due, self.publish_bound);
-        let (link, tx, bound) = (self.links[slot].clone(), tx.clone(), self.publish_bound);
-        let alias = alias.to_string();
-        tokio::spawn(async move {
-            let result = match link {
-                Some(link) => link.publish(&alias, &value, bound).await,
-                // Every otau_mqtt device got a link before the start.
-                None => Err(NetError::Unreachable),
-            };
-            let _ = tx.send(Done {
-                slot: slot as u32,
-                outcome: Outcome::Published(result),
-            });
-        });
-    }
-
-    /// A resource value the server pushed to device `slot`.
-    fn message(&mut self, slot: usize, alias: String, value: String) {
-        let now = self.now();
-        let d = &mut self.devices[slot];
-        let g = &self.setup.groups[d.group as usize];
-        if self.links[slot].is_none() {
-            // Pushed on the connect of an activation over MQTT whose answer
-            // is not handled yet: offered once the device has its token.
-            self.held[slot].push((alias, value));
-            return;
-        }
-        if g.link.online_until(now, d.window_phase).is_none() {
-            let next = g.link.next_online(now, d.window_phase);
-            self.held[slot].push((alias, value));
-            if self.in_flight_of[slot].is_none() && next < self.next_wake[slot] {
-                self.push(next, slot);
-            }
-            return;
-        }
-        let env = Env {
-            setup: &self.setup,
-            base_url: super::mqtt_port::base_of(&self.base, self.mqtt_port.as_ref(), d.group),
-            tenant: &self.tenant,
-            authorization: self.authorization.as_deref(),
-        };
-        d.handle_message(now, &alias, &value, &env, &mut self.ledger, None);
-        if self.in_flight_of[slot].is_none() {
-            let next = self.devices[slot].poll_timeout();
-            self.push(next.max(now), slot);
-        }
-    }
-
     pub(super) fn complete(&mut self, done: Done) {
         let Some(done) = self.park(done) else {
             return;
@@ -481,12 +418,7 @@ impl Driver {
         // From the intended send time: a late driver shows up as latency.
         let latency = Instant::now().saturating_duration_since(intended);
         let group = self.devices[slot].group;
-        let env = Env {
-            setup: &self.setup,
-            base_url: super::mqtt_port::base_of(&self.base, self.mqtt_port.as_ref(), group),
-            tenant: &self.tenant,
-            authorization: self.authorization.as_deref(),
-        };
+        let env = device_env!(self, group);
         let d = &mut self.devices[slot];
         let delivery = match delivery {
             Ok(delivery) => delivery,
