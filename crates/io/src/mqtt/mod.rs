@@ -1,13 +1,25 @@
-//! OTAU over MQTT with real IO (otau.md §8): the embedded broker, the bridge
-//! that connects the sans-IO [`fleetsim_core::server::otau::OtauServer`] to a broker,
-//! and the per-device link a real-time driver of
-//! [`fleetsim_core::protocol::otau::OtauClient`] (in [`Transport::Mqtt`] mode) uses.
+//! OTAU over MQTT with real IO (otau.md §8), in two modes, and the
+//! per-device link a real-time driver of
+//! [`fleetsim_core::protocol::otau::OtauClient`] (in [`Transport::Mqtt`] mode)
+//! uses with either ([`DeviceLink`], [`Broker`], [`Dialect`]).
 //!
-//! # Topics
-//! Murano derives a device's identity from its MQTT authentication and uses
-//! bare `$resource/<alias>` topics (otau.md §8). A generic broker (the
-//! embedded one, Mosquitto) does not, so every topic carries the device's
-//! CIK:
+//! # Murano-shaped endpoint ([`murano`], [`Dialect::Murano`]; `serve`'s default)
+//! fleetsim plays Murano itself: an MQTT 3.1.1 server on the
+//! [`fleetsim_core::server::otau::OtauServer`] with no broker in between.
+//! The device is whoever its token (the CONNECT password) names, topics are
+//! bare `$resource/<alias>`, values come on `$resource/config_otau/<µs>`
+//! without a SUBSCRIBE (pending ones on every connect), `$provision/<identity>`
+//! activates, unknown or unactivated tokens get CONNACK 4/5. TLS (rustls)
+//! with `serve`'s certificate, where ALPN `http/1.1` gets `serve`'s HTTP
+//! service (§4.6); plain TCP for development. Devices reach it as
+//! `mqtt://` / `mqtts://`.
+//!
+//! # Generic broker ([`ServerBridge`], [`Dialect::Generic`]; development, third-party brokers)
+//! A generic broker (the embedded rumqttd, [`EmbeddedBroker`]; Mosquitto,
+//! [`Mosquitto`]) cannot derive a device from its password, so every topic
+//! carries the device's CIK and a bridge client connects the core to the
+//! broker. Devices reach it as `fleetsim+mqtt://` / `fleetsim+mqtts://`
+//! (TLS when the broker speaks it, e.g. Mosquitto with `certfile`):
 //!
 //! | direction | topic | payload |
 //! |---|---|---|
@@ -25,9 +37,10 @@
 //! (otau.md §8, [MQTT-b]): the bridge publishes a manifest retained when the
 //! application writes it and clears it (an empty retained payload) once the
 //! device has acknowledged it; devices ignore empty payloads. Devices
-//! connect with client id, user name and password `<cik>` (Murano wants
-//! user name `""` and password = token, otau.md §8, but rumqttc cannot send
-//! an empty user name with a password; a generic broker accepts any). Content downloads stay HTTP (otau.md §8).
+//! connect with client id, user name and password `<cik>` (Mosquitto
+//! refuses a password without a user name). There is no activation over a
+//! generic broker (devices activate over HTTP). Content downloads stay HTTP
+//! in both modes (otau.md §8).
 //!
 //! [`Transport::Mqtt`]: fleetsim_core::protocol::otau::Transport::Mqtt
 

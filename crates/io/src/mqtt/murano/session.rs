@@ -20,14 +20,14 @@
 //!   topic: the 40-character token, or, when the HTTP route would answer
 //!   404/409/403, the payload `<status> <reason>` (e.g. `409 already
 //!   activated`). Murano's pages say only that the token "comes back as a
-//!   message" ([MQTT-ex] prints any message as the token, [MC] checks
+//!   message" (\[MQTT-ex\] prints any message as the token, \[MC\] checks
 //!   `len == 40`): an error payload is never 40 characters, so both
 //!   clients see the failure, and a fleetsim device reads the status.
 //! - Values for the device (`config_otau`) go out as PUBLISH QoS 1 on
 //!   `$resource/config_otau/<µs timestamp of the write>`, payload = the raw
 //!   value, when it connects (pending values are re-sent on every connect,
-//!   [MQTT-b]) and whenever the application writes one. No SUBSCRIBE is
-//!   needed ("subscriptions are hardcoded", [MQTT-b]); one is answered
+//!   \[MQTT-b\]) and whenever the application writes one. No SUBSCRIBE is
+//!   needed ("subscriptions are hardcoded", \[MQTT-b\]); one is answered
 //!   with SUBACK granting QoS 1 for `$resource/...` and `$provision/...`
 //!   filters and failure (0x80) for any other.
 //! - PINGREQ → PINGRESP; DISCONNECT, a second CONNECT or QoS 2 close.
@@ -261,7 +261,7 @@ pub fn resource_writes(topic: &str, payload: &str) -> Option<Vec<(String, String
 }
 
 /// `[{"timestamp": t, "values": {"<alias>": "<value>"}}, ...]` (otau.md §8,
-/// [MC]); records in order, string values only.
+/// \[MC\]); records in order, string values only.
 fn batch_writes(payload: &str) -> Option<Vec<(String, String)>> {
     let records: Vec<serde_json::Value> = serde_json::from_str(payload).ok()?;
     let mut writes = Vec::new();
