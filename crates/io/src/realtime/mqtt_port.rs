@@ -69,3 +69,51 @@ pub(super) fn base_of<'a>(base: &'a str, port: Option<&'a MqttPort>, group: u16)
         _ => base,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const YAML: &str = "name: p\nduration: 1h\nfleet:\n  - { kind: always_on, protocol: otau, count: 2 }\n  - { kind: always_on, protocol: otau, count: 2, otau: { http_over_mqtt_port: true } }\n";
+
+    fn opts(mqtt: Option<&str>) -> RealOptions {
+        RealOptions {
+            target: Target {
+                base_url: "http://127.0.0.1:8080".into(),
+                tenant: None,
+                gateway_token: None,
+                ca_pem: None,
+            },
+            manager: None,
+            mqtt: mqtt.map(str::to_string),
+            live: None,
+            server_events: None,
+            twin: Default::default(),
+        }
+    }
+
+    #[test]
+    fn only_the_groups_that_ask_use_the_mqtts_port() {
+        let s = fleetsim_fleet::scenario::load_str("p.yaml", YAML).expect("scenario");
+        let t = Duration::from_secs(5);
+        let port = MqttPort::of(&s, &opts(Some("mqtts://localhost:8883")), t)
+            .expect("accepted")
+            .expect("a group asks");
+        assert_eq!(base_of("http://target", Some(&port), 0), "http://target");
+        assert_eq!(
+            base_of("http://target", Some(&port), 1),
+            "https://localhost:8883"
+        );
+        assert_eq!(base_of("http://target", None, 1), "http://target");
+        for bad in [
+            None,
+            Some("mqtt://localhost:1883"),
+            Some("fleetsim+mqtts://h:1"),
+        ] {
+            assert!(MqttPort::of(&s, &opts(bad), t).is_err(), "{bad:?}");
+        }
+        let plain = YAML.replace(", otau: { http_over_mqtt_port: true }", "");
+        let s = fleetsim_fleet::scenario::load_str("p.yaml", &plain).expect("scenario");
+        assert!(MqttPort::of(&s, &opts(None), t).expect("fine").is_none());
+    }
+}
