@@ -298,12 +298,14 @@ pub(crate) struct ServeArgs {
     /// Scenario time runs this many times faster than real time.
     #[arg(long, default_value_t = 1.0)]
     pub(crate) time_scale: f64,
-    /// Start the embedded MQTT broker (OTAU over MQTT) on this address
-    /// (default: on a free loopback port when the scenario has otau_mqtt groups).
+    /// Serve OTAU over MQTT as Murano does (token as password, $resource
+    /// topics, $provision activation) on this address; TLS with --tls-cert,
+    /// where ALPN http/1.1 gets the HTTP API (default: on a free loopback
+    /// port when the scenario has otau_mqtt groups).
     #[arg(long, conflicts_with = "mqtt_broker")]
     pub(crate) mqtt_listen: Option<std::net::SocketAddr>,
-    /// Connect the OTAU MQTT bridge to this broker (e.g. Mosquitto) instead
-    /// of starting the embedded one: HOST:PORT.
+    /// Connect the OTAU MQTT bridge to this generic broker (e.g. Mosquitto;
+    /// fleetsim/<cik> topics, plain TCP) instead of serving MQTT: HOST:PORT.
     #[arg(long)]
     pub(crate) mqtt_broker: Option<String>,
     /// Serve Prometheus metrics on `GET /metrics` at this address.
