@@ -44,6 +44,7 @@ async fn tls_endpoint(server: &Arc<Mutex<OtauServer>>, epoch: Instant) -> (Muran
     let opts = MuranoOptions {
         tls: Some(config),
         http: None,
+        max_connections: 0,
     };
     let host = Standalone::new(server.clone(), epoch);
     let listen = "127.0.0.1:0".parse().expect("addr");
@@ -300,4 +301,33 @@ async fn http_over_the_mqtt_port_needs_an_mqtts_endpoint() {
         panic!("plain mqtt:// cannot carry HTTP over the MQTT port");
     };
     assert!(err.to_string().contains("mqtts://"), "{err}");
+}
+
+/// With every connection slot taken the endpoint accepts nobody more
+/// until one closes (the kernel's backlog holds the newcomer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_endpoint_holds_new_connections_while_full() {
+    let server = Arc::new(Mutex::new(OtauServer::new(2)));
+    let host = Standalone::new(server, Instant::now());
+    let opts = MuranoOptions {
+        tls: None,
+        http: None,
+        max_connections: 1,
+    };
+    let listen = "127.0.0.1:0".parse().expect("addr");
+    let endpoint = MuranoEndpoint::start(listen, host, opts)
+        .await
+        .expect("endpoint starts");
+    let broker = Broker::plain(endpoint.addr(), Dialect::Murano);
+    let first = DeviceLink::connect(&broker, &cik_for(0), BOUND)
+        .await
+        .expect("first connects");
+    let short = std::time::Duration::from_millis(500);
+    let second = DeviceLink::connect(&broker, &cik_for(1), short).await;
+    assert!(second.is_err(), "no slot for a second connection");
+    first.close().await;
+    let second = DeviceLink::connect(&broker, &cik_for(1), BOUND)
+        .await
+        .expect("a slot is free again");
+    second.close().await;
 }

@@ -100,6 +100,11 @@ pub(super) async fn start_mqtt(
             let opts = crate::mqtt::MuranoOptions {
                 tls,
                 http: Some(Arc::new(conn::MqttPortHttp(http))),
+                // A connection per MQTT device, and room for activations.
+                max_connections: usize::try_from(devices)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(256)
+                    .max(crate::mqtt::murano::DEFAULT_MAX_CONNECTIONS),
             };
             let endpoint = crate::mqtt::MuranoEndpoint::start(listen, host, opts)
                 .await

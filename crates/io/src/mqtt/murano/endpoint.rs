@@ -53,7 +53,13 @@ pub struct MuranoOptions {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// HTTP over the MQTT port (ALPN `http/1.1`, TLS only).
     pub http: Option<Arc<dyn HttpHandoff>>,
+    /// Connections open at once; while full, no `accept` (the kernel's
+    /// backlog holds new ones). 0 = [`DEFAULT_MAX_CONNECTIONS`].
+    pub max_connections: usize,
 }
+
+/// [`MuranoOptions::max_connections`] when not given.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
 /// A message to a connection.
 enum Push {
@@ -96,7 +102,12 @@ impl MuranoEndpoint {
             tls,
             http: opts.http,
         });
-        let task = tokio::spawn(accept_loop(listener, shared, stopped));
+        let max = match opts.max_connections {
+            0 => DEFAULT_MAX_CONNECTIONS,
+            n => n,
+        };
+        let slots = Arc::new(tokio::sync::Semaphore::new(max));
+        let task = tokio::spawn(accept_loop(listener, shared, slots, stopped));
         Ok(MuranoEndpoint {
             addr,
             registry,
@@ -145,14 +156,19 @@ struct Accepting {
     http: Option<Arc<dyn HttpHandoff>>,
 }
 
+/// Accepts connections, at most as many open at once as `slots` allows.
 async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Accepting>,
+    slots: Arc<tokio::sync::Semaphore>,
     stopped: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
     for id in 0u64.. {
         while connections.try_join_next().is_some() {}
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
         let (tcp, peer) = match listener.accept().await {
             Ok(a) => a,
             Err(e) => {
@@ -163,7 +179,10 @@ async fn accept_loop(
         };
         let _ = tcp.set_nodelay(true);
         let (shared, stopped) = (shared.clone(), stopped.clone());
-        connections.spawn(async move { accept(tcp, peer, id, shared, stopped).await });
+        connections.spawn(async move {
+            accept(tcp, peer, id, shared, stopped).await;
+            drop(slot);
+        });
     }
 }
 

@@ -21,4 +21,4 @@ pub mod session;
 
 mod endpoint;
 
-pub use endpoint::{HttpHandoff, MuranoEndpoint, MuranoOptions};
+pub use endpoint::{HttpHandoff, MuranoEndpoint, MuranoOptions, DEFAULT_MAX_CONNECTIONS};
