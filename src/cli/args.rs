@@ -126,8 +126,10 @@ pub(crate) struct RunArgs {
     /// instead of the embedded server in virtual time.
     #[arg(long)]
     pub(crate) target: Option<String>,
-    /// MQTT broker (HOST:PORT) for the fleet's otau_mqtt devices in a run
-    /// with --target, e.g. the one `fleetsim serve` prints.
+    /// MQTT endpoint for the fleet's otau_mqtt devices in a run with
+    /// --target, e.g. the one `fleetsim serve` prints: [mqtt://]HOST:PORT or
+    /// mqtts://HOST:PORT (Murano-shaped, TLS trusting --ca-cert), or
+    /// fleetsim+mqtt[s]://HOST:PORT (a generic broker, fleetsim/<cik> topics).
     #[arg(long, requires = "target")]
     pub(crate) mqtt: Option<String>,
     /// Serve live Prometheus metrics on `GET /metrics` at this address
@@ -296,12 +298,14 @@ pub(crate) struct ServeArgs {
     /// Scenario time runs this many times faster than real time.
     #[arg(long, default_value_t = 1.0)]
     pub(crate) time_scale: f64,
-    /// Start the embedded MQTT broker (OTAU over MQTT) on this address
-    /// (default: on a free loopback port when the scenario has otau_mqtt groups).
+    /// Serve OTAU over MQTT as Murano does (token as password, $resource
+    /// topics, $provision activation) on this address; TLS with --tls-cert,
+    /// where ALPN http/1.1 gets the HTTP API (default: on a free loopback
+    /// port when the scenario has otau_mqtt groups).
     #[arg(long, conflicts_with = "mqtt_broker")]
     pub(crate) mqtt_listen: Option<std::net::SocketAddr>,
-    /// Connect the OTAU MQTT bridge to this broker (e.g. Mosquitto) instead
-    /// of starting the embedded one: HOST:PORT.
+    /// Connect the OTAU MQTT bridge to this generic broker (e.g. Mosquitto;
+    /// fleetsim/<cik> topics, plain TCP) instead of serving MQTT: HOST:PORT.
     #[arg(long)]
     pub(crate) mqtt_broker: Option<String>,
     /// Serve Prometheus metrics on `GET /metrics` at this address.

@@ -32,7 +32,9 @@ pub fn prepare(
         flag_checks::check_url("--mgmt-url", mgmt_url)?;
     }
     if let Some(broker) = &a.mqtt {
-        flag_checks::check_host_port("--mqtt", broker)?;
+        let url = fleetsim::mqtt::parse_broker_url(broker)
+            .map_err(|e| Exit::BadInput(format!("--mqtt {broker}: {e}")))?;
+        flag_checks::check_host_port("--mqtt", url.host_port)?;
     }
     match &a.tenant {
         Some(tenant) => flag_checks::check_tenant("--tenant", tenant)?,

@@ -7,9 +7,9 @@
 //! `INSTALLED_VERSION`; afterwards a reconnecting device receives nothing
 //! (the bridge cleared the retained value on the ACK).
 //!
-//! `fleetsim serve` with its broker (embedded, or Mosquitto through
-//! `--mqtt-broker`) and the real-time driver `fleetsim::realtime::run_async`
-//! with `--mqtt`: a mixed fleet of otau_mqtt and otau (HTTP) devices all
+//! `fleetsim serve` with its MQTT side (the Murano-shaped endpoint, the
+//! embedded generic broker, or Mosquitto through `--mqtt-broker`) and the
+//! real-time driver `fleetsim::realtime::run_async` with `--mqtt`: a mixed fleet of otau_mqtt and otau (HTTP) devices all
 //! update from one scenario campaign, with no oracle violations.
 //!
 //! The flows against a real Mosquitto broker are `#[ignore]`d: they need
@@ -22,7 +22,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fleetsim::artifact::Catalog;
-use fleetsim::mqtt::{DeviceLink, EmbeddedBroker, Mosquitto, ServerBridge};
+use fleetsim::mqtt::{
+    Broker, DeviceLink, Dialect, EmbeddedBroker, Mosquitto, MuranoEndpoint, ServerBridge,
+};
 use fleetsim::protocol::otau::wire::{Manifest, Status, StatusReport};
 use fleetsim::protocol::otau::{OtauClient, OtauEnv, OtauEvent, OtauSettings, Transmit, Transport};
 use fleetsim::server::otau::{cik_for, OtauServer};
@@ -31,9 +33,33 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tokio::time::timeout;
 
-const DEVICES: u64 = 5;
-const VERSION: &str = "2.0.0";
-const BOUND: Duration = Duration::from_secs(5);
+pub(crate) const DEVICES: u64 = 5;
+pub(crate) const VERSION: &str = "2.0.0";
+pub(crate) const BOUND: Duration = Duration::from_secs(5);
+
+/// Who publishes the manifests: the bridge to a generic broker, or the
+/// Murano-shaped endpoint on the core itself.
+pub(crate) enum Side {
+    Bridge(ServerBridge),
+    Murano(MuranoEndpoint),
+}
+
+impl Side {
+    /// Writes `manifest` to every device and sends it to the connected ones.
+    async fn set_manifest_all(&self, server: &Mutex<OtauServer>, epoch: Instant, manifest: &str) {
+        match self {
+            Side::Bridge(b) => {
+                let n = b.set_manifest_all(manifest).await.expect("published");
+                assert_eq!(n, DEVICES);
+            }
+            Side::Murano(e) => {
+                let now = Time(epoch.elapsed().as_millis() as u64);
+                server.lock().expect("lock").set_manifest_all(manifest, now);
+                e.publish_pending(0..DEVICES);
+            }
+        }
+    }
+}
 
 fn settings() -> OtauSettings {
     OtauSettings {
@@ -47,7 +73,7 @@ fn settings() -> OtauSettings {
 }
 
 /// Drives one device until it has installed `VERSION`; returns its events.
-async fn drive(mut link: DeviceLink, device: u64, epoch: Instant) -> Vec<OtauEvent> {
+pub(crate) async fn drive(mut link: DeviceLink, device: u64, epoch: Instant) -> Vec<OtauEvent> {
     let s = settings();
     let catalog = Catalog::new();
     let cik = cik_for(device);
@@ -97,21 +123,31 @@ async fn run_flow(addr: SocketAddr) {
     let bridge = ServerBridge::start(addr, server.clone(), epoch, BOUND)
         .await
         .expect("bridge connects");
+    let broker = Broker::plain(addr, Dialect::Generic);
+    run_flow_with(&broker, Side::Bridge(bridge), server, epoch).await;
+}
+
+/// Devices `0..DEVICES - 1` connect, a manifest is written to all, the last
+/// device connects afterwards (and gets it as the pending value); all
+/// update, and a reconnecting device gets nothing more.
+pub(crate) async fn run_flow_with(
+    broker: &Broker,
+    side: Side,
+    server: Arc<Mutex<OtauServer>>,
+    epoch: Instant,
+) {
     let late = DEVICES - 1;
     let mut tasks = Vec::new();
     for d in 0..late {
-        let link = DeviceLink::connect(addr, &cik_for(d), BOUND)
+        let link = DeviceLink::connect(broker, &cik_for(d), BOUND)
             .await
             .expect("device connects");
         tasks.push(tokio::spawn(drive(link, d, epoch)));
     }
     let manifest = Manifest::url_list_json(VERSION, "mqtt update", &[]);
-    assert_eq!(
-        bridge.set_manifest_all(&manifest).await.expect("published"),
-        DEVICES
-    );
+    side.set_manifest_all(&server, epoch, &manifest).await;
     // Connects after the write: gets the retained (pending) value.
-    let link = DeviceLink::connect(addr, &cik_for(late), BOUND)
+    let link = DeviceLink::connect(broker, &cik_for(late), BOUND)
         .await
         .expect("late device connects");
     tasks.push(tokio::spawn(drive(link, late, epoch)));
@@ -182,7 +218,7 @@ async fn run_flow(addr: SocketAddr) {
     }
 
     // Acknowledged: a reconnecting device gets no (non-empty) manifest.
-    let mut again = DeviceLink::connect(addr, &cik_for(0), BOUND)
+    let mut again = DeviceLink::connect(broker, &cik_for(0), BOUND)
         .await
         .expect("reconnects");
     let got = timeout(Duration::from_millis(500), async {
@@ -196,6 +232,7 @@ async fn run_flow(addr: SocketAddr) {
     .await;
     assert!(got.is_err(), "no pending value after the ACK, got {got:?}");
     again.close().await;
+    drop(side);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -219,7 +256,8 @@ async fn redeliver_fault_republishes_the_acknowledged_value() {
     let bridge = ServerBridge::start(addr, server.clone(), epoch, BOUND)
         .await
         .expect("bridge connects");
-    let link = DeviceLink::connect(addr, &cik_for(1), BOUND)
+    let broker = Broker::plain(addr, Dialect::Generic);
+    let link = DeviceLink::connect(&broker, &cik_for(1), BOUND)
         .await
         .expect("device connects");
     let manifest = Manifest::url_list_json(VERSION, "fault", &[]);
@@ -232,7 +270,7 @@ async fn redeliver_fault_republishes_the_acknowledged_value() {
         .await
         .expect("device finishes");
     assert!(events.iter().any(|e| matches!(e, OtauEvent::Acked { .. })));
-    let mut again = DeviceLink::connect(addr, &cik_for(1), BOUND)
+    let mut again = DeviceLink::connect(&broker, &cik_for(1), BOUND)
         .await
         .expect("reconnects");
     let got = timeout(BOUND, async {
@@ -260,7 +298,7 @@ async fn devices_update_over_mosquitto() {
 }
 
 /// 20 otau_mqtt + 5 otau (HTTP) always-on devices; a campaign at 1 min.
-const MIXED: &str = "
+pub(crate) const MIXED: &str = "
 name: mqtt-real
 seed: 5
 duration: 15m
@@ -277,11 +315,67 @@ campaigns:
 
 /// `serve` (its MQTT side as `mqtt`) and a real-time run against it.
 async fn serve_and_run(mqtt: fleetsim::http_server::ServeMqtt) {
-    let scenario = fleetsim::scenario::load_str("mqtt-real.yaml", MIXED).expect("scenario");
+    assert_clean(&serve_and_run_scenario(MIXED, mqtt, None).await);
+}
+
+/// No violations and all 25 devices of [`MIXED`] updated.
+pub(crate) fn assert_clean(run: &fleetsim::result::RunResult) {
+    assert_eq!(
+        run.oracle.total(),
+        0,
+        "violations: {:?}",
+        run.oracle.violations().first()
+    );
+    assert_eq!(run.stats.updates_succeeded, 25, "devices updated");
+}
+
+/// A real-time run's options: `base_url` with its CA, MQTT at `mqtt`.
+pub(crate) fn real_options(
+    base_url: String,
+    ca_pem: Option<(String, Vec<u8>)>,
+    mqtt: String,
+) -> fleetsim::realtime::RealOptions {
+    fleetsim::realtime::RealOptions {
+        target: fleetsim::realtime::Target {
+            base_url,
+            tenant: None,
+            gateway_token: None,
+            ca_pem,
+        },
+        manager: None,
+        mqtt: Some(mqtt),
+        live: None,
+        server_events: None,
+        twin: Default::default(),
+    }
+}
+
+/// `serve` of scenario `yaml` (its MQTT side as `mqtt`; HTTPS and MQTT over
+/// TLS with `tls` = (cert PEM, key PEM) for `localhost`) and a real-time run
+/// of the same scenario against it.
+pub(crate) async fn serve_and_run_scenario(
+    yaml: &str,
+    mqtt: fleetsim::http_server::ServeMqtt,
+    tls: Option<(&str, &str)>,
+) -> fleetsim::result::RunResult {
+    let scenario = fleetsim::scenario::load_str("mqtt-real.yaml", yaml).expect("scenario");
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("fleetsim-mqtt-real-{}-{n}", std::process::id()));
+    let files = tls.map(|(cert, key)| {
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let files = fleetsim::http_server::TlsFiles {
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+        };
+        std::fs::write(&files.cert, cert).expect("write cert");
+        std::fs::write(&files.key, key).expect("write key");
+        files
+    });
     let running = fleetsim::http_server::start(fleetsim::http_server::ServeOptions {
         listen: "127.0.0.1:0".parse().expect("addr"),
         scenario: Some(scenario.clone()),
-        tls: None,
+        tls: files,
         time_scale: scenario.load.time_scale,
         mqtt,
         ..Default::default()
@@ -292,19 +386,15 @@ async fn serve_and_run(mqtt: fleetsim::http_server::ServeMqtt) {
     if let fleetsim::http_server::ServeMqtt::External(addr) = mqtt {
         assert_eq!(broker, addr);
     }
-    let opts = fleetsim::realtime::RealOptions {
-        target: fleetsim::realtime::Target {
-            base_url: running.base_url.clone(),
-            tenant: None,
-            gateway_token: None,
-            ca_pem: None,
-        },
-        manager: None,
-        mqtt: Some(broker.to_string()),
-        live: None,
-        server_events: None,
-        twin: Default::default(),
-    };
+    let mut url = running.mqtt_url.clone().expect("and its URL");
+    let mut base_url = running.base_url.clone();
+    if tls.is_some() {
+        // The certificate names `localhost`, not the address.
+        url = url.replace("127.0.0.1", "localhost");
+        base_url = base_url.replace("127.0.0.1", "localhost");
+    }
+    let ca = tls.map(|(cert, _)| ("cert.pem".to_string(), cert.as_bytes().to_vec()));
+    let opts = real_options(base_url, ca, url);
     let run = timeout(
         Duration::from_secs(60),
         fleetsim::realtime::run_async(&scenario, &opts),
@@ -313,18 +403,21 @@ async fn serve_and_run(mqtt: fleetsim::http_server::ServeMqtt) {
     .expect("the run ends within 60 s")
     .expect("target and broker reachable");
     running.shutdown().await;
-    assert_eq!(
-        run.oracle.total(),
-        0,
-        "violations: {:?}",
-        run.oracle.violations().first()
-    );
-    assert_eq!(run.stats.updates_succeeded, 25, "devices updated");
+    let _ = std::fs::remove_dir_all(&dir);
+    run
 }
 
+/// `serve`'s default MQTT side: the Murano-shaped endpoint (`mqtt://`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_and_run_over_the_embedded_broker() {
+async fn serve_and_run_over_the_murano_endpoint() {
     serve_and_run(fleetsim::http_server::ServeMqtt::Auto).await;
+}
+
+/// The generic embedded broker (rumqttd and the bridge, `fleetsim+mqtt://`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_and_run_over_the_embedded_generic_broker() {
+    let listen = "127.0.0.1:0".parse().expect("addr");
+    serve_and_run(fleetsim::http_server::ServeMqtt::EmbeddedBroker(listen)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

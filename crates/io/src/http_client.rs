@@ -71,6 +71,19 @@ impl Http {
         ca_pem: Option<(&str, &[u8])>,
         timeout: Duration,
     ) -> Result<Http, HttpSetupError> {
+        Http::with_alpn(model, loopback, ca_pem, timeout, false)
+    }
+
+    /// [`Http::new`]; with `alpn_http11` the TLS handshake offers ALPN
+    /// `http/1.1`, which a Murano-shaped MQTT port needs to speak HTTP
+    /// (otau.md §4.6).
+    pub fn with_alpn(
+        model: ConnectionModel,
+        loopback: bool,
+        ca_pem: Option<(&str, &[u8])>,
+        timeout: Duration,
+        alpn_http11: bool,
+    ) -> Result<Http, HttpSetupError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -118,11 +131,19 @@ impl Http {
                 http.set_nodelay(true);
                 http.set_local_address(source);
                 http.set_connect_timeout(Some(timeout));
-                let https = hyper_rustls::HttpsConnectorBuilder::new()
-                    .with_tls_config(tls.clone())
-                    .https_or_http()
-                    .enable_http1()
-                    .wrap_connector(http);
+                let https = if alpn_http11 {
+                    // The builder refuses a preset ALPN list; this keeps it
+                    // (and, like the builder's `https_or_http`, plain HTTP).
+                    let mut tls = tls.clone();
+                    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+                    hyper_rustls::HttpsConnector::from((http, tls))
+                } else {
+                    hyper_rustls::HttpsConnectorBuilder::new()
+                        .with_tls_config(tls.clone())
+                        .https_or_http()
+                        .enable_http1()
+                        .wrap_connector(http)
+                };
                 let mut builder = Client::builder(TokioExecutor::new());
                 if model == ConnectionModel::PerDevice {
                     // A device opens its own connection for each exchange.

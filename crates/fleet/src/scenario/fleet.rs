@@ -265,6 +265,13 @@ pub struct OtauDevice {
     /// it are pre-provisioned).
     #[serde(default, skip_serializing_if = "is_false")]
     pub activate: bool,
+    /// Real time only: send the device's HTTP requests (long polls, writes,
+    /// activation, content downloads) to the MQTT port over TLS with ALPN
+    /// `http/1.1` (otau.md §4.6, a device with one open port), i.e. to the
+    /// `mqtts://` endpoint given with `--mqtt`, instead of the target. The
+    /// virtual engine has no ports and ignores it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub http_over_mqtt_port: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -297,6 +304,7 @@ impl Default for OtauDevice {
             reboot_after_install: None,
             boot_version: None,
             activate: false,
+            http_over_mqtt_port: false,
         }
     }
 }

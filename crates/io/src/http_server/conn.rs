@@ -388,6 +388,30 @@ async fn connection(
     }
 }
 
+/// HTTP over the MQTT port (otau.md §4.6): a TLS connection the MQTT
+/// endpoint accepted with ALPN `http/1.1`, served like one of the HTTP
+/// listener's (its own idle watchdog; not counted in `--max-connections`).
+pub(super) struct MqttPortHttp(pub(super) Arc<Endpoint>);
+
+impl crate::mqtt::murano::HttpHandoff for MqttPortHttp {
+    fn serve(
+        &self,
+        stream: tokio_rustls::server::TlsStream<TcpStream>,
+        peer: SocketAddr,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        let endpoint = self.0.clone();
+        let stopped = endpoint.stopped.clone();
+        Box::pin(async move {
+            let activity = Arc::new(Activity::new());
+            let io = Tracked {
+                io: stream,
+                activity: activity.clone(),
+            };
+            serve_http(TokioIo::new(io), peer, endpoint, activity, stopped).await;
+        })
+    }
+}
+
 async fn serve_http<I>(
     io: TokioIo<I>,
     peer: SocketAddr,

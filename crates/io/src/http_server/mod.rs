@@ -39,15 +39,20 @@
 //!   (recorded statuses as JSON), `GET /fleetsim/otau/devices/{n}/cik`,
 //!   `PUT /fleetsim/otau/content/{id}` (body = the content's bytes, served
 //!   with `info=true` and `Range`), `GET /fleetsim/otau/stats` (held polls).
-//! - OTAU over MQTT (otau.md §8, topics in [`crate::mqtt`]): with a
-//!   scenario that has `otau_mqtt` groups, or with [`ServeMqtt::Embedded`]
-//!   (`--mqtt-listen`), `serve` starts the embedded broker (rumqttd) and
-//!   connects a [`ServerBridge`](crate::mqtt::ServerBridge) to it; with
-//!   [`ServeMqtt::External`] (`--mqtt-broker`) the bridge connects to that
-//!   broker (e.g. Mosquitto) instead. The bridge works on the same OTAU core
-//!   as the HTTP routes (a device may download over HTTP and publish its
-//!   statuses over MQTT) and publishes, retained, every manifest a campaign
-//!   or an admin route writes to an MQTT device ([`Running::mqtt_addr`]).
+//! - OTAU over MQTT (otau.md §8): with a scenario that has `otau_mqtt`
+//!   groups, or with [`ServeMqtt::Embedded`] (`--mqtt-listen`), `serve`
+//!   plays Murano's MQTT endpoint itself ([`crate::mqtt::murano`]: the
+//!   token as the password, `$resource/...` topics, `$provision/<identity>`),
+//!   over TLS with `serve`'s certificate when it has one, where a client
+//!   negotiating ALPN `http/1.1` gets this HTTP service instead (otau.md
+//!   §4.6). For development and third-party brokers, [`ServeMqtt::External`]
+//!   (`--mqtt-broker`, e.g. Mosquitto) and [`ServeMqtt::EmbeddedBroker`]
+//!   (rumqttd) connect a [`ServerBridge`](crate::mqtt::ServerBridge) to a
+//!   generic broker with `fleetsim/<cik>/...` topics instead. Either way the
+//!   MQTT side works on the same OTAU core as the HTTP routes (a device may
+//!   download over HTTP and publish its statuses over MQTT) and sends every
+//!   manifest a campaign or an admin route writes to an MQTT device
+//!   ([`Running::mqtt_addr`], [`Running::mqtt_url`]).
 //! - Server-side events (action status changes, OTAU manifests written,
 //!   install commands given, fired and finished, cache evictions) on
 //!   `GET /fleetsim/events?from=SEQ[&wait_ms=N]` as NDJSON, and the
@@ -116,6 +121,7 @@ mod events;
 mod fuzz_tests;
 pub mod limits;
 mod long_poll;
+mod mqtt_side;
 mod otau;
 mod serve_body;
 mod state;
@@ -127,6 +133,7 @@ pub use limits::ServeLimits;
 pub(crate) use otau::{is_otau_path, ADMIN_PREFIX as OTAU_ADMIN_PREFIX};
 
 use endpoint::{Endpoint, Shared};
+use mqtt_side::{start_mqtt, MqttSide};
 use state::{Clock, State};
 
 /// How long shutdown waits for in-flight requests before it drops them.
@@ -179,18 +186,21 @@ impl Default for ServeOptions {
 /// The MQTT side of `serve` (OTAU over MQTT).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ServeMqtt {
-    /// The embedded broker on a free loopback port when the scenario has
-    /// `otau_mqtt` groups; no MQTT otherwise.
+    /// The Murano-shaped endpoint ([`crate::mqtt::murano`]) on a free
+    /// loopback port when the scenario has `otau_mqtt` groups; no MQTT otherwise.
     #[default]
     Auto,
-    /// The embedded broker on this address (`--mqtt-listen`; port 0 picks one).
+    /// The Murano-shaped endpoint on this address (`--mqtt-listen`; port 0
+    /// picks one). TLS (and HTTP over the port, ALPN `http/1.1`) when
+    /// `serve` has a certificate.
     Embedded(SocketAddr),
-    /// No broker of its own: the bridge connects to this one (`--mqtt-broker`).
+    /// The embedded generic broker (rumqttd, `fleetsim/<cik>/...` topics)
+    /// on this address and the bridge to it: development, plain TCP.
+    EmbeddedBroker(SocketAddr),
+    /// No broker of its own: the bridge connects to this one (`--mqtt-broker`,
+    /// `fleetsim/<cik>/...` topics, plain TCP).
     External(SocketAddr),
 }
-
-/// How long the bridge may take to connect and subscribe.
-const MQTT_CONNECT_BOUND: Duration = Duration::from_secs(10);
 
 /// PEM files for HTTPS.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -261,8 +271,12 @@ pub struct Running {
     pub local_addr: SocketAddr,
     /// `http://addr` or `https://addr`.
     pub base_url: String,
-    /// The MQTT broker devices connect to (embedded or external), if any.
+    /// The MQTT endpoint or broker devices connect to (embedded or external), if any.
     pub mqtt_addr: Option<SocketAddr>,
+    /// The same as a URL for [`crate::realtime::RealOptions::mqtt`]:
+    /// `mqtt://` or `mqtts://` (the Murano-shaped endpoint) or
+    /// `fleetsim+mqtt://` (a generic broker, `fleetsim/<cik>` topics).
+    pub mqtt_url: Option<String>,
     /// Where `GET /metrics` is served (`--metrics-listen`), if anywhere.
     pub metrics_addr: Option<SocketAddr>,
     _metrics: Option<crate::metrics::MetricsServer>,
@@ -276,101 +290,6 @@ pub struct Running {
     /// Free bytes of the body memory, of `max_body_memory`.
     body_budget: Arc<Semaphore>,
     max_body_memory: usize,
-}
-
-/// The broker (when embedded), the bridge and the task that publishes what
-/// campaigns and admin routes write; dropping it ends them.
-struct MqttSide {
-    _broker: Option<crate::mqtt::EmbeddedBroker>,
-    _bridge: Arc<crate::mqtt::ServerBridge>,
-    publisher: JoinHandle<()>,
-}
-
-impl Drop for MqttSide {
-    fn drop(&mut self) {
-        self.publisher.abort();
-    }
-}
-
-/// `serve`'s state as the MQTT bridge sees it: scenario time, one OTAU core.
-struct Host(Arc<Shared>);
-
-impl crate::mqtt::OtauHost for Host {
-    fn with_otau(&self, f: &mut dyn FnMut(&mut fleetsim_core::server::otau::OtauServer, Time)) {
-        let now = self.0.clock().now();
-        self.0.lock().with_otau(now, f);
-    }
-}
-
-/// Starts the broker (if embedded) and the bridge on `shared`'s OTAU core.
-async fn start_mqtt(
-    mode: ServeMqtt,
-    scenario: Option<&Scenario>,
-    shared: &Arc<Shared>,
-) -> Result<Option<(SocketAddr, MqttSide)>, ServeError> {
-    let scenario_mqtt = scenario.is_some_and(|s| {
-        s.fleet
-            .iter()
-            .any(|g| g.protocol == fleetsim_fleet::scenario::Protocol::OtauMqtt && g.count > 0)
-    });
-    let (devices, kick) = {
-        let state = shared.lock();
-        (state.mqtt_device_count(), state.mqtt_kick())
-    };
-    let (broker, addr) = match mode {
-        ServeMqtt::Auto if !scenario_mqtt => return Ok(None),
-        ServeMqtt::Auto | ServeMqtt::Embedded(_) => {
-            let listen = match mode {
-                ServeMqtt::Embedded(a) => a,
-                _ => SocketAddr::from(([127, 0, 0, 1], 0)),
-            };
-            let max = usize::try_from(devices)
-                .unwrap_or(usize::MAX)
-                .saturating_add(16);
-            let broker = crate::mqtt::EmbeddedBroker::start_on(listen, max).map_err(|source| {
-                ServeError::Mqtt {
-                    addr: listen.to_string(),
-                    source,
-                }
-            })?;
-            let addr = broker.addr();
-            (Some(broker), addr)
-        }
-        ServeMqtt::External(addr) => (None, addr),
-    };
-    // The bridge connects to loopback when the broker listens on every interface.
-    let connect = if addr.ip().is_unspecified() {
-        SocketAddr::from(([127, 0, 0, 1], addr.port()))
-    } else {
-        addr
-    };
-    let host = Arc::new(Host(shared.clone()));
-    let bridge = crate::mqtt::ServerBridge::start_with(connect, host, MQTT_CONNECT_BOUND)
-        .await
-        .map_err(|source| ServeError::Mqtt {
-            addr: addr.to_string(),
-            source,
-        })?;
-    let bridge = Arc::new(bridge);
-    let publisher = {
-        let (bridge, shared) = (bridge.clone(), shared.clone());
-        tokio::spawn(async move {
-            loop {
-                kick.notified().await;
-                let written = shared.lock().take_mqtt_written();
-                if !written.is_empty() {
-                    tracing::debug!(devices = written.len(), "mqtt: publishing manifests");
-                    bridge.publish_pending(written).await;
-                }
-            }
-        })
-    };
-    let side = MqttSide {
-        _broker: broker,
-        _bridge: bridge,
-        publisher,
-    };
-    Ok(Some((addr, side)))
 }
 
 impl Running {
@@ -421,7 +340,8 @@ pub async fn start_with_credentials(
         return Err(ServeError::TimeScale(opts.time_scale));
     }
     opts.limits.check()?;
-    let tls = opts.tls.as_ref().map(tls::acceptor).transpose()?;
+    let tls_config = opts.tls.as_ref().map(tls::server_config).transpose()?;
+    let tls = tls_config.clone().map(tokio_rustls::TlsAcceptor::from);
     let mut state = State::new(opts.scenario.as_ref(), mgmt.clone());
     if let Some(bad) = state.host_tenants(&opts.tenants) {
         return Err(ServeError::Tenant(bad));
@@ -442,9 +362,6 @@ pub async fn start_with_credentials(
         .map_or(0, |d| d.as_secs());
     state.rebase_gateway(&base_url, unix_now);
     let shared = Arc::new(Shared::new(state, Clock::new(opts.time_scale)));
-    let (mqtt_addr, mqtt) = start_mqtt(opts.mqtt, opts.scenario.as_ref(), &shared)
-        .await?
-        .unzip();
     let (stop, stopped) = watch::channel(false);
     let max_connections = opts
         .limits
@@ -470,6 +387,18 @@ pub async fn start_with_credentials(
         body_budget: body_budget.clone(),
         metrics: metrics.as_ref().map(|(m, _)| m.clone()),
     });
+    let mqtt = start_mqtt(
+        opts.mqtt,
+        opts.scenario.as_ref(),
+        &shared,
+        tls_config,
+        endpoint.clone(),
+    )
+    .await?;
+    let (mqtt_addr, mqtt_url, mqtt) = match mqtt {
+        Some((a, u, m)) => (Some(a), Some(u), Some(m)),
+        None => (None, None, None),
+    };
     let accept = tokio::spawn(conn::accept_loop(
         listener,
         tls,
@@ -479,8 +408,9 @@ pub async fn start_with_credentials(
     ));
     let timer = tokio::spawn(campaign_timer(shared, stopped));
     match mqtt_addr {
-        Some(mqtt) => {
-            tracing::info!(%base_url, %mqtt, time_scale = opts.time_scale, "fleetsim serve listening (HTTP and MQTT broker)")
+        Some(_) => {
+            let mqtt = mqtt_url.as_deref().unwrap_or_default();
+            tracing::info!(%base_url, %mqtt, time_scale = opts.time_scale, "fleetsim serve listening (HTTP and MQTT)")
         }
         None => tracing::info!(%base_url, time_scale = opts.time_scale, "fleetsim serve listening"),
     }
@@ -488,6 +418,7 @@ pub async fn start_with_credentials(
         local_addr,
         base_url,
         mqtt_addr,
+        mqtt_url,
         metrics_addr: metrics.as_ref().map(|(_, s)| s.local_addr),
         _metrics: metrics.map(|(_, s)| s),
         stop,

@@ -6,12 +6,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio_rustls::TlsAcceptor;
 
 use super::{ServeError, TlsFiles};
 
-/// A TLS acceptor for the certificate chain and key in `files` (HTTP/1.1 over ALPN).
-pub(super) fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, ServeError> {
+/// The rustls server configuration of `files`, ALPN `http/1.1` (the MQTT
+/// endpoint uses it too, with its own ALPN list).
+pub(super) fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, ServeError> {
     let certs = read_certs(&files.cert)?;
     let key = read_key(&files.key)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -33,7 +33,7 @@ pub(super) fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, ServeError> {
             ))
         })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    Ok(Arc::new(config))
 }
 
 fn open(flag: &'static str, path: &Path) -> Result<BufReader<File>, ServeError> {

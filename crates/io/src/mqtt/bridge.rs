@@ -18,11 +18,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, Packet, QoS};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::{config_topic, parse_publish_topic, MqttError, BRIDGE_FILTER, MAX_PAYLOAD};
+use super::{config_topic, parse_publish_topic, Broker, Dialect, MqttError, BRIDGE_FILTER};
 use fleetsim_core::server::otau::{cik_for, device_for_cik, OtauServer};
 use fleetsim_core::time::Time;
 
@@ -33,9 +33,16 @@ pub trait OtauHost: Send + Sync + 'static {
 }
 
 /// A server core of its own: run time is milliseconds since `epoch`.
-struct Standalone {
+pub struct Standalone {
     server: Arc<Mutex<OtauServer>>,
     epoch: Instant,
+}
+
+impl Standalone {
+    /// `server`, its run time counted from `epoch`.
+    pub fn new(server: Arc<Mutex<OtauServer>>, epoch: Instant) -> Arc<Standalone> {
+        Arc::new(Standalone { server, epoch })
+    }
 }
 
 impl OtauHost for Standalone {
@@ -47,7 +54,7 @@ impl OtauHost for Standalone {
 }
 
 /// Runs `f` on the host's core and returns its result.
-fn with<R>(host: &dyn OtauHost, f: impl FnOnce(&mut OtauServer, Time) -> R) -> R {
+pub(crate) fn with<R>(host: &dyn OtauHost, f: impl FnOnce(&mut OtauServer, Time) -> R) -> R {
     let mut f = Some(f);
     let mut out = None;
     host.with_otau(&mut |s, now| {
@@ -79,7 +86,7 @@ impl ServerBridge {
         epoch: Instant,
         bound: Duration,
     ) -> Result<ServerBridge, MqttError> {
-        ServerBridge::start_with(addr, Arc::new(Standalone { server, epoch }), bound).await
+        ServerBridge::start_with(addr, Standalone::new(server, epoch), bound).await
     }
 
     /// [`ServerBridge::start`] on a core that `host` owns (and others share).
@@ -88,10 +95,16 @@ impl ServerBridge {
         host: Arc<dyn OtauHost>,
         bound: Duration,
     ) -> Result<ServerBridge, MqttError> {
-        let mut opts = MqttOptions::new("fleetsim-bridge", addr.ip().to_string(), addr.port());
-        opts.set_keep_alive(Duration::from_secs(30))
-            .set_clean_session(true)
-            .set_max_packet_size(MAX_PAYLOAD + 1024, MAX_PAYLOAD + 1024);
+        ServerBridge::start_on(&Broker::plain(addr, Dialect::Generic), host, bound).await
+    }
+
+    /// [`ServerBridge::start_with`] to `broker` (e.g. over TLS).
+    pub async fn start_on(
+        broker: &Broker,
+        host: Arc<dyn OtauHost>,
+        bound: Duration,
+    ) -> Result<ServerBridge, MqttError> {
+        let opts = broker.options("fleetsim-bridge");
         let (client, mut eventloop) = AsyncClient::new(opts, 1024);
         let (ready_tx, ready_rx) = oneshot::channel::<Result<(), String>>();
         let (in_tx, mut in_rx) = mpsc::unbounded_channel::<(String, Vec<u8>)>();

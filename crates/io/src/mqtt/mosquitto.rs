@@ -1,6 +1,9 @@
 //! A throwaway Mosquitto broker for tests against a real third-party broker:
 //! started on a free loopback port with a generated config (anonymous, no
-//! persistence) in a temporary directory, killed and cleaned up on drop.
+//! persistence; TLS from given PEM files with [`Mosquitto::start_tls`]) in
+//! a temporary directory, killed and cleaned up on drop. Mosquitto cannot
+//! derive a device from its password, so it always carries the generic
+//! `fleetsim/<cik>/...` topics ([`super::Dialect::Generic`]).
 //! The binary is `$FLEETSIM_MOSQUITTO`, `mosquitto` on `PATH`, or Debian's
 //! `/usr/sbin/mosquitto` (package `mosquitto`).
 
@@ -34,6 +37,16 @@ impl Mosquitto {
     /// Starts `binary` on a free loopback port and waits (at most 10 s)
     /// until it accepts connections.
     pub fn start(binary: &Path) -> Result<Mosquitto, MqttError> {
+        Mosquitto::start_with(binary, None)
+    }
+
+    /// [`Mosquitto::start`] speaking TLS only, with the PEM certificate
+    /// chain and key `(cert, key)` (Mosquitto's `certfile`/`keyfile`).
+    pub fn start_tls(binary: &Path, cert_pem: &str, key_pem: &str) -> Result<Mosquitto, MqttError> {
+        Mosquitto::start_with(binary, Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(binary: &Path, tls: Option<(&str, &str)>) -> Result<Mosquitto, MqttError> {
         let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
             .local_addr()?
             .port();
@@ -42,12 +55,24 @@ impl Mosquitto {
             std::env::temp_dir().join(format!("fleetsim-mosquitto-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let conf = dir.join("mosquitto.conf");
+        let tls_lines = match tls {
+            Some((cert, key)) => {
+                std::fs::write(dir.join("cert.pem"), cert)?;
+                std::fs::write(dir.join("key.pem"), key)?;
+                format!(
+                    "certfile {}\nkeyfile {}\n",
+                    dir.join("cert.pem").display(),
+                    dir.join("key.pem").display()
+                )
+            }
+            None => String::new(),
+        };
         // `user root` keeps a root-started broker from switching to a
         // `mosquitto` user that may not exist; ignored when not root.
         std::fs::write(
             &conf,
             format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
+                "listener {port} 127.0.0.1\n{tls_lines}allow_anonymous true\npersistence false\n\
                  user root\nlog_dest stderr\nlog_type error\nlog_type warning\n"
             ),
         )?;

@@ -17,6 +17,10 @@ pub(super) struct Driver {
     pub(super) http: Arc<Http>,
     /// Per slot: the MQTT link of an otau_mqtt device.
     pub(super) links: Vec<Option<Arc<crate::mqtt::DeviceLink>>>,
+    /// The MQTT broker, for devices that activate over it (`mqtt_activate.rs`).
+    pub(super) mqtt_broker: Option<crate::mqtt::Broker>,
+    /// HTTP over the MQTT port for some groups (`mqtt_port.rs`).
+    pub(super) mqtt_port: Option<super::mqtt_port::MqttPort>,
     /// Per slot: messages that came while the device was outside its window.
     pub(super) held: Vec<Vec<(String, String)>>,
     /// Per slot: the last exchanges, for violation excerpts.
@@ -95,6 +99,8 @@ impl Driver {
         let leaks = leak::Leaks::new(scenario.seed, &setup, &devices);
         let mut driver = Driver {
             links,
+            mqtt_broker: None,
+            mqtt_port: None,
             held: devices.iter().map(|_| Vec::new()).collect(),
             recorder: recorder::Recorder::new(devices.len()),
             publish_bound: reach.timeout,
@@ -279,12 +285,7 @@ impl Driver {
             self.push(next, slot);
             return;
         }
-        let env = Env {
-            setup: &self.setup,
-            base_url: &self.base,
-            tenant: &self.tenant,
-            authorization: self.authorization.as_deref(),
-        };
+        let env = device_env!(self, d.group);
         // Messages pushed while the device was outside its window arrive now.
         for (alias, value) in std::mem::take(&mut self.held[slot]) {
             d.handle_message(due, &alias, &value, &env, &mut self.ledger, None);
@@ -311,6 +312,13 @@ impl Driver {
         let req = match transmit {
             Transmit::Http(req) => {
                 self.recorder.request(slot, due, &req);
+                let d = &self.devices[slot];
+                let broker = self.mqtt_broker.as_ref();
+                if req.path() == "/provision/activate"
+                    && super::mqtt_links::activates_over_mqtt(broker, &self.setup, d)
+                {
+                    return self.activate_over_mqtt(slot, kind, due, &req, tx);
+                }
                 req
             }
             Transmit::Publish { alias, value } => {
@@ -340,7 +348,12 @@ impl Driver {
         });
         self.ledger.stats.sent(kind);
         self.in_flight += 1;
-        let (http, tx, number) = (self.http.clone(), tx.clone(), self.devices[slot].number);
+        let number = self.devices[slot].number;
+        let http = match &self.mqtt_port {
+            Some(p) if p.uses(self.devices[slot].group) => p.http.clone(),
+            _ => self.http.clone(),
+        };
+        let tx = tx.clone();
         tokio::spawn(async move {
             let delivery = http.execute(number, req, fault).await;
             let _ = tx.send(Done {
@@ -350,15 +363,14 @@ impl Driver {
         });
     }
 
-    /// Sends an MQTT publish of device `slot` in a task of its own.
-    fn publish(
+    /// Books an MQTT exchange (a publish, an activation) of device `slot`
+    /// due at `due` as in flight, given up after `bound`.
+    pub(super) fn mqtt_in_flight(
         &mut self,
         slot: usize,
         kind: ReqKind,
         due: Time,
-        alias: &str,
-        value: String,
-        tx: &mpsc::UnboundedSender<Done>,
+        bound: Duration,
     ) {
         let intended = self.instant_of(due);
         self.next_wake[slot] = Time::NEVER;
@@ -366,50 +378,11 @@ impl Driver {
             kind,
             intended,
             injected: false,
-            deadline: intended + self.publish_bound,
+            deadline: intended + bound,
             long_poll: false,
         });
         self.ledger.stats.sent(kind);
         self.in_flight += 1;
-        let (link, tx, bound) = (self.links[slot].clone(), tx.clone(), self.publish_bound);
-        let alias = alias.to_string();
-        tokio::spawn(async move {
-            let result = match link {
-                Some(link) => link.publish(&alias, &value, bound).await,
-                // Every otau_mqtt device got a link before the start.
-                None => Err(NetError::Unreachable),
-            };
-            let _ = tx.send(Done {
-                slot: slot as u32,
-                outcome: Outcome::Published(result),
-            });
-        });
-    }
-
-    /// A resource value the server pushed to device `slot`.
-    fn message(&mut self, slot: usize, alias: String, value: String) {
-        let now = self.now();
-        let d = &mut self.devices[slot];
-        let g = &self.setup.groups[d.group as usize];
-        if g.link.online_until(now, d.window_phase).is_none() {
-            let next = g.link.next_online(now, d.window_phase);
-            self.held[slot].push((alias, value));
-            if self.in_flight_of[slot].is_none() && next < self.next_wake[slot] {
-                self.push(next, slot);
-            }
-            return;
-        }
-        let env = Env {
-            setup: &self.setup,
-            base_url: &self.base,
-            tenant: &self.tenant,
-            authorization: self.authorization.as_deref(),
-        };
-        d.handle_message(now, &alias, &value, &env, &mut self.ledger, None);
-        if self.in_flight_of[slot].is_none() {
-            let next = self.devices[slot].poll_timeout();
-            self.push(next.max(now), slot);
-        }
     }
 
     pub(super) fn complete(&mut self, done: Done) {
@@ -423,6 +396,10 @@ impl Driver {
             Outcome::Leaked(leaked) => return self.leaked(slot, leaked),
             Outcome::Edge(outcome) => return self.edge_outcome(slot, outcome),
             Outcome::Http(delivery) => Ok(delivery),
+            Outcome::Activated(delivery, link) => {
+                self.activated(slot, *link);
+                Ok(delivery)
+            }
             Outcome::Published(result) => Err(result),
         };
         self.in_flight = self.in_flight.saturating_sub(1);
@@ -440,12 +417,8 @@ impl Driver {
         let injected = matches!(&delivery, Ok(dv) if self.cut_by_window(slot, dv)) || injected;
         // From the intended send time: a late driver shows up as latency.
         let latency = Instant::now().saturating_duration_since(intended);
-        let env = Env {
-            setup: &self.setup,
-            base_url: &self.base,
-            tenant: &self.tenant,
-            authorization: self.authorization.as_deref(),
-        };
+        let group = self.devices[slot].group;
+        let env = device_env!(self, group);
         let d = &mut self.devices[slot];
         let delivery = match delivery {
             Ok(delivery) => delivery,

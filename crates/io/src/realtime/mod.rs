@@ -11,13 +11,18 @@
 //! also where its latency is measured from (no coordinated omission).
 //!
 //! OTAU devices of `otau_mqtt` groups (otau.md §8) each hold a
-//! [`DeviceLink`](crate::mqtt::DeviceLink) to the broker given as
-//! [`RealOptions::mqtt`], connected before the fleet starts. A publish (ACK,
-//! status) runs in a task of its own like an HTTP exchange and comes back
-//! through the same channel; `config_otau` messages the server pushes come
-//! through it too (a device outside its connectivity window gets them when
-//! its window opens). Content downloads stay HTTP. Client fault windows
-//! apply to HTTP exchanges only.
+//! [`DeviceLink`](crate::mqtt::DeviceLink) to the MQTT endpoint given as
+//! [`RealOptions::mqtt`] (`mqtt://`/`mqtts://` a Murano-shaped one,
+//! `fleetsim+mqtt[s]://` a generic broker), connected before the fleet
+//! starts; with `otau.activate` and a Murano-shaped endpoint a device
+//! activates over MQTT first and connects with its token then
+//! (`mqtt_links.rs`). A publish (ACK, status) runs in a task of its own like
+//! an HTTP exchange and comes back through the same channel; `config_otau`
+//! messages the server pushes come through it too (a device outside its
+//! connectivity window gets them when its window opens). Content downloads
+//! stay HTTP, to the MQTT port with ALPN `http/1.1` for groups with
+//! `otau.http_over_mqtt_port` (`mqtt_port.rs`). Client fault windows apply
+//! to HTTP exchanges only.
 //!
 //! Edge gateways (`protocol: ditto`) hold a Ditto Protocol WebSocket to the
 //! twin's `/ws/2` per online window (the twin: the target, or
@@ -25,11 +30,31 @@
 //! writes go to its HTTP API v2 (`edge.rs`); with [`TwinApi::Http`] the
 //! gateways' own twin commands go over that API too (`edge/http.rs`).
 
+/// The env of a call on a device of setup group `$group`, borrowing only
+/// the driver's fields it needs (the base URL is the MQTT port's for groups
+/// with `otau.http_over_mqtt_port`).
+macro_rules! device_env {
+    ($driver:ident, $group:expr) => {
+        Env {
+            setup: &$driver.setup,
+            base_url: $crate::realtime::mqtt_port::base_of(
+                &$driver.base,
+                $driver.mqtt_port.as_ref(),
+                $group,
+            ),
+            tenant: &$driver.tenant,
+            authorization: $driver.authorization.as_deref(),
+        }
+    };
+}
+
 mod driver;
 mod edge;
 mod leak;
 mod live;
 mod managed_campaigns;
+mod mqtt_links;
+mod mqtt_port;
 mod net;
 mod prepare;
 mod recorder;
@@ -96,8 +121,10 @@ pub struct RealOptions {
     /// Create the scenario's campaigns through this management API
     /// (`None`: the target runs them itself, as `fleetsim serve SCENARIO` does).
     pub manager: Option<crate::management::ManagerConfig>,
-    /// `HOST:PORT` of the MQTT broker the `otau_mqtt` devices connect to
-    /// (`--mqtt`); required when the fleet has such devices.
+    /// The MQTT endpoint the `otau_mqtt` devices connect to (`--mqtt`):
+    /// `[mqtt://]HOST:PORT` or `mqtts://HOST:PORT` (Murano-shaped; TLS
+    /// trusts [`Target::ca_pem`]), `fleetsim+mqtt[s]://HOST:PORT` (a generic
+    /// broker, `fleetsim/<cik>` topics); required when the fleet has such devices.
     pub mqtt: Option<String>,
     /// Where the run publishes its snapshots (for the TUI, the progress
     /// line, or any other reader), and where a reader may ask it to stop.
@@ -169,6 +196,9 @@ enum Outcome {
     Published(Result<(), NetError>),
     /// The server pushed a resource value `(alias, value)`.
     Message(String, String),
+    /// An activation over MQTT answered, and the device's link connected
+    /// with its token (`mqtt_activate.rs`).
+    Activated(Delivery, Box<crate::mqtt::DeviceLink>),
     /// Server-side events from `serve`'s stream (`server_feed.rs`).
     Server(Vec<crate::server_events::EventLine>),
     /// A download with a URL leaked from the device (`leak.rs`).
@@ -181,82 +211,6 @@ enum Outcome {
 struct Done {
     slot: u32,
     outcome: Outcome,
-}
-
-/// Attempts to connect one device's MQTT link before giving up.
-const MQTT_CONNECT_ATTEMPTS: u32 = 3;
-/// Pause between connect attempts.
-const MQTT_RETRY_PAUSE: Duration = Duration::from_millis(500);
-/// Devices connecting to the broker at once.
-const MQTT_CONNECT_PARALLEL: usize = 32;
-
-/// Connects `ciks[i]` for each `(slot, cik)` with bounded retries; the links by slot.
-async fn connect_links(
-    shown: &str,
-    addr: std::net::SocketAddr,
-    devices: Vec<(usize, String)>,
-    bound: Duration,
-) -> Result<Vec<(usize, crate::mqtt::DeviceLink)>, RuntimeError> {
-    let gate = Arc::new(tokio::sync::Semaphore::new(MQTT_CONNECT_PARALLEL));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (slot, cik) in devices {
-        let gate = gate.clone();
-        tasks.spawn(async move {
-            let _permit = gate.acquire_owned().await;
-            let mut last = String::new();
-            for attempt in 0..MQTT_CONNECT_ATTEMPTS {
-                if attempt > 0 {
-                    tokio::time::sleep(MQTT_RETRY_PAUSE).await;
-                }
-                match crate::mqtt::DeviceLink::connect(addr, &cik, bound).await {
-                    Ok(link) => return Ok((slot, link)),
-                    Err(e) => last = e.to_string(),
-                }
-            }
-            Err(format!(
-                "device {cik} could not connect in {MQTT_CONNECT_ATTEMPTS} attempts ({last})"
-            ))
-        });
-    }
-    let mut links = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(Ok(link)) => links.push(link),
-            Ok(Err(what)) => {
-                return Err(RuntimeError::Mqtt {
-                    addr: shown.to_string(),
-                    what,
-                })
-            }
-            Err(e) => {
-                return Err(RuntimeError::Mqtt {
-                    addr: shown.to_string(),
-                    what: format!("connect task failed: {e}"),
-                })
-            }
-        }
-    }
-    Ok(links)
-}
-
-/// `HOST:PORT` to an address, bounded.
-async fn resolve_broker(
-    given: &str,
-    bound: Duration,
-) -> Result<std::net::SocketAddr, RuntimeError> {
-    let err = |what: String| RuntimeError::Mqtt {
-        addr: given.to_string(),
-        what,
-    };
-    match tokio::time::timeout(bound, tokio::net::lookup_host(given)).await {
-        Ok(Ok(mut addrs)) => addrs
-            .next()
-            .ok_or_else(|| err("resolves to no address".into())),
-        Ok(Err(e)) => Err(err(format!(
-            "expected HOST:PORT such as 127.0.0.1:1883 ({e})"
-        ))),
-        Err(_) => Err(err("name lookup timed out".into())),
-    }
 }
 
 /// Raises this process's open-file limit to its hard limit: a fleet with a
@@ -449,54 +403,6 @@ fn real_fleet(scenario: &Scenario, setup: &Setup, scale: f64, epoch: Option<u64>
     fleet
 }
 
-/// The MQTT links of the fleet's `otau_mqtt` devices (by slot), connected
-/// before the fleet starts, and the tasks that forward what the broker
-/// pushes to them into `tx`.
-async fn connect_mqtt(
-    given: &str,
-    setup: &Setup,
-    devices: &[Device],
-    timeout: Duration,
-    tx: &mpsc::UnboundedSender<Done>,
-) -> Result<MqttLinks, RuntimeError> {
-    let mut links: Vec<Option<Arc<crate::mqtt::DeviceLink>>> =
-        devices.iter().map(|_| None).collect();
-    let mut forwarders = Vec::new();
-    let bound = timeout.clamp(Duration::from_secs(1), Duration::from_secs(10));
-    let addr = resolve_broker(given, bound).await?;
-    let wanted = devices
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| d.is_mqtt(setup))
-        .map(|(slot, d)| (slot, fleetsim_core::server::otau::cik_for(d.number)))
-        .collect();
-    for (slot, mut link) in connect_links(given, addr, wanted, bound).await? {
-        let mut messages = link.take_messages();
-        let tx = tx.clone();
-        forwarders.push(tokio::spawn(async move {
-            while let Some((alias, value)) = messages.recv().await {
-                let outcome = Outcome::Message(alias, value);
-                let done = Done {
-                    slot: slot as u32,
-                    outcome,
-                };
-                if tx.send(done).is_err() {
-                    break;
-                }
-            }
-        }));
-        links[slot] = Some(Arc::new(link));
-    }
-    tracing::info!(devices = forwarders.len(), broker = %addr, "MQTT devices connected");
-    Ok((links, forwarders))
-}
-
-/// Per slot the MQTT link of an `otau_mqtt` device; the forwarding tasks.
-type MqttLinks = (
-    Vec<Option<Arc<crate::mqtt::DeviceLink>>>,
-    Vec<tokio::task::JoinHandle<()>>,
-);
-
 /// Runs `scenario` against the target on the current tokio runtime.
 pub async fn run_async(scenario: &Scenario, opts: &RealOptions) -> Result<RunResult, RuntimeError> {
     run_async_with_metrics(scenario, opts, None).await
@@ -519,6 +425,7 @@ pub async fn run_async_with_metrics(
     }
     let (twin_base, twin_auth) = twin_of(&opts.twin, &base)?;
     let reach = Reach::new(scenario, &opts.target, base)?;
+    let mqtt_port = mqtt_port::MqttPort::of(scenario, opts, reach.timeout)?;
     let setup = Setup::new(scenario);
     let scale = scenario.load.time_scale.max(1e-6);
     let manager = prepare::prepare_manager(scenario, opts, &setup, &reach).await?;
@@ -530,14 +437,21 @@ pub async fn run_async_with_metrics(
     };
     let fleet = real_fleet(scenario, &setup, scale, probe.as_ref().map(|p| p.epoch_s));
     let (tx, rx) = mpsc::unbounded_channel::<Done>();
-    let (links, forwarders) = match (&opts.mqtt, mqtt_group) {
+    let (links, forwarders, mqtt_broker) = match (&opts.mqtt, mqtt_group) {
         (Some(given), Some(_)) => {
-            connect_mqtt(given, &setup, &fleet.devices, reach.timeout, &tx).await?
+            let ca = opts.target.ca_pem.as_ref().map(|(_, pem)| pem.as_slice());
+            mqtt_links::connect_mqtt(given, ca, &setup, &fleet.devices, reach.timeout, &tx).await?
         }
-        _ => (fleet.devices.iter().map(|_| None).collect(), Vec::new()),
+        _ => (
+            fleet.devices.iter().map(|_| None).collect(),
+            Vec::new(),
+            None,
+        ),
     };
     let reach_tenant = reach.tenant.clone();
     let mut driver = Driver::new(scenario, setup, reach, fleet, links, scale);
+    driver.mqtt_broker = mqtt_broker;
+    driver.mqtt_port = mqtt_port;
     driver.edge = edge::Edge::new(
         scenario,
         &driver.setup,

@@ -41,7 +41,7 @@ mod mqtt;
 mod provision;
 
 pub use content::ContentEntry;
-pub use mqtt::{device_for_cik, MqttRefusal};
+pub use mqtt::{device_for_cik, MqttRefusal, ProvisionRefusal};
 pub use provision::{device_for_identity, identity_for, DEFAULT_PRODUCT};
 
 /// Status reports kept per device; later ones are only counted. A seed
