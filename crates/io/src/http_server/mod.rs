@@ -159,6 +159,11 @@ pub struct ServeOptions {
     /// Serve Prometheus metrics on `GET /metrics` here (`--metrics-listen`);
     /// port 0 picks a free port ([`Running::metrics_addr`]).
     pub metrics_listen: Option<SocketAddr>,
+    /// OTAU product ids (`--product-id`): the first is the default product
+    /// (every OTAU device whose scenario group names no `otau.product`),
+    /// the others are hosted beside the scenario's (otau.md §4.5; see
+    /// `provision.rs` of the OTAU core). Empty: the default `fleetsim`.
+    pub products: Vec<String>,
 }
 
 impl Default for ServeOptions {
@@ -172,6 +177,7 @@ impl Default for ServeOptions {
             limits: ServeLimits::default(),
             tenants: Vec::new(),
             metrics_listen: None,
+            products: Vec::new(),
         }
     }
 }
@@ -241,6 +247,9 @@ pub enum ServeError {
         "--tenant {0:?}: expected a tenant name: 1 to 40 ASCII letters, digits, `-`, `_` or `.`"
     )]
     Tenant(String),
+    /// A `--product-id` is no product id.
+    #[error("--product-id {0:?}: expected 1 to 64 lowercase ASCII letters and digits")]
+    Product(String),
     /// The embedded broker did not start or the bridge could not connect.
     #[error("mqtt {addr}: {source}")]
     Mqtt {
@@ -425,6 +434,9 @@ pub async fn start_with_credentials(
     let mut state = State::new(opts.scenario.as_ref(), mgmt.clone());
     if let Some(bad) = state.host_tenants(&opts.tenants) {
         return Err(ServeError::Tenant(bad));
+    }
+    if let Some(bad) = state.host_products(&opts.products) {
+        return Err(ServeError::Product(bad));
     }
     state.log_tenants();
     let tenant_users = state.tenant_users();
