@@ -27,7 +27,11 @@
 //!   [`OtauServer`](fleetsim_core::server::otau::OtauServer), devices `0..n` (n = the
 //!   scenario's device count, 10 000 without one) with CIK
 //!   [`cik_for`](fleetsim_core::server::otau::cik_for)`(i)`: `GET|POST
-//!   /onep:v1/stack/alias`, `GET /provision/download`, `GET /timestamp`.
+//!   /onep:v1/stack/alias`, `GET /provision/download`, `GET /timestamp`,
+//!   `POST /provision/activate`. Products (`--product-id`, a group's
+//!   `otau.product`) and activation gating (a scenario group with
+//!   `otau.activate`: only activated or pre-provisioned tokens work) are set
+//!   up as in virtual time (`fleetsim_fleet::setup::configure_otau`).
 //!   A long poll (`Request-Timeout`) is held by its connection task, not a
 //!   thread or the lock, until the device's manifest changes or the timeout
 //!   (scenario time) passes; shutdown answers held polls 304. Admin routes,

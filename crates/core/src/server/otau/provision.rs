@@ -181,11 +181,19 @@ impl OtauServer {
         self.slots.get(device as usize).is_some_and(|s| s.activated)
     }
 
-    /// Whether a token of `device` may be used for `req`: activated (when
-    /// that is required) and of the product the `Host` names, if it names one.
+    /// Whether the token of `device` works at all: activation is not
+    /// required or the device was activated (or pre-provisioned). Transports
+    /// without a `Host` (MQTT) check this alone.
+    pub fn token_usable(&self, device: u64) -> bool {
+        !self.activation_required || self.activated(device)
+    }
+
+    /// Whether a token of `device` may be used for `req`: usable
+    /// ([`OtauServer::token_usable`]) and of the product the `Host` names,
+    /// if it names one.
     pub(super) fn may_use_token(&self, device: u64, req: &Request) -> bool {
         let product_ok = host_product(req).is_none_or(|p| p == self.product_of(device));
-        product_ok && (!self.activation_required || self.activated(device))
+        product_ok && self.token_usable(device)
     }
 
     /// `POST /provision/activate` (otau.md §4.5).
