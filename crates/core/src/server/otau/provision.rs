@@ -11,17 +11,18 @@
 //!
 //! Products: a server hosts one or more product ids, each holding some of
 //! the devices (a scenario group's `otau.product`; every other device is the
-//! default product's, the first one). The request names its product the way
-//! the seed client and murano-client address Murano: by the host they
-//! connect to, `<pid>.m2.exosite.io` (the seed's `HTTPSConnection(f"{product_id}.m2.exosite.io")`,
-//! otau.md §4 "Host: `<product_id>.m2.exosite.io`"; dev mode
-//! `<pid>.devmode-m2.exosite.io`), so the `Host` header; the legacy form by
-//! its `vendor`/`model` fields (otau.md §4.5, both the product id). A
-//! request to any other host (`127.0.0.1:8080`) names no product and is
-//! taken as addressed to the identity's own product, so a device pointed at
-//! a bare address still works. Tokens are per product too: a token is
-//! refused (401, "No or invalid CIK") when the `Host` names another product
-//! than its device's.
+//! default product's, the first one). A request names its product the way
+//! the seed client addresses Murano: by the host it connects to,
+//! `<pid>.m2.exosite.io` (the seed's
+//! `HTTPSConnection(f"{product_id}.m2.exosite.io")`; otau.md §4 "Host:
+//! `<product_id>.m2.exosite.io`", dev mode `<pid>.devmode-m2.exosite.io`),
+//! i.e. by its `Host` header; the legacy form also by its `vendor` and
+//! `model` fields (otau.md §4.5: both the product id). Everything a request
+//! names must agree. A request to any other host (`127.0.0.1:8080`) names
+//! no product and is taken as addressed to the identity's own product, so a
+//! device pointed at a bare address still works. Tokens are per product
+//! too: a token at a `Host` of another product than its device's is refused
+//! (401 "No or invalid CIK", otau.md §4 and §7).
 //!
 //! Identities are device numbers as 12 lowercase hex digits (a MAC address'
 //! length, as Murano gateways commonly use) and the token of device `n` is
@@ -210,7 +211,7 @@ impl OtauServer {
         let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         let (identity, named) = match (field("id"), field("sn")) {
             (Some(id), _) => (id, vec![host_product(req)]),
-            (None, Some(sn)) => (sn, vec![field("vendor"), field("model")]),
+            (None, Some(sn)) => (sn, vec![field("vendor"), field("model"), host_product(req)]),
             (None, None) => return text(400, "expected id=<identity> or vendor, model and sn"),
         };
         let named: Vec<&str> = named.into_iter().flatten().collect();

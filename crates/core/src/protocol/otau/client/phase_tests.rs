@@ -240,3 +240,47 @@ fn refused_connector_content_reports_download_error() {
         .iter()
         .any(|e| matches!(e, OtauEvent::ContentRefused { .. })));
 }
+
+/// A boot report answered late, then a pending manifest: `INIT` (which
+/// follows the ACK at once, as the seed's) still comes a status gap after
+/// the boot report's answer, so the server sees them ≥ 1 s apart
+/// (OTAU-WRITE-RATE; seen in real time under load before the fix).
+#[test]
+fn a_late_boot_answer_keeps_the_gap_before_init() {
+    let s = OtauSettings {
+        status_gap: Span::secs(3),
+        ..settings()
+    };
+    let catalog = Catalog::new();
+    let env = OtauEnv {
+        base_url: "http://h",
+        cik: "c1",
+        catalog: &catalog,
+        settings: &s,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut c = OtauClient::new(Time::ZERO).booting(Some("1.0".into()));
+    let mut events = Vec::new();
+    let (mut boot_answered, mut polls) = (None, 0);
+    for _ in 0..20 {
+        let now = c.poll_timeout();
+        let req = c.poll_transmit(now, &env).and_then(Transmit::into_http);
+        let req = req.expect("an HTTP request is due");
+        let body = String::from_utf8_lossy(req.body.as_bytes()).into_owned();
+        if body.contains("INIT") {
+            let answered: Time = boot_answered.expect("the boot report came first");
+            assert!(now >= answered + Span::secs(3), "INIT at {now:?}");
+            return;
+        }
+        polls += u32::from(req.url.ends_with("?config_otau"));
+        let (resp, at) = if body.contains("INSTALLED_VERSION") {
+            let at = now + Span::secs(10);
+            boot_answered = Some(at);
+            (Response::status(204), at)
+        } else {
+            (answer(&req, polls, &["a"], Content::Served, ""), now)
+        };
+        c.handle_response(at, Delivery::Complete(resp), &env, &mut rng, &mut events);
+    }
+    panic!("no INIT");
+}
