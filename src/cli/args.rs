@@ -319,6 +319,12 @@ pub(crate) struct ServeArgs {
     /// Management API user is named as the tenant, with the same password.
     #[arg(long = "tenant", value_name = "TENANT")]
     pub(crate) tenant: Vec<String>,
+    /// OTAU product id (repeatable): the first is the default product (every
+    /// OTAU device whose group names no `otau.product`; default `fleetsim`),
+    /// the others are hosted beside the scenario's. A request's product is
+    /// its `Host` `<pid>.m2.exosite.io` (or a legacy activation's `vendor`).
+    #[arg(long = "product-id", value_name = "PID")]
+    pub(crate) product_id: Vec<String>,
     /// Connections open at once; when all are taken, new ones wait in the
     /// listen backlog while the quietest open one (idle ≥ 1 s) is closed.
     /// Lowered to the open-file limit (raised to its hard limit) minus 256.

@@ -47,6 +47,7 @@ pub(crate) fn serve_command(a: ServeArgs) -> Exit {
         },
         tenants: a.tenant.clone(),
         metrics_listen: a.metrics_listen,
+        products: a.product_id.clone(),
     };
     init_logging();
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -64,6 +65,7 @@ pub(crate) fn serve_command(a: ServeArgs) -> Exit {
             e @ (ServeError::Tls { .. }
             | ServeError::TimeScale(_)
             | ServeError::Tenant(_)
+            | ServeError::Product(_)
             | ServeError::Limit { .. }),
         ) => Exit::BadInput(e.to_string()),
         Err(e) => Exit::Infrastructure(e.into()),

@@ -22,6 +22,7 @@ mod observability;
 mod otau_hostile;
 mod otau_loop;
 mod otau_mqtt;
+mod otau_murano;
 mod otau_murano_mqtt;
 mod parity;
 mod proxy;

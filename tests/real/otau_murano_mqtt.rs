@@ -331,3 +331,51 @@ async fn the_endpoint_holds_new_connections_while_full() {
         .expect("a slot is free again");
     second.close().await;
 }
+
+/// `scenarios/otau-murano.yaml` cut to 20 minutes with 8 devices a group,
+/// against `serve` with a certificate: HTTP devices over HTTPS, Murano-MQTT
+/// devices that activate over `$provision/<identity>` and connect over
+/// `mqtts://`, and devices speaking HTTP to the MQTT port (ALPN
+/// `http/1.1`). No violation, and most devices of every kind update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otau_murano_runs_against_serve_over_tls() {
+    let (cert, key, _) = localhost_cert();
+    let text = std::fs::read_to_string("scenarios/otau-murano.yaml").expect("readable");
+    let cut: String = text
+        .replace(
+            "duration: 1d",
+            "duration: 20m\nload: { time_scale: 100, request_timeout: 10s }",
+        )
+        .replace("at: 1h", "at: 2m")
+        .replace("within: 1d", "within: 20m")
+        .lines()
+        .map(|l| match l.split_once("count: ") {
+            Some((indent, _)) if indent.trim().is_empty() => format!("{indent}count: 8\n"),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    let groups = cut.matches("count: 8").count();
+    assert_eq!(groups, 5, "every group cut to 8 devices");
+    let run = serve_and_run_scenario(&cut, ServeMqtt::Auto, Some((&cert, &key))).await;
+    assert_eq!(
+        run.oracle.total(),
+        0,
+        "violations: {:?}",
+        run.oracle.violations().first()
+    );
+    let activations = run
+        .stats
+        .sent
+        .get(&fleetsim::protocol::ddi::ReqKind::OtauActivate)
+        .copied();
+    assert!(
+        activations.unwrap_or(0) >= 16,
+        "the activating HTTP groups activate: {activations:?}"
+    );
+    assert!(
+        run.stats.updates_succeeded >= 30,
+        "{} of 40 devices updated; statuses {:?}",
+        run.stats.updates_succeeded,
+        run.stats.statuses
+    );
+}

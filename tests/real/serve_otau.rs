@@ -22,12 +22,12 @@ use tokio::net::TcpStream;
 /// Upper bound of every wait in these tests.
 const BOUND: Duration = Duration::from_secs(30);
 /// `admin:admin`, the default Management API credentials.
-const ADMIN: (&str, &str) = ("authorization", "Basic YWRtaW46YWRtaW4=");
+pub(crate) const ADMIN: (&str, &str) = ("authorization", "Basic YWRtaW46YWRtaW4=");
 const ALIAS: &str = "/onep:v1/stack/alias";
 const POLL: &str = "/onep:v1/stack/alias?config_otau";
 const MANIFEST: &str = r#"{"version":"1.0.2","type":"URL_LIST","payload":["http://x/a.bin"]}"#;
 
-async fn bounded<F: Future>(what: &str, f: F) -> F::Output {
+pub(crate) async fn bounded<F: Future>(what: &str, f: F) -> F::Output {
     match tokio::time::timeout(BOUND, f).await {
         Ok(out) => out,
         Err(_) => panic!("{what}: no result within {BOUND:?}"),
@@ -46,20 +46,20 @@ async fn serve() -> Running {
     bounded("start", start(opts)).await.expect("server starts")
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
 }
 
 impl Answer {
-    fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
     }
-    fn text(&self) -> &str {
+    pub(crate) fn text(&self) -> &str {
         std::str::from_utf8(&self.body).unwrap_or("<not UTF-8>")
     }
     fn json(&self) -> Value {
@@ -67,12 +67,12 @@ impl Answer {
     }
 }
 
-struct Client {
+pub(crate) struct Client {
     sender: SendRequest<Full<Bytes>>,
 }
 
 impl Client {
-    async fn connect(addr: SocketAddr) -> Client {
+    pub(crate) async fn connect(addr: SocketAddr) -> Client {
         let tcp = bounded("connect", TcpStream::connect(addr))
             .await
             .expect("connect");
@@ -85,17 +85,18 @@ impl Client {
         Client { sender }
     }
 
-    async fn send(
+    /// Sends a request; `Host: otau.test` unless `headers` name another.
+    pub(crate) async fn send(
         &mut self,
         method: Method,
         path: &str,
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> Answer {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "otau.test");
+        let mut req = Request::builder().method(method).uri(path);
+        if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+            req = req.header("host", "otau.test");
+        }
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
@@ -115,7 +116,7 @@ impl Client {
         }
     }
 
-    async fn get(&mut self, path: &str, headers: &[(&str, &str)]) -> Answer {
+    pub(crate) async fn get(&mut self, path: &str, headers: &[(&str, &str)]) -> Answer {
         self.send(Method::GET, path, headers, Bytes::new()).await
     }
 }
@@ -132,7 +133,7 @@ async fn long_poll(addr: SocketAddr, n: u64, timeout_ms: u64) -> Answer {
     Client::connect(addr).await.get(POLL, &headers).await
 }
 
-async fn publish(admin: &mut Client, device: Option<u64>, manifest: &str) -> StatusCode {
+pub(crate) async fn publish(admin: &mut Client, device: Option<u64>, manifest: &str) -> StatusCode {
     let path = match device {
         Some(n) => format!("/fleetsim/otau/devices/{n}/config_otau"),
         None => "/fleetsim/otau/config_otau".to_string(),
@@ -157,7 +158,7 @@ async fn until_held(admin: &mut Client, n: u64) {
     .await;
 }
 
-fn config_otau(answer: &Answer) -> String {
+pub(crate) fn config_otau(answer: &Answer) -> String {
     let pairs = form_decode(answer.text()).expect("form body");
     let value = pairs.into_iter().find(|(k, _)| k == "config_otau");
     value.expect("config_otau in the body").1

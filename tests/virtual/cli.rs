@@ -359,7 +359,7 @@ fn hostile_scenarios_exit_2_with_a_position() {
 fn malformed_or_oversized_flags_exit_2_naming_the_flag() {
     let q = "scenarios/quickstart.yaml";
     let t = "http://127.0.0.1:9";
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
         (
             &["run", q, "--devices", "4294967295"],
             "--devices 4294967295: expected at most ",
@@ -407,6 +407,10 @@ fn malformed_or_oversized_flags_exit_2_naming_the_flag() {
         (
             &["run", q, "--target", t, "--tenant", "a b"],
             "--tenant `a b`: expected a tenant of letters",
+        ),
+        (
+            &["serve", "--listen", "127.0.0.1:0", "--product-id", "Pid.1"],
+            "--product-id \"Pid.1\": expected 1 to 64 lowercase",
         ),
     ];
     for (args, want) in cases {

@@ -107,6 +107,7 @@ fn companion_group(g: &Group, companion: Companion, first: u64, count: u64) -> G
         protocol: Protocol::Ddi,
         settings: g.settings.clone(),
         otau: g.otau.clone(),
+        otau_product: None,
         cpg: g.cpg.clone(),
         twin_base: 0,
         auth,

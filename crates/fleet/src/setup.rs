@@ -53,6 +53,9 @@ pub struct Group {
     pub settings: ClientSettings,
     /// OTAU client behaviour.
     pub otau: OtauSettings,
+    /// The Murano product of its OTAU devices (`otau.product`); `None`: the
+    /// server's default product.
+    pub otau_product: Option<String>,
     /// Constrained (`cpg`) client behaviour.
     pub cpg: ConstrainedSettings,
     /// ConstrainedGateway twin index of the group's first device (`cpg` groups).
@@ -351,6 +354,7 @@ fn build_group(s: &Scenario, g: &FleetGroup, first: u64) -> Group {
         link: Link::new(&g.connectivity.link_spec()),
         protocol: g.protocol,
         otau: otau_settings(g),
+        otau_product: g.otau.product.clone(),
         cpg: ConstrainedSettings {
             default_poll: s.server.polling.0,
             install_time: g.install_time.0,
@@ -499,19 +503,31 @@ fn consent_of(spec: ConsentSpec) -> Consent {
     }
 }
 
-/// The OTAU core for devices `0..devices`: when a group activates its
-/// devices, tokens work only once activated and every other OTAU group's
-/// devices are pre-provisioned (otau.md §4.5).
+/// The OTAU core for devices `0..devices`, set up by [`configure_otau`].
 fn otau_server(groups: &[Group], devices: u64) -> OtauServer {
     let mut otau = OtauServer::new(devices);
+    configure_otau(groups, &mut otau);
+    otau
+}
+
+/// Sets up an OTAU core for the scenario's groups, in virtual time and
+/// under `fleetsim serve` alike: each group's devices belong to its
+/// `otau.product` (otherwise to the default product); when a group
+/// activates its devices, tokens work only once activated and every other
+/// OTAU group's devices are pre-provisioned (otau.md §4.5).
+pub fn configure_otau(groups: &[Group], otau: &mut OtauServer) {
     let otau_groups = || groups.iter().filter(|g| g.protocol.is_otau());
+    for g in otau_groups() {
+        if let Some(pid) = &g.otau_product {
+            otau.assign_product(g.first..g.first + g.count, pid);
+        }
+    }
     if otau_groups().any(|g| g.otau.activate) {
         otau.require_activation();
         for g in otau_groups().filter(|g| !g.otau.activate) {
             (g.first..g.first + g.count).for_each(|n| otau.preprovision(n));
         }
     }
-    otau
 }
 
 fn otau_settings(g: &FleetGroup) -> OtauSettings {

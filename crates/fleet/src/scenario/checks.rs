@@ -164,6 +164,16 @@ fn validate_group(i: usize, g: &FleetGroup) -> Checked {
             ));
         }
     }
+    if let Some(pid) = g.otau.product.as_deref() {
+        if !fleetsim_core::server::otau::is_product_id(pid) {
+            return Err((
+                otau("product"),
+                format!(
+                    "expected a product id of 1 to 64 lowercase letters and digits, found `{pid}`"
+                ),
+            ));
+        }
+    }
     if g.otau.test_failure.0 > 0.0 && !g.otau.test_phase {
         return Err((
             otau("test_failure"),

@@ -272,6 +272,13 @@ pub struct OtauDevice {
     /// virtual engine has no ports and ignores it.
     #[serde(default, skip_serializing_if = "is_false")]
     pub http_over_mqtt_port: bool,
+    /// The Murano product id the group's devices belong to (lowercase
+    /// letters and digits, as `d1zzd6dflnt50000`); default: the server's
+    /// default product. The embedded server hosts every product named and
+    /// answers an activation or token of one product's device at another
+    /// product's host `<pid>.m2.exosite.io` with 403 / 401 (otau.md §4, §4.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -305,6 +312,7 @@ impl Default for OtauDevice {
             boot_version: None,
             activate: false,
             http_over_mqtt_port: false,
+            product: None,
         }
     }
 }

@@ -366,3 +366,16 @@ fn tenant_names_are_checked_and_ddi_only() {
         "{e}"
     );
 }
+
+#[test]
+fn otau_product_ids_are_checked() {
+    let group = |pid: &str| {
+        format!("name: t\nduration: 1h\nfleet:\n  - {{ kind: always_on, count: 1, protocol: otau, otau: {{ product: {pid} }} }}\n")
+    };
+    assert!(load_str("s.yaml", &group("d1zzd6dflnt50000")).is_ok());
+    for bad in ["'a.m2'", "ABC", "''", &"a".repeat(65)] {
+        let e = err(&group(bad));
+        assert!(e.starts_with("s.yaml:4:"), "{bad}: {e}");
+        assert!(e.contains("expected a product id"), "{bad}: {e}");
+    }
+}

@@ -27,7 +27,11 @@
 //!   [`OtauServer`](fleetsim_core::server::otau::OtauServer), devices `0..n` (n = the
 //!   scenario's device count, 10 000 without one) with CIK
 //!   [`cik_for`](fleetsim_core::server::otau::cik_for)`(i)`: `GET|POST
-//!   /onep:v1/stack/alias`, `GET /provision/download`, `GET /timestamp`.
+//!   /onep:v1/stack/alias`, `GET /provision/download`, `GET /timestamp`,
+//!   `POST /provision/activate`. Products (`--product-id`, a group's
+//!   `otau.product`) and activation gating (a scenario group with
+//!   `otau.activate`: only activated or pre-provisioned tokens work) are set
+//!   up as in virtual time (`fleetsim_fleet::setup::configure_otau`).
 //!   A long poll (`Request-Timeout`) is held by its connection task, not a
 //!   thread or the lock, until the device's manifest changes or the timeout
 //!   (scenario time) passes; shutdown answers held polls 304. Admin routes,
@@ -166,6 +170,11 @@ pub struct ServeOptions {
     /// Serve Prometheus metrics on `GET /metrics` here (`--metrics-listen`);
     /// port 0 picks a free port ([`Running::metrics_addr`]).
     pub metrics_listen: Option<SocketAddr>,
+    /// OTAU product ids (`--product-id`): the first is the default product
+    /// (every OTAU device whose scenario group names no `otau.product`),
+    /// the others are hosted beside the scenario's (otau.md §4.5; see
+    /// `provision.rs` of the OTAU core). Empty: the default `fleetsim`.
+    pub products: Vec<String>,
 }
 
 impl Default for ServeOptions {
@@ -179,6 +188,7 @@ impl Default for ServeOptions {
             limits: ServeLimits::default(),
             tenants: Vec::new(),
             metrics_listen: None,
+            products: Vec::new(),
         }
     }
 }
@@ -251,6 +261,9 @@ pub enum ServeError {
         "--tenant {0:?}: expected a tenant name: 1 to 40 ASCII letters, digits, `-`, `_` or `.`"
     )]
     Tenant(String),
+    /// A `--product-id` is no product id.
+    #[error("--product-id {0:?}: expected 1 to 64 lowercase ASCII letters and digits")]
+    Product(String),
     /// The embedded broker did not start or the bridge could not connect.
     #[error("mqtt {addr}: {source}")]
     Mqtt {
@@ -345,6 +358,9 @@ pub async fn start_with_credentials(
     let mut state = State::new(opts.scenario.as_ref(), mgmt.clone());
     if let Some(bad) = state.host_tenants(&opts.tenants) {
         return Err(ServeError::Tenant(bad));
+    }
+    if let Some(bad) = state.host_products(&opts.products) {
+        return Err(ServeError::Product(bad));
     }
     state.log_tenants();
     let tenant_users = state.tenant_users();

@@ -15,7 +15,7 @@ use crate::server_events::{GatewayStats, ServerSide};
 use fleetsim_core::ditto::protocol::Envelope;
 use fleetsim_core::message::{Request, Response};
 use fleetsim_core::server::constrained::{self, ConstrainedGateway, SidekickConfig, SidekickEvent};
-use fleetsim_core::server::otau::OtauServer;
+use fleetsim_core::server::otau::{self as otau_core, OtauServer};
 use fleetsim_core::server::twin::TwinFaults;
 use fleetsim_core::server::{
     self, IndexGroup, MgmtCredentials, Server, ServerConfig, ServerEvent, Tenants,
@@ -154,6 +154,9 @@ impl State {
             sidekick,
             ..
         } = Setup::new(scenario);
+        // Products, activation gating and pre-provisioned groups exactly as
+        // in virtual time.
+        fleetsim_fleet::setup::configure_otau(&groups, &mut otau);
         server.set_mgmt_credentials(&credentials);
         // Hash the scenario's artifacts before listening, not under the
         // lock of the first request that reads them.
@@ -265,6 +268,27 @@ impl State {
             self.server.add(Server::new(config));
         }
         self.server.set_mgmt_credentials(&self.credentials);
+        None
+    }
+
+    /// Hosts the OTAU products `pids` (`--product-id`): the first becomes
+    /// the default product (devices whose group names none), the others are
+    /// hosted beside the scenario's. Returns an id that is not one.
+    pub(super) fn host_products(&mut self, pids: &[String]) -> Option<String> {
+        if let Some(bad) = pids.iter().find(|p| !otau_core::is_product_id(p)) {
+            return Some(bad.clone());
+        }
+        if let Some((first, rest)) = pids.split_first() {
+            self.otau.set_product(first);
+            rest.iter().for_each(|p| self.otau.host_product(p));
+        }
+        let products: Vec<&str> = self.otau.products().collect();
+        let gated = self.otau.activation_required();
+        tracing::info!(
+            ?products,
+            activation_required = gated,
+            "OTAU products hosted (Host <pid>.m2.exosite.io selects one)"
+        );
         None
     }
 

@@ -42,7 +42,7 @@ mod provision;
 
 pub use content::ContentEntry;
 pub use mqtt::{device_for_cik, MqttRefusal, ProvisionRefusal};
-pub use provision::{device_for_identity, identity_for, DEFAULT_PRODUCT};
+pub use provision::{device_for_identity, identity_for, is_product_id, DEFAULT_PRODUCT};
 
 /// Status reports kept per device; later ones are only counted. A seed
 /// cycle writes 9, so this holds several campaigns while bounding memory
@@ -120,8 +120,8 @@ pub struct OtauServer {
     catalog: Catalog,
     /// Deliberate violations.
     pub faults: OtauFaults,
-    /// The product id (`provision.rs`).
-    product: String,
+    /// The products and which devices each holds (`provision.rs`).
+    products: provision::Products,
     /// Tokens work only once activated.
     activation_required: bool,
 }
@@ -151,7 +151,7 @@ impl OtauServer {
     pub fn new(devices: u64) -> OtauServer {
         OtauServer {
             slots: vec![Slot::default(); devices as usize],
-            product: DEFAULT_PRODUCT.to_string(),
+            products: provision::Products::new(DEFAULT_PRODUCT),
             ..OtauServer::default()
         }
     }
@@ -250,13 +250,15 @@ impl OtauServer {
     }
 
     /// The device a request authenticates as: `X-Exosite-CIK: <cik>` or
-    /// `Authorization: token <cik>` (otau.md §4); `None` without a valid CIK.
+    /// `Authorization: token <cik>` (otau.md §4); `None` without a valid CIK
+    /// (one of another product than a Murano-shaped `Host` names included).
     pub fn device_of(&self, req: &Request) -> Option<u64> {
         let cik = match req.headers.get("x-exosite-cik") {
             Some(c) => c,
             None => req.headers.get("authorization")?.strip_prefix("token ")?,
         };
-        device_for_cik(cik).filter(|d| (*d as usize) < self.slots.len() && self.may_use_token(*d))
+        device_for_cik(cik)
+            .filter(|d| (*d as usize) < self.slots.len() && self.may_use_token(*d, req))
     }
 
     /// `GET /onep:v1/stack/alias?<aliases>` (otau.md §4.1, §7).

@@ -1,14 +1,28 @@
 //! Device provisioning (otau.md §4.5): `POST /provision/activate` hands an
-//! identity of the product its 40-character token, once.
+//! identity of a product its 40-character token, once.
 //!
 //! Two body forms are accepted: Murano's `id=<identity>` (murano-client)
 //! and the legacy `vendor=<pid>&model=<pid>&sn=<identity>` (the One
 //! Platform HTTP API; a `password=` field, as the Electric Imp library
 //! sends, is ignored). Answers, as murano-client reads them: 200
-//! `text/plain` token; 404 the identity is not one of the product's; 409 it
-//! is already activated; 403 the request names another product (legacy
-//! `vendor`/`model`, or a `Host` of the Murano shape `<pid>.m2.exosite.io`
-//! whose `<pid>` is not this product's).
+//! `text/plain` token; 404 the identity is no device of any product; 409 it
+//! is already activated; 403 "device not in Murano": the request names a
+//! product this server does not host, or one the identity does not belong to.
+//!
+//! Products: a server hosts one or more product ids, each holding some of
+//! the devices (a scenario group's `otau.product`; every other device is the
+//! default product's, the first one). A request names its product the way
+//! the seed client addresses Murano: by the host it connects to,
+//! `<pid>.m2.exosite.io` (the seed's
+//! `HTTPSConnection(f"{product_id}.m2.exosite.io")`; otau.md §4 "Host:
+//! `<product_id>.m2.exosite.io`", dev mode `<pid>.devmode-m2.exosite.io`),
+//! i.e. by its `Host` header; the legacy form also by its `vendor` and
+//! `model` fields (otau.md §4.5: both the product id). Everything a request
+//! names must agree. A request to any other host (`127.0.0.1:8080`) names
+//! no product and is taken as addressed to the identity's own product, so a
+//! device pointed at a bare address still works. Tokens are per product
+//! too: a token at a `Host` of another product than its device's is refused
+//! (401 "No or invalid CIK", otau.md §4 and §7).
 //!
 //! Identities are device numbers as 12 lowercase hex digits (a MAC address'
 //! length, as Murano gateways commonly use) and the token of device `n` is
@@ -17,6 +31,8 @@
 //! a token is accepted only once its device was activated (or
 //! [`OtauServer::preprovision`]ed); without it (the default) every device's
 //! token works from the start and activation only hands it out, once.
+
+use std::ops::Range;
 
 use crate::message::{Body, Headers, Method, Request, Response};
 use crate::protocol::otau::wire::form_decode;
@@ -41,21 +57,116 @@ pub fn device_for_identity(identity: &str) -> Option<u64> {
     u64::from_str_radix(identity, 16).ok()
 }
 
-impl OtauServer {
-    /// The product this server plays (its id in `Host` and legacy bodies).
-    pub fn product(&self) -> &str {
-        &self.product
+/// Whether `pid` can be a product id: 1 to 64 lowercase ASCII letters and
+/// digits (Murano's are 16, e.g. `d1zzd6dflnt50000` in the seed), so that
+/// `<pid>.m2.exosite.io` is a host name.
+pub fn is_product_id(pid: &str) -> bool {
+    (1..=64).contains(&pid.len())
+        && pid
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// The products a server hosts and which devices each holds.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Products {
+    /// Product ids, the default product (every device not in `ranges`) first.
+    names: Vec<String>,
+    /// Devices of other products than the default: `(devices, index in names)`.
+    ranges: Vec<(Range<u64>, usize)>,
+}
+
+impl Products {
+    pub(super) fn new(default: &str) -> Products {
+        Products {
+            names: vec![default.to_string()],
+            ranges: Vec::new(),
+        }
     }
 
-    /// Sets the product id (default [`DEFAULT_PRODUCT`]).
+    /// The index of product `pid`, added if it is new.
+    fn index(&mut self, pid: &str) -> usize {
+        match self.names.iter().position(|n| n == pid) {
+            Some(i) => i,
+            None => {
+                self.names.push(pid.to_string());
+                self.names.len() - 1
+            }
+        }
+    }
+
+    /// The product of `device`.
+    fn of(&self, device: u64) -> &str {
+        let i = self
+            .ranges
+            .iter()
+            .rev()
+            .find(|(r, _)| r.contains(&device))
+            .map_or(0, |(_, i)| *i);
+        &self.names[i]
+    }
+
+    fn hosts(&self, pid: &str) -> bool {
+        self.names.iter().any(|n| n == pid)
+    }
+}
+
+impl OtauServer {
+    /// The default product (its id in `Host` and legacy bodies).
+    pub fn product(&self) -> &str {
+        &self.products.names[0]
+    }
+
+    /// Renames the default product (initially [`DEFAULT_PRODUCT`]); if
+    /// another product had that id, its devices join the default product.
     pub fn set_product(&mut self, product: &str) {
-        self.product = product.to_string();
+        let p = &mut self.products;
+        if let Some(i) = p.names.iter().skip(1).position(|n| n == product) {
+            let i = i + 1;
+            p.names.remove(i);
+            for (_, j) in &mut p.ranges {
+                *j = match (*j).cmp(&i) {
+                    std::cmp::Ordering::Equal => 0,
+                    std::cmp::Ordering::Greater => *j - 1,
+                    std::cmp::Ordering::Less => *j,
+                };
+            }
+        }
+        p.names[0] = product.to_string();
+    }
+
+    /// Hosts product `pid` too (no device of its own until
+    /// [`OtauServer::assign_product`] gives it some).
+    pub fn host_product(&mut self, pid: &str) {
+        self.products.index(pid);
+    }
+
+    /// Devices `devices` belong to product `pid` (hosted from now on); a
+    /// later assignment of the same devices wins.
+    pub fn assign_product(&mut self, devices: Range<u64>, pid: &str) {
+        let i = self.products.index(pid);
+        self.products.ranges.push((devices, i));
+    }
+
+    /// The products hosted, the default one first.
+    pub fn products(&self) -> impl Iterator<Item = &str> {
+        self.products.names.iter().map(String::as_str)
+    }
+
+    /// The product `device` belongs to.
+    pub fn product_of(&self, device: u64) -> &str {
+        self.products.of(device)
     }
 
     /// From now on a token is accepted only for activated (or
     /// pre-provisioned) devices, as on Murano.
     pub fn require_activation(&mut self) {
         self.activation_required = true;
+    }
+
+    /// Whether tokens work only once activated.
+    pub fn activation_required(&self) -> bool {
+        self.activation_required
     }
 
     /// Marks `device` as activated without a request (a scenario's
@@ -71,9 +182,19 @@ impl OtauServer {
         self.slots.get(device as usize).is_some_and(|s| s.activated)
     }
 
-    /// Whether a token of `device` may be used now.
-    pub(super) fn may_use_token(&self, device: u64) -> bool {
+    /// Whether the token of `device` works at all: activation is not
+    /// required or the device was activated (or pre-provisioned). Transports
+    /// without a `Host` (MQTT) check this alone.
+    pub fn token_usable(&self, device: u64) -> bool {
         !self.activation_required || self.activated(device)
+    }
+
+    /// Whether a token of `device` may be used for `req`: usable
+    /// ([`OtauServer::token_usable`]) and of the product the `Host` names,
+    /// if it names one.
+    pub(super) fn may_use_token(&self, device: u64, req: &Request) -> bool {
+        let product_ok = host_product(req).is_none_or(|p| p == self.product_of(device));
+        product_ok && self.token_usable(device)
     }
 
     /// `POST /provision/activate` (otau.md §4.5).
@@ -88,17 +209,21 @@ impl OtauServer {
             return text(400, "body is not a form");
         };
         let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-        let (identity, products) = match (field("id"), field("sn")) {
+        let (identity, named) = match (field("id"), field("sn")) {
             (Some(id), _) => (id, vec![host_product(req)]),
-            (None, Some(sn)) => (sn, vec![field("vendor"), field("model")]),
+            (None, Some(sn)) => (sn, vec![field("vendor"), field("model"), host_product(req)]),
             (None, None) => return text(400, "expected id=<identity> or vendor, model and sn"),
         };
-        if products.into_iter().flatten().any(|p| p != self.product) {
-            return text(403, "device not in this product");
+        let named: Vec<&str> = named.into_iter().flatten().collect();
+        if named.iter().any(|p| !self.products.hosts(p)) {
+            return text(403, "device not in Murano: no such product");
         }
         let Some(device) = device_for_identity(identity).filter(|d| *d < self.devices()) else {
             return text(404, "identity not found");
         };
+        if named.iter().any(|p| *p != self.product_of(device)) {
+            return text(403, "device not in Murano: identity of another product");
+        }
         let slot = &mut self.slots[device as usize];
         if slot.activated {
             return text(409, "already activated");
@@ -113,7 +238,8 @@ impl OtauServer {
 }
 
 /// The product a Murano-shaped `Host` names (`<pid>.m2.exosite.io`,
-/// `<pid>.devmode-m2.exosite.io`); `None` for any other host (127.0.0.1).
+/// `<pid>.devmode-m2.exosite.io`, with or without a port); `None` for any
+/// other host (127.0.0.1).
 fn host_product(req: &Request) -> Option<&str> {
     let host = req.headers.get("host")?;
     let (pid, rest) = host.split_once('.')?;
@@ -219,5 +345,52 @@ mod tests {
         assert_eq!(answer(&mut s, &activate("127.0.0.1", "")).status, 400);
         let get = Request::new(Method::Get, "/provision/activate");
         assert_eq!(answer(&mut s, &get).status, 405);
+    }
+
+    #[test]
+    fn identities_and_tokens_are_per_product() {
+        let mut s = OtauServer::new(4);
+        s.set_product("pa");
+        s.assign_product(2..4, "pb");
+        s.host_product("pc");
+        assert_eq!(s.products().collect::<Vec<_>>(), ["pa", "pb", "pc"]);
+        assert_eq!((s.product_of(1), s.product_of(2)), ("pa", "pb"));
+        let at = |host: &str, body: &str| activate(host, body);
+        let foreign = at("pa.m2.exosite.io", "id=000000000002");
+        assert_eq!(answer(&mut s, &foreign).status, 403, "pb's identity at pa");
+        let empty = at("pc.m2.exosite.io", "id=000000000002");
+        assert_eq!(answer(&mut s, &empty).status, 403, "pc holds no device");
+        let legacy = at("127.0.0.1", "vendor=pa&model=pa&sn=000000000003");
+        assert_eq!(answer(&mut s, &legacy).status, 403);
+        let mixed = at("127.0.0.1", "vendor=pb&model=pa&sn=000000000003");
+        assert_eq!(
+            answer(&mut s, &mixed).status,
+            403,
+            "vendor and model differ"
+        );
+        let ok = answer(&mut s, &at("pb.devmode-m2.exosite.io", "id=000000000002"));
+        assert_eq!(ok.status, 200);
+        let bare = answer(&mut s, &at("127.0.0.1:80", "id=000000000003"));
+        assert_eq!(
+            bare.status, 200,
+            "a bare address names the identity's product"
+        );
+        let poll = |host: &str, device: u64| {
+            let mut r = Request::new(Method::Get, "/onep:v1/stack/alias?config_otau");
+            r.headers.insert("host", host.to_string());
+            r.headers.insert("x-exosite-cik", cik_for(device));
+            r
+        };
+        assert_eq!(answer(&mut s, &poll("pb.m2.exosite.io", 2)).status, 204);
+        assert_eq!(answer(&mut s, &poll("127.0.0.1:9", 2)).status, 204);
+        let wrong = poll("pa.m2.exosite.io:443", 2);
+        assert_eq!(answer(&mut s, &wrong).status, 401, "pb's token at pa");
+        assert_eq!(answer(&mut s, &poll("pa.m2.exosite.io", 0)).status, 204);
+        s.set_product("pc");
+        assert_eq!(s.products().collect::<Vec<_>>(), ["pc", "pb"]);
+        assert_eq!((s.product_of(0), s.product_of(3)), ("pc", "pb"));
+        s.set_product("pb");
+        assert_eq!(s.products().collect::<Vec<_>>(), ["pb"]);
+        assert_eq!((s.product_of(0), s.product_of(3)), ("pb", "pb"));
     }
 }

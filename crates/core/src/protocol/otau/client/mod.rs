@@ -137,7 +137,8 @@ pub struct OtauClient {
     sent_at: Time,
     /// `If-Modified-Since` to send (unix seconds; 0 = since 1970, the seed).
     ims: u64,
-    /// When the last `otau_in` write was sent (the 1 write/s rule spans cycles).
+    /// When the last `otau_in` write was sent, then answered (the 1 write/s
+    /// rule spans cycles).
     last_write: Time,
     failures: u32,
     work: Option<Box<Work>>,
@@ -288,6 +289,13 @@ impl OtauClient {
             Delivery::Complete(_) => return self.retry(now, step, None, env, rng, events),
             Delivery::Broken(e, _) => return self.retry(now, step, Some(e), env, rng, events),
         };
+        if matches!(step, Step::Report(_) | Step::Boot) {
+            // The next write keeps its gap from this answer: a slow answer
+            // must not bring the two writes closer than the gap as the
+            // server (and OTAU-WRITE-RATE) sees them (a boot report answered
+            // late, then a pending manifest's INIT right after its ACK).
+            self.last_write = now;
+        }
         if !matches!(step, Step::Poll | Step::Activate) {
             // A long poll's answer may still be unusable (refused_poll): the
             // backoff keeps growing until one is usable.

@@ -21,6 +21,8 @@ enum Content {
 struct Run {
     /// `otau_in` values written, in order.
     reports: Vec<StatusReport>,
+    /// When each of them was sent and answered.
+    written: Vec<(Time, Time)>,
     events: Vec<OtauEvent>,
     /// Long polls sent (the first gets the manifest).
     polls: u32,
@@ -72,6 +74,17 @@ fn answer(req: &Request, polls: u32, files: &[&str], content: Content, sha: &str
 
 /// Runs one device until it long-polls a second time (the cycle is over).
 fn run(s: &OtauSettings, boot: Option<&str>, files: &[&str], content: Content) -> Run {
+    run_late(s, boot, files, content, Span::ZERO)
+}
+
+/// [`run`] with the boot report answered `late` after it was sent.
+fn run_late(
+    s: &OtauSettings,
+    boot: Option<&str>,
+    files: &[&str],
+    content: Content,
+    late: Span,
+) -> Run {
     let mut catalog = Catalog::new();
     let sha = catalog.register(ContentId(9), SIZE).hashes.sha256.clone();
     let env = OtauEnv {
@@ -84,6 +97,7 @@ fn run(s: &OtauSettings, boot: Option<&str>, files: &[&str], content: Content) -
     let mut c = OtauClient::new(Time::ZERO).booting(boot.map(str::to_string));
     let mut out = Run {
         reports: Vec::new(),
+        written: Vec::new(),
         events: Vec::new(),
         polls: 0,
     };
@@ -97,17 +111,22 @@ fn run(s: &OtauSettings, boot: Option<&str>, files: &[&str], content: Content) -
                 return out;
             }
         }
+        let mut at = now;
         if let Some(v) = std::str::from_utf8(req.body.as_bytes())
             .ok()
             .and_then(|b| form_decode(b).ok())
             .and_then(|p| p.into_iter().find(|(k, _)| k == "otau_in"))
         {
-            out.reports
-                .push(StatusReport::parse(&v.1).expect("a status report"));
+            let report = StatusReport::parse(&v.1).expect("a status report");
+            if out.reports.is_empty() && report.status == Status::InstalledVersion {
+                at = now + late;
+            }
+            out.reports.push(report);
+            out.written.push((now, at));
         }
         let resp = answer(&req, out.polls, files, content, &sha);
         let delivery = Delivery::Complete(resp);
-        c.handle_response(now, delivery, &env, &mut rng, &mut out.events);
+        c.handle_response(at, delivery, &env, &mut rng, &mut out.events);
     }
     panic!("the cycle did not end");
 }
@@ -239,4 +258,25 @@ fn refused_connector_content_reports_download_error() {
         .events
         .iter()
         .any(|e| matches!(e, OtauEvent::ContentRefused { .. })));
+}
+
+/// A boot report answered late, then a pending manifest: `INIT` (which
+/// follows the ACK at once, as the seed's) still comes a status gap after
+/// the boot report's answer, so the server sees them ≥ 1 s apart
+/// (OTAU-WRITE-RATE; seen in real time under load before the fix).
+#[test]
+fn a_late_boot_answer_keeps_the_gap_before_init() {
+    let s = OtauSettings {
+        status_gap: Span::secs(3),
+        ..settings()
+    };
+    let r = run_late(&s, Some("1.0"), &["a"], Content::Served, Span::secs(10));
+    assert_eq!(&statuses(&r)[..2], ["INSTALLED_VERSION", "INIT"]);
+    let (boot_sent, boot_answered) = r.written[0];
+    assert_eq!(boot_answered, boot_sent + Span::secs(10));
+    let init_sent = r.written[1].0;
+    assert!(
+        init_sent >= boot_answered + Span::secs(3),
+        "INIT at {init_sent:?}"
+    );
 }
