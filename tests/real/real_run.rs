@@ -188,6 +188,10 @@ async fn https_target_with_a_trusted_ca_and_tls_failures_are_reported() {
             matches!(err, fleetsim::realtime::RuntimeError::Unreachable { .. }),
             "{url}: {err}"
         );
+        if url.contains("localhost") {
+            // The message names what TLS refused, not only that it failed.
+            assert!(err.to_string().contains("certificate"), "{err}");
+        }
     }
     https.shutdown().await;
     plain.shutdown().await;

@@ -213,6 +213,38 @@ impl Http {
     }
 }
 
+impl Http {
+    /// Why a plain GET of `url` cannot get through, in words: the error
+    /// chain of the attempt (`invalid peer certificate: UnknownIssuer`,
+    /// `Connection refused`), for messages about an unreachable target.
+    /// `None` when it does get an answer.
+    pub async fn connect_error(&self, url: &str) -> Option<String> {
+        let req = hyper::Request::get(url)
+            .body(Full::new(Bytes::new()))
+            .ok()?;
+        let client = self.clients.first()?;
+        let Err(e) = tokio::time::timeout(self.timeout, client.request(req))
+            .await
+            .ok()?
+        else {
+            return None;
+        };
+        // hyper-util's own words ("client error (Connect)") say less than
+        // its causes.
+        let mut causes = Vec::new();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            causes.push(cause.to_string());
+            source = cause.source();
+        }
+        Some(if causes.is_empty() {
+            e.to_string()
+        } else {
+            causes.join(": ")
+        })
+    }
+}
+
 /// How long the server may hold `req` before answering: a long poll (OTAU
 /// `Request-Timeout`, otau.md §4.1) asks for that; other requests, none.
 pub fn long_poll_hold(req: &Request) -> Duration {

@@ -106,12 +106,16 @@ impl MgmtClient {
         if !body.is_empty() {
             req.body = Body::Bytes(body.into());
         }
+        let url = req.url.clone();
         match self.http.execute(0, req, Injected::default()).await {
             Delivery::Complete(r) => Ok(r),
             Delivery::Broken(e, _) => Err(AdapterError::Unreachable {
                 url: format!("{}{}", self.base, path),
                 what: match e {
-                    NetError::Unreachable => "connection refused or TLS handshake failed".into(),
+                    NetError::Unreachable => match self.http.connect_error(&url).await {
+                        Some(why) => why,
+                        None => "connection refused or TLS handshake failed".into(),
+                    },
                     NetError::Timeout => "no answer in time".into(),
                     other => other.to_string(),
                 },

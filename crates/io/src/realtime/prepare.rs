@@ -136,7 +136,10 @@ async fn preflight_one(
         Delivery::Broken(e, _) => Err(RuntimeError::Unreachable {
             url: shown,
             what: match e {
-                NetError::Unreachable => "connection refused or TLS handshake failed".into(),
+                NetError::Unreachable => match http.connect_error(&url).await {
+                    Some(why) => why,
+                    None => "connection refused or TLS handshake failed".into(),
+                },
                 NetError::Timeout => "no answer within the request timeout".into(),
                 other => other.to_string(),
             },
