@@ -134,15 +134,41 @@ async fn activation_and_long_poll_with_the_seed_clients_conventions() {
     bounded("shutdown", server.shutdown()).await;
 }
 
-/// The scenario cut to 20 minutes with its campaign at 2 minutes and
-/// `per_group` devices a group, HTTP groups only (`otau_murano_mqtt` runs
-/// the whole scenario, MQTT and HTTP over the MQTT port included, over TLS).
-fn short(per_group: u32) -> Scenario {
-    let text = std::fs::read_to_string("scenarios/otau-murano.yaml").expect("readable");
-    let cut = text
+/// The scenario's text cut to 20 minutes with its campaign at 2 minutes.
+pub(crate) fn short_text() -> String {
+    std::fs::read_to_string("scenarios/otau-murano.yaml")
+        .expect("readable")
         .replace("duration: 1d", "duration: 20m")
         .replace("at: 1h", "at: 2m")
-        .replace("within: 1d", "within: 20m");
+        .replace("within: 1d", "within: 20m")
+}
+
+/// A run of the cut scenario sent at least `activations` activations and
+/// updated at least `updated` of its `devices`.
+pub(crate) fn assert_activated_and_updated(
+    run: &RunResult,
+    activations: u64,
+    updated: u64,
+    devices: u64,
+) {
+    let sent = run.stats.sent.get(&ReqKind::OtauActivate).copied();
+    assert!(
+        sent.unwrap_or(0) >= activations,
+        "activating groups activate: {sent:?}"
+    );
+    assert!(
+        run.stats.updates_succeeded >= updated,
+        "{} of {devices} devices updated; statuses {:?}",
+        run.stats.updates_succeeded,
+        run.stats.statuses
+    );
+}
+
+/// [`short_text`] with `per_group` devices a group, HTTP groups only
+/// (`otau_murano_mqtt` runs the whole scenario, MQTT and HTTP over the MQTT
+/// port included, over TLS).
+fn short(per_group: u32) -> Scenario {
+    let cut = short_text();
     let mut s = load_str("otau-murano-short.yaml", &cut).expect("the cut scenario loads");
     s.fleet
         .retain(|g| g.protocol == Protocol::Otau && !g.otau.http_over_mqtt_port);
@@ -174,15 +200,5 @@ fn murano_fleet_activates_and_updates_against_serve_as_in_virtual_time() {
         );
     }
     assert_eq!(fired(&run), fired(&virtual_run), "the same invariants");
-    let activations = run.stats.sent.get(&ReqKind::OtauActivate).copied();
-    assert!(
-        activations.unwrap_or(0) >= 32,
-        "both activating groups activate: {activations:?}"
-    );
-    assert!(
-        run.stats.updates_succeeded >= 32,
-        "{} of 48 devices updated; statuses {:?}",
-        run.stats.updates_succeeded,
-        run.stats.statuses
-    );
+    assert_activated_and_updated(&run, 32, 32, 48);
 }

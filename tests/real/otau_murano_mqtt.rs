@@ -340,14 +340,11 @@ async fn the_endpoint_holds_new_connections_while_full() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn otau_murano_runs_against_serve_over_tls() {
     let (cert, key, _) = localhost_cert();
-    let text = std::fs::read_to_string("scenarios/otau-murano.yaml").expect("readable");
-    let cut: String = text
+    let cut: String = crate::otau_murano::short_text()
         .replace(
-            "duration: 1d",
+            "duration: 20m",
             "duration: 20m\nload: { time_scale: 100, request_timeout: 10s }",
         )
-        .replace("at: 1h", "at: 2m")
-        .replace("within: 1d", "within: 20m")
         .lines()
         .map(|l| match l.split_once("count: ") {
             Some((indent, _)) if indent.trim().is_empty() => format!("{indent}count: 8\n"),
@@ -363,19 +360,5 @@ async fn otau_murano_runs_against_serve_over_tls() {
         "violations: {:?}",
         run.oracle.violations().first()
     );
-    let activations = run
-        .stats
-        .sent
-        .get(&fleetsim::protocol::ddi::ReqKind::OtauActivate)
-        .copied();
-    assert!(
-        activations.unwrap_or(0) >= 16,
-        "the activating HTTP groups activate: {activations:?}"
-    );
-    assert!(
-        run.stats.updates_succeeded >= 30,
-        "{} of 40 devices updated; statuses {:?}",
-        run.stats.updates_succeeded,
-        run.stats.statuses
-    );
+    crate::otau_murano::assert_activated_and_updated(&run, 16, 30, 40);
 }

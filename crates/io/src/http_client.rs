@@ -243,6 +243,15 @@ impl Http {
             causes.join(": ")
         })
     }
+
+    /// Why `url` is unreachable, for an error message: [`Http::connect_error`],
+    /// or the likely causes when a second attempt gets through.
+    pub async fn unreachable_why(&self, url: &str) -> String {
+        match self.connect_error(url).await {
+            Some(why) => why,
+            None => "connection refused or TLS handshake failed".into(),
+        }
+    }
 }
 
 /// How long the server may hold `req` before answering: a long poll (OTAU

@@ -96,8 +96,7 @@ impl MgmtClient {
         content_type: Option<String>,
         body: Vec<u8>,
     ) -> Result<Response, AdapterError> {
-        let url = format!("{}{}", self.base, path);
-        let mut req = Request::new(method, url);
+        let mut req = Request::new(method, format!("{}{}", self.base, path));
         req.headers.insert("accept", "application/json");
         req.headers.insert("authorization", self.authorization());
         if let Some(ct) = content_type {
@@ -106,20 +105,17 @@ impl MgmtClient {
         if !body.is_empty() {
             req.body = Body::Bytes(body.into());
         }
-        let url = req.url.clone();
         match self.http.execute(0, req, Injected::default()).await {
             Delivery::Complete(r) => Ok(r),
-            Delivery::Broken(e, _) => Err(AdapterError::Unreachable {
-                url: format!("{}{}", self.base, path),
-                what: match e {
-                    NetError::Unreachable => match self.http.connect_error(&url).await {
-                        Some(why) => why,
-                        None => "connection refused or TLS handshake failed".into(),
-                    },
+            Delivery::Broken(e, _) => {
+                let url = format!("{}{}", self.base, path);
+                let what = match e {
+                    NetError::Unreachable => self.http.unreachable_why(&url).await,
                     NetError::Timeout => "no answer in time".into(),
                     other => other.to_string(),
-                },
-            }),
+                };
+                Err(AdapterError::Unreachable { url, what })
+            }
         }
     }
 

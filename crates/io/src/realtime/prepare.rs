@@ -136,10 +136,7 @@ async fn preflight_one(
         Delivery::Broken(e, _) => Err(RuntimeError::Unreachable {
             url: shown,
             what: match e {
-                NetError::Unreachable => match http.connect_error(&url).await {
-                    Some(why) => why,
-                    None => "connection refused or TLS handshake failed".into(),
-                },
+                NetError::Unreachable => http.unreachable_why(&url).await,
                 NetError::Timeout => "no answer within the request timeout".into(),
                 other => other.to_string(),
             },
