@@ -116,6 +116,10 @@ pub(crate) struct RunArgs {
     /// Simulate only shard I of N (devices with number % N == I).
     #[arg(long, value_parser = parse_shard)]
     pub(crate) shard: Option<(u64, u64)>,
+    /// Threads of a virtual run (default: one per core, at most one per
+    /// 1 000 devices). The digest and the report do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub(crate) threads: Option<u16>,
     /// Report directory (default: reports/<scenario name>).
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,

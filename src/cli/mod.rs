@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use fleetsim::engine::{Engine, RunResult, Selection};
+use fleetsim::engine::{parallel, RunResult, Selection};
 use fleetsim::scenario::{self, Scenario};
 
 mod args;
@@ -75,7 +75,19 @@ fn run_command(mut a: RunArgs) -> Exit {
             only: None,
             record: a.trace_device,
         };
-        return run_virtual(&s, &a.scenario, selection, a.out, quiet);
+        let threads = match a.threads.map(usize::from) {
+            Some(t) if t > 1 => match parallel::split_refusal(&s) {
+                Some(why) => {
+                    return Exit::BadInput(format!(
+                        "--threads {t}: this fleet runs on one thread: {why}"
+                    ))
+                }
+                None => t,
+            },
+            Some(t) => t,
+            None => parallel::default_threads(&s),
+        };
+        return run_virtual(&s, &a.scenario, selection, threads, a.out, quiet);
     };
     let metrics = match a.metrics_listen.map(progress::serve_metrics).transpose() {
         Ok(metrics) => metrics,
@@ -98,16 +110,16 @@ fn run_virtual(
     s: &Scenario,
     file: &Path,
     selection: Selection,
+    threads: usize,
     out: Option<PathBuf>,
     quiet: bool,
 ) -> Exit {
     let started = std::time::Instant::now();
-    let engine = Engine::new(s, &selection);
-    if engine.device_count() == 0 {
+    if selection.shard.is_some_and(|(i, _)| i >= s.device_count()) {
         return Exit::BadInput("the selection (--shard) contains no devices".into());
     }
     let end = s.duration.0;
-    let mut result = engine.run(|now| {
+    let mut result = parallel::run(s, &selection, threads, |now| {
         if !quiet {
             let pct = 100.0 * now.as_millis() as f64 / end.as_millis().max(1) as f64;
             eprint!(
