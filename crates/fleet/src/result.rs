@@ -47,6 +47,8 @@ pub struct RunResult {
     pub shard: Option<(u64, u64)>,
     /// True for real-time runs (`--target`).
     pub real_time: bool,
+    /// Threads of a virtual run: the parts it was split into.
+    pub threads: usize,
 }
 
 impl RunResult {
@@ -85,6 +87,7 @@ impl RunResult {
             twin: None,
             shard: None,
             real_time: false,
+            threads: 1,
         }
     }
 }
@@ -97,6 +100,7 @@ impl RunResult {
     /// figures that do not add up (`gateway`, `twin`) come from no split
     /// run: [`crate::engine::parallel::split_refusal`] refuses those fleets.
     pub fn merge(mut whole: RunResult, rest: Vec<RunResult>) -> RunResult {
+        let rest_len = rest.len();
         for part in rest {
             whole.stats.absorb(part.stats);
             whole.oracle.absorb(part.oracle);
@@ -112,6 +116,7 @@ impl RunResult {
                 *whole.extra_counters.entry(k).or_insert(0) += v;
             }
         }
+        whole.threads = 1 + rest_len;
         whole.digests.sort_by_key(|(n, _)| *n);
         whole.convergence.sort_by_key(|(n, _)| *n);
         whole.digest = combine(whole.digests.iter().map(|(n, h)| (*n, h)));
