@@ -41,7 +41,7 @@ pub enum Protocol {
     Otau,
     /// Exosite OTAU over MQTT (`config_otau` pushed; content still over HTTP).
     OtauMqtt,
-    /// One GET to the custom protocol gateway of seed 000 (`docs/cpg.md`),
+    /// One GET to the custom protocol gateway of seed 000 (`docs/guide/cpg.md`),
     /// downloads from the URL it hands out.
     Cpg,
     /// A gateway with edge devices, mirrored as Ditto digital twins over a
