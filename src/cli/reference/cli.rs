@@ -55,7 +55,7 @@ fn command(out: &mut String, cmd: &Command, parent: &str) {
     let path = format!("{parent} {}", cmd.get_name());
     let _ = writeln!(out, "## `{path}`\n");
     if let Some(about) = cmd.get_long_about().or(cmd.get_about()) {
-        let _ = writeln!(out, "{about}\n");
+        let _ = writeln!(out, "{}\n", cell(&about.to_string()));
     }
     if cmd.has_subcommands() {
         for sub in visible(cmd) {

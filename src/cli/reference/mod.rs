@@ -37,11 +37,24 @@ fn header(title: &str, source: &str, page: &str) -> String {
     )
 }
 
-/// `text` as one line of a markdown table cell: newlines become spaces and
-/// pipes are escaped.
+/// `text` as one line of a markdown table cell: newlines become spaces,
+/// pipes are escaped, and so are `<` and `>` outside code spans (help texts
+/// say `<stem>.shrunk.yaml`, which markdown would take for an HTML tag).
 fn cell(text: &str) -> String {
-    text.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .replace('|', "\\|")
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out = String::with_capacity(line.len());
+    let mut in_code = false;
+    for c in line.chars() {
+        match c {
+            '`' => {
+                in_code = !in_code;
+                out.push(c);
+            }
+            '|' => out.push_str("\\|"),
+            '<' if !in_code => out.push_str("&lt;"),
+            '>' if !in_code => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -323,7 +323,7 @@ impl<'de> Deserialize<'de> for Fault {
 
 /// The JSON Schema of what [`Fault`]'s deserialiser accepts: a fault name,
 /// or `{ respond: <status> }` (also `{ respond: { status: <status> } }`).
-/// The names come from [`UNIT_FAULTS`], so a new fault is in the schema too.
+/// The names come from `UNIT_FAULTS`, so a new fault is in the schema too.
 impl schemars::JsonSchema for Fault {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "FaultMode".into()

@@ -43,7 +43,7 @@ pub fn json_schema() -> Value {
     sorted(&schema.to_value())
 }
 
-/// [`json_schema`] as pretty-printed JSON with a final newline: the text of
+/// [`json_schema()`] as pretty-printed JSON with a final newline: the text of
 /// `docs/scenario.schema.json`.
 pub fn json_schema_text() -> String {
     let mut text = serde_json::to_string_pretty(&json_schema()).unwrap_or_default();
