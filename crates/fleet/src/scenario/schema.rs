@@ -128,23 +128,33 @@ impl JsonSchema for ServerField {
     }
 }
 
+/// A value written as one of `words` or as the one-key map `{ key: value }`.
+fn word_or_map(description: &str, words: &[&str], key: &str, value: Schema) -> Schema {
+    json_schema!({
+        "description": description,
+        "anyOf": [
+            { "type": "string", "enum": words },
+            {
+                "type": "object",
+                "properties": { key: value },
+                "required": [key],
+                "additionalProperties": false
+            }
+        ]
+    })
+}
+
 impl JsonSchema for DeviceAuth {
     fn schema_name() -> Cow<'static, str> {
         "DeviceAuth".into()
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "description": "How a DDI device authenticates: `gateway` (server.gateway_token, if any), `none`, `target_token` (own token per device, from the seed) or `{ target_token_file: PATH }` (`CONTROLLER_ID TOKEN` lines, next to the scenario).",
-            "anyOf": [
-                { "type": "string", "enum": ["gateway", "none", "target_token"] },
-                {
-                    "type": "object",
-                    "properties": { "target_token_file": { "type": "string" } },
-                    "required": ["target_token_file"],
-                    "additionalProperties": false
-                }
-            ]
-        })
+        word_or_map(
+            "How a DDI device authenticates: `gateway` (server.gateway_token, if any), `none`, `target_token` (own token per device, from the seed) or `{ target_token_file: PATH }` (`CONTROLLER_ID TOKEN` lines, next to the scenario).",
+            &["gateway", "none", "target_token"],
+            "target_token_file",
+            json_schema!({ "type": "string" }),
+        )
     }
 }
 
@@ -153,19 +163,12 @@ impl JsonSchema for ConsentSpec {
         "Consent".into()
     }
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        let delay = generator.subschema_for::<Duration>();
-        json_schema!({
-            "description": "How a DDI device answers confirmationBase (with server.confirmation_flow): `ignore`, `confirm`, `deny`, `auto` (activate auto-confirm) or `{ confirm_after: <duration> }`.",
-            "anyOf": [
-                { "type": "string", "enum": ["ignore", "confirm", "deny", "auto"] },
-                {
-                    "type": "object",
-                    "properties": { "confirm_after": delay },
-                    "required": ["confirm_after"],
-                    "additionalProperties": false
-                }
-            ]
-        })
+        word_or_map(
+            "How a DDI device answers confirmationBase (with server.confirmation_flow): `ignore`, `confirm`, `deny`, `auto` (activate auto-confirm) or `{ confirm_after: <duration> }`.",
+            &["ignore", "confirm", "deny", "auto"],
+            "confirm_after",
+            generator.subschema_for::<Duration>(),
+        )
     }
 }
 
