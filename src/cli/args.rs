@@ -55,6 +55,39 @@ pub(crate) enum Command {
     /// Minimise a scenario that makes an invariant fire (virtual runs
     /// against the embedded server); writes <stem>.shrunk.yaml beside it.
     Shrink(ShrinkArgs),
+    /// Print the JSON Schema of scenario files (the repository keeps it as
+    /// docs/scenario.schema.json), for editors with a YAML language server.
+    Schema,
+    /// Print a generated reference page of the user guide (markdown);
+    /// scripts/gen-docs writes them all into docs/guide/reference/.
+    #[command(hide = true)]
+    Reference {
+        /// Which page.
+        #[arg(value_enum)]
+        page: ReferencePage,
+        /// The scenarios directory: its broken/ scenarios name the invariants they fire.
+        #[arg(long, default_value = "scenarios")]
+        scenarios: PathBuf,
+    },
+    /// Parse (without running) every `fleetsim` command shown in the shell
+    /// blocks of these markdown files: the docs' commands must stay valid.
+    #[command(hide = true)]
+    DocCommands {
+        /// Markdown files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// A generated page of the guide's reference (`fleetsim reference PAGE`).
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum ReferencePage {
+    /// The CLI reference, from these clap definitions.
+    Cli,
+    /// The scenario reference, from the scenario model's schema.
+    Scenario,
+    /// The invariant catalogue, from the oracle's registry.
+    Invariants,
 }
 
 #[derive(Subcommand)]

@@ -13,6 +13,7 @@ mod args;
 mod flag_checks;
 mod progress;
 mod proxy_command;
+mod reference;
 mod report_commands;
 mod run_options;
 mod serve_command;
@@ -60,6 +61,12 @@ pub(crate) fn dispatch(cli: Cli) -> Exit {
         }
         Command::Shrink(args) => shrink_command::run(args),
         Command::Tui(args) => tui_command::run(*args),
+        Command::Schema => {
+            print!("{}", scenario::schema::json_schema_text());
+            Exit::Pass
+        }
+        Command::Reference { page, scenarios } => reference::print(page, &scenarios),
+        Command::DocCommands { files } => reference::commands::check(&files),
     }
 }
 
