@@ -224,6 +224,12 @@ impl Ctx<'_> {
         a.json()
     }
 
+    /// A SKIP naming what the case needs an adapter for, when there is none
+    /// (before any request is made).
+    pub fn require_manager(&mut self, why: &str) -> Verdict {
+        self.manager(why).map(|_| ())
+    }
+
     /// The management adapter, or a SKIP naming what the case needed it for.
     fn manager(&mut self, why: &str) -> Result<&mut Manager, Stop> {
         match self.manager.as_deref_mut() {

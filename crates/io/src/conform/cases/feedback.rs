@@ -16,7 +16,7 @@ pub fn cases() -> Vec<Case> {
             title: "proceeding, then closed/success are 200; the root then offers no deploymentBase" },
         Case { id: "DDI-FB-002", core: true, run: case_fn!(closed_twice_410),
             clause: "ddi.md §1.4; DdiRootControllerTest.tryToFinishAnUpdateProcessAfterItHasBeenFinished",
-            title: "Feedback on an action that is already closed is 410 Gone" },
+            title: "proceeding and closed/failure are 200; feedback on the then closed action is 410 Gone" },
         Case { id: "DDI-FB-003", core: false, run: case_fn!(failure_closes),
             clause: "ddi.md §1.4 (closed + failure → ERROR, inactive)",
             title: "closed/failure is 200 and the action is not offered again" },
@@ -34,7 +34,7 @@ pub fn cases() -> Vec<Case> {
             title: "downloaded closes a download-only action: later feedback is 410" },
         Case { id: "DDI-MEDIA-003", core: false, run: case_fn!(text_body_415),
             clause: "ddi.md §0 (bodies are JSON or CBOR)",
-            title: "Feedback with Content-Type text/plain is 415" },
+            title: "Feedback and configData with Content-Type text/plain are 415" },
         Case { id: "DDI-INST-001", core: true, run: case_fn!(installed_after_success),
             clause: "ddi.md §1.1, §1.7; DdiInstalledBaseTest",
             title: "After closed/success the root links installedBase/{action}, which is 200 with that id" },
@@ -58,10 +58,20 @@ async fn proceeding_then_closed(cx: &mut Ctx<'_>) -> Verdict {
 
 async fn closed_twice_410(cx: &mut Ctx<'_>) -> Verdict {
     let (_, _, href, _) = deployment(cx, OrderKind::Forced).await?;
-    let st = feedback(cx, &href, &status("closed", "success")).await?;
-    expect_status(st, 200, "the first closed/success")?;
-    let st = feedback(cx, &href, &status("closed", "success")).await?;
-    expect_status(st, 410, "closed/success on the closed action")
+    let steps = [
+        (status("proceeding", "none"), 200, "proceeding"),
+        (status("closed", "failure"), 200, "closed/failure"),
+        (
+            status("closed", "success"),
+            410,
+            "closed/success on the closed action",
+        ),
+    ];
+    for (body, want, what) in steps {
+        let st = feedback(cx, &href, &body).await?;
+        expect_status(st, want, what)?;
+    }
+    Ok(())
 }
 
 async fn failure_closes(cx: &mut Ctx<'_>) -> Verdict {
@@ -121,18 +131,30 @@ async fn downloaded_closes(cx: &mut Ctx<'_>) -> Verdict {
 }
 
 async fn text_body_415(cx: &mut Ctx<'_>) -> Verdict {
-    let (_, _, href, _) = deployment(cx, OrderKind::Forced).await?;
-    let path = format!("{}/feedback", href.split('?').next().unwrap_or(&href));
-    let body = status("proceeding", "none").to_string().into_bytes();
-    let a = cx
-        .send(
+    let (cid, _, href, _) = deployment(cx, OrderKind::Forced).await?;
+    let feedback = format!("{}/feedback", href.split('?').next().unwrap_or(&href));
+    let config = format!("{}/configData", cx.base(&cid));
+    let text = [("content-type", "text/plain")];
+    let bodies = [
+        (
             Method::Post,
-            &path,
-            &[("content-type", "text/plain")],
-            Some(body),
-        )
-        .await?;
-    a.expect(415, "feedback sent as text/plain")
+            feedback,
+            status("closed", "success"),
+            "feedback",
+        ),
+        (
+            Method::Put,
+            config,
+            json!({ "data": { "hw": "1" } }),
+            "configData",
+        ),
+    ];
+    for (method, path, body, what) in bodies {
+        let bytes = body.to_string().into_bytes();
+        let a = cx.send(method, &path, &text, Some(bytes)).await?;
+        a.expect(415, &format!("{what} sent as text/plain"))?;
+    }
+    Ok(())
 }
 
 async fn installed_after_success(cx: &mut Ctx<'_>) -> Verdict {

@@ -59,6 +59,7 @@ pub async fn offered(
     cx: &mut Ctx<'_>,
     kind: OrderKind,
 ) -> Result<(String, Campaign, String), Stop> {
+    cx.require_manager("a campaign")?;
     let cid = cx.device(1);
     cx.register(std::slice::from_ref(&cid)).await?;
     let campaign = cx.assign(std::slice::from_ref(&cid), kind).await?;

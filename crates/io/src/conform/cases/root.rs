@@ -50,7 +50,7 @@ pub fn cases() -> Vec<Case> {
             core: false,
             run: case_fn!(not_acceptable),
             clause: "ddi.md §0",
-            title: "Accept: text/plain on the root is 406",
+            title: "Accept: text/plain on the root and on the deploymentBase is 406; text/plain, application/json gets JSON",
         },
         Case {
             id: "DDI-MEDIA-002",
@@ -166,13 +166,28 @@ async fn not_modified(cx: &mut Ctx<'_>) -> Verdict {
 }
 
 async fn not_acceptable(cx: &mut Ctx<'_>) -> Verdict {
-    let cid = cx.device(1);
-    cx.register(std::slice::from_ref(&cid)).await?;
-    let path = cx.base(&cid);
-    let a = cx
-        .send(Method::Get, &path, &[("accept", "text/plain")], None)
-        .await?;
-    a.expect(406, "the root with Accept: text/plain")
+    let (cid, _, href, _) = super::deployment(cx, crate::management::OrderKind::Forced).await?;
+    let root = cx.base(&cid);
+    for (path, what) in [
+        (root.as_str(), "the root"),
+        (href.as_str(), "the deploymentBase"),
+    ] {
+        let a = cx
+            .send(Method::Get, path, &[("accept", "text/plain")], None)
+            .await?;
+        a.expect(406, &format!("{what} with Accept: text/plain"))?;
+    }
+    // The first acceptable type of the list is answered.
+    let accept = [("accept", "text/plain, application/json")];
+    let a = cx.send(Method::Get, &href, &accept, None).await?;
+    a.expect(
+        200,
+        "the deploymentBase with Accept: text/plain, application/json",
+    )?;
+    let media = a.header("content-type").unwrap_or("");
+    ensure(media.starts_with("application/json"), || {
+        format!("expected Content-Type application/json, got `{media}`")
+    })
 }
 
 async fn cbor_root(cx: &mut Ctx<'_>) -> Verdict {
