@@ -3,8 +3,8 @@
 //! command writes its card and exits 0 only when every case passed; and
 //! against a real goosebit (ignored by default: needs goosebit), the cases
 //! that fail are exactly the deviations recorded in
-//! `docs/conformance/goosebit.md`, whose card `goosebit-card.md` this run
-//! regenerates with `FLEETSIM_UPDATE_CARD=1`.
+//! `docs/conformance/goosebit.md`. With `FLEETSIM_UPDATE_CARD=1` the runs
+//! regenerate `docs/conformance/serve-card.md` and `goosebit-card.md`.
 
 use std::path::Path;
 use std::process::Command;
@@ -56,6 +56,10 @@ async fn serve_passes_every_ddi_v1_case() {
         .expect("the run starts");
     assert_eq!(r.cases.len(), conform::catalogue().len());
     assert!(r.passed(), "{}", not_passed(&r));
+    if std::env::var_os("FLEETSIM_UPDATE_CARD").is_some() {
+        let card = fleetsim::report::conform::markdown(&r);
+        std::fs::write("docs/conformance/serve-card.md", card).expect("card written");
+    }
     // The evidence holds what was exchanged, never the gateway token.
     let json = serde_json::to_string(&r).expect("json");
     assert!(json.contains("GatewayToken <redacted>") && !json.contains("conform-gw"));
@@ -134,8 +138,32 @@ async fn the_command_writes_the_card_and_exits_by_the_rule() {
 }
 
 /// The cases goosebit 0.2.12 fails, each a deviation of
-/// `docs/conformance/goosebit.md` (numbers there).
-const GOOSEBIT_FAILS: &[&str] = &[];
+/// `docs/conformance/goosebit.md` (its number there).
+const GOOSEBIT_FAILS: &[&str] = &[
+    "DDI-ROOT-001",   // 10: application/json, not application/hal+json
+    "DDI-ROOT-002",   // 1: sleep 00:00:10
+    "DDI-ROOT-003",   // 11: 422 for any invalid request
+    "DDI-ROOT-005",   // 12: no ETag on DDI documents
+    "DDI-MEDIA-001",  // 13: Accept ignored (no 406)
+    "DDI-MEDIA-002",  // 13: no CBOR
+    "DDI-DEPL-002",   // 4: sha1 only
+    "DDI-DEPL-003",   // 4: only a `download` link
+    "DDI-DEPL-007",   // 5: any action id is served
+    "DDI-DEPL-008",   // 5: a closed action is `200 null`
+    "DDI-FB-002",     // 7: feedback on a closed action accepted
+    "DDI-FB-004",     // 5: feedback on another device's action accepted
+    "DDI-FB-005",     // 11: 422 for a bad body
+    "DDI-FB-006",     // 14: no quotas
+    "DDI-MEDIA-003",  // 11, 13: text/plain body is 422, not 415
+    "DDI-INST-001",   // 6: no installedBase
+    "DDI-CANCEL-001", // 9: no cancelAction
+    "DDI-CANCEL-002", // 9: no cancelAction
+    "DDI-CANCEL-003", // 9: no cancelAction (404)
+    "DDI-DL-005",     // 8: If-Match ignored
+    "DDI-DL-006",     // 8: the ETag is not the sha1
+    "DDI-DL-007",     // 4: no md5sum link
+    "DDI-AUTH-001",   // 9: no device authentication
+];
 
 /// Runs `fleetsim conform --manage goosebit` against a fresh goosebit and
 /// writes its Markdown card; with `FLEETSIM_UPDATE_CARD=1` into

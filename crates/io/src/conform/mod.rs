@@ -25,7 +25,7 @@ pub use ctx::{ensure, excerpt, firmware, path_of, Answer, Campaign, Ctx, Stop, V
 
 use crate::http_client::{Http, HttpSetupError};
 use crate::management::{AdapterError, Manager, ManagerConfig, Secret};
-use fleetsim_fleet::report::conform::{CaseReport, ConformReport, Outcome};
+use fleetsim_fleet::report::conform::{CaseReport, ConformReport, Outcome, RunInfo};
 use fleetsim_fleet::scenario::ConnectionModel;
 
 /// How long one DDI request may take.
@@ -186,13 +186,13 @@ pub async fn run(opts: &Options) -> Result<ConformReport, ConformError> {
     }
     let manage = opts.manager.as_ref().map_or("none", |m| m.api.as_str());
     let ms = started.elapsed().as_millis() as u64;
-    Ok(ConformReport::new(
-        opts.profile.as_str(),
-        &opts.target,
+    let info = RunInfo {
+        profile: opts.profile.as_str(),
+        target: &opts.target,
         manage,
-        reports,
-        ms,
-    ))
+        run_tag: &opts.run_tag,
+    };
+    Ok(ConformReport::new(info, reports, ms))
 }
 
 /// Runs one case, bounded by [`CASE_TIMEOUT`].
