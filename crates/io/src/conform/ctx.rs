@@ -146,7 +146,7 @@ impl Ctx<'_> {
                 .insert("authorization", format!("GatewayToken {}", t.expose()));
         }
         for (k, v) in headers {
-            req.headers.insert(*k, v.to_string());
+            req.headers.insert(k, v.to_string());
         }
         self.send_raw(req, body).await
     }

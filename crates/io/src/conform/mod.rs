@@ -21,7 +21,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-pub use ctx::{ensure, excerpt, firmware, path_of, Answer, Campaign, Ctx, Stop, Verdict};
+pub use ctx::{
+    ensure, excerpt, firmware, path_of, Answer, Campaign, Ctx, Stop, Verdict, ARTIFACT_SIZE,
+};
 
 use crate::http_client::{Http, HttpSetupError};
 use crate::management::{AdapterError, Manager, ManagerConfig, Secret};
