@@ -248,13 +248,14 @@ pub(crate) struct ConformArgs {
     /// Base URL of the DDI server under test, e.g. http://127.0.0.1:8080.
     #[arg(long, required_unless_present = "list")]
     pub(crate) target: Option<String>,
-    /// Catalogue to run: ddi-v1 (every DDI case) or ddi-v1-core (what a
-    /// minimal DDI server must pass).
+    /// Catalogue to run: ddi-v1 (every DDI case), ddi-v1-core (what a
+    /// minimal DDI server must pass) or otau-http (Exosite OTAU over HTTP).
     #[arg(long, default_value = "ddi-v1")]
     pub(crate) profile: String,
-    /// How cases prepare server state (targets, campaigns, cancels): through
-    /// the hawkBit Management API (`fleetsim serve` speaks it), goosebit's
-    /// REST API, or none (cases that need server state are SKIPped).
+    /// How cases prepare server state (targets, campaigns, cancels;
+    /// OTAU tokens, manifests, content): through the hawkBit Management API,
+    /// goosebit's REST API, `fleetsim serve`'s (both of its APIs), or none
+    /// (cases that need server state are SKIPped).
     #[arg(long, value_enum, default_value = "none")]
     pub(crate) manage: ConformManage,
     /// Base URL of the management API (default: --target).
@@ -293,6 +294,9 @@ pub(crate) enum ConformManage {
     Hawkbit,
     /// goosebit's REST API (`/api/v1`).
     Goosebit,
+    /// `fleetsim serve`: its hawkBit Management API for DDI, its OTAU admin
+    /// routes (`/fleetsim/otau/…`, same login) for OTAU.
+    Fleetsim,
     /// No adapter: cases that need server state are skipped.
     None,
 }

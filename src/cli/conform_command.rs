@@ -11,7 +11,7 @@ use fleetsim::management::{ManagerConfig, Secret, ServerApi};
 use fleetsim::report::conform as card;
 
 /// Profiles the issue names that this build does not have yet.
-const PLANNED: &[&str] = &["otau-http", "otau-mqtt", "cpg"];
+const PLANNED: &[&str] = &["otau-mqtt", "cpg"];
 /// Gateway token configured with `--manage hawkbit` when none is given.
 const DEFAULT_GATEWAY_TOKEN: &str = "fleetsim-conform";
 
@@ -89,7 +89,7 @@ fn options(a: &ConformArgs) -> Result<Options, Exit> {
         None => None,
     };
     let api = match a.manage {
-        ConformManage::Hawkbit => Some(ServerApi::Hawkbit),
+        ConformManage::Hawkbit | ConformManage::Fleetsim => Some(ServerApi::Hawkbit),
         ConformManage::Goosebit => Some(ServerApi::Goosebit),
         ConformManage::None => None,
     };
@@ -110,17 +110,27 @@ fn options(a: &ConformArgs) -> Result<Options, Exit> {
     };
     let gateway_token = match (&a.gateway_token, a.manage) {
         (Some(t), _) => Some(Secret::new(t.clone())),
-        (None, ConformManage::Hawkbit) => Some(Secret::new(DEFAULT_GATEWAY_TOKEN)),
+        (None, ConformManage::Hawkbit | ConformManage::Fleetsim) => {
+            Some(Secret::new(DEFAULT_GATEWAY_TOKEN))
+        }
         (None, _) => None,
     };
+    let otau_admin = (a.manage == ConformManage::Fleetsim)
+        .then(|| manager.clone())
+        .flatten();
+    let tag = run_tag();
     Ok(Options {
         target: target.trim_end_matches('/').to_string(),
         tenant: a.tenant.clone(),
         profile,
         only: a.only.clone(),
         manager,
+        otau_admin,
+        // serve has OTAU devices 0..10000 without a scenario; a run takes a
+        // few dozen, from a place that changes from run to run.
+        otau_first_device: tag.bytes().fold(0u64, |h, b| h * 31 + u64::from(b)) % 9000,
         gateway_token,
-        run_tag: run_tag(),
+        run_tag: tag,
         ca_pem,
     })
 }

@@ -4,7 +4,8 @@
 //! against a real goosebit (ignored by default: needs goosebit), the cases
 //! that fail are exactly the deviations recorded in
 //! `docs/conformance/goosebit.md`. With `FLEETSIM_UPDATE_CARD=1` the runs
-//! regenerate `docs/conformance/serve-card.md` and `goosebit-card.md`.
+//! regenerate `docs/conformance/serve-card.md`, `serve-otau-card.md` and
+//! `goosebit-card.md`.
 
 use std::path::Path;
 use std::process::Command;
@@ -33,6 +34,14 @@ fn options(server: &Running, profile: Profile) -> Options {
             password: Secret::new(PASSWORD),
             ca_pem: None,
         }),
+        otau_admin: Some(ManagerConfig {
+            api: ServerApi::Hawkbit,
+            url: server.base_url.clone(),
+            user: USER.into(),
+            password: Secret::new(PASSWORD),
+            ca_pem: None,
+        }),
+        otau_first_device: 0,
         gateway_token: Some(Secret::new("conform-gw")),
         run_tag: "t1".into(),
         ca_pem: None,
@@ -54,7 +63,10 @@ async fn serve_passes_every_ddi_v1_case() {
     let r = bounded("conform", conform::run(&options(&server, Profile::DdiV1)))
         .await
         .expect("the run starts");
-    assert_eq!(r.cases.len(), conform::catalogue().len());
+    let ddi = conform::catalogue()
+        .into_iter()
+        .filter(|c| c.id.starts_with("DDI-"));
+    assert_eq!(r.cases.len(), ddi.count());
     assert!(r.passed(), "{}", not_passed(&r));
     if std::env::var_os("FLEETSIM_UPDATE_CARD").is_some() {
         let card = fleetsim::report::conform::markdown(&r);
@@ -76,6 +88,23 @@ pub(crate) async fn case_passes(id: &str) {
     assert!(r.passed(), "{}", not_passed(&r));
 }
 
+#[tokio::test]
+async fn serve_passes_every_otau_http_case() {
+    let server = serve().await;
+    let r = bounded(
+        "conform",
+        conform::run(&options(&server, Profile::OtauHttp)),
+    )
+    .await
+    .expect("the run starts");
+    assert!(r.cases.len() >= 10 && r.cases.iter().all(|c| c.id.starts_with("OTAU-")));
+    assert!(r.passed(), "{}", not_passed(&r));
+    if std::env::var_os("FLEETSIM_UPDATE_CARD").is_some() {
+        let card = fleetsim::report::conform::markdown(&r);
+        std::fs::write("docs/conformance/serve-otau-card.md", card).expect("card written");
+    }
+}
+
 fn fleetsim(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_fleetsim"))
         .arg("conform")
@@ -92,7 +121,8 @@ async fn the_command_writes_the_card_and_exits_by_the_rule() {
     let dir = std::env::temp_dir().join(format!("fleetsim-conform-cli-{}", std::process::id()));
     let out = dir.join("core").to_str().expect("utf8").to_string();
     let out_skip = dir.join("skip").to_str().expect("utf8").to_string();
-    let (core, skips, bad) = tokio::task::spawn_blocking(move || {
+    let out_otau = dir.join("otau").to_str().expect("utf8").to_string();
+    let (core, skips, bad, otau) = tokio::task::spawn_blocking(move || {
         let core = fleetsim(&[
             "--target",
             &url,
@@ -107,7 +137,19 @@ async fn the_command_writes_the_card_and_exits_by_the_rule() {
         ]);
         let skips = fleetsim(&["--target", &url, "--only", "DDI-FB-002", "--out", &out_skip]);
         let bad = fleetsim(&["--target", &url, "--profile", "otau-mqtt"]);
-        (core, skips, bad)
+        let otau = fleetsim(&[
+            "--target",
+            &url,
+            "--profile",
+            "otau-http",
+            "--manage",
+            "fleetsim",
+            "--mgmt-user",
+            USER,
+            "--out",
+            &out_otau,
+        ]);
+        (core, skips, bad, otau)
     })
     .await
     .expect("joined");
@@ -134,6 +176,12 @@ async fn the_command_writes_the_card_and_exits_by_the_rule() {
     assert!(report.contains("\"SKIP\"") && report.contains("no management adapter"));
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("planned, not built yet"));
+    let otau_out = String::from_utf8_lossy(&otau.stdout);
+    assert_eq!(otau.status.code(), Some(0), "{otau_out}");
+    assert!(
+        otau_out.contains("OTAU-MAN-001") && otau_out.contains("manage fleetsim"),
+        "{otau_out}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

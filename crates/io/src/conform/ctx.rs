@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::Options;
 use crate::http_client::{Http, Injected};
-use crate::management::{AdapterError, FleetInfo, Manager, Order, OrderKind, Upload};
+use crate::management::{AdapterError, FleetInfo, Manager, MgmtClient, Order, OrderKind, Upload};
 use fleetsim_core::artifact::{hash_bytes, Hashes};
 use fleetsim_core::message::{Body, Headers, Method, Request};
 use fleetsim_core::protocol::ddi::Delivery;
@@ -96,6 +96,8 @@ pub struct Ctx<'r> {
     pub(super) http: &'r Http,
     pub(super) manager: Option<&'r mut Manager>,
     pub(super) campaigns: &'r mut usize,
+    pub(super) otau_admin: Option<&'r MgmtClient>,
+    pub(super) otau_next: &'r mut u64,
     pub(super) case_id: &'static str,
     pub(super) evidence: Vec<Evidence>,
 }
@@ -131,8 +133,9 @@ impl Ctx<'_> {
         self.opts.gateway_token.is_some()
     }
 
-    /// Sends a DDI request to `path` (absolute path on the target, or a
-    /// link's full URL) with the gateway token and `headers`; records it.
+    /// Sends a request to `path` (absolute path on the target, or a link's
+    /// full URL) with `headers` (and, in a DDI case, the gateway token);
+    /// records it.
     pub async fn send(
         &mut self,
         method: Method,
@@ -141,7 +144,9 @@ impl Ctx<'_> {
         body: Option<Vec<u8>>,
     ) -> Result<Answer, Stop> {
         let mut req = Request::new(method, format!("{}{}", self.opts.target, path_of(path)));
-        if let Some(t) = &self.opts.gateway_token {
+        // The gateway token is DDI's; OTAU requests carry their own CIK.
+        let ddi = self.case_id.starts_with("DDI-");
+        if let Some(t) = self.opts.gateway_token.as_ref().filter(|_| ddi) {
             req.headers
                 .insert("authorization", format!("GatewayToken {}", t.expose()));
         }
@@ -269,7 +274,7 @@ impl Ctx<'_> {
     pub async fn assign(&mut self, cids: &[String], kind: OrderKind) -> Result<Campaign, Stop> {
         let index = *self.campaigns;
         let filename = format!("fw-{}.bin", self.case_id.to_lowercase());
-        let bytes = Bytes::from(firmware(&format!("{}-{index}", self.opts.run_tag)));
+        let bytes = Bytes::from(firmware(&format!("{}-{index}", self.case_id)));
         let order = Order {
             index,
             name: format!("conform-{}-{index}", self.opts.run_tag),
@@ -301,6 +306,23 @@ impl Ctx<'_> {
             bytes,
             hashes,
         })
+    }
+
+    /// `fleetsim serve`'s OTAU admin routes (the application's side), or a
+    /// SKIP saying the case needs them.
+    pub fn otau_admin(&self) -> Result<&MgmtClient, Stop> {
+        self.otau_admin.ok_or_else(|| {
+            Stop::Skip(
+                "no OTAU admin (--manage fleetsim): the case needs a device token, a manifest or content written by the application".into(),
+            )
+        })
+    }
+
+    /// A fresh OTAU device number for this case.
+    pub fn otau_device(&mut self) -> u64 {
+        let n = *self.otau_next;
+        *self.otau_next += 1;
+        n
     }
 
     /// Cancels campaign `c` through the management adapter.

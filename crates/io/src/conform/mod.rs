@@ -26,7 +26,7 @@ pub use ctx::{
 };
 
 use crate::http_client::{Http, HttpSetupError};
-use crate::management::{AdapterError, Manager, ManagerConfig, Secret};
+use crate::management::{AdapterError, Manager, ManagerConfig, MgmtClient, Secret};
 use fleetsim_fleet::report::conform::{CaseReport, ConformReport, Outcome, RunInfo};
 use fleetsim_fleet::scenario::ConnectionModel;
 
@@ -43,17 +43,20 @@ pub enum Profile {
     /// The cases a minimal DDI server must pass: root, deployment,
     /// feedback, download.
     DdiV1Core,
+    /// Exosite OTAU over Murano's HTTP device API (otau.md §4).
+    OtauHttp,
 }
 
 impl Profile {
     /// Every profile, in the order `--help` lists them.
-    pub const ALL: [Profile; 2] = [Profile::DdiV1, Profile::DdiV1Core];
+    pub const ALL: [Profile; 3] = [Profile::DdiV1, Profile::DdiV1Core, Profile::OtauHttp];
 
     /// The profile's name on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
             Profile::DdiV1 => "ddi-v1",
             Profile::DdiV1Core => "ddi-v1-core",
+            Profile::OtauHttp => "otau-http",
         }
     }
 
@@ -65,8 +68,9 @@ impl Profile {
     /// True when `case` belongs to this profile.
     pub fn includes(self, case: &Case) -> bool {
         match self {
-            Profile::DdiV1 => true,
-            Profile::DdiV1Core => case.core,
+            Profile::DdiV1 => case.id.starts_with("DDI-"),
+            Profile::DdiV1Core => case.core && case.id.starts_with("DDI-"),
+            Profile::OtauHttp => case.id.starts_with("OTAU-"),
         }
     }
 }
@@ -82,7 +86,8 @@ pub struct Case {
     pub title: &'static str,
     /// The clause checked.
     pub clause: &'static str,
-    /// In the `ddi-v1-core` profile too.
+    /// In the `ddi-v1-core` profile too (a DDI case; the profile of a case
+    /// is its ID's first word: `DDI-…` or `OTAU-…`).
     pub core: bool,
     /// The check.
     pub run: RunFn,
@@ -120,6 +125,13 @@ pub struct Options {
     pub only: Vec<String>,
     /// The management adapter, if any.
     pub manager: Option<ManagerConfig>,
+    /// `fleetsim serve`'s login for its OTAU admin routes (the application's
+    /// side of OTAU: device tokens, manifests, content); the `api` field is
+    /// not used.
+    pub otau_admin: Option<ManagerConfig>,
+    /// First OTAU device number this run uses (`serve` has devices
+    /// `0..10000` without a scenario); each OTAU case takes fresh ones.
+    pub otau_first_device: u64,
     /// Gateway token the devices send (and the adapter configures).
     pub gateway_token: Option<Secret>,
     /// Prefix of every controller id, unique per run (the server keeps the
@@ -173,6 +185,11 @@ pub async fn run(opts: &Options) -> Result<ConformReport, ConformError> {
         Some(cfg) => Some(Manager::connect(cfg).await?),
         None => None,
     };
+    let otau_admin = match &opts.otau_admin {
+        Some(cfg) => Some(MgmtClient::new(cfg)?),
+        None => None,
+    };
+    let mut otau_next = opts.otau_first_device;
     let mut campaigns = 0;
     let mut reports = Vec::with_capacity(cases.len());
     for case in &cases {
@@ -181,12 +198,18 @@ pub async fn run(opts: &Options) -> Result<ConformReport, ConformError> {
             http: &http,
             manager: manager.as_mut(),
             campaigns: &mut campaigns,
+            otau_admin: otau_admin.as_ref(),
+            otau_next: &mut otau_next,
             case_id: case.id,
             evidence: Vec::new(),
         };
         reports.push(run_case(case, &mut cx).await);
     }
-    let manage = opts.manager.as_ref().map_or("none", |m| m.api.as_str());
+    let manage = match (&opts.otau_admin, &opts.manager) {
+        (Some(_), _) => "fleetsim",
+        (None, Some(m)) => m.api.as_str(),
+        (None, None) => "none",
+    };
     let ms = started.elapsed().as_millis() as u64;
     let info = RunInfo {
         profile: opts.profile.as_str(),

@@ -13,6 +13,8 @@ fn options(target: &str) -> Options {
         profile: Profile::DdiV1,
         only: Vec::new(),
         manager: None,
+        otau_admin: None,
+        otau_first_device: 0,
         gateway_token: None,
         run_tag: "t".into(),
         ca_pem: None,
@@ -22,30 +24,37 @@ fn options(target: &str) -> Options {
 #[test]
 fn ids_are_unique_stable_and_documented() {
     let cases = catalogue();
-    assert!(cases.len() >= 30, "{} cases", cases.len());
+    assert!(cases.len() >= 40, "{} cases", cases.len());
     let mut ids = std::collections::BTreeSet::new();
     for c in &cases {
         assert!(ids.insert(c.id), "duplicate {}", c.id);
         let parts: Vec<&str> = c.id.split('-').collect();
         assert_eq!(parts.len(), 3, "{}", c.id);
-        assert_eq!(parts[0], "DDI", "{}", c.id);
+        let reference = match parts[0] {
+            "DDI" => "ddi.md",
+            "OTAU" => "otau.md",
+            other => panic!("{}: unknown protocol {other}", c.id),
+        };
+        let digits = parts[2].len() == 3 && parts[2].bytes().all(|b| b.is_ascii_digit());
+        assert!(digits, "{}", c.id);
         assert!(
-            parts[2].len() == 3 && parts[2].bytes().all(|b| b.is_ascii_digit()),
+            !c.title.is_empty() && c.clause.contains(reference),
             "{}",
             c.id
         );
         assert!(
-            !c.title.is_empty() && c.clause.contains("ddi.md"),
-            "{}: {}",
-            c.id,
-            c.clause
+            Profile::ALL.iter().any(|p| p.includes(c)),
+            "{} is in no profile",
+            c.id
         );
     }
-    let core = cases
-        .iter()
-        .filter(|c| Profile::DdiV1Core.includes(c))
-        .count();
-    assert!(core >= 8 && core < cases.len(), "{core} core cases");
+    let count = |p: Profile| cases.iter().filter(|c| p.includes(c)).count();
+    assert!(count(Profile::DdiV1Core) >= 8 && count(Profile::DdiV1Core) < count(Profile::DdiV1));
+    assert!(count(Profile::OtauHttp) >= 10);
+    assert_eq!(
+        count(Profile::DdiV1) + count(Profile::OtauHttp),
+        cases.len()
+    );
 }
 
 #[test]
@@ -60,6 +69,7 @@ fn only_selects_by_id_and_refuses_unknown_ids() {
     o.only = vec!["DDI-ROOT-003".into()];
     assert!(select(&o).is_err(), "not in the core profile");
     assert_eq!(Profile::parse("ddi-v1-core"), Some(Profile::DdiV1Core));
+    assert_eq!(Profile::parse("otau-http"), Some(Profile::OtauHttp));
     assert_eq!(Profile::parse("cpg"), None);
 }
 

@@ -8,6 +8,7 @@ mod cancel;
 mod deploy;
 mod download;
 mod feedback;
+mod otau;
 mod root;
 
 use serde_json::{json, Value};
@@ -24,6 +25,7 @@ pub fn all() -> Vec<Case> {
         cancel::cases(),
         download::cases(),
         auth::cases(),
+        otau::cases(),
     ]
     .into_iter()
     .flatten()
