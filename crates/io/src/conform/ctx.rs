@@ -365,7 +365,7 @@ fn shown_headers(h: &Headers) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A body as the evidence shows it: text cut to [`BODY_EXCERPT`], binary as its length.
+/// A body as the evidence shows it: text cut to 800 characters, binary as its length.
 pub fn excerpt(b: &[u8]) -> String {
     match std::str::from_utf8(b) {
         Ok(t) if !t.chars().any(|c| c.is_control() && !c.is_whitespace()) => {

@@ -25,7 +25,7 @@ pub use junit::render as junit;
 
 /// Version of `report.json`'s layout.
 pub const SCHEMA_VERSION: u32 = 1;
-/// Files [`write`] puts into the output directory.
+/// Files [`write()`] puts into the output directory.
 pub const FILES: &[&str] = &["report.json", "junit.xml", "index.html"];
 
 /// What happened to one case.
@@ -259,7 +259,7 @@ pub fn markdown(r: &ConformReport) -> String {
     o
 }
 
-/// Why [`write`] failed.
+/// Why [`write()`] failed.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     /// A file or the directory could not be written.
