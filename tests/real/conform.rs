@@ -1,13 +1,10 @@
-//! `fleetsim conform` against `fleetsim serve`: every case of the catalogue
-//! passes (prepared through the hawkBit adapter, as against a hawkBit), the
-//! command writes its card and exits 0 only when every case passed; and
-//! against a real goosebit (ignored by default: needs goosebit), the cases
-//! that fail are exactly the deviations recorded in
-//! `docs/conformance/goosebit.md`. With `FLEETSIM_UPDATE_CARD=1` the runs
-//! regenerate `docs/conformance/serve-card.md`, `serve-otau-card.md` and
-//! `goosebit-card.md`.
+//! `fleetsim conform` against `fleetsim serve`: every case of every profile
+//! passes (prepared through the hawkBit adapter, as against a hawkBit, and
+//! serve's OTAU admin routes), and the command writes its card and exits 0
+//! only when every case passed. With `FLEETSIM_UPDATE_CARD=1` the runs
+//! regenerate `docs/conformance/serve-card.md` and `serve-otau-card.md`
+//! (goosebit's card: `goosebit::conform_card_fails_exactly_the_recorded_deviations`).
 
-use std::path::Path;
 use std::process::Command;
 
 use fleetsim::conform::{self, evidence_of, Options, Profile};
@@ -183,84 +180,4 @@ async fn the_command_writes_the_card_and_exits_by_the_rule() {
         "{otau_out}"
     );
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The cases goosebit 0.2.12 fails, each a deviation of
-/// `docs/conformance/goosebit.md` (its number there).
-const GOOSEBIT_FAILS: &[&str] = &[
-    "DDI-ROOT-001",   // 10: application/json, not application/hal+json
-    "DDI-ROOT-002",   // 1: sleep 00:00:10
-    "DDI-ROOT-003",   // 11: 422 for any invalid request
-    "DDI-ROOT-005",   // 12: no ETag on DDI documents
-    "DDI-MEDIA-001",  // 13: Accept ignored (no 406)
-    "DDI-MEDIA-002",  // 13: no CBOR
-    "DDI-DEPL-002",   // 4: sha1 only
-    "DDI-DEPL-003",   // 4: only a `download` link
-    "DDI-DEPL-007",   // 5: any action id is served
-    "DDI-DEPL-008",   // 5: a closed action is `200 null`
-    "DDI-FB-002",     // 7: feedback on a closed action accepted
-    "DDI-FB-004",     // 5: feedback on another device's action accepted
-    "DDI-FB-005",     // 11: 422 for a bad body
-    "DDI-FB-006",     // 14: no quotas
-    "DDI-MEDIA-003",  // 11, 13: text/plain body is 422, not 415
-    "DDI-INST-001",   // 6: no installedBase
-    "DDI-CANCEL-001", // 9: no cancelAction
-    "DDI-CANCEL-002", // 9: no cancelAction
-    "DDI-CANCEL-003", // 9: no cancelAction (404)
-    "DDI-DL-005",     // 8: If-Match ignored
-    "DDI-DL-006",     // 8: the ETag is not the sha1
-    "DDI-DL-007",     // 4: no md5sum link
-    "DDI-AUTH-001",   // 9: no device authentication
-];
-
-/// Runs `fleetsim conform --manage goosebit` against a fresh goosebit and
-/// writes its Markdown card; with `FLEETSIM_UPDATE_CARD=1` into
-/// `docs/conformance/goosebit-card.md`.
-#[test]
-#[ignore = "needs goosebit: run scripts/test"]
-fn goosebit_fails_exactly_its_recorded_deviations() {
-    use fleetsim::management::goosebit::{Instance, InstanceOptions};
-    let opts = InstanceOptions::from_env("00:00:05")
-        .expect("FLEETSIM_GOOSEBIT_VENV must name the goosebit virtualenv (run scripts/test)");
-    let goosebit = Instance::start(&opts).unwrap_or_else(|e| panic!("goosebit starts: {e}"));
-    let out = goosebit.dir().join("conform");
-    let card = if std::env::var_os("FLEETSIM_UPDATE_CARD").is_some() {
-        Path::new("docs/conformance/goosebit-card.md").to_path_buf()
-    } else {
-        goosebit.dir().join("goosebit-card.md")
-    };
-    let run = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
-        .args([
-            "conform",
-            "--target",
-            &goosebit.base_url,
-            "--manage",
-            "goosebit",
-        ])
-        .args([
-            "--mgmt-user",
-            &goosebit.user,
-            "--out",
-            out.to_str().expect("utf8"),
-        ])
-        .args(["--markdown", card.to_str().expect("utf8")])
-        .env("FLEETSIM_MGMT_PASSWORD", goosebit.password.expose())
-        .output()
-        .expect("fleetsim runs");
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    eprintln!("{stdout}{}", String::from_utf8_lossy(&run.stderr));
-    let text = std::fs::read_to_string(out.join("report.json")).expect("report.json");
-    let r: ConformReport = serde_json::from_str(&text).expect("a report");
-    assert!(
-        !text.contains(goosebit.password.expose()),
-        "the password leaked"
-    );
-    let failed: Vec<&str> = r
-        .cases
-        .iter()
-        .filter(|c| c.outcome == Outcome::Fail)
-        .map(|c| c.id.as_str())
-        .collect();
-    assert_eq!(failed, GOOSEBIT_FAILS, "{stdout}");
-    assert_eq!(run.status.code(), Some(1));
 }
