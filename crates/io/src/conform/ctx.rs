@@ -7,7 +7,9 @@ use serde_json::Value;
 
 use super::Options;
 use crate::http_client::{Http, Injected};
-use crate::management::{AdapterError, FleetInfo, Manager, MgmtClient, Order, OrderKind, Upload};
+use crate::management::{
+    AdapterError, FleetInfo, Manager, MgmtClient, Order, OrderKind, OrderWindow, Upload,
+};
 use fleetsim_core::artifact::{hash_bytes, Hashes};
 use fleetsim_core::message::{Body, Headers, Method, Request};
 use fleetsim_core::protocol::ddi::Delivery;
@@ -272,6 +274,16 @@ impl Ctx<'_> {
     /// Creates a campaign of one fresh artifact, as `kind`, for `cids`
     /// through the management adapter.
     pub async fn assign(&mut self, cids: &[String], kind: OrderKind) -> Result<Campaign, Stop> {
+        self.assign_in_window(cids, kind, None).await
+    }
+
+    /// [`Ctx::assign`] with a maintenance window.
+    pub async fn assign_in_window(
+        &mut self,
+        cids: &[String],
+        kind: OrderKind,
+        window: Option<OrderWindow>,
+    ) -> Result<Campaign, Stop> {
         let index = *self.campaigns;
         let filename = format!("fw-{}.bin", self.case_id.to_lowercase());
         let bytes = Bytes::from(firmware(&format!("{}-{index}", self.case_id)));
@@ -285,7 +297,7 @@ impl Ctx<'_> {
             }],
             kind,
             weight: None,
-            window: None,
+            window,
             targets: cids.to_vec(),
         };
         self.manager("a campaign")?

@@ -1,8 +1,8 @@
 //! The deploymentBase document: links, fields, hashes, action types, ids.
 
 use super::super::{case_fn, ensure, Case, Ctx, Verdict};
-use super::{action_of, deployment, download_href, first_artifact, status};
-use crate::management::OrderKind;
+use super::{action_of, deployment, deployment_in, download_href, first_artifact, status};
+use crate::management::{OrderKind, OrderWindow};
 use fleetsim_core::time::Span;
 
 /// The cases of this file.
@@ -32,6 +32,9 @@ pub fn cases() -> Vec<Case> {
         Case { id: "DDI-DEPL-008", core: false, run: case_fn!(closed_still_served),
             clause: "ddi.md §1.3 (no isActive check: a closed action still returns 200)",
             title: "The deploymentBase of a closed action is still 200 with its document" },
+        Case { id: "DDI-WIN-001", core: false, run: case_fn!(before_window),
+            clause: "ddi.md §1.3, §4 (maintenance window not yet open: update skip, maintenanceWindow unavailable)",
+            title: "Before its maintenance window a forced action is offered with update skip and maintenanceWindow unavailable" },
     ]
 }
 
@@ -145,4 +148,19 @@ async fn closed_still_served(cx: &mut Ctx<'_>) -> Verdict {
     ensure(doc["id"].as_str() == Some(action.as_str()), || {
         format!("expected the closed action's document (id {action}), got {doc}")
     })
+}
+
+async fn before_window(cx: &mut Ctx<'_>) -> Verdict {
+    let window = OrderWindow::After(Span::minutes(60), Span::minutes(10));
+    let (_, _, _, doc) = deployment_in(cx, OrderKind::Forced, Some(window)).await?;
+    let d = &doc["deployment"];
+    ensure(
+        d["update"] == "skip" && d["maintenanceWindow"] == "unavailable",
+        || {
+            format!(
+                "expected update skip and maintenanceWindow unavailable, got {} / {}",
+                d["update"], d["maintenanceWindow"]
+            )
+        },
+    )
 }

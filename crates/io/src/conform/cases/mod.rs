@@ -14,7 +14,7 @@ mod root;
 use serde_json::{json, Value};
 
 use super::{Campaign, Case, Ctx, Stop, Verdict};
-use crate::management::OrderKind;
+use crate::management::{OrderKind, OrderWindow};
 
 /// Every case, in catalogue order.
 pub fn all() -> Vec<Case> {
@@ -61,10 +61,21 @@ pub async fn offered(
     cx: &mut Ctx<'_>,
     kind: OrderKind,
 ) -> Result<(String, Campaign, String), Stop> {
+    offered_in(cx, kind, None).await
+}
+
+/// [`offered`], the assignment with a maintenance `window`.
+pub async fn offered_in(
+    cx: &mut Ctx<'_>,
+    kind: OrderKind,
+    window: Option<OrderWindow>,
+) -> Result<(String, Campaign, String), Stop> {
     cx.require_manager("a campaign")?;
     let cid = cx.device(1);
     cx.register(std::slice::from_ref(&cid)).await?;
-    let campaign = cx.assign(std::slice::from_ref(&cid), kind).await?;
+    let campaign = cx
+        .assign_in_window(std::slice::from_ref(&cid), kind, window)
+        .await?;
     let href = link(cx, &cid, "deploymentBase").await?;
     Ok((cid, campaign, href))
 }
@@ -74,7 +85,16 @@ pub async fn deployment(
     cx: &mut Ctx<'_>,
     kind: OrderKind,
 ) -> Result<(String, Campaign, String, Value), Stop> {
-    let (cid, campaign, href) = offered(cx, kind).await?;
+    deployment_in(cx, kind, None).await
+}
+
+/// [`deployment`], the assignment with a maintenance `window`.
+pub async fn deployment_in(
+    cx: &mut Ctx<'_>,
+    kind: OrderKind,
+    window: Option<OrderWindow>,
+) -> Result<(String, Campaign, String, Value), Stop> {
+    let (cid, campaign, href) = offered_in(cx, kind, window).await?;
     let a = cx.get(&href).await?;
     a.expect(200, "the deploymentBase")?;
     let doc = a.json()?;

@@ -66,6 +66,9 @@ pub fn cases() -> Vec<Case> {
             clause: "ddi.md §1.2; DdiConfigDataTest.putConfigData",
             title: "A new device is asked for configData; PUT with mode merge is 200",
         },
+        Case { id: "DDI-MEDIA-004", core: false, run: case_fn!(json_on_request),
+            clause: "ddi.md §0 (GETs produce application/hal+json, application/json, application/cbor)",
+            title: "Accept: application/json on the root is 200 application/json" },
     ]
 }
 
@@ -188,6 +191,21 @@ async fn not_acceptable(cx: &mut Ctx<'_>) -> Verdict {
     ensure(media.starts_with("application/json"), || {
         format!("expected Content-Type application/json, got `{media}`")
     })
+}
+
+async fn json_on_request(cx: &mut Ctx<'_>) -> Verdict {
+    let cid = cx.device(1);
+    cx.register(std::slice::from_ref(&cid)).await?;
+    let path = cx.base(&cid);
+    let a = cx
+        .send(Method::Get, &path, &[("accept", "application/json")], None)
+        .await?;
+    a.expect(200, "the root with Accept: application/json")?;
+    let media = a.header("content-type").unwrap_or("");
+    ensure(media.starts_with("application/json"), || {
+        format!("expected Content-Type application/json, got `{media}`")
+    })?;
+    a.json().map(|_| ())
 }
 
 async fn cbor_root(cx: &mut Ctx<'_>) -> Verdict {
