@@ -145,6 +145,8 @@ const GOOSEBIT_FAILS: &[&str] = &[
     "DDI-ROOT-005",   // 12: no ETag on DDI documents
     "DDI-MEDIA-001",  // 13: Accept ignored (no 406)
     "DDI-MEDIA-002",  // 13: no CBOR
+    "DDI-CONF-002",   // 11: an unknown configData mode is 422
+    "DDI-CONF-003",   // 14: no attribute quota
     "DDI-DEPL-002",   // 4: sha1 only
     "DDI-DEPL-003",   // 4: only a `download` link
     "DDI-DEPL-007",   // 5: any action id is served

@@ -69,6 +69,12 @@ pub fn cases() -> Vec<Case> {
         Case { id: "DDI-MEDIA-004", core: false, run: case_fn!(json_on_request),
             clause: "ddi.md §0 (GETs produce application/hal+json, application/json, application/cbor)",
             title: "Accept: application/json on the root is 200 application/json" },
+        Case { id: "DDI-CONF-002", core: false, run: case_fn!(config_modes),
+            clause: "ddi.md §1.2; DdiConfigDataTest.putConfigDataWithDifferentUpdateModes",
+            title: "configData with mode replace, merge and remove is 200; an unknown mode is 400" },
+        Case { id: "DDI-CONF-003", core: false, run: case_fn!(config_quota),
+            clause: "ddi.md §1.2 (dos.maxAttributeEntriesPerTarget 100 → 429); DdiConfigDataTest.putTooMuchConfigData",
+            title: "100 configData attributes fit; 101 are 429" },
     ]
 }
 
@@ -257,4 +263,57 @@ mod tests {
             assert_eq!(duration_secs(bad), None, "{bad}");
         }
     }
+}
+
+/// The configData path of a freshly registered `device(1)`.
+async fn config_path(cx: &mut Ctx<'_>) -> Result<String, super::Stop> {
+    let cid = cx.device(1);
+    cx.register(std::slice::from_ref(&cid)).await?;
+    Ok(format!("{}/configData", cx.base(&cid)))
+}
+
+async fn config_modes(cx: &mut Ctx<'_>) -> Verdict {
+    let path = config_path(cx).await?;
+    let steps = [
+        (
+            json!({ "mode": "replace", "data": { "k1": "v1", "k2": "v2" } }),
+            200,
+        ),
+        (json!({ "mode": "merge", "data": { "k3": "v3" } }), 200),
+        (json!({ "mode": "remove", "data": { "k1": "x" } }), 200),
+        (
+            json!({ "mode": "KJHGKJHGKJHG", "data": { "k0": "v0" } }),
+            400,
+        ),
+    ];
+    for (body, want) in steps {
+        let a = cx.send_json(Method::Put, &path, &body).await?;
+        a.expect(want, &format!("configData {body}"))?;
+    }
+    Ok(())
+}
+
+async fn config_quota(cx: &mut Ctx<'_>) -> Verdict {
+    let path = config_path(cx).await?;
+    let data = |n: usize| -> serde_json::Map<String, serde_json::Value> {
+        (0..n)
+            .map(|i| (format!("k{i}"), json!(format!("v{i}"))))
+            .collect()
+    };
+    let a = cx
+        .send_json(
+            Method::Put,
+            &path,
+            &json!({ "mode": "replace", "data": data(100) }),
+        )
+        .await?;
+    a.expect(200, "configData with 100 attributes")?;
+    let a = cx
+        .send_json(
+            Method::Put,
+            &path,
+            &json!({ "mode": "replace", "data": data(101) }),
+        )
+        .await?;
+    a.expect(429, "configData with 101 attributes")
 }
