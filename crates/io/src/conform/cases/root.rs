@@ -249,22 +249,6 @@ async fn config_merge(cx: &mut Ctx<'_>) -> Verdict {
     expect_status(a.status, 200, "PUT configData")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::duration_secs;
-
-    #[test]
-    fn durations_are_hh_mm_ss_or_iso() {
-        assert_eq!(duration_secs("00:05:00"), Some(300));
-        assert_eq!(duration_secs("23:59:59"), Some(86_399));
-        assert_eq!(duration_secs("PT36H"), Some(129_600));
-        assert_eq!(duration_secs("PT1H2M3S"), Some(3723));
-        for bad in ["5:00", "00:61:00", "PT5", "300", "", "aa:bb:cc"] {
-            assert_eq!(duration_secs(bad), None, "{bad}");
-        }
-    }
-}
-
 /// The configData path of a freshly registered `device(1)`.
 async fn config_path(cx: &mut Ctx<'_>) -> Result<String, super::Stop> {
     let cid = cx.device(1);
@@ -316,4 +300,20 @@ async fn config_quota(cx: &mut Ctx<'_>) -> Verdict {
         )
         .await?;
     a.expect(429, "configData with 101 attributes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration_secs;
+
+    #[test]
+    fn durations_are_hh_mm_ss_or_iso() {
+        assert_eq!(duration_secs("00:05:00"), Some(300));
+        assert_eq!(duration_secs("23:59:59"), Some(86_399));
+        assert_eq!(duration_secs("PT36H"), Some(129_600));
+        assert_eq!(duration_secs("PT1H2M3S"), Some(3723));
+        for bad in ["5:00", "00:61:00", "PT5", "300", "", "aa:bb:cc"] {
+            assert_eq!(duration_secs(bad), None, "{bad}");
+        }
+    }
 }
