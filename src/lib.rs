@@ -13,7 +13,7 @@
 //!   [`management`], [`conform`].
 //!
 //! This package adds the terminal UI ([`tui`]) and the command line.
-//! `docs/architecture.md` draws the layers and what each may import.
+//! `docs/guide/architecture.md` draws the layers and what each may import.
 
 pub use fleetsim_core::{artifact, connectivity, message, oracle, protocol, server, time};
 pub use fleetsim_fleet::{

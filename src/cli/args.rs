@@ -58,6 +58,39 @@ pub(crate) enum Command {
     /// Minimise a scenario that makes an invariant fire (virtual runs
     /// against the embedded server); writes <stem>.shrunk.yaml beside it.
     Shrink(ShrinkArgs),
+    /// Print the JSON Schema of scenario files (the repository keeps it as
+    /// docs/scenario.schema.json), for editors with a YAML language server.
+    Schema,
+    /// Print a generated reference page of the user guide (markdown);
+    /// scripts/gen-docs writes them all into docs/guide/reference/.
+    #[command(hide = true)]
+    Reference {
+        /// Which page.
+        #[arg(value_enum)]
+        page: ReferencePage,
+        /// The scenarios directory: its broken/ scenarios name the invariants they fire.
+        #[arg(long, default_value = "scenarios")]
+        scenarios: PathBuf,
+    },
+    /// Parse (without running) every `fleetsim` command shown in the shell
+    /// blocks of these markdown files: the docs' commands must stay valid.
+    #[command(hide = true)]
+    DocCommands {
+        /// Markdown files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// A generated page of the guide's reference (`fleetsim reference PAGE`).
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum ReferencePage {
+    /// The CLI reference, from these clap definitions.
+    Cli,
+    /// The scenario reference, from the scenario model's schema.
+    Scenario,
+    /// The invariant catalogue, from the oracle's registry.
+    Invariants,
 }
 
 #[derive(Subcommand)]
@@ -119,6 +152,10 @@ pub(crate) struct RunArgs {
     /// Simulate only shard I of N (devices with number % N == I).
     #[arg(long, value_parser = parse_shard)]
     pub(crate) shard: Option<(u64, u64)>,
+    /// Threads of a virtual run (default: one per core, at most one per
+    /// 1 000 devices). The digest and the report do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub(crate) threads: Option<u16>,
     /// Report directory (default: reports/<scenario name>).
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
@@ -276,7 +313,7 @@ pub(crate) struct ConformArgs {
     /// Report directory (default: reports/conform-<profile>).
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
-    /// Also write the card as Markdown to this file (for docs/conformance/).
+    /// Also write the card as Markdown to this file (for docs/guide/conformance/).
     #[arg(long, value_name = "FILE")]
     pub(crate) markdown: Option<PathBuf>,
     /// PEM file of extra trusted CA certificates for an HTTPS target.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use fleetsim::engine::{Engine, RunResult, Selection};
+use fleetsim::engine::{parallel, RunResult, Selection};
 use fleetsim::scenario::{self, Scenario};
 
 mod args;
@@ -14,6 +14,7 @@ mod conform_command;
 mod flag_checks;
 mod progress;
 mod proxy_command;
+mod reference;
 mod report_commands;
 mod run_options;
 mod serve_command;
@@ -62,6 +63,12 @@ pub(crate) fn dispatch(cli: Cli) -> Exit {
         Command::Conform(args) => conform_command::run(*args),
         Command::Shrink(args) => shrink_command::run(args),
         Command::Tui(args) => tui_command::run(*args),
+        Command::Schema => {
+            print!("{}", scenario::schema::json_schema_text());
+            Exit::Pass
+        }
+        Command::Reference { page, scenarios } => reference::print(page, &scenarios),
+        Command::DocCommands { files } => reference::commands::check(&files),
     }
 }
 
@@ -77,7 +84,19 @@ fn run_command(mut a: RunArgs) -> Exit {
             only: None,
             record: a.trace_device,
         };
-        return run_virtual(&s, &a.scenario, selection, a.out, quiet);
+        let threads = match a.threads.map(usize::from) {
+            Some(t) if t > 1 => match parallel::split_refusal(&s) {
+                Some(why) => {
+                    return Exit::BadInput(format!(
+                        "--threads {t}: this fleet runs on one thread: {why}"
+                    ))
+                }
+                None => t,
+            },
+            Some(t) => t,
+            None => parallel::default_threads(&s),
+        };
+        return run_virtual(&s, &a.scenario, selection, threads, a.out, quiet);
     };
     let metrics = match a.metrics_listen.map(progress::serve_metrics).transpose() {
         Ok(metrics) => metrics,
@@ -100,16 +119,16 @@ fn run_virtual(
     s: &Scenario,
     file: &Path,
     selection: Selection,
+    threads: usize,
     out: Option<PathBuf>,
     quiet: bool,
 ) -> Exit {
     let started = std::time::Instant::now();
-    let engine = Engine::new(s, &selection);
-    if engine.device_count() == 0 {
+    if selection.shard.is_some_and(|(i, _)| i >= s.device_count()) {
         return Exit::BadInput("the selection (--shard) contains no devices".into());
     }
     let end = s.duration.0;
-    let mut result = engine.run(|now| {
+    let mut result = parallel::run(s, &selection, threads, |now| {
         if !quiet {
             let pct = 100.0 * now.as_millis() as f64 / end.as_millis().max(1) as f64;
             eprint!(

@@ -43,9 +43,9 @@ pub fn prepare(
             &s.server.tenant,
         )?,
     }
-    if a.shard.is_some() || a.trace_device.is_some() {
+    if a.shard.is_some() || a.trace_device.is_some() || a.threads.is_some() {
         return Err(Exit::BadInput(
-            "--shard and --trace-device apply to virtual runs, not to --target".into(),
+            "--shard, --threads and --trace-device apply to virtual runs, not to --target".into(),
         ));
     }
     let ca_pem = match &a.ca_cert {

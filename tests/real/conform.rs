@@ -2,7 +2,7 @@
 //! passes (prepared through the hawkBit adapter, as against a hawkBit, and
 //! serve's OTAU admin routes), and the command writes its card and exits 0
 //! only when every case passed. With `FLEETSIM_UPDATE_CARD=1` the runs
-//! regenerate `docs/conformance/serve-card.md` and `serve-otau-card.md`
+//! regenerate `docs/guide/conformance/serve-card.md` and `serve-otau-card.md`
 //! (goosebit's card: `goosebit::conform_card_fails_exactly_the_recorded_deviations`).
 
 use std::process::Command;
@@ -67,7 +67,7 @@ async fn serve_passes_every_ddi_v1_case() {
     assert!(r.passed(), "{}", not_passed(&r));
     if std::env::var_os("FLEETSIM_UPDATE_CARD").is_some() {
         let card = fleetsim::report::conform::markdown(&r);
-        std::fs::write("docs/conformance/serve-card.md", card).expect("card written");
+        std::fs::write("docs/guide/conformance/serve-card.md", card).expect("card written");
     }
     // The evidence holds what was exchanged, never the gateway token.
     let json = serde_json::to_string(&r).expect("json");
@@ -76,7 +76,7 @@ async fn serve_passes_every_ddi_v1_case() {
 
 /// Runs catalogue case `id` against a fresh `serve` (prepared through the
 /// hawkBit adapter) and asserts it passes: the rows of
-/// `docs/conformance/hawkbit-ddi.md` whose check is a catalogue case call this.
+/// `docs/guide/conformance/hawkbit-ddi.md` whose check is a catalogue case call this.
 pub(crate) async fn case_passes(id: &str) {
     let server = serve().await;
     let mut o = options(&server, Profile::DdiV1);
@@ -98,7 +98,7 @@ async fn serve_passes_every_otau_http_case() {
     assert!(r.passed(), "{}", not_passed(&r));
     if std::env::var_os("FLEETSIM_UPDATE_CARD").is_some() {
         let card = fleetsim::report::conform::markdown(&r);
-        std::fs::write("docs/conformance/serve-otau-card.md", card).expect("card written");
+        std::fs::write("docs/guide/conformance/serve-otau-card.md", card).expect("card written");
     }
 }
 

@@ -1,5 +1,5 @@
 //! Hostile gateways and CDNs: the real-time driver's constrained devices
-//! (`protocol: cpg`, docs/cpg.md) against wiremock servers that misbehave.
+//! (`protocol: cpg`, docs/guide/cpg.md) against wiremock servers that misbehave.
 //!
 //! The gateway answers polls from a script (garbage, 5xx, 429, then a real
 //! offer); the CDN cuts bodies short, refuses URLs or serves the wrong bytes.

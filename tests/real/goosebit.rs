@@ -12,8 +12,8 @@
 //! the summary.
 //!
 //! `fleetsim conform --manage goosebit` against a fresh instance fails
-//! exactly the cases whose deviations `docs/conformance/goosebit.md`
-//! records, and writes goosebit's card (`docs/conformance/goosebit-card.md`
+//! exactly the cases whose deviations `docs/guide/conformance/goosebit.md`
+//! records, and writes goosebit's card (`docs/guide/conformance/goosebit-card.md`
 //! with `FLEETSIM_UPDATE_CARD=1`).
 //!
 //! Ignored by default: it needs goosebit. `scripts/test` installs it
@@ -137,7 +137,7 @@ fn fleet_updates_through_goosebit_and_only_the_expected_invariants_fire() {
 }
 
 /// The cases goosebit 0.2.12 fails, each a deviation of
-/// `docs/conformance/goosebit.md` (its number there).
+/// `docs/guide/conformance/goosebit.md` (its number there).
 const GOOSEBIT_FAILS: &[&str] = &[
     "DDI-ROOT-001",   // 10: application/json, not application/hal+json
     "DDI-ROOT-002",   // 1: sleep 00:00:10
@@ -168,7 +168,7 @@ const GOOSEBIT_FAILS: &[&str] = &[
 
 /// Runs `fleetsim conform --manage goosebit` against a fresh goosebit and
 /// writes its Markdown card; with `FLEETSIM_UPDATE_CARD=1` into
-/// `docs/conformance/goosebit-card.md`.
+/// `docs/guide/conformance/goosebit-card.md`.
 #[test]
 #[ignore = "needs goosebit: run scripts/test"]
 fn conform_card_fails_exactly_the_recorded_deviations() {
@@ -176,7 +176,7 @@ fn conform_card_fails_exactly_the_recorded_deviations() {
     let goosebit = start_goosebit();
     let out = goosebit.dir().join("conform");
     let card = if std::env::var_os("FLEETSIM_UPDATE_CARD").is_some() {
-        Path::new("docs/conformance/goosebit-card.md").to_path_buf()
+        Path::new("docs/guide/conformance/goosebit-card.md").to_path_buf()
     } else {
         goosebit.dir().join("goosebit-card.md")
     };

@@ -3,7 +3,7 @@
 //! real time against `fleetsim serve --scenario` (same broken mode; the run
 //! reads serve's server-side event stream) as in virtual time. Each real
 //! run is compressed to a few real seconds (`time_scale` from the
-//! scenario's duration). The table of results is `docs/conformance/real-parity.md`;
+//! scenario's duration). The table of results is `docs/guide/conformance/real-parity.md`;
 //! a test checks it lists every broken scenario, and the rows it marks
 //! `yes` are the ones asserted here.
 
@@ -18,7 +18,7 @@ use fleetsim::realtime::run;
 use fleetsim::scenario::{load, Scenario};
 
 /// The parity table.
-const DOC: &str = "docs/conformance/real-parity.md";
+const DOC: &str = "docs/guide/conformance/real-parity.md";
 /// Real seconds a compressed run takes (its whole scenario duration).
 const REAL_SECONDS: f64 = 3.0;
 

@@ -61,6 +61,14 @@ fn malformed_scenarios_exit_2_with_a_position() {
     assert!(err.contains("cannot read scenario file"), "{err}");
     let (code, _, _) = fleetsim(&["run", "scenarios/quickstart.yaml", "--shard", "4/4"]);
     assert_eq!(code, 2);
+    for threads in ["0", "x"] {
+        let (code, _, err) = fleetsim(&["run", "scenarios/quickstart.yaml", "--threads", threads]);
+        assert_eq!(code, 2, "--threads {threads}: {err}");
+    }
+    let cpg = ["run", "scenarios/constrained-cache.yaml", "--threads", "2"];
+    let (code, _, err) = fleetsim(&cpg);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("runs on one thread"), "{err}");
 }
 
 #[test]

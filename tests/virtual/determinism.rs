@@ -3,7 +3,7 @@
 //! history independent of the rest of the fleet (growing the fleet, shards,
 //! single-device replay).
 
-use fleetsim::engine::{replay_device, Engine, RunResult, Selection};
+use fleetsim::engine::{parallel, replay_device, Engine, RunResult, Selection};
 use fleetsim::scenario::{load, load_str, Scenario};
 
 fn quickstart(devices: u32) -> Scenario {
@@ -200,13 +200,14 @@ fn every_shipped_scenario_keeps_its_pinned_digest() {
     let mut files: Vec<String> = pinned.iter().map(|(f, _)| f.to_string()).collect();
     files.sort();
     assert_eq!(files, shipped, "pin every shipped scenario, and only those");
-    // Two threads: the scenarios are independent and this is the slow test.
+    // Two checker threads: the scenarios are independent and this is the slow test.
     let (a, b) = pinned.split_at(pinned.len() / 2);
     let check = |part: &[(&str, &str)]| -> Vec<String> {
         part.iter()
             .filter_map(|(file, want)| {
                 let s = load(std::path::Path::new(file)).expect("shipped scenario loads");
-                let got = run(&s, Selection::default()).digest;
+                // The pins were taken on one thread: three give the same digest.
+                let got = parallel::run(&s, &Selection::default(), 3, |_| {}).digest;
                 (got != *want).then(|| format!("{file}: pinned {want}, now {got}"))
             })
             .collect()
@@ -222,4 +223,67 @@ fn every_shipped_scenario_keeps_its_pinned_digest() {
         "digests changed:\n{}",
         changed.join("\n")
     );
+}
+
+/// A run on several threads writes the report of a run on one: digest,
+/// counts, histograms, timeline, violations kept and their order — with the
+/// fleet split across threads and, inside a `--shard`, split again.
+#[test]
+fn threads_change_nothing_in_the_report() {
+    let cases = [
+        ("scenarios/quickstart.yaml", Some(300)),
+        ("scenarios/otau-murano.yaml", Some(120)),
+        ("scenarios/consent.yaml", None),
+        // More violations than the report keeps in full: the same first 200.
+        ("scenarios/broken/device-ignores-sleep.yaml", None),
+        ("scenarios/broken/otau-write-rate.yaml", None),
+    ];
+    for (file, devices) in cases {
+        let mut s = load(std::path::Path::new(file)).expect("shipped scenario loads");
+        if let Some(n) = devices {
+            s.scale_fleet(n);
+        }
+        let one = run(&s, Selection::default());
+        assert!(
+            one.stats.requests() > 1_000,
+            "{file}: the run does real work"
+        );
+        let three = parallel::run(&s, &Selection::default(), 3, |_| {});
+        assert_eq!(one.events, three.events, "{file}: events");
+        assert_eq!(
+            report_without_wall_clock(&s, &one),
+            report_without_wall_clock(&s, &three),
+            "{file}: 3 threads"
+        );
+        let shard = Selection {
+            shard: Some((1, 2)),
+            ..Selection::default()
+        };
+        let whole_shard = run(&s, shard.clone());
+        let split_shard = parallel::run(&s, &shard, 2, |_| {});
+        assert_eq!(
+            report_without_wall_clock(&s, &whole_shard),
+            report_without_wall_clock(&s, &split_shard),
+            "{file}: shard 1/2 on 2 threads"
+        );
+    }
+    let broken = load(std::path::Path::new(
+        "scenarios/broken/device-ignores-sleep.yaml",
+    ))
+    .expect("loads");
+    let r = run(&broken, Selection::default());
+    assert!(
+        r.oracle.total() > 200,
+        "the truncation is exercised: {}",
+        r.oracle.total()
+    );
+}
+
+#[test]
+fn fleets_with_shared_gateway_state_run_on_one_thread() {
+    let s = load(std::path::Path::new("scenarios/constrained-cache.yaml")).expect("loads");
+    assert!(parallel::split_refusal(&s).is_some());
+    assert_eq!(parallel::default_threads(&s), 1);
+    let q = load(std::path::Path::new("scenarios/quickstart.yaml")).expect("loads");
+    assert_eq!(parallel::split_refusal(&q), None);
 }

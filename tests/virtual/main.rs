@@ -6,6 +6,8 @@ mod common;
 mod auth;
 mod cli;
 mod determinism;
+mod docs;
+mod docs_links;
 mod gateway_ddi;
 mod gateways;
 mod html_report;

@@ -32,6 +32,9 @@ pub struct RunResult {
     pub trace: Vec<String>,
     /// Events processed (virtual) or requests completed (real time).
     pub events: u64,
+    /// Of `events`, those every part of a split run processes alike
+    /// (samples, campaign steps): counted once when parts merge.
+    pub shared_events: u64,
     /// Driver-specific counters (real time: late sends, injected drops).
     pub extra_counters: BTreeMap<&'static str, u64>,
     /// Real-time runs against a managed server: what the management side did.
@@ -44,6 +47,8 @@ pub struct RunResult {
     pub shard: Option<(u64, u64)>,
     /// True for real-time runs (`--target`).
     pub real_time: bool,
+    /// Threads of a virtual run: the parts it was split into.
+    pub threads: usize,
 }
 
 impl RunResult {
@@ -75,12 +80,46 @@ impl RunResult {
             phases: ledger.phases,
             trace,
             events,
+            shared_events: 0,
             extra_counters,
             management: None,
             gateway: None,
             twin: None,
             shard: None,
             real_time: false,
+            threads: 1,
         }
+    }
+}
+
+impl RunResult {
+    /// The result of a run split into parts — `whole` and `rest`, disjoint
+    /// sets of devices, each run over the whole scenario (`--threads`) — as one run over all
+    /// of them gives it: per-device results in device order, counts added,
+    /// histograms and timelines merged, the first violations kept. Per-run
+    /// figures that do not add up (`gateway`, `twin`) come from no split
+    /// run: [`crate::engine::parallel::split_refusal`] refuses those fleets.
+    pub fn merge(mut whole: RunResult, rest: Vec<RunResult>) -> RunResult {
+        let rest_len = rest.len();
+        for part in rest {
+            whole.stats.absorb(part.stats);
+            whole.oracle.absorb(part.oracle);
+            whole.digests.extend(part.digests);
+            for (a, b) in whole.phases.iter_mut().zip(part.phases) {
+                *a += b;
+            }
+            whole.targeted += part.targeted;
+            whole.convergence.extend(part.convergence);
+            whole.trace.extend(part.trace);
+            whole.events += part.events - part.shared_events;
+            for (k, v) in part.extra_counters {
+                *whole.extra_counters.entry(k).or_insert(0) += v;
+            }
+        }
+        whole.threads = 1 + rest_len;
+        whole.digests.sort_by_key(|(n, _)| *n);
+        whole.convergence.sort_by_key(|(n, _)| *n);
+        whole.digest = combine(whole.digests.iter().map(|(n, h)| (*n, h)));
+        whole
     }
 }

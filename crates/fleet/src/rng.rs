@@ -51,13 +51,34 @@ impl Stream {
 
     /// The block holding the next word, and the next word's index in it.
     fn block(&self) -> ([u32; 16], usize) {
-        let key = key_words(self.seed);
         let counter = self.word / BLOCK_WORDS;
-        (
-            chacha8_block(&key, counter, self.stream),
-            (self.word % BLOCK_WORDS) as usize,
-        )
+        let at = (self.word % BLOCK_WORDS) as usize;
+        let id = (self.seed, self.stream, counter);
+        let slot = (self.stream ^ counter.rotate_left(7)) as usize % CACHED_BLOCKS;
+        BLOCKS.with_borrow_mut(|cache| {
+            let entry = &mut cache[slot];
+            if entry.0 != Some(id) {
+                *entry = (
+                    Some(id),
+                    chacha8_block(&key_words(self.seed), counter, self.stream),
+                );
+            }
+            (entry.1, at)
+        })
     }
+}
+
+/// Blocks kept per thread: a device draws a few words at a time (loss, then
+/// latency), and each would compute the same block again.
+const CACHED_BLOCKS: usize = 4;
+
+type CachedBlock = (Option<(u64, u64, u64)>, [u32; 16]);
+
+thread_local! {
+    /// The last blocks computed on this thread, by (seed, stream, counter):
+    /// a pure function of those, so the cache changes no draw.
+    static BLOCKS: std::cell::RefCell<[CachedBlock; CACHED_BLOCKS]> =
+        const { std::cell::RefCell::new([(None, [0; 16]); CACHED_BLOCKS]) };
 }
 
 /// The eight key words `ChaCha8Rng::seed_from_u64(seed)` uses: rand_core's

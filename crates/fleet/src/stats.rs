@@ -145,4 +145,47 @@ impl Stats {
             requests: self.requests() - before,
         });
     }
+
+    /// Adds `other`, the statistics of another part of the same fleet over
+    /// the same virtual time (a run on several threads): counts add,
+    /// histograms merge exactly, and the timelines, sampled at the same
+    /// times, add sample by sample.
+    pub fn absorb(&mut self, other: Stats) {
+        add_counts(&mut self.sent, other.sent);
+        add_counts(&mut self.statuses, other.statuses);
+        add_counts(&mut self.errors, other.errors);
+        for (latency, theirs) in [
+            (&mut self.latency, other.latency),
+            (&mut self.latency_us, other.latency_us),
+        ] {
+            for (kind, h) in theirs {
+                match latency.get_mut(&kind) {
+                    // Same bounds on both sides, so `add` cannot fail.
+                    Some(mine) => mine.add(&h).unwrap_or_default(),
+                    None => drop(latency.insert(kind, h)),
+                }
+            }
+        }
+        self.updates_succeeded += other.updates_succeeded;
+        self.updates_failed += other.updates_failed;
+        self.updates_canceled += other.updates_canceled;
+        self.updates_withdrawn += other.updates_withdrawn;
+        self.updates_rejected += other.updates_rejected;
+        self.failed_not_injected += other.failed_not_injected;
+        self.unanswered += other.unanswered;
+        debug_assert_eq!(self.timeline.len(), other.timeline.len());
+        for (mine, theirs) in self.timeline.iter_mut().zip(other.timeline) {
+            debug_assert_eq!(mine.at, theirs.at);
+            for (a, b) in mine.phases.iter_mut().zip(theirs.phases) {
+                *a += b;
+            }
+            mine.requests += theirs.requests;
+        }
+    }
+}
+
+fn add_counts<K: Ord>(mine: &mut BTreeMap<K, u64>, theirs: BTreeMap<K, u64>) {
+    for (k, n) in theirs {
+        *mine.entry(k).or_insert(0) += n;
+    }
 }

@@ -1,5 +1,5 @@
 //! hawkBit DDI conformance rows: one `#[tokio::test]` per row of
-//! `docs/conformance/hawkbit-ddi.md`, named after the row. Each test drives
+//! `docs/guide/conformance/hawkbit-ddi.md`, named after the row. Each test drives
 //! `fleetsim serve` the way a hawkBit user would — the Management API to set
 //! up, DDI as the device — over real HTTP (`crate::hawkbit_http`), and checks
 //! what hawkBit's own tests (`Ddi*Test` in eclipse-hawkbit/hawkbit) expect.
@@ -18,7 +18,7 @@ mod root;
 mod tenancy;
 mod window;
 
-/// The rows of `docs/conformance/hawkbit-ddi.md` and the tests of this
+/// The rows of `docs/guide/conformance/hawkbit-ddi.md` and the tests of this
 /// directory are the same set: no row without a test, no test without a row.
 #[test]
 fn matrix_lists_every_row() {
@@ -35,7 +35,7 @@ fn matrix_lists_every_row() {
         let text = std::fs::read_to_string(&path).expect("a test file");
         tests.extend(test_paths(module, &text));
     }
-    let doc = std::fs::read_to_string("docs/conformance/hawkbit-ddi.md").expect("the matrix");
+    let doc = std::fs::read_to_string("docs/guide/conformance/hawkbit-ddi.md").expect("the matrix");
     let rows: std::collections::BTreeSet<String> = doc
         .split('`')
         .filter_map(|s| s.strip_prefix("ddi_conformance::"))

@@ -129,7 +129,7 @@ pub enum InvariantId {
     /// `URL-HANDOUT` — a download URL handed to a device has not expired and
     /// does not expire before the device can plausibly use it: the windows
     /// its download needs at its link's bandwidth (seed 000: "if the device
-    /// needs more than 30 days the assignment will fail"; docs/cpg.md).
+    /// needs more than 30 days the assignment will fail"; docs/guide/cpg.md).
     UrlHandout,
     /// `URL-REFUSE` — the CDN refuses an expired URL (410) and one whose
     /// signature does not match, e.g. with `expires` pushed forward (403)
@@ -411,8 +411,8 @@ impl InvariantId {
             InvariantId::OtauAck => "otau.md §3.3 rule 8, §5",
             InvariantId::OtauWriteRate => "otau.md §3.3 rule 9, §4",
             InvariantId::OtauServed => "otau.md §2, §4.4",
-            InvariantId::UrlHandout => "seed 000 (30-day URL validity), docs/cpg.md",
-            InvariantId::UrlRefuse => "seed 000 option 3, docs/cpg.md (Download URLs)",
+            InvariantId::UrlHandout => "seed 000 (30-day URL validity), docs/guide/cpg.md",
+            InvariantId::UrlRefuse => "seed 000 option 3, docs/guide/cpg.md (Download URLs)",
             InvariantId::UrlOnce => "seed 000 option 2 (once-per-device)",
             InvariantId::UrlEvict => "seed 000 option 1",
             InvariantId::UrlLive => "seed 000 options 1–3",

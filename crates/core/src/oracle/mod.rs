@@ -12,6 +12,7 @@ mod defer;
 mod invariant;
 pub mod otau;
 mod recent;
+mod record;
 mod server_view;
 pub mod twin;
 pub mod url;
@@ -34,8 +35,6 @@ use crate::time::{Span, Time};
 pub const MIN_POLLING: Span = Span::secs(30);
 /// Slack on poll timing for clock and scheduling granularity.
 const POLL_SLACK: Span = Span::secs(1);
-/// Violations kept in full; later ones are only counted.
-const MAX_RECORDED: usize = 200;
 
 /// One broken invariant.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -138,7 +137,8 @@ impl Oracle {
         self.counts.values().sum()
     }
 
-    /// Recorded violations (the first 200; later ones are only counted).
+    /// Recorded violations: the first 200 by time, then device number (later
+    /// ones are only counted).
     pub fn violations(&self) -> &[Violation] {
         &self.recorded
     }
@@ -157,16 +157,25 @@ impl Oracle {
         message: String,
     ) {
         *self.counts.entry(id).or_insert(0) += 1;
-        if self.recorded.len() < MAX_RECORDED {
-            self.recorded.push(Violation {
-                id: id.as_str(),
-                device,
-                controller_id: controller_id.to_string(),
-                at_ms: at.as_millis(),
-                message,
-                excerpt: Vec::new(),
-            });
+        let at_ms = at.as_millis();
+        record::keep(&mut self.recorded, at_ms, device, || Violation {
+            id: id.as_str(),
+            device,
+            controller_id: controller_id.to_string(),
+            at_ms,
+            message,
+            excerpt: Vec::new(),
+        });
+    }
+
+    /// Adds what `other` found, the oracle of another part of the same fleet
+    /// (a run on several threads): counts add, and the violations kept in
+    /// full are the first of both, as one oracle over the whole fleet keeps.
+    pub fn absorb(&mut self, other: Oracle) {
+        for (id, n) in other.counts {
+            *self.counts.entry(id).or_insert(0) += n;
         }
+        record::absorb(&mut self.recorded, other.recorded);
     }
 
     /// What OTAU device `device` observed at `now` (see [`otau`]).

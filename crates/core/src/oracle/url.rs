@@ -4,7 +4,7 @@
 //! The checks use what a device (or a downloader holding a leaked URL)
 //! observes — the URL it was handed, with its `expires` parameter, and the
 //! status its download got — plus the install commands the sidekick fired,
-//! so they apply to any gateway that speaks `docs/cpg.md`. What counts as
+//! so they apply to any gateway that speaks `docs/guide/cpg.md`. What counts as
 //! "plausibly usable" comes from the device's link: the driver tells the
 //! oracle, per device and command, how long the device needs to download
 //! ([`UrlPlan::need`]) and by when it must have finished ([`UrlPlan::bound`]).

@@ -26,11 +26,22 @@ impl Call<'_> {
     /// `{origin}/{tenant}/controller/v1/{controllerId}{tail}`: an absolute HAL
     /// link built from the request, made only when an answer carries links.
     pub(super) fn link(&self, tail: std::fmt::Arguments<'_>) -> String {
-        format!(
-            "{}/{}/controller/v1/{}{tail}",
-            self.req.origin(),
-            self.raw_tenant,
-            self.raw_cid
-        )
+        // `format!` by hand: every answer carries a few of these links.
+        let origin = self.req.origin();
+        let mut url =
+            String::with_capacity(origin.len() + self.raw_tenant.len() + self.raw_cid.len() + 48);
+        url.push_str(origin);
+        url.push('/');
+        url.push_str(self.raw_tenant);
+        url.push_str("/controller/v1/");
+        url.push_str(self.raw_cid);
+        match tail.as_str() {
+            Some(text) => url.push_str(text),
+            None => {
+                use std::fmt::Write as _;
+                let _ = url.write_fmt(tail);
+            }
+        }
+        url
     }
 }

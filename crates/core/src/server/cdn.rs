@@ -1,5 +1,5 @@
 //! The update layer's artifact CDN with signed, expiring URLs, and the
-//! gateway's unsigned artifact cache (`docs/cpg.md`, "Download URLs") —
+//! gateway's unsigned artifact cache (`docs/guide/cpg.md`, "Download URLs") —
 //! sans-IO: `now` comes in as seconds, the key from the run's seed.
 //!
 //! A CDN URL is `{origin}/cdn/v1/a/{sha256}/{name}?expires={t}&sig={hex}`,

@@ -321,6 +321,44 @@ impl<'de> Deserialize<'de> for Fault {
     }
 }
 
+/// The JSON Schema of what [`Fault`]'s deserialiser accepts: a fault name,
+/// or `{ respond: <status> }` (also `{ respond: { status: <status> } }`).
+/// The names come from `UNIT_FAULTS`, so a new fault is in the schema too.
+impl schemars::JsonSchema for Fault {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FaultMode".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = UNIT_FAULTS.iter().map(|(n, _)| *n).collect();
+        let status = schemars::json_schema!({ "type": "integer", "minimum": 100, "maximum": 599 });
+        schemars::json_schema!({
+            "description": "A server fault mode (a protocol bug of the embedded server), or `{ respond: <HTTP status> }`.",
+            "anyOf": [
+                { "type": "string", "enum": names },
+                {
+                    "type": "object",
+                    "properties": {
+                        "respond": {
+                            "anyOf": [
+                                status,
+                                {
+                                    "type": "object",
+                                    "properties": { "status": status },
+                                    "required": ["status"],
+                                    "additionalProperties": false
+                                }
+                            ]
+                        }
+                    },
+                    "required": ["respond"],
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
+}
+
 /// A fault and the time it is active: `from <= now < until`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FaultWindow {

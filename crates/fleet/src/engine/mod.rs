@@ -11,6 +11,7 @@
 //! ([`crate::director`]), whose changes `campaigns.rs` follows up; `otau.rs`
 //! and `constrained.rs` hold what only OTAU and constrained devices need.
 
+pub mod parallel;
 pub mod queue;
 pub mod replay;
 
@@ -105,6 +106,9 @@ pub struct Engine {
     /// Starts and cancels the campaigns; its targets are the devices, by slot.
     director: Director,
     processed: u64,
+    /// Of `processed`: samples and campaign steps, which every part of a
+    /// split run processes alike.
+    shared: u64,
     /// Time of the last event processed.
     clock: Time,
     /// True once the end-of-run checks have run.
@@ -191,6 +195,7 @@ impl Engine {
             server_events: Vec::new(),
             director,
             processed: 0,
+            shared: 0,
             clock: Time::ZERO,
             closed: false,
             cpg,
@@ -322,6 +327,7 @@ impl Engine {
 
     fn process(&mut self, ev: queue::Event) {
         self.processed += 1;
+        self.shared += u64::from(matches!(ev.what, What::Sample | What::Campaigns));
         self.clock = ev.at;
         match ev.what {
             What::Wake => self.wake(ev.slot as usize, ev.at),
@@ -357,6 +363,7 @@ impl Engine {
         result.gateway = gateway;
         result.twin = twin;
         result.shard = self.shard;
+        result.shared_events = self.shared;
         result
     }
 

@@ -169,6 +169,8 @@ pub struct WallClock {
     pub events_per_sec: f64,
     /// Simulated requests per wall second.
     pub requests_per_sec: f64,
+    /// Threads the virtual engine ran on (`run --threads`).
+    pub threads: usize,
 }
 
 /// Version of the `report.json` format; bumped on any incompatible change
@@ -409,6 +411,7 @@ pub fn build(s: &Scenario, file: &str, r: &RunResult, elapsed: std::time::Durati
             elapsed_ms: elapsed.as_millis() as u64,
             events_per_sec: r.events as f64 / secs,
             requests_per_sec: stats.requests() as f64 / secs,
+            threads: r.threads,
         },
     }
 }

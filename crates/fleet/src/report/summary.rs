@@ -177,10 +177,14 @@ fn verdict_section(o: &mut String, report: &Report, report_path: &str) {
     }
     let _ = writeln!(
         o,
-        "  wall time    {:.2}s  ({:.0} events/s, {:.0} requests/s)",
+        "  wall time    {:.2}s  ({:.0} events/s, {:.0} requests/s{})",
         report.wall_clock.elapsed_ms as f64 / 1000.0,
         report.wall_clock.events_per_sec,
-        report.wall_clock.requests_per_sec
+        report.wall_clock.requests_per_sec,
+        match report.wall_clock.threads {
+            0 | 1 => String::new(),
+            n => format!(", {n} threads"),
+        }
     );
     let _ = writeln!(o, "  digest       {}", report.digest);
     let _ = writeln!(o);

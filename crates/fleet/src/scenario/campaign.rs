@@ -13,7 +13,9 @@ use super::fleet::{DeviceKind, Protocol};
 use super::units::{Duration, Fraction, Size};
 
 /// DDI action type of a campaign's assignments.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CampaignType {
     /// Device may decide.
@@ -28,7 +30,7 @@ pub enum CampaignType {
 }
 
 /// An update campaign: a distribution assigned to a selection of devices.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Campaign {
     /// Name (default: `campaign-<n>`).
@@ -85,7 +87,7 @@ fn default_version() -> String {
 }
 
 /// One artifact of a campaign.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArtifactSpec {
     /// File name.
@@ -95,7 +97,7 @@ pub struct ArtifactSpec {
 }
 
 /// Devices a campaign targets.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Selector {
     /// Only devices of this kind (default: all kinds).
@@ -126,7 +128,7 @@ pub struct Selector {
 
 /// A campaign's maintenance window: one window relative to the campaign
 /// start, or hawkBit's recurring schedule (ddi.md §4).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum WindowSpec {
     /// `{ start_after, duration }`: one window.
@@ -136,7 +138,7 @@ pub enum WindowSpec {
 }
 
 /// One maintenance window relative to the campaign start.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RelativeWindow {
     /// Window opens this long after the campaign's `at`.
@@ -146,7 +148,7 @@ pub struct RelativeWindow {
 }
 
 /// hawkBit's recurring maintenance schedule, as the Management API takes it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecurringWindow {
     /// Quartz cron expression (`sec min hour day month weekday [year]`);

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::units::{Duration, Fraction};
 
 /// Deliberate faults.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Faults {
     /// Faults of the embedded server.
@@ -19,7 +19,7 @@ pub struct Faults {
 }
 
 /// A client-side fault during `[at, at + for)` (scenario time; whole run without `for`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientFault {
     /// Start.

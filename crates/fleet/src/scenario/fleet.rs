@@ -11,7 +11,19 @@ use fleetsim_core::protocol::ddi::Encoding;
 use fleetsim_core::time::Span;
 
 /// Kind of device in a fleet group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceKind {
     /// Sleepy: online only in short windows, polls when it wakes.
@@ -31,7 +43,9 @@ impl DeviceKind {
 }
 
 /// Update protocol a device speaks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     /// hawkBit DDI v1.
@@ -41,7 +55,7 @@ pub enum Protocol {
     Otau,
     /// Exosite OTAU over MQTT (`config_otau` pushed; content still over HTTP).
     OtauMqtt,
-    /// One GET to the custom protocol gateway of seed 000 (`docs/cpg.md`),
+    /// One GET to the custom protocol gateway of seed 000 (`docs/guide/cpg.md`),
     /// downloads from the URL it hands out.
     Cpg,
     /// A gateway with edge devices, mirrored as Ditto digital twins over a
@@ -78,7 +92,7 @@ impl Protocol {
 }
 
 /// A group of identical devices.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FleetGroup {
     /// Name, for campaigns to target (`targets: { group: NAME }`) and reports.
@@ -162,7 +176,7 @@ impl FleetGroup {
 /// ```yaml
 /// feedback: { vocabulary: full, status_codes: true, soft_defer: 2h, reject: 5% }
 /// ```
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DdiFeedback {
     /// `minimal` (default): `proceeding` (progress `cnt` 0), `downloaded`,
@@ -191,7 +205,9 @@ pub struct DdiFeedback {
 }
 
 /// How much of the DDI feedback vocabulary a device uses.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Vocabulary {
     /// `proceeding`, `downloaded`, `closed` (fleetsim's devices until now).
@@ -217,7 +233,7 @@ impl DdiFeedback {
 }
 
 /// How an OTAU device behaves (otau.md §9, §11); the defaults are the seed client's.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OtauDevice {
     /// `Request-Timeout` of the long poll (at most 300 s, otau.md §4.1).
@@ -318,7 +334,9 @@ impl Default for OtauDevice {
 }
 
 /// When an OTAU device acknowledges a manifest (otau.md §5).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum OtauAck {
     /// Right after receiving it (the seed).
@@ -335,7 +353,7 @@ fn default_install_time() -> Duration {
 }
 
 /// Device-side deviations from the protocol.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Misbehaviour {
     /// Poll at this fixed interval, ignoring `sleep` (as hawkbit-device-simulator does).
@@ -343,7 +361,7 @@ pub struct Misbehaviour {
 }
 
 /// A device's network link.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Connectivity {
     /// Online windows start this often (with a random phase per device); absent = always online.
@@ -396,7 +414,7 @@ impl Default for Connectivity {
 }
 
 /// Latency percentiles.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Latency {
     /// Median one-way latency.

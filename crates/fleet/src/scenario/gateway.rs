@@ -40,7 +40,7 @@ use super::units::Duration;
 use fleetsim_core::time::Span;
 
 /// A gateway group's settings (see the module doc).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GatewaySpec {
     /// Ditto namespace of the gateway's things.
@@ -73,7 +73,9 @@ pub struct GatewaySpec {
 }
 
 /// The DDI controllers a gateway runs (`gateway.ddi`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum GatewayDdi {
     /// None: the gateway only mirrors its edge devices.

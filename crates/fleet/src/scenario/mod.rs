@@ -34,6 +34,7 @@ pub mod fleet;
 pub mod gateway;
 mod locate;
 pub mod model;
+pub mod schema;
 pub mod secrets;
 mod server_spec;
 pub mod text;

@@ -25,7 +25,7 @@ use super::units::{Duration, Fraction};
 use fleetsim_core::time::Span;
 
 /// A whole scenario file.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Name; also the report directory under `reports/`.
@@ -37,6 +37,7 @@ pub struct Scenario {
     pub duration: Duration,
     /// The server the fleet talks to (`embedded`, or a map of settings).
     #[serde(default, deserialize_with = "deserialize_server")]
+    #[schemars(with = "super::schema::ServerField")]
     pub server: ServerSpec,
     /// Device groups.
     pub fleet: Vec<FleetGroup>,
@@ -59,7 +60,7 @@ pub struct Scenario {
 }
 
 /// How a real-time run (`fleetsim run --target URL`) drives the fleet.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Load {
     /// Devices started per second (open-loop arrival); absent = each device
@@ -145,7 +146,9 @@ impl Load {
 }
 
 /// Connection model of a real-time run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionModel {
     /// Shared keep-alive pool.
@@ -160,7 +163,7 @@ fn default_seed() -> u64 {
 }
 
 /// What a run must show.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// `none`, or the invariant IDs that must fire (and no others).
@@ -235,7 +238,7 @@ impl<'de> Deserialize<'de> for ExpectedViolations {
 }
 
 /// A convergence expectation.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Convergence {
     /// Fraction of targeted devices.

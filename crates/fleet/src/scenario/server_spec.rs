@@ -11,7 +11,7 @@ use super::units::{Duration, Fraction};
 use fleetsim_core::time::Span;
 
 /// Server settings. `server: embedded` is the same as the defaults.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSpec {
     /// DDI tenant.

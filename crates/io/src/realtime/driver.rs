@@ -290,13 +290,15 @@ impl Driver {
         for (alias, value) in std::mem::take(&mut self.held[slot]) {
             d.handle_message(due, &alias, &value, &env, &mut self.ledger, None);
         }
-        let before = self.ledger.oracle.violations().len();
+        let before = self.ledger.oracle.total();
         let scratch =
             Some(&mut self.recorder.scratch as &mut dyn fleetsim_fleet::device::TraceSink);
         let sent = d.poll_transmit(slot, due, &env, &mut self.ledger, scratch);
         self.recorder.take_scratch(slot);
-        let new = &mut self.ledger.oracle.violations_mut()[before..];
-        self.recorder.capture(slot, d.number, new);
+        if self.ledger.oracle.total() != before {
+            let kept = self.ledger.oracle.violations_mut();
+            self.recorder.capture(slot, d.number, kept);
+        }
         let Some((kind, transmit)) = sent else {
             if self.edge.is_some() {
                 self.edge_synced(due);
@@ -450,13 +452,15 @@ impl Driver {
             m.delivery(kind, &delivery, latency);
         }
         self.recorder.answer(slot, now, &delivery);
-        let before = self.ledger.oracle.violations().len();
+        let before = self.ledger.oracle.total();
         let scratch =
             Some(&mut self.recorder.scratch as &mut dyn fleetsim_fleet::device::TraceSink);
         d.handle_response(slot, now, delivery, &env, &mut self.ledger, scratch);
         self.recorder.take_scratch(slot);
-        let new = &mut self.ledger.oracle.violations_mut()[before..];
-        self.recorder.capture(slot, d.number, new);
+        if self.ledger.oracle.total() != before {
+            let kept = self.ledger.oracle.violations_mut();
+            self.recorder.capture(slot, d.number, kept);
+        }
         let next = d.poll_timeout();
         self.push(next.max(now), slot);
         self.saw_url(slot);

@@ -124,13 +124,14 @@ impl Recorder {
             .map_or_else(Vec::new, |r| r.iter().map(Line::to_string).collect())
     }
 
-    /// Gives the violations in `new` (recorded since the last device call)
-    /// that are about device `number` its recorded lines as their excerpt.
-    pub fn capture(&self, slot: usize, number: u64, new: &mut [Violation]) {
+    /// Gives the violations in `kept` that are about device `number` and
+    /// have no excerpt yet (found by the last device call) its recorded
+    /// lines as their excerpt.
+    pub fn capture(&self, slot: usize, number: u64, kept: &mut [Violation]) {
         let Some(ring) = self.rings.get(slot) else {
             return;
         };
-        for v in new
+        for v in kept
             .iter_mut()
             .filter(|v| v.device == number && v.excerpt.is_empty())
         {

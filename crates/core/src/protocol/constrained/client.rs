@@ -1,4 +1,4 @@
-//! The constrained device as a sans-IO state machine (`docs/cpg.md`, "What a
+//! The constrained device as a sans-IO state machine (`docs/guide/cpg.md`, "What a
 //! constrained device does").
 //!
 //! A wake-up starts with the one poll, carrying the result of the last

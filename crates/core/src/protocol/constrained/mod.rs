@@ -3,7 +3,7 @@
 //!
 //! A constrained device wakes rarely and sends one GET; the answer carries
 //! everything it needs (poll interval, and the pending install: artifact name,
-//! size, sha256 and a download URL, or a `connect` signal). `docs/cpg.md` is
+//! size, sha256 and a download URL, or a `connect` signal). `docs/guide/cpg.md` is
 //! the wire contract; [`crate::server::constrained`] is the embedded gateway.
 //!
 //! Same driving contract as the other clients: [`ConstrainedClient::poll_timeout`],

@@ -1,4 +1,4 @@
-//! The CPG wire documents (`docs/cpg.md`): the poll answer, the poll query
+//! The CPG wire documents (`docs/guide/cpg.md`): the poll answer, the poll query
 //! with its optional result report, and the URLs of the two endpoints.
 
 use serde::{Deserialize, Serialize};

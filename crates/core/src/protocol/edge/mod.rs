@@ -52,9 +52,9 @@ pub mod sync;
 #[cfg(test)]
 pub(crate) mod tests;
 
-/// `docs/edge-gateways.md`, whose examples run as doc tests.
+/// `docs/guide/edge-gateways.md`, whose examples run as doc tests.
 #[cfg(doctest)]
-#[doc = include_str!("../../../../../docs/edge-gateways.md")]
+#[doc = include_str!("../../../../../docs/guide/edge-gateways.md")]
 struct EdgeGatewaysWalkthrough;
 
 pub use buffer::{Buffer, BufferStats, Drained};

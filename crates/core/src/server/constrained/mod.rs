@@ -4,7 +4,7 @@
 //! Campaigns hand install commands to the twin layer with [`ConstrainedGateway::install`]
 //! whether or not the device is online; the sidekick stores each one as the
 //! device's pending install (its "thing state"). A constrained device's one
-//! poll (`GET /cpg/v1/devices/{id}/poll`, see `docs/cpg.md`) is answered from
+//! poll (`GET /cpg/v1/devices/{id}/poll`, see `docs/guide/cpg.md`) is answered from
 //! that cache, so the device gets everything in one answer. How the answer's
 //! download URL is made is the campaign's [`Strategy`]:
 //!

@@ -215,7 +215,7 @@ pub fn table(r: &ConformReport) -> String {
     o
 }
 
-/// A Markdown card for `docs/conformance/`: a heading, the score and one
+/// A Markdown card for `docs/guide/conformance/`: a heading, the score and one
 /// table row per case with its clause and reason. The target's URL and the
 /// run's controller-id tag are written as `<target>` and `<tag>`, so a card
 /// regenerated against a fresh instance differs only where results do.
@@ -317,9 +317,21 @@ fn one_line(s: &str, max: usize) -> String {
     cut
 }
 
-/// Text safe inside a Markdown table cell.
+/// Text safe inside a Markdown table cell: `|` escaped, and `<`, `>`
+/// outside code spans written as entities (mdBook reads `<tag>` as HTML).
 fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    let flat = s.replace('|', "\\|").replace('\n', " ");
+    flat.split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 0 {
+                part.replace('<', "&lt;").replace('>', "&gt;")
+            } else {
+                part.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("`")
 }
 
 /// The evidence as plain text, one exchange per paragraph (JUnit, table).

@@ -15,7 +15,9 @@ pub const CBOR: &str = "application/cbor";
 const JSON_ACCEPT: &str = "application/hal+json, application/json";
 
 /// How a device encodes its bodies and which documents it asks for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Encoding {
     /// HAL-JSON / JSON (the default).
