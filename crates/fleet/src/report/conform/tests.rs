@@ -69,7 +69,7 @@ fn views_name_every_case_and_escape_their_text() {
     let m = markdown(&r);
     assert!(m.contains("| `DDI-X-002` | SKIP |"), "{m}");
     assert!(
-        m.contains("why \\| not at <target>/x/<tag>-d"),
+        m.contains("why \\| not at &lt;target&gt;/x/&lt;tag&gt;-d"),
         "stable text: {m}"
     );
     let back: ConformReport =
