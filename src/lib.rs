@@ -10,7 +10,7 @@
 //!   [`digest`], [`stats`], [`director`], [`engine`], [`result`], [`snapshot`],
 //!   [`shrink`], [`report`];
 //! - `fleetsim-io`: [`realtime`], [`http_client`], [`http_server`], [`mqtt`],
-//!   [`management`].
+//!   [`management`], [`conform`].
 //!
 //! This package adds the terminal UI ([`tui`]) and the command line.
 //! `docs/guide/architecture.md` draws the layers and what each may import.
@@ -21,7 +21,8 @@ pub use fleetsim_fleet::{
     rng, scenario, setup, shrink, snapshot, stats,
 };
 pub use fleetsim_io::{
-    http_client, http_server, management, metrics, mqtt, netem, proxy, realtime, server_events,
+    conform, http_client, http_server, management, metrics, mqtt, netem, proxy, realtime,
+    server_events,
 };
 
 pub mod tui;

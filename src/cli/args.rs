@@ -52,6 +52,9 @@ pub(crate) enum Command {
     /// speed, seeks to the next violation and restarts; or live against a
     /// server with --target. Press ? inside for the keys.
     Tui(Box<RunArgs>),
+    /// Run the conformance catalogue against a DDI server, case by case,
+    /// and write its report card (table, report.json, junit.xml, index.html).
+    Conform(Box<ConformArgs>),
     /// Minimise a scenario that makes an invariant fire (virtual runs
     /// against the embedded server); writes <stem>.shrunk.yaml beside it.
     Shrink(ShrinkArgs),
@@ -274,6 +277,65 @@ pub(crate) enum TwinApiArg {
     Ws,
     /// Ditto's HTTP API v2 for the gateways' writes, /ws/2 for commands to them.
     Http,
+}
+
+/// `fleetsim conform`'s flags.
+#[derive(clap::Args)]
+pub(crate) struct ConformArgs {
+    /// Base URL of the DDI server under test, e.g. http://127.0.0.1:8080.
+    #[arg(long, required_unless_present = "list")]
+    pub(crate) target: Option<String>,
+    /// Catalogue to run: ddi-v1 (every DDI case), ddi-v1-core (what a
+    /// minimal DDI server must pass) or otau-http (Exosite OTAU over HTTP).
+    #[arg(long, default_value = "ddi-v1")]
+    pub(crate) profile: String,
+    /// How cases prepare server state (targets, campaigns, cancels;
+    /// OTAU tokens, manifests, content): through the hawkBit Management API,
+    /// goosebit's REST API, `fleetsim serve`'s (both of its APIs), or none
+    /// (cases that need server state are SKIPped).
+    #[arg(long, value_enum, default_value = "none")]
+    pub(crate) manage: ConformManage,
+    /// Base URL of the management API (default: --target).
+    #[arg(long)]
+    pub(crate) mgmt_url: Option<String>,
+    #[command(flatten)]
+    pub(crate) mgmt: MgmtLogin,
+    /// DDI tenant.
+    #[arg(long, default_value = "DEFAULT")]
+    pub(crate) tenant: String,
+    /// Gateway token the devices send (with --manage hawkbit the tenant is
+    /// configured with it; default there `fleetsim-conform`). Never printed.
+    #[arg(long, env = "FLEETSIM_GATEWAY_TOKEN", hide_env_values = true)]
+    pub(crate) gateway_token: Option<String>,
+    /// Run only these case IDs (e.g. --only DDI-ROOT-001 DDI-FB-002).
+    #[arg(long, num_args = 1..)]
+    pub(crate) only: Vec<String>,
+    /// Report directory (default: reports/conform-<profile>).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Also write the card as Markdown to this file (for docs/guide/conformance/).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) markdown: Option<PathBuf>,
+    /// PEM file of extra trusted CA certificates for an HTTPS target.
+    #[arg(long)]
+    pub(crate) ca_cert: Option<PathBuf>,
+    /// List the profile's cases (ID, clause, title) and exit.
+    #[arg(long)]
+    pub(crate) list: bool,
+}
+
+/// The management adapters `conform --manage` can use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ConformManage {
+    /// hawkBit Management API v1 (`/rest/v1`), also spoken by `fleetsim serve`.
+    Hawkbit,
+    /// goosebit's REST API (`/api/v1`).
+    Goosebit,
+    /// `fleetsim serve`: its hawkBit Management API for DDI, its OTAU admin
+    /// routes (`/fleetsim/otau/…`, same login) for OTAU.
+    Fleetsim,
+    /// No adapter: cases that need server state are skipped.
+    None,
 }
 
 /// Management APIs `--manage` can drive.

@@ -10,6 +10,7 @@ use fleetsim::engine::{parallel, RunResult, Selection};
 use fleetsim::scenario::{self, Scenario};
 
 mod args;
+mod conform_command;
 mod flag_checks;
 mod progress;
 mod proxy_command;
@@ -59,6 +60,7 @@ pub(crate) fn dispatch(cli: Cli) -> Exit {
         Command::Report(ReportCommand::Merge { inputs, out }) => {
             report_commands::merge_command(&inputs, &out)
         }
+        Command::Conform(args) => conform_command::run(*args),
         Command::Shrink(args) => shrink_command::run(args),
         Command::Tui(args) => tui_command::run(*args),
         Command::Schema => {

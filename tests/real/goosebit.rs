@@ -11,6 +11,11 @@
 //! token may appear in stdout, stderr (at debug log level), the report or
 //! the summary.
 //!
+//! `fleetsim conform --manage goosebit` against a fresh instance fails
+//! exactly the cases whose deviations `docs/guide/conformance/goosebit.md`
+//! records, and writes goosebit's card (`docs/guide/conformance/goosebit-card.md`
+//! with `FLEETSIM_UPDATE_CARD=1`).
+//!
 //! Ignored by default: it needs goosebit. `scripts/test` installs it
 //! (`scripts/goosebit-venv`), exports `FLEETSIM_GOOSEBIT_VENV` and runs
 //! `cargo test --test real -- --ignored goosebit::`.
@@ -129,4 +134,84 @@ fn fleet_updates_through_goosebit_and_only_the_expected_invariants_fire() {
         "verdict {}\n{stdout}\n{stderr}",
         report["verdict"]
     );
+}
+
+/// The cases goosebit 0.2.12 fails, each a deviation of
+/// `docs/guide/conformance/goosebit.md` (its number there).
+const GOOSEBIT_FAILS: &[&str] = &[
+    "DDI-ROOT-001",   // 10: application/json, not application/hal+json
+    "DDI-ROOT-002",   // 1: sleep 00:00:10
+    "DDI-ROOT-003",   // 11: 422 for any invalid request
+    "DDI-ROOT-005",   // 12: no ETag on DDI documents
+    "DDI-MEDIA-001",  // 13: Accept ignored (no 406)
+    "DDI-MEDIA-002",  // 13: no CBOR
+    "DDI-CONF-002",   // 11: an unknown configData mode is 422
+    "DDI-CONF-003",   // 14: no attribute quota
+    "DDI-DEPL-002",   // 4: sha1 only
+    "DDI-DEPL-003",   // 4: only a `download` link
+    "DDI-DEPL-007",   // 5: any action id is served
+    "DDI-DEPL-008",   // 5: a closed action is `200 null`
+    "DDI-FB-002",     // 7: feedback on a closed action accepted
+    "DDI-FB-004",     // 5: feedback on another device's action accepted
+    "DDI-FB-005",     // 11: 422 for a bad body
+    "DDI-FB-006",     // 14: no quotas
+    "DDI-MEDIA-003",  // 11, 13: text/plain body is 422, not 415
+    "DDI-INST-001",   // 6: no installedBase
+    "DDI-CANCEL-001", // 9: no cancelAction
+    "DDI-CANCEL-002", // 9: no cancelAction
+    "DDI-CANCEL-003", // 9: no cancelAction (404)
+    "DDI-DL-005",     // 8: If-Match ignored
+    "DDI-DL-006",     // 8: the ETag is not the sha1
+    "DDI-DL-007",     // 4: no md5sum link
+    "DDI-AUTH-001",   // 9: no device authentication
+];
+
+/// Runs `fleetsim conform --manage goosebit` against a fresh goosebit and
+/// writes its Markdown card; with `FLEETSIM_UPDATE_CARD=1` into
+/// `docs/guide/conformance/goosebit-card.md`.
+#[test]
+#[ignore = "needs goosebit: run scripts/test"]
+fn conform_card_fails_exactly_the_recorded_deviations() {
+    use fleetsim::report::conform::{ConformReport, Outcome};
+    let goosebit = start_goosebit();
+    let out = goosebit.dir().join("conform");
+    let card = if std::env::var_os("FLEETSIM_UPDATE_CARD").is_some() {
+        Path::new("docs/guide/conformance/goosebit-card.md").to_path_buf()
+    } else {
+        goosebit.dir().join("goosebit-card.md")
+    };
+    let run = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .args([
+            "conform",
+            "--target",
+            &goosebit.base_url,
+            "--manage",
+            "goosebit",
+        ])
+        .args([
+            "--mgmt-user",
+            &goosebit.user,
+            "--out",
+            out.to_str().expect("utf8"),
+        ])
+        .args(["--markdown", card.to_str().expect("utf8")])
+        .env("FLEETSIM_MGMT_PASSWORD", goosebit.password.expose())
+        .output()
+        .expect("fleetsim runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    eprintln!("{stdout}{}", String::from_utf8_lossy(&run.stderr));
+    let text = std::fs::read_to_string(out.join("report.json")).expect("report.json");
+    let r: ConformReport = serde_json::from_str(&text).expect("a report");
+    assert!(
+        !text.contains(goosebit.password.expose()),
+        "the password leaked"
+    );
+    let failed: Vec<&str> = r
+        .cases
+        .iter()
+        .filter(|c| c.outcome == Outcome::Fail)
+        .map(|c| c.id.as_str())
+        .collect();
+    assert_eq!(failed, GOOSEBIT_FAILS, "{stdout}");
+    assert_eq!(run.status.code(), Some(1));
 }

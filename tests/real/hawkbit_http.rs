@@ -160,12 +160,8 @@ pub(crate) async fn serve() -> Running {
         .expect("server starts")
 }
 
-/// The path and query of a link, as a device would request it.
-pub(crate) fn path_of(href: &str) -> String {
-    let rest = href.split_once("://").map_or(href, |(_, r)| r);
-    rest.find('/')
-        .map_or("/".to_string(), |i| rest[i..].to_string())
-}
+// The path and query of a link, as a device would request it.
+pub(crate) use fleetsim::conform::path_of;
 
 /// A `closed` deployment feedback with the given `finished` result.
 pub(crate) fn closed(finished: &str) -> Value {

@@ -3,6 +3,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod conform;
 mod cpg_hostile;
 mod ddi_conformance;
 mod ditto_http;

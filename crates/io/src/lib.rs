@@ -12,10 +12,12 @@
 //! - [`server_events`]: the wire format of `serve`'s server-side event stream.
 //! - [`metrics`]: live Prometheus metrics of a run or of `serve` (`--metrics-listen`).
 //! - [`management`]: campaigns on real servers through their management APIs (hawkBit, goosebit).
+//! - [`conform`]: `fleetsim conform`, a catalogue of conformance cases run against a DDI server.
 //!
 //! This crate must never import the terminal UI: the real-time driver
 //! publishes snapshots ([`realtime::Live`]) that any UI may read.
 
+pub mod conform;
 pub mod ditto;
 pub mod http_client;
 pub mod http_server;

@@ -14,18 +14,11 @@ use crate::hawkbit_http::{
     Answer, Client,
 };
 
-const SIZE: usize = 5 * 1024;
+const SIZE: usize = fleetsim::conform::ARTIFACT_SIZE;
 const MULTIPART: &str = "multipart/byteranges; boundary=THIS_STRING_SEPARATES_MULTIPART";
 
-/// `SIZE` bytes that differ from version to version.
-fn firmware(version: &str) -> Vec<u8> {
-    let seed = version
-        .bytes()
-        .fold(7u32, |h, b| h.wrapping_mul(31) ^ u32::from(b));
-    (0..SIZE as u32)
-        .map(|i| (i.wrapping_add(seed).wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect()
-}
+// `SIZE` bytes that differ from version to version (the catalogue's artifacts).
+use fleetsim::conform::firmware;
 
 fn header<'a>(a: &'a Answer, name: &str) -> Option<&'a str> {
     a.headers.get(name).and_then(|v| v.to_str().ok())

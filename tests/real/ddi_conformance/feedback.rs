@@ -6,7 +6,7 @@ use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::hawkbit_http::{
-    assign_set, closed, create_target, module_and_set, serve_with_gateway_token, Client,
+    assign_set, create_target, module_and_set, serve_with_gateway_token, Client,
 };
 
 /// Creates target `cid` through the Management API.
@@ -51,20 +51,10 @@ pub(super) fn status(execution: &str, finished: &str, details: &[&str]) -> Value
 
 /// `DdiRootControllerTest.tryToFinishAnUpdateProcessAfterItHasBeenFinished`:
 /// `proceeding` 200, `closed`/`failure` 200, then `closed`/`success` 410 Gone.
+/// The check is the conform catalogue's `DDI-FB-002`.
 #[tokio::test]
 async fn closed_twice_410() {
-    let (_server, mut c) = serve_with_gateway_token().await;
-    let (_, action) = assigned(&mut c, "911", "1.0").await;
-    let path = feedback_path("911", action);
-    let steps = [
-        (status("proceeding", "none", &[]), StatusCode::OK),
-        (closed("failure"), StatusCode::OK),
-        (closed("success"), StatusCode::GONE),
-    ];
-    for (body, want) in steps {
-        let a = c.ddi(Method::POST, &path, &[], Some(body.clone())).await;
-        assert_eq!(a.status, want, "{body}");
-    }
+    crate::conform::case_passes("DDI-FB-002").await;
 }
 
 /// `DdiDeploymentBaseTest.tooMuchDeploymentActionFeedback`: the assignment's

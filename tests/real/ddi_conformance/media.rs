@@ -78,41 +78,18 @@ async fn cbor_root() {
 
 /// Row `media::not_acceptable` — ddi.md §0 (DDI GETs produce HAL-JSON, JSON
 /// and CBOR only): `Accept: text/plain` → 406 on the root and on an action.
+/// The check is the conform catalogue's `DDI-MEDIA-001`.
 #[tokio::test]
 async fn not_acceptable() {
-    let (_server, mut c) = serve_with_gateway_token().await;
-    let (deployment, _) = assigned(&mut c, "dev-406", "1.0").await;
-    for path in ["/DEFAULT/controller/v1/dev-406", deployment.as_str()] {
-        let headers = [("authorization", GATEWAY), ("accept", "text/plain")];
-        let a = c.send(Method::GET, path, &headers, "").await;
-        assert_eq!(a.status, StatusCode::NOT_ACCEPTABLE, "{path}");
-    }
-    // The first acceptable type of the list is answered.
-    let headers = [
-        ("authorization", GATEWAY),
-        ("accept", "text/plain, application/json"),
-    ];
-    let a = c.send(Method::GET, &deployment, &headers, "").await;
-    assert_eq!(a.status, StatusCode::OK);
-    let media = a.headers.get("content-type").and_then(|v| v.to_str().ok());
-    assert_eq!(media, Some("application/json"));
+    crate::conform::case_passes("DDI-MEDIA-001").await;
 }
 
 /// Row `media::unsupported_body` — ddi.md §0 (DDI bodies are JSON or CBOR):
 /// feedback and configData with `Content-Type: text/plain` → 415.
+/// The check is the conform catalogue's `DDI-MEDIA-003`.
 #[tokio::test]
 async fn unsupported_body() {
-    let (_server, mut c) = serve_with_gateway_token().await;
-    let (deployment, _) = assigned(&mut c, "dev-415", "1.0").await;
-    let feedback = format!("{}/feedback", deployment.split('?').next().unwrap_or(""));
-    let config = "/DEFAULT/controller/v1/dev-415/configData";
-    let text = [("authorization", GATEWAY), ("content-type", "text/plain")];
-    let body = closed("success").to_string();
-    let a = c.send(Method::POST, &feedback, &text, body).await;
-    assert_eq!(a.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let data = json!({ "data": { "hw": "1" } }).to_string();
-    let a = c.send(Method::PUT, config, &text, data).await;
-    assert_eq!(a.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    crate::conform::case_passes("DDI-MEDIA-003").await;
 }
 
 /// Row `deployment::cbor` — `DdiDeploymentBaseTest.deploymentResourceCbor`:

@@ -9,16 +9,10 @@ use crate::hawkbit_http::{closed, module_and_set, serve_with_gateway_token, Clie
 
 /// `DdiRootControllerTest.apiReturnsJSONByDefault`: no `Accept` header gets
 /// `application/hal+json`.
+/// The check is the conform catalogue's `DDI-ROOT-001`.
 #[tokio::test]
 async fn json_by_default() {
-    let (_server, mut c) = serve_with_gateway_token().await;
-    let a = c
-        .ddi(Method::GET, "/DEFAULT/controller/v1/dev-json", &[], None)
-        .await;
-    assert_eq!(a.status, StatusCode::OK);
-    let media = a.headers.get("content-type").and_then(|v| v.to_str().ok());
-    assert_eq!(media, Some("application/hal+json"), "{:?}", a.headers);
-    assert!(a.json()["config"]["polling"]["sleep"].is_string());
+    crate::conform::case_passes("DDI-ROOT-001").await;
 }
 
 /// `DdiRootControllerTest.rootRsWithInvalidControllerId`: a controller id

@@ -17,7 +17,7 @@ use fleetsim_core::time::Span;
 /// Violations listed in the page's table (the report holds more).
 const VIOLATION_ROWS: usize = 20;
 
-const CSS: &str = "
+pub(super) const CSS: &str = "
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:0;background:#f4f5f7;color:#202124}
 header{background:#fff;border-bottom:1px solid #dadce0;padding:16px 28px}
 header h1{margin:0 0 6px;font-size:24px}

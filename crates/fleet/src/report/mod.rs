@@ -5,6 +5,7 @@
 //! its `wall_clock` section, which is the only place wall-clock figures go.
 
 mod charts;
+pub mod conform;
 mod html;
 mod junit;
 pub mod merge;
