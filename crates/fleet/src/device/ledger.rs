@@ -18,7 +18,7 @@ use fleetsim_core::time::Time;
 /// What the ledger does with one kind of observation: hand it to the oracle,
 /// move the device's phase, count outcomes. (Hashing and telling it are
 /// [`Encode`] and [`Describe`].)
-pub trait Observation: Encode + Describe + Clone + Send + 'static {
+pub trait Observation: Encode + Describe + Clone + PartialEq + Send + Sync + 'static {
     /// Books the observation device `d` (in slot `slot`) made at `now`.
     fn book(&self, ledger: &mut Ledger, slot: usize, d: &mut Device, now: Time);
 }

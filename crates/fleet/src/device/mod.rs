@@ -28,7 +28,7 @@ use rand::Rng;
 use client::Cx;
 pub use client::DeviceClient;
 pub use ledger::{Ledger, Observation};
-pub use trace::{Keep, Kept, TraceSink};
+pub use trace::{Keep, Retold, Said, TraceSink};
 
 use crate::digest::TraceHash;
 use crate::rng::{stream, Purpose};

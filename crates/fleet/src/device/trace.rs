@@ -4,15 +4,18 @@
 //! `Vec<String>` is a [`TraceSink`] that tells each observation as it comes.
 //! The real-time driver keeps every device's last observations for the
 //! excerpt of a violation that may never come: telling each one would cost
-//! more than the request that made it, so it keeps them as [`Kept`] (a copy
-//! of the observation) and tells them only when an excerpt is wanted. Both
-//! read the same sentence, from [`crate::digest::Describe`].
+//! more than the request that made it, so it keeps a copy of each
+//! ([`Keep::keep`], shared between equal observations: [`Keep::is_kept_as`])
+//! and tells them only when an excerpt is wanted ([`Said`]). Both read the
+//! same sentence, from [`crate::digest::Describe`].
 
+use std::any::Any;
 use std::fmt::{self, Display, Formatter};
+use std::sync::Arc;
 
 use fleetsim_core::time::Time;
 
-use crate::digest::{Describe, Told};
+use crate::digest::{Describe, Encode, Told, TraceHash};
 
 /// Takes a device's observations as they are made.
 pub trait TraceSink {
@@ -20,15 +23,47 @@ pub trait TraceSink {
     fn observed(&mut self, at: Time, ev: &dyn Keep);
 }
 
-/// An observation that can be kept to be told later.
-pub trait Keep: Describe {
-    /// A copy of the observation, to tell later.
-    fn keep(&self) -> Box<dyn Describe + Send>;
+/// A kept copy of an observation: told later, and compared with the
+/// observations that come after it (a device repeats most of them: every
+/// root poll of a sleepy device observes the same answer).
+pub trait Retold: Describe + Send + Sync {
+    /// The observation itself, to compare it with another of its type.
+    fn as_any(&self) -> &dyn Any;
 }
 
-impl<E: Describe + Clone + Send + 'static> Keep for E {
-    fn keep(&self) -> Box<dyn Describe + Send> {
-        Box::new(self.clone())
+impl<E: Describe + Send + Sync + 'static> Retold for E {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// An observation that can be kept to be told later.
+pub trait Keep: Describe {
+    /// A copy of the observation, to tell later (shared: thousands of
+    /// devices observe the same root answer).
+    fn keep(&self) -> Arc<dyn Retold>;
+
+    /// True when `kept` is a copy of an observation equal to this one.
+    fn is_kept_as(&self, kept: &dyn Retold) -> bool;
+
+    /// A hash of the observation, the same for equal observations: its
+    /// trace encoding as if made at time 0.
+    fn key(&self) -> u64;
+}
+
+impl<E: Describe + Encode + Clone + PartialEq + Send + Sync + 'static> Keep for E {
+    fn keep(&self) -> Arc<dyn Retold> {
+        Arc::new(self.clone())
+    }
+
+    fn is_kept_as(&self, kept: &dyn Retold) -> bool {
+        kept.as_any().downcast_ref::<E>() == Some(self)
+    }
+
+    fn key(&self) -> u64 {
+        let mut hash = TraceHash::default();
+        self.encode(Time(0), &mut hash);
+        hash.0
     }
 }
 
@@ -37,45 +72,19 @@ fn line(f: &mut Formatter<'_>, at: Time, ev: &(impl Describe + ?Sized)) -> fmt::
     write!(f, "{at:>14}    {}", Told(ev))
 }
 
+/// Shows the trace line of `ev` made at `at`, as a `Vec<String>` sink
+/// would have taken it: `format!("{}", Said(at, &*kept))`.
+pub struct Said<'a>(pub Time, pub &'a dyn Describe);
+
+impl Display for Said<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        line(f, self.0, self.1)
+    }
+}
+
 impl TraceSink for Vec<String> {
     fn observed(&mut self, at: Time, ev: &dyn Keep) {
-        self.push(Kept::told_now(at, ev));
-    }
-}
-
-/// An observation kept untold, with when it was made; `Display` tells it
-/// as the line a `Vec<String>` sink would have taken.
-pub struct Kept {
-    /// When the device made it.
-    pub at: Time,
-    what: Box<dyn Describe + Send>,
-}
-
-impl Kept {
-    /// The line of `ev`, made at `at`, told now.
-    fn told_now(at: Time, ev: &dyn Keep) -> String {
-        struct Now<'a>(Time, &'a dyn Keep);
-        impl Display for Now<'_> {
-            fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-                line(f, self.0, self.1)
-            }
-        }
-        Now(at, ev).to_string()
-    }
-}
-
-impl Display for Kept {
-    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        line(f, self.at, &*self.what)
-    }
-}
-
-impl TraceSink for Vec<Kept> {
-    fn observed(&mut self, at: Time, ev: &dyn Keep) {
-        self.push(Kept {
-            at,
-            what: ev.keep(),
-        });
+        self.push(Said(at, ev).to_string());
     }
 }
 
@@ -94,10 +103,15 @@ mod tests {
         };
         let at = Time(90_061_001);
         let mut now: Vec<String> = Vec::new();
-        let mut later: Vec<Kept> = Vec::new();
         now.observed(at, &ev);
-        later.observed(at, &ev);
-        assert_eq!(later[0].to_string(), now[0]);
+        let later = ev.keep();
+        assert_eq!(Said(at, &*later).to_string(), now[0]);
+        assert!(ev.is_kept_as(&*later));
+        let other = DdiEvent::Answered {
+            kind: ReqKind::Root,
+            status: 304,
+        };
+        assert!(!other.is_kept_as(&*later));
         assert!(now[0].contains("200"), "{}", now[0]);
         assert!(now[0].contains(&at.to_string()), "{}", now[0]);
     }

@@ -291,10 +291,8 @@ impl Driver {
             d.handle_message(due, &alias, &value, &env, &mut self.ledger, None);
         }
         let before = self.ledger.oracle.total();
-        let scratch =
-            Some(&mut self.recorder.scratch as &mut dyn fleetsim_fleet::device::TraceSink);
-        let sent = d.poll_transmit(slot, due, &env, &mut self.ledger, scratch);
-        self.recorder.take_scratch(slot);
+        let mut sink = self.recorder.sink(slot);
+        let sent = d.poll_transmit(slot, due, &env, &mut self.ledger, Some(&mut sink));
         if self.ledger.oracle.total() != before {
             let kept = self.ledger.oracle.violations_mut();
             self.recorder.capture(slot, d.number, kept);
@@ -453,10 +451,8 @@ impl Driver {
         }
         self.recorder.answer(slot, now, &delivery);
         let before = self.ledger.oracle.total();
-        let scratch =
-            Some(&mut self.recorder.scratch as &mut dyn fleetsim_fleet::device::TraceSink);
-        d.handle_response(slot, now, delivery, &env, &mut self.ledger, scratch);
-        self.recorder.take_scratch(slot);
+        let mut sink = self.recorder.sink(slot);
+        d.handle_response(slot, now, delivery, &env, &mut self.ledger, Some(&mut sink));
         if self.ledger.oracle.total() != before {
             let kept = self.ledger.oracle.violations_mut();
             self.recorder.capture(slot, d.number, kept);
