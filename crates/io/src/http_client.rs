@@ -71,10 +71,26 @@ impl Http {
         ca_pem: Option<(&str, &[u8])>,
         timeout: Duration,
     ) -> Result<Http, HttpSetupError> {
-        Http::with_alpn(model, loopback, ca_pem, timeout, false)
+        Http::with_alpn(model, loopback, ca_pem, timeout, false, 0)
     }
 
-    /// [`Http::new`]; with `alpn_http11` the TLS handshake offers ALPN
+    /// [`Http::new`] with at most `max` requests in flight at once (0 = no
+    /// limit), except long polls: a shared pool then opens at most about
+    /// `max` connections however many devices are due, and keeps at most
+    /// `max` of them idle, which bounds the driver's memory (each
+    /// connection holds a few tens of KiB of buffers) and the sockets a
+    /// slow server makes it open.
+    pub fn limited(
+        model: ConnectionModel,
+        loopback: bool,
+        ca_pem: Option<(&str, &[u8])>,
+        timeout: Duration,
+        max: usize,
+    ) -> Result<Http, HttpSetupError> {
+        Http::with_alpn(model, loopback, ca_pem, timeout, false, max)
+    }
+
+    /// [`Http::limited`]; with `alpn_http11` the TLS handshake offers ALPN
     /// `http/1.1`, which a Murano-shaped MQTT port needs to speak HTTP
     /// (otau.md §4.6).
     pub fn with_alpn(
@@ -83,6 +99,7 @@ impl Http {
         ca_pem: Option<(&str, &[u8])>,
         timeout: Duration,
         alpn_http11: bool,
+        max_in_flight: usize,
     ) -> Result<Http, HttpSetupError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = rustls::RootCertStore::empty();
@@ -150,6 +167,13 @@ impl Http {
                     builder.pool_max_idle_per_host(0);
                 } else {
                     builder.pool_idle_timeout(Duration::from_secs(30));
+                    if max_in_flight > 0 {
+                        // A request that finds no idle connection races a
+                        // new one against the next to come free; the loser
+                        // stays idle. Without a bound, bursts left twice
+                        // the in-flight limit open.
+                        builder.pool_max_idle_per_host(max_in_flight);
+                    }
                 }
                 builder.build(https)
             })
@@ -157,18 +181,9 @@ impl Http {
         Ok(Http {
             clients,
             timeout,
-            in_flight: None,
+            in_flight: (max_in_flight > 0)
+                .then(|| Arc::new(tokio::sync::Semaphore::new(max_in_flight))),
         })
-    }
-
-    /// At most `max` requests in flight at once (0 = no limit), except long
-    /// polls: a shared pool then opens at most `max` connections however
-    /// many devices are due, which bounds the driver's memory (each
-    /// connection holds a few tens of KiB of buffers) and the sockets a
-    /// slow server makes it open.
-    pub fn with_in_flight_limit(mut self, max: usize) -> Http {
-        self.in_flight = (max > 0).then(|| Arc::new(tokio::sync::Semaphore::new(max)));
-        self
     }
 
     /// How long a device waits for an answer (`load.request_timeout`).
@@ -497,9 +512,14 @@ mod tests {
         use std::sync::atomic::Ordering::SeqCst;
         let (url, counts) = slow_server().await;
         let http = Arc::new(
-            Http::new(ConnectionModel::Pool, false, None, Duration::from_secs(20))
-                .unwrap()
-                .with_in_flight_limit(3),
+            Http::limited(
+                ConnectionModel::Pool,
+                false,
+                None,
+                Duration::from_secs(20),
+                3,
+            )
+            .unwrap(),
         );
         let tasks: Vec<_> = (0..20)
             .map(|d| {

@@ -358,10 +358,11 @@ impl Reach {
             .ca_pem
             .as_ref()
             .map(|(p, b)| (p.as_str(), b.as_slice()));
-        let mut http = Http::new(load.connections, is_loopback(&base), ca, timeout)?;
-        if load.connections == ConnectionModel::Pool {
-            http = http.with_in_flight_limit(load.max_connections);
-        }
+        let max = match load.connections {
+            ConnectionModel::Pool => load.max_connections,
+            _ => 0,
+        };
+        let http = Http::limited(load.connections, is_loopback(&base), ca, timeout, max)?;
         Ok(Reach {
             base,
             tenant,

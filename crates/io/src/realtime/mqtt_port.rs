@@ -48,7 +48,7 @@ impl MqttPort {
             .as_ref()
             .map(|(p, b)| (p.as_str(), b.as_slice()));
         let connections = scenario.load.connections;
-        let http = Http::with_alpn(connections, false, ca, timeout, true)?;
+        let http = Http::with_alpn(connections, false, ca, timeout, true, 0)?;
         Ok(Some(MqttPort {
             base: format!("https://{}", url.host_port),
             http: Arc::new(http),
