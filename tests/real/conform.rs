@@ -39,6 +39,7 @@ fn options(server: &Running, profile: Profile) -> Options {
             ca_pem: None,
         }),
         otau_first_device: 0,
+        mqtt: None,
         gateway_token: Some(Secret::new("conform-gw")),
         run_tag: "t1".into(),
         ca_pem: None,
@@ -102,6 +103,100 @@ async fn serve_passes_every_otau_http_case() {
     }
 }
 
+/// `serve` (`ops:secret`) with its MQTT endpoint on a free port, broken
+/// from its start in fault mode `mode` (a scenario of 200 `protocol`
+/// devices), or correct (no scenario) for `None`.
+pub(crate) async fn serve_mqtt(broken: Option<(&str, &str)>) -> Running {
+    let scenario = broken.map(|(mode, protocol)| {
+        let yaml = format!(
+            "name: conform-broken\nseed: 1\nduration: 1h\n\
+             fleet:\n  - {{ kind: always_on, count: 200, protocol: {protocol} }}\n\
+             faults:\n  server:\n    - {{ at: 0s, mode: {mode} }}\n"
+        );
+        fleetsim::scenario::load_str("broken.yaml", &yaml).expect("scenario")
+    });
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let opts = fleetsim::http_server::ServeOptions {
+        listen: loopback,
+        scenario,
+        mqtt: fleetsim::http_server::ServeMqtt::Embedded(loopback),
+        ..Default::default()
+    };
+    let creds = fleetsim::http_server::MgmtCredentials {
+        user: USER.into(),
+        password: PASSWORD.into(),
+    };
+    bounded(
+        "start",
+        fleetsim::http_server::start_with_credentials(opts, creds),
+    )
+    .await
+    .expect("server starts")
+}
+
+/// `serve` broken in fault mode `mode` (DDI devices).
+async fn serve_broken(mode: &str) -> Running {
+    serve_mqtt(Some((mode, "ddi"))).await
+}
+
+/// The outcome of each of `ids` run against `server` in `profile`.
+pub(crate) async fn outcomes(server: &Running, profile: Profile, ids: &[&str]) -> Vec<Outcome> {
+    let mut o = options(server, profile);
+    o.mqtt = server.mqtt_url.clone();
+    o.only = ids.iter().map(|s| s.to_string()).collect();
+    let r = bounded("conform", conform::run(&o))
+        .await
+        .expect("the run starts");
+    eprintln!("{}", not_passed(&r));
+    ids.iter()
+        .map(|id| {
+            let c = r.cases.iter().find(|c| c.id == *id).expect("the case ran");
+            c.outcome
+        })
+        .collect()
+}
+
+/// A server that takes a denial as consent fails exactly the denial case
+/// (DDI-CONFIRM-003); the plain wait still passes.
+#[tokio::test]
+async fn a_server_taking_denial_as_consent_fails_the_denial_case() {
+    let server = serve_broken("denial_as_consent").await;
+    let got = outcomes(
+        &server,
+        Profile::DdiV1,
+        &["DDI-CONFIRM-001", "DDI-CONFIRM-003"],
+    )
+    .await;
+    assert_eq!(got, [Outcome::Pass, Outcome::Fail]);
+}
+
+#[tokio::test]
+async fn serve_passes_every_otau_mqtt_case() {
+    let server = serve_mqtt(None).await;
+    let mut o = options(&server, Profile::OtauMqtt);
+    o.mqtt = server.mqtt_url.clone();
+    let r = bounded("conform", conform::run(&o))
+        .await
+        .expect("the run starts");
+    assert!(r.cases.len() >= 8 && r.cases.iter().all(|c| c.id.starts_with("MQTT-")));
+    assert!(r.passed(), "{}", not_passed(&r));
+    if std::env::var_os("FLEETSIM_UPDATE_CARD").is_some() {
+        let card = fleetsim::report::conform::markdown(&r);
+        std::fs::write("docs/guide/conformance/serve-otau-mqtt-card.md", card)
+            .expect("card written");
+    }
+}
+
+/// A Murano endpoint that sends an acknowledged manifest again fails the
+/// ACK case; the delivery of a pending one still passes.
+#[tokio::test]
+async fn an_endpoint_redelivering_acked_manifests_fails_the_ack_case() {
+    let server = serve_mqtt(Some(("otau_redeliver_acked", "otau_mqtt"))).await;
+    let ids = ["MQTT-MAN-002", "MQTT-ACK-001"];
+    let got = outcomes(&server, Profile::OtauMqtt, &ids).await;
+    assert_eq!(got, [Outcome::Pass, Outcome::Fail]);
+}
+
 fn fleetsim(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_fleetsim"))
         .arg("conform")
@@ -133,7 +228,7 @@ async fn the_command_writes_the_card_and_exits_by_the_rule() {
             &out,
         ]);
         let skips = fleetsim(&["--target", &url, "--only", "DDI-FB-002", "--out", &out_skip]);
-        let bad = fleetsim(&["--target", &url, "--profile", "otau-mqtt"]);
+        let bad = fleetsim(&["--target", &url, "--profile", "cpg"]);
         let otau = fleetsim(&[
             "--target",
             &url,

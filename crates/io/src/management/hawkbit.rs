@@ -243,6 +243,20 @@ impl Hawkbit {
         Ok(())
     }
 
+    /// Sets the tenant's `user.confirmation.flow.enabled`.
+    pub async fn confirmation_flow(&mut self, enabled: bool) -> Result<(), AdapterError> {
+        let configs = json!({ "user.confirmation.flow.enabled": enabled });
+        self.client
+            .call(
+                Method::Put,
+                "/rest/v1/system/configs",
+                Some(&configs),
+                &[200, 204],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Targets exist from `prepare` on: nothing to catch up.
     pub async fn tick(&mut self) -> Result<(), AdapterError> {
         Ok(())
@@ -393,6 +407,9 @@ fn assignment(controller_id: &str, order: &Order, server_now: u64) -> Value {
     }
     if let Some(w) = order.weight {
         v["weight"] = json!(w);
+    }
+    if let Some(c) = order.confirmation_required {
+        v["confirmationRequired"] = json!(c);
     }
     match &order.window {
         Some(OrderWindow::After(start_after, duration)) => {

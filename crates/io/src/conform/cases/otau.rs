@@ -60,7 +60,7 @@ async fn device(cx: &mut Ctx<'_>) -> Result<String, Stop> {
 }
 
 /// A fresh device: its number and CIK.
-async fn numbered_device(cx: &mut Ctx<'_>) -> Result<(u64, String), Stop> {
+pub(super) async fn numbered_device(cx: &mut Ctx<'_>) -> Result<(u64, String), Stop> {
     let n = cx.otau_device();
     let path = format!("/fleetsim/otau/devices/{n}/cik");
     let admin = cx.otau_admin()?;
@@ -80,12 +80,12 @@ async fn numbered_device(cx: &mut Ctx<'_>) -> Result<(u64, String), Stop> {
     Ok((n, cik))
 }
 
-fn admin_failed(e: crate::management::AdapterError) -> Stop {
+pub(super) fn admin_failed(e: crate::management::AdapterError) -> Stop {
     Stop::Fail(format!("OTAU admin route failed: {e}"))
 }
 
 /// A PUT to an admin route, expecting 204.
-async fn admin_put(cx: &mut Ctx<'_>, path: &str, ctype: &str, body: Vec<u8>) -> Verdict {
+pub(super) async fn admin_put(cx: &mut Ctx<'_>, path: &str, ctype: &str, body: Vec<u8>) -> Verdict {
     let admin = cx.otau_admin()?;
     let r = admin
         .send(Method::Put, path, Some(ctype.to_string()), body)
@@ -132,7 +132,7 @@ fn form_value(body: &[u8], key: &str) -> Option<String> {
 }
 
 /// A manifest for this case.
-fn manifest(cx: &Ctx<'_>) -> Value {
+pub(super) fn manifest(cx: &Ctx<'_>) -> Value {
     json!({ "version": format!("{}-1", cx.device(0)), "name": "fleetsim conform",
             "description": "", "type": "URL_LIST", "payload": ["conform.bin"] })
 }
