@@ -287,7 +287,8 @@ pub(crate) struct ConformArgs {
     pub(crate) target: Option<String>,
     /// Catalogue to run: ddi-v1 (every DDI case), ddi-v1-core (what a
     /// minimal DDI server must pass), otau-http (Exosite OTAU over HTTP) or
-    /// otau-mqtt (Exosite OTAU over Murano's MQTT API; needs --mqtt).
+    /// otau-mqtt (Exosite OTAU over Murano's MQTT API; needs --mqtt) or cpg
+    /// (constrained devices: the gateway and its CDN).
     #[arg(long, default_value = "ddi-v1")]
     pub(crate) profile: String,
     /// How cases prepare server state (targets, campaigns, cancels;

@@ -10,8 +10,6 @@ use fleetsim::conform::{self, ConformError, Options, Profile};
 use fleetsim::management::{ManagerConfig, Secret, ServerApi};
 use fleetsim::report::conform as card;
 
-/// Profiles the issue names that this build does not have yet.
-const PLANNED: &[&str] = &["cpg"];
 /// Gateway token configured with `--manage hawkbit` when none is given.
 const DEFAULT_GATEWAY_TOKEN: &str = "fleetsim-conform";
 
@@ -65,13 +63,8 @@ pub(crate) fn run(a: ConformArgs) -> Exit {
 fn options(a: &ConformArgs) -> Result<Options, Exit> {
     let profile = Profile::parse(&a.profile).ok_or_else(|| {
         let known: Vec<&str> = Profile::ALL.iter().map(|p| p.as_str()).collect();
-        let planned = if PLANNED.contains(&a.profile.as_str()) {
-            " (planned, not built yet)"
-        } else {
-            ""
-        };
         Exit::BadInput(format!(
-            "--profile {}{planned}: expected one of {}",
+            "--profile {}: expected one of {}",
             a.profile,
             known.join(", ")
         ))

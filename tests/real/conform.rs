@@ -111,7 +111,7 @@ pub(crate) async fn serve_mqtt(broken: Option<(&str, &str)>) -> Running {
         let yaml = format!(
             "name: conform-broken\nseed: 1\nduration: 1h\n\
              fleet:\n  - {{ kind: always_on, count: 200, protocol: {protocol} }}\n\
-             faults:\n  server:\n    - {{ at: 0s, mode: {mode} }}\n"
+             faults:\n  server:\n    - {{ mode: {mode} }}\n"
         );
         fleetsim::scenario::load_str("broken.yaml", &yaml).expect("scenario")
     });
@@ -197,6 +197,30 @@ async fn an_endpoint_redelivering_acked_manifests_fails_the_ack_case() {
     assert_eq!(got, [Outcome::Pass, Outcome::Fail]);
 }
 
+#[tokio::test]
+async fn serve_passes_every_cpg_case() {
+    let server = serve().await;
+    let r = bounded("conform", conform::run(&options(&server, Profile::Cpg)))
+        .await
+        .expect("the run starts");
+    assert!(r.cases.len() >= 8 && r.cases.iter().all(|c| c.id.starts_with("CPG-")));
+    assert!(r.passed(), "{}", not_passed(&r));
+    if std::env::var_os("FLEETSIM_UPDATE_CARD").is_some() {
+        let card = fleetsim::report::conform::markdown(&r);
+        std::fs::write("docs/guide/conformance/serve-cpg-card.md", card).expect("card written");
+    }
+}
+
+/// A CDN that serves expired URLs fails the expiry case; refusing an
+/// altered URL still passes.
+#[tokio::test]
+async fn a_cdn_serving_expired_urls_fails_the_expiry_case() {
+    let server = serve_mqtt(Some(("cdn_ignore_expiry", "cpg"))).await;
+    let ids = ["CPG-CDN-002", "CPG-CDN-003"];
+    let got = outcomes(&server, Profile::Cpg, &ids).await;
+    assert_eq!(got, [Outcome::Pass, Outcome::Fail]);
+}
+
 fn fleetsim(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_fleetsim"))
         .arg("conform")
@@ -228,7 +252,7 @@ async fn the_command_writes_the_card_and_exits_by_the_rule() {
             &out,
         ]);
         let skips = fleetsim(&["--target", &url, "--only", "DDI-FB-002", "--out", &out_skip]);
-        let bad = fleetsim(&["--target", &url, "--profile", "cpg"]);
+        let bad = fleetsim(&["--target", &url, "--profile", "ddi-v2"]);
         let otau = fleetsim(&[
             "--target",
             &url,
@@ -267,7 +291,11 @@ async fn the_command_writes_the_card_and_exits_by_the_rule() {
     let report = std::fs::read_to_string(dir.join("skip/report.json")).expect("report.json");
     assert!(report.contains("\"SKIP\"") && report.contains("no management adapter"));
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("planned, not built yet"));
+    let refusal = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        refusal.contains("expected one of ddi-v1, ddi-v1-core, otau-http, otau-mqtt, cpg"),
+        "{refusal}"
+    );
     let otau_out = String::from_utf8_lossy(&otau.stdout);
     assert_eq!(otau.status.code(), Some(0), "{otau_out}");
     assert!(

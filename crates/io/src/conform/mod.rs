@@ -48,15 +48,19 @@ pub enum Profile {
     /// Exosite OTAU over Murano's MQTT device API (otau.md §8), content
     /// downloads over HTTP.
     OtauMqtt,
+    /// Constrained devices: the custom protocol gateway and its artifact
+    /// CDN (docs/guide/cpg.md).
+    Cpg,
 }
 
 impl Profile {
     /// Every profile, in the order `--help` lists them.
-    pub const ALL: [Profile; 4] = [
+    pub const ALL: [Profile; 5] = [
         Profile::DdiV1,
         Profile::DdiV1Core,
         Profile::OtauHttp,
         Profile::OtauMqtt,
+        Profile::Cpg,
     ];
 
     /// The profile's name on the command line.
@@ -66,6 +70,7 @@ impl Profile {
             Profile::DdiV1Core => "ddi-v1-core",
             Profile::OtauHttp => "otau-http",
             Profile::OtauMqtt => "otau-mqtt",
+            Profile::Cpg => "cpg",
         }
     }
 
@@ -81,6 +86,7 @@ impl Profile {
             Profile::DdiV1Core => case.core && case.id.starts_with("DDI-"),
             Profile::OtauHttp => case.id.starts_with("OTAU-"),
             Profile::OtauMqtt => case.id.starts_with("MQTT-"),
+            Profile::Cpg => case.id.starts_with("CPG-"),
         }
     }
 }
@@ -97,7 +103,7 @@ pub struct Case {
     /// The clause checked.
     pub clause: &'static str,
     /// In the `ddi-v1-core` profile too (a DDI case; the profile of a case
-    /// is its ID's first word: `DDI-…`, `OTAU-…` or `MQTT-…`).
+    /// is its ID's first word: `DDI-…`, `OTAU-…`, `MQTT-…` or `CPG-…`).
     pub core: bool,
     /// The check.
     pub run: RunFn,

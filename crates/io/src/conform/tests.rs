@@ -34,6 +34,7 @@ fn ids_are_unique_stable_and_documented() {
         let reference = match parts[0] {
             "DDI" => "ddi.md",
             "OTAU" | "MQTT" => "otau.md",
+            "CPG" => "cpg.md",
             other => panic!("{}: unknown protocol {other}", c.id),
         };
         let digits = parts[2].len() == 3 && parts[2].bytes().all(|b| b.is_ascii_digit());
@@ -53,7 +54,13 @@ fn ids_are_unique_stable_and_documented() {
     assert!(count(Profile::DdiV1Core) >= 8 && count(Profile::DdiV1Core) < count(Profile::DdiV1));
     assert!(count(Profile::OtauHttp) >= 10);
     assert!(count(Profile::OtauMqtt) >= 8);
-    let in_profiles = [Profile::DdiV1, Profile::OtauHttp, Profile::OtauMqtt];
+    assert!(count(Profile::Cpg) >= 8);
+    let in_profiles = [
+        Profile::DdiV1,
+        Profile::OtauHttp,
+        Profile::OtauMqtt,
+        Profile::Cpg,
+    ];
     assert_eq!(
         in_profiles.into_iter().map(count).sum::<usize>(),
         cases.len()

@@ -6,6 +6,7 @@
 mod auth;
 mod cancel;
 mod confirm;
+mod cpg;
 mod deploy;
 mod download;
 mod feedback;
@@ -35,6 +36,7 @@ pub fn all() -> Vec<Case> {
         token::cases(),
         otau::cases(),
         otau_mqtt::cases(),
+        cpg::cases(),
     ]
     .into_iter()
     .flatten()

@@ -13,7 +13,7 @@ use crate::mqtt::{client_tls, parse_broker_url, Broker, Dialect};
 /// How long a case waits for one packet it expects.
 pub const WAIT: Duration = Duration::from_secs(5);
 /// How long a case waits for a packet that must not come.
-pub const QUIET: Duration = Duration::from_millis(1500);
+pub const QUIET: Duration = Duration::from_millis(1000);
 
 /// An open connection.
 pub struct Wire {

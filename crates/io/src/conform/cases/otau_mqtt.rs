@@ -41,7 +41,7 @@ pub fn cases() -> Vec<Case> {
             title: "A manifest written while the device is offline arrives on CONNECT, and again on the next CONNECT while it is not acknowledged" },
         Case { id: "MQTT-ACK-001", core: false, run: case_fn!(ack_stops_redelivery),
             clause: "otau.md §5, §8 (ACK = the same payload published to $resource/config_otau)",
-            title: "The ACK (QoS 1) is PUBACKed and the acknowledged manifest is not sent again on reconnect" },
+            title: "The ACK (QoS 1) is PUBACKed and the acknowledged manifest is not sent again, neither on the connection nor on reconnect" },
         Case { id: "MQTT-PUB-001", core: false, run: case_fn!(status_recorded),
             clause: "otau.md §3, §8 (status = PUBLISH to $resource/otau_in, QoS 0/1)",
             title: "A status published to $resource/otau_in with QoS 1 is PUBACKed and recorded as written" },
@@ -228,9 +228,18 @@ async fn ack_stops_redelivery(cx: &mut Ctx<'_>) -> Verdict {
     let mut wire = open(cx, Some(&token)).await?;
     expect_config(cx, &mut wire, "on CONNECT").await?;
     let ack = m.to_string();
-    wire.publish_acked(cx, "$resource/config_otau", ack.as_bytes(), &mut Vec::new())
+    let mut inbox = Vec::new();
+    wire.publish_acked(cx, "$resource/config_otau", ack.as_bytes(), &mut inbox)
         .await?;
+    if let Some(p) = inbox.iter().find(|p| p.topic.starts_with(CONFIG_TOPIC)) {
+        return Err(Stop::Fail(format!(
+            "config_otau was sent again on {} right after the ACK",
+            p.topic
+        )));
+    }
+    let quiet = expect_no_config(cx, &mut wire, "after the ACK").await;
     wire.close().await;
+    quiet?;
     let mut again = open(cx, Some(&token)).await?;
     let quiet = expect_no_config(cx, &mut again, "after the ACK, on reconnect").await;
     again.close().await;
