@@ -24,7 +24,7 @@ pub struct Wire {
 /// How a CONNECT was answered.
 pub enum Connack {
     /// CONNACK 0: the connection is open.
-    Accepted(Wire),
+    Accepted(Box<Wire>),
     /// CONNACK with this return code; the server closed the connection.
     Refused(u8),
 }
@@ -102,7 +102,7 @@ pub async fn connect(cx: &mut Ctx<'_>, token: Option<&str>) -> Result<Connack, S
         "→ CONNECT ({who}, client id \"\") ← CONNACK {code}"
     ));
     Ok(if code == 0 {
-        Connack::Accepted(Wire { client, events })
+        Connack::Accepted(Box::new(Wire { client, events }))
     } else {
         Connack::Refused(code)
     })
@@ -111,7 +111,7 @@ pub async fn connect(cx: &mut Ctx<'_>, token: Option<&str>) -> Result<Connack, S
 /// [`connect`] that must be accepted.
 pub async fn open(cx: &mut Ctx<'_>, token: Option<&str>) -> Result<Wire, Stop> {
     match connect(cx, token).await? {
-        Connack::Accepted(w) => Ok(w),
+        Connack::Accepted(w) => Ok(*w),
         Connack::Refused(code) => Err(Stop::Fail(format!(
             "CONNECT was refused with CONNACK {code}"
         ))),
