@@ -1,9 +1,12 @@
 //! `fleetsim conform` against `fleetsim serve`: every case of every profile
 //! passes (prepared through the hawkBit adapter, as against a hawkBit, and
-//! serve's OTAU admin routes), and the command writes its card and exits 0
-//! only when every case passed. With `FLEETSIM_UPDATE_CARD=1` the runs
-//! regenerate `docs/guide/conformance/serve-card.md` and `serve-otau-card.md`
-//! (goosebit's card: `goosebit::conform_card_fails_exactly_the_recorded_deviations`).
+//! serve's OTAU and cpg admin routes; `otau-mqtt` over serve's Murano-shaped
+//! MQTT endpoint), a `serve` broken in one named fault mode fails the case
+//! that checks it (one test per profile with server state: DDI, OTAU over
+//! MQTT, cpg), and the command writes its card and exits 0 only when every
+//! case passed. With `FLEETSIM_UPDATE_CARD=1` the runs regenerate serve's
+//! cards in `docs/guide/conformance/` (goosebit's card:
+//! `goosebit::conform_card_fails_exactly_the_recorded_deviations`).
 
 use std::process::Command;
 
@@ -55,21 +58,33 @@ fn not_passed(r: &ConformReport) -> String {
     out
 }
 
+/// Runs every case of `profile` against `server` (its MQTT endpoint, if
+/// any), asserts each passed, and with `FLEETSIM_UPDATE_CARD=1` writes the
+/// card to `docs/guide/conformance/{card}`.
+async fn passes_every_case(server: &Running, profile: Profile, card: &str) -> ConformReport {
+    let mut o = options(server, profile);
+    o.mqtt = server.mqtt_url.clone();
+    let r = bounded("conform", conform::run(&o))
+        .await
+        .expect("the run starts");
+    let cases = conform::catalogue()
+        .into_iter()
+        .filter(|c| profile.includes(c));
+    assert_eq!(r.cases.len(), cases.count());
+    assert!(r.passed(), "{}", not_passed(&r));
+    if std::env::var_os("FLEETSIM_UPDATE_CARD").is_some() {
+        let md = fleetsim::report::conform::markdown(&r);
+        let path = format!("docs/guide/conformance/{card}");
+        std::fs::write(path, md).expect("card written");
+    }
+    r
+}
+
 #[tokio::test]
 async fn serve_passes_every_ddi_v1_case() {
     let server = serve().await;
-    let r = bounded("conform", conform::run(&options(&server, Profile::DdiV1)))
-        .await
-        .expect("the run starts");
-    let ddi = conform::catalogue()
-        .into_iter()
-        .filter(|c| c.id.starts_with("DDI-"));
-    assert_eq!(r.cases.len(), ddi.count());
-    assert!(r.passed(), "{}", not_passed(&r));
-    if std::env::var_os("FLEETSIM_UPDATE_CARD").is_some() {
-        let card = fleetsim::report::conform::markdown(&r);
-        std::fs::write("docs/guide/conformance/serve-card.md", card).expect("card written");
-    }
+    let r = passes_every_case(&server, Profile::DdiV1, "serve-card.md").await;
+    assert!(r.cases.len() >= 50 && r.cases.iter().all(|c| c.id.starts_with("DDI-")));
     // The evidence holds what was exchanged, never the gateway token.
     let json = serde_json::to_string(&r).expect("json");
     assert!(json.contains("GatewayToken <redacted>") && !json.contains("conform-gw"));
@@ -89,24 +104,14 @@ pub(crate) async fn case_passes(id: &str) {
 #[tokio::test]
 async fn serve_passes_every_otau_http_case() {
     let server = serve().await;
-    let r = bounded(
-        "conform",
-        conform::run(&options(&server, Profile::OtauHttp)),
-    )
-    .await
-    .expect("the run starts");
+    let r = passes_every_case(&server, Profile::OtauHttp, "serve-otau-card.md").await;
     assert!(r.cases.len() >= 10 && r.cases.iter().all(|c| c.id.starts_with("OTAU-")));
-    assert!(r.passed(), "{}", not_passed(&r));
-    if std::env::var_os("FLEETSIM_UPDATE_CARD").is_some() {
-        let card = fleetsim::report::conform::markdown(&r);
-        std::fs::write("docs/guide/conformance/serve-otau-card.md", card).expect("card written");
-    }
 }
 
 /// `serve` (`ops:secret`) with its MQTT endpoint on a free port, broken
 /// from its start in fault mode `mode` (a scenario of 200 `protocol`
 /// devices), or correct (no scenario) for `None`.
-pub(crate) async fn serve_mqtt(broken: Option<(&str, &str)>) -> Running {
+async fn serve_mqtt(broken: Option<(&str, &str)>) -> Running {
     let scenario = broken.map(|(mode, protocol)| {
         let yaml = format!(
             "name: conform-broken\nseed: 1\nduration: 1h\n\
@@ -140,7 +145,7 @@ async fn serve_broken(mode: &str) -> Running {
 }
 
 /// The outcome of each of `ids` run against `server` in `profile`.
-pub(crate) async fn outcomes(server: &Running, profile: Profile, ids: &[&str]) -> Vec<Outcome> {
+async fn outcomes(server: &Running, profile: Profile, ids: &[&str]) -> Vec<Outcome> {
     let mut o = options(server, profile);
     o.mqtt = server.mqtt_url.clone();
     o.only = ids.iter().map(|s| s.to_string()).collect();
@@ -173,18 +178,8 @@ async fn a_server_taking_denial_as_consent_fails_the_denial_case() {
 #[tokio::test]
 async fn serve_passes_every_otau_mqtt_case() {
     let server = serve_mqtt(None).await;
-    let mut o = options(&server, Profile::OtauMqtt);
-    o.mqtt = server.mqtt_url.clone();
-    let r = bounded("conform", conform::run(&o))
-        .await
-        .expect("the run starts");
+    let r = passes_every_case(&server, Profile::OtauMqtt, "serve-otau-mqtt-card.md").await;
     assert!(r.cases.len() >= 8 && r.cases.iter().all(|c| c.id.starts_with("MQTT-")));
-    assert!(r.passed(), "{}", not_passed(&r));
-    if std::env::var_os("FLEETSIM_UPDATE_CARD").is_some() {
-        let card = fleetsim::report::conform::markdown(&r);
-        std::fs::write("docs/guide/conformance/serve-otau-mqtt-card.md", card)
-            .expect("card written");
-    }
 }
 
 /// A Murano endpoint that sends an acknowledged manifest again fails the
@@ -200,15 +195,8 @@ async fn an_endpoint_redelivering_acked_manifests_fails_the_ack_case() {
 #[tokio::test]
 async fn serve_passes_every_cpg_case() {
     let server = serve().await;
-    let r = bounded("conform", conform::run(&options(&server, Profile::Cpg)))
-        .await
-        .expect("the run starts");
+    let r = passes_every_case(&server, Profile::Cpg, "serve-cpg-card.md").await;
     assert!(r.cases.len() >= 8 && r.cases.iter().all(|c| c.id.starts_with("CPG-")));
-    assert!(r.passed(), "{}", not_passed(&r));
-    if std::env::var_os("FLEETSIM_UPDATE_CARD").is_some() {
-        let card = fleetsim::report::conform::markdown(&r);
-        std::fs::write("docs/guide/conformance/serve-cpg-card.md", card).expect("card written");
-    }
 }
 
 /// A CDN that serves expired URLs fails the expiry case; refusing an

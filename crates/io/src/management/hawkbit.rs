@@ -110,14 +110,7 @@ impl Hawkbit {
         if fleet.uses_target_tokens() {
             configs["authentication.targettoken.enabled"] = json!(true);
         }
-        self.client
-            .call(
-                Method::Put,
-                "/rest/v1/system/configs",
-                Some(&configs),
-                &[200, 204],
-            )
-            .await?;
+        self.put_configs(&configs).await?;
         let tokens = fleet.target_tokens.iter().chain(std::iter::repeat(&None));
         let targets: Vec<(&String, &Option<Secret>)> =
             fleet.controller_ids.iter().zip(tokens).collect();
@@ -245,12 +238,17 @@ impl Hawkbit {
 
     /// Sets the tenant's `user.confirmation.flow.enabled`.
     pub async fn confirmation_flow(&mut self, enabled: bool) -> Result<(), AdapterError> {
-        let configs = json!({ "user.confirmation.flow.enabled": enabled });
+        self.put_configs(&json!({ "user.confirmation.flow.enabled": enabled }))
+            .await
+    }
+
+    /// `PUT /rest/v1/system/configs` with `configs` (tenant settings).
+    async fn put_configs(&mut self, configs: &Value) -> Result<(), AdapterError> {
         self.client
             .call(
                 Method::Put,
                 "/rest/v1/system/configs",
-                Some(&configs),
+                Some(configs),
                 &[200, 204],
             )
             .await?;

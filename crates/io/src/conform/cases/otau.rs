@@ -62,25 +62,30 @@ async fn device(cx: &mut Ctx<'_>) -> Result<String, Stop> {
 /// A fresh device: its number and CIK.
 pub(super) async fn numbered_device(cx: &mut Ctx<'_>) -> Result<(u64, String), Stop> {
     let n = cx.otau_device();
-    let path = format!("/fleetsim/otau/devices/{n}/cik");
-    let admin = cx.otau_admin()?;
-    let r = admin
-        .send(Method::Get, &path, None, Vec::new())
-        .await
-        .map_err(admin_failed)?;
-    let cik = String::from_utf8_lossy(r.body.as_bytes())
-        .trim()
-        .to_string();
-    if r.status != 200 || cik.is_empty() {
-        return Err(Stop::Fail(format!("GET {path}: {} {cik}", r.status)));
-    }
+    let cik = admin_get(cx, &format!("/fleetsim/otau/devices/{n}/cik")).await?;
     cx.note(format!(
         "device {n}: its CIK read through the OTAU admin routes"
     ));
     Ok((n, cik))
 }
 
-pub(super) fn admin_failed(e: crate::management::AdapterError) -> Stop {
+/// A GET of an admin route that must be 200 with a body; the body, trimmed.
+pub(super) async fn admin_get(cx: &Ctx<'_>, path: &str) -> Result<String, Stop> {
+    let admin = cx.otau_admin()?;
+    let r = admin
+        .send(Method::Get, path, None, Vec::new())
+        .await
+        .map_err(admin_failed)?;
+    let body = String::from_utf8_lossy(r.body.as_bytes())
+        .trim()
+        .to_string();
+    if r.status != 200 || body.is_empty() {
+        return Err(Stop::Fail(format!("GET {path}: {} {body}", r.status)));
+    }
+    Ok(body)
+}
+
+fn admin_failed(e: crate::management::AdapterError) -> Stop {
     Stop::Fail(format!("OTAU admin route failed: {e}"))
 }
 

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::super::{case_fn, ensure, Case, Ctx, Stop, Verdict};
 use super::mqtt_wire::{connect, open, Connack, Wire, QUIET, WAIT};
-use super::otau::{admin_failed, admin_put, manifest, numbered_device};
+use super::otau::{admin_get, admin_put, manifest, numbered_device};
 use fleetsim_core::message::{percent_encode, Method};
 
 /// Where the server publishes `config_otau` values (a µs timestamp follows).
@@ -118,18 +118,7 @@ async fn expect_no_config(cx: &mut Ctx<'_>, wire: &mut Wire, what: &str) -> Verd
 
 /// The identity of device `n`, read through the admin routes.
 async fn identity(cx: &mut Ctx<'_>, n: u64) -> Result<String, Stop> {
-    let path = format!("/fleetsim/otau/devices/{n}/identity");
-    let admin = cx.otau_admin()?;
-    let r = admin
-        .send(Method::Get, &path, None, Vec::new())
-        .await
-        .map_err(admin_failed)?;
-    let id = String::from_utf8_lossy(r.body.as_bytes())
-        .trim()
-        .to_string();
-    ensure(r.status == 200 && !id.is_empty(), || {
-        format!("GET {path}: {} {id}", r.status)
-    })?;
+    let id = admin_get(cx, &format!("/fleetsim/otau/devices/{n}/identity")).await?;
     cx.note(format!("device {n}: identity {id} (admin)"));
     Ok(id)
 }
@@ -249,13 +238,9 @@ async fn ack_stops_redelivery(cx: &mut Ctx<'_>) -> Verdict {
 /// The statuses recorded for device `n` (admin), as their JSON values.
 async fn recorded(cx: &mut Ctx<'_>, n: u64) -> Result<Vec<Value>, Stop> {
     let path = format!("/fleetsim/otau/devices/{n}/otau_in");
-    let admin = cx.otau_admin()?;
-    let r = admin
-        .send(Method::Get, &path, None, Vec::new())
-        .await
-        .map_err(admin_failed)?;
-    let doc: Value = serde_json::from_slice(r.body.as_bytes())
-        .map_err(|e| Stop::Fail(format!("GET {path}: {} not JSON ({e})", r.status)))?;
+    let body = admin_get(cx, &path).await?;
+    let doc: Value = serde_json::from_str(&body)
+        .map_err(|e| Stop::Fail(format!("GET {path}: not JSON ({e})")))?;
     let list = doc["statuses"].as_array().cloned().unwrap_or_default();
     let values = list
         .iter()
