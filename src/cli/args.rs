@@ -288,7 +288,7 @@ pub(crate) struct ConformArgs {
     /// Catalogue to run: ddi-v1 (every DDI case), ddi-v1-core (what a
     /// minimal DDI server must pass), otau-http (Exosite OTAU over HTTP) or
     /// otau-mqtt (Exosite OTAU over Murano's MQTT API; needs --mqtt) or cpg
-    /// (constrained devices: the gateway and its CDN).
+    /// (constrained devices: the gateway, its CDN and the Ditto twins).
     #[arg(long, default_value = "ddi-v1")]
     pub(crate) profile: String,
     /// How cases prepare server state (targets, campaigns, cancels;

@@ -49,7 +49,7 @@ pub enum Profile {
     /// downloads over HTTP.
     OtauMqtt,
     /// Constrained devices: the custom protocol gateway and its artifact
-    /// CDN (docs/guide/cpg.md).
+    /// CDN (docs/guide/cpg.md), and the twins of Ditto's HTTP API (ditto.md).
     Cpg,
 }
 
@@ -86,7 +86,7 @@ impl Profile {
             Profile::DdiV1Core => case.core && case.id.starts_with("DDI-"),
             Profile::OtauHttp => case.id.starts_with("OTAU-"),
             Profile::OtauMqtt => case.id.starts_with("MQTT-"),
-            Profile::Cpg => case.id.starts_with("CPG-"),
+            Profile::Cpg => case.id.starts_with("CPG-") || case.id.starts_with("TWIN-"),
         }
     }
 }
@@ -103,7 +103,7 @@ pub struct Case {
     /// The clause checked.
     pub clause: &'static str,
     /// In the `ddi-v1-core` profile too (a DDI case; the profile of a case
-    /// is its ID's first word: `DDI-…`, `OTAU-…`, `MQTT-…` or `CPG-…`).
+    /// is its ID's first word: `DDI-…`, `OTAU-…`, `MQTT-…`, `CPG-…` or `TWIN-…`).
     pub core: bool,
     /// The check.
     pub run: RunFn,

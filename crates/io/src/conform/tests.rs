@@ -35,6 +35,7 @@ fn ids_are_unique_stable_and_documented() {
             "DDI" => "ddi.md",
             "OTAU" | "MQTT" => "otau.md",
             "CPG" => "cpg.md",
+            "TWIN" => "ditto.md",
             other => panic!("{}: unknown protocol {other}", c.id),
         };
         let digits = parts[2].len() == 3 && parts[2].bytes().all(|b| b.is_ascii_digit());

@@ -16,6 +16,7 @@ mod otau;
 mod otau_mqtt;
 mod root;
 mod token;
+mod twin;
 
 use serde_json::{json, Value};
 
@@ -37,6 +38,7 @@ pub fn all() -> Vec<Case> {
         otau::cases(),
         otau_mqtt::cases(),
         cpg::cases(),
+        twin::cases(),
     ]
     .into_iter()
     .flatten()
