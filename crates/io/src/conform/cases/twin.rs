@@ -63,13 +63,13 @@ async fn twin(
     cx.send(method, &path, &all, bytes).await
 }
 
-/// The thing this case works on, created.
-async fn created(cx: &mut Ctx<'_>) -> Result<Value, Stop> {
+/// The thing this case works on, created: the 201 answer.
+async fn created(cx: &mut Ctx<'_>) -> Result<Answer, Stop> {
     let thing = json!({ "attributes": { "gateway.id": "conform" },
                         "features": { "firmware": { "properties": { "version": "1.0.0" } } } });
     let a = twin(cx, Method::Put, "", &[], Some(&thing)).await?;
     a.expect(201, "PUT of a new thing")?;
-    a.json()
+    Ok(a)
 }
 
 /// The error code of a Ditto error body.
@@ -82,9 +82,14 @@ fn error_of(a: &Answer) -> String {
 
 async fn create_and_read(cx: &mut Ctx<'_>) -> Verdict {
     let id = thing_id(cx);
-    let doc = created(cx).await?;
+    let made = created(cx).await?;
+    let doc = made.json()?;
     ensure(doc["thingId"] == id.as_str(), || {
         format!("the 201 body is not thing {id}: {doc}")
+    })?;
+    let location = made.header("location").unwrap_or("");
+    ensure(location.contains("/api/2/things/"), || {
+        format!("the 201 has no Location of the thing: `{location}`")
     })?;
     let a = twin(cx, Method::Get, "", &[], None).await?;
     a.expect(200, "GET of the thing")?;
