@@ -81,7 +81,9 @@ fn only_selects_by_id_and_refuses_unknown_ids() {
     assert!(select(&o).is_err(), "not in the core profile");
     assert_eq!(Profile::parse("ddi-v1-core"), Some(Profile::DdiV1Core));
     assert_eq!(Profile::parse("otau-http"), Some(Profile::OtauHttp));
-    assert_eq!(Profile::parse("cpg"), None);
+    assert_eq!(Profile::parse("otau-mqtt"), Some(Profile::OtauMqtt));
+    assert_eq!(Profile::parse("cpg"), Some(Profile::Cpg));
+    assert_eq!(Profile::parse("ddi-v2"), None);
 }
 
 #[tokio::test]
