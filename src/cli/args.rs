@@ -286,7 +286,9 @@ pub(crate) struct ConformArgs {
     #[arg(long, required_unless_present = "list")]
     pub(crate) target: Option<String>,
     /// Catalogue to run: ddi-v1 (every DDI case), ddi-v1-core (what a
-    /// minimal DDI server must pass) or otau-http (Exosite OTAU over HTTP).
+    /// minimal DDI server must pass), otau-http (Exosite OTAU over HTTP) or
+    /// otau-mqtt (Exosite OTAU over Murano's MQTT API; needs --mqtt) or cpg
+    /// (constrained devices: the gateway, its CDN and the Ditto twins).
     #[arg(long, default_value = "ddi-v1")]
     pub(crate) profile: String,
     /// How cases prepare server state (targets, campaigns, cancels;
@@ -295,6 +297,11 @@ pub(crate) struct ConformArgs {
     /// (cases that need server state are SKIPped).
     #[arg(long, value_enum, default_value = "none")]
     pub(crate) manage: ConformManage,
+    /// MQTT endpoint of the otau-mqtt profile, `mqtt://HOST:PORT` or
+    /// `mqtts://HOST:PORT` (as `fleetsim run --mqtt`); content downloads
+    /// go to --target over HTTP.
+    #[arg(long, value_name = "URL")]
+    pub(crate) mqtt: Option<String>,
     /// Base URL of the management API (default: --target).
     #[arg(long)]
     pub(crate) mgmt_url: Option<String>,

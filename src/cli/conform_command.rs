@@ -10,8 +10,6 @@ use fleetsim::conform::{self, ConformError, Options, Profile};
 use fleetsim::management::{ManagerConfig, Secret, ServerApi};
 use fleetsim::report::conform as card;
 
-/// Profiles the issue names that this build does not have yet.
-const PLANNED: &[&str] = &["otau-mqtt", "cpg"];
 /// Gateway token configured with `--manage hawkbit` when none is given.
 const DEFAULT_GATEWAY_TOKEN: &str = "fleetsim-conform";
 
@@ -65,13 +63,8 @@ pub(crate) fn run(a: ConformArgs) -> Exit {
 fn options(a: &ConformArgs) -> Result<Options, Exit> {
     let profile = Profile::parse(&a.profile).ok_or_else(|| {
         let known: Vec<&str> = Profile::ALL.iter().map(|p| p.as_str()).collect();
-        let planned = if PLANNED.contains(&a.profile.as_str()) {
-            " (planned, not built yet)"
-        } else {
-            ""
-        };
         Exit::BadInput(format!(
-            "--profile {}{planned}: expected one of {}",
+            "--profile {}: expected one of {}",
             a.profile,
             known.join(", ")
         ))
@@ -81,6 +74,14 @@ fn options(a: &ConformArgs) -> Result<Options, Exit> {
         flag_checks::check_url("--target", &target)?;
     }
     flag_checks::check_tenant("--tenant", &a.tenant)?;
+    if let Some(url) = &a.mqtt {
+        fleetsim::mqtt::parse_broker_url(url)
+            .map_err(|e| Exit::BadInput(format!("--mqtt {url}: {e}")))?;
+    } else if profile == Profile::OtauMqtt && !a.list {
+        return Err(Exit::BadInput(
+            "--profile otau-mqtt needs --mqtt mqtt://HOST:PORT (the MQTT endpoint; --target is its HTTP side for downloads)".into(),
+        ));
+    }
     let ca_pem = match &a.ca_cert {
         Some(path) => match std::fs::read(path) {
             Ok(bytes) => Some((path.display().to_string(), bytes)),
@@ -126,6 +127,7 @@ fn options(a: &ConformArgs) -> Result<Options, Exit> {
         only: a.only.clone(),
         manager,
         otau_admin,
+        mqtt: a.mqtt.clone(),
         // serve has OTAU devices 0..10000 without a scenario; a run takes a
         // few dozen, from a place that changes from run to run.
         otau_first_device: tag.bytes().fold(0u64, |h, b| h * 31 + u64::from(b)) % 9000,

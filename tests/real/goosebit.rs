@@ -160,6 +160,7 @@ const GOOSEBIT_FAILS: &[&str] = &[
     "DDI-CANCEL-001", // 9: no cancelAction
     "DDI-CANCEL-002", // 9: no cancelAction
     "DDI-CANCEL-003", // 9: no cancelAction (404)
+    "DDI-LINK-001",   // 9: no cancelAction: the newer action is offered at once
     "DDI-DL-005",     // 8: If-Match ignored
     "DDI-DL-006",     // 8: the ETag is not the sha1
     "DDI-DL-007",     // 4: no md5sum link

@@ -41,6 +41,7 @@ fn order(kind: OrderKind, targets: &[&str]) -> Order {
         weight: None,
         window: None,
         targets: targets.iter().map(|s| s.to_string()).collect(),
+        confirmation_required: None,
     }
 }
 

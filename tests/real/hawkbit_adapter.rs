@@ -156,6 +156,7 @@ fn order(targets: usize, kind: OrderKind, window: Option<(Span, Span)>) -> Order
         weight: Some(600),
         window: window.map(|(after, len)| OrderWindow::After(after, len)),
         targets: (0..targets).map(|n| format!("dev-{n:05}")).collect(),
+        confirmation_required: None,
     }
 }
 

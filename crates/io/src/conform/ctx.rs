@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::Options;
 use crate::http_client::{Http, Injected};
 use crate::management::{
-    AdapterError, FleetInfo, Manager, MgmtClient, Order, OrderKind, OrderWindow, Upload,
+    AdapterError, FleetInfo, Manager, MgmtClient, Order, OrderKind, OrderWindow, Secret, Upload,
 };
 use fleetsim_core::artifact::{hash_bytes, Hashes};
 use fleetsim_core::message::{Body, Headers, Method, Request};
@@ -135,6 +135,15 @@ impl Ctx<'_> {
         self.opts.gateway_token.is_some()
     }
 
+    /// The gateway token the devices send, if any (for cases that must
+    /// send it where it does not belong).
+    pub fn gateway_key(&self) -> Option<String> {
+        self.opts
+            .gateway_token
+            .as_ref()
+            .map(|t| t.expose().to_string())
+    }
+
     /// Sends a request to `path` (absolute path on the target, or a link's
     /// full URL) with `headers` (and, in a DDI case, the gateway token);
     /// records it.
@@ -251,12 +260,23 @@ impl Ctx<'_> {
     /// adapter, the tenant told the gateway token and hawkBit's default
     /// polling interval). Without an adapter, devices register by polling.
     pub async fn register(&mut self, cids: &[String]) -> Verdict {
+        self.register_with_tokens(cids, vec![None; cids.len()])
+            .await
+    }
+
+    /// [`Ctx::register`], the targets created with these security tokens
+    /// (the adapter then enables TargetToken authentication).
+    pub async fn register_with_tokens(
+        &mut self,
+        cids: &[String],
+        target_tokens: Vec<Option<Secret>>,
+    ) -> Verdict {
         let fleet = FleetInfo {
             tenant: self.opts.tenant.clone(),
             controller_ids: cids.to_vec(),
             polling: POLLING,
             gateway_token: self.opts.gateway_token.clone(),
-            target_tokens: vec![None; cids.len()],
+            target_tokens,
         };
         if let Some(m) = self.manager.as_deref_mut() {
             m.prepare(&fleet).await.map_err(setup_failed)?;
@@ -284,6 +304,16 @@ impl Ctx<'_> {
         kind: OrderKind,
         window: Option<OrderWindow>,
     ) -> Result<Campaign, Stop> {
+        self.assign_full(cids, (kind, window), None).await
+    }
+
+    /// [`Ctx::assign_in_window`] with hawkBit's `confirmationRequired`.
+    pub async fn assign_full(
+        &mut self,
+        cids: &[String],
+        (kind, window): (OrderKind, Option<OrderWindow>),
+        confirmation_required: Option<bool>,
+    ) -> Result<Campaign, Stop> {
         let index = *self.campaigns;
         let filename = format!("fw-{}.bin", self.case_id.to_lowercase());
         let bytes = Bytes::from(firmware(&format!("{}-{index}", self.case_id)));
@@ -299,6 +329,7 @@ impl Ctx<'_> {
             weight: None,
             window,
             targets: cids.to_vec(),
+            confirmation_required,
         };
         self.manager("a campaign")?
             .start(&order)
@@ -335,6 +366,19 @@ impl Ctx<'_> {
         let n = *self.otau_next;
         *self.otau_next += 1;
         n
+    }
+
+    /// Turns the tenant's confirmation flow on or off through the adapter.
+    pub async fn confirmation_flow(&mut self, enabled: bool) -> Verdict {
+        self.manager("the confirmation flow")?
+            .confirmation_flow(enabled)
+            .await
+            .map_err(setup_failed)?;
+        let state = if enabled { "on" } else { "off" };
+        self.note(format!(
+            "the tenant's confirmation flow turned {state} through the management API"
+        ));
+        Ok(())
     }
 
     /// Cancels campaign `c` through the management adapter.

@@ -45,11 +45,23 @@ pub enum Profile {
     DdiV1Core,
     /// Exosite OTAU over Murano's HTTP device API (otau.md §4).
     OtauHttp,
+    /// Exosite OTAU over Murano's MQTT device API (otau.md §8), content
+    /// downloads over HTTP.
+    OtauMqtt,
+    /// Constrained devices: the custom protocol gateway and its artifact
+    /// CDN (docs/guide/cpg.md), and the twins of Ditto's HTTP API (ditto.md).
+    Cpg,
 }
 
 impl Profile {
     /// Every profile, in the order `--help` lists them.
-    pub const ALL: [Profile; 3] = [Profile::DdiV1, Profile::DdiV1Core, Profile::OtauHttp];
+    pub const ALL: [Profile; 5] = [
+        Profile::DdiV1,
+        Profile::DdiV1Core,
+        Profile::OtauHttp,
+        Profile::OtauMqtt,
+        Profile::Cpg,
+    ];
 
     /// The profile's name on the command line.
     pub fn as_str(self) -> &'static str {
@@ -57,6 +69,8 @@ impl Profile {
             Profile::DdiV1 => "ddi-v1",
             Profile::DdiV1Core => "ddi-v1-core",
             Profile::OtauHttp => "otau-http",
+            Profile::OtauMqtt => "otau-mqtt",
+            Profile::Cpg => "cpg",
         }
     }
 
@@ -71,6 +85,8 @@ impl Profile {
             Profile::DdiV1 => case.id.starts_with("DDI-"),
             Profile::DdiV1Core => case.core && case.id.starts_with("DDI-"),
             Profile::OtauHttp => case.id.starts_with("OTAU-"),
+            Profile::OtauMqtt => case.id.starts_with("MQTT-"),
+            Profile::Cpg => case.id.starts_with("CPG-") || case.id.starts_with("TWIN-"),
         }
     }
 }
@@ -87,7 +103,7 @@ pub struct Case {
     /// The clause checked.
     pub clause: &'static str,
     /// In the `ddi-v1-core` profile too (a DDI case; the profile of a case
-    /// is its ID's first word: `DDI-…` or `OTAU-…`).
+    /// is its ID's first word: `DDI-…`, `OTAU-…`, `MQTT-…`, `CPG-…` or `TWIN-…`).
     pub core: bool,
     /// The check.
     pub run: RunFn,
@@ -132,6 +148,10 @@ pub struct Options {
     /// First OTAU device number this run uses (`serve` has devices
     /// `0..10000` without a scenario); each OTAU case takes fresh ones.
     pub otau_first_device: u64,
+    /// The MQTT endpoint of the `otau-mqtt` profile (`mqtt://` or
+    /// `mqtts://HOST:PORT`, as `fleetsim run --mqtt`); content downloads
+    /// go to `target`.
+    pub mqtt: Option<String>,
     /// Gateway token the devices send (and the adapter configures).
     pub gateway_token: Option<Secret>,
     /// Prefix of every controller id, unique per run (the server keeps the

@@ -15,6 +15,7 @@ fn options(target: &str) -> Options {
         manager: None,
         otau_admin: None,
         otau_first_device: 0,
+        mqtt: None,
         gateway_token: None,
         run_tag: "t".into(),
         ca_pem: None,
@@ -32,7 +33,9 @@ fn ids_are_unique_stable_and_documented() {
         assert_eq!(parts.len(), 3, "{}", c.id);
         let reference = match parts[0] {
             "DDI" => "ddi.md",
-            "OTAU" => "otau.md",
+            "OTAU" | "MQTT" => "otau.md",
+            "CPG" => "cpg.md",
+            "TWIN" => "ditto.md",
             other => panic!("{}: unknown protocol {other}", c.id),
         };
         let digits = parts[2].len() == 3 && parts[2].bytes().all(|b| b.is_ascii_digit());
@@ -51,8 +54,16 @@ fn ids_are_unique_stable_and_documented() {
     let count = |p: Profile| cases.iter().filter(|c| p.includes(c)).count();
     assert!(count(Profile::DdiV1Core) >= 8 && count(Profile::DdiV1Core) < count(Profile::DdiV1));
     assert!(count(Profile::OtauHttp) >= 10);
+    assert!(count(Profile::OtauMqtt) >= 8);
+    assert!(count(Profile::Cpg) >= 8);
+    let in_profiles = [
+        Profile::DdiV1,
+        Profile::OtauHttp,
+        Profile::OtauMqtt,
+        Profile::Cpg,
+    ];
     assert_eq!(
-        count(Profile::DdiV1) + count(Profile::OtauHttp),
+        in_profiles.into_iter().map(count).sum::<usize>(),
         cases.len()
     );
 }
@@ -70,7 +81,9 @@ fn only_selects_by_id_and_refuses_unknown_ids() {
     assert!(select(&o).is_err(), "not in the core profile");
     assert_eq!(Profile::parse("ddi-v1-core"), Some(Profile::DdiV1Core));
     assert_eq!(Profile::parse("otau-http"), Some(Profile::OtauHttp));
-    assert_eq!(Profile::parse("cpg"), None);
+    assert_eq!(Profile::parse("otau-mqtt"), Some(Profile::OtauMqtt));
+    assert_eq!(Profile::parse("cpg"), Some(Profile::Cpg));
+    assert_eq!(Profile::parse("ddi-v2"), None);
 }
 
 #[tokio::test]

@@ -21,6 +21,7 @@ use fleetsim_core::server::MgmtCredentials;
 fn is_admin(req: &Request) -> bool {
     fleetsim_core::server::is_mgmt_request(req)
         || req.path().starts_with(otau::ADMIN_PREFIX)
+        || req.path().starts_with(super::cpg_admin::PREFIX)
         || events::is_events_path(req.path())
         || twin::is_twin_path(req.path())
 }

@@ -119,6 +119,7 @@ use fleetsim_fleet::scenario::Scenario;
 mod adapter;
 mod body;
 mod conn;
+mod cpg_admin;
 mod endpoint;
 mod events;
 #[cfg(test)]

@@ -23,7 +23,7 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 
 use fleetsim_core::message::{percent_decode, Body, Headers, Method, Request, Response};
-use fleetsim_core::server::otau::{cik_for, OtauAnswer, OtauServer};
+use fleetsim_core::server::otau::{cik_for, identity_for, OtauAnswer, OtauServer};
 use fleetsim_core::server::MgmtCredentials;
 use fleetsim_core::time::Time;
 
@@ -135,6 +135,11 @@ fn admin(
         ["devices", n, "cik"] => match (device(n), m) {
             (None, _) => reply(text(404, "no such device")),
             (Some(d), Method::Get | Method::Head) => reply(text(200, &cik_for(d))),
+            _ => reply(not_allowed("GET")),
+        },
+        ["devices", n, "identity"] => match (device(n), m) {
+            (None, _) => reply(text(404, "no such device")),
+            (Some(d), Method::Get | Method::Head) => reply(text(200, &identity_for(d))),
             _ => reply(not_allowed("GET")),
         },
         ["devices", n, "otau_in"] => match (device(n), m) {

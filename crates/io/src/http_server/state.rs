@@ -9,6 +9,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::cpg_admin;
 use super::events::EventRing;
 use super::otau::{self, Routed};
 use crate::server_events::{GatewayStats, ServerSide};
@@ -220,6 +221,11 @@ impl State {
         self.catch_up(now);
         if self.in_reset(now) {
             return None;
+        }
+        if let Some(rest) = req.path().strip_prefix(cpg_admin::PREFIX) {
+            let resp = cpg_admin::answer(&mut self.sidekick, &self.credentials, now, req, rest);
+            self.drain_events(now);
+            return Some(resp);
         }
         if constrained::is_gateway_path(req.path()) {
             let resp = answer_sidekick(&self.server, &mut self.sidekick, now, req);

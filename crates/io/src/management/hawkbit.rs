@@ -110,14 +110,7 @@ impl Hawkbit {
         if fleet.uses_target_tokens() {
             configs["authentication.targettoken.enabled"] = json!(true);
         }
-        self.client
-            .call(
-                Method::Put,
-                "/rest/v1/system/configs",
-                Some(&configs),
-                &[200, 204],
-            )
-            .await?;
+        self.put_configs(&configs).await?;
         let tokens = fleet.target_tokens.iter().chain(std::iter::repeat(&None));
         let targets: Vec<(&String, &Option<Secret>)> =
             fleet.controller_ids.iter().zip(tokens).collect();
@@ -240,6 +233,25 @@ impl Hawkbit {
             self.created.resize_with(order.index + 1, || None);
         }
         self.created[order.index] = Some(created);
+        Ok(())
+    }
+
+    /// Sets the tenant's `user.confirmation.flow.enabled`.
+    pub async fn confirmation_flow(&mut self, enabled: bool) -> Result<(), AdapterError> {
+        self.put_configs(&json!({ "user.confirmation.flow.enabled": enabled }))
+            .await
+    }
+
+    /// `PUT /rest/v1/system/configs` with `configs` (tenant settings).
+    async fn put_configs(&mut self, configs: &Value) -> Result<(), AdapterError> {
+        self.client
+            .call(
+                Method::Put,
+                "/rest/v1/system/configs",
+                Some(configs),
+                &[200, 204],
+            )
+            .await?;
         Ok(())
     }
 
@@ -393,6 +405,9 @@ fn assignment(controller_id: &str, order: &Order, server_now: u64) -> Value {
     }
     if let Some(w) = order.weight {
         v["weight"] = json!(w);
+    }
+    if let Some(c) = order.confirmation_required {
+        v["confirmationRequired"] = json!(c);
     }
     match &order.window {
         Some(OrderWindow::After(start_after, duration)) => {

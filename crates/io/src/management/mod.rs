@@ -181,6 +181,9 @@ pub struct Order {
     pub window: Option<OrderWindow>,
     /// Controller ids the campaign selects.
     pub targets: Vec<String>,
+    /// hawkBit's `confirmationRequired` of the assignment (`None`: the
+    /// tenant's confirmation flow setting decides).
+    pub confirmation_required: Option<bool>,
 }
 
 pub use fleetsim_core::oracle::Recorded;
@@ -263,6 +266,17 @@ impl Manager {
         match self {
             Manager::Hawkbit(m) => m.start(order).await,
             Manager::Goosebit(m) => m.start(order).await,
+        }
+    }
+
+    /// Turns the tenant's confirmation flow (hawkBit
+    /// `user.confirmation.flow.enabled`, ddi.md §1.8) on or off.
+    pub async fn confirmation_flow(&mut self, enabled: bool) -> Result<(), AdapterError> {
+        match self {
+            Manager::Hawkbit(m) => m.confirmation_flow(enabled).await,
+            Manager::Goosebit(_) => Err(AdapterError::Unsupported(
+                "goosebit has no confirmation flow".into(),
+            )),
         }
     }
 

@@ -68,7 +68,7 @@ impl Broker {
     }
 
     /// rumqttc's options for client `id` (transport, sizes, keep-alive).
-    pub(super) fn options(&self, id: &str) -> MqttOptions {
+    pub fn options(&self, id: &str) -> MqttOptions {
         let mut opts = MqttOptions::new(id, self.host.clone(), self.addr.port());
         opts.set_keep_alive(Duration::from_secs(30))
             .set_clean_session(true)

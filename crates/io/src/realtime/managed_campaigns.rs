@@ -93,6 +93,7 @@ pub fn orders(scenario: &Scenario, setup: &Setup, scale: f64) -> Vec<Order> {
                     },
                 }),
                 targets,
+                confirmation_required: None,
             }
         })
         .collect()

@@ -221,6 +221,11 @@ impl ConstrainedGateway {
         self.twins.len()
     }
 
+    /// Install commands known so far.
+    pub fn command_count(&self) -> usize {
+        self.commands.len()
+    }
+
     /// Makes `command` known (its artifact joins the CDN); its index.
     pub fn add_command(&mut self, command: InstallCommand) -> usize {
         self.catalog.register(command.content, command.size);

@@ -5,11 +5,18 @@
 
 mod auth;
 mod cancel;
+mod confirm;
+mod cpg;
 mod deploy;
 mod download;
 mod feedback;
+mod links;
+mod mqtt_wire;
 mod otau;
+mod otau_mqtt;
 mod root;
+mod token;
+mod twin;
 
 use serde_json::{json, Value};
 
@@ -23,9 +30,15 @@ pub fn all() -> Vec<Case> {
         deploy::cases(),
         feedback::cases(),
         cancel::cases(),
+        links::cases(),
+        confirm::cases(),
         download::cases(),
         auth::cases(),
+        token::cases(),
         otau::cases(),
+        otau_mqtt::cases(),
+        cpg::cases(),
+        twin::cases(),
     ]
     .into_iter()
     .flatten()

@@ -60,24 +60,29 @@ async fn device(cx: &mut Ctx<'_>) -> Result<String, Stop> {
 }
 
 /// A fresh device: its number and CIK.
-async fn numbered_device(cx: &mut Ctx<'_>) -> Result<(u64, String), Stop> {
+pub(super) async fn numbered_device(cx: &mut Ctx<'_>) -> Result<(u64, String), Stop> {
     let n = cx.otau_device();
-    let path = format!("/fleetsim/otau/devices/{n}/cik");
-    let admin = cx.otau_admin()?;
-    let r = admin
-        .send(Method::Get, &path, None, Vec::new())
-        .await
-        .map_err(admin_failed)?;
-    let cik = String::from_utf8_lossy(r.body.as_bytes())
-        .trim()
-        .to_string();
-    if r.status != 200 || cik.is_empty() {
-        return Err(Stop::Fail(format!("GET {path}: {} {cik}", r.status)));
-    }
+    let cik = admin_get(cx, &format!("/fleetsim/otau/devices/{n}/cik")).await?;
     cx.note(format!(
         "device {n}: its CIK read through the OTAU admin routes"
     ));
     Ok((n, cik))
+}
+
+/// A GET of an admin route that must be 200 with a body; the body, trimmed.
+pub(super) async fn admin_get(cx: &Ctx<'_>, path: &str) -> Result<String, Stop> {
+    let admin = cx.otau_admin()?;
+    let r = admin
+        .send(Method::Get, path, None, Vec::new())
+        .await
+        .map_err(admin_failed)?;
+    let body = String::from_utf8_lossy(r.body.as_bytes())
+        .trim()
+        .to_string();
+    if r.status != 200 || body.is_empty() {
+        return Err(Stop::Fail(format!("GET {path}: {} {body}", r.status)));
+    }
+    Ok(body)
 }
 
 fn admin_failed(e: crate::management::AdapterError) -> Stop {
@@ -85,7 +90,7 @@ fn admin_failed(e: crate::management::AdapterError) -> Stop {
 }
 
 /// A PUT to an admin route, expecting 204.
-async fn admin_put(cx: &mut Ctx<'_>, path: &str, ctype: &str, body: Vec<u8>) -> Verdict {
+pub(super) async fn admin_put(cx: &mut Ctx<'_>, path: &str, ctype: &str, body: Vec<u8>) -> Verdict {
     let admin = cx.otau_admin()?;
     let r = admin
         .send(Method::Put, path, Some(ctype.to_string()), body)
@@ -132,7 +137,7 @@ fn form_value(body: &[u8], key: &str) -> Option<String> {
 }
 
 /// A manifest for this case.
-fn manifest(cx: &Ctx<'_>) -> Value {
+pub(super) fn manifest(cx: &Ctx<'_>) -> Value {
     json!({ "version": format!("{}-1", cx.device(0)), "name": "fleetsim conform",
             "description": "", "type": "URL_LIST", "payload": ["conform.bin"] })
 }

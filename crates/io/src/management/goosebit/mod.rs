@@ -190,6 +190,12 @@ impl Goosebit {
                 )))
             }
         }
+        if order.confirmation_required == Some(true) {
+            return Err(AdapterError::Unsupported(format!(
+                "campaign `{}`: goosebit has no confirmation flow",
+                order.name
+            )));
+        }
         if order.window.is_some() {
             return Err(AdapterError::Unsupported(format!(
                 "campaign `{}`: goosebit has no maintenance windows",
@@ -376,6 +382,7 @@ mod tests {
             weight: None,
             window: None,
             targets: vec![],
+            confirmation_required: None,
         };
         assert_eq!(swu_name(&order), "fleetsim-3-fw_2_x-2.0.0.swu");
     }
