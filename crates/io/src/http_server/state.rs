@@ -10,6 +10,7 @@
 use std::time::{Duration, Instant};
 
 use super::events::EventRing;
+use super::hook::{DdiHook, Shape};
 use super::otau::{self, Routed};
 use crate::server_events::{GatewayStats, ServerSide};
 use fleetsim_core::ditto::protocol::Envelope;
@@ -105,13 +106,28 @@ impl State {
         let otau = OtauServer::new(devices);
         match scenario {
             Some(scenario) => State::of_scenario(scenario, otau, credentials),
-            None => State::without_scenario(otau, credentials, devices),
+            None => State::without_scenario(otau, credentials, devices, ServerConfig::default()),
         }
     }
 
-    /// An empty default server; every OTAU device talks MQTT too.
-    fn without_scenario(otau: OtauServer, credentials: MgmtCredentials, devices: u64) -> State {
-        let config = ServerConfig::default();
+    /// An empty server of DDI settings `config` (`conform --device`).
+    pub(super) fn with_config(config: ServerConfig, credentials: MgmtCredentials) -> State {
+        let otau = OtauServer::new(DEFAULT_OTAU_DEVICES);
+        State::without_scenario(otau, credentials, DEFAULT_OTAU_DEVICES, config)
+    }
+
+    /// The DDI core of every tenant (`conform --device` prepares it).
+    pub(super) fn tenants_mut(&mut self) -> &mut Tenants {
+        &mut self.server
+    }
+
+    /// An empty server of `config`; every OTAU device talks MQTT too.
+    fn without_scenario(
+        otau: OtauServer,
+        credentials: MgmtCredentials,
+        devices: u64,
+        config: ServerConfig,
+    ) -> State {
         let sidekick = ConstrainedGateway::new(SidekickConfig {
             origin: EMBEDDED_ORIGIN.to_string(),
             epoch_s: 0,
@@ -249,6 +265,27 @@ impl State {
         }
         self.drain_events(now);
         Some(resp)
+    }
+
+    /// [`State::handle`] with `hook` around the core for DDI requests of
+    /// devices; the answer and how its body is sent.
+    pub(super) fn handle_hooked(
+        &mut self,
+        now: Time,
+        req: &Request,
+        hook: &dyn DdiHook,
+    ) -> Option<(Response, Shape)> {
+        if server::is_mgmt_request(req) || server::request_controller_id(req).is_none() {
+            return self.handle(now, req).map(|r| (r, Shape::Whole));
+        }
+        self.catch_up(now);
+        let mut resp = match hook.before(now, req, &mut self.server) {
+            Some(resp) => resp,
+            None => self.handle(now, req)?,
+        };
+        let shape = hook.after(now, req, &mut resp, &mut self.server);
+        self.drain_events(now);
+        Some((resp, shape))
     }
 
     /// Hosts `names` as further tenants (a name already hosted is kept as

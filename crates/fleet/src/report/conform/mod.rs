@@ -93,6 +93,10 @@ pub struct CaseReport {
     pub title: String,
     /// The clause checked: a section of ddi.md or a hawkBit test name.
     pub clause: String,
+    /// The device judged (`conform --device`: one row per device and
+    /// situation); `None` for the server-side cases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
     /// PASS, FAIL or SKIP.
     pub outcome: Outcome,
     /// Why it failed or was skipped.
@@ -194,11 +198,18 @@ impl ConformReport {
 
 /// The terminal table: one line per case, then the score.
 pub fn table(r: &ConformReport) -> String {
-    let id_w = r.cases.iter().map(|c| c.id.len()).max().unwrap_or(2).max(2);
+    let id_w = r
+        .cases
+        .iter()
+        .map(|c| row_id(c).len())
+        .max()
+        .unwrap_or(2)
+        .max(2);
     let mut o = String::new();
     let _ = writeln!(o, "{:<id_w$}  RESULT  CASE", "ID");
     for c in &r.cases {
-        let _ = writeln!(o, "{:<id_w$}  {:<6}  {}", c.id, c.outcome.as_str(), c.title);
+        let id = row_id(c);
+        let _ = writeln!(o, "{id:<id_w$}  {:<6}  {}", c.outcome.as_str(), c.title);
         if let Some(reason) = &c.reason {
             let _ = writeln!(o, "{:<id_w$}          └ {}", "", one_line(reason, 160));
         }
@@ -213,6 +224,15 @@ pub fn table(r: &ConformReport) -> String {
         r.score()
     );
     o
+}
+
+/// A row's ID: the case's, with the device it judged when there is one
+/// (`DEV-DDI-UPDATE-001 @dev-1`).
+pub fn row_id(c: &CaseReport) -> String {
+    match &c.device {
+        Some(d) => format!("{} @{d}", c.id),
+        None => c.id.clone(),
+    }
 }
 
 /// A Markdown card for `docs/guide/conformance/`: a heading, the score and one
@@ -249,7 +269,7 @@ pub fn markdown(r: &ConformReport) -> String {
         let _ = writeln!(
             o,
             "| `{}` | {} | {} | {} | {} |",
-            c.id,
+            row_id(c),
             c.outcome.as_str(),
             md_cell(&c.title),
             md_cell(&c.clause),

@@ -4,6 +4,7 @@ use super::*;
 
 fn case(id: &str, outcome: Outcome, reason: Option<&str>) -> CaseReport {
     CaseReport {
+        device: None,
         id: id.into(),
         title: format!("{id} does it"),
         clause: "ddi.md §1.1".into(),
