@@ -304,8 +304,9 @@ pub(crate) struct ConformArgs {
     #[arg(long, default_value = "10m", value_parser = parse_duration_flag, requires = "device")]
     pub(crate) deadline: Span,
     /// With --device: the polling `sleep` the reference server gives
-    /// (hawkBit's minimum is 30s; shorter makes the script quicker).
-    #[arg(long, default_value = "1s", value_parser = parse_duration_flag, requires = "device")]
+    /// (hawkBit's minimum is 30s; shorter makes the script quicker; polls
+    /// are held to it with 1s of slack, so keep it above 1s).
+    #[arg(long, default_value = "5s", value_parser = parse_duration_flag, requires = "device")]
     pub(crate) sleep: Span,
     /// With --device: a situation the device has not finished after this
     /// long fails, and the next one starts.

@@ -59,7 +59,7 @@ impl Default for DeviceOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             devices: 1,
             deadline: Duration::from_secs(600),
-            sleep: Span::secs(1),
+            sleep: Span::secs(5),
             situation_timeout: Span::secs(60),
         }
     }
