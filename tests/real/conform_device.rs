@@ -219,3 +219,46 @@ fn the_hawkbit_crate_client_passes_every_situation() {
         .unwrap_or_default();
     assert!(evidence.contains("> range: bytes=131072-"), "{evidence}");
 }
+
+#[test]
+fn the_command_prints_its_address_and_fails_what_the_deadline_left_open() {
+    use std::io::BufRead as _;
+    let dir = std::env::temp_dir().join(format!("fleetsim-conform-device-{}", std::process::id()));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .args([
+            "conform",
+            "--device",
+            "--listen",
+            "127.0.0.1:0",
+            "--deadline",
+            "1s",
+            "--out",
+        ])
+        .arg(&dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("fleetsim starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(
+        first.starts_with("listening on http://127.0.0.1:"),
+        "{first}"
+    );
+    assert!(!first.ends_with(":0"), "the bound port is printed: {first}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().expect("fleetsim ends after its deadline");
+    assert_eq!(status.code(), Some(1), "{}", rest.join("\n"));
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).expect("junit.xml");
+    assert_eq!(
+        junit.matches("<testcase").count(),
+        CASES_PER_DEVICE,
+        "{junit}"
+    );
+    assert!(
+        junit.contains("deadline: device 1 of 1 never connected"),
+        "{junit}"
+    );
+    assert!(dir.join("index.html").is_file() && dir.join("report.json").is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}
