@@ -5,8 +5,12 @@
 //! what it does to the core and the core's answer happen atomically.
 
 use fleetsim_core::message::{Request, Response};
-use fleetsim_core::server::Tenants;
+use fleetsim_core::server::{self, Tenants};
 use fleetsim_core::time::Time;
+
+use super::state::{State, DEFAULT_OTAU_DEVICES};
+use fleetsim_core::server::otau::OtauServer;
+use fleetsim_core::server::{MgmtCredentials, ServerConfig};
 
 /// What to do with the body of an answer the hook has seen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -33,4 +37,33 @@ pub trait DdiHook: Send + Sync + 'static {
     /// Called with the answer about to be sent (the core's or `before`'s):
     /// may change it, and says how its body is sent.
     fn after(&self, now: Time, req: &Request, resp: &mut Response, server: &mut Tenants) -> Shape;
+}
+
+impl State {
+    /// An empty server of DDI settings `config` (`conform --device`).
+    pub(super) fn with_config(config: ServerConfig, credentials: MgmtCredentials) -> State {
+        let otau = OtauServer::new(DEFAULT_OTAU_DEVICES);
+        State::without_scenario(otau, credentials, DEFAULT_OTAU_DEVICES, config)
+    }
+
+    /// [`State::handle`] with `hook` around the core for DDI requests of
+    /// devices; the answer and how its body is sent.
+    pub(super) fn handle_hooked(
+        &mut self,
+        now: Time,
+        req: &Request,
+        hook: &dyn DdiHook,
+    ) -> Option<(Response, Shape)> {
+        if server::is_mgmt_request(req) || server::request_controller_id(req).is_none() {
+            return self.handle(now, req).map(|r| (r, Shape::Whole));
+        }
+        self.catch_up(now);
+        let mut resp = match hook.before(now, req, self.tenants_mut()) {
+            Some(resp) => resp,
+            None => self.handle(now, req)?,
+        };
+        let shape = hook.after(now, req, &mut resp, self.tenants_mut());
+        self.drain_events(now);
+        Some((resp, shape))
+    }
 }

@@ -10,7 +10,6 @@
 use std::time::{Duration, Instant};
 
 use super::events::EventRing;
-use super::hook::{DdiHook, Shape};
 use super::otau::{self, Routed};
 use crate::server_events::{GatewayStats, ServerSide};
 use fleetsim_core::ditto::protocol::Envelope;
@@ -110,19 +109,13 @@ impl State {
         }
     }
 
-    /// An empty server of DDI settings `config` (`conform --device`).
-    pub(super) fn with_config(config: ServerConfig, credentials: MgmtCredentials) -> State {
-        let otau = OtauServer::new(DEFAULT_OTAU_DEVICES);
-        State::without_scenario(otau, credentials, DEFAULT_OTAU_DEVICES, config)
-    }
-
     /// The DDI core of every tenant (`conform --device` prepares it).
     pub(super) fn tenants_mut(&mut self) -> &mut Tenants {
         &mut self.server
     }
 
     /// An empty server of `config`; every OTAU device talks MQTT too.
-    fn without_scenario(
+    pub(super) fn without_scenario(
         otau: OtauServer,
         credentials: MgmtCredentials,
         devices: u64,
@@ -265,27 +258,6 @@ impl State {
         }
         self.drain_events(now);
         Some(resp)
-    }
-
-    /// [`State::handle`] with `hook` around the core for DDI requests of
-    /// devices; the answer and how its body is sent.
-    pub(super) fn handle_hooked(
-        &mut self,
-        now: Time,
-        req: &Request,
-        hook: &dyn DdiHook,
-    ) -> Option<(Response, Shape)> {
-        if server::is_mgmt_request(req) || server::request_controller_id(req).is_none() {
-            return self.handle(now, req).map(|r| (r, Shape::Whole));
-        }
-        self.catch_up(now);
-        let mut resp = match hook.before(now, req, &mut self.server) {
-            Some(resp) => resp,
-            None => self.handle(now, req)?,
-        };
-        let shape = hook.after(now, req, &mut resp, &mut self.server);
-        self.drain_events(now);
-        Some((resp, shape))
     }
 
     /// Hosts `names` as further tenants (a name already hosted is kept as
@@ -486,7 +458,7 @@ impl State {
 
     /// Carries out the campaign steps due by `now`, if any, before a request
     /// at `now` is answered.
-    fn catch_up(&mut self, now: Time) {
+    pub(super) fn catch_up(&mut self, now: Time) {
         if now >= self.director.poll_timeout() {
             self.advance(now);
         }
@@ -558,7 +530,7 @@ impl State {
     /// The cores' events go to the trace log and the event ring (readers
     /// such as the real-time driver check invariants with them); the ring
     /// is bounded, so they do not pile up over a long-running server.
-    fn drain_events(&mut self, now: Time) {
+    pub(super) fn drain_events(&mut self, now: Time) {
         self.server.drain_events(&mut self.events);
         for event in self.events.drain(..) {
             tracing::trace!(?event, "server event");
