@@ -75,18 +75,26 @@ fn finish(report: &card::ConformReport, out: &Path, markdown: Option<&Path>) -> 
 /// `conform --device`: the reference server plays the device script to the
 /// devices that connect; the card once they finished or at `--deadline`.
 fn run_device(a: &ConformArgs) -> Exit {
+    if a.target.is_some() || a.list {
+        return Exit::BadInput(
+            "--device runs the reference server itself: it takes no --target or --list".into(),
+        );
+    }
     if a.profile != Profile::DdiV1.as_str() {
         return Exit::BadInput(format!(
             "--profile {} with --device: the device script exists for ddi-v1 only",
             a.profile
         ));
     }
+    let d = DeviceOptions::default();
     let opts = DeviceOptions {
-        listen: a.listen,
-        devices: a.devices as usize,
-        deadline: Duration::from_millis(a.deadline.as_millis()),
-        sleep: a.sleep,
-        situation_timeout: a.situation_timeout,
+        listen: a.listen.unwrap_or(d.listen),
+        devices: a.devices.map_or(d.devices, |n| n as usize),
+        deadline: a
+            .deadline
+            .map_or(d.deadline, |s| Duration::from_millis(s.as_millis())),
+        sleep: a.sleep.unwrap_or(d.sleep),
+        situation_timeout: a.situation_timeout.unwrap_or(d.situation_timeout),
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
