@@ -167,3 +167,6 @@ impl DeviceRun {
         ConformReport::new(info, cases, self.started.elapsed().as_millis() as u64)
     }
 }
+
+#[cfg(test)]
+mod tests;
