@@ -283,8 +283,36 @@ pub(crate) enum TwinApiArg {
 #[derive(clap::Args)]
 pub(crate) struct ConformArgs {
     /// Base URL of the DDI server under test, e.g. http://127.0.0.1:8080.
-    #[arg(long, required_unless_present = "list")]
+    #[arg(long, required_unless_present_any = ["list", "device"])]
     pub(crate) target: Option<String>,
+    /// Judge devices instead of a server: run the reference server, play
+    /// the device script (update, bad hashes, cancel mid-download, cut
+    /// download, 429, soft update, confirmation, 410) to every device that
+    /// connects and write its card (profile ddi-v1 only).
+    #[arg(long)]
+    pub(crate) device: bool,
+    /// With --device: address to listen on; port 0 picks one. The bound
+    /// address is printed (`listening on http://…`) before devices are awaited.
+    /// Default 127.0.0.1:8080.
+    #[arg(long, requires = "device")]
+    pub(crate) listen: Option<std::net::SocketAddr>,
+    /// With --device: devices to judge (the first that connect); the run
+    /// ends once they all played the script. Default 1.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000), requires = "device")]
+    pub(crate) devices: Option<u64>,
+    /// With --device: the run ends at the latest after this long; what is
+    /// not decided then fails with reason `deadline`. Default 10m.
+    #[arg(long, value_parser = parse_duration_flag, requires = "device")]
+    pub(crate) deadline: Option<Span>,
+    /// With --device: the polling `sleep` the reference server gives
+    /// (hawkBit's minimum is 30s; shorter makes the script quicker; polls
+    /// are held to it with 1s of slack, so keep it above 1s). Default 5s.
+    #[arg(long, value_parser = parse_duration_flag, requires = "device")]
+    pub(crate) sleep: Option<Span>,
+    /// With --device: a situation the device has not finished after this
+    /// long fails, and the next one starts. Default 60s.
+    #[arg(long, value_parser = parse_duration_flag, requires = "device")]
+    pub(crate) situation_timeout: Option<Span>,
     /// Catalogue to run: ddi-v1 (every DDI case), ddi-v1-core (what a
     /// minimal DDI server must pass), otau-http (Exosite OTAU over HTTP) or
     /// otau-mqtt (Exosite OTAU over Murano's MQTT API; needs --mqtt) or cpg

@@ -3,9 +3,12 @@
 //! Exit 0 only when every case of the selection passed (a SKIP is not a
 //! pass), 1 otherwise, 2 on bad input, 3 when the run could not be made.
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::{flag_checks, ConformArgs, ConformManage, Exit};
+use fleetsim::conform::device::{self, DeviceOptions};
 use fleetsim::conform::{self, ConformError, Options, Profile};
 use fleetsim::management::{ManagerConfig, Secret, ServerApi};
 use fleetsim::report::conform as card;
@@ -15,6 +18,9 @@ const DEFAULT_GATEWAY_TOKEN: &str = "fleetsim-conform";
 
 /// Runs `fleetsim conform`.
 pub(crate) fn run(a: ConformArgs) -> Exit {
+    if a.device {
+        return run_device(&a);
+    }
     let opts = match options(&a) {
         Ok(o) => o,
         Err(e) => return e,
@@ -38,17 +44,22 @@ pub(crate) fn run(a: ConformArgs) -> Exit {
             return Exit::BadInput(format!("--manage: {e}"));
         }
     };
-    print!("{}", card::table(&report));
     let out = a
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("reports/conform-{}", opts.profile.as_str())));
-    if let Err(e) = card::write(&report, &out) {
+    finish(&report, &out, a.markdown.as_deref())
+}
+
+/// Prints the table, writes the card (and the Markdown card); the exit code.
+fn finish(report: &card::ConformReport, out: &Path, markdown: Option<&Path>) -> Exit {
+    print!("{}", card::table(report));
+    if let Err(e) = card::write(report, out) {
         return Exit::Infrastructure(e.into());
     }
     println!("report card: {}", out.join("index.html").display());
-    if let Some(md) = &a.markdown {
-        if let Err(e) = std::fs::write(md, card::markdown(&report)) {
+    if let Some(md) = markdown {
+        if let Err(e) = std::fs::write(md, card::markdown(report)) {
             return Exit::BadInput(format!("--markdown {}: {e}", md.display()));
         }
     }
@@ -57,6 +68,54 @@ pub(crate) fn run(a: ConformArgs) -> Exit {
     } else {
         Exit::Violations
     }
+}
+
+/// `conform --device`: the reference server plays the device script to the
+/// devices that connect; the card once they finished or at `--deadline`.
+fn run_device(a: &ConformArgs) -> Exit {
+    if a.target.is_some() || a.list {
+        return Exit::BadInput(
+            "--device runs the reference server itself: it takes no --target or --list".into(),
+        );
+    }
+    if a.profile != Profile::DdiV1.as_str() {
+        return Exit::BadInput(format!(
+            "--profile {} with --device: the device script exists for ddi-v1 only",
+            a.profile
+        ));
+    }
+    let d = DeviceOptions::default();
+    let opts = DeviceOptions {
+        listen: a.listen.unwrap_or(d.listen),
+        devices: a.devices.map_or(d.devices, |n| n as usize),
+        deadline: a
+            .deadline
+            .map_or(d.deadline, |s| Duration::from_millis(s.as_millis())),
+        sleep: a.sleep.unwrap_or(d.sleep),
+        situation_timeout: a.situation_timeout.unwrap_or(d.situation_timeout),
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return Exit::Infrastructure(e.into()),
+    };
+    let report = rt.block_on(async {
+        let run = device::start(opts).await?;
+        println!("listening on {}", run.base_url);
+        let _ = std::io::stdout().flush();
+        Ok::<_, fleetsim::http_server::ServeError>(run.finish().await)
+    });
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => return Exit::Infrastructure(e.into()),
+    };
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports/conform-ddi-v1-device"));
+    finish(&report, &out, a.markdown.as_deref())
 }
 
 /// The run's options from the flags.

@@ -4,6 +4,7 @@
 mod common;
 
 mod conform;
+mod conform_device;
 mod cpg_hostile;
 mod ddi_conformance;
 mod ditto_http;

@@ -16,6 +16,7 @@
 
 mod cases;
 mod ctx;
+pub mod device;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -257,6 +258,7 @@ async fn run_case(case: &Case, cx: &mut Ctx<'_>) -> CaseReport {
         id: case.id.to_string(),
         title: case.title.to_string(),
         clause: case.clause.to_string(),
+        device: None,
         outcome,
         reason,
         duration_ms: started.elapsed().as_millis() as u64,

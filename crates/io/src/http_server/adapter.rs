@@ -11,6 +11,7 @@ use hyper::body::{Body as HttpBody, Incoming};
 
 use super::body::{self, Read};
 use super::endpoint::Endpoint;
+use super::hook::Shape;
 use super::limits::body_limit;
 use super::serve_body::{Abort, ServeBody};
 use super::{events, long_poll, otau, twin};
@@ -97,6 +98,7 @@ async fn respond<B: Send>(
     }
     // Not kept across a held long poll: the request has what is needed.
     drop(parts);
+    let mut shape = Shape::Whole;
     let answered = if twin::is_twin_path(request.path()) {
         Some(twin::answer(&ep, &request).await)
     } else if events::is_events_path(request.path()) {
@@ -107,7 +109,15 @@ async fn respond<B: Send>(
         let mut state = ep.shared.lock();
         // Read under the lock, so the core sees time in the order it is called.
         let now = ep.shared.clock().now();
-        state.handle(now, &request).map(|r| decided_at(r, now))
+        match &ep.hook {
+            Some(hook) => state
+                .handle_hooked(now, &request, hook.as_ref())
+                .map(|(r, s)| {
+                    shape = s;
+                    decided_at(r, now)
+                }),
+            None => state.handle(now, &request).map(|r| decided_at(r, now)),
+        }
     };
     let Some(mut resp) = answered else {
         tracing::debug!(method = %request.method, path = request.path_and_query(), "reset (fault window)");
@@ -127,7 +137,7 @@ async fn respond<B: Send>(
         bytes = resp.body.len(),
         "request"
     );
-    let mut out = to_hyper(resp, request.method == Method::Head);
+    let mut out = to_hyper(resp, request.method == Method::Head, shape);
     if close {
         out.headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
@@ -167,11 +177,13 @@ fn status_only(status: StatusCode) -> hyper::Response<ServeBody> {
     resp
 }
 
-/// The core's answer as a hyper response (no body for HEAD, headers kept).
-fn to_hyper(resp: Response, head: bool) -> hyper::Response<ServeBody> {
-    let body = match head {
-        true => ServeBody::Empty,
-        false => ServeBody::from(resp.body),
+/// The core's answer as a hyper response (no body for HEAD, headers kept),
+/// its body cut short when `shape` says so.
+fn to_hyper(resp: Response, head: bool, shape: Shape) -> hyper::Response<ServeBody> {
+    let body = match (head, shape) {
+        (true, _) => ServeBody::Empty,
+        (false, Shape::Whole) => ServeBody::from(resp.body),
+        (false, Shape::CutAfter(keep)) => ServeBody::cut(resp.body, keep),
     };
     let mut out = hyper::Response::new(body);
     *out.status_mut() =

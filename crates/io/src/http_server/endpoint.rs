@@ -79,4 +79,6 @@ pub(super) struct Endpoint {
     pub(super) body_budget: Arc<Semaphore>,
     /// `--metrics-listen`: the series each answer is counted in.
     pub(super) metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// `conform --device`: sees every DDI request around the core.
+    pub(super) hook: Option<Arc<dyn super::hook::DdiHook>>,
 }

@@ -124,6 +124,7 @@ mod endpoint;
 mod events;
 #[cfg(test)]
 mod fuzz_tests;
+mod hook;
 pub mod limits;
 mod long_poll;
 mod mqtt_side;
@@ -133,6 +134,7 @@ mod state;
 mod tls;
 mod twin;
 
+pub use hook::{DdiHook, Shape};
 pub use limits::ServeLimits;
 /// For the metrics' route kinds.
 pub(crate) use otau::{is_otau_path, ADMIN_PREFIX as OTAU_ADMIN_PREFIX};
@@ -350,13 +352,36 @@ pub async fn start_with_credentials(
     opts: ServeOptions,
     mgmt: MgmtCredentials,
 ) -> Result<Running, ServeError> {
+    let state = State::new(opts.scenario.as_ref(), mgmt.clone());
+    start_state(opts, mgmt, state, None).await
+}
+
+/// An empty server of DDI settings `config` whose device requests pass
+/// through `hook` (`fleetsim conform --device`); `opts.scenario` is not used.
+pub async fn start_hooked(
+    opts: ServeOptions,
+    config: fleetsim_core::server::ServerConfig,
+    hook: Arc<dyn DdiHook>,
+) -> Result<Running, ServeError> {
+    let mgmt = MgmtCredentials::default();
+    let mut state = State::with_config(config, mgmt.clone());
+    hook.init(state.tenants_mut());
+    start_state(opts, mgmt, state, Some(hook)).await
+}
+
+/// Starts `state` as [`start_with_credentials`] describes.
+async fn start_state(
+    opts: ServeOptions,
+    mgmt: MgmtCredentials,
+    mut state: State,
+    hook: Option<Arc<dyn DdiHook>>,
+) -> Result<Running, ServeError> {
     if !(opts.time_scale.is_finite() && opts.time_scale > 0.0) {
         return Err(ServeError::TimeScale(opts.time_scale));
     }
     opts.limits.check()?;
     let tls_config = opts.tls.as_ref().map(tls::server_config).transpose()?;
     let tls = tls_config.clone().map(tokio_rustls::TlsAcceptor::from);
-    let mut state = State::new(opts.scenario.as_ref(), mgmt.clone());
     if let Some(bad) = state.host_tenants(&opts.tenants) {
         return Err(ServeError::Tenant(bad));
     }
@@ -403,6 +428,7 @@ pub async fn start_with_credentials(
         limits: opts.limits.clone(),
         body_budget: body_budget.clone(),
         metrics: metrics.as_ref().map(|(m, _)| m.clone()),
+        hook,
     });
     let mqtt = start_mqtt(
         opts.mqtt,

@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -44,6 +45,34 @@ pub(super) enum ServeBody {
     },
     /// Parts still to send, in order; each streams as above.
     Parts(VecDeque<ServeBody>),
+    /// A body cut short (`fleetsim conform --device`): `sent` is sent, the
+    /// `missing` bytes after it are announced but never come, so the
+    /// connection closes mid-body.
+    Cut {
+        /// What is sent.
+        sent: Box<ServeBody>,
+        /// Bytes announced and not sent.
+        missing: u64,
+        /// Waited out before the body ends: the connection writes out what
+        /// it has buffered first (hyper closes it without flushing once a
+        /// body ends short).
+        linger: Pin<Box<tokio::time::Sleep>>,
+    },
+}
+
+/// How long a cut body waits before it ends, so its bytes are sent.
+const CUT_LINGER: std::time::Duration = std::time::Duration::from_millis(100);
+
+impl ServeBody {
+    /// `body` announced whole but cut after `keep` bytes.
+    pub(super) fn cut(body: Body, keep: u64) -> ServeBody {
+        let missing = body.len().saturating_sub(keep);
+        ServeBody::Cut {
+            sent: Box::new(ServeBody::from(body.truncated(keep))),
+            missing,
+            linger: Box::pin(tokio::time::sleep(CUT_LINGER)),
+        }
+    }
 }
 
 impl From<Body> for ServeBody {
@@ -96,6 +125,7 @@ impl ServeBody {
                     }
                 }
             },
+            ServeBody::Cut { sent, .. } => sent.next_frame(),
         }
     }
 
@@ -106,6 +136,7 @@ impl ServeBody {
             ServeBody::Bytes(b) => b.as_ref().map_or(0, |b| b.len() as u64),
             ServeBody::Synthetic { remaining, .. } => *remaining,
             ServeBody::Parts(parts) => parts.iter().map(ServeBody::remaining).sum(),
+            ServeBody::Cut { sent, missing, .. } => sent.remaining() + missing,
         }
     }
 }
@@ -116,9 +147,15 @@ impl HttpBody for ServeBody {
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        let frame = self.get_mut().next_frame().map(Frame::data);
+        let this = self.get_mut();
+        let frame = this.next_frame().map(Frame::data);
+        if let (None, ServeBody::Cut { linger, .. }) = (&frame, this) {
+            // Pending while the connection flushes what was sent; then the
+            // short end closes it mid-body.
+            return linger.as_mut().poll(cx).map(|()| None);
+        }
         Poll::Ready(frame.map(Ok))
     }
 

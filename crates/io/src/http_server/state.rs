@@ -106,13 +106,22 @@ impl State {
         let otau = OtauServer::new(devices);
         match scenario {
             Some(scenario) => State::of_scenario(scenario, otau, credentials),
-            None => State::without_scenario(otau, credentials, devices),
+            None => State::without_scenario(otau, credentials, devices, ServerConfig::default()),
         }
     }
 
-    /// An empty default server; every OTAU device talks MQTT too.
-    fn without_scenario(otau: OtauServer, credentials: MgmtCredentials, devices: u64) -> State {
-        let config = ServerConfig::default();
+    /// The DDI core of every tenant (`conform --device` prepares it).
+    pub(super) fn tenants_mut(&mut self) -> &mut Tenants {
+        &mut self.server
+    }
+
+    /// An empty server of `config`; every OTAU device talks MQTT too.
+    pub(super) fn without_scenario(
+        otau: OtauServer,
+        credentials: MgmtCredentials,
+        devices: u64,
+        config: ServerConfig,
+    ) -> State {
         let sidekick = ConstrainedGateway::new(SidekickConfig {
             origin: EMBEDDED_ORIGIN.to_string(),
             epoch_s: 0,
@@ -455,7 +464,7 @@ impl State {
 
     /// Carries out the campaign steps due by `now`, if any, before a request
     /// at `now` is answered.
-    fn catch_up(&mut self, now: Time) {
+    pub(super) fn catch_up(&mut self, now: Time) {
         if now >= self.director.poll_timeout() {
             self.advance(now);
         }
@@ -527,7 +536,7 @@ impl State {
     /// The cores' events go to the trace log and the event ring (readers
     /// such as the real-time driver check invariants with them); the ring
     /// is bounded, so they do not pile up over a long-running server.
-    fn drain_events(&mut self, now: Time) {
+    pub(super) fn drain_events(&mut self, now: Time) {
         self.server.drain_events(&mut self.events);
         for event in self.events.drain(..) {
             tracing::trace!(?event, "server event");

@@ -48,7 +48,7 @@ pub fn render(r: &ConformReport) -> String {
             o,
             "<tr id=\"{id}\"><td><code>{id}</code></td><td class=\"{res}\">{res}</td><td>{}",
             escape(&c.title),
-            id = escape(&c.id),
+            id = escape(&super::row_id(c)),
             res = c.outcome.as_str()
         );
         if let Some(reason) = &c.reason {

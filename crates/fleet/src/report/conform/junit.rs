@@ -28,7 +28,7 @@ pub fn render(r: &ConformReport) -> Result<String, quick_junit::SerializeError> 
                 s
             }
         };
-        let mut case = TestCase::new(format!("{}: {}", c.id, c.title), status);
+        let mut case = TestCase::new(format!("{}: {}", super::row_id(c), c.title), status);
         case.set_classname(format!("fleetsim.conform.{}", r.profile));
         case.set_time(std::time::Duration::from_millis(c.duration_ms));
         suite.add_test_case(case);

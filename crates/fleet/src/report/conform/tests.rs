@@ -4,6 +4,7 @@ use super::*;
 
 fn case(id: &str, outcome: Outcome, reason: Option<&str>) -> CaseReport {
     CaseReport {
+        device: None,
         id: id.into(),
         title: format!("{id} does it"),
         clause: "ddi.md §1.1".into(),
@@ -85,4 +86,32 @@ fn write_puts_every_file_into_the_directory() {
         assert!(dir.join(f).is_file(), "{f}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn device_rows_name_their_device_in_every_view() {
+    let mut r = report(&[Outcome::Pass, Outcome::Fail]);
+    for (c, d) in r.cases.iter_mut().zip(["dev-1", "dev-2"]) {
+        c.device = Some(d.into());
+    }
+    assert!(
+        table(&r).contains("DDI-X-001 @dev-2  FAIL"),
+        "{}",
+        table(&r)
+    );
+    let md = markdown(&r);
+    assert!(
+        md.contains("`DDI-X-000 @dev-1`") && md.contains("conform --device --markdown"),
+        "{md}"
+    );
+    let junit = junit(&r).expect("junit");
+    assert!(junit.contains("DDI-X-001 @dev-2: "), "{junit}");
+    assert!(html(&r).contains("DDI-X-000 @dev-1"));
+    let json = serde_json::to_string(&r).expect("json");
+    assert!(json.contains("\"device\":\"dev-1\""), "{json}");
+    let plain = serde_json::to_string(&report(&[Outcome::Pass])).expect("json");
+    assert!(
+        !plain.contains("device"),
+        "server-side rows carry no device field"
+    );
 }
