@@ -15,12 +15,14 @@ use fleetsim::conform::device::{self, DeviceOptions};
 use fleetsim::realtime::Live;
 use fleetsim::report::conform::{row_id, ConformReport, Outcome};
 use fleetsim::time::Span;
-use hawkbit::ddi::{Client as DdiClient, ClientAuthorization, Execution, Finished, Reply};
+use hawkbit::ddi::{
+    Client as DdiClient, ClientAuthorization, Execution, Finished, MaintenanceWindow, Reply,
+};
 
 use crate::common;
 
 /// Situations in the script, plus DEV-DDI-POLL-001.
-const CASES_PER_DEVICE: usize = 9;
+const CASES_PER_DEVICE: usize = 10;
 
 /// `devices` devices told to sleep `sleep_s` seconds.
 fn options(devices: usize, sleep_s: u64) -> DeviceOptions {
@@ -126,10 +128,17 @@ fn broken_devices_fail_the_cases_that_catch_them() {
 /// The loop an integrator writes around the `hawkbit` crate (it has no loop
 /// of its own): poll; confirm a `confirmationBase`; answer a `cancelAction`
 /// with closed/success; or fetch the deployment, report `proceeding`,
-/// download, check sha256 and report closed/success or closed/failure. Any
-/// error (a refused feedback, a broken download) goes back to polling;
-/// between polls it sleeps the server's `sleep`.
-async fn hawkbit_device(url: String, cid: &'static str, stop: Arc<AtomicBool>) {
+/// download, check sha256 and — when `honour_window` and the deployment's
+/// `maintenanceWindow` is `unavailable`, not yet: a later poll will —
+/// report closed/success or closed/failure. Any error (a refused feedback,
+/// a broken download) goes back to polling; between polls it sleeps the
+/// server's `sleep`.
+async fn hawkbit_device(
+    url: String,
+    cid: &'static str,
+    stop: Arc<AtomicBool>,
+    honour_window: bool,
+) {
     let ddi = DdiClient::new(
         &url,
         "DEFAULT",
@@ -146,7 +155,7 @@ async fn hawkbit_device(url: String, cid: &'static str, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::Relaxed) {
         if let Ok(reply) = ddi.poll().await {
             sleep = reply.polling_sleep().unwrap_or(sleep);
-            let _ = hawkbit_step(&reply, &dir).await;
+            let _ = hawkbit_step(&reply, &dir, honour_window).await;
         }
         tokio::time::sleep(sleep).await;
     }
@@ -154,7 +163,11 @@ async fn hawkbit_device(url: String, cid: &'static str, stop: Arc<AtomicBool>) {
 }
 
 /// One turn of [`hawkbit_device`]'s loop after a poll.
-async fn hawkbit_step(reply: &Reply, dir: &std::path::Path) -> Result<(), hawkbit::ddi::Error> {
+async fn hawkbit_step(
+    reply: &Reply,
+    dir: &std::path::Path,
+    honour_window: bool,
+) -> Result<(), hawkbit::ddi::Error> {
     if let Some(ask) = reply.confirmation_base() {
         return ask.confirm().await;
     }
@@ -175,6 +188,9 @@ async fn hawkbit_step(reply: &Reply, dir: &std::path::Path) -> Result<(), hawkbi
     for a in &artifacts {
         intact &= a.check_sha256().await.is_ok();
     }
+    if honour_window && update.maintenance_window() == Some(MaintenanceWindow::Unavailable) {
+        return Ok(());
+    }
     let finished = if intact {
         Finished::Success
     } else {
@@ -185,14 +201,14 @@ async fn hawkbit_step(reply: &Reply, dir: &std::path::Path) -> Result<(), hawkbi
         .await
 }
 
-#[test]
-fn the_hawkbit_crate_client_passes_every_situation() {
+/// The card of one `hawkbit` crate device driven by [`hawkbit_device`].
+fn judge_hawkbit_device(honour_window: bool) -> ConformReport {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let r = rt.block_on(async {
+    rt.block_on(async {
         let run = device::start(options(1, 1))
             .await
             .expect("the reference server starts");
@@ -201,23 +217,44 @@ fn the_hawkbit_crate_client_passes_every_situation() {
             run.base_url.clone(),
             "rs-device",
             stop.clone(),
+            honour_window,
         ));
         let r = run.finish().await;
         stop.store(true, Ordering::Relaxed);
         let _ = tokio::time::timeout(Duration::from_secs(10), device).await;
         r
-    });
+    })
+}
+
+#[test]
+fn the_hawkbit_crate_client_passes_every_situation() {
+    let r = judge_hawkbit_device(true);
     assert_eq!(r.cases.len(), CASES_PER_DEVICE, "{}", not_passed(&r));
     // Every situation passes: hawkbit 0.7.2 keeps a cut download as
     // `<file>.part` and resumes it with `Range: bytes=N-`, verifies sha256,
     // and the loop above answers cancels and confirmations, sleeps after
-    // errors (the 429) and lets an action go when its feedback gets 410.
+    // errors (the 429), waits for a maintenance window and lets an action
+    // go when its feedback gets 410.
     assert!(r.passed(), "{}", not_passed(&r));
     let resume = r.cases.iter().find(|c| c.id == "DEV-DDI-RESUME-001");
     let evidence = resume
         .map(fleetsim::conform::evidence_of)
         .unwrap_or_default();
     assert!(evidence.contains("> range: bytes=131072-"), "{evidence}");
+}
+
+#[test]
+fn a_loop_that_ignores_the_maintenance_window_fails_only_the_window_case() {
+    let r = judge_hawkbit_device(false);
+    let (o, why) = outcome(&r, "DEV-DDI-WINDOW-001", "rs-device");
+    assert_eq!(o, Outcome::Fail, "{}", not_passed(&r));
+    assert!(why.contains("DDI-WINDOW-INSTALL"), "{why}");
+    let failed: Vec<_> = r
+        .cases
+        .iter()
+        .filter(|c| c.outcome != Outcome::Pass)
+        .collect();
+    assert_eq!(failed.len(), 1, "{}", not_passed(&r));
 }
 
 #[test]

@@ -84,6 +84,7 @@ mod polling;
 mod ranges;
 mod respond;
 pub mod schedule;
+pub use polling::MIN_POLL as MIN_POLLING_TIME;
 pub use schedule::MaintenanceSchedule;
 mod state;
 pub mod tenancy;

@@ -19,7 +19,7 @@ use super::state::Target;
 use super::{MaintenanceSchedule, Server};
 
 /// hawkBit's `minPollingTime` / `maxPollingTime` defaults.
-pub(super) const MIN_POLL: Span = Span::secs(30);
+pub const MIN_POLL: Span = Span::secs(30);
 pub(super) const MAX_POLL: Span = Span::secs(86_399);
 /// Default `maintenanceWindowPollCount`.
 pub(super) const WINDOW_POLL_COUNT: u32 = 3;

@@ -24,7 +24,7 @@ pub(super) type Verdict = (Outcome, Option<String>);
 
 /// A situation under way for one device, and what it has seen so far.
 pub(super) struct Active {
-    kind: Kind,
+    pub(super) kind: Kind,
     /// The action the situation assigned (none for [`Kind::Quota`]).
     pub(super) action: Option<u64>,
     /// When it started.
@@ -50,6 +50,10 @@ pub(super) struct Active {
     after_gone: u32,
     /// The action whose `closed` was accepted, once it was.
     pub(super) closed_ok: Option<u64>,
+    /// When the action's maintenance window opens (Window).
+    pub(super) window_opens: Option<Time>,
+    /// A `closed` sent while the window was still unavailable: when.
+    closed_in_closed_window: Option<Time>,
 }
 
 impl Active {
@@ -69,6 +73,8 @@ impl Active {
             gone: false,
             after_gone: 0,
             closed_ok: None,
+            window_opens: None,
+            closed_in_closed_window: None,
         }
     }
 
@@ -145,6 +151,11 @@ pub(super) fn before(
         }
         (Kind::Closed, Call::Feedback(x, _) | Call::CancelFeedback(x, _)) if *x == action => {
             a.after_gone += 1
+        }
+        (Kind::Window, Call::Feedback(x, Some((Execution::Closed, _))))
+            if *x == action && a.window_opens.is_some_and(|opens| now < opens) =>
+        {
+            a.closed_in_closed_window = Some(now);
         }
         (Kind::Closed, Call::Root) if a.gone => {
             return Some(match a.after_gone {
@@ -262,6 +273,10 @@ fn closed_verdict(a: &Active, fin: Finished) -> Verdict {
             a.resumed_from
         )),
         Kind::Confirm if a.early_download => fail(format!("artifact of action {action} requested before the device confirmed it")),
+        Kind::Window => match (a.closed_in_closed_window, a.window_opens) {
+            (Some(at), Some(opens)) => fail(format!("closed on action {action} at {at}, while its deploymentBase said `maintenanceWindow: unavailable` (it opened at {opens}): installed outside the window (DDI-WINDOW-INSTALL)")),
+            _ => (Outcome::Pass, None),
+        },
         _ => (Outcome::Pass, None),
     }
 }

@@ -14,7 +14,8 @@ use fleetsim_core::message::ContentId;
 use fleetsim_core::message::{Body, Request, Response};
 use fleetsim_core::oracle::{InvariantId, Oracle, OracleConfig};
 use fleetsim_core::server::{
-    self, ActionType, ArtifactSpec, DistributionId, DistributionSpec, ModuleSpec, Tenants,
+    self, ActionType, ArtifactSpec, DistributionId, DistributionSpec, MaintenanceSchedule,
+    ModuleSpec, Tenants, MIN_POLLING_TIME,
 };
 use fleetsim_core::time::{Span, Time};
 use fleetsim_fleet::report::conform::{CaseReport, Evidence, Outcome};
@@ -301,17 +302,26 @@ impl Script {
             _ => ActionType::Forced,
         };
         let confirm = sit.kind == Kind::Confirm;
+        let window = (sit.kind == Kind::Window).then(|| MaintenanceSchedule::Once {
+            start: now + window_lead(self.rest),
+            duration: self.timeout + MIN_POLLING_TIME,
+        });
+        let opens = window.as_ref().and_then(|w| w.window(now)).map(|w| w.0);
         let action = server.get_mut(&self.tenant).and_then(|s| {
             s.assign_with(
                 now,
                 self.dists[step],
                 &d.cid,
-                (kind, None, None),
+                (kind, None, window),
                 Some(confirm),
             )
         });
         match action {
-            Some(a) => d.active = Some(Active::new(sit.kind, Some(a.0), now)),
+            Some(a) => {
+                let mut active = Active::new(sit.kind, Some(a.0), now);
+                active.window_opens = opens;
+                d.active = Some(active);
+            }
             None => {
                 d.cases[step].decide(
                     Outcome::Fail,
@@ -340,12 +350,18 @@ impl Script {
     fn time_out(&mut self, slot: usize, now: Time, server: &mut Tenants) {
         let d = &mut self.devices[slot];
         let Some(a) = &d.active else { return };
-        if now.since(a.started) <= self.timeout {
+        // Before a window that opens sooner than hawkBit's minimum polling
+        // time, the device is told to sleep that long: the window situation
+        // waits for that one poll more.
+        let budget = match a.kind {
+            Kind::Window => self.timeout + window_lead(self.rest) + MIN_POLLING_TIME,
+            _ => self.timeout,
+        };
+        if now.since(a.started) <= budget {
             return;
         }
         let why = format!(
-            "no result within {} of the situation's start: {}",
-            self.timeout,
+            "no result within {budget} of the situation's start: {}",
             a.waiting_for()
         );
         let step = d.step;
@@ -393,6 +409,13 @@ impl Script {
         }
         out
     }
+}
+
+/// How long after its assignment the window situation's maintenance window
+/// opens: three sleeps, so the device sees it unavailable first (it may
+/// download meanwhile, not install).
+fn window_lead(sleep: Span) -> Span {
+    Span::millis(sleep.as_millis() * 3)
 }
 
 /// One row of the card.

@@ -20,6 +20,8 @@ pub(super) enum Kind {
     Soft,
     /// The action waits for the device's confirmation.
     Confirm,
+    /// The action's maintenance window opens only after a while.
+    Window,
     /// The action is closed under the device: its feedback gets 410.
     Closed,
 }
@@ -79,6 +81,12 @@ pub(super) const SITUATIONS: &[Situation] = &[
         title: "an action waiting for confirmation is confirmed (or denied) before anything of it is downloaded",
         clause: "ddi.md §1.8",
         kind: Kind::Confirm,
+    },
+    Situation {
+        id: "DEV-DDI-WINDOW-001",
+        title: "an update whose maintenance window is unavailable is not installed (no closed) until the window opens, then closed/success once",
+        clause: "ddi.md §1.3 `maintenanceWindow`, §4 (DDI-WINDOW-INSTALL)",
+        kind: Kind::Window,
     },
     Situation {
         id: "DEV-DDI-CLOSED-001",
