@@ -249,6 +249,15 @@ async fn mqtt<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
+/// Makes connection `id` (pushed to through `tx`) the one of `device`; an
+/// earlier connection of the device is told to close.
+fn register(registry: &Registry, device: u64, id: u64, tx: &mpsc::UnboundedSender<Push>) {
+    let mut registry = registry.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, old)) = registry.insert(device, (id, tx.clone())) {
+        let _ = old.send(Push::Close);
+    }
+}
+
 struct Conn<'a, S> {
     io: S,
     id: u64,
@@ -278,17 +287,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                     _ => None,
                 };
                 let mut out = Vec::new();
-                let flow = with(&*self.shared.host, |s, now| {
-                    session.handle(packet, s, now, &mut out)
+                // A device is registered in the same critical section as its
+                // CONNECT is answered: a manifest written after the answer
+                // read nothing pending always finds the device registered
+                // (`publish_pending`), even before the CONNACK is written.
+                let (shared, id, tx) = (self.shared, self.id, &self.tx);
+                let (flow, registered) = with(&*shared.host, |s, now| {
+                    let flow = session.handle(packet, s, now, &mut out);
+                    let registered = match session.peer() {
+                        Peer::Device(d) if keep_alive.is_some() && flow != Flow::Close => {
+                            register(&shared.registry, d, id, tx);
+                            Some(d)
+                        }
+                        _ => None,
+                    };
+                    (flow, registered)
                 });
+                self.registered = registered.or(self.registered);
                 self.send(&out).await?;
                 if flow == Flow::Close {
                     return Ok(());
                 }
                 if let Some(k) = keep_alive {
-                    if let Peer::Device(d) = session.peer() {
-                        self.register(d);
-                    }
                     // MQTT 3.1.1 §3.1.2.10: one and a half keep-alives.
                     quiet_limit = match k {
                         0 => NO_KEEP_ALIVE,
@@ -314,18 +334,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                 () = stop_requested(&mut stopped) => return Ok(()),
             }
         }
-    }
-
-    fn register(&mut self, device: u64) {
-        let mut registry = self
-            .shared
-            .registry
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, old)) = registry.insert(device, (self.id, self.tx.clone())) {
-            let _ = old.send(Push::Close);
-        }
-        self.registered = Some(device);
     }
 
     async fn send(&mut self, packets: &[Packet]) -> Result<(), String> {
