@@ -12,7 +12,9 @@
 //! `FLEETSIM_BENCH_CONNECTIONS` (default 64), `FLEETSIM_BENCH_THREADS` (wrk
 //! threads, default 2), `FLEETSIM_BENCH_ROUNDS` (default 2: serve and hello
 //! alternate, and the ratio is of the means, since the load tool shares the
-//! machine's cores and single runs vary by ±10 %). Without `--bench` (as `cargo test --all-targets` runs
+//! machine's cores and single runs vary by ±10 %). `FLEETSIM_BENCH_HOLD=S`
+//! only starts both servers, prints their URLs and keeps them up S seconds,
+//! for loading and profiling from outside. Without `--bench` (as `cargo test --all-targets` runs
 //! it) it only checks that both servers answer, and exits.
 
 use std::convert::Infallible;
@@ -56,6 +58,17 @@ fn main() {
     let serve_url = format!("http://{}{SERVE_PATH}", serve.local_addr);
     let hello_url = format!("http://{hello}/");
 
+    // Hold mode: both servers stay up for that long, to be loaded and
+    // profiled from outside (e.g. this process under `taskset -c 0`, the
+    // load tool and `perf record -p` on the other core).
+    if let Some(hold) = std::env::var("FLEETSIM_BENCH_HOLD")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        println!("serve {serve_url}\nhello {hello_url}");
+        rt.block_on(async { tokio::time::sleep(Duration::from_secs(hold)).await });
+        return;
+    }
     if !bench {
         for (addr, path) in [(serve.local_addr, SERVE_PATH), (hello, "/")] {
             match rt.block_on(smoke(addr, path)) {

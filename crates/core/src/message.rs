@@ -225,7 +225,10 @@ impl Request {
     /// Path of the URL without the query.
     pub fn path(&self) -> &str {
         let pq = self.path_and_query();
-        pq.split_once('?').map_or(pq, |(p, _)| p)
+        match pq.bytes().position(|b| b == b'?') {
+            Some(i) => &pq[..i],
+            None => pq,
+        }
     }
 
     /// Value of query parameter `name`, if present.
@@ -245,16 +248,24 @@ impl Request {
 }
 
 /// Path and query part of an absolute or origin-form URL.
+///
+/// Runs several times per request on every hot path, so it scans bytes
+/// with plain loops (hosts and paths are short; a `find` sets up a
+/// searcher that costs more than the scan).
 pub fn path_and_query(url: &str) -> &str {
-    match scheme_separator(url) {
-        Some(i) => {
-            let rest = &url[i + 3..];
-            match rest.find('/') {
-                Some(j) => &rest[j..],
-                None => "/",
-            }
+    let rest = if let Some(rest) = url.strip_prefix("http://") {
+        rest
+    } else if let Some(rest) = url.strip_prefix("https://") {
+        rest
+    } else {
+        match scheme_separator(url) {
+            Some(i) => &url[i + 3..],
+            None => return url,
         }
-        None => url,
+    };
+    match rest.bytes().position(|b| b == b'/') {
+        Some(j) => &rest[j..],
+        None => "/",
     }
 }
 

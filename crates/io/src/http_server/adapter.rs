@@ -18,13 +18,39 @@ use super::{events, long_poll, otau, twin};
 use fleetsim_core::message::{Body, Headers, Method, Request, Response};
 use fleetsim_core::server::MgmtCredentials;
 
+/// Who answers a request, decided once from its path.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Twin,
+    Events,
+    Otau,
+    /// The DDI, Management API, constrained-device and admin routes of
+    /// the shared state.
+    Core,
+}
+
+impl Route {
+    fn of(path: &str) -> Route {
+        if twin::is_twin_path(path) {
+            Route::Twin
+        } else if events::is_events_path(path) {
+            Route::Events
+        } else if otau::is_otau_path(path) {
+            Route::Otau
+        } else {
+            Route::Core
+        }
+    }
+}
+
 /// True for the routes behind the Management API's Basic credentials.
 fn is_admin(req: &Request) -> bool {
+    let path = req.path();
     fleetsim_core::server::is_mgmt_request(req)
-        || req.path().starts_with(otau::ADMIN_PREFIX)
-        || req.path().starts_with(super::cpg_admin::PREFIX)
-        || events::is_events_path(req.path())
-        || twin::is_twin_path(req.path())
+        || path.starts_with(otau::ADMIN_PREFIX)
+        || path.starts_with(super::cpg_admin::PREFIX)
+        || events::is_events_path(path)
+        || twin::is_twin_path(path)
 }
 
 /// The service: answers one hyper request through the server core. `busy`
@@ -79,7 +105,9 @@ async fn respond<B: Send>(
     // small and left unread (the connection closed) otherwise.
     let known = |c: &MgmtCredentials| c.accept(&request);
     let authenticated = known(&ep.credentials) || ep.tenant_users.iter().any(known);
-    let unread = is_admin(&request) && !authenticated && !body.is_end_stream();
+    let admin = is_admin(&request);
+    let route = Route::of(request.path());
+    let unread = admin && !authenticated && !body.is_end_stream();
     // Held until the request is answered: the body's share of the budget.
     let mut _permit = None;
     let mut close = false;
@@ -89,7 +117,7 @@ async fn respond<B: Send>(
         let limit = body_limit(request.method, request.path());
         // Only an authenticated client may reserve memory for what it has
         // not sent yet; device routes reserve bytes as they arrive.
-        let upfront = is_admin(&request);
+        let upfront = admin;
         let budget = (&ep.body_budget, upfront);
         match body::read(&parts.headers, body, limit, &ep.limits, budget).await? {
             Read::Done(b, permit) => (request.body, _permit) = (b, permit),
@@ -99,34 +127,36 @@ async fn respond<B: Send>(
     // Not kept across a held long poll: the request has what is needed.
     drop(parts);
     let mut shape = Shape::Whole;
-    let answered = if twin::is_twin_path(request.path()) {
-        Some(twin::answer(&ep, &request).await)
-    } else if events::is_events_path(request.path()) {
-        Some(events::route(&ep, &request).await)
-    } else if otau::is_otau_path(request.path()) {
-        long_poll::answer(&ep, &request).await
-    } else {
-        let mut state = ep.shared.lock();
-        // Read under the lock, so the core sees time in the order it is called.
-        let now = ep.shared.clock().now();
-        match &ep.hook {
-            Some(hook) => state
-                .handle_hooked(now, &request, hook.as_ref())
-                .map(|(r, s)| {
-                    shape = s;
-                    decided_at(r, now)
-                }),
-            None => state.handle(now, &request).map(|r| decided_at(r, now)),
+    let mut next_seq = None;
+    let answered = match route {
+        Route::Twin => Some(twin::answer(&ep, &request).await),
+        Route::Events => Some(events::route(&ep, &request).await),
+        Route::Otau => long_poll::answer(&ep, &request).await,
+        Route::Core => {
+            let mut state = ep.shared.lock();
+            // Read under the lock, so the core sees time in the order it is called.
+            let now = ep.shared.clock().now();
+            let answered = match &ep.hook {
+                Some(hook) => state
+                    .handle_hooked(now, &request, hook.as_ref())
+                    .map(|(r, s)| {
+                        shape = s;
+                        decided_at(r, now)
+                    }),
+                None => state.handle(now, &request).map(|r| decided_at(r, now)),
+            };
+            next_seq = Some(state.events().next_seq());
+            answered
         }
     };
     let Some(mut resp) = answered else {
         tracing::debug!(method = %request.method, path = request.path_and_query(), "reset (fault window)");
         return Err(Abort::ResetFault);
     };
-    if !is_admin(&request) {
+    if !admin {
         // Every server-side event this request caused has a lower number: a
         // reader of the event stream applies them before this answer.
-        let next = ep.shared.lock().events().next_seq();
+        let next = next_seq.unwrap_or_else(|| ep.shared.lock().events().next_seq());
         resp.headers
             .insert(crate::server_events::SEQ_HEADER, next.to_string());
     }
@@ -159,16 +189,25 @@ fn decided_at(mut resp: Response, now: fleetsim_core::time::Time) -> Response {
 /// not a plain `host[:port]`, which would otherwise end up in HAL links.
 fn absolute_url(parts: &http::request::Parts, scheme: &str, local: SocketAddr) -> Option<String> {
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let local_name;
     let host = match (parts.uri.authority(), parts.headers.get(HOST)) {
-        (Some(authority), _) => authority.as_str().to_string(),
-        (None, Some(host)) => host.to_str().ok()?.to_string(),
-        (None, None) => local.to_string(),
+        (Some(authority), _) => authority.as_str(),
+        (None, Some(host)) => host.to_str().ok()?,
+        (None, None) => {
+            local_name = local.to_string();
+            &local_name
+        }
     };
     let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._~:[]%".contains(&b);
     if host.is_empty() || !host.bytes().all(plain) {
         return None;
     }
-    Some(format!("{scheme}://{host}{path}"))
+    // Built by hand: `format!` costs more than the request's routing.
+    let mut url = String::with_capacity(scheme.len() + 3 + host.len() + path.len());
+    for piece in [scheme, "://", host, path] {
+        url.push_str(piece);
+    }
+    Some(url)
 }
 
 fn status_only(status: StatusCode) -> hyper::Response<ServeBody> {

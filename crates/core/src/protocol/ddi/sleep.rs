@@ -11,7 +11,19 @@ use crate::time::Span;
 pub fn format_sleep(span: Span) -> String {
     let secs = span.as_millis() / 1000;
     if secs < 86_400 {
-        format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+        // Every poll answer carries one: digits by hand, not `format!`.
+        let mut out = String::with_capacity(8);
+        for (i, part) in [secs / 3600, secs / 60 % 60, secs % 60]
+            .into_iter()
+            .enumerate()
+        {
+            if i > 0 {
+                out.push(':');
+            }
+            out.push(char::from(b'0' + (part / 10) as u8));
+            out.push(char::from(b'0' + (part % 10) as u8));
+        }
+        out
     } else {
         let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
         let mut out = format!("PT{h}H");
@@ -125,6 +137,8 @@ mod tests {
     #[test]
     fn format_matches_hawkbit_and_round_trips() {
         assert_eq!(format_sleep(Span::minutes(5)), "00:05:00");
+        assert_eq!(format_sleep(Span::secs(86_399)), "23:59:59");
+        assert_eq!(format_sleep(Span::secs(3_723)), "01:02:03");
         assert_eq!(format_sleep(Span::hours(36)), "PT36H");
         assert_eq!(format_sleep(Span::hours(24) + Span::secs(61)), "PT24H1M1S");
         for s in [
