@@ -43,14 +43,14 @@ impl Route {
     }
 }
 
-/// True for the routes behind the Management API's Basic credentials.
-fn is_admin(req: &Request) -> bool {
+/// True for the routes behind the Management API's Basic credentials:
+/// the event stream and the twin API (by `route`), and these paths.
+fn is_admin(req: &Request, route: Route) -> bool {
     let path = req.path();
-    fleetsim_core::server::is_mgmt_request(req)
+    matches!(route, Route::Events | Route::Twin)
+        || fleetsim_core::server::is_mgmt_request(req)
         || path.starts_with(otau::ADMIN_PREFIX)
         || path.starts_with(super::cpg_admin::PREFIX)
-        || events::is_events_path(path)
-        || twin::is_twin_path(path)
 }
 
 /// The service: answers one hyper request through the server core. `busy`
@@ -105,8 +105,8 @@ async fn respond<B: Send>(
     // small and left unread (the connection closed) otherwise.
     let known = |c: &MgmtCredentials| c.accept(&request);
     let authenticated = known(&ep.credentials) || ep.tenant_users.iter().any(known);
-    let admin = is_admin(&request);
     let route = Route::of(request.path());
+    let admin = is_admin(&request, route);
     let unread = admin && !authenticated && !body.is_end_stream();
     // Held until the request is answered: the body's share of the budget.
     let mut _permit = None;

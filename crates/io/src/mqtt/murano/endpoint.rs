@@ -287,10 +287,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                     _ => None,
                 };
                 let mut out = Vec::new();
-                // A device is registered in the same critical section as its
-                // CONNECT is answered: a manifest written after the answer
-                // read nothing pending always finds the device registered
-                // (`publish_pending`), even before the CONNACK is written.
+                // A device is registered in the same critical section in which
+                // its CONNECT is answered: a manifest written before that is
+                // sent with the answer, one written after it finds the device
+                // registered (`publish_pending`), even before the CONNACK is
+                // written.
                 let (shared, id, tx) = (self.shared, self.id, &self.tx);
                 let (flow, registered) = with(&*shared.host, |s, now| {
                     let flow = session.handle(packet, s, now, &mut out);
