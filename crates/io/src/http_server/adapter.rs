@@ -126,28 +126,15 @@ async fn respond<B: Send>(
     }
     // Not kept across a held long poll: the request has what is needed.
     drop(parts);
-    let mut shape = Shape::Whole;
-    let mut next_seq = None;
+    let (mut shape, mut next_seq) = (Shape::Whole, None);
     let answered = match route {
         Route::Twin => Some(twin::answer(&ep, &request).await),
         Route::Events => Some(events::route(&ep, &request).await),
         Route::Otau => long_poll::answer(&ep, &request).await,
-        Route::Core => {
-            let mut state = ep.shared.lock();
-            // Read under the lock, so the core sees time in the order it is called.
-            let now = ep.shared.clock().now();
-            let answered = match &ep.hook {
-                Some(hook) => state
-                    .handle_hooked(now, &request, hook.as_ref())
-                    .map(|(r, s)| {
-                        shape = s;
-                        decided_at(r, now)
-                    }),
-                None => state.handle(now, &request).map(|r| decided_at(r, now)),
-            };
-            next_seq = Some(state.events().next_seq());
-            answered
-        }
+        Route::Core => answer_core(&ep, &request).map(|(resp, s, seq)| {
+            (shape, next_seq) = (s, Some(seq));
+            resp
+        }),
     };
     let Some(mut resp) = answered else {
         tracing::debug!(method = %request.method, path = request.path_and_query(), "reset (fault window)");
@@ -173,6 +160,19 @@ async fn respond<B: Send>(
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
     Ok(out)
+}
+
+/// The shared state's answer to `request` (`None`: reset it), how to send
+/// it, and the next event sequence number, all under one lock.
+fn answer_core(ep: &Endpoint, request: &Request) -> Option<(Response, Shape, u64)> {
+    let mut state = ep.shared.lock();
+    // Read under the lock, so the core sees time in the order it is called.
+    let now = ep.shared.clock().now();
+    let (resp, shape) = match &ep.hook {
+        Some(hook) => state.handle_hooked(now, request, hook.as_ref())?,
+        None => (state.handle(now, request)?, Shape::Whole),
+    };
+    Some((decided_at(resp, now), shape, state.events().next_seq()))
 }
 
 /// `resp` stamped with the scenario time the server cores decided it at: a
