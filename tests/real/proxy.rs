@@ -107,12 +107,17 @@ fn a_clean_scenario_passes_through_byte_exact() {
 fn hostile_faults_happen_in_the_proxy_and_devices_still_converge() {
     let (fleet, net) = hostile();
     let (run, tally) = run_through_proxy(&fleet, &net);
-    eprintln!("proxy injected: {tally:?}");
+    eprintln!(
+        "proxy injected: {tally:?}; {} of 40 updated",
+        run.stats.updates_succeeded
+    );
 
     assert_eq!(run.oracle.total(), 0, "{}", common::violations(&run));
-    // The proxy keeps the windows on a clock of its own, started a moment
-    // before the fleet's, and the fleet cannot wait out what it does not
-    // know: a sleepy device may be refused into missing the end.
+    // The proxy keeps the windows on the fleet's clock (each request's
+    // `x-fleetsim-scenario-ms`), but a window's end reaches the two a few
+    // real milliseconds (tens of scenario seconds) apart on a busy machine:
+    // a sleepy device may be cut into missing the end. 30 of 40 did on a
+    // loaded machine when the proxy kept its own clock; 39–40 now.
     assert!(
         run.stats.updates_succeeded >= 36,
         "{} of 40 updated",

@@ -11,6 +11,13 @@ use fleetsim_core::netem::Plan;
 use fleetsim_core::time::{Span, Time};
 use tokio::time::Instant;
 
+/// The request header in which the real-time driver sends its scenario
+/// time (milliseconds) with each device request. `fleetsim proxy` decides
+/// the device's link on that clock when a request has it — the windows are
+/// then the device's own, however long before the run the proxy started —
+/// and on its own clock when not (any other client), and does not forward it.
+pub const CLOCK_HEADER: &str = "x-fleetsim-scenario-ms";
+
 /// The real duration of scenario span `span` when scenario time runs
 /// `scale` times faster than real time.
 pub fn real(span: Span, scale: f64) -> Duration {

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -24,7 +25,7 @@ use fleetsim_fleet::scenario::Scenario;
 use fleetsim_fleet::setup::{Group, Setup};
 
 use super::device::{key_of, DeviceNet, Key};
-use crate::netem::{NetTally, Pace, Pacer, Shape};
+use crate::netem::{NetTally, Pace, Pacer, Shape, CLOCK_HEADER};
 
 type Upstream = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
@@ -38,6 +39,10 @@ const HOP_BY_HOP: [&str; 7] = [
     "transfer-encoding",
     "upgrade",
 ];
+
+/// A [`CLOCK_HEADER`] stamp at or above this (about 139 years) is not a
+/// scenario time; the request goes on the proxy's clock.
+const MAX_STAMP_MS: u64 = 1 << 42;
 
 /// The proxy's shared state.
 pub(super) struct State {
@@ -100,9 +105,28 @@ impl State {
         }
     }
 
-    /// Scenario time now.
-    fn now(&self) -> Time {
-        Time((self.started.elapsed().as_secs_f64() * 1000.0 * self.scale) as u64)
+    /// Scenario time of a request that arrives now with `headers`, and the
+    /// real instant of that clock's zero: the client's clock when it sent
+    /// its own ([`CLOCK_HEADER`], a fleetsim run), else the proxy's.
+    fn clock(&self, headers: &hyper::HeaderMap) -> (Time, Instant) {
+        let arrived = Instant::now();
+        let stamped = headers
+            .get(CLOCK_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|ms| *ms < MAX_STAMP_MS)
+            .and_then(|ms| {
+                let since_zero = ms as f64 / 1000.0 / self.scale;
+                let zero = arrived.checked_sub(Duration::try_from_secs_f64(since_zero).ok()?)?;
+                Some((Time(ms), zero))
+            });
+        match stamped {
+            Some(clock) => clock,
+            None => {
+                let ms = self.started.elapsed().as_secs_f64() * 1000.0 * self.scale;
+                (Time(ms as u64), self.started)
+            }
+        }
     }
 
     /// The fate of the next exchange of `key`'s device.
@@ -136,7 +160,7 @@ pub(super) async fn handle(
 ) -> Result<Answer, Closed> {
     let path = req.uri().path().to_string();
     let key = key_of(&state.groups, &path, peer.ip());
-    let now = state.now();
+    let (now, zero) = state.clock(req.headers());
     let plan = match state.fate(&key, now) {
         Fate::Send(plan) => plan,
         Fate::Offline { next_online } => {
@@ -146,7 +170,7 @@ pub(super) async fn handle(
         }
     };
     state.count(|t| t.planned(&plan));
-    let cut_at = crate::netem::instant_of(state.started, plan.window_end, state.scale);
+    let cut_at = crate::netem::instant_of(zero, plan.window_end, state.scale);
     tokio::time::sleep(crate::netem::real(plan.up, state.scale)).await;
     if plan.drop_request {
         tracing::info!(?key, %path, "request dropped");
@@ -189,7 +213,7 @@ async fn forward(
         .map_err(|_| 400u16)?;
     let mut out = hyper::Request::builder().method(parts.method).uri(uri);
     for (name, value) in parts.headers.iter() {
-        if !HOP_BY_HOP.contains(&name.as_str()) {
+        if !HOP_BY_HOP.contains(&name.as_str()) && name != CLOCK_HEADER {
             out = out.header(name, value);
         }
     }
@@ -266,5 +290,48 @@ impl Body for Paced {
         };
         rx.poll_recv(cx)
             .map(|next| next.map(|r| r.map(Frame::data)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A proxy that started long before its client still puts the client's
+    /// requests on the client's clock when they are stamped, and on its own
+    /// when they are not (or carry no usable stamp).
+    #[test]
+    fn a_stamped_request_is_on_the_clients_clock() {
+        let s = fleetsim_fleet::scenario::load_str(
+            "t.yaml",
+            "name: t\nseed: 1\nduration: 1d\nfleet:\n  - { kind: always_on, count: 1 }\nload: { time_scale: 1000 }\n",
+        )
+        .expect("scenario");
+        let mut state = State::new(&s, "http://127.0.0.1:1".into()).expect("state");
+        // The proxy has been up for an hour of scenario time (3.6 real s).
+        state.started = Instant::now()
+            .checked_sub(Duration::from_millis(3_600))
+            .expect("the machine has been up for a few seconds");
+        let stamp = |v: &str| {
+            let mut h = hyper::HeaderMap::new();
+            h.insert(CLOCK_HEADER, v.parse().expect("header value"));
+            h
+        };
+
+        let (now, zero) = state.clock(&stamp("5000"));
+        assert_eq!(now, Time(5_000));
+        let since_zero = zero.elapsed();
+        assert!(since_zero >= Duration::from_millis(5), "{since_zero:?}");
+        assert!(since_zero < Duration::from_millis(3_000), "{since_zero:?}");
+
+        for unstamped in [
+            hyper::HeaderMap::new(),
+            stamp("soon"),
+            stamp("18446744073709551615"),
+        ] {
+            let (now, zero) = state.clock(&unstamped);
+            assert!(now >= Time(3_600_000), "{now:?}");
+            assert_eq!(zero, state.started);
+        }
     }
 }

@@ -14,6 +14,8 @@ pub(super) struct Driver {
     pub(super) scale: f64,
     pub(super) end: Time,
     pub(super) started: Instant,
+    /// How far [`Driver::not_behind`] moved the clock forward in all.
+    pub(super) clock_advanced: Span,
     pub(super) http: Arc<Http>,
     /// Per slot: the MQTT link of an otau_mqtt device.
     pub(super) links: Vec<Option<Arc<crate::mqtt::DeviceLink>>>,
@@ -112,6 +114,7 @@ impl Driver {
             scale,
             end: Time(scenario.duration.0.as_millis()),
             started: Instant::now(),
+            clock_advanced: Span::ZERO,
             http: reach.http,
             in_flight_of: devices.iter().map(|_| None).collect(),
             next_wake: devices.iter().map(|_| Time::NEVER).collect(),
@@ -150,6 +153,24 @@ impl Driver {
     /// Scenario time now.
     pub(super) fn now(&self) -> Time {
         Time((self.started.elapsed().as_secs_f64() * 1000.0 * self.scale) as u64)
+    }
+
+    /// Moves the run's clock forward to `at`, a time on `serve`'s clock
+    /// that an event or answer just received was stamped with: what `serve`
+    /// did cannot be later than when the driver learns of it. The probe
+    /// puts the run on `serve`'s clock to within half its round trip —
+    /// a few real milliseconds on a busy machine, seconds of scenario time
+    /// at a high `time_scale` — and a clock that lags would have devices
+    /// see an answer before the server event that caused it.
+    pub(super) fn not_behind(&mut self, at: Time) {
+        let now = self.now();
+        if at > now {
+            let lag = at.since(now).as_millis() as f64 / 1000.0 / self.scale;
+            if let Some(earlier) = self.started.checked_sub(Duration::from_secs_f64(lag)) {
+                self.started = earlier;
+                self.clock_advanced = self.clock_advanced + at.since(now);
+            }
+        }
     }
 
     /// The real instant at which scenario time `t` comes.
@@ -309,7 +330,7 @@ impl Driver {
         if real_lateness > LATE {
             self.late_sends += 1;
         }
-        let req = match transmit {
+        let mut req = match transmit {
             Transmit::Http(req) => {
                 self.recorder.request(slot, due, &req);
                 let d = &self.devices[slot];
@@ -331,6 +352,10 @@ impl Driver {
             self.dropped += 1;
         }
         let (net_wait, net_injected) = self.shape_net(slot, due, &mut fault);
+        // A `fleetsim proxy` on the way keeps the device's windows on the
+        // run's clock, not on its own.
+        let sent_at = self.now().as_millis().to_string();
+        req.headers.insert(crate::netem::CLOCK_HEADER, sent_at);
         let intended = self.instant_of(due);
         let hold = crate::http_client::long_poll_hold(&req);
         let waits = self.http.timeout() + hold + fault.delay.unwrap_or_default() + net_wait;

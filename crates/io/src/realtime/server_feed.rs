@@ -297,7 +297,16 @@ impl Driver {
     /// events not applied yet (then it is parked, and handed to
     /// `complete` once they are).
     pub(super) fn park(&mut self, done: Done) -> Option<Done> {
-        let Some(feed) = self.server.as_mut().filter(|f| !f.releasing) else {
+        if self.server.as_ref().is_none_or(|f| f.releasing) {
+            return Some(done);
+        }
+        if let Outcome::Http(Delivery::Complete(r)) = &done.outcome {
+            let decided = r.headers.get(NOW_HEADER).and_then(|v| v.parse().ok());
+            if let Some(decided) = decided {
+                self.not_behind(Time(decided));
+            }
+        }
+        let Some(feed) = self.server.as_mut() else {
             return Some(done);
         };
         let seq = match &done.outcome {
@@ -356,6 +365,7 @@ impl Driver {
                 feed.missed += line.seq - feed.next;
             }
             feed.next = line.seq + 1;
+            self.not_behind(Time(line.at_ms));
             self.server_event(&mut feed, Time(line.at_ms), line.event);
         }
         self.server = Some(feed);
@@ -528,7 +538,8 @@ impl Driver {
 
     /// Counters of the server side for the report: events the server no
     /// longer had when the driver asked; answers that waited for events,
-    /// and those that waited in vain.
+    /// and those that waited in vain; how far the run's clock was moved
+    /// forward to stay on `serve`'s ([`Driver::not_behind`]).
     pub(super) fn server_side_counters(&self) -> Vec<(&'static str, u64)> {
         let Some(f) = &self.server else {
             return Vec::new();
@@ -538,6 +549,7 @@ impl Driver {
             ("answers_waited_for_events", f.waited.0),
             ("answers_waited_in_vain", f.waited.1),
             ("server_twin_events", f.twin_events),
+            ("clock_advanced_ms", self.clock_advanced.as_millis()),
         ]
     }
 }
