@@ -19,9 +19,11 @@ use tokio::time::Instant;
 pub const CLOCK_HEADER: &str = "x-fleetsim-scenario-ms";
 
 /// The real duration of scenario span `span` when scenario time runs
-/// `scale` times faster than real time.
+/// `scale` times faster than real time; [`Duration::MAX`] for a span no
+/// `Duration` holds (a time read from the network may be anything).
 pub fn real(span: Span, scale: f64) -> Duration {
-    Duration::from_secs_f64(span.as_millis() as f64 / 1000.0 / scale.max(1e-9))
+    let secs = span.as_millis() as f64 / 1000.0 / scale.max(1e-9);
+    Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
 }
 
 /// The real instant scenario time `t` comes, for a run that started at

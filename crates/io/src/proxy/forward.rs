@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -20,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use fleetsim_core::netem::{decide, Fate};
-use fleetsim_core::time::Time;
+use fleetsim_core::time::{Span, Time};
 use fleetsim_fleet::scenario::Scenario;
 use fleetsim_fleet::setup::{Group, Setup};
 
@@ -116,9 +115,8 @@ impl State {
             .and_then(|v| v.parse::<u64>().ok())
             .filter(|ms| *ms < MAX_STAMP_MS)
             .and_then(|ms| {
-                let since_zero = ms as f64 / 1000.0 / self.scale;
-                let zero = arrived.checked_sub(Duration::try_from_secs_f64(since_zero).ok()?)?;
-                Some((Time(ms), zero))
+                let since_zero = crate::netem::real(Span(ms), self.scale);
+                Some((Time(ms), arrived.checked_sub(since_zero)?))
             });
         match stamped {
             Some(clock) => clock,
@@ -296,6 +294,7 @@ impl Body for Paced {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     /// A proxy that started long before its client still puts the client's
     /// requests on the client's clock when they are stamped, and on its own

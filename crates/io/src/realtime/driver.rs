@@ -165,8 +165,8 @@ impl Driver {
     pub(super) fn not_behind(&mut self, at: Time) {
         let now = self.now();
         if at > now {
-            let lag = at.since(now).as_millis() as f64 / 1000.0 / self.scale;
-            if let Some(earlier) = self.started.checked_sub(Duration::from_secs_f64(lag)) {
+            let lag = crate::netem::real(at.since(now), self.scale);
+            if let Some(earlier) = self.started.checked_sub(lag) {
                 self.started = earlier;
                 self.clock_advanced = self.clock_advanced + at.since(now);
             }

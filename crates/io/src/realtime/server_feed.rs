@@ -155,7 +155,7 @@ pub(super) async fn probe(
     };
     // `serve` read its clock about halfway through the exchange.
     let mid = sent + Instant::now().saturating_duration_since(sent) / 2;
-    let since_zero = Duration::from_secs_f64(read.now_ms as f64 / 1000.0 / scale);
+    let since_zero = crate::netem::real(Span(read.now_ms), scale);
     let zero = mid.checked_sub(since_zero).unwrap_or(mid);
     tracing::info!(
         now_ms = read.now_ms,
